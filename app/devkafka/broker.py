@@ -89,6 +89,13 @@ def _port_free(port: int) -> bool:
         return True
 
 
+def _listening(port: int) -> bool:
+    """Probe by connecting: binding the port here could steal it from the starting broker."""
+    with socket.socket() as s:
+        s.settimeout(1.0)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 def _cluster_id() -> str:
     """Kafka cluster ids are 16 random bytes in url-safe base64 without padding."""
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
@@ -211,7 +218,7 @@ async def _wait_ready(info: BrokerInfo, proc: subprocess.Popen, timeout: float) 
         if proc.poll() is not None:
             tail = (info.data_dir / "broker.log").read_text(errors="replace")[-3000:]
             raise DevKafkaError(f"Kafka exited with code {proc.returncode} during start-up:\n{tail}")
-        if _port_free(info.port):  # nothing listens yet: skip the client and its error logs
+        if not _listening(info.port):  # nothing listens yet: skip the client and its error logs
             await asyncio.sleep(0.2)
             continue
         admin = AIOKafkaAdminClient(bootstrap_servers=info.bootstrap, request_timeout_ms=3000)
