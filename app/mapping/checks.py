@@ -1,0 +1,142 @@
+"""Cross-reference checks of a parsed mapping document.
+
+A mapping that parses can still be wrong in ways that would mis-tax a document: a tax pointing at
+an account that does not exist, a system tax at 10 % mapped to a canonical tax at 21 %, a
+canonical tax Holded cannot receive. Each check appends Issues; none stops the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from app.mapping.model import CodeMap, SystemEntry, SystemMap, Tax, TaxKind, TaxScope
+from app.mapping.reader import Reader, join
+
+__all__ = ["CONTACT_TAX_REGIMES", "check_references", "check_systems"]
+
+# The canonical Contact.tax_regime symbols (schemas/Contact.avsc, enum TaxRegime).
+CONTACT_TAX_REGIMES = (
+    "general", "intra_eu", "export", "reverse_charge", "equivalence_surcharge", "exempt",
+    "not_subject",
+)
+
+
+def check_references(r: Reader, c: dict[str, Any], tax_paths: dict[str, str]) -> None:
+    """Accounts, treasuries and currencies referenced by canonical entries must exist."""
+    accounts = c["accounts"]
+    for code, tax in c["taxes"].items():
+        _known(r, tax.account, accounts, join(tax_paths[code], "account"), "account")
+    for code, treasury in c["treasuries"].items():
+        _known(r, treasury.account, accounts, f"treasuries.{code}.account", "account")
+    for code, channel in c["sales_channels"].items():
+        _known(r, channel.account, accounts, f"sales_channels.{code}.account", "account")
+    for code, method in c["payment_methods"].items():
+        _known(r, method.treasury, c["treasuries"], f"payment_methods.{code}.treasury", "treasury")
+    if c["base_currency"] not in c["currencies"]:
+        r.error("base_currency", f"{c['base_currency']!r} is not in currencies",
+                "one of " + ", ".join(c["currencies"]))
+
+
+def _known(r: Reader, code: str | None, known: Iterable[str], path: str, what: str) -> None:
+    if code is not None and code not in known:
+        r.error(path, f"unknown {what} {code!r}", f"a {what} defined in the document")
+
+
+def check_systems(r: Reader, c: dict[str, Any], systems: dict[str, SystemMap]) -> None:
+    """Every system code must map to a known canonical code, at the canonical rate."""
+    known: dict[str, Iterable[str]] = {
+        "taxes": c["taxes"], "accounts": c["accounts"], "payment_methods": c["payment_methods"],
+        "treasuries": c["treasuries"], "series": c["series"],
+        "sales_channels": c["sales_channels"], "currencies": c["currencies"],
+        "tax_regimes": CONTACT_TAX_REGIMES,
+    }
+    for name, system in systems.items():
+        for section, targets in known.items():
+            code_map = system.section(section)
+            if code_map is None:
+                continue
+            path = f"systems.{name}.{section}"
+            _check_targets(r, code_map, targets, path, section)
+            _check_outbound(r, code_map, path)
+        _check_rates(r, system.taxes, c["taxes"], f"systems.{name}.taxes")
+        if name == "holded":
+            _check_holded_keys(r, system.taxes, c["taxes"])
+    if "holded" not in systems:
+        r.error("systems.holded", "missing", "a holded section: Holded is the hub of every sync")
+        return
+    holded = systems["holded"].taxes
+    for code in c["taxes"]:
+        if holded.to_system(code) is None and not _ambiguous(holded, code):
+            r.error(f"taxes.{code}", f"canonical tax {code!r} has no Holded key",
+                    f"an entry under systems.holded.taxes with canonical: {code}")
+
+
+def _check_targets(r: Reader, code_map: CodeMap, targets: Iterable[str], path: str,
+                   section: str) -> None:
+    targets = set(targets)
+    what = section.rstrip("s") if section != "taxes" else "tax"
+    for entry in code_map.entries:
+        for code in entry.canonical:
+            if code not in targets:
+                r.error(join(path, entry.code), f"unknown canonical {what} {code!r}",
+                        f"a code defined in the document's {section}"
+                        if section != "tax_regimes" else "one of " + ", ".join(sorted(targets)))
+
+
+def _ambiguous(code_map: CodeMap, canonical: str) -> bool:
+    return sum(canonical in e.canonical for e in code_map.entries) > 1
+
+
+def _check_outbound(r: Reader, code_map: CodeMap, path: str) -> None:
+    writers: dict[str, list[SystemEntry]] = {}
+    for entry in code_map.entries:
+        for code in entry.canonical:
+            writers.setdefault(code, []).append(entry)
+    for code, entries in writers.items():
+        marked = [e for e in entries if e.outbound]
+        if len(entries) > 1 and len(marked) != 1:
+            names = ", ".join(str(e.code) for e in entries)
+            r.error(path, f"canonical {code!r} is written by several codes ({names}) "
+                    f"and {len(marked)} of them has outbound: true",
+                    "exactly one of them with outbound: true")
+
+
+def _check_rates(r: Reader, code_map: CodeMap, taxes: dict[str, Tax], path: str) -> None:
+    for entry in code_map.entries:
+        if entry.rate is None:
+            continue
+        for code in entry.canonical:
+            tax = taxes.get(code)
+            if tax is None:
+                continue
+            # Some systems (Odoo) store withholdings as negative-rate taxes.
+            rate = abs(entry.rate) if tax.is_withholding else entry.rate
+            if rate != tax.rate:
+                r.error(join(join(path, entry.code), "rate"),
+                        f"rate {entry.rate} differs from canonical tax {code!r} at {tax.rate}",
+                        f"rate {_plain(tax.rate)}")
+
+
+def _check_holded_keys(r: Reader, code_map: CodeMap, taxes: dict[str, Tax]) -> None:
+    """Holded's own keys say their scope (s_/p_) and whether they withhold (_ret)."""
+    for entry in code_map.entries:
+        key = str(entry.code)
+        scope = {"s_": TaxScope.SALES, "p_": TaxScope.PURCHASES}.get(key[:2])
+        for code in entry.canonical:
+            tax = taxes.get(code)
+            if tax is None or scope is None:
+                continue  # custom keys such as tax_49_sales carry no convention
+            path = f"systems.holded.taxes.{key}"
+            if tax.scope is not scope:
+                r.error(path, f"Holded key {key!r} is a {scope.value} tax but canonical "
+                        f"{code!r} has scope {tax.scope.value}", f"a {tax.scope.value} key")
+            if ("_ret" in key) != (tax.kind is TaxKind.WITHHOLDING):
+                r.error(path, f"Holded key {key!r} and canonical {code!r} "
+                        f"(kind {tax.kind.value}) disagree on being a withholding",
+                        "s_ret_*/p_ret_* keys for withholdings only")
+
+
+def _plain(value: Decimal) -> str:
+    return format(value.normalize(), "f")

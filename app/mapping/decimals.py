@@ -1,0 +1,48 @@
+"""Exact decimal conversion for rates and money.
+
+Money never passes through float: YAML floats are read as their source text (see ``yamlload``),
+and a float handed in from Python is converted through ``repr`` so ``0.1`` stays ``0.1``. What
+is still not exact after that (``0.30000000000000004``, NaN, infinity) is rejected, because a
+rate that is not the rate the customer meant would silently shift every total.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+__all__ = ["CENT", "InexactNumber", "to_decimal", "round_money"]
+
+CENT = Decimal("0.01")
+
+
+class InexactNumber(ValueError):
+    """The value is not a finite decimal with at most the allowed number of places."""
+
+
+def to_decimal(value: object, *, places: int) -> Decimal:
+    """Return ``value`` as a Decimal with at most ``places`` decimal places, or raise.
+
+    Accepts int, Decimal, numeric str and float (via its shortest repr); rejects bool,
+    NaN, infinities and anything with more decimal places than ``places``.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
+        raise InexactNumber(f"{type(value).__name__} {value!r} is not a number")
+    try:
+        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
+    except InvalidOperation:
+        raise InexactNumber(f"{value!r} is not a decimal number") from None
+    if not number.is_finite():
+        raise InexactNumber(f"{value!r} is not a finite number")
+    exponent = number.as_tuple().exponent
+    assert isinstance(exponent, int)  # finite numbers have an int exponent
+    if -exponent > places:
+        raise InexactNumber(
+            f"{value!r} has {-exponent} decimal places, more than {places}: "
+            "probably a float that is not exact"
+        )
+    return number
+
+
+def round_money(amount: Decimal) -> Decimal:
+    """Round to the cent, half away from zero, as Spanish invoices do."""
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
