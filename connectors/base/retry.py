@@ -1,0 +1,82 @@
+"""Retries with exponential backoff and full jitter; random and clock are injected.
+
+Only :class:`RetryableError` is retried. A server hint (``retry_after``) is honoured as
+is, 0 included; otherwise attempt ``n`` sleeps ``uniform(0, min(cap, base * 2**(n-1)))``
+("full jitter", so a crowd of workers does not retry in lockstep).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from connectors.base.errors import RetryableError
+from connectors.base.limiter import Clock, SystemClock
+
+__all__ = ["RetryPolicy", "Retrier"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_attempts: int = 5  # attempts in total, the first one included
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    max_retry_after: float = 900.0  # a longer server hint is not waited in-line
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1 or self.base_delay < 0 or self.max_delay < 0:
+            raise ValueError("max_attempts >= 1 and non-negative delays required")
+
+    def backoff(self, attempt: int, rand: Callable[[], float]) -> float:
+        """Full-jitter delay after failed attempt number ``attempt`` (1-based)."""
+        cap = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return rand() * cap
+
+    def delay_for(self, error: RetryableError, attempt: int, rand: Callable[[], float]) -> float:
+        if error.retry_after is not None:
+            return max(0.0, error.retry_after)
+        return self.backoff(attempt, rand)
+
+
+class Retrier:
+    """Runs an async operation under a :class:`RetryPolicy`."""
+
+    def __init__(
+        self,
+        policy: RetryPolicy | None = None,
+        clock: Clock | None = None,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.policy = policy or RetryPolicy()
+        self._clock = clock or SystemClock()
+        self._rand = rand
+
+    async def run(
+        self,
+        operation: Callable[[], Awaitable[T]],
+        *,
+        on_retry: Callable[[RetryableError, int, float], None] | None = None,
+    ) -> T:
+        """Await ``operation()``; retry it on :class:`RetryableError`, re-raise the last."""
+        attempt = 1
+        while True:
+            try:
+                return await operation()
+            except RetryableError as error:
+                delay = self.policy.delay_for(error, attempt, self._rand)
+                if attempt >= self.policy.max_attempts or delay > self.policy.max_retry_after:
+                    raise
+                logger.warning(
+                    "attempt %d failed (%s), retrying in %.2fs", attempt, error.message, delay
+                )
+                if on_retry is not None:
+                    on_retry(error, attempt, delay)
+                await self._clock.sleep(delay)
+                attempt += 1

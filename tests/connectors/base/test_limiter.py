@@ -1,0 +1,191 @@
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from connectors.base.limiter import Limiters, RateLimit, TokenBucket
+from tests.connectors.fakes import FakeClock, settle
+
+
+class Recorder:
+    """Starts acquire() tasks and records (time, label) when each gets its token."""
+
+    def __init__(self, bucket: TokenBucket, clock: FakeClock) -> None:
+        self.bucket, self.clock = bucket, clock
+        self.done: list[tuple[float, str]] = []
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def start(self, label: str, lane: str = "realtime", count: int = 1) -> None:
+        for i in range(count):
+            self.tasks.append(asyncio.ensure_future(self._one(f"{label}{i}", lane)))
+
+    async def _one(self, label: str, lane: str) -> None:
+        await self.bucket.acquire(lane)  # type: ignore[arg-type]
+        self.done.append((round(self.clock.now - 1000.0, 6), label))
+
+    def times(self) -> list[float]:
+        return [t for t, _ in self.done]
+
+    def labels(self) -> list[str]:
+        return [label for _, label in self.done]
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(start=1000.0)
+
+
+async def test_rate_is_held_after_the_burst(clock: FakeClock) -> None:
+    bucket = TokenBucket(RateLimit(rate=2.0, burst=2), clock)
+    rec = Recorder(bucket, clock)
+    rec.start("r", count=6)
+    await clock.advance(10)
+    assert rec.times() == [0.0, 0.0, 0.5, 1.0, 1.5, 2.0]
+
+
+async def test_idle_time_refills_only_up_to_the_burst(clock: FakeClock) -> None:
+    bucket = TokenBucket(RateLimit(rate=1.0, burst=3), clock)
+    await clock.advance(100)
+    rec = Recorder(bucket, clock)
+    rec.start("r", count=5)
+    await clock.advance(10)
+    assert rec.times() == [100.0, 100.0, 100.0, 101.0, 102.0]
+
+
+async def test_429_with_retry_after_pauses_and_shrinks(clock: FakeClock) -> None:
+    bucket = TokenBucket(RateLimit(rate=4.0, burst=1, shrink=0.5, recovery=100), clock)
+    await bucket.acquire()
+    bucket.on_rate_limited(retry_after=3.0)
+    assert bucket.rate() == pytest.approx(2.0)
+    rec = Recorder(bucket, clock)
+    rec.start("r", count=3)
+    await clock.advance(10)
+    # Nothing before the pause ends; then one token at once, then the shrunk rate (~2/s).
+    assert rec.times()[0] == 3.0
+    assert rec.times()[1] == pytest.approx(3.5, abs=0.01)
+    assert rec.times()[2] == pytest.approx(4.0, abs=0.02)
+
+
+async def test_retry_after_zero_means_now_not_never(clock: FakeClock) -> None:
+    bucket = TokenBucket(RateLimit(rate=1.0, burst=1), clock)
+    await bucket.acquire()
+    bucket.on_rate_limited(retry_after=0.0)
+    rec = Recorder(bucket, clock)
+    rec.start("r")
+    await clock.advance(0)
+    assert rec.times() == [0.0]
+
+
+async def test_429_without_retry_after_drains_the_bucket(clock: FakeClock) -> None:
+    bucket = TokenBucket(RateLimit(rate=2.0, burst=5, shrink=0.5), clock)
+    bucket.on_rate_limited(retry_after=None)
+    rec = Recorder(bucket, clock)
+    rec.start("r")
+    await clock.advance(5)
+    assert rec.times() == [1.0]  # a full token at the shrunk rate of 1/s
+
+
+async def test_rate_recovers_slowly_then_fully(clock: FakeClock) -> None:
+    bucket = TokenBucket(RateLimit(rate=10.0, shrink=0.5, recovery=60), clock)
+    bucket.on_rate_limited(retry_after=None)
+    assert bucket.rate() == pytest.approx(5.0)
+    bucket.on_rate_limited(retry_after=None)
+    assert bucket.rate() == pytest.approx(2.5)
+    await clock.advance(30)
+    assert bucket.rate() == pytest.approx(6.25)
+    await clock.advance(30)
+    assert bucket.rate() == pytest.approx(10.0)
+    await clock.advance(1000)
+    assert bucket.rate() == pytest.approx(10.0)
+
+
+async def test_shrinking_has_a_floor(clock: FakeClock) -> None:
+    bucket = TokenBucket(RateLimit(rate=10.0, shrink=0.1, min_fraction=0.05), clock)
+    for _ in range(10):
+        bucket.on_rate_limited(retry_after=None)
+    assert bucket.rate() == pytest.approx(0.5)
+
+
+async def test_share_takes_part_of_the_quota(clock: FakeClock) -> None:
+    bucket = TokenBucket(RateLimit(rate=4.0, burst=4), clock, share=0.25)
+    assert bucket.full_rate == 1.0 and bucket.burst == 1.0
+    rec = Recorder(bucket, clock)
+    rec.start("r", count=3)
+    await clock.advance(10)
+    assert rec.times() == [0.0, 1.0, 2.0]
+    with pytest.raises(ValueError):
+        bucket.set_share(0)
+    with pytest.raises(ValueError):
+        TokenBucket(RateLimit(rate=1.0), clock, share=1.5)
+
+
+async def test_realtime_goes_before_waiting_bulk(clock: FakeClock) -> None:
+    bucket = TokenBucket(RateLimit(rate=1.0, burst=1), clock)
+    await bucket.acquire("bulk")  # empties the bucket
+    rec = Recorder(bucket, clock)
+    rec.start("b", "bulk", count=3)
+    await settle()
+    rec.start("r", "realtime", count=2)  # arrive later, still served first
+    await clock.advance(10)
+    assert rec.labels() == ["r0", "r1", "b0", "b1", "b2"]
+    assert rec.times() == [1.0, 2.0, 3.0, 4.0, 5.0]
+
+
+async def test_realtime_arriving_midway_jumps_the_bulk_queue(clock: FakeClock) -> None:
+    bucket = TokenBucket(RateLimit(rate=1.0, burst=1), clock)
+    await bucket.acquire("bulk")
+    rec = Recorder(bucket, clock)
+    rec.start("b", "bulk", count=4)
+    await clock.advance(2.5)
+    assert rec.labels() == ["b0", "b1"]
+    rec.start("r", "realtime")
+    await clock.advance(10)
+    assert rec.labels() == ["b0", "b1", "r0", "b2", "b3"]
+
+
+async def test_bulk_runs_at_full_rate_when_realtime_is_idle(clock: FakeClock) -> None:
+    bucket = TokenBucket(RateLimit(rate=2.0, burst=1), clock)
+    rec = Recorder(bucket, clock)
+    rec.start("b", "bulk", count=5)
+    await clock.advance(10)
+    assert rec.times() == [0.0, 0.5, 1.0, 1.5, 2.0]
+
+
+async def test_cancelled_waiter_does_not_block_the_queue(clock: FakeClock) -> None:
+    bucket = TokenBucket(RateLimit(rate=1.0, burst=1), clock)
+    await bucket.acquire()
+    rec = Recorder(bucket, clock)
+    rec.start("r", count=1)
+    await settle()
+    rec.tasks[0].cancel()
+    await settle()
+    rec.start("b", "bulk")
+    await clock.advance(5)
+    assert rec.labels() == ["b0"]
+    assert bucket.waiting("realtime") == 0 and bucket.waiting("bulk") == 0
+
+
+async def test_unknown_lane_is_rejected(clock: FakeClock) -> None:
+    with pytest.raises(ValueError):
+        await TokenBucket(RateLimit(rate=1.0), clock).acquire("urgent")  # type: ignore[arg-type]
+
+
+def test_rate_limit_is_validated() -> None:
+    with pytest.raises(ValueError):
+        RateLimit(rate=0)
+    with pytest.raises(ValueError):
+        RateLimit(rate=1, burst=0.5)
+
+
+def test_one_bucket_per_credential(clock: FakeClock) -> None:
+    limiters = Limiters(clock)
+    limit = RateLimit(rate=1.0)
+    a = limiters.for_credential("tenant-a/holded", limit)
+    assert limiters.for_credential("tenant-a/holded", limit) is a
+    assert limiters.for_credential("tenant-b/holded", limit) is not a
