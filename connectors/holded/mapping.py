@@ -1,0 +1,275 @@
+"""Canonical Invoice / Contact / Product / Payment -> Holded v1 request payloads.
+
+Pure: every Holded id that needs a lookup (the contact, catalogue products, the document being
+paid) comes in through a small refs object that the sink fills, so this module does no I/O.
+Every code goes through the customer's mapping document (``app.mapping``): a tax, account,
+series, payment method or currency it cannot map makes the whole record ``Unmappable``, and a
+document whose mapped totals differ from its source totals raises ``TotalsMismatch``.
+
+Payload values that are amounts stay ``Decimal``; the sink serialises them as JSON numbers
+(Holded rejects quoted numbers), never through float.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from collections.abc import Mapping as MappingABC
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from app.mapping import Mapping, TaxKind, TaxScope
+from app.mapping.resolve import Resolver
+from app.mapping.totals import TaxedLine, Totals, check_totals, compute_totals
+
+__all__ = [
+    "SYNC_KEY_FIELD", "DOC_TYPES", "DocumentRefs", "PaymentRefs", "HoldedRequest",
+    "epoch_seconds", "map_invoice", "map_contact", "map_product", "map_payment",
+]
+
+SYNC_KEY_FIELD = "holded_sync_key"
+DOC_TYPES = {"invoice": "invoice", "credit_note": "creditnote", "sales_receipt": "salesreceipt"}
+CONTACT_TYPES = {"customer": "client", "supplier": "supplier",
+                 "customer_and_supplier": "client", "lead": "lead"}
+_SALES_TAX_KINDS = (TaxKind.VAT, TaxKind.EQUIVALENCE_SURCHARGE)
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRefs:
+    """Holded ids the sink looked up for one document: its contact and its catalogue SKUs."""
+
+    contact_id: str | None
+    product_ids: MappingABC[str, str] = field(default_factory=dict)  # sku -> Holded product id
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRefs:
+    """The Holded document a payment is registered against."""
+
+    document_id: str
+    doc_type: str = "invoice"
+
+
+@dataclass(frozen=True, slots=True)
+class HoldedRequest:
+    """One Holded v1 call, the mapping version it was built with, and totals to verify."""
+
+    method: str
+    path: str
+    body: dict[str, Any]
+    mapping_version: int
+    totals: Totals | None = None
+
+
+def epoch_seconds(day: dt.date) -> int:
+    """Noon UTC of ``day``: Holded rounds dates to the day in Europe/Madrid, and noon UTC is
+    the same calendar day there (and in any zone within ±11 h), so no date shifts by one."""
+    return calendar.timegm((day.year, day.month, day.day, 12, 0, 0))
+
+
+def map_invoice(invoice: MappingABC[str, Any], *, entity_key: str, mapping: Mapping,
+                refs: DocumentRefs) -> HoldedRequest:
+    """``POST /documents/{docType}`` for a canonical Invoice; raises Unmappable / TotalsMismatch."""
+    r = Resolver(mapping, "holded")
+    doc_type = DOC_TYPES.get(invoice["doc_type"])
+    if doc_type is None:
+        r.fail("doc_type", f"{invoice['doc_type']!r} has no Holded document type")
+    if refs.contact_id is None:
+        r.fail("customer", f"contact {invoice['customer_key']!r} has no Holded id yet")
+    body: dict[str, Any] = {
+        "contactId": refs.contact_id,
+        "date": epoch_seconds(invoice["issue_date"]),
+        "currency": (r.currency(invoice["currency"], "currency") or "").lower(),
+        "customFields": [{"field": SYNC_KEY_FIELD, "value": entity_key}],
+    }
+    if invoice.get("due_date") is not None:
+        body["dueDate"] = epoch_seconds(invoice["due_date"])
+    if invoice.get("exchange_rate") is not None:
+        body["currencyChange"] = invoice["exchange_rate"]
+    if invoice.get("series"):
+        body["numSerieId"] = _series(r, invoice["series"], invoice["doc_type"])
+    if invoice.get("payment_method"):
+        body["paymentMethodId"] = r.code("payment_methods", invoice["payment_method"],
+                                         "payment_method")
+    if invoice.get("notes"):
+        body["notes"] = invoice["notes"]
+    items, taxed = [], []
+    for line in invoice["lines"]:
+        item, taxed_line = _line(r, line, refs)
+        items.append(item)
+        taxed.append(taxed_line)
+    body["items"] = items
+    r.raise_if_any()
+    totals = compute_totals(taxed, mapping.systems["holded"].rounding)
+    check_totals(invoice["totals"], totals, mapping_version=mapping.version)
+    return HoldedRequest("POST", f"/documents/{doc_type}", body, mapping.version, totals)
+
+
+def _series(r: Resolver, series: str, doc_type: str) -> str | int | None:
+    known = r.mapping.series.get(series)
+    if known is not None and known.doc_types and doc_type not in known.doc_types:
+        r.fail("series", f"series {series!r} is for {', '.join(known.doc_types)}, "
+               f"not {doc_type}, in mapping v{r.mapping.version}")
+    return r.code("series", series, "series")
+
+
+def _line(r: Resolver, line: MappingABC[str, Any], refs: DocumentRefs
+          ) -> tuple[dict[str, Any], TaxedLine]:
+    where = f"line {line['line_no']}"
+    applied, keys = [], []
+    for code in line.get("taxes") or []:
+        found = r.applied(code, where, kinds=_SALES_TAX_KINDS, scope=TaxScope.SALES)
+        if found is not None:
+            applied.append(found[0])
+            keys.append(found[1])
+    vat = [code for code in line.get("taxes") or []
+           if code in r.mapping.taxes and r.mapping.taxes[code].kind is TaxKind.VAT]
+    if len(vat) != 1:
+        # Holded fills an empty tax list from the product's defaults: never let it guess.
+        r.fail(where, f"has {len(vat)} VAT taxes ({', '.join(vat) or 'none'}), expected exactly "
+               "one (use the exempt / 0 % tax for lines without VAT)")
+    if line.get("withholding"):
+        found = r.applied(line["withholding"], where, kinds=(TaxKind.WITHHOLDING,),
+                          scope=TaxScope.SALES)
+        if found is not None:
+            applied.append(found[0])
+            keys.append(found[1])
+    item: dict[str, Any] = {
+        "name": line["description"],
+        "desc": "",
+        "units": line["quantity"],
+        "subtotal": line["unit_price"],
+        "discount": line.get("discount_pct") or Decimal(0),
+        "taxes": keys,
+    }
+    if line.get("sku"):
+        if line["sku"] not in refs.product_ids:
+            # An unknown sku makes Holded store the line at 0 EUR.
+            r.fail(where, f"product sku {line['sku']!r} has no Holded product yet")
+        item["sku"] = line["sku"]
+    if line.get("account"):
+        item["accountingAccountId"] = r.code("accounts", line["account"], where)
+    taxed = TaxedLine(line["line_no"], line["quantity"], line["unit_price"],
+                      line.get("discount_pct") or Decimal(0), tuple(applied))
+    return item, taxed
+
+
+def map_contact(contact: MappingABC[str, Any], *, entity_key: str, mapping: Mapping
+                ) -> HoldedRequest:
+    """``POST /contacts``; ``CustomId`` carries the entity key so the link can be rebuilt."""
+    r = Resolver(mapping, "holded")
+    body: dict[str, Any] = {
+        "CustomId": entity_key,
+        "name": contact["name"],
+        "tradeName": contact.get("trade_name"),
+        "code": contact.get("tax_id"),
+        "email": contact.get("email"),
+        "phone": contact.get("phone"),
+        "mobile": contact.get("mobile"),
+        "iban": contact.get("iban"),
+        "swift": contact.get("swift"),
+        "type": CONTACT_TYPES[contact["kind"]],
+        "isperson": bool(contact.get("is_person")),
+    }
+    address = contact.get("address")
+    if address:
+        body["billAddress"] = _compact({
+            "address": address.get("street"), "city": address.get("city"),
+            "postalCode": address.get("postal_code"), "province": address.get("province"),
+            "country": address.get("country_code"),
+        })
+    if contact.get("tax_regime"):
+        body["taxOperation"] = r.code("tax_regimes", contact["tax_regime"], "tax_regime")
+    body["defaults"] = _contact_defaults(r, contact)
+    r.raise_if_any()
+    return HoldedRequest("POST", "/contacts", _compact(body), mapping.version)
+
+
+def _contact_defaults(r: Resolver, contact: MappingABC[str, Any]) -> dict[str, Any]:
+    sales: list[str | int] = []
+    purchases: list[str | int] = []
+    codes = list(contact.get("default_taxes") or [])
+    if contact.get("withholding"):
+        codes.append(contact["withholding"])
+    for code in codes:
+        tax = r.mapping.taxes.get(code)
+        scope = tax.scope if tax is not None else TaxScope.SALES
+        found = r.tax(code, "default_taxes", kinds=TaxKind, scope=scope)
+        if found is not None:
+            (sales if scope is TaxScope.SALES else purchases).append(found[1])
+    defaults: dict[str, Any] = {
+        "currency": (r.currency(contact.get("currency") or "EUR", "currency") or "").lower(),
+        "language": contact.get("language"),
+        "dueDays": contact.get("payment_due_days"),
+    }
+    if contact.get("payment_method"):
+        defaults["paymentMethod"] = r.code("payment_methods", contact["payment_method"],
+                                           "payment_method")
+    if sales:
+        defaults["salesTax"], defaults["salesTaxes"] = sales[0], sales
+    if purchases:
+        defaults["purchasesTax"], defaults["purchasesTaxes"] = purchases[0], purchases
+    return _compact(defaults)
+
+
+def map_product(product: MappingABC[str, Any], *, mapping: Mapping) -> HoldedRequest:
+    """``POST /products``; Holded matches catalogue lines by ``sku`` only.
+
+    The documented create field ``tax`` is the integer VAT rate; ``taxes`` carries the exact
+    Holded keys as reads return them, so a read-back can be compared key for key.
+    """
+    r = Resolver(mapping, "holded")
+    keys, vat_rate = [], None
+    for code in product.get("sales_taxes") or []:
+        found = r.tax(code, "sales_taxes", kinds=_SALES_TAX_KINDS, scope=TaxScope.SALES)
+        if found is not None:
+            keys.append(found[1])
+            if found[0].kind is TaxKind.VAT and vat_rate is None:
+                vat_rate = found[0].rate
+    if product.get("currency", "EUR") != r.mapping.base_currency:
+        r.fail("currency", f"product price in {product.get('currency')!r}; Holded prices are in "
+               f"the base currency {r.mapping.base_currency}")
+    if vat_rate is not None and vat_rate != vat_rate.to_integral_value():
+        r.fail("sales_taxes", f"VAT rate {vat_rate} is not a whole number; Holded's product "
+               "tax field takes whole rates")
+    r.raise_if_any()
+    body = {
+        "kind": "simple",
+        "name": product["name"],
+        "desc": product.get("description"),
+        "sku": product["sku"],
+        "price": product["price"],
+        "tax": int(vat_rate) if vat_rate is not None else None,
+        "taxes": keys or None,
+        "cost": product.get("cost"),
+        "barcode": product.get("barcode"),
+    }
+    return HoldedRequest("POST", "/products", _compact(body), mapping.version)
+
+
+def map_payment(payment: MappingABC[str, Any], *, mapping: Mapping, refs: PaymentRefs
+                ) -> HoldedRequest:
+    """``POST /documents/{docType}/{id}/pay``; treasury omitted means Holded's default."""
+    r = Resolver(mapping, "holded")
+    r.currency(payment.get("currency") or "EUR", "currency")
+    body: dict[str, Any] = {"date": epoch_seconds(payment["date"]), "amount": payment["amount"]}
+    treasury = payment.get("treasury")
+    if treasury is None and payment.get("method"):
+        method = mapping.payment_methods.get(payment["method"])
+        if method is None:
+            r.fail("method", f"canonical payment method {payment['method']!r} is not in "
+                   f"mapping v{mapping.version}")
+        treasury = method.treasury if method is not None else None
+    if treasury is not None:
+        body["treasury"] = r.code("treasuries", treasury, "treasury")
+    desc = " ".join(x for x in (payment.get("reference"), payment.get("description")) if x)
+    if desc:
+        body["desc"] = desc
+    r.raise_if_any()
+    path = f"/documents/{refs.doc_type}/{refs.document_id}/pay"
+    return HoldedRequest("POST", path, body, mapping.version)
+
+
+def _compact(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
