@@ -30,7 +30,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 COPY . .
 RUN pip install --no-deps . \
  && rm -rf build ./*.egg-info \
- && python -c "import app.avro, sys; sys.exit(0 if app.avro.SCHEMA_DIR.is_dir() else 1)"
+ && python -c "import pathlib, app; assert (pathlib.Path(app.__file__).parents[1] / 'schemas').is_dir(), app.__file__"
 
 USER 10001:10001
 VOLUME ["/var/lib/holded-sync"]
