@@ -1,0 +1,162 @@
+"""Avro schemas of the event log, and their single-object binary encoding.
+
+Every record on our topics is Avro *single-object encoded* (Avro spec): the two marker bytes
+``C3 01``, the schema's 8-byte CRC-64-AVRO fingerprint, then the schemaless body. The
+fingerprint is the header that says which schema wrote the record, so a reader can decode
+records written by any earlier version of a schema it still knows (``schemas/history``) into
+the current shape. The `.avsc` files in ``schemas/`` are the only definition; nothing here
+repeats them.
+"""
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import fastavro
+from fastavro.schema import fingerprint, to_parsing_canonical_form
+
+__all__ = ["SCHEMA_DIR", "AvroCodec", "DecodeError", "codec", "fingerprint_of", "load_schemas"]
+
+SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
+MARKER = b"\xc3\x01"
+NAMESPACE = "holdedsync"
+
+
+class DecodeError(ValueError):
+    """Bytes that are not a record of the expected schema (reason in the message)."""
+
+
+def _read_dir(directory: Path) -> dict[str, dict]:
+    return {p.stem: json.loads(p.read_text()) for p in sorted(directory.glob("*.avsc"))}
+
+
+def _parse_all(raw: Mapping[str, dict]) -> dict[str, Any]:
+    """Parse schemas that reference each other by name, whatever the file order."""
+    named: dict[str, Any] = {}
+    parsed: dict[str, Any] = {}
+    pending = dict(raw)
+    while pending:
+        progress = False
+        for name, schema in list(pending.items()):
+            try:
+                parsed[name] = fastavro.parse_schema(schema, named_schemas=named)
+            except fastavro.schema.UnknownType:
+                continue
+            del pending[name]
+            progress = True
+        if not progress:
+            raise ValueError(f"unresolvable schema references in {sorted(pending)}")
+    return parsed
+
+
+@cache
+def load_schemas(directory: Path = SCHEMA_DIR) -> dict[str, Any]:
+    """Current parsed schemas by short name (``ChangeEvent``, ``Invoice``...)."""
+    return _parse_all(_read_dir(directory))
+
+
+@cache
+def _history(directory: Path = SCHEMA_DIR) -> dict[str, list[dict]]:
+    """Earlier versions, ``schemas/history/<Name>.v<N>.avsc``, raw, by short name."""
+    out: dict[str, list[dict]] = {}
+    for p in sorted((directory / "history").glob("*.avsc")):
+        out.setdefault(p.name.split(".")[0], []).append(json.loads(p.read_text()))
+    return out
+
+
+def _defined_names(schema: Any, namespace: str = NAMESPACE) -> set[str]:
+    """Full names of the named types a schema defines inline."""
+    found: set[str] = set()
+    if isinstance(schema, list):
+        for branch in schema:
+            found |= _defined_names(branch, namespace)
+    elif isinstance(schema, dict):
+        ns = schema.get("namespace", namespace)
+        if schema.get("type") in ("record", "enum", "fixed") and "name" in schema:
+            found.add(schema["name"] if "." in schema["name"] else f"{ns}.{schema['name']}")
+        for f in schema.get("fields", []):
+            found |= _defined_names(f["type"], ns)
+        for k in ("items", "values"):
+            if k in schema:
+                found |= _defined_names(schema[k], ns)
+    return found
+
+
+def _parse_old(old: dict, directory: Path) -> Any:
+    """Parse an earlier version against today's other named types."""
+    named: dict[str, Any] = {}
+    for parsed in load_schemas(directory).values():
+        fastavro.parse_schema(parsed, named_schemas=named)
+    for full_name in _defined_names(old):
+        named.pop(full_name, None)
+    return fastavro.parse_schema(old, named_schemas=named)
+
+
+def fingerprint_of(parsed: Any) -> bytes:
+    return bytes.fromhex(fingerprint(to_parsing_canonical_form(parsed), "CRC-64-AVRO"))[::-1]
+
+
+class AvroCodec:
+    """Encode/decode one record type; decodes every known version of it."""
+
+    def __init__(self, name: str, directory: Path = SCHEMA_DIR) -> None:
+        schemas = load_schemas(directory)
+        self.name = name
+        self.schema = schemas[name]
+        self.fingerprint = fingerprint_of(self.schema)
+        self._writers: dict[bytes, Any] = {self.fingerprint: self.schema}
+        for old in _history(directory).get(name, []):
+            parsed = _parse_old(old, directory)
+            self._writers[fingerprint_of(parsed)] = parsed
+
+    def dumps(self, record: Mapping[str, Any]) -> bytes:
+        record = _tag_payload(record)
+        buf = io.BytesIO()
+        buf.write(MARKER)
+        buf.write(self.fingerprint)
+        try:
+            fastavro.schemaless_writer(buf, self.schema, record)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise ValueError(f"cannot encode {self.name}: {exc}") from exc
+        return buf.getvalue()
+
+    def loads(self, data: bytes | None) -> dict[str, Any]:
+        if not data or len(data) < 10 or data[:2] != MARKER:
+            raise DecodeError(f"not an Avro single-object encoded {self.name}")
+        writer = self._writers.get(data[2:10])
+        if writer is None:
+            raise DecodeError(f"unknown schema fingerprint {data[2:10].hex()} for {self.name}")
+        try:
+            return _untag_payload(fastavro.schemaless_reader(
+                io.BytesIO(data[10:]), writer, self.schema, return_record_name=True,
+                return_record_name_override=True))
+        except Exception as exc:  # fastavro raises many kinds on corrupt input
+            raise DecodeError(f"corrupt {self.name} record: {exc.__class__.__name__}: {exc}") from exc
+
+
+# Entity payloads are a union of records; in memory they are plain dicts next to `entity`.
+PAYLOAD_FIELDS = ("payload", "record")
+
+
+def _tag_payload(record: Mapping[str, Any]) -> Mapping[str, Any]:
+    for field in PAYLOAD_FIELDS:
+        value = record.get(field)
+        if isinstance(value, Mapping) and "entity" in record:
+            return {**record, field: (f"{NAMESPACE}.{str(record['entity']).capitalize()}", value)}
+    return record
+
+
+def _untag_payload(record: dict[str, Any]) -> dict[str, Any]:
+    for field in PAYLOAD_FIELDS:
+        if isinstance(record.get(field), tuple):
+            record[field] = record[field][1]
+    return record
+
+
+@cache
+def codec(name: str) -> AvroCodec:
+    return AvroCodec(name)

@@ -1,0 +1,193 @@
+"""`holded-sync`: one entry point for operators. Exit codes: 0 ok, 1 the work found problems
+(invalid lines, validation errors), 2 bad usage, 3 the environment is missing something.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from app.settings import Settings, load_settings
+
+__all__ = ["main"]
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.obj["settings"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="YAML settings file (environment variables win).")
+@click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
+@click.pass_context
+def cli(ctx: click.Context, config: str | None, verbose: int) -> None:
+    """holded-sync: keep Holded and your ERP in step, through Kafka."""
+    logging.basicConfig(level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)],
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        ctx.obj = {"settings": load_settings(config)}
+    except Exception as exc:  # pydantic and YAML errors: say what is wrong and stop
+        raise click.UsageError(f"invalid settings: {exc}") from exc
+
+
+@cli.command()
+@click.pass_context
+def worker(ctx: click.Context) -> None:
+    """Run a worker: the canonical agents, sinks and web views (/metrics, /healthz)."""
+    import faust
+
+    from app.topics import ensure_topics
+    from app.worker import create_app
+
+    settings = _settings(ctx)
+    asyncio.run(ensure_topics(settings))
+    app = create_app(settings)
+    faust.Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+
+
+@cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--system", required=True, help="System the records come from (e.g. odoo, file).")
+@click.option("--lane", type=click.Choice(["realtime", "bulk"]), default="realtime",
+              help="bulk for big loads: their commands wait behind real-time work.")
+@click.pass_context
+def ingest(ctx: click.Context, file: Path, system: str, lane: str) -> None:
+    """Publish canonical entities from a JSON Lines FILE as change events."""
+    from app.ingest import ingest_file
+    from app.topics import ensure_topics
+
+    settings = _settings(ctx)
+    try:
+        asyncio.run(ensure_topics(settings))
+        report = asyncio.run(ingest_file(file, system, settings, lane))
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    for error in report.errors:
+        click.echo(f"{file}:{error}", err=True)
+    click.echo(f"published {report.published} change event(s) to changes.{system}; "
+               f"{len(report.errors)} invalid line(s) skipped")
+    sys.exit(1 if report.errors else 0)
+
+
+@cli.command()
+@click.option("--from-beginning", "from_beginning", is_flag=True, required=True,
+              help="Rebuild every table from the first record of every topic.")
+@click.option("--generation", type=int, default=None,
+              help="Generation to build (default: the current one + 1).")
+@click.option("--run/--no-run", default=True, help="Start the worker of the new generation.")
+@click.pass_context
+def replay(ctx: click.Context, from_beginning: bool, generation: int | None, run: bool) -> None:
+    """Rebuild all tables from the topics under a new generation.
+
+    A new generation has its own consumer group, changelogs and local store, so the current
+    workers keep serving until the new ones have caught up. Re-emitted commands carry the same
+    ids as before; sinks see they are done and call no API again.
+    """
+    settings = _settings(ctx)
+    new = settings.model_copy(update={"generation": generation if generation is not None
+                                      else settings.generation + 1})
+    click.echo(f"replaying into generation {new.generation} "
+               f"(set HOLDED_SYNC_GENERATION={new.generation} on every worker to switch)")
+    if run:
+        ctx.obj["settings"] = new
+        ctx.invoke(worker)
+
+
+@cli.command("tables")
+@click.argument("table", type=click.Choice(["entities", "replicas", "links"]))
+@click.pass_context
+def tables(ctx: click.Context, table: str) -> None:
+    """Print a table's current content (read from its changelog) as JSON lines."""
+    from app.inspect import read_table
+    from app.jsonform import to_json
+
+    for key, value in sorted(asyncio.run(read_table(_settings(ctx), table)).items()):
+        click.echo(json.dumps({"key": key, "value": to_json(value)}, ensure_ascii=False))
+
+
+@cli.group()
+def dev() -> None:
+    """Development helpers."""
+
+
+@dev.group()
+def kafka() -> None:
+    """A local single-node Apache Kafka from Maven Central jars."""
+
+
+_DATA_DIR = click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                         help="Broker state (default ~/.cache/holded-sync/dev-kafka).")
+
+
+@kafka.command("start")
+@_DATA_DIR
+@click.option("--port", type=int, default=None, help="Broker port (default: a free one).")
+def kafka_start(data_dir: Path | None, port: int | None) -> None:
+    """Start the broker (downloads the jars once) and print its bootstrap address."""
+    from app.devkafka import broker
+
+    try:
+        info = broker.start(data_dir, port)
+    except broker.DevKafkaError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(3)
+    click.echo(f"Kafka {broker.KAFKA_VERSION} running, pid {info.pid}: "
+               f"HOLDED_SYNC_BROKER={info.url}")
+
+
+@kafka.command("stop")
+@_DATA_DIR
+def kafka_stop(data_dir: Path | None) -> None:
+    """Stop the broker by its PID."""
+    from app.devkafka import broker
+
+    click.echo("stopped" if broker.stop(data_dir) else "not running")
+
+
+@kafka.command("status")
+@_DATA_DIR
+def kafka_status(data_dir: Path | None) -> None:
+    """Say whether the broker runs (exit 1 if not)."""
+    from app.devkafka import broker
+
+    info = broker.status(data_dir)
+    if info is None:
+        click.echo("not running")
+        sys.exit(1)
+    click.echo(f"running, pid {info.pid}: HOLDED_SYNC_BROKER={info.url}")
+
+
+@cli.group()
+def config() -> None:
+    """Configuration."""
+
+
+@config.command("show")
+@click.pass_context
+def config_show(ctx: click.Context) -> None:
+    """Print the effective configuration; secrets are masked."""
+    click.echo(_settings(ctx).model_dump_json(indent=2))
+
+
+def _register_optional() -> None:
+    """Command groups that live beside their subject (mapping engine, sandboxes, demo)."""
+    from importlib import import_module
+
+    for module, attr in (("app.mapping.cli", "mappings"), ("app.sandbox_cli", "sandbox"),
+                         ("app.demo", "demo")):
+        try:
+            cli.add_command(getattr(import_module(module), attr))
+        except (ImportError, AttributeError):
+            continue
+
+
+_register_optional()
+
+
+def main() -> None:
+    cli(prog_name="holded-sync")

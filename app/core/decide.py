@@ -1,0 +1,242 @@
+"""The canonical decision: what a change or a sink's result does to an entity.
+
+Pure: state in, state and messages out; no Faust, no I/O, no clock (timestamps come from the
+events). Table values are the dicts of the Avro schemas EntityState, ReplicaSet and LinkSet.
+
+For a change from system S (design.md section 3): its base is the vector S is known to hold.
+Base dominating the canonical vector fast-forwards; otherwise the change is concurrent and is
+merged field by field, a field changed on both sides being settled by its owner, else by
+last-writer-wins on the source timestamp with a deterministic tie-break. A change equal to a
+write we made to S is our echo; equal to what S already holds, a duplicate; older than what
+S last reported, stale. Those emit nothing.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.core.hashing import canonical_json, content_hash, field_hashes
+from app.core.keys import EntityKey
+from app.core.policy import Policy
+from app.core.vectors import command_id, dominates, increment, merge
+
+__all__ = ["BadEvent", "Decision", "apply_change", "apply_result", "empty_replica"]
+
+Record = dict[str, Any]
+
+
+class BadEvent(ValueError):
+    """An event that can never be applied (its reason goes to the dead-letter topic)."""
+
+
+@dataclass(slots=True)
+class Decision:
+    outcome: str  # created | applied | merged | duplicate | stale | echo | result
+    state: Record | None = None
+    replicas: Record | None = None
+    links: Record | None = None
+    commands: list[Record] = field(default_factory=list)
+    conflicts: list[Record] = field(default_factory=list)
+    audit: list[Record] = field(default_factory=list)
+
+
+def empty_replica() -> Record:
+    return {"vector": {}, "content_hash": None, "field_hashes": {}, "source_ts": 0,
+            "pending_hash": None, "pending_vector": {}, "pending_field_hashes": {}}
+
+
+def _ms(ts: Any) -> int:
+    return ts if isinstance(ts, int) else int(ts.timestamp() * 1000)
+
+
+def validate_change(event: Record) -> None:
+    key = EntityKey.parse(event["entity_key"])
+    if key.entity != event["entity"]:
+        raise BadEvent(f"entity {event['entity']!r} does not match key {event['entity_key']!r}")
+    if event["op"] == "upsert" and event["payload"] is None:
+        raise BadEvent("upsert without a payload")
+    if event["op"] == "delete" and event["payload"] is not None:
+        raise BadEvent("delete must not carry a payload")
+    if content_hash(event["payload"]) != event["content_hash"]:
+        raise BadEvent("content_hash does not match the payload")
+
+
+def apply_change(event: Record, state: Record | None, replicas: Record | None,
+                 links: Record | None, policy: Policy) -> Decision:
+    """Decide what a ChangeEvent from ``event['source_system']`` does to one entity."""
+    validate_change(event)
+    system, ts = event["source_system"], _ms(event["source_ts"])
+    systems = copy.deepcopy((replicas or {}).get("systems", {}))
+    rep = systems.get(system) or empty_replica()
+    digest = event["content_hash"]
+
+    if rep["pending_hash"] == digest:
+        rep.update(vector=merge(rep["vector"], rep["pending_vector"]), content_hash=digest,
+                   field_hashes=rep["pending_field_hashes"], source_ts=max(rep["source_ts"], ts),
+                   pending_hash=None, pending_vector={}, pending_field_hashes={})
+        systems[system] = rep
+        return _dropped("echo", event, state, systems, "our own write reported back")
+    if rep["content_hash"] == digest:
+        rep["source_ts"] = max(rep["source_ts"], ts)
+        systems[system] = rep
+        return _dropped("duplicate", event, state, systems, "the system already holds this content")
+    if ts < rep["source_ts"]:
+        return _dropped("stale", event, state, systems,
+                        f"older than the last change seen from {system}")
+
+    if event["op"] == "delete":
+        return _delete(event, state, systems, rep, links, policy)
+
+    payload: Record = event["payload"]
+    incoming = field_hashes(payload)
+    base, canonical = rep["vector"], (state or {}).get("vector", {})
+    vector = increment(merge(canonical, base), system)
+    prov = {"system": system, "source_ts": ts, "event_id": event["event_id"]}
+    conflicts: list[Record] = []
+    if state is None or state["record"] is None or dominates(base, canonical):
+        outcome = "created" if state is None else "applied"
+        changed = [f for f in payload if incoming[f] != rep["field_hashes"].get(f)]
+        record = dict(payload)
+        provenance = {**(state or {}).get("provenance", {}), **{f: prov for f in changed}}
+        if state is None:
+            provenance = {f: prov for f in payload}
+    else:
+        outcome = "merged"
+        record, provenance = dict(state["record"]), dict(state["provenance"])
+        current = field_hashes(record)
+        for f in payload:
+            if incoming[f] == rep["field_hashes"].get(f) or incoming[f] == current.get(f):
+                continue  # S did not change it, or both sides agree
+            if current.get(f) == rep["field_hashes"].get(f):
+                record[f], provenance[f] = payload[f], prov  # only S changed it
+                continue
+            took, policy_used = _settle(event["entity"], f, prov, provenance.get(f), policy,
+                                        incoming[f], current.get(f, ""))
+            conflicts.append(_conflict(event, f, provenance.get(f), record.get(f), payload[f],
+                                       took, policy_used, vector, ts))
+            if took:
+                record[f], provenance[f] = payload[f], prov
+
+    new_state = {"entity_key": event["entity_key"], "entity": event["entity"], "record": record,
+                 "deleted": False, "vector": vector, "provenance": provenance}
+    final_hash = content_hash(record)
+    holds_final = final_hash == digest
+    # S holds the merged state only if it sent exactly that; else its own version, and a command
+    # brings it the fields it lost.
+    rep.update(vector=vector if holds_final else {**base, system: vector[system]},
+               content_hash=digest, field_hashes=incoming, source_ts=ts)
+    systems[system] = rep
+    decision = Decision(outcome, new_state, {"systems": systems}, links, conflicts=conflicts)
+    _emit_commands(decision, event, policy, extra=() if holds_final else (system,))
+    if outcome == "merged":
+        decision.audit.append(_audit(event, "merged", vector,
+                                     f"{len(conflicts)} conflicting field(s) settled"))
+    return decision
+
+
+def _delete(event: Record, state: Record | None, systems: dict, rep: Record,
+            links: Record | None, policy: Policy) -> Decision:
+    system, ts = event["source_system"], _ms(event["source_ts"])
+    vector = increment(merge((state or {}).get("vector", {}), rep["vector"]), system)
+    new_state = {"entity_key": event["entity_key"], "entity": event["entity"], "record": None,
+                 "deleted": True, "vector": vector,
+                 "provenance": (state or {}).get("provenance", {})}
+    rep.update(vector=vector, content_hash=event["content_hash"], field_hashes={}, source_ts=ts)
+    systems[system] = rep
+    decision = Decision("applied", new_state, {"systems": systems}, links)
+    if state is not None:
+        _emit_commands(decision, event, policy, extra=())
+    return decision
+
+
+def _settle(entity: str, f: str, incoming: Record, current: Record | None, policy: Policy,
+            incoming_hash: str, current_hash: str) -> tuple[bool, str]:
+    """Did the incoming value win, and by which policy? Symmetric in its two sides."""
+    owner = policy.owner(entity, f)
+    current = current or {"system": "", "source_ts": -1}
+    if owner and owner in (incoming["system"], current["system"]) \
+            and incoming["system"] != current["system"]:
+        return owner == incoming["system"], "field_owner"
+    a = (incoming["source_ts"], incoming["system"], incoming_hash)
+    b = (current["source_ts"], current["system"], current_hash)
+    return a > b, "last_writer_wins" if a[0] != b[0] else "tie_break"
+
+
+def _conflict(event: Record, f: str, current: Record | None, old: Any, new: Any, took: bool,
+              policy_used: str, vector: Mapping[str, int], ts: int) -> Record:
+    cid = hashlib.sha256(f"{event['entity_key']}\x00{f}\x00{event['event_id']}".encode()).hexdigest()[:32]
+    return {"conflict_id": cid, "entity_key": event["entity_key"], "field": f,
+            "canonical_system": (current or {}).get("system", ""),
+            "canonical_value": canonical_json(old), "incoming_system": event["source_system"],
+            "incoming_value": canonical_json(new),
+            "decision": "took_incoming" if took else "kept_canonical", "policy": policy_used,
+            "vector": dict(vector), "event_id": event["event_id"], "ts": ts}
+
+
+def _emit_commands(decision: Decision, event: Record, policy: Policy, extra: tuple[str, ...]) -> None:
+    state, systems = decision.state, decision.replicas["systems"]
+    record, vector = state["record"], state["vector"]
+    digest = content_hash(record)
+    fields = field_hashes(record)
+    links = (decision.links or {}).get("ids", {})
+    targets = [t for t in policy.targets(event["entity"]) if t != event["source_system"]]
+    for target in dict.fromkeys([*targets, *extra]):
+        rep = systems.get(target) or empty_replica()
+        if digest in (rep["content_hash"], rep["pending_hash"]):
+            continue
+        cmd_id = command_id(event["entity_key"], target, vector)
+        decision.commands.append({
+            "command_id": cmd_id, "entity_key": event["entity_key"], "entity": event["entity"],
+            "target_system": target, "op": "delete" if state["deleted"] else "upsert",
+            "vector": dict(vector), "payload": record, "content_hash": digest,
+            "target_id": links.get(target), "links": dict(links),
+            "depends_on": dependencies(event["entity"], record),
+            "lane": event.get("lane", "realtime"), "mapping_version": None,
+            "caused_by": event["event_id"]})
+        rep.update(pending_hash=digest, pending_vector=dict(vector), pending_field_hashes=fields)
+        systems[target] = rep
+
+
+def dependencies(entity: str, record: Record | None) -> list[str]:
+    """Entity keys that must exist in a target before this record can be written there."""
+    if not record:
+        return []
+    if entity == "invoice":
+        keys = [record["customer_key"], *(l["product_key"] for l in record["lines"] if l.get("product_key"))]
+        return list(dict.fromkeys(keys))
+    if entity == "payment":
+        return [record["invoice_key"]]
+    return []
+
+
+def apply_result(result: Record, replicas: Record | None, links: Record | None) -> Decision:
+    """Record what a sink did: the target's id, and the version it now holds."""
+    systems = copy.deepcopy((replicas or {}).get("systems", {}))
+    target = result["target_system"]
+    rep = systems.get(target) or empty_replica()
+    ids = dict((links or {}).get("ids", {}))
+    if result["status"] in ("succeeded", "already_done"):
+        if result.get("target_id"):
+            ids[target] = result["target_id"]
+        if dominates(result["vector"], rep["vector"]):
+            fields = rep["pending_field_hashes"] if rep["pending_hash"] == result["content_hash"] else {}
+            rep.update(vector=merge(rep["vector"], result["vector"]),
+                       content_hash=result["content_hash"], field_hashes=fields or rep["field_hashes"])
+    elif rep["pending_hash"] == result["content_hash"]:
+        rep.update(pending_hash=None, pending_vector={}, pending_field_hashes={})
+    systems[target] = rep
+    return Decision("result", replicas={"systems": systems}, links={"ids": ids})
+
+
+def _dropped(outcome: str, event: Record, state: Record | None, systems: dict, detail: str) -> Decision:
+    return Decision(outcome, state, {"systems": systems},
+                    audit=[_audit(event, outcome, (state or {}).get("vector", {}), detail)])
+
+
+def _audit(event: Record, kind: str, vector: Mapping[str, int], detail: str) -> Record:
+    return {"entity_key": event["entity_key"], "kind": kind, "system": event["source_system"],
+            "event_id": event["event_id"], "command_id": None, "vector": dict(vector),
+            "detail": detail, "ts": _ms(event["source_ts"])}

@@ -1,0 +1,45 @@
+"""Routing and conflict policy: data the operator sets, read by the pure decision code."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+__all__ = ["Policy", "default_policy"]
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Where each entity type is written, and which system owns which field.
+
+    ``routes``: entity -> systems that receive its canonical state.
+    ``owners``: ``"<entity>.<field>"`` -> the system whose value wins a conflict on that field
+    (e.g. the ERP owns product prices, Holded owns payment status); fields without an owner
+    are settled by last-writer-wins on the source timestamp.
+    """
+
+    routes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    owners: Mapping[str, str] = field(default_factory=dict)
+
+    def targets(self, entity: str) -> tuple[str, ...]:
+        return tuple(self.routes.get(entity, ()))
+
+    def owner(self, entity: str, field_name: str) -> str | None:
+        return self.owners.get(f"{entity}.{field_name}")
+
+
+def default_policy(erps: tuple[str, ...]) -> Policy:
+    """Holded plus the ERPs in use: master data and documents go to Holded, contact tax data
+    flows both ways, payments flow back to the ERPs. ERPs own prices; Holded owns payment state.
+    """
+    owners: dict[str, str] = {"invoice.payment_status": "holded", "invoice.amount_paid": "holded"}
+    if len(erps) == 1:
+        owners["product.price"] = erps[0]
+    return Policy(
+        routes={
+            "contact": ("holded", *erps),
+            "product": ("holded",),
+            "invoice": ("holded",),
+            "payment": erps,
+        },
+        owners=owners,
+    )

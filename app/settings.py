@@ -1,0 +1,91 @@
+"""Settings: one root model read from the environment (and an optional YAML file).
+
+Secrets are ``SecretStr``: they print as ``**********`` and never reach logs or errors.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+
+from app.core.keys import valid_system
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["HoldedSettings", "Settings", "load_settings"]
+
+
+class HoldedSettings(BaseSettings):
+    """Holded's API, named as the Holded connector issue asks (no prefix)."""
+
+    model_config = SettingsConfigDict(env_prefix="HOLDED_", extra="ignore")
+    api_url: str = "https://api.holded.com/api"
+    api_key: SecretStr | None = None
+    api_version: Literal["v1", "v2"] = "v1"
+    requests_per_second: float = 5.0
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HOLDED_SYNC_", env_nested_delimiter="__",
+                                      extra="ignore")
+
+    broker: str = "kafka://127.0.0.1:9092"
+    app_id: str = "holded-sync"
+    topic_prefix: str = ""
+    # A replay rebuilds the tables under a new generation (new consumer group, new changelogs,
+    # new local store) while the old one keeps serving; see `holded-sync replay`.
+    generation: int = Field(0, ge=0)
+    partitions: int = Field(8, ge=1, le=1024)
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    store: str = "rocksdict://"
+    data_dir: Path = Path("/var/lib/holded-sync")
+    systems: Annotated[tuple[str, ...], NoDecode] = ("holded", "file")
+    log_level: str = "info"
+    # Faust's session timeout bounds how long a rebalance after a crash takes.
+    session_timeout_s: float = 30.0
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    holded: HoldedSettings = Field(default_factory=HoldedSettings)
+
+    @field_validator("systems", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(s.strip() for s in value.split(",") if s.strip())
+        return value
+
+    @field_validator("systems")
+    @classmethod
+    def _known_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if not valid_system(name):
+                raise ValueError(f"system name {name!r}: use lower-case letters, digits and _")
+        return value
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(u.split("://", 1)[-1] for u in self.broker.split(";"))
+
+    @property
+    def erps(self) -> tuple[str, ...]:
+        """Systems that receive commands besides Holded (the file source receives none)."""
+        return tuple(s for s in self.systems if s not in ("holded", "file"))
+
+
+def load_settings(config_file: str | os.PathLike | None = None, **overrides: Any) -> Settings:
+    """Environment first; a YAML file (``HOLDED_SYNC_CONFIG``) fills what the env leaves unset."""
+    path = config_file or os.environ.get("HOLDED_SYNC_CONFIG")
+    from_file: dict[str, Any] = {}
+    if path:
+        from_file = yaml.safe_load(Path(path).read_text()) or {}
+        if not isinstance(from_file, dict):
+            raise ValueError(f"{path}: expected a mapping of settings at the top level")
+    env_set = {k[len("HOLDED_SYNC_"):].lower() for k in os.environ if k.startswith("HOLDED_SYNC_")}
+    merged = {k: v for k, v in from_file.items() if k not in env_set}
+    return Settings(**{**merged, **overrides})

@@ -1,0 +1,104 @@
+"""Topic names and their creation. Every flow topic is keyed by entity key and has the same
+partition count, so one entity's changes, commands and results share a partition number and
+are co-partitioned with the tables.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from app.settings import Settings
+
+__all__ = ["TopicNames", "ensure_topics", "kafka_client_options"]
+
+log = logging.getLogger(__name__)
+TABLES = ("entities", "replicas", "links")
+
+
+@dataclass(frozen=True, slots=True)
+class TopicNames:
+    settings: Settings
+
+    def _p(self, name: str) -> str:
+        return f"{self.settings.topic_prefix}{name}"
+
+    def changes(self, system: str) -> str:
+        return self._p(f"changes.{system}")
+
+    def commands(self, system: str) -> str:
+        return self._p(f"commands.{system}")
+
+    def results(self, system: str) -> str:
+        return self._p(f"results.{system}")
+
+    @property
+    def conflicts(self) -> str:
+        return self._p("conflicts")
+
+    @property
+    def audit(self) -> str:
+        return self._p("audit")
+
+    @property
+    def dlq(self) -> str:
+        return self._p("dlq")
+
+    @property
+    def mappings(self) -> str:
+        return self._p("mappings")
+
+    @property
+    def app_id(self) -> str:
+        gen = self.settings.generation
+        return f"{self.settings.topic_prefix}{self.settings.app_id}" + (f"-g{gen}" if gen else "")
+
+    def changelog(self, table: str) -> str:
+        return f"{self.app_id}-{table}-changelog"
+
+    def flow(self) -> list[str]:
+        systems = self.settings.systems
+        return ([self.changes(s) for s in systems] + [self.commands(s) for s in systems]
+                + [self.results(s) for s in systems] + [self.conflicts, self.audit, self.dlq])
+
+
+def kafka_client_options(settings: Settings) -> dict:
+    """aiokafka keyword arguments for the configured security settings."""
+    opts: dict = {"bootstrap_servers": settings.bootstrap,
+                  "security_protocol": settings.kafka_security_protocol}
+    if settings.kafka_sasl_mechanism:
+        opts["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        opts["sasl_plain_username"] = settings.kafka_sasl_username
+        if settings.kafka_sasl_password:
+            opts["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
+    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
+        from aiokafka.helpers import create_ssl_context
+        opts["ssl_context"] = create_ssl_context(
+            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None)
+    return opts
+
+
+async def ensure_topics(settings: Settings) -> list[str]:
+    """Create missing topics (flow topics, compacted mappings and table changelogs)."""
+    names = TopicNames(settings)
+    n = settings.partitions
+    wanted = [NewTopic(t, n, 1) for t in names.flow()]
+    wanted.append(NewTopic(names.mappings, 1, 1, topic_configs={"cleanup.policy": "compact"}))
+    wanted += [NewTopic(names.changelog(t), n, 1, topic_configs={"cleanup.policy": "compact"})
+               for t in TABLES]
+    admin = AIOKafkaAdminClient(**kafka_client_options(settings))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in wanted if t.name not in existing]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass  # another worker created them first
+            log.info("created topics: %s", ", ".join(t.name for t in missing))
+        return [t.name for t in missing]
+    finally:
+        await admin.close()

@@ -1,0 +1,29 @@
+"""Shared fixtures. The Kafka broker is real: one local Apache Kafka per test session,
+started by the project's own `app.devkafka` and stopped by PID when the session ends."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.support.kafka import KafkaBroker
+
+
+@pytest.fixture(scope="session")
+def kafka() -> KafkaBroker:
+    from app.devkafka import broker
+
+    data_dir = Path(tempfile.mkdtemp(prefix="holded-sync-kafka-"))
+    try:
+        info = broker.start(data_dir)
+    except broker.DevKafkaError as exc:
+        pytest.fail(f"the local Kafka broker could not start: {exc}")
+    try:
+        yield KafkaBroker(info.url, info.bootstrap)
+    finally:
+        broker.stop(data_dir)
+        if not os.environ.get("HOLDED_SYNC_KEEP_KAFKA_DATA"):
+            shutil.rmtree(data_dir, ignore_errors=True)
