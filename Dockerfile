@@ -10,6 +10,8 @@ ENV PYTHONUNBUFFERED=1 \
     # source tree first on the path makes `app` import from /app, where schemas/ lives, and not
     # from the copy `pip install .` leaves in site-packages.
     PYTHONPATH=/app \
+    # Listen on every interface: probes, Prometheus and webhooks come from outside the container.
+    HOLDED_SYNC_WEB_HOST=0.0.0.0 \
     HOLDED_SYNC_WEB_PORT=6066 \
     HOLDED_SYNC_DATA_DIR=/var/lib/holded-sync
 

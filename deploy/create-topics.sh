@@ -51,15 +51,19 @@ done
 for name in conflicts audit dlq parked; do
   create "${TOPIC_PREFIX}${name}" "$PARTITIONS" "$KEEP"
 done
-create "${TOPIC_PREFIX}mappings" "$PARTITIONS" "$COMPACT"
+# Read whole by every worker as a global table: one partition keeps it in one order.
+create "${TOPIC_PREFIX}mappings" 1 "$COMPACT"
 
-# Faust names changelogs "<app id>-<table>-changelog" (no topic prefix); they must have exactly
-# as many partitions as the source topics, or faust raises PartitionsMismatch.
+# The faust app id is "<prefix><app id>" (app/topics.py). Changelogs are
+# "<faust id>-<table>-changelog" and must have exactly as many partitions as the source topics,
+# or faust raises PartitionsMismatch. (A replay's generation N uses "<faust id>-gN-..."; the
+# worker creates those itself.)
+FAUST_ID="${TOPIC_PREFIX}${APP_ID}"
 for table in entities links replicas; do
-  create "${APP_ID}-${table}-changelog" "$PARTITIONS" "$COMPACT"
+  create "${FAUST_ID}-${table}-changelog" "$PARTITIONS" "$COMPACT"
 done
 # Faust's leader-election topic (faust/assignor/leader_assignor.py): one partition.
-create "${APP_ID}-__assignor-__leader" 1 "cleanup.policy=delete"
+create "${FAUST_ID}-__assignor-__leader" 1 "cleanup.policy=delete"
 
 if [[ "$DRY_RUN" != "1" ]]; then
   echo "holded-sync topics ready on $KAFKA_BOOTSTRAP"

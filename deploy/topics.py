@@ -40,18 +40,24 @@ class TopicSpec:
 
 
 def topic_specs(prefix: str = "", app_id: str = "holded-sync", partitions: int = 8) -> list[TopicSpec]:
-    """Every topic, in creation order. Changelogs take the app id, not the prefix (faust's naming)."""
+    """Every topic, in creation order, named as app/topics.py names them.
+
+    The prefix also prefixes the faust app id, hence the changelogs and the leader topic. A replay
+    builds generation N under "<prefix><app id>-gN"; the worker creates those topics itself.
+    """
     specs = [
         TopicSpec(f"{prefix}{kind}.{system}", partitions, dict(KEEP_FOREVER))
         for system in SYSTEMS
         for kind in FLOW_KINDS
     ]
     specs += [TopicSpec(f"{prefix}{name}", partitions, dict(KEEP_FOREVER)) for name in SHARED]
-    specs.append(TopicSpec(f"{prefix}mappings", partitions, dict(COMPACT)))
+    # Read whole by every worker as a global table: one partition keeps it in one order.
+    specs.append(TopicSpec(f"{prefix}mappings", 1, dict(COMPACT)))
+    faust_id = f"{prefix}{app_id}"
     # Same partition count as the source topics, or faust raises PartitionsMismatch.
-    specs += [TopicSpec(f"{app_id}-{table}-changelog", partitions, dict(COMPACT)) for table in TABLES]
+    specs += [TopicSpec(f"{faust_id}-{table}-changelog", partitions, dict(COMPACT)) for table in TABLES]
     # faust/assignor/leader_assignor.py declares this one with a single partition.
-    specs.append(TopicSpec(f"{app_id}-__assignor-__leader", 1, {"cleanup.policy": "delete"}))
+    specs.append(TopicSpec(f"{faust_id}-__assignor-__leader", 1, {"cleanup.policy": "delete"}))
     return specs
 
 
