@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from app.mapping.cli import mappings
+from tests.mapping.factories import EXAMPLE
+
+
+def test_validate_ok() -> None:
+    result = CliRunner().invoke(mappings, ["validate", str(EXAMPLE)])
+    assert result.exit_code == 0
+    assert result.output == "OK: mapping v3, 18 taxes, 13 accounts\n"
+
+
+def test_validate_prints_every_error_and_exits_1(tmp_path) -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    text = text.replace('account: "4730"}', 'account: "473"}').replace("s_iva_10:     {canonical: iva_10, rate: 10}", "s_iva_10:     {canonical: iva_10, rate: 11}")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(mappings, ["validate", str(bad)])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert lines[-1] == "4 error(s)"
+    assert f"{bad}: withholdings.irpf_15.account: unknown account '473'" in result.output
+    assert "systems.holded.taxes.s_iva_10.rate" in result.output

@@ -1,0 +1,183 @@
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal as D
+
+import pytest
+
+from app.mapping import TotalsMismatch, Unmappable, parse_mapping
+from connectors.holded.mapping import (
+    DocumentRefs, PaymentRefs, epoch_seconds, map_contact, map_invoice, map_payment, map_product,
+)
+from tests.mapping.factories import example_mapping, invoice, line, small_data, small_mapping
+
+REFS = DocumentRefs("contact-1", {"SKU-1": "prod-1"})
+
+
+def test_epoch_seconds_is_noon_utc_of_the_day() -> None:
+    assert epoch_seconds(dt.date(2026, 3, 2)) == 1772452800  # 2026-03-02T12:00:00Z
+
+
+def test_invoice_payload() -> None:
+    doc = invoice([line(sku="SKU-1", quantity="2", unit_price="50.00", account="700",
+                        withholding="irpf_15")],
+                  ("100.00", "21.00", "15.00", "106.00"), series="F",
+                  payment_method="transferencia", notes="Gracias")
+    request = map_invoice(doc, entity_key="invoice/odoo/9", mapping=small_mapping(), refs=REFS)
+    assert (request.method, request.path, request.mapping_version) == ("POST", "/documents/invoice", 1)
+    assert request.body == {
+        "contactId": "contact-1", "date": 1772452800, "currency": "eur",
+        "customFields": [{"field": "holded_sync_key", "value": "invoice/odoo/9"}],
+        "numSerieId": "serieF", "paymentMethodId": "pm1", "notes": "Gracias",
+        "items": [{"name": "Item", "desc": "", "units": D("2"), "subtotal": D("50.00"),
+                   "discount": D("0"), "taxes": ["s_iva_21", "s_ret_15"], "sku": "SKU-1",
+                   "accountingAccountId": "acc700"}],
+    }
+    assert request.totals is not None and request.totals.total == D("106.00")
+
+
+def test_every_unmappable_reason_is_collected() -> None:
+    doc = invoice(
+        [line(1, taxes=("iva_21",), account="705"),
+         line(2, taxes=("iva_general", "irpf_15")),
+         line(3, sku="NOPE"),
+         line(4, withholding="iva_general")],
+        ("400.00", "84.00", "0.00", "484.00"),
+        series="R", payment_method="cheque", currency="GBP")
+    with pytest.raises(Unmappable) as caught:
+        map_invoice(doc, entity_key="k", mapping=small_mapping(), refs=DocumentRefs(None))
+    error = caught.value
+    assert not isinstance(error, TotalsMismatch)
+    assert error.mapping_version == 1
+    assert error.reasons == [
+        "customer: contact 'contact/odoo/7' has no Holded id yet",
+        "currency: currency 'GBP' is not in mapping v1 (currencies: EUR, USD)",
+        "series: canonical series 'R' is not in mapping v1",
+        "payment_method: canonical payment method 'cheque' is not in mapping v1",
+        "line 1: canonical tax 'iva_21' is not in mapping v1",
+        "line 1: has 0 VAT taxes (none), expected exactly one (use the exempt / 0 % tax for "
+        "lines without VAT)",
+        "line 1: canonical account '705' has no Holded account in mapping v1",
+        "line 2: canonical tax 'irpf_15' is a sales withholding tax, expected a sales vat or "
+        "equivalence_surcharge",
+        "line 3: product sku 'NOPE' has no Holded product yet",
+        "line 4: canonical tax 'iva_general' is a sales vat tax, expected a sales withholding",
+    ]
+
+
+def test_a_canonical_tax_without_holded_key_in_this_version_is_unmappable() -> None:
+    data = small_data()
+    data["taxes"]["iva_10"] = {"rate": 10, "kind": "vat", "scope": "sales"}
+    data["systems"]["holded"]["taxes"]["s_iva_10"] = "iva_10"
+    mapping = parse_mapping(data)
+    # A mapping that validated cannot lack the key, so build the gap the way a new system would.
+    object.__setattr__(mapping.systems["holded"].taxes, "_outbound",
+                       {"iva_general": "s_iva_21", "irpf_15": "s_ret_15"})
+    doc = invoice([line(taxes=("iva_10",))], ("100.00", "10.00", "0.00", "110.00"))
+    with pytest.raises(Unmappable, match="line 1: canonical tax 'iva_10' has no Holded key in mapping v1"):
+        map_invoice(doc, entity_key="k", mapping=mapping, refs=REFS)
+
+
+def test_series_for_another_doc_type_is_unmappable() -> None:
+    doc = invoice([line()], ("100.00", "21.00", "0.00", "121.00"), doc_type="credit_note",
+                  series="F")
+    with pytest.raises(Unmappable, match="series 'F' is for invoice, not credit_note"):
+        map_invoice(doc, entity_key="k", mapping=small_mapping(), refs=REFS)
+
+
+def test_totals_mismatch_is_raised_after_mapping() -> None:
+    doc = invoice([line()], ("100.00", "21.01", "0.00", "121.01"))
+    with pytest.raises(TotalsMismatch) as caught:
+        map_invoice(doc, entity_key="k", mapping=small_mapping(), refs=REFS)
+    assert caught.value.differences["total"] == (D("121.01"), D("121.00"))
+
+
+def test_rounding_setting_of_the_target_system_decides() -> None:
+    doc = invoice([line(1, unit_price="0.50"), line(2, unit_price="0.50")],
+                  ("1.00", "0.22", "0.00", "1.22"))  # 2 x 0.105 -> 0.22; 1.00 x 21 % -> 0.21
+    by_line = map_invoice(doc, entity_key="k", mapping=small_mapping(rounding="line"), refs=REFS)
+    assert by_line.totals is not None and by_line.totals.tax_total == D("0.22")
+    with pytest.raises(TotalsMismatch, match="tax_total: source 0.22 != mapped 0.21"):
+        map_invoice(doc, entity_key="k", mapping=small_mapping(rounding="document"), refs=REFS)
+
+
+def test_new_mapping_version_with_a_new_rate_changes_the_next_payload() -> None:
+    v1 = small_mapping(version=1, rate=21, holded_key="s_iva_21")
+    v2 = small_mapping(version=2, rate=22, holded_key="s_iva_22")
+    lines = [line(unit_price="100.00")]
+    old = map_invoice(invoice(lines, ("100.00", "21.00", "0.00", "121.00")),
+                      entity_key="k", mapping=v1, refs=REFS)
+    new = map_invoice(invoice(lines, ("100.00", "22.00", "0.00", "122.00")),
+                      entity_key="k", mapping=v2, refs=REFS)
+    assert old.body["items"][0]["taxes"] == ["s_iva_21"] and old.mapping_version == 1
+    assert new.body["items"][0]["taxes"] == ["s_iva_22"] and new.mapping_version == 2
+    assert new.totals is not None and new.totals.total == D("122.00")
+    with pytest.raises(TotalsMismatch):  # a document computed at the old rate no longer fits
+        map_invoice(invoice(lines, ("100.00", "21.00", "0.00", "121.00")),
+                    entity_key="k", mapping=v2, refs=REFS)
+
+
+def contact(**fields: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "kind": "customer", "name": "Ferretería Pérez S.L.", "trade_name": None,
+        "tax_id": "B12345678", "is_person": False, "email": "admin@ferreteria.example",
+        "phone": None, "mobile": None, "iban": "ES9121000418450200051332", "swift": "CAIXESBBXXX",
+        "address": {"street": "C/ Mayor 1", "city": "Valencia", "postal_code": "46001",
+                    "province": "Valencia", "country_code": "ES"},
+        "tax_regime": "equivalence_surcharge", "payment_method": "transferencia",
+        "payment_due_days": 30, "price_list": None, "currency": "EUR", "language": "es",
+        "sales_account": None, "purchases_account": None,
+        "default_taxes": ["iva_21", "rec_5_2"], "withholding": None, "tags": [],
+    }
+    base.update(fields)
+    return base
+
+
+def test_contact_payload() -> None:
+    request = map_contact(contact(), entity_key="contact/odoo/7", mapping=example_mapping())
+    assert request.path == "/contacts"
+    assert request.body == {
+        "CustomId": "contact/odoo/7", "name": "Ferretería Pérez S.L.", "code": "B12345678",
+        "email": "admin@ferreteria.example", "iban": "ES9121000418450200051332",
+        "swift": "CAIXESBBXXX", "type": "client", "isperson": False,
+        "billAddress": {"address": "C/ Mayor 1", "city": "Valencia", "postalCode": "46001",
+                        "province": "Valencia", "country": "ES"},
+        "taxOperation": "receq",
+        "defaults": {"currency": "eur", "language": "es", "dueDays": 30,
+                     "paymentMethod": "64a1f0c2e4b0a10000000p01", "salesTax": "s_iva_21",
+                     "salesTaxes": ["s_iva_21", "s_rec_52"]},
+    }
+
+
+def test_contact_with_unmapped_codes() -> None:
+    with pytest.raises(Unmappable) as caught:
+        map_contact(contact(payment_method="bizum", default_taxes=["iva_99"], currency="JPY"),
+                    entity_key="k", mapping=example_mapping())
+    assert len(caught.value.reasons) == 3
+
+
+def test_product_payload_and_unmappable_tax() -> None:
+    product = {"kind": "product", "sku": "SKU-1", "name": "Silla", "description": "Roble",
+               "price": D("49.900000"), "cost": D("20.000000"), "currency": "EUR",
+               "sales_taxes": ["iva_10"], "purchase_taxes": [], "sales_account": None,
+               "purchases_account": None, "barcode": "8400000000001", "stock": [],
+               "active": True}
+    request = map_product(product, mapping=example_mapping())
+    assert request.body == {"kind": "simple", "name": "Silla", "desc": "Roble", "sku": "SKU-1",
+                            "price": D("49.900000"), "tax": 10, "taxes": ["s_iva_10"],
+                            "cost": D("20.000000"), "barcode": "8400000000001"}
+    with pytest.raises(Unmappable, match="canonical tax 'iva_7' is not in mapping v3"):
+        map_product({**product, "sales_taxes": ["iva_7"]}, mapping=example_mapping())
+
+
+def test_payment_payload_uses_the_method_treasury() -> None:
+    payment = {"invoice_key": "invoice/odoo/9", "contact_key": None, "date": dt.date(2026, 3, 5),
+               "amount": D("121.00"), "currency": "EUR", "method": "efectivo", "treasury": None,
+               "reference": "TPV-1", "description": None}
+    request = map_payment(payment, mapping=example_mapping(), refs=PaymentRefs("doc-1"))
+    assert request.path == "/documents/invoice/doc-1/pay"
+    assert request.body == {"date": 1772712000, "amount": D("121.00"),
+                            "treasury": "64a1f0c2e4b0a10000000b02", "desc": "TPV-1"}
+    with pytest.raises(Unmappable, match="canonical treasury 'hucha' is not in mapping v3"):
+        map_payment({**payment, "treasury": "hucha"}, mapping=example_mapping(),
+                    refs=PaymentRefs("doc-1"))

@@ -1,0 +1,215 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from app.mapping import MappingInvalid, TaxKind, load_mapping, load_mapping_text, parse_mapping
+from tests.mapping.factories import EXAMPLE, example_data, small_data
+
+
+def issues_of(data: object, source: str = "m.yaml") -> list[str]:
+    with pytest.raises(MappingInvalid) as caught:
+        parse_mapping(data, source=source)
+    return [str(issue) for issue in caught.value.issues]
+
+
+def paths_of(data: object) -> set[str]:
+    with pytest.raises(MappingInvalid) as caught:
+        parse_mapping(data, source="m.yaml")
+    return {issue.path for issue in caught.value.issues}
+
+
+def test_example_loads_with_exact_rates() -> None:
+    mapping = load_mapping(EXAMPLE)
+    assert mapping.version == 3
+    assert mapping.taxes["rec_5_2"].rate == Decimal("5.2")
+    assert str(mapping.taxes["rec_0_5"].rate) == "0.5"  # from YAML text, never via float
+    assert mapping.taxes["irpf_15"].kind is TaxKind.WITHHOLDING  # from the withholdings section
+    assert set(mapping.withholdings) == {"irpf_15", "irpf_7", "irpf_19", "irpf_15_compras"}
+    holded = mapping.systems["holded"]
+    assert holded.taxes.to_system("rec_5_2") == "s_rec_52"
+    assert holded.taxes.to_canonical("s_iva_invsuj") == "iva_isp"
+    assert mapping.systems["odoo"].taxes.to_system("irpf_15") == 13
+    assert mapping.systems["business_central"].rounding == "document"
+    assert holded.tax_regimes.to_system("reverse_charge") == "nosujeto"
+    assert holded.tax_regimes.to_canonical("nosujeto") == "not_subject"
+    assert mapping.systems["shopify"].payment_methods.to_system("tarjeta") == "shopify_payments"
+
+
+def test_small_document_is_valid() -> None:
+    assert parse_mapping(small_data()).version == 1
+
+
+def test_unknown_account_is_reported_with_file_path_and_expectation() -> None:
+    data = small_data()
+    data["taxes"]["iva_general"]["account"] = "477"
+    [message] = issues_of(data, source="customer.yaml")
+    assert message == ("customer.yaml: taxes.iva_general.account: unknown account '477' "
+                       "(expected a account defined in the document)")
+
+
+def test_treasury_and_channel_accounts_are_checked() -> None:
+    data = small_data()
+    data["treasuries"]["banco"]["account"] = "999"
+    data["sales_channels"] = {"web": {"name": "Web", "account": "701"}}
+    assert paths_of(data) == {"treasuries.banco.account", "sales_channels.web.account"}
+
+
+def test_duplicate_yaml_key_is_reported_with_its_line() -> None:
+    text = EXAMPLE.read_text(encoding="utf-8").replace(
+        "  iva_0:", "  iva_4:      {name: IVA 4% again, rate: 4, kind: vat, scope: sales}\n  iva_0:")
+    with pytest.raises(MappingInvalid) as caught:
+        load_mapping_text(text, source="dup.yaml")
+    [issue] = caught.value.issues
+    assert issue.path == "taxes.iva_4"
+    assert "duplicate code 'iva_4'" in issue.problem and "line" in issue.problem
+
+
+def test_duplicate_code_across_taxes_and_withholdings() -> None:
+    data = small_data()
+    data["withholdings"] = {"irpf_15": {"rate": 15, "scope": "sales"}}
+    assert paths_of(data) == {"withholdings.irpf_15"}
+
+
+def test_duplicate_account_written_as_int_and_string() -> None:
+    data = small_data()
+    data["accounts"] = {**data["accounts"], 700: "Ventas otra vez"}
+    assert "accounts.700" in paths_of(data)
+
+
+def test_system_tax_rate_differing_from_canonical_rate() -> None:
+    data = small_data()
+    data["systems"]["holded"]["taxes"]["s_iva_21"]["rate"] = 10
+    [message] = issues_of(data)
+    assert "systems.holded.taxes.s_iva_21.rate" in message
+    assert "rate 10 differs from canonical tax 'iva_general' at 21" in message
+
+
+def test_negative_withholding_rate_in_a_system_matches_positive_canonical() -> None:
+    data = small_data()
+    data["systems"]["odoo"] = {"taxes": {13: {"canonical": "irpf_15", "rate": -15}}}
+    assert parse_mapping(data).systems["odoo"].taxes.to_system("irpf_15") == 13
+
+
+def test_canonical_tax_without_holded_key() -> None:
+    data = small_data()
+    data["taxes"]["iva_10"] = {"rate": 10, "kind": "vat", "scope": "sales"}
+    [message] = issues_of(data)
+    assert message.startswith("m.yaml: taxes.iva_10: canonical tax 'iva_10' has no Holded key")
+
+
+def test_holded_section_is_required() -> None:
+    data = small_data()
+    data["systems"] = {"odoo": {"taxes": {1: "iva_general"}}}
+    assert "systems.holded" in paths_of(data)
+
+
+def test_unknown_canonical_codes_referenced_by_a_system_map() -> None:
+    data = small_data()
+    holded = data["systems"]["holded"]
+    holded["taxes"]["s_iva_10"] = "iva_10"
+    holded["accounts"]["acc999"] = "999"
+    holded["series"]["serieX"] = "X"
+    holded["payment_methods"]["pm9"] = "cheque"
+    holded["tax_regimes"] = {"intra": "intracomunitario"}
+    data["systems"]["odoo"] = {"currencies": {"1": "JPY"}}
+    assert paths_of(data) == {
+        "systems.holded.taxes.s_iva_10", "systems.holded.accounts.acc999",
+        "systems.holded.series.serieX", "systems.holded.payment_methods.pm9",
+        "systems.holded.tax_regimes.intra", "systems.odoo.currencies.1",
+    }
+
+
+def test_wrong_types_are_all_reported() -> None:
+    data = small_data()
+    data["version"] = "3"
+    data["taxes"]["iva_general"]["kind"] = "iva"
+    data["taxes"]["irpf_15"]["rate"] = [15]
+    data["systems"]["holded"]["rounding"] = "cent"
+    data["systems"]["odoo"] = {"taxes": {"one": "iva_general"}}
+    data["series"]["F"]["doc_types"] = ["factura"]
+    data["currencies"] = ["EUR", "usd"]
+    assert {"version", "taxes.iva_general.kind", "taxes.irpf_15.rate",
+            "systems.holded.rounding", "systems.odoo.taxes.one", "series.F.doc_types[0]",
+            "currencies[1]"} <= paths_of(data)
+
+
+def test_unknown_keys_and_systems() -> None:
+    data = small_data()
+    data["taxes"]["iva_general"]["ratio"] = 21
+    data["systems"]["xero"] = {}
+    data["systems"]["holded"]["withholding"] = {}
+    data["colour"] = "blue"
+    assert paths_of(data) == {"taxes.iva_general.ratio", "systems.xero",
+                              "systems.holded.withholding", "colour"}
+
+
+@pytest.mark.parametrize("rate", [0.1 + 0.2, float("nan"), float("inf"), "21,0", True,
+                                  Decimal("5.20000000000000001")])
+def test_inexact_or_non_finite_rates_are_rejected(rate: object) -> None:
+    data = small_data(rate=rate)
+    assert "taxes.iva_general.rate" in paths_of(data)
+
+
+@pytest.mark.parametrize("rate, expected", [(5.2, "5.2"), ("5.2", "5.2"), (21, "21"),
+                                            (0.5, "0.5"), (Decimal("1.4"), "1.4")])
+def test_exact_numbers_are_accepted_as_decimal(rate: object, expected: str) -> None:
+    mapping = parse_mapping(small_data(rate=rate))
+    assert str(mapping.taxes["iva_general"].rate) == expected
+
+
+def test_yaml_nan_and_long_floats_are_rejected() -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    text = text.replace("rate: 5.2, kind", "rate: .nan, kind", 1)
+    text = text.replace("rate: 1.4, kind", "rate: 1.40000000000000001, kind", 1)
+    with pytest.raises(MappingInvalid) as caught:
+        load_mapping_text(text)
+    paths = {issue.path for issue in caught.value.issues}
+    assert {"taxes.rec_5_2.rate", "taxes.rec_1_4.rate"} <= paths
+
+
+def test_all_errors_are_collected_not_just_the_first() -> None:
+    data = example_data()
+    data["taxes"]["iva_21"]["account"] = "477"
+    data["systems"]["holded"]["taxes"]["s_iva_10"]["rate"] = 12
+    del data["systems"]["holded"]["taxes"]["s_iva_4"]
+    data["systems"]["odoo"]["taxes"][99] = "iva_99"
+    assert paths_of(data) == {"taxes.iva_21.account", "systems.holded.taxes.s_iva_10.rate",
+                              "taxes.iva_4", "systems.odoo.taxes.99"}
+
+
+def test_ambiguous_outbound_code_must_be_marked() -> None:
+    data = small_data()
+    data["systems"]["holded"]["accounts"]["acc700b"] = "700"
+    assert paths_of(data) == {"systems.holded.accounts"}
+    data["systems"]["holded"]["accounts"]["acc700b"] = {"canonical": "700", "outbound": True}
+    assert parse_mapping(data).systems["holded"].accounts.to_system("700") == "acc700b"
+
+
+def test_holded_key_scope_and_withholding_convention() -> None:
+    data = small_data()
+    data["systems"]["holded"]["taxes"] = {
+        "p_iva_21": {"canonical": "iva_general", "rate": 21},
+        "s_iva_15": {"canonical": "irpf_15", "rate": 15},
+    }
+    assert paths_of(data) == {"systems.holded.taxes.p_iva_21", "systems.holded.taxes.s_iva_15"}
+
+
+def test_shopify_taxes_need_title_and_rate() -> None:
+    data = small_data()
+    data["systems"]["shopify"] = {"taxes": {"IVA": "iva_general"}}
+    assert paths_of(data) == {"systems.shopify.taxes.IVA"}
+
+
+def test_invalid_yaml_and_missing_file_are_issues(tmp_path) -> None:
+    with pytest.raises(MappingInvalid) as caught:
+        load_mapping_text("version: [1\n", source="broken.yaml")
+    assert caught.value.issues[0].file == "broken.yaml"
+    assert caught.value.issues[0].path.startswith("line ")
+    with pytest.raises(MappingInvalid):
+        load_mapping(tmp_path / "absent.yaml")
+
+
+def test_root_must_be_a_mapping() -> None:
+    assert paths_of(["version", 1]) == {""}

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+import pytest
+
+from app.mapping import TotalsMismatch, Unmappable
+from app.mapping.decimals import InexactNumber, round_money, to_decimal
+from app.mapping.totals import AppliedTax, TaxedLine, check_totals, compute_totals, line_base
+
+IVA10 = AppliedTax("iva_10", D("10"))
+IVA21 = AppliedTax("iva_21", D("21"))
+REC52 = AppliedTax("rec_5_2", D("5.2"))
+IRPF15 = AppliedTax("irpf_15", D("15"), withholding=True)
+
+
+def tl(no: int, qty: str, price: str, *taxes: AppliedTax, discount: str = "0") -> TaxedLine:
+    return TaxedLine(no, D(qty), D(price), D(discount), taxes)
+
+
+def test_line_base_applies_discount_and_rounds_half_up() -> None:
+    assert line_base(D("3"), D("19.99"), D("10")) == D("53.97")  # 53.973
+    assert line_base(D("1"), D("0.125"), D("0")) == D("0.13")   # half up, not banker's
+    assert line_base(D("-1"), D("0.125"), D("0")) == D("-0.13")
+
+
+def test_line_and_document_rounding_differ_by_one_cent() -> None:
+    lines = [tl(1, "1", "1.05", IVA10), tl(2, "1", "1.05", IVA10)]
+    per_line = compute_totals(lines, "line")
+    per_doc = compute_totals(lines, "document")
+    assert (per_line.subtotal, per_line.tax_total, per_line.total) == (D("2.10"), D("0.22"), D("2.32"))
+    assert (per_doc.subtotal, per_doc.tax_total, per_doc.total) == (D("2.10"), D("0.21"), D("2.31"))
+
+
+def test_surcharge_and_withholding() -> None:
+    lines = [tl(1, "2", "100", IVA21, REC52, IRPF15), tl(2, "1", "33.33", IVA21, REC52)]
+    totals = compute_totals(lines, "line")
+    assert totals.subtotal == D("233.33")
+    # IVA 42.00 + 7.00; recargo 10.40 + 1.73; IRPF 30.00
+    assert totals.tax_total == D("61.13")
+    assert totals.withholding_total == D("30.00")
+    assert totals.total == D("264.46")
+    by_code = {t.code: t for t in totals.taxes}
+    assert by_code["rec_5_2"].amount == D("12.13") and by_code["rec_5_2"].base == D("233.33")
+
+
+def test_amounts_are_decimal_cents() -> None:
+    totals = compute_totals([tl(1, "3", "0.333333", IVA21)], "document")
+    for amount in totals.as_dict().values():
+        assert isinstance(amount, D) and amount.as_tuple().exponent == -2
+
+
+def test_check_totals_passes_and_reports_both_sides_and_difference() -> None:
+    computed = compute_totals([tl(1, "1", "1.05", IVA10), tl(2, "1", "1.05", IVA10)], "document")
+    check_totals({"subtotal": D("2.10"), "tax_total": D("0.21"), "withholding_total": D("0"),
+                  "total": D("2.31")}, computed)
+    with pytest.raises(TotalsMismatch) as caught:
+        check_totals({"subtotal": D("2.10"), "tax_total": D("0.22"), "withholding_total": D("0"),
+                      "total": D("2.32")}, computed, mapping_version=7)
+    error = caught.value
+    assert isinstance(error, Unmappable) and error.mapping_version == 7
+    assert error.differences == {"tax_total": (D("0.22"), D("0.21")), "total": (D("2.32"), D("2.31"))}
+    assert "tax_total: source 0.22 != mapped 0.21 (document rounding), difference -0.01" in error.reasons
+
+
+def test_to_decimal() -> None:
+    assert to_decimal(5.2, places=4) == D("5.2")
+    assert to_decimal("0.5", places=4) == D("0.5")
+    for bad in (0.1 + 0.2, float("nan"), "inf", True, None, "abc", "1.00001"):
+        with pytest.raises(InexactNumber):
+            to_decimal(bad, places=4)
+    assert round_money(D("2.675")) == D("2.68")
