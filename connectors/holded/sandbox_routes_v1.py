@@ -1,0 +1,222 @@
+"""v1 invoicing catalogue routes: contacts, contact groups, products, services, warehouses.
+
+Field asymmetries of the real API are kept on purpose: ``CustomId`` is written and
+``customId`` read; contact ``defaults`` are written in one shape and read in another;
+products take ``price`` on create but ``subtotal`` on update, ``tax`` (a number) in and
+``taxes`` (keys) out.
+"""
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import Any
+
+from aiohttp import web
+
+from connectors.holded.sandbox_crud import Resource, add_resource, load, pick
+from connectors.holded.sandbox_http import STATE, BadRequest, SandboxState, ok, read_json
+from connectors.holded.sandbox_seed import default_of
+from connectors.holded.sandbox_taxes import TAX_BY_KEY, default_vat_key, round2
+
+__all__ = ["INVOICING", "add_catalogue_routes"]
+
+logger = logging.getLogger(__name__)
+
+INVOICING = "/api/invoicing/v1"
+
+CONTACT_TYPES = ("supplier", "debtor", "creditor", "client", "lead")
+TAX_OPERATIONS = ("general", "intra", "impexp", "nosujeto", "receq", "exento")
+_CONTACT_FIELDS = (
+    "name", "code", "tradeName", "email", "mobile", "phone", "type", "isperson", "iban", "swift",
+    "sepaRef", "sepaDate", "groupId", "taxOperation", "clientRecord", "supplierRecord",
+    "numberingSeries", "socialNetworks", "tags", "note",
+)
+_ADDRESS_FIELDS = ("address", "city", "postalCode", "province", "country")
+
+
+def _enum(body: dict[str, Any], name: str, allowed: tuple[str, ...]) -> None:
+    if name in body and body[name] not in allowed:
+        raise BadRequest(f"Invalid {name}")
+
+
+def _read_defaults(written: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
+    """Map the write shape of ``defaults`` to the (different) read shape."""
+    out = dict(old)
+    renames = {"expensesAccountRecord": "expensesAccount", "salesTax": "tax", "dueDays": "dueDays",
+               "paymentMethod": "paymentMethod", "discount": "discount", "language": "language",
+               "currency": "currency"}
+    for src, dst in renames.items():
+        if src in written:
+            out[dst] = written[src]
+    return out
+
+
+async def write_contact(state: SandboxState, body: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
+    _enum(body, "type", CONTACT_TYPES)
+    _enum(body, "taxOperation", TAX_OPERATIONS)
+    fields = pick(body, _CONTACT_FIELDS)
+    if "CustomId" in body:  # only the capitalised name writes it; "customId" is dropped
+        fields["customId"] = body["CustomId"]
+    if isinstance(body.get("billAddress"), dict):
+        address = pick(body["billAddress"], _ADDRESS_FIELDS)
+        fields["billAddress"] = {**(old or {}).get("billAddress", {}), **address,
+                                 "countryCode": str(address.get("country", "")).upper()[:2]}
+    if isinstance(body.get("defaults"), dict):
+        fields["defaults"] = _read_defaults(body["defaults"], (old or {}).get("defaults", {}))
+    if isinstance(body.get("contactPersons"), list):
+        fields["contactPersons"] = [
+            {"personId": state.store.new_id(), "name": p.get("name"), "phone": p.get("phone"),
+             "email": p.get("email"), "sendDocumentsByDefault": False}
+            for p in body["contactPersons"] if isinstance(p, dict)
+        ]
+    if isinstance(body.get("shippingAddresses"), list):
+        fields["shippingAddresses"] = [
+            {"shippingId": state.store.new_id(), **pick(a, (*_ADDRESS_FIELDS, "name", "note", "privateNote"))}
+            for a in body["shippingAddresses"] if isinstance(a, dict)
+        ]
+    return fields
+
+
+def view_contact(r: dict[str, Any]) -> dict[str, Any]:
+    defaults = {"salesChannel": 0, "expensesAccount": 0, "dueDays": 0, "paymentMethod": 0,
+                "discount": 0, "language": "es", "currency": "eur", "tax": 0, "retention": 0}
+    return {
+        "id": r["id"], "customId": r.get("customId"), "name": r.get("name", ""), "code": r.get("code", ""),
+        "tradeName": r.get("tradeName", ""), "email": r.get("email", ""), "mobile": r.get("mobile", ""),
+        "phone": r.get("phone", ""), "type": r.get("type", "client"), "iscompany": not r.get("isperson", False),
+        "isperson": bool(r.get("isperson", False)), "groupId": r.get("groupId", ""),
+        "taxOperation": r.get("taxOperation", "general"), "iban": r.get("iban", ""), "swift": r.get("swift", ""),
+        "clientRecord": r.get("clientRecord", 0), "supplierRecord": r.get("supplierRecord", 0),
+        "billAddress": {"address": "", "city": "", "postalCode": "", "province": "", "country": "",
+                        "countryCode": "", "info": "", **r.get("billAddress", {})},
+        "customFields": [], "defaults": {**defaults, **r.get("defaults", {})},
+        "socialNetworks": r.get("socialNetworks", {"website": ""}), "tags": r.get("tags", []),
+        "notes": [], "contactPersons": r.get("contactPersons", []),
+        "shippingAddresses": r.get("shippingAddresses", []),
+        "numberingSeries": r.get("numberingSeries", {}),
+    }
+
+
+def contact_filter(request: web.Request):  # type: ignore[no-untyped-def]
+    custom_ids = request.query.getall("customId[]", [])
+    phone, mobile = request.query.get("phone"), request.query.get("mobile")
+
+    def where(r: dict[str, Any]) -> bool:
+        return ((not custom_ids or r.get("customId") in custom_ids)
+                and (phone is None or r.get("phone") == phone)
+                and (mobile is None or r.get("mobile") == mobile))
+    return where if custom_ids or phone is not None or mobile is not None else None
+
+
+def _tax_keys(body: dict[str, Any], old: dict[str, Any] | None) -> list[str]:
+    if "tax" not in body:
+        return (old or {}).get("taxes", ["s_iva_21"])
+    key = default_vat_key(body["tax"], "sales")
+    if key is None:
+        raise BadRequest("Wrong tax")
+    return [key]
+
+
+def _number(body: dict[str, Any], name: str, default: float = 0.0) -> float:
+    value = body.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise BadRequest(f"Wrong {name}")
+    return float(value)
+
+
+async def write_product(state: SandboxState, body: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
+    common = ("kind", "name", "desc", "barcode", "sku", "cost", "purchasePrice", "weight")
+    fields = pick(body, common + (("tags", "calculatecost") if old is None else ()))
+    fields["taxes"] = _tax_keys(body, old)
+    price_field = "price" if old is None else "subtotal"  # the update body calls the price subtotal
+    price = _number(body, price_field, (old or {}).get("price", 0.0))
+    fields["price"] = price
+    rate = sum(Decimal(TAX_BY_KEY[k]["amount"]) for k in fields["taxes"])
+    fields["total"] = round2(Decimal(str(price)) * (1 + rate / 100))
+    if old is None:
+        warehouse = default_of(await state.store.list("warehouses"))
+        stock = _number(body, "stock", 0)
+        fields["stockByWarehouse"] = {warehouse["id"]: stock} if warehouse and stock else {}
+        fields.setdefault("kind", "simple")
+    return fields
+
+
+def view_product(r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": r["id"], "kind": r.get("kind", "simple"), "name": r.get("name", ""), "desc": r.get("desc", ""),
+        "typeId": "", "contactId": "", "contactName": "", "price": r.get("price", 0.0),
+        "taxes": r.get("taxes", []), "total": r.get("total", 0.0), "rate": 0, "hasStock": True,
+        "stock": sum(r.get("stockByWarehouse", {}).values()), "barcode": r.get("barcode", ""),
+        "sku": r.get("sku", ""), "cost": r.get("cost", 0), "purchasePrice": r.get("purchasePrice", 0),
+        "weight": r.get("weight", 0), "tags": r.get("tags", []), "categoryId": "", "factoryCode": "",
+        "forSale": 1, "forPurchase": 1, "salesChannelId": "", "expAccountId": "", "warehouseId": None,
+        "translations": [], "attributes": [], "variants": [],
+    }
+
+
+async def write_service(state: SandboxState, body: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
+    fields = pick(body, ("name", "desc", "tags", "salesChannelId", "cost"))
+    fields["taxes"] = _tax_keys(body, old)
+    fields["subtotal"] = _number(body, "subtotal", (old or {}).get("subtotal", 0.0))
+    return fields
+
+
+def view_service(r: dict[str, Any]) -> dict[str, Any]:
+    return {"id": r["id"], "name": r.get("name", ""), "desc": r.get("desc", ""), "tags": r.get("tags", []),
+            "taxes": r.get("taxes", []), "subtotal": r.get("subtotal", 0.0), "price": r.get("subtotal", 0.0),
+            "salesChannelId": r.get("salesChannelId", ""), "cost": r.get("cost", 0)}
+
+
+def _writer(fields: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    async def write(state: SandboxState, body: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
+        return pick(body, fields)
+    return write
+
+
+def _viewer(defaults: dict[str, Any]):  # type: ignore[no-untyped-def]
+    def view(r: dict[str, Any]) -> dict[str, Any]:
+        return {"id": r["id"], **defaults, **{k: v for k, v in r.items() if not k.startswith("_")}}
+    return view
+
+
+async def update_stock(request: web.Request) -> web.Response:
+    """``PUT /products/{id}/stock`` ``{"stock": {"warehouseId": ..., "quantity": n}}``: adds n units."""
+    state = request.app[STATE]
+    body = await read_json(request)
+    stock = body.get("stock")
+    if not isinstance(stock, dict) or not isinstance(stock.get("quantity"), (int, float)):
+        raise BadRequest("Wrong stock")
+    async with state.store.lock:
+        product = await load(state, "products", request.match_info["id"])
+        warehouse_id = stock.get("warehouseId")
+        if warehouse_id is None:
+            warehouse = default_of(await state.store.list("warehouses"))
+            warehouse_id = warehouse["id"] if warehouse else ""
+        elif await state.store.get("warehouses", str(warehouse_id)) is None:
+            raise BadRequest("not found")
+        by_wh = product.setdefault("stockByWarehouse", {})
+        by_wh[warehouse_id] = by_wh.get(warehouse_id, 0) + stock["quantity"]
+        await state.store.put("products", product)
+    return ok({"status": 1, "info": "Updated", "id": product["id"]})
+
+
+async def warehouse_stock(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    warehouse = await load(state, "warehouses", request.match_info["id"])
+    products = await state.store.list("products", lambda p: warehouse["id"] in p.get("stockByWarehouse", {}))
+    return ok([{"productId": p["id"], "name": p.get("name", ""), "sku": p.get("sku", ""),
+                "stock": p["stockByWarehouse"][warehouse["id"]]} for p in products])
+
+
+def add_catalogue_routes(app: web.Application) -> None:
+    add_resource(app, Resource("contacts", f"{INVOICING}/contacts", write_contact, view_contact,
+                               list_filter=contact_filter))
+    add_resource(app, Resource("contactgroups", f"{INVOICING}/contactgroups",
+                               _writer(("name", "desc", "color")), _viewer({"name": "", "desc": ""})))
+    add_resource(app, Resource("products", f"{INVOICING}/products", write_product, view_product))
+    app.router.add_put(f"{INVOICING}/products/{{id}}/stock", update_stock)
+    add_resource(app, Resource("services", f"{INVOICING}/services", write_service, view_service))
+    add_resource(app, Resource(
+        "warehouses", f"{INVOICING}/warehouses",
+        _writer(("name", "email", "phone", "mobile", "address", "default")), _viewer({"default": False})))
+    app.router.add_get(f"{INVOICING}/warehouses/{{id}}/stock", warehouse_stock)

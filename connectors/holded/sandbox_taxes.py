@@ -1,0 +1,123 @@
+"""The standard Spanish tax table of the sandbox and document total arithmetic.
+
+Shapes follow ``GET /taxes`` in the reference (§2.5): ``amount`` is a string, ``id``
+is "" for Holded's standard taxes, reverse-charge / intra-EU purchases are
+``type: "group"`` taxes whose parts cancel out (net effect 0 on the document).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+__all__ = ["TAXES", "TAX_BY_KEY", "Totals", "compute_totals", "default_vat_key", "line_rates", "round2"]
+
+logger = logging.getLogger(__name__)
+
+
+def _tax(key: str, name: str, amount: str, group: str, *, items: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {
+        "id": "",
+        "name": name,
+        "amount": amount,
+        "scope": "sales" if key.startswith("s_") else "purchases",
+        "key": key,
+        "group": group,
+        "type": "group" if items else "percentage",
+        "items": list(items),
+        "status": 1,
+        "visible": True,
+    }
+
+
+TAXES: tuple[dict[str, Any], ...] = (
+    _tax("s_iva_21", "IVA 21%", "21", "iva"),
+    _tax("s_iva_10", "IVA 10%", "10", "iva"),
+    _tax("s_iva_4", "IVA 4%", "4", "iva"),
+    _tax("s_iva_0", "IVA 0%", "0", "iva"),
+    _tax("s_iva_exento", "Exento", "0", "iva"),
+    _tax("s_iva_intrab", "Intracomunitario bienes", "0", "iva"),
+    _tax("s_iva_intras", "Intracomunitario servicios", "0", "iva"),
+    _tax("s_iva_export", "Exportación", "0", "iva"),
+    _tax("s_iva_invsuj", "Inversión del sujeto pasivo", "0", "iva"),
+    _tax("s_rec_52", "Recargo de equivalencia 5,2%", "5.2", "receq"),
+    _tax("s_rec_14", "Recargo de equivalencia 1,4%", "1.4", "receq"),
+    _tax("s_rec_05", "Recargo de equivalencia 0,5%", "0.5", "receq"),
+    _tax("s_rec_0", "Recargo de equivalencia 0%", "0", "receq"),
+    _tax("s_ret_19", "Retención 19%", "19", "retention"),
+    _tax("s_ret_15", "Retención 15%", "15", "retention"),
+    _tax("s_ret_7", "Retención 7%", "7", "retention"),
+    _tax("s_ret_19_prestamos", "Retención 19% préstamos", "19", "retention"),
+    _tax("p_iva_21", "IVA 21%", "21", "iva"),
+    _tax("p_iva_10", "IVA 10%", "10", "iva"),
+    _tax("p_iva_4", "IVA 4%", "4", "iva"),
+    _tax("p_iva_0", "IVA 0%", "0", "iva"),
+    _tax("p_iva_exento", "Exento", "0", "iva"),
+    _tax("p_iva_bi_21", "IVA 21% bienes de inversión", "21", "iva"),
+    _tax("p_iva_invsuj", "Inversión del sujeto pasivo", "0", "iva", items=("p_iva_21", "s_iva_21")),
+    _tax("p_iva_adqintras_21", "Adq. intracomunitaria servicios 21%", "0", "iva", items=("p_iva_21", "s_iva_21")),
+    _tax("p_iva_adqintrab_21", "Adq. intracomunitaria bienes 21%", "0", "iva", items=("p_iva_21", "s_iva_21")),
+    _tax("p_ret_19", "Retención 19%", "19", "retention"),
+    _tax("p_ret_15", "Retención 15%", "15", "retention"),
+    _tax("p_ret_7", "Retención 7%", "7", "retention"),
+    _tax("p_retrent_19", "Retención alquileres 19%", "19", "retention"),
+)
+
+TAX_BY_KEY: dict[str, dict[str, Any]] = {t["key"]: t for t in TAXES}
+
+_CENT = Decimal("0.01")
+
+
+def round2(value: Decimal) -> float:
+    return float(value.quantize(_CENT, rounding=ROUND_HALF_UP))
+
+
+def default_vat_key(rate: Any, scope: str) -> str | None:
+    """The key Holded derives from a numeric ``tax`` (e.g. 21 -> s_iva_21), if it exists."""
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or rate != int(rate):
+        return None
+    key = f"{'s' if scope == 'sales' else 'p'}_iva_{int(rate)}"
+    return key if key in TAX_BY_KEY else None
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    subtotal: float
+    discount: float
+    tax: float          # VAT + surcharge - withholding (retention counts negative)
+    retention: float    # positive amount withheld, for tests and ledger entries
+    total: float
+
+
+def line_rates(taxes: list[str]) -> tuple[float, float]:
+    """(VAT %, retention %) of a line, as read back on ``products[]`` (surcharge only in taxes[])."""
+    vat = sum(Decimal(TAX_BY_KEY[k]["amount"]) for k in taxes if TAX_BY_KEY[k]["group"] == "iva")
+    ret = sum(Decimal(TAX_BY_KEY[k]["amount"]) for k in taxes if TAX_BY_KEY[k]["group"] == "retention")
+    return float(vat), float(ret)
+
+
+def compute_totals(lines: list[dict[str, Any]]) -> Totals:
+    """Per tax key, sum the unrounded line bases, then round each tax once to cents."""
+    subtotal = Decimal(0)
+    discount = Decimal(0)
+    per_key: dict[str, Decimal] = {}
+    for line in lines:
+        gross = Decimal(str(line["units"])) * Decimal(str(line["price"]))
+        line_discount = gross * Decimal(str(line.get("discount") or 0)) / 100
+        base = gross - line_discount
+        subtotal += base
+        discount += line_discount
+        for key in line.get("taxes", []):
+            per_key[key] = per_key.get(key, Decimal(0)) + base * Decimal(TAX_BY_KEY[key]["amount"]) / 100
+    rounded = {k: Decimal(str(round2(v))) for k, v in per_key.items()}
+    retention = sum((v for k, v in rounded.items() if TAX_BY_KEY[k]["group"] == "retention"), Decimal(0))
+    other = sum((v for k, v in rounded.items() if TAX_BY_KEY[k]["group"] != "retention"), Decimal(0))
+    sub = Decimal(str(round2(subtotal)))
+    return Totals(
+        subtotal=float(sub),
+        discount=round2(discount),
+        tax=float(other - retention),
+        retention=float(retention),
+        total=float(sub + other - retention),
+    )
