@@ -1,0 +1,190 @@
+"""The deployment artefacts: deploy/validate.sh passes, and what matters holds in what it rendered.
+
+The expected topic list is written out here on purpose, independent of deploy/topics.py, so that
+a change to the generator that drops or renames a topic fails a test.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SYSTEMS = ["holded", "odoo", "business_central", "sap_b1", "prestashop", "shopify", "file"]
+FLOW = {f"{kind}.{s}" for s in SYSTEMS for kind in ("changes", "commands", "results")}
+FLOW |= {"conflicts", "audit", "dlq", "parked"}
+CHANGELOGS = {f"holded-sync-{t}-changelog" for t in ("entities", "links", "replicas")}
+COMPACTED = CHANGELOGS | {"mappings"}
+EXPECTED_TOPICS = FLOW | COMPACTED | {"holded-sync-__assignor-__leader"}
+PLACEHOLDER = re.compile(r"^(REPLACE_ME|CHANGE_ME|<[^>]*>|)$")
+SECRET_KEYS = ("HOLDED_API_KEY", "HOLDED_SYNC_KAFKA_SASL_PASSWORD")
+
+Doc = dict[str, Any]
+
+
+def _load_validator():
+    spec = importlib.util.spec_from_file_location("validate_manifests", ROOT / "deploy/validate_manifests.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> dict[str, list[Doc]]:
+    """Runs deploy/validate.sh (it installs its pinned tools into this venv) and loads its renders."""
+    out = tmp_path_factory.mktemp("deploy-render")
+    env = {**os.environ, "OUT": str(out), "VENV": str(Path(sys.executable).parent.parent)}
+    proc = subprocess.run(["bash", str(ROOT / "deploy/validate.sh")], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, f"deploy/validate.sh failed:\n{proc.stdout}\n{proc.stderr}"
+    return {p.stem: [d for d in yaml.safe_load_all(p.read_text()) if d] for p in out.glob("*.yaml")}
+
+
+def _of_kind(docs: list[Doc], kind: str) -> list[Doc]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+def _one(docs: list[Doc], kind: str) -> Doc:
+    (doc,) = _of_kind(docs, kind)
+    return doc
+
+
+def _topics(docs: list[Doc]) -> dict[str, Doc]:
+    return {t["spec"].get("topicName", t["metadata"]["name"]): t for t in _of_kind(docs, "KafkaTopic")}
+
+
+def test_every_kustomization_renders_and_validates(rendered):
+    assert set(rendered) == {"base", "base-replay", "production", "production-replay"}
+
+
+@pytest.mark.parametrize("render", ["base", "production"])
+def test_every_topic_has_a_kafkatopic(rendered, render):
+    assert set(_topics(rendered[render])) == EXPECTED_TOPICS
+
+
+@pytest.mark.parametrize("render", ["base", "production"])
+def test_compaction_retention_and_partitions(rendered, render):
+    docs = rendered[render]
+    partitions = int(_one(docs, "ConfigMap")["data"]["HOLDED_SYNC_PARTITIONS"])
+    for name, topic in _topics(docs).items():
+        spec, config = topic["spec"], topic["spec"].get("config", {})
+        compacted = config.get("cleanup.policy") == "compact"
+        assert compacted == (name in COMPACTED), name
+        if name in FLOW:
+            # Replaying from the beginning must find the beginning.
+            assert config.get("retention.ms") == -1, name
+        if name in FLOW or name in CHANGELOGS:
+            # Source topics and table changelogs co-partitioned, as the worker is configured.
+            assert spec["partitions"] == partitions, name
+        assert spec["replicas"] >= 3 and config.get("min.insync.replicas") == 2, name
+
+
+def test_compose_topic_init_creates_the_same_topics(rendered):
+    out = subprocess.run(["bash", str(ROOT / "deploy/create-topics.sh")], env={**os.environ, "DRY_RUN": "1"},
+                         capture_output=True, text=True, check=True).stdout
+    created = {name: (int(parts), config) for name, parts, config in (l.split() for l in out.splitlines())}
+    topics = _topics(rendered["base"])
+    assert set(created) == EXPECTED_TOPICS
+    for name, (partitions, config) in created.items():
+        assert partitions == topics[name]["spec"]["partitions"], name
+        assert (config == "cleanup.policy=compact") == (name in COMPACTED), name
+
+
+@pytest.mark.parametrize("render", ["base", "production"])
+def test_statefulset_keeps_tables_on_its_volume(rendered, render):
+    docs = rendered[render]
+    sts = _one(docs, "StatefulSet")
+    data_dir = _one(docs, "ConfigMap")["data"]["HOLDED_SYNC_DATA_DIR"]
+    (container,) = sts["spec"]["template"]["spec"]["containers"]
+    claims = {c["metadata"]["name"] for c in sts["spec"]["volumeClaimTemplates"]}
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    assert data_dir == "/var/lib/holded-sync" and mounts.get(data_dir) in claims
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert {p["containerPort"] for p in container["ports"]} == {6066}
+    assert sts["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
+    assert container["lifecycle"]["preStop"] and container["resources"]["limits"]
+    assert {e["configMapRef"]["name"] for e in container["envFrom"] if "configMapRef" in e}
+    assert {e["secretRef"]["name"] for e in container["envFrom"] if "secretRef" in e} == {"holded-sync-secrets"}
+
+
+def test_overlay_changes_scale_and_image(rendered):
+    base, prod = (_one(rendered[r], "StatefulSet") for r in ("base", "production"))
+    assert base["spec"]["replicas"] == 2 and prod["spec"]["replicas"] > 2
+    image = prod["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image.endswith(":0.1.0") and image != base["spec"]["template"]["spec"]["containers"][0]["image"]
+    config = _one(rendered["production"], "ConfigMap")["data"]
+    assert config["HOLDED_SYNC_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+
+
+def test_replay_job_is_on_demand_only(rendered):
+    for render in ("base", "production"):
+        assert not _of_kind(rendered[render], "Job")
+    job = _one(rendered["production-replay"], "Job")
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["replay", "--from-beginning"]
+    assert container["image"] == _one(rendered["production"], "StatefulSet")["spec"]["template"]["spec"]["containers"][0]["image"]
+
+
+def test_no_secret_value_is_committed():
+    for path in [*ROOT.glob("k8s/**/*.yaml"), ROOT / "docker-compose.yml"]:
+        for doc in yaml.safe_load_all(path.read_text()):
+            if not doc:
+                continue
+            if doc.get("kind") == "Secret":
+                values = {**doc.get("stringData", {}), **doc.get("data", {})}
+                bad = {k: v for k, v in values.items() if not PLACEHOLDER.match(str(v))}
+                assert not bad, f"{path}: Secret holds non-placeholder values for {sorted(bad)}"
+            if doc.get("kind") == "ConfigMap":
+                assert not set(doc["data"]) & set(SECRET_KEYS), f"{path}: secret in a ConfigMap"
+            for service in (doc.get("services") or {}).values():
+                env = service.get("environment") or {}
+                for key in SECRET_KEYS:
+                    # Compose may only interpolate secrets from the caller's environment.
+                    assert key not in env or str(env[key]).startswith("${"), f"{path}: {key} inline"
+
+
+def test_dockerfile_runs_the_worker_as_non_root():
+    text = (ROOT / "Dockerfile").read_text()
+    assert re.search(r'^ENTRYPOINT \["holded-sync"\]$', text, re.M)
+    assert re.search(r'^CMD \["worker"\]$', text, re.M)
+    user = re.search(r"^USER (\S+)$", text, re.M).group(1)
+    assert not user.startswith(("0", "root"))
+    assert "EXPOSE 6066" in text and "/healthz" in text and 'VOLUME ["/var/lib/holded-sync"]' in text
+    assert "pip install" in text and "PYTHONPATH=/app" in text
+
+
+def test_validator_is_not_vacuous(rendered):
+    """Broken manifests are rejected: an unknown field, a bad CRD field, a double-scraped Service."""
+    v = _load_validator()
+    docs = copy.deepcopy(rendered["base"])
+    sts = _one(docs, "StatefulSet")
+    sts["spec"]["template"]["spec"]["containers"][0]["readinesProbe"] = {}
+    assert v.validate_schema(sts, ["1.30.0"])
+    topic = next(iter(_topics(docs).values()))
+    topic["spec"]["partitions"] = "8"
+    assert v.validate_schema(topic, ["1.30.0"])
+    web = next(s for s in _of_kind(docs, "Service") if s["metadata"]["name"] == "holded-sync")
+    web["metadata"]["labels"]["holded-sync/metrics"] = "true"
+    assert any("selects 2 Services" in e for e in v.check_references(docs, []))
+    assert v.validate_schema({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}, ["1.30.0"])
+
+
+def test_compose_checks_catch_dangling_names(tmp_path):
+    v = _load_validator()
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    compose["services"]["worker"]["depends_on"]["kafak"] = {"condition": "service_started"}
+    compose["services"]["worker"]["volumes"].append("no-such-volume:/x")
+    (tmp_path / "docker-compose.yml").write_text(yaml.safe_dump(compose))
+    errors = v.check_compose(tmp_path / "docker-compose.yml")
+    assert any("kafak" in e for e in errors) and any("no-such-volume" in e for e in errors)
+    assert any("Dockerfile" in e for e in errors)  # tmp_path has no build context
