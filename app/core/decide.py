@@ -73,6 +73,10 @@ def apply_change(event: Record, state: Record | None, replicas: Record | None,
     rep = systems.get(system) or empty_replica()
     digest = event["content_hash"]
 
+    # Stale first: an old redelivery must not pass for the echo of a newer write.
+    if ts < rep["source_ts"]:
+        return _dropped("stale", event, state, systems,
+                        f"older than the last change seen from {system}")
     if rep["pending_hash"] == digest:
         rep.update(vector=merge(rep["vector"], rep["pending_vector"]), content_hash=digest,
                    field_hashes=rep["pending_field_hashes"], source_ts=max(rep["source_ts"], ts),
@@ -83,9 +87,6 @@ def apply_change(event: Record, state: Record | None, replicas: Record | None,
         rep["source_ts"] = max(rep["source_ts"], ts)
         systems[system] = rep
         return _dropped("duplicate", event, state, systems, "the system already holds this content")
-    if ts < rep["source_ts"]:
-        return _dropped("stale", event, state, systems,
-                        f"older than the last change seen from {system}")
 
     if event["op"] == "delete":
         return _delete(event, state, systems, rep, links, policy)

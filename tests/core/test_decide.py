@@ -1,0 +1,233 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.core.decide import BadEvent, apply_change, apply_result
+from app.core.hashing import content_hash
+from app.core.policy import Policy
+from tests.core.factories import change, contact, result_for
+
+POLICY = Policy(routes={"contact": ("holded", "odoo"), "invoice": ("holded",)},
+                owners={"contact.payment_due_days": "odoo"})
+T0 = 1_700_000_000_000
+
+
+class Engine:
+    """The decision functions plus the three tables, as the agents hold them."""
+
+    def __init__(self, policy: Policy = POLICY) -> None:
+        self.policy, self.state, self.replicas, self.links = policy, None, None, None
+        self.outbox: list[dict] = []
+        self.conflicts: list[dict] = []
+
+    def change(self, event: dict):
+        d = apply_change(event, self.state, self.replicas, self.links, self.policy)
+        if d.outcome not in ("duplicate", "stale", "echo"):
+            self.state = d.state
+        self.replicas = d.replicas
+        self.outbox += d.commands
+        self.conflicts += d.conflicts
+        return d
+
+    def result(self, result: dict):
+        d = apply_result(result, self.replicas, self.links)
+        self.replicas, self.links = d.replicas, d.links
+        return d
+
+    def deliver_all(self, ts: int) -> int:
+        """Every target applies its commands and reports what it now holds (an echo)."""
+        sent = 0
+        while self.outbox:
+            cmd = self.outbox.pop(0)
+            sent += 1
+            self.result(result_for(cmd, target_id=f"{cmd['target_system']}-id"))
+            self.change(change(cmd["target_system"], cmd["payload"], ts=ts))
+        return sent
+
+
+def synced(ts: int = T0) -> Engine:
+    """An entity born in Odoo, written to Holded, echo received: both hold the same."""
+    e = Engine()
+    e.change(change("odoo", contact(), ts=ts))
+    e.deliver_all(ts + 1)
+    return e
+
+
+def test_first_change_creates_and_commands_the_other_system():
+    e = Engine()
+    d = e.change(change("odoo", contact()))
+    assert d.outcome == "created"
+    assert [c["target_system"] for c in d.commands] == ["holded"]
+    assert d.state["vector"] == {"odoo": 1}
+    assert d.commands[0]["content_hash"] == content_hash(contact())
+
+
+def test_redelivery_is_a_duplicate_and_changes_nothing():
+    e = Engine()
+    ev = change("odoo", contact())
+    e.change(ev)
+    state, commands = e.state, len(e.outbox)
+    d = e.change(ev)
+    assert d.outcome == "duplicate" and not d.commands
+    assert e.state == state and len(e.outbox) == commands
+
+
+def test_older_change_is_stale():
+    e = Engine()
+    e.change(change("odoo", contact(email="new@x.es"), ts=T0 + 10))
+    d = e.change(change("odoo", contact(email="old@x.es"), ts=T0))
+    assert d.outcome == "stale" and not d.commands
+    assert e.state["record"]["email"] == "new@x.es"
+
+
+def test_echo_of_our_write_emits_nothing_and_records_the_replica():
+    e = Engine()
+    cmd = e.change(change("odoo", contact())).commands[0]
+    e.result(result_for(cmd, target_id="h-42"))
+    d = e.change(change("holded", contact(), ts=T0 + 5))
+    assert d.outcome == "echo" and not d.commands
+    assert d.replicas["systems"]["holded"]["vector"] == {"odoo": 1}
+    assert e.links == {"ids": {"holded": "h-42"}}
+
+
+def test_echo_before_the_result_is_still_an_echo():
+    e = Engine()
+    e.change(change("odoo", contact()))
+    assert e.change(change("holded", contact(), ts=T0 + 5)).outcome == "echo"
+
+
+def test_no_ping_pong_between_two_systems():
+    e = synced()
+    e.change(change("holded", contact(email="a@b.es"), ts=T0 + 100))
+    sent = e.deliver_all(T0 + 101)
+    assert sent == 1  # one write to Odoo, its echo ends the exchange
+    e.change(change("odoo", contact(email="a@b.es", phone="600"), ts=T0 + 200))
+    assert e.deliver_all(T0 + 201) == 1
+    assert not e.outbox
+    assert e.state["record"]["phone"] == "600" and e.state["record"]["email"] == "a@b.es"
+
+
+def test_fast_forward_in_one_system():
+    e = synced()
+    d = e.change(change("odoo", contact(email="x@y.es"), ts=T0 + 50))
+    assert d.outcome == "applied" and not d.conflicts
+    assert d.state["vector"] == {"odoo": 2}
+    assert [c["target_system"] for c in d.commands] == ["holded"]
+
+
+def test_concurrent_changes_to_different_fields_merge_cleanly():
+    e = synced()
+    e.change(change("odoo", contact(email="odoo@x.es"), ts=T0 + 50))
+    e.outbox.clear()  # Holded has not received it yet
+    d = e.change(change("holded", contact(phone="911"), ts=T0 + 60))
+    assert d.outcome == "merged" and not d.conflicts
+    assert d.state["record"]["email"] == "odoo@x.es" and d.state["record"]["phone"] == "911"
+    assert sorted(c["target_system"] for c in d.commands) == ["holded", "odoo"]
+
+
+def test_same_field_changed_on_both_sides_is_a_conflict_settled_by_last_writer():
+    e = synced()
+    e.change(change("odoo", contact(tax_id="B00000001"), ts=T0 + 50))
+    e.outbox.clear()
+    d = e.change(change("holded", contact(tax_id="B00000002"), ts=T0 + 60))
+    [conflict] = d.conflicts
+    assert conflict["field"] == "tax_id" and conflict["policy"] == "last_writer_wins"
+    assert conflict["decision"] == "took_incoming"
+    assert conflict["canonical_value"] == '"B00000001"' and conflict["incoming_value"] == '"B00000002"'
+    assert d.state["record"]["tax_id"] == "B00000002"
+
+
+def test_field_owner_beats_a_later_writer():
+    e = synced()
+    e.change(change("odoo", contact(payment_due_days=60), ts=T0 + 50))
+    [in_flight] = e.outbox  # not yet delivered to Holded when Holded's own edit arrives
+    d = e.change(change("holded", contact(payment_due_days=15), ts=T0 + 90))
+    [conflict] = d.conflicts
+    assert conflict["policy"] == "field_owner" and conflict["decision"] == "kept_canonical"
+    assert d.state["record"]["payment_due_days"] == 60
+    # The write in flight already brings Holded the owner's value: no second command.
+    assert not d.commands and in_flight["payload"]["payment_due_days"] == 60
+
+
+def test_same_timestamp_is_settled_by_a_deterministic_tie_break():
+    e = synced()
+    e.change(change("odoo", contact(email="o@x.es"), ts=T0 + 50))
+    e.outbox.clear()
+    d = e.change(change("holded", contact(email="h@x.es"), ts=T0 + 50))
+    assert d.conflicts[0]["policy"] == "tie_break"
+    assert d.state["record"]["email"] == "o@x.es"  # "odoo" > "holded"
+
+
+def test_delete_is_propagated():
+    e = synced()
+    d = e.change(change("odoo", None, ts=T0 + 50, op="delete"))
+    assert d.state["deleted"] and d.state["record"] is None
+    assert [c["op"] for c in d.commands] == ["delete"]
+
+
+def test_failed_result_clears_the_pending_write_so_a_retry_is_possible():
+    e = Engine()
+    cmd = e.change(change("odoo", contact())).commands[0]
+    d = e.result(result_for(cmd, status="failed"))
+    assert d.replicas["systems"]["holded"]["pending_hash"] is None
+    assert "holded" not in d.links["ids"]
+
+
+@pytest.mark.parametrize("mutate, reason", [
+    (lambda ev: ev.update(content_hash="0" * 64), "content_hash"),
+    (lambda ev: ev.update(entity="invoice"), "does not match key"),
+    (lambda ev: ev.update(payload=None), "without a payload"),
+    (lambda ev: ev.update(entity_key="contact/Odoo/1"), "system"),
+])
+def test_bad_events_are_rejected_with_a_reason(mutate, reason):
+    ev = change("odoo", contact())
+    mutate(ev)
+    with pytest.raises(ValueError, match=reason):
+        apply_change(ev, None, None, None, POLICY)
+
+
+FIELDS = {"email": st.sampled_from(["a@x.es", "b@x.es", "c@x.es"]),
+          "phone": st.sampled_from(["600", "700"]),
+          "tax_id": st.sampled_from(["B1", "B2", "B3"]),
+          "payment_due_days": st.sampled_from([15, 30, 60])}
+edits = st.fixed_dictionaries({}, optional=FIELDS)
+
+
+@settings(max_examples=150, deadline=None)
+@given(edits, edits, st.integers(0, 3), st.integers(0, 3))
+def test_concurrent_decision_does_not_depend_on_arrival_order(a, b, ts_a, ts_b):
+    def run(first, second):
+        e = synced()
+        e.outbox.clear()
+        events = {"odoo": change("odoo", contact(**a), ts=T0 + 100 + ts_a, event_id="ea"),
+                  "holded": change("holded", contact(**b), ts=T0 + 100 + ts_b, event_id="eb")}
+        e.change(events[first])
+        e.change(events[second])
+        decided = {(c["field"], c["incoming_system"] if c["decision"] == "took_incoming"
+                    else c["canonical_system"]) for c in e.conflicts}
+        return e.state["record"], e.state["vector"], decided
+
+    r1, v1, d1 = run("odoo", "holded")
+    r2, v2, d2 = run("holded", "odoo")
+    assert r1 == r2 and d1 == d2
+    if contact(**a) != contact(**b):
+        # Identical edits: whichever arrives second is taken for the echo of the first, so
+        # only the vectors' history differs, never the content.
+        assert v1 == v2
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["odoo", "holded"]), edits, st.integers(0, 5)),
+                min_size=1, max_size=6))
+def test_redelivering_any_event_changes_nothing(history):
+    e = synced()
+    events = [change(s, contact(**f), ts=T0 + 100 + i * 10 + d) for i, (s, f, d) in enumerate(history)]
+    for ev in events:
+        e.change(ev)
+    state, replicas, sent = e.state, e.replicas, len(e.outbox)
+    for ev in events:
+        assert e.change(ev).outcome in ("duplicate", "stale", "echo")
+    assert e.state == state and len(e.outbox) == sent
+    del replicas
