@@ -63,8 +63,10 @@ class TotalsMismatch(Unmappable):
         *,
         mapping_version: int | None = None,
         rounding: str = "",
+        mapped: dict[str, Decimal] | None = None,
     ) -> None:
         self.differences = dict(differences)
+        self.mapped = dict(mapped or {})  # all mapped amounts, to show next to the source's
         how = f" ({rounding} rounding)" if rounding else ""
         reasons = [
             f"{name}: source {source} != mapped {mapped}{how}, difference {mapped - source}"

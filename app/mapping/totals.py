@@ -116,4 +116,4 @@ def check_totals(source: MappingABC[str, Decimal], computed: Totals, *,
     }
     if differences:
         raise TotalsMismatch(differences, mapping_version=mapping_version,
-                             rounding=computed.rounding)
+                             rounding=computed.rounding, mapped=computed.as_dict())
