@@ -104,6 +104,9 @@ class SandboxServer:
         return await self.state.store.insert_many(collection, records)
 
     async def stop(self) -> None:
+        """Stop serving and close the store (idempotent)."""
+        if self.state.stopping.is_set():
+            return
         self.state.stopping.set()
         await self._runner.cleanup()
         await self.state.store.close()
