@@ -116,12 +116,15 @@ class ApiTransport:
         paginator: Paginator[Any],
         *,
         params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
         lane: Lane = "realtime",
     ) -> AsyncIterator[Any]:
         """Yield every record of every page, as the paginator directs."""
         while not paginator.finished:
             page_url, page_params = paginator.request(url, dict(params or {}))
-            response, body = await self.request("GET", page_url, params=page_params, lane=lane)
+            response, body = await self.request(
+                "GET", page_url, params=page_params, headers=headers, lane=lane
+            )
             page = Page(body, response.headers)
             records = paginator.items(page)
             paginator.advance(page)
