@@ -5,7 +5,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from app.mapping import TotalsMismatch, Unmappable, parse_mapping
+from app.mapping import TaxKind, TaxScope, TotalsMismatch, Unmappable
+from app.mapping.resolve import Resolver
 from connectors.holded.mapping import (
     DocumentRefs, PaymentRefs, epoch_seconds, map_contact, map_invoice, map_payment, map_product,
 )
@@ -65,17 +66,17 @@ def test_every_unmappable_reason_is_collected() -> None:
     ]
 
 
-def test_a_canonical_tax_without_holded_key_in_this_version_is_unmappable() -> None:
-    data = small_data()
-    data["taxes"]["iva_10"] = {"rate": 10, "kind": "vat", "scope": "sales"}
-    data["systems"]["holded"]["taxes"]["s_iva_10"] = "iva_10"
-    mapping = parse_mapping(data)
-    # A mapping that validated cannot lack the key, so build the gap the way a new system would.
-    object.__setattr__(mapping.systems["holded"].taxes, "_outbound",
-                       {"iva_general": "s_iva_21", "irpf_15": "s_ret_15"})
-    doc = invoice([line(taxes=("iva_10",))], ("100.00", "10.00", "0.00", "110.00"))
-    with pytest.raises(Unmappable, match="line 1: canonical tax 'iva_10' has no Holded key in mapping v1"):
-        map_invoice(doc, entity_key="k", mapping=mapping, refs=REFS)
+def test_a_canonical_tax_without_a_key_in_the_target_system_is_unmappable() -> None:
+    # Holded keys are guaranteed by validation; other systems may map only what they sell.
+    resolver = Resolver(example_mapping(), "prestashop")
+    assert resolver.tax("iva_21", "line 1", kinds=(TaxKind.VAT,), scope=TaxScope.SALES) == (
+        example_mapping().taxes["iva_21"], 1)
+    assert resolver.tax("rec_5_2", "line 2", kinds=(TaxKind.EQUIVALENCE_SURCHARGE,),
+                        scope=TaxScope.SALES) is None
+    with pytest.raises(Unmappable) as caught:
+        resolver.raise_if_any()
+    assert caught.value.reasons == [
+        "line 2: canonical tax 'rec_5_2' has no PrestaShop key in mapping v3"]
 
 
 def test_series_for_another_doc_type_is_unmappable() -> None:

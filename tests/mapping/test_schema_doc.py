@@ -1,0 +1,48 @@
+"""The published JSON Schema must stay in step with the loader."""
+
+from __future__ import annotations
+
+import json
+
+from app.mapping import load_mapping
+from app.mapping.checks import CONTACT_TAX_REGIMES
+from app.mapping.model import SYSTEMS, TaxKind, TaxRegime, TaxScope
+from app.mapping.parse import SYSTEM_SECTIONS, TOP_LEVEL_KEYS
+from tests.mapping.factories import EXAMPLE, ROOT
+
+SCHEMA = ROOT / "docs" / "mapping.schema.json"
+
+
+def test_example_validates_with_the_loader() -> None:
+    assert load_mapping(EXAMPLE).version >= 1
+
+
+def test_schema_is_json_with_the_top_level_keys() -> None:
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    assert schema["$schema"].startswith("https://json-schema.org/")
+    assert schema["type"] == "object"
+    assert set(schema["properties"]) == TOP_LEVEL_KEYS
+    assert set(schema["required"]) == {"version", "accounts", "taxes", "systems"}
+
+
+def test_schema_enums_match_the_model() -> None:
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    defs = schema["$defs"]
+    assert set(schema["properties"]["systems"]["properties"]) == set(SYSTEMS)
+    assert set(defs["system"]["properties"]) == {"rounding", *SYSTEM_SECTIONS}
+    assert defs["tax"]["properties"]["kind"]["enum"] == [k.value for k in TaxKind]
+    assert defs["tax"]["properties"]["scope"]["enum"] == [s.value for s in TaxScope]
+    assert defs["tax"]["properties"]["regime"]["enum"] == [r.value for r in TaxRegime]
+    assert defs["tax_regime"]["enum"] == list(CONTACT_TAX_REGIMES)
+
+
+def test_example_uses_only_keys_the_schema_names() -> None:
+    from app.mapping.yamlload import safe_load
+
+    data = safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    assert set(data) <= set(schema["properties"])
+    for system in data["systems"].values():
+        assert set(system) <= set(schema["$defs"]["system"]["properties"])
+    for tax in data["taxes"].values():
+        assert set(tax) <= set(schema["$defs"]["tax"]["properties"])
