@@ -41,7 +41,7 @@ def same_value(sent: Any, got: Any) -> bool:
     if got is _MISSING:
         return sent is None or sent == "" or sent == [] or sent == {}
     if isinstance(sent, bool) or isinstance(got, bool):
-        return sent == got
+        return isinstance(sent, bool) and isinstance(got, bool) and sent == got
     if isinstance(sent, int | float) and not isinstance(sent, bool):
         number = _as_number(got)
         return number is not None and math.isclose(sent, number, rel_tol=1e-9, abs_tol=1e-6)
