@@ -46,3 +46,8 @@ def test_example_uses_only_keys_the_schema_names() -> None:
         assert set(system) <= set(schema["$defs"]["system"]["properties"])
     for tax in data["taxes"].values():
         assert set(tax) <= set(schema["$defs"]["tax"]["properties"])
+
+
+def test_guide_embeds_the_complete_example() -> None:
+    guide = (ROOT / "docs" / "mappings.md").read_text(encoding="utf-8")
+    assert "```yaml\n" + EXAMPLE.read_text(encoding="utf-8") + "```" in guide
