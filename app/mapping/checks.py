@@ -41,7 +41,8 @@ def check_references(r: Reader, c: dict[str, Any], tax_paths: dict[str, str]) ->
 
 def _known(r: Reader, code: str | None, known: Iterable[str], path: str, what: str) -> None:
     if code is not None and code not in known:
-        r.error(path, f"unknown {what} {code!r}", f"a {what} defined in the document")
+        article = "an" if what[0] in "aeiou" else "a"
+        r.error(path, f"unknown {what} {code!r}", f"{article} {what} defined in the document")
 
 
 def check_systems(r: Reader, c: dict[str, Any], systems: dict[str, SystemMap]) -> None:

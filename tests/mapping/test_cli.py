@@ -14,7 +14,9 @@ def test_validate_ok() -> None:
 
 def test_validate_prints_every_error_and_exits_1(tmp_path) -> None:
     text = EXAMPLE.read_text(encoding="utf-8")
-    text = text.replace('account: "4730"}', 'account: "473"}').replace("s_iva_10:     {canonical: iva_10, rate: 10}", "s_iva_10:     {canonical: iva_10, rate: 11}")
+    text = text.replace('account: "4730"}', 'account: "473"}')  # 3 withholdings use it
+    text = text.replace("s_iva_10:     {canonical: iva_10, rate: 10}",
+                        "s_iva_10:     {canonical: iva_10, rate: 11}")
     bad = tmp_path / "bad.yaml"
     bad.write_text(text, encoding="utf-8")
     result = CliRunner().invoke(mappings, ["validate", str(bad)])

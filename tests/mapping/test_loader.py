@@ -46,7 +46,7 @@ def test_unknown_account_is_reported_with_file_path_and_expectation() -> None:
     data["taxes"]["iva_general"]["account"] = "477"
     [message] = issues_of(data, source="customer.yaml")
     assert message == ("customer.yaml: taxes.iva_general.account: unknown account '477' "
-                       "(expected a account defined in the document)")
+                       "(expected an account defined in the document)")
 
 
 def test_treasury_and_channel_accounts_are_checked() -> None:
