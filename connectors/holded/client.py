@@ -66,7 +66,7 @@ V2_ROUTES: Mapping[str, str] = {
     "taxes": "v2/taxes", "sales_channels": "v2/sales-channels",
     "expense_accounts": "v2/expense-accounts", "payment_methods": "v2/payment-methods",
     "remittances": "v2/remittances", "price_lists": "v2/price-lists",
-    "bank_accounts": "v2/treasury/accounts", "usage": "v2/usage",
+    "bank_accounts": "v2/bank-accounts", "usage": "v2/usage",
     "chart_of_accounts": "v2/accounting-accounts", "daily_ledger": "v2/ledger-entries",
     "funnels": "v2/funnels", "leads": "v2/opportunities",
 }
