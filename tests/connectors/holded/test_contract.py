@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from connectors.base.errors import FatalError
+from connectors.base.limiter import RateLimit, TokenBucket
 from connectors.base.retry import RetryPolicy
 from connectors.holded.client import HoldedClient
 from connectors.holded.errors import NotFound, UnexpectedContent, UnknownSku, WriteNotApplied
@@ -34,7 +35,9 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 def client(server: SandboxServer, http: httpx.AsyncClient, version: str = "v1",
            key: str = KEY) -> HoldedClient:
     return HoldedClient(http, api_key=key, base_url=server.url, version=version,  # type: ignore[arg-type]
-                        retry=RetryPolicy(max_attempts=2, base_delay=0.01))
+                        retry=RetryPolicy(max_attempts=2, base_delay=0.01),
+                        # Holded's own 2.5/s would only slow the suite; the sandbox has no limit here.
+                        limiter=TokenBucket(RateLimit(rate=1000.0, burst=1000)))
 
 
 async def test_v1_contacts_crud_customid_and_not_found(sandbox: SandboxServer, http: httpx.AsyncClient) -> None:
