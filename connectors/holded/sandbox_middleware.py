@@ -52,8 +52,8 @@ def _error(v2: bool, status: int, info: str, title: str) -> web.Response:
     return problem(status, title, info) if v2 else envelope_error(info, status)
 
 
-def _too_many(v2: bool, retry_after: int | None, limit: int) -> web.Response:
-    headers = {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": "0"}
+def _too_many(v2: bool, retry_after: int | None, limit: int | None) -> web.Response:
+    headers = {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": "0"} if limit else {}
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
     resp = _error(v2, 429, "Too many requests", "Too Many Requests")
@@ -85,7 +85,7 @@ async def _pipeline(request: web.Request, handler: Handler, state: SandboxState,
         return _error(v2, 401, "Unauthorized", "Unauthorized")
     if faults.account_blocked:
         return _error(v2, 402, "Account has been blocked. Reason: Unpaid", "Payment Required")
-    limit = state.limiter.limit.requests if state.limiter else 0
+    limit = state.limiter.limit.requests if state.limiter else None
     if faults.take_storm():
         return _too_many(v2, faults.storm_retry_after, limit)
     decision: RateLimitDecision | None = None
