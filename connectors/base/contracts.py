@@ -1,0 +1,81 @@
+"""The two contracts every connector implements, and what they exchange with the engine.
+
+A **Source** observes a system and returns canonical change events (dicts of the Avro schema
+ChangeEvent); it never decides what to write anywhere. A **Sink** executes one command (a
+Command dict) against its system and returns a CommandResult dict, plus conflicts it found
+when reading its write back. The Faust app wires them to topics; connectors know nothing of
+Kafka.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from connectors.base.errors import Fault, RetryableError
+
+__all__ = ["DependencyPending", "Ledger", "MemoryLedger", "Sink", "SinkOutcome", "Source", "result"]
+
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SinkOutcome:
+    result: Record  # a CommandResult
+    conflicts: list[Record] = field(default_factory=list)  # Conflict records
+
+
+class DependencyPending(RetryableError):
+    """The command needs other entities to exist in the target first; retry later."""
+
+    def __init__(self, keys: Sequence[str], retry_after: float | None = 1.0) -> None:
+        super().__init__(f"waiting for {', '.join(keys)} to exist in the target first",
+                         retry_after=retry_after, fault=Fault.TRANSIENT)
+        self.keys = tuple(keys)
+
+
+class Ledger(Protocol):
+    """Command ids a sink has finished, with their results (the first idempotency check)."""
+
+    def get(self, command_id: str) -> Record | None: ...
+
+    def put(self, command_id: str, result: Record) -> None: ...
+
+
+class MemoryLedger:
+    """A ledger in a dict: tests and one-off tools (the worker keeps it in a Faust table)."""
+
+    def __init__(self) -> None:
+        self._done: dict[str, Record] = {}
+
+    def get(self, command_id: str) -> Record | None:
+        return self._done.get(command_id)
+
+    def put(self, command_id: str, result: Record) -> None:
+        self._done[command_id] = result
+
+
+class Sink(Protocol):
+    system: str
+
+    async def execute(self, command: Record) -> SinkOutcome:
+        """Write the command's canonical state to the system, exactly once."""
+        ...
+
+
+class Source(Protocol):
+    system: str
+
+    async def poll(self, state: Any, now: Any) -> tuple[Any, list[Record]]:
+        """One incremental run: (new state, change events). A failed run raises and the
+        caller keeps the old state, so the watermark never advances past a failure."""
+        ...
+
+
+def result(command: Record, status: str, completed_ms: int, *, target_id: str | None = None,
+           reason: str | None = None, mapping_version: int | None = None) -> Record:
+    """A CommandResult for ``command``."""
+    return {"command_id": command["command_id"], "entity_key": command["entity_key"],
+            "target_system": command["target_system"], "status": status, "target_id": target_id,
+            "vector": dict(command["vector"]), "content_hash": command["content_hash"],
+            "reason": reason, "mapping_version": mapping_version, "completed_ts": completed_ms}
