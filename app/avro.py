@@ -19,7 +19,8 @@ from typing import Any
 import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
-__all__ = ["SCHEMA_DIR", "AvroCodec", "DecodeError", "codec", "fingerprint_of", "load_schemas"]
+__all__ = ["SCHEMA_DIR", "AvroCodec", "DecodeError", "codec", "fingerprint_of", "load_schemas",
+           "named_types"]
 
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
 MARKER = b"\xc3\x01"
@@ -60,6 +61,15 @@ def load_schemas(directory: Path = SCHEMA_DIR) -> dict[str, Any]:
 
 
 @cache
+def named_types(directory: Path = SCHEMA_DIR) -> dict[str, Any]:
+    """Every named type by full name, including enums and records defined inline."""
+    named: dict[str, Any] = {}
+    for parsed in load_schemas(directory).values():
+        fastavro.parse_schema(parsed, named_schemas=named)
+    return named
+
+
+@cache
 def _history(directory: Path = SCHEMA_DIR) -> dict[str, list[dict]]:
     """Earlier versions, ``schemas/history/<Name>.v<N>.avsc``, raw, by short name."""
     out: dict[str, list[dict]] = {}
@@ -88,9 +98,7 @@ def _defined_names(schema: Any, namespace: str = NAMESPACE) -> set[str]:
 
 def _parse_old(old: dict, directory: Path) -> Any:
     """Parse an earlier version against today's other named types."""
-    named: dict[str, Any] = {}
-    for parsed in load_schemas(directory).values():
-        fastavro.parse_schema(parsed, named_schemas=named)
+    named = dict(named_types(directory))
     for full_name in _defined_names(old):
         named.pop(full_name, None)
     return fastavro.parse_schema(old, named_schemas=named)

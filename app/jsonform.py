@@ -12,7 +12,7 @@ import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from app.avro import NAMESPACE, load_schemas
+from app.avro import NAMESPACE, load_schemas, named_types
 
 __all__ = ["JsonFormError", "from_json", "to_json", "loads_exact"]
 
@@ -34,7 +34,7 @@ def loads_exact(text: str) -> Any:
 
 
 def _named() -> dict[str, Any]:
-    return {f"{NAMESPACE}.{k}": v for k, v in load_schemas().items()}
+    return named_types()
 
 
 def from_json(schema_name: str, value: Any, *, payload_entity: str | None = None) -> dict[str, Any]:

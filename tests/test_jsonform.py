@@ -41,6 +41,7 @@ def test_nan_and_infinity_are_refused(text):
     ({"totals": {"subtotal": "1e30", "tax_total": "0", "withholding_total": "0", "total": "0"}},
      "totals.subtotal", "too large"),
     ({"color": "red"}, "", "unknown field"),
+    ({"tax_regime": "martian"}, "tax_regime", "not one of"),
     ({"customer_key": None}, "customer_key", "expected string"),
 ])
 def test_errors_name_the_field(patch, path, reason):
