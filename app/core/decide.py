@@ -71,7 +71,9 @@ def apply_change(event: Record, state: Record | None, replicas: Record | None,
     system, ts = event["source_system"], _ms(event["source_ts"])
     systems = copy.deepcopy((replicas or {}).get("systems", {}))
     rep = systems.get(system) or empty_replica()
-    digest = event["content_hash"]
+    held = policy.held(system, event["entity"])
+    # Echoes and duplicates are judged on the fields the system really stores.
+    digest = content_hash(view(event["payload"], held)) if held else event["content_hash"]
 
     # Stale first: an old redelivery must not pass for the echo of a newer write.
     if ts < rep["source_ts"]:
@@ -91,7 +93,7 @@ def apply_change(event: Record, state: Record | None, replicas: Record | None,
     if event["op"] == "delete":
         return _delete(event, state, systems, rep, links, policy)
 
-    payload: Record = event["payload"]
+    payload: Record = view(event["payload"], held)
     incoming = field_hashes(payload)
     base, canonical = rep["vector"], (state or {}).get("vector", {})
     vector = increment(merge(canonical, base), system)
@@ -100,10 +102,13 @@ def apply_change(event: Record, state: Record | None, replicas: Record | None,
     if state is None or state["record"] is None or dominates(base, canonical):
         outcome = "created" if state is None else "applied"
         changed = [f for f in payload if incoming[f] != rep["field_hashes"].get(f)]
-        record = dict(payload)
+        if state is None or state["record"] is None:
+            record = dict(event["payload"])  # born here: fields it does not hold keep defaults
+        else:
+            record = {**state["record"], **payload}
         provenance = {**(state or {}).get("provenance", {}), **{f: prov for f in changed}}
         if state is None:
-            provenance = {f: prov for f in payload}
+            provenance = {f: prov for f in record}
     else:
         outcome = "merged"
         record, provenance = dict(state["record"]), dict(state["provenance"])
@@ -123,8 +128,7 @@ def apply_change(event: Record, state: Record | None, replicas: Record | None,
 
     new_state = {"entity_key": event["entity_key"], "entity": event["entity"], "record": record,
                  "deleted": False, "vector": vector, "provenance": provenance}
-    final_hash = content_hash(record)
-    holds_final = final_hash == digest
+    holds_final = content_hash(view(record, held)) == digest
     # S holds the merged state only if it sent exactly that; else its own version, and a command
     # brings it the fields it lost.
     rep.update(vector=vector if holds_final else {**base, system: vector[system]},
@@ -180,12 +184,12 @@ def _conflict(event: Record, f: str, current: Record | None, old: Any, new: Any,
 def _emit_commands(decision: Decision, event: Record, policy: Policy, extra: tuple[str, ...]) -> None:
     state, systems = decision.state, decision.replicas["systems"]
     record, vector = state["record"], state["vector"]
-    digest = content_hash(record)
-    fields = field_hashes(record)
     links = (decision.links or {}).get("ids", {})
     targets = [t for t in policy.targets(event["entity"]) if t != event["source_system"]]
     for target in dict.fromkeys([*targets, *extra]):
         rep = systems.get(target) or empty_replica()
+        shown = view(record, policy.held(target, event["entity"]))
+        digest = content_hash(shown) if record is not None else event["content_hash"]
         if digest in (rep["content_hash"], rep["pending_hash"]):
             continue
         cmd_id = command_id(event["entity_key"], target, vector)
@@ -197,8 +201,16 @@ def _emit_commands(decision: Decision, event: Record, policy: Policy, extra: tup
             "depends_on": dependencies(event["entity"], record),
             "lane": event.get("lane", "realtime"), "mapping_version": None,
             "caused_by": event["event_id"]})
-        rep.update(pending_hash=digest, pending_vector=dict(vector), pending_field_hashes=fields)
+        rep.update(pending_hash=digest, pending_vector=dict(vector),
+                   pending_field_hashes=field_hashes(shown))
         systems[target] = rep
+
+
+def view(record: Record | None, fields: frozenset[str] | None) -> Record | None:
+    """The part of a record a system stores (all of it when the system declares nothing)."""
+    if record is None or not fields:
+        return record
+    return {f: v for f, v in record.items() if f in fields}
 
 
 def dependencies(entity: str, record: Record | None) -> list[str]:

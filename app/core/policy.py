@@ -12,6 +12,9 @@ class Policy:
     """Where each entity type is written, and which system owns which field.
 
     ``routes``: entity -> systems that receive its canonical state.
+    ``held_fields``: system -> entity -> the canonical fields that system stores and reports
+    back (a connector's ``HELD_FIELDS``); echoes, duplicates and merges from that system look
+    only at those, so a field it cannot store never causes a ping-pong.
     ``owners``: ``"<entity>.<field>"`` -> the system whose value wins a conflict on that field
     (e.g. the ERP owns product prices, Holded owns payment status); fields without an owner
     are settled by last-writer-wins on the source timestamp.
@@ -19,9 +22,13 @@ class Policy:
 
     routes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     owners: Mapping[str, str] = field(default_factory=dict)
+    held_fields: Mapping[str, Mapping[str, frozenset[str]]] = field(default_factory=dict)
 
     def targets(self, entity: str) -> tuple[str, ...]:
         return tuple(self.routes.get(entity, ()))
+
+    def held(self, system: str, entity: str) -> frozenset[str] | None:
+        return self.held_fields.get(system, {}).get(entity)
 
     def owner(self, entity: str, field_name: str) -> str | None:
         return self.owners.get(f"{entity}.{field_name}")

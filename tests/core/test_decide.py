@@ -231,3 +231,27 @@ def test_redelivering_any_event_changes_nothing(history):
         assert e.change(ev).outcome in ("duplicate", "stale", "echo")
     assert e.state == state and len(e.outbox) == sent
     del replicas
+
+
+HELD = Policy(routes={"contact": ("holded", "odoo")},
+              held_fields={"holded": {"contact": frozenset({"kind", "name", "tax_id", "email"})}})
+
+
+def test_echo_is_judged_on_the_fields_the_system_holds():
+    e = Engine(HELD)
+    cmd = e.change(change("odoo", contact(tags=["vip"], phone="600"))).commands[0]
+    assert cmd["payload"]["tags"] == ["vip"]  # the whole record travels; Holded keeps what it can
+    # Holded cannot store tags or phone: it reports them empty. Still our echo.
+    d = e.change(change("holded", contact(tags=[], phone=None), ts=T0 + 5))
+    assert d.outcome == "echo" and not d.commands
+
+
+def test_a_change_from_a_system_only_touches_the_fields_it_holds():
+    e = Engine(HELD)
+    e.change(change("odoo", contact(tags=["vip"], phone="600")))
+    e.deliver_all(T0 + 1)
+    d = e.change(change("holded", contact(email="nuevo@x.es", tags=[], phone=None), ts=T0 + 50))
+    assert d.outcome == "applied"
+    assert d.state["record"]["email"] == "nuevo@x.es"
+    assert d.state["record"]["tags"] == ["vip"] and d.state["record"]["phone"] == "600"
+    assert [c["target_system"] for c in d.commands] == ["odoo"]
