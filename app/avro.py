@@ -121,6 +121,10 @@ class AvroCodec:
             parsed = _parse_old(old, directory)
             self._writers[fingerprint_of(parsed)] = parsed
 
+    def knows(self, data: bytes | None) -> bool:
+        """Was ``data`` written with (a version of) this codec's schema?"""
+        return bool(data) and data[:2] == MARKER and data[2:10] in self._writers
+
     def dumps(self, record: Mapping[str, Any]) -> bytes:
         record = _tag_payload(record)
         buf = io.BytesIO()

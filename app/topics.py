@@ -47,6 +47,15 @@ class TopicNames:
         return self._p("dlq")
 
     @property
+    def inbox(self) -> str:
+        return self._p("inbox")
+
+    @property
+    def sequencer_group(self) -> str:
+        """Not tied to the generation: a replay must not copy the sources into inbox again."""
+        return self._p(f"{self.settings.app_id}-sequencer")
+
+    @property
     def mappings(self) -> str:
         return self._p("mappings")
 
@@ -61,7 +70,8 @@ class TopicNames:
     def flow(self) -> list[str]:
         systems = self.settings.systems
         return ([self.changes(s) for s in systems] + [self.commands(s) for s in systems]
-                + [self.results(s) for s in systems] + [self.conflicts, self.audit, self.dlq])
+                + [self.results(s) for s in systems]
+                + [self.inbox, self.conflicts, self.audit, self.dlq])
 
 
 def kafka_client_options(settings: Settings) -> dict:

@@ -1,14 +1,16 @@
-"""The Faust application: topics, tables and the canonical agents (the composition root).
+"""The Faust application: topics, tables and agents (the composition root).
 
-Two agents own the truth. ``canonical`` reads every ``changes.<system>`` topic and applies the
-pure decision of ``app.core.decide``; ``recorder`` reads ``results.<system>`` and records links
-and replica versions. Both are at-least-once with idempotent handlers (faust's exactly_once has
-open bugs): a redelivered event is a duplicate by content hash and changes nothing.
+The sequencer copies ``changes.<system>`` and ``results.<system>`` into ``inbox``; the
+``canonical`` agent reads ``inbox`` and applies the pure decisions of ``app.core.decide``:
+changes update the canonical record and emit commands, results record links and replica
+versions. At-least-once with idempotent handlers (faust's exactly_once has open bugs): a
+redelivered record is a duplicate by content hash and changes nothing.
 Records are Avro bytes we decode ourselves, so a malformed one goes to ``dlq`` with its reason
 instead of stopping the agent.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -21,10 +23,13 @@ from app.core.keys import KeyError_
 from app.core.policy import Policy, default_policy
 from app.jsonform import JsonFormError
 from app.metrics import METRICS
+from app.sequencer import SOURCE_HEADER, Sequencer
 from app.settings import Settings
 from app.topics import TopicNames, kafka_client_options
 
 __all__ = ["create_app"]
+
+_SKIP_STATE = ("duplicate", "stale", "echo", "result")
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +37,15 @@ CHANGE, COMMAND, RESULT = codec("ChangeEvent"), codec("Command"), codec("Command
 STATE, REPLICAS, LINKS = codec("EntityState"), codec("ReplicaSet"), codec("LinkSet")
 CONFLICT, AUDIT, DEAD = codec("Conflict"), codec("AuditRecord"), codec("DeadLetter")
 REJECTED = (DecodeError, BadEvent, KeyError_, JsonFormError, KeyError, TypeError, ValueError)
+
+
+def _encoded(decision: Decision) -> tuple[bytes | None, bytes | None, bytes | None]:
+    """Table writes of a decision: (entities, replicas, links), None where unchanged."""
+    state = STATE.dumps(decision.state) if decision.state and decision.outcome not in _SKIP_STATE \
+        else None
+    replicas = REPLICAS.dumps(decision.replicas) if decision.replicas is not None else None
+    links = LINKS.dumps(decision.links) if decision.outcome == "result" else None
+    return state, replicas, links
 
 
 def _faust_options(settings: Settings) -> dict[str, Any]:
@@ -77,8 +91,7 @@ def create_app(settings: Settings, policy: Policy | None = None) -> faust.App:
         return app.topic(*topic_names, key_type=bytes, value_type=bytes, key_serializer="raw",
                          value_serializer="raw", partitions=settings.partitions)
 
-    changes = topic(*(names.changes(s) for s in settings.systems))
-    results = topic(*(names.results(s) for s in settings.systems))
+    inbox = topic(names.inbox)
     commands = {s: topic(names.commands(s)) for s in settings.systems}
     conflicts, audit, dlq = topic(names.conflicts), topic(names.audit), topic(names.dlq)
 
@@ -95,11 +108,14 @@ def create_app(settings: Settings, policy: Policy | None = None) -> faust.App:
 
     async def dead_letter(event: faust.EventT, reason: str, error: str) -> None:
         msg = event.message
+        origin = dict(msg.headers or ()).get(SOURCE_HEADER, b"").decode() or \
+            f"{msg.topic}:{msg.partition}:{msg.offset}"
+        topic_name, partition, offset = origin.rsplit(":", 2)
         METRICS.dlq_records.inc()
-        log.warning("dead-lettered %s[%s]@%s: %s", msg.topic, msg.partition, msg.offset, reason)
+        log.warning("dead-lettered %s: %s", origin, reason)
         await dlq.send(key=event.key, value=DEAD.dumps({
-            "reason": reason[:2000], "error": error, "source_topic": msg.topic,
-            "partition": msg.partition, "offset": msg.offset, "key": event.key,
+            "reason": reason[:2000], "error": error, "source_topic": topic_name,
+            "partition": int(partition), "offset": int(offset), "key": event.key,
             "value": event.value, "ts": int(time.time() * 1000)}))
 
     async def publish(key: bytes, decision: Decision) -> None:
@@ -112,46 +128,48 @@ def create_app(settings: Settings, policy: Policy | None = None) -> faust.App:
         for record in decision.audit:
             await audit.send(key=key, value=AUDIT.dumps(record))
 
-    @app.agent(changes, name="canonical")
+    def on_change(key: bytes, value: bytes) -> Decision:
+        change = CHANGE.loads(value)
+        if key is None or key.decode("utf-8", "replace") != change["entity_key"]:
+            raise BadEvent(f"record key {key!r} is not the entity key {change['entity_key']!r}")
+        METRICS.events.labels(topic="changes", direction="in").inc()
+        return apply_change(change, load(entities, STATE, key), load(replicas, REPLICAS, key),
+                            load(links, LINKS, key), policy)
+
+    def on_result(key: bytes, value: bytes) -> Decision:
+        result = RESULT.loads(value)
+        if key is None or key.decode("utf-8", "replace") != result["entity_key"]:
+            raise BadEvent(f"record key {key!r} is not the entity key {result['entity_key']!r}")
+        METRICS.events.labels(topic="results", direction="in").inc()
+        METRICS.commands.labels(system=result["target_system"], outcome=result["status"]).inc()
+        return apply_result(result, load(replicas, REPLICAS, key), load(links, LINKS, key))
+
+    @app.agent(inbox, name="canonical")
     async def canonical(stream: faust.StreamT) -> None:
+        """Changes and results of one entity, in the one order the sequencer fixed."""
         async for event in stream.events():
-            METRICS.events.labels(topic="changes", direction="in").inc()
-            key = event.key
+            key, value = event.key, event.value
             try:
-                change = CHANGE.loads(event.value)
-                if key is None or key.decode("utf-8", "replace") != change["entity_key"]:
-                    raise BadEvent(f"record key {key!r} is not the entity key {change['entity_key']!r}")
-                decision = apply_change(change, load(entities, STATE, key),
-                                        load(replicas, REPLICAS, key), load(links, LINKS, key), policy)
+                if RESULT.knows(value):
+                    decision = on_result(key, value)
+                else:
+                    decision = on_change(key, value)
                 # Encode before writing anything: a record that cannot be stored changes nothing.
-                state_bytes = STATE.dumps(decision.state) if decision.state else None
-                replica_bytes = REPLICAS.dumps(decision.replicas)
+                writes = _encoded(decision)
             except REJECTED as exc:
                 await dead_letter(event, str(exc), exc.__class__.__name__)
                 continue
             METRICS.decisions.labels(outcome=decision.outcome).inc()
-            if state_bytes is not None and decision.outcome not in ("duplicate", "stale", "echo"):
-                entities[key] = state_bytes
-            replicas[key] = replica_bytes
+            for tbl, data in zip((entities, replicas, links), writes):
+                if data is not None:
+                    tbl[key] = data
             await publish(key, decision)
 
-    @app.agent(results, name="recorder")
-    async def recorder(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            METRICS.events.labels(topic="results", direction="in").inc()
-            key = event.key
-            try:
-                result = RESULT.loads(event.value)
-                if key is None or key.decode("utf-8", "replace") != result["entity_key"]:
-                    raise BadEvent(f"record key {key!r} is not the entity key {result['entity_key']!r}")
-                decision = apply_result(result, load(replicas, REPLICAS, key), load(links, LINKS, key))
-                replica_bytes, link_bytes = REPLICAS.dumps(decision.replicas), LINKS.dumps(decision.links)
-            except REJECTED as exc:
-                await dead_letter(event, str(exc), exc.__class__.__name__)
-                continue
-            METRICS.commands.labels(system=result["target_system"], outcome=result["status"]).inc()
-            replicas[key] = replica_bytes
-            links[key] = link_bytes
+    sequencer = Sequencer(settings)
+
+    @app.task
+    async def sequence() -> None:
+        await sequencer.run(asyncio.Event())
 
     from app.web import register_views
     register_views(app)
