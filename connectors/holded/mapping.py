@@ -25,7 +25,7 @@ from app.mapping.totals import TaxedLine, Totals, check_totals, compute_totals
 
 __all__ = [
     "SYNC_KEY_FIELD", "DOC_TYPES", "DocumentRefs", "PaymentRefs", "HoldedRequest",
-    "epoch_seconds", "map_invoice", "map_contact", "map_product", "map_payment",
+    "epoch_seconds", "payment_marker", "map_invoice", "map_contact", "map_product", "map_payment",
 ]
 
 SYNC_KEY_FIELD = "holded_sync_key"
@@ -248,9 +248,18 @@ def map_product(product: MappingABC[str, Any], *, mapping: Mapping) -> HoldedReq
     return HoldedRequest("POST", "/products", _compact(body), mapping.version)
 
 
-def map_payment(payment: MappingABC[str, Any], *, mapping: Mapping, refs: PaymentRefs
-                ) -> HoldedRequest:
-    """``POST /documents/{docType}/{id}/pay``; treasury omitted means Holded's default."""
+def payment_marker(entity_key: str) -> str:
+    """The token a payment's ``desc`` carries so the sink can find it again in Holded."""
+    return f"hs:{entity_key}"
+
+
+def map_payment(payment: MappingABC[str, Any], *, mapping: Mapping, refs: PaymentRefs,
+                entity_key: str | None = None) -> HoldedRequest:
+    """``POST /documents/{docType}/{id}/pay``; treasury omitted means Holded's default.
+
+    With ``entity_key``, ``desc`` ends with the marker ``hs:<entity key>`` (once): Holded
+    payments have no external id, and the marker is how a lost response is found again.
+    """
     r = Resolver(mapping, "holded")
     r.currency(payment.get("currency") or "EUR", "currency")
     body: dict[str, Any] = {"date": epoch_seconds(payment["date"]), "amount": payment["amount"]}
@@ -264,6 +273,8 @@ def map_payment(payment: MappingABC[str, Any], *, mapping: Mapping, refs: Paymen
     if treasury is not None:
         body["treasury"] = r.code("treasuries", treasury, "treasury")
     desc = " ".join(x for x in (payment.get("reference"), payment.get("description")) if x)
+    if entity_key is not None and payment_marker(entity_key) not in desc.split():
+        desc = " ".join(x for x in (desc, payment_marker(entity_key)) if x)
     if desc:
         body["desc"] = desc
     r.raise_if_any()
