@@ -47,6 +47,7 @@ DB = "sandbox"
 VERSION = {"server_version": "17.0", "server_version_info": [17, 0, 0, "final", 0, ""],
            "server_serie": "17.0", "protocol_version": 1}
 STATE = web.AppKey("odoo_sandbox", object)
+RECORD = web.RequestKey("odoo_record", RequestRecord) if hasattr(web, "RequestKey") else "odoo_record"
 
 
 class Dropped(Exception):
@@ -230,13 +231,15 @@ async def _json2(request: web.Request, sb: OdooSandbox, record: RequestRecord) -
         if not isinstance(body, dict):
             raise ServerError("the body must be a JSON object")
         ids = body.pop("ids", None)
-        body.pop("context", None)
+        context = body.pop("context", None)
         args: list[Any] = []
         if ids is not None:
             args.append(ids)
         for name in _JSON2_POSITIONAL.get(method, ()):
             if name in body:
                 args.append(body.pop(name))
+        if context:
+            body["context"] = context
         result = await sb.execute(record, user, model, method, args, body)
     except OdooError as error:
         record.outcome, record.fault = "fault", error.name
@@ -251,7 +254,7 @@ async def _pipeline(request: web.Request, handler: Any) -> web.StreamResponse:
                 "json2" if request.path.startswith("/json/2/") else "xmlrpc")
     record = RequestRecord(asyncio.get_running_loop().time(), protocol, request.path)
     sb.requests.append(record)
-    request["odoo_record"] = record
+    request[RECORD] = record
     if sb.faults.latency_ms:
         try:
             await asyncio.wait_for(sb._stopping.wait(), sb.faults.latency_ms / 1000)
@@ -282,7 +285,7 @@ def build_app(sb: OdooSandbox) -> web.Application:
 
     def route(fn: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def handle(request: web.Request) -> web.StreamResponse:
-            return await fn(request, sb, request["odoo_record"])
+            return await fn(request, sb, request[RECORD])
         return handle
 
     app.router.add_post("/jsonrpc", route(_jsonrpc))

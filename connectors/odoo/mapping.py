@@ -1,0 +1,339 @@
+"""Odoo records <-> canonical records, through the mapping document's ``odoo`` section.
+
+Pure: Odoo ids that need a lookup (tax rates, account codes, payment-term days, journal and
+country codes) come in a :class:`Catalog` the source or sink reads first. Tax ids map to
+canonical tax codes; a negative-rate tax (Spanish IRPF) maps to the line's canonical
+``withholding``; ``account.account`` codes map to canonical accounts; a payment term maps to
+its due days (the longest ``nb_days`` of its lines) and back to the one term with exactly those
+days. A record that cannot be mapped raises ``Unmappable`` with every reason at once.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping as MappingABC
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from app.mapping import Mapping, TaxKind
+from app.mapping.errors import Unmappable
+from app.mapping.totals import AppliedTax, TaxedLine, check_totals, compute_totals
+
+__all__ = ["HELD_FIELDS", "Catalog", "contact_from_odoo", "entity_key", "invoice_from_odoo",
+           "m2o_id", "partner_vals", "payment_from_odoo", "payment_register_vals",
+           "product_from_odoo"]
+
+SYSTEM = "odoo"
+CENT, Q4, Q6 = Decimal("0.01"), Decimal("0.0001"), Decimal("0.000001")
+
+# Canonical fields Odoo stores (and the source reads back), per entity: the echo hash covers
+# exactly these. Contact: no province (state_id not mapped), no default taxes (fiscal
+# positions), no currency. Payment: ``ref`` carries the entity key, so no ``reference``.
+HELD_FIELDS: dict[str, frozenset[str]] = {
+    "contact": frozenset({"kind", "name", "tax_id", "is_person", "email", "phone", "mobile",
+                          "iban", "address", "payment_due_days"}),
+    "product": frozenset({"kind", "sku", "name", "description", "price", "cost", "sales_taxes",
+                          "purchase_taxes", "sales_account", "barcode", "active"}),
+    "invoice": frozenset({"doc_type", "number", "series", "issue_date", "due_date",
+                          "customer_key", "currency", "lines", "totals", "status",
+                          "payment_status", "amount_paid", "notes", "corrects"}),
+    "payment": frozenset({"invoice_key", "date", "amount", "currency", "treasury"}),
+}
+DOC_TYPES = {"out_invoice": "invoice", "out_refund": "credit_note"}
+STATUS = {"draft": "draft", "posted": "issued", "cancel": "cancelled"}
+PAYMENT_STATUS = {"not_paid": "unpaid", "partial": "partial", "in_payment": "paid",
+                  "paid": "paid", "reversed": "paid", "invoicing_legacy": "paid"}
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """Odoo reference data by id, read once per run."""
+
+    tax_rates: MappingABC[int, Decimal] = field(default_factory=dict)
+    account_codes: MappingABC[int, str] = field(default_factory=dict)
+    term_days: MappingABC[int, int] = field(default_factory=dict)
+    journal_codes: MappingABC[int, str] = field(default_factory=dict)
+    country_codes: MappingABC[int, str] = field(default_factory=dict)
+    currency_names: MappingABC[int, str] = field(default_factory=dict)
+    variant_templates: MappingABC[int, int] = field(default_factory=dict)  # product.product -> tmpl
+
+    def term_for_days(self, days: int) -> int | None:
+        matches = [tid for tid, d in self.term_days.items() if d == days]
+        return min(matches) if matches else None
+
+    def journal_for_code(self, code: str) -> int | None:
+        return next((jid for jid, c in self.journal_codes.items() if c == code), None)
+
+    def country_for_code(self, code: str) -> int | None:
+        return next((cid for cid, c in self.country_codes.items() if c == code.upper()), None)
+
+
+def entity_key(entity: str, odoo_id: int) -> str:
+    return f"{entity}/{SYSTEM}/{odoo_id}"
+
+
+def m2o_id(value: Any) -> int | None:
+    """A many2one as read (``[id, name]`` or ``False``) -> id."""
+    if isinstance(value, list | tuple) and value:
+        return int(value[0])
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _s(value: Any) -> str | None:
+    return value if isinstance(value, str) and value != "" else None
+
+
+def _dec(value: Any, quantum: Decimal) -> Decimal:
+    return Decimal(str(value or 0)).quantize(quantum)
+
+
+def _date(value: Any) -> dt.date | None:
+    return dt.date.fromisoformat(value) if isinstance(value, str) and value else None
+
+
+class _Reasons:
+    def __init__(self, mapping: Mapping) -> None:
+        self.mapping, self.reasons = mapping, []  # type: list[str]
+        self.system = mapping.system(SYSTEM)
+        if self.system is None:
+            self.reasons.append(f"mapping v{mapping.version} has no section for Odoo")
+
+    def fail(self, where: str, reason: str) -> None:
+        self.reasons.append(f"{where}: {reason}")
+
+    def code(self, section: str, odoo_code: Any, where: str) -> str | None:
+        code_map = self.system.section(section) if self.system else None
+        found = code_map.to_canonical(odoo_code) if code_map is not None else None
+        if found is None:
+            self.fail(where, f"Odoo {section[:-1].replace('_', ' ')} {odoo_code!r} is not in the "
+                      f"odoo section of mapping v{self.mapping.version}")
+        return found
+
+    def raise_if_any(self) -> None:
+        if self.reasons:
+            raise Unmappable(self.reasons, mapping_version=self.mapping.version)
+
+
+def _taxes(r: _Reasons, tax_ids: list[int], catalog: Catalog, where: str
+           ) -> tuple[list[str], str | None, list[AppliedTax]]:
+    """Canonical (VAT/surcharge codes, withholding code, applied taxes) of Odoo tax ids."""
+    codes, withholding, applied = [], None, []
+    for tax_id in tax_ids:
+        code = r.code("taxes", tax_id, where)
+        if code is None:
+            continue
+        tax = r.mapping.taxes[code]
+        entry = r.system.taxes.entry(tax_id) if r.system else None
+        rate = catalog.tax_rates.get(tax_id)
+        expected = entry.rate if entry is not None else None
+        if rate is not None and expected is not None and rate != expected:
+            r.fail(where, f"Odoo tax {tax_id} has rate {rate} in Odoo but {expected} in mapping "
+                   f"v{r.mapping.version}")
+        if tax.kind is TaxKind.WITHHOLDING:
+            if withholding is not None:
+                r.fail(where, f"more than one withholding ({withholding}, {code})")
+            withholding = code
+        else:
+            codes.append(code)
+        applied.append(AppliedTax(tax.code, tax.rate, tax.is_withholding))
+    return codes, withholding, applied
+
+
+def _account(r: _Reasons, value: Any, catalog: Catalog, where: str) -> str | None:
+    account_id = m2o_id(value)
+    if account_id is None:
+        return None
+    code = catalog.account_codes.get(account_id)
+    if code is None:
+        r.fail(where, f"Odoo account id {account_id} is unknown")
+        return None
+    return r.code("accounts", code, where)
+
+
+def contact_from_odoo(partner: MappingABC[str, Any], banks: list[MappingABC[str, Any]],
+                      catalog: Catalog) -> dict[str, Any]:
+    customer, supplier = (partner.get("customer_rank") or 0) > 0, (partner.get("supplier_rank") or 0) > 0
+    kind = ("customer_and_supplier" if customer and supplier else "supplier" if supplier
+            else "customer" if customer else "lead")
+    country = catalog.country_codes.get(m2o_id(partner.get("country_id")) or 0)
+    address = {"street": _s(partner.get("street")), "city": _s(partner.get("city")),
+               "postal_code": _s(partner.get("zip")), "province": None, "country_code": country}
+    term = m2o_id(partner.get("property_payment_term_id"))
+    pricelist = partner.get("property_product_pricelist")
+    lang = _s(partner.get("lang"))
+    return {
+        "kind": kind, "name": partner["name"], "trade_name": None,
+        "tax_id": _s(partner.get("vat")), "is_person": not partner.get("is_company"),
+        "email": _s(partner.get("email")), "phone": _s(partner.get("phone")),
+        "mobile": _s(partner.get("mobile")),
+        "iban": next((b["acc_number"].replace(" ", "") for b in banks if b.get("acc_number")), None),
+        "swift": None,
+        "address": address if any(address.values()) else None,
+        "tax_regime": None, "payment_method": None,
+        "payment_due_days": catalog.term_days.get(term) if term else None,
+        "price_list": pricelist[1] if isinstance(pricelist, list) else None,
+        "currency": "EUR", "language": lang.split("_")[0] if lang else None,
+        "sales_account": None, "purchases_account": None, "default_taxes": [],
+        "withholding": None, "tags": [],
+    }
+
+
+def product_from_odoo(template: MappingABC[str, Any], catalog: Catalog, mapping: Mapping
+                      ) -> dict[str, Any]:
+    r = _Reasons(mapping)
+    if not _s(template.get("default_code")):
+        r.fail("default_code", "the product has no internal reference (SKU)")
+    sales, sales_wh, _ = _taxes(r, list(template.get("taxes_id") or []), catalog, "taxes_id")
+    purchases, purchases_wh, _ = _taxes(r, list(template.get("supplier_taxes_id") or []),
+                                        catalog, "supplier_taxes_id")
+    account = _account(r, template.get("property_account_income_id"), catalog,
+                       "property_account_income_id")
+    r.raise_if_any()
+    cost = template.get("standard_price")
+    return {
+        "kind": "service" if template.get("type") == "service" else "product",
+        "sku": template["default_code"], "name": template["name"],
+        "description": _s(template.get("description_sale")),
+        "price": _dec(template.get("list_price"), Q6),
+        "cost": _dec(cost, Q6) if cost not in (None, False) else None, "currency": "EUR",
+        "sales_taxes": sales + ([sales_wh] if sales_wh else []),
+        "purchase_taxes": purchases + ([purchases_wh] if purchases_wh else []),
+        "sales_account": account, "purchases_account": None,
+        "barcode": _s(template.get("barcode")), "stock": [],
+        "active": bool(template.get("active", True)),
+    }
+
+
+def invoice_from_odoo(move: MappingABC[str, Any], lines: list[MappingABC[str, Any]],
+                      catalog: Catalog, mapping: Mapping) -> dict[str, Any]:
+    """A canonical Invoice of an ``out_invoice`` / ``out_refund``; checks Odoo's totals."""
+    r = _Reasons(mapping)
+    doc_type = DOC_TYPES.get(move.get("move_type", ""))
+    if doc_type is None:
+        r.fail("move_type", f"{move.get('move_type')!r} is not a customer invoice or refund")
+    posted = move.get("state") == "posted"
+    name = _s(move.get("name")) if posted else None
+    series = r.code("series", name.split("/")[0], "name") if name and "/" in name else None
+    canonical_lines, taxed = [], []
+    product_lines = [ln for ln in lines if (ln.get("display_type") or "product") == "product"]
+    for no, line in enumerate(product_lines, start=1):
+        where = f"line {no}"
+        codes, withholding, applied = _taxes(r, list(line.get("tax_ids") or []), catalog, where)
+        variant = m2o_id(line.get("product_id"))
+        tmpl = catalog.variant_templates.get(variant) if variant else None
+        product = line.get("product_id")
+        sku = None
+        if isinstance(product, list) and str(product[1]).startswith("["):
+            sku = str(product[1])[1:].split("]", 1)[0]
+        quantity, price = _dec(line.get("quantity"), Q4), _dec(line.get("price_unit"), Q6)
+        discount = _dec(line.get("discount"), Q4)
+        canonical_lines.append({
+            "line_no": no, "sku": sku, "product_key": entity_key("product", tmpl) if tmpl else None,
+            "description": line.get("name") or "", "quantity": quantity, "unit_price": price,
+            "discount_pct": discount, "taxes": codes, "withholding": withholding,
+            "account": _account(r, line.get("account_id"), catalog, where)})
+        taxed.append(TaxedLine(no, quantity, price, discount, tuple(applied)))
+    currency = catalog.currency_names.get(m2o_id(move.get("currency_id")) or 0, "EUR")
+    r.raise_if_any()
+    rounding = mapping.systems[SYSTEM].rounding
+    totals = compute_totals(taxed, rounding)
+    odoo_tax = _dec(move.get("amount_tax"), CENT)
+    check_totals({"subtotal": _dec(move.get("amount_untaxed"), CENT),
+                  "tax_total": odoo_tax + totals.withholding_total,
+                  "withholding_total": totals.withholding_total,
+                  "total": _dec(move.get("amount_total"), CENT)}, totals,
+                 mapping_version=mapping.version)
+    total = totals.total
+    residual = _dec(move.get("amount_residual"), CENT) if posted else total
+    partner = m2o_id(move.get("partner_id"))
+    reversed_of = m2o_id(move.get("reversed_entry_id"))
+    return {
+        "doc_type": doc_type, "number": name, "series": series,
+        "issue_date": _date(move.get("invoice_date")) or _date(move.get("date")) or dt.date.min,
+        "due_date": _date(move.get("invoice_date_due")),
+        "customer_key": entity_key("contact", partner) if partner else "",
+        "customer_tax_id": None, "currency": currency, "exchange_rate": None,
+        "tax_regime": None, "lines": canonical_lines, "totals": totals.as_dict(),
+        "payment_method": None,
+        "corrects": entity_key("invoice", reversed_of) if reversed_of else None,
+        "status": STATUS.get(move.get("state", ""), "draft"),
+        "payment_status": PAYMENT_STATUS.get(move.get("payment_state") or "not_paid", "unpaid"),
+        "amount_paid": (total - residual).quantize(CENT), "notes": _s(move.get("narration")),
+    }
+
+
+def payment_from_odoo(payment: MappingABC[str, Any], catalog: Catalog, mapping: Mapping
+                      ) -> dict[str, Any] | None:
+    """A canonical Payment of a posted customer payment reconciled with an invoice, else None."""
+    invoices = list(payment.get("reconciled_invoice_ids") or [])
+    if payment.get("state") != "posted" or not invoices:
+        return None
+    r = _Reasons(mapping)
+    journal = catalog.journal_codes.get(m2o_id(payment.get("journal_id")) or 0)
+    treasury = r.code("treasuries", journal, "journal_id") if journal else None
+    r.raise_if_any()
+    partner = m2o_id(payment.get("partner_id"))
+    return {
+        "invoice_key": entity_key("invoice", invoices[0]),
+        "contact_key": entity_key("contact", partner) if partner else None,
+        "date": _date(payment.get("date")), "amount": _dec(payment.get("amount"), CENT),
+        "currency": catalog.currency_names.get(m2o_id(payment.get("currency_id")) or 0, "EUR"),
+        "method": None, "treasury": treasury, "reference": _s(payment.get("ref")),
+        "description": None,
+    }
+
+
+def partner_vals(contact: MappingABC[str, Any], catalog: Catalog, mapping: Mapping
+                 ) -> dict[str, Any]:
+    """``res.partner`` values for the fields Odoo holds (the bank account is written apart)."""
+    r = _Reasons(mapping)
+    kind = contact["kind"]
+    vals: dict[str, Any] = {
+        "name": contact["name"], "vat": contact.get("tax_id") or False,
+        "is_company": not contact.get("is_person"), "email": contact.get("email") or False,
+        "phone": contact.get("phone") or False, "mobile": contact.get("mobile") or False,
+        "customer_rank": 1 if kind in ("customer", "customer_and_supplier") else 0,
+        "supplier_rank": 1 if kind in ("supplier", "customer_and_supplier") else 0,
+    }
+    address = contact.get("address") or {}
+    vals.update(street=address.get("street") or False, city=address.get("city") or False,
+                zip=address.get("postal_code") or False, country_id=False)
+    if address.get("country_code"):
+        country = catalog.country_for_code(address["country_code"])
+        if country is None:
+            r.fail("address.country_code", f"country {address['country_code']!r} is not in Odoo")
+        vals["country_id"] = country or False
+    days = contact.get("payment_due_days")
+    vals["property_payment_term_id"] = False
+    if days is not None:
+        term = catalog.term_for_days(int(days))
+        if term is None:
+            r.fail("payment_due_days", f"Odoo has no payment term of exactly {days} days")
+        vals["property_payment_term_id"] = term or False
+    r.raise_if_any()
+    return vals
+
+
+def payment_register_vals(payment: MappingABC[str, Any], *, entity_key_: str, catalog: Catalog,
+                          mapping: Mapping) -> dict[str, Any]:
+    """``account.payment.register`` values; ``communication`` (-> payment ``ref``) carries the
+    payment's entity key, so a lost response is found by searching ``ref``."""
+    r = _Reasons(mapping)
+    journal_id = None
+    treasury = payment.get("treasury")
+    if treasury:
+        code_map = r.system.treasuries if r.system else None
+        code = code_map.to_system(treasury) if code_map is not None else None
+        journal_id = catalog.journal_for_code(str(code)) if code is not None else None
+        if journal_id is None:
+            r.fail("treasury", f"canonical treasury {treasury!r} has no Odoo journal in mapping "
+                   f"v{mapping.version}")
+    if payment.get("currency", "EUR") != "EUR":
+        r.fail("currency", f"payments in {payment['currency']} are not supported yet")
+    r.raise_if_any()
+    vals: dict[str, Any] = {"amount": float(payment["amount"]),
+                            "payment_date": payment["date"].isoformat(),
+                            "communication": entity_key_}
+    if journal_id is not None:
+        vals["journal_id"] = journal_id
+    return vals

@@ -1,0 +1,227 @@
+"""Odoo sink: payments registered against Odoo invoices, contact data written to partners.
+
+Idempotency (design.md section 4), in this order, for every command:
+
+1. the ledger: the command id is done -> ``already_done`` with the recorded target id;
+2. the links: the command names the entity's Odoo id (``target_id`` / ``links["odoo"]``, or the
+   entity was born in Odoo: ``contact/odoo/7``);
+3. Odoo itself: a payment whose ``ref`` is the payment's entity key, a partner whose ``ref`` is
+   the contact's entity key (we write those external references on create);
+4. only then create, and record the result.
+
+A payment goes through ``account.payment.register`` (context ``active_model=account.move``,
+``active_ids=[invoice]``) and ``action_create_payments``: one call that creates, posts and
+reconciles, so the invoice's ``amount_residual`` / ``payment_state`` and the partner's
+balance move together, and a lost response leaves either nothing or everything.
+
+A contact update first compares the partner's ``write_date`` with the last one this engine knew
+(``write_dates``: fed by our own writes and by the source's events): if Odoo changed the
+partner since, the command is parked as a conflict instead of overwriting that change.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from app.core.hashing import canonical_json
+from app.mapping import Mapping
+from app.mapping.errors import Unmappable
+from connectors.base.contracts import Ledger, SinkOutcome, result
+from connectors.base.errors import SkipRecord
+from connectors.odoo.client import OdooClient
+from connectors.odoo.mapping import (
+    HELD_FIELDS, contact_from_odoo, partner_vals, payment_register_vals,
+)
+from connectors.odoo.source import OdooSource, parse_odoo_ts
+
+__all__ = ["MemoryWriteDates", "OdooSink", "WriteDates"]
+
+logger = logging.getLogger(__name__)
+
+SYSTEM = "odoo"
+PARTNER_FIELDS = ["name", "is_company", "vat", "email", "phone", "mobile", "street", "city",
+                  "zip", "country_id", "lang", "customer_rank", "supplier_rank", "bank_ids",
+                  "property_payment_term_id", "property_product_pricelist", "write_date", "ref"]
+
+
+class WriteDates(Protocol):
+    """The last ``write_date`` the engine knew per Odoo partner id (its base for a write)."""
+
+    def get(self, partner_id: int) -> dt.datetime | None: ...
+
+    def put(self, partner_id: int, write_date: dt.datetime) -> None: ...
+
+
+class MemoryWriteDates:
+    def __init__(self) -> None:
+        self._dates: dict[int, dt.datetime] = {}
+
+    def get(self, partner_id: int) -> dt.datetime | None:
+        return self._dates.get(partner_id)
+
+    def put(self, partner_id: int, write_date: dt.datetime) -> None:
+        self._dates[partner_id] = write_date
+
+
+def _odoo_id(key: str, entity: str) -> int | None:
+    prefix = f"{entity}/{SYSTEM}/"
+    rest = key[len(prefix):] if key.startswith(prefix) else ""
+    return int(rest) if rest.isdigit() else None
+
+
+class OdooSink:
+    system = SYSTEM
+
+    def __init__(self, client: OdooClient, mapping: Mapping, ledger: Ledger, *,
+                 write_dates: WriteDates | None = None,
+                 now_ms: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
+        self.client, self.mapping, self.ledger = client, mapping, ledger
+        self.write_dates = write_dates or MemoryWriteDates()
+        self._now_ms = now_ms
+        self._source = OdooSource(client, mapping)  # for the catalog and read-backs
+
+    async def execute(self, command: dict[str, Any]) -> SinkOutcome:
+        done = self.ledger.get(command["command_id"])
+        if done is not None:
+            return SinkOutcome(self._result(command, "already_done", done.get("target_id")))
+        try:
+            if command["entity"] == "payment":
+                outcome = await self._payment(command)
+            elif command["entity"] == "contact":
+                outcome = await self._contact(command)
+            else:
+                outcome = SinkOutcome(self._result(
+                    command, "parked", None,
+                    reason=f"the Odoo sink does not write {command['entity']} records"))
+        except Unmappable as error:
+            outcome = SinkOutcome(self._result(command, "parked", None, reason=str(error),
+                                               mapping_version=error.mapping_version))
+        except SkipRecord as error:
+            outcome = SinkOutcome(self._result(command, "parked", None, reason=str(error)))
+        if outcome.result["status"] in ("succeeded", "already_done"):
+            self.ledger.put(command["command_id"], outcome.result)
+        return outcome
+
+    # ---- payments ----------------------------------------------------------------------------
+    async def _payment(self, command: dict[str, Any]) -> SinkOutcome:
+        payload = command["payload"] or {}
+        key = command["entity_key"]
+        known = command.get("target_id") or (command.get("links") or {}).get(SYSTEM)
+        if known:
+            return SinkOutcome(self._result(command, "already_done", str(known)))
+        found = await self.client.search("account.payment", [("ref", "=", key)], limit=1)
+        if found:
+            logger.info("payment %s already in Odoo as %s (a lost response?)", key, found[0])
+            return SinkOutcome(self._result(command, "succeeded", str(found[0])))
+        invoice_id = _odoo_id(payload.get("invoice_key", ""), "invoice")
+        if invoice_id is None:
+            return SinkOutcome(self._result(
+                command, "parked", None,
+                reason=f"invoice {payload.get('invoice_key')!r} is not an Odoo invoice"))
+        catalog = await self._source.catalog()
+        vals = payment_register_vals(payload, entity_key_=key, catalog=catalog,
+                                     mapping=self.mapping)
+        context = {"active_model": "account.move", "active_ids": [invoice_id]}
+        wizard = await self.client.create("account.payment.register", vals, context=context)
+        action = await self.client.call("account.payment.register", "action_create_payments",
+                                        [wizard])
+        payment_id = action.get("res_id") if isinstance(action, dict) else None
+        if not payment_id:
+            ids = await self.client.search("account.payment", [("ref", "=", key)], limit=1)
+            payment_id = ids[0] if ids else None
+        if not payment_id:
+            raise SkipRecord(f"Odoo registered no payment for {key}")
+        return SinkOutcome(self._result(command, "succeeded", str(payment_id),
+                                        mapping_version=self.mapping.version))
+
+    # ---- contacts ----------------------------------------------------------------------------
+    async def _contact(self, command: dict[str, Any]) -> SinkOutcome:
+        key = command["entity_key"]
+        payload = command["payload"] or {}
+        catalog = await self._source.catalog()
+        vals = partner_vals(payload, catalog, self.mapping)
+        partner_id = (_int(command.get("target_id")) or _int((command.get("links") or {}).get(SYSTEM))
+                      or _odoo_id(key, "contact"))
+        if partner_id is None:
+            found = await self.client.search("res.partner", [("ref", "=", key)], limit=1)
+            partner_id = found[0] if found else None
+        if partner_id is None:
+            partner_id = await self.client.create("res.partner", {**vals, "ref": key})
+            await self._set_iban(partner_id, payload.get("iban"), [])
+            await self._remember(partner_id)
+            return SinkOutcome(self._result(command, "succeeded", str(partner_id),
+                                            mapping_version=self.mapping.version))
+        rows = await self.client.read("res.partner", [partner_id], PARTNER_FIELDS)
+        if not rows:
+            raise SkipRecord(f"Odoo partner {partner_id} does not exist")
+        partner = rows[0]
+        banks = await self.client.read("res.partner.bank", partner.get("bank_ids") or [],
+                                       ["acc_number", "partner_id"])
+        current = contact_from_odoo(partner, banks, catalog)
+        fields = HELD_FIELDS["contact"]
+        if all(canonical_json(current.get(f)) == canonical_json(payload.get(f)) for f in fields):
+            await self._remember(partner_id, partner)
+            return SinkOutcome(self._result(command, "already_done", str(partner_id)))
+        base = self.write_dates.get(partner_id)
+        changed = parse_odoo_ts(partner.get("write_date"))
+        if base is not None and changed is not None and changed > base:
+            return self._conflict(command, partner_id, current, payload, changed, base)
+        await self.client.write("res.partner", [partner_id], vals)
+        await self._set_iban(partner_id, payload.get("iban"), banks)
+        await self._remember(partner_id)
+        return SinkOutcome(self._result(command, "succeeded", str(partner_id),
+                                        mapping_version=self.mapping.version))
+
+    async def _set_iban(self, partner_id: int, iban: str | None,
+                        banks: list[dict[str, Any]]) -> None:
+        if not iban:
+            return
+        if banks and banks[0].get("acc_number", "").replace(" ", "") == iban:
+            return
+        if banks:
+            await self.client.write("res.partner.bank", [banks[0]["id"]], {"acc_number": iban})
+        else:
+            await self.client.create("res.partner.bank", {"partner_id": partner_id,
+                                                          "acc_number": iban})
+
+    async def _remember(self, partner_id: int, partner: dict[str, Any] | None = None) -> None:
+        if partner is None:
+            rows = await self.client.read("res.partner", [partner_id], ["write_date"])
+            partner = rows[0] if rows else {}
+        stamp = parse_odoo_ts(partner.get("write_date"))
+        if stamp is not None:
+            self.write_dates.put(partner_id, stamp)
+
+    def _conflict(self, command: dict[str, Any], partner_id: int, current: dict[str, Any],
+                  wanted: dict[str, Any], changed: dt.datetime, base: dt.datetime) -> SinkOutcome:
+        ts = self._now_ms()
+        conflicts = [{
+            "conflict_id": f"{command['command_id']}:{name}", "entity_key": command["entity_key"],
+            "field": name, "canonical_system": "canonical",
+            "canonical_value": json.dumps(json.loads(canonical_json(wanted.get(name)))),
+            "incoming_system": SYSTEM,
+            "incoming_value": json.dumps(json.loads(canonical_json(current.get(name)))),
+            "decision": "kept_canonical", "policy": "operator", "vector": dict(command["vector"]),
+            "event_id": command.get("caused_by", ""), "ts": ts,
+        } for name in sorted(HELD_FIELDS["contact"])
+            if canonical_json(current.get(name)) != canonical_json(wanted.get(name))]
+        reason = (f"conflict: Odoo partner {partner_id} changed at {changed.isoformat()} after "
+                  f"the base {base.isoformat()}; not overwritten")
+        return SinkOutcome(self._result(command, "parked", str(partner_id), reason=reason),
+                           conflicts)
+
+    def _result(self, command: dict[str, Any], status: str, target_id: str | None, *,
+                reason: str | None = None, mapping_version: int | None = None) -> dict[str, Any]:
+        return result(command, status, self._now_ms(), target_id=target_id, reason=reason,
+                      mapping_version=mapping_version)
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return int(value) if isinstance(value, str) and value.isdigit() else None
+
