@@ -1,0 +1,111 @@
+"""Unit-level tests of the Odoo mapping, source and sink against the in-process sandbox."""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from app.mapping.errors import Unmappable
+from connectors.base.contracts import MemoryLedger
+from connectors.base.errors import SkipRecord
+from connectors.odoo.mapping import Catalog, partner_vals
+from connectors.odoo.sandbox import OdooSandbox, start_odoo_sandbox
+from connectors.odoo.sink import OdooSink
+from connectors.odoo.source import OdooPollState, OdooSource, parse_webhook
+from tests.connectors.odoo.support import MAPPING, command, contact_payload, make_client, payment_payload
+
+
+@pytest.fixture
+async def sb() -> AsyncIterator[OdooSandbox]:
+    server = await start_odoo_sandbox(port=0)
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=10) as client:
+        yield client
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+async def test_invoice_with_irpf_maps_to_canonical_withholding(sb: OdooSandbox, http: httpx.AsyncClient) -> None:
+    state, events = await OdooSource(make_client(sb, http), MAPPING).poll(None, now())
+    invoice = next(e for e in events if e["entity_key"] == "invoice/odoo/2")
+    payload = invoice["payload"]
+    assert payload["lines"][0]["taxes"] == ["iva_21"] and payload["lines"][0]["withholding"] == "irpf_15"
+    assert payload["totals"] == {"subtotal": Decimal("750.00"), "tax_total": Decimal("157.50"),
+                                 "withholding_total": Decimal("112.50"), "total": Decimal("795.00")}
+    assert payload["series"] == "F" and payload["number"] == "INV/2026/00002"
+    assert payload["lines"][0]["account"] == "705" and payload["customer_key"] == "contact/odoo/2"
+    assert invoice["lane"] == "bulk" and invoice["source_ts"].tzinfo is not None
+    contact = next(e for e in events if e["entity_key"] == "contact/odoo/1")["payload"]
+    assert contact["iban"] == "ES9121000418450200051332" and contact["payment_due_days"] == 30
+    product = next(e for e in events if e["entity_key"] == "product/odoo/2")["payload"]
+    assert product["sales_taxes"] == ["iva_21", "irpf_15"] and product["sales_account"] == "705"
+    assert OdooPollState.from_json(state.to_json()) == state
+
+
+async def test_a_change_after_a_run_is_polled_once(sb: OdooSandbox, http: httpx.AsyncClient) -> None:
+    source = OdooSource(make_client(sb, http), MAPPING, page_size=2)
+    state, _ = await source.poll(None, now())
+    await sb.call("res.partner", "write", [2], {"phone": "+34 600 000 000"})
+    state, events = await source.poll(state, now())
+    assert [e["entity_key"] for e in events] == ["contact/odoo/2"]
+    assert events[0]["lane"] == "realtime"
+    _, again = await source.poll(state, now())
+    assert again == []
+
+
+async def test_many_records_in_one_second_are_all_read(sb: OdooSandbox, http: httpx.AsyncClient) -> None:
+    await sb.call("res.partner", "create", [{"name": f"P{i}", "customer_rank": 1} for i in range(11)])
+    _, events = await OdooSource(make_client(sb, http), MAPPING, page_size=3,
+                                 entities=("contact",)).poll(None, now())
+    assert len({e["entity_key"] for e in events}) == len(events) == 13
+
+
+async def test_webhook_body_names_ids_to_refetch(sb: OdooSandbox, http: httpx.AsyncClient) -> None:
+    refs = parse_webhook(b'{"_action": "Sync(#12)", "_model": "account.move", "_id": 1, "id": 1, "name": "x"}')
+    assert refs[0].entity == "invoice" and refs[0].ids == (1,)
+    events = await OdooSource(make_client(sb, http), MAPPING).fetch(refs)
+    assert [e["entity_key"] for e in events] == ["invoice/odoo/1"]
+    with pytest.raises(SkipRecord):
+        parse_webhook(b'{"name": "no id"}')
+
+
+def test_partner_vals_need_a_payment_term_of_exactly_those_days() -> None:
+    catalog = Catalog(term_days={1: 0, 3: 30}, country_codes={68: "ES"})
+    assert partner_vals(contact_payload(), catalog, MAPPING)["property_payment_term_id"] == 3
+    with pytest.raises(Unmappable, match="exactly 20 days"):
+        partner_vals(contact_payload(payment_due_days=20), catalog, MAPPING)
+
+
+async def test_payment_pays_the_invoice_and_the_ledger_short_circuits(sb: OdooSandbox, http: httpx.AsyncClient) -> None:
+    sink = OdooSink(make_client(sb, http), MAPPING, MemoryLedger())
+    cmd = command("payment", "payment/holded/full", payment_payload(2, "795.00"))
+    outcome = await sink.execute(cmd)
+    assert outcome.result["status"] == "succeeded"
+    [move] = await sb.search_read("account.move", [("id", "=", 2)], ["payment_state", "amount_residual"])
+    assert move["payment_state"] == "paid" and move["amount_residual"] == 0
+    assert (await sink.execute(cmd)).result["status"] == "already_done"
+    again = command("payment", "payment/holded/extra", payment_payload(2, "5.00"))
+    parked = (await sink.execute(again)).result
+    assert parked["status"] == "parked" and "nothing left to pay" in parked["reason"]
+
+
+async def test_contact_changed_in_odoo_since_the_base_is_a_conflict(sb: OdooSandbox, http: httpx.AsyncClient) -> None:
+    sink = OdooSink(make_client(sb, http), MAPPING, MemoryLedger())
+    first = await sink.execute(command("contact", "contact/holded/c-9", contact_payload()))
+    partner_id = int(first.result["target_id"])
+    sink.write_dates.put(partner_id, dt.datetime(2000, 1, 1, tzinfo=dt.UTC))  # Odoo changed since
+    outcome = await sink.execute(command("contact", "contact/holded/c-9", contact_payload(email="new@norte.example")))
+    assert outcome.result["status"] == "parked" and outcome.result["reason"].startswith("conflict")
+    assert [c["field"] for c in outcome.conflicts] == ["email"]
+    [partner] = await sb.search_read("res.partner", [("id", "=", partner_id)], ["email"])
+    assert partner["email"] == "compras@norte.example"

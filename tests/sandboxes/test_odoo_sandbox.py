@@ -1,0 +1,131 @@
+"""The Odoo sandbox's contract over plain HTTP: auth, domains, faults, accounting."""
+from __future__ import annotations
+
+import xmlrpc.client
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from connectors.odoo.sandbox import OdooSandbox, start_odoo_sandbox
+from connectors.odoo.sandbox_cli import sandbox_odoo_command
+
+
+@pytest.fixture
+async def sb() -> AsyncIterator[OdooSandbox]:
+    server = await start_odoo_sandbox(port=0)
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def http(sb: OdooSandbox) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=sb.url) as client:
+        yield client
+
+
+async def rpc(http: httpx.AsyncClient, service: str, method: str, *args: Any) -> dict[str, Any]:
+    body = {"jsonrpc": "2.0", "method": "call", "id": 1,
+            "params": {"service": service, "method": method, "args": list(args)}}
+    response = await http.post("/jsonrpc", json=body)
+    assert response.status_code == 200
+    return response.json()
+
+
+async def ex(http: httpx.AsyncClient, model: str, method: str, args: list[Any],
+             kwargs: dict[str, Any] | None = None, key: str = "sandbox-key", uid: int = 2) -> Any:
+    return await rpc(http, "object", "execute_kw", "sandbox", uid, key, model, method, args, kwargs or {})
+
+
+async def test_authenticate_and_wrong_key(http: httpx.AsyncClient) -> None:
+    assert (await rpc(http, "common", "authenticate", "sandbox", "admin", "sandbox-key", {}))["result"] == 2
+    assert (await rpc(http, "common", "authenticate", "sandbox", "admin", "nope", {}))["result"] is False
+    denied = await ex(http, "res.partner", "search", [[]], key="nope")
+    assert denied["error"]["code"] == 200
+    assert denied["error"]["data"]["name"] == "odoo.exceptions.AccessDenied"
+
+
+async def test_domains_order_offset_limit(http: httpx.AsyncClient) -> None:
+    taxes = (await ex(http, "account.tax", "search_read", [["|", ("amount", "<", 0), "!", ("amount", ">=", 5)]],
+                      {"fields": ["amount"], "order": "amount asc, id desc", "offset": 1, "limit": 3}))["result"]
+    assert [t["amount"] for t in taxes] == [-15.0, -15.0, -7.0]
+    assert [t["id"] for t in taxes[:2]] == [22, 13]
+    ilike = (await ex(http, "res.partner", "search", [[("name", "ilike", "levante"), ("bank_ids", "!=", False)]]))
+    assert ilike["result"] == [1]
+    dotted = await ex(http, "account.move", "search", [[("partner_id.vat", "=", "ES12345678Z")]])
+    assert dotted["result"] == [2]
+    bad = await ex(http, "res.partner", "search", [[("nope", "=", 1)]])
+    assert "Invalid field" in bad["error"]["data"]["message"]
+
+
+async def test_xmlrpc_faults_use_odoo_codes(http: httpx.AsyncClient) -> None:
+    async def call(*params: Any) -> Any:
+        response = await http.post("/xmlrpc/2/object", content=xmlrpc.client.dumps(params, "execute_kw"))
+        return xmlrpc.client.loads(response.content)[0][0]
+
+    assert await call("sandbox", 2, "sandbox-key", "res.partner", "search_count", [[]]) == 2
+    with pytest.raises(xmlrpc.client.Fault) as denied:
+        await call("sandbox", 2, "bad", "res.partner", "search_count", [[]])
+    assert denied.value.faultCode == 3
+    with pytest.raises(xmlrpc.client.Fault) as access:
+        await call("sandbox", 6, "reader-key", "res.partner", "write", [[1], {"name": "X"}])
+    assert access.value.faultCode == 4
+    with pytest.raises(xmlrpc.client.Fault) as missing:
+        await call("sandbox", 2, "sandbox-key", "res.partner", "read", [[999]], {"fields": ["name"]})
+    assert missing.value.faultCode == 2 and "does not exist" in missing.value.faultString
+
+
+async def test_json2_statuses(http: httpx.AsyncClient) -> None:
+    ok = await http.post("/json/2/res.partner/search_read", json={"domain": [], "fields": ["name"]},
+                         headers={"Authorization": "bearer sandbox-key"})
+    assert ok.status_code == 200 and len(ok.json()) == 2
+    no_key = await http.post("/json/2/res.partner/search_read", json={})
+    assert no_key.status_code == 401 and no_key.json()["name"] == "odoo.exceptions.AccessDenied"
+    invalid = await http.post("/json/2/account.move/create", json={"vals_list": [{"move_type": "bogus"}]},
+                              headers={"Authorization": "bearer sandbox-key"})
+    assert invalid.status_code == 422 and invalid.json()["name"] == "odoo.exceptions.ValidationError"
+
+
+async def test_posted_invoice_is_locked_and_payment_register_reconciles(sb: OdooSandbox) -> None:
+    from connectors.odoo.sandbox_domain import UserError
+
+    with pytest.raises(UserError):
+        await sb.call("account.move", "write", [1], {"partner_id": 2})
+    [before] = await sb.search_read("account.move", [("id", "=", 1)], ["amount_residual", "payment_state"])
+    assert before == {"id": 1, "amount_residual": 566.54, "payment_state": "not_paid"}
+    credit = (await sb.search_read("res.partner", [("id", "=", 1)], ["credit"]))[0]["credit"]
+    wizard = await sb.call("account.payment.register", "create", [{"amount": 66.54, "communication": "r1"}],
+                           context={"active_model": "account.move", "active_ids": [1]})
+    action = await sb.call("account.payment.register", "action_create_payments", wizard)
+    [move] = await sb.search_read("account.move", [("id", "=", 1)], ["amount_residual", "payment_state"])
+    assert move["amount_residual"] == 500.0 and move["payment_state"] == "partial"
+    [payment] = await sb.search_read("account.payment", [("id", "=", action["res_id"])],
+                                     ["state", "ref", "reconciled_invoice_ids", "amount"])
+    assert payment["state"] == "posted" and payment["ref"] == "r1" and payment["reconciled_invoice_ids"] == [1]
+    assert (await sb.search_read("res.partner", [("id", "=", 1)], ["credit"]))[0]["credit"] == pytest.approx(credit - 66.54)
+    wizard = await sb.call("account.payment.register", "create", [{}],
+                           context={"active_model": "account.move", "active_ids": [1]})
+    await sb.call("account.payment.register", "action_create_payments", wizard)
+    [move] = await sb.search_read("account.move", [("id", "=", 1)], ["amount_residual", "payment_state"])
+    assert move == {"id": 1, "amount_residual": 0.0, "payment_state": "paid"}
+    with pytest.raises(UserError):
+        await sb.call("account.payment.register", "create", [{}],
+                      context={"active_model": "account.move", "active_ids": [1]})
+
+
+async def test_lost_response_commits_and_429_carries_retry_after(sb: OdooSandbox, http: httpx.AsyncClient) -> None:
+    sb.faults.lose_next_writes = 1
+    with pytest.raises(httpx.HTTPError):
+        await ex(http, "res.partner", "create", [[{"name": "Lost SL"}]])
+    assert await sb.count("res.partner", [("name", "=", "Lost SL")]) == 1
+    assert sb.requests[-1].outcome == "dropped"
+    sb.faults.throttle_next, sb.faults.retry_after = 1, 3
+    response = await http.post("/jsonrpc", json={})
+    assert response.status_code == 429 and response.headers["Retry-After"] == "3"
+
+
+def test_cli_help() -> None:
+    result = CliRunner().invoke(sandbox_odoo_command, ["--help"])
+    assert result.exit_code == 0 and "--port" in result.output
