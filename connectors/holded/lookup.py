@@ -1,0 +1,177 @@
+"""Find records the engine wrote to Holded by their external id (design.md section 4, check 3).
+
+Holded has no idempotency keys and no search on external ids except ``customId`` on contacts,
+so each kind of record is found its own way:
+
+- contacts: ``GET /contacts?customId[]=<entity key>`` (the mapping writes ``CustomId``);
+- products: by ``sku``, which cannot be filtered on the server: a full catalogue scan;
+- documents: the list of the document's date window (``starttmp``/``endtmp``, ``contactid``)
+  filtered on the custom field ``holded_sync_key`` = entity key;
+- payments: the payments of the payment's date window whose ``desc`` carries the marker
+  ``hs:<entity key>``.
+
+Only **positive** answers are cached (an id found or written stays valid); a "not found"
+always comes from a request that started after the question was asked, so a create whose
+response was lost is seen on the next attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from connectors.base.limiter import Lane
+from connectors.holded.client import HoldedClient
+from connectors.holded.mapping import SYNC_KEY_FIELD, payment_marker
+
+__all__ = ["DAY", "DocumentRef", "HoldedLookup", "SingleFlight", "sync_key_of"]
+
+logger = logging.getLogger(__name__)
+
+DAY = 86_400
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRef:
+    doc_type: str
+    document_id: str
+
+
+def sync_key_of(document: dict[str, Any]) -> str | None:
+    """The entity key a document carries in its ``holded_sync_key`` custom field."""
+    for entry in document.get("customFields") or []:
+        if isinstance(entry, dict) and entry.get("field") == SYNC_KEY_FIELD:
+            return str(entry.get("value"))
+    return None
+
+
+class SingleFlight:
+    """One scan at a time, shared by every caller whose question predates the scan's start.
+
+    ``await run_after()`` returns once a scan that *started after the call* has finished:
+    callers that arrive while a scan runs wait for it and then share the next one.
+    """
+
+    def __init__(self, scan: Callable[[Lane], Awaitable[None]]) -> None:
+        self._scan = scan
+        self._started = 0
+        self._task: asyncio.Task[None] | None = None
+        self._task_no = 0
+
+    @property
+    def scans(self) -> int:
+        return self._started
+
+    async def run_after(self, lane: Lane) -> None:
+        needed = self._started + 1
+        while True:
+            if self._task is None or self._task.done():
+                self._started += 1
+                self._task_no = self._started
+                self._task = asyncio.get_running_loop().create_task(self._scan(lane))
+            task, number = self._task, self._task_no
+            await asyncio.shield(task)
+            if number >= needed:
+                return
+
+
+class HoldedLookup:
+    """Holded ids by entity key or sku, for one Holded credential."""
+
+    def __init__(self, client: HoldedClient) -> None:
+        self._client = client
+        self._contacts: dict[str, str] = {}
+        self._skus: dict[str, str] = {}
+        self._documents: dict[str, DocumentRef] = {}
+        self._catalogue = SingleFlight(self._scan_products)
+
+    @property
+    def catalogue_scans(self) -> int:
+        return self._catalogue.scans
+
+    # -- remember what was written or found ---------------------------------------------
+    def remember_contact(self, entity_key: str, contact_id: str) -> None:
+        self._contacts[entity_key] = contact_id
+
+    def remember_product(self, sku: str, product_id: str) -> None:
+        self._skus[sku] = product_id
+
+    def remember_document(self, entity_key: str, ref: DocumentRef) -> None:
+        self._documents[entity_key] = ref
+
+    def forget_product(self, sku: str) -> None:
+        self._skus.pop(sku, None)
+
+    # -- searches -----------------------------------------------------------------------
+    async def contact_id(self, entity_key: str, lane: Lane, *, cached: bool = True) -> str | None:
+        if cached and entity_key in self._contacts:
+            return self._contacts[entity_key]
+        contact = await self._client.contacts.find_by_custom_id(entity_key, lane=lane)
+        if contact is None:
+            return None
+        self._contacts[entity_key] = str(contact["id"])
+        return self._contacts[entity_key]
+
+    async def product_id(self, sku: str, lane: Lane, *, cached: bool = True) -> str | None:
+        if cached and sku in self._skus:
+            return self._skus[sku]
+        await self._catalogue.run_after(lane)
+        return self._skus.get(sku)
+
+    async def product_ids(self, skus: list[str], lane: Lane) -> dict[str, str]:
+        """Ids of the skus Holded has; one catalogue scan at most, and only if one is unknown."""
+        if any(sku not in self._skus for sku in skus):
+            await self._catalogue.run_after(lane)
+        return {sku: self._skus[sku] for sku in skus if sku in self._skus}
+
+    async def document(self, doc_type: str, entity_key: str, date: int, contact_id: str | None,
+                       lane: Lane, *, cached: bool = True) -> DocumentRef | None:
+        """The document of ``entity_key`` dated within a day of ``date`` (epoch seconds)."""
+        if cached and entity_key in self._documents:
+            return self._documents[entity_key]
+        filters = {"starttmp": date - DAY, "endtmp": date + DAY, "contactid": contact_id}
+        async for document in self._client.documents(doc_type).list(lane=lane, **filters):
+            if sync_key_of(document) == entity_key:
+                ref = DocumentRef(doc_type, str(document["id"]))
+                self._documents[entity_key] = ref
+                return ref
+        return None
+
+    async def document_anywhere(self, entity_key: str, doc_types: tuple[str, ...],
+                                lane: Lane) -> DocumentRef | None:
+        """A document by its sync key alone (no date known): newest first, every page.
+
+        Every document seen on the way is remembered, so a run of payments costs one scan.
+        """
+        if entity_key in self._documents:
+            return self._documents[entity_key]
+        for doc_type in doc_types:
+            async for document in self._client.documents(doc_type).list(
+                    lane=lane, sort="created-desc"):
+                key = sync_key_of(document)
+                if key is not None:
+                    self._documents.setdefault(key, DocumentRef(doc_type, str(document["id"])))
+                if key == entity_key:
+                    return self._documents[entity_key]
+        return None
+
+    async def payment_id(self, entity_key: str, date: int, lane: Lane) -> str | None:
+        """The payment whose ``desc`` carries this entity's marker, dated within a day."""
+        marker = payment_marker(entity_key)
+        async for payment in self._client.payments.list(
+                lane=lane, starttmp=date - DAY, endtmp=date + DAY):
+            if marker in str(payment.get("desc") or "").split():
+                return str(payment["id"])
+        return None
+
+    async def _scan_products(self, lane: Lane) -> None:
+        seen: dict[str, str] = {}
+        async for product in self._client.products.list(lane=lane):
+            for item in [product, *(product.get("variants") or [])]:
+                if item.get("sku"):
+                    seen.setdefault(str(item["sku"]), str(item.get("id") or product["id"]))
+        self._skus.update(seen)
+        logger.debug("catalogue scan: %d skus", len(seen))

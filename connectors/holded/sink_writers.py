@@ -1,0 +1,224 @@
+"""One writer per entity for the Holded sink: map, find, update or create, read back.
+
+Each writer follows design.md section 4 after the ledger check done by the sink: a known
+link (``command["target_id"]`` or ``links["holded"]``) is updated; otherwise Holded is
+searched by external id (:mod:`connectors.holded.lookup`); only then is the record
+created, through :meth:`Writers.create_safely`, which searches again after any attempt
+whose outcome is unknown instead of posting twice. Every call carries the command's lane.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from app.mapping import Mapping
+from connectors.base.contracts import DependencyPending
+from connectors.base.errors import RetryableError
+from connectors.base.limiter import Lane
+from connectors.base.retry import RetryPolicy
+from connectors.holded.client import HoldedClient
+from connectors.holded.errors import UnexpectedContent
+from connectors.holded.lookup import DocumentRef, HoldedLookup
+from connectors.holded.mapping import (
+    DOC_TYPES, DocumentRefs, PaymentRefs, map_contact, map_invoice, map_payment, map_product,
+)
+from connectors.holded.sink_verify import (
+    Mismatch, cents, check_contact, check_document, check_product,
+)
+
+__all__ = ["SinkClock", "SinkPolicy", "WriteContext", "Writers", "Written"]
+
+logger = logging.getLogger(__name__)
+
+Record = dict[str, Any]
+_PENDING = "pending"  # placeholder id: maps a record once before any API call
+
+
+class SinkClock(Protocol):
+    """Wall time for ``completed_ts`` and sleeps between write rounds (injected in tests)."""
+
+    def now_ms(self) -> int: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SinkPolicy:
+    """``write_rounds``: create attempts per command when outcomes are unknown (each one
+    preceded by a search); ``backoff`` spaces the rounds (a 429's Retry-After wins)."""
+
+    write_rounds: int = 4
+    backoff: RetryPolicy = field(default_factory=lambda: RetryPolicy(base_delay=0.5, max_delay=10.0))
+
+
+@dataclass(frozen=True, slots=True)
+class WriteContext:
+    command: Record
+    mapping: Mapping
+    lane: Lane
+
+    @property
+    def key(self) -> str:
+        return str(self.command["entity_key"])
+
+    @property
+    def payload(self) -> Record:
+        return self.command["payload"]
+
+    @property
+    def known_target(self) -> str | None:
+        links = self.command.get("links") or {}
+        return self.command.get("target_id") or links.get("holded") or None
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    target_id: str
+    mismatches: list[Mismatch]
+    note: str | None = None
+
+
+class Writers:
+    def __init__(self, client: HoldedClient, lookup: HoldedLookup, clock: SinkClock,
+                 policy: SinkPolicy, rand: Callable[[], float]) -> None:
+        self.client, self.lookup = client, lookup
+        self._clock, self._policy, self._rand = clock, policy, rand
+
+    async def write(self, ctx: WriteContext) -> Written:
+        writer = {"contact": self.contact, "product": self.product, "invoice": self.invoice,
+                  "payment": self.payment}[ctx.command["entity"]]
+        return await writer(ctx)
+
+    async def create_safely(self, create: Callable[[], Awaitable[Any]],
+                            find: Callable[[], Awaitable[str | None]], id_field: str = "id") -> str:
+        """Create once; after an attempt with an unknown outcome, search before any other."""
+        for attempt in range(1, self._policy.write_rounds + 1):
+            try:
+                response = await create()
+            except RetryableError as error:
+                delay = self._policy.backoff.delay_for(error, attempt, self._rand)
+                logger.warning("create attempt %d: outcome unknown (%s); searching in %.2fs",
+                               attempt, error.message, delay)
+                await self._clock.sleep(delay)
+                found = await find()
+                if found is not None:
+                    return found
+                if attempt >= self._policy.write_rounds:
+                    raise
+                continue
+            new_id = response.get(id_field) if isinstance(response, dict) else None
+            if not new_id:
+                raise UnexpectedContent(f"the create answered without {id_field!r}: {response!r:.200}")
+            return str(new_id)
+        raise AssertionError("unreachable: write_rounds >= 1")
+
+    # -- contacts --------------------------------------------------------------------------
+    async def contact(self, ctx: WriteContext) -> Written:
+        request = map_contact(ctx.payload, entity_key=ctx.key, mapping=ctx.mapping)
+        contacts, lane = self.client.contacts, ctx.lane
+        target = ctx.known_target or await self.lookup.contact_id(ctx.key, lane)
+        if target is not None:
+            await contacts.update(target, request.body, lane=lane)
+        else:
+            target = await self.create_safely(
+                lambda: contacts.create(request.body, lane=lane),
+                lambda: self.lookup.contact_id(ctx.key, lane))
+        self.lookup.remember_contact(ctx.key, target)
+        return Written(target, check_contact(request, await contacts.get(target, lane=lane)))
+
+    # -- products --------------------------------------------------------------------------
+    async def product(self, ctx: WriteContext) -> Written:
+        request = map_product(ctx.payload, mapping=ctx.mapping)
+        products, lane, sku = self.client.products, ctx.lane, str(request.body["sku"])
+        target = ctx.known_target or await self.lookup.product_id(sku, lane)
+        if target is not None:
+            body = dict(request.body)
+            body["subtotal"] = body.pop("price")  # Holded's update body calls the price subtotal
+            await products.update(target, body, lane=lane)
+        else:
+            target = await self.create_safely(
+                lambda: products.create(request.body, lane=lane),
+                lambda: self.lookup.product_id(sku, lane))
+        self.lookup.remember_product(sku, target)
+        return Written(target, check_product(request, await products.get(target, lane=lane)))
+
+    # -- invoices, credit notes, receipts -----------------------------------------------------
+    async def invoice(self, ctx: WriteContext) -> Written:
+        document, lane = ctx.payload, ctx.lane
+        skus = sorted({str(line["sku"]) for line in document["lines"] if line.get("sku")})
+        # Map once with placeholders: an unmappable document is parked before any API call.
+        map_invoice(document, entity_key=ctx.key, mapping=ctx.mapping,
+                    refs=DocumentRefs(_PENDING, {sku: _PENDING for sku in skus}))
+        contact_id, product_ids = await self._dependencies(ctx, skus)
+        request = map_invoice(document, entity_key=ctx.key, mapping=ctx.mapping,
+                              refs=DocumentRefs(contact_id, product_ids))
+        doc_type = DOC_TYPES[document["doc_type"]]
+        api, date = self.client.documents(doc_type), int(request.body["date"])
+        known = ctx.known_target
+        ref = DocumentRef(doc_type, known) if known else await self.lookup.document(
+            doc_type, ctx.key, date, contact_id, lane)
+        if ref is not None:
+            target = ref.document_id
+            await api.update(target, request.body, lane=lane)
+        else:
+            async def find() -> str | None:
+                found = await self.lookup.document(doc_type, ctx.key, date, contact_id, lane)
+                return found.document_id if found else None
+            target = await self.create_safely(lambda: api.create(request.body, lane=lane), find)
+        self.lookup.remember_document(ctx.key, DocumentRef(doc_type, target))
+        stored = await api.get(target, lane=lane)
+        mismatches = check_document(request, stored, entity_key=ctx.key, mapping=ctx.mapping)
+        for mismatch in mismatches:
+            if mismatch.field.endswith(".price"):  # a 0 EUR line: the sku we cached is gone
+                for sku in skus:
+                    self.lookup.forget_product(sku)
+        return Written(target, mismatches)
+
+    async def _dependencies(self, ctx: WriteContext, skus: list[str]
+                            ) -> tuple[str, dict[str, str]]:
+        document, lane = ctx.payload, ctx.lane
+        pending: list[str] = []
+        contact_keys = [document["customer_key"], *(
+            k for k in ctx.command.get("depends_on") or []
+            if k.startswith("contact/") and k != document["customer_key"])]
+        contact_ids = {k: await self.lookup.contact_id(k, lane) for k in contact_keys}
+        pending += [k for k, found in contact_ids.items() if found is None]
+        product_ids = await self.lookup.product_ids(skus, lane)
+        for sku in skus:
+            if sku not in product_ids:
+                line = next(x for x in document["lines"] if str(x.get("sku")) == sku)
+                pending.append(line.get("product_key") or f"sku:{sku}")
+        if pending:
+            raise DependencyPending(pending)
+        contact_id = contact_ids[document["customer_key"]]
+        assert contact_id is not None
+        return contact_id, product_ids
+
+    # -- payments ----------------------------------------------------------------------------
+    async def payment(self, ctx: WriteContext) -> Written:
+        payment, lane = ctx.payload, ctx.lane
+        map_payment(payment, mapping=ctx.mapping, refs=PaymentRefs(_PENDING), entity_key=ctx.key)
+        ref = await self.lookup.document_anywhere(payment["invoice_key"],
+                                                  tuple(DOC_TYPES.values()), lane)
+        if ref is None:
+            raise DependencyPending([payment["invoice_key"]])
+        request = map_payment(payment, mapping=ctx.mapping, entity_key=ctx.key,
+                              refs=PaymentRefs(ref.document_id, ref.doc_type))
+        body, note = request.body, None
+        target = ctx.known_target or await self.lookup.payment_id(ctx.key, body["date"], lane)
+        if target is not None:
+            note = "payment already registered in Holded; payments are not registered twice"
+        else:
+            api = self.client.documents(ref.doc_type)
+            target = await self.create_safely(
+                lambda: api.pay(ref.document_id, date=body["date"], amount=body["amount"],
+                                treasury=body.get("treasury"), desc=body.get("desc"), lane=lane),
+                lambda: self.lookup.payment_id(ctx.key, body["date"], lane), id_field="paymentId")
+        stored = await self.client.payments.get(target, lane=lane)
+        mismatches = []
+        if cents(stored.get("amount")) != cents(body["amount"]):
+            mismatches.append(Mismatch("amount", cents(body["amount"]), cents(stored.get("amount"))))
+        return Written(target, mismatches, note)
