@@ -92,11 +92,11 @@ async def create_invoice(holded: HoldedClient, doc: dict[str, Any], key: str, co
 
 async def pay(holded: HoldedClient, payment: dict[str, Any], document_id: str,
               doc_type: str = "invoice", mapping: Mapping = MAPPING,
-              extra_desc: str | None = None) -> str:
-    request = map_payment(payment, mapping=mapping, refs=PaymentRefs(document_id, doc_type))
+              entity_key: str | None = None) -> str:
+    """Register a payment as the sink does (with the ``hs:`` marker when given a key)."""
+    request = map_payment(payment, mapping=mapping, refs=PaymentRefs(document_id, doc_type),
+                          entity_key=entity_key)
     body = json_ready(request.body)
-    if extra_desc:
-        body["desc"] = f"{body.get('desc', '')} {extra_desc}".strip()
     answer = await holded.documents(doc_type).pay(document_id, **body)
     return str(answer["paymentId"])
 
@@ -391,6 +391,14 @@ async def test_invoice_and_payment_round_trip(holded: HoldedClient) -> None:
     for field in ("lines", "totals", "issue_date", "due_date", "currency", "customer_key",
                   "payment_method", "notes", "doc_type", "exchange_rate"):
         assert back[field] == doc[field], field
+
+    erp = payment("invoice/odoo/INV-9", amount=D("1.00"), treasury="caja",
+                  reference="TRF-1", description="resto")
+    erp_id = await pay(holded, erp, document_id, entity_key="payment/odoo/PAY-1")
+    event = await fetch_change(holded, MAPPING, "payment", erp_id, NOW)
+    assert event is not None and event["entity_key"] == "payment/odoo/PAY-1"
+    assert inbound.project("payment", event["payload"]) == inbound.project("payment", erp)
+    assert event["payload"]["description"] == "TRF-1 resto"  # the marker is not in it
 
     for canonical, payment_id in zip(sent, payment_ids, strict=True):
         event = await fetch_change(holded, MAPPING, "payment", payment_id, NOW)

@@ -193,7 +193,7 @@ async def test_payment_on_an_erp_invoice_resolves_to_the_erp_invoice_key(holded:
                                           date=dt.date(2026, 3, 10)), document_id)
     ours = await pay(holded, payment("invoice/odoo/INV-1", amount=D("25.50"),
                                      date=dt.date(2026, 3, 10), description="cobro"),
-                     document_id, extra_desc="hs:payment/odoo/PAY-7")
+                     document_id, entity_key="payment/odoo/PAY-7")
     state, events = await poll_once(holded, state, MAPPING, T0 + HOUR)
     found = by_key(check(events))
     assert set(found) == {f"payment/holded/{born_here}", "payment/odoo/PAY-7", "invoice/odoo/INV-1"}
