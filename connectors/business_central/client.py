@@ -230,10 +230,13 @@ class BusinessCentralClient:
 
     # -- collections ------------------------------------------------------------------------
     def list(self, path: str, *, filter: str | None = None, expand: Sequence[str] = (),
-             top: int | None = None, lane: Lane = "realtime") -> AsyncIterator[dict[str, Any]]:
+             top: int | None = None, orderby: str | None = None,
+             lane: Lane = "realtime") -> AsyncIterator[dict[str, Any]]:
         params: dict[str, Any] = {}
         if filter:
             params["$filter"] = filter
+        if orderby:
+            params["$orderby"] = orderby
         if expand:
             params["$expand"] = ",".join(expand)
         if top is not None:

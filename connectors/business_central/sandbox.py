@@ -216,6 +216,18 @@ class BCSandbox:
         """Every token issued so far is rejected from now on (the API answers 401)."""
         self.state.tokens.revoke_all()
 
+    def revoke_client(self, client_id: str | None = None) -> None:
+        """The app registration is gone: its secret is refused and its tokens stop working."""
+        clients = dict(self.state.tokens.clients)
+        clients.pop(client_id or self.client_id, None)
+        self.state.tokens.clients = clients
+        self.state.tokens.revoke_all()
+
+    async def insert(self, collection: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Load records straight into the store (no validation), in this sandbox's company."""
+        return [await self.state.store.insert(collection, {"_company": self.company_id, **r})
+                for r in records]
+
     async def flush_notifications(self) -> int:
         """Deliver queued webhook notices now; returns the number of POSTs made."""
         return await self.state.subscriptions.flush()

@@ -23,6 +23,7 @@ class Faults:
     storm_next: int = 0              # next N API requests: 429 with Retry-After
     storm_retry_after: int | None = 1
     token_errors_next: int = 0       # next N token requests: 503 from the token endpoint
+    ignore_skiptoken: bool = False   # listings ignore $skiptoken: every page is the first one
     seed: int = 0
     _rng: random.Random = field(init=False, repr=False, compare=False)
 

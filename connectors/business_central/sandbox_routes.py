@@ -164,7 +164,7 @@ async def _collection(state: SandboxState, request: web.Request, spec: EntitySpe
     if prefer is not None:
         page_size = min(page_size, prefer)
         headers["Preference-Applied"] = f"odata.maxpagesize={prefer}"
-    start = query.skip + query.skiptoken
+    start = query.skip + (0 if state.faults.ignore_skiptoken else query.skiptoken)
     end = len(records) if query.top is None else min(len(records), query.skip + query.top)
     page = records[start:min(end, start + page_size)]
     body: Record = {"@odata.context": f"{state.api_root}/$metadata#{spec.name}",

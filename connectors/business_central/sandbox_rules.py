@@ -215,6 +215,56 @@ class Rules:
         if Decimal(record.get("unitPrice", 0)) < 0:
             raise bad("unitPrice must not be negative.")
 
+    async def _prepare_customerPaymentJournals(self, company: str, record: Record,
+                                               current: Record | None,
+                                               parent: Record | None) -> None:
+        if not record.get("code"):
+            raise bad("code is required.")
+        await self.unique("customerPaymentJournals", company, "code", record["code"],
+                          current["id"] if current else None)
+
+    async def _prepare_customerPayments(self, company: str, record: Record,
+                                        current: Record | None, parent: Record | None) -> None:
+        if parent is None:
+            raise bad("Customer payments are created in a customer payment journal: POST "
+                      "customerPaymentJournals(<id>)/customerPayments.")
+        record["journalDisplayName"] = parent["code"]
+        if current is None:
+            siblings = await self.store.list("customerPayments", journalId=parent["id"])
+            record.setdefault("lineNumber", max([s["lineNumber"] for s in siblings], default=0)
+                              + 10000)
+            record.setdefault("postingDate", self.today().isoformat())
+        customer = None
+        if record.get("customerId"):
+            customer = await self.ref("customers", company, record["customerId"], "customer")
+        elif record.get("customerNumber"):
+            customer = await self.one("customers", company, number=record["customerNumber"])
+        if customer is None:
+            raise bad("customerId or customerNumber of an existing customer is required.",
+                      "BadRequest_NotFound")
+        record.update(customerId=customer["id"], customerNumber=customer["number"])
+        # The sign is UNVERIFIED (v1.0 docs show -1500, v2.0 docs 1500): take v2.0's reading.
+        if "amount" not in record or Decimal(record["amount"]) <= 0:
+            raise bad("amount must be a positive amount received from the customer.")
+        invoice = None
+        if record.get("appliesToInvoiceId"):
+            invoice = await self.ref("salesInvoices", company, record["appliesToInvoiceId"],
+                                     "invoice")
+        elif record.get("appliesToInvoiceNumber"):
+            invoice = await self.one("salesInvoices", company,
+                                     number=record["appliesToInvoiceNumber"])
+            if invoice is None:
+                raise bad(f"The invoice {record['appliesToInvoiceNumber']} does not exist.",
+                          "BadRequest_NotFound")
+        if invoice is not None:
+            if invoice["status"] != "Open":
+                raise bad(f"The invoice {invoice['number']} is not open ({invoice['status']}); "
+                          "a payment can only be applied to an open posted invoice.")
+            if invoice["customerId"] != customer["id"]:
+                raise bad(f"The invoice {invoice['number']} belongs to another customer.")
+            record.update(appliesToInvoiceId=invoice["id"],
+                          appliesToInvoiceNumber=invoice["number"])
+
     async def _prepare_salesInvoices(self, company: str, record: Record,
                                      current: Record | None, parent: Record | None) -> None:
         await self._document(company, record, current, "invoiceDate", "BORR-FV")

@@ -1,0 +1,349 @@
+"""Business Central records <-> canonical records, through the mapping document.
+
+Pure: BC reference data the mapping needs (payment terms, payment methods by id) comes in a
+:class:`Lookups` that the source or sink fetched; no I/O here. Codes go through the mapping
+document's ``business_central`` section (taxes = BC tax group / VAT codes, payment methods,
+accounts). A code that cannot be mapped makes the record ``Unmappable`` with every reason at
+once; nothing is guessed.
+
+Inbound (BC -> canonical): :func:`customer_to_contact`, :func:`vendor_to_contact`,
+:func:`item_to_product`, :func:`invoice_to_canonical` (salesInvoices and salesCreditMemos,
+lines expanded). Outbound (canonical -> BC): :func:`contact_to_customer` (the fields a PATCH
+may change) and :func:`payment_to_line` (a customerPayments journal line).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Mapping as MappingABC
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from app.mapping import Mapping, Unmappable
+from app.mapping.resolve import Resolver
+
+__all__ = ["HELD_FIELDS", "SYSTEM", "Lookups", "PaymentRefs", "contact_to_customer",
+           "customer_to_contact", "entity_key", "invoice_to_canonical", "item_to_product",
+           "payment_to_line", "sync_code", "vendor_to_contact"]
+
+SYSTEM = "business_central"
+EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
+# Canonical fields Business Central stores, per entity (what echo checks and merges compare).
+HELD_FIELDS: MappingABC[str, frozenset[str]] = {
+    "contact": frozenset({"kind", "name", "tax_id", "is_person", "email", "phone", "address",
+                          "payment_method", "payment_due_days", "currency"}),
+    "product": frozenset({"kind", "sku", "name", "price", "cost", "currency", "sales_taxes",
+                          "barcode", "active"}),
+    "invoice": frozenset({"doc_type", "number", "issue_date", "due_date", "customer_key",
+                          "currency", "lines", "totals", "status", "payment_status",
+                          "amount_paid", "corrects"}),
+    "payment": frozenset({"invoice_key", "date", "amount", "currency"}),
+}
+_DAYS = re.compile(r"^(\d+)D$")
+_ZERO = Decimal(0)
+
+
+def entity_key(entity: str, record_id: str) -> str:
+    return f"{entity}/{SYSTEM}/{record_id}"
+
+
+def sync_code(key: str) -> str:
+    """The 20-character document number that finds a record we wrote (BC Code[20]).
+
+    An entity key does not fit BC's code fields (Code[20] / Code[35]), so its hash does.
+    """
+    return "HS" + hashlib.sha256(key.encode()).hexdigest()[:18].upper()
+
+
+@dataclass(frozen=True, slots=True)
+class Lookups:
+    """BC reference data by id: ``paymentTerms`` and ``paymentMethods`` records."""
+
+    payment_terms: MappingABC[str, MappingABC[str, Any]] = field(default_factory=dict)
+    payment_methods: MappingABC[str, MappingABC[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, payment_terms: list[dict[str, Any]],
+              payment_methods: list[dict[str, Any]]) -> Lookups:
+        return cls({t["id"]: t for t in payment_terms}, {m["id"]: m for m in payment_methods})
+
+    def term_for_days(self, days: int) -> str | None:
+        """Id of a payment term due exactly ``days`` days after the document date."""
+        for term_id, term in sorted(self.payment_terms.items(), key=lambda kv: str(kv[1].get("code"))):
+            if str(term.get("dueDateCalculation", "")).upper() == f"{days}D":
+                return term_id
+        return None
+
+    def method_id(self, code: str) -> str | None:
+        return next((i for i, m in self.payment_methods.items() if m.get("code") == code), None)
+
+
+class _Inbound:
+    """Collects every reason a BC record cannot be read into canonical terms."""
+
+    def __init__(self, mapping: Mapping) -> None:
+        self.mapping = mapping
+        self.map = mapping.system(SYSTEM)
+        self.reasons: list[str] = []
+        if self.map is None:
+            self.reasons.append(f"mapping v{mapping.version} has no section for Business Central")
+
+    def code(self, section: str, code: str, where: str, what: str) -> str | None:
+        canonical = self.map.section(section).to_canonical(code) if self.map else None
+        if canonical is None and self.map is not None:
+            self.reasons.append(f"{where}: Business Central {what} {code!r} is not mapped in "
+                                f"mapping v{self.mapping.version}")
+        return canonical
+
+    def taxes(self, code: str, where: str) -> tuple[list[str], str | None]:
+        """(VAT / surcharge codes, withholding code) for one BC tax code."""
+        entry = self.map.taxes.entry(code) if self.map else None
+        if entry is None:
+            if self.map is not None:
+                self.reasons.append(f"{where}: Business Central tax code {code!r} is not mapped "
+                                    f"in mapping v{self.mapping.version}")
+            return [], None
+        taxes = [c for c in entry.canonical if not self.mapping.taxes[c].is_withholding]
+        withholding = [c for c in entry.canonical if self.mapping.taxes[c].is_withholding]
+        return taxes, withholding[0] if withholding else None
+
+    def currency(self, code: str | None) -> str:
+        return code or self.mapping.base_currency  # BC writes "" for the local currency
+
+    def done(self) -> None:
+        if self.reasons:
+            raise Unmappable(self.reasons, mapping_version=self.mapping.version)
+
+
+def _dec(value: Any) -> Decimal:
+    return _ZERO if value is None else Decimal(str(value))
+
+
+def _text(value: Any) -> str | None:
+    return str(value).strip() or None if value is not None else None
+
+
+def _address(record: MappingABC[str, Any]) -> dict[str, Any] | None:
+    street = ", ".join(p for p in (_text(record.get("addressLine1")),
+                                   _text(record.get("addressLine2"))) if p) or None
+    address = {"street": street, "city": _text(record.get("city")),
+               "postal_code": _text(record.get("postalCode")),
+               "province": _text(record.get("state")),
+               "country_code": (_text(record.get("country")) or "").upper() or None}
+    return address if any(address.values()) else None
+
+
+def _party(record: MappingABC[str, Any], kind: str, mapping: Mapping, lookups: Lookups
+           ) -> dict[str, Any]:
+    r = _Inbound(mapping)
+    due_days = None
+    if record.get("paymentTermsId") and record["paymentTermsId"] != EMPTY_GUID:
+        term = lookups.payment_terms.get(record["paymentTermsId"])
+        formula = str((term or {}).get("dueDateCalculation", ""))
+        match = _DAYS.match(formula.upper())
+        if match is None:
+            r.reasons.append(f"paymentTermsId: payment term {(term or {}).get('code')!r} "
+                             f"({formula or 'unknown'}) is not a whole number of days")
+        else:
+            due_days = int(match.group(1))
+    method = None
+    if record.get("paymentMethodId") and record["paymentMethodId"] != EMPTY_GUID:
+        known = lookups.payment_methods.get(record["paymentMethodId"])
+        if known is None:
+            r.reasons.append(f"paymentMethodId: unknown payment method {record['paymentMethodId']}")
+        else:
+            method = r.code("payment_methods", str(known["code"]), "paymentMethodId",
+                            "payment method")
+    contact = {
+        "kind": kind, "name": str(record.get("displayName") or ""), "trade_name": None,
+        "tax_id": _text(record.get("taxRegistrationNumber")),
+        "is_person": record.get("type") == "Person", "email": _text(record.get("email")),
+        "phone": _text(record.get("phoneNumber")), "mobile": None, "iban": None, "swift": None,
+        "address": _address(record), "tax_regime": None, "payment_method": method,
+        "payment_due_days": due_days, "price_list": None,
+        "currency": r.currency(record.get("currencyCode")), "language": None,
+        "sales_account": None, "purchases_account": None, "default_taxes": [],
+        "withholding": None, "tags": [],
+    }
+    r.done()
+    return contact
+
+
+def customer_to_contact(record: MappingABC[str, Any], *, mapping: Mapping,
+                        lookups: Lookups) -> dict[str, Any]:
+    return _party(record, "customer", mapping, lookups)
+
+
+def vendor_to_contact(record: MappingABC[str, Any], *, mapping: Mapping,
+                      lookups: Lookups) -> dict[str, Any]:
+    return _party(record, "supplier", mapping, lookups)
+
+
+def item_to_product(record: MappingABC[str, Any], *, mapping: Mapping) -> dict[str, Any]:
+    r = _Inbound(mapping)
+    taxes: list[str] = []
+    if record.get("taxGroupCode"):
+        taxes, _ = r.taxes(str(record["taxGroupCode"]), "taxGroupCode")
+    price = _dec(record.get("unitPrice"))
+    if record.get("priceIncludesTax"):
+        rate = sum((mapping.taxes[t].rate for t in taxes if t in mapping.taxes), _ZERO)
+        price = (price * 100 / (100 + rate)).quantize(Decimal("0.000001"))
+    product = {
+        "kind": "service" if record.get("type") == "Service" else "product",
+        "sku": str(record.get("number") or ""), "name": str(record.get("displayName") or ""),
+        "description": None, "price": price,
+        "cost": _dec(record["unitCost"]) if record.get("unitCost") is not None else None,
+        "currency": mapping.base_currency, "sales_taxes": taxes, "purchase_taxes": [],
+        "sales_account": None, "purchases_account": None, "barcode": _text(record.get("gtin")),
+        "stock": [], "active": not bool(record.get("blocked")),
+    }
+    r.done()
+    return product
+
+
+_STATUS = {"Draft": "draft", "In Review": "draft", "Canceled": "cancelled"}
+
+
+def invoice_to_canonical(record: MappingABC[str, Any], *, mapping: Mapping,
+                         credit_memo: bool = False) -> dict[str, Any]:
+    """A salesInvoice / salesCreditMemo with its lines expanded (``salesInvoiceLines``...)."""
+    r = _Inbound(mapping)
+    lines_key = "salesCreditMemoLines" if credit_memo else "salesInvoiceLines"
+    if not isinstance(record.get(lines_key), list):
+        raise ValueError(f"the document was read without $expand={lines_key}")
+    lines = []
+    for line in sorted(record[lines_key], key=lambda x: x.get("sequence", 0)):
+        if line.get("lineType") == "Comment":
+            continue  # a text line: no amounts, nothing canonical to carry
+        lines.append(_line(r, line, len(lines) + 1, bool(record.get("pricesIncludeTax"))))
+    total = _dec(record.get("totalAmountIncludingTax"))
+    status = _STATUS.get(str(record.get("status")), "issued")
+    remaining = _dec(record.get("remainingAmount")) if "remainingAmount" in record else total
+    paid = _ZERO if status == "draft" else max(_ZERO, total - remaining)
+    payment_status = ("paid" if paid >= total and total > 0 else "partial" if paid > 0
+                      else "unpaid")
+    corrects = None
+    if credit_memo and record.get("invoiceId") and record["invoiceId"] != EMPTY_GUID:
+        corrects = entity_key("invoice", record["invoiceId"])
+    date_field = "creditMemoDate" if credit_memo else "invoiceDate"
+    invoice = {
+        "doc_type": "credit_note" if credit_memo else "invoice",
+        "number": _text(record.get("number")), "series": None,
+        "issue_date": dt.date.fromisoformat(record[date_field]),
+        "due_date": dt.date.fromisoformat(record["dueDate"]) if record.get("dueDate") else None,
+        "customer_key": entity_key("contact", str(record.get("customerId"))),
+        "customer_tax_id": None, "currency": r.currency(record.get("currencyCode")),
+        "exchange_rate": None, "tax_regime": None, "lines": lines,
+        "totals": {"subtotal": _dec(record.get("totalAmountExcludingTax")),
+                   "tax_total": _dec(record.get("totalTaxAmount")),
+                   "withholding_total": _ZERO, "total": total},
+        "payment_method": None, "corrects": corrects, "status": status,
+        "payment_status": payment_status, "amount_paid": paid, "notes": None,
+    }
+    r.done()
+    return invoice
+
+
+def _line(r: _Inbound, line: MappingABC[str, Any], line_no: int, includes_tax: bool
+          ) -> dict[str, Any]:
+    where = f"line {line.get('sequence', line_no)}"
+    taxes, withholding = ([], None)
+    if line.get("taxCode"):
+        taxes, withholding = r.taxes(str(line["taxCode"]), where)
+    account = None
+    if line.get("lineType") == "Account" and line.get("lineObjectNumber"):
+        account = r.code("accounts", str(line["lineObjectNumber"]), where, "G/L account")
+    price = _dec(line.get("unitPrice"))
+    if includes_tax and line.get("taxPercent"):
+        price = (price * 100 / (100 + _dec(line["taxPercent"]))).quantize(Decimal("0.000001"))
+    is_item = line.get("lineType") == "Item"
+    return {
+        "line_no": line_no,
+        "sku": str(line["lineObjectNumber"]) if is_item and line.get("lineObjectNumber") else None,
+        "product_key": entity_key("product", line["itemId"])
+        if is_item and line.get("itemId") and line["itemId"] != EMPTY_GUID else None,
+        "description": str(line.get("description") or ""),
+        "quantity": _dec(line.get("quantity")), "unit_price": price,
+        "discount_pct": _dec(line.get("discountPercent")), "taxes": taxes,
+        "withholding": withholding, "account": account,
+    }
+
+
+def contact_to_customer(contact: MappingABC[str, Any], *, mapping: Mapping,
+                        lookups: Lookups) -> dict[str, Any]:
+    """The customer fields BC should hold for ``contact`` (a PATCH body, compared first)."""
+    r = Resolver(mapping, SYSTEM)
+    address = contact.get("address") or {}
+    body: dict[str, Any] = {
+        "displayName": (contact.get("name") or "")[:100],
+        "type": "Person" if contact.get("is_person") else "Company",
+        "taxRegistrationNumber": contact.get("tax_id") or "",
+        "email": contact.get("email") or "", "phoneNumber": contact.get("phone") or "",
+        "addressLine1": address.get("street") or "", "city": address.get("city") or "",
+        "postalCode": address.get("postal_code") or "", "state": address.get("province") or "",
+        "country": address.get("country_code") or "",
+    }
+    if len(body["taxRegistrationNumber"]) > 20:
+        r.fail("tax_id", f"{contact['tax_id']!r} is longer than BC's 20 characters")
+    currency = r.currency(contact.get("currency") or mapping.base_currency, "currency")
+    if currency is not None:
+        body["currencyCode"] = "" if currency == mapping.base_currency else currency
+    if contact.get("payment_due_days") is not None:
+        term = lookups.term_for_days(int(contact["payment_due_days"]))
+        if term is None:
+            r.fail("payment_due_days", f"Business Central has no payment term of "
+                   f"{contact['payment_due_days']} days (dueDateCalculation "
+                   f"'{contact['payment_due_days']}D')")
+        body["paymentTermsId"] = term
+    if contact.get("payment_method"):
+        code = r.code("payment_methods", contact["payment_method"], "payment_method")
+        if code is not None:
+            method = lookups.method_id(str(code))
+            if method is None:
+                r.fail("payment_method", f"Business Central has no payment method {code!r}")
+            body["paymentMethodId"] = method
+    r.raise_if_any()
+    return body
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRefs:
+    """The posted BC invoice a payment is applied to."""
+
+    invoice_id: str
+    invoice_number: str
+    customer_id: str
+    currency: str  # ISO code; BC's "" already replaced by the base currency
+
+
+def payment_to_line(payment: MappingABC[str, Any], *, key: str, mapping: Mapping,
+                    refs: PaymentRefs) -> dict[str, Any]:
+    """A ``customerPayments`` line that pays (part of) ``refs``' invoice.
+
+    ``documentNumber`` is :func:`sync_code` of the entity key: the posted G/L entries keep
+    it, so a payment whose response was lost is found again. ``description`` carries the
+    entity key itself when it fits BC's 100 characters.
+    """
+    r = Resolver(mapping, SYSTEM)
+    currency = payment.get("currency") or mapping.base_currency
+    r.currency(currency, "currency")
+    if currency != refs.currency:
+        r.fail("currency", f"payment in {currency} but invoice {refs.invoice_number} is in "
+               f"{refs.currency}")
+    amount = Decimal(payment["amount"])
+    if amount <= 0:
+        r.fail("amount", f"{amount} is not a positive payment")
+    r.raise_if_any()
+    comment = " ".join(x for x in (payment.get("reference"), payment.get("description")) if x)
+    return {
+        "customerId": refs.customer_id, "postingDate": payment["date"].isoformat(),
+        "documentNumber": sync_code(key), "externalDocumentNumber": sync_code(key),
+        "amount": amount, "appliesToInvoiceId": refs.invoice_id,
+        "description": key if len(key) <= 100 else key[:77] + "~" + sync_code(key),
+        "comment": comment[:250],
+    }
+
+

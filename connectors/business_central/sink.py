@@ -1,0 +1,240 @@
+"""Business Central sink: Holded payments posted against BC invoices, customer updates with etags.
+
+``execute(command)`` follows design.md section 4 before any write: the ledger (command done?),
+the links (does the entity already have a BC id?), then BC itself: a payment is searched by
+its sync code (:func:`mapping.sync_code` of the entity key), written as the line's
+``documentNumber``, first among posted G/L entries, then among the journal's unposted lines.
+Only when all say no is a line created; then the journal is posted, so the invoice's
+``remainingAmount`` and the customer's balance change. A lost response at any step is found
+by that search on the retry; POSTs are never repeated blindly (see client.NoBlindRepeat).
+
+Customer updates PATCH with ``If-Match``: the etag of our last write or read of that customer
+(``etags``), else the one just read. A 412 means BC changed the customer since: the sink
+re-reads, reports a Conflict per differing field and does not overwrite.
+
+Outcomes: ``succeeded`` / ``already_done``; ``parked`` when the mapping cannot express the
+record (retried when the mapping changes); ``failed`` for data BC refused and etag conflicts.
+Transient and configuration errors propagate to the agent (retry / alert).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from app.core.keys import EntityKey
+from app.mapping import Mapping as MappingDoc
+from app.mapping import Unmappable
+from connectors.base.contracts import Ledger, SinkOutcome, result
+from connectors.base.errors import SkipRecord
+from connectors.business_central import mapping as bcmap
+from connectors.business_central.client import BusinessCentralClient
+from connectors.business_central.errors import EtagConflict, NotFound, Rejected
+
+__all__ = ["BusinessCentralSink", "EtagStore", "MemoryEtags"]
+
+logger = logging.getLogger(__name__)
+
+SYSTEM = bcmap.SYSTEM
+Record = dict[str, Any]
+# BC customer field -> the canonical Contact field it holds (for Conflict records).
+_CANONICAL_FIELD = {"displayName": "name", "type": "is_person", "taxRegistrationNumber": "tax_id",
+                    "email": "email", "phoneNumber": "phone", "addressLine1": "address",
+                    "city": "address", "postalCode": "address", "state": "address",
+                    "country": "address", "currencyCode": "currency",
+                    "paymentTermsId": "payment_due_days", "paymentMethodId": "payment_method"}
+
+
+class EtagStore(Protocol):
+    """The etag of the customer version the sink last wrote or read, per entity key."""
+
+    def get(self, key: str) -> str | None: ...
+
+    def put(self, key: str, etag: str) -> None: ...
+
+
+class MemoryEtags(dict[str, str]):
+    def put(self, key: str, etag: str) -> None:
+        self[key] = etag
+
+
+class BusinessCentralSink:
+    system = SYSTEM
+
+    def __init__(self, client: BusinessCentralClient, *,
+                 mapping: MappingDoc | Callable[[], MappingDoc], ledger: Ledger,
+                 etags: EtagStore | None = None, journal_code: str = "HSYNC",
+                 now_ms: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
+        if not journal_code or len(journal_code) > 10:
+            raise ValueError("journal_code must be 1-10 characters (BC Code[10])")
+        self.client = client
+        self._mapping = mapping if callable(mapping) else (lambda: mapping)
+        self.ledger, self.etags = ledger, etags if etags is not None else MemoryEtags()
+        self.journal_code, self._now_ms = journal_code.upper(), now_ms
+        self._journal_id: str | None = None
+        self._lookups: bcmap.Lookups | None = None
+
+    async def execute(self, command: Mapping[str, Any]) -> SinkOutcome:
+        """Write the command's canonical state to BC, exactly once."""
+        command = dict(command)
+        done = self.ledger.get(command["command_id"])
+        if done is not None:
+            return SinkOutcome(self._result(command, "already_done", target_id=done.get("target_id"),
+                                            reason="command already executed"))
+        mapping = self._mapping()
+        try:
+            if command["entity"] == "payment":
+                outcome = await self._payment(command, mapping)
+            elif command["entity"] == "contact":
+                outcome = await self._contact(command, mapping)
+            else:
+                outcome = SinkOutcome(self._result(
+                    command, "parked", reason=f"the Business Central sink does not write "
+                    f"{command['entity']} records yet", mapping_version=mapping.version))
+        except Unmappable as exc:
+            outcome = SinkOutcome(self._result(command, "parked", reason=str(exc),
+                                               mapping_version=exc.mapping_version))
+        except SkipRecord as exc:
+            outcome = SinkOutcome(self._result(command, "failed", reason=str(exc),
+                                               mapping_version=mapping.version))
+        if outcome.result["status"] != "parked":  # parked commands come back with a new mapping
+            self.ledger.put(command["command_id"], outcome.result)
+        return outcome
+
+    def _result(self, command: Record, status: str, **kwargs: Any) -> Record:
+        return result(command, status, self._now_ms(), **kwargs)
+
+    # -- payments -------------------------------------------------------------------------
+    async def _payment(self, command: Record, mapping: MappingDoc) -> SinkOutcome:
+        key = command["entity_key"]
+        linked = command.get("target_id") or (command.get("links") or {}).get(SYSTEM)
+        if linked:
+            return SinkOutcome(self._result(command, "already_done", target_id=linked,
+                                            reason="payment already linked to Business Central",
+                                            mapping_version=mapping.version))
+        payload = command["payload"]
+        invoice = await self._invoice(payload["invoice_key"], mapping)
+        code = bcmap.sync_code(key)
+        journal = await self._journal()
+        lines_path = f"customerPaymentJournals({journal})/customerPayments"
+        if await self.client.find("generalLedgerEntries", documentNumber=code):
+            return self._paid(command, code, mapping, "found posted in Business Central")
+        if not await self.client.find(lines_path, documentNumber=code):
+            refs = bcmap.PaymentRefs(invoice["id"], str(invoice.get("number")),
+                                     invoice["customerId"],
+                                     invoice.get("currencyCode") or mapping.base_currency)
+            line = bcmap.payment_to_line(payload, key=key, mapping=mapping, refs=refs)
+            await self.client.create(lines_path, line)
+        try:
+            await self.client.action("customerPaymentJournals", journal, "post")
+        except Rejected:
+            # Someone (another worker, a person) posted the journal in between: look again.
+            if not await self.client.find("generalLedgerEntries", documentNumber=code):
+                raise
+        return self._paid(command, code, mapping, None)
+
+    def _paid(self, command: Record, code: str, mapping: MappingDoc, reason: str | None
+              ) -> SinkOutcome:
+        return SinkOutcome(self._result(command, "succeeded", target_id=code, reason=reason,
+                                        mapping_version=mapping.version))
+
+    async def _invoice(self, invoice_key: str, mapping: MappingDoc) -> Record:
+        key = EntityKey.parse(invoice_key)
+        if key.origin != SYSTEM:
+            raise Unmappable([f"invoice_key: {invoice_key} was not born in Business Central; "
+                              "the sink pays only BC invoices (invoice/business_central/<id>)"],
+                             mapping_version=mapping.version)
+        try:
+            invoice = await self.client.get("salesInvoices", key.origin_id)
+        except ValueError:
+            raise SkipRecord(f"{invoice_key}: not a Business Central invoice id") from None
+        except NotFound:
+            raise SkipRecord(f"{invoice_key}: the invoice does not exist in Business Central"
+                             ) from None
+        if invoice.get("status") not in ("Open", "Paid"):
+            raise SkipRecord(f"{invoice_key}: invoice {invoice.get('number')} is "
+                             f"{invoice.get('status')}, not posted; a payment needs a posted "
+                             "invoice")
+        return invoice
+
+    async def _journal(self) -> str:
+        if self._journal_id is None:
+            found = await self.client.find("customerPaymentJournals", code=self.journal_code)
+            if not found:  # a journal of our own, so posting it posts only our lines
+                found = [await self.client.create("customerPaymentJournals", {
+                    "code": self.journal_code, "displayName": "holded-sync payments"})]
+            self._journal_id = str(found[0]["id"])
+        return self._journal_id
+
+    # -- customers ------------------------------------------------------------------------
+    async def _contact(self, command: Record, mapping: MappingDoc) -> SinkOutcome:
+        key = command["entity_key"]
+        customer_id = self._customer_id(command)
+        if customer_id is None:
+            return SinkOutcome(self._result(
+                command, "parked", mapping_version=mapping.version,
+                reason="creating Business Central customers is not supported yet: BC has no "
+                       "external-id field to find a created customer again"))
+        if self._lookups is None:
+            terms = [t async for t in self.client.list("paymentTerms")]
+            methods = [m async for m in self.client.list("paymentMethods")]
+            self._lookups = bcmap.Lookups.build(terms, methods)
+        desired = bcmap.contact_to_customer(command["payload"], mapping=mapping,
+                                            lookups=self._lookups)
+        current = await self.client.get("customers", customer_id)
+        if not _differs(desired, current):
+            self.etags.put(key, str(current["@odata.etag"]))
+            return SinkOutcome(self._result(command, "succeeded", target_id=customer_id,
+                                            reason="Business Central already holds it",
+                                            mapping_version=mapping.version))
+        etag = self.etags.get(key) or str(current["@odata.etag"])
+        changes = {k: v for k, v in desired.items() if _differs({k: v}, current)}
+        try:
+            written = await self.client.update("customers", customer_id, changes, etag=etag)
+        except EtagConflict:
+            return await self._conflict(command, customer_id, desired, mapping)
+        self.etags.put(key, str(written["@odata.etag"]))
+        return SinkOutcome(self._result(command, "succeeded", target_id=customer_id,
+                                        mapping_version=mapping.version))
+
+    def _customer_id(self, command: Record) -> str | None:
+        linked = command.get("target_id") or (command.get("links") or {}).get(SYSTEM)
+        if linked:
+            return str(linked)
+        key = EntityKey.parse(command["entity_key"])
+        return key.origin_id if key.origin == SYSTEM else None
+
+    async def _conflict(self, command: Record, customer_id: str, desired: Record,
+                        mapping: MappingDoc) -> SinkOutcome:
+        current = await self.client.get("customers", customer_id)
+        self.etags.put(command["entity_key"], str(current["@odata.etag"]))
+        differing = {k: v for k, v in desired.items() if _differs({k: v}, current)}
+        if not differing:  # our own earlier write, whose response was lost
+            return SinkOutcome(self._result(command, "succeeded", target_id=customer_id,
+                                            mapping_version=mapping.version))
+        grouped: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+        for name, value in differing.items():
+            ours, theirs = grouped.setdefault(_CANONICAL_FIELD.get(name, name), ({}, {}))
+            ours[name], theirs[name] = value, current.get(name)
+        now = self._now_ms()
+        conflicts = [{
+            "conflict_id": hashlib.sha256(f"{command['command_id']}|{name}".encode()).hexdigest(),
+            "entity_key": command["entity_key"], "field": name, "canonical_system": "canonical",
+            "canonical_value": json.dumps(ours, sort_keys=True, default=str),
+            "incoming_system": SYSTEM,
+            "incoming_value": json.dumps(theirs, sort_keys=True, default=str),
+            "decision": "took_incoming", "policy": "operator", "vector": dict(command["vector"]),
+            "event_id": command.get("caused_by", ""), "ts": now,
+        } for name, (ours, theirs) in sorted(grouped.items())]
+        reason = ("stale etag: Business Central changed customer " f"{customer_id} since it was "
+                  "last read; not overwritten (" + ", ".join(sorted(grouped)) + ")")
+        return SinkOutcome(self._result(command, "failed", target_id=customer_id, reason=reason,
+                                        mapping_version=mapping.version), conflicts)
+
+
+def _differs(desired: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
+    return any((value or "") != (current.get(name) or "") for name, value in desired.items())
