@@ -1,0 +1,143 @@
+"""Business Central <-> canonical mapping, pure (no I/O)."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from app.avro import codec
+from app.mapping import Unmappable
+from connectors.business_central import mapping as bcmap
+from tests.connectors.business_central.support import MAPPING, contact_payload, payment_payload
+
+TERMS = {"t30": {"id": "t30", "code": "30D", "dueDateCalculation": "30D"},
+         "t60": {"id": "t60", "code": "60D", "dueDateCalculation": "60D"},
+         "tcm": {"id": "tcm", "code": "FINMES", "dueDateCalculation": "CM+30D"}}
+METHODS = {"m1": {"id": "m1", "code": "TRANSF"}, "m9": {"id": "m9", "code": "PAGARE"}}
+LOOKUPS = bcmap.Lookups(TERMS, METHODS)
+CUSTOMER = {"id": "c1", "number": "C00001", "displayName": "Ferretería Martínez S.L.",
+            "type": "Company", "addressLine1": "Calle Mayor 1", "addressLine2": "Local 2",
+            "city": "Valencia", "state": "", "country": "es", "postalCode": "46001",
+            "phoneNumber": "+34 960", "email": "a@b.es", "taxRegistrationNumber": "B12345678",
+            "currencyCode": "", "paymentTermsId": "t30", "paymentMethodId": "m1"}
+
+
+def invoice(**changes: object) -> dict[str, object]:
+    record: dict[str, object] = {
+        "id": "i1", "number": "V-FAC00001", "invoiceDate": "2026-11-02", "dueDate": "2026-12-02",
+        "customerId": "c1", "currencyCode": "", "pricesIncludeTax": False, "status": "Open",
+        "totalAmountExcludingTax": Decimal("244.30"), "totalTaxAmount": Decimal("51.30"),
+        "totalAmountIncludingTax": Decimal("295.60"), "remainingAmount": Decimal("195.60"),
+        "salesInvoiceLines": [
+            {"sequence": 20000, "lineType": "Item", "itemId": "it2", "lineObjectNumber": "ART-002",
+             "description": "Tornillos", "quantity": 10, "unitPrice": Decimal("6.45"),
+             "discountPercent": 0, "taxCode": "IVA21", "taxPercent": 21},
+            {"sequence": 10000, "lineType": "Item", "itemId": "it1", "lineObjectNumber": "ART-001",
+             "description": "Taladro", "quantity": 2, "unitPrice": Decimal("89.90"),
+             "discountPercent": 0, "taxCode": "IVA21", "taxPercent": 21},
+            {"sequence": 30000, "lineType": "Comment", "description": "Gracias"},
+        ]}
+    record.update(changes)
+    return record
+
+
+def test_customer_to_contact_maps_codes_terms_and_address() -> None:
+    contact = bcmap.customer_to_contact(CUSTOMER, mapping=MAPPING, lookups=LOOKUPS)
+    assert contact["payment_due_days"] == 30 and contact["payment_method"] == "transferencia"
+    assert contact["currency"] == "EUR" and contact["tax_id"] == "B12345678"
+    assert contact["address"] == {"street": "Calle Mayor 1, Local 2", "city": "Valencia",
+                                  "postal_code": "46001", "province": None, "country_code": "ES"}
+    codec("Contact").dumps(contact)
+
+
+def test_unmapped_codes_are_all_reported_at_once() -> None:
+    record = {**CUSTOMER, "paymentTermsId": "tcm", "paymentMethodId": "m9"}
+    with pytest.raises(Unmappable) as caught:
+        bcmap.customer_to_contact(record, mapping=MAPPING, lookups=LOOKUPS)
+    assert len(caught.value.reasons) == 2
+    assert "CM+30D" in caught.value.reasons[0] and "'PAGARE'" in caught.value.reasons[1]
+
+
+def test_invoice_lines_in_sequence_without_comments_and_paid_amount() -> None:
+    canonical = bcmap.invoice_to_canonical(invoice(), mapping=MAPPING)
+    assert [line["sku"] for line in canonical["lines"]] == ["ART-001", "ART-002"]
+    assert [line["line_no"] for line in canonical["lines"]] == [1, 2]
+    assert canonical["lines"][0]["taxes"] == ["iva_21"]
+    assert canonical["lines"][0]["product_key"] == "product/business_central/it1"
+    assert canonical["customer_key"] == "contact/business_central/c1"
+    assert canonical["issue_date"] == dt.date(2026, 11, 2)
+    assert canonical["payment_status"] == "partial" and canonical["amount_paid"] == Decimal("100.00")
+    assert canonical["totals"]["total"] == Decimal("295.60")
+    codec("Invoice").dumps(canonical)
+
+
+def test_draft_and_paid_status() -> None:
+    draft = bcmap.invoice_to_canonical(invoice(status="Draft", remainingAmount=0), mapping=MAPPING)
+    assert draft["status"] == "draft" and draft["payment_status"] == "unpaid"
+    paid = bcmap.invoice_to_canonical(invoice(status="Paid", remainingAmount=0), mapping=MAPPING)
+    assert paid["payment_status"] == "paid" and paid["amount_paid"] == Decimal("295.60")
+
+
+def test_invoice_with_an_unknown_tax_code_is_unmappable() -> None:
+    record = invoice()
+    record["salesInvoiceLines"][0]["taxCode"] = "IVA7"  # type: ignore[index]
+    with pytest.raises(Unmappable, match="'IVA7'"):
+        bcmap.invoice_to_canonical(record, mapping=MAPPING)
+
+
+def test_invoice_without_expanded_lines_is_refused() -> None:
+    record = invoice()
+    del record["salesInvoiceLines"]
+    with pytest.raises(ValueError, match="expand"):
+        bcmap.invoice_to_canonical(record, mapping=MAPPING)
+
+
+def test_credit_memo_points_at_the_invoice_it_corrects() -> None:
+    record = invoice(creditMemoDate="2026-11-05", invoiceId="i0", status="Corrective",
+                     salesCreditMemoLines=invoice()["salesInvoiceLines"])
+    memo = bcmap.invoice_to_canonical(record, mapping=MAPPING, credit_memo=True)
+    assert memo["doc_type"] == "credit_note" and memo["corrects"] == "invoice/business_central/i0"
+
+
+def test_item_price_including_tax_is_stored_without_it() -> None:
+    item = {"number": "ART-9", "displayName": "X", "type": "Inventory", "unitPrice": Decimal("121"),
+            "priceIncludesTax": True, "taxGroupCode": "IVA21", "unitCost": 50, "gtin": "",
+            "blocked": False}
+    product = bcmap.item_to_product(item, mapping=MAPPING)
+    assert product["price"] == Decimal("100") and product["sales_taxes"] == ["iva_21"]
+    assert product["barcode"] is None and product["active"] is True
+    codec("Product").dumps(product)
+
+
+def test_contact_to_customer_resolves_terms_and_methods_or_parks() -> None:
+    body = bcmap.contact_to_customer(contact_payload(), mapping=MAPPING, lookups=LOOKUPS)
+    assert body["paymentTermsId"] == "t60" and body["paymentMethodId"] == "m1"
+    assert body["currencyCode"] == "" and body["type"] == "Company"
+    with pytest.raises(Unmappable) as caught:
+        bcmap.contact_to_customer(contact_payload(payment_due_days=45, payment_method="tarjeta"),
+                                  mapping=MAPPING, lookups=LOOKUPS)
+    assert len(caught.value.reasons) == 2
+
+
+def test_payment_line_carries_the_sync_code_and_checks_currency() -> None:
+    key = "payment/holded/64a1f0c2e4b0a1000000aa01"
+    refs = bcmap.PaymentRefs("i1", "V-FAC00001", "c1", "EUR")
+    line = bcmap.payment_to_line(payment_payload("i1", "100.00"), key=key, mapping=MAPPING,
+                                 refs=refs)
+    assert line["documentNumber"] == bcmap.sync_code(key) and len(line["documentNumber"]) == 20
+    assert line["description"] == key and line["amount"] == Decimal("100.00")
+    assert line["appliesToInvoiceId"] == "i1" and line["postingDate"] == "2026-11-20"
+    with pytest.raises(Unmappable, match="USD"):
+        bcmap.payment_to_line(payment_payload("i1", "10", currency="USD"), key=key,
+                              mapping=MAPPING, refs=refs)
+
+
+def test_held_fields_are_canonical_field_names() -> None:
+    import json
+    from pathlib import Path
+    schemas = Path(__file__).resolve().parents[3] / "schemas"
+    for entity, record in (("contact", "Contact"), ("product", "Product"),
+                           ("invoice", "Invoice"), ("payment", "Payment")):
+        names = {f["name"] for f in json.loads((schemas / f"{record}.avsc").read_text())["fields"]}
+        assert bcmap.HELD_FIELDS[entity] <= names

@@ -1,0 +1,168 @@
+"""BusinessCentralSink against the sandbox: payments posted exactly once, etag conflicts."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from connectors.base.contracts import MemoryLedger
+from connectors.base.errors import RetryableError
+from connectors.business_central.client import BusinessCentralClient
+from connectors.business_central.mapping import sync_code
+from connectors.business_central.sandbox import BCSandbox
+from connectors.business_central.sink import BusinessCentralSink
+from tests.connectors.business_central.support import (
+    MAPPING, command, contact_payload, customer, open_invoice, payment_payload,
+)
+
+KEY = "payment/holded/64a1f0c2e4b0a1000000aa01"
+
+
+def sink(bc: BusinessCentralClient, ledger: MemoryLedger | None = None) -> BusinessCentralSink:
+    return BusinessCentralSink(bc, mapping=MAPPING, ledger=ledger or MemoryLedger(),
+                               now_ms=lambda: 1_790_000_000_000)
+
+
+async def balance(bc: BusinessCentralClient, customer_id: str) -> Decimal:
+    details = await bc.call("GET", f"customers({customer_id})/customerFinancialDetails")
+    return Decimal(details["balance"])
+
+
+async def test_payment_is_posted_against_the_invoice(sandbox: BCSandbox,
+                                                     bc: BusinessCentralClient) -> None:
+    invoice = await open_invoice(sandbox)
+    before = await balance(bc, invoice["customerId"])
+    outcome = await sink(bc).execute(command("payment", KEY, payment_payload(invoice["id"], "100.00")))
+    assert outcome.result["status"] == "succeeded", outcome.result
+    assert outcome.result["target_id"] == sync_code(KEY)
+    after = await bc.get("salesInvoices", invoice["id"])
+    assert after["remainingAmount"] == Decimal("195.60") and after["status"] == "Open"
+    assert await balance(bc, invoice["customerId"]) == before - 100
+    entries = await sandbox.all("generalLedgerEntries", documentNumber=sync_code(KEY))
+    assert {e["description"] for e in entries} == {KEY} and len(entries) == 2
+    assert await sandbox.all("customerPayments") == []  # the journal was posted
+
+
+async def test_paying_the_rest_marks_the_invoice_paid(sandbox: BCSandbox,
+                                                      bc: BusinessCentralClient) -> None:
+    invoice = await open_invoice(sandbox)
+    result = (await sink(bc).execute(command("payment", KEY, payment_payload(
+        invoice["id"], "295.60")))).result
+    assert result["status"] == "succeeded"
+    after = await bc.get("salesInvoices", invoice["id"])
+    assert after["status"] == "Paid" and after["remainingAmount"] == 0
+
+
+async def test_replays_never_post_twice(sandbox: BCSandbox, bc: BusinessCentralClient) -> None:
+    invoice = await open_invoice(sandbox)
+    cmd = command("payment", KEY, payment_payload(invoice["id"], "50.00"))
+    ledger = MemoryLedger()
+    first = (await sink(bc, ledger).execute(cmd)).result
+    again = (await sink(bc, ledger).execute(cmd)).result
+    fresh = (await sink(bc).execute(cmd)).result  # ledger lost: BC itself is searched
+    assert (again["status"], fresh["status"]) == ("already_done", "succeeded")
+    assert first["target_id"] == again["target_id"] == fresh["target_id"]
+    linked = (await sink(bc).execute({**cmd, "links": {"business_central": first["target_id"]}}
+                                     )).result
+    assert linked["status"] == "already_done"
+    assert (await bc.get("salesInvoices", invoice["id"]))["remainingAmount"] == Decimal("245.60")
+
+
+async def test_lost_responses_at_each_step_still_post_once(sandbox: BCSandbox,
+                                                           bc: BusinessCentralClient) -> None:
+    invoice = await open_invoice(sandbox)
+    the_sink = sink(bc)
+    await the_sink._journal()  # the journal exists, so the next write is the payment line
+    original = bc.create
+
+    async def create_then_lose_the_post(path: str, body: dict[str, object], **kw: object) -> object:
+        created = await original(path, body)
+        sandbox.faults.lose_next_writes = 1  # the post action that follows loses its answer
+        return created
+
+    # 1: the line's POST commits and its response is lost; 2: the post action's response is.
+    for key, lose_line in (("payment/holded/lost-line", True), ("payment/holded/lost-post", False)):
+        cmd = command("payment", key, payment_payload(invoice["id"], "10.00"))
+        sandbox.faults.lose_next_writes = 1 if lose_line else 0
+        bc.create = original if lose_line else create_then_lose_the_post  # type: ignore[method-assign]
+        with pytest.raises(RetryableError):
+            await the_sink.execute(cmd)
+        bc.create = original  # type: ignore[method-assign]
+        assert (await the_sink.execute(cmd)).result["status"] == "succeeded"
+        posted = await sandbox.all("generalLedgerEntries", documentNumber=sync_code(key))
+        assert len(posted) == 2, f"{key}: posted {len(posted) // 2} times"
+    assert [r.outcome for r in sandbox.requests].count("dropped") == 2
+    assert (await bc.get("salesInvoices", invoice["id"]))["remainingAmount"] == Decimal("275.60")
+
+
+async def test_unposted_or_foreign_invoices_are_not_paid(sandbox: BCSandbox,
+                                                         bc: BusinessCentralClient) -> None:
+    draft = (await sandbox.all("salesInvoices", status="Draft"))[0]
+    failed = (await sink(bc).execute(command("payment", KEY, payment_payload(draft["id"], "1"))
+                                     )).result
+    assert failed["status"] == "failed" and "not posted" in failed["reason"]
+    foreign = payment_payload(draft["id"], "1")
+    foreign["invoice_key"] = "invoice/holded/64a1f0c2e4b0a10000000001"
+    parked = (await sink(bc).execute(command("payment", KEY + "x", foreign))).result
+    assert parked["status"] == "parked" and "not born in Business Central" in parked["reason"]
+    assert await sandbox.all("generalLedgerEntries") == []
+
+
+async def test_customer_update_with_etag_and_noop(sandbox: BCSandbox,
+                                                  bc: BusinessCentralClient) -> None:
+    ferreteria = await customer(sandbox)
+    cmd = command("contact", "contact/holded/c-1", contact_payload(),
+                  links={"business_central": ferreteria["id"]})
+    result = (await sink(bc).execute(cmd)).result
+    assert result["status"] == "succeeded" and result["target_id"] == ferreteria["id"]
+    stored = await bc.get("customers", ferreteria["id"])
+    assert stored["email"] == "pagos@ferreteria-martinez.es"
+    patches = [r for r in sandbox.requests if r.method == "PATCH"]
+    assert len(patches) == 1 and patches[0].headers["If-Match"] == ferreteria_etag(ferreteria)
+    again = (await sink(bc).execute({**cmd, "command_id": "other"})).result
+    assert again["reason"] == "Business Central already holds it"
+    assert len([r for r in sandbox.requests if r.method == "PATCH"]) == 1
+
+
+def ferreteria_etag(record: dict[str, object]) -> str:
+    from connectors.business_central.sandbox_store import etag
+    return etag(record)
+
+
+async def test_a_stale_etag_is_a_conflict_not_an_overwrite(sandbox: BCSandbox,
+                                                            bc: BusinessCentralClient) -> None:
+    ferreteria = await customer(sandbox)
+    the_sink = sink(bc)
+    key = "contact/holded/c-1"
+    first = command("contact", key, contact_payload(), links={"business_central": ferreteria["id"]})
+    assert (await the_sink.execute(first)).result["status"] == "succeeded"
+    # Someone edits the customer in BC after our write...
+    current = await bc.get("customers", ferreteria["id"])
+    await bc.update("customers", ferreteria["id"], {"email": "contabilidad@ferreteria.es"},
+                    etag=current["@odata.etag"])
+    # ...and our next write, based on what we wrote, must not overwrite it.
+    second = command("contact", key, contact_payload(email="nuevo@ferreteria.es"),
+                     links={"business_central": ferreteria["id"]}, vector={"holded": 2})
+    outcome = await the_sink.execute(second)
+    assert outcome.result["status"] == "failed" and "stale etag" in outcome.result["reason"]
+    assert [c["field"] for c in outcome.conflicts] == ["email"]
+    conflict = outcome.conflicts[0]
+    assert "nuevo@ferreteria.es" in conflict["canonical_value"]
+    assert "contabilidad@ferreteria.es" in conflict["incoming_value"]
+    from app.avro import codec
+    codec("Conflict").dumps(conflict)
+    assert (await bc.get("customers", ferreteria["id"]))["email"] == "contabilidad@ferreteria.es"
+
+
+async def test_other_entities_and_unmappable_contacts_are_parked(sandbox: BCSandbox,
+                                                                 bc: BusinessCentralClient) -> None:
+    ferreteria = await customer(sandbox)
+    product = (await sink(bc).execute(command("product", "product/holded/p1", {}))).result
+    assert product["status"] == "parked"
+    odd = command("contact", "contact/holded/c-2", contact_payload(payment_due_days=45),
+                  links={"business_central": ferreteria["id"]})
+    parked = (await sink(bc).execute(odd)).result
+    assert parked["status"] == "parked" and "45 days" in parked["reason"]
+    unlinked = (await sink(bc).execute(command("contact", "contact/holded/c-3", contact_payload())
+                                       )).result
+    assert unlinked["status"] == "parked" and "not supported yet" in unlinked["reason"]
