@@ -1,0 +1,210 @@
+"""The Business Central sandbox's contract, with plain httpx (no connector code in the way)."""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from connectors.business_central.sandbox import BCSandbox, start_bc_sandbox
+
+SCOPE = "https://api.businesscentral.dynamics.com/.default"
+
+
+@pytest.fixture
+async def bc_sandbox() -> AsyncIterator[BCSandbox]:
+    server = await start_bc_sandbox(port=0, page_size=2)
+    yield server
+    await server.stop()
+
+
+async def token(http: httpx.AsyncClient, server: BCSandbox, secret: str | None = None,
+                scope: str = SCOPE) -> httpx.Response:
+    return await http.post(server.token_url, data={
+        "grant_type": "client_credentials", "client_id": server.client_id,
+        "client_secret": secret or server.client_secret, "scope": scope})
+
+
+@pytest.fixture
+async def api(bc_sandbox: BCSandbox) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=10) as raw:
+        access = (await token(raw, bc_sandbox)).json()["access_token"]
+    async with httpx.AsyncClient(base_url=bc_sandbox.company_url + "/", timeout=10,
+                                 headers={"Authorization": f"Bearer {access}"}) as client:
+        yield client
+
+
+def odata_error(response: httpx.Response) -> tuple[int, str]:
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
+    return response.status_code, body["error"]["code"]
+
+
+async def test_token_endpoint_speaks_entra_id(bc_sandbox: BCSandbox) -> None:
+    async with httpx.AsyncClient() as http:
+        ok = await token(http, bc_sandbox)
+        assert ok.status_code == 200 and ok.json()["token_type"] == "Bearer"
+        assert ok.json()["expires_in"] == 3599
+        wrong = await token(http, bc_sandbox, secret="nope")
+        assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
+        assert wrong.json()["error_codes"] == [7000215]
+        assert "AADSTS7000215" in wrong.json()["error_description"]
+        bad_scope = await token(http, bc_sandbox, scope="https://graph.microsoft.com/.default")
+        assert bad_scope.status_code == 400 and bad_scope.json()["error"] == "invalid_scope"
+        no_token = await http.get(bc_sandbox.company_url + "/customers")
+        assert odata_error(no_token) == (401, "Authentication_InvalidCredentials")
+
+
+async def test_server_driven_paging_with_next_link(api: httpx.AsyncClient) -> None:
+    first = (await api.get("customers", params={"$filter": "blocked eq ' '"})).json()
+    assert len(first["value"]) == 2 and "@odata.nextLink" in first
+    assert "%24filter" in first["@odata.nextLink"] or "$filter" in first["@odata.nextLink"]
+    second = (await api.get(first["@odata.nextLink"])).json()
+    assert len(second["value"]) == 1 and "@odata.nextLink" not in second
+    preferred = await api.get("items", headers={"Prefer": "odata.maxpagesize=1"})
+    assert len(preferred.json()["value"]) == 1
+    assert preferred.headers["Preference-Applied"] == "odata.maxpagesize=1"
+    top = (await api.get("items", params={"$top": 3})).json()
+    assert len(top["value"]) == 2 and "@odata.nextLink" in top
+    rest = (await api.get(top["@odata.nextLink"])).json()
+    assert len(rest["value"]) == 1 and "@odata.nextLink" not in rest
+
+
+async def test_filters_are_typed_strictly(api: httpx.AsyncClient) -> None:
+    since = await api.get("customers", params={
+        "$filter": "lastModifiedDateTime gt 2000-01-01T00:00:00Z", "$top": 1})
+    assert since.status_code == 200 and len(since.json()["value"]) == 1
+    quoted = await api.get("customers", params={
+        "$filter": "lastModifiedDateTime gt '2000-01-01T00:00:00Z'"})
+    assert odata_error(quoted) == (400, "BadRequest")
+    assert "incompatible types" in quoted.json()["error"]["message"]
+    unknown = await api.get("customers", params={"$filter": "vatNumber eq 'x'"})
+    assert odata_error(unknown)[0] == 400
+    assert odata_error(await api.get("customers", params={"$search": "x"}))[0] == 400
+    future = await api.get("customers", params={
+        "$filter": "lastModifiedDateTime gt 2999-01-01T00:00:00Z or number eq 'C00002'"})
+    assert [c["number"] for c in future.json()["value"]] == ["C00002"]
+
+
+async def test_writes_refuse_unknown_and_read_only_properties(api: httpx.AsyncClient) -> None:
+    unknown = await api.post("customers", json={"displayName": "X", "iban": "ES00"})
+    assert odata_error(unknown) == (400, "BadRequest")
+    read_only = await api.post("customers", json={"displayName": "X", "lastModifiedDateTime": "x"})
+    assert odata_error(read_only) == (400, "BadRequest_PropertyReadOnly")
+    too_long = await api.post("customers", json={"taxRegistrationNumber": "B" * 21})
+    assert odata_error(too_long)[0] == 400
+    created = await api.post("customers", json={"displayName": "Nuevo S.L.", "number": "c77"})
+    assert created.status_code == 201 and created.json()["number"] == "C77"  # Code fields
+    assert created.headers["Location"].endswith(f"customers({created.json()['id']})")
+
+
+async def test_if_match_is_required_and_stale_etags_get_412(api: httpx.AsyncClient) -> None:
+    customer = (await api.get("customers", params={"$top": 1})).json()["value"][0]
+    path = f"customers({customer['id']})"
+    missing = await api.patch(path, json={"email": "a@b.es"})
+    assert odata_error(missing)[0] == 400
+    ok = await api.patch(path, json={"email": "a@b.es"}, headers={"If-Match": customer["@odata.etag"]})
+    assert ok.status_code == 200 and ok.json()["@odata.etag"] != customer["@odata.etag"]
+    assert ok.json()["lastModifiedDateTime"] >= customer["lastModifiedDateTime"]
+    stale = await api.patch(path, json={"email": "c@d.es"},
+                            headers={"If-Match": customer["@odata.etag"]})
+    assert odata_error(stale) == (412, "Request_EntityChanged")
+    assert (await api.get(path)).json()["email"] == "a@b.es"
+
+
+async def test_invoice_lines_totals_and_posting(api: httpx.AsyncClient) -> None:
+    customer = (await api.get("customers", params={"$top": 1})).json()["value"][0]
+    item = (await api.get("items", params={"$filter": "number eq 'ART-001'"})).json()["value"][0]
+    invoice = (await api.post("salesInvoices", json={"customerId": customer["id"]})).json()
+    assert invoice["status"] == "Draft"
+    lines = f"salesInvoices({invoice['id']})/salesInvoiceLines"
+    for quantity in (1, 2):
+        line = await api.post(lines, json={"itemId": item["id"], "quantity": quantity,
+                                           "unitPrice": 0.05})
+        assert line.status_code == 201, line.text
+    read = (await api.get(f"salesInvoices({invoice['id']})",
+                          params={"$expand": "salesInvoiceLines"})).json()
+    assert [line["sequence"] for line in read["salesInvoiceLines"]] == [10000, 20000]
+    # Tax rounded once per document: 0.15 * 21% = 0.0315 -> 0.03 (per line: 0.01 + 0.02)
+    assert read["totalAmountExcludingTax"] == 0.15 and read["totalTaxAmount"] == 0.03
+    posted = await api.post(f"salesInvoices({invoice['id']})/Microsoft.NAV.post")
+    assert posted.status_code == 204
+    after = (await api.get(f"salesInvoices({invoice['id']})")).json()
+    assert after["status"] == "Open" and after["remainingAmount"] == 0.18
+    assert after["number"].startswith("V-FAC")
+    changed = await api.post(lines, json={"itemId": item["id"], "quantity": 1})
+    assert odata_error(changed)[0] == 400
+
+
+async def test_payment_journal_posting_pays_the_invoice(api: httpx.AsyncClient) -> None:
+    invoice = (await api.get("salesInvoices", params={"$filter": "number eq 'V-FAC00001'"})
+               ).json()["value"][0]
+    journal = (await api.get("customerPaymentJournals")).json()["value"][0]
+    payments = f"customerPaymentJournals({journal['id']})/customerPayments"
+    details = f"customers({invoice['customerId']})/customerFinancialDetails"
+    balance = (await api.get(details)).json()["balance"]
+    negative = await api.post(payments, json={"customerId": invoice["customerId"], "amount": -5})
+    assert odata_error(negative)[0] == 400
+    other = (await api.get("customers", params={"$filter": "number eq 'C00002'"})).json()["value"][0]
+    wrong = await api.post(payments, json={"customerId": other["id"], "amount": 5,
+                                           "appliesToInvoiceId": invoice["id"]})
+    assert odata_error(wrong)[0] == 400
+    line = await api.post(payments, json={"customerId": invoice["customerId"], "amount": 95.6,
+                                          "appliesToInvoiceId": invoice["id"],
+                                          "documentNumber": "cobro-1"})
+    assert line.status_code == 201 and line.json()["lineNumber"] == 10000
+    assert line.json()["documentNumber"] == "COBRO-1"
+    assert (await api.post(f"customerPaymentJournals({journal['id']})/Microsoft.NAV.post")
+            ).status_code == 204
+    after = (await api.get(f"salesInvoices({invoice['id']})")).json()
+    assert after["remainingAmount"] == 200 and after["status"] == "Open"
+    assert (await api.get(details)).json()["balance"] == round(balance - 95.6, 2)
+    assert (await api.get(payments)).json()["value"] == []
+    entries = (await api.get("generalLedgerEntries",
+                             params={"$filter": "documentNumber eq 'COBRO-1'"})).json()["value"]
+    assert sorted((e["debitAmount"], e["creditAmount"]) for e in entries) == [(0, 95.6), (95.6, 0)]
+    empty = await api.post(f"customerPaymentJournals({journal['id']})/Microsoft.NAV.post")
+    assert odata_error(empty) == (400, "Internal_NothingToPost")
+
+
+async def test_faults_storm_error_and_lost_response(bc_sandbox: BCSandbox,
+                                                    api: httpx.AsyncClient) -> None:
+    bc_sandbox.faults.storm_next, bc_sandbox.faults.storm_retry_after = 1, 3
+    storm = await api.get("items")
+    assert odata_error(storm) == (429, "Application_TooManyRequests")
+    assert storm.headers["Retry-After"] == "3"
+    bc_sandbox.faults.error_next = 1
+    assert (await api.post("customers", json={"displayName": "Nunca"})).status_code == 503
+    assert await bc_sandbox.all("customers", displayName="Nunca") == []  # a 5xx commits nothing
+    bc_sandbox.faults.lose_next_writes = 1
+    with pytest.raises(httpx.HTTPError):
+        await api.post("customers", json={"displayName": "Perdido"})
+    assert len(await bc_sandbox.all("customers", displayName="Perdido")) == 1  # committed
+    assert bc_sandbox.requests[-1].outcome == "dropped"
+    bc_sandbox.revoke_tokens()
+    assert (await api.get("items")).status_code == 401
+
+
+async def test_latency_is_applied(bc_sandbox: BCSandbox, api: httpx.AsyncClient) -> None:
+    import time
+    bc_sandbox.faults.latency_ms = 150
+    start = time.monotonic()
+    await api.get("items", params={"$top": 1})
+    assert time.monotonic() - start >= 0.15
+
+
+async def test_subscription_validation_fails_without_an_echo(bc_sandbox: BCSandbox) -> None:
+    async with httpx.AsyncClient() as http:
+        access = (await token(http, bc_sandbox)).json()["access_token"]
+        response = await http.post(f"{bc_sandbox.api_root}/subscriptions", headers={
+            "Authorization": f"Bearer {access}"}, json={
+            "notificationUrl": "http://127.0.0.1:9/nowhere",  # nothing listens: no echo
+            "resource": f"/api/v2.0/companies({bc_sandbox.company_id})/customers",
+            "clientState": "s"})
+        assert odata_error(response) == (400, "BadRequest_SubscriptionValidationFailed")
+        unsupported = await http.post(f"{bc_sandbox.api_root}/subscriptions", headers={
+            "Authorization": f"Bearer {access}"}, json={
+            "notificationUrl": "http://127.0.0.1:9/x",
+            "resource": f"/api/v2.0/companies({bc_sandbox.company_id})/customerPayments",
+            "clientState": "s"})
+        assert odata_error(unsupported)[0] == 400
