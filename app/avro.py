@@ -143,9 +143,10 @@ class AvroCodec:
         if writer is None:
             raise DecodeError(f"unknown schema fingerprint {data[2:10].hex()} for {self.name}")
         try:
-            return _untag_payload(fastavro.schemaless_reader(
-                io.BytesIO(data[10:]), writer, self.schema, return_record_name=True,
-                return_record_name_override=True))
+            # Payload unions are read as plain dicts: the record's `entity` says which branch.
+            # Schema resolution is skipped when the writer is today's schema (the usual case).
+            return fastavro.schemaless_reader(
+                io.BytesIO(data[10:]), writer, None if writer is self.schema else self.schema)
         except Exception as exc:  # fastavro raises many kinds on corrupt input
             raise DecodeError(f"corrupt {self.name} record: {exc.__class__.__name__}: {exc}") from exc
 
@@ -159,13 +160,6 @@ def _tag_payload(record: Mapping[str, Any]) -> Mapping[str, Any]:
         value = record.get(field)
         if isinstance(value, Mapping) and "entity" in record:
             return {**record, field: (f"{NAMESPACE}.{str(record['entity']).capitalize()}", value)}
-    return record
-
-
-def _untag_payload(record: dict[str, Any]) -> dict[str, Any]:
-    for field in PAYLOAD_FIELDS:
-        if isinstance(record.get(field), tuple):
-            record[field] = record[field][1]
     return record
 
 

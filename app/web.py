@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import faust
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import generate_latest
 
 from app.metrics import METRICS
 
 __all__ = ["register_views"]
+
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
 
 
 def register_views(app: faust.App) -> None:
@@ -22,4 +24,5 @@ def register_views(app: faust.App) -> None:
 
     @app.page("/metrics")
     async def metrics(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
-        return web.bytes(generate_latest(METRICS.registry), content_type=CONTENT_TYPE_LATEST)
+        # aiohttp refuses a charset inside content_type; the text exposition is UTF-8 anyway.
+        return web.bytes(generate_latest(METRICS.registry), content_type=METRICS_CONTENT_TYPE)

@@ -76,8 +76,11 @@ def create_app(settings: Settings, policy: Policy | None = None) -> faust.App:
         broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 10),
         broker_commit_every=1000,
         broker_commit_interval=1.0,
-        producer_linger_ms=5,
-        stream_buffer_maxsize=4096,
+        # Throughput: table changelogs and commands are many small records; batch them.
+        producer_linger=0.005,
+        producer_max_batch_size=1 << 20,
+        stream_buffer_maxsize=8192,
+        broker_max_poll_records=2000,
         web_bind=settings.web_host,
         web_port=settings.web_port,
         web_host=settings.web_host,

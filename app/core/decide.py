@@ -12,13 +12,12 @@ S last reported, stale. Those emit nothing.
 """
 from __future__ import annotations
 
-import copy
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.core.hashing import canonical_json, content_hash, field_hashes
+from app.core.hashing import Fingerprint, canonical_json
 from app.core.keys import EntityKey
 from app.core.policy import Policy
 from app.core.vectors import command_id, dominates, increment, merge
@@ -52,7 +51,8 @@ def _ms(ts: Any) -> int:
     return ts if isinstance(ts, int) else int(ts.timestamp() * 1000)
 
 
-def validate_change(event: Record) -> None:
+def validate_change(event: Record) -> Fingerprint:
+    """Check an event can be applied; returns its payload's fingerprint (reused downstream)."""
     key = EntityKey.parse(event["entity_key"])
     if key.entity != event["entity"]:
         raise BadEvent(f"entity {event['entity']!r} does not match key {event['entity_key']!r}")
@@ -60,20 +60,23 @@ def validate_change(event: Record) -> None:
         raise BadEvent("upsert without a payload")
     if event["op"] == "delete" and event["payload"] is not None:
         raise BadEvent("delete must not carry a payload")
-    if content_hash(event["payload"]) != event["content_hash"]:
+    fingerprint = Fingerprint(event["payload"])
+    if fingerprint.content_hash() != event["content_hash"]:
         raise BadEvent("content_hash does not match the payload")
+    return fingerprint
 
 
 def apply_change(event: Record, state: Record | None, replicas: Record | None,
                  links: Record | None, policy: Policy) -> Decision:
     """Decide what a ChangeEvent from ``event['source_system']`` does to one entity."""
-    validate_change(event)
+    fingerprint = validate_change(event)
     system, ts = event["source_system"], _ms(event["source_ts"])
-    systems = copy.deepcopy((replicas or {}).get("systems", {}))
+    systems = _copy_systems(replicas)
     rep = systems.get(system) or empty_replica()
     held = policy.held(system, event["entity"])
     # Echoes and duplicates are judged on the fields the system really stores.
-    digest = content_hash(view(event["payload"], held)) if held else event["content_hash"]
+    seen = fingerprint.view(held)
+    digest = seen.content_hash() if held else event["content_hash"]
 
     # Stale first: an old redelivery must not pass for the echo of a newer write.
     if ts < rep["source_ts"]:
@@ -94,7 +97,7 @@ def apply_change(event: Record, state: Record | None, replicas: Record | None,
         return _delete(event, state, systems, rep, links, policy)
 
     payload: Record = view(event["payload"], held)
-    incoming = field_hashes(payload)
+    incoming = seen.field_hashes()
     base, canonical = rep["vector"], (state or {}).get("vector", {})
     vector = increment(merge(canonical, base), system)
     prov = {"system": system, "source_ts": ts, "event_id": event["event_id"]}
@@ -112,7 +115,7 @@ def apply_change(event: Record, state: Record | None, replicas: Record | None,
     else:
         outcome = "merged"
         record, provenance = dict(state["record"]), dict(state["provenance"])
-        current = field_hashes(record)
+        current = Fingerprint(record).field_hashes()
         for f in payload:
             if incoming[f] == rep["field_hashes"].get(f) or incoming[f] == current.get(f):
                 continue  # S did not change it, or both sides agree
@@ -128,14 +131,15 @@ def apply_change(event: Record, state: Record | None, replicas: Record | None,
 
     new_state = {"entity_key": event["entity_key"], "entity": event["entity"], "record": record,
                  "deleted": False, "vector": vector, "provenance": provenance}
-    holds_final = content_hash(view(record, held)) == digest
+    final = Fingerprint(record)
+    holds_final = final.view(held).content_hash() == digest
     # S holds the merged state only if it sent exactly that; else its own version, and a command
     # brings it the fields it lost.
     rep.update(vector=vector if holds_final else {**base, system: vector[system]},
                content_hash=digest, field_hashes=incoming, source_ts=ts)
     systems[system] = rep
     decision = Decision(outcome, new_state, {"systems": systems}, links, conflicts=conflicts)
-    _emit_commands(decision, event, policy, extra=() if holds_final else (system,))
+    _emit_commands(decision, event, policy, final, extra=() if holds_final else (system,))
     if outcome == "merged":
         decision.audit.append(_audit(event, "merged", vector,
                                      f"{len(conflicts)} conflicting field(s) settled"))
@@ -153,7 +157,7 @@ def _delete(event: Record, state: Record | None, systems: dict, rep: Record,
     systems[system] = rep
     decision = Decision("applied", new_state, {"systems": systems}, links)
     if state is not None:
-        _emit_commands(decision, event, policy, extra=())
+        _emit_commands(decision, event, policy, Fingerprint(None), extra=())
     return decision
 
 
@@ -181,15 +185,16 @@ def _conflict(event: Record, f: str, current: Record | None, old: Any, new: Any,
             "vector": dict(vector), "event_id": event["event_id"], "ts": ts}
 
 
-def _emit_commands(decision: Decision, event: Record, policy: Policy, extra: tuple[str, ...]) -> None:
+def _emit_commands(decision: Decision, event: Record, policy: Policy, final: Fingerprint,
+                   extra: tuple[str, ...]) -> None:
     state, systems = decision.state, decision.replicas["systems"]
     record, vector = state["record"], state["vector"]
     links = (decision.links or {}).get("ids", {})
     targets = [t for t in policy.targets(event["entity"]) if t != event["source_system"]]
     for target in dict.fromkeys([*targets, *extra]):
         rep = systems.get(target) or empty_replica()
-        shown = view(record, policy.held(target, event["entity"]))
-        digest = content_hash(shown) if record is not None else event["content_hash"]
+        shown = final.view(policy.held(target, event["entity"]))
+        digest = shown.content_hash() if record is not None else event["content_hash"]
         if digest in (rep["content_hash"], rep["pending_hash"]):
             continue
         cmd_id = command_id(event["entity_key"], target, vector)
@@ -202,7 +207,7 @@ def _emit_commands(decision: Decision, event: Record, policy: Policy, extra: tup
             "lane": event.get("lane", "realtime"), "mapping_version": None,
             "caused_by": event["event_id"]})
         rep.update(pending_hash=digest, pending_vector=dict(vector),
-                   pending_field_hashes=field_hashes(shown))
+                   pending_field_hashes=shown.field_hashes())
         systems[target] = rep
 
 
@@ -227,7 +232,7 @@ def dependencies(entity: str, record: Record | None) -> list[str]:
 
 def apply_result(result: Record, replicas: Record | None, links: Record | None) -> Decision:
     """Record what a sink did: the target's id, and the version it now holds."""
-    systems = copy.deepcopy((replicas or {}).get("systems", {}))
+    systems = _copy_systems(replicas)
     target = result["target_system"]
     rep = systems.get(target) or empty_replica()
     ids = dict((links or {}).get("ids", {}))
@@ -242,6 +247,11 @@ def apply_result(result: Record, replicas: Record | None, links: Record | None) 
         rep.update(pending_hash=None, pending_vector={}, pending_field_hashes={})
     systems[target] = rep
     return Decision("result", replicas={"systems": systems}, links={"ids": ids})
+
+
+def _copy_systems(replicas: Record | None) -> dict[str, Record]:
+    """Copy-on-write: replica entries are replaced, never mutated below their top level."""
+    return {name: dict(rep) for name, rep in (replicas or {}).get("systems", {}).items()}
 
 
 def _dropped(outcome: str, event: Record, state: Record | None, systems: dict, detail: str) -> Decision:

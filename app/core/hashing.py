@@ -3,44 +3,89 @@
 Used for echo suppression (is what a system reports what we wrote?), duplicate detection and
 per-field change detection in the merge. ``Decimal("10.50")`` and ``Decimal("10.5")`` hash
 the same: they are the same amount.
+
+The canonical text is compact, key-sorted JSON in which decimals, dates and timestamps are
+tagged objects (``{"$dec":"10.5"}``). It is built field by field, so one pass gives both the
+record's hash and every field's hash: this runs several times per event on the hot path.
 """
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from collections.abc import Mapping
 from decimal import Decimal
+from json.encoder import encode_basestring as _quote
 from typing import Any
 
-__all__ = ["canonical_json", "content_hash", "field_hashes"]
+__all__ = ["Fingerprint", "canonical_json", "content_hash", "field_hashes"]
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, Decimal):
-        return {"$dec": format(value.normalize(), "f") if value else "0"}
-    if isinstance(value, dt.datetime):
-        return {"$ts": value.astimezone(dt.timezone.utc).isoformat()}
-    if isinstance(value, dt.date):
-        return {"$date": value.isoformat()}
-    if isinstance(value, float):
-        raise TypeError("floats are not allowed in canonical records: use Decimal")
-    return value
+def _decimal_text(value: Decimal) -> str:
+    return format(value.normalize(), "f") if value else "0"
 
 
 def canonical_json(value: Any) -> str:
-    return json.dumps(_plain(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """Compact, key-sorted JSON of a canonical value (floats are refused: use Decimal)."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return _quote(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, Decimal):
+        return '{"$dec":' + _quote(_decimal_text(value)) + "}"
+    if isinstance(value, Mapping):
+        return "{" + ",".join(_quote(str(k)) + ":" + canonical_json(value[k])
+                              for k in sorted(value, key=str)) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(canonical_json(v) for v in value) + "]"
+    if isinstance(value, dt.datetime):
+        return '{"$ts":' + _quote(value.astimezone(dt.timezone.utc).isoformat()) + "}"
+    if isinstance(value, dt.date):
+        return '{"$date":' + _quote(value.isoformat()) + "}"
+    if isinstance(value, float):
+        raise TypeError("floats are not allowed in canonical records: use Decimal")
+    raise TypeError(f"cannot hash a {type(value).__name__}")
+
+
+class Fingerprint:
+    """The canonical texts of a record's fields, computed once, hashed on demand."""
+
+    __slots__ = ("_fields", "_texts")
+
+    def __init__(self, record: Mapping[str, Any] | None) -> None:
+        self._texts = None if record is None else {str(k): canonical_json(v) for k, v in record.items()}
+        self._fields: dict[str, str] | None = None
+
+    def view(self, fields: frozenset[str] | None) -> Fingerprint:
+        """The fingerprint of the record restricted to ``fields`` (all when None)."""
+        if not fields or self._texts is None:
+            return self
+        out = Fingerprint(None)
+        out._texts = {k: t for k, t in self._texts.items() if k in fields}
+        return out
+
+    def content_hash(self) -> str:
+        if self._texts is None:
+            return hashlib.sha256(b"null").hexdigest()
+        body = ",".join(_quote(k) + ":" + self._texts[k] for k in sorted(self._texts))
+        return hashlib.sha256(("{" + body + "}").encode()).hexdigest()
+
+    def field_hashes(self) -> dict[str, str]:
+        if self._fields is None:
+            self._fields = {k: hashlib.sha256(t.encode()).hexdigest()[:16]
+                            for k, t in (self._texts or {}).items()}
+        return self._fields
 
 
 def content_hash(payload: Mapping[str, Any] | None) -> str:
-    return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
+    return Fingerprint(payload).content_hash()
 
 
 def field_hashes(payload: Mapping[str, Any] | None) -> dict[str, str]:
     """A short hash per top-level field: enough to tell which fields changed."""
-    return {k: hashlib.sha256(canonical_json(v).encode()).hexdigest()[:16]
-            for k, v in (payload or {}).items()}
+    return Fingerprint(payload).field_hashes()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import logging
 import os
 import shutil
@@ -19,6 +20,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -202,11 +204,22 @@ def start(data_dir: Path | None = None, port: int | None = None,
     saved.write_text(str(port))
     info = BrokerInfo(proc.pid, port, data)
     try:
-        asyncio.run(_wait_ready(info, proc, timeout))
+        _run_blocking(_wait_ready(info, proc, timeout))
     except BaseException:
         stop(data)
         raise
     return info
+
+
+def _run_blocking(coro: Any) -> None:
+    """asyncio.run, also from code that already runs an event loop (tests, benchmarks)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(coro)
+        return
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coro).result()
 
 
 async def _wait_ready(info: BrokerInfo, proc: subprocess.Popen, timeout: float) -> None:

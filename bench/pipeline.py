@@ -1,0 +1,175 @@
+"""Throughput of the canonical agent next to raw aiokafka on the same broker.
+
+    python bench/pipeline.py [--events 100000] [--entities 20000] [--partitions 4]
+
+Publishes N synthetic contact change events to ``changes.odoo``, then measures:
+- raw: one aiokafka consumer reading them and producing each to another topic (the floor
+  cost of any consume+produce pipeline on this broker);
+- holded-sync: a worker process (sequencer + canonical agent + tables) from start until every
+  event is decided and its commands are out, and its steady-state decision rate read from
+  /metrics.
+Targets (issue #2): >= 10k events/s and >= 0.5x the raw client. Starts its own local Kafka
+unless --broker is given.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import re
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app.avro import codec  # noqa: E402
+from app.core.hashing import content_hash  # noqa: E402
+from app.devkafka import broker as devkafka  # noqa: E402
+from app.settings import Settings  # noqa: E402
+from app.topics import TopicNames, ensure_topics, kafka_client_options  # noqa: E402
+from tests.support.flow import Flow  # noqa: E402
+from tests.support.kafka import WorkerProcess  # noqa: E402
+
+T0 = int(dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc).timestamp() * 1000)
+
+
+def contact(i: int, version: int) -> dict:
+    return {"kind": "customer", "name": f"Cliente {i}", "trade_name": None,
+            "tax_id": f"B{i:08d}", "is_person": False, "email": f"c{i}.v{version}@example.es",
+            "phone": None, "mobile": None, "iban": None, "swift": None, "address": None,
+            "tax_regime": "general", "payment_method": None, "payment_due_days": 30,
+            "price_list": None, "currency": "EUR", "language": "es", "sales_account": None,
+            "purchases_account": None, "default_taxes": ["iva_21"], "withholding": None, "tags": []}
+
+
+def events(n: int, entities: int):
+    c = codec("ChangeEvent")
+    for seq in range(n):
+        i, version = seq % entities, seq // entities
+        payload = contact(i, version)
+        key = f"contact/odoo/C{i}"
+        yield key.encode(), c.dumps({
+            "event_id": f"e{seq}", "entity_key": key, "entity": "contact",
+            "source_system": "odoo", "source_id": f"C{i}",
+            "source_ts": dt.datetime.fromtimestamp((T0 + seq) / 1000, dt.timezone.utc),
+            "op": "upsert", "payload": payload, "content_hash": content_hash(payload),
+            "lane": "realtime"})
+
+
+async def publish(settings: Settings, topic: str, n: int, entities: int) -> float:
+    producer = AIOKafkaProducer(**kafka_client_options(settings), acks="all", linger_ms=20,
+                                max_batch_size=1 << 20)
+    await producer.start()
+    start = time.perf_counter()
+    try:
+        futures = [await producer.send(topic, key=k, value=v) for k, v in events(n, entities)]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return time.perf_counter() - start
+
+
+async def raw_copy(settings: Settings, source: str, target: str, n: int) -> float:
+    """Consume every record of ``source`` and produce it to ``target``: the baseline."""
+    opts = kafka_client_options(settings)
+    consumer = AIOKafkaConsumer(source, **opts, group_id=f"raw-{uuid.uuid4().hex[:6]}",
+                                auto_offset_reset="earliest", enable_auto_commit=False,
+                                max_poll_records=5000)
+    producer = AIOKafkaProducer(**opts, acks="all", linger_ms=5, max_batch_size=1 << 20)
+    await consumer.start()
+    await producer.start()
+    start, copied = time.perf_counter(), 0
+    try:
+        while copied < n:
+            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+            futures = [await producer.send(target, key=m.key, value=m.value)
+                       for msgs in batch.values() for m in msgs]
+            await asyncio.gather(*futures)
+            await consumer.commit()
+            copied += len(futures)
+        return time.perf_counter() - start
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+async def decisions(port: int) -> float:
+    async with httpx.AsyncClient(timeout=5) as client:
+        text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+    return sum(float(v) for v in re.findall(r"^holded_sync_decisions_total\{[^}]*\} (\S+)", text, re.M))
+
+
+async def run_worker(settings: Settings, tmp: Path, n: int) -> tuple[float, float]:
+    worker = WorkerProcess(settings, tmp / "worker.log")
+    flow = Flow(settings, worker)
+    start = time.perf_counter()
+    worker.start()
+    try:
+        await flow.wait_ready(120)
+        samples: list[tuple[float, float]] = []
+        while True:
+            done = await decisions(settings.web_port)
+            samples.append((time.perf_counter(), done))
+            if done >= n:
+                break
+            if time.perf_counter() - start > 900:
+                raise SystemExit(f"worker too slow: {done:.0f}/{n} after 900 s\n{worker.log()[-2000:]}")
+            await asyncio.sleep(0.5)
+        await flow.wait_idle(300)
+        total = time.perf_counter() - start
+        busy = [(t, d) for t, d in samples if 0 < d < n] or samples[-2:]
+        (t1, d1), (t2, d2) = busy[0], samples[-1]
+        steady = (d2 - d1) / (t2 - t1) if t2 > t1 else float("nan")
+        return total, steady
+    finally:
+        worker.stop()
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--events", type=int, default=100_000)
+    ap.add_argument("--entities", type=int, default=20_000)
+    ap.add_argument("--partitions", type=int, default=4)
+    ap.add_argument("--broker", default=None, help="kafka://host:port (default: start one)")
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="hs-bench-"))
+    info = None
+    if args.broker is None:
+        info = devkafka.start(tmp / "kafka")
+    try:
+        settings = Settings(broker=args.broker or info.url, topic_prefix=f"b{uuid.uuid4().hex[:6]}.",
+                            partitions=args.partitions, store="memory://", data_dir=tmp / "data",
+                            web_port=devkafka.free_port(), systems=("holded", "odoo"),
+                            session_timeout_s=10)
+        names = TopicNames(settings)
+        await ensure_topics(settings)
+        secs = await publish(settings, names.changes("odoo"), args.events, args.entities)
+        print(f"published {args.events} events in {secs:.1f} s ({args.events / secs:,.0f}/s)", flush=True)
+        raw_target = f"{settings.topic_prefix}raw-copy"
+        admin = AIOKafkaAdminClient(**kafka_client_options(settings))
+        await admin.start()
+        await admin.create_topics([NewTopic(raw_target, args.partitions, 1)])
+        await admin.close()
+        raw = await raw_copy(settings, names.changes("odoo"), raw_target, args.events)
+        raw_rate = args.events / raw
+        print(f"raw aiokafka consume+produce: {raw:.1f} s = {raw_rate:,.0f} events/s", flush=True)
+        total, steady = await run_worker(settings, tmp, args.events)
+        e2e = args.events / total
+        print(f"holded-sync worker, start to last command: {total:.1f} s = {e2e:,.0f} events/s "
+              f"(includes start-up and the sequencer hop)")
+        print(f"canonical agent steady state: {steady:,.0f} decisions/s", flush=True)
+        print(f"ratio steady/raw = {steady / raw_rate:.2f}x; end-to-end/raw = {e2e / raw_rate:.2f}x", flush=True)
+    finally:
+        if info:
+            devkafka.stop(tmp / "kafka")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
