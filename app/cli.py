@@ -174,19 +174,24 @@ def config_show(ctx: click.Context) -> None:
     click.echo(_settings(ctx).model_dump_json(indent=2))
 
 
-def _register_optional() -> None:
-    """Command groups that live beside their subject (mapping engine, sandboxes, demo)."""
-    from importlib import import_module
-
-    for module, attr in (("app.mapping.cli", "mappings"), ("app.sandbox_cli", "sandbox"),
-                         ("app.demo", "demo")):
-        try:
-            cli.add_command(getattr(import_module(module), attr))
-        except (ImportError, AttributeError):
-            continue
+@cli.group()
+def sandbox() -> None:
+    """Run a strict sandbox of an external system's API on 127.0.0.1 (tests, demo, trials)."""
 
 
-_register_optional()
+def _register_subcommands() -> None:
+    from app.mapping.cli import mappings
+    from connectors.business_central.sandbox_cli import sandbox_bc_command
+    from connectors.holded.sandbox_cli import sandbox_holded_command
+    from connectors.odoo.sandbox_cli import sandbox_odoo_command
+
+    cli.add_command(mappings)
+    sandbox.add_command(sandbox_holded_command, "holded")
+    sandbox.add_command(sandbox_odoo_command, "odoo")
+    sandbox.add_command(sandbox_bc_command, "business-central")
+
+
+_register_subcommands()
 
 
 def main() -> None:
