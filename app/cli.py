@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -18,6 +20,19 @@ __all__ = ["main"]
 
 def _settings(ctx: click.Context) -> Settings:
     return ctx.obj["settings"]
+
+
+@contextlib.contextmanager
+def _broker_errors(settings: Settings) -> Iterator[None]:
+    """Turn 'no broker' into one clear line and exit code 3."""
+    from aiokafka.errors import KafkaConnectionError
+
+    try:
+        yield
+    except KafkaConnectionError:
+        click.echo(f"error: cannot reach Kafka at {settings.bootstrap} (HOLDED_SYNC_BROKER); "
+                   "for a local one run `holded-sync dev kafka start`", err=True)
+        sys.exit(3)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -45,7 +60,8 @@ def worker(ctx: click.Context) -> None:
     from app.worker import create_app
 
     settings = _settings(ctx)
-    asyncio.run(ensure_topics(settings))
+    with _broker_errors(settings):
+        asyncio.run(ensure_topics(settings))
     app = create_app(settings)
     faust.Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
 
@@ -62,11 +78,12 @@ def ingest(ctx: click.Context, file: Path, system: str, lane: str) -> None:
     from app.topics import ensure_topics
 
     settings = _settings(ctx)
-    try:
+    if system not in settings.systems:
+        raise click.UsageError(f"system {system!r} is not configured "
+                               f"(HOLDED_SYNC_SYSTEMS={','.join(settings.systems)})")
+    with _broker_errors(settings):
         asyncio.run(ensure_topics(settings))
         report = asyncio.run(ingest_file(file, system, settings, lane))
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from exc
     for error in report.errors:
         click.echo(f"{file}:{error}", err=True)
     click.echo(f"published {report.published} change event(s) to changes.{system}; "
@@ -106,7 +123,10 @@ def tables(ctx: click.Context, table: str) -> None:
     from app.inspect import read_table
     from app.jsonform import to_json
 
-    for key, value in sorted(asyncio.run(read_table(_settings(ctx), table)).items()):
+    settings = _settings(ctx)
+    with _broker_errors(settings):
+        content = asyncio.run(read_table(settings, table))
+    for key, value in sorted(content.items()):
         click.echo(json.dumps({"key": key, "value": to_json(value)}, ensure_ascii=False))
 
 

@@ -1,0 +1,66 @@
+"""The CLI without a broker: happy paths and clear errors with scriptable exit codes."""
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from app.cli import cli
+
+
+def run(*args: str, env: dict | None = None):
+    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+
+def test_help_lists_every_command():
+    out = run("--help").output
+    for name in ("worker", "ingest", "replay", "tables", "dev", "config", "mappings", "sandbox"):
+        assert name in out
+
+
+def test_config_show_masks_secrets():
+    res = run("config", "show", env={"HOLDED_API_KEY": "sk-very-secret-123",
+                                     "HOLDED_SYNC_KAFKA_SASL_PASSWORD": "hunter2"})
+    assert res.exit_code == 0
+    assert "sk-very-secret-123" not in res.output and "hunter2" not in res.output
+    assert json.loads(res.output)["holded"]["api_key"] == "**********"
+
+
+def test_invalid_settings_are_a_usage_error():
+    res = CliRunner().invoke(cli, ["config", "show"], env={"HOLDED_SYNC_SYSTEMS": "Holded!"})
+    assert res.exit_code == 2 and "invalid settings" in res.output
+
+
+def test_ingest_of_an_unconfigured_system_is_refused_before_connecting(tmp_path):
+    f = tmp_path / "x.jsonl"
+    f.write_text("{}\n")
+    res = CliRunner().invoke(cli, ["ingest", str(f), "--system", "sap_b1"],
+                             env={"HOLDED_SYNC_SYSTEMS": "holded,odoo"})
+    assert res.exit_code == 2 and "not configured" in res.output
+
+
+def test_ingest_of_a_missing_file_is_a_usage_error():
+    res = CliRunner().invoke(cli, ["ingest", "/no/such.jsonl", "--system", "odoo"])
+    assert res.exit_code == 2 and "does not exist" in res.output
+
+
+def test_dev_kafka_status_of_a_stopped_broker(tmp_path):
+    res = run("dev", "kafka", "status", "--data-dir", str(tmp_path))
+    assert res.exit_code == 1 and "not running" in res.output
+
+
+def test_mappings_validate_reports_ok_and_errors(tmp_path):
+    ok = run("mappings", "validate", "docs/examples/mapping-es.yaml")
+    assert ok.exit_code == 0 and ok.output.startswith("OK: mapping v")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\ntaxes: {iva_21: {rate: 21}}\n")
+    res = CliRunner().invoke(cli, ["mappings", "validate", str(bad)])
+    assert res.exit_code == 1 and str(bad) in res.output
+
+
+def test_no_broker_is_one_clear_line_and_exit_3(tmp_path):
+    from app.devkafka.broker import free_port
+
+    res = CliRunner().invoke(cli, ["tables", "entities"],
+                             env={"HOLDED_SYNC_BROKER": f"kafka://127.0.0.1:{free_port()}"})
+    assert res.exit_code == 3 and "cannot reach Kafka" in res.output
