@@ -35,7 +35,7 @@ from typing import Any
 
 from app.mapping import Mapping, Unmappable
 from connectors.base.contracts import DependencyPending, Ledger, MemoryLedger, SinkOutcome, result
-from connectors.base.errors import ConnectorError
+from connectors.base.errors import ConnectorError, Fault
 from connectors.holded.client import HoldedClient
 from connectors.holded.lookup import HoldedLookup
 from connectors.holded.sink_verify import conflicts
@@ -137,3 +137,5 @@ class HoldedSink:
 
 class _Unsupported(ConnectorError):
     """The command asks for something this sink does not do (yet)."""
+
+    default_fault = Fault.DATA
