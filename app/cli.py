@@ -194,6 +194,44 @@ def config_show(ctx: click.Context) -> None:
     click.echo(_settings(ctx).model_dump_json(indent=2))
 
 
+@click.command("publish")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def mappings_publish(ctx: click.Context, file: Path) -> None:
+    """Validate FILE and publish it as the mapping every worker applies from now on."""
+    from app.live_mapping import publish_mapping
+    from app.mapping import MappingInvalid, load_mapping
+    from app.topics import ensure_topics
+
+    settings = _settings(ctx)
+    try:
+        new = load_mapping(file)
+    except MappingInvalid as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    with _broker_errors(settings):
+        asyncio.run(ensure_topics(settings))
+        current = asyncio.run(_published_version(settings))
+        if current is not None and new.version <= current:
+            click.echo(f"error: {file} is version {new.version}, but version {current} is "
+                       "already published; raise `version` to publish a change", err=True)
+            sys.exit(1)
+        asyncio.run(publish_mapping(settings, file))
+    click.echo(f"published mapping v{new.version} from {file}")
+
+
+async def _published_version(settings: Settings) -> int | None:
+    from app.inspect import read_topic
+    from app.live_mapping import LiveMapping
+    from app.topics import TopicNames
+
+    live = LiveMapping()
+    for rec in await read_topic(settings, TopicNames(settings).mappings):
+        if rec.value is not None:
+            live.offer(rec.value)
+    return live.version
+
+
 @cli.group()
 def sandbox() -> None:
     """Run a strict sandbox of an external system's API on 127.0.0.1 (tests, demo, trials)."""
@@ -205,6 +243,7 @@ def _register_subcommands() -> None:
     from connectors.holded.sandbox_cli import sandbox_holded_command
     from connectors.odoo.sandbox_cli import sandbox_odoo_command
 
+    mappings.add_command(mappings_publish)
     cli.add_command(mappings)
     sandbox.add_command(sandbox_holded_command, "holded")
     sandbox.add_command(sandbox_odoo_command, "odoo")

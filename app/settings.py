@@ -14,7 +14,7 @@ from app.core.keys import valid_system
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["HoldedSettings", "Settings", "load_settings"]
+__all__ = ["BusinessCentralSettings", "HoldedSettings", "OdooSettings", "Settings", "load_settings"]
 
 
 class HoldedSettings(BaseSettings):
@@ -25,6 +25,26 @@ class HoldedSettings(BaseSettings):
     api_key: SecretStr | None = None
     api_version: Literal["v1", "v2"] = "v1"
     requests_per_second: float = 5.0
+
+
+class OdooSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ODOO_", extra="ignore")
+    url: str = "http://127.0.0.1:8069"
+    db: str = ""
+    login: str = ""
+    api_key: SecretStr | None = None
+    protocol: Literal["jsonrpc", "xmlrpc", "json2"] = "jsonrpc"
+
+
+class BusinessCentralSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BC_", extra="ignore")
+    api_url: str = "https://api.businesscentral.dynamics.com"
+    token_url: str | None = None
+    tenant: str = ""
+    environment: str = "production"
+    company_id: str = ""
+    client_id: str = ""
+    client_secret: SecretStr | None = None
 
 
 class Settings(BaseSettings):
@@ -52,6 +72,10 @@ class Settings(BaseSettings):
     kafka_sasl_password: SecretStr | None = None
     kafka_ssl_cafile: Path | None = None
     holded: HoldedSettings = Field(default_factory=HoldedSettings)
+    odoo: OdooSettings = Field(default_factory=OdooSettings)
+    business_central: BusinessCentralSettings = Field(default_factory=BusinessCentralSettings)
+    # How long a command may wait for the records it depends on (its contact, its products).
+    dependency_wait_s: float = Field(120.0, gt=0)
 
     @field_validator("systems", mode="before")
     @classmethod

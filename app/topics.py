@@ -18,6 +18,10 @@ log = logging.getLogger(__name__)
 TABLES = ("entities", "replicas", "links")
 
 
+def ledger_table(system: str) -> str:
+    return f"ledger-{system}"
+
+
 @dataclass(frozen=True, slots=True)
 class TopicNames:
     settings: Settings
@@ -28,8 +32,14 @@ class TopicNames:
     def changes(self, system: str) -> str:
         return self._p(f"changes.{system}")
 
-    def commands(self, system: str) -> str:
-        return self._p(f"commands.{system}")
+    def commands(self, system: str, lane: str = "realtime") -> str:
+        """Real-time and bulk commands travel apart, so a backfill never queues ahead of
+        a real-time change."""
+        return self._p(f"commands.{system}" + (".bulk" if lane == "bulk" else ""))
+
+    def retries(self, system: str) -> str:
+        """Commands waiting for their dependencies (contact, products) to reach the target."""
+        return self._p(f"retry.{system}")
 
     def results(self, system: str) -> str:
         return self._p(f"results.{system}")
@@ -70,6 +80,7 @@ class TopicNames:
     def flow(self) -> list[str]:
         systems = self.settings.systems
         return ([self.changes(s) for s in systems] + [self.commands(s) for s in systems]
+                + [self.commands(s, "bulk") for s in systems] + [self.retries(s) for s in systems]
                 + [self.results(s) for s in systems]
                 + [self.inbox, self.conflicts, self.audit, self.dlq])
 
@@ -96,8 +107,9 @@ async def ensure_topics(settings: Settings) -> list[str]:
     n = settings.partitions
     wanted = [NewTopic(t, n, 1) for t in names.flow()]
     wanted.append(NewTopic(names.mappings, 1, 1, topic_configs={"cleanup.policy": "compact"}))
+    tables = [*TABLES, *(ledger_table(s) for s in settings.systems)]
     wanted += [NewTopic(names.changelog(t), n, 1, topic_configs={"cleanup.policy": "compact"})
-               for t in TABLES]
+               for t in tables]
     admin = AIOKafkaAdminClient(**kafka_client_options(settings))
     await admin.start()
     try:

@@ -21,10 +21,13 @@ from app.avro import DecodeError, codec
 from app.core.decide import BadEvent, Decision, apply_change, apply_result
 from app.core.keys import KeyError_
 from app.core.policy import Policy, default_policy
+from app.connections import sink_factories
 from app.jsonform import JsonFormError
+from app.live_mapping import LiveMapping
 from app.metrics import METRICS
 from app.sequencer import SOURCE_HEADER, Sequencer
 from app.settings import Settings
+from app.sinks import register_sinks
 from app.topics import TopicNames, kafka_client_options
 
 __all__ = ["create_app"]
@@ -95,7 +98,8 @@ def create_app(settings: Settings, policy: Policy | None = None) -> faust.App:
                          value_serializer="raw", partitions=settings.partitions)
 
     inbox = topic(names.inbox)
-    commands = {s: topic(names.commands(s)) for s in settings.systems}
+    commands = {(s, lane): topic(names.commands(s, lane))
+                for s in settings.systems for lane in ("realtime", "bulk")}
     conflicts, audit, dlq = topic(names.conflicts), topic(names.audit), topic(names.dlq)
 
     def table(name: str) -> faust.Table:
@@ -124,7 +128,7 @@ def create_app(settings: Settings, policy: Policy | None = None) -> faust.App:
     async def publish(key: bytes, decision: Decision) -> None:
         for cmd in decision.commands:
             METRICS.events.labels(topic="commands", direction="out").inc()
-            await commands[cmd["target_system"]].send(key=key, value=COMMAND.dumps(cmd))
+            await commands[cmd["target_system"], cmd["lane"]].send(key=key, value=COMMAND.dumps(cmd))
         for conflict in decision.conflicts:
             METRICS.conflicts.labels(outcome=conflict["decision"]).inc()
             await conflicts.send(key=key, value=CONFLICT.dumps(conflict))
@@ -173,6 +177,15 @@ def create_app(settings: Settings, policy: Policy | None = None) -> faust.App:
     @app.task
     async def sequence() -> None:
         await sequencer.run(asyncio.Event())
+
+    live = LiveMapping()
+
+    @app.task
+    async def follow_mappings() -> None:
+        await live.follow(settings)
+
+    register_sinks(app, settings, sink_factories(settings, live), live)
+    app.live_mapping = live  # type: ignore[attr-defined]  # for web views and tests
 
     from app.web import register_views
     register_views(app)

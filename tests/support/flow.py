@@ -45,6 +45,10 @@ class Flow:
         recs = await read_topic(self.settings, self.names.commands(system), codec("Command").loads, key)
         return [r.value for r in recs]
 
+    async def read_results(self, system: str, key: str | None = None) -> list[dict[str, Any]]:
+        recs = await read_topic(self.settings, self.names.results(system), codec("CommandResult").loads, key)
+        return [r.value for r in recs]
+
     async def conflicts(self, key: str | None = None) -> list[dict[str, Any]]:
         recs = await read_topic(self.settings, self.names.conflicts, codec("Conflict").loads, key)
         return [r.value for r in recs]
@@ -75,7 +79,10 @@ class Flow:
         opts = kafka_client_options(self.settings)
         sources = [self.names.changes(s) for s in self.settings.systems] + \
                   [self.names.results(s) for s in self.settings.systems]
-        groups = {self.names.sequencer_group: sources, self.names.app_id: [self.names.inbox]}
+        with_sink = [s for s in self.settings.systems if s == "holded" and self.settings.holded.api_key]
+        sinks = [self.names.commands(s, lane) for s in with_sink
+                 for lane in ("realtime", "bulk")] + [self.names.retries(s) for s in with_sink]
+        groups = {self.names.sequencer_group: sources, self.names.app_id: [self.names.inbox, *sinks]}
         admin, consumer = AIOKafkaAdminClient(**opts), AIOKafkaConsumer(**opts)
         await admin.start()
         await consumer.start()

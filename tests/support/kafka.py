@@ -34,7 +34,7 @@ class KafkaBroker:
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HOLDED_SYNC_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HOLDED_", "ODOO_", "BC_"))}
     env.update({
         "HOLDED_SYNC_BROKER": settings.broker, "HOLDED_SYNC_APP_ID": settings.app_id,
         "HOLDED_SYNC_TOPIC_PREFIX": settings.topic_prefix,
@@ -43,7 +43,12 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "HOLDED_SYNC_SYSTEMS": ",".join(settings.systems),
         "HOLDED_SYNC_GENERATION": str(settings.generation),
         "HOLDED_SYNC_SESSION_TIMEOUT_S": str(settings.session_timeout_s),
+        "HOLDED_SYNC_DEPENDENCY_WAIT_S": str(settings.dependency_wait_s),
+        "HOLDED_API_URL": settings.holded.api_url, "HOLDED_API_VERSION": settings.holded.api_version,
+        "HOLDED_REQUESTS_PER_SECOND": str(settings.holded.requests_per_second),
     })
+    if settings.holded.api_key:
+        env["HOLDED_API_KEY"] = settings.holded.api_key.get_secret_value()
     return env
 
 

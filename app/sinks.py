@@ -1,0 +1,197 @@
+"""Sink agents: ``commands.<system>`` (+ ``.bulk``) -> the system's API -> ``results.<system>``.
+
+Per system there are three agents sharing one credential's limiter: real-time commands, bulk
+commands (backfills, replays) and retries of commands whose dependencies were not in the
+target yet. Each keeps a ledger table (co-partitioned with the commands) holding, per entity,
+the commands done, the newest vector written and the commands parked for want of a mapping.
+
+- A command whose vector is older than the newest write for its entity is superseded: done.
+- ``DependencyPending`` sends the command to ``retry.<system>`` with a not-before time; the
+  retry agent waits only its own stream, never the real-time one. After
+  ``dependency_wait_s`` it fails with the reason.
+- A parked result keeps the command in the ledger; when a new mapping version arrives every
+  parked command is published again, and runs under the same command id.
+- Failed results also go to ``dlq`` with the full reason. Offsets are acknowledged only after
+  the result is recorded (at-least-once; the ledger makes re-execution a no-op).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping as MappingABC
+from typing import Any
+
+import faust
+
+from app.avro import codec
+from app.connections import SinkFactory
+from app.core.vectors import Order, compare
+from app.live_mapping import LiveMapping
+from app.mapping import Unmappable
+from app.metrics import METRICS
+from app.settings import Settings
+from app.topics import TopicNames, ledger_table
+from connectors.base.contracts import DependencyPending, SinkOutcome, result
+
+__all__ = ["register_sinks"]
+
+log = logging.getLogger(__name__)
+COMMAND, RESULT, CONFLICT, LEDGER, DEAD = (codec(n) for n in (
+    "Command", "CommandResult", "Conflict", "SinkLedger", "DeadLetter"))
+KEEP_RESULTS = 20  # per entity: enough to recognise redeliveries and replays
+NOT_BEFORE, ATTEMPT, FIRST_TRY = "hs-not-before", "hs-attempt", "hs-first-try"
+
+
+class TableLedger:
+    """The Ledger contract over one entity's SinkLedger record (loaded per command)."""
+
+    def __init__(self, state: dict[str, Any]) -> None:
+        self.state = state
+
+    def get(self, command_id: str) -> dict[str, Any] | None:
+        return self.state["results"].get(command_id)
+
+    def put(self, command_id: str, outcome: dict[str, Any]) -> None:
+        results = self.state["results"]
+        results[command_id] = outcome
+        if len(results) > KEEP_RESULTS:
+            for old in sorted(results, key=lambda c: results[c]["completed_ts"])[:-KEEP_RESULTS]:
+                del results[old]
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _headers(event: faust.EventT) -> dict[str, bytes]:
+    return {k: v for k, v in (event.message.headers or ())}
+
+
+def register_sinks(app: faust.App, settings: Settings, factories: MappingABC[str, SinkFactory],
+                   live: LiveMapping) -> None:
+    names = TopicNames(settings)
+
+    def topic(name: str) -> faust.TopicT:
+        return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw",
+                         value_serializer="raw", partitions=settings.partitions)
+
+    results = {s: topic(names.results(s)) for s in factories}
+    conflicts, dlq = topic(names.conflicts), topic(names.dlq)
+    redrives: dict[str, list[tuple[faust.TopicT, faust.Table]]] = {}
+
+    for system, factory in factories.items():
+        ledger = app.Table(ledger_table(system), default=None, key_type=bytes, value_type=bytes,
+                           partitions=settings.partitions)
+        lanes = {lane: topic(names.commands(system, lane)) for lane in ("realtime", "bulk")}
+        retry = topic(names.retries(system))
+        runner = _Runner(system, factory, ledger, results[system], conflicts, dlq, retry, settings)
+        for lane, source in lanes.items():
+            app.agent(source, name=f"sink-{system}-{lane}")(runner.consume)
+        app.agent(retry, name=f"sink-{system}-retry")(runner.consume_retries)
+        redrives.setdefault(system, []).append((lanes["realtime"], ledger))
+
+    def on_new_mapping(_mapping: Any) -> None:
+        app.loop.create_task(_redrive_parked(redrives))
+    live.on_change(on_new_mapping)
+
+
+class _Runner:
+    """Executes one system's commands with its ledger; one instance serves all its lanes."""
+
+    def __init__(self, system: str, factory: SinkFactory, ledger: faust.Table,
+                 results: faust.TopicT, conflicts: faust.TopicT, dlq: faust.TopicT,
+                 retry: faust.TopicT, settings: Settings) -> None:
+        self.system, self.factory, self.ledger = system, factory, ledger
+        self.results, self.conflicts, self.dlq, self.retry = results, conflicts, dlq, retry
+        self.max_wait_ms = int(settings.dependency_wait_s * 1000)
+
+    async def consume(self, stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            await self._handle(event, attempt=0, first_try=_now_ms())
+
+    async def consume_retries(self, stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            headers = _headers(event)
+            wait_ms = int(headers.get(NOT_BEFORE, b"0")) - _now_ms()
+            if wait_ms > 0:
+                await asyncio.sleep(wait_ms / 1000)
+            await self._handle(event, attempt=int(headers.get(ATTEMPT, b"1")),
+                               first_try=int(headers.get(FIRST_TRY, b"0")) or _now_ms())
+
+    async def _handle(self, event: faust.EventT, attempt: int, first_try: int) -> None:
+        key, raw = event.key, event.value
+        try:
+            command = COMMAND.loads(raw)
+        except ValueError as exc:
+            await self._dead(event, f"not a Command: {exc}", "DecodeError", raw)
+            return
+        raw_state = self.ledger.get(key)
+        state = LEDGER.loads(raw_state) if raw_state else {"results": {}, "written": {}, "parked": {}}
+        outcome = await self._execute(command, state, event, attempt, first_try)
+        if outcome is None:
+            return  # handed to the retry topic
+        TableLedger(state).put(command["command_id"], outcome.result)
+        status = outcome.result["status"]
+        METRICS.commands.labels(system=self.system, outcome=status).inc()
+        if status in ("succeeded", "already_done"):
+            if compare(command["vector"], state["written"]) in (Order.AFTER, Order.CONCURRENT):
+                state["written"] = dict(command["vector"])
+            state["parked"].pop(command["command_id"], None)
+            for cid in [c for c, b in state["parked"].items()
+                        if compare(COMMAND.loads(b)["vector"], state["written"]) == Order.BEFORE]:
+                del state["parked"][cid]  # superseded by what was just written
+        elif status == "parked":
+            state["parked"][command["command_id"]] = raw
+        else:
+            state["parked"].pop(command["command_id"], None)
+        self.ledger[key] = LEDGER.dumps(state)
+        await self.results.send(key=key, value=RESULT.dumps(outcome.result))
+        for conflict in outcome.conflicts:
+            await self.conflicts.send(key=key, value=CONFLICT.dumps(conflict))
+        if status == "failed":
+            await self._dead(event, outcome.result["reason"] or "failed", "SinkFailed", raw)
+
+    async def _execute(self, command: dict[str, Any], state: dict[str, Any], event: faust.EventT,
+                       attempt: int, first_try: int) -> SinkOutcome | None:
+        done = state["results"].get(command["command_id"])
+        if done and done["status"] in ("succeeded", "already_done"):
+            return SinkOutcome({**done, "status": "already_done"})
+        if state["written"] and compare(command["vector"], state["written"]) == Order.BEFORE:
+            return SinkOutcome(result(command, "already_done", _now_ms(),
+                                      reason="superseded by a newer write of this entity"))
+        try:
+            sink = self.factory(TableLedger(state))
+            return await sink.execute(command)
+        except DependencyPending as pending:
+            if _now_ms() - first_try > self.max_wait_ms:
+                return SinkOutcome(result(command, "failed", _now_ms(),
+                                          reason=f"gave up after {attempt} tries: {pending}"))
+            delay_ms = min(30_000, 500 * 2 ** min(attempt, 6))
+            await self.retry.send(key=event.key, value=event.value, headers=[
+                (NOT_BEFORE, str(_now_ms() + delay_ms).encode()),
+                (ATTEMPT, str(attempt + 1).encode()), (FIRST_TRY, str(first_try).encode())])
+            return None
+        except Unmappable as exc:  # raised before the sink could record it (no mapping yet)
+            return SinkOutcome(result(command, "parked", _now_ms(), reason=str(exc)))
+
+    async def _dead(self, event: faust.EventT, reason: str, error: str, raw: bytes) -> None:
+        msg = event.message
+        METRICS.dlq_records.inc()
+        await self.dlq.send(key=event.key, value=DEAD.dumps({
+            "reason": reason[:2000], "error": error, "source_topic": msg.topic,
+            "partition": msg.partition, "offset": msg.offset, "key": event.key, "value": raw,
+            "ts": _now_ms()}))
+
+
+async def _redrive_parked(redrives: dict[str, list[tuple[faust.TopicT, faust.Table]]]) -> None:
+    """Publish every parked command again (this worker's partitions); same command ids."""
+    for system, pairs in redrives.items():
+        for commands, ledger in pairs:
+            count = 0
+            for key, raw_state in list(ledger.items()):
+                for raw in LEDGER.loads(raw_state)["parked"].values():
+                    await commands.send(key=key, value=raw)
+                    count += 1
+            if count:
+                log.info("re-driving %d parked %s command(s) under the new mapping", count, system)

@@ -1,0 +1,64 @@
+"""ERP file -> Kafka -> canonical agent -> Holded sink -> the Holded sandbox, end to end."""
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from app.avro import codec
+from app.ingest import ingest_file
+from app.live_mapping import publish_mapping
+from app.settings import HoldedSettings
+from connectors.holded.sandbox import RateLimit, start_sandbox
+from tests.support.kafka import wait_for
+
+pytestmark = pytest.mark.kafka
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "docs" / "examples" / "sample-odoo.jsonl"
+MAPPING = ROOT / "docs" / "examples" / "mapping-es.yaml"
+
+
+@pytest.fixture
+async def holded():
+    server = await start_sandbox(port=0, rate_limit=RateLimit(requests=50, per_seconds=1.0))
+    yield server
+    await server.stop()
+
+
+async def results(flow, status: str | None = None):
+    recs = await flow.read_results("holded")
+    return [r for r in recs if status is None or r["status"] == status]
+
+
+async def test_erp_documents_reach_holded_once_with_their_taxes(own_flow, holded):
+    flow = await own_flow(holded=HoldedSettings(api_url=holded.url, api_key="sandbox-key",
+                                                requests_per_second=20))
+    await publish_mapping(flow.settings, MAPPING)
+    report = await ingest_file(SAMPLE, "odoo", flow.settings)
+    assert report.published == 9 and len(report.errors) == 1
+
+    async def all_invoices():
+        docs = await holded.all("documents")
+        return docs if len([d for d in docs if d.get("docType", "invoice") == "invoice"]) >= 3 else None
+    await wait_for(all_invoices, 120, "3 invoices in the Holded sandbox", flow.worker)
+    await flow.wait_idle(120)
+
+    contacts = await holded.all("contacts")
+    assert sorted(c["customId"] for c in contacts if c.get("customId", "").startswith("contact/odoo/")) == [
+        "contact/odoo/C-0001", "contact/odoo/C-0002", "contact/odoo/C-0003"]
+    gomez = next(c for c in contacts if c.get("customId") == "contact/odoo/C-0001")
+    assert gomez["email"] == "facturas@talleresgomez.es"  # the later edit, not the first
+    totals = sorted(Decimal(str(d["total"])) for d in await holded.all("documents"))
+    assert totals == [Decimal("60.50"), Decimal("157.75"), Decimal("636.00")]
+    done = await results(flow, "succeeded")
+    assert {r["entity_key"] for r in done} >= {"invoice/odoo/INV-2026-0042", "product/odoo/P-100"}
+    assert not await results(flow, "failed")
+
+    # The whole file again: nothing new is written anywhere.
+    before = len(holded.requests)
+    await ingest_file(SAMPLE, "odoo", flow.settings)
+    await flow.wait_idle(60)
+    writes = [r for r in holded.requests[before:] if r.method in ("POST", "PUT", "DELETE")]
+    assert writes == [] and len(await holded.all("documents")) == 3
