@@ -34,8 +34,7 @@ from app.core.hashing import content_hash  # noqa: E402
 from app.devkafka import broker as devkafka  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from app.topics import TopicNames, ensure_topics, kafka_client_options  # noqa: E402
-from tests.support.flow import Flow  # noqa: E402
-from tests.support.kafka import WorkerProcess  # noqa: E402
+from app.devrun.process import WorkerProcess, wait_idle, wait_ready  # noqa: E402
 
 T0 = int(dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc).timestamp() * 1000)
 
@@ -108,11 +107,10 @@ async def decisions(port: int) -> float:
 
 async def run_worker(settings: Settings, tmp: Path, n: int) -> tuple[float, float]:
     worker = WorkerProcess(settings, tmp / "worker.log")
-    flow = Flow(settings, worker)
     start = time.perf_counter()
     worker.start()
     try:
-        await flow.wait_ready(120)
+        await wait_ready(settings, worker, 120)
         samples: list[tuple[float, float]] = []
         while True:
             done = await decisions(settings.web_port)
@@ -122,7 +120,7 @@ async def run_worker(settings: Settings, tmp: Path, n: int) -> tuple[float, floa
             if time.perf_counter() - start > 900:
                 raise SystemExit(f"worker too slow: {done:.0f}/{n} after 900 s\n{worker.log()[-2000:]}")
             await asyncio.sleep(0.5)
-        await flow.wait_idle(300)
+        await wait_idle(settings, worker, 300)
         total = time.perf_counter() - start
         busy = [(t, d) for t, d in samples if 0 < d < n] or samples[-2:]
         (t1, d1), (t2, d2) = busy[0], samples[-1]

@@ -4,14 +4,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import httpx
 from aiokafka import AIOKafkaProducer
 
 from app.avro import codec
 from app.inspect import read_table, read_topic
 from app.settings import Settings
 from app.topics import TopicNames, kafka_client_options
-from tests.support.kafka import WorkerProcess, wait_for
+from app.devrun.process import WorkerProcess, pipeline_lag, wait_for, wait_idle, wait_ready
 
 
 class Flow:
@@ -72,49 +71,13 @@ class Flow:
         return await wait_for(enough, timeout, f"{count} command(s) on commands.{system}", self.worker)
 
     async def lag(self) -> int:
-        """Records not yet processed: sources not yet sequenced plus inbox not yet decided."""
-        from aiokafka import AIOKafkaConsumer, TopicPartition
-        from aiokafka.admin import AIOKafkaAdminClient
-
-        opts = kafka_client_options(self.settings)
-        sources = [self.names.changes(s) for s in self.settings.systems] + \
-                  [self.names.results(s) for s in self.settings.systems]
-        with_sink = [s for s in self.settings.systems if s == "holded" and self.settings.holded.api_key]
-        sinks = [self.names.commands(s, lane) for s in with_sink
-                 for lane in ("realtime", "bulk")] + [self.names.retries(s) for s in with_sink]
-        groups = {self.names.sequencer_group: sources, self.names.app_id: [self.names.inbox, *sinks]}
-        admin, consumer = AIOKafkaAdminClient(**opts), AIOKafkaConsumer(**opts)
-        await admin.start()
-        await consumer.start()
-        try:
-            total = 0
-            for group, topics in groups.items():
-                committed = await admin.list_consumer_group_offsets(group)
-                tps = [TopicPartition(t, p) for t in topics for p in range(self.settings.partitions)]
-                ends = await consumer.end_offsets(tps)
-                for tp in tps:
-                    meta = committed.get(tp)
-                    total += ends[tp] - (meta.offset if meta and meta.offset >= 0 else 0)
-            return total
-        finally:
-            await consumer.stop()
-            await admin.close()
+        return await pipeline_lag(self.settings)
 
     async def wait_idle(self, timeout: float = 60.0) -> None:
-        async def idle():
-            return await self.lag() == 0
-        await wait_for(idle, timeout, "the worker to process everything", self.worker)
+        await wait_idle(self.settings, self.worker, timeout)
 
     async def wait_ready(self, timeout: float = 90.0) -> None:
-        url = f"http://127.0.0.1:{self.settings.web_port}/readyz"
-
-        async def ready():
-            try:
-                async with httpx.AsyncClient(timeout=2.0) as client:
-                    return (await client.get(url)).status_code == 200
-            except httpx.HTTPError:
-                return False
-        await wait_for(ready, timeout, "the worker to be ready", self.worker)
+        await wait_ready(self.settings, self.worker, timeout)
 
 
 def unique_key(entity: str = "contact", system: str = "odoo") -> str:

@@ -1,0 +1,146 @@
+"""Run holded-sync pieces as child processes for the demo, benchmarks and tests.
+
+A worker is `python -m app worker` with the settings passed as environment variables, in its
+own process group, stopped by PID (SIGTERM, then SIGKILL after a bounded wait).
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.settings import Settings
+
+__all__ = ["WorkerProcess", "pipeline_lag", "settings_env", "wait_for", "wait_idle", "wait_ready"]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HOLDED_", "ODOO_", "BC_"))}
+    env.update({
+        "HOLDED_SYNC_BROKER": settings.broker, "HOLDED_SYNC_APP_ID": settings.app_id,
+        "HOLDED_SYNC_TOPIC_PREFIX": settings.topic_prefix,
+        "HOLDED_SYNC_PARTITIONS": str(settings.partitions), "HOLDED_SYNC_STORE": settings.store,
+        "HOLDED_SYNC_DATA_DIR": str(settings.data_dir), "HOLDED_SYNC_WEB_PORT": str(settings.web_port),
+        "HOLDED_SYNC_SYSTEMS": ",".join(settings.systems),
+        "HOLDED_SYNC_GENERATION": str(settings.generation),
+        "HOLDED_SYNC_SESSION_TIMEOUT_S": str(settings.session_timeout_s),
+        "HOLDED_SYNC_DEPENDENCY_WAIT_S": str(settings.dependency_wait_s),
+        "HOLDED_API_URL": settings.holded.api_url, "HOLDED_API_VERSION": settings.holded.api_version,
+        "HOLDED_REQUESTS_PER_SECOND": str(settings.holded.requests_per_second),
+    })
+    if settings.holded.api_key:
+        env["HOLDED_API_KEY"] = settings.holded.api_key.get_secret_value()
+    return env
+
+
+@dataclass
+class WorkerProcess:
+    """`holded-sync worker` in a child process, killed by PID at the end of the test."""
+
+    settings: Settings
+    log_path: Path
+    proc: subprocess.Popen | None = field(default=None)
+
+    def start(self) -> WorkerProcess:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "app", "worker"], env=settings_env(self.settings), cwd=ROOT,
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, sig)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+async def wait_for(condition: Callable[[], Awaitable[Any]], timeout: float = 60.0,
+                   what: str = "condition", worker: WorkerProcess | None = None) -> Any:
+    """Poll an async condition until it returns something truthy; fail clearly on timeout."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await condition()
+        if last:
+            return last
+        if worker and worker.proc and worker.proc.poll() is not None:
+            raise AssertionError(f"worker exited ({worker.proc.returncode}) while waiting for "
+                                 f"{what}:\n{worker.log()[-3000:]}")
+        await asyncio.sleep(0.25)
+    tail = worker.log()[-3000:] if worker else ""
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last={last!r}\n{tail}")
+
+
+async def pipeline_lag(settings: Settings) -> int:
+    """Records not yet processed: sources not yet sequenced, inbox not yet decided, and
+    commands not yet executed by this worker's sinks."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from app.topics import TopicNames, kafka_client_options
+
+    names = TopicNames(settings)
+    opts = kafka_client_options(settings)
+    sources = [names.changes(s) for s in settings.systems] + [names.results(s) for s in settings.systems]
+    with_sink = [s for s in settings.systems if s == "holded" and settings.holded.api_key]
+    sinks = [names.commands(s, lane) for s in with_sink for lane in ("realtime", "bulk")] + \
+            [names.retries(s) for s in with_sink]
+    groups = {names.sequencer_group: sources, names.app_id: [names.inbox, *sinks]}
+    admin, consumer = AIOKafkaAdminClient(**opts), AIOKafkaConsumer(**opts)
+    await admin.start()
+    await consumer.start()
+    try:
+        total = 0
+        for group, topics in groups.items():
+            committed = await admin.list_consumer_group_offsets(group)
+            tps = [TopicPartition(t, p) for t in topics for p in range(settings.partitions)]
+            ends = await consumer.end_offsets(tps)
+            for tp in tps:
+                meta = committed.get(tp)
+                total += ends[tp] - (meta.offset if meta and meta.offset >= 0 else 0)
+        return total
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+async def wait_idle(settings: Settings, worker: WorkerProcess | None = None, timeout: float = 60.0) -> None:
+    async def idle() -> bool:
+        return await pipeline_lag(settings) == 0
+    await wait_for(idle, timeout, "the worker to process everything", worker)
+
+
+async def wait_ready(settings: Settings, worker: WorkerProcess | None = None, timeout: float = 90.0) -> None:
+    import httpx
+
+    url = f"http://127.0.0.1:{settings.web_port}/readyz"
+
+    async def ready() -> bool:
+        try:
+            async with httpx.AsyncClient(timeout=2.0) as client:
+                return (await client.get(url)).status_code == 200
+        except httpx.HTTPError:
+            return False
+    await wait_for(ready, timeout, "the worker to be ready", worker)
