@@ -238,6 +238,7 @@ def sandbox() -> None:
 
 
 def _register_subcommands() -> None:
+    from app.demo import demo
     from app.mapping.cli import mappings
     from connectors.business_central.sandbox_cli import sandbox_bc_command
     from connectors.holded.sandbox_cli import sandbox_holded_command
@@ -245,6 +246,7 @@ def _register_subcommands() -> None:
 
     mappings.add_command(mappings_publish)
     cli.add_command(mappings)
+    cli.add_command(demo)
     sandbox.add_command(sandbox_holded_command, "holded")
     sandbox.add_command(sandbox_odoo_command, "odoo")
     sandbox.add_command(sandbox_bc_command, "business-central")

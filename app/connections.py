@@ -14,7 +14,7 @@ from app.settings import Settings
 from connectors.base.contracts import Ledger, Sink
 from connectors.base.limiter import RateLimit, TokenBucket
 
-__all__ = ["SinkFactory", "sink_factories"]
+__all__ = ["SinkFactory", "held_fields", "sink_factories"]
 
 SinkFactory = Callable[[Ledger], Sink]
 HTTP_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
@@ -60,3 +60,17 @@ def sink_factories(settings: Settings, live: LiveMapping) -> dict[str, SinkFacto
         factories["business_central"] = lambda ledger: BusinessCentralSink(
             bc, mapping=mapping, ledger=ledger)
     return factories
+
+
+def held_fields(settings: Settings) -> dict[str, dict[str, frozenset[str]]]:
+    """What each configured system stores of a canonical record (its connector says)."""
+    from importlib import import_module
+
+    modules = {"holded": "connectors.holded.inbound", "odoo": "connectors.odoo.mapping",
+               "business_central": "connectors.business_central.mapping"}
+    out: dict[str, dict[str, frozenset[str]]] = {}
+    for system in settings.systems:
+        if system in modules:
+            declared = import_module(modules[system]).HELD_FIELDS
+            out[system] = {entity: frozenset(fields) for entity, fields in declared.items()}
+    return out

@@ -21,7 +21,7 @@ from app.avro import DecodeError, codec
 from app.core.decide import BadEvent, Decision, apply_change, apply_result
 from app.core.keys import KeyError_
 from app.core.policy import Policy, default_policy
-from app.connections import sink_factories
+from app.connections import held_fields, sink_factories
 from app.jsonform import JsonFormError
 from app.live_mapping import LiveMapping
 from app.metrics import METRICS
@@ -65,7 +65,7 @@ def _faust_options(settings: Settings) -> dict[str, Any]:
 
 def create_app(settings: Settings, policy: Policy | None = None) -> faust.App:
     names = TopicNames(settings)
-    policy = policy or default_policy(settings.erps)
+    policy = policy or default_policy(settings.erps, held_fields(settings))
     app = faust.App(
         names.app_id,
         broker=settings.broker,

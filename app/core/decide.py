@@ -44,7 +44,8 @@ class Decision:
 
 def empty_replica() -> Record:
     return {"vector": {}, "content_hash": None, "field_hashes": {}, "source_ts": 0,
-            "pending_hash": None, "pending_vector": {}, "pending_field_hashes": {}}
+            "pending_hash": None, "pending_vector": {}, "pending_field_hashes": {},
+            "written_hash": None, "pending_written": None}
 
 
 def _ms(ts: Any) -> int:
@@ -85,7 +86,8 @@ def apply_change(event: Record, state: Record | None, replicas: Record | None,
     if rep["pending_hash"] == digest:
         rep.update(vector=merge(rep["vector"], rep["pending_vector"]), content_hash=digest,
                    field_hashes=rep["pending_field_hashes"], source_ts=max(rep["source_ts"], ts),
-                   pending_hash=None, pending_vector={}, pending_field_hashes={})
+                   pending_hash=None, pending_vector={}, pending_field_hashes={},
+                   written_hash=rep.get("pending_written"), pending_written=None)
         systems[system] = rep
         return _dropped("echo", event, state, systems, "our own write reported back")
     if rep["content_hash"] == digest:
@@ -136,7 +138,8 @@ def apply_change(event: Record, state: Record | None, replicas: Record | None,
     # S holds the merged state only if it sent exactly that; else its own version, and a command
     # brings it the fields it lost.
     rep.update(vector=vector if holds_final else {**base, system: vector[system]},
-               content_hash=digest, field_hashes=incoming, source_ts=ts)
+               content_hash=digest, field_hashes=incoming, source_ts=ts,
+               written_hash=final.content_hash() if holds_final else None)
     systems[system] = rep
     decision = Decision(outcome, new_state, {"systems": systems}, links, conflicts=conflicts)
     _emit_commands(decision, event, policy, final, extra=() if holds_final else (system,))
@@ -191,12 +194,17 @@ def _emit_commands(decision: Decision, event: Record, policy: Policy, final: Fin
     record, vector = state["record"], state["vector"]
     links = (decision.links or {}).get("ids", {})
     targets = [t for t in policy.targets(event["entity"]) if t != event["source_system"]]
+    whole = final.content_hash()
     for target in dict.fromkeys([*targets, *extra]):
         rep = systems.get(target) or empty_replica()
+        # Whether a target needs the record is judged on the whole record (it may store
+        # fields it never reports back); its echo is recognised on what it reports.
+        known = (rep.get("pending_written"),) if target in extra else \
+            (rep.get("written_hash"), rep.get("pending_written"))
+        if whole in known:
+            continue
         shown = final.view(policy.held(target, event["entity"]))
         digest = shown.content_hash() if record is not None else event["content_hash"]
-        if digest in (rep["content_hash"], rep["pending_hash"]):
-            continue
         cmd_id = command_id(event["entity_key"], target, vector)
         decision.commands.append({
             "command_id": cmd_id, "entity_key": event["entity_key"], "entity": event["entity"],
@@ -207,7 +215,7 @@ def _emit_commands(decision: Decision, event: Record, policy: Policy, final: Fin
             "lane": event.get("lane", "realtime"), "mapping_version": None,
             "caused_by": event["event_id"]})
         rep.update(pending_hash=digest, pending_vector=dict(vector),
-                   pending_field_hashes=shown.field_hashes())
+                   pending_field_hashes=shown.field_hashes(), pending_written=whole)
         systems[target] = rep
 
 
@@ -240,11 +248,15 @@ def apply_result(result: Record, replicas: Record | None, links: Record | None) 
         if result.get("target_id"):
             ids[target] = result["target_id"]
         if dominates(result["vector"], rep["vector"]):
-            fields = rep["pending_field_hashes"] if rep["pending_hash"] == result["content_hash"] else {}
+            ours = result["vector"] == rep["pending_vector"]  # the result of the write in flight
             rep.update(vector=merge(rep["vector"], result["vector"]),
-                       content_hash=result["content_hash"], field_hashes=fields or rep["field_hashes"])
-    elif rep["pending_hash"] == result["content_hash"]:
-        rep.update(pending_hash=None, pending_vector={}, pending_field_hashes={})
+                       content_hash=result["content_hash"],
+                       field_hashes=rep["pending_field_hashes"] if ours else rep["field_hashes"])
+            if ours:
+                rep["written_hash"] = rep.get("pending_written")
+    elif result["vector"] == rep["pending_vector"]:
+        rep.update(pending_hash=None, pending_vector={}, pending_field_hashes={},
+                   pending_written=None)
     systems[target] = rep
     return Decision("result", replicas={"systems": systems}, links={"ids": ids})
 

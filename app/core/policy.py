@@ -34,7 +34,8 @@ class Policy:
         return self.owners.get(f"{entity}.{field_name}")
 
 
-def default_policy(erps: tuple[str, ...]) -> Policy:
+def default_policy(erps: tuple[str, ...],
+                   held_fields: Mapping[str, Mapping[str, frozenset[str]]] | None = None) -> Policy:
     """Holded plus the ERPs in use: master data and documents go to Holded, contact tax data
     flows both ways, payments flow back to the ERPs. ERPs own prices; Holded owns payment state.
     """
@@ -49,4 +50,5 @@ def default_policy(erps: tuple[str, ...]) -> Policy:
             "payment": erps,
         },
         owners=owners,
+        held_fields=dict(held_fields or {}),
     )

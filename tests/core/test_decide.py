@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from app.core.decide import BadEvent, apply_change, apply_result
 from app.core.hashing import content_hash
 from app.core.policy import Policy
-from tests.core.factories import change, contact, result_for
+from tests.core.factories import change, contact, invoice, result_for
 
 POLICY = Policy(routes={"contact": ("holded", "odoo"), "invoice": ("holded",)},
                 owners={"contact.payment_due_days": "odoo"})
@@ -255,3 +255,17 @@ def test_a_change_from_a_system_only_touches_the_fields_it_holds():
     assert d.state["record"]["email"] == "nuevo@x.es"
     assert d.state["record"]["tags"] == ["vip"] and d.state["record"]["phone"] == "600"
     assert [c["target_system"] for c in d.commands] == ["odoo"]
+
+
+def test_a_change_to_fields_a_target_never_reports_still_reaches_it():
+    held = Policy(routes={"invoice": ("holded",)},
+                  held_fields={"holded": {"invoice": frozenset({"payment_status", "amount_paid"})}})
+    e = Engine(held)
+    key = "invoice/odoo/F-1"
+    first = e.change(change("odoo", invoice(), key=key)).commands[0]
+    e.result(result_for(first))
+    lines = [{**invoice()["lines"][0], "description": "Pieza (corregida)"}]
+    d = e.change(change("odoo", invoice(lines=lines), key=key, ts=T0 + 10))
+    assert [c["target_system"] for c in d.commands] == ["holded"]
+    # Holded's report of the unchanged payment fields is still recognised as our echo.
+    assert e.change(change("holded", invoice(lines=lines), key=key, ts=T0 + 20)).outcome == "echo"
