@@ -4,6 +4,7 @@ are co-partitioned with the tables.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -121,6 +122,19 @@ async def ensure_topics(settings: Settings) -> list[str]:
             except TopicAlreadyExistsError:
                 pass  # another worker created them first
             log.info("created topics: %s", ", ".join(t.name for t in missing))
+            await _wait_for_leaders(admin, [t.name for t in missing])
         return [t.name for t in missing]
     finally:
         await admin.close()
+
+
+async def _wait_for_leaders(admin: AIOKafkaAdminClient, topics: list[str], timeout: float = 30.0) -> None:
+    """New topics accept writes once every partition has a leader; wait for that (bounded)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        described = await admin.describe_topics(topics)
+        if all(t.get("error_code", 0) == 0 and t["partitions"]
+               and all(p.get("leader", -1) >= 0 for p in t["partitions"]) for t in described):
+            return
+        await asyncio.sleep(0.1)
+    log.warning("topics still without a leader after %.0fs: %s", timeout, ", ".join(topics))
