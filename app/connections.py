@@ -1,10 +1,14 @@
-"""Builds each configured system's sink from the settings: the only place where the worker
-meets connector constructors. A factory takes the ledger the sink agent hands it, so each
-agent (lane) owns its sink object.
+"""Builds each configured system's client, sink and poller from the settings: the only place
+where the worker meets connector constructors. A sink factory takes the ledger the sink agent
+hands it, so each agent (lane) owns its sink object; sink and poller of one system share one
+client, and so one rate limiter per credential.
 """
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import httpx
 
@@ -14,7 +18,7 @@ from app.settings import Settings
 from connectors.base.contracts import Ledger, Sink
 from connectors.base.limiter import RateLimit, TokenBucket
 
-__all__ = ["SinkFactory", "held_fields", "sink_factories"]
+__all__ = ["Poller", "SinkFactory", "clients", "held_fields", "pollers", "sink_factories"]
 
 SinkFactory = Callable[[Ledger], Sink]
 HTTP_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
@@ -28,37 +32,95 @@ def _provider(live: LiveMapping) -> Callable[[], Mapping]:
     return current
 
 
-def sink_factories(settings: Settings, live: LiveMapping) -> dict[str, SinkFactory]:
-    factories: dict[str, SinkFactory] = {}
-    mapping = _provider(live)
+class Poller(Protocol):
+    """One system's incremental source, with its state as JSON text (kept in a topic)."""
+
+    system: str
+
+    async def poll(self, state: str | None, now: dt.datetime) -> tuple[str, list[dict]]: ...
+
+
+@dataclass
+class _HoldedPoller:
+    client: Any
+    mapping: Callable[[], Mapping]
+    system: str = "holded"
+
+    async def poll(self, state: str | None, now: dt.datetime) -> tuple[str, list[dict]]:
+        from connectors.holded.source import PollState, poll_once
+
+        new, events = await poll_once(self.client, PollState.from_json(state), self.mapping(), now)
+        return new.to_json(), events
+
+
+@dataclass
+class _OdooPoller:
+    client: Any
+    mapping: Callable[[], Mapping]
+    system: str = "odoo"
+
+    async def poll(self, state: str | None, now: dt.datetime) -> tuple[str, list[dict]]:
+        from connectors.odoo.source import OdooPollState, OdooSource
+
+        source = OdooSource(self.client, self.mapping())
+        new, events = await source.poll(OdooPollState.from_json(state), now)
+        return new.to_json(), events
+
+
+def clients(settings: Settings) -> dict[str, Any]:
+    """One API client per configured system, shared by its sink and its poller (and so one
+    limiter per credential)."""
+    clients: dict[str, Any] = {}
     if "holded" in settings.systems and settings.holded.api_key:
         from connectors.holded.client import HoldedClient
-        from connectors.holded.sink import HoldedSink
 
         h = settings.holded
         bucket = TokenBucket(RateLimit(h.requests_per_second, max(1.0, h.requests_per_second)))
-        client = HoldedClient(httpx.AsyncClient(timeout=HTTP_TIMEOUT), api_key=h.api_key,
-                              base_url=h.api_url, version=h.api_version, limiter=bucket)
-        factories["holded"] = lambda ledger: HoldedSink(client, mapping, ledger)
+        clients["holded"] = HoldedClient(httpx.AsyncClient(timeout=HTTP_TIMEOUT), api_key=h.api_key,
+                                         base_url=h.api_url, version=h.api_version, limiter=bucket)
     if "odoo" in settings.systems and settings.odoo.api_key:
         from connectors.odoo.client import OdooClient
-        from connectors.odoo.sink import OdooSink
 
         o = settings.odoo
-        odoo = OdooClient(httpx.AsyncClient(timeout=HTTP_TIMEOUT), base_url=o.url, db=o.db,
-                          login=o.login, api_key=o.api_key, protocol=o.protocol)
-        factories["odoo"] = lambda ledger: OdooSink(odoo, mapping(), ledger)
+        clients["odoo"] = OdooClient(httpx.AsyncClient(timeout=HTTP_TIMEOUT), base_url=o.url,
+                                     db=o.db, login=o.login, api_key=o.api_key, protocol=o.protocol)
     if "business_central" in settings.systems and settings.business_central.client_secret:
         from connectors.business_central.client import BusinessCentralClient
-        from connectors.business_central.sink import BusinessCentralSink
 
         b = settings.business_central
-        bc = BusinessCentralClient(httpx.AsyncClient(timeout=HTTP_TIMEOUT), tenant=b.tenant,
-                                   environment=b.environment, company_id=b.company_id,
-                                   client_id=b.client_id, client_secret=b.client_secret,
-                                   api_url=b.api_url, token_url=b.token_url)
+        clients["business_central"] = BusinessCentralClient(
+            httpx.AsyncClient(timeout=HTTP_TIMEOUT), tenant=b.tenant, environment=b.environment,
+            company_id=b.company_id, client_id=b.client_id, client_secret=b.client_secret,
+            api_url=b.api_url, token_url=b.token_url)
+    return clients
+
+
+def pollers(settings: Settings, live: LiveMapping, api: dict[str, Any]) -> dict[str, Poller]:
+    mapping = _provider(live)
+    out: dict[str, Poller] = {}
+    if "holded" in api:
+        out["holded"] = _HoldedPoller(api["holded"], mapping)
+    if "odoo" in api:
+        out["odoo"] = _OdooPoller(api["odoo"], mapping)
+    return out
+
+
+def sink_factories(settings: Settings, live: LiveMapping, api: dict[str, Any]) -> dict[str, SinkFactory]:
+    factories: dict[str, SinkFactory] = {}
+    mapping = _provider(live)
+    if "holded" in api:
+        from connectors.holded.sink import HoldedSink
+
+        factories["holded"] = lambda ledger: HoldedSink(api["holded"], mapping, ledger)
+    if "odoo" in api:
+        from connectors.odoo.sink import OdooSink
+
+        factories["odoo"] = lambda ledger: OdooSink(api["odoo"], mapping(), ledger)
+    if "business_central" in api:
+        from connectors.business_central.sink import BusinessCentralSink
+
         factories["business_central"] = lambda ledger: BusinessCentralSink(
-            bc, mapping=mapping, ledger=ledger)
+            api["business_central"], mapping=mapping, ledger=ledger)
     return factories
 
 

@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     partitions: int = Field(8, ge=1, le=1024)
     web_host: str = "127.0.0.1"
     web_port: int = 6066
-    store: str = "rocksdict://"
+    store: str = "rocksdb://"  # faust picks the rocksdict binding (a wheel) when installed
     data_dir: Path = Path("/var/lib/holded-sync")
     systems: Annotated[tuple[str, ...], NoDecode] = ("holded", "file")
     log_level: str = "info"
@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     holded: HoldedSettings = Field(default_factory=HoldedSettings)
     odoo: OdooSettings = Field(default_factory=OdooSettings)
     business_central: BusinessCentralSettings = Field(default_factory=BusinessCentralSettings)
+    # Incremental pollers (Holded v1 has no webhooks): how often each runs, on one worker.
+    poll_interval_s: float = Field(60.0, gt=0)
     # How long a command may wait for the records it depends on (its contact, its products).
     dependency_wait_s: float = Field(120.0, gt=0)
 

@@ -67,6 +67,11 @@ class TopicNames:
         return self._p(f"{self.settings.app_id}-sequencer")
 
     @property
+    def poller_state(self) -> str:
+        """Compacted: each poller's watermark, so a new leader resumes where the old one was."""
+        return self._p("poller-state")
+
+    @property
     def mappings(self) -> str:
         return self._p("mappings")
 
@@ -107,7 +112,8 @@ async def ensure_topics(settings: Settings) -> list[str]:
     names = TopicNames(settings)
     n = settings.partitions
     wanted = [NewTopic(t, n, 1) for t in names.flow()]
-    wanted.append(NewTopic(names.mappings, 1, 1, topic_configs={"cleanup.policy": "compact"}))
+    for compacted in (names.mappings, names.poller_state):
+        wanted.append(NewTopic(compacted, 1, 1, topic_configs={"cleanup.policy": "compact"}))
     tables = [*TABLES, *(ledger_table(s) for s in settings.systems)]
     wanted += [NewTopic(names.changelog(t), n, 1, topic_configs={"cleanup.policy": "compact"})
                for t in tables]

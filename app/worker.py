@@ -21,12 +21,13 @@ from app.avro import DecodeError, codec
 from app.core.decide import BadEvent, Decision, apply_change, apply_result
 from app.core.keys import KeyError_
 from app.core.policy import Policy, default_policy
-from app.connections import held_fields, sink_factories
+from app.connections import clients, held_fields, pollers, sink_factories
 from app.jsonform import JsonFormError
 from app.live_mapping import LiveMapping
 from app.metrics import METRICS
 from app.sequencer import SOURCE_HEADER, Sequencer
 from app.settings import Settings
+from app.pollers import register_pollers
 from app.sinks import register_sinks
 from app.topics import TopicNames, kafka_client_options
 
@@ -184,7 +185,9 @@ def create_app(settings: Settings, policy: Policy | None = None) -> faust.App:
     async def follow_mappings() -> None:
         await live.follow(settings)
 
-    register_sinks(app, settings, sink_factories(settings, live), live)
+    api = clients(settings)
+    register_sinks(app, settings, sink_factories(settings, live, api), live)
+    register_pollers(app, settings, pollers(settings, live, api))
     app.live_mapping = live  # type: ignore[attr-defined]  # for web views and tests
 
     from app.web import register_views

@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings
+
 from app.settings import Settings
 
 __all__ = ["WorkerProcess", "pipeline_lag", "settings_env", "wait_for", "wait_idle", "wait_ready"]
@@ -24,22 +27,23 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes a child process load exactly ``settings``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HOLDED_", "ODOO_", "BC_"))}
-    env.update({
-        "HOLDED_SYNC_BROKER": settings.broker, "HOLDED_SYNC_APP_ID": settings.app_id,
-        "HOLDED_SYNC_TOPIC_PREFIX": settings.topic_prefix,
-        "HOLDED_SYNC_PARTITIONS": str(settings.partitions), "HOLDED_SYNC_STORE": settings.store,
-        "HOLDED_SYNC_DATA_DIR": str(settings.data_dir), "HOLDED_SYNC_WEB_PORT": str(settings.web_port),
-        "HOLDED_SYNC_SYSTEMS": ",".join(settings.systems),
-        "HOLDED_SYNC_GENERATION": str(settings.generation),
-        "HOLDED_SYNC_SESSION_TIMEOUT_S": str(settings.session_timeout_s),
-        "HOLDED_SYNC_DEPENDENCY_WAIT_S": str(settings.dependency_wait_s),
-        "HOLDED_API_URL": settings.holded.api_url, "HOLDED_API_VERSION": settings.holded.api_version,
-        "HOLDED_REQUESTS_PER_SECOND": str(settings.holded.requests_per_second),
-    })
-    if settings.holded.api_key:
-        env["HOLDED_API_KEY"] = settings.holded.api_key.get_secret_value()
+    for name, value in settings:
+        if isinstance(value, BaseSettings):
+            prefix = value.model_config.get("env_prefix", "")
+            env.update({f"{prefix}{sub}".upper(): _env_value(v) for sub, v in value if v is not None})
+        elif value is not None:
+            env[f"HOLDED_SYNC_{name}".upper()] = _env_value(value)
     return env
+
+
+def _env_value(value: Any) -> str:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, (tuple, list)):
+        return ",".join(str(v) for v in value)
+    return str(value)
 
 
 @dataclass

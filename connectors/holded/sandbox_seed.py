@@ -52,11 +52,12 @@ async def seed_store(store: SandboxStore) -> None:
             "format": f"{_SERIES_PREFIX[doc_type]}%%yy%%%%", "last": 0, "default": True,
         })
     await store.insert_many("numberingseries", series)
+    # Fixed ids: the ones docs/examples/mapping-es.yaml maps, so the demo works out of the box.
     await store.insert_many("treasury", [
-        {"name": "Banco principal", "type": "bank", "balance": 0.0, "accountNumber": 57200000,
+        {"id": "64a1f0c2e4b0a10000000b01", "name": "Banco principal", "type": "bank", "balance": 0.0, "accountNumber": 57200000,
          "iban": "ES9121000418450200051332", "swift": "CAIXESBBXXX", "bank": "caixabank",
          "bankname": "CaixaBank", "default": True},
-        {"name": "Caja", "type": "cash", "balance": 0.0, "accountNumber": 57000000,
+        {"id": "64a1f0c2e4b0a10000000b02", "name": "Caja", "type": "cash", "balance": 0.0, "accountNumber": 57000000,
          "iban": "", "swift": "", "bank": "", "bankname": "", "default": False},
     ])
     await store.insert("warehouses", {

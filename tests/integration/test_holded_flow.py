@@ -1,7 +1,7 @@
 """ERP file -> Kafka -> canonical agent -> Holded sink -> the Holded sandbox, end to end."""
 from __future__ import annotations
 
-import asyncio
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -62,3 +62,33 @@ async def test_erp_documents_reach_holded_once_with_their_taxes(own_flow, holded
     await flow.wait_idle(60)
     writes = [r for r in holded.requests[before:] if r.method in ("POST", "PUT", "DELETE")]
     assert writes == [] and len(await holded.all("documents")) == 3
+
+
+async def test_a_payment_made_in_holded_flows_back_as_a_command_to_the_erp(own_flow, holded):
+    import httpx
+
+    flow = await own_flow(holded=HoldedSettings(api_url=holded.url, api_key="sandbox-key",
+                                                requests_per_second=20), poll_interval_s=1.0)
+    await publish_mapping(flow.settings, MAPPING)
+    await ingest_file(SAMPLE, "odoo", flow.settings)
+
+    async def invoice_42():
+        links = await flow.table("links")
+        return (links.get("invoice/odoo/INV-2026-0042") or {}).get("ids", {}).get("holded")
+    holded_id = await wait_for(invoice_42, 120, "invoice 42 linked to Holded", flow.worker)
+
+    async with httpx.AsyncClient(base_url=holded.url, headers={"key": "sandbox-key"}) as http:
+        today = int(time.time())  # v1 lists payments by their date: a payment made today
+        paid = await http.post(f"/invoicing/v1/documents/invoice/{holded_id}/pay",
+                               json={"date": today, "amount": 60.5})
+        assert paid.status_code in (200, 201), paid.text
+
+    async def payment_command():
+        got = [c for c in await flow.commands("odoo") if c["entity"] == "payment"]
+        return got or None
+    [cmd] = await wait_for(payment_command, 60, "the payment command for Odoo", flow.worker)
+    assert cmd["payload"]["invoice_key"] == "invoice/odoo/INV-2026-0042"
+    assert cmd["payload"]["amount"] == Decimal("60.50")
+    assert cmd["entity_key"].startswith("payment/holded/")
+    state = (await flow.table("entities"))["invoice/odoo/INV-2026-0042"]
+    assert state["record"]["payment_status"] == "paid"  # Holded owns the payment state

@@ -41,8 +41,13 @@ class Flow:
                             result["entity_key"].encode(), codec("CommandResult").dumps(result))
 
     async def commands(self, system: str, key: str | None = None) -> list[dict[str, Any]]:
-        recs = await read_topic(self.settings, self.names.commands(system), codec("Command").loads, key)
-        return [r.value for r in recs]
+        """Commands for ``system`` in both lanes (real-time first)."""
+        out = []
+        for lane in ("realtime", "bulk"):
+            recs = await read_topic(self.settings, self.names.commands(system, lane),
+                                    codec("Command").loads, key)
+            out += [r.value for r in recs]
+        return out
 
     async def read_results(self, system: str, key: str | None = None) -> list[dict[str, Any]]:
         recs = await read_topic(self.settings, self.names.results(system), codec("CommandResult").loads, key)
