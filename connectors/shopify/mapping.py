@@ -1,0 +1,329 @@
+"""Shopify GraphQL records <-> canonical records, through the mapping document's ``shopify`` map.
+
+Pure: no I/O. Codes go through the mapping's ``shopify`` section: tax lines are matched by
+title AND rate (``"IVA 21%": {canonical: iva_21, title: IVA, rate: 21}``; Shopify's
+``TaxLine.rate`` is a fraction, 0.21), gateways (``paymentGatewayNames``, a transaction's
+``gateway``) are payment-method codes, ``sourceName`` a sales channel. A code that cannot be
+mapped makes the record ``Unmappable`` with every reason at once; nothing is guessed.
+
+Inbound: :func:`customer_to_contact`, :func:`variant_to_product`, :func:`order_to_invoice`
+(invoice or sales receipt), :func:`refund_to_credit_note`, :func:`transaction_to_payment`.
+Outbound: :func:`contact_to_customer_input` (a ``CustomerInput`` for ``customerUpdate``) and
+:func:`invoice_tag` (the tag that marks an order with its Holded invoice number).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping as MappingABC
+from decimal import Decimal
+from typing import Any
+
+from app.mapping import Mapping, Unmappable
+from connectors.shopify.client import numeric_id
+
+__all__ = ["HELD_FIELDS", "PAID_STATUSES", "SYSTEM", "TAX_ID_METAFIELD", "contact_to_customer_input",
+           "customer_to_contact", "entity_key", "invoice_tag", "order_to_invoice",
+           "parse_ts", "refund_to_credit_note", "transaction_to_payment", "variant_to_product"]
+
+SYSTEM = "shopify"
+TAX_ID_METAFIELD = ("holded_sync", "tax_id")
+INVOICE_TAG_PREFIX = "holded:"
+# Orders that were paid (refunds later do not make them unpaid): these become documents.
+PAID_STATUSES = frozenset({"PAID", "PARTIALLY_REFUNDED", "REFUNDED"})
+_ZERO = Decimal(0)
+_CENT = Decimal("0.01")
+
+HELD_FIELDS: MappingABC[str, frozenset[str]] = {
+    "contact": frozenset({"name", "tax_id", "email", "phone"}),
+    "product": frozenset({"kind", "sku", "name", "price", "cost", "barcode", "active"}),
+    "invoice": frozenset({"doc_type", "issue_date", "customer_key", "currency", "lines",
+                          "totals", "payment_status", "amount_paid", "corrects"}),
+    "payment": frozenset({"invoice_key", "date", "amount", "currency", "method"}),
+}
+
+
+def entity_key(entity: str, record_gid: str | int) -> str:
+    return f"{entity}/{SYSTEM}/{numeric_id(record_gid)}"
+
+
+def parse_ts(value: str) -> dt.datetime:
+    stamp = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if stamp.tzinfo is None:
+        raise ValueError(f"timestamp without a zone: {value!r}")
+    return stamp
+
+
+def _money(value: Any) -> Decimal:
+    amount = ((value or {}).get("shopMoney") or {}).get("amount") if isinstance(value, dict) else value
+    return _ZERO if amount in (None, "") else Decimal(str(amount))
+
+
+def _text(value: Any) -> str | None:
+    return (str(value).strip() or None) if value is not None else None
+
+
+class _Inbound:
+    """Collects every reason a Shopify record cannot be read into canonical terms."""
+
+    def __init__(self, mapping: Mapping) -> None:
+        self.mapping = mapping
+        self.map = mapping.system(SYSTEM)
+        self.reasons: list[str] = []
+        if self.map is None:
+            self.reasons.append(f"mapping v{mapping.version} has no section for Shopify")
+
+    def fail(self, reason: str) -> None:
+        self.reasons.append(reason)
+
+    def tax(self, title: str, rate: Any, where: str) -> str | None:
+        percent = (Decimal(str(rate)) * 100).normalize()
+        for entry in self.map.taxes.entries if self.map else ():
+            if (entry.title or "").casefold() == title.casefold() and entry.rate is not None \
+                    and entry.rate == percent and entry.canonical:
+                return entry.canonical[0]
+        if self.map is not None:
+            self.fail(f"{where}: Shopify tax line {title!r} at {percent}% is not mapped in "
+                      f"mapping v{self.mapping.version}")
+        return None
+
+    def code(self, section: str, code: str, where: str, what: str) -> str | None:
+        section_map = self.map.section(section) if self.map else None
+        canonical = section_map.to_canonical(code) if section_map is not None else None
+        if canonical is None and self.map is not None:
+            self.fail(f"{where}: Shopify {what} {code!r} is not mapped in mapping "
+                      f"v{self.mapping.version}")
+        return canonical
+
+    def done(self) -> None:
+        if self.reasons:
+            raise Unmappable(self.reasons, mapping_version=self.mapping.version)
+
+
+def _address(node: MappingABC[str, Any] | None) -> dict[str, Any] | None:
+    if not node:
+        return None
+    street = ", ".join(p for p in (_text(node.get("address1")), _text(node.get("address2"))) if p)
+    address = {"street": street or None, "city": _text(node.get("city")),
+               "postal_code": _text(node.get("zip")), "province": _text(node.get("province")),
+               "country_code": (_text(node.get("countryCodeV2")) or "").upper() or None}
+    return address if any(address.values()) else None
+
+
+def _company(customer: MappingABC[str, Any]) -> tuple[str | None, str | None]:
+    """(company name, tax registration id) of the customer's first B2B company, if any."""
+    for profile in customer.get("companyContactProfiles") or []:
+        company = (profile or {}).get("company") or {}
+        for location in ((company.get("locations") or {}).get("nodes") or []):
+            tax_id = _text(((location or {}).get("taxSettings") or {}).get("taxRegistrationId"))
+            return _text(company.get("name")), tax_id
+        return _text(company.get("name")), None
+    return None, None
+
+
+def customer_to_contact(customer: MappingABC[str, Any], *, mapping: Mapping) -> dict[str, Any]:
+    company, company_tax_id = _company(customer)
+    metafield = _text((customer.get("metafield") or {}).get("value"))
+    person = " ".join(p for p in (_text(customer.get("firstName")),
+                                  _text(customer.get("lastName"))) if p)
+    name = company or person or _text(customer.get("displayName")) or \
+        _text(customer.get("email")) or ""
+    return {
+        "kind": "customer", "name": name, "trade_name": None,
+        "tax_id": company_tax_id or metafield, "is_person": company is None,
+        "email": _text(customer.get("email")), "phone": _text(customer.get("phone")),
+        "mobile": None, "iban": None, "swift": None,
+        "address": _address(customer.get("defaultAddress")),
+        "tax_regime": "exempt" if customer.get("taxExempt") else None,
+        "payment_method": None, "payment_due_days": None, "price_list": None,
+        "currency": mapping.base_currency, "language": None, "sales_account": None,
+        "purchases_account": None, "default_taxes": [], "withholding": None,
+        "tags": sorted(str(t) for t in customer.get("tags") or []),
+    }
+
+
+def variant_to_product(product: MappingABC[str, Any], variant: MappingABC[str, Any], *,
+                       mapping: Mapping) -> dict[str, Any]:
+    """One variant as a canonical product, identified by its SKU."""
+    sku = _text(variant.get("sku"))
+    if sku is None:
+        raise Unmappable([f"variant {numeric_id(variant['id'])} of {product.get('title')!r} "
+                          "has no SKU; products are matched by SKU"],
+                         mapping_version=mapping.version)
+    title = str(product.get("title") or "")
+    if variant.get("title") and variant["title"] != "Default Title":
+        title = f"{title} - {variant['title']}"
+    cost = ((variant.get("inventoryItem") or {}).get("unitCost") or {}).get("amount")
+    return {
+        "kind": "product", "sku": sku, "name": title,
+        "description": _text(product.get("productType")),
+        "price": Decimal(str(variant.get("price") or 0)),
+        "cost": Decimal(str(cost)) if cost not in (None, "") else None,
+        "currency": mapping.base_currency, "sales_taxes": [], "purchase_taxes": [],
+        "sales_account": None, "purchases_account": None,
+        "barcode": _text(variant.get("barcode")), "stock": [],
+        "active": product.get("status") == "ACTIVE",
+    }
+
+
+def _line_taxes(r: _Inbound, line: MappingABC[str, Any], where: str) -> tuple[list[str], Decimal]:
+    taxes, rate_sum = [], _ZERO
+    for tax_line in line.get("taxLines") or []:
+        code = r.tax(str(tax_line.get("title") or ""), tax_line.get("rate") or 0, where)
+        rate_sum += Decimal(str(tax_line.get("rate") or 0))
+        if code is not None:
+            taxes.append(code)
+    return taxes, rate_sum
+
+
+def _net(price: Decimal, rate_sum: Decimal, included: bool) -> Decimal:
+    return (price / (1 + rate_sum)).quantize(Decimal("0.000001")) if included and rate_sum else price
+
+
+def _customer_key(r: _Inbound, order: MappingABC[str, Any]) -> str:
+    customer = order.get("customer") or {}
+    if not customer.get("id"):
+        r.fail(f"order {order.get('name')}: a guest order has no customer to invoice")
+        return ""
+    return entity_key("contact", customer["id"])
+
+
+def order_to_invoice(order: MappingABC[str, Any], *, mapping: Mapping,
+                     doc_type: str = "invoice") -> dict[str, Any]:
+    """A paid order as an invoice (or ``sales_receipt``); prices net of tax per line."""
+    if doc_type not in ("invoice", "sales_receipt"):
+        raise ValueError("doc_type is invoice or sales_receipt")
+    r = _Inbound(mapping)
+    included = bool(order.get("taxesIncluded"))
+    lines = []
+    for number, line in enumerate((order.get("lineItems") or {}).get("nodes") or [], start=1):
+        where = f"line {number} ({line.get('sku') or line.get('name')})"
+        taxes, rate_sum = _line_taxes(r, line, where)
+        quantity = Decimal(str(line.get("quantity") or 0))
+        unit = _money(line.get("originalUnitPriceSet"))
+        discount = _money(line.get("totalDiscountSet"))
+        gross = unit * quantity
+        pct = (discount * 100 / gross).quantize(Decimal("0.0001")) if gross and discount else _ZERO
+        lines.append({
+            "line_no": number, "sku": _text(line.get("sku")),
+            "product_key": entity_key("product", line["variant"]["id"])
+            if (line.get("variant") or {}).get("id") else None,
+            "description": str(line.get("name") or ""), "quantity": quantity,
+            "unit_price": _net(unit, rate_sum, included), "discount_pct": pct,
+            "taxes": taxes, "withholding": None, "account": None,
+        })
+    method = None
+    gateways = order.get("paymentGatewayNames") or []
+    if gateways:
+        method = r.code("payment_methods", str(gateways[0]), "paymentGatewayNames", "gateway")
+    total, tax = _money(order.get("totalPriceSet")), _money(order.get("totalTaxSet"))
+    paid = sum((_money(t.get("amountSet")) for t in order.get("transactions") or []
+                if t.get("status") == "SUCCESS" and t.get("kind") in ("SALE", "CAPTURE")), _ZERO)
+    status = str(order.get("displayFinancialStatus") or "")
+    invoice = {
+        "doc_type": doc_type, "number": _text(order.get("name")), "series": None,
+        "issue_date": parse_ts(order.get("processedAt") or order["createdAt"]).date(),
+        "due_date": None, "customer_key": _customer_key(r, order), "customer_tax_id": None,
+        "currency": str(order.get("currencyCode") or mapping.base_currency),
+        "exchange_rate": None, "tax_regime": None, "lines": lines,
+        "totals": {"subtotal": total - tax, "tax_total": tax, "withholding_total": _ZERO,
+                   "total": total},
+        "payment_method": method, "corrects": None,
+        "status": "cancelled" if order.get("cancelledAt") else "issued",
+        "payment_status": "paid" if status in PAID_STATUSES else
+        "partial" if status == "PARTIALLY_PAID" else "unpaid",
+        "amount_paid": paid.quantize(_CENT), "notes": _text(order.get("note")),
+    }
+    r.done()
+    return invoice
+
+
+def refund_to_credit_note(order: MappingABC[str, Any], refund: MappingABC[str, Any], *,
+                          mapping: Mapping) -> dict[str, Any]:
+    """A refund as a credit note correcting the order's invoice (refunded lines only)."""
+    r = _Inbound(mapping)
+    by_id = {line["id"]: line for line in (order.get("lineItems") or {}).get("nodes") or []}
+    lines, subtotal, tax = [], _ZERO, _ZERO
+    items = (refund.get("refundLineItems") or {}).get("nodes") or []
+    if not items:
+        r.fail(f"refund {numeric_id(refund['id'])}: an amount-only refund has no lines to "
+               "split into taxes; enter it as a credit note by hand")
+    for number, item in enumerate(items, start=1):
+        original = by_id.get((item.get("lineItem") or {}).get("id"), {})
+        where = f"refund line {number} ({original.get('sku') or original.get('name')})"
+        taxes, _ = _line_taxes(r, original, where)
+        quantity = Decimal(str(item.get("quantity") or 0))
+        line_subtotal = _money(item.get("subtotalSet"))
+        subtotal += line_subtotal
+        tax += _money(item.get("totalTaxSet"))
+        lines.append({
+            "line_no": number, "sku": _text(original.get("sku")),
+            "product_key": entity_key("product", original["variant"]["id"])
+            if (original.get("variant") or {}).get("id") else None,
+            "description": str(original.get("name") or "Devolución"), "quantity": quantity,
+            "unit_price": (line_subtotal / quantity).quantize(Decimal("0.000001"))
+            if quantity else line_subtotal,
+            "discount_pct": _ZERO, "taxes": taxes, "withholding": None, "account": None,
+        })
+    credit = {
+        "doc_type": "credit_note", "number": None, "series": None,
+        "issue_date": parse_ts(refund["createdAt"]).date(), "due_date": None,
+        "customer_key": _customer_key(r, order), "customer_tax_id": None,
+        "currency": str(order.get("currencyCode") or mapping.base_currency),
+        "exchange_rate": None, "tax_regime": None, "lines": lines,
+        "totals": {"subtotal": subtotal, "tax_total": tax, "withholding_total": _ZERO,
+                   "total": subtotal + tax},
+        "payment_method": None, "corrects": entity_key("invoice", order["id"]),
+        "status": "issued", "payment_status": "paid",
+        "amount_paid": _money(refund.get("totalRefundedSet")).quantize(_CENT),
+        "notes": _text(refund.get("note")),
+    }
+    r.done()
+    return credit
+
+
+def transaction_to_payment(order: MappingABC[str, Any], transaction: MappingABC[str, Any], *,
+                           mapping: Mapping) -> dict[str, Any]:
+    """A successful sale or capture as a payment of the order's invoice."""
+    r = _Inbound(mapping)
+    method = r.code("payment_methods", str(transaction.get("gateway") or ""), "gateway",
+                    "gateway")
+    customer = (order.get("customer") or {}).get("id")
+    payment = {
+        "invoice_key": entity_key("invoice", order["id"]),
+        "contact_key": entity_key("contact", customer) if customer else None,
+        "date": parse_ts(transaction.get("processedAt") or order["createdAt"]).date(),
+        "amount": _money(transaction.get("amountSet")).quantize(_CENT),
+        "currency": str(((transaction.get("amountSet") or {}).get("shopMoney") or {})
+                        .get("currencyCode") or order.get("currencyCode")
+                        or mapping.base_currency),
+        "method": method, "treasury": None, "reference": numeric_id(transaction["id"]),
+        "description": f"Shopify {order.get('name')}",
+    }
+    r.done()
+    return payment
+
+
+def contact_to_customer_input(contact: MappingABC[str, Any], customer_gid: str
+                              ) -> dict[str, Any]:
+    """``CustomerInput`` holding the fields Shopify keeps of a contact (see HELD_FIELDS).
+
+    The name is split at its first blank into first and last name, which the source joins
+    back; the tax id goes to the ``holded_sync.tax_id`` metafield (Customer has no VAT field;
+    a B2B company location's ``taxRegistrationId`` still wins when present)."""
+    first, _, last = (contact.get("name") or "").strip().partition(" ")
+    namespace, key = TAX_ID_METAFIELD
+    return {
+        "id": customer_gid, "firstName": first, "lastName": last.strip(),
+        "email": contact.get("email") or None, "phone": contact.get("phone") or None,
+        "metafields": [{"namespace": namespace, "key": key, "type": "single_line_text_field",
+                        "value": contact.get("tax_id") or ""}],
+    }
+
+
+def invoice_tag(number: str) -> str:
+    """The order tag carrying the Holded invoice number (Shopify tags: max 40 characters)."""
+    tag = f"{INVOICE_TAG_PREFIX}{number.strip()}"
+    if not number.strip() or len(tag) > 40 or "," in tag:
+        raise ValueError(f"invoice number {number!r} does not fit a Shopify tag")
+    return tag
