@@ -1,0 +1,294 @@
+"""The SAP sandbox's records (aiosqlite, one JSON document per row) and SAP's business rules.
+
+Entity sets, their keys and every property they accept are declared in :data:`TEMPLATES`; a
+POST or PATCH naming another property is refused the way SL refuses it. Rules kept:
+DataVersion + ETag on BusinessPartners, Items and documents (412 on a stale ``If-Match``);
+UpdateDate/UpdateTime stamped in the server's local time on every write; documents totalled
+from their lines with the sandbox's VAT groups and withholding codes; IncomingPayments
+applied to invoices (``PaidToDate`` grows, ``DocumentStatus`` closes at the total; an
+over-payment or a payment of another customer's invoice is refused). Payments carry no update
+time and no DataVersion, as in the real metadata.
+"""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+from collections.abc import Callable
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import aiosqlite
+
+__all__ = ["KEYS", "TEMPLATES", "SapError", "Store", "VAT_GROUPS", "WT_CODES"]
+
+Record = dict[str, Any]
+CENT = Decimal("0.01")
+VAT_GROUPS = {"R3": Decimal(21), "R2": Decimal(10), "R1": Decimal(4), "R0": Decimal(0),
+              "RX": Decimal(0), "RIC": Decimal(0), "RIS": Decimal(0), "RISP": Decimal(0),
+              "REX": Decimal(0), "RE3": Decimal("5.2"), "RE2": Decimal("1.4"),
+              "RE1": Decimal("0.5")}
+WT_CODES = {"IR15": Decimal(15), "IR07": Decimal(7), "IR19": Decimal(19)}
+
+_STAMPS = {"CreateDate": None, "CreateTime": None, "UpdateDate": None, "UpdateTime": None,
+           "DataVersion": 1}
+_DOC = {"DocEntry": None, "DocNum": None, "Series": 1, "DocType": "dDocument_Items",
+        "DocDate": None, "DocDueDate": None, "TaxDate": None, "CardCode": None,
+        "CardName": None, "FederalTaxID": None, "NumAtCard": None, "DocCurrency": "EUR",
+        "DocRate": Decimal(1), "PaymentGroupCode": -1, "DocTotal": Decimal(0),
+        "VatSum": Decimal(0), "WTAmount": Decimal(0), "WTApplied": Decimal(0),
+        "PaidToDate": Decimal(0), "DocumentStatus": "bost_Open", "Cancelled": "tNO",
+        "Comments": None, "DocumentLines": [], "WithholdingTaxDataCollection": [], **_STAMPS}
+TEMPLATES: dict[str, Record] = {
+    "BusinessPartners": {
+        "CardCode": None, "CardName": None, "CardType": "cCustomer", "FederalTaxID": None,
+        "EmailAddress": None, "Phone1": None, "Address": None, "ZipCode": None, "City": None,
+        "County": None, "Country": "ES", "Currency": "EUR", "PayTermsGrpCode": -1,
+        "PriceListNum": 1, "VatLiable": "vLiable", "VatGroup": None,
+        "SubjectToWithholdingTax": "tNO", "WTCode": None, "IBAN": None, "BPBankAccounts": [],
+        "Valid": "tYES", "Frozen": "tNO", **_STAMPS},
+    "Items": {
+        "ItemCode": None, "ItemName": None, "ForeignName": None, "BarCode": None,
+        "SalesVATGroup": None, "PurchaseVATGroup": None, "VatLiable": "tYES", "WTLiable": "tNO",
+        "SalesItem": "tYES", "InventoryItem": "tYES", "IncomeAccount": None, "Valid": "tYES",
+        "Frozen": "tNO", "ItemPrices": [], **_STAMPS},
+    "Invoices": dict(_DOC),
+    "CreditNotes": dict(_DOC),
+    "IncomingPayments": {
+        "DocEntry": None, "DocNum": None, "DocDate": None, "CardCode": None, "CardName": None,
+        "DocCurrency": "EUR", "CashSum": Decimal(0), "TransferSum": Decimal(0),
+        "TransferAccount": None, "TransferDate": None, "TransferReference": None,
+        "CounterReference": None, "Remarks": None, "JournalRemarks": None, "Cancelled": "tNO",
+        "PaymentInvoices": []},
+    "PaymentTermsTypes": {"GroupNumber": None, "PaymentTermsGroupName": None,
+                          "NumberOfAdditionalMonths": 0, "NumberOfAdditionalDays": 0},
+}
+KEYS = {"BusinessPartners": "CardCode", "Items": "ItemCode", "Invoices": "DocEntry",
+        "CreditNotes": "DocEntry", "IncomingPayments": "DocEntry",
+        "PaymentTermsTypes": "GroupNumber"}
+NUMBERED = frozenset({"Invoices", "CreditNotes", "IncomingPayments"})
+VERSIONED = frozenset({"BusinessPartners", "Items", "Invoices", "CreditNotes"})
+_LINE = frozenset({"LineNum", "ItemCode", "ItemDescription", "Quantity", "Price", "UnitPrice",
+                   "DiscountPercent", "AccountCode", "VatGroup", "TaxCode", "TaxTotal",
+                   "LineTotal", "WTLiable", "PriceAfterVAT"})
+
+
+class SapError(Exception):
+    """An answer in SAP's error shape: HTTP ``status``, SL ``code``, message ``value``."""
+
+    def __init__(self, status: int, code: int, value: str) -> None:
+        super().__init__(value)
+        self.status, self.code, self.value = status, code, value
+
+    def body(self) -> Record:
+        return {"error": {"code": self.code, "message": {"lang": "en-us", "value": self.value}}}
+
+
+def etag(record: Record) -> str:
+    return f'W/"{record["DataVersion"]}"'
+
+
+def _money(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _dec(value: Any) -> Decimal:
+    return Decimal(str(value if value is not None else 0))
+
+
+class Store:
+    def __init__(self, db: aiosqlite.Connection, now: Callable[[], dt.datetime]) -> None:
+        self.db, self.now = db, now
+
+    @classmethod
+    async def open(cls, path: str, now: Callable[[], dt.datetime]) -> Store:
+        db = await aiosqlite.connect(path)
+        await db.execute("CREATE TABLE IF NOT EXISTS docs (entity_set TEXT, key TEXT, "
+                         "seq INTEGER, body TEXT, PRIMARY KEY (entity_set, key))")
+        await db.commit()
+        return cls(db, now)
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    # -- reads ------------------------------------------------------------------------------
+    async def all(self, entity_set: str) -> list[Record]:
+        async with self.db.execute("SELECT body FROM docs WHERE entity_set = ? ORDER BY seq",
+                                   (entity_set,)) as cursor:
+            return [json.loads(row[0], parse_float=Decimal) for row in await cursor.fetchall()]
+
+    async def get(self, entity_set: str, key: Any) -> Record:
+        async with self.db.execute("SELECT body FROM docs WHERE entity_set = ? AND key = ?",
+                                   (entity_set, str(key))) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            raise SapError(404, -2028, "No matching records found (ODBC -2028)")
+        return json.loads(row[0], parse_float=Decimal)
+
+    async def _save(self, entity_set: str, record: Record, *, new: bool) -> None:
+        key = str(record[KEYS[entity_set]])
+        body = json.dumps(record, default=_encode, ensure_ascii=False)
+        if new:
+            async with self.db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM docs "
+                                       "WHERE entity_set = ?", (entity_set,)) as cursor:
+                seq = (await cursor.fetchone())[0]  # type: ignore[index]
+            await self.db.execute("INSERT INTO docs VALUES (?, ?, ?, ?)",
+                                  (entity_set, key, seq, body))
+        else:
+            await self.db.execute("UPDATE docs SET body = ? WHERE entity_set = ? AND key = ?",
+                                  (body, entity_set, key))
+
+    # -- writes -----------------------------------------------------------------------------
+    def _stamp(self, record: Record, *, created: bool) -> None:
+        local = self.now()
+        date, time = local.date().isoformat(), local.strftime("%H:%M:%S")
+        if created:
+            record["CreateDate"], record["CreateTime"] = date, time
+        record["UpdateDate"], record["UpdateTime"] = date, time
+
+    async def create(self, entity_set: str, body: Record) -> Record:
+        template = TEMPLATES.get(entity_set)
+        if template is None:
+            raise SapError(404, -1000, f"Invalid entity set '{entity_set}'")
+        _known(entity_set, body, template)
+        record = copy.deepcopy(template)
+        record.update(copy.deepcopy(body))
+        key_name = KEYS[entity_set]
+        if entity_set in NUMBERED:
+            rows = await self.all(entity_set)
+            record[key_name] = max((r[key_name] for r in rows), default=0) + 1
+            record["DocNum"] = max((r["DocNum"] for r in rows), default=1000) + 1
+        elif not record.get(key_name):
+            raise SapError(400, -5002, f"Enter a value for '{key_name}'")
+        else:
+            try:
+                await self.get(entity_set, record[key_name])
+            except SapError:
+                pass
+            else:
+                raise SapError(400, -2035, f"This entry already exists in the following "
+                               f"tables ({entity_set}) (ODBC -2035)")
+        if entity_set in ("Invoices", "CreditNotes"):
+            await self._document(record)
+        elif entity_set == "IncomingPayments":
+            await self._payment(record)
+        if "DataVersion" in template:
+            record["DataVersion"] = 1
+            self._stamp(record, created=True)
+        await self._save(entity_set, record, new=True)
+        await self.db.commit()
+        return record
+
+    async def patch(self, entity_set: str, key: Any, body: Record, if_match: str | None
+                    ) -> Record:
+        if entity_set not in VERSIONED:
+            raise SapError(400, -5006, f"Updating {entity_set} is not supported")
+        record = await self.get(entity_set, key)
+        _known(entity_set, body, TEMPLATES[entity_set])
+        if KEYS[entity_set] in body and str(body[KEYS[entity_set]]) != str(key):
+            raise SapError(400, -5006, f"'{KEYS[entity_set]}' cannot be changed")
+        if if_match is not None and if_match != "*" and if_match != etag(record):
+            raise SapError(412, -2039, "Another user or another operation modified data; to "
+                           "continue, open the window again")
+        record.update(copy.deepcopy(body))
+        if entity_set in ("Invoices", "CreditNotes") and "DocumentLines" in body:
+            await self._document(record)
+        record["DataVersion"] += 1
+        self._stamp(record, created=False)
+        await self._save(entity_set, record, new=False)
+        await self.db.commit()
+        return record
+
+    # -- rules ------------------------------------------------------------------------------
+    async def _document(self, doc: Record) -> None:
+        partner = await self._partner(doc.get("CardCode"))
+        doc["CardName"] = doc.get("CardName") or partner["CardName"]
+        doc["FederalTaxID"] = doc.get("FederalTaxID") or partner["FederalTaxID"]
+        net = vat = wt_base = Decimal(0)
+        for number, line in enumerate(doc.get("DocumentLines") or []):
+            unknown = set(line) - _LINE
+            if unknown:
+                raise SapError(400, -1000, f"Property '{sorted(unknown)[0]}' of "
+                               "'DocumentLine' is invalid")
+            group = line.get("VatGroup") or line.get("TaxCode")
+            if group not in VAT_GROUPS:
+                raise SapError(400, -5002, f"Line {number}: tax code {group!r} is not defined")
+            price = _dec(line.get("Price", line.get("UnitPrice")))
+            total = _money(_dec(line.get("Quantity", 1)) * price
+                           * (100 - _dec(line.get("DiscountPercent"))) / 100)
+            tax = _money(total * VAT_GROUPS[group] / 100)
+            line.update({"LineNum": number, "Price": price, "UnitPrice": price,
+                         "LineTotal": total, "TaxTotal": tax,
+                         "WTLiable": line.get("WTLiable") or "tNO"})
+            net, vat = net + total, vat + tax
+            if line["WTLiable"] == "tYES":
+                wt_base += total
+        wt_total = Decimal(0)
+        for wt in doc.get("WithholdingTaxDataCollection") or []:
+            if wt.get("WTCode") not in WT_CODES:
+                raise SapError(400, -5002, f"Withholding code {wt.get('WTCode')!r} is not "
+                               "defined")
+            wt["TaxableAmount"] = wt_base
+            wt["WTAmount"] = _money(wt_base * WT_CODES[wt["WTCode"]] / 100)
+            wt_total += wt["WTAmount"]
+        doc.update({"VatSum": vat, "WTAmount": wt_total, "WTApplied": wt_total,
+                    "DocTotal": net + vat - wt_total})
+        doc["DocDate"] = doc.get("DocDate") or self.now().date().isoformat()
+        doc["DocDueDate"] = doc.get("DocDueDate") or doc["DocDate"]
+        doc["TaxDate"] = doc.get("TaxDate") or doc["DocDate"]
+
+    async def _partner(self, card_code: Any) -> Record:
+        try:
+            return await self.get("BusinessPartners", card_code)
+        except SapError:
+            raise SapError(400, -5002, f"Invalid BP code '{card_code}'") from None
+
+    async def _payment(self, payment: Record) -> None:
+        partner = await self._partner(payment.get("CardCode"))
+        payment["CardName"] = partner["CardName"]
+        payment["DocDate"] = payment.get("DocDate") or self.now().date().isoformat()
+        lines = payment.get("PaymentInvoices") or []
+        applied = sum((_dec(p.get("SumApplied")) for p in lines), Decimal(0))
+        received = _dec(payment.get("CashSum")) + _dec(payment.get("TransferSum"))
+        if received <= 0:
+            raise SapError(400, -5002, "Enter a payment amount (cash or transfer)")
+        if _dec(payment.get("TransferSum")) > 0 and not payment.get("TransferAccount"):
+            raise SapError(400, -5002, "Enter a G/L account for the bank transfer")
+        if applied > received:
+            raise SapError(400, -5002, "Total applied exceeds the amount received")
+        invoices: list[tuple[str, Record, Decimal]] = []
+        for number, line in enumerate(lines):
+            kind = line.get("InvoiceType", "it_Invoice")
+            entity_set = {"it_Invoice": "Invoices", "it_CredItnote": "CreditNotes"}.get(kind)
+            if entity_set is None:
+                raise SapError(400, -5002, f"Invoice type {kind!r} is not supported here")
+            doc = await self.get(entity_set, line.get("DocEntry"))
+            if doc["CardCode"] != partner["CardCode"]:
+                raise SapError(400, -5002, f"Document {doc['DocNum']} belongs to another BP")
+            if doc["DocumentStatus"] != "bost_Open" or doc["Cancelled"] == "tYES":
+                raise SapError(400, -5002, f"Document {doc['DocNum']} is closed")
+            amount = _dec(line.get("SumApplied"))
+            if amount <= 0 or amount > _dec(doc["DocTotal"]) - _dec(doc["PaidToDate"]):
+                raise SapError(400, -5002, f"Amount applied to document {doc['DocNum']} "
+                               "exceeds its open balance")
+            line.update({"LineNum": number, "InvoiceType": kind, "SumApplied": amount})
+            invoices.append((entity_set, doc, amount))
+        for entity_set, doc, amount in invoices:
+            doc["PaidToDate"] = _dec(doc["PaidToDate"]) + amount
+            if doc["PaidToDate"] >= _dec(doc["DocTotal"]):
+                doc["DocumentStatus"] = "bost_Close"
+            doc["DataVersion"] += 1
+            self._stamp(doc, created=False)
+            await self._save(entity_set, doc, new=False)
+
+
+def _known(entity_set: str, body: Record, template: Record) -> None:
+    for name in body:
+        if name not in template:
+            raise SapError(400, -1000, f"Property '{name}' of '{entity_set}' is invalid")
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value) if value != value.to_integral() else int(value)
+    raise TypeError(f"cannot store {type(value).__name__}")
