@@ -1,0 +1,197 @@
+"""PrestaShop sink: customer tax data (``vat_number`` / ``dni`` on the address) and, as an
+option, stock by SKU. Everything else is parked with a reason.
+
+The shop is the source of orders, invoices and their payments: a Holded payment is not
+written back (it is ``parked``: "PrestaShop orders are the source..."). Products belong to the
+shop's catalogue; with ``write_stock=True`` a product command sets only the stock of its SKU.
+
+Idempotency, in this order, for every command:
+
+1. the ledger: the command id is done -> ``already_done`` with the recorded target id;
+2. the links: the contact's PrestaShop customer id (``target_id`` / ``links["prestashop"]`` /
+   a key born here, ``contact/prestashop/7``);
+3. PrestaShop itself: without a link, the customer is searched by e-mail (exactly one match);
+   the address is read and compared: holding the value already is success, not a write;
+4. only then PUT the full address (PrestaShop replaces every field) and record the result.
+
+A PUT is a full replacement, so repeating one whose response was lost is harmless; this sink
+never POSTs. Before overwriting, the address's ``date_upd`` is compared with the one our last
+write left (``date_upds``): if the shop changed the address since, the command is parked as a
+conflict instead.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, Protocol
+
+from app.core.hashing import canonical_json
+from app.core.keys import EntityKey, KeyError_
+from app.mapping import Mapping, Unmappable
+from connectors.base.contracts import Ledger, SinkOutcome, result
+from connectors.base.errors import SkipRecord
+from connectors.prestashop.client import PrestaShopClient, any_of
+from connectors.prestashop.mapping import SYSTEM, address_tax_fields, stock_to_ps, tax_address
+
+__all__ = ["MemoryDateUpds", "DateUpds", "PrestaShopSink"]
+
+logger = logging.getLogger(__name__)
+
+Record = dict[str, Any]
+NOT_WRITTEN = {
+    "payment": "PrestaShop orders are the source of payments: Holded payments are not written "
+               "back to PrestaShop",
+    "invoice": "PrestaShop invoices are made by the shop from its orders: invoices are not "
+               "written to PrestaShop",
+}
+
+
+class DateUpds(Protocol):
+    """The ``date_upd`` our last write left on each address id (the base of the next write)."""
+
+    def get(self, address_id: int) -> str | None: ...
+
+    def put(self, address_id: int, date_upd: str) -> None: ...
+
+
+class MemoryDateUpds(dict[int, str]):
+    def put(self, address_id: int, date_upd: str) -> None:
+        self[address_id] = date_upd
+
+
+class PrestaShopSink:
+    system = SYSTEM
+
+    def __init__(self, client: PrestaShopClient, mapping: Mapping | Callable[[], Mapping],
+                 ledger: Ledger, *, write_stock: bool = False, stock_warehouse: str | None = None,
+                 date_upds: DateUpds | None = None,
+                 now_ms: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
+        self.client, self.ledger = client, ledger
+        self._mapping = mapping if callable(mapping) else (lambda: mapping)
+        self.write_stock, self.stock_warehouse = write_stock, stock_warehouse
+        self.date_upds = date_upds if date_upds is not None else MemoryDateUpds()
+        self._now_ms = now_ms
+
+    async def execute(self, command: Record) -> SinkOutcome:
+        """Write the command's canonical state to PrestaShop, exactly once."""
+        done = self.ledger.get(command["command_id"])
+        if done is not None:
+            return SinkOutcome(self._result(command, "already_done", done.get("target_id")))
+        mapping = self._mapping()
+        entity = command["entity"]
+        try:
+            if entity == "contact":
+                outcome = await self._contact(command, mapping)
+            elif entity == "product" and self.write_stock:
+                outcome = await self._stock(command, mapping)
+            else:
+                reason = NOT_WRITTEN.get(entity, "the PrestaShop sink writes customer tax data "
+                                         "and (with write_stock) stock only, not "
+                                         f"{entity} records")
+                outcome = SinkOutcome(self._result(command, "parked", None, reason=reason))
+        except Unmappable as error:
+            outcome = SinkOutcome(self._result(command, "parked", None, reason=str(error),
+                                               mapping_version=error.mapping_version))
+        except SkipRecord as error:
+            outcome = SinkOutcome(self._result(command, "failed", None, reason=str(error),
+                                               mapping_version=mapping.version))
+        if outcome.result["status"] in ("succeeded", "already_done"):
+            self.ledger.put(command["command_id"], outcome.result)
+        return outcome
+
+    # ---- customers: tax data on the address -----------------------------------------------
+    async def _contact(self, command: Record, mapping: Mapping) -> SinkOutcome:
+        payload = command["payload"] or {}
+        customer_id = self._linked(command) or await self._by_email(payload.get("email"))
+        if customer_id is None:
+            return SinkOutcome(self._result(
+                command, "parked", None, mapping_version=mapping.version,
+                reason="no PrestaShop customer is linked or has this e-mail; creating "
+                       "customers in PrestaShop is not supported (customers sign up in the shop)"))
+        addresses = [a async for a in self.client.list(
+            "addresses", filters={"id_customer": any_of([customer_id])}, sort="[id_ASC]")]
+        address = tax_address(addresses)
+        if address is None:
+            return SinkOutcome(self._result(
+                command, "parked", str(customer_id), mapping_version=mapping.version,
+                reason=f"PrestaShop customer {customer_id} has no address to hold tax data"))
+        changes = address_tax_fields(payload, address, mapping)
+        target = str(customer_id)
+        if not changes:
+            self.date_upds.put(int(address["id"]), str(address.get("date_upd")))
+            return SinkOutcome(self._result(command, "succeeded", target,
+                                            reason="PrestaShop already holds it",
+                                            mapping_version=mapping.version))
+        base = self.date_upds.get(int(address["id"]))
+        if base is not None and str(address.get("date_upd")) != base:
+            return self._conflict(command, target, address, changes, base)
+        written = await self.client.update("addresses", address["id"], {**address, **changes})
+        self.date_upds.put(int(address["id"]), str(written.get("date_upd")))
+        return SinkOutcome(self._result(command, "succeeded", target,
+                                        mapping_version=mapping.version))
+
+    def _linked(self, command: Record) -> int | None:
+        linked = command.get("target_id") or (command.get("links") or {}).get(SYSTEM)
+        if linked and str(linked).isdigit():
+            return int(linked)
+        try:
+            key = EntityKey.parse(command["entity_key"])
+        except KeyError_:
+            return None
+        return int(key.origin_id) if key.origin == SYSTEM and key.origin_id.isdigit() else None
+
+    async def _by_email(self, email: str | None) -> int | None:
+        if not email or any(c in email for c in "[]|"):
+            return None
+        found = [c async for c in self.client.list(
+            "customers", filters={"email": f"[{email}]"}, display="[id,email,deleted]")]
+        live = [int(c["id"]) for c in found if str(c.get("deleted", "0")) != "1"]
+        return live[0] if len(live) == 1 else None
+
+    def _conflict(self, command: Record, target: str, address: Record, changes: Record,
+                  base: str) -> SinkOutcome:
+        ts = self._now_ms()
+        conflicts = [{
+            "conflict_id": f"{command['command_id']}:tax_id", "entity_key": command["entity_key"],
+            "field": "tax_id", "canonical_system": "canonical",
+            "canonical_value": json.dumps(json.loads(canonical_json(
+                (command["payload"] or {}).get("tax_id")))),
+            "incoming_system": SYSTEM,
+            "incoming_value": json.dumps({k: address.get(k) for k in sorted(changes)}),
+            "decision": "kept_canonical", "policy": "operator", "vector": dict(command["vector"]),
+            "event_id": command.get("caused_by", ""), "ts": ts}]
+        reason = (f"conflict: PrestaShop address {address['id']} changed at "
+                  f"{address.get('date_upd')} after our last write ({base}); not overwritten")
+        return SinkOutcome(self._result(command, "parked", target, reason=reason), conflicts)
+
+    # ---- stock by SKU (optional) ---------------------------------------------------------
+    async def _stock(self, command: Record, mapping: Mapping) -> SinkOutcome:
+        payload = command["payload"] or {}
+        sku = payload.get("sku")
+        levels = [s for s in payload.get("stock") or []
+                  if self.stock_warehouse is None or s.get("warehouse") == self.stock_warehouse]
+        if not sku or not levels:
+            return SinkOutcome(self._result(command, "parked", None,
+                                            reason="the product command carries no stock level "
+                                                   "for PrestaShop to hold"))
+        quantity = sum((Decimal(s["quantity"]) for s in levels), Decimal(0))
+        products = [p async for p in self.client.list(
+            "products", filters={"reference": f"[{sku}]"}, display="[id,reference]")]
+        stocks = [s async for s in self.client.list(
+            "stock_availables", filters={"id_product": any_of(int(p["id"]) for p in products)})
+            ] if products else []
+        updates = stock_to_ps({sku: quantity}, products, stocks, mapping_version=mapping.version)
+        for record in updates:
+            await self.client.update("stock_availables", record["id"], record)
+        target = str(products[0]["id"]) if products else None
+        return SinkOutcome(self._result(command, "succeeded", target,
+                                        reason=None if updates else "PrestaShop already holds it",
+                                        mapping_version=mapping.version))
+
+    def _result(self, command: Record, status: str, target_id: str | None, *,
+                reason: str | None = None, mapping_version: int | None = None) -> Record:
+        return result(command, status, self._now_ms(), target_id=target_id, reason=reason,
+                      mapping_version=mapping_version)
