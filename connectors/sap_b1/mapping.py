@@ -1,0 +1,351 @@
+"""SAP Business One records <-> canonical records, through the mapping document's ``sap_b1`` maps.
+
+Pure: the SAP reference data the mapping needs (payment terms by ``GroupNumber``) comes in a
+:class:`Lookups` the source or sink fetched. Codes go through the ``sap_b1`` section: ``taxes``
+maps VAT groups (``VatGroup`` / ``TaxCode``, e.g. ``R3``) and withholding codes (``WTCode``,
+e.g. ``IR15``) to canonical taxes, ``accounts`` maps G/L accounts, ``series`` numbering series,
+``payment_methods`` the payment means. A code that cannot be mapped makes the record
+``Unmappable`` with every reason at once; nothing is guessed.
+
+Inbound: :func:`partner_to_contact`, :func:`item_to_product`, :func:`document_to_invoice`
+(Invoices and CreditNotes), :func:`payment_to_canonical` (IncomingPayments). Outbound:
+:func:`contact_to_partner` (the BusinessPartner fields a PATCH may change) and
+:func:`payment_to_incoming` (an IncomingPayments body applied to one invoice).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping as MappingABC
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from app.mapping import Mapping, TaxKind, TaxScope, Unmappable
+from app.mapping.resolve import Resolver
+from connectors.sap_b1 import odata
+
+__all__ = ["HELD_FIELDS", "SYSTEM", "Lookups", "contact_to_partner", "document_to_invoice",
+           "entity_key", "item_to_product", "partner_to_contact", "payment_to_canonical",
+           "payment_to_incoming"]
+
+SYSTEM = "sap_b1"
+# Canonical fields SAP B1 stores and reports back unchanged, per entity (echo checks, merges).
+HELD_FIELDS: MappingABC[str, frozenset[str]] = {
+    "contact": frozenset({"kind", "name", "tax_id", "email", "phone", "address",
+                          "payment_due_days", "withholding"}),
+    "product": frozenset({"kind", "sku", "name", "price", "sales_taxes", "sales_account",
+                          "barcode", "active"}),
+    "invoice": frozenset({"doc_type", "number", "series", "issue_date", "due_date",
+                          "customer_key", "customer_tax_id", "currency", "lines", "totals",
+                          "status", "payment_status", "amount_paid", "notes"}),
+    "payment": frozenset({"invoice_key", "date", "amount", "currency", "reference"}),
+}
+_KIND = {"cCustomer": "customer", "cSupplier": "supplier", "cLid": "lead"}
+_ZERO, _CENT, _MICRO = Decimal(0), Decimal("0.01"), Decimal("0.000001")
+_QTY = Decimal("0.0001")  # the canonical scale of quantities and percentages
+TRANSFER_CODE = "TRANSF"  # the sap_b1 payment_methods code the sink writes as a bank transfer
+REFERENCE_CHARS = 27      # ORCT TransferReference length (UNVERIFIED, see docs/sap_b1.md)
+
+
+def entity_key(entity: str, record_id: str | int) -> str:
+    return f"{entity}/{SYSTEM}/{record_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Lookups:
+    """SAP reference data: payment terms ``GroupNumber`` -> days after the document date."""
+
+    term_days: MappingABC[int, int] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, payment_terms: list[dict[str, Any]]) -> Lookups:
+        days = {}
+        for term in payment_terms:
+            if not term.get("NumberOfAdditionalMonths"):  # months are not a day count
+                days[int(term["GroupNumber"])] = int(term.get("NumberOfAdditionalDays") or 0)
+        return cls(days)
+
+    def group_for_days(self, days: int) -> int | None:
+        return min((g for g, d in self.term_days.items() if d == days), default=None)
+
+
+class _Inbound:
+    """Collects every reason an SAP record cannot be read into canonical terms."""
+
+    def __init__(self, mapping: Mapping) -> None:
+        self.mapping = mapping
+        self.map = mapping.system(SYSTEM)
+        self.reasons: list[str] = []
+        if self.map is None:
+            self.reasons.append(f"mapping v{mapping.version} has no section for SAP B1")
+
+    def code(self, section: str, code: Any, where: str, what: str) -> str | None:
+        code_map = self.map.section(section) if self.map else None
+        canonical = code_map.to_canonical(str(code)) if code_map is not None else None
+        if canonical is None and self.map is not None:
+            self.reasons.append(f"{where}: SAP B1 {what} {code!r} is not mapped in mapping "
+                                f"v{self.mapping.version}")
+        return canonical
+
+    def taxes(self, code: str, where: str) -> tuple[list[str], str | None]:
+        """(VAT / surcharge codes, withholding code) for one VatGroup or WTCode."""
+        entry = self.map.taxes.entry(code) if self.map else None
+        if entry is None:
+            if self.map is not None:
+                self.reasons.append(f"{where}: SAP B1 tax code {code!r} is not mapped in "
+                                    f"mapping v{self.mapping.version}")
+            return [], None
+        taxes = [c for c in entry.canonical if not self.mapping.taxes[c].is_withholding]
+        withholding = [c for c in entry.canonical if self.mapping.taxes[c].is_withholding]
+        return taxes, withholding[0] if withholding else None
+
+    def currency(self, code: Any) -> str:
+        text = str(code or "").strip()
+        return self.mapping.base_currency if text in ("", "##") else text  # "##": all currencies
+
+    def done(self) -> None:
+        if self.reasons:
+            raise Unmappable(self.reasons, mapping_version=self.mapping.version)
+
+
+def _dec(value: Any) -> Decimal:
+    return _ZERO if value is None else Decimal(str(value))
+
+
+def _text(value: Any) -> str | None:
+    return (str(value).strip() or None) if value is not None else None
+
+
+def _yes(value: Any) -> bool:
+    return value in ("tYES", True)
+
+
+def partner_to_contact(bp: MappingABC[str, Any], *, mapping: Mapping,
+                       lookups: Lookups) -> dict[str, Any]:
+    r = _Inbound(mapping)
+    kind = _KIND.get(str(bp.get("CardType")))
+    if kind is None:
+        r.reasons.append(f"CardType: unknown partner type {bp.get('CardType')!r}")
+    due_days = None
+    group = bp.get("PayTermsGrpCode")
+    if group not in (None, -1):
+        due_days = lookups.term_days.get(int(group))
+        if due_days is None:
+            r.reasons.append(f"PayTermsGrpCode: payment terms {group} are unknown or not a "
+                             "whole number of days")
+    default_taxes: list[str] = []
+    if bp.get("VatGroup"):
+        default_taxes, _ = r.taxes(str(bp["VatGroup"]), "VatGroup")
+    withholding = None
+    if _yes(bp.get("SubjectToWithholdingTax")) and bp.get("WTCode"):
+        _, withholding = r.taxes(str(bp["WTCode"]), "WTCode")
+    accounts = bp.get("BPBankAccounts") or []
+    iban = _text(bp.get("IBAN")) or next((_text(a.get("IBAN")) for a in accounts
+                                          if _text(a.get("IBAN"))), None)
+    address = {"street": _text(bp.get("Address")), "city": _text(bp.get("City")),
+               "postal_code": _text(bp.get("ZipCode")), "province": _text(bp.get("County")),
+               "country_code": (_text(bp.get("Country")) or "").upper() or None}
+    contact = {
+        "kind": kind or "customer", "name": str(bp.get("CardName") or ""), "trade_name": None,
+        "tax_id": _text(bp.get("FederalTaxID")), "is_person": False,
+        "email": _text(bp.get("EmailAddress")), "phone": _text(bp.get("Phone1")),
+        "mobile": None, "iban": iban, "swift": None,
+        "address": address if any(address.values()) else None, "tax_regime": None,
+        "payment_method": None, "payment_due_days": due_days,
+        "price_list": str(bp["PriceListNum"]) if bp.get("PriceListNum") is not None else None,
+        "currency": r.currency(bp.get("Currency")), "language": None, "sales_account": None,
+        "purchases_account": None, "default_taxes": default_taxes, "withholding": withholding,
+        "tags": [],
+    }
+    r.done()
+    return contact
+
+
+def item_to_product(item: MappingABC[str, Any], *, mapping: Mapping,
+                    price_list: int = 1) -> dict[str, Any]:
+    r = _Inbound(mapping)
+    taxes: list[str] = []
+    if item.get("SalesVATGroup"):
+        taxes, _ = r.taxes(str(item["SalesVATGroup"]), "SalesVATGroup")
+    account = None
+    if item.get("IncomeAccount"):
+        account = r.code("accounts", item["IncomeAccount"], "IncomeAccount", "G/L account")
+    prices = [p for p in item.get("ItemPrices") or [] if p.get("PriceList") == price_list]
+    currency = r.currency(prices[0].get("Currency")) if prices else mapping.base_currency
+    product = {
+        "kind": "service" if item.get("InventoryItem") == "tNO" else "product",
+        "sku": str(item.get("ItemCode") or ""), "name": str(item.get("ItemName") or ""),
+        "description": None,
+        "price": _dec(prices[0].get("Price") if prices else None).quantize(_MICRO),
+        "cost": None, "currency": currency, "sales_taxes": taxes, "purchase_taxes": [],
+        "sales_account": account, "purchases_account": None,
+        "barcode": _text(item.get("BarCode")), "stock": [],
+        "active": _yes(item.get("Valid", "tYES")) and not _yes(item.get("Frozen")),
+    }
+    r.done()
+    return product
+
+
+def document_to_invoice(doc: MappingABC[str, Any], *, mapping: Mapping,
+                        credit_note: bool = False) -> dict[str, Any]:
+    """An Invoices / CreditNotes document, with its DocumentLines."""
+    r = _Inbound(mapping)
+    if not isinstance(doc.get("DocumentLines"), list):
+        raise ValueError("the document was read without its DocumentLines")
+    withholding = None
+    for wt in doc.get("WithholdingTaxDataCollection") or []:
+        _, found = r.taxes(str(wt.get("WTCode")), "WithholdingTaxDataCollection")
+        withholding = withholding or found
+    lines = [_line(r, line, n + 1, withholding)
+             for n, line in enumerate(sorted(doc["DocumentLines"],
+                                             key=lambda x: x.get("LineNum", 0)))]
+    series = r.code("series", doc["Series"], "Series", "series") if doc.get("Series") else None
+    total, vat, wt_total = _dec(doc.get("DocTotal")), _dec(doc.get("VatSum")), _dec(
+        doc.get("WTAmount"))
+    paid = _dec(doc.get("PaidToDate"))
+    currency = r.currency(doc.get("DocCurrency"))
+    invoice = {
+        "doc_type": "credit_note" if credit_note else "invoice",
+        "number": _text(doc.get("DocNum")), "series": series,
+        "issue_date": odata.parse_date(doc.get("DocDate")),
+        "due_date": odata.parse_date(doc.get("DocDueDate")),
+        "customer_key": entity_key("contact", str(doc.get("CardCode"))),
+        "customer_tax_id": _text(doc.get("FederalTaxID")), "currency": currency,
+        "exchange_rate": _dec(doc.get("DocRate")).quantize(Decimal("0.00000001"))
+        if currency != mapping.base_currency and doc.get("DocRate") else None,
+        "tax_regime": None, "lines": lines,
+        "totals": {"subtotal": (total - vat + wt_total).quantize(_CENT),
+                   "tax_total": vat.quantize(_CENT), "withholding_total": wt_total.quantize(_CENT),
+                   "total": total.quantize(_CENT)},
+        "payment_method": None, "corrects": None,
+        "status": "cancelled" if _yes(doc.get("Cancelled")) else "issued",
+        "payment_status": "paid" if paid >= total > 0 else "partial" if paid > 0 else "unpaid",
+        "amount_paid": paid.quantize(_CENT), "notes": _text(doc.get("Comments")),
+    }
+    r.done()
+    return invoice
+
+
+def _line(r: _Inbound, line: MappingABC[str, Any], line_no: int, withholding: str | None
+          ) -> dict[str, Any]:
+    where = f"line {line.get('LineNum', line_no - 1)}"
+    taxes: list[str] = []
+    code = line.get("VatGroup") or line.get("TaxCode")
+    if code:
+        taxes, _ = r.taxes(str(code), where)
+    account = r.code("accounts", line["AccountCode"], where, "G/L account") if line.get(
+        "AccountCode") else None
+    item = _text(line.get("ItemCode"))
+    return {
+        "line_no": line_no, "sku": item,
+        "product_key": entity_key("product", item) if item else None,
+        "description": str(line.get("ItemDescription") or ""),
+        "quantity": _dec(line.get("Quantity")).quantize(_QTY),
+        "unit_price": _dec(line.get("Price", line.get("UnitPrice"))).quantize(_MICRO),
+        "discount_pct": _dec(line.get("DiscountPercent")).quantize(_QTY),
+        "taxes": taxes, "withholding": withholding if _yes(line.get("WTLiable")) else None,
+        "account": account,
+    }
+
+
+def payment_to_canonical(payment: MappingABC[str, Any], *, mapping: Mapping) -> dict[str, Any]:
+    """An IncomingPayments document applied to exactly one invoice."""
+    r = _Inbound(mapping)
+    applied = [p for p in payment.get("PaymentInvoices") or []
+               if p.get("InvoiceType", "it_Invoice") == "it_Invoice"]
+    if len(applied) != 1:
+        r.reasons.append(f"PaymentInvoices: the payment is applied to {len(applied)} invoices; "
+                         "a canonical payment pays exactly one")
+    method = None
+    if _dec(payment.get("TransferSum")) > 0:
+        method = r.code("payment_methods", TRANSFER_CODE, "TransferSum", "payment method")
+    r.done()
+    return {
+        "invoice_key": entity_key("invoice", applied[0]["DocEntry"]),
+        "contact_key": entity_key("contact", str(payment.get("CardCode"))),
+        "date": odata.parse_date(payment.get("DocDate")),
+        "amount": _dec(applied[0].get("SumApplied")).quantize(_CENT),
+        "currency": r.currency(payment.get("DocCurrency")), "method": method, "treasury": None,
+        "reference": _text(payment.get("TransferReference")),
+        "description": _text(payment.get("JournalRemarks")),
+    }
+
+
+def contact_to_partner(contact: MappingABC[str, Any], *, mapping: Mapping,
+                       lookups: Lookups) -> dict[str, Any]:
+    """The BusinessPartner fields SAP should hold for ``contact`` (a PATCH body)."""
+    r = Resolver(mapping, SYSTEM)
+    address = contact.get("address") or {}
+    body: dict[str, Any] = {
+        "CardName": (contact.get("name") or "")[:100],
+        "FederalTaxID": contact.get("tax_id") or None,
+        "EmailAddress": contact.get("email") or None, "Phone1": contact.get("phone") or None,
+        "Address": address.get("street") or None, "ZipCode": address.get("postal_code") or None,
+        "City": address.get("city") or None, "County": address.get("province") or None,
+        "Country": address.get("country_code") or None,
+    }
+    if body["FederalTaxID"] and len(body["FederalTaxID"]) > 32:
+        r.fail("tax_id", f"{contact['tax_id']!r} is longer than SAP's 32 characters")
+    if contact.get("payment_due_days") is not None:
+        group = lookups.group_for_days(int(contact["payment_due_days"]))
+        if group is None:
+            r.fail("payment_due_days", f"SAP B1 has no payment terms of "
+                   f"{contact['payment_due_days']} days (PaymentTermsTypes)")
+        body["PayTermsGrpCode"] = group
+    if contact.get("withholding"):
+        found = r.tax(contact["withholding"], "withholding", kinds=(TaxKind.WITHHOLDING,),
+                      scope=TaxScope.SALES)
+        body["SubjectToWithholdingTax"] = "tYES"
+        body["WTCode"] = str(found[1]) if found else None
+    else:
+        body["SubjectToWithholdingTax"] = "tNO"
+    r.raise_if_any()
+    return body
+
+
+def payment_to_incoming(payment: MappingABC[str, Any], *, key: str, mapping: Mapping,
+                        invoice: MappingABC[str, Any], transfer_account: str | None,
+                        reference_field: str = "Remarks") -> dict[str, Any]:
+    """An IncomingPayments body paying (part of) ``invoice`` by bank transfer.
+
+    ``reference_field`` (``Remarks`` by default, or a ``U_`` user field) carries the entity
+    key so the sink finds a payment whose answer was lost.
+    """
+    r = Resolver(mapping, SYSTEM)
+    currency = payment.get("currency") or mapping.base_currency
+    r.currency(currency, "currency")
+    invoice_currency = _Inbound(mapping).currency(invoice.get("DocCurrency"))
+    if currency != invoice_currency:
+        r.fail("currency", f"payment in {currency} but invoice {invoice.get('DocNum')} is in "
+               f"{invoice_currency}")
+    amount = Decimal(payment["amount"])
+    if amount <= 0:
+        r.fail("amount", f"{amount} is not a positive payment")
+    account = _transfer_account(mapping, payment.get("method")) or transfer_account
+    if not account:
+        r.fail("method", "no SAP B1 G/L account for the bank transfer: map the treasury's "
+               "account in the sap_b1 accounts section or configure transfer_account")
+    r.raise_if_any()
+    date: dt.date = payment["date"]
+    body = {
+        "CardCode": invoice["CardCode"], "DocDate": date.isoformat(),
+        "DocCurrency": invoice.get("DocCurrency") or currency,
+        "TransferSum": amount, "TransferAccount": account, "TransferDate": date.isoformat(),
+        "TransferReference": (payment.get("reference") or "")[:REFERENCE_CHARS] or None,
+        reference_field: key, "JournalRemarks": (payment.get("description") or "")[:50] or None,
+        "PaymentInvoices": [{"DocEntry": int(invoice["DocEntry"]), "SumApplied": amount,
+                             "InvoiceType": "it_Invoice"}],
+    }
+    return body
+
+
+def _transfer_account(mapping: Mapping, method: str | None) -> str | None:
+    """method -> treasury -> canonical account -> the sap_b1 account mapped to it, if any."""
+    known = mapping.payment_methods.get(method or "")
+    treasury = mapping.treasuries.get(known.treasury) if known and known.treasury else None
+    system = mapping.system(SYSTEM)
+    if treasury is None or system is None:
+        return None
+    code = system.accounts.to_system(treasury.account)
+    return str(code) if code is not None else None

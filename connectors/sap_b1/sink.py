@@ -1,0 +1,242 @@
+"""SAP B1 sink: Holded payments as IncomingPayments applied to SAP invoices; partner updates
+with ``If-Match``.
+
+``execute(command)`` follows design.md section 4 before any write: the ledger (command done?),
+the links (does the payment already have an SAP DocEntry?), then SAP itself: IncomingPayments
+whose ``reference_field`` (``Remarks`` by default, or a ``U_`` user field you created) equals
+the entity key. Only when all say no is the payment created, applied to the invoice through
+``PaymentInvoices`` so SAP raises the invoice's ``PaidToDate`` and closes it when paid. A lost
+answer is found by that search when the command is redelivered; POSTs are never repeated
+blindly (see client.NoBlindRepeat).
+
+Partner updates (tax id, address, contact data, payment terms, withholding) PATCH with
+``If-Match``: the ETag of our last write or read of that partner (``etags``), else the one
+just read. A 412 means SAP changed the partner since: the sink re-reads, reports a Conflict
+per differing canonical field and does not overwrite.
+
+Outcomes: ``succeeded`` / ``already_done``; ``parked`` when the mapping cannot express the
+record (retried when the mapping changes) or SAP cannot take it yet (partner creation);
+``failed`` for data SAP refused and ETag conflicts. Transient and configuration errors
+propagate to the agent (retry / alert).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any, Protocol
+
+from app.core.keys import EntityKey
+from app.mapping import Mapping as MappingDoc
+from app.mapping import Unmappable
+from connectors.base.contracts import Ledger, SinkOutcome, result
+from connectors.base.errors import SkipRecord
+from connectors.sap_b1 import mapping as sapmap
+from connectors.sap_b1 import odata
+from connectors.sap_b1.client import SapB1Client
+from connectors.sap_b1.errors import EtagConflict, NotFound
+
+__all__ = ["EtagStore", "MemoryEtags", "SapB1Sink"]
+
+logger = logging.getLogger(__name__)
+
+SYSTEM = sapmap.SYSTEM
+Record = dict[str, Any]
+# BusinessPartner field -> the canonical Contact field it holds (for Conflict records).
+_CANONICAL_FIELD = {"CardName": "name", "FederalTaxID": "tax_id", "EmailAddress": "email",
+                    "Phone1": "phone", "Address": "address", "ZipCode": "address",
+                    "City": "address", "County": "address", "Country": "address",
+                    "PayTermsGrpCode": "payment_due_days", "SubjectToWithholdingTax": "withholding",
+                    "WTCode": "withholding"}
+
+
+class EtagStore(Protocol):
+    """The ETag of the partner version the sink last wrote or read, per entity key."""
+
+    def get(self, key: str) -> str | None: ...
+
+    def put(self, key: str, etag: str) -> None: ...
+
+
+class MemoryEtags(dict[str, str]):
+    def put(self, key: str, etag: str) -> None:
+        self[key] = etag
+
+
+class SapB1Sink:
+    system = SYSTEM
+
+    def __init__(self, client: SapB1Client, *, mapping: MappingDoc | Callable[[], MappingDoc],
+                 ledger: Ledger, etags: EtagStore | None = None,
+                 transfer_account: str | None = None, reference_field: str = "Remarks",
+                 now_ms: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
+        self.client = client
+        self._mapping = mapping if callable(mapping) else (lambda: mapping)
+        self.ledger, self.etags = ledger, etags if etags is not None else MemoryEtags()
+        self.transfer_account, self.reference_field = transfer_account, reference_field
+        self._now_ms = now_ms
+        self._lookups: sapmap.Lookups | None = None
+
+    async def execute(self, command: Mapping[str, Any]) -> SinkOutcome:
+        """Write the command's canonical state to SAP B1, exactly once."""
+        command = dict(command)
+        done = self.ledger.get(command["command_id"])
+        if done is not None:
+            return SinkOutcome(self._result(command, "already_done",
+                                            target_id=done.get("target_id"),
+                                            reason="command already executed"))
+        mapping = self._mapping()
+        try:
+            if command["entity"] == "payment":
+                outcome = await self._payment(command, mapping)
+            elif command["entity"] == "contact":
+                outcome = await self._contact(command, mapping)
+            else:
+                outcome = SinkOutcome(self._result(
+                    command, "parked", reason=f"the SAP B1 sink does not write "
+                    f"{command['entity']} records yet", mapping_version=mapping.version))
+        except Unmappable as exc:
+            outcome = SinkOutcome(self._result(command, "parked", reason=str(exc),
+                                               mapping_version=exc.mapping_version))
+        except SkipRecord as exc:
+            outcome = SinkOutcome(self._result(command, "failed", reason=str(exc),
+                                               mapping_version=mapping.version))
+        if outcome.result["status"] != "parked":  # parked commands come back with a new mapping
+            self.ledger.put(command["command_id"], outcome.result)
+        return outcome
+
+    def _result(self, command: Record, status: str, **kwargs: Any) -> Record:
+        return result(command, status, self._now_ms(), **kwargs)
+
+    # -- payments -------------------------------------------------------------------------
+    async def _payment(self, command: Record, mapping: MappingDoc) -> SinkOutcome:
+        key = command["entity_key"]
+        linked = command.get("target_id") or (command.get("links") or {}).get(SYSTEM)
+        if linked:
+            return SinkOutcome(self._result(command, "already_done", target_id=str(linked),
+                                            reason="payment already linked to SAP B1",
+                                            mapping_version=mapping.version))
+        found = await self._find_payment(key)
+        if found is not None:
+            return SinkOutcome(self._result(command, "succeeded", target_id=found,
+                                            reason="found in SAP B1 by its reference",
+                                            mapping_version=mapping.version))
+        payload = command["payload"]
+        invoice = await self._invoice(payload["invoice_key"], mapping)
+        open_amount = Decimal(str(invoice.get("DocTotal") or 0)) - Decimal(
+            str(invoice.get("PaidToDate") or 0))
+        if Decimal(payload["amount"]) > open_amount:
+            raise SkipRecord(f"{payload['invoice_key']}: payment of {payload['amount']} exceeds "
+                             f"invoice {invoice.get('DocNum')}'s open balance {open_amount}")
+        body = sapmap.payment_to_incoming(payload, key=key, mapping=mapping, invoice=invoice,
+                                          transfer_account=self.transfer_account,
+                                          reference_field=self.reference_field)
+        created = await self.client.create("IncomingPayments", body)
+        return SinkOutcome(self._result(command, "succeeded", target_id=str(created["DocEntry"]),
+                                        mapping_version=mapping.version))
+
+    async def _find_payment(self, key: str) -> str | None:
+        found = [p for p in await self.client.find(
+            "IncomingPayments", select=("DocEntry", "Cancelled"), **{self.reference_field: key})
+            if p.get("Cancelled") != "tYES"]
+        if len(found) > 1:
+            logger.warning("%s: %d SAP payments carry this reference", key, len(found))
+        return str(found[0]["DocEntry"]) if found else None
+
+    async def _invoice(self, invoice_key: str, mapping: MappingDoc) -> Record:
+        key = EntityKey.parse(invoice_key)
+        if key.origin != SYSTEM:
+            raise Unmappable([f"invoice_key: {invoice_key} was not born in SAP B1; the sink "
+                              "pays only SAP invoices (invoice/sap_b1/<DocEntry>)"],
+                             mapping_version=mapping.version)
+        if not key.origin_id.isdigit():
+            raise SkipRecord(f"{invoice_key}: not an SAP B1 DocEntry")
+        try:
+            invoice = await self.client.get("Invoices", int(key.origin_id))
+        except NotFound:
+            raise SkipRecord(f"{invoice_key}: the invoice does not exist in SAP B1") from None
+        if invoice.get("Cancelled") == "tYES" or invoice.get("DocumentStatus") != "bost_Open":
+            raise SkipRecord(f"{invoice_key}: invoice {invoice.get('DocNum')} is "
+                             f"{invoice.get('DocumentStatus')} (cancelled: "
+                             f"{invoice.get('Cancelled')}); a payment needs an open invoice")
+        return invoice
+
+    # -- partners -------------------------------------------------------------------------
+    async def _contact(self, command: Record, mapping: MappingDoc) -> SinkOutcome:
+        key = command["entity_key"]
+        card_code = self._card_code(command)
+        if card_code is None:
+            return SinkOutcome(self._result(
+                command, "parked", mapping_version=mapping.version,
+                reason="creating SAP B1 business partners is not supported yet (CardCode "
+                       "series and the partner's G/L accounts are company configuration)"))
+        if self._lookups is None:
+            self._lookups = sapmap.Lookups.build(
+                [t async for t in self.client.list("PaymentTermsTypes")])
+        desired = sapmap.contact_to_partner(command["payload"], mapping=mapping,
+                                            lookups=self._lookups)
+        try:
+            current = await self.client.get("BusinessPartners", card_code)
+        except NotFound:
+            raise SkipRecord(f"{key}: business partner {card_code} does not exist") from None
+        changes = {k: v for k, v in desired.items() if _differs({k: v}, current)}
+        if not changes:
+            self.etags.put(key, str(odata.etag_of(current)))
+            return SinkOutcome(self._result(command, "succeeded", target_id=card_code,
+                                            reason="SAP B1 already holds it",
+                                            mapping_version=mapping.version))
+        etag = self.etags.get(key) or odata.etag_of(current) or ""
+        try:
+            await self.client.update("BusinessPartners", card_code, changes, etag=etag)
+        except EtagConflict:
+            return await self._conflict(command, card_code, desired, mapping)
+        written = await self.client.get("BusinessPartners", card_code, select=("CardCode",))
+        if (new_etag := odata.etag_of(written)):
+            self.etags.put(key, new_etag)
+        return SinkOutcome(self._result(command, "succeeded", target_id=card_code,
+                                        mapping_version=mapping.version))
+
+    def _card_code(self, command: Record) -> str | None:
+        linked = command.get("target_id") or (command.get("links") or {}).get(SYSTEM)
+        if linked:
+            return str(linked)
+        key = EntityKey.parse(command["entity_key"])
+        return key.origin_id if key.origin == SYSTEM else None
+
+    async def _conflict(self, command: Record, card_code: str, desired: Record,
+                        mapping: MappingDoc) -> SinkOutcome:
+        current = await self.client.get("BusinessPartners", card_code)
+        if (etag := odata.etag_of(current)):
+            self.etags.put(command["entity_key"], etag)
+        differing = {k: v for k, v in desired.items() if _differs({k: v}, current)}
+        if not differing:  # our own earlier write, whose answer was lost
+            return SinkOutcome(self._result(command, "succeeded", target_id=card_code,
+                                            mapping_version=mapping.version))
+        grouped: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+        for name, value in differing.items():
+            ours, theirs = grouped.setdefault(_CANONICAL_FIELD.get(name, name), ({}, {}))
+            ours[name], theirs[name] = value, current.get(name)
+        now = self._now_ms()
+        conflicts = [{
+            "conflict_id": hashlib.sha256(f"{command['command_id']}|{name}".encode()).hexdigest(),
+            "entity_key": command["entity_key"], "field": name, "canonical_system": "canonical",
+            "canonical_value": json.dumps(ours, sort_keys=True, default=str),
+            "incoming_system": SYSTEM,
+            "incoming_value": json.dumps(theirs, sort_keys=True, default=str),
+            "decision": "took_incoming", "policy": "operator", "vector": dict(command["vector"]),
+            "event_id": command.get("caused_by", ""), "ts": now,
+        } for name, (ours, theirs) in sorted(grouped.items())]
+        reason = (f"stale ETag: SAP B1 changed business partner {card_code} since it was last "
+                  "read; not overwritten (" + ", ".join(sorted(grouped)) + ")")
+        return SinkOutcome(self._result(command, "failed", target_id=card_code, reason=reason,
+                                        mapping_version=mapping.version), conflicts)
+
+
+def _differs(desired: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
+    return any((value if value is not None else "") != (
+        current.get(name) if current.get(name) is not None else "")
+        for name, value in desired.items())
