@@ -44,6 +44,7 @@ HELD_FIELDS: MappingABC[str, frozenset[str]] = {
 _KIND = {"cCustomer": "customer", "cSupplier": "supplier", "cLid": "lead"}
 _ZERO, _CENT, _MICRO = Decimal(0), Decimal("0.01"), Decimal("0.000001")
 _QTY = Decimal("0.0001")  # the canonical scale of quantities and percentages
+CREDIT_NOTE_PREFIX = "CN-"  # credit notes' source ids: CreditNotes DocEntry has its own sequence
 TRANSFER_CODE = "TRANSF"  # the sap_b1 payment_methods code the sink writes as a bank transfer
 REFERENCE_CHARS = 27      # ORCT TransferReference length (UNVERIFIED, see docs/sap_b1.md)
 

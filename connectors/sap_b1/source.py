@@ -7,6 +7,11 @@ date and time (SAP stores no zone; ``zone`` says which one it is). The filter is
 ``UpdateDate gt 'D' or (UpdateDate eq 'D' and UpdateTime ge 'T')``; records are sorted here by
 the polling key and fed to the pure run, whose signpost leaves later ones for the next run.
 
+Entity keys: ``contact/sap_b1/<CardCode>``, ``product/sap_b1/<ItemCode>``,
+``invoice/sap_b1/<DocEntry>`` for Invoices, ``invoice/sap_b1/CN-<DocEntry>`` for CreditNotes
+(SAP numbers the two DocEntry sequences separately, so a bare number would collide) and
+``payment/sap_b1/<DocEntry>``.
+
 IncomingPayments have no update time: they are read by a ``DocEntry`` high-water mark
 (``DocEntry gt <mark>``), with the highest DocEntry at the run's start as the signpost. Their
 ``source_ts`` is the payment's ``DocDate`` at local midnight (stable, so ``event_id`` is too).
@@ -48,6 +53,10 @@ class Stream:
     key: str
     mapper: Mapper
     by: polling.By = "modified"
+    prefix: str = ""  # Invoices and CreditNotes number DocEntry separately: keep keys apart
+
+    def source_id(self, record: Record) -> str:
+        return f"{self.prefix}{record[self.key]}"
 
 
 STREAMS: Mapping[str, Stream] = {s.entity_set: s for s in (
@@ -58,7 +67,8 @@ STREAMS: Mapping[str, Stream] = {s.entity_set: s for s in (
     Stream("Invoices", "invoice", "DocEntry",
            lambda r, m, lk, pl: sapmap.document_to_invoice(r, mapping=m)),
     Stream("CreditNotes", "invoice", "DocEntry",
-           lambda r, m, lk, pl: sapmap.document_to_invoice(r, mapping=m, credit_note=True)),
+           lambda r, m, lk, pl: sapmap.document_to_invoice(r, mapping=m, credit_note=True),
+           prefix=sapmap.CREDIT_NOTE_PREFIX),
     Stream("IncomingPayments", "payment", "DocEntry",
            lambda r, m, lk, pl: sapmap.payment_to_canonical(r, mapping=m), by="id"),
 )}
@@ -163,7 +173,8 @@ class SapB1Source:
 
     def _observe(self, stream: Stream, record: Record, mapping: MappingDoc,
                  lookups: sapmap.Lookups) -> polling.Observed:
-        record_id = record[stream.key]
+        # the raw key (an int DocEntry) keeps the id high-water mark numeric
+        record_id = stream.source_id(record) if stream.prefix else record[stream.key]
         source_ts = self._source_ts(stream, record)
         event = self._event(stream, record, mapping, lookups, source_ts)
         digest = event["content_hash"] if event else content_hash(
@@ -173,7 +184,7 @@ class SapB1Source:
 
     def _event(self, stream: Stream, record: Record, mapping: MappingDoc,
                lookups: sapmap.Lookups, source_ts: dt.datetime) -> Record | None:
-        record_id = str(record[stream.key])
+        record_id = stream.source_id(record)
         if stream.entity == "payment" and record.get("Cancelled") == "tYES":
             return change_event(stream.entity, record_id, source_ts, None, lane=self.lane)
         try:

@@ -1,0 +1,29 @@
+"""Fixtures: a seeded SAP B1 sandbox on a free port and a real httpx client."""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from connectors.sap_b1.client import SapB1Client
+from connectors.sap_b1.sandbox import SapSandbox, start_sap_sandbox
+from tests.connectors.sap_b1.support import make_client
+
+
+@pytest.fixture
+async def sandbox() -> AsyncIterator[SapSandbox]:
+    server = await start_sap_sandbox(port=0)
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def sap(sandbox: SapSandbox, http: httpx.AsyncClient) -> SapB1Client:
+    return make_client(sandbox, http)

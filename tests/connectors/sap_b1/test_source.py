@@ -1,0 +1,132 @@
+"""The polling source against the sandbox: streams, local-time filters, signposts, parking."""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from urllib.parse import parse_qs
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from connectors.sap_b1.sandbox import SapSandbox, start_sap_sandbox
+from connectors.sap_b1.source import SapB1Source
+from tests.connectors.sap_b1.support import MAPPING, make_client
+
+MADRID = ZoneInfo("Europe/Madrid")
+
+
+class FakeClock:
+    """The sandbox's wall clock, moved by the test."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> dt.datetime:
+        self.now += dt.timedelta(seconds=seconds)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(dt.datetime(2026, 11, 20, 9, 0, 0, tzinfo=dt.UTC))
+
+
+@pytest.fixture
+async def sandbox(clock: FakeClock) -> AsyncIterator[SapSandbox]:
+    server = await start_sap_sandbox(port=0, now=clock)
+    yield server
+    await server.stop()
+
+
+def source(sandbox: SapSandbox, http: httpx.AsyncClient, **kwargs: object) -> SapB1Source:
+    return SapB1Source(make_client(sandbox, http, page_size=3), mapping=MAPPING, **kwargs)  # type: ignore[arg-type]
+
+
+async def test_first_poll_reports_every_seeded_record(sandbox: SapSandbox, http: httpx.AsyncClient,
+                                                      clock: FakeClock) -> None:
+    state, events = await source(sandbox, http).poll(None, clock.advance(1))
+    keys = sorted(e["entity_key"] for e in events)
+    assert len(set(keys)) == len(keys), "two records share an entity key"
+    assert keys == sorted(
+        [f"contact/sap_b1/{c}" for c in ("C0001", "C0002", "C0003", "P0001")]
+        + [f"product/sap_b1/{i}" for i in ("A0001", "A0002", "S0001")]
+        + ["invoice/sap_b1/1", "invoice/sap_b1/2", "invoice/sap_b1/3", "invoice/sap_b1/CN-1",
+           "payment/sap_b1/1"])
+    ribera = next(e for e in events if e["entity_key"] == "invoice/sap_b1/3")
+    assert ribera["payload"]["payment_status"] == "paid"
+    assert ribera["source_ts"] == dt.datetime(2026, 11, 20, 10, 0, tzinfo=MADRID)
+    assert state["IncomingPayments"].id_mark == 1
+    supplier = next(e for e in events if e["entity_key"] == "contact/sap_b1/P0001")
+    assert supplier["payload"]["kind"] == "supplier"
+
+
+async def test_changes_are_asked_for_in_the_servers_local_time(
+        sandbox: SapSandbox, http: httpx.AsyncClient, clock: FakeClock) -> None:
+    src = source(sandbox, http, streams=("BusinessPartners",))
+    state, _ = await src.poll(None, clock.advance(60))   # 09:01:00Z = 10:01:00 Madrid
+    start = len(sandbox.requests)
+    await src.poll(state, clock.advance(60))
+    query = next(r.query for r in sandbox.requests[start:] if "BusinessPartners" in r.path)
+    assert parse_qs(query)["$filter"] == [
+        "UpdateDate gt '2026-11-20' or (UpdateDate eq '2026-11-20' and UpdateTime ge '10:00:55')"]
+
+
+async def test_a_changed_partner_and_a_new_payment_are_reported_once(
+        sandbox: SapSandbox, http: httpx.AsyncClient, clock: FakeClock) -> None:
+    src = source(sandbox, http)
+    state, _ = await src.poll(None, clock.advance(60))
+    clock.advance(30)
+    await sandbox.patch("BusinessPartners", "C0002", {"Phone1": "+34 910 222 333"})
+    await sandbox.create("IncomingPayments", {
+        "CardCode": "C0001", "TransferSum": Decimal("50"), "TransferAccount": "57200000",
+        "DocDate": "2026-11-20", "PaymentInvoices": [{"DocEntry": 1, "SumApplied": 50}]})
+    state, events = await src.poll(state, clock.advance(30))
+    assert sorted(e["entity_key"] for e in events) == [
+        "contact/sap_b1/C0002", "invoice/sap_b1/1", "payment/sap_b1/2"]
+    invoice = next(e for e in events if e["entity"] == "invoice")["payload"]
+    assert invoice["amount_paid"] == Decimal("50") and invoice["payment_status"] == "partial"
+    payment = next(e for e in events if e["entity"] == "payment")
+    assert payment["source_ts"] == dt.datetime(2026, 11, 20, tzinfo=MADRID)
+    _, again = await src.poll(state, clock.advance(30))
+    assert again == []
+
+
+async def test_records_written_after_the_signpost_wait_for_the_next_run(
+        sandbox: SapSandbox, http: httpx.AsyncClient, clock: FakeClock) -> None:
+    src = source(sandbox, http, streams=("BusinessPartners",))
+    signpost = clock.advance(10)
+    clock.advance(20)  # a write the server stamps after our run started
+    await sandbox.patch("BusinessPartners", "C0003", {"Phone1": "+34 947 000 000"})
+    state, events = await src.poll(None, signpost)
+    assert "contact/sap_b1/C0003" not in [e["entity_key"] for e in events]
+    _, later = await src.poll(state, clock.advance(10))
+    assert [e["entity_key"] for e in later] == ["contact/sap_b1/C0003"]
+
+
+async def test_unmappable_records_are_parked_not_emitted(
+        sandbox: SapSandbox, http: httpx.AsyncClient, clock: FakeClock) -> None:
+    await sandbox.create("Items", {"ItemCode": "Z0001", "ItemName": "Sin IVA mapeado",
+                                   "SalesVATGroup": "ZZ"})
+    src = source(sandbox, http, streams=("Items",))
+    _, events = await src.poll(None, clock.advance(1))
+    assert "product/sap_b1/Z0001" not in [e["entity_key"] for e in events]
+    assert [p.entity_key for p in src.parked] == ["product/sap_b1/Z0001"]
+    assert "'ZZ'" in src.parked[0].reasons[0]
+
+
+async def test_event_ids_are_stable_across_sources(sandbox: SapSandbox, http: httpx.AsyncClient,
+                                                   clock: FakeClock) -> None:
+    now = clock.advance(1)
+    _, first = await source(sandbox, http).poll(None, now)
+    _, second = await source(sandbox, http).poll(None, now + dt.timedelta(seconds=5))
+    assert sorted(e["event_id"] for e in first) == sorted(e["event_id"] for e in second)
+
+
+def test_unknown_stream_is_refused(sandbox: SapSandbox) -> None:
+    with pytest.raises(ValueError, match="Orders"):
+        SapB1Source(object(), mapping=MAPPING, streams=("Orders",))  # type: ignore[arg-type]
