@@ -222,6 +222,8 @@ def map_product(product: MappingABC[str, Any], *, mapping: Mapping) -> HoldedReq
     r = Resolver(mapping, "holded")
     keys, vat_rate = [], None
     for code in product.get("sales_taxes") or []:
+        if code in mapping.withholdings:
+            continue  # a Holded product carries VAT only; IRPF is applied on document lines
         found = r.tax(code, "sales_taxes", kinds=_SALES_TAX_KINDS, scope=TaxScope.SALES)
         if found is not None:
             keys.append(found[1])

@@ -171,6 +171,16 @@ def test_product_payload_and_unmappable_tax() -> None:
         map_product({**product, "sales_taxes": ["iva_7"]}, mapping=example_mapping())
 
 
+def test_a_product_withholding_stays_on_the_document_lines() -> None:
+    """Odoo lists IRPF among a service's taxes; a Holded product only carries its VAT."""
+    service = {"kind": "service", "sku": "CONS-H", "name": "Consultoría", "description": None,
+               "price": D("60.000000"), "cost": None, "currency": "EUR",
+               "sales_taxes": ["iva_21", "irpf_15"], "purchase_taxes": [], "sales_account": None,
+               "purchases_account": None, "barcode": None, "stock": [], "active": True}
+    request = map_product(service, mapping=example_mapping())
+    assert request.body["tax"] == 21 and request.body["taxes"] == ["s_iva_21"]
+
+
 def test_payment_payload_uses_the_method_treasury() -> None:
     payment = {"invoice_key": "invoice/odoo/9", "contact_key": None, "date": dt.date(2026, 3, 5),
                "amount": D("121.00"), "currency": "EUR", "method": "efectivo", "treasury": None,

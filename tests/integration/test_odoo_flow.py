@@ -1,0 +1,95 @@
+"""Odoo <-> Kafka <-> Holded end to end: the Odoo sandbox's posted invoices reach Holded once,
+with their taxes and totals; a payment registered in Holded reconciles the Odoo invoice; a tax
+ID changed in Holded reaches the Odoo partner; and then everything stays quiet (no ping-pong).
+"""
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.live_mapping import publish_mapping
+from app.settings import HoldedSettings, OdooSettings
+from connectors.holded.sandbox import RateLimit, start_sandbox
+from connectors.odoo.sandbox import start_odoo_sandbox
+from tests.support.kafka import wait_for
+
+pytestmark = pytest.mark.kafka
+MAPPING = Path(__file__).resolve().parents[2] / "docs" / "examples" / "mapping-es.yaml"
+
+
+@pytest.fixture
+async def sandboxes():
+    holded = await start_sandbox(port=0, rate_limit=RateLimit(requests=50, per_seconds=1.0))
+    odoo = await start_odoo_sandbox(port=0)
+    yield holded, odoo
+    await odoo.stop()
+    await holded.stop()
+
+
+async def holded_docs(holded) -> dict[str, dict]:
+    return {f["value"]: d for d in await holded.all("documents") for f in d.get("customFields", [])
+            if f.get("field") == "holded_sync_key"}
+
+
+async def test_odoo_invoices_reach_holded_and_holded_payments_reach_odoo(own_flow, sandboxes):
+    holded, odoo = sandboxes
+    flow = await own_flow(
+        holded=HoldedSettings(api_url=holded.url, api_key="sandbox-key", requests_per_second=20),
+        odoo=OdooSettings(url=odoo.url, db=odoo.db, login="admin", api_key="sandbox-key"),
+        poll_interval_s=1.0)
+    await publish_mapping(flow.settings, MAPPING)
+    moves = await odoo.search_read("account.move", [["move_type", "=", "out_invoice"]],
+                                   ["id", "amount_total", "amount_residual"])
+    assert len(moves) == 2
+
+    async def both_in_holded():
+        docs = await holded_docs(holded)
+        return docs if all(f"invoice/odoo/{m['id']}" in docs for m in moves) else None
+    docs = await wait_for(both_in_holded, 180, "the Odoo invoices in Holded", flow.worker)
+    for move in moves:
+        doc = docs[f"invoice/odoo/{move['id']}"]
+        assert Decimal(str(doc["total"])) == Decimal(str(move["amount_total"]))
+    assert len(await holded.all("documents")) == 2  # once each
+
+    # A payment registered in Holded reconciles the Odoo invoice.
+    first = moves[0]
+    holded_id = docs[f"invoice/odoo/{first['id']}"]["id"]
+    async with httpx.AsyncClient(base_url=holded.url, headers={"key": "sandbox-key"}) as http:
+        paid = await http.post(f"/invoicing/v1/documents/invoice/{holded_id}/pay",
+                               json={"date": int(time.time()), "amount": first["amount_total"]})
+        assert paid.status_code in (200, 201), paid.text
+
+    async def reconciled():
+        [move] = await odoo.search_read("account.move", [["id", "=", first["id"]]],
+                                        ["payment_state", "amount_residual"])
+        return move if move["payment_state"] in ("paid", "in_payment") else None
+    move = await wait_for(reconciled, 120, "the Odoo invoice to be paid", flow.worker)
+    assert move["amount_residual"] == 0
+    assert len(await odoo.search_read("account.payment", [], ["id"])) == 1
+
+    # A tax ID corrected in Holded reaches the Odoo partner.
+    contacts = {c.get("customId"): c for c in await holded.all("contacts")}
+    holded_contact = contacts["contact/odoo/1"]
+    async with httpx.AsyncClient(base_url=holded.url, headers={"key": "sandbox-key"}) as http:
+        put = await http.put(f"/invoicing/v1/contacts/{holded_contact['id']}", json={"code": "B99999999"})
+        assert put.status_code == 200, put.text
+
+    async def partner_updated():
+        [partner] = await odoo.search_read("res.partner", [["id", "=", 1]], ["vat"])
+        return partner if partner["vat"] and "B99999999" in partner["vat"] else None
+    await wait_for(partner_updated, 120, "the new tax ID in Odoo", flow.worker)
+
+    # Then quiet: more polls on both sides emit no further commands.
+    await flow.wait_idle(60)
+    settled = len(await flow.commands("odoo")) + len(await flow.commands("holded"))
+    polls = len(odoo.requests)
+
+    async def three_more_polls():
+        return len(odoo.requests) >= polls + 6
+    await wait_for(three_more_polls, 60, "more Odoo polls", flow.worker)
+    await flow.wait_idle(60)
+    assert len(await flow.commands("odoo")) + len(await flow.commands("holded")) == settled
