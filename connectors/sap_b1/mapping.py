@@ -334,10 +334,11 @@ def payment_to_incoming(payment: MappingABC[str, Any], *, key: str, mapping: Map
         "DocCurrency": invoice.get("DocCurrency") or currency,
         "TransferSum": amount, "TransferAccount": account, "TransferDate": date.isoformat(),
         "TransferReference": (payment.get("reference") or "")[:REFERENCE_CHARS] or None,
-        reference_field: key, "JournalRemarks": (payment.get("description") or "")[:50] or None,
+        "JournalRemarks": (payment.get("description") or "")[:50] or None,
         "PaymentInvoices": [{"DocEntry": int(invoice["DocEntry"]), "SumApplied": amount,
                              "InvoiceType": "it_Invoice"}],
     }
+    body[reference_field] = key  # last: the search key wins over any other use of the field
     return body
 
 

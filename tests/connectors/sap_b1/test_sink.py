@@ -1,0 +1,169 @@
+"""The sink against the sandbox: payments applied to invoices exactly once, partner updates
+under If-Match with conflicts instead of overwrites."""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+from app.avro import codec
+from connectors.base.contracts import MemoryLedger
+from connectors.base.errors import RetryableError
+from connectors.sap_b1.sandbox import SapSandbox
+from connectors.sap_b1.sink import MemoryEtags, SapB1Sink
+from tests.connectors.sap_b1.support import (
+    MAPPING, TRANSFER_ACCOUNT, command, contact_payload, make_client, payment_payload,
+)
+
+KEY = "payment/holded/64a1f0c2e4b0a1000000aa01"
+
+
+def sink(sandbox: SapSandbox, http: httpx.AsyncClient, ledger: MemoryLedger | None = None,
+         **kwargs: Any) -> SapB1Sink:
+    kwargs.setdefault("transfer_account", TRANSFER_ACCOUNT)
+    return SapB1Sink(make_client(sandbox, http), mapping=MAPPING,
+                     ledger=ledger or MemoryLedger(), **kwargs)
+
+
+def posts(sandbox: SapSandbox) -> list[str]:
+    return [r.path for r in sandbox.requests if r.method == "POST" and not r.auth]
+
+
+async def test_payment_is_applied_to_the_invoice(sandbox: SapSandbox,
+                                                 http: httpx.AsyncClient) -> None:
+    before = await sandbox.get("Invoices", 1)
+    outcome = await sink(sandbox, http).execute(
+        command("payment", KEY, payment_payload(1, str(before["DocTotal"]))))
+    assert outcome.result["status"] == "succeeded", outcome.result
+    payment = await sandbox.get("IncomingPayments", int(outcome.result["target_id"]))
+    assert payment["Remarks"] == KEY and payment["CardCode"] == "C0001"
+    assert payment["TransferAccount"] == TRANSFER_ACCOUNT
+    assert payment["TransferReference"] == "TRF-0042" and payment["DocDate"] == "2026-11-20"
+    invoice = await sandbox.get("Invoices", 1)
+    assert Decimal(str(invoice["PaidToDate"])) == Decimal("711.59")
+    assert invoice["DocumentStatus"] == "bost_Close"
+    codec("CommandResult").dumps(outcome.result)
+
+
+async def test_partial_payment_keeps_the_invoice_open(sandbox: SapSandbox,
+                                                      http: httpx.AsyncClient) -> None:
+    await sink(sandbox, http).execute(command("payment", KEY, payment_payload(1, "100.00")))
+    invoice = await sandbox.get("Invoices", 1)
+    assert invoice["PaidToDate"] == 100 and invoice["DocumentStatus"] == "bost_Open"
+
+
+async def test_a_lost_answer_is_found_by_its_reference_not_created_again(
+        sandbox: SapSandbox, http: httpx.AsyncClient) -> None:
+    ledger = MemoryLedger()
+    target = sink(sandbox, http, ledger)
+    cmd = command("payment", KEY, payment_payload(1, "100.00"))
+    sandbox.faults.lose_next_writes = 1
+    with pytest.raises(RetryableError):
+        await target.execute(cmd)
+    assert ledger.get(cmd["command_id"]) is None  # not done until SAP is known to hold it
+    redelivered = await target.execute(cmd)
+    assert redelivered.result["status"] == "succeeded"
+    assert "found in SAP B1" in (redelivered.result["reason"] or "")
+    assert len(posts(sandbox)) == 1
+    assert len(await sandbox.find("IncomingPayments", Remarks=KEY)) == 1
+    assert (await sandbox.get("Invoices", 1))["PaidToDate"] == 100
+
+
+async def test_replays_use_the_ledger_then_the_links(sandbox: SapSandbox,
+                                                     http: httpx.AsyncClient) -> None:
+    ledger = MemoryLedger()
+    cmd = command("payment", KEY, payment_payload(1, "100.00"))
+    first = (await sink(sandbox, http, ledger).execute(cmd)).result
+    again = (await sink(sandbox, http, ledger).execute(cmd)).result
+    assert again["status"] == "already_done" and again["target_id"] == first["target_id"]
+    linked = command("payment", KEY, payment_payload(1, "100.00"),
+                     links={"sap_b1": first["target_id"]}, vector={"holded": 2})
+    assert (await sink(sandbox, http).execute(linked)).result["status"] == "already_done"
+    assert len(posts(sandbox)) == 1
+
+
+async def test_custom_reference_field(sandbox: SapSandbox, http: httpx.AsyncClient) -> None:
+    target = sink(sandbox, http, reference_field="JournalRemarks")
+    cmd = command("payment", "payment/holded/p2", payment_payload(2, "10.00"))
+    result = (await target.execute(cmd)).result
+    payment = await sandbox.get("IncomingPayments", int(result["target_id"]))
+    assert payment["JournalRemarks"] == "payment/holded/p2" and payment["Remarks"] is None
+
+
+@pytest.mark.parametrize(("payload", "status", "reason"), [
+    (payment_payload(1, "9999.00"), "failed", "exceeds"),
+    (payment_payload(3, "1.00"), "failed", "bost_Close"),
+    (payment_payload(99, "1.00"), "failed", "does not exist"),
+    ({**payment_payload(1, "1.00"), "invoice_key": "invoice/holded/abc"}, "parked",
+     "not born in SAP B1"),
+    (payment_payload(1, "1.00", currency="USD"), "parked", "USD"),
+])
+async def test_payments_sap_cannot_take(sandbox: SapSandbox, http: httpx.AsyncClient,
+                                        payload: dict[str, Any], status: str,
+                                        reason: str) -> None:
+    result = (await sink(sandbox, http).execute(command("payment", KEY, payload))).result
+    assert result["status"] == status and reason in result["reason"], result
+    assert posts(sandbox) == []
+
+
+async def test_no_transfer_account_parks_the_payment(sandbox: SapSandbox,
+                                                     http: httpx.AsyncClient) -> None:
+    result = (await sink(sandbox, http, transfer_account=None).execute(
+        command("payment", KEY, payment_payload(1, "1.00")))).result
+    assert result["status"] == "parked" and "transfer_account" in result["reason"]
+
+
+async def test_partner_update_uses_if_match_and_stores_the_new_etag(
+        sandbox: SapSandbox, http: httpx.AsyncClient) -> None:
+    etags = MemoryEtags()
+    cmd = command("contact", "contact/holded/c1", contact_payload(), links={"sap_b1": "C0001"})
+    result = (await sink(sandbox, http, etags=etags).execute(cmd)).result
+    assert result["status"] == "succeeded" and result["target_id"] == "C0001"
+    bp = await sandbox.get("BusinessPartners", "C0001")
+    assert (bp["FederalTaxID"], bp["PayTermsGrpCode"], bp["ZipCode"]) == ("B12345679", 3, "46002")
+    assert bp["CardType"] == "cCustomer" and bp["DataVersion"] == 2
+    assert etags["contact/holded/c1"] == 'W/"2"'
+    patch = next(r for r in sandbox.requests if r.method == "PATCH")
+    assert patch.status == 204
+
+
+async def test_a_partner_changed_in_sap_meanwhile_gives_conflicts_not_an_overwrite(
+        sandbox: SapSandbox, http: httpx.AsyncClient) -> None:
+    etags = MemoryEtags()
+    target = sink(sandbox, http, etags=etags)
+    first = command("contact", "contact/holded/c1", contact_payload(), links={"sap_b1": "C0001"})
+    await target.execute(first)
+    await sandbox.patch("BusinessPartners", "C0001", {"Phone1": "+34 600 000 000"})
+    second = command("contact", "contact/holded/c1", contact_payload(phone="+34 960 999 999"),
+                     links={"sap_b1": "C0001"}, vector={"holded": 2})
+    outcome = await target.execute(second)
+    assert outcome.result["status"] == "failed" and "stale ETag" in outcome.result["reason"]
+    assert [c["field"] for c in outcome.conflicts] == ["phone"]
+    for conflict in outcome.conflicts:
+        codec("Conflict").dumps(conflict)
+    assert (await sandbox.get("BusinessPartners", "C0001"))["Phone1"] == "+34 600 000 000"
+    assert etags["contact/holded/c1"] == 'W/"3"'  # re-read: the next command starts fresh
+
+
+async def test_a_lost_patch_answer_is_recognised_as_our_own_write(
+        sandbox: SapSandbox, http: httpx.AsyncClient) -> None:
+    cmd = command("contact", "contact/holded/c1", contact_payload(), links={"sap_b1": "C0001"})
+    sandbox.faults.lose_next_writes = 1
+    result = (await sink(sandbox, http).execute(cmd)).result
+    assert result["status"] == "succeeded", result
+    assert [r.status for r in sandbox.requests if r.method == "PATCH"] == [None, 412]
+
+
+async def test_partner_without_link_is_parked(sandbox: SapSandbox,
+                                              http: httpx.AsyncClient) -> None:
+    result = (await sink(sandbox, http).execute(
+        command("contact", "contact/holded/new", contact_payload()))).result
+    assert result["status"] == "parked" and "not supported" in result["reason"]
+
+
+async def test_unwritten_entities_are_parked(sandbox: SapSandbox, http: httpx.AsyncClient) -> None:
+    result = (await sink(sandbox, http).execute(
+        command("product", "product/holded/p", {"sku": "X"}))).result
+    assert result["status"] == "parked"
