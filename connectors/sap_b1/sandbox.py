@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -50,6 +50,7 @@ COMPANY_DB, USER, PASSWORD = "SBODEMOES", "manager", "sandbox-pass"
 DEFAULT_PAGE = 20
 STATE = web.AppKey("sap_sandbox", object)
 _PATH = re.compile(r"^(\w+)(?:\((.+)\))?$")
+_SAFE = "$,'()"  # SL writes nextLinks with bare $ options (as in "?$skip=20")
 _PREFER = re.compile(r"odata\.maxpagesize\s*=\s*(\d+)")
 
 
@@ -205,7 +206,7 @@ async def _collection(request: web.Request, sb: SapSandbox, entity_set: str) -> 
         params["$skip"] = str(skip + len(page))
         if top is not None:
             params["$top"] = str(top - len(page))
-        body["odata.nextLink"] = f"{entity_set}?{urlencode(params)}"
+        body["odata.nextLink"] = f"{entity_set}?{urlencode(params, safe=_SAFE, quote_via=quote)}"
     headers = {"Preference-Applied": f"odata.maxpagesize={size}"} if prefer else None
     return _json(body, headers=headers)
 

@@ -1,0 +1,233 @@
+"""The SAP B1 Service Layer sandbox's contract over plain HTTP: sessions, OData, ETags,
+payments applied to invoices, fault switches and the request log."""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from connectors.sap_b1.sandbox import COMPANY_DB, PASSWORD, USER, SapSandbox, start_sap_sandbox
+from connectors.sap_b1.sandbox_cli import sandbox_sap_command
+
+LOGIN = {"CompanyDB": COMPANY_DB, "UserName": USER, "Password": PASSWORD}
+
+
+@pytest.fixture
+async def sb() -> AsyncIterator[SapSandbox]:
+    server = await start_sap_sandbox(port=0)
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def sl(sb: SapSandbox) -> AsyncIterator[httpx.AsyncClient]:
+    """A logged-in plain client (its cookie jar carries B1SESSION)."""
+    async with httpx.AsyncClient(base_url=sb.url + "/") as client:
+        response = await client.post("Login", json=LOGIN)
+        assert response.status_code == 200, response.text
+        yield client
+
+
+def error_of(response: httpx.Response) -> tuple[int, Any, str]:
+    body = response.json()["error"]
+    assert set(body["message"]) == {"lang", "value"}
+    return response.status_code, body["code"], body["message"]["value"]
+
+
+# ---- sessions ------------------------------------------------------------------------------
+async def test_login_sets_the_session_cookies_and_answers_a_b1session(sb: SapSandbox) -> None:
+    async with httpx.AsyncClient(base_url=sb.url + "/") as client:
+        response = await client.post("Login", json=LOGIN)
+        assert response.json()["SessionTimeout"] == 30
+        assert response.cookies["B1SESSION"] == response.json()["SessionId"]
+        assert response.cookies["ROUTEID"] == ".node1"
+        assert (await client.get("Items('A0001')")).status_code == 200
+        assert (await client.post("Logout")).status_code == 204
+        assert error_of(await client.get("Items('A0001')"))[:2] == (401, 301)
+
+
+@pytest.mark.parametrize("change", [{"Password": "nope"}, {"UserName": "otro"},
+                                    {"CompanyDB": "SBOOTRA"}])
+async def test_bad_logins_are_401_in_saps_shape(sb: SapSandbox, change: dict[str, str]) -> None:
+    async with httpx.AsyncClient(base_url=sb.url + "/") as client:
+        response = await client.post("Login", json={**LOGIN, **change})
+    assert response.status_code == 401 and "B1SESSION" not in response.cookies
+    error_of(response)
+
+
+async def test_no_cookie_and_timed_out_sessions_are_refused(sb: SapSandbox,
+                                                            sl: httpx.AsyncClient) -> None:
+    async with httpx.AsyncClient(base_url=sb.url + "/") as anonymous:
+        assert error_of(await anonymous.get("Items"))[:2] == (401, 301)
+    sb.session_timeout = -1.0  # every session is older than this: timed out, no waiting
+    assert (await sl.get("Items")).status_code == 401
+    sb.session_timeout = 1800
+    assert (await sl.post("Login", json=LOGIN)).status_code == 200
+    assert (await sl.get("Items")).status_code == 200
+
+
+# ---- OData ---------------------------------------------------------------------------------
+async def test_paging_follows_prefer_maxpagesize_with_next_links(sl: httpx.AsyncClient) -> None:
+    seen, url, pages = [], "BusinessPartners?$select=CardCode&$orderby=CardCode", 0
+    while url:
+        response = await sl.get(url, headers={"Prefer": "odata.maxpagesize=3"})
+        assert response.headers["Preference-Applied"] == "odata.maxpagesize=3"
+        body = response.json()
+        seen += [r["CardCode"] for r in body["value"]]
+        url, pages = body.get("odata.nextLink"), pages + 1
+    assert seen == ["C0001", "C0002", "C0003", "P0001"] and pages == 2
+
+
+async def test_default_page_is_twenty_and_top_limits(sb: SapSandbox, sl: httpx.AsyncClient) -> None:
+    for i in range(25):
+        await sb.create("BusinessPartners", {"CardCode": f"X{i:03d}", "CardName": f"P {i}"})
+    body = (await sl.get("BusinessPartners")).json()
+    assert len(body["value"]) == 20 and "$skip=20" in body["odata.nextLink"]
+    top = (await sl.get("BusinessPartners", params={"$top": "4"},
+                        headers={"Prefer": "odata.maxpagesize=3"})).json()
+    assert len(top["value"]) == 3 and "$top=1" in top["odata.nextLink"]
+
+
+async def test_filter_by_update_date_and_time_with_or_and_parentheses(
+        sb: SapSandbox, sl: httpx.AsyncClient) -> None:
+    await sb.store.db.execute("UPDATE docs SET body = json_set(body, '$.UpdateDate', "
+                              "'2026-01-01') WHERE key = 'C0003'")
+    bp = await sb.get("BusinessPartners", "C0001")
+    day, time = bp["UpdateDate"], bp["UpdateTime"]
+    flt = (f"UpdateDate gt '2026-01-01' or (UpdateDate eq '2026-01-01' and "
+           f"UpdateTime ge '{time}')")
+    codes = [r["CardCode"] for r in (await sl.get(
+        "BusinessPartners", params={"$filter": flt, "$select": "CardCode"})).json()["value"]]
+    assert "C0001" in codes and day > "2026-01-01"
+    assert [r["DocEntry"] for r in (await sl.get("Invoices", params={
+        "$filter": "DocEntry gt 1 and not (CardCode eq 'C0003')",
+        "$select": "DocEntry"})).json()["value"]] == [2]
+    assert [r["CardCode"] for r in (await sl.get("BusinessPartners", params={
+        "$filter": "CardName eq 'Bodegas Ribera S.A.'"})).json()["value"]] == ["C0003"]
+
+
+@pytest.mark.parametrize("params", [
+    {"$filter": "Nope eq 1"}, {"$filter": "DocEntry eq '1'"}, {"$filter": "DocEntry eq"},
+    {"$filter": "startswith(CardCode, 'C')"}, {"$select": "DocEntry,Nope"},
+    {"$orderby": "DocEntry sideways"}, {"$top": "many"},
+])
+async def test_bad_queries_are_400_in_saps_shape(sl: httpx.AsyncClient,
+                                                 params: dict[str, str]) -> None:
+    status, _, message = error_of(await sl.get("Invoices", params=params))
+    assert status == 400 and message
+
+
+async def test_select_orderby_and_single_entity(sl: httpx.AsyncClient) -> None:
+    body = (await sl.get("Invoices", params={"$select": "DocEntry,DocTotal",
+                                             "$orderby": "DocEntry desc"})).json()
+    assert [set(r) for r in body["value"]] == [{"DocEntry", "DocTotal", "odata.etag"}] * 3
+    assert [r["DocEntry"] for r in body["value"]] == [3, 2, 1]
+    one = await sl.get("BusinessPartners('C0002')")
+    assert one.headers["ETag"] == one.json()["odata.etag"] == 'W/"1"'
+    assert error_of(await sl.get("Invoices(99)"))[:2] == (404, -2028)
+    assert error_of(await sl.get("Invoices('1')"))[0] == 400
+    assert error_of(await sl.get("Orders"))[0] == 404
+
+
+async def test_documents_are_totalled_with_vat_and_withholding(sb: SapSandbox) -> None:
+    invoice = await sb.get("Invoices", 2)  # 10 h x 60 EUR, IVA 21 %, IRPF 15 %
+    assert (invoice["VatSum"], invoice["WTAmount"], invoice["DocTotal"]) == (126, 90, 636)
+    assert invoice["DocumentLines"][0]["LineTotal"] == 600
+
+
+# ---- writes --------------------------------------------------------------------------------
+async def test_patch_honours_if_match_and_moves_the_data_version(
+        sb: SapSandbox, sl: httpx.AsyncClient) -> None:
+    stale = await sl.patch("BusinessPartners('C0002')", json={"Phone1": "1"},
+                           headers={"If-Match": 'W/"7"'})
+    assert error_of(stale)[:2] == (412, -2039)
+    ok = await sl.patch("BusinessPartners('C0002')", json={"Phone1": "1"},
+                        headers={"If-Match": 'W/"1"'})
+    assert ok.status_code == 204 and not ok.content
+    assert (await sb.get("BusinessPartners", "C0002"))["DataVersion"] == 2
+    assert error_of(await sl.patch("BusinessPartners('C0002')", json={"Bogus": 1}))[0] == 400
+    assert error_of(await sl.patch("IncomingPayments(1)", json={"Remarks": "x"}))[0] == 400
+
+
+async def test_post_refuses_unknown_properties_and_duplicates(sl: httpx.AsyncClient) -> None:
+    assert error_of(await sl.post("BusinessPartners", json={"CardCode": "N1", "Foo": 1}))[0] == 400
+    assert error_of(await sl.post("BusinessPartners", json={"CardCode": "C0001"}))[:2] == (
+        400, -2035)
+    created = await sl.post("BusinessPartners", json={"CardCode": "N1", "CardName": "Nueva"})
+    assert created.status_code == 201 and created.json()["odata.etag"] == 'W/"1"'
+
+
+async def test_incoming_payments_are_applied_to_invoices(sb: SapSandbox,
+                                                         sl: httpx.AsyncClient) -> None:
+    body = {"CardCode": "C0001", "TransferSum": 711.59, "TransferAccount": "57200000",
+            "PaymentInvoices": [{"DocEntry": 1, "SumApplied": 700}]}
+    assert error_of(await sl.post("IncomingPayments", json={
+        **body, "PaymentInvoices": [{"DocEntry": 1, "SumApplied": 800}]}))[0] == 400
+    assert error_of(await sl.post("IncomingPayments", json={**body, "CardCode": "C0002"}))[0] == 400
+    assert error_of(await sl.post("IncomingPayments", json={
+        **body, "TransferAccount": None}))[0] == 400
+    first = await sl.post("IncomingPayments", json=body)
+    assert first.status_code == 201 and first.json()["DocEntry"] == 2
+    invoice = await sb.get("Invoices", 1)
+    assert invoice["PaidToDate"] == 700 and invoice["DocumentStatus"] == "bost_Open"
+    rest = {**body, "TransferSum": 11.59, "PaymentInvoices": [{"DocEntry": 1,
+                                                               "SumApplied": 11.59}]}
+    assert (await sl.post("IncomingPayments", json=rest)).status_code == 201
+    invoice = await sb.get("Invoices", 1)
+    assert Decimal(str(invoice["PaidToDate"])) == Decimal("711.59")
+    assert invoice["DocumentStatus"] == "bost_Close" and invoice["DataVersion"] == 3
+    assert error_of(await sl.post("IncomingPayments", json=rest))[0] == 400  # closed now
+
+
+# ---- faults --------------------------------------------------------------------------------
+async def test_throttle_and_5xx_switches_answer_before_anything_runs(
+        sb: SapSandbox, sl: httpx.AsyncClient) -> None:
+    sb.faults.throttle_next, sb.faults.retry_after = 1, 7
+    throttled = await sl.get("Items")
+    assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "7"
+    sb.faults.error_next = 1
+    assert (await sl.post("BusinessPartners", json={"CardCode": "Z9"})).status_code == 503
+    assert await sb.find("BusinessPartners", CardCode="Z9") == []
+    assert (await sl.get("Items")).status_code == 200
+    assert [r.status for r in sb.requests] == [200, 429, 503, 200]
+
+
+async def test_a_lost_write_commits_and_cuts_the_connection(sb: SapSandbox,
+                                                            sl: httpx.AsyncClient) -> None:
+    sb.faults.lose_next_writes = 1
+    with pytest.raises(httpx.TransportError):
+        await sl.post("BusinessPartners", json={"CardCode": "L1", "CardName": "Perdida"})
+    assert len(await sb.find("BusinessPartners", CardCode="L1")) == 1
+    assert sb.requests[-1].outcome == "dropped"
+
+
+async def test_latency_expiry_revocation_and_broken_paging(sb: SapSandbox,
+                                                           sl: httpx.AsyncClient) -> None:
+    sb.faults.latency_ms = 50
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await sl.get("Items('A0001')")
+    assert loop.time() - started >= 0.05
+    sb.faults.latency_ms = 0
+    sb.faults.expire_next = 1
+    assert error_of(await sl.get("Items"))[:2] == (401, 301)
+    assert (await sl.post("Login", json=LOGIN)).status_code == 200
+    sb.faults.ignore_paging = True
+    first = (await sl.get("Items", headers={"Prefer": "odata.maxpagesize=2"})).json()
+    again = (await sl.get(first["odata.nextLink"], headers={"Prefer": "odata.maxpagesize=2"})).json()
+    assert again["value"] == first["value"]
+    sb.faults.revoked = True
+    assert (await sl.get("Items")).status_code == 401
+    assert (await sl.post("Login", json=LOGIN)).status_code == 401
+    sb.faults.clear()
+    assert (await sl.post("Login", json=LOGIN)).status_code == 200
+
+
+def test_cli_command_is_documented() -> None:
+    result = CliRunner().invoke(sandbox_sap_command, ["--help"])
+    assert result.exit_code == 0 and "--port" in result.output and "SAP" in result.output
