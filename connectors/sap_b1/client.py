@@ -25,7 +25,7 @@ import asyncio
 import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import urljoin
 
 import httpx
@@ -94,15 +94,17 @@ class SapB1Client:
         options: dict[str, Any] = dict(
             system=errors.SYSTEM, table=errors.TABLE, secrets=self._secrets,
             limiter=limiter or TokenBucket(DEFAULT_RATE, clock), decode=_decode)
-        wire = _Wire(http, self._cookie)
-        self.transport = ApiTransport(wire, retrier=Retrier(retry, clock, rand),  # type: ignore[arg-type]
+        # ApiTransport wants an httpx.AsyncClient; _Wire has the two methods it uses.
+        wire = cast(httpx.AsyncClient, _Wire(http, self._cookie))
+        bare = cast(httpx.AsyncClient, _Wire(http, lambda: None))
+        self.transport = ApiTransport(wire, retrier=Retrier(retry, clock, rand),
                                       check=self._check, refresh_auth=self._relogin, **options)
-        self._post_transport = ApiTransport(  # type: ignore[arg-type]
-            wire, retrier=NoBlindRepeat(retry, clock, rand), check=self._check,  # type: ignore[arg-type]
-            refresh_auth=self._relogin, **options)
-        self._login_transport = ApiTransport(  # type: ignore[arg-type]
-            _Wire(http, lambda: None), retrier=Retrier(retry, clock, rand),  # type: ignore[arg-type]
-            check=self._check_login, **options)
+        self._post_transport = ApiTransport(wire, retrier=NoBlindRepeat(retry, clock, rand),
+                                            check=self._check, refresh_auth=self._relogin,
+                                            **options)
+        # Login has no refresh of its own: a refused login is LoginRejected, never a loop.
+        self._login_transport = ApiTransport(bare, retrier=Retrier(retry, clock, rand),
+                                             check=self._check_login, **options)
 
     # -- session ----------------------------------------------------------------------------
     @property
@@ -110,7 +112,7 @@ class SapB1Client:
         return bool(self._session)
 
     async def login(self) -> dict[str, Any]:
-        """Open a session; returns SAP's ``B1Session`` answer (``SessionId``, ``SessionTimeout``)."""
+        """Open a session; returns SAP's ``B1Session`` answer (``SessionId``, timeout)."""
         response, body = await self._login_transport.request(
             "POST", self.url("Login"), json_body=self._credentials)
         cookies = {name: response.cookies.get(name) for name in SESSION_COOKIES}

@@ -66,7 +66,7 @@ class _Parser:
     def parse(self) -> Predicate:
         pred = self.disjunction()
         if self.peek() is not None:
-            raise QueryError(f"Syntax error in $filter near {self.peek()[1]!r}")  # type: ignore[index]
+            raise QueryError(f"Syntax error in $filter at token {self.i}")
         return pred
 
     def disjunction(self) -> Predicate:

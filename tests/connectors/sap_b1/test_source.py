@@ -44,7 +44,8 @@ async def sandbox(clock: FakeClock) -> AsyncIterator[SapSandbox]:
 
 
 def source(sandbox: SapSandbox, http: httpx.AsyncClient, **kwargs: object) -> SapB1Source:
-    return SapB1Source(make_client(sandbox, http, page_size=3), mapping=MAPPING, **kwargs)  # type: ignore[arg-type]
+    client = make_client(sandbox, http, page_size=3)
+    return SapB1Source(client, mapping=MAPPING, **kwargs)  # type: ignore[arg-type]
 
 
 async def test_first_poll_reports_every_seeded_record(sandbox: SapSandbox, http: httpx.AsyncClient,
@@ -130,3 +131,18 @@ async def test_event_ids_are_stable_across_sources(sandbox: SapSandbox, http: ht
 def test_unknown_stream_is_refused(sandbox: SapSandbox) -> None:
     with pytest.raises(ValueError, match="Orders"):
         SapB1Source(object(), mapping=MAPPING, streams=("Orders",))  # type: ignore[arg-type]
+
+
+async def test_the_payment_mark_is_numeric_past_nine(sandbox: SapSandbox, http: httpx.AsyncClient,
+                                                     clock: FakeClock) -> None:
+    src = source(sandbox, http, streams=("IncomingPayments",))
+    state, _ = await src.poll(None, clock.advance(1))
+    for _ in range(9):  # DocEntry 2..10: "10" < "9" as text
+        await sandbox.create("IncomingPayments", {
+            "CardCode": "C0001", "TransferSum": 1, "TransferAccount": "57200000",
+            "PaymentInvoices": [{"DocEntry": 1, "SumApplied": 1}]})
+    state, events = await src.poll(state, clock.advance(1))
+    assert [e["source_id"] for e in events] == [str(n) for n in range(2, 11)]
+    assert state["IncomingPayments"].id_mark == 10
+    _, again = await src.poll(state, clock.advance(1))
+    assert again == []
