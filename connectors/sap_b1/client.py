@@ -25,6 +25,7 @@ import asyncio
 import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
 from typing import Any, TypeVar, cast
 from urllib.parse import urljoin
 
@@ -46,6 +47,9 @@ logger = logging.getLogger(__name__)
 # backfill does not starve the people working in SAP (UNVERIFIED what a real server takes).
 DEFAULT_RATE = RateLimit(rate=20.0, burst=5)
 SESSION_COOKIES = ("B1SESSION", "ROUTEID")
+# The session cookie the current task last sent: a 401 renews the session only if it is still
+# the one that was rejected, so concurrent calls on an expired session log in once.
+_SENT: ContextVar[str | None] = ContextVar("sap_b1_session_sent", default=None)
 
 
 class _Wire:
@@ -59,6 +63,7 @@ class _Wire:
         merged = {"Accept": "application/json", **(headers or {})}
         if (cookie := self._cookie()) is not None:
             merged["Cookie"] = cookie
+            _SENT.set(cookie)
         if json is None:
             return self._http.build_request(method, url, params=params, headers=merged)
         merged["Content-Type"] = "application/json"
@@ -145,7 +150,10 @@ class SapB1Client:
                     await self.login()
 
     async def _relogin(self) -> None:
+        rejected = _SENT.get()  # the cookie this task's rejected request carried
         async with self._login_lock:
+            if self._session and self._cookie() != rejected:
+                return  # a concurrent call already logged in again
             logger.info("sap b1 session rejected; logging in again")
             self._session = {}
             await self.login()

@@ -167,3 +167,30 @@ def test_constructor_refuses_missing_credentials() -> None:
     with pytest.raises(ValueError):
         SapB1Client(http, base_url="http://x/b1s/v1", company_db="", username="u",
                     password="p", retry=RetryPolicy())
+
+
+async def test_concurrent_calls_on_an_expired_session_log_in_again_once(
+        sandbox: SapSandbox, sap: SapB1Client) -> None:
+    import asyncio
+
+    await sap.get("Items", "A0001")
+    sandbox.expire_sessions()
+    items = await asyncio.gather(*(sap.get("Items", code) for code in ("A0001", "A0002", "S0001")))
+    assert [i["ItemCode"] for i in items] == ["A0001", "A0002", "S0001"]
+    assert sap.logins == 2
+    assert len(sandbox.sessions) == 1
+
+
+async def test_v4_next_link_spelling_is_followed() -> None:
+    pages = {"": {"value": [{"id": 1}], "@odata.nextLink": "/b1s/v2/Items?$skip=1"},
+             "$skip=1": {"value": [{"id": 2}]}}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/Login"):
+            return httpx.Response(200, json={}, headers={"Set-Cookie": "B1SESSION=s"})
+        return httpx.Response(200, json=pages[request.url.query.decode().replace("%24", "$")])
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        sap = SapB1Client(http, base_url="https://sap/b1s/v2", company_db="C", username="u",
+                          password="pass", limiter=TokenBucket(RateLimit(rate=1000, burst=100)))
+        assert [r["id"] async for r in sap.iterate("Items")] == [1, 2]
