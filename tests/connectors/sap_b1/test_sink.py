@@ -167,3 +167,22 @@ async def test_unwritten_entities_are_parked(sandbox: SapSandbox, http: httpx.As
     result = (await sink(sandbox, http).execute(
         command("product", "product/holded/p", {"sku": "X"}))).result
     assert result["status"] == "parked"
+
+
+async def test_the_paid_invoice_and_the_payment_come_back_through_the_source(
+        sandbox: SapSandbox, http: httpx.AsyncClient) -> None:
+    import datetime as dt
+
+    from connectors.sap_b1.source import SapB1Source
+
+    source = SapB1Source(make_client(sandbox, http), mapping=MAPPING,
+                         streams=("Invoices", "IncomingPayments"))
+    state, _ = await source.poll(None, dt.datetime.now(dt.UTC))
+    cmd = command("payment", KEY, payment_payload(1, "711.59"))
+    result = (await sink(sandbox, http).execute(cmd)).result
+    _, events = await source.poll(state, dt.datetime.now(dt.UTC))
+    by_key = {e["entity_key"]: e["payload"] for e in events}
+    invoice = by_key["invoice/sap_b1/1"]
+    assert invoice["payment_status"] == "paid" and invoice["amount_paid"] == Decimal("711.59")
+    payment = by_key[f"payment/sap_b1/{result['target_id']}"]
+    assert payment["invoice_key"] == "invoice/sap_b1/1" and payment["method"] == "transferencia"
