@@ -148,11 +148,17 @@ class SapB1Sink:
         return str(found[0]["DocEntry"]) if found else None
 
     async def _invoice(self, invoice_key: str, mapping: MappingDoc) -> Record:
-        key = EntityKey.parse(invoice_key)
+        try:
+            key = EntityKey.parse(invoice_key)
+        except ValueError as exc:
+            raise SkipRecord(f"invoice_key: {exc}") from None
         if key.origin != SYSTEM:
             raise Unmappable([f"invoice_key: {invoice_key} was not born in SAP B1; the sink "
                               "pays only SAP invoices (invoice/sap_b1/<DocEntry>)"],
                              mapping_version=mapping.version)
+        if key.origin_id.startswith(sapmap.CREDIT_NOTE_PREFIX):
+            raise SkipRecord(f"{invoice_key}: a credit note; the sink applies payments to "
+                             "invoices only")
         if not key.origin_id.isdigit():
             raise SkipRecord(f"{invoice_key}: not an SAP B1 DocEntry")
         try:
