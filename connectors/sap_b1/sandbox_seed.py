@@ -68,7 +68,8 @@ async def seed(store: Store) -> None:
             {"ItemCode": "A0002", "Quantity": 100, "Price": Decimal("8.50"), "VatGroup": "R2",
              "AccountCode": "70000000"}]})
     await store.create("CreditNotes", {
-        "CardCode": "C0001", "DocDate": "2026-11-10", "Comments": "Abono por devolución",
+        "CardCode": "C0001", "Series": 2, "DocDate": "2026-11-10",
+        "Comments": "Abono por devolución",
         "DocumentLines": [{"ItemCode": "A0001", "Quantity": 2, "Price": Decimal("12.50"),
                            "VatGroup": "R3", "AccountCode": "70800000"}]})
     await store.create("IncomingPayments", {

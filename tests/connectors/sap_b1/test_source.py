@@ -62,6 +62,8 @@ async def test_first_poll_reports_every_seeded_record(sandbox: SapSandbox, http:
     assert ribera["payload"]["payment_status"] == "paid"
     assert ribera["source_ts"] == dt.datetime(2026, 11, 20, 10, 0, tzinfo=MADRID)
     assert state["IncomingPayments"].id_mark == 1
+    note = next(e for e in events if e["entity_key"] == "invoice/sap_b1/CN-1")["payload"]
+    assert (note["doc_type"], note["series"]) == ("credit_note", "R")
     supplier = next(e for e in events if e["entity_key"] == "contact/sap_b1/P0001")
     assert supplier["payload"]["kind"] == "supplier"
 
