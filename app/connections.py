@@ -18,7 +18,8 @@ from app.settings import Settings
 from connectors.base.contracts import Ledger, Sink
 from connectors.base.limiter import RateLimit, TokenBucket
 
-__all__ = ["Poller", "SinkFactory", "clients", "held_fields", "pollers", "sink_factories"]
+__all__ = ["Poller", "SinkFactory", "clients", "held_fields", "pollers", "reported_view",
+           "sink_factories"]
 
 SinkFactory = Callable[[Ledger], Sink]
 HTTP_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
@@ -67,6 +68,24 @@ class _OdooPoller:
         return new.to_json(), events
 
 
+@dataclass
+class _BusinessCentralPoller:
+    client: Any
+    mapping: Callable[[], Mapping]
+    system: str = "business_central"
+
+    async def poll(self, state: str | None, now: dt.datetime) -> tuple[str, list[dict]]:
+        import json
+
+        from connectors.base.polling import PollState
+        from connectors.business_central.source import BusinessCentralSource
+
+        streams = {name: PollState.from_json(text) for name, text in json.loads(state or "{}").items()}
+        source = BusinessCentralSource(self.client, mapping=self.mapping)
+        new, events = await source.poll(streams, now)
+        return json.dumps({name: st.to_json() for name, st in new.items()}), events
+
+
 def clients(settings: Settings) -> dict[str, Any]:
     """One API client per configured system, shared by its sink and its poller (and so one
     limiter per credential)."""
@@ -102,6 +121,8 @@ def pollers(settings: Settings, live: LiveMapping, api: dict[str, Any]) -> dict[
         out["holded"] = _HoldedPoller(api["holded"], mapping)
     if "odoo" in api:
         out["odoo"] = _OdooPoller(api["odoo"], mapping)
+    if "business_central" in api:
+        out["business_central"] = _BusinessCentralPoller(api["business_central"], mapping)
     return out
 
 
@@ -136,3 +157,17 @@ def held_fields(settings: Settings) -> dict[str, dict[str, frozenset[str]]]:
             declared = import_module(modules[system]).HELD_FIELDS
             out[system] = {entity: frozenset(fields) for entity, fields in declared.items()}
     return out
+
+
+def reported_view(settings: Settings, live: LiveMapping) -> Callable[[str, str, dict], dict | None]:
+    """What a system will report back after we write a record, where its connector knows
+    (Holded fills blanks with its own defaults); the engine expects its echo to match."""
+    def view(system: str, entity: str, record: dict) -> dict | None:
+        if system != "holded" or live.version is None:
+            return None
+        from connectors.holded.inbound import HELD_FIELDS, as_held
+
+        if entity not in HELD_FIELDS:
+            return None
+        return as_held(entity, record, live.current)
+    return view

@@ -21,7 +21,7 @@ from app.avro import DecodeError, codec
 from app.core.decide import BadEvent, Decision, apply_change, apply_result
 from app.core.keys import KeyError_
 from app.core.policy import Policy, default_policy
-from app.connections import clients, held_fields, pollers, sink_factories
+from app.connections import clients, held_fields, pollers, reported_view, sink_factories
 from app.jsonform import JsonFormError
 from app.live_mapping import LiveMapping
 from app.metrics import METRICS
@@ -66,7 +66,9 @@ def _faust_options(settings: Settings) -> dict[str, Any]:
 
 def create_app(settings: Settings, policy: Policy | None = None) -> faust.App:
     names = TopicNames(settings)
-    policy = policy or default_policy(settings.erps, held_fields(settings))
+    live = LiveMapping()
+    policy = policy or default_policy(settings.erps, held_fields(settings),
+                                      reported_view(settings, live))
     app = faust.App(
         names.app_id,
         broker=settings.broker,
@@ -178,8 +180,6 @@ def create_app(settings: Settings, policy: Policy | None = None) -> faust.App:
     @app.task
     async def sequence() -> None:
         await sequencer.run(asyncio.Event())
-
-    live = LiveMapping()
 
     @app.task
     async def follow_mappings() -> None:

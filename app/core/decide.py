@@ -203,7 +203,9 @@ def _emit_commands(decision: Decision, event: Record, policy: Policy, final: Fin
             (rep.get("written_hash"), rep.get("pending_written"))
         if whole in known:
             continue
-        shown = final.view(policy.held(target, event["entity"]))
+        expected = policy.expected_report(target, event["entity"], record)
+        shown = Fingerprint(expected) if expected is not None else \
+            final.view(policy.held(target, event["entity"]))
         digest = shown.content_hash() if record is not None else event["content_hash"]
         cmd_id = command_id(event["entity_key"], target, vector)
         decision.commands.append({

@@ -1,8 +1,9 @@
 """Routing and conflict policy: data the operator sets, read by the pure decision code."""
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["Policy", "default_policy"]
 
@@ -15,6 +16,9 @@ class Policy:
     ``held_fields``: system -> entity -> the canonical fields that system stores and reports
     back (a connector's ``HELD_FIELDS``); echoes, duplicates and merges from that system look
     only at those, so a field it cannot store never causes a ping-pong.
+    ``reported_view``: (system, entity, record) -> what that system will report back after we
+    write ``record`` (it may fill blanks with its defaults), or None when unknown; the echo
+    of a write is expected to match it.
     ``owners``: ``"<entity>.<field>"`` -> the system whose value wins a conflict on that field
     (e.g. the ERP owns product prices, Holded owns payment status); fields without an owner
     are settled by last-writer-wins on the source timestamp.
@@ -23,6 +27,7 @@ class Policy:
     routes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     owners: Mapping[str, str] = field(default_factory=dict)
     held_fields: Mapping[str, Mapping[str, frozenset[str]]] = field(default_factory=dict)
+    reported_view: Callable[[str, str, Mapping[str, Any]], Mapping[str, Any] | None] | None = None
 
     def targets(self, entity: str) -> tuple[str, ...]:
         return tuple(self.routes.get(entity, ()))
@@ -30,12 +35,19 @@ class Policy:
     def held(self, system: str, entity: str) -> frozenset[str] | None:
         return self.held_fields.get(system, {}).get(entity)
 
+    def expected_report(self, system: str, entity: str, record: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        if self.reported_view is None or record is None:
+            return None
+        return self.reported_view(system, entity, record)
+
     def owner(self, entity: str, field_name: str) -> str | None:
         return self.owners.get(f"{entity}.{field_name}")
 
 
 def default_policy(erps: tuple[str, ...],
-                   held_fields: Mapping[str, Mapping[str, frozenset[str]]] | None = None) -> Policy:
+                   held_fields: Mapping[str, Mapping[str, frozenset[str]]] | None = None,
+                   reported_view: Callable[[str, str, Mapping[str, Any]], Mapping[str, Any] | None]
+                   | None = None) -> Policy:
     """Holded plus the ERPs in use: master data and documents go to Holded, contact tax data
     flows both ways, payments flow back to the ERPs. ERPs own prices; Holded owns payment state.
     """
@@ -51,4 +63,5 @@ def default_policy(erps: tuple[str, ...],
         },
         owners=owners,
         held_fields=dict(held_fields or {}),
+        reported_view=reported_view,
     )

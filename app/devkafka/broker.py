@@ -190,7 +190,8 @@ def start(data_dir: Path | None = None, port: int | None = None,
     props.write_text(_server_properties(data, port, controller_port))
     if not (data / "kraft-logs" / "meta.properties").exists():
         fmt = subprocess.run(
-            _java_cmd(lib, "kafka.tools.StorageTool", "format", "-t", _cluster_id(),
+            # "=": a url-safe base64 id may start with "-", which the tool would read as a flag.
+            _java_cmd(lib, "kafka.tools.StorageTool", "format", f"--cluster-id={_cluster_id()}",
                       "-c", str(props), "--ignore-formatted", heap="-Xmx256m"),
             capture_output=True, text=True)
         if fmt.returncode != 0:

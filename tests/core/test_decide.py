@@ -269,3 +269,14 @@ def test_a_change_to_fields_a_target_never_reports_still_reaches_it():
     assert [c["target_system"] for c in d.commands] == ["holded"]
     # Holded's report of the unchanged payment fields is still recognised as our echo.
     assert e.change(change("holded", invoice(lines=lines), key=key, ts=T0 + 20)).outcome == "echo"
+
+
+def test_the_echo_may_carry_the_defaults_a_system_fills_in():
+    def holded_view(system, entity, record):
+        return {"name": record["name"], "language": record["language"] or "es"} if system == "holded" else None
+    filled = Policy(routes={"contact": ("holded",)}, reported_view=holded_view,
+                    held_fields={"holded": {"contact": frozenset({"name", "language"})}})
+    e = Engine(filled)
+    e.change(change("odoo", contact(language=None)))
+    # Holded reports the language it filled in: still our own write coming back.
+    assert e.change(change("holded", contact(language="es"), ts=T0 + 5)).outcome == "echo"
