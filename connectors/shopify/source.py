@@ -133,7 +133,7 @@ class ShopifySource:
     def _observe(self, stream: str, node: Record, mapping: MappingDoc) -> polling.Observed:
         modified = shmap.parse_ts(node["updatedAt"])
         found = self.events_of(stream, node, mapping)
-        digest = content_hash([e["content_hash"] for e in found]) if found else content_hash(
+        digest = content_hash({"events": [e["content_hash"] for e in found]}) if found else content_hash(
             {"id": node["id"], "updatedAt": node["updatedAt"]})
         return polling.Observed(int(numeric_id(node["id"])), modified, digest, found)
 

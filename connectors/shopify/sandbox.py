@@ -1,0 +1,319 @@
+"""A strict Shopify Admin API sandbox: GraphQL with query costs and THROTTLED, one REST listing.
+
+Start it in a test::
+
+    server = await start_shopify_sandbox(port=0)
+    shop = ShopifyClient(http, shop_url=server.url, access_token=server.access_token,
+                         api_version=server.api_version)
+    server.faults.lose_next_writes = 1       # next mutation commits, its response is lost
+    server.bucket.drain(1000)                # empty the cost bucket: next query is THROTTLED
+    server.webhooks.subscribe("customers/update", receiver_url)
+    await server.webhooks.flush()            # deliver queued, signed deliveries now
+    await server.stop()
+
+It binds 127.0.0.1 only. Routes: ``POST /admin/api/{version}/graphql.json`` and
+``GET /admin/api/{version}/customers.json`` (REST, ``Link`` paging and
+``X-Shopify-Shop-Api-Call-Limit``). Pipeline of a request, in order: record -> latency ->
+version (404) -> ``X-Shopify-Access-Token`` (401) -> 429 storm -> 5xx fault -> cost check
+(THROTTLED, nothing runs) -> resolver -> lost response (mutations only).
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import os
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from connectors.shopify.queries import MUTATIONS
+from connectors.shopify.sandbox_faults import Faults, RequestRecord
+from connectors.shopify.sandbox_graphql import CostBucket, GraphQLError, Resolvers, price
+from connectors.shopify.sandbox_seed import seed
+from connectors.shopify.sandbox_store import SandboxStore, utcnow
+from connectors.shopify.sandbox_webhooks import WebhookSender
+
+__all__ = ["ACCESS_TOKEN", "API_VERSIONS", "APP_SECRET", "Faults", "RequestRecord",
+           "ShopifySandbox", "serve", "start_shopify_sandbox"]
+
+logger = logging.getLogger(__name__)
+
+HOST = "127.0.0.1"
+ACCESS_TOKEN = "shpat_sandbox_token"
+APP_SECRET = "sandbox-app-secret"
+API_VERSIONS = frozenset({"2024-10", "2025-01", "2025-04", "2025-07", "2025-10"})
+REST_BUCKET, REST_LEAK = 40, 2.0
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class SandboxState:
+    store: SandboxStore
+    resolvers: Resolvers
+    bucket: CostBucket
+    webhooks: WebhookSender
+    faults: Faults
+    tokens: set[str]
+    requests: list[RequestRecord] = field(default_factory=list)
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    rest_level: float = 0.0
+    rest_at: float = 0.0
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(text=json.dumps(body), status=status, headers=headers,
+                        content_type="application/json")
+
+
+async def _hold(state: SandboxState, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(state.stopping.wait(), timeout=seconds)
+    except TimeoutError:
+        pass
+
+
+def build_app(state: SandboxState) -> web.Application:
+    app = web.Application(middlewares=[_middleware(state)], client_max_size=1024 * 1024)
+    app.router.add_post("/admin/api/{version}/graphql.json", _graphql(state))
+    app.router.add_get("/admin/api/{version}/customers.json", _rest_customers(state))
+    return app
+
+
+def _middleware(state: SandboxState) -> Any:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        record = RequestRecord(time=asyncio.get_running_loop().time(), method=request.method,
+                               path=request.path)
+        state.requests.append(record)
+        request["record"] = record
+        faults = state.faults
+        if faults.latency_ms > 0:
+            await _hold(state, faults.latency_ms / 1000)
+        version = request.match_info.get("version")
+        if version is not None and version not in API_VERSIONS:
+            response: web.StreamResponse = _json({"errors": "Not Found"}, 404)
+        elif request.headers.get("X-Shopify-Access-Token") not in state.tokens:
+            response = _json({"errors": "[API] Invalid API key or access token (unrecognized "
+                                        "login or wrong password)"}, 401)
+        elif faults.take_storm():
+            headers = {} if faults.storm_retry_after is None else {
+                "Retry-After": f"{float(faults.storm_retry_after):.1f}"}
+            response = _json({"errors": "Exceeded 2 calls per second for api client. Reduce "
+                                        "request rates to resume uninterrupted service."},
+                             429, headers)
+        elif faults.take_error():
+            response = _json({"errors": "Internal Server Error"}, faults.error_status)
+        else:
+            record.authorized = True
+            response = await handler(request)
+        record.status = response.status
+        return response
+    return middleware
+
+
+def _graphql(state: SandboxState) -> Handler:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        record: RequestRecord = request["record"]
+        try:
+            body = await request.json()
+        except (ValueError, UnicodeDecodeError):
+            return _json({"errors": "Bad Request: invalid JSON"}, 400)
+        if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+            return _json({"errors": {"query": "Required parameter missing or invalid"}}, 400)
+        operation = str(body.get("operationName") or "")
+        variables = body.get("variables") or {}
+        record.operation = operation
+        requested = price(operation, variables) if isinstance(variables, dict) else 1
+        cost: dict[str, Any] = {"requestedQueryCost": requested}
+        if requested > state.bucket.maximum:
+            cost.update(actualQueryCost=None, throttleStatus=state.bucket.status())
+            return _json({"errors": [GraphQLError(
+                f"Query cost is {requested}, which exceeds the single query max cost limit "
+                f"({int(state.bucket.maximum)}).", "MAX_COST_EXCEEDED").body()],
+                "extensions": {"cost": cost}})
+        if requested > state.bucket.available():
+            record.outcome = "throttled"
+            cost.update(actualQueryCost=None, throttleStatus=state.bucket.status())
+            record.cost = dict(cost["throttleStatus"])
+            return _json({"errors": [GraphQLError("Throttled", "THROTTLED").body()],
+                          "extensions": {"cost": cost}})
+        state.bucket.charge(requested)
+        try:
+            if not isinstance(variables, dict):
+                raise GraphQLError("variables must be an object", "INVALID_VARIABLE")
+            data, actual = await state.resolvers.run(operation, body["query"], variables)
+        except GraphQLError as exc:
+            state.bucket.refund(requested - 1)
+            cost.update(actualQueryCost=1, throttleStatus=state.bucket.status())
+            return _json({"errors": [exc.body()], "extensions": {"cost": cost}})
+        state.bucket.refund(max(0, requested - actual))
+        cost.update(actualQueryCost=actual, throttleStatus=state.bucket.status())
+        record.cost = dict(cost["throttleStatus"])
+        response = _json({"data": data, "extensions": {"cost": cost}})
+        if operation in MUTATIONS and state.faults.take_lose() and request.transport is not None:
+            record.outcome = "dropped"
+            request.transport.abort()  # committed; the client never hears of it
+        return response
+    return handle
+
+
+def _rest_customers(state: SandboxState) -> Handler:
+    """Legacy REST ``customers.json``: ``limit`` + opaque ``page_info``, leaky bucket 40/2."""
+    async def handle(request: web.Request) -> web.StreamResponse:
+        now = time.monotonic()
+        state.rest_level = max(0.0, state.rest_level - (now - state.rest_at) * REST_LEAK) + 1
+        state.rest_at = now
+        if state.rest_level > REST_BUCKET:
+            state.rest_level -= 1
+            return _json({"errors": "Exceeded 2 calls per second for api client."}, 429,
+                         {"Retry-After": "1.0"})
+        try:
+            limit = int(request.query.get("limit", "50"))
+            start = int(request.query.get("page_info", "0") or 0)
+        except ValueError:
+            return _json({"errors": "invalid limit or page_info"}, 400)
+        if not 1 <= limit <= 250:
+            return _json({"errors": {"limit": "must be between 1 and 250"}}, 400)
+        records = await state.store.list("Customer")
+        page = records[start:start + limit]
+        headers = {"X-Shopify-Shop-Api-Call-Limit": f"{int(state.rest_level)}/{REST_BUCKET}"}
+        if start + limit < len(records):
+            headers["Link"] = (f'<{request.url.with_query(limit=limit, page_info=start + limit)}>'
+                               '; rel="next"')
+        customers = [{"id": int(r["id"].rsplit("/", 1)[1]), "email": r.get("email"),
+                      "first_name": r.get("firstName"), "last_name": r.get("lastName"),
+                      "updated_at": r.get("updatedAt")} for r in page]
+        return _json({"customers": customers}, 200, headers)
+    return handle
+
+
+@dataclass
+class ShopifySandbox:
+    """A running sandbox. ``faults`` and ``bucket`` are live: tests change them in between."""
+
+    url: str
+    port: int
+    state: SandboxState
+    _runner: web.AppRunner
+    access_token: str = ACCESS_TOKEN
+    app_secret: str = APP_SECRET
+    api_version: str = "2025-01"
+    seeded: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def faults(self) -> Faults:
+        return self.state.faults
+
+    @property
+    def bucket(self) -> CostBucket:
+        return self.state.bucket
+
+    @property
+    def webhooks(self) -> WebhookSender:
+        return self.state.webhooks
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        return self.state.requests
+
+    @property
+    def store(self) -> SandboxStore:
+        return self.state.store
+
+    @property
+    def graphql_url(self) -> str:
+        return f"{self.url}/admin/api/{self.api_version}/graphql.json"
+
+    def revoke_token(self) -> None:
+        """The app was uninstalled: its token is refused from now on."""
+        self.state.tokens.discard(self.access_token)
+
+    async def insert(self, kind: str, record: dict[str, Any]) -> dict[str, Any]:
+        return await self.state.store.insert(kind, record)
+
+    async def all(self, kind: str) -> list[dict[str, Any]]:
+        return await self.state.store.list(kind)
+
+    async def get(self, kind: str, record_id: str | int) -> dict[str, Any] | None:
+        return await self.state.store.get(kind, record_id)
+
+    async def stop(self) -> None:
+        """Stop serving and close the store (idempotent)."""
+        if self.state.stopping.is_set():
+            return
+        self.state.stopping.set()
+        await self._runner.cleanup()
+        await self.state.store.close()
+
+
+async def start_shopify_sandbox(
+    port: int = 0,
+    *,
+    db_path: str | os.PathLike[str] = ":memory:",
+    access_token: str = ACCESS_TOKEN,
+    app_secret: str = APP_SECRET,
+    bucket_size: float = 1000.0,
+    restore_rate: float = 100.0,
+    faults: Faults | None = None,
+    seed_data: bool = True,
+    clock: Callable[[], dt.datetime] = utcnow,
+) -> ShopifySandbox:
+    """Start the sandbox on 127.0.0.1:``port`` (0 = a free port).
+
+    ``bucket_size`` / ``restore_rate``: the GraphQL cost bucket (points, points per second);
+    ``clock`` stamps ``createdAt`` / ``updatedAt`` (tz-aware UTC)."""
+    store = await SandboxStore.open(db_path, clock=clock)
+    seeded = await seed(store) if seed_data and not await store.list("Customer") else {}
+    faults = faults or Faults()
+    webhooks = WebhookSender(app_secret)
+    loop = asyncio.get_running_loop()
+    state = SandboxState(
+        store=store, faults=faults, tokens={access_token}, webhooks=webhooks,
+        resolvers=Resolvers(store, ignore_cursor=lambda: faults.ignore_cursor,
+                            on_change=webhooks.changed),
+        bucket=CostBucket(bucket_size, restore_rate, clock=loop.time))
+    runner = web.AppRunner(build_app(state), access_log=None, handle_signals=False,
+                           shutdown_timeout=0.5)
+    await runner.setup()
+    site = web.TCPSite(runner, HOST, port)
+    await site.start()
+    bound = int(runner.addresses[0][1])
+    url = f"http://{HOST}:{bound}"
+    logger.info("shopify sandbox listening on %s", url)
+    return ShopifySandbox(url=url, port=bound, state=state, _runner=runner,
+                          access_token=access_token, app_secret=app_secret, seeded=seeded)
+
+
+def serve(port: int = 8793, *, webhook_url: str | None = None, flush_every: float = 5.0,
+          **options: Any) -> None:
+    """Run a sandbox until SIGINT/SIGTERM; with ``webhook_url``, deliver every synced topic
+    there every ``flush_every`` seconds."""
+
+    async def main() -> None:
+        server = await start_shopify_sandbox(port, **options)
+        if webhook_url:
+            for topic in ("orders/updated", "customers/update", "products/update"):
+                server.webhooks.subscribe(topic, webhook_url)
+        print(f"Shopify sandbox: GraphQL {server.graphql_url}\n"
+              f"  X-Shopify-Access-Token {server.access_token}; webhook secret "
+              f"{server.app_secret}", flush=True)
+        done = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, done.set)
+        try:
+            while not done.is_set():
+                try:
+                    await asyncio.wait_for(done.wait(), timeout=flush_every)
+                except TimeoutError:
+                    await server.webhooks.flush()
+        finally:
+            await server.stop()
+
+    asyncio.run(main())

@@ -1,0 +1,235 @@
+"""The sandbox's GraphQL endpoint: one hand-written resolver per operation, and the cost bucket.
+
+Strict where it matters to the client: the operation must be one the connector sends, named
+in ``operationName`` and declared in the document (``query Orders(`` ...); variables are
+type-checked (``first`` 1..250, ``ids`` GIDs...); unknown operations and bad variables are
+GraphQL ``errors`` with HTTP 200, as Shopify answers them. Every answer carries
+``extensions.cost``; a query priced above what the bucket holds is refused with ``THROTTLED``
+and nothing runs. Resolvers return whole records (no field selection): the documents the
+client sends select every stored field.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors.shopify.queries import DOCUMENTS, MUTATIONS, NODE_COST, requested_cost
+from connectors.shopify.sandbox_store import SandboxStore
+
+__all__ = ["CostBucket", "GraphQLError", "Resolvers", "TAX_ID_METAFIELD"]
+
+TAX_ID_METAFIELD = ("holded_sync", "tax_id")
+_FILTER = re.compile(r"updated_at:(>=|<=|>|<)'([^']+)'")
+_GID = re.compile(r"^gid://shopify/(\w+)/(\d+)$")
+_LISTINGS = {"Customers": ("customers", "Customer"), "Orders": ("orders", "Order"),
+             "Products": ("products", "Product")}
+
+
+class GraphQLError(Exception):
+    def __init__(self, message: str, code: str = "BAD_REQUEST") -> None:
+        super().__init__(message)
+        self.message, self.code = message, code
+
+    def body(self) -> dict[str, Any]:
+        return {"message": self.message, "extensions": {"code": self.code}}
+
+
+@dataclass
+class CostBucket:
+    """Shopify's leaky point bucket: ``maximum`` points, refilled at ``restore_rate`` per s."""
+
+    maximum: float = 1000.0
+    restore_rate: float = 100.0
+    clock: Callable[[], float] = field(default=lambda: 0.0)
+    _available: float = -1.0
+    _at: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._available, self._at = self.maximum, self.clock()
+
+    def available(self) -> float:
+        now = self.clock()
+        self._available = min(self.maximum, self._available + (now - self._at) * self.restore_rate)
+        self._at = now
+        return self._available
+
+    def drain(self, points: float) -> None:
+        """Empty (part of) the bucket, as other apps on the same shop would."""
+        self._available = max(0.0, self.available() - points)
+
+    def charge(self, points: float) -> None:
+        self._available = self.available() - points
+
+    def refund(self, points: float) -> None:
+        self._available = min(self.maximum, self.available() + points)
+
+    def status(self) -> dict[str, float]:
+        return {"maximumAvailable": self.maximum, "currentlyAvailable": round(self.available(), 1),
+                "restoreRate": self.restore_rate}
+
+
+def _parse_ts(text: str) -> dt.datetime:
+    stamp = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
+
+
+def _matches(record: dict[str, Any], query: str | None) -> bool:
+    if not query:
+        return True
+    rest = _FILTER.sub("", query).replace("AND", "").strip()
+    if rest:
+        raise GraphQLError(f"the sandbox only understands updated_at filters, got {rest!r}")
+    updated = _parse_ts(record["updatedAt"])
+    for op, text in _FILTER.findall(query):
+        try:
+            bound = _parse_ts(text)
+        except ValueError:
+            raise GraphQLError(f"invalid date in query: {text!r}") from None
+        if not {">": updated > bound, ">=": updated >= bound, "<": updated < bound,
+                "<=": updated <= bound}[op]:
+            return False
+    return True
+
+
+def _cursor(record: dict[str, Any]) -> str:
+    return base64.b64encode(json.dumps([record["updatedAt"], record["id"]]).encode()).decode()
+
+
+def _after(cursor: str) -> tuple[str, int]:
+    try:
+        stamp, gid = json.loads(base64.b64decode(cursor, validate=True))
+        return str(stamp), int(str(gid).rsplit("/", 1)[1])
+    except (ValueError, TypeError, IndexError):
+        raise GraphQLError(f"Invalid cursor for current pagination sort.") from None
+
+
+class Resolvers:
+    """The operations of ``queries.DOCUMENTS``, against a :class:`SandboxStore`."""
+
+    def __init__(self, store: SandboxStore, *, ignore_cursor: Callable[[], bool] = lambda: False,
+                 on_change: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None
+                 ) -> None:
+        self.store = store
+        self._ignore_cursor = ignore_cursor
+        self._on_change = on_change
+
+    async def run(self, operation: str, document: str, variables: dict[str, Any]
+                  ) -> tuple[dict[str, Any], int]:
+        """(data, actual cost) of one operation; raises GraphQLError."""
+        if operation not in DOCUMENTS:
+            raise GraphQLError(f"unknown operation {operation!r}")
+        keyword = "mutation" if operation in MUTATIONS else "query"
+        if not re.search(rf"\b{keyword}\s+{operation}\b", document):
+            raise GraphQLError(f"operationName {operation!r} is not defined in the document")
+        if operation == "Shop":
+            return {"shop": {"name": "Tienda Demo Holded", "currencyCode": "EUR"}}, 1
+        if operation in _LISTINGS:
+            return await self._listing(operation, variables)
+        if operation == "Nodes":
+            return await self._nodes(variables)
+        if operation == "CustomerUpdate":
+            return await self._customer_update(variables), 10
+        return await self._tags_add(variables), 10
+
+    async def _listing(self, operation: str, variables: dict[str, Any]
+                       ) -> tuple[dict[str, Any], int]:
+        first = variables.get("first")
+        if not isinstance(first, int) or isinstance(first, bool) or not 1 <= first <= 250:
+            raise GraphQLError("Variable $first of type Int! must be between 1 and 250",
+                               "INVALID_VARIABLE")
+        after, query = variables.get("after"), variables.get("query")
+        if after is not None and not isinstance(after, str):
+            raise GraphQLError("Variable $after of type String must be a string",
+                               "INVALID_VARIABLE")
+        field_name, kind = _LISTINGS[operation]
+        records = [r for r in await self.store.list(kind) if _matches(r, query)]
+        if after and not self._ignore_cursor():
+            stamp, num = _after(after)
+            records = [r for r in records
+                       if (r["updatedAt"], int(r["id"].rsplit("/", 1)[1])) > (stamp, num)]
+        page = records[:first]
+        info = {"hasNextPage": len(records) > first,
+                "endCursor": _cursor(page[-1]) if page else None}
+        return ({field_name: {"nodes": page, "pageInfo": info}},
+                2 + len(page) * NODE_COST[operation])
+
+    async def _nodes(self, variables: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        ids = variables.get("ids")
+        if not isinstance(ids, list) or len(ids) > 250:
+            raise GraphQLError("Variable $ids of type [ID!]! must be a list of at most 250",
+                               "INVALID_VARIABLE")
+        nodes: list[dict[str, Any] | None] = []
+        for value in ids:
+            match = _GID.match(str(value))
+            if match is None:
+                raise GraphQLError(f"Invalid global id '{value}'", "INVALID_VARIABLE")
+            record = await self.store.get(match.group(1), match.group(2))
+            nodes.append({"__typename": match.group(1), **record} if record else None)
+        return {"nodes": nodes}, 1 + 8 * sum(1 for n in nodes if n)
+
+    async def _customer_update(self, variables: dict[str, Any]) -> dict[str, Any]:
+        data = variables.get("input")
+        if not isinstance(data, dict) or not _GID.match(str(data.get("id", ""))):
+            raise GraphQLError("Variable $input of type CustomerInput! needs an id",
+                               "INVALID_VARIABLE")
+        allowed = {"id", "firstName", "lastName", "email", "phone", "note", "tags", "metafields"}
+        unknown = set(data) - allowed
+        if unknown:
+            raise GraphQLError(f"CustomerInput has no field(s) {sorted(unknown)}",
+                               "INVALID_VARIABLE")
+        record = await self.store.get("Customer", data["id"])
+        if record is None:
+            return {"customerUpdate": {"customer": None, "userErrors": [
+                {"field": ["id"], "message": "Customer does not exist"}]}}
+        errors = []
+        if data.get("email") and "@" not in str(data["email"]):
+            errors.append({"field": ["email"], "message": "Email is invalid"})
+        if data.get("phone") and not re.fullmatch(r"\+?[0-9 ]{6,20}", str(data["phone"])):
+            errors.append({"field": ["phone"], "message": "Phone is invalid"})
+        if errors:
+            return {"customerUpdate": {"customer": None, "userErrors": errors}}
+        for name in ("firstName", "lastName", "email", "phone", "note", "tags"):
+            if name in data:
+                record[name] = data[name]
+        record["displayName"] = " ".join(p for p in (record.get("firstName"),
+                                                     record.get("lastName")) if p)
+        for metafield in data.get("metafields") or []:
+            if (metafield.get("namespace"), metafield.get("key")) == TAX_ID_METAFIELD:
+                record["metafield"] = {"value": metafield.get("value")} if metafield.get(
+                    "value") else None
+        record = await self.store.put("Customer", record)
+        if self._on_change:
+            await self._on_change("customers/update", record)
+        return {"customerUpdate": {"customer": {"id": record["id"],
+                                                "updatedAt": record["updatedAt"]},
+                                   "userErrors": []}}
+
+    async def _tags_add(self, variables: dict[str, Any]) -> dict[str, Any]:
+        match = _GID.match(str(variables.get("id", "")))
+        tags = variables.get("tags")
+        if match is None or not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise GraphQLError("tagsAdd needs $id: ID! and $tags: [String!]!", "INVALID_VARIABLE")
+        record = await self.store.get(match.group(1), match.group(2))
+        if record is None:
+            return {"tagsAdd": {"node": None, "userErrors": [
+                {"field": ["id"], "message": "Resource does not exist"}]}}
+        if any(len(t) > 40 for t in tags):
+            return {"tagsAdd": {"node": None, "userErrors": [
+                {"field": ["tags"], "message": "Tag is too long (maximum is 40 characters)"}]}}
+        record["tags"] = sorted({*record.get("tags", []), *tags})
+        record = await self.store.put(match.group(1), record)
+        if self._on_change:
+            topic = {"Order": "orders/updated", "Customer": "customers/update",
+                     "Product": "products/update"}.get(match.group(1))
+            if topic:
+                await self._on_change(topic, record)
+        return {"tagsAdd": {"node": {"id": record["id"]}, "userErrors": []}}
+
+
+def price(operation: str, variables: dict[str, Any]) -> int:
+    return requested_cost(operation, variables)
