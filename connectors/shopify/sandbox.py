@@ -50,6 +50,7 @@ APP_SECRET = "sandbox-app-secret"
 API_VERSIONS = frozenset({"2024-10", "2025-01", "2025-04", "2025-07", "2025-10"})
 REST_BUCKET, REST_LEAK = 40, 2.0
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+RECORD = web.RequestKey("record", RequestRecord)
 
 
 @dataclass
@@ -91,7 +92,7 @@ def _middleware(state: SandboxState) -> Any:
         record = RequestRecord(time=asyncio.get_running_loop().time(), method=request.method,
                                path=request.path)
         state.requests.append(record)
-        request["record"] = record
+        request[RECORD] = record
         faults = state.faults
         if faults.latency_ms > 0:
             await _hold(state, faults.latency_ms / 1000)
@@ -119,7 +120,7 @@ def _middleware(state: SandboxState) -> Any:
 
 def _graphql(state: SandboxState) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
-        record: RequestRecord = request["record"]
+        record = request[RECORD]
         try:
             body = await request.json()
         except (ValueError, UnicodeDecodeError):
