@@ -201,7 +201,8 @@ class PrestaShopSource:
             modified = (parse_ps_datetime(row.get("date_upd"), self.tz)
                         if STREAMS[stream] == "modified" else None)
             events = built.get(int(row["id"]), [])
-            digest = content_hash([e["content_hash"] for e in events]) if events else "none"
+            digest = ("|".join(e["content_hash"] for e in events) if events
+                      else "none")
             out.append(Observed(int(row["id"]), modified, digest, events))
         return out
 
