@@ -33,6 +33,7 @@ from connectors.base.errors import (
     RateLimited,
     RetryableError,
     SkipRecord,
+    redact,
 )
 
 __all__ = ["SYSTEM", "TABLE", "AccessDenied", "NotFound", "Rejected", "UserErrors",
@@ -115,7 +116,7 @@ def check_response(response: httpx.Response, table: ClassificationTable = TABLE,
     if not response.is_success:
         detail = ""
         if isinstance(body, dict) and body.get("errors"):
-            detail = str(body["errors"])[:200]
+            detail = redact(str(body["errors"]), secrets)[:200]
         raise error_for(table.lookup(response.status_code), _context(response, secrets),
                         detail=detail,
                         retry_after=parse_retry_after(response.headers.get("retry-after"),
@@ -124,7 +125,8 @@ def check_response(response: httpx.Response, table: ClassificationTable = TABLE,
         return
     errors = body["errors"] if isinstance(body["errors"], list) else [{"message": body["errors"]}]
     codes = _codes(errors)
-    message = "; ".join(str(e.get("message", e)) for e in errors if isinstance(e, dict))[:300]
+    message = redact("; ".join(str(e.get("message", e)) for e in errors
+                               if isinstance(e, dict)), secrets)[:300]
     context = _context(response, secrets)
     if "THROTTLED" in codes:
         raise RateLimited(f"query cost budget exhausted: {message}", retry_after=throttle_wait(body),
