@@ -1,0 +1,160 @@
+"""The Shopify sandbox itself, through plain httpx: strictness, costs, faults, REST, CLI."""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from connectors.shopify.queries import DOCUMENTS
+from connectors.shopify.sandbox import ShopifySandbox, start_shopify_sandbox
+from connectors.shopify.sandbox_cli import sandbox_shopify_command
+from tests.sandboxes.conftest import eventually
+
+
+@pytest.fixture
+async def shop() -> AsyncIterator[ShopifySandbox]:
+    server = await start_shopify_sandbox(port=0, bucket_size=1000, restore_rate=100)
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def http(shop: ShopifySandbox) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=shop.url, timeout=5,
+                                 headers={"X-Shopify-Access-Token": shop.access_token}) as c:
+        yield c
+
+
+async def gql(http: httpx.AsyncClient, operation: str, variables: dict[str, Any] | None = None,
+              *, version: str = "2025-01", document: str | None = None) -> httpx.Response:
+    return await http.post(f"/admin/api/{version}/graphql.json", json={
+        "query": document if document is not None else DOCUMENTS[operation],
+        "operationName": operation, "variables": variables or {}})
+
+
+async def test_every_answer_reports_its_cost(http: httpx.AsyncClient) -> None:
+    body = (await gql(http, "Customers", {"first": 2})).json()
+    cost = body["extensions"]["cost"]
+    assert cost["requestedQueryCost"] == 2 + 2 * 3 and cost["actualQueryCost"] == 8
+    assert set(cost["throttleStatus"]) == {"maximumAvailable", "currentlyAvailable",
+                                           "restoreRate"}
+    assert body["data"]["customers"]["pageInfo"]["hasNextPage"] is True
+
+
+async def test_token_and_version_are_checked(shop: ShopifySandbox,
+                                             http: httpx.AsyncClient) -> None:
+    assert (await gql(http, "Shop", version="2019-04")).status_code == 404
+    http.headers["X-Shopify-Access-Token"] = "shpat_wrong"
+    answer = await gql(http, "Shop")
+    assert answer.status_code == 401 and "Invalid API key" in answer.text
+
+
+async def test_unknown_or_undeclared_operations_are_graphql_errors(http: httpx.AsyncClient
+                                                                   ) -> None:
+    unknown = (await gql(http, "DeleteEverything", document="mutation DeleteEverything { x }"))
+    assert unknown.status_code == 200 and unknown.json()["errors"][0]["message"].startswith(
+        "unknown operation")
+    mismatch = await gql(http, "Shop", document="query Other { shop { name } }")
+    assert "not defined in the document" in mismatch.json()["errors"][0]["message"]
+    too_many = await gql(http, "Customers", {"first": 251})
+    assert too_many.json()["errors"][0]["extensions"]["code"] == "INVALID_VARIABLE"
+    bad_cursor = await gql(http, "Customers", {"first": 1, "after": "nope"})
+    assert "Invalid cursor" in bad_cursor.json()["errors"][0]["message"]
+
+
+async def test_cursors_walk_every_record_once(http: httpx.AsyncClient) -> None:
+    seen, after = [], None
+    while True:
+        page = (await gql(http, "Customers", {"first": 1, "after": after})).json()
+        connection = page["data"]["customers"]
+        seen += [n["id"] for n in connection["nodes"]]
+        if not connection["pageInfo"]["hasNextPage"]:
+            break
+        after = connection["pageInfo"]["endCursor"]
+    assert len(seen) == len(set(seen)) == 3
+
+
+async def test_an_empty_bucket_throttles_and_runs_nothing(shop: ShopifySandbox,
+                                                          http: httpx.AsyncClient) -> None:
+    lucia = shop.seeded["lucia"]["id"]
+    shop.bucket.drain(1000)
+    answer = await gql(http, "CustomerUpdate", {"input": {"id": lucia, "email": "x@y.es"}})
+    body = answer.json()
+    assert answer.status_code == 200 and body["errors"][0]["extensions"]["code"] == "THROTTLED"
+    assert body["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"] < 10
+    stored = await shop.get("Customer", lucia)
+    assert stored is not None and stored["email"] != "x@y.es"
+
+    async def refilled() -> bool:
+        return shop.bucket.available() >= 10
+    await eventually(refilled)
+    ok = (await gql(http, "CustomerUpdate", {"input": {"id": lucia, "email": "x@y.es"}})).json()
+    assert ok["data"]["customerUpdate"]["userErrors"] == []
+
+
+async def test_a_query_above_the_maximum_cost_is_refused(http: httpx.AsyncClient) -> None:
+    body = (await gql(http, "Orders", {"first": 250})).json()
+    assert body["errors"][0]["extensions"]["code"] == "MAX_COST_EXCEEDED"
+
+
+async def test_updated_at_filters(shop: ShopifySandbox, http: httpx.AsyncClient) -> None:
+    future = (await gql(http, "Orders", {"first": 10,
+                                         "query": "updated_at:>'2999-01-01T00:00:00Z'"})).json()
+    assert future["data"]["orders"]["nodes"] == []
+    past = (await gql(http, "Orders", {"first": 10,
+                                       "query": "updated_at:>'2000-01-01T00:00:00Z'"})).json()
+    assert len(past["data"]["orders"]["nodes"]) == 4
+    other = (await gql(http, "Orders", {"first": 10, "query": "status:open"})).json()
+    assert "only understands updated_at" in other["errors"][0]["message"]
+
+
+async def test_429_storm_and_5xx_faults(shop: ShopifySandbox, http: httpx.AsyncClient) -> None:
+    shop.faults.storm_next, shop.faults.storm_retry_after = 1, 2
+    storm = await gql(http, "Shop")
+    assert storm.status_code == 429 and storm.headers["Retry-After"] == "2.0"
+    shop.faults.error_next = 1
+    assert (await gql(http, "Shop")).status_code == 503
+    assert (await gql(http, "Shop")).status_code == 200
+    assert [r.status for r in shop.requests[-3:]] == [429, 503, 200]
+
+
+async def test_a_lost_response_still_commits(shop: ShopifySandbox,
+                                             http: httpx.AsyncClient) -> None:
+    order = shop.seeded["order_paid"]["id"]
+    shop.faults.lose_next_writes = 1
+    with pytest.raises(httpx.TransportError):
+        await gql(http, "TagsAdd", {"id": order, "tags": ["holded:F1"]})
+    stored = await shop.get("Order", order)
+    assert stored is not None and stored["tags"] == ["holded:F1"]
+    assert shop.requests[-1].outcome == "dropped"
+
+
+async def test_user_errors_for_bad_input(shop: ShopifySandbox, http: httpx.AsyncClient) -> None:
+    missing = (await gql(http, "CustomerUpdate", {"input": {"id": "gid://shopify/Customer/1"}}
+                         )).json()
+    assert missing["data"]["customerUpdate"]["userErrors"][0]["field"] == ["id"]
+    unknown_field = (await gql(http, "CustomerUpdate", {"input": {
+        "id": shop.seeded["lucia"]["id"], "vatNumber": "B1"}})).json()
+    assert unknown_field["errors"][0]["extensions"]["code"] == "INVALID_VARIABLE"
+    long_tag = (await gql(http, "TagsAdd", {"id": shop.seeded["order_paid"]["id"],
+                                            "tags": ["x" * 41]})).json()
+    assert "too long" in long_tag["data"]["tagsAdd"]["userErrors"][0]["message"]
+
+
+async def test_rest_customers_page_by_link_with_the_call_limit(http: httpx.AsyncClient) -> None:
+    first = await http.get("/admin/api/2025-01/customers.json", params={"limit": 2})
+    assert first.headers["X-Shopify-Shop-Api-Call-Limit"].endswith("/40")
+    assert len(first.json()["customers"]) == 2 and 'rel="next"' in first.headers["Link"]
+    next_url = first.headers["Link"].split(">")[0].lstrip("<")
+    second = await http.get(next_url)
+    assert len(second.json()["customers"]) == 1 and "Link" not in second.headers
+
+
+def test_cli_help_lists_the_fault_switches() -> None:
+    result = CliRunner().invoke(sandbox_shopify_command, ["--help"])
+    assert result.exit_code == 0
+    for option in ("--bucket-size", "--restore-rate", "--webhook-url", "--lose-responses"):
+        assert option in result.output
