@@ -1,0 +1,173 @@
+"""PrestaShop source and sink against the in-process sandbox."""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+
+from connectors.base.contracts import MemoryLedger
+from connectors.base.errors import SkipRecord
+from connectors.prestashop.sandbox import PrestaShopSandbox, start_prestashop_sandbox
+from connectors.prestashop.sink import PrestaShopSink
+from connectors.prestashop.source import PrestaShopPollState, PrestaShopSource, parse_push
+from tests.connectors.prestashop.support import MAPPING, command, levante, lucia, make_client
+
+
+@pytest.fixture
+async def sb() -> AsyncIterator[PrestaShopSandbox]:
+    server = await start_prestashop_sandbox(port=0)
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=10) as client:
+        yield client
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def keys(events: list[dict]) -> list[str]:
+    return sorted(e["entity_key"] for e in events)
+
+
+async def test_first_poll_reports_the_seeded_shop(sb: PrestaShopSandbox, http: httpx.AsyncClient) -> None:
+    state, events = await PrestaShopSource(make_client(sb, http), MAPPING).poll(None, now())
+    assert keys(events) == ["contact/prestashop/1", "contact/prestashop/2",
+                            "invoice/prestashop/1", "invoice/prestashop/2",
+                            "payment/prestashop/1", "payment/prestashop/2",
+                            "product/prestashop/1", "product/prestashop/2"]  # order 3: no invoice
+    by_key = {e["entity_key"]: e for e in events}
+    invoice = by_key["invoice/prestashop/1"]["payload"]
+    assert invoice["totals"]["total"] == Decimal("276.10") and invoice["payment_status"] == "paid"
+    assert [line["sku"] for line in invoice["lines"]] == ["TAL-001", "ACE-002", None]
+    payment = by_key["payment/prestashop/2"]["payload"]
+    assert payment["invoice_key"] == "invoice/prestashop/2" and payment["method"] == "tarjeta"
+    assert all(e["lane"] == "bulk" for e in events)
+    ts = by_key["contact/prestashop/1"]["source_ts"]
+    assert ts.utcoffset() in (dt.timedelta(hours=1), dt.timedelta(hours=2))  # Madrid
+    assert PrestaShopPollState.from_json(state.to_json()) == state
+    polled = [parse_qs(r.query) for r in sb.requests if r.path == "/api/orders"]
+    assert polled[0]["date"] == ["1"] and polled[0]["filter[date_upd]"][0].startswith("[1970")
+
+
+async def test_an_address_change_re_emits_its_contact_once(sb: PrestaShopSandbox, http: httpx.AsyncClient) -> None:
+    source = PrestaShopSource(make_client(sb, http), MAPPING, batch=1)
+    state, _ = await source.poll(None, now())
+    await sb.store.patch("addresses", 2, {"phone": "+34 910 000 000"})
+    state, events = await source.poll(state, now())
+    assert keys(events) == ["contact/prestashop/2"]
+    assert events[0]["payload"]["phone"] == "+34 910 000 000" and events[0]["lane"] == "realtime"
+    _, again = await source.poll(state, now())
+    assert again == []
+
+
+async def test_payments_come_by_id_mark_and_with_a_late_invoice(sb: PrestaShopSandbox, http: httpx.AsyncClient) -> None:
+    source = PrestaShopSource(make_client(sb, http), MAPPING)
+    state, _ = await source.poll(None, now())
+    # A second payment on order 2 (no date_upd on order_payments: the id mark finds it); the
+    # shop also updates the order's total_paid_real, so the invoice moves to paid.
+    await sb.store.insert("order_payments", {"order_reference": "OHSATSERP", "amount": "71.00",
+                                             "id_currency": "1", "payment_method": "Tarjeta"})
+    await sb.store.patch("orders", 2, {"total_paid_real": "121.00"})
+    # Order 3 is paid by wire (payment first), then invoiced.
+    await sb.store.insert("order_payments", {"order_reference": "QWERTYUIO", "amount": "9.35",
+                                             "id_currency": "1", "payment_method": "Wire"})
+    state, events = await source.poll(state, now())
+    # The order's events come again with it (payment 2 unchanged: same event_id as before);
+    # payment 4 waits for order 3's invoice.
+    assert keys(events) == ["invoice/prestashop/2", "payment/prestashop/2", "payment/prestashop/3"]
+    assert next(e for e in events if e["entity"] == "invoice")["payload"]["payment_status"] == "paid"
+    await sb.store.insert("order_invoices", {"id_order": "3", "number": "3",
+                                             "total_paid_tax_excl": "8.50",
+                                             "total_paid_tax_incl": "9.35",
+                                             "total_shipping_tax_excl": "0.00",
+                                             "total_discount_tax_excl": "0.00"})
+    await sb.store.patch("orders", 3, {"invoice_number": "3", "total_paid_real": "9.35"})
+    state, events = await source.poll(state, now())
+    assert keys(events) == ["invoice/prestashop/3", "payment/prestashop/4"]
+    assert events[0]["lane"] == "realtime"
+    assert {e["payload"]["invoice_key"] for e in events if e["entity"] == "payment"} == {
+        "invoice/prestashop/3"}
+    _, again = await source.poll(state, now())
+    assert again == []
+
+
+async def test_unmappable_records_are_skipped_with_reasons(sb: PrestaShopSandbox, http: httpx.AsyncClient) -> None:
+    await sb.store.patch("products", 2, {"id_tax_rules_group": "9"})
+    source = PrestaShopSource(make_client(sb, http), MAPPING, streams=("products",))
+    _, events = await source.poll(None, now())
+    assert keys(events) == ["product/prestashop/1"]
+    assert source.skipped[0][:2] == ("products", 2) and "tax rule group 9" in source.skipped[0][2]
+
+
+async def test_push_bodies_name_records_to_re_read(sb: PrestaShopSandbox, http: httpx.AsyncClient) -> None:
+    refs = parse_push(b'[{"object": "Order", "id": "1"}, {"resource": "customers", "id": 2}]')
+    assert [(r.resource, r.ids) for r in refs] == [("orders", (1,)), ("customers", (2,))]
+    events = await PrestaShopSource(make_client(sb, http), MAPPING).fetch(refs)
+    assert keys(events) == ["contact/prestashop/2", "invoice/prestashop/1", "payment/prestashop/1"]
+    with pytest.raises(SkipRecord):
+        parse_push(b'{"object": "Cart", "id": 1}')
+
+
+async def test_sink_parks_payments_and_invoices(sb: PrestaShopSandbox, http: httpx.AsyncClient) -> None:
+    sink = PrestaShopSink(make_client(sb, http), MAPPING, MemoryLedger())
+    before = len(sb.requests)
+    parked = (await sink.execute(command("payment", "payment/holded/p1", {"amount": "1"}))).result
+    assert parked["status"] == "parked" and "not written back" in parked["reason"]
+    assert len(sb.requests) == before  # nothing asked of the shop
+
+
+async def test_sink_finds_an_unlinked_customer_by_email_and_writes_dni(sb: PrestaShopSandbox, http: httpx.AsyncClient) -> None:
+    sink = PrestaShopSink(make_client(sb, http), MAPPING, MemoryLedger())
+    cmd = command("contact", "contact/holded/abc", lucia(tax_id="X7654321B"))
+    outcome = (await sink.execute(cmd)).result
+    assert outcome["status"] == "succeeded" and outcome["target_id"] == "2"
+    address = await sb.store.get("addresses", 2)
+    assert address is not None and address["dni"] == "X7654321B" and address["address2"] == "3º B"
+    assert (await sink.execute(cmd)).result["status"] == "already_done"
+    stranger = command("contact", "contact/holded/zzz", lucia(email="nadie@example.es"))
+    parked = (await sink.execute(stranger)).result
+    assert parked["status"] == "parked" and "not supported" in parked["reason"]
+
+
+async def test_sink_does_not_overwrite_an_address_the_shop_changed(sb: PrestaShopSandbox, http: httpx.AsyncClient) -> None:
+    sink = PrestaShopSink(make_client(sb, http), MAPPING, MemoryLedger())
+    first = await sink.execute(command("contact", "contact/prestashop/1", levante(tax_id="ESB1")))
+    assert first.result["status"] == "succeeded"
+    sink.date_upds.put(1, "2000-01-01 00:00:00")  # the shop edited the address since our write
+    outcome = await sink.execute(command("contact", "contact/prestashop/1", levante(tax_id="ESB2")))
+    assert outcome.result["status"] == "parked" and outcome.result["reason"].startswith("conflict")
+    assert [c["field"] for c in outcome.conflicts] == ["tax_id"]
+    assert (await sb.store.get("addresses", 1))["vat_number"] == "ESB1"  # type: ignore[index]
+
+
+async def test_sink_sets_stock_by_sku_when_enabled(sb: PrestaShopSandbox, http: httpx.AsyncClient) -> None:
+    product = {"sku": "ACE-002", "stock": [{"warehouse": "main", "quantity": Decimal("95")}]}
+    off = PrestaShopSink(make_client(sb, http), MAPPING, MemoryLedger())
+    assert (await off.execute(command("product", "product/holded/1", product))).result[
+        "status"] == "parked"
+    on = PrestaShopSink(make_client(sb, http), MAPPING, MemoryLedger(), write_stock=True)
+    result = (await on.execute(command("product", "product/holded/1", product))).result
+    assert result["status"] == "succeeded" and result["target_id"] == "2"
+    assert (await sb.store.get("stock_availables", 2))["quantity"] == "95"  # type: ignore[index]
+    fractional = {**product, "stock": [{"warehouse": "main", "quantity": Decimal("1.5")}]}
+    parked = (await on.execute(command("product", "product/holded/1", fractional))).result
+    assert parked["status"] == "parked" and "whole number" in parked["reason"]
+
+
+async def test_a_lost_put_is_repeated_harmlessly(sb: PrestaShopSandbox, http: httpx.AsyncClient) -> None:
+    sb.faults.lose_next_writes = 1
+    sink = PrestaShopSink(make_client(sb, http), MAPPING, MemoryLedger())
+    result = (await sink.execute(command("contact", "contact/prestashop/2", lucia(tax_id="Z1")))).result
+    assert result["status"] == "succeeded"
+    puts = [r for r in sb.requests if r.method == "PUT"]
+    assert [r.outcome for r in puts] == ["dropped", "response"]
+    assert not any(r.method == "POST" for r in sb.requests)
