@@ -1,0 +1,143 @@
+"""The PrestaShop sandbox's contract over plain HTTP: keys, list parameters, writes, faults."""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from xml.etree import ElementTree
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from connectors.prestashop.sandbox import (
+    KEY, NARROW_KEY, READ_KEY, PrestaShopSandbox, start_prestashop_sandbox,
+)
+from connectors.prestashop.sandbox_cli import sandbox_prestashop_command
+
+JSON = {"output_format": "JSON"}
+
+
+@pytest.fixture
+async def sb() -> AsyncIterator[PrestaShopSandbox]:
+    server = await start_prestashop_sandbox(port=0)
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def api(sb: PrestaShopSandbox) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=f"{sb.url}/api", auth=(KEY, "")) as client:
+        yield client
+
+
+def xml_error(response: httpx.Response) -> tuple[str, str]:
+    root = ElementTree.fromstring(response.content)
+    return root.findtext("errors/error/code") or "", root.findtext("errors/error/message") or ""
+
+
+async def test_keys_are_basic_auth_users_with_per_resource_permissions(sb: PrestaShopSandbox) -> None:
+    async with httpx.AsyncClient(base_url=f"{sb.url}/api") as anon:
+        missing = await anon.get("/customers", params=JSON)
+        assert missing.status_code == 401 and "Basic realm" in missing.headers["WWW-Authenticate"]
+        assert xml_error(missing) == ("17", "Authentication key is empty")
+        wrong = await anon.get("/customers", params=JSON, auth=("NOPE" * 8, ""))
+        assert xml_error(wrong) == ("18", "Invalid authentication key")
+        narrow = await anon.get("/products", params=JSON, auth=(NARROW_KEY, ""))
+        assert narrow.status_code == 401 and "not allowed" in xml_error(narrow)[1]
+        assert (await anon.get("/customers/1", params=JSON, auth=(NARROW_KEY, ""))).status_code == 200
+        body = b"<prestashop><address><id>1</id><alias>x</alias></address></prestashop>"
+        read_only = await anon.put("/addresses/1", content=body, auth=(READ_KEY, ""))
+        assert read_only.status_code == 401
+    sb.faults.revoked.add(KEY)
+    async with httpx.AsyncClient(base_url=f"{sb.url}/api", auth=(KEY, "")) as revoked:
+        assert (await revoked.get("/customers", params=JSON)).status_code == 401
+
+
+async def test_lists_display_limit_and_empty_results(api: httpx.AsyncClient) -> None:
+    ids_only = (await api.get("/customers", params=JSON)).json()
+    assert ids_only == {"customers": [{"id": 1}, {"id": 2}]}
+    some = (await api.get("/customers", params={**JSON, "display": "[id,email]",
+                                                 "limit": "1,1"})).json()
+    assert some == {"customers": [{"id": 2, "email": "lucia@example.es"}]}
+    full = (await api.get("/products", params={**JSON, "display": "full", "limit": "1"})).json()
+    assert full["products"][0]["price"] == "100.000000"
+    assert full["products"][0]["name"] == [{"id": "1", "value": "Taladro percutor 750W"}]
+    empty = await api.get("/customers", params={**JSON, "filter[email]": "[nadie@x.es]"})
+    assert empty.json() == []
+    bad = await api.get("/customers", params={**JSON, "display": "[id,iban]"})
+    assert bad.status_code == 400 and bad.json()["errors"][0]["code"] == 35
+    assert (await api.get("/customers", params={**JSON, "limit": "a,b"})).status_code == 400
+
+
+async def test_filters_and_sort_and_the_date_1_rule(api: httpx.AsyncClient) -> None:
+    no_date = await api.get("/orders", params={**JSON, "filter[date_upd]": "[2000-01-01 00:00:00,"
+                                                                         "2100-01-01 00:00:00]"})
+    assert no_date.status_code == 400 and "date=1" in no_date.json()["errors"][0]["message"]
+    dated = await api.get("/orders", params={**JSON, "date": "1", "filter[date_upd]":
+                                             "[2000-01-01 00:00:00,2100-01-01 00:00:00]"})
+    assert [o["id"] for o in dated.json()["orders"]] == [1, 2, 3]
+    assert (await api.get("/orders", params={**JSON, "sort": "[date_upd_ASC]"})).status_code == 400
+    desc = await api.get("/orders", params={**JSON, "sort": "[id_DESC]", "filter[module]":
+                                            "[ps_wirepayment|cheque]"})
+    assert [o["id"] for o in desc.json()["orders"]] == [3, 1]
+    ids = await api.get("/orders", params={**JSON, "filter[id]": "[2,9]"})
+    assert [o["id"] for o in ids.json()["orders"]] == [2, 3]
+    like = await api.get("/customers", params={**JSON, "filter[email]": "%[levante]%"})
+    assert [c["id"] for c in like.json()["customers"]] == [1]
+    unknown = await api.get("/customers", params={**JSON, "filter[iban]": "[x]"})
+    assert unknown.status_code == 400 and unknown.json()["errors"][0]["code"] == 32
+
+
+async def test_blank_schema_and_xml_output(api: httpx.AsyncClient) -> None:
+    blank = (await api.get("/addresses", params={**JSON, "schema": "blank"})).json()["address"]
+    assert blank["vat_number"] == "" and blank["dni"] == "" and "id_customer" in blank
+    xml = await api.get("/customers/1")
+    assert xml.headers["content-type"].startswith("text/xml")
+    assert ElementTree.fromstring(xml.content).findtext("customer/email") == "compras@levante.example"
+    missing = await api.get("/customers/99", params=JSON)
+    assert missing.status_code == 404 and missing.json()["errors"][0]["code"] == 87
+
+
+async def test_writes_take_prestashop_xml(sb: PrestaShopSandbox, api: httpx.AsyncClient) -> None:
+    created = await api.post("/addresses", params=JSON, content=(
+        "<prestashop><address><id_customer>1</id_customer><id_country>1</id_country>"
+        "<alias>Almacén</alias><address1>Polígono 3</address1><city>Paterna</city>"
+        "</address></prestashop>").encode())
+    assert created.status_code == 201 and created.json()["address"]["id"] == 3
+    assert created.json()["address"]["date_upd"] != ""
+    no_id = await api.put("/addresses/3", params=JSON,
+                          content=b"<prestashop><address><alias>x</alias></address></prestashop>")
+    assert no_id.status_code == 400
+    put = await api.put("/addresses/3", params=JSON, content=(
+        b"<prestashop><address><id>3</id><id_customer>1</id_customer><alias>Nave</alias>"
+        b"</address></prestashop>"))
+    assert put.status_code == 200 and put.json()["address"]["city"] == ""  # PUT replaces
+    unknown = await api.put("/addresses/3", params=JSON, content=(
+        b"<prestashop><address><id>3</id><iban>ES1</iban></address></prestashop>"))
+    assert unknown.status_code == 400
+    readonly = await api.post("/orders", params=JSON, content=b"<prestashop><order/></prestashop>")
+    assert readonly.status_code == 405
+
+
+async def test_fault_switches_and_request_log(sb: PrestaShopSandbox, api: httpx.AsyncClient) -> None:
+    sb.faults.throttle_next, sb.faults.retry_after = 1, 7
+    throttled = await api.get("/customers", params=JSON)
+    assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "7"
+    sb.faults.error_next = 1
+    assert (await api.get("/customers", params=JSON)).status_code == 503
+    sb.faults.lose_next_writes = 1
+    with pytest.raises(httpx.RemoteProtocolError):
+        await api.put("/addresses/1", params=JSON, content=(
+            b"<prestashop><address><id>1</id><id_customer>1</id_customer><alias>Lost</alias>"
+            b"</address></prestashop>"))
+    assert (await sb.store.get("addresses", 1))["alias"] == "Lost"  # type: ignore[index]  # committed
+    sb.faults.ignore_paging = True
+    first = (await api.get("/customers", params={**JSON, "limit": "1,1"})).json()
+    assert first["customers"] == [{"id": 1}]
+    assert [(r.method, r.status, r.outcome) for r in sb.requests] == [
+        ("GET", 429, "response"), ("GET", 503, "response"), ("PUT", None, "dropped"),
+        ("GET", 200, "response")]
+
+
+def test_cli_command_is_a_click_command() -> None:
+    result = CliRunner().invoke(sandbox_prestashop_command, ["--help"])
+    assert result.exit_code == 0 and "--timezone" in result.output
