@@ -190,7 +190,9 @@ def _customer_key(r: _Inbound, order: MappingABC[str, Any]) -> str:
 
 def order_to_invoice(order: MappingABC[str, Any], *, mapping: Mapping,
                      doc_type: str = "invoice") -> dict[str, Any]:
-    """A paid order as an invoice (or ``sales_receipt``); prices net of tax per line."""
+    """A paid order as an invoice (or ``sales_receipt``): product lines, then shipping lines,
+    prices net of tax when the shop's prices include it; discounts allocated to a line
+    (``totalDiscountSet``, order-level discounts included) become its ``discount_pct``."""
     if doc_type not in ("invoice", "sales_receipt"):
         raise ValueError("doc_type is invoice or sales_receipt")
     r = _Inbound(mapping)
@@ -212,6 +214,16 @@ def order_to_invoice(order: MappingABC[str, Any], *, mapping: Mapping,
             "unit_price": _net(unit, rate_sum, included), "discount_pct": pct,
             "taxes": taxes, "withholding": None, "account": None,
         })
+    for shipping in (order.get("shippingLines") or {}).get("nodes") or []:
+        taxes, rate_sum = _line_taxes(r, shipping, f"shipping {shipping.get('title')!r}")
+        price = _money(shipping.get("discountedPriceSet"))
+        if price:
+            lines.append({
+                "line_no": len(lines) + 1, "sku": None, "product_key": None,
+                "description": f"Envío: {shipping.get('title') or ''}".strip(),
+                "quantity": Decimal(1), "unit_price": _net(price, rate_sum, included),
+                "discount_pct": _ZERO, "taxes": taxes, "withholding": None, "account": None,
+            })
     method = None
     gateways = order.get("paymentGatewayNames") or []
     if gateways:

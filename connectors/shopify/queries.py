@@ -33,6 +33,8 @@ ORDER = f"""
   lineItems(first: 100) {{ nodes {{ id sku name quantity variant {{ id }}
     originalUnitPriceSet {{ {_MONEY} }} totalDiscountSet {{ {_MONEY} }}
     taxLines {{ title rate priceSet {{ {_MONEY} }} }} }} }}
+  shippingLines(first: 10) {{ nodes {{ title discountedPriceSet {{ {_MONEY} }}
+    taxLines {{ title rate priceSet {{ {_MONEY} }} }} }} }}
   subtotalPriceSet {{ {_MONEY} }} totalTaxSet {{ {_MONEY} }} totalPriceSet {{ {_MONEY} }}
   transactions {{ id kind status gateway processedAt amountSet {{ {_MONEY} }} }}
   refunds {{ id createdAt updatedAt note totalRefundedSet {{ {_MONEY} }}

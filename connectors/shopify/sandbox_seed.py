@@ -44,12 +44,14 @@ def transaction(tx_id: int, kind: str, gateway: str, amount: str, when: str) -> 
 
 def order(name: str, customer_gid: str, status: str, lines: list[dict[str, Any]], total: str,
           tax: str, gateway: str, transactions: list[dict[str, Any]],
-          refunds: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+          refunds: list[dict[str, Any]] | None = None,
+          shipping: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     return {"name": name, "processedAt": "2026-11-20T10:15:00Z", "cancelledAt": None,
             "currencyCode": "EUR", "taxesIncluded": True, "displayFinancialStatus": status,
             "note": None, "tags": [], "sourceName": "web", "paymentGatewayNames": [gateway],
             "customer": {"id": customer_gid}, "billingAddress": None,
-            "lineItems": {"nodes": lines}, "subtotalPriceSet": money(total),
+            "lineItems": {"nodes": lines}, "shippingLines": {"nodes": shipping or []},
+            "subtotalPriceSet": money(total),
             "totalTaxSet": money(tax), "totalPriceSet": money(total),
             "transactions": transactions, "refunds": refunds or []}
 
@@ -116,6 +118,8 @@ async def seed(store: SandboxStore) -> dict[str, dict[str, Any]]:
     o4 = await store.insert("Order", order(
         "#1004", marta["id"], "PAID",
         [line(ids[7], "CAM-001", "Camiseta Holded", 5, "19.90", 0.21, "17.27", cam)],
-        "99.50", "17.27", "manual", [transaction(ids[8], "SALE", "manual", "99.50", when)]))
+        "104.45", "18.13", "manual", [transaction(ids[8], "SALE", "manual", "104.45", when)],
+        shipping=[{"title": "Envío estándar", "discountedPriceSet": money("4.95"),
+                   "taxLines": [{"title": "IVA", "rate": 0.21, "priceSet": money("0.86")}]}]))
     return {"lucia": lucia, "jordi": jordi, "marta": marta, "oil": oil, "shirt": shirt,
             "order_paid": o1, "order_refunded": o2, "order_pending": o3, "order_b2b": o4}

@@ -141,3 +141,30 @@ def test_invoice_tags_fit_shopify() -> None:
     for bad in ("", "x" * 40, "A,B"):
         with pytest.raises(ValueError):
             shmap.invoice_tag(bad)
+
+
+def _recomputed(invoice: dict) -> tuple[Decimal, Decimal]:
+    from app.mapping.totals import AppliedTax, TaxedLine, compute_totals
+    lines = [TaxedLine(line["line_no"], line["quantity"], line["unit_price"],
+                       line["discount_pct"],
+                       tuple(AppliedTax(c, MAPPING.taxes[c].rate) for c in line["taxes"]))
+             for line in invoice["lines"]]
+    totals = compute_totals(lines, "line")
+    return totals.tax_total, totals.total
+
+
+async def test_seeded_orders_with_shipping_add_up_as_holded_would_compute_them() -> None:
+    from connectors.shopify.sandbox_seed import seed
+    from connectors.shopify.sandbox_store import SandboxStore
+    store = await SandboxStore.open()
+    try:
+        seeded = await seed(store)
+    finally:
+        await store.close()
+    for name in ("order_paid", "order_refunded", "order_b2b"):
+        invoice = shmap.order_to_invoice(seeded[name], mapping=MAPPING)
+        assert _recomputed(invoice) == (invoice["totals"]["tax_total"],
+                                        invoice["totals"]["total"]), name
+    shipping = shmap.order_to_invoice(seeded["order_b2b"], mapping=MAPPING)["lines"][-1]
+    assert shipping["description"] == "Envío: Envío estándar"
+    assert shipping["taxes"] == ["iva_21"] and shipping["unit_price"] == Decimal("4.090909")
