@@ -169,21 +169,22 @@ class PrestaShopClient:
                    page_size: int | None = None, lane: Lane = "realtime"
                    ) -> AsyncIterator[dict[str, Any]]:
         """Every record of ``resource`` matching ``filters`` (``{"id_customer": "[7]"}``)."""
-        filters = dict(filters or {})
-        dated = DATE_FIELDS & set(filters) or (sort and any(f in sort for f in DATE_FIELDS))
-        if dated and not date:
-            raise ValueError(f"{resource}: filtering or sorting on date_add / date_upd needs "
-                             "date=True (PrestaShop's date=1)")
-        params: dict[str, Any] = {"output_format": "JSON", "display": display}
-        params.update({f"filter[{name}]": value for name, value in filters.items()})
-        if sort:
-            params["sort"] = sort
-        if date:
-            params["date"] = "1"
+        params = _list_params(resource, filters, display, sort, date)
         paginator = PrestaShopPaginator(resource, page_size or self.page_size)
         async for record in self.transport.paginate(self.url(resource), paginator, params=params,
                                                     headers=self._headers(), lane=lane):
             yield record
+
+    async def page(self, resource: str, *, limit: int, offset: int = 0,
+                   filters: Mapping[str, str] | None = None, display: str = "full",
+                   sort: str | None = None, date: bool = False, lane: Lane = "realtime"
+                   ) -> list[dict[str, Any]]:
+        """One page (``limit=<offset>,<limit>``): for keyset walks that filter on ``id``."""
+        params = _list_params(resource, filters, display, sort, date)
+        params["limit"] = f"{offset},{limit}"
+        body = await self.transport.json("GET", self.url(resource), params=params,
+                                         headers=self._headers(), lane=lane)
+        return PrestaShopPaginator(resource, limit).items(Page(body))
 
     async def get(self, resource: str, record_id: int | str, *, lane: Lane = "realtime"
                   ) -> dict[str, Any]:
@@ -262,6 +263,22 @@ class PrestaShopClient:
                                      response.status_code, text, self._secrets)
         raise RetryableError("response is not JSON: is output_format=JSON honoured?",
                              fault=Fault.REMOTE, context=context)
+
+
+def _list_params(resource: str, filters: Mapping[str, str] | None, display: str,
+                 sort: str | None, date: bool) -> dict[str, Any]:
+    filters = dict(filters or {})
+    dated = DATE_FIELDS & set(filters) or (sort and any(f in sort for f in DATE_FIELDS))
+    if dated and not date:
+        raise ValueError(f"{resource}: filtering or sorting on date_add / date_upd needs "
+                         "date=True (PrestaShop's date=1)")
+    params: dict[str, Any] = {"output_format": "JSON", "display": display}
+    params.update({f"filter[{name}]": value for name, value in filters.items()})
+    if sort:
+        params["sort"] = sort
+    if date:
+        params["date"] = "1"
+    return params
 
 
 def _one(resource: str, body: Any) -> dict[str, Any]:

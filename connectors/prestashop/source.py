@@ -14,8 +14,9 @@ order_invoices    id           the invoice (no ``date_upd`` on order_invoices)
 order_payments    id           payments on invoiced orders (no ``date_upd`` either)
 ================  ===========  ==================================================
 
-Every window is read to its end (``limit=<offset>,<N>`` pages), sorted by the polling key and
-fed to the pure run; the state is committed only when every stream finished. Dates are
+Every window is read to its end, ``batch`` records at a time by id (``filter[id]=[last+1,MAX]``
+with ``limit=0,<batch>``: a keyset, so a record changed mid-walk cannot shift the pages),
+sorted by the polling key and fed to the pure run; the state is committed only when every stream finished. Dates are
 shop-local: ``shop_timezone`` (default Europe/Madrid) turns them into aware datetimes.
 
 An invoice is keyed ``invoice/prestashop/<id_order_invoice>``; an order without an invoice is
@@ -33,14 +34,14 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Mapping as MappingABC, Sequence
+from collections.abc import Iterable, Mapping as MappingABC
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from app.core.hashing import content_hash
 from app.mapping import Mapping, Unmappable
-from connectors.base.errors import SkipRecord
+from connectors.base.errors import ErrorContext, PaginationLoop, SkipRecord
 from connectors.base.limiter import Lane
 from connectors.base.polling import Observed, PollState, Window, advance, begin, commit, key_of
 from connectors.prestashop.client import PrestaShopClient, any_of, interval
@@ -178,13 +179,32 @@ class PrestaShopSource:
                                                   sort="[id_ASC]", date=date, lane=lane)]
 
     async def _window(self, stream: str, window: Window) -> list[Record]:
-        if window.by == "id":
+        """Every record of the window, walked by ``id`` (keyset: ``filter[id]=[last+1,MAX]``).
+
+        Not by offset: a record changed during the walk leaves the window and would shift
+        every later offset, silently skipping one record (its next run would start past it).
+        """
+        filters: dict[str, str] = {}
+        dated = window.by == "modified"
+        low = 1
+        if not dated:
             low = (window.id_mark or 0) + 1 if isinstance(window.id_mark, int) else 1
-            return await self._rows(stream, {"id": interval(low, MAX_ID)}, lane="bulk")
-        since = ps_datetime(window.since, self.tz) if window.since is not None else EPOCH
-        until = ps_datetime(window.until, self.tz)
-        return await self._rows(stream, {"date_upd": interval(since, until)}, date=True,
-                                lane="bulk")
+        else:
+            since = ps_datetime(window.since, self.tz) if window.since is not None else EPOCH
+            filters["date_upd"] = interval(since, ps_datetime(window.until, self.tz))
+        rows: list[Record] = []
+        while True:
+            page = await self.client.page(stream, limit=self.batch, sort="[id_ASC]", date=dated,
+                                          filters={**filters, "id": interval(low, MAX_ID)},
+                                          lane="bulk")
+            if page and int(page[-1]["id"]) < low:
+                raise PaginationLoop(f"{stream}: the id filter was ignored (page ends at "
+                                     f"{page[-1]['id']}, asked from {low})",
+                                     context=ErrorContext(SYSTEM))
+            rows += page
+            if len(page) < self.batch:
+                return rows
+            low = int(page[-1]["id"]) + 1
 
     # ---- records -> events -----------------------------------------------------------------
     async def _observe(self, stream: str, rows: list[Record], catalog: Catalog, lane: Lane
