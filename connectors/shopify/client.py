@@ -96,8 +96,9 @@ class CostBudget:
 
     def update(self, body: Any) -> None:
         """Take the truth from ``extensions.cost.throttleStatus`` of an answer."""
-        cost = ((body or {}).get("extensions") or {}).get("cost") if isinstance(body, dict) else None
-        status = (cost or {}).get("throttleStatus") if isinstance(cost, dict) else None
+        extensions = body.get("extensions") if isinstance(body, dict) else None
+        cost = (extensions or {}).get("cost") if isinstance(extensions, dict) else None
+        status = cost.get("throttleStatus") if isinstance(cost, dict) else None
         if not isinstance(status, dict):
             return
         try:

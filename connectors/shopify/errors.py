@@ -129,8 +129,8 @@ def check_response(response: httpx.Response, table: ClassificationTable = TABLE,
                                if isinstance(e, dict)), secrets)[:300]
     context = _context(response, secrets)
     if "THROTTLED" in codes:
-        raise RateLimited(f"query cost budget exhausted: {message}", retry_after=throttle_wait(body),
-                          fault=Fault.TRANSIENT, context=context)
+        raise RateLimited(f"query cost budget exhausted: {message}",
+                          retry_after=throttle_wait(body), fault=Fault.TRANSIENT, context=context)
     if "ACCESS_DENIED" in codes:
         raise AccessDenied(f"access denied: {message}", fault=Fault.CONFIG, context=context)
     if "INTERNAL_SERVER_ERROR" in codes:

@@ -22,8 +22,9 @@ from typing import Any
 from app.mapping import Mapping, Unmappable
 from connectors.shopify.client import numeric_id
 
-__all__ = ["HELD_FIELDS", "PAID_STATUSES", "SYSTEM", "TAX_ID_METAFIELD", "contact_to_customer_input",
-           "customer_to_contact", "entity_key", "invoice_tag", "order_to_invoice",
+__all__ = ["HELD_FIELDS", "PAID_STATUSES", "SYSTEM", "TAX_ID_METAFIELD",
+           "contact_to_customer_input", "customer_to_contact", "entity_key", "invoice_tag",
+           "order_to_invoice",
            "parse_ts", "refund_to_credit_note", "transaction_to_payment", "variant_to_product"]
 
 SYSTEM = "shopify"
@@ -55,7 +56,7 @@ def parse_ts(value: str) -> dt.datetime:
 
 
 def _money(value: Any) -> Decimal:
-    amount = ((value or {}).get("shopMoney") or {}).get("amount") if isinstance(value, dict) else value
+    amount = (value.get("shopMoney") or {}).get("amount") if isinstance(value, dict) else value
     return _ZERO if amount in (None, "") else Decimal(str(amount))
 
 
@@ -177,7 +178,9 @@ def _line_taxes(r: _Inbound, line: MappingABC[str, Any], where: str) -> tuple[li
 
 
 def _net(price: Decimal, rate_sum: Decimal, included: bool) -> Decimal:
-    return (price / (1 + rate_sum)).quantize(Decimal("0.000001")) if included and rate_sum else price
+    if not (included and rate_sum):
+        return price
+    return (price / (1 + rate_sum)).quantize(Decimal("0.000001"))
 
 
 def _customer_key(r: _Inbound, order: MappingABC[str, Any]) -> str:

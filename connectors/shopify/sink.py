@@ -56,7 +56,8 @@ class ShopifySink:
         command = dict(command)
         done = self.ledger.get(command["command_id"])
         if done is not None:
-            return SinkOutcome(self._result(command, "already_done", target_id=done.get("target_id"),
+            return SinkOutcome(self._result(command, "already_done",
+                                            target_id=done.get("target_id"),
                                             reason="command already executed"))
         mapping = self._mapping()
         try:

@@ -114,7 +114,8 @@ class ShopifySource:
         new_state, events = dict(state), []
         for name in self.streams:
             operation, field, _ = STREAMS[name]
-            base = state.get(name) or polling.PollState(overlap_seconds=self.overlap.total_seconds())
+            base = state.get(name) or polling.PollState(
+                overlap_seconds=self.overlap.total_seconds())
             run = polling.begin(base, started=now)
             observed = sorted(
                 [self._observe(name, node, mapping) async for node in self.client.iterate(
@@ -133,8 +134,9 @@ class ShopifySource:
     def _observe(self, stream: str, node: Record, mapping: MappingDoc) -> polling.Observed:
         modified = shmap.parse_ts(node["updatedAt"])
         found = self.events_of(stream, node, mapping)
-        digest = content_hash({"events": [e["content_hash"] for e in found]}) if found else content_hash(
-            {"id": node["id"], "updatedAt": node["updatedAt"]})
+        # Nothing to emit (unpaid order, parked record): the version itself is the content.
+        digest = content_hash({"events": [e["content_hash"] for e in found]} if found else
+                              {"id": node["id"], "updatedAt": node["updatedAt"]})
         return polling.Observed(int(numeric_id(node["id"])), modified, digest, found)
 
     def events_of(self, stream: str, node: Record, mapping: MappingDoc) -> list[Record]:

@@ -1,4 +1,4 @@
-"""ShopifySource and ShopifySink against the sandbox: documents from orders, webhooks, write-back."""
+"""ShopifySource and ShopifySink against the sandbox: documents, webhooks, write-back."""
 from __future__ import annotations
 
 import datetime as dt
