@@ -39,8 +39,11 @@ def say(text: str = "", **style: object) -> None:
 
 
 @click.command()
+@click.option("--erp", type=click.Choice(["file", "odoo", "business-central"]), default="file",
+              show_default=True, help="Where the ERP data comes from: a JSON Lines export, or "
+              "the Odoo / Business Central sandbox through its real connector.")
 @click.option("--keep-kafka", is_flag=True, help="Leave the local Kafka running afterwards.")
-def demo(keep_kafka: bool) -> None:
+def demo(erp: str, keep_kafka: bool) -> None:
     """Run the quick-start demo against local sandboxes and print a summary."""
     tmp = Path(tempfile.mkdtemp(prefix="holded-sync-demo-"))
     say("holded-sync demo", bold=True)
@@ -50,7 +53,7 @@ def demo(keep_kafka: bool) -> None:
     except devkafka.DevKafkaError as exc:
         raise click.ClickException(str(exc)) from exc
     try:
-        asyncio.run(_run(info.url, tmp))
+        asyncio.run(_run(info.url, tmp) if erp == "file" else _run_erp(info.url, tmp, erp))
     finally:
         if not keep_kafka:
             devkafka.stop(devkafka.default_data_dir())
@@ -146,7 +149,8 @@ async def _summary(settings: Settings, holded) -> None:
         record = state["record"] or {}
         label = record.get("name") or record.get("number") or record.get("sku") or ""
         vector = ", ".join(f"{s}:{n}" for s, n in sorted(state["vector"].items()))
-        say(f"  {key:32} {label[:28]:28} v[{vector}]  holded id: {ids.get('holded', '-')}")
+        where = ", ".join(f"{system}={rid[:12]}" for system, rid in sorted(ids.items())) or "-"
+        say(f"  {key[:40]:40} {label[:26]:26} v[{vector}]  ids: {where}")
     say(f"\nHolded now holds {await holded.count('contacts')} contacts, "
         f"{await holded.count('products')} products, {await holded.count('documents')} documents.")
     for c in conflicts:
@@ -157,3 +161,87 @@ async def _summary(settings: Settings, holded) -> None:
     say(f"  metrics:   http://127.0.0.1:{settings.web_port}/metrics (while a worker runs)")
     say("  state:     holded-sync tables entities | links | replicas")
     say("  mappings:  docs/mappings.md; events: docs/events.md")
+
+
+async def _run_erp(broker_url: str, tmp: Path, erp: str) -> None:
+    """The same story with a real connector polling an ERP sandbox, and a payment flowing back."""
+    import httpx
+
+    from app.settings import BusinessCentralSettings, OdooSettings
+    from connectors.holded.sandbox import RateLimit, start_sandbox
+
+    system = erp.replace("-", "_")
+    say(f"2/6 starting the Holded and {erp} sandboxes (strict API contracts)...")
+    holded = await start_sandbox(port=0, db_path=str(tmp / "holded.sqlite"),
+                                 rate_limit=RateLimit(requests=20, per_seconds=1.0))
+    if system == "odoo":
+        from connectors.odoo.sandbox import start_odoo_sandbox
+
+        sandbox = await start_odoo_sandbox(port=0)
+        extra = {"odoo": OdooSettings(url=sandbox.url, db=sandbox.db, login="admin",
+                                      api_key="sandbox-key")}
+    else:
+        from connectors.business_central.sandbox import start_bc_sandbox
+
+        sandbox = await start_bc_sandbox(port=0)
+        extra = {"business_central": BusinessCentralSettings(
+            api_url=sandbox.url, token_url=sandbox.token_url, tenant=sandbox.tenant,
+            environment=sandbox.environment, company_id=sandbox.company_id,
+            client_id=sandbox.client_id, client_secret=sandbox.client_secret)}
+    settings = Settings(
+        broker=broker_url, topic_prefix=f"demo-{uuid.uuid4().hex[:6]}.", partitions=4,
+        store="memory://", data_dir=tmp / "worker", web_port=devkafka.free_port(),
+        systems=("holded", system), session_timeout_s=6.0, poll_interval_s=2.0,
+        holded=HoldedSettings(api_url=holded.url, api_key="sandbox-key", requests_per_second=10),
+        **extra)
+    worker = WorkerProcess(settings, tmp / "worker.log")
+    try:
+        await ensure_topics(settings)
+        mapping = await publish_mapping(settings, MAPPING)
+        say(f"3/6 published mapping v{mapping.version} ({MAPPING.name})")
+        say(f"4/6 starting a worker (pollers for Holded and {erp}, canonical agent, sinks)...")
+        worker.start()
+        await wait_ready(settings, worker, 120)
+        say(f"5/6 the {erp} connector reads its customers, products and posted invoices...")
+        invoices = await _wait_invoices_decided(settings, worker)
+        links = await read_table(settings, "links")
+        paid_key = next((k for k, r in invoices.items() if r["status"] == "succeeded"), None)
+        if paid_key:
+            holded_id = links[paid_key]["ids"]["holded"]
+            doc = next(d for d in await holded.all("documents") if d["id"] == holded_id)
+            say(f"6/6 a customer pays {doc['total']} EUR in Holded for {paid_key}...")
+            async with httpx.AsyncClient(base_url=holded.url, headers={"key": "sandbox-key"}) as http:
+                await http.post(f"/invoicing/v1/documents/invoice/{holded_id}/pay",
+                                json={"date": int(time.time()), "amount": doc["total"]})
+
+            async def back_in_erp() -> bool:
+                results = [r.value for r in await read_topic(
+                    settings, TopicNames(settings).results(system), codec("CommandResult").loads)]
+                return any(r["entity_key"].startswith("payment/") and r["status"] == "succeeded"
+                           for r in results)
+            await wait_for(back_in_erp, 120, f"the payment to reach {erp}", worker)
+            say(f"    the payment is registered in {erp} against the invoice (reconciled)")
+        await _settle(settings, worker)
+        await _summary(settings, holded)
+    finally:
+        worker.stop()
+        await sandbox.stop()
+        await holded.stop()
+
+
+async def _wait_invoices_decided(settings: Settings, worker: WorkerProcess) -> dict[str, dict]:
+    """Every ERP invoice has an outcome in Holded (sent, or parked with its reason)."""
+    names = TopicNames(settings)
+
+    async def decided() -> dict[str, dict] | None:
+        entities = await read_table(settings, "entities")
+        wanted = {k for k in entities if k.startswith("invoice/")}
+        results = {r.value["entity_key"]: r.value for r in await read_topic(
+            settings, names.results("holded"), codec("CommandResult").loads)}
+        got = {k: results[k] for k in wanted if k in results}
+        return got if wanted and len(got) == len(wanted) else None
+    outcome = await wait_for(decided, 180, "every invoice to reach Holded", worker)
+    for key, result in sorted(outcome.items()):
+        note = "" if result["status"] == "succeeded" else f": {result['reason']}"
+        say(f"    {key}: {result['status']}{note}", fg=None if result["status"] == "succeeded" else "yellow")
+    return outcome

@@ -52,7 +52,9 @@ HELD_FIELDS: dict[str, frozenset[str]] = {
     }),
     # What Holded owns on a document: its number (given on approval), whether it is approved or
     # cancelled, and what has been paid. Lines and totals are the ERP's.
-    "invoice": frozenset({"number", "status", "payment_status", "amount_paid"}),
+    # Documents go to Holded as drafts (no number, status draft): Holded is trusted only for
+    # the payment state it owns, so its draft view never overwrites the ERP's number/status.
+    "invoice": frozenset({"payment_status", "amount_paid"}),
     # method is not held (Holded stores the treasury only); reference and description are
     # written joined into one ``desc`` and cannot be split back apart; contact_key is always
     # the document's contact in Holded.

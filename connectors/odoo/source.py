@@ -28,6 +28,7 @@ from decimal import Decimal
 from typing import Any
 
 from app.core.hashing import content_hash
+from app.core.keys import EntityKey
 from app.mapping import Mapping
 from app.mapping.errors import Unmappable
 from connectors.base.errors import SkipRecord
@@ -259,7 +260,8 @@ class OdooSource:
                 out.append(Observed(row["id"], modified, "not-an-event"))
                 continue
             out.append(Observed(row["id"], modified, content_hash(payload),
-                                self._event(entity, row["id"], modified, payload, lane)))
+                                self._event(entity, row["id"], modified, payload, lane,
+                                            row.get("ref"))))
         return out
 
     async def _related(self, entity: str, rows: list[dict[str, Any]], catalog: Catalog
@@ -293,14 +295,26 @@ class OdooSource:
         return payment_from_odoo(row, catalog, self.mapping)
 
     def _event(self, entity: str, rid: int, modified: dt.datetime | None,
-               payload: dict[str, Any], lane: str) -> dict[str, Any]:
-        key = entity_key(entity, rid)
+               payload: dict[str, Any], lane: str, ref: Any = None) -> dict[str, Any]:
+        key = _born_elsewhere(entity, ref) or entity_key(entity, rid)
         digest = content_hash(payload)
         event_id = hashlib.sha256(f"{SYSTEM}|{key}|{digest}".encode()).hexdigest()[:32]
         return {"event_id": event_id, "entity_key": key, "entity": entity,
                 "source_system": SYSTEM, "source_id": str(rid),
                 "source_ts": modified or dt.datetime.now(dt.UTC), "op": "upsert",
                 "payload": payload, "content_hash": digest, "lane": lane}
+
+
+def _born_elsewhere(entity: str, ref: Any) -> str | None:
+    """Our sink writes a record's entity key into ``ref`` when it creates it in Odoo (a
+    payment from Holded, say): that record keeps its original key instead of getting a new one."""
+    if not isinstance(ref, str):
+        return None
+    try:
+        key = EntityKey.parse(ref)
+    except ValueError:
+        return None
+    return ref if key.entity == entity and key.origin != SYSTEM else None
 
 
 def _ordered(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

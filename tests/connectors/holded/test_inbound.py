@@ -384,9 +384,8 @@ async def test_invoice_and_payment_round_trip(holded: HoldedClient) -> None:
     back = event["payload"]
     valid("invoice", back)
     raw = await holded.documents("invoice").get(document_id)
-    assert inbound.project("invoice", back) == {
-        "number": raw["docNumber"], "status": "issued", "payment_status": "partial",
-        "amount_paid": D("100.45")}
+    assert inbound.project("invoice", back) == {"payment_status": "partial", "amount_paid": D("100.45")}
+    assert (back["number"], back["status"]) == (raw["docNumber"], "issued")
     # not held, but the inverse mapping must still be exact
     for field in ("lines", "totals", "issue_date", "due_date", "currency", "customer_key",
                   "payment_method", "notes", "doc_type", "exchange_rate"):
