@@ -2,16 +2,19 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 
 import httpx
 import pytest
 
-from connectors.base.errors import Fault, PaginationLoop, RetryableError
+from connectors.base.errors import FatalError, Fault, PaginationLoop, RetryableError
 from connectors.base.limiter import RateLimit, TokenBucket
 from connectors.base.retry import RetryPolicy
 from connectors.prestashop.client import PrestaShopClient, interval, to_xml
 from connectors.prestashop.errors import KeyRejected, NotFound, PermissionDenied, Rejected
+from connectors.prestashop.source import PrestaShopSource
 from tests.connectors.fakes import FakeApi, FakeClock, json_response, raising
+from tests.connectors.prestashop.support import MAPPING
 
 KEY = "ABCDEFGHIJKLMNOPQRSTUVWXYZ123456"
 XML_401 = (b'<?xml version="1.0" encoding="UTF-8"?><prestashop><errors><error><code><![CDATA[18]]>'
@@ -146,3 +149,26 @@ def test_to_xml_is_prestashop_input() -> None:
 def test_an_empty_key_is_refused() -> None:
     with pytest.raises(ValueError):
         PrestaShopClient(httpx.AsyncClient(), base_url="https://x", api_key="")
+
+
+async def test_a_list_answer_of_another_shape_is_a_remote_fault() -> None:
+    api = FakeApi()
+    api.on("GET", "/api/customers", json_response(200, {"customer": {"id": 1}}))
+    with pytest.raises(FatalError) as caught:
+        [c async for c in make(api).list("customers")]
+    assert caught.value.fault is Fault.REMOTE
+
+
+async def test_a_shop_that_ignores_the_id_filter_stops_the_poll() -> None:
+    api = FakeApi()
+    api.on("GET", "/api/countries", json_response(200, []))
+    api.on("GET", "/api/currencies", json_response(200, []))
+    api.on("GET", "/api/customers", json_response(200, {"customers": [
+        {"id": 1, "date_upd": "2026-01-01 10:00:00"}, {"id": 2, "date_upd": "2026-01-01 10:00:00"}]}))
+    api.on("GET", "/api/addresses", json_response(200, []))
+    source = PrestaShopSource(make(api), MAPPING, batch=2, streams=("customers",))
+    with pytest.raises(PaginationLoop):
+        await source.poll(None, dt.datetime(2026, 1, 2, tzinfo=dt.UTC))
+    walked = [r.url.params["filter[id]"] for r in api.requests if r.url.path == "/api/customers"
+              and "date" in r.url.params]
+    assert walked == ["[1,2147483647]", "[3,2147483647]"]
