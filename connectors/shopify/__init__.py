@@ -1,0 +1,1 @@
+"""Shopify connector: Admin GraphQL client, source, sink, webhooks and a strict sandbox."""

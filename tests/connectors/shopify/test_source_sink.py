@@ -226,3 +226,14 @@ async def test_a_lost_mutation_response_is_found_by_reading_again(
     outcome = (await sink.execute(cmd)).result
     assert outcome["status"] == "succeeded" and outcome["reason"] == "Shopify already holds it"
     assert sum(r.operation == "CustomerUpdate" for r in sandbox.requests) == 1
+
+
+async def test_a_webhook_re_fetch_and_a_poll_agree_on_event_ids(
+        sandbox: ShopifySandbox, http: httpx.AsyncClient) -> None:
+    source = ShopifySource(make_client(sandbox, http), mapping=MAPPING)
+    _, polled = await source.poll(None, dt.datetime.now(dt.UTC))
+    order = sandbox.seeded["order_refunded"]
+    fetched = await source.events_for([Delivery("refunds/create", "Order", numeric(order),
+                                                "e9", None)])
+    assert len(fetched) == 3  # invoice, credit note, the sale (the refund tx is not a payment)
+    assert {e["event_id"] for e in fetched} <= {e["event_id"] for e in polled}
