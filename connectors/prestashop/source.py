@@ -34,7 +34,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Mapping as MappingABC
+from collections.abc import Callable, Iterable, Mapping as MappingABC
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -50,7 +50,8 @@ from connectors.prestashop.mapping import (
     parse_ps_datetime, payment_from_ps, product_from_ps, ps_datetime,
 )
 
-__all__ = ["STREAMS", "PrestaShopPollState", "PrestaShopSource", "PushRef", "parse_push"]
+__all__ = ["STREAMS", "PrestaShopPollState", "PrestaShopPoller", "PrestaShopSource", "PushRef",
+           "parse_push"]
 
 logger = logging.getLogger(__name__)
 
@@ -329,3 +330,21 @@ class PrestaShopSource:
                 "op": "upsert", "payload": payload, "content_hash": digest, "lane": lane}
 
 
+
+
+@dataclass
+class PrestaShopPoller:
+    """The worker's poller shape (state as JSON text), for ``app/connections.py`` to register:
+    ``PrestaShopPoller(client, mapping_provider, shop_timezone=..., invoice_prefix=...)``."""
+
+    client: PrestaShopClient
+    mapping: Callable[[], Mapping]
+    shop_timezone: str = "Europe/Madrid"
+    invoice_prefix: str = "WEB"
+    system: str = SYSTEM
+
+    async def poll(self, state: str | None, now: dt.datetime) -> tuple[str, list[Record]]:
+        source = PrestaShopSource(self.client, self.mapping(), shop_timezone=self.shop_timezone,
+                                  invoice_prefix=self.invoice_prefix)
+        new, events = await source.poll(PrestaShopPollState.from_json(state), now)
+        return new.to_json(), events

@@ -15,7 +15,9 @@ from connectors.base.errors import SkipRecord
 from connectors.prestashop.client import PrestaShopClient
 from connectors.prestashop.sandbox import KEY, PrestaShopSandbox, start_prestashop_sandbox
 from connectors.prestashop.sink import PrestaShopSink
-from connectors.prestashop.source import PrestaShopPollState, PrestaShopSource, parse_push
+from connectors.prestashop.source import (
+    PrestaShopPoller, PrestaShopPollState, PrestaShopSource, parse_push,
+)
 from tests.connectors.prestashop.support import MAPPING, command, levante, lucia, make_client
 
 
@@ -203,3 +205,10 @@ async def test_a_record_changed_mid_walk_does_not_shift_the_pages(sb: PrestaShop
     walked = [parse_qs(r.query)["filter[id]"][0] for r in sb.requests if r.path == "/api/customers"
               and "filter[id]" in parse_qs(r.query) and "date" in parse_qs(r.query)]
     assert walked == ["[1,2147483647]", "[2,2147483647]", "[3,2147483647]"]
+
+
+async def test_the_worker_poller_keeps_its_state_as_json(sb: PrestaShopSandbox, http: httpx.AsyncClient) -> None:
+    poller = PrestaShopPoller(make_client(sb, http), lambda: MAPPING)
+    state, events = await poller.poll(None, now())
+    assert isinstance(state, str) and len(events) == 8
+    assert (await poller.poll(state, now()))[1] == []
