@@ -41,6 +41,8 @@ __all__ = ["MemoryDateUpds", "DateUpds", "PrestaShopSink"]
 logger = logging.getLogger(__name__)
 
 Record = dict[str, Any]
+ONLY_TAX_DATA = ("only the tax id is written: the shop keeps its own name, e-mail, phones and "
+                 "postal address")
 NOT_WRITTEN = {
     "payment": "PrestaShop orders are the source of payments: Holded payments are not written "
                "back to PrestaShop",
@@ -123,7 +125,8 @@ class PrestaShopSink:
         if not changes:
             self.date_upds.put(int(address["id"]), str(address.get("date_upd")))
             return SinkOutcome(self._result(command, "succeeded", target,
-                                            reason="PrestaShop already holds it",
+                                            reason="PrestaShop already holds the tax id; "
+                                                   + ONLY_TAX_DATA,
                                             mapping_version=mapping.version))
         base = self.date_upds.get(int(address["id"]))
         if base is not None and str(address.get("date_upd")) != base:
@@ -131,6 +134,8 @@ class PrestaShopSink:
         written = await self.client.update("addresses", address["id"], {**address, **changes})
         self.date_upds.put(int(address["id"]), str(written.get("date_upd")))
         return SinkOutcome(self._result(command, "succeeded", target,
+                                        reason=f"wrote {', '.join(sorted(changes))} of address "
+                                               f"{address['id']}; " + ONLY_TAX_DATA,
                                         mapping_version=mapping.version))
 
     def _linked(self, command: Record) -> int | None:
