@@ -101,6 +101,8 @@ class PrestaShopSandbox:
         allowed = self.keys.get(key)
         if allowed is None or key in self.faults.revoked:
             raise ApiError(401, 18, "Invalid authentication key")
+        if resource not in RESOURCES:
+            raise ApiError(400, 23, f'Resource of type "{resource}" does not exist')
         if method not in allowed.get(resource, frozenset()):
             raise ApiError(401, 22, f'Resource of type "{resource}" is not allowed with this '
                            f"authentication key ({method})")
@@ -176,9 +178,6 @@ async def _handle(request: web.Request) -> web.Response:
     try:
         # PrestaShop checks the key before it reads the output format: auth errors are XML.
         try:
-            if resource not in RESOURCES:
-                sb.authorize(request.headers.get("Authorization", ""), resource, "GET")
-                raise ApiError(400, 22, f'Resource of type "{resource}" does not exists')
             sb.authorize(request.headers.get("Authorization", ""), resource, request.method)
         except ApiError as error:
             if error.status == 401:

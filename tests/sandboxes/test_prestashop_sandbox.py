@@ -44,6 +44,8 @@ async def test_keys_are_basic_auth_users_with_per_resource_permissions(sb: Prest
         narrow = await anon.get("/products", params=JSON, auth=(NARROW_KEY, ""))
         assert narrow.status_code == 401 and "not allowed" in xml_error(narrow)[1]
         assert (await anon.get("/customers/1", params=JSON, auth=(NARROW_KEY, ""))).status_code == 200
+        unknown = await anon.get("/carts_typo", params=JSON, auth=(KEY, ""))
+        assert unknown.status_code == 400 and unknown.json()["errors"][0]["code"] == 23
         body = b"<prestashop><address><id>1</id><alias>x</alias></address></prestashop>"
         read_only = await anon.put("/addresses/1", content=body, auth=(READ_KEY, ""))
         assert read_only.status_code == 401
