@@ -243,6 +243,7 @@ def _register_subcommands() -> None:
     from connectors.business_central.sandbox_cli import sandbox_bc_command
     from connectors.holded.sandbox_cli import sandbox_holded_command
     from connectors.odoo.sandbox_cli import sandbox_odoo_command
+    from connectors.sap_b1.sandbox_cli import sandbox_sap_command
 
     mappings.add_command(mappings_publish)
     cli.add_command(mappings)
@@ -250,6 +251,7 @@ def _register_subcommands() -> None:
     sandbox.add_command(sandbox_holded_command, "holded")
     sandbox.add_command(sandbox_odoo_command, "odoo")
     sandbox.add_command(sandbox_bc_command, "business-central")
+    sandbox.add_command(sandbox_sap_command, "sap-b1")
 
 
 _register_subcommands()

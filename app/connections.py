@@ -69,20 +69,19 @@ class _OdooPoller:
 
 
 @dataclass
-class _BusinessCentralPoller:
-    client: Any
-    mapping: Callable[[], Mapping]
-    system: str = "business_central"
+class _StreamsPoller:
+    """Sources whose state is one PollState per entity set (Business Central, SAP B1)."""
+
+    system: str
+    make_source: Callable[[], Any]
 
     async def poll(self, state: str | None, now: dt.datetime) -> tuple[str, list[dict]]:
         import json
 
         from connectors.base.polling import PollState
-        from connectors.business_central.source import BusinessCentralSource
 
         streams = {name: PollState.from_json(text) for name, text in json.loads(state or "{}").items()}
-        source = BusinessCentralSource(self.client, mapping=self.mapping)
-        new, events = await source.poll(streams, now)
+        new, events = await self.make_source().poll(streams, now)
         return json.dumps({name: st.to_json() for name, st in new.items()}), events
 
 
@@ -111,6 +110,13 @@ def clients(settings: Settings) -> dict[str, Any]:
             httpx.AsyncClient(timeout=HTTP_TIMEOUT), tenant=b.tenant, environment=b.environment,
             company_id=b.company_id, client_id=b.client_id, client_secret=b.client_secret,
             api_url=b.api_url, token_url=b.token_url)
+    if "sap_b1" in settings.systems and settings.sap_b1.password:
+        from connectors.sap_b1.client import SapB1Client
+
+        sap = settings.sap_b1
+        clients["sap_b1"] = SapB1Client(httpx.AsyncClient(timeout=HTTP_TIMEOUT), base_url=sap.base_url,
+                                        company_db=sap.company_db, username=sap.username,
+                                        password=sap.password)
     return clients
 
 
@@ -122,7 +128,15 @@ def pollers(settings: Settings, live: LiveMapping, api: dict[str, Any]) -> dict[
     if "odoo" in api:
         out["odoo"] = _OdooPoller(api["odoo"], mapping)
     if "business_central" in api:
-        out["business_central"] = _BusinessCentralPoller(api["business_central"], mapping)
+        from connectors.business_central.source import BusinessCentralSource
+
+        out["business_central"] = _StreamsPoller("business_central", lambda: BusinessCentralSource(
+            api["business_central"], mapping=mapping))
+    if "sap_b1" in api:
+        from connectors.sap_b1.source import SapB1Source
+
+        out["sap_b1"] = _StreamsPoller("sap_b1", lambda: SapB1Source(
+            api["sap_b1"], mapping=mapping, zone=settings.sap_b1.zone))
     return out
 
 
@@ -142,6 +156,13 @@ def sink_factories(settings: Settings, live: LiveMapping, api: dict[str, Any]) -
 
         factories["business_central"] = lambda ledger: BusinessCentralSink(
             api["business_central"], mapping=mapping, ledger=ledger)
+    if "sap_b1" in api:
+        from connectors.sap_b1.sink import SapB1Sink
+
+        options = {"transfer_account": settings.sap_b1.transfer_account} \
+            if settings.sap_b1.transfer_account else {}
+        factories["sap_b1"] = lambda ledger: SapB1Sink(api["sap_b1"], mapping=mapping,
+                                                       ledger=ledger, **options)
     return factories
 
 
@@ -150,7 +171,8 @@ def held_fields(settings: Settings) -> dict[str, dict[str, frozenset[str]]]:
     from importlib import import_module
 
     modules = {"holded": "connectors.holded.inbound", "odoo": "connectors.odoo.mapping",
-               "business_central": "connectors.business_central.mapping"}
+               "business_central": "connectors.business_central.mapping",
+               "sap_b1": "connectors.sap_b1.mapping"}
     out: dict[str, dict[str, frozenset[str]]] = {}
     for system in settings.systems:
         if system in modules:

@@ -14,7 +14,8 @@ from app.core.keys import valid_system
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["BusinessCentralSettings", "HoldedSettings", "OdooSettings", "Settings", "load_settings"]
+__all__ = ["BusinessCentralSettings", "HoldedSettings", "OdooSettings", "SapB1Settings", "Settings",
+           "load_settings"]
 
 
 class HoldedSettings(BaseSettings):
@@ -47,6 +48,16 @@ class BusinessCentralSettings(BaseSettings):
     client_secret: SecretStr | None = None
 
 
+class SapB1Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SAP_B1_", extra="ignore")
+    base_url: str = "https://localhost:50000/b1s/v1"
+    company_db: str = ""
+    username: str = ""
+    password: SecretStr | None = None
+    zone: str = "Europe/Madrid"  # the Service Layer server's local time (UpdateDate/UpdateTime)
+    transfer_account: str | None = None  # G/L account of bank transfers for IncomingPayments
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HOLDED_SYNC_", env_nested_delimiter="__",
                                       extra="ignore")
@@ -74,6 +85,7 @@ class Settings(BaseSettings):
     holded: HoldedSettings = Field(default_factory=HoldedSettings)
     odoo: OdooSettings = Field(default_factory=OdooSettings)
     business_central: BusinessCentralSettings = Field(default_factory=BusinessCentralSettings)
+    sap_b1: SapB1Settings = Field(default_factory=SapB1Settings)
     # Incremental pollers (Holded v1 has no webhooks): how often each runs, on one worker.
     poll_interval_s: float = Field(60.0, gt=0)
     # How long a command may wait for the records it depends on (its contact, its products).

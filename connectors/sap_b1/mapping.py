@@ -323,7 +323,8 @@ def payment_to_incoming(payment: MappingABC[str, Any], *, key: str, mapping: Map
     amount = Decimal(payment["amount"])
     if amount <= 0:
         r.fail("amount", f"{amount} is not a positive payment")
-    account = _transfer_account(mapping, payment.get("method")) or transfer_account
+    account = _transfer_account(mapping, payment.get("method"), payment.get("treasury")) \
+        or transfer_account
     if not account:
         r.fail("method", "no SAP B1 G/L account for the bank transfer: map the treasury's "
                "account in the sap_b1 accounts section or configure transfer_account")
@@ -342,10 +343,13 @@ def payment_to_incoming(payment: MappingABC[str, Any], *, key: str, mapping: Map
     return body
 
 
-def _transfer_account(mapping: Mapping, method: str | None) -> str | None:
-    """method -> treasury -> canonical account -> the sap_b1 account mapped to it, if any."""
+def _transfer_account(mapping: Mapping, method: str | None, treasury_code: str | None = None
+                      ) -> str | None:
+    """The payment's treasury (or its method's) -> canonical account -> the sap_b1 account
+    mapped to it, if any. Holded reports the treasury a payment went into, not a method."""
     known = mapping.payment_methods.get(method or "")
-    treasury = mapping.treasuries.get(known.treasury) if known and known.treasury else None
+    code = treasury_code or (known.treasury if known else None)
+    treasury = mapping.treasuries.get(code) if code else None
     system = mapping.system(SYSTEM)
     if treasury is None or system is None:
         return None

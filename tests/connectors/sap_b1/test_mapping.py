@@ -131,7 +131,7 @@ def test_payment_to_incoming_applies_to_the_invoice_and_carries_the_key() -> Non
                                         "InvoiceType": "it_Invoice"}]
     assert body["TransferSum"] == Decimal("100.00") and body["DocDate"] == "2026-11-20"
     with pytest.raises(Unmappable) as caught:
-        sapmap.payment_to_incoming(payment_payload(1, "-1", currency="USD"), key="k",
+        sapmap.payment_to_incoming({**payment_payload(1, "-1", currency="USD"), "method": "efectivo"}, key="k",
                                    mapping=MAPPING, invoice=invoice, transfer_account=None)
     text = " ".join(caught.value.reasons)
     assert "USD" in text and "positive" in text and "transfer_account" in text

@@ -113,8 +113,9 @@ async def test_payments_sap_cannot_take(sandbox: SapSandbox, http: httpx.AsyncCl
 
 async def test_no_transfer_account_parks_the_payment(sandbox: SapSandbox,
                                                      http: httpx.AsyncClient) -> None:
+    cash = {**payment_payload(1, "1.00"), "method": "efectivo"}  # caja: no sap_b1 account mapped
     result = (await sink(sandbox, http, transfer_account=None).execute(
-        command("payment", KEY, payment_payload(1, "1.00")))).result
+        command("payment", KEY, cash))).result
     assert result["status"] == "parked" and "transfer_account" in result["reason"]
 
 

@@ -1,0 +1,75 @@
+"""SAP Business One <-> Kafka <-> Holded end to end: open SAP invoices reach Holded once with
+their totals; a payment registered in Holded becomes an IncomingPayment applied to the SAP
+invoice; then no ping-pong."""
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from app.live_mapping import publish_mapping
+from app.settings import HoldedSettings, SapB1Settings
+from connectors.holded.sandbox import RateLimit, start_sandbox
+from connectors.sap_b1.sandbox import start_sap_sandbox
+from tests.integration.test_odoo_flow import MAPPING
+from tests.support.kafka import wait_for
+
+pytestmark = pytest.mark.kafka
+
+
+@pytest.fixture
+async def sandboxes():
+    holded = await start_sandbox(port=0, rate_limit=RateLimit(requests=50, per_seconds=1.0))
+    sap = await start_sap_sandbox(port=0)
+    yield holded, sap
+    await sap.stop()
+    await holded.stop()
+
+
+async def test_sap_invoices_reach_holded_and_holded_payments_reach_sap(own_flow, sandboxes):
+    holded, sap = sandboxes
+    flow = await own_flow(
+        systems=("holded", "sap_b1"),
+        holded=HoldedSettings(api_url=holded.url, api_key="sandbox-key", requests_per_second=20),
+        sap_b1=SapB1Settings(base_url=sap.url, company_db="SBODEMOES", username="manager",
+                             password="sandbox-pass"),
+        poll_interval_s=1.0)
+    await publish_mapping(flow.settings, MAPPING)
+    invoices = {f"invoice/sap_b1/{i['DocEntry']}": i for i in await sap.all("Invoices")}
+    assert invoices
+
+    async def all_decided():
+        out = {r["entity_key"]: r for r in await flow.read_results("holded") if r["entity_key"] in invoices}
+        return out if len(out) == len(invoices) else None
+    outcomes = await wait_for(all_decided, 180, "an outcome for every SAP invoice", flow.worker)
+    docs = {f["value"]: d for d in await holded.all("documents") for f in d.get("customFields", [])
+            if f.get("field") == "holded_sync_key"}
+    sent = [k for k, r in outcomes.items() if r["status"] == "succeeded"]
+    assert sent, outcomes
+    for key in sent:
+        assert Decimal(str(docs[key]["total"])) == Decimal(str(invoices[key]["DocTotal"]))
+    open_ones = [k for k in sent if invoices[k].get("DocumentStatus") == "bost_Open"
+                 and Decimal(str(invoices[k].get("PaidToDate") or 0)) == 0]
+    assert open_ones, "the seed has an open, unpaid invoice"
+    target = open_ones[0]
+    async with httpx.AsyncClient(base_url=holded.url, headers={"key": "sandbox-key"}) as http:
+        paid = await http.post(f"/invoicing/v1/documents/invoice/{docs[target]['id']}/pay",
+                               json={"date": int(time.time()), "amount": float(invoices[target]["DocTotal"])})
+        assert paid.status_code in (200, 201), paid.text
+
+    async def applied_in_sap():
+        [inv] = await sap.find("Invoices", DocEntry=invoices[target]["DocEntry"])
+        return inv if Decimal(str(inv["PaidToDate"])) == Decimal(str(inv["DocTotal"])) else None
+    await wait_for(applied_in_sap, 120, "the SAP invoice to be paid", flow.worker)
+
+    await flow.wait_idle(60)
+    settled = len(await flow.commands("sap_b1")) + len(await flow.commands("holded"))
+    seen = len(sap.requests)
+
+    async def more_polls():
+        return len(sap.requests) >= seen + 10
+    await wait_for(more_polls, 60, "more SAP polls", flow.worker)
+    await flow.wait_idle(60)
+    assert len(await flow.commands("sap_b1")) + len(await flow.commands("holded")) == settled
