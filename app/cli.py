@@ -243,7 +243,9 @@ def _register_subcommands() -> None:
     from connectors.business_central.sandbox_cli import sandbox_bc_command
     from connectors.holded.sandbox_cli import sandbox_holded_command
     from connectors.odoo.sandbox_cli import sandbox_odoo_command
+    from connectors.prestashop.sandbox_cli import sandbox_prestashop_command
     from connectors.sap_b1.sandbox_cli import sandbox_sap_command
+    from connectors.shopify.sandbox_cli import sandbox_shopify_command
 
     mappings.add_command(mappings_publish)
     cli.add_command(mappings)
@@ -252,6 +254,8 @@ def _register_subcommands() -> None:
     sandbox.add_command(sandbox_odoo_command, "odoo")
     sandbox.add_command(sandbox_bc_command, "business-central")
     sandbox.add_command(sandbox_sap_command, "sap-b1")
+    sandbox.add_command(sandbox_prestashop_command, "prestashop")
+    sandbox.add_command(sandbox_shopify_command, "shopify")
 
 
 _register_subcommands()

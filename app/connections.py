@@ -70,7 +70,7 @@ class _OdooPoller:
 
 @dataclass
 class _StreamsPoller:
-    """Sources whose state is one PollState per entity set (Business Central, SAP B1)."""
+    """Sources whose state is one PollState per entity set (Business Central, SAP B1, Shopify)."""
 
     system: str
     make_source: Callable[[], Any]
@@ -117,6 +117,19 @@ def clients(settings: Settings) -> dict[str, Any]:
         clients["sap_b1"] = SapB1Client(httpx.AsyncClient(timeout=HTTP_TIMEOUT), base_url=sap.base_url,
                                         company_db=sap.company_db, username=sap.username,
                                         password=sap.password)
+    if "prestashop" in settings.systems and settings.prestashop.api_key:
+        from connectors.prestashop.client import PrestaShopClient
+
+        ps = settings.prestashop
+        clients["prestashop"] = PrestaShopClient(
+            httpx.AsyncClient(timeout=HTTP_TIMEOUT), base_url=ps.url, api_key=ps.api_key,
+            limiter=TokenBucket(RateLimit(ps.requests_per_second, max(1.0, ps.requests_per_second))))
+    if "shopify" in settings.systems and settings.shopify.access_token:
+        from connectors.shopify.client import ShopifyClient
+
+        sh = settings.shopify
+        clients["shopify"] = ShopifyClient(httpx.AsyncClient(timeout=HTTP_TIMEOUT), shop_url=sh.shop_url,
+                                           access_token=sh.access_token, api_version=sh.api_version)
     return clients
 
 
@@ -137,6 +150,17 @@ def pollers(settings: Settings, live: LiveMapping, api: dict[str, Any]) -> dict[
 
         out["sap_b1"] = _StreamsPoller("sap_b1", lambda: SapB1Source(
             api["sap_b1"], mapping=mapping, zone=settings.sap_b1.zone))
+    if "prestashop" in api:
+        from connectors.prestashop.source import PrestaShopPoller
+
+        out["prestashop"] = PrestaShopPoller(api["prestashop"], mapping,
+                                             shop_timezone=settings.prestashop.shop_timezone,
+                                             invoice_prefix=settings.prestashop.invoice_prefix)
+    if "shopify" in api:
+        from connectors.shopify.source import ShopifySource
+
+        out["shopify"] = _StreamsPoller("shopify", lambda: ShopifySource(
+            api["shopify"], mapping=mapping, order_documents=settings.shopify.order_documents))
     return out
 
 
@@ -163,6 +187,15 @@ def sink_factories(settings: Settings, live: LiveMapping, api: dict[str, Any]) -
             if settings.sap_b1.transfer_account else {}
         factories["sap_b1"] = lambda ledger: SapB1Sink(api["sap_b1"], mapping=mapping,
                                                        ledger=ledger, **options)
+    if "prestashop" in api:
+        from connectors.prestashop.sink import PrestaShopSink
+
+        factories["prestashop"] = lambda ledger: PrestaShopSink(
+            api["prestashop"], mapping, ledger, write_stock=settings.prestashop.write_stock)
+    if "shopify" in api:
+        from connectors.shopify.sink import ShopifySink
+
+        factories["shopify"] = lambda ledger: ShopifySink(api["shopify"], mapping=mapping, ledger=ledger)
     return factories
 
 
@@ -172,7 +205,9 @@ def held_fields(settings: Settings) -> dict[str, dict[str, frozenset[str]]]:
 
     modules = {"holded": "connectors.holded.inbound", "odoo": "connectors.odoo.mapping",
                "business_central": "connectors.business_central.mapping",
-               "sap_b1": "connectors.sap_b1.mapping"}
+               "sap_b1": "connectors.sap_b1.mapping",
+               "prestashop": "connectors.prestashop.mapping",
+               "shopify": "connectors.shopify.mapping"}
     out: dict[str, dict[str, frozenset[str]]] = {}
     for system in settings.systems:
         if system in modules:

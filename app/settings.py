@@ -14,8 +14,8 @@ from app.core.keys import valid_system
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["BusinessCentralSettings", "HoldedSettings", "OdooSettings", "SapB1Settings", "Settings",
-           "load_settings"]
+__all__ = ["BusinessCentralSettings", "HoldedSettings", "OdooSettings", "PrestaShopSettings",
+           "SapB1Settings", "Settings", "ShopifySettings", "load_settings"]
 
 
 class HoldedSettings(BaseSettings):
@@ -58,6 +58,25 @@ class SapB1Settings(BaseSettings):
     transfer_account: str | None = None  # G/L account of bank transfers for IncomingPayments
 
 
+class PrestaShopSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PRESTASHOP_", extra="ignore")
+    url: str = "http://127.0.0.1/api"
+    api_key: SecretStr | None = None
+    shop_timezone: str = "Europe/Madrid"  # PrestaShop dates are shop-local
+    invoice_prefix: str = "WEB"
+    requests_per_second: float = 5.0
+    write_stock: bool = False
+
+
+class ShopifySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SHOPIFY_", extra="ignore")
+    shop_url: str = ""
+    access_token: SecretStr | None = None
+    app_secret: SecretStr | None = None  # verifies webhook HMACs
+    api_version: str = "2025-01"
+    order_documents: Literal["invoice", "sales_receipt"] = "invoice"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HOLDED_SYNC_", env_nested_delimiter="__",
                                       extra="ignore")
@@ -86,6 +105,8 @@ class Settings(BaseSettings):
     odoo: OdooSettings = Field(default_factory=OdooSettings)
     business_central: BusinessCentralSettings = Field(default_factory=BusinessCentralSettings)
     sap_b1: SapB1Settings = Field(default_factory=SapB1Settings)
+    prestashop: PrestaShopSettings = Field(default_factory=PrestaShopSettings)
+    shopify: ShopifySettings = Field(default_factory=ShopifySettings)
     # Incremental pollers (Holded v1 has no webhooks): how often each runs, on one worker.
     poll_interval_s: float = Field(60.0, gt=0)
     # How long a command may wait for the records it depends on (its contact, its products).

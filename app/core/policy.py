@@ -49,7 +49,8 @@ def default_policy(erps: tuple[str, ...],
                    reported_view: Callable[[str, str, Mapping[str, Any]], Mapping[str, Any] | None]
                    | None = None) -> Policy:
     """Holded plus the ERPs in use: master data and documents go to Holded, contact tax data
-    flows both ways, payments flow back to the ERPs. ERPs own prices; Holded owns payment state.
+    flows both ways, payments flow to every other system. ERPs own prices; Holded owns
+    payment state.
     """
     owners: dict[str, str] = {"invoice.payment_status": "holded", "invoice.amount_paid": "holded"}
     if len(erps) == 1:
@@ -59,7 +60,9 @@ def default_policy(erps: tuple[str, ...],
             "contact": ("holded", *erps),
             "product": ("holded",),
             "invoice": ("holded",),
-            "payment": erps,
+            # Payments go everywhere but their origin: a Holded payment to the ERPs, a shop's
+            # payment to Holded (and the ERPs); our own writes come back under their first key.
+            "payment": ("holded", *erps),
         },
         owners=owners,
         held_fields=dict(held_fields or {}),
