@@ -39,9 +39,10 @@ def say(text: str = "", **style: object) -> None:
 
 
 @click.command()
-@click.option("--erp", type=click.Choice(["file", "odoo", "business-central"]), default="file",
+@click.option("--erp", type=click.Choice(["file", "odoo", "business-central", "sap-b1",
+                                          "prestashop", "shopify"]), default="file",
               show_default=True, help="Where the ERP data comes from: a JSON Lines export, or "
-              "the Odoo / Business Central sandbox through its real connector.")
+              "an ERP or shop sandbox through its real connector.")
 @click.option("--keep-kafka", is_flag=True, help="Leave the local Kafka running afterwards.")
 def demo(erp: str, keep_kafka: bool) -> None:
     """Run the quick-start demo against local sandboxes and print a summary."""
@@ -167,27 +168,14 @@ async def _run_erp(broker_url: str, tmp: Path, erp: str) -> None:
     """The same story with a real connector polling an ERP sandbox, and a payment flowing back."""
     import httpx
 
-    from app.settings import BusinessCentralSettings, OdooSettings
+    from app.devrun.sandboxes import start_erp_sandbox
     from connectors.holded.sandbox import RateLimit, start_sandbox
 
     system = erp.replace("-", "_")
     say(f"2/6 starting the Holded and {erp} sandboxes (strict API contracts)...")
     holded = await start_sandbox(port=0, db_path=str(tmp / "holded.sqlite"),
                                  rate_limit=RateLimit(requests=20, per_seconds=1.0))
-    if system == "odoo":
-        from connectors.odoo.sandbox import start_odoo_sandbox
-
-        sandbox = await start_odoo_sandbox(port=0)
-        extra = {"odoo": OdooSettings(url=sandbox.url, db=sandbox.db, login="admin",
-                                      api_key="sandbox-key")}
-    else:
-        from connectors.business_central.sandbox import start_bc_sandbox
-
-        sandbox = await start_bc_sandbox(port=0)
-        extra = {"business_central": BusinessCentralSettings(
-            api_url=sandbox.url, token_url=sandbox.token_url, tenant=sandbox.tenant,
-            environment=sandbox.environment, company_id=sandbox.company_id,
-            client_id=sandbox.client_id, client_secret=sandbox.client_secret)}
+    sandbox, extra = await start_erp_sandbox(system)
     settings = Settings(
         broker=broker_url, topic_prefix=f"demo-{uuid.uuid4().hex[:6]}.", partitions=4,
         store="memory://", data_dir=tmp / "worker", web_port=devkafka.free_port(),
@@ -206,7 +194,14 @@ async def _run_erp(broker_url: str, tmp: Path, erp: str) -> None:
         invoices = await _wait_invoices_decided(settings, worker)
         links = await read_table(settings, "links")
         paid_key = next((k for k, r in invoices.items() if r["status"] == "succeeded"), None)
-        if paid_key:
+        if system in ("prestashop", "shopify"):
+            await _settle(settings, worker)
+            results = [r.value for r in await read_topic(
+                settings, TopicNames(settings).results("holded"), codec("CommandResult").loads)]
+            payments = [r for r in results if r["entity_key"].startswith("payment/")]
+            say(f"6/6 the shop's payments: {sum(r['status'] == 'succeeded' for r in payments)} "
+                "registered on their Holded invoices")
+        elif paid_key:
             holded_id = links[paid_key]["ids"]["holded"]
             doc = next(d for d in await holded.all("documents") if d["id"] == holded_id)
             say(f"6/6 a customer pays {doc['total']} EUR in Holded for {paid_key}...")

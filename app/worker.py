@@ -130,6 +130,9 @@ def create_app(settings: Settings, policy: Policy | None = None) -> faust.App:
 
     async def publish(key: bytes, decision: Decision) -> None:
         for cmd in decision.commands:
+            # The mapping in force when the command was decided; the sink's result records the
+            # version it actually mapped with (a newer one may have arrived in between).
+            cmd["mapping_version"] = live.version
             METRICS.events.labels(topic="commands", direction="out").inc()
             await commands[cmd["target_system"], cmd["lane"]].send(key=key, value=COMMAND.dumps(cmd))
         for conflict in decision.conflicts:

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from app.live_mapping import publish_mapping
-from app.settings import BusinessCentralSettings, HoldedSettings
-from connectors.business_central.sandbox import start_bc_sandbox
+from app.devrun.sandboxes import start_erp_sandbox
+from app.settings import HoldedSettings
 from connectors.holded.sandbox import RateLimit, start_sandbox
 from tests.support.kafka import wait_for
 
@@ -23,21 +23,18 @@ MAPPING = Path(__file__).resolve().parents[2] / "docs" / "examples" / "mapping-e
 @pytest.fixture
 async def sandboxes():
     holded = await start_sandbox(port=0, rate_limit=RateLimit(requests=50, per_seconds=1.0))
-    bc = await start_bc_sandbox(port=0)
-    yield holded, bc
+    bc, settings = await start_erp_sandbox("business_central")
+    yield holded, bc, settings
     await bc.stop()
     await holded.stop()
 
 
 async def test_bc_invoices_reach_holded_and_holded_payments_are_posted_in_bc(own_flow, sandboxes):
-    holded, bc = sandboxes
+    holded, bc, bc_settings = sandboxes
     flow = await own_flow(
         systems=("holded", "business_central"),
         holded=HoldedSettings(api_url=holded.url, api_key="sandbox-key", requests_per_second=20),
-        business_central=BusinessCentralSettings(
-            api_url=bc.url, token_url=bc.token_url, tenant=bc.tenant, environment=bc.environment,
-            company_id=bc.company_id, client_id=bc.client_id, client_secret=bc.client_secret),
-        poll_interval_s=1.0)
+        poll_interval_s=1.0, **bc_settings)
     await publish_mapping(flow.settings, MAPPING)
     invoices = [i for i in await bc.all("salesInvoices") if i.get("status") == "Open"]
     assert invoices

@@ -102,6 +102,8 @@ async def test_a_new_vat_rate_applies_to_the_next_invoice_without_a_restart(own_
     assert after["products"][0]["taxes"] == ["s_iva_0"]
     [result] = [r for r in await flow.read_results("holded", "invoice/odoo/B-1") if r["status"] == "succeeded"]
     assert result["mapping_version"] == v4["version"]
+    [command] = [c for c in await flow.commands("holded", "invoice/odoo/B-1")]
+    assert command["mapping_version"] == v4["version"]
     # Nothing restarted, and the earlier invoice was not touched again.
     assert flow.worker.proc.pid == pid and flow.worker.proc.poll() is None
     a_id = before["id"]

@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from app.live_mapping import publish_mapping
-from app.settings import HoldedSettings, OdooSettings
+from app.devrun.sandboxes import start_erp_sandbox
+from app.settings import HoldedSettings
 from connectors.holded.sandbox import RateLimit, start_sandbox
-from connectors.odoo.sandbox import start_odoo_sandbox
 from tests.support.kafka import wait_for
 
 pytestmark = pytest.mark.kafka
@@ -24,8 +24,8 @@ MAPPING = Path(__file__).resolve().parents[2] / "docs" / "examples" / "mapping-e
 @pytest.fixture
 async def sandboxes():
     holded = await start_sandbox(port=0, rate_limit=RateLimit(requests=50, per_seconds=1.0))
-    odoo = await start_odoo_sandbox(port=0)
-    yield holded, odoo
+    odoo, settings = await start_erp_sandbox("odoo")
+    yield holded, odoo, settings
     await odoo.stop()
     await holded.stop()
 
@@ -36,11 +36,10 @@ async def holded_docs(holded) -> dict[str, dict]:
 
 
 async def test_odoo_invoices_reach_holded_and_holded_payments_reach_odoo(own_flow, sandboxes):
-    holded, odoo = sandboxes
+    holded, odoo, odoo_settings = sandboxes
     flow = await own_flow(
         holded=HoldedSettings(api_url=holded.url, api_key="sandbox-key", requests_per_second=20),
-        odoo=OdooSettings(url=odoo.url, db=odoo.db, login="admin", api_key="sandbox-key"),
-        poll_interval_s=1.0)
+        poll_interval_s=1.0, **odoo_settings)
     await publish_mapping(flow.settings, MAPPING)
     moves = await odoo.search_read("account.move", [["move_type", "=", "out_invoice"]],
                                    ["id", "amount_total", "amount_residual"])

@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from app.live_mapping import publish_mapping
-from app.settings import HoldedSettings, SapB1Settings
+from app.devrun.sandboxes import start_erp_sandbox
+from app.settings import HoldedSettings
 from connectors.holded.sandbox import RateLimit, start_sandbox
-from connectors.sap_b1.sandbox import start_sap_sandbox
 from tests.integration.test_odoo_flow import MAPPING
 from tests.support.kafka import wait_for
 
@@ -22,20 +22,18 @@ pytestmark = pytest.mark.kafka
 @pytest.fixture
 async def sandboxes():
     holded = await start_sandbox(port=0, rate_limit=RateLimit(requests=50, per_seconds=1.0))
-    sap = await start_sap_sandbox(port=0)
-    yield holded, sap
+    sap, settings = await start_erp_sandbox("sap_b1")
+    yield holded, sap, settings
     await sap.stop()
     await holded.stop()
 
 
 async def test_sap_invoices_reach_holded_and_holded_payments_reach_sap(own_flow, sandboxes):
-    holded, sap = sandboxes
+    holded, sap, sap_settings = sandboxes
     flow = await own_flow(
         systems=("holded", "sap_b1"),
         holded=HoldedSettings(api_url=holded.url, api_key="sandbox-key", requests_per_second=20),
-        sap_b1=SapB1Settings(base_url=sap.url, company_db="SBODEMOES", username="manager",
-                             password="sandbox-pass"),
-        poll_interval_s=1.0)
+        poll_interval_s=1.0, **sap_settings)
     await publish_mapping(flow.settings, MAPPING)
     invoices = {f"invoice/sap_b1/{i['DocEntry']}": i for i in await sap.all("Invoices")}
     assert invoices

@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 
 from app.live_mapping import publish_mapping
-from app.settings import HoldedSettings, PrestaShopSettings, ShopifySettings
+from app.devrun.sandboxes import start_erp_sandbox
+from app.settings import HoldedSettings
 from connectors.holded.sandbox import RateLimit, start_sandbox
 from tests.integration.test_odoo_flow import MAPPING
 from tests.support.kafka import wait_for
@@ -60,34 +61,16 @@ async def payments_registered(flow, holded, system: str, docs: dict[str, dict]) 
             assert Decimal(str(doc["paymentsTotal"])) >= amount
 
 
-async def test_prestashop_invoiced_orders_and_their_payments_reach_holded(own_flow, holded):
-    from connectors.prestashop.sandbox import KEY, start_prestashop_sandbox
-
-    shop = await start_prestashop_sandbox(port=0)
+@pytest.mark.parametrize("system", ["prestashop", "shopify"])
+async def test_shop_invoices_and_their_payments_reach_holded(own_flow, holded, system):
+    shop, shop_settings = await start_erp_sandbox(system)
     try:
         flow = await own_flow(
-            systems=("holded", "prestashop"), poll_interval_s=1.0,
+            systems=("holded", system), poll_interval_s=1.0,
             holded=HoldedSettings(api_url=holded.url, api_key="sandbox-key", requests_per_second=20),
-            prestashop=PrestaShopSettings(url=shop.url, api_key=KEY, requests_per_second=50))
+            **shop_settings)
         await publish_mapping(flow.settings, MAPPING)
-        docs = await synced_documents(flow, holded, "prestashop")
-        await payments_registered(flow, holded, "prestashop", docs)
-    finally:
-        await shop.stop()
-
-
-async def test_shopify_paid_orders_and_their_transactions_reach_holded(own_flow, holded):
-    from connectors.shopify.sandbox import start_shopify_sandbox
-
-    shop = await start_shopify_sandbox(port=0)
-    try:
-        flow = await own_flow(
-            systems=("holded", "shopify"), poll_interval_s=1.0,
-            holded=HoldedSettings(api_url=holded.url, api_key="sandbox-key", requests_per_second=20),
-            shopify=ShopifySettings(shop_url=shop.url, access_token=shop.access_token,
-                                    app_secret=shop.app_secret, api_version=shop.api_version))
-        await publish_mapping(flow.settings, MAPPING)
-        docs = await synced_documents(flow, holded, "shopify")
-        await payments_registered(flow, holded, "shopify", docs)
+        docs = await synced_documents(flow, holded, system)
+        await payments_registered(flow, holded, system, docs)
     finally:
         await shop.stop()
