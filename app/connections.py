@@ -6,6 +6,7 @@ client, and so one rate limiter per credential.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -13,6 +14,7 @@ from typing import Any, Protocol
 import httpx
 
 from app.live_mapping import LiveMapping
+from app.metrics import METRICS
 from app.mapping import Mapping, Unmappable
 from app.settings import Settings
 from connectors.base.contracts import Ledger, Sink
@@ -23,6 +25,23 @@ __all__ = ["Poller", "SinkFactory", "clients", "held_fields", "pollers", "report
 
 SinkFactory = Callable[[Ledger], Sink]
 HTTP_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+
+
+def _http(system: str) -> httpx.AsyncClient:
+    """An HTTP client whose every call is counted and timed per system (/metrics)."""
+    async def started(request: httpx.Request) -> None:
+        request.extensions["holded_sync_t0"] = time.perf_counter()
+
+    async def finished(response: httpx.Response) -> None:
+        t0 = response.request.extensions.get("holded_sync_t0")
+        if t0 is not None:
+            METRICS.api_latency.labels(system=system).observe(time.perf_counter() - t0)
+        METRICS.api_calls.labels(system=system, status=str(response.status_code)).inc()
+        if response.status_code == 429:
+            METRICS.api_rate_limited.labels(system=system).inc()
+
+    return httpx.AsyncClient(timeout=HTTP_TIMEOUT,
+                             event_hooks={"request": [started], "response": [finished]})
 
 
 def _provider(live: LiveMapping) -> Callable[[], Mapping]:
@@ -94,27 +113,27 @@ def clients(settings: Settings) -> dict[str, Any]:
 
         h = settings.holded
         bucket = TokenBucket(RateLimit(h.requests_per_second, max(1.0, h.requests_per_second)))
-        clients["holded"] = HoldedClient(httpx.AsyncClient(timeout=HTTP_TIMEOUT), api_key=h.api_key,
+        clients["holded"] = HoldedClient(_http("holded"), api_key=h.api_key,
                                          base_url=h.api_url, version=h.api_version, limiter=bucket)
     if "odoo" in settings.systems and settings.odoo.api_key:
         from connectors.odoo.client import OdooClient
 
         o = settings.odoo
-        clients["odoo"] = OdooClient(httpx.AsyncClient(timeout=HTTP_TIMEOUT), base_url=o.url,
+        clients["odoo"] = OdooClient(_http("odoo"), base_url=o.url,
                                      db=o.db, login=o.login, api_key=o.api_key, protocol=o.protocol)
     if "business_central" in settings.systems and settings.business_central.client_secret:
         from connectors.business_central.client import BusinessCentralClient
 
         b = settings.business_central
         clients["business_central"] = BusinessCentralClient(
-            httpx.AsyncClient(timeout=HTTP_TIMEOUT), tenant=b.tenant, environment=b.environment,
+            _http("business_central"), tenant=b.tenant, environment=b.environment,
             company_id=b.company_id, client_id=b.client_id, client_secret=b.client_secret,
             api_url=b.api_url, token_url=b.token_url)
     if "sap_b1" in settings.systems and settings.sap_b1.password:
         from connectors.sap_b1.client import SapB1Client
 
         sap = settings.sap_b1
-        clients["sap_b1"] = SapB1Client(httpx.AsyncClient(timeout=HTTP_TIMEOUT), base_url=sap.base_url,
+        clients["sap_b1"] = SapB1Client(_http("sap_b1"), base_url=sap.base_url,
                                         company_db=sap.company_db, username=sap.username,
                                         password=sap.password)
     if "prestashop" in settings.systems and settings.prestashop.api_key:
@@ -122,13 +141,13 @@ def clients(settings: Settings) -> dict[str, Any]:
 
         ps = settings.prestashop
         clients["prestashop"] = PrestaShopClient(
-            httpx.AsyncClient(timeout=HTTP_TIMEOUT), base_url=ps.url, api_key=ps.api_key,
+            _http("prestashop"), base_url=ps.url, api_key=ps.api_key,
             limiter=TokenBucket(RateLimit(ps.requests_per_second, max(1.0, ps.requests_per_second))))
     if "shopify" in settings.systems and settings.shopify.access_token:
         from connectors.shopify.client import ShopifyClient
 
         sh = settings.shopify
-        clients["shopify"] = ShopifyClient(httpx.AsyncClient(timeout=HTTP_TIMEOUT), shop_url=sh.shop_url,
+        clients["shopify"] = ShopifyClient(_http("shopify"), shop_url=sh.shop_url,
                                            access_token=sh.access_token, api_version=sh.api_version)
     return clients
 

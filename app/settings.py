@@ -26,6 +26,10 @@ class HoldedSettings(BaseSettings):
     api_key: SecretStr | None = None
     api_version: Literal["v1", "v2"] = "v1"
     requests_per_second: float = 5.0
+    # v2 webhooks: the signing secret shown when the webhook is created in Holded, and the
+    # header carrying the HMAC-SHA256 (its name is UNVERIFIED, hence a setting).
+    webhook_secret: SecretStr | None = None
+    webhook_header: str = "x-holded-signature"
 
 
 class OdooSettings(BaseSettings):
@@ -35,6 +39,8 @@ class OdooSettings(BaseSettings):
     login: str = ""
     api_key: SecretStr | None = None
     protocol: Literal["jsonrpc", "xmlrpc", "json2"] = "jsonrpc"
+    # Shared token an Odoo server action sends as X-Holded-Sync-Token (Odoo signs nothing).
+    webhook_token: SecretStr | None = None
 
 
 class BusinessCentralSettings(BaseSettings):
@@ -46,6 +52,8 @@ class BusinessCentralSettings(BaseSettings):
     company_id: str = ""
     client_id: str = ""
     client_secret: SecretStr | None = None
+    # clientState of our webhook subscriptions: BC echoes it in every notification.
+    client_state: SecretStr | None = None
 
 
 class SapB1Settings(BaseSettings):

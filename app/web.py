@@ -1,12 +1,19 @@
 """Web views on the worker's port: health, readiness and Prometheus metrics."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
 import faust
 from prometheus_client import generate_latest
 
 from app.metrics import METRICS
 
-__all__ = ["register_views"]
+if TYPE_CHECKING:
+    from app.settings import Settings
+    from app.webhooks import Receiver
+
+__all__ = ["register_views", "register_webhooks"]
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
 
@@ -26,3 +33,33 @@ def register_views(app: faust.App) -> None:
     async def metrics(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
         # aiohttp refuses a charset inside content_type; the text exposition is UTF-8 anyway.
         return web.bytes(generate_latest(METRICS.registry), content_type=METRICS_CONTENT_TYPE)
+
+
+def register_webhooks(app: faust.App, settings: Settings, receivers: Mapping[str, Receiver]) -> None:
+    """``POST /webhooks/<system>`` (and BC's GET/POST validation handshake)."""
+    from app.avro import codec
+    from app.topics import TopicNames
+
+    names = TopicNames(settings)
+    change = codec("ChangeEvent")
+    topics = {s: app.topic(names.changes(s), key_type=bytes, value_type=bytes, key_serializer="raw",
+                           value_serializer="raw", partitions=settings.partitions) for s in receivers}
+
+    @app.page("/webhooks/{system}")
+    class Webhooks(faust.web.View):
+        async def get(self, request: faust.web.Request, system: str) -> faust.web.Response:
+            return await self._handle(request, system, b"")
+
+        async def post(self, request: faust.web.Request, system: str) -> faust.web.Response:
+            if (request.content_length or 0) > 256 * 1024:
+                return self.text("body too large", status=413)
+            return await self._handle(request, system, await request.read())
+
+        async def _handle(self, request: faust.web.Request, system: str, body: bytes) -> faust.web.Response:
+            receive = receivers.get(system)
+            if receive is None:
+                return self.text(f"no webhook receiver for {system!r}", status=404)
+            reply = await receive(dict(request.headers), dict(request.query), body)
+            for event in reply.events:
+                await topics[system].send(key=event["entity_key"].encode(), value=change.dumps(event))
+            return self.text(reply.body, status=reply.status)

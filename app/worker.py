@@ -193,6 +193,8 @@ def create_app(settings: Settings, policy: Policy | None = None) -> faust.App:
     register_pollers(app, settings, pollers(settings, live, api))
     app.live_mapping = live  # type: ignore[attr-defined]  # for web views and tests
 
-    from app.web import register_views
+    from app.web import register_views, register_webhooks
+    from app.webhooks import receivers
     register_views(app)
+    register_webhooks(app, settings, receivers(settings, api, live))
     return app

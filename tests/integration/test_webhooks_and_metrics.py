@@ -1,0 +1,75 @@
+"""Webhook deliveries on the worker's web port, and the Prometheus series after a flow."""
+from __future__ import annotations
+
+import json
+import re
+
+import httpx
+import pytest
+
+from app.devrun.sandboxes import start_erp_sandbox
+from app.live_mapping import publish_mapping
+from app.settings import HoldedSettings
+from connectors.holded.sandbox import RateLimit, start_sandbox
+from connectors.shopify.webhooks import sign
+from tests.integration.test_odoo_flow import MAPPING
+from tests.support.kafka import wait_for
+
+pytestmark = pytest.mark.kafka
+
+
+async def test_signed_deliveries_are_accepted_forged_replayed_and_oversized_are_refused(own_flow):
+    holded = await start_sandbox(port=0, rate_limit=RateLimit(requests=50, per_seconds=1.0))
+    shop, shop_settings = await start_erp_sandbox("shopify")
+    try:
+        # A long poll interval: what reaches changes.shopify here came through the webhook.
+        flow = await own_flow(systems=("holded", "shopify"), poll_interval_s=3600.0,
+                              holded=HoldedSettings(api_url=holded.url, api_key="sandbox-key"),
+                              **shop_settings)
+        await publish_mapping(flow.settings, MAPPING)
+        [customer] = [c for c in await shop.all("Customer")][:1]
+        numeric = customer["id"].rsplit("/", 1)[1]
+        body = json.dumps({"id": int(numeric)}).encode()
+        secret = shop_settings["shopify"].app_secret.get_secret_value()
+        url = f"http://127.0.0.1:{flow.settings.web_port}/webhooks/shopify"
+
+        def headers(event_id: str, signature: str) -> dict[str, str]:
+            return {"Content-Type": "application/json", "X-Shopify-Topic": "customers/update",
+                    "X-Shopify-Event-Id": event_id, "X-Shopify-Hmac-Sha256": signature}
+        async with httpx.AsyncClient(timeout=30) as http:
+            good = await http.post(url, content=body, headers=headers("e-1", sign(body, secret)))
+            replayed = await http.post(url, content=body, headers=headers("e-1", sign(body, secret)))
+            forged = await http.post(url, content=body, headers=headers("e-2", sign(body, "not-the-secret")))
+            huge = b'{"id": 1, "pad": "' + b"x" * 300_000 + b'"}'
+            oversized = await http.post(url, content=huge, headers=headers("e-3", sign(huge, secret)))
+            unknown = await http.post(f"http://127.0.0.1:{flow.settings.web_port}/webhooks/nowhere",
+                                      content=body)
+        assert good.status_code == 202, good.text
+        assert replayed.status_code == 200 and "duplicate" in replayed.text
+        assert forged.status_code == 401
+        assert oversized.status_code == 413
+        assert unknown.status_code == 404
+
+        key = f"contact/shopify/{numeric}"
+        await wait_for(lambda: _has(flow, key), 60, "the webhook's change", flow.worker)
+
+        async with httpx.AsyncClient() as http:
+            text = (await http.get(f"http://127.0.0.1:{flow.settings.web_port}/metrics")).text
+        assert _value(text, 'holded_sync_webhooks_total{outcome="accepted",system="shopify"}') == 1
+        assert _value(text, 'holded_sync_webhooks_total{outcome="forged",system="shopify"}') == 1
+        assert _value(text, 'holded_sync_webhooks_total{outcome="replayed",system="shopify"}') == 1
+        for series in ("holded_sync_events_total", "holded_sync_decisions_total",
+                       "holded_sync_commands_total", "holded_sync_api_latency_seconds_bucket"):
+            assert series in text, series
+    finally:
+        await shop.stop()
+        await holded.stop()
+
+
+async def _has(flow, key: str):
+    return key in await flow.table("entities")
+
+
+def _value(text: str, series: str) -> float:
+    match = re.search(rf"^{re.escape(series)} (\S+)$", text, re.M)
+    return float(match.group(1)) if match else 0.0
