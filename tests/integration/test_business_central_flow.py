@@ -78,3 +78,27 @@ async def test_bc_invoices_reach_holded_and_holded_payments_are_posted_in_bc(own
     await wait_for(more_polls, 60, "more BC polls", flow.worker)
     await flow.wait_idle(60)
     assert len(await flow.commands("business_central")) + len(await flow.commands("holded")) == settled
+
+
+async def test_a_tax_id_corrected_in_holded_reaches_the_bc_customer(own_flow, sandboxes):
+    holded, bc, bc_settings = sandboxes
+    flow = await own_flow(
+        systems=("holded", "business_central"),
+        holded=HoldedSettings(api_url=holded.url, api_key="sandbox-key", requests_per_second=20),
+        poll_interval_s=1.0, **bc_settings)
+    await publish_mapping(flow.settings, MAPPING)
+    customer = (await bc.all("customers"))[0]
+    key = f"contact/business_central/{customer['id']}"
+
+    async def linked():
+        return (await flow.table("links")).get(key, {}).get("ids", {}).get("holded")
+    holded_id = await wait_for(linked, 120, "the BC customer in Holded", flow.worker)
+    await flow.wait_idle(60)
+    async with httpx.AsyncClient(base_url=holded.url, headers={"key": "sandbox-key"}) as http:
+        put = await http.put(f"/invoicing/v1/contacts/{holded_id}", json={"code": "B99999999"})
+        assert put.status_code == 200, put.text
+
+    async def updated():
+        [row] = [c for c in await bc.all("customers") if c["id"] == customer["id"]]
+        return row if row.get("taxRegistrationNumber") == "B99999999" else None
+    await wait_for(updated, 120, "the new tax ID in Business Central", flow.worker)

@@ -4,6 +4,7 @@ ID changed in Holded reaches the Odoo partner; and then everything stays quiet (
 """
 from __future__ import annotations
 
+import json
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -92,3 +93,35 @@ async def test_odoo_invoices_reach_holded_and_holded_payments_reach_odoo(own_flo
     await wait_for(three_more_polls, 60, "more Odoo polls", flow.worker)
     await flow.wait_idle(60)
     assert len(await flow.commands("odoo")) + len(await flow.commands("holded")) == settled
+
+
+async def test_a_concurrent_edit_in_odoo_and_holded_is_a_conflict_and_both_converge(own_flow, sandboxes):
+    holded, odoo, odoo_settings = sandboxes
+    flow = await own_flow(
+        holded=HoldedSettings(api_url=holded.url, api_key="sandbox-key", requests_per_second=20),
+        poll_interval_s=1.0, **odoo_settings)
+    await publish_mapping(flow.settings, MAPPING)
+
+    async def linked():
+        return (await flow.table("links")).get("contact/odoo/2", {}).get("ids", {}).get("holded")
+    holded_id = await wait_for(linked, 120, "contact 2 in Holded", flow.worker)
+    await flow.wait_idle(60)
+    # Both systems change the same customer's email before either sees the other's change.
+    await odoo.call("res.partner", "write", [2], {"email": "desde-odoo@example.es"})
+    async with httpx.AsyncClient(base_url=holded.url, headers={"key": "sandbox-key"}) as http:
+        put = await http.put(f"/invoicing/v1/contacts/{holded_id}", json={"email": "desde-holded@example.es"})
+        assert put.status_code == 200, put.text
+
+    async def conflict():
+        return [c for c in await flow.conflicts("contact/odoo/2") if c["field"] == "email"] or None
+    [c] = await wait_for(conflict, 120, "the conflict record", flow.worker)
+    assert {c["canonical_value"], c["incoming_value"]} == {'"desde-odoo@example.es"', '"desde-holded@example.es"'}
+    assert c["policy"] in ("last_writer_wins", "tie_break")  # docs/architecture.md: no owner for email
+    winner = json.loads(c["incoming_value"] if c["decision"] == "took_incoming" else c["canonical_value"])
+
+    async def converged():
+        [partner] = await odoo.search_read("res.partner", [["id", "=", 2]], ["email"])
+        contact = next(x for x in await holded.all("contacts") if x["id"] == holded_id)
+        state = (await flow.table("entities"))["contact/odoo/2"]["record"]
+        return partner["email"] == contact["email"] == state["email"] == winner
+    await wait_for(converged, 120, "both systems to hold the winning email", flow.worker)
