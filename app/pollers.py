@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 import faust
 
@@ -21,10 +22,32 @@ from app.metrics import METRICS
 from app.settings import Settings
 from app.topics import TopicNames
 
-__all__ = ["register_pollers"]
+__all__ = ["register_pollers", "register_subscriptions"]
 
 log = logging.getLogger(__name__)
 CHANGE = codec("ChangeEvent")
+
+
+def register_subscriptions(app: faust.App, settings: Settings, api: Mapping[str, Any]) -> None:
+    """Business Central pushes changes only to live subscriptions: the leader creates them
+    and renews them before BC's 3-day expiry (checked every ``subscription_check_s``)."""
+    bc = settings.business_central
+    if "business_central" not in api or not (bc.notification_url and bc.client_state):
+        return
+    from connectors.business_central.source import SubscriptionKeeper
+
+    keeper = SubscriptionKeeper(api["business_central"], bc.notification_url,
+                                bc.client_state.get_secret_value())
+
+    @app.timer(bc.subscription_check_s, on_leader=True)
+    async def keep_subscriptions() -> None:
+        try:
+            done = await keeper.ensure(dt.datetime.now(dt.timezone.utc))
+        except Exception as exc:  # retried at the next tick; polling covers the gap
+            log.warning("business_central subscriptions not ensured: %s", exc)
+            return
+        if done:
+            log.info("business_central subscriptions: %s", ", ".join(done))
 
 
 def register_pollers(app: faust.App, settings: Settings, pollers: Mapping[str, Poller]) -> None:

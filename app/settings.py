@@ -54,6 +54,10 @@ class BusinessCentralSettings(BaseSettings):
     client_secret: SecretStr | None = None
     # clientState of our webhook subscriptions: BC echoes it in every notification.
     client_state: SecretStr | None = None
+    # Public URL of this deployment's /webhooks/business_central; with client_state set, the
+    # leader keeps one subscription per entity set alive (renewed before the 3-day expiry).
+    notification_url: str | None = None
+    subscription_check_s: float = Field(600.0, gt=0)
 
 
 class SapB1Settings(BaseSettings):

@@ -27,7 +27,7 @@ from app.live_mapping import LiveMapping
 from app.metrics import METRICS
 from app.sequencer import SOURCE_HEADER, Sequencer
 from app.settings import Settings
-from app.pollers import register_pollers
+from app.pollers import register_pollers, register_subscriptions
 from app.sinks import register_sinks
 from app.topics import TopicNames, kafka_client_options
 
@@ -191,6 +191,7 @@ def create_app(settings: Settings, policy: Policy | None = None) -> faust.App:
     api = clients(settings)
     register_sinks(app, settings, sink_factories(settings, live, api), live)
     register_pollers(app, settings, pollers(settings, live, api))
+    register_subscriptions(app, settings, api)
     app.live_mapping = live  # type: ignore[attr-defined]  # for web views and tests
 
     from app.web import register_views, register_webhooks

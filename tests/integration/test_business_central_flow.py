@@ -11,6 +11,9 @@ import httpx
 import pytest
 
 from app.live_mapping import publish_mapping
+from pydantic import SecretStr
+
+from app.devkafka.broker import free_port
 from app.devrun.sandboxes import start_erp_sandbox
 from app.settings import HoldedSettings
 from connectors.holded.sandbox import RateLimit, start_sandbox
@@ -102,3 +105,40 @@ async def test_a_tax_id_corrected_in_holded_reaches_the_bc_customer(own_flow, sa
         [row] = [c for c in await bc.all("customers") if c["id"] == customer["id"]]
         return row if row.get("taxRegistrationNumber") == "B99999999" else None
     await wait_for(updated, 120, "the new tax ID in Business Central", flow.worker)
+
+
+async def test_bc_pushes_changes_through_a_subscription_the_worker_keeps(own_flow, sandboxes):
+    holded, bc, bc_settings = sandboxes
+    port = free_port()
+    flow = await own_flow(
+        systems=("holded", "business_central"), poll_interval_s=3600.0,  # the push path only
+        web_port=port,
+        holded=HoldedSettings(api_url=holded.url, api_key="sandbox-key", requests_per_second=20),
+        business_central=bc_settings["business_central"].model_copy(update={
+            "client_state": SecretStr("kept-secret-state"), "subscription_check_s": 1.0,
+            "notification_url": f"http://127.0.0.1:{port}/webhooks/business_central"}))
+    await publish_mapping(flow.settings, MAPPING)
+
+    async def subscribed():
+        subs = await bc.all("subscriptions")
+        return subs if len(subs) >= 5 else None
+    await wait_for(subscribed, 60, "the worker's BC subscriptions (handshake passed)", flow.worker)
+
+    customer = (await bc.all("customers"))[0]
+    async with httpx.AsyncClient() as http:
+        token = (await http.post(bc.token_url, data={
+            "grant_type": "client_credentials", "client_id": bc.client_id,
+            "client_secret": bc.client_secret, "scope": "https://api.businesscentral.dynamics.com/.default"})).json()
+        auth = {"Authorization": f"Bearer {token['access_token']}"}
+        url = f"{bc.company_url}/customers({customer['id']})"
+        current = (await http.get(url, headers=auth)).json()
+        patched = await http.patch(url, json={"email": "push@example.es"},
+                                   headers={**auth, "If-Match": current["@odata.etag"]})
+        assert patched.status_code == 200, patched.text
+    assert await bc.flush_notifications() >= 1
+    key = f"contact/business_central/{customer['id']}"
+
+    async def pushed():
+        state = (await flow.table("entities")).get(key)
+        return state if state and state["record"]["email"] == "push@example.es" else None
+    await wait_for(pushed, 60, "the pushed change in the canonical state", flow.worker)
