@@ -73,3 +73,36 @@ async def _has(flow, key: str):
 def _value(text: str, series: str) -> float:
     match = re.search(rf"^{re.escape(series)} (\S+)$", text, re.M)
     return float(match.group(1)) if match else 0.0
+
+
+async def test_holded_webhooks_are_verified_and_refetched(own_flow):
+    import hashlib
+    import hmac
+
+    holded = await start_sandbox(port=0, rate_limit=RateLimit(requests=50, per_seconds=1.0))
+    try:
+        flow = await own_flow(poll_interval_s=3600.0, holded=HoldedSettings(
+            api_url=holded.url, api_key="sandbox-key", webhook_secret="whsec-test"))
+        await publish_mapping(flow.settings, MAPPING)
+        async with httpx.AsyncClient(base_url=holded.url, headers={"key": "sandbox-key"}) as http:
+            made = await http.post("/invoicing/v1/contacts", json={
+                "name": "Alta directa en Holded", "code": "B76543210", "type": "client"})
+            contact_id = made.json()["id"]
+        body = json.dumps({"event_id": "d-1", "resource": "contact.create", "id": contact_id}).encode()
+        good = hmac.new(b"whsec-test", body, hashlib.sha256).hexdigest()
+        url = f"http://127.0.0.1:{flow.settings.web_port}/webhooks/holded"
+        async with httpx.AsyncClient(timeout=30) as http:
+            ok = await http.post(url, content=body, headers={"Content-Type": "application/json",
+                                                             "X-Holded-Signature": good})
+            forged = await http.post(url, content=body, headers={"Content-Type": "application/json",
+                                                                 "X-Holded-Signature": "0" * 64})
+            unsigned = await http.post(url, content=body, headers={"Content-Type": "application/json"})
+            wrong_type = await http.post(url, content=body, headers={"Content-Type": "text/plain",
+                                                                     "X-Holded-Signature": good})
+        assert ok.status_code == 202, ok.text
+        assert forged.status_code == 401 and unsigned.status_code == 401
+        assert wrong_type.status_code == 415
+        key = f"contact/holded/{contact_id}"
+        await wait_for(lambda: _has(flow, key), 60, "the contact born in Holded", flow.worker)
+    finally:
+        await holded.stop()
