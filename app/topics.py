@@ -13,7 +13,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from app.settings import Settings
 
-__all__ = ["TopicNames", "ensure_topics", "kafka_client_options"]
+__all__ = ["TopicNames", "TopicSpec", "ensure_topics", "kafka_client_options", "topic_plan"]
 
 log = logging.getLogger(__name__)
 TABLES = ("entities", "replicas", "links")
@@ -107,16 +107,34 @@ def kafka_client_options(settings: Settings) -> dict:
     return opts
 
 
-async def ensure_topics(settings: Settings) -> list[str]:
-    """Create missing topics (flow topics, compacted mappings and table changelogs)."""
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    config: dict[str, str]
+
+
+KEEP_FOREVER = {"retention.ms": "-1"}  # flow topics are the system of record: replays start at 0
+COMPACT = {"cleanup.policy": "compact"}
+
+
+def topic_plan(settings: Settings) -> list[TopicSpec]:
+    """Every topic the engine uses, with its partitions and configs: the one list that
+    ``ensure_topics``, the docker-compose topic init and the Strimzi manifests all follow."""
     names = TopicNames(settings)
     n = settings.partitions
-    wanted = [NewTopic(t, n, 1) for t in names.flow()]
-    for compacted in (names.mappings, names.poller_state):
-        wanted.append(NewTopic(compacted, 1, 1, topic_configs={"cleanup.policy": "compact"}))
+    plan = [TopicSpec(t, n, dict(KEEP_FOREVER)) for t in names.flow()]
+    # Read whole by every worker: one partition keeps one order.
+    plan += [TopicSpec(t, 1, dict(COMPACT)) for t in (names.mappings, names.poller_state)]
+    # Same partition count as the flow topics, or faust raises PartitionsMismatch.
     tables = [*TABLES, *(ledger_table(s) for s in settings.systems)]
-    wanted += [NewTopic(names.changelog(t), n, 1, topic_configs={"cleanup.policy": "compact"})
-               for t in tables]
+    plan += [TopicSpec(names.changelog(t), n, dict(COMPACT)) for t in tables]
+    return plan
+
+
+async def ensure_topics(settings: Settings) -> list[str]:
+    """Create the topics of ``topic_plan`` that do not exist yet."""
+    wanted = [NewTopic(t.name, t.partitions, 1, topic_configs=t.config) for t in topic_plan(settings)]
     admin = AIOKafkaAdminClient(**kafka_client_options(settings))
     await admin.start()
     try:

@@ -43,24 +43,33 @@ create() {  # create NAME PARTITIONS CONFIG
     --partitions "$partitions" --replication-factor "$REPLICATION_FACTOR" --config "$config"
 }
 
-for system in ${SYSTEMS//,/ }; do
-  for kind in changes commands results; do
-    create "${TOPIC_PREFIX}${kind}.${system}" "$PARTITIONS" "$KEEP"
+# The same plan as app/topics.py topic_plan() (tests/deploy checks they agree).
+for kind in changes commands commands.bulk retry results; do
+  for system in ${SYSTEMS//,/ }; do
+    case "$kind" in
+      commands.bulk) name="commands.${system}.bulk" ;;
+      *) name="${kind}.${system}" ;;
+    esac
+    create "${TOPIC_PREFIX}${name}" "$PARTITIONS" "$KEEP"
   done
 done
-for name in conflicts audit dlq parked; do
+for name in inbox conflicts audit dlq; do
   create "${TOPIC_PREFIX}${name}" "$PARTITIONS" "$KEEP"
 done
-# Read whole by every worker as a global table: one partition keeps it in one order.
+# Read whole by every worker: one partition keeps one order.
 create "${TOPIC_PREFIX}mappings" 1 "$COMPACT"
+create "${TOPIC_PREFIX}poller-state" 1 "$COMPACT"
 
 # The faust app id is "<prefix><app id>" (app/topics.py). Changelogs are
 # "<faust id>-<table>-changelog" and must have exactly as many partitions as the source topics,
 # or faust raises PartitionsMismatch. (A replay's generation N uses "<faust id>-gN-..."; the
 # worker creates those itself.)
 FAUST_ID="${TOPIC_PREFIX}${APP_ID}"
-for table in entities links replicas; do
+for table in entities replicas links; do
   create "${FAUST_ID}-${table}-changelog" "$PARTITIONS" "$COMPACT"
+done
+for system in ${SYSTEMS//,/ }; do
+  create "${FAUST_ID}-ledger-${system}-changelog" "$PARTITIONS" "$COMPACT"
 done
 # Faust's leader-election topic (faust/assignor/leader_assignor.py): one partition.
 create "${FAUST_ID}-__assignor-__leader" 1 "cleanup.policy=delete"

@@ -15,17 +15,11 @@ import argparse
 import re
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 __all__ = ["SYSTEMS", "TopicSpec", "topic_specs", "kafka_topic", "render"]
 
 SYSTEMS = ("holded", "odoo", "business_central", "sap_b1", "prestashop", "shopify", "file")
-FLOW_KINDS = ("changes", "commands", "results")
-SHARED = ("conflicts", "audit", "dlq", "parked")
-TABLES = ("entities", "links", "replicas")
-
-# Flow topics are the system of record: a replay from the beginning rebuilds every table.
-KEEP_FOREVER = {"retention.ms": -1}
-COMPACT = {"cleanup.policy": "compact"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,25 +34,26 @@ class TopicSpec:
 
 
 def topic_specs(prefix: str = "", app_id: str = "holded-sync", partitions: int = 8) -> list[TopicSpec]:
-    """Every topic, in creation order, named as app/topics.py names them.
+    """Every topic, in creation order, exactly as the worker plans them (app/topics.py).
 
     The prefix also prefixes the faust app id, hence the changelogs and the leader topic. A replay
     builds generation N under "<prefix><app id>-gN"; the worker creates those topics itself.
     """
-    specs = [
-        TopicSpec(f"{prefix}{kind}.{system}", partitions, dict(KEEP_FOREVER))
-        for system in SYSTEMS
-        for kind in FLOW_KINDS
-    ]
-    specs += [TopicSpec(f"{prefix}{name}", partitions, dict(KEEP_FOREVER)) for name in SHARED]
-    # Read whole by every worker as a global table: one partition keeps it in one order.
-    specs.append(TopicSpec(f"{prefix}mappings", 1, dict(COMPACT)))
-    faust_id = f"{prefix}{app_id}"
-    # Same partition count as the source topics, or faust raises PartitionsMismatch.
-    specs += [TopicSpec(f"{faust_id}-{table}-changelog", partitions, dict(COMPACT)) for table in TABLES]
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from app.settings import Settings
+    from app.topics import TopicNames, topic_plan
+
+    settings = Settings(topic_prefix=prefix, app_id=app_id, partitions=partitions, systems=SYSTEMS)
+    specs = [TopicSpec(t.name, t.partitions, {k: _number(v) for k, v in t.config.items()})
+             for t in topic_plan(settings)]
     # faust/assignor/leader_assignor.py declares this one with a single partition.
-    specs.append(TopicSpec(f"{faust_id}-__assignor-__leader", 1, {"cleanup.policy": "delete"}))
+    specs.append(TopicSpec(f"{TopicNames(settings).app_id}-__assignor-__leader", 1,
+                           {"cleanup.policy": "delete"}))
     return specs
+
+
+def _number(value: str) -> object:
+    return int(value) if value.lstrip("-").isdigit() else value
 
 
 def resource_name(topic: str) -> str:

@@ -20,11 +20,22 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SYSTEMS = ["holded", "odoo", "business_central", "sap_b1", "prestashop", "shopify", "file"]
-FLOW = {f"{kind}.{s}" for s in SYSTEMS for kind in ("changes", "commands", "results")}
-FLOW |= {"conflicts", "audit", "dlq", "parked"}
-CHANGELOGS = {f"holded-sync-{t}-changelog" for t in ("entities", "links", "replicas")}
-COMPACTED = CHANGELOGS | {"mappings"}
-EXPECTED_TOPICS = FLOW | COMPACTED | {"holded-sync-__assignor-__leader"}
+def _load(name: str, path: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+# The worker's own plan (app/topics.py, via deploy/topics.py) is what every manifest must follow.
+PLAN = _load("deploy_topics", ROOT / "deploy/topics.py").topic_specs()
+CHANGELOGS = {t.name for t in PLAN if t.name.endswith("-changelog")}
+COMPACTED = {t.name for t in PLAN if t.compacted}
+FLOW = {t.name for t in PLAN if t.config.get("retention.ms") == -1}
+EXPECTED_TOPICS = {t.name for t in PLAN}
+assert {"inbox", "changes.holded", "commands.odoo.bulk", "retry.shopify", "mappings",
+        "holded-sync-ledger-holded-changelog", "holded-sync-__assignor-__leader"} <= EXPECTED_TOPICS
 PLACEHOLDER = re.compile(r"^(REPLACE_ME|CHANGE_ME|<[^>]*>|)$")
 SECRET_KEYS = ("HOLDED_API_KEY", "HOLDED_SYNC_KAFKA_SASL_PASSWORD")
 
