@@ -174,8 +174,53 @@ def _summary(kind: str, v: dict[str, Any]) -> tuple[str, str]:
     return v["system"], f"{v['kind']} vector={_vector(v['vector'])} {_short(v['detail'])}"
 
 
+async def read_key(settings, topics: list[str], key: str,
+                   decoders: list[Callable[[bytes], Any]]) -> list[list[Any]]:
+    """The records keyed ``key`` of each topic, reading only the key's partition (the one the
+    default murmur2 partitioner picks, as every producer of the flow uses)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.partitioner import DefaultPartitioner
+
+    from app.inspect import Record
+    from app.topics import kafka_client_options
+
+    consumer = AIOKafkaConsumer(**kafka_client_options(settings), enable_auto_commit=False,
+                                auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        tps: dict[TopicPartition, int] = {}
+        for i, topic in enumerate(topics):
+            partitions = sorted(consumer.partitions_for_topic(topic) or ())
+            if partitions:
+                tps[TopicPartition(topic, DefaultPartitioner()(key.encode(), partitions, partitions))] = i
+        out: list[list[Any]] = [[] for _ in topics]
+        if not tps:
+            return out
+        consumer.assign(list(tps))
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(list(tps))
+        left = {tp for tp in tps if ends[tp] > 0}
+        while left:
+            batch = await consumer.getmany(*left, timeout_ms=1000)
+            for tp, msgs in batch.items():
+                for m in msgs:
+                    if m.offset >= ends[tp]:
+                        continue
+                    if m.key is not None and m.key.decode(errors="replace") == key and m.value is not None:
+                        out[tps[tp]].append(Record(key, decoders[tps[tp]](m.value), m.partition,
+                                                   m.offset, m.timestamp))
+                    if m.offset + 1 >= ends[tp]:
+                        left.discard(tp)
+            for tp in list(left):
+                if await consumer.position(tp) >= ends[tp]:
+                    left.discard(tp)
+        return out
+    finally:
+        await consumer.stop()
+
+
 async def _history(settings, key: str) -> list[dict[str, Any]]:
-    from app.inspect import read_topic
     from app.topics import TopicNames
 
     names = TopicNames(settings)
@@ -185,8 +230,8 @@ async def _history(settings, key: str) -> list[dict[str, Any]]:
         sources += [("command", names.commands(s, lane), "Command") for lane in ("realtime", "bulk")]
         sources.append(("result", names.results(s), "CommandResult"))
     sources += [("conflict", names.conflicts, "Conflict"), ("audit", names.audit, "AuditRecord")]
-    found = await asyncio.gather(*(read_topic(settings, topic, _decoder(schema), key)
-                                   for _kind, topic, schema in sources))
+    found = await read_key(settings, [t for _k, t, _s in sources], key,
+                           [_decoder(schema) for _k, _t, schema in sources])
     rows = []
     for (kind, topic, _schema), records in zip(sources, found):
         for rec in records:

@@ -46,15 +46,15 @@ def settings(kafka, tmp_path):
     return s
 
 
-def publish(settings, *records: tuple[str, str | None, bytes | None, int | None]) -> None:
-    """(topic, key, value, timestamp ms) each, in order."""
+def publish(settings, *records: tuple) -> None:
+    """(topic, key, value, timestamp ms[, partition]) each, in order."""
     async def go():
         producer = AIOKafkaProducer(**kafka_client_options(settings), acks="all")
         await producer.start()
         try:
-            for topic, key, value, ts in records:
+            for topic, key, value, ts, *partition in records:
                 await producer.send_and_wait(topic, key=key.encode() if key else None, value=value,
-                                             timestamp_ms=ts)
+                                             timestamp_ms=ts, partition=partition[0] if partition else None)
         finally:
             await producer.stop()
     asyncio.run(go())
@@ -112,6 +112,11 @@ def test_history_merges_every_kind_of_record_of_one_key_in_time_order(settings):
             (names.commands("holded"), key, codec("Command").dumps(cmd), t0 + 1000),
             (names.results("holded"), key, codec("CommandResult").dumps(result(cmd)), t0 + 2000),
             (names.changes("odoo"), other, codec("ChangeEvent").dumps(change("odoo", contact(), key=other)), t0))
+    # Only the key's partition is read: the same key forced onto another partition is not seen.
+    from aiokafka.partitioner import DefaultPartitioner
+    own = DefaultPartitioner()(key.encode(), list(range(settings.partitions)), [])
+    publish(settings, (names.audit, key, codec("AuditRecord").dumps(audit(key)), t0 + 5000,
+                       (own + 1) % settings.partitions))
     res = cli(settings, "history", key)
     assert res.exit_code == 0, res.output
     rows = res.stdout.splitlines()

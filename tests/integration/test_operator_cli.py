@@ -52,6 +52,8 @@ async def test_resolve_overrides_a_real_conflict_and_history_shows_it(own_flow):
         return e if e and e["record"]["tax_id"] == loser_value else None
     state = await wait_for(overridden, 60, "the operator's value in the entities table", flow.worker)
     assert state["provenance"]["tax_id"]["system"] == "operator"
+    override = [x for x in await flow.conflicts(key) if x["incoming_system"] == "operator"]
+    assert [(x["field"], x["decision"]) for x in override] == [("tax_id", "took_incoming")]
 
     async def carried():
         return [cm for cm in await flow.commands("holded", key) if cm["payload"]["tax_id"] == loser_value]
