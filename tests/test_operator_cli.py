@@ -3,7 +3,6 @@ topics and changelogs the engine writes, then read back through the CLI."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 import time
 import uuid
