@@ -239,6 +239,7 @@ def sandbox() -> None:
 
 def _register_subcommands() -> None:
     from app.demo import demo
+    from app.operator_cli import register as register_operator_commands
     from app.mapping.cli import mappings
     from connectors.business_central.sandbox_cli import sandbox_bc_command
     from connectors.holded.sandbox_cli import sandbox_holded_command
@@ -250,6 +251,7 @@ def _register_subcommands() -> None:
     mappings.add_command(mappings_publish)
     cli.add_command(mappings)
     cli.add_command(demo)
+    register_operator_commands(cli)
     sandbox.add_command(sandbox_holded_command, "holded")
     sandbox.add_command(sandbox_odoo_command, "odoo")
     sandbox.add_command(sandbox_bc_command, "business-central")

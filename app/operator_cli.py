@@ -372,14 +372,6 @@ def build_override(conflict: dict[str, Any], take: str, state: dict[str, Any] | 
     record = dict(state["record"])
     if Fingerprint(record).field_hashes().get(f) == Fingerprint({**record, f: value}).field_hashes().get(f):
         return ""  # already the canonical value: nothing to publish
-    if conflict["policy"] == "field_owner":
-        owner = conflict["canonical_system"] if conflict["decision"] == "kept_canonical" \
-            else conflict["incoming_system"]
-        prov = state.get("provenance", {}).get(f) or {}
-        if system != owner or prov.get("system") == owner:
-            return (f"field {f!r} is owned by {owner}: the engine settles it by ownership and "
-                    "an operator change cannot win it (needs the engine to apply policy "
-                    "'operator' to changes from system 'operator')")
     record[f] = value
     newest = max([p.get("source_ts", 0) for p in state.get("provenance", {}).values()] or [0])
     source_ts = max(now_ms, _ms(newest) + 1)
@@ -436,10 +428,8 @@ def conflicts_resolve(ctx: click.Context, conflict_id: str, take: str, as_json: 
     value wins and commands carry it to every system (including the one that lost).
     Only that field changes; other fields keep their current canonical values.
 
-    Refused (exit 1) when the entity has no current record, or when the field has an owner
-    (policy field_owner) that the chosen value goes against: the engine settles owned fields
-    by ownership, which an operator change cannot beat today. When the canonical record
-    already holds the chosen value nothing is published (exit 0).
+    Refused (exit 1) when the entity has no current record. When the canonical record already
+    holds the chosen value nothing is published (exit 0).
     """
     settings = _settings(ctx)
     conflict, where, event = _run(ctx, lambda: _resolve(settings, conflict_id, take))

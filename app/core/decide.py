@@ -25,6 +25,7 @@ from app.core.vectors import command_id, dominates, increment, merge
 __all__ = ["BadEvent", "Decision", "apply_change", "apply_result", "empty_replica"]
 
 Record = dict[str, Any]
+OPERATOR = "operator"  # the system name of an operator's override
 
 
 class BadEvent(ValueError):
@@ -167,6 +168,8 @@ def _delete(event: Record, state: Record | None, systems: dict, rep: Record,
 def _settle(entity: str, f: str, incoming: Record, current: Record | None, policy: Policy,
             incoming_hash: str, current_hash: str) -> tuple[bool, str]:
     """Did the incoming value win, and by which policy? Symmetric in its two sides."""
+    if incoming["system"] == OPERATOR:  # `holded-sync conflicts resolve`: a person decided
+        return True, "operator"
     owner = policy.owner(entity, f)
     current = current or {"system": "", "source_ts": -1}
     if owner and owner in (incoming["system"], current["system"]) \

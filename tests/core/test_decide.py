@@ -280,3 +280,12 @@ def test_the_echo_may_carry_the_defaults_a_system_fills_in():
     e.change(change("odoo", contact(language=None)))
     # Holded reports the language it filled in: still our own write coming back.
     assert e.change(change("holded", contact(language="es"), ts=T0 + 5)).outcome == "echo"
+
+
+def test_an_operator_override_beats_even_a_field_owner():
+    e = synced()
+    e.change(change("odoo", contact(payment_due_days=60), ts=T0 + 50))
+    d = e.change(change("operator", contact(payment_due_days=45), ts=T0 + 60))
+    [c] = d.conflicts
+    assert c["policy"] == "operator" and c["decision"] == "took_incoming"
+    assert d.state["record"]["payment_due_days"] == 45
