@@ -72,5 +72,15 @@ async def test_shop_invoices_and_their_payments_reach_holded(own_flow, holded, s
         await publish_mapping(flow.settings, MAPPING)
         docs = await synced_documents(flow, holded, system)
         await payments_registered(flow, holded, system, docs)
+        # Then quiet: more polls of both systems emit no further commands (no ping-pong).
+        await flow.wait_idle(60)
+        settled = len(await flow.commands(system)) + len(await flow.commands("holded"))
+        seen = len(shop.requests)
+
+        async def more_polls():
+            return len(shop.requests) >= seen + 6
+        await wait_for(more_polls, 60, f"more {system} polls", flow.worker)
+        await flow.wait_idle(60)
+        assert len(await flow.commands(system)) + len(await flow.commands("holded")) == settled
     finally:
         await shop.stop()
