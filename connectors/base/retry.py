@@ -13,10 +13,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from connectors.base.errors import RetryableError
+from connectors.base.errors import RateLimited, RetryableError
 from connectors.base.limiter import Clock, SystemClock
 
-__all__ = ["RetryPolicy", "Retrier"]
+__all__ = ["NoBlindRepeat", "RetryPolicy", "Retrier"]
 
 logger = logging.getLogger(__name__)
 
@@ -80,3 +80,45 @@ class Retrier:
                     on_retry(error, attempt, delay)
                 await self._clock.sleep(delay)
                 attempt += 1
+
+
+class _Unknown(Exception):
+    """Carries a RetryableError past the retrier, which must not repeat the attempt."""
+
+    def __init__(self, error: RetryableError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class NoBlindRepeat(Retrier):
+    """A :class:`Retrier` for writes (POSTs, mutations) that never repeats one blindly.
+
+    A write whose outcome is unknown (timeout, dropped connection, 5xx) may have committed on
+    the other side; sending it again could create a duplicate. So only :class:`RateLimited`
+    (429: the request was refused, nothing was written) is retried; any other
+    :class:`RetryableError` goes straight back to the caller, which searches the target for
+    the record before writing again.
+
+    The error reaches the caller without its traceback through the retrier: its
+    ``__cause__`` is cleared, or kept as it was when ``keep_cause`` is true.
+    """
+
+    def __init__(self, policy: RetryPolicy | None = None, clock: Clock | None = None,
+                 rand: Callable[[], float] = random.random, *, keep_cause: bool = False) -> None:
+        super().__init__(policy, clock, rand)
+        self._keep_cause = keep_cause
+
+    async def run(self, operation: Callable[[], Awaitable[T]], *,
+                  on_retry: Callable[[RetryableError, int, float], None] | None = None) -> T:
+        async def once() -> T:
+            try:
+                return await operation()
+            except RateLimited:
+                raise
+            except RetryableError as error:
+                raise _Unknown(error) from error
+
+        try:
+            return await super().run(once, on_retry=on_retry)
+        except _Unknown as unknown:
+            raise unknown.error from (unknown.error.__cause__ if self._keep_cause else None)

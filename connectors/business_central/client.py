@@ -21,9 +21,9 @@ import asyncio
 import datetime as dt
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 from pydantic import SecretStr
@@ -33,16 +33,15 @@ from connectors.base.errors import (
     ErrorContext,
     FatalError,
     Fault,
-    RateLimited,
     RetryableError,
 )
 from connectors.base.http import ApiTransport
+from connectors.base.jsonio import ExactJson, loads_json
 from connectors.base.limiter import Clock, Lane, RateLimit, SystemClock, TokenBucket
 from connectors.base.classify import translate_httpx_errors
 from connectors.base.paginators import ODataPaginator, Page
-from connectors.base.retry import Retrier, RetryPolicy
+from connectors.base.retry import NoBlindRepeat, Retrier, RetryPolicy
 from connectors.business_central import errors, odata
-from connectors.business_central.jsonio import ExactJsonClient, loads
 
 __all__ = ["API_URL", "BUDGETS", "DEFAULT_BUDGET", "SCOPE", "BusinessCentralClient",
            "TokenProvider", "request_budget"]
@@ -164,7 +163,7 @@ class BusinessCentralClient:
             rand=rand)
         self.page_size = page_size
         self._gate = asyncio.Semaphore(max_concurrent)
-        exact = ExactJsonClient(http)
+        exact = ExactJson(http)
         options: dict[str, Any] = dict(
             system=errors.SYSTEM, table=errors.TABLE, secrets=self.tokens.secrets,
             limiter=limiter or TokenBucket(request_budget(budget), clock),
@@ -317,7 +316,7 @@ def _decode(response: httpx.Response) -> Any:
     if not response.content:
         return None
     try:
-        return loads(response.content)
+        return loads_json(response.content)
     except (ValueError, UnicodeDecodeError) as exc:
         context = ErrorContext.build(errors.SYSTEM, response.request.method,
                                      str(response.request.url), response.status_code,
@@ -325,35 +324,6 @@ def _decode(response: httpx.Response) -> Any:
         raise RetryableError("response is not valid JSON", fault=Fault.REMOTE,
                              context=context) from exc
 
-
-T = TypeVar("T")
-
-
-class _Unknown(Exception):
-    """Carries a RetryableError past the retrier, which must not repeat the attempt."""
-
-    def __init__(self, error: RetryableError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-class NoBlindRepeat(Retrier):
-    """Retries only :class:`RateLimited` (the request was refused, nothing was written)."""
-
-    async def run(self, operation: Callable[[], Awaitable[T]], *,
-                  on_retry: Callable[[RetryableError, int, float], None] | None = None) -> T:
-        async def once() -> T:
-            try:
-                return await operation()
-            except RateLimited:
-                raise
-            except RetryableError as error:
-                raise _Unknown(error) from error
-
-        try:
-            return await super().run(once, on_retry=on_retry)
-        except _Unknown as unknown:
-            raise unknown.error from None
 
 
 def _join(parent: str, child: str) -> str:

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from connectors.business_central import sandbox_posting as posting
-from connectors.business_central.jsonio import dumps, loads
+from connectors.base.jsonio import dumps_json, loads_json
 from connectors.business_central.sandbox_entities import ENTITY_SETS, EntitySpec
 from connectors.business_central.sandbox_odata import GUID_RE, ODataError, bad, parse_query
 from connectors.business_central.sandbox_odata import sort_records
@@ -35,7 +35,7 @@ _ACTIONS = {("salesInvoices", "post"): posting.post_invoice,
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None
                   ) -> web.Response:
-    return web.Response(text=dumps(body), status=status, headers=headers,
+    return web.Response(text=dumps_json(body), status=status, headers=headers,
                         content_type="application/json", charset="utf-8")
 
 
@@ -306,7 +306,7 @@ async def _body(request: web.Request) -> Any:
         raise ODataError(415, "UnsupportedMediaType",
                          "The content type must be application/json.")
     try:
-        return loads(raw)
+        return loads_json(raw)
     except ValueError:
         raise bad("The request body is not valid JSON.") from None
 

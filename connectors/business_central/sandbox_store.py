@@ -18,7 +18,7 @@ from typing import Any
 
 import aiosqlite
 
-from connectors.business_central.jsonio import dumps, loads
+from connectors.base.jsonio import dumps_json, loads_json
 
 __all__ = ["SandboxStore", "etag", "public", "utcnow"]
 
@@ -94,7 +94,7 @@ class SandboxStore:
         if touch:
             body["lastModifiedDateTime"] = stamp(self.now())
         await self._db.execute("INSERT INTO records (collection, id, body) VALUES (?, ?, ?)",
-                               (collection, body["id"], dumps(body)))
+                               (collection, body["id"], dumps_json(body)))
         await self._db.commit()
         return body
 
@@ -105,7 +105,7 @@ class SandboxStore:
         if touch:
             body["lastModifiedDateTime"] = stamp(self.now())
         await self._db.execute("UPDATE records SET body = ? WHERE collection = ? AND id = ?",
-                               (dumps(body), collection, body["id"]))
+                               (dumps_json(body), collection, body["id"]))
         await self._db.commit()
         return body
 
@@ -113,7 +113,7 @@ class SandboxStore:
         async with self._db.execute("SELECT body FROM records WHERE collection = ? AND id = ?",
                                     (collection, record_id.lower())) as cursor:
             row = await cursor.fetchone()
-        return loads(row[0]) if row else None
+        return loads_json(row[0]) if row else None
 
     async def delete(self, collection: str, record_id: str) -> bool:
         cursor = await self._db.execute("DELETE FROM records WHERE collection = ? AND id = ?",
@@ -126,5 +126,5 @@ class SandboxStore:
                 "SELECT body FROM records WHERE collection = ? ORDER BY seq",
                 (collection,)) as cursor:
             rows = await cursor.fetchall()
-        records = [loads(row[0]) for row in rows]
+        records = [loads_json(row[0]) for row in rows]
         return [r for r in records if all(r.get(k) == v for k, v in equals.items())]

@@ -6,7 +6,8 @@ its sync code (:func:`mapping.sync_code` of the entity key), written as the line
 ``documentNumber``, first among posted G/L entries, then among the journal's unposted lines.
 Only when all say no is a line created; then the journal is posted, so the invoice's
 ``remainingAmount`` and the customer's balance change. A lost response at any step is found
-by that search on the retry; POSTs are never repeated blindly (see client.NoBlindRepeat).
+by that search on the retry; POSTs are never repeated blindly
+(see connectors.base.retry.NoBlindRepeat).
 
 Customer updates PATCH with ``If-Match``: the etag of our last write or read of that customer
 (``etags``), else the one just read. A 412 means BC changed the customer since: the sink

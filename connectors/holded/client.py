@@ -12,23 +12,23 @@ The v2 routes below are provisional: taken from third-party clients, UNVERIFIED.
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection as AbcCollection, Mapping
+from collections.abc import AsyncIterator, Callable, Collection as AbcCollection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 from urllib.parse import quote
 
 import httpx
 from pydantic import SecretStr
 
-from connectors.base.errors import ErrorContext, RateLimited, RetryableError
+from connectors.base.errors import ErrorContext
 from connectors.base.http import ApiTransport
+from connectors.base.jsonio import ExactJson, dumps_json
 from connectors.base.limiter import Clock, Lane, RateLimit, SystemClock, TokenBucket
-from connectors.base.retry import Retrier, RetryPolicy
+from connectors.base.retry import NoBlindRepeat, Retrier, RetryPolicy
 from connectors.base.verify import diff_fields, missing_keys, zero_priced_lines
 from connectors.holded import errors
 from connectors.holded.errors import (
@@ -116,7 +116,7 @@ class HoldedClient:
         clock = clock or SystemClock()
         self._table = errors.V1_TABLE if version == "v1" else errors.V2_TABLE
         self._secrets = (secret,)
-        exact = _ExactJson(http)  # Decimal amounts go out as their exact decimal text
+        exact = ExactJson(http)  # Decimal amounts go out as their exact decimal text
         bucket = limiter or TokenBucket(V1_RATE if version == "v1" else V2_RATE, clock)
         transport_options: dict[str, Any] = dict(
             system=errors.SYSTEM, table=self._table, secrets=self._secrets, limiter=bucket,
@@ -129,7 +129,7 @@ class HoldedClient:
                                       **transport_options)
         # POST creates in Holded (no idempotency keys): one whose outcome is unknown is not
         # repeated blindly; the caller searches the target first (design.md section 4).
-        self._post_transport = ApiTransport(exact, retrier=_NoBlindRepeat(retry, clock, rand),  # type: ignore[arg-type]
+        self._post_transport = ApiTransport(exact, retrier=NoBlindRepeat(retry, clock, rand),  # type: ignore[arg-type]
                                             **transport_options)
         self.contacts = Contacts(self, "contacts", verify=VerifySpec(
             {"CustomId": "customId"}, frozenset({"defaults"})))  # defaults: other read shape
@@ -409,71 +409,6 @@ class Documents(Resource):
 async def _nothing() -> None:
     return None
 
-
-T = TypeVar("T")
-
-
-class _Unknown(Exception):
-    """Carries a RetryableError past the retrier, which must not repeat the attempt."""
-
-    def __init__(self, error: RetryableError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-class _NoBlindRepeat(Retrier):
-    """Retries only :class:`RateLimited` (the request was refused, nothing was written)."""
-
-    async def run(self, operation: Callable[[], Awaitable[T]], *,
-                  on_retry: Callable[[RetryableError, int, float], None] | None = None) -> T:
-        async def once() -> T:
-            try:
-                return await operation()
-            except RateLimited:
-                raise
-            except RetryableError as error:
-                raise _Unknown(error) from error
-
-        try:
-            return await super().run(once, on_retry=on_retry)
-        except _Unknown as unknown:
-            raise unknown.error from None
-
-
-class _ExactJson:
-    """The injected ``httpx.AsyncClient`` with JSON bodies encoded by :func:`dumps_json`.
-
-    ``ApiTransport`` only builds and sends requests; httpx's own ``json=`` encoder rejects
-    Decimal, and going through float would change amounts (0.1 + 0.2).
-    """
-
-    def __init__(self, http: httpx.AsyncClient) -> None:
-        self._http = http
-
-    def build_request(self, method: str, url: str, *, params: Any = None, json: Any = None,
-                      headers: Mapping[str, str] | None = None) -> httpx.Request:
-        if json is None:
-            return self._http.build_request(method, url, params=params, headers=headers)
-        headers = {**(headers or {}), "Content-Type": "application/json"}
-        return self._http.build_request(method, url, params=params, headers=headers,
-                                        content=dumps_json(json).encode("utf-8"))
-
-    async def send(self, request: httpx.Request) -> httpx.Response:
-        return await self._http.send(request)
-
-
-def dumps_json(value: Any) -> str:
-    """Compact JSON where a ``Decimal`` is a JSON number with its exact decimal text."""
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ValueError(f"{value} is not a JSON number")
-        return format(value, "f")
-    if isinstance(value, Mapping):
-        return "{" + ",".join(f"{json.dumps(str(k), ensure_ascii=False)}:{dumps_json(v)}"
-                              for k, v in value.items()) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(dumps_json(v) for v in value) + "]"
-    return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
 def _segment(part: str) -> str:

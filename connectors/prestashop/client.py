@@ -24,8 +24,8 @@ import base64
 import json
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from typing import Any
 from xml.etree import ElementTree
 
 import httpx
@@ -36,7 +36,7 @@ from connectors.base.errors import ErrorContext, Fault, RateLimited, RetryableEr
 from connectors.base.http import ApiTransport
 from connectors.base.limiter import Clock, Lane, RateLimit, SystemClock, TokenBucket
 from connectors.base.paginators import OffsetPaginator, Page, _malformed
-from connectors.base.retry import Retrier, RetryPolicy
+from connectors.base.retry import NoBlindRepeat, Retrier, RetryPolicy
 from connectors.prestashop.errors import SYSTEM, check_response
 
 __all__ = ["DEFAULT_RATE", "DATE_FIELDS", "PrestaShopClient", "PrestaShopPaginator", "any_of",
@@ -51,8 +51,6 @@ DATE_FIELDS = frozenset({"date_add", "date_upd"})
 _SINGULAR = {"addresses": "address", "countries": "country", "currencies": "currency",
              "taxes": "tax", "stock_availables": "stock_available"}
 _READ_ONLY = frozenset({"date_add", "date_upd", "associations"})
-T = TypeVar("T")
-
 
 def singular(resource: str) -> str:
     """The element name of one record: ``addresses`` -> ``address``, ``orders`` -> ``order``."""
@@ -106,31 +104,6 @@ class PrestaShopPaginator(OffsetPaginator):
         return url, {**params, "limit": f"{self._current},{self.limit}"}
 
 
-class _Unknown(Exception):
-    def __init__(self, error: RetryableError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-class NoBlindRepeat(Retrier):
-    """Retries only :class:`RateLimited`: the request was refused, nothing was written."""
-
-    async def run(self, operation: Callable[[], Awaitable[T]], *,
-                  on_retry: Callable[[RetryableError, int, float], None] | None = None) -> T:
-        async def once() -> T:
-            try:
-                return await operation()
-            except RateLimited:
-                raise
-            except RetryableError as error:
-                raise _Unknown(error) from error
-
-        try:
-            return await super().run(once, on_retry=on_retry)
-        except _Unknown as unknown:
-            raise unknown.error from unknown.error.__cause__
-
-
 class PrestaShopClient:
     """One shop's webservice, one key. ``http`` is injected; the key is never logged."""
 
@@ -155,7 +128,7 @@ class PrestaShopClient:
                                       retrier=Retrier(retry, clock, rand), secrets=self._secrets,
                                       check=self._check, decode=self._decode)
         self._retrier = Retrier(retry, clock, rand)
-        self._post_retrier = NoBlindRepeat(retry, clock, rand)
+        self._post_retrier = NoBlindRepeat(retry, clock, rand, keep_cause=True)
 
     # ---- reads -----------------------------------------------------------------------------
     def url(self, resource: str, record_id: int | str | None = None) -> str:

@@ -24,19 +24,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextvars import ContextVar
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 from urllib.parse import urljoin
 
 import httpx
 from pydantic import SecretStr
 
-from connectors.base.errors import ConnectorError, ErrorContext, Fault, RateLimited, RetryableError
+from connectors.base.errors import ConnectorError, ErrorContext, Fault, RetryableError
 from connectors.base.http import ApiTransport
 from connectors.base.limiter import Clock, Lane, RateLimit, SystemClock, TokenBucket
 from connectors.base.paginators import ODataPaginator, Page
-from connectors.base.retry import Retrier, RetryPolicy
+from connectors.base.retry import NoBlindRepeat, Retrier, RetryPolicy
 from connectors.sap_b1 import errors, odata
 
 __all__ = ["DEFAULT_RATE", "NoBlindRepeat", "SapB1Client"]
@@ -275,34 +275,3 @@ def _decode(response: httpx.Response) -> Any:
                                      response.text)
         raise RetryableError("response is not valid JSON", fault=Fault.REMOTE,
                              context=context) from exc
-
-
-T = TypeVar("T")
-
-
-class _Unknown(Exception):
-    """Carries a RetryableError past the retrier, which must not repeat the attempt."""
-
-    def __init__(self, error: RetryableError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-class NoBlindRepeat(Retrier):
-    """Retries only :class:`RateLimited` (refused, nothing written); any other transient
-    failure of a POST may have committed, so it goes back to the caller to search first."""
-
-    async def run(self, operation: Callable[[], Awaitable[T]], *,
-                  on_retry: Callable[[RetryableError, int, float], None] | None = None) -> T:
-        async def once() -> T:
-            try:
-                return await operation()
-            except RateLimited:
-                raise
-            except RetryableError as error:
-                raise _Unknown(error) from error
-
-        try:
-            return await super().run(once, on_retry=on_retry)
-        except _Unknown as unknown:
-            raise unknown.error from None

@@ -10,10 +10,10 @@ time, so callers convert with the configured zone.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any
+
+from connectors.base.jsonio import dumps_json, loads_json
 
 __all__ = ["dumps", "etag_of", "key", "loads", "local_datetime", "parse_date", "parse_time",
            "split_local", "string"]
@@ -71,20 +71,15 @@ def etag_of(record: Mapping[str, Any]) -> str | None:
 
 def dumps(value: Any) -> str:
     """Compact JSON in which a ``Decimal`` is a number with its exact text, dates ISO."""
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ValueError(f"{value} is not a JSON number")
-        return format(value, "f")
+    return dumps_json(value, default=_iso_date)
+
+
+def _iso_date(value: Any) -> Any:
     if isinstance(value, dt.date):
-        return json.dumps(value.isoformat())
-    if isinstance(value, Mapping):
-        return "{" + ",".join(f"{json.dumps(str(k), ensure_ascii=False)}:{dumps(v)}"
-                              for k, v in value.items()) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(dumps(v) for v in value) + "]"
-    return json.dumps(value, ensure_ascii=False, allow_nan=False)
+        return value.isoformat()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def loads(data: bytes | str) -> Any:
     """JSON with every non-integer number as ``Decimal`` (amounts stay exact)."""
-    return json.loads(data, parse_float=Decimal)
+    return loads_json(data)

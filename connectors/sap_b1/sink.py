@@ -7,7 +7,7 @@ whose ``reference_field`` (``Remarks`` by default, or a ``U_`` user field you cr
 the entity key. Only when all say no is the payment created, applied to the invoice through
 ``PaymentInvoices`` so SAP raises the invoice's ``PaidToDate`` and closes it when paid. A lost
 answer is found by that search when the command is redelivered; POSTs are never repeated
-blindly (see client.NoBlindRepeat).
+blindly (see connectors.base.retry.NoBlindRepeat).
 
 Partner updates (tax id, address, contact data, payment terms, withholding) PATCH with
 ``If-Match``: the ETag of our last write or read of that partner (``etags``), else the one

@@ -23,17 +23,17 @@ import asyncio
 import logging
 import random
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any
 
 import httpx
 from pydantic import SecretStr
 
-from connectors.base.errors import RateLimited, RetryableError
+from connectors.base.errors import RateLimited
 from connectors.base.http import ApiTransport
 from connectors.base.limiter import Clock, Lane, RateLimit, SystemClock, TokenBucket
 from connectors.base.paginators import LinkHeaderPaginator, Page
-from connectors.base.retry import Retrier, RetryPolicy
+from connectors.base.retry import NoBlindRepeat, Retrier, RetryPolicy
 from connectors.shopify import errors
 from connectors.shopify.paginators import ConnectionPaginator
 from connectors.shopify.queries import DOCUMENTS, MUTATIONS, requested_cost
@@ -133,33 +133,6 @@ class LeakyBucket:
             self.size = int(size)
             self._level, self._at = float(used), self._clock.monotonic()
 
-
-T = TypeVar("T")
-
-
-class _Unknown(Exception):
-    def __init__(self, error: RetryableError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-class NoBlindRepeat(Retrier):
-    """Retries only :class:`RateLimited` (refused before running, nothing was written)."""
-
-    async def run(self, operation: Callable[[], Awaitable[T]], *,
-                  on_retry: Callable[[RetryableError, int, float], None] | None = None) -> T:
-        async def once() -> T:
-            try:
-                return await operation()
-            except RateLimited:
-                raise
-            except RetryableError as error:
-                raise _Unknown(error) from error
-
-        try:
-            return await super().run(once, on_retry=on_retry)
-        except _Unknown as unknown:
-            raise unknown.error from None
 
 
 class ShopifyClient:
