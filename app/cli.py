@@ -115,6 +115,36 @@ def replay(ctx: click.Context, from_beginning: bool, generation: int | None, run
         ctx.invoke(worker)
 
 
+@cli.command()
+@click.argument("system")
+@click.option("--entity", "entities", multiple=True,
+              type=click.Choice(["contact", "product", "invoice", "payment"]),
+              help="Only these entities (repeatable; default: all).")
+@click.pass_context
+def backfill(ctx: click.Context, system: str, entities: tuple[str, ...]) -> None:
+    """Read everything SYSTEM holds (a full scan) and publish it as bulk-lane changes.
+
+    Bulk commands queue behind real-time work and the engine drops what it already knows
+    (duplicates by content hash), so a backfill is safe to repeat. The mapping in force is read
+    from the `mappings` topic; run `mappings publish` first.
+    """
+    from app.backfill import run_backfill
+
+    settings = _settings(ctx)
+    if system not in settings.systems:
+        raise click.UsageError(f"system {system!r} is not configured "
+                               f"(HOLDED_SYNC_SYSTEMS={','.join(settings.systems)})")
+    with _broker_errors(settings):
+        try:
+            counts = asyncio.run(run_backfill(settings, system, set(entities) or None))
+        except LookupError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(3)
+    total = sum(counts.values())
+    detail = ", ".join(f"{n} {entity}(s)" for entity, n in sorted(counts.items())) or "nothing"
+    click.echo(f"backfill of {system}: published {total} change(s) to changes.{system} ({detail})")
+
+
 @cli.command("tables")
 @click.argument("table", type=click.Choice(["entities", "replicas", "links"]))
 @click.pass_context
