@@ -224,6 +224,29 @@ def config_show(ctx: click.Context) -> None:
     click.echo(_settings(ctx).model_dump_json(indent=2))
 
 
+@click.command("diff")
+@click.argument("old", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("new", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def mappings_diff(old: Path, new: Path) -> None:
+    """What NEW changes against OLD (both validated first). Exit 0 same, 1 different."""
+    import yaml
+
+    from app.mapping import MappingInvalid, load_mapping
+    from app.mapping.diff import diff
+
+    try:
+        versions = (load_mapping(old).version, load_mapping(new).version)
+    except MappingInvalid as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    lines = list(diff(yaml.safe_load(old.read_text(encoding="utf-8")),
+                      yaml.safe_load(new.read_text(encoding="utf-8"))))
+    for line in lines:
+        click.echo(line)
+    click.echo(f"v{versions[0]} -> v{versions[1]}: {len(lines)} difference(s)")
+    sys.exit(1 if lines else 0)
+
+
 @click.command("publish")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.pass_context
@@ -279,6 +302,7 @@ def _register_subcommands() -> None:
     from connectors.shopify.sandbox_cli import sandbox_shopify_command
 
     mappings.add_command(mappings_publish)
+    mappings.add_command(mappings_diff)
     cli.add_command(mappings)
     cli.add_command(demo)
     register_operator_commands(cli)

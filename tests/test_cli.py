@@ -64,3 +64,21 @@ def test_no_broker_is_one_clear_line_and_exit_3(tmp_path):
     res = CliRunner().invoke(cli, ["tables", "entities"],
                              env={"HOLDED_SYNC_BROKER": f"kafka://127.0.0.1:{free_port()}"})
     assert res.exit_code == 3 and "cannot reach Kafka" in res.output
+
+
+def test_mappings_diff_shows_what_a_new_version_changes(tmp_path):
+    import yaml
+
+    example = yaml.safe_load(open("docs/examples/mapping-es.yaml", encoding="utf-8"))
+    new = dict(example, version=example["version"] + 1)
+    new["taxes"] = {**example["taxes"], "iva_10": {**example["taxes"]["iva_10"], "name": "IVA reducido"}}
+    path = tmp_path / "v4.yaml"
+    path.write_text(yaml.safe_dump(new, allow_unicode=True))
+    res = CliRunner().invoke(cli, ["mappings", "diff", "docs/examples/mapping-es.yaml", str(path)])
+    assert res.exit_code == 1
+    assert "~ version: 3 -> 4" in res.output and "~ taxes.iva_10.name: IVA 10% -> IVA reducido" in res.output
+    same = CliRunner().invoke(cli, ["mappings", "diff", str(path), str(path)])
+    assert same.exit_code == 0 and "0 difference(s)" in same.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: x\n")
+    assert CliRunner().invoke(cli, ["mappings", "diff", str(bad), str(path)]).exit_code == 2
