@@ -29,7 +29,6 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from connectors.base.errors import RateLimited
 from connectors.base.http import ApiTransport
 from connectors.base.limiter import Clock, Lane, RateLimit, SystemClock, TokenBucket
 from connectors.base.paginators import LinkHeaderPaginator, Page

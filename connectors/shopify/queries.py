@@ -42,10 +42,10 @@ ORDER = f"""
       subtotalSet {{ {_MONEY} }} totalTaxSet {{ {_MONEY} }} }} }} }}
 """
 
-PRODUCT = f"""
+PRODUCT = """
   id title status productType updatedAt
-  variants(first: 100) {{ nodes {{ id sku title price barcode taxable
-    inventoryItem {{ unitCost {{ amount }} }} }} }}
+  variants(first: 100) { nodes { id sku title price barcode taxable
+    inventoryItem { unitCost { amount } } } }
 """
 
 

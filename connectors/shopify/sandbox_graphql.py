@@ -105,7 +105,7 @@ def _after(cursor: str) -> tuple[str, int]:
         stamp, gid = json.loads(base64.b64decode(cursor, validate=True))
         return str(stamp), int(str(gid).rsplit("/", 1)[1])
     except (ValueError, TypeError, IndexError):
-        raise GraphQLError(f"Invalid cursor for current pagination sort.") from None
+        raise GraphQLError("Invalid cursor for current pagination sort.") from None
 
 
 class Resolvers:

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.core.decide import BadEvent, apply_change, apply_result
+from app.core.decide import apply_change, apply_result
 from app.core.hashing import content_hash
 from app.core.policy import Policy
 from tests.core.factories import change, contact, invoice, result_for

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from app.avro import codec
 from app.ingest import ingest_file
 from app.live_mapping import publish_mapping
 from app.settings import HoldedSettings

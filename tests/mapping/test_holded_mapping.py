@@ -10,7 +10,7 @@ from app.mapping.resolve import Resolver
 from connectors.holded.mapping import (
     DocumentRefs, PaymentRefs, epoch_seconds, map_contact, map_invoice, map_payment, map_product,
 )
-from tests.mapping.factories import example_mapping, invoice, line, small_data, small_mapping
+from tests.mapping.factories import example_mapping, invoice, line, small_mapping
 
 REFS = DocumentRefs("contact-1", {"SKU-1": "prod-1"})
 
