@@ -3,7 +3,7 @@ from __future__ import annotations
 from tests.fuzz import tally
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config):  # noqa: ARG001
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if not tally.total():
         return
     tr = terminalreporter

@@ -16,7 +16,6 @@ from app.avro import MARKER, codec
 from app.core.hashing import content_hash
 from app.topics import kafka_client_options
 from tests.core import factories as f
-from tests.support.kafka import wait_for
 
 pytestmark = pytest.mark.kafka
 

@@ -4,6 +4,7 @@ debug log, any record (key, value, headers) of any topic of the test's prefix, t
 local data, its ``/metrics`` text, or ``holded-sync config show``."""
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -80,7 +81,7 @@ async def raw_records(settings, prefix: str) -> dict[str, list[bytes]]:
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    await consumer._client.force_metadata_update()  # noqa: SLF001 - a topic we have not met yet
+    await consumer._client.force_metadata_update()
     return consumer.partitions_for_topic(topic) or {0}
 
 
@@ -147,8 +148,9 @@ async def test_the_api_key_and_webhook_secret_appear_in_no_output(own_flow, tmp_
         async with httpx.AsyncClient(timeout=10) as http:
             metrics = (await http.get(f"{web}/metrics")).content
         assert b"holded_sync_" in metrics
-        shown = subprocess.run([sys.executable, "-m", "app", "config", "show"], cwd=ROOT,
-                               env=settings_env(flow.settings), capture_output=True, timeout=60)
+        shown = await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-m", "app", "config", "show"], check=False,
+            cwd=ROOT, env=settings_env(flow.settings), capture_output=True, timeout=60)
         assert shown.returncode == 0, shown.stderr
         assert flow.settings.topic_prefix.encode() in shown.stdout  # it showed these settings
         records = await raw_records(flow.settings, flow.settings.topic_prefix.rstrip("."))
