@@ -132,7 +132,7 @@ class AvroCodec:
         buf.write(self.fingerprint)
         try:
             fastavro.schemaless_writer(buf, self.schema, record)
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
             raise ValueError(f"cannot encode {self.name}: {exc}") from exc
         return buf.getvalue()
 

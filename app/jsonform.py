@@ -74,7 +74,10 @@ def _logical(schema: dict, value: Any, path: str) -> Any:
             raise JsonFormError(path, f"expected a date like \"2026-03-01\", got {value!r}") from None
     if logical == "timestamp-millis":
         if isinstance(value, int) and not isinstance(value, bool):
-            return dt.datetime.fromtimestamp(value / 1000, dt.timezone.utc)
+            try:
+                return dt.datetime.fromtimestamp(value / 1000, dt.timezone.utc)
+            except (OverflowError, OSError, ValueError):
+                raise JsonFormError(path, f"{value} is not a time in epoch milliseconds") from None
         try:
             ts = dt.datetime.fromisoformat(value)
         except (TypeError, ValueError):
