@@ -25,11 +25,20 @@ import hashlib
 import hmac
 import json
 import logging
-from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import SecretStr
+
+from connectors.base.webhooks import (
+    BadContentType,
+    DeliveryLog,
+    Forged,
+    Malformed,
+    Replayed,
+    TooLarge,
+    WebhookError,
+)
 
 __all__ = [
     "WebhookError", "Forged", "TooLarge", "BadContentType", "Malformed", "Replayed",
@@ -52,34 +61,6 @@ RESOURCES = {
     "credit-notes": "creditnote", "creditnotes": "creditnote",
     "payment": "payment", "payments": "payment",
 }
-
-
-class WebhookError(Exception):
-    status = 400
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class Forged(WebhookError):
-    status = 401
-
-
-class TooLarge(WebhookError):
-    status = 413
-
-
-class BadContentType(WebhookError):
-    status = 415
-
-
-class Malformed(WebhookError):
-    status = 400
-
-
-class Replayed(WebhookError):
-    status = 200
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -168,34 +149,6 @@ def verify(headers: Mapping[str, str], raw_body: bytes, secret: SecretStr | str 
             matched = True
     if not matched:
         raise Forged("signature does not match")
-
-
-class DeliveryLog:
-    """A bounded LRU of delivery ids already accepted (per worker; redeliveries are rare and
-    harmless anyway, since a delivery only triggers a re-read)."""
-
-    def __init__(self, capacity: int = 10_000) -> None:
-        if capacity < 1:
-            raise ValueError("capacity must be at least 1")
-        self.capacity = capacity
-        self._seen: OrderedDict[str, None] = OrderedDict()
-
-    def __contains__(self, delivery: str) -> bool:
-        return delivery in self._seen
-
-    def __len__(self) -> int:
-        return len(self._seen)
-
-    def check(self, delivery: str | None) -> None:
-        """Remember ``delivery``; raise Replayed if it was seen already. None is never a replay."""
-        if delivery is None:
-            return
-        if delivery in self._seen:
-            self._seen.move_to_end(delivery)
-            raise Replayed(f"delivery {delivery[:64]!r} already received")
-        self._seen[delivery] = None
-        if len(self._seen) > self.capacity:
-            self._seen.popitem(last=False)
 
 
 def delivery_id(headers: Mapping[str, str], body: Any = None, *,

@@ -30,12 +30,21 @@ import binascii
 import hashlib
 import hmac
 import json
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import SecretStr
+
+from connectors.base.webhooks import (
+    BadContentType,
+    DeliveryLog,
+    Forged,
+    Malformed,
+    Replayed,
+    TooLarge,
+    WebhookError,
+)
 
 __all__ = ["EVENT_HEADER", "MAX_BYTES", "SIGNATURE_HEADER", "TOPICS", "TOPIC_HEADER",
            "BadContentType", "Delivery", "DeliveryLog", "Forged", "Ignored", "Malformed",
@@ -55,34 +64,6 @@ TOPICS: Mapping[str, tuple[str, str]] = {
     "customers/update": ("Customer", "id"),
     "products/update": ("Product", "id"),
 }
-
-
-class WebhookError(Exception):
-    status = 400
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class Forged(WebhookError):
-    status = 401
-
-
-class TooLarge(WebhookError):
-    status = 413
-
-
-class BadContentType(WebhookError):
-    status = 415
-
-
-class Malformed(WebhookError):
-    status = 400
-
-
-class Replayed(WebhookError):
-    status = 200
 
 
 class Ignored(WebhookError):
@@ -142,34 +123,6 @@ def verify(headers: Mapping[str, str], raw_body: bytes, secret: SecretStr | str 
     expected = hmac.new(_secret(secret), raw_body, hashlib.sha256).digest()
     if not hmac.compare_digest(given, expected):
         raise Forged("signature does not match")
-
-
-class DeliveryLog:
-    """A bounded LRU of event ids already accepted (per worker: a duplicate that slips
-    through after eviction or on another worker only causes one more re-read)."""
-
-    def __init__(self, capacity: int = 10_000) -> None:
-        if capacity < 1:
-            raise ValueError("capacity must be at least 1")
-        self.capacity = capacity
-        self._seen: OrderedDict[str, None] = OrderedDict()
-
-    def __contains__(self, event_id: str) -> bool:
-        return event_id in self._seen
-
-    def __len__(self) -> int:
-        return len(self._seen)
-
-    def check(self, event_id: str | None) -> None:
-        """Remember ``event_id``; raise Replayed if seen already. None is never a replay."""
-        if event_id is None:
-            return
-        if event_id in self._seen:
-            self._seen.move_to_end(event_id)
-            raise Replayed(f"event {event_id[:64]!r} already received")
-        self._seen[event_id] = None
-        if len(self._seen) > self.capacity:
-            self._seen.popitem(last=False)
 
 
 def parse(headers: Mapping[str, str], raw_body: bytes) -> Delivery:
