@@ -8,13 +8,14 @@ Kafka.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from connectors.base.errors import Fault, RetryableError
+from connectors.base.errors import Fault, RetryableError, SkipRecord
 
-__all__ = ["DependencyPending", "Ledger", "MemoryLedger", "Sink", "SinkOutcome", "Source", "result"]
+__all__ = ["DependencyPending", "Ledger", "MemoryLedger", "Sink", "SinkOutcome", "Source",
+           "execute_once", "result"]
 
 Record = dict[str, Any]
 
@@ -79,3 +80,39 @@ def result(command: Record, status: str, completed_ms: int, *, target_id: str | 
             "target_system": command["target_system"], "status": status, "target_id": target_id,
             "vector": dict(command["vector"]), "content_hash": command["content_hash"],
             "reason": reason, "mapping_version": mapping_version, "completed_ts": completed_ms}
+
+
+Handler = Callable[[Record, Any], Awaitable[SinkOutcome]]
+
+
+async def execute_once(command: Record, *, ledger: Ledger, mapping: Callable[[], Any],
+                       handlers: Mapping[str, Handler], unsupported: str,
+                       now_ms: Callable[[], int]) -> SinkOutcome:
+    """The frame every ERP/shop sink shares: a command id in the ledger is done; otherwise the
+    entity's handler runs with the current mapping. Unmappable -> parked (not recorded: it comes
+    back under a new mapping), SkipRecord -> failed; everything else is recorded.
+    ``unsupported`` is the parked reason for other entities, with ``{entity}`` filled in."""
+    from app.mapping import Unmappable
+
+    done = ledger.get(command["command_id"])
+    if done is not None:
+        return SinkOutcome(result(command, "already_done", now_ms(), target_id=done.get("target_id"),
+                                  reason="command already executed"))
+    current = mapping()
+    handler = handlers.get(command["entity"])
+    try:
+        if handler is None:
+            outcome = SinkOutcome(result(command, "parked", now_ms(),
+                                         reason=unsupported.format(entity=command["entity"]),
+                                         mapping_version=current.version))
+        else:
+            outcome = await handler(command, current)
+    except Unmappable as exc:
+        outcome = SinkOutcome(result(command, "parked", now_ms(), reason=str(exc),
+                                     mapping_version=exc.mapping_version))
+    except SkipRecord as exc:
+        outcome = SinkOutcome(result(command, "failed", now_ms(), reason=str(exc),
+                                     mapping_version=current.version))
+    if outcome.result["status"] != "parked":
+        ledger.put(command["command_id"], outcome.result)
+    return outcome

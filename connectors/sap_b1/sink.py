@@ -33,7 +33,7 @@ from typing import Any, Protocol
 from app.core.keys import EntityKey
 from app.mapping import Mapping as MappingDoc
 from app.mapping import Unmappable
-from connectors.base.contracts import Ledger, SinkOutcome, result
+from connectors.base.contracts import Ledger, SinkOutcome, execute_once, result
 from connectors.base.errors import SkipRecord
 from connectors.sap_b1 import mapping as sapmap
 from connectors.sap_b1 import odata
@@ -83,31 +83,10 @@ class SapB1Sink:
 
     async def execute(self, command: Mapping[str, Any]) -> SinkOutcome:
         """Write the command's canonical state to SAP B1, exactly once."""
-        command = dict(command)
-        done = self.ledger.get(command["command_id"])
-        if done is not None:
-            return SinkOutcome(self._result(command, "already_done",
-                                            target_id=done.get("target_id"),
-                                            reason="command already executed"))
-        mapping = self._mapping()
-        try:
-            if command["entity"] == "payment":
-                outcome = await self._payment(command, mapping)
-            elif command["entity"] == "contact":
-                outcome = await self._contact(command, mapping)
-            else:
-                outcome = SinkOutcome(self._result(
-                    command, "parked", reason=f"the SAP B1 sink does not write "
-                    f"{command['entity']} records yet", mapping_version=mapping.version))
-        except Unmappable as exc:
-            outcome = SinkOutcome(self._result(command, "parked", reason=str(exc),
-                                               mapping_version=exc.mapping_version))
-        except SkipRecord as exc:
-            outcome = SinkOutcome(self._result(command, "failed", reason=str(exc),
-                                               mapping_version=mapping.version))
-        if outcome.result["status"] != "parked":  # parked commands come back with a new mapping
-            self.ledger.put(command["command_id"], outcome.result)
-        return outcome
+        return await execute_once(dict(command), ledger=self.ledger, mapping=self._mapping,
+                                  handlers={"payment": self._payment, "contact": self._contact},
+                                  now_ms=self._now_ms,
+                                  unsupported="the SAP B1 sink does not write {entity} records yet")
 
     def _result(self, command: Record, status: str, **kwargs: Any) -> Record:
         return result(command, status, self._now_ms(), **kwargs)

@@ -26,8 +26,7 @@ from typing import Any
 
 from app.core.keys import EntityKey
 from app.mapping import Mapping as MappingDoc
-from app.mapping import Unmappable
-from connectors.base.contracts import Ledger, SinkOutcome, result
+from connectors.base.contracts import Ledger, SinkOutcome, execute_once, result
 from connectors.base.errors import SkipRecord
 from connectors.shopify import mapping as shmap
 from connectors.shopify.client import ShopifyClient, gid, numeric_id
@@ -53,30 +52,11 @@ class ShopifySink:
 
     async def execute(self, command: Mapping[str, Any]) -> SinkOutcome:
         """Write the command's canonical state to Shopify, exactly once."""
-        command = dict(command)
-        done = self.ledger.get(command["command_id"])
-        if done is not None:
-            return SinkOutcome(self._result(command, "already_done",
-                                            target_id=done.get("target_id"),
-                                            reason="command already executed"))
-        mapping = self._mapping()
-        try:
-            if command["entity"] == "contact":
-                outcome = await self._contact(command, mapping)
-            elif command["entity"] == "invoice":
-                outcome = await self._invoice_number(command, mapping)
-            else:
-                outcome = self._parked(command, mapping, f"the Shopify sink does not write "
-                                       f"{command['entity']} records: they are managed in the shop")
-        except Unmappable as exc:
-            outcome = SinkOutcome(self._result(command, "parked", reason=str(exc),
-                                               mapping_version=exc.mapping_version))
-        except SkipRecord as exc:
-            outcome = SinkOutcome(self._result(command, "failed", reason=str(exc),
-                                               mapping_version=mapping.version))
-        if outcome.result["status"] != "parked":  # parked commands come back with a new mapping
-            self.ledger.put(command["command_id"], outcome.result)
-        return outcome
+        return await execute_once(dict(command), ledger=self.ledger, mapping=self._mapping,
+                                  handlers={"contact": self._contact, "invoice": self._invoice_number},
+                                  now_ms=self._now_ms,
+                                  unsupported="the Shopify sink does not write {entity} "
+                                              "records: they are managed in the shop")
 
     def _result(self, command: Record, status: str, **kwargs: Any) -> Record:
         return result(command, status, self._now_ms(), **kwargs)
