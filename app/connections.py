@@ -187,9 +187,10 @@ def sink_factories(settings: Settings, live: LiveMapping, api: dict[str, Any]) -
     factories: dict[str, SinkFactory] = {}
     mapping = _provider(live)
     if "holded" in api:
-        from connectors.holded.sink import HoldedSink
+        from connectors.holded.sink import HoldedSink, SinkPolicy
 
-        factories["holded"] = lambda ledger: HoldedSink(api["holded"], mapping, ledger)
+        policy = SinkPolicy(settle_seconds=settings.holded.unknown_outcome_settle_s)
+        factories["holded"] = lambda ledger: HoldedSink(api["holded"], mapping, ledger, policy=policy)
     if "odoo" in api:
         from connectors.odoo.sink import OdooSink
 

@@ -26,6 +26,9 @@ class HoldedSettings(BaseSettings):
     api_key: SecretStr | None = None
     api_version: Literal["v1", "v2"] = "v1"
     requests_per_second: float = 5.0
+    # After a create with an unknown outcome (timeout, dropped connection, 5xx): the least
+    # wait before searching for it, so a request still queued at Holded is seen, not repeated.
+    unknown_outcome_settle_s: float = 5.0
     # v2 webhooks: the signing secret shown when the webhook is created in Holded, and the
     # header carrying the HMAC-SHA256 (its name is UNVERIFIED, hence a setting).
     webhook_secret: SecretStr | None = None

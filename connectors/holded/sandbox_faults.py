@@ -11,6 +11,8 @@ import random
 from collections import deque
 from dataclasses import dataclass, field
 
+from connectors.base.write_gate import WriteGate
+
 __all__ = ["Faults", "RateLimit", "RateLimitDecision", "RequestRecord", "SlidingWindowLimiter"]
 
 logger = logging.getLogger(__name__)
@@ -86,7 +88,9 @@ class Faults:
     storm_retry_after: int | None = 1  # None: the storm's 429s carry no Retry-After
     html_next: int = 0               # next N authenticated requests get the HTML app page (200)
     account_blocked: bool = False    # every request gets 402 "Account has been blocked"
+    # writes.close(): every write waits before it runs until writes.open() (a frozen sink)
     seed: int = 0
+    writes: WriteGate = field(default_factory=WriteGate, repr=False, compare=False)
     _rng: random.Random = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -105,6 +109,7 @@ class Faults:
         self.latency_ms = 0
         self.error_rate = self.timeout_rate = self.lose_rate = 0.0
         self.account_blocked = False
+        self.writes.open()
 
     def _take(self, counter: str, rate: float) -> bool:
         remaining = getattr(self, counter)

@@ -117,6 +117,9 @@ async def _faulty(request: web.Request, handler: Handler, state: SandboxState,
         response = await _run(request, handler, v2)
         await _hold(state, faults.timeout_seconds)
         return response
+    if request.method in _WRITES and not faults.writes.is_open:
+        record.outcome = "held"
+        await faults.writes.wait(state.stopping)
     response = await _run(request, handler, v2)
     if request.method in _WRITES and response.status < 400 and faults.take_lose():
         if faults.lose_mode == "drop" and request.transport is not None:

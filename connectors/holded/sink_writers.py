@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from app.mapping import Mapping
 from connectors.base.contracts import DependencyPending
-from connectors.base.errors import RetryableError
+from connectors.base.errors import RateLimited, RetryableError
 from connectors.base.limiter import Lane
 from connectors.base.retry import RetryPolicy
 from connectors.holded.client import HoldedClient
@@ -48,10 +48,17 @@ class SinkClock(Protocol):
 @dataclass(frozen=True, slots=True)
 class SinkPolicy:
     """``write_rounds``: create attempts per command when outcomes are unknown (each one
-    preceded by a search); ``backoff`` spaces the rounds (a 429's Retry-After wins)."""
+    preceded by a search); ``backoff`` spaces the rounds (a 429's Retry-After wins).
+
+    ``settle_seconds``: after a create whose outcome is unknown (timeout, dropped
+    connection, 5xx), the least wait before searching for it. A request the client gave up
+    on may still be queued on the server and commit later; searching at once would miss it
+    and the next round would post a duplicate. A refused create (429) needs no settling.
+    """
 
     write_rounds: int = 4
     backoff: RetryPolicy = field(default_factory=lambda: RetryPolicy(base_delay=0.5, max_delay=10.0))
+    settle_seconds: float = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +107,8 @@ class Writers:
                 response = await create()
             except RetryableError as error:
                 delay = self._policy.backoff.delay_for(error, attempt, self._rand)
+                if not isinstance(error, RateLimited):
+                    delay = max(delay, self._policy.settle_seconds)
                 logger.warning("create attempt %d: outcome unknown (%s); searching in %.2fs",
                                attempt, error.message, delay)
                 await self._clock.sleep(delay)

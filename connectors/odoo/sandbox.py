@@ -124,6 +124,8 @@ class OdooSandbox:
             kwargs = {k: v for k, v in kwargs.items() if k != "offset"}
             if method == "search_read" and len(args) > 2:
                 args = args[:2]
+        if method in WRITE_METHODS and model not in TRANSIENT:
+            await self.faults.writes.wait(self._stopping)
         result = await self.orm.call(model, method, list(args), dict(kwargs), user)
         if method in WRITE_METHODS and model not in TRANSIENT and self.faults.take("lose_next_writes"):
             raise Dropped()

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from connectors.base.write_gate import WriteGate
+
 __all__ = ["Faults", "RequestRecord", "WRITE_METHODS"]
 
 # Calls that change persistent records: the ones a lost response matters for.
@@ -20,7 +22,8 @@ class Faults:
     then the connection is dropped. ``deny_next``: the next authenticated calls fail with
     AccessDenied, as when an API key was rotated under a running session. ``revoked``: keys
     that no longer authenticate at all. ``ignore_paging``: search ignores ``offset`` (an
-    API that loops).
+    API that loops). ``writes``: closed, every write waits before it runs until it is
+    opened again (a frozen sink).
     """
 
     latency_ms: int = 0
@@ -32,6 +35,7 @@ class Faults:
     deny_next: int = 0
     revoked: set[str] = field(default_factory=set)
     ignore_paging: bool = False
+    writes: WriteGate = field(default_factory=WriteGate, repr=False, compare=False)
 
     def take(self, counter: str) -> bool:
         remaining = getattr(self, counter)
@@ -45,6 +49,7 @@ class Faults:
         self.lose_next_writes = self.deny_next = 0
         self.revoked.clear()
         self.ignore_paging = False
+        self.writes.open()
 
 
 @dataclass(slots=True)

@@ -107,14 +107,23 @@ async def test_a_concurrent_edit_in_odoo_and_holded_is_a_conflict_and_both_conve
     holded_id = await wait_for(linked, 120, "contact 2 in Holded", flow.worker)
     await flow.wait_idle(60)
     # Both systems change the same customer's email before either sees the other's change.
-    await odoo.call("res.partner", "write", [2], {"email": "desde-odoo@example.es"})
+    # The sinks' writes are held at the sandboxes' gates until the engine has seen both edits:
+    # otherwise, on a loaded machine, one sink could write its side's email over the other
+    # edit before that edit was polled, and there would be nothing concurrent left to see.
+    odoo.faults.writes.close()
     async with httpx.AsyncClient(base_url=holded.url, headers={"key": "sandbox-key"}) as http:
         put = await http.put(f"/invoicing/v1/contacts/{holded_id}", json={"email": "desde-holded@example.es"})
         assert put.status_code == 200, put.text
+    holded.faults.writes.close()
+    await odoo.call("res.partner", "write", [2], {"email": "desde-odoo@example.es"})
 
     async def conflict():
         return [c for c in await flow.conflicts("contact/odoo/2") if c["field"] == "email"] or None
-    [c] = await wait_for(conflict, 120, "the conflict record", flow.worker)
+    try:  # a held write times out in the worker after 30 s: open the gates well before
+        [c] = await wait_for(conflict, 25, "the conflict record", flow.worker)
+    finally:
+        odoo.faults.writes.open()
+        holded.faults.writes.open()
     assert {c["canonical_value"], c["incoming_value"]} == {'"desde-odoo@example.es"', '"desde-holded@example.es"'}
     assert c["policy"] in ("last_writer_wins", "tie_break")  # docs/architecture.md: no owner for email
     winner = json.loads(c["incoming_value"] if c["decision"] == "took_incoming" else c["canonical_value"])

@@ -180,3 +180,19 @@ def test_cli_command_parses_its_options() -> None:
         assert option in result.output
     bad = CliRunner().invoke(sandbox_holded_command, ["--rate-limit", "lots"])
     assert bad.exit_code != 0 and "N/SECONDS" in bad.output
+
+
+async def test_a_closed_write_gate_holds_writes_until_opened_while_reads_pass(
+        make_sandbox: MakeSandbox) -> None:
+    server = await make_sandbox()
+    server.faults.writes.close()
+    async with client(server) as http:
+        write = asyncio.ensure_future(http.post("/contacts", json={"name": "Gated SL", "CustomId": "g-1"}))
+        async def held() -> bool:
+            return server.faults.writes.held == 1
+        await eventually(held)
+        assert (await http.get("/contacts")).status_code == 200  # reads are not held
+        assert await customers(server, "g-1") == 0  # nothing committed while held
+        server.faults.writes.open()
+        assert (await write).status_code in (200, 201)
+    assert await customers(server, "g-1") == 1

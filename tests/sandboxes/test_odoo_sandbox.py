@@ -1,6 +1,7 @@
 """The Odoo sandbox's contract over plain HTTP: auth, domains, faults, accounting."""
 from __future__ import annotations
 
+import asyncio
 import xmlrpc.client
 from collections.abc import AsyncIterator
 from typing import Any
@@ -11,6 +12,7 @@ from click.testing import CliRunner
 
 from connectors.odoo.sandbox import OdooSandbox, start_odoo_sandbox
 from connectors.odoo.sandbox_cli import sandbox_odoo_command
+from tests.sandboxes.conftest import eventually
 
 
 @pytest.fixture
@@ -124,6 +126,19 @@ async def test_lost_response_commits_and_429_carries_retry_after(sb: OdooSandbox
     sb.faults.throttle_next, sb.faults.retry_after = 1, 3
     response = await http.post("/jsonrpc", json={})
     assert response.status_code == 429 and response.headers["Retry-After"] == "3"
+
+
+async def test_a_closed_write_gate_holds_writes_until_opened(sb: OdooSandbox, http: httpx.AsyncClient) -> None:
+    sb.faults.writes.close()
+    write = asyncio.ensure_future(ex(http, "res.partner", "create", [[{"name": "Gated SL"}]]))
+
+    async def held() -> bool:
+        return sb.faults.writes.held == 1
+    await eventually(held)
+    assert await sb.count("res.partner", [("name", "=", "Gated SL")]) == 0
+    sb.faults.writes.open()
+    await write
+    assert await sb.count("res.partner", [("name", "=", "Gated SL")]) == 1
 
 
 def test_cli_help() -> None:

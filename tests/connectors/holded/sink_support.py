@@ -119,10 +119,12 @@ def make_client(server: SandboxServer, http: httpx.AsyncClient, *, rate: float =
 
 
 def make_sink(client: HoldedClient, mapping: Mapping | Callable[[], Mapping] | None = None,
-              ledger: MemoryLedger | None = None, **kwargs: Any) -> HoldedSink:
+              ledger: MemoryLedger | None = None, *, settle_seconds: float = 0.05,
+              **kwargs: Any) -> HoldedSink:
     fixed = mapping if isinstance(mapping, Mapping) else example_mapping()
     current = mapping if callable(mapping) else (lambda: fixed)
-    policy = SinkPolicy(write_rounds=6, backoff=RetryPolicy(base_delay=0.01, max_delay=0.05))
+    policy = SinkPolicy(write_rounds=6, backoff=RetryPolicy(base_delay=0.01, max_delay=0.05),
+                        settle_seconds=settle_seconds)
     return HoldedSink(client, current, ledger if ledger is not None else MemoryLedger(),
                       policy=policy, **kwargs)
 

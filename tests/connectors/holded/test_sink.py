@@ -158,12 +158,14 @@ async def test_1000_invoices_with_every_create_response_lost_once(big_sandbox: S
 async def test_5xx_timeouts_and_429_storms_lose_nothing_and_duplicate_nothing(
         sandbox: SandboxServer) -> None:
     import asyncio
-    async with httpx.AsyncClient(timeout=0.5) as http:
-        sink = make_sink(make_client(sandbox, http))
+    # A create held past the client's timeout may commit late on a loaded machine: the sink
+    # settles longer than such a lag before it searches (SinkPolicy.settle_seconds).
+    async with httpx.AsyncClient(timeout=1.0) as http:
+        sink = make_sink(make_client(sandbox, http), settle_seconds=1.5)
         faults = sandbox.faults
         faults.reseed(7)
         faults.error_rate, faults.timeout_rate = 0.15, 0.05
-        faults.timeout_commits, faults.timeout_seconds = True, 1.0
+        faults.timeout_commits, faults.timeout_seconds = True, 1.5
         faults.storm_next, faults.storm_retry_after = 30, 0
         commands = ([contact_command(n) for n in range(10)] + [product_command(n) for n in range(5)]
                     + [invoice_commands(n, contact_n=n % 10, product_ns=[n % 5]) for n in range(60)])
