@@ -18,6 +18,7 @@ import asyncio
 import logging
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from app.metrics import METRICS
 from app.settings import Settings
@@ -68,7 +69,16 @@ class Sequencer:
                 pending.append(await producer.send(
                     self.inbox, key=m.key, value=m.value, headers=[(SOURCE_HEADER, origin)]))
         await asyncio.gather(*pending)
-        # Commit only once the inbox has every copied record (at-least-once).
-        await consumer.commit({tp: messages[-1].offset + 1 for tp, messages in batch.items()})
+        # Commit only once the inbox has every copied record (at-least-once). A rebalance
+        # while the batch was in flight may have moved some partitions to another worker:
+        # theirs is not ours to commit; the new owner copies those records again.
+        assigned = consumer.assignment()
+        offsets = {tp: messages[-1].offset + 1 for tp, messages in batch.items() if tp in assigned}
+        try:
+            if offsets:
+                await consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError) as exc:
+            log.info("sequencer: partitions moved mid-batch, their records will be copied "
+                     "again by the new owner (%s)", exc)
         self.copied += len(pending)
         METRICS.events.labels(topic="inbox", direction="out").inc(len(pending))
