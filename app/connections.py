@@ -112,7 +112,8 @@ def clients(settings: Settings) -> dict[str, Any]:
         from connectors.holded.client import HoldedClient
 
         h = settings.holded
-        bucket = TokenBucket(RateLimit(h.requests_per_second, max(1.0, h.requests_per_second)))
+        bucket = TokenBucket(RateLimit(h.requests_per_second, max(1.0, h.requests_per_second),
+                                       window=h.rate_window_s, jitter=h.rate_jitter_s))
         clients["holded"] = HoldedClient(_http("holded"), api_key=h.api_key,
                                          base_url=h.api_url, version=h.api_version, limiter=bucket)
     if "odoo" in settings.systems and settings.odoo.api_key:

@@ -29,6 +29,7 @@ from app.sequencer import SOURCE_HEADER, Sequencer
 from app.settings import Settings
 from app.pollers import register_pollers, register_subscriptions
 from app.sinks import register_sinks
+from app.quota_share import install_quota_shares
 from app.topics import TopicNames, kafka_client_options
 
 __all__ = ["create_app"]
@@ -192,6 +193,8 @@ def create_app(settings: Settings, policy: Policy | None = None) -> faust.App:
     register_sinks(app, settings, sink_factories(settings, live, api), live)
     register_pollers(app, settings, pollers(settings, live, api))
     register_subscriptions(app, settings, api)
+    install_quota_shares(app, api, {s: {names.commands(s, "realtime"), names.commands(s, "bulk")}
+                                    for s in settings.systems}, settings.partitions)
     app.live_mapping = live  # type: ignore[attr-defined]  # for web views and tests
 
     from app.web import register_views, register_webhooks

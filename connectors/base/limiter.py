@@ -6,6 +6,14 @@ awaited before every request: waiting ``"realtime"`` requests always go before
 ``"bulk"`` ones, and bulk runs at the full rate whenever no realtime request waits.
 ``on_rate_limited(retry_after)`` pauses until the server's ``Retry-After`` (0 means
 go now), shrinks the rate, which then recovers linearly over ``RateLimit.recovery``.
+
+A server that counts requests in a sliding window (``RateLimit.window``) is overrun by a
+bucket at its full rate: a burst plus the refill of one window, or the arrival jitter of
+two requests a window apart, puts one request too many in some window, and the 429 costs a
+shrink and a minute of recovery. So with ``window`` set the bucket also keeps the send times
+of the last window's worth of requests and never sends more than ``rate * window`` within
+``window + jitter``: the full quota less ``jitter / window``, never over it, and a stall
+(a slow search, a dependency wait) can be caught up by a burst that still fits.
 """
 
 from __future__ import annotations
@@ -51,10 +59,14 @@ class RateLimit:
     shrink: float = 0.5  # multiply the current rate by this on each 429
     min_fraction: float = 0.05  # never shrink below this fraction of the full rate
     recovery: float = 60.0  # seconds to climb back from the shrunk rate to the full one
+    window: float | None = None  # the server's sliding window in seconds, when it has one
+    jitter: float = 0.02  # seconds added to the window: arrival jitter must not overrun it
 
     def __post_init__(self) -> None:
         if self.rate <= 0 or self.burst < 1:
             raise ValueError("RateLimit needs rate > 0 and burst >= 1")
+        if self.window is not None and (self.window <= 0 or self.jitter < 0):
+            raise ValueError("RateLimit needs window > 0 and jitter >= 0")
         if not 0 < self.shrink <= 1 or not 0 < self.min_fraction <= 1:
             raise ValueError("shrink and min_fraction must be in (0, 1]")
 
@@ -72,6 +84,7 @@ class TokenBucket:
         self._recover_from = 0.0
         self._queues: dict[Lane, deque[object]] = {lane: deque() for lane in LANES}
         self._changed = asyncio.Event()
+        self._sent: deque[float] = deque()  # send times of the last window (window mode)
 
     @property
     def share(self) -> float:
@@ -89,6 +102,13 @@ class TokenBucket:
     @property
     def full_rate(self) -> float:
         return self.limit.rate * self._share
+
+    @property
+    def per_window(self) -> int:
+        """Requests allowed in one window (window mode); at least one."""
+        if self.limit.window is None:
+            return 0
+        return max(1, int(self.limit.rate * self._share * self.limit.window + _EPSILON))
 
     def rate(self, now: float | None = None) -> float:
         """The rate in force at ``now``: full, or shrunk and recovering."""
@@ -138,6 +158,7 @@ class TokenBucket:
                     delay = self._delay(self._clock.monotonic())
                     if delay <= 0:
                         self._tokens -= 1
+                        self._record_send()
                         return
                     await self._clock.sleep(delay)
                 else:
@@ -154,10 +175,26 @@ class TokenBucket:
     def _delay(self, now: float) -> float:
         if now < self._updated:  # paused by Retry-After
             return self._updated - now
+        window = self._window_delay(now)
         self._refill(now)
         if self._tokens >= 1 - _EPSILON:
+            return window
+        return max(window, (1 - self._tokens) / self.rate(now))
+
+    def _window_delay(self, now: float) -> float:
+        """How long until one more send fits in every window (0 without a window)."""
+        n = self.per_window
+        if not n or len(self._sent) < n:
             return 0.0
-        return (1 - self._tokens) / self.rate(now)
+        assert self.limit.window is not None
+        return max(0.0, self._sent[-n] + self.limit.window + self.limit.jitter - now)
+
+    def _record_send(self) -> None:
+        n = self.per_window
+        if n:
+            self._sent.append(self._clock.monotonic())
+            while len(self._sent) > n:
+                self._sent.popleft()
 
     def _refill(self, now: float) -> None:
         if now > self._updated:

@@ -112,6 +112,52 @@ async def test_shrinking_has_a_floor(clock: FakeClock) -> None:
     assert bucket.rate() == pytest.approx(0.5)
 
 
+def _busiest(times: list[float], span: float) -> int:
+    """Most sends in any half-open interval [t, t + span)."""
+    return max(sum(1 for u in times if t <= u < t + span) for t in times)
+
+
+async def test_a_bucket_at_full_rate_overruns_a_sliding_window_but_window_mode_never_does(
+        clock: FakeClock) -> None:
+    # A full burst then the refill: 4 + 4 sends fit in one second without a window.
+    plain = Recorder(TokenBucket(RateLimit(rate=4.0, burst=4), clock), clock)
+    plain.start("p", count=12)
+    await clock.advance(10)
+    assert _busiest(plain.times(), 1.0) > 4
+    await plain.close()
+    clock.now = 2000.0
+    limit = RateLimit(rate=4.0, burst=4, window=1.0, jitter=0.25)  # binary-exact times
+    windowed = Recorder(TokenBucket(limit, clock), clock)
+    windowed.start("w", count=12)
+    await clock.advance(10)
+    times = [t - 1000.0 for t in windowed.times()]
+    assert _busiest(times, 1.25) == 4  # never over the quota, even with 250 ms of jitter
+    assert times[:5] == [0.0, 0.0, 0.0, 0.0, 1.25]  # and the whole quota of each window
+    assert times[-1] == 2.5
+
+
+async def test_window_mode_catches_up_after_a_stall_without_overrunning(clock: FakeClock) -> None:
+    bucket = TokenBucket(RateLimit(rate=10.0, burst=10, window=1.0, jitter=0.0), clock)
+    rec = Recorder(bucket, clock)
+    rec.start("a", count=3)
+    await clock.advance(0.5)  # a stall: only 3 of the window's 10 were used
+    rec.start("b", count=12)
+    await clock.advance(5)
+    times = rec.times()
+    assert _busiest(times, 1.0) == 10
+    assert times.count(0.5) == 7  # the unused part of the window is caught up at once
+
+
+async def test_window_mode_follows_the_share(clock: FakeClock) -> None:
+    bucket = TokenBucket(RateLimit(rate=8.0, burst=8, window=1.0, jitter=0.0), clock, share=0.5)
+    assert bucket.per_window == 4
+    bucket.set_share(0.25)
+    assert bucket.per_window == 2
+    assert TokenBucket(RateLimit(rate=0.5, window=1.0), clock).per_window == 1
+    with pytest.raises(ValueError):
+        RateLimit(rate=1.0, window=0)
+
+
 async def test_share_takes_part_of_the_quota(clock: FakeClock) -> None:
     bucket = TokenBucket(RateLimit(rate=4.0, burst=4), clock, share=0.25)
     assert bucket.full_rate == 1.0 and bucket.burst == 1.0
