@@ -1,5 +1,5 @@
-"""What the operator page says about each external system: last API answer, last poll, 429s
-and how much of the configured request rate the last minute used.
+"""What the operator page says about each external system: last API answer, last poll, and
+how much of the configured request rate the last minute used (429s are counted in METRICS).
 
 Prometheus counters answer "how many since start"; an operator looking at one page needs
 "what happened last, and when", so the HTTP hook and the poll loop also note it here.
@@ -19,7 +19,6 @@ WINDOW_S = 60.0
 class SystemState:
     last_status: int | None = None
     last_call_at: float | None = None
-    rate_limited: int = 0
     last_poll_at: float | None = None
     last_poll_ok: bool | None = None
     last_poll_error: str | None = None
@@ -46,9 +45,7 @@ class SystemHealth:
         s, now = self.state(system), self._clock()
         s.last_status, s.last_call_at = status, now
         s.recent_calls.append(now)
-        s.calls_in_window(now)
-        if status == 429:
-            s.rate_limited += 1
+        s.calls_in_window(now)  # drop the old ones as we go: memory stays one minute's worth
 
     def poll(self, system: str, events: int = 0, error: str | None = None) -> None:
         s = self.state(system)

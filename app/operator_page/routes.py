@@ -5,6 +5,8 @@ unit tests run them on a bare aiohttp application and the worker mounts them as 
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 
@@ -34,6 +36,20 @@ def _html(body: str, status: int = 200) -> web.Response:
 def _see_other() -> web.Response:
     """303 back to the page: a reload after an action does not post it again."""
     return web.Response(status=303, headers={"Location": "/operator", "Cache-Control": "no-store"})
+
+
+def _flash_cookie(text: str) -> str:
+    # base64: an outcome quotes external values (any Unicode), a cookie carries ASCII only.
+    return base64.urlsafe_b64encode(text[:1000].encode()).decode()
+
+
+def _flash_text(cookie: str | None) -> str | None:
+    if not cookie:
+        return None
+    try:
+        return base64.urlsafe_b64decode(cookie.encode()).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return None
 
 
 class OperatorRoutes:
@@ -71,7 +87,7 @@ class OperatorRoutes:
         token = self.guard.form_token() if self.guard.enabled else None
         read_only = None if self.guard.enabled else (
             "set HOLDED_SYNC_OPERATOR_TOKEN on the worker to enable overrides and re-drives")
-        resp = _html(render_page(snap, form_token=token, flash=request.cookies.get(FLASH),
+        resp = _html(render_page(snap, form_token=token, flash=_flash_text(request.cookies.get(FLASH)),
                                  secrets=self.secrets, read_only_reason=read_only))
         if FLASH in request.cookies:
             resp.del_cookie(FLASH, path="/operator")
@@ -109,7 +125,7 @@ class OperatorRoutes:
             return self._error("Not done", f"the action failed: {exc}", 503)
         log.info("operator action: %s", outcome)
         resp = _see_other()
-        resp.set_cookie(FLASH, outcome, path="/operator", httponly=True, samesite="Strict")
+        resp.set_cookie(FLASH, _flash_cookie(outcome), path="/operator", httponly=True, samesite="Strict")
         return resp
 
     async def override(self, request: web.Request) -> web.Response:

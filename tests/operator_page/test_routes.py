@@ -57,7 +57,7 @@ class FakeData:
 
     async def redrive_dead_letter(self, ref: str) -> str:
         self.done.append(("dlq", ref))
-        return f"dead letter {ref} re-driven"
+        return f"dead letter {ref} re-driven: Talleres Gómez 10 € <b>"
 
     async def redrive_parked(self, system: str, command_id: str) -> str:
         self.done.append(("parked", system, command_id))
@@ -145,6 +145,9 @@ async def test_an_action_redirects_back_with_its_outcome(served):
                          ("/operator/parked/redrive", {"system": "holded", "command_id": "p" * 32})):
         resp = await client.post(path, data={**fields, "form_token": form_token}, allow_redirects=False)
         assert resp.status == 303
+        if path.startswith("/operator/dlq"):
+            shown = await (await client.get("/operator")).text()
+            assert "re-driven: Talleres Gómez 10 € &lt;b&gt;" in shown
     assert data.done[1:] == [("dlq", "2:17"), ("parked", "holded", "p" * 32)]
 
 
