@@ -125,10 +125,15 @@ async def test_operator_overrides_and_redrives_in_a_real_browser(own_flow, holde
     await wait_for(dead, 60, "the failed command in the dlq", flow.worker)
     holded.faults.account_blocked = False
 
-    # A conflict: odoo and Holded change the tax id concurrently.
+    # A conflict: odoo and Holded change the tax id concurrently. Holded's writes are held
+    # until the engine saw both edits, so no result can make them look ordered.
     key = unique_key()
     await flow.send_changes("odoo", change("odoo", contact(), key=key, ts=T0))
-    await flow.wait_commands("holded", 1, key=key)
+
+    async def created():
+        return [r for r in await flow.read_results("holded", key) if r["status"] == "succeeded"] or None
+    await wait_for(created, 60, "the contact created in Holded", flow.worker)
+    holded.faults.writes.close()
     await flow.send_changes("holded", change("holded", contact(), key=key, ts=T0 + 1))
     await flow.send_changes("odoo", change("odoo", contact(tax_id="B11111111"), key=key, ts=T0 + 50))
     await flow.send_changes("holded", change("holded", contact(tax_id="B22222222"), key=key, ts=T0 + 60))
@@ -136,6 +141,7 @@ async def test_operator_overrides_and_redrives_in_a_real_browser(own_flow, holde
     async def a_conflict():
         return await flow.conflicts(key)
     [c] = await wait_for(a_conflict, 60, "a conflict record", flow.worker)
+    holded.faults.writes.open()
     loser = "canonical" if c["decision"] == "took_incoming" else "incoming"
     loser_value = c[f"{loser}_value"]
 
