@@ -24,7 +24,7 @@ __all__ = ["ConflictRow", "DeadLetterRow", "KafkaOperatorData", "OperatorData", 
            "ParkedRow", "Snapshot", "SystemRow", "secret_values"]
 
 OperatorError = ops.OperatorError
-CONFLICT_LIMIT = 200  # newest first; older ones stay reachable with `conflicts list`
+LIST_LIMIT = 200  # conflicts and dead letters, newest first; the CLI lists them all
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +86,7 @@ class Snapshot:
     conflicts_total: int = 0
     parked: list[ParkedRow] = field(default_factory=list)
     dead_letters: list[DeadLetterRow] = field(default_factory=list)
+    dead_letters_total: int = 0
     systems: list[SystemRow] = field(default_factory=list)
     read_at: str = ""
 
@@ -179,12 +180,13 @@ class KafkaOperatorData:
             ops.read_conflicts(s), read_table(s, "entities"), ops.read_dlq(s),
             ops.read_parked(s, s.systems), self._results(s.systems))
         return Snapshot(
-            conflicts=[self._conflict_row(r, entities) for r in reversed(conflicts[-CONFLICT_LIMIT:])],
+            conflicts=[self._conflict_row(r, entities) for r in reversed(conflicts[-LIST_LIMIT:])],
             conflicts_total=len(conflicts),
             parked=[ParkedRow(p["system"], p["entity_key"], p["command_id"], p["op"], p["reason"],
                               p["parked_at"], results.get(p["command_id"], ("", 0))[1])
                     for p in parked],
-            dead_letters=[self._dead_row(n, r, results) for n, r in dlq],
+            dead_letters=[self._dead_row(n, r, results) for n, r in reversed(dlq[-LIST_LIMIT:])],
+            dead_letters_total=len(dlq),
             systems=system_rows(s), read_at=ops._iso(int(time.time() * 1000)))
 
     @staticmethod

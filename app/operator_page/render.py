@@ -101,6 +101,10 @@ def _system(s: SystemRow, e: _Text) -> str:
             f'<td>{s.api_calls}</td><td>{s.rate_limited}</td><td>{quota}</td></tr>')
 
 
+def _newest(shown: int, total: int) -> str:
+    return f" (newest {shown} of {total})" if total > shown else ""
+
+
 def render_page(snap: Snapshot, *, form_token: str | None, flash: str | None = None,
                 secrets: Iterable[str] = (), read_only_reason: str | None = None) -> str:
     """The whole page; ``form_token`` None renders it read-only (no action forms)."""
@@ -111,9 +115,7 @@ def render_page(snap: Snapshot, *, form_token: str | None, flash: str | None = N
         parts.append(f'<p id=flash class=flash>{e(flash)}</p>')
     if read_only_reason:
         parts.append(f'<p class=note id=read-only>Read-only: {e(read_only_reason)}</p>')
-    shown = f" (newest {len(snap.conflicts)} of {snap.conflicts_total})" \
-        if snap.conflicts_total > len(snap.conflicts) else ""
-    parts += [f"<h2>Conflicts{shown}</h2>",
+    parts += [f"<h2>Conflicts{_newest(len(snap.conflicts), snap.conflicts_total)}</h2>",
               "<p class=note>An override publishes an operator change that makes the chosen "
               "side's value win (as <code>holded-sync conflicts resolve</code>).</p>",
               _table("conflicts", ["id / time", "entity", "field", "canonical", "incoming",
@@ -123,7 +125,7 @@ def render_page(snap: Snapshot, *, form_token: str | None, flash: str | None = N
               _table("parked", ["system", "entity", "command", "reason", "last parked", "times",
                                 ""], [_parked(p, form_token, e) for p in snap.parked],
                      "No parked commands."),
-              "<h2>Dead letters</h2>",
+              f"<h2>Dead letters{_newest(len(snap.dead_letters), snap.dead_letters_total)}</h2>",
               _table("dlq", ["n", "time", "error", "source", "key", "reason",
                              "command now", ""], [_dead(d, form_token, e) for d in snap.dead_letters],
                      "No dead letters."),

@@ -5,7 +5,7 @@ import re
 
 import pytest
 from aiohttp import CookieJar
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 from pydantic import SecretStr
 
 from app.operator_cli import OperatorError, find_conflict
@@ -176,3 +176,27 @@ async def test_bad_input_is_a_clear_error(served):
     resp = await client.post("/operator/parked/redrive", data={"system": "holded", "form_token": form_token})
     assert resp.status == 400 and "missing form field(s): command_id" in await resp.text()
     assert data.done == []
+
+
+class PeerTransport:
+    """Just enough transport for ``request.remote``."""
+
+    def __init__(self, peer: str) -> None:
+        self.peer = peer
+
+    def get_extra_info(self, name: str, default=None):
+        return (self.peer, 50000) if name == "peername" else default
+
+
+def test_without_a_token_only_loopback_clients_may_view():
+    guard = OperatorGuard(None)
+    def request(peer: str):
+        return make_mocked_request("GET", "/operator", transport=PeerTransport(peer))
+    assert guard.may_view(request("127.0.0.1")) is None and guard.may_view(request("::1")) is None
+    assert "localhost only" in guard.may_view(request("10.1.2.3"))
+    assert OperatorGuard(SecretStr(TOKEN)).may_view(request("10.1.2.3")) == "sign in"
+
+
+def test_long_lists_say_how_many_are_shown():
+    page = render_page(snapshot(conflicts_total=250, dead_letters_total=1), form_token=None)
+    assert "Conflicts (newest 1 of 250)" in page and "<h2>Dead letters</h2>" in page
