@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean
+.PHONY: demo test install clean browser
 
 $(STAMP): pyproject.toml
 	@command -v java >/dev/null || { echo "error: java is missing (install a Java 17+ runtime)"; exit 3; }
@@ -21,8 +21,24 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/holded-sync demo
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# The operator page's browser test drives Debian's chromium through chromium-driver. Install
+# them when missing and we can (root with apt-get); otherwise that test skips (fails under CI).
+BROWSER_PKGS := chromium chromium-driver
+BROWSER_BINS ?= /usr/bin/chromium /usr/bin/chromedriver
+browser:
+	@missing=; for b in $(BROWSER_BINS); do [ -x "$$b" ] || missing=1; done; [ -z "$$missing" ] && exit 0; \
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+		echo "note: chromium/chromium-driver missing and not installable here (needs root and apt-get);" \
+			"the browser test will skip (fail when CI is set)"; exit 0; fi; \
+	echo "installing $(BROWSER_PKGS) for the operator page's browser test"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get install -y -qq --no-install-recommends $(BROWSER_PKGS) >/dev/null 2>&1 || \
+	{ apt-get update -qq >/dev/null 2>&1 && \
+	  apt-get install -y -qq --no-install-recommends $(BROWSER_PKGS) >/dev/null 2>&1; } || \
+	echo "warning: could not install $(BROWSER_PKGS); the browser test will skip (fail when CI is set)"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

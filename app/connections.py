@@ -15,6 +15,7 @@ import httpx
 
 from app.live_mapping import LiveMapping
 from app.metrics import METRICS
+from app.system_health import HEALTH
 from app.mapping import Mapping, Unmappable
 from app.settings import Settings
 from connectors.base.contracts import Ledger, Sink
@@ -37,6 +38,7 @@ def _http(system: str) -> httpx.AsyncClient:
         if t0 is not None:
             METRICS.api_latency.labels(system=system).observe(time.perf_counter() - t0)
         METRICS.api_calls.labels(system=system, status=str(response.status_code)).inc()
+        HEALTH.api_call(system, response.status_code)
         if response.status_code == 429:
             METRICS.api_rate_limited.labels(system=system).inc()
 

@@ -23,10 +23,22 @@ from typing import Any, NoReturn
 
 import click
 
-__all__ = ["register"]
+__all__ = ["OperatorError", "dlq_row", "find_conflict", "read_conflicts", "read_dlq",
+           "read_parked", "redrive_dead_letters", "redrive_parked", "register", "resolve_conflict"]
 
 OPERATOR = "operator"
 REDRIVE_HEADER = "hs-redriven-from"
+
+
+
+
+class OperatorError(Exception):
+    """A request the operator must correct (unknown id, ambiguous prefix...), with the CLI's
+    exit code; the CLI prints it, the operator page shows it."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.message, self.code = message, code
 
 
 # ---------------------------------------------------------------- shared helpers
@@ -51,7 +63,10 @@ def _broker(settings) -> Iterator[None]:
 def _run(ctx: click.Context, coro_fn: Callable[[], Any]) -> Any:
     settings = _settings(ctx)
     with _broker(settings):
-        return asyncio.run(coro_fn())
+        try:
+            return asyncio.run(coro_fn())
+        except OperatorError as exc:
+            _fail(exc.message, exc.code)
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -271,7 +286,7 @@ def history(ctx: click.Context, entity_key: str, as_json: bool) -> None:
 
 # ---------------------------------------------------------------- conflicts
 
-async def _read_conflicts(settings, key: str | None = None):
+async def read_conflicts(settings, key: str | None = None):
     from app.inspect import read_topic
     from app.topics import TopicNames
 
@@ -280,16 +295,17 @@ async def _read_conflicts(settings, key: str | None = None):
     return sorted(recs, key=lambda r: (r.timestamp, r.partition, r.offset))
 
 
-def _find_conflict(recs, conflict_id: str):
+def find_conflict(recs, conflict_id: str):
+    """The conflict with this id (or unique id prefix); OperatorError when none or ambiguous."""
     exact = [r for r in recs if r.value["conflict_id"] == conflict_id]
     if exact:
         return exact[-1]
     prefixed = {r.value["conflict_id"]: r for r in recs if r.value["conflict_id"].startswith(conflict_id)}
     if len(prefixed) > 1:
-        _fail(f"conflict id prefix {conflict_id!r} is ambiguous ({len(prefixed)} conflicts); "
-              "give more characters", 2)
-    if not prefixed:
-        _fail(f"no conflict {conflict_id!r}", 1)
+        raise OperatorError(f"conflict id prefix {conflict_id!r} is ambiguous "
+                            f"({len(prefixed)} conflicts); give more characters", 2)
+    if not conflict_id or not prefixed:
+        raise OperatorError(f"no conflict {conflict_id!r}", 1)
     return next(iter(prefixed.values()))
 
 
@@ -308,7 +324,7 @@ def conflicts_list(ctx: click.Context, entity_key: str | None, since: str | None
     key = _parse_key(entity_key) if entity_key is not None else None
     since_ms = parse_since(since)
     settings = _settings(ctx)
-    recs = _run(ctx, lambda: _read_conflicts(settings, key))
+    recs = _run(ctx, lambda: read_conflicts(settings, key))
     if since_ms is not None:
         recs = [r for r in recs if r.timestamp >= since_ms]
     _emit([{"json": r.value,
@@ -325,7 +341,11 @@ def conflicts_list(ctx: click.Context, entity_key: str | None, since: str | None
 def conflicts_show(ctx: click.Context, conflict_id: str, as_json: bool) -> None:
     """Show one conflict (full id or a unique prefix): both values and the decision."""
     settings = _settings(ctx)
-    rec = _find_conflict(_run(ctx, lambda: _read_conflicts(settings)), conflict_id)
+    recs = _run(ctx, lambda: read_conflicts(settings))
+    try:
+        rec = find_conflict(recs, conflict_id)
+    except OperatorError as exc:
+        _fail(exc.message, exc.code)
     v = rec.value
     if as_json:
         click.echo(json.dumps(_json_form(v), ensure_ascii=False))
@@ -385,14 +405,15 @@ def build_override(conflict: dict[str, Any], take: str, state: dict[str, Any] | 
     return system, event
 
 
-async def _resolve(settings, conflict_id: str, take: str):
+async def resolve_conflict(settings, conflict_id: str, take: str):
+    """Publish the override of ``conflicts resolve``: (conflict, topic or refusal, event or None)."""
     from aiokafka import AIOKafkaProducer
 
     from app.avro import codec
     from app.inspect import read_table
     from app.topics import TopicNames, kafka_client_options
 
-    conflict = _find_conflict(await _read_conflicts(settings), conflict_id).value
+    conflict = find_conflict(await read_conflicts(settings), conflict_id).value
     state = (await read_table(settings, "entities")).get(conflict["entity_key"])
     built = build_override(conflict, take, state, int(time.time() * 1000))
     if isinstance(built, str):
@@ -432,7 +453,7 @@ def conflicts_resolve(ctx: click.Context, conflict_id: str, take: str, as_json: 
     holds the chosen value nothing is published (exit 0).
     """
     settings = _settings(ctx)
-    conflict, where, event = _run(ctx, lambda: _resolve(settings, conflict_id, take))
+    conflict, where, event = _run(ctx, lambda: resolve_conflict(settings, conflict_id, take))
     if event is None and where:
         _fail(where, 1)
     if event is None:
@@ -450,7 +471,8 @@ def conflicts_resolve(ctx: click.Context, conflict_id: str, take: str, as_json: 
 
 # ---------------------------------------------------------------- dlq
 
-async def _read_dlq(settings):
+async def read_dlq(settings):
+    """[(n, record)] of the dead letters, numbered from 1 oldest first (as `dlq list`)."""
     from app.inspect import read_topic
     from app.topics import TopicNames
 
@@ -476,7 +498,7 @@ def _decode_any(topic: str, data: bytes | None) -> tuple[str | None, Any]:
     return None, data.hex()
 
 
-def _dlq_row(n: int, rec) -> dict[str, Any]:
+def dlq_row(n: int, rec) -> dict[str, Any]:
     v = rec.value
     if "_undecodable" in v:
         return {"n": n, "time": _iso(rec.timestamp), "reason": v["_undecodable"], "error": "?",
@@ -499,10 +521,10 @@ def dlq_list(ctx: click.Context, since: str | None, as_json: bool) -> None:
     """List dead letters, numbered from 1 (oldest first); the number is for `dlq show`."""
     since_ms = parse_since(since)
     settings = _settings(ctx)
-    recs = _run(ctx, lambda: _read_dlq(settings))
+    recs = _run(ctx, lambda: read_dlq(settings))
     if since_ms is not None:
         recs = [(n, r) for n, r in recs if r.timestamp >= since_ms]
-    rows = [_dlq_row(n, r) for n, r in recs]
+    rows = [dlq_row(n, r) for n, r in recs]
     _emit([{"json": row, "cols": {**row, "reason": _short(row["reason"], 70)}} for row in rows],
           ["n", "time", "error", "source", "key", "reason"], as_json)
 
@@ -516,11 +538,11 @@ def dlq_show(ctx: click.Context, n: int, as_json: bool) -> None:
     if n < 1:
         _fail(f"N must be 1 or more, not {n}", 2)
     settings = _settings(ctx)
-    recs = _run(ctx, lambda: _read_dlq(settings))
+    recs = _run(ctx, lambda: read_dlq(settings))
     if n > len(recs):
         _fail(f"no dead letter {n} (there are {len(recs)})", 1)
     _n, rec = recs[n - 1]
-    row = _dlq_row(n, rec)
+    row = dlq_row(n, rec)
     schema, value = _decode_any(rec.value.get("source_topic", ""), rec.value.get("value"))
     row.update(schema=schema, value=value if schema else None, value_hex=None if schema else value)
     if as_json:
@@ -536,11 +558,7 @@ def dlq_show(ctx: click.Context, n: int, as_json: bool) -> None:
 
 
 async def _redrive_dlq(settings, picks: list[int] | None):
-    from aiokafka import AIOKafkaProducer
-
-    from app.topics import kafka_client_options
-
-    recs = await _read_dlq(settings)
+    recs = await read_dlq(settings)
     if picks is None:
         chosen = recs
     else:
@@ -548,6 +566,15 @@ async def _redrive_dlq(settings, picks: list[int] | None):
         if missing:
             return None, f"no dead letter {', '.join(map(str, missing))} (there are {len(recs)})"
         chosen = [recs[n - 1] for n in picks]
+    return await redrive_dead_letters(settings, chosen)
+
+
+async def redrive_dead_letters(settings, chosen) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """Publish each (n, dead-letter record) again to its source topic: (done, skipped)."""
+    from aiokafka import AIOKafkaProducer
+
+    from app.topics import kafka_client_options
+
     done, skipped = [], []
     producer = AIOKafkaProducer(**kafka_client_options(settings), acks="all")
     await producer.start()
@@ -598,7 +625,8 @@ def dlq_redrive(ctx: click.Context, numbers: tuple[int, ...], all_: bool, as_jso
 
 # ---------------------------------------------------------------- parked commands
 
-async def _read_parked(settings, systems: Iterable[str]) -> list[dict[str, Any]]:
+async def read_parked(settings, systems: Iterable[str]) -> list[dict[str, Any]]:
+    """Every parked command of ``systems``' ledgers, with its latest parked reason and time."""
     from app.avro import codec
     from app.inspect import read_topic
     from app.topics import TopicNames, ledger_table
@@ -651,19 +679,24 @@ def parked_list(ctx: click.Context, system: str | None, as_json: bool) -> None:
     """List parked commands with the reason of their latest parked result."""
     systems = _systems(ctx, system)
     settings = _settings(ctx)
-    rows = _run(ctx, lambda: _read_parked(settings, systems))
+    rows = _run(ctx, lambda: read_parked(settings, systems))
     _emit([{"json": {k: v for k, v in r.items() if k != "raw"},
             "cols": {**r, "command_id": r["command_id"][:12], "vector": _vector(r["vector"]),
                      "reason": _short(r["reason"] or "-", 70)}} for r in rows],
           ["system", "entity_key", "command_id", "op", "vector", "reason"], as_json)
 
 
-async def _redrive_parked(settings, systems: list[str]) -> list[dict[str, Any]]:
+async def redrive_parked(settings, systems: list[str],
+                         command_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """Publish parked commands again (all of ``systems``, or only ``command_ids``)."""
     from aiokafka import AIOKafkaProducer
 
     from app.topics import TopicNames, kafka_client_options
 
-    rows = await _read_parked(settings, systems)
+    rows = await read_parked(settings, systems)
+    if command_ids is not None:
+        wanted = set(command_ids)
+        rows = [r for r in rows if r["command_id"] in wanted]
     if not rows:
         return rows
     names = TopicNames(settings)
@@ -690,7 +723,7 @@ def parked_redrive(ctx: click.Context, system: str | None, as_json: bool) -> Non
     """
     systems = _systems(ctx, system)
     settings = _settings(ctx)
-    rows = _run(ctx, lambda: _redrive_parked(settings, systems))
+    rows = _run(ctx, lambda: redrive_parked(settings, systems))
     for r in rows:
         if as_json:
             click.echo(json.dumps({"system": r["system"], "entity_key": r["entity_key"],

@@ -19,6 +19,7 @@ from app.avro import codec
 from app.connections import Poller
 from app.inspect import read_topic
 from app.metrics import METRICS
+from app.system_health import HEALTH
 from app.settings import Settings
 from app.topics import TopicNames
 
@@ -77,11 +78,13 @@ def register_pollers(app: faust.App, settings: Settings, pollers: Mapping[str, P
                 new_state, events = await poller.poll(current[system], dt.datetime.now(dt.timezone.utc))
             except Exception as exc:  # a failed run keeps its state: the next run retries it
                 log.warning("%s poll failed, will retry: %s", system, exc)
+                HEALTH.poll(system, error=f"{type(exc).__name__}: {exc}"[:300])
                 continue
             for event in events:
                 await changes[system].send(key=event["entity_key"].encode(), value=CHANGE.dumps(event))
             METRICS.events.labels(topic=f"changes.{system}", direction="out").inc(len(events))
             await state_topic.send(key=system.encode(), value=new_state.encode())
             current[system] = new_state
+            HEALTH.poll(system, events=len(events))
             if events:
                 log.info("%s poll: %d change(s)", system, len(events))

@@ -131,6 +131,8 @@ class Settings(BaseSettings):
     poll_interval_s: float = Field(60.0, gt=0)
     # How long a command may wait for the records it depends on (its contact, its products).
     dependency_wait_s: float = Field(120.0, gt=0)
+    # Enables actions on the operator page (/operator on web_port); unset: read-only, localhost.
+    operator_token: SecretStr | None = None
 
     @field_validator("systems", mode="before")
     @classmethod

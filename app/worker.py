@@ -200,5 +200,7 @@ def create_app(settings: Settings, policy: Policy | None = None) -> faust.App:
     from app.web import register_views, register_webhooks
     from app.webhooks import receivers
     register_views(app)
+    from app.operator_page import register_operator_page
+    register_operator_page(app, settings)
     register_webhooks(app, settings, receivers(settings, api, live))
     return app
