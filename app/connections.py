@@ -114,8 +114,11 @@ def clients(settings: Settings) -> dict[str, Any]:
         from connectors.holded.client import HoldedClient
 
         h = settings.holded
+        # Window mode: a 429 then means arrival jitter beyond the margin, not a wrong rate,
+        # so the rate is cut a little and briefly rather than halved for a minute.
         bucket = TokenBucket(RateLimit(h.requests_per_second, max(1.0, h.requests_per_second),
-                                       window=h.rate_window_s, jitter=h.rate_jitter_s))
+                                       window=h.rate_window_s, jitter=h.rate_jitter_s,
+                                       shrink=0.8, recovery=20.0))
         clients["holded"] = HoldedClient(_http("holded"), api_key=h.api_key,
                                          base_url=h.api_url, version=h.api_version, limiter=bucket)
     if "odoo" in settings.systems and settings.odoo.api_key:

@@ -3,7 +3,8 @@
     .venv/bin/python bench/holded_sink.py --invoices 10000 --rate 50
 
 The Holded sandbox runs in a child process (its own CPU) with a sliding-window limit of
-``--rate`` requests per second; the sink's limiter is configured to the same rate. The
+``--rate`` requests per second; the sink's limiter is configured to the same rate, in window
+mode (never more than the rate within 1 s + ``--jitter``, see connectors/base/limiter.py). The
 backfill (contacts, products, then invoices, bulk lane) runs through ``--concurrency``
 workers while one real-time invoice is injected every ``--realtime-every`` seconds. Printed:
 
@@ -108,7 +109,10 @@ class Metered(httpx.AsyncBaseTransport):
 
 async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     transport = Metered()
-    limiter = TokenBucket(RateLimit(rate=args.rate * args.limiter_share, burst=1))
+    rate = args.rate * args.limiter_share
+    limiter = TokenBucket(RateLimit(rate=rate, burst=max(1.0, rate), window=1.0, jitter=args.jitter,
+                                    shrink=0.8, recovery=20.0)  # as app/connections.py
+                          if args.jitter >= 0 else RateLimit(rate=rate, burst=1))
     mapping = example_mapping()
     outcomes: Counter[str] = Counter()
     pending_retries = 0
@@ -160,19 +164,23 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
 
         injector: asyncio.Task[None] | None = None
         started = time.perf_counter()
+        # One queue in stage order, as a backfill publishes them: a worker that finds the
+        # contacts drained takes products while the last contacts are in flight, so the
+        # quota does not idle at stage ends (an invoice that comes too early waits).
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         for stage in stages:
-            if stage is stages[-1]:  # real-time invoices need the contacts and products
-                injector = asyncio.create_task(realtime())
-            queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
             for cmd in stage:
                 queue.put_nowait(cmd)
+        first_invoice = stages[-1][0]["command_id"] if stages[-1] else None
 
-            async def worker() -> None:
-                while not queue.empty():
-                    await execute(queue.get_nowait())
-            await asyncio.gather(*(worker() for _ in range(args.concurrency)))
-            print(f"  stage done: {len(stage)} commands at {time.perf_counter() - started:.0f}s",
-                  flush=True)
+        async def worker() -> None:
+            nonlocal injector
+            while not queue.empty():
+                cmd = queue.get_nowait()
+                if cmd["command_id"] == first_invoice and injector is None:
+                    injector = asyncio.create_task(realtime())  # they need contacts, products
+                await execute(cmd)
+        await asyncio.gather(*(worker() for _ in range(args.concurrency)))
         done.set()
         if injector is not None:
             await injector
@@ -200,6 +208,8 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=50, help="sandbox limit, requests per second")
     parser.add_argument("--limiter-share", type=float, default=1.0,
                         help="the sink's limiter rate as a fraction of --rate")
+    parser.add_argument("--jitter", type=float, default=0.05,
+                        help="window mode: seconds added to the 1 s window; < 0: plain bucket")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--realtime-every", type=float, default=1.0)
     args = parser.parse_args()
@@ -216,6 +226,7 @@ def main() -> None:
     achieved = truth["accepted"] / truth["span"] if truth["span"] else 0.0
     print(f"invoices={args.invoices} contacts={args.contacts or max(1, args.invoices // 10)} "
           f"products={args.products} rate={args.rate}/s limiter={args.rate * args.limiter_share:g}/s "
+          f"({'window 1 s + %g s' % args.jitter if args.jitter >= 0 else 'plain bucket'}) "
           f"concurrency={args.concurrency}")
     print(f"elapsed {stats['elapsed']:.1f}s, outcomes {stats['outcomes']}, "
           f"DependencyPending retries {stats['pending_retries']}, "
