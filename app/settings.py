@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     store: str = "rocksdb://"  # faust picks the rocksdict binding (a wheel) when installed
+    # Standby replicas of each table partition kept warm on other workers: a survivor of a
+    # crash takes over its partitions without re-reading their changelogs (docs/scaling.md).
+    standby_replicas: int = Field(1, ge=0)
     data_dir: Path = Path("/var/lib/holded-sync")
     systems: Annotated[tuple[str, ...], NoDecode] = ("holded", "file")
     log_level: str = "info"

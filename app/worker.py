@@ -93,6 +93,7 @@ def create_app(settings: Settings, policy: Policy | None = None) -> faust.App:
         web_host=settings.web_host,
         web_in_thread=False,
         table_cleanup_interval=3600.0,
+        table_standby_replicas=settings.standby_replicas,
         logging_config=None,
         **_faust_options(settings),
     )
