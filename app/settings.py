@@ -126,6 +126,8 @@ class Settings(BaseSettings):
     poll_interval_s: float = Field(60.0, gt=0)
     # How long a command may wait for the records it depends on (its contact, its products).
     dependency_wait_s: float = Field(120.0, gt=0)
+    # How often a worker samples its Kafka-read gauges (consumer lag, DLQ size, parked, replay).
+    metrics_interval_s: float = Field(5.0, gt=0)
 
     @field_validator("systems", mode="before")
     @classmethod
