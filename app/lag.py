@@ -7,7 +7,7 @@ a partition whose owner died still shows its lag.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -19,14 +19,15 @@ from app.topics import TopicNames, kafka_client_options
 __all__ = ["GroupReader", "Progress", "watched_groups"]
 
 
-def watched_groups(settings: Settings) -> dict[str, list[str]]:
+def watched_groups(settings: Settings, sink_systems: Iterable[str]) -> dict[str, list[str]]:
     """Each consumer group of a worker and the topics it reads: the sequencer copies sources
-    into ``inbox``; the faust group (the generation's app id) reads ``inbox`` and commands."""
+    into ``inbox``; the faust group (the generation's app id) reads ``inbox`` and the commands
+    of the systems it has sinks for (credentials configured)."""
     names = TopicNames(settings)
     systems = settings.systems
     sources = [names.changes(s) for s in systems] + [names.results(s) for s in systems]
-    sinks = [names.commands(s, lane) for s in systems for lane in ("realtime", "bulk")] + \
-            [names.retries(s) for s in systems]
+    sinks = [names.commands(s, lane) for s in sink_systems for lane in ("realtime", "bulk")] + \
+            [names.retries(s) for s in sink_systems]
     return {names.sequencer_group: sources, names.app_id: [names.inbox, *sinks]}
 
 

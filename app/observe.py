@@ -43,7 +43,7 @@ class Sampler:
                 await asyncio.sleep(interval_s)
 
     async def sample(self, reader: GroupReader) -> None:
-        for group, topics in watched_groups(self.settings).items():
+        for group, topics in watched_groups(self.settings, self.ledgers).items():
             positions = await reader.read(group, topics)
             for tp, pos in positions.items():
                 METRICS.consumer_lag.labels(group=self.names.logical(group), topic=self.names.logical(tp.topic),

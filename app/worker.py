@@ -158,7 +158,6 @@ def create_app(settings: Settings, policy: Policy | None = None) -> faust.App:
         result = RESULT.loads(value)
         if key is None or key.decode("utf-8", "replace") != result["entity_key"]:
             raise BadEvent(f"record key {key!r} is not the entity key {result['entity_key']!r}")
-        METRICS.commands.labels(system=result["target_system"], outcome=result["status"]).inc()
         return apply_result(result, load(replicas, REPLICAS, key), load(links, LINKS, key))
 
     @app.agent(inbox, name="canonical")
