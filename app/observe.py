@@ -34,12 +34,16 @@ class Sampler:
         self.replay: Progress | None = None
 
     async def run(self, interval_s: float) -> None:
-        async with GroupReader(self.settings) as reader:
-            while True:
-                try:
-                    await self.sample(reader)
-                except Exception:  # a failed sample must not stop the worker; next one retries
-                    log.warning("sampling metrics failed", exc_info=True)
+        while True:
+            try:
+                async with GroupReader(self.settings) as reader:
+                    while True:
+                        await self.sample(reader)
+                        await asyncio.sleep(interval_s)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a failed sample must not stop the worker: reconnect, go on
+                log.warning("sampling metrics failed; retrying in %.0fs", interval_s, exc_info=True)
                 await asyncio.sleep(interval_s)
 
     async def sample(self, reader: GroupReader) -> None:
