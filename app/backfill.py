@@ -1,8 +1,24 @@
-"""`holded-sync backfill SYSTEM`: one full scan of a system, published as bulk-lane changes."""
+"""`holded-sync backfill SYSTEM`: one scan of a system, published as bulk-lane changes.
+
+``--since TIME`` reads only what changed since TIME where the system's API can filter on a
+change time: the poller starts from a state whose watermark is TIME (no look-back overlap:
+the operator's time is the boundary). Per system (see docs/operations.md):
+
+- odoo: ``write_date >= TIME`` on every model.
+- business_central: ``$filter=lastModifiedDateTime ge TIME``.
+- sap_b1: ``UpdateDate``/``UpdateTime`` (server-local) on business partners, items and
+  invoices; IncomingPayments has no change time and is read whole (its id high-water mark).
+- prestashop: ``filter[date_upd]=[TIME,now]`` on customers, addresses, products and orders;
+  order invoices and payments have no update date and are read whole.
+- shopify: search query ``updated_at:>'TIME'``.
+- holded: none (contacts have no change-time filter; documents filter on their own date,
+  not on when they changed), so the scan is full and a warning says so.
+"""
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from collections import Counter
 
 import click
@@ -15,13 +31,52 @@ from app.live_mapping import LiveMapping
 from app.settings import Settings
 from app.topics import TopicNames, ensure_topics, kafka_client_options
 
-__all__ = ["run_backfill"]
+__all__ = ["run_backfill", "since_state"]
 
 
-async def run_backfill(settings: Settings, system: str, entities: set[str] | None) -> Counter:
-    """Poll ``system`` from an empty state (everything it holds) and publish each record with
-    ``lane=bulk``; returns counts per entity. Raises LookupError when the system cannot be
-    read (no credentials) or no mapping is published."""
+def _time_streams(system: str) -> tuple[list[str], list[str]] | None:
+    """(streams filterable by change time, streams read whole) of a system's poller; None when
+    the system has no change-time filter at all."""
+    if system == "odoo":
+        from connectors.odoo.source import ENTITIES
+        return list(ENTITIES), []
+    if system == "business_central":
+        from connectors.business_central.source import STREAMS as BC
+        return list(BC), []
+    if system == "sap_b1":
+        from connectors.sap_b1.source import STREAMS as SAP
+        return ([n for n, s in SAP.items() if s.by != "id"], [n for n, s in SAP.items() if s.by == "id"])
+    if system == "prestashop":
+        from connectors.prestashop.source import STREAMS as PS
+        return [n for n, by in PS.items() if by == "modified"], [n for n, by in PS.items() if by == "id"]
+    if system == "shopify":
+        from connectors.shopify.source import STREAMS as SHOP
+        return list(SHOP), []
+    return None
+
+
+def since_state(system: str, since: dt.datetime) -> tuple[str | None, str | None]:
+    """(poller state that reads only records changed at or after ``since``, warning). The
+    state is None (a full scan) when the system cannot filter on a change time."""
+    from connectors.base.polling import PollState
+
+    streams = _time_streams(system)
+    if streams is None:
+        return None, (f"{system} has no changed-since filter in its API: reading everything "
+                      "(the engine drops what it already knows)")
+    filtered, whole = streams
+    state = PollState(watermark=since, overlap_seconds=0.0).to_json()
+    warning = (f"{system}: {', '.join(whole)} cannot be filtered by change time and are read whole"
+               if whole else None)
+    return json.dumps({name: state for name in filtered}), warning
+
+
+async def run_backfill(settings: Settings, system: str, entities: set[str] | None,
+                       since: dt.datetime | None = None) -> Counter:
+    """Poll ``system`` from an empty state (everything it holds), or from ``since`` where its
+    API can filter on change time, and publish each record with ``lane=bulk``; returns counts
+    per entity. Raises LookupError when the system cannot be read (no credentials) or no
+    mapping is published."""
     await ensure_topics(settings)
     live = LiveMapping()
     for rec in await read_topic(settings, TopicNames(settings).mappings):
@@ -32,8 +87,14 @@ async def run_backfill(settings: Settings, system: str, entities: set[str] | Non
     poller = pollers(settings, live, clients(settings)).get(system)
     if poller is None:
         raise LookupError(f"{system} has no credentials configured (see README, Configuration)")
-    click.echo(f"scanning {system} (mapping v{live.version})...", err=True)
-    _, events = await poller.poll(None, dt.datetime.now(dt.timezone.utc))
+    state = None
+    if since is not None:
+        state, warning = since_state(system, since)
+        if warning:
+            click.echo(f"warning: {warning}", err=True)
+    scope = f"changed since {since.isoformat()}" if state is not None else "everything"
+    click.echo(f"scanning {system}, {scope} (mapping v{live.version})...", err=True)
+    _, events = await poller.poll(state, dt.datetime.now(dt.timezone.utc))
     chosen = [e for e in events if entities is None or e["entity"] in entities]
     change = codec("ChangeEvent")
     topic = TopicNames(settings).changes(system)

@@ -8,6 +8,7 @@ import contextlib
 import json
 import logging
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -92,20 +93,38 @@ def ingest(ctx: click.Context, file: Path, system: str, lane: str) -> None:
 
 
 @cli.command()
-@click.option("--from-beginning", "from_beginning", is_flag=True, required=True,
-              help="Rebuild every table from the first record of every topic.")
+@click.option("--from-beginning", "from_beginning", is_flag=True,
+              help="Rebuild every table from the first record of every topic (new generation).")
+@click.option("--since", "since", default=None, metavar="TIME",
+              help="Decide the inbox again from TIME (2026-03-01T10:00:00Z, 2026-03-01, 2h, 3d); "
+                   "the generation's workers must be stopped.")
 @click.option("--generation", type=int, default=None,
-              help="Generation to build (default: the current one + 1).")
-@click.option("--run/--no-run", default=True, help="Start the worker of the new generation.")
+              help="With --from-beginning: generation to build (default: the current one + 1).")
+@click.option("--run/--no-run", default=True,
+              help="With --from-beginning: start the worker of the new generation.")
+@click.option("--wait/--no-wait", default=True,
+              help="With --since: follow the workers until they re-decided everything.")
+@click.option("--timeout", type=click.FloatRange(min=0), default=None,
+              help="With --since --wait: give up following after this many seconds (exit 1).")
 @click.pass_context
-def replay(ctx: click.Context, from_beginning: bool, generation: int | None, run: bool) -> None:
-    """Rebuild all tables from the topics under a new generation.
+def replay(ctx: click.Context, from_beginning: bool, since: str | None, generation: int | None,
+           run: bool, wait: bool, timeout: float | None) -> None:
+    """Rebuild all tables under a new generation, or decide the inbox again from a time.
 
-    A new generation has its own consumer group, changelogs and local store, so the current
-    workers keep serving until the new ones have caught up. Re-emitted commands carry the same
-    ids as before; sinks see they are done and call no API again.
+    --from-beginning: a new generation has its own consumer group, changelogs and local store,
+    so the current workers keep serving until the new ones have caught up. Re-emitted commands
+    carry the same ids as before; sinks see they are done and call no API again.
+
+    --since TIME: rewinds the current generation's group on `inbox` to TIME (stop its workers
+    first, start them after); already applied records are dropped as duplicates, so only what
+    was not decided before (e.g. dead-lettered by a since-fixed bug) has an effect.
     """
+    if from_beginning == (since is not None):
+        raise click.UsageError("give exactly one of --from-beginning or --since TIME")
     settings = _settings(ctx)
+    if since is not None:
+        _replay_since(settings, since, wait, timeout)
+        return
     new = settings.model_copy(update={"generation": generation if generation is not None
                                       else settings.generation + 1})
     click.echo(f"replaying into generation {new.generation} "
@@ -115,34 +134,87 @@ def replay(ctx: click.Context, from_beginning: bool, generation: int | None, run
         ctx.invoke(worker)
 
 
+def _replay_since(settings: Settings, since: str, wait: bool, timeout: float | None) -> None:
+    from app.operator_cli import parse_since
+    from app.replay import GroupActive, follow, rewind_inbox
+    from app.topics import ensure_topics
+
+    since_ms = parse_since(since)  # exit 2 with a clear line when it is not a time
+    assert since_ms is not None
+    with _broker_errors(settings):
+        asyncio.run(ensure_topics(settings))
+        try:
+            rewind = asyncio.run(rewind_inbox(settings, since_ms))
+        except GroupActive as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+        click.echo(f"rewound {rewind.group} on inbox to {_iso(since_ms)}: {rewind.again} "
+                   f"record(s) to decide again, {rewind.total} to read in all")
+        if not wait or rewind.total == 0:
+            return
+        click.echo("start the workers now; following them (Ctrl-C stops following only)", err=True)
+        started = time.monotonic()
+        with click.progressbar(length=rewind.total, label="re-deciding", show_pos=True,
+                               item_show_func=lambda rate: rate,
+                               file=click.get_text_stream("stderr")) as bar:
+            def on_progress(done: int) -> None:
+                rate = done / max(time.monotonic() - started, 1e-3)
+                bar.update(done - bar.pos, f"{rate:.0f} rec/s")
+            try:
+                took = asyncio.run(follow(settings, rewind, on_progress, timeout))
+            except TimeoutError as exc:
+                click.echo(f"\nerror: gave up following: {exc}", err=True)
+                sys.exit(1)
+    click.echo(f"replay since {_iso(since_ms)}: {rewind.total} record(s) read in {took:.1f}s "
+               f"({rewind.total / max(took, 1e-3):.0f} rec/s), {rewind.again} of them decided again")
+
+
+def _iso(ms: int) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).isoformat(timespec="seconds")
+
+
 @cli.command()
 @click.argument("system")
 @click.option("--entity", "entities", multiple=True,
               type=click.Choice(["contact", "product", "invoice", "payment"]),
               help="Only these entities (repeatable; default: all).")
+@click.option("--since", default=None, metavar="TIME",
+              help="Only records changed since TIME (2026-03-01T10:00:00Z, 2026-03-01, 2h, 3d), "
+                   "where the system's API can filter by change time.")
 @click.pass_context
-def backfill(ctx: click.Context, system: str, entities: tuple[str, ...]) -> None:
-    """Read everything SYSTEM holds (a full scan) and publish it as bulk-lane changes.
+def backfill(ctx: click.Context, system: str, entities: tuple[str, ...], since: str | None) -> None:
+    """Read what SYSTEM holds (everything, or what changed since TIME) and publish it as
+    bulk-lane changes.
 
     Bulk commands queue behind real-time work and the engine drops what it already knows
     (duplicates by content hash), so a backfill is safe to repeat. The mapping in force is read
-    from the `mappings` topic; run `mappings publish` first.
+    from the `mappings` topic; run `mappings publish` first. Holded's API cannot filter by
+    change time: --since reads it whole, with a warning.
     """
+    import datetime as dt
+
     from app.backfill import run_backfill
+    from app.operator_cli import parse_since
 
     settings = _settings(ctx)
+    since_ms = parse_since(since)  # exit 2 with a clear line when it is not a time
     if system not in settings.systems:
         raise click.UsageError(f"system {system!r} is not configured "
                                f"(HOLDED_SYNC_SYSTEMS={','.join(settings.systems)})")
+    when = dt.datetime.fromtimestamp(since_ms / 1000, dt.timezone.utc) if since_ms is not None else None
     with _broker_errors(settings):
         try:
-            counts = asyncio.run(run_backfill(settings, system, set(entities) or None))
+            counts = asyncio.run(run_backfill(settings, system, set(entities) or None, when))
         except LookupError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(3)
     total = sum(counts.values())
     detail = ", ".join(f"{n} {entity}(s)" for entity, n in sorted(counts.items())) or "nothing"
-    click.echo(f"backfill of {system}: published {total} change(s) to changes.{system} ({detail})")
+    scope = f" changed since {_iso(since_ms)}" if since_ms is not None else ""
+    click.echo(f"backfill of {system}{scope}: published {total} change(s) to changes.{system} "
+               f"({detail})")
 
 
 @cli.command("tables")

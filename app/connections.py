@@ -21,8 +21,8 @@ from app.settings import Settings
 from connectors.base.contracts import Ledger, Sink
 from connectors.base.limiter import RateLimit, TokenBucket
 
-__all__ = ["Poller", "SinkFactory", "clients", "held_fields", "pollers", "reported_view",
-           "sink_factories"]
+__all__ = ["Poller", "SinkFactory", "clients", "held_fields", "limiter_of", "pollers",
+           "reported_view", "sink_factories"]
 
 SinkFactory = Callable[[Ledger], Sink]
 HTTP_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
@@ -156,6 +156,13 @@ def clients(settings: Settings) -> dict[str, Any]:
         clients["shopify"] = ShopifyClient(_http("shopify"), shop_url=sh.shop_url,
                                            access_token=sh.access_token, api_version=sh.api_version)
     return clients
+
+
+def limiter_of(client: Any) -> TokenBucket | None:
+    """The token bucket a client's requests pass (on the client or on its transport)."""
+    bucket = getattr(client, "limiter", None) or getattr(getattr(client, "transport", None),
+                                                         "limiter", None)
+    return bucket if isinstance(bucket, TokenBucket) else None
 
 
 def pollers(settings: Settings, live: LiveMapping, api: dict[str, Any]) -> dict[str, Poller]:

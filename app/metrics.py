@@ -1,20 +1,52 @@
-"""Prometheus metrics of the worker, served at /metrics on its web port."""
+"""Prometheus metrics of the worker, served at /metrics on its web port.
+
+Counters count what this worker did. Gauges sampled from Kafka (consumer lag, DLQ size, replay
+progress; see app/observe.py) read the consumer groups as a whole, so every worker reports the
+same value: aggregate them with ``max``. Parked commands are counted in this worker's ledger
+partitions and limiter tokens in its own buckets: aggregate them with ``sum``.
+Topic labels are logical names (``changes.odoo``, ``inbox``), without the deployment prefix.
+"""
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 __all__ = ["METRICS", "Metrics"]
+
+
+class _LimiterCollector(Collector):
+    """Tokens and waiting requests of each system's limiter, read at scrape time."""
+
+    def __init__(self, buckets: Mapping[str, Any]) -> None:
+        self.buckets = buckets
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        tokens = GaugeMetricFamily("holded_sync_limiter_tokens",
+                                   "Requests a system's limiter would let through now", labels=["system"])
+        waiting = GaugeMetricFamily("holded_sync_limiter_waiting_requests",
+                                    "Requests waiting for a limiter token, by lane",
+                                    labels=["system", "lane"])
+        for system, bucket in sorted(self.buckets.items()):
+            tokens.add_metric([system], bucket.tokens())
+            for lane in ("realtime", "bulk"):
+                waiting.add_metric([system, lane], bucket.waiting(lane))
+        yield tokens
+        yield waiting
 
 
 @dataclass
 class Metrics:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    limiters: dict[str, Any] = field(default_factory=dict)  # system -> TokenBucket
 
     def __post_init__(self) -> None:
         r = self.registry
-        self.events = Counter("holded_sync_events", "Records read or written per topic",
+        self.events = Counter("holded_sync_events", "Records read (in) or written (out) per topic",
                               ["topic", "direction"], registry=r)
         self.decisions = Counter("holded_sync_decisions", "Canonical decisions by outcome",
                                  ["outcome"], registry=r)
@@ -22,20 +54,30 @@ class Metrics:
                                  ["outcome"], registry=r)
         self.commands = Counter("holded_sync_commands", "Command results by system and outcome",
                                 ["system", "outcome"], registry=r)
-        self.dlq_records = Counter("holded_sync_dlq_records", "Records sent to the dead-letter topic",
-                                   registry=r)
+        self.dead_letters = Counter("holded_sync_dead_letters",
+                                    "Records this worker sent to the dead-letter topic", registry=r)
         self.api_calls = Counter("holded_sync_api_calls", "External API calls by status",
                                  ["system", "status"], registry=r)
         self.api_rate_limited = Counter("holded_sync_api_rate_limited", "429 answers",
                                         ["system"], registry=r)
         self.api_latency = Histogram("holded_sync_api_latency_seconds", "External API latency",
                                      ["system"], registry=r)
-        self.limiter_tokens = Gauge("holded_sync_limiter_tokens", "Tokens left in a limiter",
-                                    ["system", "lane"], registry=r)
-        self.consumer_lag = Gauge("holded_sync_consumer_lag", "Records behind the end of a partition",
-                                  ["topic", "partition"], registry=r)
+        self.consumer_lag = Gauge("holded_sync_consumer_lag_records",
+                                  "Records between a group's committed offset and the partition end",
+                                  ["group", "topic", "partition"], registry=r)
+        self.dlq_size = Gauge("holded_sync_dlq_records", "Records in the dead-letter topic",
+                              registry=r)
+        self.parked = Gauge("holded_sync_parked_commands",
+                            "Commands parked for want of a mapping (this worker's partitions)",
+                            ["system"], registry=r)
         self.replay_progress = Gauge("holded_sync_replay_progress_ratio",
-                                     "Share of the topics a replay has read", registry=r)
+                                     "Share of inbox read of what stood there when this worker "
+                                     "started (1 when caught up)", registry=r)
+        self.replay_planned = Gauge("holded_sync_replay_planned_records",
+                                    "Inbox records to read when this worker started", registry=r)
+        self.replay_done = Gauge("holded_sync_replay_done_records",
+                                 "Of those, records read so far", registry=r)
+        r.register(_LimiterCollector(self.limiters))
 
 
 METRICS = Metrics()

@@ -18,9 +18,10 @@ from typing import Any
 import faust
 from faust.types import TP
 
+from app.connections import limiter_of
 from connectors.base.limiter import TokenBucket
 
-__all__ = ["install_quota_shares", "limiter_of", "share_of"]
+__all__ = ["install_quota_shares", "share_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -29,15 +30,6 @@ def share_of(assigned: Iterable[TP], topics: set[str], partitions: int) -> float
     """The quota share for owning ``assigned``'s partitions of ``topics`` (never 0)."""
     owned = {tp.partition for tp in assigned if tp.topic in topics}
     return max(1, len(owned)) / partitions
-
-
-def limiter_of(client: Any) -> TokenBucket | None:
-    """The client's rate limiter, wherever it keeps it (some clients limit nothing)."""
-    for holder in (client, getattr(client, "transport", None)):
-        limiter = getattr(holder, "limiter", None)
-        if isinstance(limiter, TokenBucket):
-            return limiter
-    return None
 
 
 def install_quota_shares(app: faust.App, api: Mapping[str, Any], topics: Mapping[str, set[str]],

@@ -33,7 +33,7 @@ MAX_BATCH = 5000
 
 class Sequencer:
     def __init__(self, settings: Settings) -> None:
-        names = TopicNames(settings)
+        names = self.names = TopicNames(settings)
         self.settings = settings
         self.sources = [names.changes(s) for s in settings.systems] + \
                        [names.results(s) for s in settings.systems]
@@ -64,6 +64,7 @@ class Sequencer:
     async def _copy(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer, batch: dict) -> None:
         pending = []
         for tp, messages in batch.items():
+            METRICS.events.labels(topic=self.names.logical(tp.topic), direction="in").inc(len(messages))
             for m in messages:
                 origin = f"{m.topic}:{m.partition}:{m.offset}".encode()
                 pending.append(await producer.send(

@@ -136,6 +136,8 @@ class Settings(BaseSettings):
     dependency_wait_s: float = Field(120.0, gt=0)
     # Enables actions on the operator page (/operator on web_port); unset: read-only, localhost.
     operator_token: SecretStr | None = None
+    # How often a worker samples its Kafka-read gauges (consumer lag, DLQ size, parked, replay).
+    metrics_interval_s: float = Field(5.0, gt=0)
 
     @field_validator("systems", mode="before")
     @classmethod

@@ -69,7 +69,8 @@ def _headers(event: faust.EventT) -> dict[str, bytes]:
 
 
 def register_sinks(app: faust.App, settings: Settings, factories: MappingABC[str, SinkFactory],
-                   live: LiveMapping) -> None:
+                   live: LiveMapping) -> dict[str, faust.Table]:
+    """Register every system's sink agents; returns their ledger tables (for /metrics)."""
     names = TopicNames(settings)
 
     def topic(name: str) -> faust.TopicT:
@@ -79,10 +80,11 @@ def register_sinks(app: faust.App, settings: Settings, factories: MappingABC[str
     results = {s: topic(names.results(s)) for s in factories}
     conflicts, dlq = topic(names.conflicts), topic(names.dlq)
     redrives: dict[str, list[tuple[faust.TopicT, faust.Table]]] = {}
+    ledgers: dict[str, faust.Table] = {}
 
     for system, factory in factories.items():
-        ledger = app.Table(ledger_table(system), default=None, key_type=bytes, value_type=bytes,
-                           partitions=settings.partitions)
+        ledger = ledgers[system] = app.Table(ledger_table(system), default=None, key_type=bytes,
+                                             value_type=bytes, partitions=settings.partitions)
         lanes = {lane: topic(names.commands(system, lane)) for lane in ("realtime", "bulk")}
         retry = topic(names.retries(system))
         runner = _Runner(system, factory, ledger, results[system], conflicts, dlq, retry, settings)
@@ -94,6 +96,7 @@ def register_sinks(app: faust.App, settings: Settings, factories: MappingABC[str
     def on_new_mapping(_mapping: Any) -> None:
         app.loop.create_task(_redrive_parked(redrives))
     live.on_change(on_new_mapping)
+    return ledgers
 
 
 class _Runner:
@@ -105,6 +108,7 @@ class _Runner:
         self.system, self.factory, self.ledger = system, factory, ledger
         self.results, self.conflicts, self.dlq, self.retry = results, conflicts, dlq, retry
         self.max_wait_ms = int(settings.dependency_wait_s * 1000)
+        self.names = TopicNames(settings)
 
     async def consume(self, stream: faust.StreamT) -> None:
         async for event in stream.events():
@@ -121,6 +125,7 @@ class _Runner:
 
     async def _handle(self, event: faust.EventT, attempt: int, first_try: int) -> None:
         key, raw = event.key, event.value
+        METRICS.events.labels(topic=self.names.logical(event.message.topic), direction="in").inc()
         try:
             command = COMMAND.loads(raw)
         except ValueError as exc:
@@ -146,6 +151,7 @@ class _Runner:
         else:
             state["parked"].pop(command["command_id"], None)
         self.ledger[key] = LEDGER.dumps(state)
+        METRICS.events.labels(topic=f"results.{self.system}", direction="out").inc()
         await self.results.send(key=key, value=RESULT.dumps(outcome.result))
         for conflict in outcome.conflicts:
             await self.conflicts.send(key=key, value=CONFLICT.dumps(conflict))
@@ -177,7 +183,8 @@ class _Runner:
 
     async def _dead(self, event: faust.EventT, reason: str, error: str, raw: bytes) -> None:
         msg = event.message
-        METRICS.dlq_records.inc()
+        METRICS.dead_letters.inc()
+        METRICS.events.labels(topic="dlq", direction="out").inc()
         await self.dlq.send(key=event.key, value=DEAD.dumps({
             "reason": reason[:2000], "error": error, "source_topic": msg.topic,
             "partition": msg.partition, "offset": msg.offset, "key": event.key, "value": raw,

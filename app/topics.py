@@ -30,6 +30,11 @@ class TopicNames:
     def _p(self, name: str) -> str:
         return f"{self.settings.topic_prefix}{name}"
 
+    def logical(self, name: str) -> str:
+        """``name`` without the deployment's prefix (metric labels, messages)."""
+        prefix = self.settings.topic_prefix
+        return name[len(prefix):] if prefix and name.startswith(prefix) else name
+
     def changes(self, system: str) -> str:
         return self._p(f"changes.{system}")
 

@@ -61,5 +61,6 @@ def register_webhooks(app: faust.App, settings: Settings, receivers: Mapping[str
                 return self.text(f"no webhook receiver for {system!r}", status=404)
             reply = await receive(dict(request.headers), dict(request.query), body)
             for event in reply.events:
+                METRICS.events.labels(topic=f"changes.{system}", direction="out").inc()
                 await topics[system].send(key=event["entity_key"].encode(), value=change.dumps(event))
             return self.text(reply.body, status=reply.status)

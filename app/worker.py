@@ -21,10 +21,12 @@ from app.avro import DecodeError, codec
 from app.core.decide import BadEvent, Decision, apply_change, apply_result
 from app.core.keys import KeyError_
 from app.core.policy import Policy, default_policy
-from app.connections import clients, held_fields, pollers, reported_view, sink_factories
+from app.connections import (clients, held_fields, limiter_of, pollers, reported_view,
+                             sink_factories)
 from app.jsonform import JsonFormError
 from app.live_mapping import LiveMapping
 from app.metrics import METRICS
+from app.observe import Sampler
 from app.sequencer import SOURCE_HEADER, Sequencer
 from app.settings import Settings
 from app.pollers import register_pollers, register_subscriptions
@@ -123,7 +125,8 @@ def create_app(settings: Settings, policy: Policy | None = None) -> faust.App:
         origin = dict(msg.headers or ()).get(SOURCE_HEADER, b"").decode() or \
             f"{msg.topic}:{msg.partition}:{msg.offset}"
         topic_name, partition, offset = origin.rsplit(":", 2)
-        METRICS.dlq_records.inc()
+        METRICS.dead_letters.inc()
+        METRICS.events.labels(topic="dlq", direction="out").inc()
         log.warning("dead-lettered %s: %s", origin, reason)
         await dlq.send(key=event.key, value=DEAD.dumps({
             "reason": reason[:2000], "error": error, "source_topic": topic_name,
@@ -135,19 +138,21 @@ def create_app(settings: Settings, policy: Policy | None = None) -> faust.App:
             # The mapping in force when the command was decided; the sink's result records the
             # version it actually mapped with (a newer one may have arrived in between).
             cmd["mapping_version"] = live.version
-            METRICS.events.labels(topic="commands", direction="out").inc()
-            await commands[cmd["target_system"], cmd["lane"]].send(key=key, value=COMMAND.dumps(cmd))
+            target = commands[cmd["target_system"], cmd["lane"]]
+            METRICS.events.labels(topic=names.logical(target.get_topic_name()), direction="out").inc()
+            await target.send(key=key, value=COMMAND.dumps(cmd))
         for conflict in decision.conflicts:
             METRICS.conflicts.labels(outcome=conflict["decision"]).inc()
+            METRICS.events.labels(topic="conflicts", direction="out").inc()
             await conflicts.send(key=key, value=CONFLICT.dumps(conflict))
         for record in decision.audit:
+            METRICS.events.labels(topic="audit", direction="out").inc()
             await audit.send(key=key, value=AUDIT.dumps(record))
 
     def on_change(key: bytes, value: bytes) -> Decision:
         change = CHANGE.loads(value)
         if key is None or key.decode("utf-8", "replace") != change["entity_key"]:
             raise BadEvent(f"record key {key!r} is not the entity key {change['entity_key']!r}")
-        METRICS.events.labels(topic="changes", direction="in").inc()
         return apply_change(change, load(entities, STATE, key), load(replicas, REPLICAS, key),
                             load(links, LINKS, key), policy)
 
@@ -155,8 +160,6 @@ def create_app(settings: Settings, policy: Policy | None = None) -> faust.App:
         result = RESULT.loads(value)
         if key is None or key.decode("utf-8", "replace") != result["entity_key"]:
             raise BadEvent(f"record key {key!r} is not the entity key {result['entity_key']!r}")
-        METRICS.events.labels(topic="results", direction="in").inc()
-        METRICS.commands.labels(system=result["target_system"], outcome=result["status"]).inc()
         return apply_result(result, load(replicas, REPLICAS, key), load(links, LINKS, key))
 
     @app.agent(inbox, name="canonical")
@@ -164,6 +167,7 @@ def create_app(settings: Settings, policy: Policy | None = None) -> faust.App:
         """Changes and results of one entity, in the one order the sequencer fixed."""
         async for event in stream.events():
             key, value = event.key, event.value
+            METRICS.events.labels(topic="inbox", direction="in").inc()
             try:
                 if RESULT.knows(value):
                     decision = on_result(key, value)
@@ -191,7 +195,14 @@ def create_app(settings: Settings, policy: Policy | None = None) -> faust.App:
         await live.follow(settings)
 
     api = clients(settings)
-    register_sinks(app, settings, sink_factories(settings, live, api), live)
+    ledgers = register_sinks(app, settings, sink_factories(settings, live, api), live)
+    METRICS.limiters.update({s: b for s, b in ((s, limiter_of(c)) for s, c in api.items()) if b})
+    sampler = Sampler(settings, ledgers)
+
+    @app.task
+    async def sample_metrics() -> None:
+        await sampler.run(settings.metrics_interval_s)
+
     register_pollers(app, settings, pollers(settings, live, api))
     register_subscriptions(app, settings, api)
     install_quota_shares(app, api, {s: {names.commands(s, "realtime"), names.commands(s, "bulk")}

@@ -38,13 +38,16 @@ METRICS = {
     "holded_sync_conflicts_total": "counter",
     "holded_sync_commands_total": "counter",
     "holded_sync_dlq_records": "gauge",
-    "holded_sync_parked_documents": "gauge",
+    "holded_sync_parked_commands": "gauge",
     "holded_sync_api_calls_total": "counter",
     "holded_sync_api_rate_limited_total": "counter",
     "holded_sync_api_latency_seconds": "histogram",
     "holded_sync_limiter_tokens": "gauge",
-    "holded_sync_consumer_lag": "gauge",
+    "holded_sync_limiter_waiting_requests": "gauge",
+    "holded_sync_consumer_lag_records": "gauge",
     "holded_sync_replay_progress_ratio": "gauge",
+    "holded_sync_replay_done_records": "gauge",
+    "holded_sync_replay_planned_records": "gauge",
 }
 Doc = dict[str, Any]
 

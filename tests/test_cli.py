@@ -82,3 +82,23 @@ def test_mappings_diff_shows_what_a_new_version_changes(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: x\n")
     assert CliRunner().invoke(cli, ["mappings", "diff", str(bad), str(path)]).exit_code == 2
+
+
+def test_replay_and_backfill_refuse_a_bad_since_before_connecting():
+    env = {"HOLDED_SYNC_BROKER": "kafka://127.0.0.1:1", "HOLDED_SYNC_SYSTEMS": "holded,odoo"}
+    for args in (["replay", "--since", "yesterday"], ["backfill", "odoo", "--since", "2026-13-45"]):
+        res = CliRunner().invoke(cli, args, env=env)
+        assert res.exit_code == 2 and "is not a time" in res.output, (args, res.output)
+    neither = CliRunner().invoke(cli, ["replay"], env=env)
+    assert neither.exit_code == 2 and "exactly one of --from-beginning or --since" in neither.output
+
+
+def test_replay_since_without_a_broker_is_exit_3():
+    res = CliRunner().invoke(cli, ["replay", "--since", "2h"],
+                             env={"HOLDED_SYNC_BROKER": "kafka://127.0.0.1:1"})
+    assert res.exit_code == 3 and "cannot reach Kafka" in res.output, res.output
+
+
+def test_replay_from_beginning_without_run_names_the_next_generation():
+    res = run("replay", "--from-beginning", "--no-run", env={"HOLDED_SYNC_GENERATION": "2"})
+    assert res.exit_code == 0 and "replaying into generation 3" in res.output

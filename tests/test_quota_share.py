@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from faust.types import TP
 
-from app.quota_share import limiter_of, share_of
+from app.connections import limiter_of
+from app.quota_share import share_of
 from connectors.base.limiter import RateLimit, TokenBucket
 
 TOPICS = {"hs.commands.holded", "hs.commands.holded.bulk"}

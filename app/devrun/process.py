@@ -100,34 +100,14 @@ async def wait_for(condition: Callable[[], Awaitable[Any]], timeout: float = 60.
 async def pipeline_lag(settings: Settings) -> int:
     """Records not yet processed: sources not yet sequenced, inbox not yet decided, and
     commands not yet executed by this worker's sinks."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-    from aiokafka.admin import AIOKafkaAdminClient
+    from app.lag import GroupReader, watched_groups
 
-    from app.topics import TopicNames, kafka_client_options
-
-    names = TopicNames(settings)
-    opts = kafka_client_options(settings)
-    sources = [names.changes(s) for s in settings.systems] + [names.results(s) for s in settings.systems]
     with_sink = [s for s in settings.systems if s == "holded" and settings.holded.api_key]
-    sinks = [names.commands(s, lane) for s in with_sink for lane in ("realtime", "bulk")] + \
-            [names.retries(s) for s in with_sink]
-    groups = {names.sequencer_group: sources, names.app_id: [names.inbox, *sinks]}
-    admin, consumer = AIOKafkaAdminClient(**opts), AIOKafkaConsumer(**opts)
-    await admin.start()
-    await consumer.start()
-    try:
+    async with GroupReader(settings) as reader:
         total = 0
-        for group, topics in groups.items():
-            committed = await admin.list_consumer_group_offsets(group)
-            tps = [TopicPartition(t, p) for t in topics for p in range(settings.partitions)]
-            ends = await consumer.end_offsets(tps)
-            for tp in tps:
-                meta = committed.get(tp)
-                total += ends[tp] - (meta.offset if meta and meta.offset >= 0 else 0)
+        for group, topics in watched_groups(settings, with_sink).items():
+            total += sum(p.end - p.committed for p in (await reader.read(group, topics)).values())
         return total
-    finally:
-        await consumer.stop()
-        await admin.close()
 
 
 async def wait_idle(settings: Settings, worker: WorkerProcess | None = None, timeout: float = 60.0) -> None:

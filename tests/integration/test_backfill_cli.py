@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import math
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,7 @@ from app.devrun.sandboxes import start_erp_sandbox
 from app.inspect import read_topic
 from app.live_mapping import publish_mapping
 from app.topics import TopicNames, ensure_topics
+from tests.support.kafka import wait_for
 
 pytestmark = pytest.mark.kafka
 
@@ -42,5 +46,26 @@ async def test_backfill_publishes_everything_in_the_bulk_lane(kafka, tmp_path):
         assert {e["lane"] for e in events} == {"bulk"}
         unknown = await invoke(["backfill", "sap_b1"], env)
         assert unknown.exit_code == 2 and "not configured" in unknown.output
+
+        # --since: Odoo filters on write_date (to the second): only the partner edited after TIME.
+        since = math.floor(time.time()) + 1
+        await wait_for(lambda: _after(since), 5, "the next second")
+        contact_id = int(next(e for e in events if e["entity"] == "contact")["source_id"])
+        await odoo.call("res.partner", "write", [contact_id], {"name": "Editado después"})
+        when = dt.datetime.fromtimestamp(since, dt.timezone.utc).isoformat()
+        res = await invoke(["backfill", "odoo", "--since", when], env)
+        assert res.exit_code == 0, res.output
+        assert "changed since" in res.output and "published 1 change(s)" in res.output, res.output
+        now = [r.value for r in await read_topic(settings, TopicNames(settings).changes("odoo"),
+                                                 codec("ChangeEvent").loads)]
+        [new] = [e for e in now if e["event_id"] not in {e["event_id"] for e in events}]
+        assert (new["source_id"], new["lane"]) == (str(contact_id), "bulk")
+        assert new["payload"]["name"] == "Editado después"
+        bad = await invoke(["backfill", "odoo", "--since", "soon"], env)
+        assert bad.exit_code == 2 and "--since 'soon' is not a time" in bad.output
     finally:
         await odoo.stop()
+
+
+async def _after(epoch_s: float) -> bool:
+    return time.time() >= epoch_s

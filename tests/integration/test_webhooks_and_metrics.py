@@ -106,3 +106,64 @@ async def test_holded_webhooks_are_verified_and_refetched(own_flow):
         await wait_for(lambda: _has(flow, key), 60, "the contact born in Holded", flow.worker)
     finally:
         await holded.stop()
+
+
+def _series(text: str, name: str) -> dict[str, float]:
+    """Every sample of ``name``: its label text -> value."""
+    return {labels: float(value) for labels, value in
+            re.findall(rf"^{re.escape(name)}(\{{[^}}]*\}}|) (\S+)$", text, re.M)}
+
+
+async def test_gauges_count_lag_parked_commands_dead_letters_and_limiter_tokens(own_flow):
+    from tests.core.factories import change, contact
+    from tests.support.flow import unique_key
+
+    holded = await start_sandbox(port=0, rate_limit=RateLimit(requests=50, per_seconds=1.0))
+    try:
+        flow = await own_flow(metrics_interval_s=0.5, poll_interval_s=3600.0,
+                              holded=HoldedSettings(api_url=holded.url, api_key="sandbox-key"))
+        url = f"http://127.0.0.1:{flow.settings.web_port}/metrics"
+
+        async def scrape_until(check, what: str) -> str:
+            async def ok():
+                async with httpx.AsyncClient(timeout=5) as http:
+                    text = (await http.get(url)).text
+                return text if check(text) else None
+            return await wait_for(ok, 60, what, flow.worker)
+
+        # No mapping published yet: Holded's sink parks the command.
+        await flow.send_changes("odoo", change("odoo", contact(name="Aparcado"), key=unique_key()))
+        await flow.send_raw(flow.names.changes("odoo"), b"contact/odoo/broken", b"not avro")
+        await flow.wait_idle()
+        text = await scrape_until(
+            lambda t: _value(t, 'holded_sync_parked_commands{system="holded"}') == 1
+            and _value(t, "holded_sync_dlq_records") == 1
+            and set(_series(t, "holded_sync_consumer_lag_records").values()) == {0.0},
+            "1 parked command, 1 dead letter and no lag")
+        lag = _series(text, "holded_sync_consumer_lag_records")
+        assert '{group="holded-sync",partition="0",topic="inbox"}' in lag
+        assert '{group="holded-sync-sequencer",partition="3",topic="changes.odoo"}' in lag
+        assert '{group="holded-sync",partition="0",topic="commands.holded.bulk"}' in lag
+        assert 0 <= _value(text, 'holded_sync_limiter_tokens{system="holded"}') <= 50
+        assert 'holded_sync_limiter_waiting_requests{lane="bulk",system="holded"} 0.0' in text
+        assert _value(text, "holded_sync_replay_progress_ratio") == 1.0
+        events = _series(text, "holded_sync_events_total")
+        assert events['{direction="in",topic="changes.odoo"}'] == 2
+        assert events['{direction="in",topic="results.holded"}'] == 1  # the parked result
+        assert events['{direction="out",topic="inbox"}'] == 3
+        assert events['{direction="in",topic="inbox"}'] == 3
+        assert events['{direction="out",topic="commands.holded"}'] == 1
+        assert events['{direction="in",topic="commands.holded"}'] == 1
+        assert events['{direction="out",topic="results.holded"}'] == 1
+        assert events['{direction="out",topic="dlq"}'] == 1
+        assert _value(text, "holded_sync_dead_letters_total") == 1
+        # Counted once, where the sink executed it (not again when the engine reads the result).
+        assert _value(text, 'holded_sync_commands_total{outcome="parked",system="holded"}') == 1
+
+        # A mapping re-drives the parked command: it is executed and no longer parked.
+        await publish_mapping(flow.settings, MAPPING)
+        await scrape_until(lambda t: _value(t, 'holded_sync_parked_commands{system="holded"}') == 0
+                           and _value(t, 'holded_sync_commands_total{outcome="succeeded",'
+                                         'system="holded"}') == 1, "the parked command to run")
+    finally:
+        await holded.stop()

@@ -1,0 +1,74 @@
+"""Gauges a worker samples every few seconds: consumer lag, DLQ size, parked commands, replay
+progress. They need Kafka round trips or a table scan, too slow for the scrape itself.
+
+Replay progress is fixed when the worker starts: what its group had still to read of
+``inbox`` then (all of it for a new generation, the rewound stretch after `replay --since`,
+a backlog after a restart) against what it has read since. Every worker computes it for the
+whole group, so it reaches 1 when the group, not just this worker, has caught up.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from aiokafka import TopicPartition
+
+from app.avro import codec
+from app.lag import GroupReader, Progress, watched_groups
+from app.metrics import METRICS
+from app.settings import Settings
+from app.topics import TopicNames
+
+__all__ = ["Sampler"]
+
+log = logging.getLogger(__name__)
+LEDGER = codec("SinkLedger")
+
+
+class Sampler:
+    def __init__(self, settings: Settings, ledgers: Mapping[str, Any]) -> None:
+        self.settings, self.ledgers = settings, ledgers
+        self.names = TopicNames(settings)
+        self.replay: Progress | None = None
+
+    async def run(self, interval_s: float) -> None:
+        while True:
+            try:
+                async with GroupReader(self.settings) as reader:
+                    while True:
+                        await self.sample(reader)
+                        await asyncio.sleep(interval_s)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a failed sample must not stop the worker: reconnect, go on
+                log.warning("sampling metrics failed; retrying in %.0fs", interval_s, exc_info=True)
+                await asyncio.sleep(interval_s)
+
+    async def sample(self, reader: GroupReader) -> None:
+        for group, topics in watched_groups(self.settings, self.ledgers).items():
+            positions = await reader.read(group, topics)
+            for tp, pos in positions.items():
+                METRICS.consumer_lag.labels(group=self.names.logical(group), topic=self.names.logical(tp.topic),
+                                            partition=str(tp.partition)).set(max(0, pos.end - pos.committed))
+            if group == self.names.app_id:
+                self._replay({tp: p for tp, p in positions.items() if tp.topic == self.names.inbox})
+        dlq = [TopicPartition(self.names.dlq, p) for p in range(self.settings.partitions)]
+        ends, starts = await reader.consumer.end_offsets(dlq), await reader.consumer.beginning_offsets(dlq)
+        METRICS.dlq_size.set(sum(ends[tp] - starts[tp] for tp in dlq))
+        for system, ledger in self.ledgers.items():
+            METRICS.parked.labels(system=system).set(_parked(ledger))
+
+    def _replay(self, inbox: Mapping[TopicPartition, Any]) -> None:
+        if self.replay is None:
+            self.replay = Progress.fixed_at(inbox)
+        committed = {tp: p.committed for tp, p in inbox.items()}
+        METRICS.replay_planned.set(self.replay.planned)
+        METRICS.replay_done.set(self.replay.done(committed))
+        METRICS.replay_progress.set(self.replay.ratio(committed))
+
+
+def _parked(ledger: Any) -> int:
+    """Parked commands in a ledger table (the partitions this worker holds)."""
+    return sum(len(LEDGER.loads(raw)["parked"]) for _key, raw in list(ledger.items()) if raw)

@@ -1,0 +1,130 @@
+"""`holded-sync replay --since TIME`: the canonical agent decides the inbox again from TIME.
+
+How: the workers of the generation are stopped; the faust group's committed offsets on
+``inbox`` are moved back to the first record at or after TIME (``offsets_for_times``); the
+workers are started again and read those records once more, then carry on with new ones.
+
+Why a rewind of the group, and not re-publishing the records:
+
+- ``inbox`` is the one written-down order of every entity's changes and results (see
+  app/sequencer.py); decisions are only reproducible in that order. Re-reading it gives the
+  agent exactly what it saw the first time; copies appended to its end would be interleaved
+  with live records in a new order, and would stay in the system of record for ever (every
+  later replay from the beginning would decide them again).
+- Nothing is written to any topic, so an abandoned replay leaves nothing behind.
+- The decision is idempotent on versions it already applied: a change the state already holds
+  is a ``duplicate``, an older one ``stale``, a result already recorded changes nothing. So
+  re-read records emit no command (only an audit line each); records the agent could not
+  decide the first time (dead-lettered by a since-fixed bug) are decided now.
+- Kafka itself guards it: a commit from outside the group is refused while the group has
+  members, so a rewind can never race a running worker.
+
+TIME is matched against the inbox records' timestamps: when the sequencer copied them, which
+is when the engine first saw them. A partition is never moved forward (records not yet
+decided stay pending). Commands already executed by sinks are not re-driven: the sinks' groups
+are left alone (failed commands go back with `holded-sync dlq redrive`).
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from app.lag import GroupReader, Progress
+from app.settings import Settings
+from app.topics import TopicNames, kafka_client_options
+
+__all__ = ["GroupActive", "Rewind", "follow", "rewind_inbox"]
+
+POLL_S = 0.5
+
+
+class GroupActive(RuntimeError):
+    """The group still has members: its workers must be stopped before a rewind."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rewind:
+    group: str
+    since_ms: int
+    previous: dict[TopicPartition, int]  # committed before the rewind
+    offsets: dict[TopicPartition, int]  # committed now
+    ends: dict[TopicPartition, int]  # ends of inbox when rewound
+
+    @property
+    def again(self) -> int:
+        """Records decided before and to be decided again."""
+        return sum(self.previous[tp] - self.offsets[tp] for tp in self.offsets)
+
+    @property
+    def total(self) -> int:
+        """Records the workers will read to be back where inbox ended at the rewind."""
+        return sum(self.ends[tp] - self.offsets[tp] for tp in self.offsets)
+
+    @property
+    def progress(self) -> Progress:
+        return Progress(dict(self.offsets), dict(self.ends))
+
+
+async def _members(settings: Settings, group: str) -> tuple[str, int]:
+    admin = AIOKafkaAdminClient(**kafka_client_options(settings))
+    await admin.start()
+    try:
+        [response] = await admin.describe_consumer_groups([group])
+        _error, _gid, state, _ptype, _protocol, members = response.groups[0][:6]
+        return state, len(members)
+    finally:
+        await admin.close()
+
+
+async def rewind_inbox(settings: Settings, since_ms: int) -> Rewind:
+    """Move the generation's group on ``inbox`` back to ``since_ms``. Raises GroupActive."""
+    names = TopicNames(settings)
+    group = names.app_id
+    state, members = await _members(settings, group)
+    if members:
+        raise GroupActive(f"consumer group {group} has {members} member(s) ({state}): stop every "
+                          f"worker of generation {settings.generation} first, then start them "
+                          "again once the rewind is done")
+    async with GroupReader(settings) as reader:
+        positions = await reader.read(group, [names.inbox])
+    consumer = AIOKafkaConsumer(**kafka_client_options(settings), group_id=group,
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = list(positions)
+        found = await consumer.offsets_for_times({tp: since_ms for tp in tps})
+        previous = {tp: positions[tp].committed for tp in tps}
+        ends = {tp: positions[tp].end for tp in tps}
+        # No record at or after TIME: nothing to re-read there. Never move a partition forward.
+        offsets = {tp: min(previous[tp], found[tp].offset if found[tp] else ends[tp]) for tp in tps}
+        consumer.assign(tps)
+        # Outside the group (generation -1): the coordinator refuses it if a worker joined since.
+        await consumer.commit(offsets)
+    finally:
+        await consumer.stop()
+    return Rewind(group, since_ms, previous, offsets, ends)
+
+
+async def follow(settings: Settings, rewind: Rewind, on_progress: Callable[[int], None],
+                 timeout_s: float | None = None) -> float:
+    """Wait until the group is back at the ends of the rewind, reporting records done; returns
+    the seconds it took. Raises TimeoutError after ``timeout_s``."""
+    topic = TopicNames(settings).inbox
+    progress = rewind.progress
+    started = time.monotonic()
+    async with GroupReader(settings) as reader:
+        while True:
+            positions = await reader.read(rewind.group, [topic])
+            done = progress.done({tp: p.committed for tp, p in positions.items()})
+            on_progress(done)
+            if done >= progress.planned:
+                return time.monotonic() - started
+            if timeout_s is not None and time.monotonic() - started > timeout_s:
+                raise TimeoutError(f"{done} of {progress.planned} record(s) re-decided "
+                                   f"after {timeout_s:.0f}s")
+            await asyncio.sleep(POLL_S)
