@@ -116,7 +116,9 @@ def clients(settings: Settings) -> dict[str, Any]:
         h = settings.holded
         # Window mode: a 429 then means arrival jitter beyond the margin, not a wrong rate,
         # so the rate is cut a little and briefly rather than halved for a minute.
-        bucket = TokenBucket(RateLimit(h.requests_per_second, max(1.0, h.requests_per_second),
+        # A small burst: requests sent together arrive spread by the server's own queue, and
+        # the window is counted on arrival, so a burst of a whole window overruns the next one.
+        bucket = TokenBucket(RateLimit(h.requests_per_second, max(1.0, h.requests_per_second / 10),
                                        window=h.rate_window_s, jitter=h.rate_jitter_s,
                                        shrink=0.8, recovery=20.0))
         clients["holded"] = HoldedClient(_http("holded"), api_key=h.api_key,

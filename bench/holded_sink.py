@@ -110,7 +110,7 @@ class Metered(httpx.AsyncBaseTransport):
 async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     transport = Metered()
     rate = args.rate * args.limiter_share
-    limiter = TokenBucket(RateLimit(rate=rate, burst=max(1.0, rate), window=1.0, jitter=args.jitter,
+    limiter = TokenBucket(RateLimit(rate=rate, burst=max(1.0, rate / 10), window=1.0, jitter=args.jitter,
                                     shrink=0.8, recovery=20.0)  # as app/connections.py
                           if args.jitter >= 0 else RateLimit(rate=rate, burst=1))
     mapping = example_mapping()
