@@ -56,6 +56,9 @@ class Metrics:
                                 ["system", "outcome"], registry=r)
         self.dead_letters = Counter("holded_sync_dead_letters",
                                     "Records this worker sent to the dead-letter topic", registry=r)
+        self.resent_commands = Counter("holded_sync_resent_commands",
+                                       "Commands emitted again: their outcome never came back "
+                                       "(app/resend.py)", ["system"], registry=r)
         self.api_calls = Counter("holded_sync_api_calls", "External API calls by status",
                                  ["system", "status"], registry=r)
         self.api_rate_limited = Counter("holded_sync_api_rate_limited", "429 answers",

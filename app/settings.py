@@ -136,6 +136,9 @@ class Settings(BaseSettings):
     dependency_wait_s: float = Field(120.0, gt=0)
     # Enables actions on the operator page (/operator on web_port); unset: read-only, localhost.
     operator_token: SecretStr | None = None
+    # A write still without an outcome this long after its partition had nothing left to read
+    # is emitted again (same command id: the sink's ledger makes it safe); 0: never.
+    resend_after_s: float = Field(300.0, ge=0)
     # How often a worker samples its Kafka-read gauges (consumer lag, DLQ size, parked, replay).
     metrics_interval_s: float = Field(5.0, gt=0)
 

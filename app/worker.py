@@ -32,6 +32,7 @@ from app.settings import Settings
 from app.pollers import register_pollers, register_subscriptions
 from app.sinks import register_sinks
 from app.quota_share import install_quota_shares
+from app.resend import register_resender
 from app.topics import TopicNames, kafka_client_options
 
 __all__ = ["create_app"]
@@ -195,7 +196,10 @@ def create_app(settings: Settings, policy: Policy | None = None) -> faust.App:
         await live.follow(settings)
 
     api = clients(settings)
-    ledgers = register_sinks(app, settings, sink_factories(settings, live, api), live)
+    factories = sink_factories(settings, live, api)
+    ledgers = register_sinks(app, settings, factories, live)
+    register_resender(app, settings, {"entities": entities, "replicas": replicas, "links": links},
+                      commands, frozenset(factories))
     METRICS.limiters.update({s: b for s, b in ((s, limiter_of(c)) for s, c in api.items()) if b})
     sampler = Sampler(settings, ledgers)
 

@@ -1,0 +1,70 @@
+"""A command the consumer skipped is emitted again, and written once (app/resend.py)."""
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from app.live_mapping import publish_mapping
+from app.settings import HoldedSettings
+from app.topics import TopicNames, kafka_client_options
+from connectors.holded.sandbox import start_sandbox
+from tests.core.factories import change, contact
+from tests.support.flow import unique_key
+from tests.support.kafka import WorkerProcess, wait_for
+
+pytestmark = pytest.mark.kafka
+MAPPING = Path(__file__).resolve().parents[2] / "docs" / "examples" / "mapping-es.yaml"
+T0 = 1_790_000_000_000
+
+
+async def skip_unread_commands(settings, system: str) -> None:
+    """Move the (empty) worker group past every command: a consumer that skipped them."""
+    names = TopicNames(settings)
+    tps = [TopicPartition(names.commands(system), p) for p in range(settings.partitions)]
+    consumer = AIOKafkaConsumer(**kafka_client_options(settings), group_id=names.app_id,
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(tps)
+        await consumer.commit(await consumer.end_offsets(tps))
+    finally:
+        await consumer.stop()
+
+
+@pytest.fixture
+async def holded():
+    server = await start_sandbox(port=0)
+    yield server
+    await server.stop()
+
+
+async def test_a_command_the_consumer_skipped_is_resent_and_written_once(own_flow, holded):
+    flow = await own_flow()  # no Holded credentials yet: its commands wait unread
+    await publish_mapping(flow.settings, MAPPING)
+    key = unique_key()
+    await flow.send_changes("odoo", change("odoo", contact(), key=key, ts=T0))
+    [cmd] = await flow.wait_commands("holded", 1, key=key)
+    await asyncio.to_thread(flow.worker.stop)
+    await skip_unread_commands(flow.settings, "holded")
+
+    flow.settings = flow.settings.model_copy(update={
+        "holded": HoldedSettings(api_url=holded.url, api_key="sandbox-key"), "resend_after_s": 2.0})
+    flow.worker = WorkerProcess(flow.settings, flow.worker.log_path.with_name("again.log")).start()
+    await flow.wait_ready()
+
+    async def written():
+        return await holded.all("contacts", customId=key) or None
+    await wait_for(written, 60, "the skipped contact written to Holded", flow.worker)
+
+    async def succeeded():
+        return [r for r in await flow.read_results("holded", key) if r["status"] == "succeeded"] or None
+    [done] = await wait_for(succeeded, 60, "the resent command's result", flow.worker)
+    assert done["command_id"] == cmd["command_id"]  # the same command, not a new decision
+    assert "resending " + key in flow.worker.log()
+    await flow.wait_idle(60)
+    resent = [c for c in await flow.commands("holded", key) if c["caused_by"].startswith("resend:")]
+    assert len(resent) == 1  # once settled, nothing is outstanding and nothing is resent
+    assert len(await holded.all("contacts", customId=key)) == 1
