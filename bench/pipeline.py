@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import re
 import sys
 import tempfile
@@ -29,51 +28,11 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.avro import codec  # noqa: E402
-from app.core.hashing import content_hash  # noqa: E402
+from bench._common import publish  # noqa: E402
 from app.devkafka import broker as devkafka  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from app.topics import TopicNames, ensure_topics, kafka_client_options  # noqa: E402
 from app.devrun.process import WorkerProcess, wait_idle, wait_ready  # noqa: E402
-
-T0 = int(dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc).timestamp() * 1000)
-
-
-def contact(i: int, version: int) -> dict:
-    return {"kind": "customer", "name": f"Cliente {i}", "trade_name": None,
-            "tax_id": f"B{i:08d}", "is_person": False, "email": f"c{i}.v{version}@example.es",
-            "phone": None, "mobile": None, "iban": None, "swift": None, "address": None,
-            "tax_regime": "general", "payment_method": None, "payment_due_days": 30,
-            "price_list": None, "currency": "EUR", "language": "es", "sales_account": None,
-            "purchases_account": None, "default_taxes": ["iva_21"], "withholding": None, "tags": []}
-
-
-def events(n: int, entities: int):
-    c = codec("ChangeEvent")
-    for seq in range(n):
-        i, version = seq % entities, seq // entities
-        payload = contact(i, version)
-        key = f"contact/odoo/C{i}"
-        yield key.encode(), c.dumps({
-            "event_id": f"e{seq}", "entity_key": key, "entity": "contact",
-            "source_system": "odoo", "source_id": f"C{i}",
-            "source_ts": dt.datetime.fromtimestamp((T0 + seq) / 1000, dt.timezone.utc),
-            "op": "upsert", "payload": payload, "content_hash": content_hash(payload),
-            "lane": "realtime"})
-
-
-async def publish(settings: Settings, topic: str, n: int, entities: int) -> float:
-    producer = AIOKafkaProducer(**kafka_client_options(settings), acks="all", linger_ms=20,
-                                max_batch_size=1 << 20)
-    await producer.start()
-    start = time.perf_counter()
-    try:
-        futures = [await producer.send(topic, key=k, value=v) for k, v in events(n, entities)]
-        await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
-    return time.perf_counter() - start
-
 
 async def raw_copy(settings: Settings, source: str, target: str, n: int) -> float:
     """Consume every record of ``source`` and produce it to ``target``: the baseline."""
