@@ -112,8 +112,10 @@ def replay(ctx: click.Context, from_beginning: bool, since: str | None, generati
     """Rebuild all tables under a new generation, or decide the inbox again from a time.
 
     --from-beginning: a new generation has its own consumer group, changelogs and local store,
-    so the current workers keep serving until the new ones have caught up. Re-emitted commands
-    carry the same ids as before; sinks see they are done and call no API again.
+    so the current workers keep serving until the new ones have caught up. Its workers run no
+    sinks; once every worker is switched to it, its sinks read the re-emitted commands, which
+    carry the same ids as before, find them in the ledger (shared by all generations) and
+    call no API again.
 
     --since TIME: rewinds the current generation's group on `inbox` to TIME (stop its workers
     first, start them after); already applied records are dropped as duplicates, so only what
@@ -125,8 +127,10 @@ def replay(ctx: click.Context, from_beginning: bool, since: str | None, generati
     if since is not None:
         _replay_since(settings, since, wait, timeout)
         return
+    # The replay's workers only decide: the commands they re-emit are executed (as
+    # already_done, from the ledger) by the generation's sinks once it is switched to.
     new = settings.model_copy(update={"generation": generation if generation is not None
-                                      else settings.generation + 1})
+                                      else settings.generation + 1, "run_sinks": False})
     click.echo(f"replaying into generation {new.generation} "
                f"(set HOLDED_SYNC_GENERATION={new.generation} on every worker to switch)")
     if run:

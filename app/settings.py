@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     # new local store) while the old one keeps serving; see `holded-sync replay`.
     generation: int = Field(0, ge=0)
     partitions: int = Field(8, ge=1, le=1024)
+    # False for a replay's workers: they rebuild the tables and leave the commands to the
+    # generation's sinks, which start when every worker is switched to it (docs/scaling.md).
+    run_sinks: bool = True
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     store: str = "rocksdb://"  # faust picks the rocksdict binding (a wheel) when installed

@@ -83,8 +83,10 @@ def register_sinks(app: faust.App, settings: Settings, factories: MappingABC[str
     ledgers: dict[str, faust.Table] = {}
 
     for system, factory in factories.items():
-        ledger = ledgers[system] = app.Table(ledger_table(system), default=None, key_type=bytes,
-                                             value_type=bytes, partitions=settings.partitions)
+        ledger = ledgers[system] = app.Table(
+            ledger_table(system), default=None, key_type=bytes, value_type=bytes,
+            partitions=settings.partitions,  # its changelog outlives generations (app/topics.py)
+            changelog_topic=topic(names.changelog(ledger_table(system))))
         lanes = {lane: topic(names.commands(system, lane)) for lane in ("realtime", "bulk")}
         retry = topic(names.retries(system))
         runner = _Runner(system, factory, ledger, results[system], conflicts, dlq, retry, settings)

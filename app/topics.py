@@ -86,6 +86,11 @@ class TopicNames:
         return f"{self.settings.topic_prefix}{self.settings.app_id}" + (f"-g{gen}" if gen else "")
 
     def changelog(self, table: str) -> str:
+        """A table's changelog. The sinks' ledgers belong to no generation: what was written
+        to an API stays written, so a replay's workers find every past command in them and
+        call no API (a ledger per generation would start empty and write everything again)."""
+        if table.startswith("ledger-"):
+            return f"{self.settings.topic_prefix}{self.settings.app_id}-{table}-changelog"
         return f"{self.app_id}-{table}-changelog"
 
     def flow(self) -> list[str]:

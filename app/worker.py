@@ -196,7 +196,7 @@ def create_app(settings: Settings, policy: Policy | None = None) -> faust.App:
         await live.follow(settings)
 
     api = clients(settings)
-    factories = sink_factories(settings, live, api)
+    factories = sink_factories(settings, live, api) if settings.run_sinks else {}
     ledgers = register_sinks(app, settings, factories, live)
     register_resender(app, settings, {"entities": entities, "replicas": replicas, "links": links},
                       commands, frozenset(factories))

@@ -227,7 +227,8 @@ async def replay(base: Settings, tmp: Path, generation: int, k: int, entities: i
     command_topics = [names.commands("holded", lane) for lane in ("realtime", "bulk")]
     commands_before = await end_offsets(base, command_topics)
     api_before = sandbox.counts()
-    runs = [base.model_copy(update={"generation": generation, "web_port": devkafka.free_port(),
+    runs = [base.model_copy(update={"generation": generation, "run_sinks": False,
+                                    "web_port": devkafka.free_port(),
                                     "data_dir": tmp / f"g{generation}-w{i}"}) for i in range(k)]
     gen = runs[0]
     workers = [WorkerProcess(s, tmp / f"replay-g{generation}-w{i}.log") for i, s in enumerate(runs)]
