@@ -126,6 +126,9 @@ class Settings(BaseSettings):
     poll_interval_s: float = Field(60.0, gt=0)
     # How long a command may wait for the records it depends on (its contact, its products).
     dependency_wait_s: float = Field(120.0, gt=0)
+    # Per-request timeout of every connector's HTTP client (a timed-out write is an unknown
+    # outcome: the sink settles and searches before writing again).
+    api_timeout_s: float = Field(30.0, gt=0)
 
     @field_validator("systems", mode="before")
     @classmethod
