@@ -46,6 +46,10 @@ class ChaosRun:
     async def start(self, **overrides: Any) -> ChaosRun:
         self.sandbox = await start_sandbox(port=0, rate_limit=RateLimit(requests=100, per_seconds=1.0))
         (self.tmp / "w").mkdir(parents=True, exist_ok=True)
+        # 40/s: the worker's bucket (burst = rate) stays under the sandbox's 100/s window even
+        # in its first second. At 80/s the fault-free run itself dead-letters commands: the
+        # sandbox answers 429 with Retry-After 0 (rounded down) and the client retries at once
+        # until its 5 attempts are spent (reported; see the chaos note).
         holded = HoldedSettings(api_url=self.sandbox.url, api_key="sandbox-key",
                                 requests_per_second=40, unknown_outcome_settle_s=1.0)
         base = dict(holded=holded, session_timeout_s=SESSION_TIMEOUT_S, poll_interval_s=3600.0,

@@ -95,8 +95,9 @@ async def snapshot(flow: Flow, sandbox: SandboxServer, wl: Workload) -> Snapshot
                     dlq_redeliveries=sum(n - 1 for n in letters.values()))
 
 
-def diff(reference: Snapshot, got: Snapshot, wl: Workload) -> list[str]:
-    """Every way ``got`` breaks an invariant, in words (empty: all hold)."""
+def diff(reference: Snapshot, got: Snapshot, wl: Workload, extra_dlq: list[tuple] = ()) -> list[str]:
+    """Every way ``got`` breaks an invariant, in words (empty: all hold). ``extra_dlq``: dead
+    letters this run must have beyond the fault-free run's."""
     problems = []
     for entity, by_key in got.holded().items():
         for key, records in sorted(by_key.items()):
@@ -120,6 +121,10 @@ def diff(reference: Snapshot, got: Snapshot, wl: Workload) -> list[str]:
         if got.entities[key] != reference.entities[key]:
             problems.append(f"canonical state of {key} differs from the fault-free run: "
                             f"vector {got.entities[key].get('vector')} vs {reference.entities[key].get('vector')}")
-    if got.dlq != reference.dlq:
-        problems.append(f"DLQ differs: got {got.dlq!r}, fault-free run {reference.dlq!r}")
+    want = sorted([*reference.dlq, *extra_dlq])
+    if got.dlq != want:
+        def brief(letters):
+            return [(t, k, e, r[:160]) for t, _p, k, _v, e, r in letters]
+        problems.append(f"DLQ differs: unexpected {brief(x for x in got.dlq if x not in want)}, "
+                        f"missing {brief(x for x in want if x not in got.dlq)}")
     return problems

@@ -17,7 +17,7 @@ DETAILS: dict[str, Any] = {}
 def record(scenario: str, **counts: int) -> None:
     COUNTS["scenarios"] += 1
     COUNTS.update(counts)
-    DETAILS[scenario] = counts
+    DETAILS.setdefault(scenario, {}).update(counts)
 
 
 def note(scenario: str, **facts: Any) -> None:
@@ -27,7 +27,9 @@ def note(scenario: str, **facts: Any) -> None:
 def summary() -> dict[str, Any]:
     keys = ("scenarios", "kills", "kills_during_ingest", "kills_while_busy", "kills_after_write",
             "broker_restarts", "faults_injected", "duplicates", "lost", "dlq_redeliveries")
-    return {**{k: COUNTS.get(k, 0) for k in keys}, "by_scenario": DETAILS}
+    from tests.fuzz import tally as fuzz  # the bad-event fuzzer's count, when it ran in this session
+
+    return {**{k: COUNTS.get(k, 0) for k in keys}, "events_fuzzed": fuzz.total(), "by_scenario": DETAILS}
 
 
 def write() -> dict[str, Any] | None:

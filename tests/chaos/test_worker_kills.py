@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import statistics
+import time
 
 import pytest
 
@@ -24,8 +25,11 @@ async def test_twenty_sigkills_lose_and_duplicate_nothing(kafka, tmp_path, workl
     try:
         await run.start()
         await run.send_poison()
+        t0 = time.monotonic()
         kills = await kill_through(run, seed, KILLS * soak)
+        t1 = time.monotonic()
         got = await run.settle(timeout=240)
+        tally.note("worker_kills", kill_phase_s=round(t1 - t0, 1), settle_s=round(time.monotonic() - t1, 1))
     finally:
         await run.close()
     tally.record("worker_kills", kills=kills.kills, kills_during_ingest=kills.kinds["ingest"],
