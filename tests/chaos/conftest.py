@@ -5,7 +5,9 @@ run are printed at the end of the pytest output and written to build/chaos-summa
 """
 from __future__ import annotations
 
+import asyncio
 import os
+from pathlib import Path
 
 import pytest
 
@@ -25,13 +27,11 @@ def soak() -> int:
 
 @pytest.fixture(scope="session")
 def workload(soak: int) -> Workload:
-    return generate(contacts=30 * soak, products=10 * soak, invoices=60 * soak)
+    return generate(contacts=20 * soak, products=8 * soak, invoices=40 * soak)
 
 
-@pytest.fixture(scope="session")
-async def reference(kafka, tmp_path_factory, workload) -> Snapshot:
-    """The fault-free run of the input: what every chaos scenario must end with."""
-    run = ChaosRun("reference", kafka, tmp_path_factory.mktemp("chaos-reference"), workload)
+async def fault_free_run(kafka, tmp: Path, workload: Workload) -> Snapshot:
+    run = ChaosRun("reference", kafka, tmp, workload)
     try:
         await run.start()
         await run.send_poison()
@@ -39,6 +39,17 @@ async def reference(kafka, tmp_path_factory, workload) -> Snapshot:
         return await run.settle()
     finally:
         await run.close()
+
+
+@pytest.fixture(scope="session")
+async def reference(kafka, tmp_path_factory, workload) -> asyncio.Task[Snapshot]:
+    """The fault-free run of the input, what every chaos scenario must end with: a task,
+    started by the first scenario and run beside it (a test awaits it when it compares)."""
+    task = asyncio.ensure_future(fault_free_run(kafka, tmp_path_factory.mktemp("chaos-reference"), workload))
+    yield task
+    if not task.done():
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

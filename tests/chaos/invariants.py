@@ -128,3 +128,17 @@ def diff(reference: Snapshot, got: Snapshot, wl: Workload, extra_dlq: list[tuple
         problems.append(f"DLQ differs: unexpected {brief(x for x in got.dlq if x not in want)}, "
                         f"missing {brief(x for x in want if x not in got.dlq)}")
     return problems
+
+
+async def explain(flow: Flow, keys: list[str]) -> str:
+    """Where each key's records are, topic by topic: for the report of a failed scenario."""
+    from app.inspect import read_topic
+
+    names, lines = flow.names, []
+    for key in keys:
+        for topic in (names.changes("odoo"), names.inbox, names.changelog("entities"), names.changelog("replicas"),
+                      names.commands("holded", "realtime"), names.results("holded")):
+            recs = await read_topic(flow.settings, topic, key=key)
+            lines.append(f"{key} {topic}: " + ", ".join(
+                f"p{r.partition}@{r.offset}{'' if r.value is not None else ' (tombstone)'}" for r in recs))
+    return "\n".join(lines)

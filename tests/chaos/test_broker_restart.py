@@ -23,21 +23,22 @@ pytestmark = pytest.mark.kafka
 
 
 @pytest.fixture
-def own_broker():
+async def own_broker():
+    """Started off the event loop: the reference run goes on beside it meanwhile."""
     data_dir = Path(tempfile.mkdtemp(prefix="holded-sync-chaos-kafka-"))
     try:
-        info = broker.start(data_dir)
+        info = await asyncio.to_thread(broker.start, data_dir)
     except broker.DevKafkaError as exc:
         pytest.fail(f"the chaos test's own Kafka broker could not start: {exc}")
     try:
         yield info
     finally:
-        broker.stop(data_dir)
+        await asyncio.to_thread(broker.stop, data_dir)
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-async def test_broker_restart_mid_flow_loses_and_duplicates_nothing(own_broker, tmp_path, workload,
-                                                                     reference, soak):
+async def test_broker_restart_mid_flow_loses_and_duplicates_nothing(reference, own_broker, tmp_path, workload,
+                                                                     soak):
     run = ChaosRun("broker", KafkaBroker(own_broker.url, own_broker.bootstrap), tmp_path, workload)
     half = len(workload.lines) // 2
     restarts = 0
@@ -72,4 +73,4 @@ async def test_broker_restart_mid_flow_loses_and_duplicates_nothing(own_broker, 
         await run.close()
     tally.record("broker_restart", broker_restarts=restarts, duplicates=got.duplicates(),
                  lost=got.lost(workload), dlq_redeliveries=got.dlq_redeliveries)
-    assert diff(reference, got, workload) == []
+    assert diff(await reference, got, workload) == []

@@ -11,6 +11,7 @@ pytestmark = pytest.mark.kafka
 
 
 async def test_fault_free_run_writes_each_entity_once_with_its_totals(reference, workload):
+    reference = await reference
     assert reference.duplicates() == 0 and reference.lost(workload) == 0
     assert {k: Decimal(str(v[0]["total"])) for k, v in reference.documents.items()} == workload.totals
     assert len(reference.entities) == workload.entities

@@ -134,4 +134,4 @@ async def test_holded_faults_mid_flow_lose_and_duplicate_nothing(kafka, tmp_path
                  lost=got.lost(workload), dlq_redeliveries=got.dlq_redeliveries)
     tally.note("sandbox_faults", kinds=["HTML page with 200", *(name for name, _ in FAULTS)],
                dead_lettered_then_redriven=len(dead))
-    assert diff(reference, got, workload, extra_dlq=expected_dead) == []
+    assert diff(await reference, got, workload, extra_dlq=expected_dead) == []
