@@ -25,10 +25,9 @@ __all__ = ["Poller", "SinkFactory", "clients", "held_fields", "limiter_of", "pol
            "reported_view", "sink_factories"]
 
 SinkFactory = Callable[[Ledger], Sink]
-HTTP_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 
-def _http(system: str) -> httpx.AsyncClient:
+def _http(system: str, timeout_s: float = 30.0) -> httpx.AsyncClient:
     """An HTTP client whose every call is counted and timed per system (/metrics)."""
     async def started(request: httpx.Request) -> None:
         request.extensions["holded_sync_t0"] = time.perf_counter()
@@ -42,7 +41,7 @@ def _http(system: str) -> httpx.AsyncClient:
         if response.status_code == 429:
             METRICS.api_rate_limited.labels(system=system).inc()
 
-    return httpx.AsyncClient(timeout=HTTP_TIMEOUT,
+    return httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=min(10.0, timeout_s)),
                              event_hooks={"request": [started], "response": [finished]})
 
 
@@ -121,27 +120,27 @@ def clients(settings: Settings) -> dict[str, Any]:
         bucket = TokenBucket(RateLimit(h.requests_per_second, max(1.0, h.requests_per_second / 10),
                                        window=h.rate_window_s, jitter=h.rate_jitter_s,
                                        shrink=0.8, recovery=20.0))
-        clients["holded"] = HoldedClient(_http("holded"), api_key=h.api_key,
+        clients["holded"] = HoldedClient(_http("holded", settings.api_timeout_s), api_key=h.api_key,
                                          base_url=h.api_url, version=h.api_version, limiter=bucket)
     if "odoo" in settings.systems and settings.odoo.api_key:
         from connectors.odoo.client import OdooClient
 
         o = settings.odoo
-        clients["odoo"] = OdooClient(_http("odoo"), base_url=o.url,
+        clients["odoo"] = OdooClient(_http("odoo", settings.api_timeout_s), base_url=o.url,
                                      db=o.db, login=o.login, api_key=o.api_key, protocol=o.protocol)
     if "business_central" in settings.systems and settings.business_central.client_secret:
         from connectors.business_central.client import BusinessCentralClient
 
         b = settings.business_central
         clients["business_central"] = BusinessCentralClient(
-            _http("business_central"), tenant=b.tenant, environment=b.environment,
+            _http("business_central", settings.api_timeout_s), tenant=b.tenant, environment=b.environment,
             company_id=b.company_id, client_id=b.client_id, client_secret=b.client_secret,
             api_url=b.api_url, token_url=b.token_url)
     if "sap_b1" in settings.systems and settings.sap_b1.password:
         from connectors.sap_b1.client import SapB1Client
 
         sap = settings.sap_b1
-        clients["sap_b1"] = SapB1Client(_http("sap_b1"), base_url=sap.base_url,
+        clients["sap_b1"] = SapB1Client(_http("sap_b1", settings.api_timeout_s), base_url=sap.base_url,
                                         company_db=sap.company_db, username=sap.username,
                                         password=sap.password)
     if "prestashop" in settings.systems and settings.prestashop.api_key:
@@ -149,13 +148,13 @@ def clients(settings: Settings) -> dict[str, Any]:
 
         ps = settings.prestashop
         clients["prestashop"] = PrestaShopClient(
-            _http("prestashop"), base_url=ps.url, api_key=ps.api_key,
+            _http("prestashop", settings.api_timeout_s), base_url=ps.url, api_key=ps.api_key,
             limiter=TokenBucket(RateLimit(ps.requests_per_second, max(1.0, ps.requests_per_second))))
     if "shopify" in settings.systems and settings.shopify.access_token:
         from connectors.shopify.client import ShopifyClient
 
         sh = settings.shopify
-        clients["shopify"] = ShopifyClient(_http("shopify"), shop_url=sh.shop_url,
+        clients["shopify"] = ShopifyClient(_http("shopify", settings.api_timeout_s), shop_url=sh.shop_url,
                                            access_token=sh.access_token, api_version=sh.api_version)
     return clients
 

