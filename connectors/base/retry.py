@@ -40,8 +40,15 @@ class RetryPolicy:
         return rand() * cap
 
     def delay_for(self, error: RetryableError, attempt: int, rand: Callable[[], float]) -> float:
+        """The server's Retry-After when it gives one (0 means now), else the backoff.
+
+        A Retry-After of 0 is a whole second rounded down: honoured at once the first time,
+        but a second 429 in a row waits the backoff too, or every attempt is spent within
+        the same second and the command fails for a window that was about to free.
+        """
         if error.retry_after is not None:
-            return max(0.0, error.retry_after)
+            hinted = max(0.0, error.retry_after)
+            return hinted if hinted > 0 or attempt <= 1 else self.backoff(attempt - 1, rand)
         return self.backoff(attempt, rand)
 
 

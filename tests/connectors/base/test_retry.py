@@ -60,7 +60,19 @@ async def test_retry_after_is_honoured_zero_included() -> None:
     retrier = Retrier(RetryPolicy(base_delay=10.0), clock, SequenceRandom(0.9))
     op = Flaky(RateLimited("x", retry_after=7.0), RateLimited("y", retry_after=0.0))
     assert await retrier.run(op) == "ok"
-    assert clock.sleeps == [7.0, 0.0]
+    assert clock.sleeps == [7.0, 9.0]  # a 0 after a 429 waits the backoff (10 s x 0.9)
+    clock.sleeps.clear()
+    op = Flaky(RateLimited("z", retry_after=0.0), RateLimited("z", retry_after=0.0))
+    assert await retrier.run(op) == "ok"
+    assert clock.sleeps == [0.0, 9.0]  # 0 means now the first time; not five times a second
+
+
+async def test_a_storm_of_retry_after_zero_does_not_spend_every_attempt_at_once() -> None:
+    clock = FakeClock(autojump=True)
+    retrier = Retrier(RetryPolicy(max_attempts=5, base_delay=0.5), clock, SequenceRandom(1.0))
+    op = Flaky(*(RateLimited("storm", retry_after=0.0) for _ in range(4)))
+    assert await retrier.run(op) == "ok"
+    assert clock.sleeps == [0.0, 0.5, 1.0, 2.0]  # 3.5 s: past a 1 s window that was full
 
 
 async def test_too_long_retry_after_is_not_waited_inline() -> None:
