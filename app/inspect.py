@@ -11,14 +11,11 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from app.avro import codec
 from app.settings import Settings
-from app.topics import TopicNames, kafka_client_options
+from app.canonical_entry import project
+from app.topics import CANONICAL_TABLE, TopicNames, kafka_client_options
 
 __all__ = ["Record", "read_table", "read_topic"]
-
-TABLE_CODECS = {"entities": "EntityState", "replicas": "ReplicaSet", "links": "LinkSet"}
-
 
 @dataclass(frozen=True, slots=True)
 class Record:
@@ -67,13 +64,15 @@ async def read_topic(settings: Settings, topic: str, decode: Callable[[bytes], A
 
 
 async def read_table(settings: Settings, table: str) -> dict[str, Any]:
-    """The table's current content: the latest value per key of its changelog."""
-    topic = TopicNames(settings).changelog(table)
-    c = codec(TABLE_CODECS[table])
+    """The table's current content: the latest value per key of its changelog.
+
+    ``entities``, ``replicas`` and ``links`` are views of the one ``canonical`` table."""
+    topic = TopicNames(settings).changelog(CANONICAL_TABLE)
     state: dict[str, Any] = {}
-    for rec in await read_topic(settings, topic, decode=c.loads):
-        if rec.value is None:
+    for rec in await read_topic(settings, topic):
+        value = project(rec.value, table) if rec.value is not None else None
+        if value is None:
             state.pop(rec.key, None)
         else:
-            state[rec.key] = rec.value
+            state[rec.key] = value
     return state

@@ -16,6 +16,7 @@ from typing import Any
 import faust
 from aiokafka.partitioner import DefaultPartitioner
 
+from app import canonical_entry as entry
 from app.avro import codec
 from app.core.resend import OutstandingWrites, lost_commands
 from app.lag import GroupReader
@@ -26,11 +27,10 @@ from app.topics import TopicNames
 __all__ = ["register_resender"]
 
 log = logging.getLogger(__name__)
-STATE, REPLICAS, LINKS = codec("EntityState"), codec("ReplicaSet"), codec("LinkSet")
 COMMAND = codec("Command")
 
 
-def register_resender(app: faust.App, settings: Settings, tables: Mapping[str, faust.Table],
+def register_resender(app: faust.App, settings: Settings, canonical: faust.Table,
                       commands: Mapping[tuple[str, str], faust.TopicT], sinks: frozenset[str],
                       now: Callable[[], float] = time.monotonic) -> None:
     """Install the timer (off when ``resend_after_s`` is 0 or no system has a sink)."""
@@ -66,13 +66,12 @@ def register_resender(app: faust.App, settings: Settings, tables: Mapping[str, f
             log.warning("resend check skipped: cannot read group offsets (%s)", exc)
             return
         found: dict[str, tuple[bytes, dict[str, Any]]] = {}
-        for key, raw in list(tables["replicas"].items()):
+        for key, raw in list(canonical.items()):
             if partitioner(key, all_partitions, all_partitions) not in settled:
                 continue
-            state_raw, links_raw = tables["entities"].get(key), tables["links"].get(key)
-            for cmd in lost_commands(key.decode(), STATE.loads(state_raw) if state_raw else None,
-                                     REPLICAS.loads(raw), LINKS.loads(links_raw) if links_raw else None,
-                                     sinks):
+            known = entry.decode(raw)
+            for cmd in lost_commands(key.decode(), known["state"], known["replicas"],
+                                     known["links"], sinks):
                 found[cmd["command_id"]] = (key, cmd)
         for cid in writes.due(set(found), now()):
             key, cmd = found[cid]

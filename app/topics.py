@@ -13,10 +13,11 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from app.settings import Settings
 
-__all__ = ["TopicNames", "TopicSpec", "ensure_topics", "kafka_client_options", "topic_plan"]
+__all__ = ["CANONICAL_TABLE", "TopicNames", "TopicSpec", "ensure_topics", "kafka_client_options", "topic_plan"]
 
 log = logging.getLogger(__name__)
-TABLES = ("entities", "replicas", "links")
+CANONICAL_TABLE = "canonical"  # state, replicas and links of each entity (app/canonical_entry.py)
+TABLES = (CANONICAL_TABLE,)
 
 
 def ledger_table(system: str) -> str:

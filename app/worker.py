@@ -17,6 +17,7 @@ from typing import Any
 
 import faust
 
+from app import canonical_entry as entry
 from app.avro import DecodeError, codec
 from app.core.decide import BadEvent, Decision, apply_change, apply_result
 from app.core.keys import KeyError_
@@ -33,7 +34,7 @@ from app.pollers import register_pollers, register_subscriptions
 from app.sinks import register_sinks
 from app.quota_share import install_quota_shares
 from app.resend import register_resender
-from app.topics import TopicNames, kafka_client_options
+from app.topics import CANONICAL_TABLE, TopicNames, kafka_client_options
 
 __all__ = ["create_app"]
 
@@ -115,11 +116,7 @@ def create_app(settings: Settings, policy: Policy | None = None) -> faust.App:
         return app.Table(name, default=None, key_type=bytes, value_type=bytes,
                          partitions=settings.partitions)
 
-    entities, replicas, links = table("entities"), table("replicas"), table("links")
-
-    def load(tbl: faust.Table, c: Any, key: bytes) -> dict | None:
-        raw = tbl.get(key)
-        return c.loads(raw) if raw is not None else None
+    canonical_table = table(CANONICAL_TABLE)  # state, replicas and links: one record per key
 
     async def dead_letter(event: faust.EventT, reason: str, error: str) -> None:
         msg = event.message
@@ -154,14 +151,15 @@ def create_app(settings: Settings, policy: Policy | None = None) -> faust.App:
         change = CHANGE.loads(value)
         if key is None or key.decode("utf-8", "replace") != change["entity_key"]:
             raise BadEvent(f"record key {key!r} is not the entity key {change['entity_key']!r}")
-        return apply_change(change, load(entities, STATE, key), load(replicas, REPLICAS, key),
-                            load(links, LINKS, key), policy)
+        known = entry.decode(canonical_table.get(key))
+        return apply_change(change, known["state"], known["replicas"], known["links"], policy)
 
     def on_result(key: bytes, value: bytes) -> Decision:
         result = RESULT.loads(value)
         if key is None or key.decode("utf-8", "replace") != result["entity_key"]:
             raise BadEvent(f"record key {key!r} is not the entity key {result['entity_key']!r}")
-        return apply_result(result, load(replicas, REPLICAS, key), load(links, LINKS, key))
+        known = entry.decode(canonical_table.get(key))
+        return apply_result(result, known["replicas"], known["links"])
 
     @app.agent(inbox, name="canonical")
     async def canonical(stream: faust.StreamT) -> None:
@@ -180,9 +178,8 @@ def create_app(settings: Settings, policy: Policy | None = None) -> faust.App:
                 await dead_letter(event, str(exc), exc.__class__.__name__)
                 continue
             METRICS.decisions.labels(outcome=decision.outcome).inc()
-            for tbl, data in zip((entities, replicas, links), writes):
-                if data is not None:
-                    tbl[key] = data
+            if any(part is not None for part in writes):
+                canonical_table[key] = entry.encode(canonical_table.get(key), *writes)
             await publish(key, decision)
 
     sequencer = Sequencer(settings)
@@ -198,8 +195,7 @@ def create_app(settings: Settings, policy: Policy | None = None) -> faust.App:
     api = clients(settings)
     factories = sink_factories(settings, live, api) if settings.run_sinks else {}
     ledgers = register_sinks(app, settings, factories, live)
-    register_resender(app, settings, {"entities": entities, "replicas": replicas, "links": links},
-                      commands, frozenset(factories))
+    register_resender(app, settings, canonical_table, commands, frozenset(factories))
     METRICS.limiters.update({s: b for s, b in ((s, limiter_of(c)) for s, c in api.items()) if b})
     sampler = Sampler(settings, ledgers)
 

@@ -65,7 +65,7 @@ create "${TOPIC_PREFIX}poller-state" 1 "$COMPACT"
 # or faust raises PartitionsMismatch. (A replay's generation N uses "<faust id>-gN-..."; the
 # worker creates those itself.)
 FAUST_ID="${TOPIC_PREFIX}${APP_ID}"
-for table in entities replicas links; do
+for table in canonical; do  # state, replicas and links of each entity, one record (app/canonical_entry.py)
   create "${FAUST_ID}-${table}-changelog" "$PARTITIONS" "$COMPACT"
 done
 for system in ${SYSTEMS//,/ }; do

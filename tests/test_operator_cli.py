@@ -13,10 +13,11 @@ from aiokafka import AIOKafkaProducer
 from click.testing import CliRunner
 
 from app.avro import codec
+from app.canonical_entry import encode
 from app.core.hashing import canonical_json, content_hash
 from app.inspect import read_topic
 from app.operator_cli import register
-from app.topics import TopicNames, ensure_topics, kafka_client_options, ledger_table
+from app.topics import CANONICAL_TABLE, TopicNames, ensure_topics, kafka_client_options, ledger_table
 from tests.core.factories import change, contact
 
 pytestmark = pytest.mark.kafka
@@ -179,7 +180,8 @@ def _entity(settings, key: str, record: dict, provenance_ts: int) -> None:
     prov = {f: {"system": "holded", "source_ts": provenance_ts, "event_id": "ev-1"} for f in record}
     state = {"entity_key": key, "entity": "contact", "record": record, "deleted": False,
              "vector": {"holded": 1, "odoo": 1}, "provenance": prov}
-    publish(settings, (names.changelog("entities"), key, codec("EntityState").dumps(state), None))
+    publish(settings, (names.changelog(CANONICAL_TABLE), key,
+                       encode(None, codec("EntityState").dumps(state), None, None), None))
 
 
 def test_conflicts_resolve_publishes_an_operator_change_to_the_winning_system(settings):

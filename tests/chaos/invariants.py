@@ -136,7 +136,7 @@ async def explain(flow: Flow, keys: list[str]) -> str:
 
     names, lines = flow.names, []
     for key in keys:
-        for topic in (names.changes("odoo"), names.inbox, names.changelog("entities"), names.changelog("replicas"),
+        for topic in (names.changes("odoo"), names.inbox, names.changelog("canonical"),
                       names.commands("holded", "realtime"), names.results("holded")):
             recs = await read_topic(flow.settings, topic, key=key)
             lines.append(f"{key} {topic}: " + ", ".join(

@@ -46,12 +46,6 @@ async def test_twenty_sigkills_lose_and_duplicate_nothing(kafka, tmp_path, workl
     assert kills.kills == KILLS * soak
     # The kill points really were spread: most landed where they were aimed.
     assert kills.kinds["ingest"] >= KILLS * soak // 4 and kills.kinds["after_write"] >= KILLS * soak // 6
-    state = [p for p in problems if p.startswith("canonical ")]
-    assert [p for p in problems if p not in state] == [], f"seed={seed}\n{where}"
-    if state:
-        # KNOWN BUG (reported, not fixed here): the canonical agent writes the entities,
-        # replicas and links tables as three changelog records that a SIGKILL can split; a
-        # redelivered change then meets replicas that disagree with entities and is applied
-        # twice (vector bumped) or dropped as a duplicate (entity missing). Visible as an
-        # xfail with the evidence until the engine writes them atomically.
-        pytest.xfail(f"canonical state differs after kills (seed={seed}): {state}\n{where}")
+    # The canonical state too: each decision is one table record (app/canonical_entry.py),
+    # so a SIGKILL saves all of it or none; before, entities/replicas/links could be split.
+    assert problems == [], f"seed={seed}\n{where}"
