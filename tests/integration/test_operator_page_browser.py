@@ -80,6 +80,22 @@ async def holded():
     await server.stop()
 
 
+def flash(browser, timeout: float = 30.0) -> str:
+    """The outcome line of the page an action redirected to. The click returns once the form
+    is submitted; the action reads Kafka before it answers, so wait for the new page."""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    try:
+        return WebDriverWait(browser, timeout).until(
+            EC.presence_of_element_located((By.ID, "flash"))).text
+    except TimeoutException:
+        raise AssertionError(f"no outcome after {timeout:.0f}s; the page says: "
+                             f"{browser.find_element(By.TAG_NAME, 'body').text[:2000]}") from None
+
+
 async def _until(page_check, timeout: float, what: str):
     """Reload the page until ``page_check()`` returns something truthy (run off the loop)."""
     deadline = time.monotonic() + timeout
@@ -182,7 +198,7 @@ async def test_operator_overrides_and_redrives_in_a_real_browser(own_flow, holde
 
     # Act: override the conflict; the page comes back with the outcome, then the value changes.
     await asyncio.to_thread(browser.find_element(By.CSS_SELECTOR, f"{conflict_row} button").click)
-    assert "override published" in browser.find_element(By.ID, "flash").text
+    assert "override published" in await asyncio.to_thread(flash, browser)
 
     def overridden():
         browser.refresh()
@@ -192,7 +208,7 @@ async def test_operator_overrides_and_redrives_in_a_real_browser(own_flow, holde
 
     # Re-drive the dead letter (Holded accepts calls again): its command now succeeds.
     await asyncio.to_thread(dead_row().find_element(By.CSS_SELECTOR, "button").click)
-    assert "re-driven" in browser.find_element(By.ID, "flash").text
+    assert "re-driven" in await asyncio.to_thread(flash, browser)
 
     def dead_succeeded():
         browser.refresh()
@@ -202,7 +218,7 @@ async def test_operator_overrides_and_redrives_in_a_real_browser(own_flow, holde
 
     # Re-drive the parked command: the mapping still lacks the tax, so it is parked again.
     await asyncio.to_thread(browser.find_element(By.CSS_SELECTOR, f"{parked_row} button").click)
-    assert "re-driven" in browser.find_element(By.ID, "flash").text
+    assert "re-driven" in await asyncio.to_thread(flash, browser)
 
     def parked_again():
         browser.refresh()
