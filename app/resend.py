@@ -3,8 +3,11 @@
 Every ``HOLDED_SYNC_RESEND_AFTER_S / 2`` seconds each worker looks at the entities of the
 partitions it owns (app/core/resend.py says which writes are outstanding and how they are
 rebuilt). A partition counts only when nothing is left to read in it: its ``inbox`` and
-commands (both lanes and the retry topic) fully consumed by the worker group, its results
-fully copied by the sequencer. Otherwise the write may just be queued behind others.
+commands (both lanes) fully consumed by the worker group, its results fully copied by the
+sequencer. Otherwise the write may just be queued behind others. Commands waiting in the retry
+topic for a dependency do not hold a partition back: the record they wait for may be the lost
+one. (Such a waiting command may itself be resent once; the copy waits the same way and ends
+as ``already_done``.)
 """
 from __future__ import annotations
 
@@ -45,9 +48,10 @@ def register_resender(app: faust.App, settings: Settings, canonical: faust.Table
         """Partitions with nothing left to read for the worker group or the sequencer."""
         busy: set[int] = set()
         async with GroupReader(settings) as reader:
+            # Not the retry topics: a command waiting there for a record it depends on must
+            # not hold back the resend of that very record (it may be the one that was lost).
             reads = {names.app_id: [names.inbox] + [
-                t for s in sinks for t in (names.commands(s, "realtime"),
-                                           names.commands(s, "bulk"), names.retries(s))],
+                t for s in sinks for t in (names.commands(s, "realtime"), names.commands(s, "bulk"))],
                      names.sequencer_group: [names.results(s) for s in sinks]}
             for group, topics in reads.items():
                 for tp, pos in (await reader.read(group, topics)).items():

@@ -53,7 +53,11 @@ class ChaosRun:
         holded = HoldedSettings(api_url=self.sandbox.url, api_key="sandbox-key",
                                 requests_per_second=40, unknown_outcome_settle_s=1.0)
         base = dict(holded=holded, session_timeout_s=SESSION_TIMEOUT_S, poll_interval_s=3600.0,
-                    api_timeout_s=3.0, dependency_wait_s=300.0)
+                    api_timeout_s=3.0, dependency_wait_s=300.0,
+                    # A kill can save a decision's table record but not its command (both are
+                    # buffered by the producer): the resend timer recovers it, here within the
+                    # scenario rather than after the production default of 300 s.
+                    resend_after_s=10.0)
         base.update(overrides)
         settings = self.kafka.settings(self.tmp / "w", **base)
         await ensure_topics(settings)
