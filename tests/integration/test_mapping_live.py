@@ -100,7 +100,11 @@ async def test_a_new_vat_rate_applies_to_the_next_invoice_without_a_restart(own_
     after = await wait_for(second, 120, "invoice B-1 in Holded", flow.worker)
     assert Decimal(str(after["total"])) == Decimal("100.00")
     assert after["products"][0]["taxes"] == ["s_iva_0"]
-    [result] = [r for r in await flow.read_results("holded", "invoice/odoo/B-1") if r["status"] == "succeeded"]
+
+    async def succeeded():  # the sink records its result after the read-back seen above
+        return [r for r in await flow.read_results("holded", "invoice/odoo/B-1")
+                if r["status"] == "succeeded"] or None
+    [result] = await wait_for(succeeded, 60, "the result of invoice B-1", flow.worker)
     assert result["mapping_version"] == v4["version"]
     [command] = [c for c in await flow.commands("holded", "invoice/odoo/B-1")]
     assert command["mapping_version"] == v4["version"]
