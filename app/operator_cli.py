@@ -17,7 +17,7 @@ import json
 import re
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any, NoReturn
 
@@ -47,17 +47,11 @@ def _settings(ctx: click.Context):
     return ctx.obj["settings"]
 
 
-@contextlib.contextmanager
-def _broker(settings) -> Iterator[None]:
-    """Same behaviour as app.cli._broker_errors: no broker is one line and exit code 3."""
-    from aiokafka.errors import KafkaConnectionError
+def _broker(settings) -> contextlib.AbstractContextManager[None]:
+    """app.cli's: no broker is one line and exit code 3 (imported late: app.cli loads us)."""
+    from app.cli import _broker_errors
 
-    try:
-        yield
-    except KafkaConnectionError:
-        click.echo(f"error: cannot reach Kafka at {settings.bootstrap} (HOLDED_SYNC_BROKER); "
-                   "for a local one run `holded-sync dev kafka start`", err=True)
-        sys.exit(3)
+    return _broker_errors(settings)
 
 
 def _run(ctx: click.Context, coro_fn: Callable[[], Any]) -> Any:
