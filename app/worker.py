@@ -18,6 +18,7 @@ from typing import Any
 import faust
 
 from app import canonical_entry as entry
+from app import faust_fixes
 from app.avro import DecodeError, codec
 from app.core.decide import BadEvent, Decision, apply_change, apply_result
 from app.core.keys import KeyError_
@@ -70,6 +71,7 @@ def _faust_options(settings: Settings) -> dict[str, Any]:
 
 
 def create_app(settings: Settings, policy: Policy | None = None) -> faust.App:
+    faust_fixes.install()  # faust's consumer can skip records around a rebalance without it
     names = TopicNames(settings)
     live = LiveMapping()
     policy = policy or default_policy(settings.erps, held_fields(settings),

@@ -1,0 +1,178 @@
+"""Fixes for faust-streaming 0.15 consumer races that skip records around a rebalance.
+
+``bench/rebalance_loss.py`` reproduces the loss: one worker, then a second and a third join
+while a backlog is read; in about one run in three a partition loses records that were never
+handed to the agent, and their offsets are committed. Three faust flaws combine:
+
+1. **A batch from before the seek is still delivered after it.** After a rebalance,
+   ``Recovery.on_recovery_completed`` resumes the stream partitions while the flow is already
+   running, then seeks them to their committed offsets. The fetch loop may be half-way through a
+   batch fetched before the seek: it goes on delivering it and moves its read offset past the
+   seek. The records fetched again from the committed offset are then below the read offset and
+   dropped as already seen, and the records queued during the seek are flushed by
+   ``flow_control.resume()``.
+2. **A partition with no committed offset is not sought at all** (aiokafka's
+   ``seek_to_committed`` skips it), so its first records can be flushed and never read again.
+3. **The commit jumps over one missing offset** (``_new_offset`` tolerates a run of acks that
+   starts one past the committed offset, and does not check at all when nothing was committed),
+   so the lost records' offsets are committed. faust-streaming issues #221 and #606.
+
+The fixes, installed once per process by :func:`install`:
+
+- every seek of a consumed (acking) partition is numbered; a batch fetched before a seek of its
+  partition is not delivered any further, the read offset is put back where the seek put it,
+  and the partition is sought to that offset again, so nothing of that batch is lost;
+- a partition with no committed offset is sought to its earliest offset;
+- after a seek the read offset is "the last offset delivered" (seek target - 1), as everywhere
+  else in the fetch loop, so a record missing from the log right at the target is seen as a
+  gap; the commit then never passes an offset that was neither acked nor a gap in the log.
+
+At-least-once: the price of each fix is a few records read twice, which every agent of this
+app treats as duplicates.
+"""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from typing import Any, AsyncIterator
+
+from faust.transport import consumer as faust_consumer
+from faust.types import TP
+
+__all__ = ["install"]
+
+log = logging.getLogger(__name__)
+Consumer = faust_consumer.Consumer
+_ORIGINAL: dict[str, Any] = {}
+
+
+class _SeekLog:
+    """Per consumer: how often each partition was sought, and to which offset."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.epochs: dict[TP, int] = defaultdict(int)
+        self.targets: dict[TP, int] = {}
+        self.at_fetch: dict[TP, int] = {}  # epochs when the batch being delivered was fetched
+        self.count_at_fetch = 0
+        self.warned: set[tuple[TP, int]] = set()
+
+    def sought(self, tp: TP, target: int) -> None:
+        self.count += 1
+        self.epochs[tp] += 1
+        self.targets[tp] = target
+
+    def fetched(self) -> None:
+        if self.count != self.count_at_fetch:
+            self.at_fetch = dict(self.epochs)
+            self.count_at_fetch = self.count
+
+    def moved_since_fetch(self) -> list[TP]:
+        if self.count == self.count_at_fetch:
+            return []
+        moved = [tp for tp, n in self.epochs.items() if self.at_fetch.get(tp, 0) != n]
+        self.at_fetch = dict(self.epochs)
+        self.count_at_fetch = self.count
+        return moved
+
+
+def _seeks(consumer: Any) -> _SeekLog:
+    seeks = consumer.__dict__.get("_hs_seeks")
+    if seeks is None:
+        seeks = consumer.__dict__["_hs_seeks"] = _SeekLog()
+    return seeks
+
+
+def _acking(consumer: Any, tp: TP) -> bool:
+    return consumer.app.topics.acks_enabled_for(tp.topic)
+
+
+def _set_read_offset(consumer: Any, tp: TP, target: int) -> None:
+    # The fetch loop's read offset is the last offset it delivered.
+    consumer._read_offset[tp] = target - 1
+
+
+async def perform_seek(self: Any) -> None:
+    """Seek to committed offsets; partitions never committed go to their earliest offset."""
+    await _ORIGINAL["perform_seek"](self)
+    assigned = {tp for tp in self.assignment() if _acking(self, tp)}
+    never = [tp for tp in assigned if not self._committed_offset.get(tp)]
+    earliest = await self.earliest_offsets(*never) if never else {}
+    seeks = _seeks(self)
+    for tp in assigned:
+        target = self._committed_offset.get(tp) or earliest.get(tp) or 0
+        if tp in earliest:
+            await self._seek(tp, target)
+            self._committed_offset[tp] = target
+        seeks.sought(tp, target)
+        _set_read_offset(self, tp, target)
+
+
+async def seek(self: Any, partition: Any, offset: int) -> None:
+    await _ORIGINAL["seek"](self, partition, offset)
+    tp = faust_consumer.ensure_TP(partition)
+    if _acking(self, tp):
+        _seeks(self).sought(tp, offset)
+        _set_read_offset(self, tp, offset)
+
+
+async def _wait_next_records(self: Any, timeout: float) -> Any:
+    result = await _ORIGINAL["_wait_next_records"](self, timeout)
+    _seeks(self).fetched()
+    return result
+
+
+async def getmany(self: Any, timeout: float) -> AsyncIterator[tuple[TP, Any]]:
+    """The original batch, minus the records of partitions sought since it was fetched."""
+    seeks = _seeks(self)
+    stale: set[TP] = set()
+    async for tp, message in _ORIGINAL["getmany"](self, timeout):
+        for moved in seeks.moved_since_fetch():
+            # The record delivered while the seek happened has moved the read offset past
+            # the seek: put it back, and fetch from there again.
+            stale.add(moved)
+            target = seeks.targets[moved]
+            _set_read_offset(self, moved, target)
+            await self._seek(moved, target)
+            log.info("%s sought to %d while a batch was delivered: rest of that batch "
+                     "dropped, read again from %d", moved, target, target)
+        if tp in stale:
+            continue
+        yield tp, message
+
+
+async def _add_gap(self: Any, tp: TP, offset_from: int, offset_to: int) -> None:
+    # The original starts a gap at committed + 1; the committed offset is the next one to read,
+    # so a record missing from the log at exactly that offset is a gap too.
+    committed = self._committed_offset[tp]
+    if committed is not None and offset_from <= committed <= offset_to:
+        self._gap[tp].addi(committed, committed + 1)
+    await _ORIGINAL["_add_gap"](self, tp, offset_from, offset_to)
+
+
+def _new_offset(self: Any, tp: TP) -> int | None:
+    """Never commit past an offset that was neither acked nor a gap in the log."""
+    acked = self._acked[tp]
+    committed = self._committed_offset[tp]
+    if acked and committed is not None:
+        gap = self._gap[tp]
+        lowest = min(min(acked), gap.begin()) if gap else min(acked)
+        if lowest > committed:
+            seeks = _seeks(self)
+            if (tp, committed) not in seeks.warned:
+                seeks.warned.add((tp, committed))
+                log.warning("%s: offset %d was never processed; not committing past it "
+                            "(acked from %d)", tp, committed, lowest)
+            return None
+    return _ORIGINAL["_new_offset"](self, tp)
+
+
+def install() -> None:
+    """Patch faust's Consumer once per process (idempotent)."""
+    if _ORIGINAL:
+        return
+    for name, fixed in (("perform_seek", perform_seek), ("seek", seek),
+                        ("_wait_next_records", _wait_next_records), ("getmany", getmany),
+                        ("_add_gap", _add_gap), ("_new_offset", _new_offset)):
+        _ORIGINAL[name] = getattr(Consumer, name)
+        setattr(Consumer, name, fixed)

@@ -1,0 +1,108 @@
+"""The consumer fixes of app/faust_fixes.py, on a real faust consumer with its I/O replaced.
+
+The races themselves need a broker and luck (bench/rebalance_loss.py reproduces them); these
+tests pin down what each fix does when the race has happened.
+"""
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+import faust
+import pytest
+
+from app import faust_fixes
+from faust.types import TP
+
+faust_fixes.install()
+
+SRC, OTHER = TP("src", 0), TP("src", 1)
+
+
+def record(tp: TP, offset: int) -> SimpleNamespace:
+    return SimpleNamespace(topic=tp.topic, partition=tp.partition, offset=offset, timestamp=0,
+                           timestamp_type=0, headers=[], key=b"k", value=b"v", checksum=None,
+                           serialized_key_size=1, serialized_value_size=1)
+
+
+@pytest.fixture
+def consumer():
+    app = faust.App("faust-fixes-test", broker="kafka://127.0.0.1:1", store="memory://")
+    c = app.consumer
+    c.app.topics.acks_enabled_for = lambda topic: topic == "src"
+    c.sought = []
+
+    async def _seek(tp, offset):
+        c.sought.append((tp, offset))
+    c._seek = _seek
+    c.highwater = lambda tp: 0
+    c._get_active_partitions = lambda: {SRC, OTHER}
+    c.assignment = lambda: {SRC, OTHER}
+    return c
+
+
+def batch(consumer, records: dict[TP, list[int]]) -> None:
+    async def _getmany(active_partitions, timeout):
+        return {tp: [record(tp, o) for o in offsets] for tp, offsets in records.items()}
+    consumer._getmany = _getmany
+
+
+def test_a_batch_fetched_before_a_seek_is_not_delivered_after_it(consumer):
+    async def run():
+        batch(consumer, {SRC: [10, 11, 12, 13], OTHER: [20, 21, 22]})
+        delivered = []
+        async for tp, message in consumer.getmany(timeout=0.1):
+            delivered.append((tp.partition, message.offset))
+            if (tp, message.offset) == (SRC, 10):
+                consumer.sought.clear()
+                await consumer.seek(SRC, 10)  # a rebalance seeks back to the committed offset...
+                consumer._read_offset[SRC] = 10  # ...while the record in flight moves it on
+        return delivered
+    delivered = asyncio.run(run())
+    assert [o for p, o in delivered if p == 0] == [10]
+    assert [o for p, o in delivered if p == 1] == [20, 21, 22]
+    # The read offset is where the seek put it (last delivered = 9), and SRC is read again.
+    assert consumer._read_offset[SRC] == 9
+    assert consumer.sought == [(SRC, 10), (SRC, 10)]
+
+
+def test_a_batch_fetched_after_the_seek_is_delivered_whole(consumer):
+    async def run():
+        await consumer.seek(SRC, 10)
+        batch(consumer, {SRC: [10, 11, 12]})
+        return [m.offset async for _, m in consumer.getmany(timeout=0.1)]
+    assert asyncio.run(run()) == [10, 11, 12]
+
+
+def test_perform_seek_seeks_a_never_committed_partition_to_its_earliest_offset(consumer):
+    async def seek_to_committed():
+        return {SRC: 50, OTHER: None}
+
+    async def earliest_offsets(*tps):
+        assert tps == (OTHER,)
+        return {OTHER: 7}
+    consumer.seek_to_committed = seek_to_committed
+    consumer.earliest_offsets = earliest_offsets
+    asyncio.run(consumer.perform_seek())
+    assert consumer.sought == [(OTHER, 7)]
+    assert consumer._committed_offset[OTHER] == 7
+    assert (consumer._read_offset[SRC], consumer._read_offset[OTHER]) == (49, 6)
+
+
+def test_the_commit_never_passes_an_offset_that_was_not_acked(consumer):
+    consumer._committed_offset[SRC] = 100
+    consumer._acked[SRC].extend([101, 102])
+    consumer._acked_index[SRC].update([101, 102])
+    assert consumer._new_offset(SRC) is None  # faust itself would commit 103 here
+    consumer._acked[SRC].append(100)
+    consumer._acked_index[SRC].add(100)
+    assert consumer._new_offset(SRC) == 103
+
+
+def test_a_record_missing_from_the_log_at_the_committed_offset_is_a_gap(consumer):
+    consumer._committed_offset[SRC] = 100
+    # Read from 99 (the seek's last delivered); the next record in the log is 102.
+    asyncio.run(consumer._add_gap(SRC, 100, 101))
+    consumer._acked[SRC].append(102)
+    consumer._acked_index[SRC].add(102)
+    assert consumer._new_offset(SRC) == 103
