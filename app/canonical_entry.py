@@ -10,34 +10,42 @@ command id).
 
 ``entities``, ``replicas`` and ``links`` remain the names operators and tests read: they are
 views of this one table (:func:`project`).
+
+The agent's hot path uses :class:`Entry`: each part is decoded once, and a new entry reuses
+the encoded bytes of the parts a decision left unchanged (no second decode of the old entry).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from app.avro import codec
 
-__all__ = ["PARTS", "decode", "encode", "project"]
+__all__ = ["FIELDS", "PARTS", "Entry", "decode", "encode", "project"]
 
 ENTRY = codec("CanonicalEntry")
 PARTS = {"entities": ("state", codec("EntityState")), "replicas": ("replicas", codec("ReplicaSet")),
          "links": ("links", codec("LinkSet"))}
 _CODECS = {field: c for field, c in PARTS.values()}
+FIELDS = tuple(_CODECS)  # ("state", "replicas", "links"): CanonicalEntry's fields, in order
+_EMPTY = dict.fromkeys(FIELDS)
 
 Record = dict[str, Any]
 
 
+def _split(raw: bytes | None) -> dict[str, bytes | None]:
+    return ENTRY.loads(raw) if raw is not None else dict(_EMPTY)
+
+
 def decode(raw: bytes | None) -> dict[str, Record | None]:
     """``{"state": ..., "replicas": ..., "links": ...}``, each decoded or None."""
-    entry = ENTRY.loads(raw) if raw is not None else {}
-    return {field: (c.loads(entry[field]) if entry.get(field) is not None else None)
-            for field, c in _CODECS.items()}
+    return Entry.of(raw).records
 
 
 def encode(previous: bytes | None, state: bytes | None, replicas: bytes | None,
            links: bytes | None) -> bytes:
     """The new entry: the given encoded parts over the previous ones (None = unchanged)."""
-    entry = ENTRY.loads(previous) if previous is not None else {}
+    entry = _split(previous)
     return ENTRY.dumps({"state": state if state is not None else entry.get("state"),
                         "replicas": replicas if replicas is not None else entry.get("replicas"),
                         "links": links if links is not None else entry.get("links")})
@@ -48,3 +56,27 @@ def project(raw: bytes, view: str) -> Record | None:
     field, c = PARTS[view]
     part = ENTRY.loads(raw).get(field)
     return c.loads(part) if part is not None else None
+
+
+@dataclass(slots=True, frozen=True)
+class Entry:
+    """A table value with its parts both encoded and decoded (``records`` equals
+    ``decode(raw)``; treat it as read-only, decisions copy what they change)."""
+
+    raw: bytes | None
+    parts: dict[str, bytes | None]
+    records: dict[str, Record | None]
+
+    @classmethod
+    def of(cls, raw: bytes | None) -> Entry:
+        parts = _split(raw)
+        return cls(raw, parts, {f: (c.loads(parts[f]) if parts.get(f) is not None else None)
+                                for f, c in _CODECS.items()})
+
+    def updated(self, encoded: dict[str, bytes | None],
+                decoded: dict[str, Record | None]) -> Entry:
+        """This entry with the parts in ``encoded`` (None = unchanged) replaced; ``decoded``
+        holds the records those bytes encode. Unchanged parts keep their bytes as they are."""
+        parts = {f: (encoded[f] if encoded[f] is not None else self.parts.get(f)) for f in FIELDS}
+        records = {f: (decoded[f] if encoded[f] is not None else self.records[f]) for f in FIELDS}
+        return Entry(ENTRY.dumps(parts), parts, records)

@@ -147,6 +147,9 @@ class Settings(BaseSettings):
     # Per-request timeout of every connector's HTTP client (a timed-out write is an unknown
     # outcome: the sink settles and searches before writing again).
     api_timeout_s: float = Field(30.0, gt=0)
+    # Decoded canonical entries the agent keeps of recently decided entities (app/entry_cache.py):
+    # a hot entity is not decoded again on each event. About 6 KB each; 0 disables it.
+    decoded_cache: int = Field(20_000, ge=0)
 
     @field_validator("systems", mode="before")
     @classmethod
