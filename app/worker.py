@@ -11,6 +11,7 @@ instead of stopping the agent.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from typing import Any
@@ -43,6 +44,17 @@ log = logging.getLogger(__name__)
 COMMAND = codec("Command")
 CONFLICT, AUDIT, DEAD = codec("Conflict"), codec("AuditRecord"), codec("DeadLetter")
 REJECTED = (DecodeError, BadEvent, KeyError_, JsonFormError, KeyError, TypeError, ValueError)
+
+
+def tune_gc() -> None:
+    """Fewer garbage collections on the hot path. Each record allocates many short-lived
+    dicts that reference counting frees; with Python's default thresholds the collector still
+    runs every 700 net allocations and, in full passes, rescans everything the process holds
+    (schemas, faust, the decoded-entry cache). Objects alive at start-up are frozen out of
+    its scans; the young generation is collected less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
 
 
 def _faust_options(settings: Settings) -> dict[str, Any]:
