@@ -65,18 +65,19 @@ def _general_json(value: Any) -> str:
 
 # Memos of the hot path, bounded: field names are few, and most field texts repeat from one
 # version of a record to the next ("null", an unchanged name...). Long texts are not kept.
-_MEMO_MAX, _MEMO_TEXT_MAX = 65_536, 256
-_member_prefix: dict[str, str] = {}  # field name -> its quoted JSON key and ':'
+_MEMO_MAX, _MEMO_TEXT_MAX, _LAYOUTS_MAX = 65_536, 256, 1024
+_layouts: dict[tuple[str, ...], list[tuple[str, str]]] = {}  # field names -> sorted (name, '"name":')
 _short_hashes: dict[str, str] = {}  # field text -> its short hash
 
 
-def _prefix(name: str) -> str:
-    prefix = _member_prefix.get(name)
-    if prefix is None:
-        if len(_member_prefix) >= _MEMO_MAX:
-            _member_prefix.clear()
-        prefix = _member_prefix[name] = _quote(name) + ":"
-    return prefix
+def _layout(names: tuple[str, ...]) -> list[tuple[str, str]]:
+    """The record's field names in canonical (sorted) order, each with its JSON key prefix."""
+    layout = _layouts.get(names)
+    if layout is None:
+        if len(_layouts) >= _LAYOUTS_MAX:
+            _layouts.clear()
+        layout = _layouts[names] = [(k, _quote(k) + ":") for k in sorted(names)]
+    return layout
 
 
 def _short_hash(text: str) -> str:
@@ -117,7 +118,7 @@ class Fingerprint:
             if texts is None:
                 self._whole = _NULL_HASH
             else:
-                body = ",".join([_prefix(k) + texts[k] for k in sorted(texts)])
+                body = ",".join([prefix + texts[k] for k, prefix in _layout(tuple(texts))])
                 self._whole = hashlib.sha256(("{" + body + "}").encode()).hexdigest()
         return self._whole
 
