@@ -16,7 +16,6 @@ the encoded bytes of the parts a decision left unchanged (no second decode of th
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from app.avro import codec
@@ -58,25 +57,42 @@ def project(raw: bytes, view: str) -> Record | None:
     return c.loads(part) if part is not None else None
 
 
-@dataclass(slots=True, frozen=True)
 class Entry:
-    """A table value with its parts both encoded and decoded (``records`` equals
-    ``decode(raw)``; treat it as read-only, decisions copy what they change)."""
+    """A table value with its parts encoded and, on first use, decoded: ``record(field)``
+    equals ``decode(raw)[field]``. Treat decoded records as read-only (decisions copy what
+    they change). A part nobody asks for is never decoded (a result needs no state)."""
 
-    raw: bytes | None
-    parts: dict[str, bytes | None]
-    records: dict[str, Record | None]
+    __slots__ = ("_decoded", "parts", "raw")
+
+    def __init__(self, raw: bytes | None, parts: dict[str, bytes | None],
+                 decoded: dict[str, Record | None]) -> None:
+        self.raw, self.parts, self._decoded = raw, parts, decoded
 
     @classmethod
     def of(cls, raw: bytes | None) -> Entry:
-        parts = _split(raw)
-        return cls(raw, parts, {f: (c.loads(parts[f]) if parts.get(f) is not None else None)
-                                for f, c in _CODECS.items()})
+        return cls(raw, _split(raw), {})
+
+    def record(self, field: str) -> Record | None:
+        """The decoded ``state``, ``replicas`` or ``links`` part (None if the entry has none)."""
+        try:
+            return self._decoded[field]
+        except KeyError:
+            part = self.parts.get(field)
+            value = self._decoded[field] = _CODECS[field].loads(part) if part is not None else None
+            return value
+
+    @property
+    def records(self) -> dict[str, Record | None]:
+        """Every part, decoded."""
+        return {f: self.record(f) for f in FIELDS}
 
     def updated(self, encoded: dict[str, bytes | None],
                 decoded: dict[str, Record | None]) -> Entry:
         """This entry with the parts in ``encoded`` (None = unchanged) replaced; ``decoded``
         holds the records those bytes encode. Unchanged parts keep their bytes as they are."""
         parts = {f: (encoded[f] if encoded[f] is not None else self.parts.get(f)) for f in FIELDS}
-        records = {f: (decoded[f] if encoded[f] is not None else self.records[f]) for f in FIELDS}
-        return Entry(ENTRY.dumps(parts), parts, records)
+        known = {f: decoded[f] for f in FIELDS if encoded[f] is not None}
+        for f in FIELDS:
+            if f not in known and f in self._decoded:
+                known[f] = self._decoded[f]
+        return Entry(ENTRY.dumps(parts), parts, known)

@@ -54,14 +54,13 @@ class CanonicalStep:
             result = RESULT.loads(value)
             _check_key(key, result["entity_key"])
             known = self.cache.get(key, stored)
-            decision = apply_result(result, known.records["replicas"], known.records["links"])
+            decision = apply_result(result, known.record("replicas"), known.record("links"))
         else:
             change = CHANGE.loads(value)
             _check_key(key, change["entity_key"])
             known = self.cache.get(key, stored)
-            records = known.records
-            decision = apply_change(change, records["state"], records["replicas"],
-                                    records["links"], self.policy)
+            decision = apply_change(change, known.record("state"), known.record("replicas"),
+                                    known.record("links"), self.policy)
         parts = encoded_parts(decision)
         if parts["state"] is None and parts["replicas"] is None and parts["links"] is None:
             if stored is not None:

@@ -1,6 +1,7 @@
 """CPU cost of the canonical agent's per-event work, without Kafka (us/event).
 
-    .venv/bin/python bench/canonical_cpu.py [--events 20000] [--entities 4000] [--cache N] [--profile]
+    .venv/bin/python bench/canonical_cpu.py [--events 20000] [--entities 4000] [--cache N]
+                                            [--profile | --memory]
 
 Runs the synthetic contact changes of bench/_common.py through app.canonical_step (the code
 the agent runs: decode, decide, encode the new entry) against a dict standing in for the
@@ -8,15 +9,18 @@ table, and encodes each command as the agent's publish does. Reports the whole p
 cost and its parts (Avro decode/encode of each record, hashing), so a change to the hot path
 can be measured in seconds instead of a Kafka run (bench/pipeline.py). Times are
 this process's CPU time per operation, so other load on the machine barely shows. --cache sets the
-decoded-entry cache size (default: the setting's default; 0 disables it).
+decoded-entry cache size (default: the setting's default; 0 disables it). --memory reports
+what one cached entry costs (tracemalloc), as kept after a decision and as decoded cold.
 """
 from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import pstats
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -24,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._common import events  # noqa: E402
 from app import canonical_entry  # noqa: E402
 from app.avro import codec  # noqa: E402
+from app.canonical_entry import Entry  # noqa: E402
 from app.canonical_step import CanonicalStep  # noqa: E402
 from app.connections import held_fields, reported_view  # noqa: E402
 from app.core.hashing import Fingerprint  # noqa: E402
@@ -48,6 +53,7 @@ def main() -> None:
     ap.add_argument("--entities", type=int, default=4_000)
     ap.add_argument("--cache", type=int, default=None, help="decoded-entry cache size")
     ap.add_argument("--profile", action="store_true", help="print a cProfile of the whole run")
+    ap.add_argument("--memory", action="store_true", help="bytes per cached entry")
     args = ap.parse_args()
     settings = Settings(systems=("holded", "odoo"))
     policy = default_policy(settings.erps, held_fields(settings), reported_view(settings, LiveMapping()))
@@ -64,6 +70,9 @@ def main() -> None:
             for cmd in done.decision.commands:
                 COMMAND.dumps(cmd)
 
+    if args.memory:
+        memory(policy, evs, args.entities)
+        return
     per_op(f"whole event (cache {cache})", run, len(evs))
     table.clear()
     if args.profile:
@@ -85,6 +94,32 @@ def main() -> None:
     per_op("Fingerprint hashes", lambda: [(f.content_hash(), f.field_hashes())
                                           for f in map(Fingerprint, records)], len(records))
     print(f"entry size: {sum(map(len, raw)) / len(raw):.0f} bytes")
+
+
+def memory(policy, evs: list[tuple[bytes, bytes]], entities: int) -> None:
+    """Traced bytes held by a cache of every entity: entries kept after their decisions (they
+    share strings with the records decided), then the same entries decoded from the table."""
+    table: dict[bytes, bytes] = {}
+    step = CanonicalStep(policy, entities)
+    tracemalloc.start()
+    for key, value in evs:
+        done = step(key, value, table.get(key))
+        if done.entry is not None:
+            table[key] = done.entry.raw
+    del done
+    gc.collect()
+    full = tracemalloc.get_traced_memory()[0]
+    step.cache.clear()
+    gc.collect()
+    empty = tracemalloc.get_traced_memory()[0]
+    print(f"cached after a decision: {(full - empty) / entities:,.0f} bytes/entry "
+          f"(the table's own bytes not counted)")
+    for key, raw in table.items():
+        step.cache.put(key, Entry.of(raw))
+    gc.collect()
+    print(f"decoded from the table: {(tracemalloc.get_traced_memory()[0] - empty) / entities:,.0f} "
+          f"bytes/entry")
+    tracemalloc.stop()
 
 
 if __name__ == "__main__":
