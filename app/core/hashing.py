@@ -104,6 +104,15 @@ class Fingerprint:
         self._fields: dict[str, str] | None = None
         self._whole: str | None = None
 
+    def derive(self, record: Mapping[str, Any], source: Mapping[str, Any]) -> Fingerprint:
+        """The fingerprint of ``record``, built from ``source`` (the record this fingerprint
+        is of): the texts of values that are the very objects ``source`` holds are reused."""
+        texts = self._texts or {}
+        out = Fingerprint(None)
+        out._texts = {str(k): texts[k] if k in texts and source.get(k) is v else canonical_json(v)
+                      for k, v in record.items()}
+        return out
+
     def view(self, fields: frozenset[str] | None) -> Fingerprint:
         """The fingerprint of the record restricted to ``fields`` (all when None)."""
         if not fields or self._texts is None:

@@ -62,3 +62,14 @@ def test_none_and_spelling() -> None:
         '{"a":{"$dec":"0"},"b":[1,null,true]}'
     with pytest.raises(TypeError):
         canonical_json(1.5)
+
+
+def test_derived_fingerprint_equals_a_fresh_one() -> None:
+    source = dict(CONTACT)
+    base = Fingerprint(source)
+    merged = {**contact(1, 1), **{k: source[k] for k in ("email", "tags", "name")}, "extra": None}
+    derived = base.derive(merged, source)
+    fresh = Fingerprint(merged)
+    assert derived.content_hash() == fresh.content_hash()
+    assert derived.field_hashes() == fresh.field_hashes()
+    assert base.derive(source, source).content_hash() == base.content_hash()
