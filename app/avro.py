@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
+
+from app.core import provenance
 
 __all__ = ["SCHEMA_DIR", "AvroCodec", "DecodeError", "codec", "fingerprint_of", "load_schemas",
            "named_types"]
@@ -108,12 +110,24 @@ def fingerprint_of(parsed: Any) -> bytes:
     return bytes.fromhex(fingerprint(to_parsing_canonical_form(parsed), "CRC-64-AVRO"))[::-1]
 
 
+# Records whose in-memory form differs from their wire form: (to wire, from wire).
+WIRE_FORMS: dict[str, tuple[Callable[[Mapping[str, Any]], Mapping[str, Any]],
+                            Callable[[dict[str, Any]], dict[str, Any]]]] = {
+    "EntityState": (provenance.to_wire, provenance.from_wire),
+}
+
+
+def _same(record: Any) -> Any:
+    return record
+
+
 class AvroCodec:
     """Encode/decode one record type; decodes every known version of it."""
 
     def __init__(self, name: str, directory: Path = SCHEMA_DIR) -> None:
         schemas = load_schemas(directory)
         self.name = name
+        self._to_wire, self._from_wire = WIRE_FORMS.get(name, (_same, _same))
         self.schema = schemas[name]
         self.fingerprint = fingerprint_of(self.schema)
         self._writers: dict[bytes, Any] = {self.fingerprint: self.schema}
@@ -126,7 +140,7 @@ class AvroCodec:
         return bool(data) and data[:2] == MARKER and data[2:10] in self._writers
 
     def dumps(self, record: Mapping[str, Any]) -> bytes:
-        record = _tag_payload(record)
+        record = _tag_payload(self._to_wire(record))
         buf = io.BytesIO()
         buf.write(MARKER)
         buf.write(self.fingerprint)
@@ -145,10 +159,11 @@ class AvroCodec:
         try:
             # Payload unions are read as plain dicts: the record's `entity` says which branch.
             # Schema resolution is skipped when the writer is today's schema (the usual case).
-            return fastavro.schemaless_reader(
+            record = fastavro.schemaless_reader(
                 io.BytesIO(data[10:]), writer, None if writer is self.schema else self.schema)
         except Exception as exc:  # fastavro raises many kinds on corrupt input
             raise DecodeError(f"corrupt {self.name} record: {exc.__class__.__name__}: {exc}") from exc
+        return self._from_wire(record)
 
 
 # Entity payloads are a union of records; in memory they are plain dicts next to `entity`.

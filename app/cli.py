@@ -58,12 +58,13 @@ def worker(ctx: click.Context) -> None:
     import faust
 
     from app.topics import ensure_topics
-    from app.worker import create_app
+    from app.worker import create_app, tune_gc
 
     settings = _settings(ctx)
     with _broker_errors(settings):
         asyncio.run(ensure_topics(settings))
     app = create_app(settings)
+    tune_gc()
     faust.Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
 
 

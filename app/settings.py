@@ -147,6 +147,11 @@ class Settings(BaseSettings):
     # Per-request timeout of every connector's HTTP client (a timed-out write is an unknown
     # outcome: the sink settles and searches before writing again).
     api_timeout_s: float = Field(30.0, gt=0)
+    # Decoded canonical entries the agent keeps of recently decided entities (app/entry_cache.py):
+    # a hot entity (its change, the command's result, the echo) is not decoded again on each
+    # event. 8-13 KB each for a contact (bench/canonical_cpu.py --memory): the default stays
+    # under 65 MB, well inside a worker's 400 MB with 100k entities; 0 disables it.
+    decoded_cache: int = Field(5_000, ge=0)
 
     @field_validator("systems", mode="before")
     @classmethod

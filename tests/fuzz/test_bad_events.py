@@ -1,8 +1,9 @@
 """Bad input never kills the canonical agent: fuzzed change events through its own path.
 
 Every record runs through exactly what ``app.worker``'s ``canonical`` agent does with an inbox
-record (``RESULT.knows`` -> decode with the ``app.avro`` codec -> record key == entity key ->
-``app.core.decide.apply_change``/``apply_result`` with the default policy -> ``_encoded``), and
+record (``app.canonical_step.CanonicalStep``: ``RESULT.knows`` -> decode with the ``app.avro``
+codec -> record key == entity key -> decode the stored entry ->
+``app.core.decide.apply_change``/``apply_result`` with the default policy -> encode), and
 every JSON line through ``app.ingest.build_event``. Each must end in one of the documented
 rejections (``app.worker.REJECTED``; ``ValueError`` and its subclasses for ingest) or in a
 decision, never in another exception and never in a hang (a per-record alarm).
@@ -30,17 +31,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.avro import MARKER, SCHEMA_DIR, _parse_all, _read_dir, codec
-from app.core.decide import BadEvent, Decision, apply_change, apply_result
+from app.canonical_entry import encode
+from app.canonical_step import CanonicalStep, encoded_parts
+from app.core.decide import Decision, apply_change
 from app.core.hashing import content_hash
 from app.core.policy import default_policy
 from app.ingest import build_event
 from app.jsonform import loads_exact
-from app.worker import REJECTED, _encoded
+from app.worker import REJECTED
 from tests.core import factories as f
 from tests.fuzz import tally
 
 CHANGE, RESULT = codec("ChangeEvent"), codec("CommandResult")
-STATE, REPLICAS, LINKS = codec("EntityState"), codec("ReplicaSet"), codec("LinkSet")
 POLICY = default_policy(("odoo",))
 HANG_S = 10.0
 MB = 1_000_000
@@ -66,30 +68,16 @@ def no_hang(seconds: float = HANG_S) -> Iterator[None]:
         signal.signal(signal.SIGALRM, old)
 
 
-# --- the agent's path, step for step (app/worker.py: canonical, on_change, on_result) --------
+# --- the agent's path: app.canonical_step, as app/worker.py's canonical agent runs it --------
 
 def agent(key: bytes | None, value: bytes, tables: dict[str, bytes | None] | None = None) -> str:
     """Run one inbox record as the canonical agent does; returns its outcome label."""
     tables = tables or {}
-
-    def load(name: str, c: Any) -> dict | None:
-        raw = tables.get(name)
-        return c.loads(raw) if raw is not None else None
-
+    stored = encode(None, tables.get("entities"), tables.get("replicas"), tables.get("links")) \
+        if tables else None
     with no_hang():
         try:
-            if RESULT.knows(value):
-                result = RESULT.loads(value)
-                if key is None or key.decode("utf-8", "replace") != result["entity_key"]:
-                    raise BadEvent("record key is not the entity key")
-                decision = apply_result(result, load("replicas", REPLICAS), load("links", LINKS))
-            else:
-                change = CHANGE.loads(value)
-                if key is None or key.decode("utf-8", "replace") != change["entity_key"]:
-                    raise BadEvent("record key is not the entity key")
-                decision = apply_change(change, load("entities", STATE), load("replicas", REPLICAS),
-                                        load("links", LINKS), POLICY)
-            _encoded(decision)
+            decision = CanonicalStep(POLICY, 0)(key, value, stored).decision
         except REJECTED as exc:
             label = f"rejected:{exc.__class__.__name__}"
         else:
@@ -138,9 +126,8 @@ RESULT_BYTES = RESULT.dumps(RESULT_SEED)
 
 def _tables_after(event: dict[str, Any]) -> dict[str, bytes | None]:
     """Table contents after a valid event was applied (to fuzz against existing state)."""
-    decision = apply_change(event, None, None, None, POLICY)
-    state, replicas, links = _encoded(decision)
-    return {"entities": state, "replicas": replicas, "links": links}
+    parts = encoded_parts(apply_change(event, None, None, None, POLICY))
+    return {"entities": parts["state"], "replicas": parts["replicas"], "links": parts["links"]}
 
 
 PRIOR = {e["entity_key"]: _tables_after(e) for e in SEEDS}

@@ -1,0 +1,79 @@
+"""The canonical agent's work on one inbox record, without Kafka: decode, decide, encode.
+
+Kept apart from app/worker.py (which only moves records in and out) so the CPU benchmark
+(bench/canonical_cpu.py) and the tests run exactly the agent's code. Per record, each byte
+string is decoded at most once: the stored entry comes from an :class:`EntryCache` when the
+table still holds the bytes it knows, and the new entry reuses the encoded parts a decision
+left unchanged.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.avro import codec
+from app.canonical_entry import Entry
+from app.core.decide import BadEvent, Decision, apply_change, apply_result
+from app.core.policy import Policy
+from app.entry_cache import EntryCache
+
+__all__ = ["CanonicalStep", "Step", "encoded_parts"]
+
+CHANGE, RESULT = codec("ChangeEvent"), codec("CommandResult")
+STATE, REPLICAS, LINKS = codec("EntityState"), codec("ReplicaSet"), codec("LinkSet")
+_SKIP_STATE = frozenset(("duplicate", "stale", "echo", "result"))
+
+
+def encoded_parts(decision: Decision) -> dict[str, bytes | None]:
+    """Table writes of a decision by entry field, None where unchanged."""
+    return {"state": STATE.dumps(decision.state)
+            if decision.state and decision.outcome not in _SKIP_STATE else None,
+            "replicas": REPLICAS.dumps(decision.replicas) if decision.replicas is not None else None,
+            "links": LINKS.dumps(decision.links) if decision.outcome == "result" else None}
+
+
+@dataclass(slots=True)
+class Step:
+    decision: Decision
+    entry: Entry | None  # the entity's new table value; None: the decision stores nothing
+
+
+class CanonicalStep:
+    """Decide one inbox record (a ChangeEvent or a CommandResult) against the stored entry.
+
+    Raises DecodeError, BadEvent or the other errors the agent dead-letters; then nothing is
+    stored or cached. Encoding happens before anything is stored: a decision whose records
+    cannot be encoded changes nothing.
+    """
+
+    def __init__(self, policy: Policy, cache_size: int) -> None:
+        self.policy = policy
+        self.cache = EntryCache(cache_size)
+
+    def __call__(self, key: bytes | None, value: bytes, stored: bytes | None) -> Step:
+        if RESULT.knows(value):
+            result = RESULT.loads(value)
+            _check_key(key, result["entity_key"])
+            known = self.cache.get(key, stored)
+            decision = apply_result(result, known.record("replicas"), known.record("links"))
+        else:
+            change = CHANGE.loads(value)
+            _check_key(key, change["entity_key"])
+            known = self.cache.get(key, stored)
+            decision = apply_change(change, known.record("state"), known.record("replicas"),
+                                    known.record("links"), self.policy)
+        parts = encoded_parts(decision)
+        if parts["state"] is None and parts["replicas"] is None and parts["links"] is None:
+            if stored is not None:
+                self.cache.put(key, known)
+            return Step(decision, None)
+        entry = known.updated(parts, {"state": decision.state, "replicas": decision.replicas,
+                                      "links": decision.links})
+        # The caller stores entry.raw now; until it does, the cached entry matches no table
+        # value and is never used.
+        self.cache.put(key, entry)
+        return Step(decision, entry)
+
+
+def _check_key(key: bytes | None, entity_key: str) -> None:
+    if key is None or key.decode("utf-8", "replace") != entity_key:
+        raise BadEvent(f"record key {key!r} is not the entity key {entity_key!r}")
