@@ -84,7 +84,9 @@ def _seeks(consumer: Any) -> _SeekLog:
 
 
 def _acking(consumer: Any, tp: TP) -> bool:
-    return consumer.app.topics.acks_enabled_for(tp.topic)
+    """A partition an agent consumes and commits (not a table changelog: recovery seeks those)."""
+    return consumer.app.topics.acks_enabled_for(tp.topic) and \
+        tp.topic not in consumer.app.tables.changelog_topics
 
 
 def _set_read_offset(consumer: Any, tp: TP, target: int) -> None:

@@ -106,3 +106,21 @@ def test_a_record_missing_from_the_log_at_the_committed_offset_is_a_gap(consumer
     consumer._acked[SRC].append(102)
     consumer._acked_index[SRC].add(102)
     assert consumer._new_offset(SRC) == 103
+
+
+def test_table_changelogs_are_left_to_recovery(consumer):
+    table = consumer.app.Table("ledger", default=None, key_type=bytes, value_type=bytes)
+    changelog = TP(table.changelog_topic.get_topic_name(), 0)
+    consumer.app.topics.acks_enabled_for = lambda topic: topic in ("src", changelog.topic)
+    consumer.assignment = lambda: {SRC, changelog}
+
+    async def seek_to_committed():
+        return {SRC: 50, changelog: None}
+
+    async def earliest_offsets(*tps):
+        raise AssertionError(f"no partition here needs its earliest offset: {tps}")
+    consumer.seek_to_committed = seek_to_committed
+    consumer.earliest_offsets = earliest_offsets
+    asyncio.run(consumer.perform_seek())
+    assert consumer.sought == []
+    assert consumer._read_offset[changelog] is None  # as faust itself leaves it
