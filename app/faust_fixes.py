@@ -119,9 +119,9 @@ async def seek(self: Any, partition: Any, offset: int) -> None:
 
 
 async def _wait_next_records(self: Any, timeout: float) -> Any:
-    result = await _ORIGINAL["_wait_next_records"](self, timeout)
+    # Noted before the fetch: a seek while the fetch is under way makes its batch stale too.
     _seeks(self).fetched()
-    return result
+    return await _ORIGINAL["_wait_next_records"](self, timeout)
 
 
 async def getmany(self: Any, timeout: float) -> AsyncIterator[tuple[TP, Any]]:
@@ -129,18 +129,24 @@ async def getmany(self: Any, timeout: float) -> AsyncIterator[tuple[TP, Any]]:
     seeks = _seeks(self)
     stale: set[TP] = set()
     async for tp, message in _ORIGINAL["getmany"](self, timeout):
-        for moved in seeks.moved_since_fetch():
-            # The record delivered while the seek happened has moved the read offset past
-            # the seek: put it back, and fetch from there again.
-            stale.add(moved)
-            target = seeks.targets[moved]
-            _set_read_offset(self, moved, target)
-            await self._seek(moved, target)
-            log.info("%s sought to %d while a batch was delivered: rest of that batch "
-                     "dropped, read again from %d", moved, target, target)
+        await _drop_moved(self, seeks, stale)
         if tp in stale:
             continue
         yield tp, message
+    # The batch's last record may be the one that was in flight during the seek.
+    await _drop_moved(self, seeks, stale)
+
+
+async def _drop_moved(consumer: Any, seeks: _SeekLog, stale: set[TP]) -> None:
+    for moved in seeks.moved_since_fetch():
+        # The record delivered while the seek happened has moved the read offset past the
+        # seek: put it back, and fetch from there again.
+        stale.add(moved)
+        target = seeks.targets[moved]
+        _set_read_offset(consumer, moved, target)
+        await consumer._seek(moved, target)
+        log.info("%s sought to %d while a batch was delivered: rest of that batch dropped, "
+                 "read again from %d", moved, target, target)
 
 
 async def _add_gap(self: Any, tp: TP, offset_from: int, offset_to: int) -> None:

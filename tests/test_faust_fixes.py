@@ -66,6 +66,32 @@ def test_a_batch_fetched_before_a_seek_is_not_delivered_after_it(consumer):
     assert consumer.sought == [(SRC, 10), (SRC, 10)]
 
 
+def test_a_seek_during_the_last_record_of_a_batch_is_caught_too(consumer):
+    async def run():
+        batch(consumer, {SRC: [10]})
+        async for tp, message in consumer.getmany(timeout=0.1):
+            consumer.sought.clear()
+            await consumer.seek(SRC, 7)
+            consumer._read_offset[SRC] = message.offset  # the record in flight moves it on
+    asyncio.run(run())
+    assert consumer._read_offset[SRC] == 6
+    assert consumer.sought == [(SRC, 7), (SRC, 7)]
+
+
+def test_a_batch_fetched_while_a_seek_happened_is_dropped_and_read_again(consumer):
+    async def _getmany(active_partitions, timeout):
+        records = {SRC: [record(SRC, o) for o in (30, 31)], OTHER: [record(OTHER, 5)]}
+        await consumer.seek(SRC, 12)  # the rebalance seeks while this batch is on its way
+        return records
+
+    async def run():
+        consumer._getmany = _getmany
+        return [(tp.partition, m.offset) async for tp, m in consumer.getmany(timeout=0.1)]
+    assert asyncio.run(run()) == [(1, 5)]
+    assert consumer.sought == [(SRC, 12), (SRC, 12)]
+    assert consumer._read_offset[SRC] == 11
+
+
 def test_a_batch_fetched_after_the_seek_is_delivered_whole(consumer):
     async def run():
         await consumer.seek(SRC, 10)
