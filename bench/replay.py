@@ -16,8 +16,8 @@ changelogs and local store; they read ``inbox`` from offset 0. Timed from proces
 the new group's lag on ``inbox`` is 0 and its ``entities`` table holds every entity. Each
 worker's RSS is sampled (VmRSS) every 0.5 s; the max is reported. The rebuilt ``entities``
 table is compared with the original's, entity by entity. A replay whose lag stops moving for
---stall-after seconds is reported as stalled, with the partitions behind (a known faust loss:
-a record consumed just before the first rebalance is never processed; not worked around here).
+--stall-after seconds is reported as stalled, with the partitions behind (before
+app/faust_fixes.py, faust could skip a record consumed just before a rebalance).
 --no-sink runs both phases without a Holded API key: the pure table rebuild, no sink at all.
 
 API calls: the replay workers run the whole app, sinks included, as `holded-sync replay`
