@@ -4,7 +4,8 @@
 
 The Holded sandbox runs in a child process (its own CPU) with a sliding-window limit of
 ``--rate`` requests per second; the sink's limiter is configured to the same rate, in window
-mode (never more than the rate within 1 s + ``--jitter``, see connectors/base/limiter.py). The
+mode (each request holds one of ``rate`` slots from its send until 1 s + ``--jitter`` after
+its response, see connectors/base/limiter.py). The
 backfill (contacts, products, then invoices, bulk lane) runs through ``--concurrency``
 workers while one real-time invoice is injected every ``--realtime-every`` seconds. Printed:
 
@@ -110,7 +111,7 @@ class Metered(httpx.AsyncBaseTransport):
 async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     transport = Metered()
     rate = args.rate * args.limiter_share
-    limiter = TokenBucket(RateLimit(rate=rate, burst=max(1.0, rate / 10), window=1.0, jitter=args.jitter,
+    limiter = TokenBucket(RateLimit(rate=rate, burst=max(1.0, rate), window=1.0, jitter=args.jitter,
                                     shrink=0.8, recovery=20.0)  # as app/connections.py
                           if args.jitter >= 0 else RateLimit(rate=rate, burst=1))
     mapping = example_mapping()
@@ -208,8 +209,9 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=50, help="sandbox limit, requests per second")
     parser.add_argument("--limiter-share", type=float, default=1.0,
                         help="the sink's limiter rate as a fraction of --rate")
-    parser.add_argument("--jitter", type=float, default=0.05,
-                        help="window mode: seconds added to the 1 s window; < 0: plain bucket")
+    parser.add_argument("--jitter", type=float, default=0.005,
+                        help="window mode: seconds a slot is held beyond the 1 s window after "
+                             "its response; < 0: plain bucket")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--realtime-every", type=float, default=1.0)
     args = parser.parse_args()
