@@ -87,20 +87,23 @@ def _max_in_window(times: list[float], window: float = 1.0) -> int:
 
 
 class Metered(httpx.AsyncBaseTransport):
-    """Counts 429s and adds each request's duration to the calling task's API time."""
+    """Counts 429s, keeps each request's duration, and adds it to the calling task's API time."""
 
     def __init__(self) -> None:
         self.inner = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=200))
         self.status: Counter[int] = Counter()
+        self.durations: list[float] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         started = time.perf_counter()
         try:
             response = await self.inner.handle_async_request(request)
         finally:
+            duration = time.perf_counter() - started
+            self.durations.append(duration)
             spent = API_TIME.get(None)
             if spent is not None:
-                spent[0] += time.perf_counter() - started
+                spent[0] += duration
         self.status[response.status_code] += 1
         return response
 
@@ -193,7 +196,7 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
             "p50": latencies[len(latencies) // 2] if latencies else None,
             "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else None,
             "max": latencies[-1] if latencies else None,
-            "catalogue_scans": sink.lookup.catalogue_scans}
+            "catalogue_scans": sink.lookup.catalogue_scans, "durations": transport.durations}
 
 
 def _day(n: int) -> Any:
@@ -237,6 +240,15 @@ def main() -> None:
           f"-> quota utilisation {100 * achieved / args.rate:.1f} % "
           f"(busiest 1 s window: {truth['max_in_window']})")
     print(f"429s seen by the client {stats['client_429']} (sandbox counted {truth['server_429']})")
+    durations = stats["durations"]
+    if durations and args.jitter >= 0:
+        # Window mode holds a slot from the send to 1 s + jitter after the response: its ceiling
+        # is rate / (1 + jitter + mean latency), so latency growth shows up as lost quota.
+        mean, tail = sum(durations) / len(durations), durations[-max(1, len(durations) // 4):]
+        ceiling = 1 / (1 + args.jitter + mean)
+        print(f"request latency mean {mean * 1000:.0f} ms (last quarter "
+              f"{sum(tail) / len(tail) * 1000:.0f} ms, p99 {sorted(durations)[int(len(durations) * 0.99)] * 1000:.0f} ms)"
+              f" -> window-mode ceiling {100 * ceiling * args.limiter_share:.1f} % of the quota")
     print(f"duplicates: invoices {truth['invoice_dupes']}, contacts {truth['contact_dupes']}, "
           f"products {truth['product_dupes']}; invoices in Holded {truth['invoices']} "
           f"(expected {args.invoices} + {stats['realtime']} real-time)")
