@@ -5,12 +5,15 @@
 The Holded sandbox runs in a child process (its own CPU) with a sliding-window limit of
 ``--rate`` requests per second; the sink's limiter is configured to the same rate, in window
 mode (each request holds one of ``rate`` slots from its send until 1 s + ``--jitter`` after
-its response, see connectors/base/limiter.py). The
-backfill (contacts, products, then invoices, bulk lane) runs through ``--concurrency``
-workers while one real-time invoice is injected every ``--realtime-every`` seconds. Printed:
+its response, see connectors/base/limiter.py). The backfill (contacts, products, then
+invoices, bulk lane) runs through ``--concurrency`` workers while one real-time invoice is
+injected every ``--realtime-every`` seconds. Printed:
 
 - quota utilisation: requests the sandbox accepted per second / the limit (target >= 95 %);
 - 429s seen by the client (target 0), duplicates in the sandbox (target 0), lost commands;
+- request latency and the window-mode ceiling ``1 / (1 + jitter + mean latency)`` of the
+  quota: utilisation below the ceiling is the sink's idling, the ceiling itself the server's
+  latency (the sandbox's filtered lists slow down as its store grows);
 - p50 / p99 of real-time command latency excluding time spent in HTTP (target p99 <= 2 s).
 
 The child's store memoises decodes for filtered lists (``FastListStore``, same results):
