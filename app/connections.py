@@ -113,11 +113,12 @@ def clients(settings: Settings) -> dict[str, Any]:
         from connectors.holded.client import HoldedClient
 
         h = settings.holded
-        # Window mode: a 429 then means arrival jitter beyond the margin, not a wrong rate,
-        # so the rate is cut a little and briefly rather than halved for a minute.
-        # A small burst: requests sent together arrive spread by the server's own queue, and
-        # the window is counted on arrival, so a burst of a whole window overruns the next one.
-        bucket = TokenBucket(RateLimit(h.requests_per_second, max(1.0, h.requests_per_second / 10),
+        # Window mode: each request holds a slot from its send to a window after its response,
+        # which bounds every server window exactly (connectors/base/limiter.py), so the burst
+        # may be the whole window and a 429 (a server counting otherwise than we think) cuts
+        # the rate a little and briefly rather than halving it for a minute.
+        per_window = max(1.0, h.requests_per_second * h.rate_window_s)
+        bucket = TokenBucket(RateLimit(h.requests_per_second, per_window,
                                        window=h.rate_window_s, jitter=h.rate_jitter_s,
                                        shrink=0.8, recovery=20.0))
         clients["holded"] = HoldedClient(_http("holded", settings.api_timeout_s), api_key=h.api_key,

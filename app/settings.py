@@ -27,10 +27,13 @@ class HoldedSettings(BaseSettings):
     api_version: Literal["v1", "v2"] = "v1"
     requests_per_second: float = 5.0
     # The sliding window (seconds) the rate is counted over; the limiter never puts more than
-    # rate x window requests in one. Holded's real window is UNVERIFIED; the sandbox uses 1 s.
+    # rate x window requests in one: each request holds one of rate x window slots from its
+    # send until a window after its response. Holded's real window is UNVERIFIED; the
+    # sandbox uses 1 s.
     rate_window_s: float = 1.0
-    # Seconds added to that window: more than the arrival jitter between us and Holded.
-    rate_jitter_s: float = 0.05
+    # Seconds a slot is held beyond that window: a margin for Holded's clock running faster
+    # than ours, not for network jitter (the slots already cover any latency).
+    rate_jitter_s: float = 0.005
     # After a create with an unknown outcome (timeout, dropped connection, 5xx): the least
     # wait before searching for it, so a request still queued at Holded is seen, not repeated.
     unknown_outcome_settle_s: float = 5.0

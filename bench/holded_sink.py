@@ -4,12 +4,16 @@
 
 The Holded sandbox runs in a child process (its own CPU) with a sliding-window limit of
 ``--rate`` requests per second; the sink's limiter is configured to the same rate, in window
-mode (never more than the rate within 1 s + ``--jitter``, see connectors/base/limiter.py). The
-backfill (contacts, products, then invoices, bulk lane) runs through ``--concurrency``
-workers while one real-time invoice is injected every ``--realtime-every`` seconds. Printed:
+mode (each request holds one of ``rate`` slots from its send until 1 s + ``--jitter`` after
+its response, see connectors/base/limiter.py). The backfill (contacts, products, then
+invoices, bulk lane) runs through ``--concurrency`` workers while one real-time invoice is
+injected every ``--realtime-every`` seconds. Printed:
 
 - quota utilisation: requests the sandbox accepted per second / the limit (target >= 95 %);
 - 429s seen by the client (target 0), duplicates in the sandbox (target 0), lost commands;
+- request latency and the window-mode ceiling ``1 / (1 + jitter + mean latency)`` of the
+  quota: utilisation below the ceiling is the sink's idling, the ceiling itself the server's
+  latency (the sandbox's filtered lists slow down as its store grows);
 - p50 / p99 of real-time command latency excluding time spent in HTTP (target p99 <= 2 s).
 
 The child's store memoises decodes for filtered lists (``FastListStore``, same results):
@@ -86,20 +90,23 @@ def _max_in_window(times: list[float], window: float = 1.0) -> int:
 
 
 class Metered(httpx.AsyncBaseTransport):
-    """Counts 429s and adds each request's duration to the calling task's API time."""
+    """Counts 429s, keeps each request's duration, and adds it to the calling task's API time."""
 
     def __init__(self) -> None:
         self.inner = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=200))
         self.status: Counter[int] = Counter()
+        self.durations: list[float] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         started = time.perf_counter()
         try:
             response = await self.inner.handle_async_request(request)
         finally:
+            duration = time.perf_counter() - started
+            self.durations.append(duration)
             spent = API_TIME.get(None)
             if spent is not None:
-                spent[0] += time.perf_counter() - started
+                spent[0] += duration
         self.status[response.status_code] += 1
         return response
 
@@ -110,7 +117,7 @@ class Metered(httpx.AsyncBaseTransport):
 async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     transport = Metered()
     rate = args.rate * args.limiter_share
-    limiter = TokenBucket(RateLimit(rate=rate, burst=max(1.0, rate / 10), window=1.0, jitter=args.jitter,
+    limiter = TokenBucket(RateLimit(rate=rate, burst=max(1.0, rate), window=1.0, jitter=args.jitter,
                                     shrink=0.8, recovery=20.0)  # as app/connections.py
                           if args.jitter >= 0 else RateLimit(rate=rate, burst=1))
     mapping = example_mapping()
@@ -192,7 +199,7 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
             "p50": latencies[len(latencies) // 2] if latencies else None,
             "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else None,
             "max": latencies[-1] if latencies else None,
-            "catalogue_scans": sink.lookup.catalogue_scans}
+            "catalogue_scans": sink.lookup.catalogue_scans, "durations": transport.durations}
 
 
 def _day(n: int) -> Any:
@@ -208,8 +215,9 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=50, help="sandbox limit, requests per second")
     parser.add_argument("--limiter-share", type=float, default=1.0,
                         help="the sink's limiter rate as a fraction of --rate")
-    parser.add_argument("--jitter", type=float, default=0.05,
-                        help="window mode: seconds added to the 1 s window; < 0: plain bucket")
+    parser.add_argument("--jitter", type=float, default=0.005,
+                        help="window mode: seconds a slot is held beyond the 1 s window after "
+                             "its response; < 0: plain bucket")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--realtime-every", type=float, default=1.0)
     args = parser.parse_args()
@@ -235,6 +243,15 @@ def main() -> None:
           f"-> quota utilisation {100 * achieved / args.rate:.1f} % "
           f"(busiest 1 s window: {truth['max_in_window']})")
     print(f"429s seen by the client {stats['client_429']} (sandbox counted {truth['server_429']})")
+    durations = stats["durations"]
+    if durations and args.jitter >= 0:
+        # Window mode holds a slot from the send to 1 s + jitter after the response: its ceiling
+        # is rate / (1 + jitter + mean latency), so latency growth shows up as lost quota.
+        mean, tail = sum(durations) / len(durations), durations[-max(1, len(durations) // 4):]
+        ceiling = 1 / (1 + args.jitter + mean)
+        print(f"request latency mean {mean * 1000:.0f} ms (last quarter "
+              f"{sum(tail) / len(tail) * 1000:.0f} ms, p99 {sorted(durations)[int(len(durations) * 0.99)] * 1000:.0f} ms)"
+              f" -> window-mode ceiling {100 * ceiling * args.limiter_share:.1f} % of the quota")
     print(f"duplicates: invoices {truth['invoice_dupes']}, contacts {truth['contact_dupes']}, "
           f"products {truth['product_dupes']}; invoices in Holded {truth['invoices']} "
           f"(expected {args.invoices} + {stats['realtime']} real-time)")

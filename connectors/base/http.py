@@ -1,4 +1,4 @@
-"""One logical HTTP request: acquire a token -> send -> classify -> retry.
+"""One logical HTTP request: hold a limiter slot around the send -> classify -> retry.
 
 Connector clients build an :class:`ApiTransport` around an injected
 ``httpx.AsyncClient`` and contain no loops, sleeps or httpx exception handling of
@@ -76,12 +76,14 @@ class ApiTransport:
         """Perform one logical request; returns the response and its decoded body."""
 
         async def attempt() -> tuple[httpx.Response, Any]:
-            await self.limiter.acquire(lane)
             request = self._client.build_request(
                 method, url, params=params, json=json_body, headers=headers
             )
-            with translate_httpx_errors(self.system, request, self.table, secrets=self._secrets):
-                response = await self._client.send(request)
+            # The slot is held from the send to the response (window mode counts both ends).
+            async with self.limiter.slot(lane):
+                with translate_httpx_errors(self.system, request, self.table,
+                                            secrets=self._secrets):
+                    response = await self._client.send(request)
             logger.debug("%s %s -> %s", method, request.url.path, response.status_code)
             try:
                 self._check(response)

@@ -1,31 +1,41 @@
 """Async token bucket per API credential, with two lanes and self-correction on 429.
 
 The rate is declared as data (:class:`RateLimit`) by each connector. A worker owning a
-part of a credential's partitions takes ``share`` of its quota. ``acquire(lane)`` is
-awaited before every request: waiting ``"realtime"`` requests always go before
-``"bulk"`` ones, and bulk runs at the full rate whenever no realtime request waits.
-``on_rate_limited(retry_after)`` pauses until the server's ``Retry-After`` (0 means
-go now), shrinks the rate, which then recovers linearly over ``RateLimit.recovery``.
+part of a credential's partitions takes ``share`` of its quota. ``async with
+bucket.slot(lane):`` wraps every request, from just before its send to the arrival of its
+response (or the error, timeout or cancellation that ends it): waiting ``"realtime"``
+requests always go before ``"bulk"`` ones, and bulk runs at the full rate whenever no
+realtime request waits. ``on_rate_limited(retry_after)`` pauses until the server's
+``Retry-After`` (0 means go now), shrinks the rate, which then recovers linearly over
+``RateLimit.recovery``.
 
-A server that counts requests in a sliding window (``RateLimit.window``) is overrun by a
-bucket at its full rate: a burst plus the refill of one window, or the arrival jitter of
-two requests a window apart, puts one request too many in some window, and the 429 costs a
-shrink and a minute of recovery. So with ``window`` set the bucket also keeps the send times
-of the last window's worth of requests and never sends more than ``rate * window`` within
-``window + jitter``: the full quota less ``jitter / window``, never over it, and a stall
-(a slow search, a dependency wait) can be caught up by a burst that still fits.
+A server that counts requests in a sliding window (``RateLimit.window``) stamps each one
+when its loop gets to it: anywhere between our send and the arrival of its response. Spacing
+the SEND times (a bucket, or at most ``n = rate * window`` sends per window plus a guessed
+jitter) is overrun whenever that delay varies by more than the guess. So in window mode each
+request holds one of ``n`` slots from its send until ``window`` after its completion, and a
+send waits for a free slot. Exact, with no guess: a request the server stamps in
+``(t - window, t]`` was sent before ``t`` and completed after ``t - window``, so it held a slot
+at ``t``, and at most ``n`` slots are ever held. The price is the latency: each slot serves one
+request per ``window + latency``. ``jitter`` is only added to the hold as a margin for the
+server's clock running faster than ours (ppm) and for the rounding of its stamps; a few ms do.
+The one thing the proof cannot bound is a request the client gave up on (timeout) that the
+server still handles later; its slot is held for a window after the give-up, as for any other.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import math
 import time
 from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-__all__ = ["Clock", "Lane", "Limiters", "RateLimit", "SystemClock", "TokenBucket"]
+__all__ = ["Clock", "Lane", "Limiters", "RateLimit", "Slot", "SystemClock", "TokenBucket"]
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +70,7 @@ class RateLimit:
     min_fraction: float = 0.05  # never shrink below this fraction of the full rate
     recovery: float = 60.0  # seconds to climb back from the shrunk rate to the full one
     window: float | None = None  # the server's sliding window in seconds, when it has one
-    jitter: float = 0.02  # seconds added to the window: arrival jitter must not overrun it
+    jitter: float = 0.005  # seconds a slot is held beyond the window: clock skew margin
 
     def __post_init__(self) -> None:
         if self.rate <= 0 or self.burst < 1:
@@ -84,7 +94,8 @@ class TokenBucket:
         self._recover_from = 0.0
         self._queues: dict[Lane, deque[object]] = {lane: deque() for lane in LANES}
         self._changed = asyncio.Event()
-        self._sent: deque[float] = deque()  # send times of the last window (window mode)
+        self._in_flight = 0  # window mode: slots held by requests sent, not yet completed
+        self._completed: deque[float] = deque()  # ... and completion times of the last window
 
     @property
     def share(self) -> float:
@@ -122,9 +133,18 @@ class TokenBucket:
         return self._floor + (self.full_rate - self._floor) * max(0.0, progress)
 
     def tokens(self) -> float:
+        """Requests that could be sent now (the bucket's tokens, or fewer free slots)."""
         now = self._clock.monotonic()
         self._refill(now)
-        return self._tokens if now >= self._updated else 0.0
+        tokens = self._tokens if now >= self._updated else 0.0
+        if self.per_window:
+            tokens = min(tokens, float(max(0, self.per_window - self.busy_slots(now))))
+        return tokens
+
+    def busy_slots(self, now: float | None = None) -> int:
+        """Window mode: requests in flight plus those completed within the last window."""
+        self._expire(self._clock.monotonic() if now is None else now)
+        return self._in_flight + len(self._completed)
 
     def waiting(self, lane: Lane) -> int:
         return len(self._queues[lane])
@@ -146,8 +166,21 @@ class TokenBucket:
         )
         self._notify()
 
-    async def acquire(self, lane: Lane = "realtime") -> None:
-        """Wait for one token; realtime waiters are always served before bulk ones."""
+    @contextlib.asynccontextmanager
+    async def slot(self, lane: Lane = "realtime") -> AsyncIterator[Slot]:
+        """Hold a slot around one request: enter before the send, leave on its response.
+
+        Leaving by an exception (an error, a timeout, a cancellation) releases it too."""
+        held = await self.acquire(lane)
+        try:
+            yield held
+        finally:
+            held.release()
+
+    async def acquire(self, lane: Lane = "realtime") -> Slot:
+        """Wait for one token (and, in window mode, a free slot); realtime waiters are always
+        served before bulk ones. Call ``release()`` on the result when the response arrives
+        (:meth:`slot` does); a slot dropped unreleased is released when it is collected."""
         if lane not in self._queues:
             raise ValueError(f"unknown lane {lane!r}")
         ticket = object()
@@ -158,9 +191,11 @@ class TokenBucket:
                     delay = self._delay(self._clock.monotonic())
                     if delay <= 0:
                         self._tokens -= 1
-                        self._record_send()
-                        return
-                    await self._clock.sleep(delay)
+                        return self._take_slot()
+                    if math.isinf(delay):  # every slot held by a request in flight
+                        await self._changed.wait()
+                    else:
+                        await self._clock.sleep(delay)
                 else:
                     await self._changed.wait()
         finally:
@@ -182,19 +217,36 @@ class TokenBucket:
         return max(window, (1 - self._tokens) / self.rate(now))
 
     def _window_delay(self, now: float) -> float:
-        """How long until one more send fits in every window (0 without a window)."""
+        """How long until a slot is free: 0 without a window, infinite while every slot
+        is held by a request in flight (its release notifies the waiters)."""
         n = self.per_window
-        if not n or len(self._sent) < n:
+        if not n or self.busy_slots(now) < n:
             return 0.0
-        assert self.limit.window is not None
-        return max(0.0, self._sent[-n] + self.limit.window + self.limit.jitter - now)
+        if not self._completed:
+            return math.inf
+        # The oldest completion frees first; a release in the meantime cannot free one sooner.
+        return max(_EPSILON, self._completed[0] + self._hold - now)
 
-    def _record_send(self) -> None:
-        n = self.per_window
-        if n:
-            self._sent.append(self._clock.monotonic())
-            while len(self._sent) > n:
-                self._sent.popleft()
+    @property
+    def _hold(self) -> float:
+        """How long a completed request keeps its slot."""
+        return (self.limit.window or 0.0) + self.limit.jitter
+
+    def _expire(self, now: float) -> None:
+        hold = self._hold
+        while self._completed and self._completed[0] + hold <= now:
+            self._completed.popleft()
+
+    def _take_slot(self) -> Slot:
+        if not self.per_window:
+            return Slot(None)
+        self._in_flight += 1
+        return Slot(self)
+
+    def _release(self) -> None:
+        self._in_flight -= 1
+        self._completed.append(self._clock.monotonic())
+        self._notify()
 
     def _refill(self, now: float) -> None:
         if now > self._updated:
@@ -206,6 +258,30 @@ class TokenBucket:
     def _notify(self) -> None:
         self._changed.set()
         self._changed = asyncio.Event()
+
+
+class Slot:
+    """One request's place in a window-mode bucket, held until :meth:`release`.
+
+    Without a window it holds nothing and releasing does nothing."""
+
+    __slots__ = ("_bucket",)
+
+    def __init__(self, bucket: TokenBucket | None) -> None:
+        self._bucket = bucket
+
+    def release(self) -> None:
+        """The response arrived (or the request ended otherwise); idempotent."""
+        bucket, self._bucket = self._bucket, None
+        if bucket is not None:
+            bucket._release()
+
+    def __del__(self) -> None:
+        # A caller that lost its slot without releasing it must not shrink the quota forever.
+        try:
+            self.release()
+        except Exception:  # noqa: BLE001 - interpreter shutdown, no loop: nothing to free
+            pass
 
 
 class Limiters:

@@ -230,9 +230,9 @@ class OdooClient:
 
     async def _send(self, request: httpx.Request, lane: Lane,
                     odoo_errors_in_status: bool = False) -> httpx.Response:
-        await self.limiter.acquire(lane)
-        with translate_httpx_errors(SYSTEM, request, DEFAULT_TABLE, secrets=(self._key,)):
-            response = await self._http.send(request)
+        async with self.limiter.slot(lane):  # held from the send to the response
+            with translate_httpx_errors(SYSTEM, request, DEFAULT_TABLE, secrets=(self._key,)):
+                response = await self._http.send(request)
         logger.debug("POST %s -> %s", request.url.path, response.status_code)
         if odoo_errors_in_status and response.status_code in (401, 403, 404, 422, 500):
             name = _json_or_none(response, "name")

@@ -192,12 +192,12 @@ class PrestaShopClient:
     async def _write(self, method: str, url: str, content: bytes, lane: Lane,
                      retrier: Retrier) -> Any:
         async def attempt() -> Any:
-            await self.limiter.acquire(lane)
             request = self._http.build_request(
                 method, url, params={"output_format": "JSON"}, content=content,
                 headers={**self._headers(), "Content-Type": "application/xml"})
-            with translate_httpx_errors(SYSTEM, request, secrets=self._secrets):
-                response = await self._http.send(request)
+            async with self.limiter.slot(lane):  # held from the send to the response
+                with translate_httpx_errors(SYSTEM, request, secrets=self._secrets):
+                    response = await self._http.send(request)
             logger.debug("%s %s -> %s", method, request.url.path, response.status_code)
             try:
                 self._check(response)

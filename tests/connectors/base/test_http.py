@@ -126,3 +126,18 @@ async def test_paginate_cursor_loop_is_detected(clock: FakeClock) -> None:
     with pytest.raises(PaginationLoop):
         _ = [r async for r in make(api, clock).paginate("/items", CursorPaginator())]
     assert len(api.requests) == 2  # the second answer repeats the cursor: stop there
+
+
+async def test_each_attempt_holds_a_window_slot_until_it_ends(clock: FakeClock) -> None:
+    """A timed-out attempt frees its slot a window after it ended, not never and not at once."""
+    api = FakeApi()
+    api.script("GET", "/x", raising(httpx.ReadTimeout("slow")))
+    api.on("GET", "/x", json_response(200, [1]))
+    limiter = TokenBucket(RateLimit(rate=1.0, burst=1, window=1.0, jitter=0.0), clock)
+    retrier = Retrier(RetryPolicy(max_attempts=3, base_delay=1.0), clock, SequenceRandom(0.5))
+    transport = ApiTransport(api.client(), system="test", limiter=limiter, retrier=retrier)
+    assert await transport.json("GET", "/x") == [1]
+    assert clock.sleeps == [0.5, 0.5]  # the retry's back-off, then the rest of the window
+    assert limiter.busy_slots() == 1  # the second attempt's, completed just now
+    await clock.sleep(1.0)
+    assert limiter.busy_slots() == 0

@@ -3,6 +3,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from connectors.base.limiter import Limiters, RateLimit, TokenBucket
 from tests.connectors.fakes import FakeClock, settle
@@ -16,13 +18,17 @@ class Recorder:
         self.done: list[tuple[float, str]] = []
         self.tasks: list[asyncio.Task[None]] = []
 
-    def start(self, label: str, lane: str = "realtime", count: int = 1) -> None:
+    def start(self, label: str, lane: str = "realtime", count: int = 1,
+              latency: float = 0.0) -> None:
+        """``count`` requests, each holding its slot ``latency`` seconds after its send."""
         for i in range(count):
-            self.tasks.append(asyncio.ensure_future(self._one(f"{label}{i}", lane)))
+            self.tasks.append(asyncio.ensure_future(self._one(f"{label}{i}", lane, latency)))
 
-    async def _one(self, label: str, lane: str) -> None:
-        await self.bucket.acquire(lane)  # type: ignore[arg-type]
-        self.done.append((round(self.clock.now - 1000.0, 6), label))
+    async def _one(self, label: str, lane: str, latency: float) -> None:
+        async with self.bucket.slot(lane):  # type: ignore[arg-type]
+            self.done.append((round(self.clock.now - 1000.0, 6), label))
+            if latency:
+                await self.clock.sleep(latency)
 
     def times(self) -> list[float]:
         return [t for t, _ in self.done]
@@ -126,14 +132,58 @@ async def test_a_bucket_at_full_rate_overruns_a_sliding_window_but_window_mode_n
     assert _busiest(plain.times(), 1.0) > 4
     await plain.close()
     clock.now = 2000.0
-    limit = RateLimit(rate=4.0, burst=4, window=1.0, jitter=0.25)  # binary-exact times
+    limit = RateLimit(rate=4.0, burst=4, window=1.0, jitter=0.0)
     windowed = Recorder(TokenBucket(limit, clock), clock)
-    windowed.start("w", count=12)
+    windowed.start("w", count=12, latency=0.25)
     await clock.advance(10)
     times = [t - 1000.0 for t in windowed.times()]
-    assert _busiest(times, 1.25) == 4  # never over the quota, even with 250 ms of jitter
-    assert times[:5] == [0.0, 0.0, 0.0, 0.0, 1.25]  # and the whole quota of each window
-    assert times[-1] == 2.5
+    # Each slot is held from the send to a window after the response: 1.25 s per request.
+    assert times == [0.0] * 4 + [1.25] * 4 + [2.5] * 4
+    assert _busiest(times, 1.25) == 4
+
+
+async def test_a_slow_response_delays_the_next_send(clock: FakeClock) -> None:
+    bucket = TokenBucket(RateLimit(rate=1.0, burst=1, window=1.0, jitter=0.0), clock)
+    rec = Recorder(bucket, clock)
+    rec.start("slow", latency=2.5)
+    rec.start("next")
+    await clock.advance(10)
+    # The server may stamp "slow" as late as 2.5: "next" goes a window after that.
+    assert rec.times() == [0.0, 3.5]
+
+
+async def test_a_send_waits_for_requests_in_flight_and_completions_out_of_order(
+        clock: FakeClock) -> None:
+    bucket = TokenBucket(RateLimit(rate=3.0, burst=3, window=1.0, jitter=0.0), clock)
+    rec = Recorder(bucket, clock)
+    rec.start("a", latency=2.0)
+    rec.start("b", latency=0.5)  # sent after "a", completes first
+    rec.start("c", latency=3.0)
+    rec.start("d", count=2)
+    await clock.advance(1.0)
+    assert bucket.busy_slots() == 3 and bucket.tokens() == 0.0
+    assert rec.labels() == ["a0", "b0", "c0"]  # nothing is free before 0.5 + 1
+    await clock.advance(10)
+    assert rec.done[3:] == [(1.5, "d0"), (2.5, "d1")]  # b's slot at 1.5, d0's at 2.5 (a's at 3)
+
+
+async def test_with_every_slot_in_flight_a_send_waits_for_a_response(clock: FakeClock) -> None:
+    bucket = TokenBucket(RateLimit(rate=2.0, burst=2, window=1.0, jitter=0.0), clock)
+    rec = Recorder(bucket, clock)
+    rec.start("long", count=2, latency=4.0)
+    rec.start("next")
+    await clock.advance(4.5)
+    assert rec.labels() == ["long0", "long1"]
+    await clock.advance(10)
+    assert rec.times()[-1] == 5.0
+
+
+async def test_jitter_extends_the_hold(clock: FakeClock) -> None:
+    bucket = TokenBucket(RateLimit(rate=1.0, burst=1, window=1.0, jitter=0.25), clock)
+    rec = Recorder(bucket, clock)
+    rec.start("r", count=3, latency=0.5)
+    await clock.advance(10)
+    assert rec.times() == [0.0, 1.75, 3.5]
 
 
 async def test_window_mode_catches_up_after_a_stall_without_overrunning(clock: FakeClock) -> None:
@@ -151,11 +201,119 @@ async def test_window_mode_catches_up_after_a_stall_without_overrunning(clock: F
 async def test_window_mode_follows_the_share(clock: FakeClock) -> None:
     bucket = TokenBucket(RateLimit(rate=8.0, burst=8, window=1.0, jitter=0.0), clock, share=0.5)
     assert bucket.per_window == 4
+    rec = Recorder(bucket, clock)
+    rec.start("r", count=6, latency=0.5)
+    await clock.advance(1.0)
+    assert rec.times() == [0.0] * 4
     bucket.set_share(0.25)
     assert bucket.per_window == 2
+    await clock.advance(10)
+    # The four held slots free at 1.5; only two fit the smaller share.
+    assert rec.times()[4:] == [1.5, 1.5]
     assert TokenBucket(RateLimit(rate=0.5, window=1.0), clock).per_window == 1
     with pytest.raises(ValueError):
         RateLimit(rate=1.0, window=0)
+
+
+async def test_window_mode_serves_realtime_before_bulk(clock: FakeClock) -> None:
+    bucket = TokenBucket(RateLimit(rate=1.0, burst=1, window=1.0, jitter=0.0), clock)
+    rec = Recorder(bucket, clock)
+    rec.start("first", latency=0.5)
+    await settle()
+    rec.start("b", "bulk", count=2)
+    await settle()
+    rec.start("r", "realtime")
+    await clock.advance(10)
+    assert rec.done == [(0.0, "first0"), (1.5, "r0"), (2.5, "b0"), (3.5, "b1")]
+
+
+async def test_window_mode_honours_a_429_pause(clock: FakeClock) -> None:
+    bucket = TokenBucket(RateLimit(rate=4.0, burst=4, window=1.0, jitter=0.0, recovery=100),
+                         clock)
+    async with bucket.slot():
+        pass
+    bucket.on_rate_limited(retry_after=2.0)
+    rec = Recorder(bucket, clock)
+    rec.start("r")
+    await clock.advance(10)
+    assert rec.times() == [2.0]  # one slot of four held, but the server said wait
+
+
+async def test_a_cancelled_request_releases_its_slot(clock: FakeClock) -> None:
+    bucket = TokenBucket(RateLimit(rate=1.0, burst=1, window=1.0, jitter=0.0), clock)
+    rec = Recorder(bucket, clock)
+    rec.start("hung", latency=100.0)
+    await clock.advance(2.0)
+    rec.start("next")
+    await clock.advance(1.0)
+    assert bucket.busy_slots() == 1 and rec.labels() == ["hung0"]
+    rec.tasks[0].cancel()  # e.g. the client's timeout: the request ends at 3.0
+    await clock.advance(10)
+    assert rec.done == [(0.0, "hung0"), (4.0, "next0")]
+    assert bucket.busy_slots() == 0
+
+
+async def test_a_slot_dropped_without_release_is_freed(clock: FakeClock) -> None:
+    bucket = TokenBucket(RateLimit(rate=2.0, burst=2, window=1.0, jitter=0.0), clock)
+    held = await bucket.acquire()
+    await bucket.acquire()  # dropped at once
+    await clock.advance(0.5)
+    assert bucket.busy_slots() == 2  # one in flight, one completed at 0
+    del held  # garbage: released now, at 0.5
+    await clock.advance(0.75)
+    assert bucket.busy_slots() == 1
+    await clock.advance(0.25)
+    assert bucket.busy_slots() == 0
+
+
+async def test_without_a_window_slots_hold_nothing(clock: FakeClock) -> None:
+    bucket = TokenBucket(RateLimit(rate=2.0, burst=2), clock)
+    held = await bucket.acquire()
+    assert bucket.busy_slots() == 0 and bucket.tokens() == 1.0
+    held.release()
+    held.release()
+    assert bucket.busy_slots() == 0
+
+
+requests = st.lists(st.tuples(st.integers(0, 32),  # arrival, eighths of a second
+                               st.integers(0, 40),  # latency, sixteenths
+                               st.integers(0, 4),  # where the server stamps it, quarters
+                               st.sampled_from(["realtime", "bulk"])),
+                     min_size=1, max_size=25)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(1, 4), requests)
+def test_no_server_window_ever_holds_more_than_the_quota(n: int, plan: list) -> None:
+    """Wherever between its send and its response the server stamps each request, no window
+    (t - 1, t] of stamps holds more than n (binary-exact times, so no rounding helps)."""
+
+    async def scenario() -> list[float]:
+        clock = FakeClock(start=0.0)
+        bucket = TokenBucket(RateLimit(rate=float(n), burst=n, window=1.0, jitter=0.0), clock)
+        stamps: list[float] = []
+
+        async def one(arrival: float, latency: float, where: float, lane: str) -> None:
+            await clock.sleep(arrival)
+            async with bucket.slot(lane):  # type: ignore[arg-type]
+                sent = clock.now
+                await clock.sleep(latency)
+                stamps.append(sent + (clock.now - sent) * where)
+
+        tasks = [asyncio.ensure_future(one(a / 8, lat / 16, w / 4, lane))
+                 for a, lat, w, lane in plan]
+        for _ in range(1000):
+            if all(t.done() for t in tasks):
+                break
+            await clock.advance(0.25)
+        assert all(t.done() for t in tasks)
+        for t in tasks:
+            t.result()
+        return stamps
+
+    stamps = sorted(asyncio.run(scenario()))
+    assert len(stamps) == len(plan)
+    assert max(sum(1 for u in stamps if t - 1.0 < u <= t) for t in stamps) <= n
 
 
 async def test_share_takes_part_of_the_quota(clock: FakeClock) -> None:

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from app.mapping import parse_mapping
-from connectors.base.limiter import RateLimit, TokenBucket
+from connectors.base.limiter import RateLimit, Slot, TokenBucket
 from connectors.holded.lookup import sync_key_of
 from connectors.holded.sandbox import SandboxServer, start_sandbox
 from connectors.holded.sink import DependencyPending, HoldedSink, MemoryLedger
@@ -346,9 +346,9 @@ class LaneRecorder(TokenBucket):
         super().__init__(RateLimit(rate=10_000, burst=10_000))
         self.lanes: list[str] = []
 
-    async def acquire(self, lane: str = "realtime") -> None:  # type: ignore[override]
+    async def acquire(self, lane: str = "realtime") -> Slot:  # type: ignore[override]
         self.lanes.append(lane)
-        await super().acquire(lane)  # type: ignore[arg-type]
+        return await super().acquire(lane)  # type: ignore[arg-type]
 
 
 async def test_every_call_carries_the_command_lane(sandbox: SandboxServer,
