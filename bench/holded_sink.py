@@ -16,9 +16,9 @@ injected every ``--realtime-every`` seconds. Printed:
   latency (the sandbox's filtered lists slow down as its store grows);
 - p50 / p99 of real-time command latency excluding time spent in HTTP (target p99 <= 2 s).
 
-The child's store memoises decodes for filtered lists (``FastListStore``, same results):
-the stock sandbox decodes every row per list, O(documents) per request, which makes a 10k
-run impossible within the quota.
+The child's store serves lists from an in-memory copy (``FastListStore``, same results): the
+stock sandbox reads and decodes every row per list, O(documents) per request, so its latency
+grows with the run and the bench would measure the sandbox rather than the sink.
 """
 
 from __future__ import annotations
