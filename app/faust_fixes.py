@@ -23,6 +23,8 @@ The fixes, installed once per process by :func:`install`:
   partition is not delivered any further, the read offset is put back where the seek put it,
   and the partition is sought to that offset again, so nothing of that batch is lost;
 - a partition with no committed offset is sought to its earliest offset;
+- these seeks run on the aiokafka consumer's own thread, so a batch being handed out cannot
+  undo them (a lost seek would turn the dropped records into a "gap" the commit passes);
 - after a seek the read offset is "the last offset delivered" (seek target - 1), as everywhere
   else in the fetch loop, so a record missing from the log right at the target is seen as a
   gap; the commit then never passes an offset that was neither acked nor a gap in the log.
@@ -89,6 +91,23 @@ def _acking(consumer: Any, tp: TP) -> bool:
         tp.topic not in consumer.app.tables.changelog_topics
 
 
+async def _seek_in_thread(consumer: Any, tp: TP, offset: int) -> None:
+    """Seek on the consumer's own thread, between two of its fetches.
+
+    faust runs aiokafka in a thread of its own and its ``_seek`` calls aiokafka from this one:
+    a seek that lands while that thread hands out a batch is undone by the batch's position
+    update, and the records this module dropped would never be read again."""
+    thread = getattr(consumer, "_thread", None)
+    aiokafka_consumer = getattr(thread, "_consumer", None)
+    if aiokafka_consumer is None:  # not a threaded consumer (or not started): faust's own way
+        await consumer._seek(tp, offset)
+        return
+
+    async def seek_there() -> None:
+        aiokafka_consumer.seek(tp, offset)
+    await thread.call_thread(seek_there)
+
+
 def _set_read_offset(consumer: Any, tp: TP, target: int) -> None:
     # The fetch loop's read offset is the last offset it delivered.
     consumer._read_offset[tp] = target - 1
@@ -104,7 +123,7 @@ async def perform_seek(self: Any) -> None:
     for tp in assigned:
         target = self._committed_offset.get(tp) or earliest.get(tp) or 0
         if tp in earliest:
-            await self._seek(tp, target)
+            await _seek_in_thread(self, tp, target)
             self._committed_offset[tp] = target
         seeks.sought(tp, target)
         _set_read_offset(self, tp, target)
@@ -144,7 +163,7 @@ async def _drop_moved(consumer: Any, seeks: _SeekLog, stale: set[TP]) -> None:
         stale.add(moved)
         target = seeks.targets[moved]
         _set_read_offset(consumer, moved, target)
-        await consumer._seek(moved, target)
+        await _seek_in_thread(consumer, moved, target)
         log.info("%s sought to %d while a batch was delivered: rest of that batch dropped, "
                  "read again from %d", moved, target, target)
 
@@ -155,6 +174,8 @@ async def _add_gap(self: Any, tp: TP, offset_from: int, offset_to: int) -> None:
     committed = self._committed_offset[tp]
     if committed is not None and offset_from <= committed <= offset_to:
         self._gap[tp].addi(committed, committed + 1)
+    log.warning("%s: offsets %d..%d are not in the log (compacted, expired or skipped); the "
+                "commit will pass them", tp, offset_from, offset_to - 1)
     await _ORIGINAL["_add_gap"](self, tp, offset_from, offset_to)
 
 
