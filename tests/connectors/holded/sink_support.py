@@ -144,13 +144,16 @@ class FastListStore(SandboxStore):
     a list filters that copy and hands out private copies of the matches.
     """
 
-    _mirror: dict[str, dict[str, tuple[int, dict[str, Any]]]]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # collection -> id -> (seq, decoded body), in seq order; only collections listed so far
+        self._mirror: dict[str, dict[str, tuple[int, dict[str, Any]]]] = {}
 
     def _copy_of(self, collection: str) -> dict[str, tuple[int, dict[str, Any]]] | None:
-        return self.__dict__.setdefault("_mirror", {}).get(collection)
+        return self._mirror.get(collection)
 
     async def _load(self, collection: str, after_seq: int = 0) -> dict[str, tuple[int, dict[str, Any]]]:
-        mirror = self.__dict__.setdefault("_mirror", {}).setdefault(collection, {})
+        mirror = self._mirror.setdefault(collection, {})
         async with self._db.execute(
             "SELECT seq, id, body FROM records WHERE collection = ? AND seq > ? ORDER BY seq",
             (collection, after_seq),
@@ -161,8 +164,10 @@ class FastListStore(SandboxStore):
 
     async def _caught_up(self, collection: str) -> None:
         copy = self._copy_of(collection)
-        if copy is not None:  # new rows only: seq grows with every insert
-            await self._load(collection, max((seq for seq, _ in copy.values()), default=0))
+        if copy:  # new rows only: seq grows with every insert, and the copy is in seq order
+            await self._load(collection, next(reversed(copy.values()))[0])
+        elif copy is not None:
+            await self._load(collection)
 
     async def insert(self, collection: str, body: dict[str, Any]) -> dict[str, Any]:
         out = await super().insert(collection, body)
