@@ -80,20 +80,26 @@ async def holded():
     await server.stop()
 
 
-def flash(browser, timeout: float = 30.0) -> str:
-    """The outcome line of the page an action redirected to. The click returns once the form
-    is submitted; the action reads Kafka before it answers, so wait for the new page."""
+def page_element(browser, by: str, value: str, timeout: float = 30.0):
+    """The element of the page a form submit leads to. The click can return while the old page
+    is still shown (the new one reads Kafka before it answers), so wait for the element."""
     from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
 
     try:
-        return WebDriverWait(browser, timeout).until(
-            EC.presence_of_element_located((By.ID, "flash"))).text
+        return WebDriverWait(browser, timeout).until(EC.presence_of_element_located((by, value)))
     except TimeoutException:
-        raise AssertionError(f"no outcome after {timeout:.0f}s; the page says: "
+        raise AssertionError(f"no {value} after {timeout:.0f}s; the page says: "
                              f"{browser.find_element(By.TAG_NAME, 'body').text[:2000]}") from None
+
+
+def flash(browser, timeout: float = 30.0) -> str:
+    """The outcome line of the page an action redirected to."""
+    from selenium.webdriver.common.by import By
+
+    return page_element(browser, By.ID, "flash", timeout).text
 
 
 async def _until(page_check, timeout: float, what: str):
@@ -187,7 +193,7 @@ async def test_operator_overrides_and_redrives_in_a_real_browser(own_flow, holde
         except NoSuchElementException:
             return None
 
-    shown = browser.find_element(By.CSS_SELECTOR, conflict_row).text
+    shown = (await asyncio.to_thread(page_element, browser, By.CSS_SELECTOR, conflict_row)).text
     assert "B11111111" in shown and "B22222222" in shown and c["decision"] in shown
     assert "iva_superreducido" in browser.find_element(By.CSS_SELECTOR, parked_row).text
     assert cell(parked_row, "td.times") == "1"
