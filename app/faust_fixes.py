@@ -28,6 +28,10 @@ The fixes, installed once per process by :func:`install`:
 - after a seek the read offset is "the last offset delivered" (seek target - 1), as everywhere
   else in the fetch loop, so a record missing from the log right at the target is seen as a
   gap; the commit then never passes an offset that was neither acked nor a gap in the log.
+- a revocation no longer forgets the acks of records already processed. faust drops the acks
+  of revoked partitions first and commits them last, once the records in flight are done; the
+  commit then saw acks starting past its committed offset (faust's tolerance of one missing
+  offset, flaw 3, papers over this). The dropped acks are kept for that last commit.
 
 At-least-once: the price of each fix is a few records read twice, which every agent of this
 app treats as duplicates.
@@ -58,6 +62,8 @@ class _SeekLog:
         self.at_fetch: dict[TP, int] = {}  # epochs when the batch being delivered was fetched
         self.count_at_fetch = 0
         self.warned: set[tuple[TP, int]] = set()
+        # acks (and the committed offset) faust dropped at the start of a revocation
+        self.revoked_acks: dict[TP, tuple[list[int], int | None]] = {}
 
     def sought(self, tp: TP, target: int) -> None:
         self.count += 1
@@ -179,9 +185,51 @@ async def _add_gap(self: Any, tp: TP, offset_from: int, offset_to: int) -> None:
     await _ORIGINAL["_add_gap"](self, tp, offset_from, offset_to)
 
 
+async def on_partitions_revoked(self: Any, revoked: set[TP]) -> None:
+    """Keep the acks faust drops at the start of a revocation for the commit at its end.
+
+    faust forgets the acks of revoked partitions, then waits for the records in flight and
+    commits: that commit saw only the acks that came in between, starting past the committed
+    offset, and could not pass the records processed before the revocation."""
+    kept = _seeks(self).revoked_acks
+    for tp in revoked:
+        if self._acked.get(tp):
+            kept[tp] = (list(self._acked[tp]), self._committed_offset.get(tp))
+    try:
+        await _ORIGINAL["on_partitions_revoked"](self, revoked)
+    finally:
+        for tp in revoked:
+            kept.pop(tp, None)
+
+
+def _filter_tps_with_pending_acks(self: Any, topics: Any = None) -> Any:
+    """faust's partitions with acks to commit, and those whose acks a revocation dropped."""
+    tps = list(_ORIGINAL["_filter_tps_with_pending_acks"](self, topics))
+    tps += [tp for tp in _seeks(self).revoked_acks if tp not in tps and
+            (topics is None or tp in topics or tp.topic in topics)]
+    return iter(tps)
+
+
+def _restore_revoked_acks(consumer: Any, tp: TP, acked: list[int]) -> None:
+    kept = _seeks(consumer).revoked_acks.pop(tp, None)
+    if not kept:
+        return
+    offsets, committed = kept
+    if consumer._committed_offset[tp] is None:
+        consumer._committed_offset[tp] = committed
+    committed = consumer._committed_offset[tp]
+    index = consumer._acked_index[tp]
+    for offset in offsets:
+        if offset not in index and (committed is None or offset >= committed):
+            index.add(offset)
+            acked.append(offset)
+    acked.sort()
+
+
 def _new_offset(self: Any, tp: TP) -> int | None:
     """Never commit past an offset that was neither acked nor a gap in the log."""
     acked = self._acked[tp]
+    _restore_revoked_acks(self, tp, acked)
     committed = self._committed_offset[tp]
     if acked and committed is not None:
         gap = self._gap[tp]
@@ -202,6 +250,8 @@ def install() -> None:
         return
     for name, fixed in (("perform_seek", perform_seek), ("seek", seek),
                         ("_wait_next_records", _wait_next_records), ("getmany", getmany),
-                        ("_add_gap", _add_gap), ("_new_offset", _new_offset)):
+                        ("_add_gap", _add_gap), ("_new_offset", _new_offset),
+                        ("on_partitions_revoked", on_partitions_revoked),
+                        ("_filter_tps_with_pending_acks", _filter_tps_with_pending_acks)):
         _ORIGINAL[name] = getattr(Consumer, name)
         setattr(Consumer, name, fixed)

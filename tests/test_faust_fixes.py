@@ -150,3 +150,51 @@ def test_table_changelogs_are_left_to_recovery(consumer):
     asyncio.run(consumer.perform_seek())
     assert consumer.sought == []
     assert consumer._read_offset[changelog] is None  # as faust itself leaves it
+
+
+def test_a_revocation_keeps_the_acks_of_records_processed_before_it(consumer):
+    """faust drops the acks of revoked partitions, then commits once the records in flight are
+    done: the records processed before the revocation are committed, not read again."""
+    consumer._committed_offset[SRC] = 14
+    consumer._acked[SRC].append(14)
+    consumer._acked_index[SRC].add(14)
+    committed = {}
+
+    async def the_revocation(revoked):  # what faust does after dropping the acks
+        consumer._committed_offset[SRC] = 14  # "getmany while flow not active" seeks back
+        consumer._acked[SRC].append(15)  # the record in flight is done
+        consumer._acked_index[SRC].add(15)
+        for tp in consumer._filter_tps_with_pending_acks():
+            committed[tp] = consumer._new_offset(tp)
+    consumer._on_partitions_revoked = the_revocation
+    asyncio.run(consumer.on_partitions_revoked({SRC}))
+    assert committed == {SRC: 16}
+
+
+def test_a_revocation_with_nothing_in_flight_still_commits_what_was_processed(consumer):
+    consumer._committed_offset[SRC] = 14
+    consumer._acked[SRC].extend([14, 15])
+    consumer._acked_index[SRC].update([14, 15])
+    committed = {}
+
+    async def the_revocation(revoked):
+        for tp in consumer._filter_tps_with_pending_acks():
+            committed[tp] = consumer._new_offset(tp)
+    consumer._on_partitions_revoked = the_revocation
+    asyncio.run(consumer.on_partitions_revoked({SRC}))
+    assert committed == {SRC: 16}
+    assert faust_fixes._seeks(consumer).revoked_acks == {}
+
+
+def test_acks_kept_over_a_revocation_do_not_bridge_a_record_never_processed(consumer):
+    consumer._committed_offset[SRC] = 14
+    consumer._acked[SRC].append(16)  # 14 and 15 never came
+    consumer._acked_index[SRC].add(16)
+    committed = {}
+
+    async def the_revocation(revoked):
+        for tp in consumer._filter_tps_with_pending_acks():
+            committed[tp] = consumer._new_offset(tp)
+    consumer._on_partitions_revoked = the_revocation
+    asyncio.run(consumer.on_partitions_revoked({SRC}))
+    assert committed == {SRC: None}
