@@ -170,7 +170,7 @@ async def _drop_moved(consumer: Any, seeks: _SeekLog, stale: set[TP]) -> None:
         target = seeks.targets[moved]
         _set_read_offset(consumer, moved, target)
         await _seek_in_thread(consumer, moved, target)
-        log.info("%s sought to %d while a batch was delivered: rest of that batch dropped, "
+        log.debug("%s sought to %d while a batch was delivered: rest of that batch dropped, "
                  "read again from %d", moved, target, target)
 
 
