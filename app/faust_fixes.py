@@ -171,7 +171,7 @@ async def _drop_moved(consumer: Any, seeks: _SeekLog, stale: set[TP]) -> None:
         _set_read_offset(consumer, moved, target)
         await _seek_in_thread(consumer, moved, target)
         log.debug("%s sought to %d while a batch was delivered: rest of that batch dropped, "
-                 "read again from %d", moved, target, target)
+                  "read again from %d", moved, target, target)
 
 
 async def _add_gap(self: Any, tp: TP, offset_from: int, offset_to: int) -> None:
