@@ -53,7 +53,8 @@ _ORIGINAL: dict[str, Any] = {}
 
 
 class _SeekLog:
-    """Per consumer: how often each partition was sought, and to which offset."""
+    """Per consumer: how often each partition was sought and to which offset, and the acks a
+    revocation dropped."""
 
     def __init__(self) -> None:
         self.count = 0

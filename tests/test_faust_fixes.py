@@ -41,6 +41,26 @@ def consumer():
     return c
 
 
+def ack(consumer, tp: TP, *offsets: int) -> None:
+    """What faust's stream does when an agent is done with these records."""
+    consumer._acked[tp].extend(offsets)
+    consumer._acked_index[tp].update(offsets)
+
+
+def revoke_and_commit(consumer, before_the_commit=lambda: None) -> dict[TP, int | None]:
+    """Revoke SRC as faust does (drop its acks, then commit), with ``before_the_commit`` run
+    in between; the offsets that commit would send."""
+    committed = {}
+
+    async def the_revocation(revoked):  # what faust does after dropping the acks
+        before_the_commit()
+        for tp in consumer._filter_tps_with_pending_acks():
+            committed[tp] = consumer._new_offset(tp)
+    consumer._on_partitions_revoked = the_revocation
+    asyncio.run(consumer.on_partitions_revoked({SRC}))
+    return committed
+
+
 def batch(consumer, records: dict[TP, list[int]]) -> None:
     async def _getmany(active_partitions, timeout):
         return {tp: [record(tp, o) for o in offsets] for tp, offsets in records.items()}
@@ -117,11 +137,9 @@ def test_perform_seek_seeks_a_never_committed_partition_to_its_earliest_offset(c
 
 def test_the_commit_never_passes_an_offset_that_was_not_acked(consumer):
     consumer._committed_offset[SRC] = 100
-    consumer._acked[SRC].extend([101, 102])
-    consumer._acked_index[SRC].update([101, 102])
+    ack(consumer, SRC, 101, 102)
     assert consumer._new_offset(SRC) is None  # faust itself would commit 103 here
-    consumer._acked[SRC].append(100)
-    consumer._acked_index[SRC].add(100)
+    ack(consumer, SRC, 100)
     assert consumer._new_offset(SRC) == 103
 
 
@@ -129,8 +147,7 @@ def test_a_record_missing_from_the_log_at_the_committed_offset_is_a_gap(consumer
     consumer._committed_offset[SRC] = 100
     # Read from 99 (the seek's last delivered); the next record in the log is 102.
     asyncio.run(consumer._add_gap(SRC, 100, 101))
-    consumer._acked[SRC].append(102)
-    consumer._acked_index[SRC].add(102)
+    ack(consumer, SRC, 102)
     assert consumer._new_offset(SRC) == 103
 
 
@@ -156,45 +173,22 @@ def test_a_revocation_keeps_the_acks_of_records_processed_before_it(consumer):
     """faust drops the acks of revoked partitions, then commits once the records in flight are
     done: the records processed before the revocation are committed, not read again."""
     consumer._committed_offset[SRC] = 14
-    consumer._acked[SRC].append(14)
-    consumer._acked_index[SRC].add(14)
-    committed = {}
+    ack(consumer, SRC, 14)
 
-    async def the_revocation(revoked):  # what faust does after dropping the acks
+    def in_between():
         consumer._committed_offset[SRC] = 14  # "getmany while flow not active" seeks back
-        consumer._acked[SRC].append(15)  # the record in flight is done
-        consumer._acked_index[SRC].add(15)
-        for tp in consumer._filter_tps_with_pending_acks():
-            committed[tp] = consumer._new_offset(tp)
-    consumer._on_partitions_revoked = the_revocation
-    asyncio.run(consumer.on_partitions_revoked({SRC}))
-    assert committed == {SRC: 16}
+        ack(consumer, SRC, 15)  # the record in flight is done
+    assert revoke_and_commit(consumer, in_between) == {SRC: 16}
 
 
 def test_a_revocation_with_nothing_in_flight_still_commits_what_was_processed(consumer):
     consumer._committed_offset[SRC] = 14
-    consumer._acked[SRC].extend([14, 15])
-    consumer._acked_index[SRC].update([14, 15])
-    committed = {}
-
-    async def the_revocation(revoked):
-        for tp in consumer._filter_tps_with_pending_acks():
-            committed[tp] = consumer._new_offset(tp)
-    consumer._on_partitions_revoked = the_revocation
-    asyncio.run(consumer.on_partitions_revoked({SRC}))
-    assert committed == {SRC: 16}
+    ack(consumer, SRC, 14, 15)
+    assert revoke_and_commit(consumer) == {SRC: 16}
     assert faust_fixes._seeks(consumer).revoked_acks == {}
 
 
 def test_acks_kept_over_a_revocation_do_not_bridge_a_record_never_processed(consumer):
     consumer._committed_offset[SRC] = 14
-    consumer._acked[SRC].append(16)  # 14 and 15 never came
-    consumer._acked_index[SRC].add(16)
-    committed = {}
-
-    async def the_revocation(revoked):
-        for tp in consumer._filter_tps_with_pending_acks():
-            committed[tp] = consumer._new_offset(tp)
-    consumer._on_partitions_revoked = the_revocation
-    asyncio.run(consumer.on_partitions_revoked({SRC}))
-    assert committed == {SRC: None}
+    ack(consumer, SRC, 16)  # 14 and 15 never came
+    assert revoke_and_commit(consumer) == {SRC: None}
