@@ -85,7 +85,8 @@ def register_sinks(app: faust.App, settings: Settings, factories: MappingABC[str
     for system, factory in factories.items():
         ledger = ledgers[system] = app.Table(
             ledger_table(system), default=None, key_type=bytes, value_type=bytes,
-            partitions=settings.partitions,  # its changelog outlives generations (app/topics.py)
+            partitions=settings.partitions, options=settings.table_options,
+            # its changelog outlives generations (app/topics.py)
             changelog_topic=topic(names.changelog(ledger_table(system))))
         lanes = {lane: topic(names.commands(system, lane)) for lane in ("realtime", "bulk")}
         retry = topic(names.retries(system))

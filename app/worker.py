@@ -122,7 +122,7 @@ def create_app(settings: Settings, policy: Policy | None = None) -> faust.App:
     def table(name: str) -> faust.Table:
         # bytes types make faust use the raw codec: values are our own Avro records.
         return app.Table(name, default=None, key_type=bytes, value_type=bytes,
-                         partitions=settings.partitions)
+                         partitions=settings.partitions, options=settings.table_options)
 
     canonical_table = table(CANONICAL_TABLE)  # state, replicas and links: one record per key
 
