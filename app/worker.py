@@ -47,6 +47,13 @@ CONFLICT, AUDIT, DEAD = codec("Conflict"), codec("AuditRecord"), codec("DeadLett
 REJECTED = (DecodeError, BadEvent, KeyError_, JsonFormError, KeyError, TypeError, ValueError)
 
 
+def _report_undelivered(delivery: asyncio.Future) -> None:
+    """A record the producer gave up on (its retries spent). A lost command is emitted again
+    by app/resend.py once its partition is idle; the log says why it was late."""
+    if not delivery.cancelled() and delivery.exception() is not None:
+        log.error("a record was not delivered to Kafka: %r", delivery.exception())
+
+
 def tune_gc() -> None:
     """Fewer garbage collections on the hot path. Each record allocates many short-lived
     dicts that reference counting frees; with Python's default thresholds the collector still
@@ -146,7 +153,8 @@ def create_app(settings: Settings, policy: Policy | None = None) -> faust.App:
         """Hand one record to the producer. Straight to it rather than through faust's
         Topic.send, whose futures and sensors cost as much as the send itself; at-least-once
         holds the same way: faust flushes the producer before it commits an offset."""
-        await app.producer.send(topic_name, key, value, None, None, None)
+        delivery = await app.producer.send(topic_name, key, value, None, None, None)
+        delivery.add_done_callback(_report_undelivered)
 
     async def publish(key: bytes, decision: Decision) -> None:
         for cmd in decision.commands:
