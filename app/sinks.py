@@ -11,6 +11,10 @@ the commands done, the newest vector written and the commands parked for want of
   ``dependency_wait_s`` it fails with the reason.
 - A parked result keeps the command in the ledger; when a new mapping version arrives every
   parked command is published again, and runs under the same command id.
+- The lanes are separate agents, so one entity's commands could run side by side (a command
+  waiting out its retry, and a newer or re-sent one on the real-time lane): both would search
+  the target, find nothing and create. A per-key lock serialises them; the ledger is read
+  inside it, so the second sees what the first recorded.
 - Failed results also go to ``dlq`` with the full reason. Offsets are acknowledged only after
   the result is recorded (at-least-once; the ledger makes re-execution a no-op).
 """
@@ -33,6 +37,7 @@ from app.metrics import METRICS
 from app.settings import Settings
 from app.topics import TopicNames, ledger_table
 from connectors.base.contracts import DependencyPending, SinkOutcome, result
+from connectors.base.key_locks import KeyLocks
 
 __all__ = ["register_sinks"]
 
@@ -112,6 +117,7 @@ class _Runner:
         self.results, self.conflicts, self.dlq, self.retry = results, conflicts, dlq, retry
         self.max_wait_ms = int(settings.dependency_wait_s * 1000)
         self.names = TopicNames(settings)
+        self._locks = KeyLocks()
 
     async def consume(self, stream: faust.StreamT) -> None:
         async for event in stream.events():
@@ -134,6 +140,12 @@ class _Runner:
         except ValueError as exc:
             await self._dead(event, f"not a Command: {exc}", "DecodeError", raw)
             return
+        async with self._locks.hold(key):  # the lanes are separate agents: one key at a time
+            await self._run(command, event, attempt, first_try)
+
+    async def _run(self, command: dict[str, Any], event: faust.EventT, attempt: int,
+                   first_try: int) -> None:
+        key, raw = event.key, event.value
         raw_state = self.ledger.get(key)
         state = LEDGER.loads(raw_state) if raw_state else {"results": {}, "written": {}, "parked": {}}
         outcome = await self._execute(command, state, event, attempt, first_try)

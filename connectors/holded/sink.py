@@ -29,13 +29,13 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any
 
 from app.mapping import Mapping, Unmappable
 from connectors.base.contracts import DependencyPending, Ledger, MemoryLedger, SinkOutcome, result
 from connectors.base.errors import ConnectorError, Fault
+from connectors.base.key_locks import KeyLocks
 from connectors.holded.client import HoldedClient
 from connectors.holded.lookup import HoldedLookup
 from connectors.holded.sink_verify import conflicts
@@ -73,13 +73,14 @@ class HoldedSink:
         self._ledger = ledger
         self._clock = clock or SystemSinkClock()
         self._writers = Writers(client, self.lookup, self._clock, policy or SinkPolicy(), rand)
-        self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+        # one instance may run several commands at once (backfill chunks, tests)
+        self._locks = KeyLocks()
 
     async def execute(self, command: dict[str, Any]) -> SinkOutcome:
         """Write one command; commands of one entity key run one at a time."""
         if command.get("target_system", SYSTEM) != SYSTEM:
             raise ValueError(f"command for {command.get('target_system')!r} sent to the Holded sink")
-        async with self._entity_lock(command["entity_key"]):
+        async with self._locks.hold(command["entity_key"]):
             return await self._execute(command)
 
     async def _execute(self, command: dict[str, Any]) -> SinkOutcome:
@@ -119,20 +120,6 @@ class HoldedSink:
         if ctx.command.get("payload") is None:
             raise _Unsupported("an upsert command without a payload")
         return await self._writers.write(ctx)
-
-    @asynccontextmanager
-    async def _entity_lock(self, key: str) -> AsyncIterator[None]:
-        # Kafka orders one key's commands in one partition; this keeps that true when a
-        # caller runs several commands concurrently (backfill chunks, tests).
-        lock, users = self._locks.setdefault(key, (asyncio.Lock(), [0]))
-        users[0] += 1
-        try:
-            async with lock:
-                yield
-        finally:
-            users[0] -= 1
-            if users[0] == 0:
-                self._locks.pop(key, None)
 
 
 class _Unsupported(ConnectorError):
