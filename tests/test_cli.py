@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 from click.testing import CliRunner
 
@@ -102,3 +103,21 @@ def test_replay_since_without_a_broker_is_exit_3():
 def test_replay_from_beginning_without_run_names_the_next_generation():
     res = run("replay", "--from-beginning", "--no-run", env={"HOLDED_SYNC_GENERATION": "2"})
     assert res.exit_code == 0 and "replaying into generation 3" in res.output
+
+
+def test_worker_at_warning_keeps_the_root_logger_at_warning():
+    # faust's spinner would put the root logger at DEBUG: every debug call then builds a record
+    import faust
+
+    from app.cli import quiet_worker
+
+    root = logging.getLogger()
+    saved = root.level, list(root.handlers)
+    try:
+        app = faust.App("t-quiet-worker", broker="kafka://127.0.0.1:1", web_enabled=False)
+        quiet_worker(app, "warning")._setup_logging()
+        assert root.getEffectiveLevel() == logging.WARNING
+        assert not logging.getLogger("aiokafka").isEnabledFor(logging.DEBUG)
+    finally:
+        root.setLevel(saved[0])
+        root.handlers[:] = saved[1]
