@@ -181,8 +181,10 @@ async def _add_gap(self: Any, tp: TP, offset_from: int, offset_to: int) -> None:
     committed = self._committed_offset[tp]
     if committed is not None and offset_from <= committed <= offset_to:
         self._gap[tp].addi(committed, committed + 1)
+    done = sum(1 for o in self._acked.get(tp, ()) if offset_from <= o < offset_to)
     log.warning("%s: offsets %d..%d are not in the log (compacted, expired or skipped); the "
-                "commit will pass them", tp, offset_from, offset_to - 1)
+                "commit will pass them (%d of them were processed by this worker)",
+                tp, offset_from, offset_to - 1, done)
     await _ORIGINAL["_add_gap"](self, tp, offset_from, offset_to)
 
 

@@ -121,4 +121,16 @@ class ChaosRun:
         if self.flow and self.flow.worker:
             await asyncio.to_thread(self.flow.worker.stop)
         if self.sandbox:
+            await self._keep_sandbox_log()
             await self.sandbox.stop()
+
+    async def _keep_sandbox_log(self) -> None:
+        """Write the sandbox's request log and its documents next to worker.log: when a run
+        ends with a duplicate, they show which requests made it and when."""
+        assert self.sandbox
+        lines = [f"{r.time:.3f} {r.method} {r.path} {r.query or ''} -> {r.status} {r.outcome}"
+                 for r in self.sandbox.requests]
+        (self.tmp / "sandbox-requests.log").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        docs = await self.sandbox.all("documents")
+        (self.tmp / "sandbox-documents.log").write_text(
+            "\n".join(repr(d) for d in docs) + "\n", encoding="utf-8")
