@@ -38,12 +38,26 @@ from app.quota_share import install_quota_shares
 from app.resend import register_resender
 from app.topics import CANONICAL_TABLE, TopicNames, kafka_client_options
 
-__all__ = ["create_app"]
+__all__ = ["FLOW_OPTIONS", "create_app"]
 
 log = logging.getLogger(__name__)
 
 COMMAND = codec("Command")
 CONFLICT, AUDIT, DEAD = codec("Conflict"), codec("AuditRecord"), codec("DeadLetter")
+# How records flow through faust: the guarantee, commits, batching. The benches that measure
+# faust alone (bench/_floor_app.py, bench/_rebalance_app.py) use the same, so they measure
+# the worker's configuration.
+FLOW_OPTIONS: dict[str, Any] = dict(
+    processing_guarantee="at_least_once",
+    consumer_auto_offset_reset="earliest",
+    broker_commit_every=1000,
+    broker_commit_interval=1.0,
+    # Throughput: table changelogs and commands are many small records; batch them.
+    producer_linger=0.005,
+    producer_max_batch_size=1 << 20,
+    stream_buffer_maxsize=8192,
+    broker_max_poll_records=2000,
+)
 REJECTED = (DecodeError, BadEvent, KeyError_, JsonFormError, KeyError, TypeError, ValueError)
 
 
@@ -91,17 +105,9 @@ def create_app(settings: Settings, policy: Policy | None = None) -> faust.App:
         datadir=str(settings.data_dir),
         topic_partitions=settings.partitions,
         topic_allow_declare=True,
-        processing_guarantee="at_least_once",
-        consumer_auto_offset_reset="earliest",
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 10),
-        broker_commit_every=1000,
-        broker_commit_interval=1.0,
-        # Throughput: table changelogs and commands are many small records; batch them.
-        producer_linger=0.005,
-        producer_max_batch_size=1 << 20,
-        stream_buffer_maxsize=8192,
-        broker_max_poll_records=2000,
+        **FLOW_OPTIONS,
         web_bind=settings.web_host,
         web_port=settings.web_port,
         web_host=settings.web_host,

@@ -1,6 +1,6 @@
 """A faust app that does only faust's part of the canonical agent's work, for bench/faust_floor.py.
 
-Configured like the holded-sync worker. Per record, by ``HS_FLOOR_MODE``: ``read`` takes it from
+Configured like the holded-sync worker (its FLOW_OPTIONS). Per record, by ``HS_FLOOR_MODE``: ``read`` takes it from
 the stream; ``table`` also writes it to a table; ``send`` also sends it to another topic (what
 the canonical agent does with its one command). No decoding, no decision. When it has seen
 ``HS_FLOOR_RECORDS`` records it writes its rate (records/s, from the first record) to
@@ -16,6 +16,7 @@ import faust
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app import faust_fixes, faust_handoff  # noqa: E402
+from app.worker import FLOW_OPTIONS  # noqa: E402
 
 faust_fixes.install()
 if os.environ.get("HS_HANDOFF", "1") == "1":
@@ -25,11 +26,7 @@ MODE, RECORDS = os.environ["HS_FLOOR_MODE"], int(os.environ["HS_FLOOR_RECORDS"])
 DIRECT_SEND = os.environ.get("HS_DIRECT_SEND", "1") == "1"
 PARTITIONS = int(os.environ["HS_PARTITIONS"])
 app = faust.App(os.environ["HS_APP_ID"], broker=os.environ["HS_BROKER"], store="memory://",
-                topic_partitions=PARTITIONS, processing_guarantee="at_least_once",
-                consumer_auto_offset_reset="earliest", broker_commit_every=1000,
-                broker_commit_interval=1.0, producer_linger=0.005,
-                producer_max_batch_size=1 << 20, stream_buffer_maxsize=8192,
-                broker_max_poll_records=2000, web_enabled=False, logging_config=None)
+                topic_partitions=PARTITIONS, web_enabled=False, logging_config=None, **FLOW_OPTIONS)
 
 
 def topic(name: str) -> faust.TopicT:

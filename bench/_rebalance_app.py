@@ -1,7 +1,7 @@
 """A bare faust app for bench/rebalance_loss.py: it writes down every record its agent sees.
 
-Configured like the holded-sync worker (at-least-once, same commit and buffer settings, one
-table), with a little CPU per record so a backlog is being fetched when a rebalance comes.
+Configured like the holded-sync worker (its FLOW_OPTIONS, one table), with a little CPU per
+record so a backlog is being fetched when a rebalance comes.
 ``HS_FAUST_FIXES=0`` runs faust as released, without app/faust_fixes.py.
 """
 import os
@@ -11,17 +11,16 @@ from pathlib import Path
 import faust
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from app.worker import FLOW_OPTIONS  # noqa: E402  (importing it installs no fix)
+
 if os.environ.get("HS_FAUST_FIXES", "1") == "1":
     from app.faust_fixes import install
     install()
 
 PARTITIONS = int(os.environ["HS_PARTITIONS"])
 app = faust.App(os.environ["HS_APP_ID"], broker=os.environ["HS_BROKER"], store="memory://",
-                topic_partitions=PARTITIONS, processing_guarantee="at_least_once",
-                consumer_auto_offset_reset="earliest", broker_session_timeout=10,
-                broker_heartbeat_interval=1, broker_commit_every=1000,
-                broker_commit_interval=1.0, stream_buffer_maxsize=8192,
-                broker_max_poll_records=2000, web_enabled=False, logging_config=None)
+                topic_partitions=PARTITIONS, broker_session_timeout=10, broker_heartbeat_interval=1,
+                web_enabled=False, logging_config=None, **FLOW_OPTIONS)
 topic = app.topic(os.environ["HS_TOPIC"], key_type=bytes, value_type=bytes, key_serializer="raw",
                   value_serializer="raw", partitions=PARTITIONS)
 table = app.Table("seen", default=None, key_type=bytes, value_type=bytes, partitions=PARTITIONS)
