@@ -12,7 +12,10 @@ so each kind of record is found its own way:
 
 Only **positive** answers are cached (an id found or written stays valid); a "not found"
 always comes from a request that started after the question was asked, so a create whose
-response was lost is seen on the next attempt.
+response was lost is seen on the next attempt. One lookup serves a credential for the life
+of the worker, so the contact and document caches keep only the most recently written
+``REMEMBERED`` ids each (a forgotten one is searched again); the catalogue is kept whole, as
+a scan reads it whole anyway.
 """
 
 from __future__ import annotations
@@ -32,6 +35,21 @@ __all__ = ["DAY", "DocumentRef", "HoldedLookup", "SingleFlight", "sync_key_of"]
 logger = logging.getLogger(__name__)
 
 DAY = 86_400
+REMEMBERED = 50_000  # ids per cache: about 12 MB each when full
+
+
+class _Recent(dict):
+    """A dict of at most ``size`` keys; the least recently written goes first."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self.pop(key, None)
+        super().__setitem__(key, value)
+        if len(self) > self.size:
+            del self[next(iter(self))]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +99,11 @@ class SingleFlight:
 class HoldedLookup:
     """Holded ids by entity key or sku, for one Holded credential."""
 
-    def __init__(self, client: HoldedClient) -> None:
+    def __init__(self, client: HoldedClient, remembered: int = REMEMBERED) -> None:
         self._client = client
-        self._contacts: dict[str, str] = {}
+        self._contacts: dict[str, str] = _Recent(remembered)
         self._skus: dict[str, str] = {}
-        self._documents: dict[str, DocumentRef] = {}
+        self._documents: dict[str, DocumentRef] = _Recent(remembered)
         self._catalogue = SingleFlight(self._scan_products)
 
     @property
@@ -112,8 +130,8 @@ class HoldedLookup:
         contact = await self._client.contacts.find_by_custom_id(entity_key, lane=lane)
         if contact is None:
             return None
-        self._contacts[entity_key] = str(contact["id"])
-        return self._contacts[entity_key]
+        self._contacts[entity_key] = found = str(contact["id"])
+        return found
 
     async def product_id(self, sku: str, lane: Lane, *, cached: bool = True) -> str | None:
         if cached and sku in self._skus:
@@ -152,10 +170,13 @@ class HoldedLookup:
             async for document in self._client.documents(doc_type).list(
                     lane=lane, sort="created-desc"):
                 key = sync_key_of(document)
-                if key is not None:
-                    self._documents.setdefault(key, DocumentRef(doc_type, str(document["id"])))
+                if key is None:
+                    continue
+                ref = DocumentRef(doc_type, str(document["id"]))
+                if key not in self._documents:  # newest first: the first one seen is kept
+                    self._documents[key] = ref
                 if key == entity_key:
-                    return self._documents[entity_key]
+                    return ref
         return None
 
     async def payment_id(self, entity_key: str, date: int, lane: Lane) -> str | None:
