@@ -48,3 +48,25 @@ async def test_invoices_reuse_the_ids_earlier_commands_found(tmp_path) -> None:
         assert "/products" in paths[:first_invoice] and "/products" not in paths[first_invoice:]
     finally:
         await sandbox.stop()
+
+
+async def test_a_contact_deleted_in_holded_is_searched_again_after_the_rejection(tmp_path) -> None:
+    sandbox = await start_sandbox(port=0, rate_limit=None)
+    try:
+        settings = Settings(systems=("holded", "odoo"), data_dir=tmp_path, holded=HoldedSettings(
+            api_url=sandbox.url, api_key="sandbox-key", requests_per_second=1000))
+        sink = sink_factories(settings, live_mapping(), clients(settings))["holded"]
+        for command in (contact_command(1), product_command(1), invoice_commands(1, contact_n=1, product_ns=[1])):
+            assert (await sink(MemoryLedger()).execute(command)).result["status"] == "succeeded"
+        [old] = await sandbox.all("contacts", customId="contact/odoo/1")
+        assert await sandbox.store.delete("contacts", old["id"])  # someone deleted it in Holded
+        second = invoice_commands(2, contact_n=1, product_ns=[1])
+        rejected = (await sink(MemoryLedger()).execute(second)).result
+        assert rejected["status"] == "failed" and "Contact not found" in rejected["reason"]
+        [new] = await sandbox.insert("contacts", [{k: v for k, v in old.items() if k != "id"}])  # back
+        redriven = (await sink(MemoryLedger()).execute(second)).result
+        assert redriven["status"] == "succeeded"
+        [doc] = [d for d in await sandbox.all("documents", docType="invoice") if d["id"] == redriven["target_id"]]
+        assert doc["contact"] == new["id"] != old["id"]
+    finally:
+        await sandbox.stop()

@@ -123,6 +123,9 @@ class HoldedLookup:
     def forget_product(self, sku: str) -> None:
         self._skus.pop(sku, None)
 
+    def forget_contact(self, entity_key: str) -> None:
+        self._contacts.pop(entity_key, None)
+
     # -- searches -----------------------------------------------------------------------
     async def contact_id(self, entity_key: str, lane: Lane, *, cached: bool = True) -> str | None:
         if cached and entity_key in self._contacts:

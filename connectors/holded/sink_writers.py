@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from app.mapping import Mapping
 from connectors.base.contracts import DependencyPending
-from connectors.base.errors import RateLimited, RetryableError
+from connectors.base.errors import ConnectorError, RateLimited, RetryableError
 from connectors.base.limiter import Lane
 from connectors.base.retry import RetryPolicy
 from connectors.holded.client import HoldedClient
@@ -169,14 +169,22 @@ class Writers:
         known = ctx.known_target
         ref = DocumentRef(doc_type, known) if known else await self.lookup.document(
             doc_type, ctx.key, date, contact_id, lane)
-        if ref is not None:
-            target = ref.document_id
-            await api.update(target, request.body, lane=lane)
-        else:
-            async def find() -> str | None:
-                found = await self.lookup.document(doc_type, ctx.key, date, contact_id, lane)
-                return found.document_id if found else None
-            target = await self.create_safely(lambda: api.create(request.body, lane=lane), find)
+        try:
+            if ref is not None:
+                target = ref.document_id
+                await api.update(target, request.body, lane=lane)
+            else:
+                async def find() -> str | None:
+                    found = await self.lookup.document(doc_type, ctx.key, date, contact_id, lane)
+                    return found.document_id if found else None
+                target = await self.create_safely(lambda: api.create(request.body, lane=lane), find)
+        except ConnectorError:
+            # Ids remembered from earlier commands may be gone from Holded (a contact or
+            # product deleted there): the next attempt searches for them again.
+            self.lookup.forget_contact(document["customer_key"])
+            for sku in skus:
+                self.lookup.forget_product(sku)
+            raise
         self.lookup.remember_document(ctx.key, DocumentRef(doc_type, target))
         stored = await api.get(target, lane=lane)
         mismatches = check_document(request, stored, entity_key=ctx.key, mapping=ctx.mapping)
