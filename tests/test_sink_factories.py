@@ -70,3 +70,22 @@ async def test_a_contact_deleted_in_holded_is_searched_again_after_the_rejection
         assert doc["contact"] == new["id"] != old["id"]
     finally:
         await sandbox.stop()
+
+
+async def test_an_invoice_deleted_in_holded_is_searched_again_after_the_rejection(tmp_path) -> None:
+    sandbox = await start_sandbox(port=0, rate_limit=None)
+    try:
+        settings = Settings(systems=("holded", "odoo"), data_dir=tmp_path, holded=HoldedSettings(
+            api_url=sandbox.url, api_key="sandbox-key", requests_per_second=1000))
+        sink = sink_factories(settings, live_mapping(), clients(settings))["holded"]
+        for command in (contact_command(1), product_command(1), invoice_commands(1, contact_n=1, product_ns=[1])):
+            assert (await sink(MemoryLedger()).execute(command)).result["status"] == "succeeded"
+        [old] = await sandbox.all("documents", docType="invoice")
+        assert await sandbox.store.delete("documents", old["id"])  # deleted in Holded
+        edit = invoice_commands(1, contact_n=1, product_ns=[1], version=2)
+        assert (await sink(MemoryLedger()).execute(edit)).result["status"] == "failed"  # 404
+        redriven = (await sink(MemoryLedger()).execute(edit)).result
+        [new] = await sandbox.all("documents", docType="invoice")
+        assert redriven["status"] == "succeeded" and redriven["target_id"] == new["id"] != old["id"]
+    finally:
+        await sandbox.stop()

@@ -126,6 +126,9 @@ class HoldedLookup:
     def forget_contact(self, entity_key: str) -> None:
         self._contacts.pop(entity_key, None)
 
+    def forget_document(self, entity_key: str) -> None:
+        self._documents.pop(entity_key, None)
+
     # -- searches -----------------------------------------------------------------------
     async def contact_id(self, entity_key: str, lane: Lane, *, cached: bool = True) -> str | None:
         if cached and entity_key in self._contacts:

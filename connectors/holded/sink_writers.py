@@ -179,8 +179,9 @@ class Writers:
                     return found.document_id if found else None
                 target = await self.create_safely(lambda: api.create(request.body, lane=lane), find)
         except ConnectorError:
-            # Ids remembered from earlier commands may be gone from Holded (a contact or
-            # product deleted there): the next attempt searches for them again.
+            # Ids remembered from earlier commands may be gone from Holded (a document,
+            # contact or product deleted there): the next attempt searches for them again.
+            self.lookup.forget_document(ctx.key)
             self.lookup.forget_contact(document["customer_key"])
             for sku in skus:
                 self.lookup.forget_product(sku)
