@@ -140,6 +140,9 @@ class Settings(BaseSettings):
     poll_interval_s: float = Field(60.0, gt=0)
     # How long a command may wait for the records it depends on (its contact, its products).
     dependency_wait_s: float = Field(120.0, gt=0)
+    # How long a starting worker's sinks wait for the mappings topic to be read before they run
+    # commands anyway (then parked until a mapping arrives).
+    mapping_wait_s: float = Field(30.0, gt=0)
     # Enables actions on the operator page (/operator on web_port); unset: read-only, localhost.
     operator_token: SecretStr | None = None
     # A write still without an outcome this long after its partition had nothing left to read

@@ -95,14 +95,15 @@ def register_sinks(app: faust.App, settings: Settings, factories: MappingABC[str
             changelog_topic=topic(names.changelog(ledger_table(system))))
         lanes = {lane: topic(names.commands(system, lane)) for lane in ("realtime", "bulk")}
         retry = topic(names.retries(system))
-        runner = _Runner(system, factory, ledger, results[system], conflicts, dlq, retry, settings)
+        runner = _Runner(system, factory, ledger, results[system], conflicts, dlq, retry, settings,
+                         mapping_loaded=live.loaded)
         for lane, source in lanes.items():
             app.agent(source, name=f"sink-{system}-{lane}")(runner.consume)
         app.agent(retry, name=f"sink-{system}-retry")(runner.consume_retries)
         redrives.setdefault(system, []).append((lanes["realtime"], ledger))
 
-    def on_new_mapping(_mapping: Any) -> None:
-        app.loop.create_task(_redrive_parked(redrives))
+    def on_new_mapping(mapping: Any) -> None:
+        app.loop.create_task(_redrive_parked(redrives, mapping.version))
     live.on_change(on_new_mapping)
     return ledgers
 
@@ -112,12 +113,30 @@ class _Runner:
 
     def __init__(self, system: str, factory: SinkFactory, ledger: faust.Table,
                  results: faust.TopicT, conflicts: faust.TopicT, dlq: faust.TopicT,
-                 retry: faust.TopicT, settings: Settings) -> None:
+                 retry: faust.TopicT, settings: Settings, *,
+                 mapping_loaded: asyncio.Event | None = None) -> None:
         self.system, self.factory, self.ledger = system, factory, ledger
         self.results, self.conflicts, self.dlq, self.retry = results, conflicts, dlq, retry
         self.max_wait_ms = int(settings.dependency_wait_s * 1000)
         self.names = TopicNames(settings)
         self._locks = KeyLocks()
+        self._mapping_loaded = mapping_loaded
+        self._mapping_wait_s = settings.mapping_wait_s
+
+    async def _mapping_read(self) -> None:
+        """Wait (bounded) until the worker has read the mappings topic to its end. A command
+        run before would be parked for want of a mapping and published again once it is
+        read: at every start, every command the sink read in its first moments."""
+        loaded = self._mapping_loaded
+        if loaded is None or loaded.is_set():
+            return
+        try:
+            await asyncio.wait_for(loaded.wait(), self._mapping_wait_s)
+        except asyncio.TimeoutError:
+            log.warning("%s sink: the mappings topic was not read in %.0fs; running commands "
+                        "without it (they are parked until a mapping arrives)",
+                        self.system, self._mapping_wait_s)
+            self._mapping_loaded = None
 
     async def consume(self, stream: faust.StreamT) -> None:
         async for event in stream.events():
@@ -140,6 +159,7 @@ class _Runner:
         except ValueError as exc:
             await self._dead(event, f"not a Command: {exc}", "DecodeError", raw)
             return
+        await self._mapping_read()
         async with self._locks.hold(key):  # the lanes are separate agents: one key at a time
             await self._run(command, event, attempt, first_try)
 
@@ -206,14 +226,21 @@ class _Runner:
             "ts": _now_ms()}))
 
 
-async def _redrive_parked(redrives: dict[str, list[tuple[faust.TopicT, faust.Table]]]) -> None:
-    """Publish every parked command again (this worker's partitions); same command ids."""
+async def _redrive_parked(redrives: dict[str, list[tuple[faust.TopicT, faust.Table]]],
+                          version: int | None) -> None:
+    """Publish again every parked command (this worker's partitions) that was not parked under
+    mapping ``version`` itself; same command ids. A worker reading the mapping it already had
+    (at every start) re-drives only what was parked without one."""
     for system, pairs in redrives.items():
         for commands, ledger in pairs:
             count = 0
             for key, raw_state in list(ledger.items()):
-                for raw in LEDGER.loads(raw_state)["parked"].values():
+                state = LEDGER.loads(raw_state)
+                for cid, raw in state["parked"].items():
+                    parked_under = (state["results"].get(cid) or {}).get("mapping_version")
+                    if version is not None and parked_under == version:
+                        continue
                     await commands.send(key=key, value=raw)
                     count += 1
             if count:
-                log.info("re-driving %d parked %s command(s) under the new mapping", count, system)
+                log.info("re-driving %d parked %s command(s) under mapping v%s", count, system, version)

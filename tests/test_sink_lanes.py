@@ -16,7 +16,7 @@ import pytest
 
 from app.avro import codec
 from app.settings import Settings
-from app.sinks import _Runner
+from app.sinks import _redrive_parked, _Runner
 from connectors.base.key_locks import KeyLocks
 from connectors.holded.sandbox import SandboxServer, start_sandbox
 from tests.connectors.holded.sink_support import (
@@ -88,3 +88,40 @@ async def test_key_locks_serialise_one_key_and_let_others_run() -> None:
     assert trace.index("a1 out") < trace.index("a2 in")  # one key: one at a time
     assert trace.index("b1 in") < trace.index("a1 out")  # another key: alongside
     assert len(locks) == 0  # nothing kept once idle
+
+
+async def test_commands_wait_until_the_mappings_topic_is_read(sandbox: SandboxServer, tmp_path) -> None:
+    # Before, a starting worker's sink parked what it read before the mapping ("no mapping
+    # has been published yet") and published it all again once the mapping was read.
+    async with httpx.AsyncClient(timeout=10) as http:
+        client = make_client(sandbox, http)
+        loaded, results = asyncio.Event(), Sent()
+        runner = _Runner("holded", lambda led: make_sink(client, ledger=led), {}, results,
+                         Sent(), Sent(), Sent(), Settings(data_dir=tmp_path), mapping_loaded=loaded)
+        handling = asyncio.ensure_future(runner._handle(event(contact_command(1), "commands.holded"),
+                                                        attempt=0, first_try=0))
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert not handling.done() and sandbox.requests == []
+        loaded.set()
+        await handling
+        [done] = [codec("CommandResult").loads(r["value"]) for r in results.records]
+        assert done["status"] == "succeeded"
+
+
+async def test_a_mapping_read_again_re_drives_only_what_it_did_not_park() -> None:
+    def parked(n: int, under: int | None) -> tuple[bytes, bytes]:
+        cmd = contact_command(n)
+        state = {"results": {cmd["command_id"]: {
+            "command_id": cmd["command_id"], "entity_key": cmd["entity_key"],
+            "target_system": "holded", "status": "parked", "target_id": None, "reason": "no",
+            "completed_ts": 1, "mapping_version": under, "vector": cmd["vector"],
+            "content_hash": cmd["content_hash"]}},
+            "written": {}, "parked": {cmd["command_id"]: COMMAND.dumps(cmd)}}
+        return cmd["entity_key"].encode(), LEDGER.dumps(state)
+
+    ledger = dict([parked(1, None), parked(2, 3), parked(3, 2)])
+    commands = Sent()
+    await _redrive_parked({"holded": [(commands, ledger)]}, 3)
+    # parked without a mapping, or under v2: run again under v3; parked under v3: stays
+    assert sorted(r["key"] for r in commands.records) == [b"contact/odoo/1", b"contact/odoo/3"]
