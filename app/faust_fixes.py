@@ -33,11 +33,16 @@ The fixes, installed once per process by :func:`install`:
   commit then saw acks starting past its committed offset (faust's tolerance of one missing
   offset, flaw 3, papers over this). The dropped acks are kept for that last commit.
 
+A gap the fetch loop reports (offsets it did not see, which the commit will pass) is audited:
+``GAP_AUDIT_S`` later, an offset of it that was never acked is logged as an error. Either the
+log had no such record, or a record was skipped and only app/resend.py brings it back.
+
 At-least-once: the price of each fix is a few records read twice, which every agent of this
 app treats as duplicates.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from typing import Any, AsyncIterator
@@ -50,6 +55,7 @@ __all__ = ["install"]
 log = logging.getLogger(__name__)
 Consumer = faust_consumer.Consumer
 _ORIGINAL: dict[str, Any] = {}
+GAP_AUDIT_S = 30.0
 
 
 class _SeekLog:
@@ -181,11 +187,40 @@ async def _add_gap(self: Any, tp: TP, offset_from: int, offset_to: int) -> None:
     committed = self._committed_offset[tp]
     if committed is not None and offset_from <= committed <= offset_to:
         self._gap[tp].addi(committed, committed + 1)
-    done = sum(1 for o in self._acked.get(tp, ()) if offset_from <= o < offset_to)
+    acked = {o for o in self._acked.get(tp, ()) if offset_from <= o < offset_to}
     log.warning("%s: offsets %d..%d are not in the log (compacted, expired or skipped); the "
                 "commit will pass them (%d of them were processed by this worker)",
-                tp, offset_from, offset_to - 1, done)
+                tp, offset_from, offset_to - 1, len(acked))
+    _audit_gap(self, tp, set(range(offset_from, offset_to)) - acked)
     await _ORIGINAL["_add_gap"](self, tp, offset_from, offset_to)
+
+
+def _audit_gap(consumer: Any, tp: TP, offsets: set[int]) -> None:
+    """Check, ``GAP_AUDIT_S`` later, that the records of a gap not yet processed were processed
+    after all (still queued for the agent) rather than skipped: a skipped record's offset is
+    committed, and only app/resend.py would bring a lost command back."""
+    if not offsets:
+        return
+    consumer.__dict__.setdefault("_hs_gap_audits", {}).setdefault(tp, set()).update(offsets)
+    asyncio.get_running_loop().call_later(GAP_AUDIT_S, _report_gap, consumer, tp, len(offsets))
+
+
+def _report_gap(consumer: Any, tp: TP, count: int) -> None:
+    left = consumer.__dict__.get("_hs_gap_audits", {}).pop(tp, None)
+    if left:
+        log.error("%s: offsets %s were passed by a commit and never processed by this worker",
+                  tp, sorted(left))
+    elif left is not None:
+        log.info("%s: the %d records of the gap were processed after all", tp, count)
+
+
+def ack(self: Any, message: Any) -> bool:
+    audits = self.__dict__.get("_hs_gap_audits")
+    if audits:
+        pending = audits.get(message.tp)
+        if pending is not None:
+            pending.discard(message.offset)
+    return _ORIGINAL["ack"](self, message)
 
 
 async def on_partitions_revoked(self: Any, revoked: set[TP]) -> None:
@@ -195,7 +230,9 @@ async def on_partitions_revoked(self: Any, revoked: set[TP]) -> None:
     commits: that commit saw only the acks that came in between, starting past the committed
     offset, and could not pass the records processed before the revocation."""
     kept = _seeks(self).revoked_acks
+    audits = self.__dict__.get("_hs_gap_audits") or {}
     for tp in revoked:
+        audits.pop(tp, None)  # its records may be processed by the next owner
         if self._acked.get(tp):
             kept[tp] = (list(self._acked[tp]), self._committed_offset.get(tp))
     try:
@@ -253,7 +290,7 @@ def install() -> None:
         return
     for name, fixed in (("perform_seek", perform_seek), ("seek", seek),
                         ("_wait_next_records", _wait_next_records), ("getmany", getmany),
-                        ("_add_gap", _add_gap), ("_new_offset", _new_offset),
+                        ("_add_gap", _add_gap), ("_new_offset", _new_offset), ("ack", ack),
                         ("on_partitions_revoked", on_partitions_revoked),
                         ("_filter_tps_with_pending_acks", _filter_tps_with_pending_acks)):
         _ORIGINAL[name] = getattr(Consumer, name)

@@ -6,6 +6,7 @@ tests pin down what each fix does when the race has happened.
 from __future__ import annotations
 
 import asyncio
+import logging
 from types import SimpleNamespace
 
 import faust
@@ -192,3 +193,38 @@ def test_acks_kept_over_a_revocation_do_not_bridge_a_record_never_processed(cons
     consumer._committed_offset[SRC] = 14
     ack(consumer, SRC, 16)  # 14 and 15 never came
     assert revoke_and_commit(consumer) == {SRC: None}
+
+
+class Delivered:
+    """A record an agent took from the stream (what faust's ack reads of a Message)."""
+
+    def __init__(self, tp: TP, offset: int) -> None:
+        self.tp, self.topic, self.offset, self.acked = tp, tp.topic, offset, False
+
+
+def test_a_gap_whose_records_were_never_processed_is_reported(consumer, caplog):
+    consumer._committed_offset[SRC] = 100
+
+    async def gap_then_acks() -> None:
+        ack(consumer, SRC, 100)  # processed before the fetch loop jumped from 99 to 104
+        await consumer._add_gap(SRC, 100, 104)
+        for offset in (101, 102, 104):  # still queued for the agent: processed after all
+            consumer.ack(Delivered(SRC, offset))
+        faust_fixes._report_gap(consumer, SRC, 3)  # what the timer does GAP_AUDIT_S later
+    asyncio.run(gap_then_acks())
+    [error] = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "offsets [103] were passed by a commit and never processed" in error.getMessage()
+
+
+def test_a_gap_processed_after_all_is_not_an_error(consumer, caplog):
+    caplog.set_level(logging.INFO, logger="app.faust_fixes")
+    consumer._committed_offset[SRC] = 100
+
+    async def gap_then_acks() -> None:
+        await consumer._add_gap(SRC, 100, 102)
+        for offset in (100, 101):
+            consumer.ack(Delivered(SRC, offset))
+        faust_fixes._report_gap(consumer, SRC, 2)
+    asyncio.run(gap_then_acks())
+    assert [r for r in caplog.records if r.levelname == "ERROR"] == []
+    assert any("processed after all" in r.getMessage() for r in caplog.records)
