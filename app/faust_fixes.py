@@ -34,8 +34,7 @@ The fixes, installed once per process by :func:`install`:
   offset, flaw 3, papers over this). The dropped acks are kept for that last commit.
 
 A gap the fetch loop reports (offsets it did not see, which the commit will pass) is audited:
-``GAP_AUDIT_S`` later, an offset of it that was never acked is logged as an error. Either the
-log had no such record, or a record was skipped and only app/resend.py brings it back.
+an offset of it that is still not acked when a commit passes it is logged as an error.
 
 At-least-once: the price of each fix is a few records read twice, which every agent of this
 app treats as duplicates.
@@ -45,6 +44,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
 from faust.transport import consumer as faust_consumer
@@ -55,7 +55,6 @@ __all__ = ["install"]
 log = logging.getLogger(__name__)
 Consumer = faust_consumer.Consumer
 _ORIGINAL: dict[str, Any] = {}
-GAP_AUDIT_S = 30.0
 
 
 class _SeekLog:
@@ -69,6 +68,7 @@ class _SeekLog:
         self.at_fetch: dict[TP, int] = {}  # epochs when the batch being delivered was fetched
         self.count_at_fetch = 0
         self.warned: set[tuple[TP, int]] = set()
+        self.settled: asyncio.Event | None = None  # set when the seek under way is done
         # acks (and the committed offset) faust dropped at the start of a revocation
         self.revoked_acks: dict[TP, tuple[list[int], int | None]] = {}
 
@@ -126,28 +126,44 @@ def _set_read_offset(consumer: Any, tp: TP, target: int) -> None:
     consumer._read_offset[tp] = target - 1
 
 
+@asynccontextmanager
+async def _seeking(consumer: Any) -> AsyncIterator[_SeekLog]:
+    """Hold the fetch loop's deliveries while a seek is under way. The aiokafka seek and the
+    numbering of the seek (``sought``) are separate steps; a record delivered between them
+    would pass as fetched after the seek, move the read offset back past records already
+    delivered, and open a gap the commit passes before they are processed."""
+    seeks = _seeks(consumer)
+    settled = seeks.settled = asyncio.Event()
+    try:
+        yield seeks
+    finally:
+        seeks.settled = None
+        settled.set()
+
+
 async def perform_seek(self: Any) -> None:
     """Seek to committed offsets; partitions never committed go to their earliest offset."""
-    await _ORIGINAL["perform_seek"](self)
-    assigned = {tp for tp in self.assignment() if _acking(self, tp)}
-    never = [tp for tp in assigned if not self._committed_offset.get(tp)]
-    earliest = await self.earliest_offsets(*never) if never else {}
-    seeks = _seeks(self)
-    for tp in assigned:
-        target = self._committed_offset.get(tp) or earliest.get(tp) or 0
-        if tp in earliest:
-            await _seek_in_thread(self, tp, target)
-            self._committed_offset[tp] = target
-        seeks.sought(tp, target)
-        _set_read_offset(self, tp, target)
+    async with _seeking(self) as seeks:
+        await _ORIGINAL["perform_seek"](self)
+        assigned = {tp for tp in self.assignment() if _acking(self, tp)}
+        never = [tp for tp in assigned if not self._committed_offset.get(tp)]
+        earliest = await self.earliest_offsets(*never) if never else {}
+        for tp in assigned:
+            target = self._committed_offset.get(tp) or earliest.get(tp) or 0
+            if tp in earliest:
+                await _seek_in_thread(self, tp, target)
+                self._committed_offset[tp] = target
+            seeks.sought(tp, target)
+            _set_read_offset(self, tp, target)
 
 
 async def seek(self: Any, partition: Any, offset: int) -> None:
-    await _ORIGINAL["seek"](self, partition, offset)
-    tp = faust_consumer.ensure_TP(partition)
-    if _acking(self, tp):
-        _seeks(self).sought(tp, offset)
-        _set_read_offset(self, tp, offset)
+    async with _seeking(self) as seeks:
+        await _ORIGINAL["seek"](self, partition, offset)
+        tp = faust_consumer.ensure_TP(partition)
+        if _acking(self, tp):
+            seeks.sought(tp, offset)
+            _set_read_offset(self, tp, offset)
 
 
 async def _wait_next_records(self: Any, timeout: float) -> Any:
@@ -161,6 +177,8 @@ async def getmany(self: Any, timeout: float) -> AsyncIterator[tuple[TP, Any]]:
     seeks = _seeks(self)
     stale: set[TP] = set()
     async for tp, message in _ORIGINAL["getmany"](self, timeout):
+        if seeks.settled is not None:  # a seek is under way: it decides whether this is stale
+            await seeks.settled.wait()
         await _drop_moved(self, seeks, stale)
         if tp in stale:
             continue
@@ -196,22 +214,24 @@ async def _add_gap(self: Any, tp: TP, offset_from: int, offset_to: int) -> None:
 
 
 def _audit_gap(consumer: Any, tp: TP, offsets: set[int]) -> None:
-    """Check, ``GAP_AUDIT_S`` later, that the records of a gap not yet processed were processed
-    after all (still queued for the agent) rather than skipped: a skipped record's offset is
-    committed, and only app/resend.py would bring a lost command back."""
-    if not offsets:
+    """Remember the offsets of a gap not processed yet; a commit that passes any of them
+    before it is acked is logged (``_check_gap``). At-least-once is broken then: the record
+    may still be queued for the agent, or have been skipped, and only app/resend.py would
+    bring a lost command back."""
+    if offsets:
+        consumer.__dict__.setdefault("_hs_gap_audits", {}).setdefault(tp, set()).update(offsets)
+
+
+def _check_gap(consumer: Any, tp: TP, new_offset: int | None) -> None:
+    pending = (consumer.__dict__.get("_hs_gap_audits") or {}).get(tp)
+    if not pending or new_offset is None:
         return
-    consumer.__dict__.setdefault("_hs_gap_audits", {}).setdefault(tp, set()).update(offsets)
-    asyncio.get_running_loop().call_later(GAP_AUDIT_S, _report_gap, consumer, tp, len(offsets))
-
-
-def _report_gap(consumer: Any, tp: TP, count: int) -> None:
-    left = consumer.__dict__.get("_hs_gap_audits", {}).pop(tp, None)
-    if left:
-        log.error("%s: offsets %s were passed by a commit and never processed by this worker",
-                  tp, sorted(left))
-    elif left is not None:
-        log.info("%s: the %d records of the gap were processed after all", tp, count)
+    passed = sorted(o for o in pending if o < new_offset)
+    if passed:
+        pending.difference_update(passed)
+        log.error("%s: offsets %s are committed but this worker has not processed them: "
+                  "if they were skipped, or the worker dies before they are, they are lost",
+                  tp, passed)
 
 
 def ack(self: Any, message: Any) -> bool:
@@ -281,7 +301,9 @@ def _new_offset(self: Any, tp: TP) -> int | None:
                 log.warning("%s: offset %d was never processed; not committing past it "
                             "(acked from %d)", tp, committed, lowest)
             return None
-    return _ORIGINAL["_new_offset"](self, tp)
+    new_offset = _ORIGINAL["_new_offset"](self, tp)
+    _check_gap(self, tp, new_offset)
+    return new_offset
 
 
 def install() -> None:
