@@ -10,7 +10,8 @@ the commands done, the newest vector written and the commands parked for want of
   retry agent waits only its own stream, never the real-time one. After
   ``dependency_wait_s`` it fails with the reason.
 - A parked result keeps the command in the ledger; when a new mapping version arrives every
-  parked command is published again, and runs under the same command id.
+  parked command not parked under that version is published again, and runs under the same
+  command id. Sinks run no command before the mappings topic is read (bounded wait).
 - The lanes are separate agents, so one entity's commands could run side by side (a command
   waiting out its retry, and a newer or re-sent one on the real-time lane): both would search
   the target, find nothing and create. A per-key lock serialises them; the ledger is read
