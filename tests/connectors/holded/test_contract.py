@@ -12,18 +12,9 @@ from connectors.base.limiter import RateLimit, TokenBucket
 from connectors.base.retry import RetryPolicy
 from connectors.holded.client import HoldedClient
 from connectors.holded.errors import NotFound, UnexpectedContent, UnknownSku, WriteNotApplied
-from connectors.holded.sandbox import SandboxServer, start_sandbox
+from connectors.holded.sandbox import SandboxServer
 
 KEY = "sandbox-key"
-
-
-@pytest.fixture
-async def sandbox() -> AsyncIterator[SandboxServer]:
-    server = await start_sandbox(port=0, rate_limit=None)
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 @pytest.fixture

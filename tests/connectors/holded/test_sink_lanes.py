@@ -7,18 +7,16 @@ real-time lane) used to both search Holded, find nothing and both create.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
 
 import httpx
-import pytest
 
 from app.avro import codec
 from app.settings import Settings
 from app.sinks import _redrive_parked, _Runner
 from connectors.base.key_locks import KeyLocks
-from connectors.holded.sandbox import SandboxServer, start_sandbox
+from connectors.holded.sandbox import SandboxServer
 from tests.connectors.holded.sink_support import (
     contact_command, invoice_commands, make_client, make_sink, product_command,
 )
@@ -40,15 +38,6 @@ def event(command: dict[str, Any], topic: str) -> SimpleNamespace:
     message = SimpleNamespace(topic=topic, headers=[], partition=0, offset=0)
     return SimpleNamespace(key=command["entity_key"].encode(), value=COMMAND.dumps(command),
                            message=message)
-
-
-@pytest.fixture
-async def sandbox() -> AsyncIterator[SandboxServer]:
-    server = await start_sandbox(port=0, rate_limit=None)
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 async def test_one_invoice_on_two_lanes_at_once_is_created_once(sandbox: SandboxServer, tmp_path) -> None:
