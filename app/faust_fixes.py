@@ -58,8 +58,8 @@ _ORIGINAL: dict[str, Any] = {}
 
 
 class _SeekLog:
-    """Per consumer: how often each partition was sought and to which offset, and the acks a
-    revocation dropped."""
+    """Per consumer: how often each partition was sought and to which offset, whether a seek is
+    under way, the acks a revocation dropped and the gap offsets not processed yet."""
 
     def __init__(self) -> None:
         self.count = 0
@@ -69,6 +69,7 @@ class _SeekLog:
         self.count_at_fetch = 0
         self.warned: set[tuple[TP, int]] = set()
         self.settled: asyncio.Event | None = None  # set when the seek under way is done
+        self.gap_audits: dict[TP, set[int]] = {}  # gap offsets not processed yet
         # acks (and the committed offset) faust dropped at the start of a revocation
         self.revoked_acks: dict[TP, tuple[list[int], int | None]] = {}
 
@@ -219,11 +220,11 @@ def _audit_gap(consumer: Any, tp: TP, offsets: set[int]) -> None:
     may still be queued for the agent, or have been skipped, and only app/resend.py would
     bring a lost command back."""
     if offsets:
-        consumer.__dict__.setdefault("_hs_gap_audits", {}).setdefault(tp, set()).update(offsets)
+        _seeks(consumer).gap_audits.setdefault(tp, set()).update(offsets)
 
 
 def _check_gap(consumer: Any, tp: TP, new_offset: int | None) -> None:
-    pending = (consumer.__dict__.get("_hs_gap_audits") or {}).get(tp)
+    pending = _seeks(consumer).gap_audits.get(tp)
     if not pending or new_offset is None:
         return
     passed = sorted(o for o in pending if o < new_offset)
@@ -235,7 +236,7 @@ def _check_gap(consumer: Any, tp: TP, new_offset: int | None) -> None:
 
 
 def ack(self: Any, message: Any) -> bool:
-    audits = self.__dict__.get("_hs_gap_audits")
+    audits = _seeks(self).gap_audits
     if audits:
         pending = audits.get(message.tp)
         if pending is not None:
@@ -249,10 +250,10 @@ async def on_partitions_revoked(self: Any, revoked: set[TP]) -> None:
     faust forgets the acks of revoked partitions, then waits for the records in flight and
     commits: that commit saw only the acks that came in between, starting past the committed
     offset, and could not pass the records processed before the revocation."""
-    kept = _seeks(self).revoked_acks
-    audits = self.__dict__.get("_hs_gap_audits") or {}
+    seeks = _seeks(self)
+    kept = seeks.revoked_acks
     for tp in revoked:
-        audits.pop(tp, None)  # its records may be processed by the next owner
+        seeks.gap_audits.pop(tp, None)  # its records may be processed by the next owner
         if self._acked.get(tp):
             kept[tp] = (list(self._acked[tp]), self._committed_offset.get(tp))
     try:
