@@ -55,13 +55,15 @@ def cli(ctx: click.Context, config: str | None, verbose: int) -> None:
 @click.pass_context
 def worker(ctx: click.Context) -> None:
     """Run a worker: the canonical agents, sinks and web views (/metrics, /healthz)."""
+    from app.observe import replay_plan
     from app.topics import ensure_topics
     from app.worker import create_app, tune_gc
 
     settings = _settings(ctx)
     with _broker_errors(settings):
         asyncio.run(ensure_topics(settings))
-    app = create_app(settings)
+        replay = asyncio.run(replay_plan(settings))  # before this worker commits any of it
+    app = create_app(settings, replay=replay)
     tune_gc()
     quiet_worker(app, settings.log_level).execute_from_commandline()
 

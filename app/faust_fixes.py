@@ -41,8 +41,10 @@ app treats as duplicates.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
+from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
 from faust.transport import consumer as faust_consumer
@@ -56,8 +58,8 @@ _ORIGINAL: dict[str, Any] = {}
 
 
 class _SeekLog:
-    """Per consumer: how often each partition was sought and to which offset, the acks a
-    revocation dropped and the gap offsets not processed yet."""
+    """Per consumer: how often each partition was sought and to which offset, whether a seek is
+    under way, the acks a revocation dropped and the gap offsets not processed yet."""
 
     def __init__(self) -> None:
         self.count = 0
@@ -66,6 +68,7 @@ class _SeekLog:
         self.at_fetch: dict[TP, int] = {}  # epochs when the batch being delivered was fetched
         self.count_at_fetch = 0
         self.warned: set[tuple[TP, int]] = set()
+        self.settled: asyncio.Event | None = None  # set when the seek under way is done
         self.gap_audits: dict[TP, set[int]] = {}  # gap offsets not processed yet
         # acks (and the committed offset) faust dropped at the start of a revocation
         self.revoked_acks: dict[TP, tuple[list[int], int | None]] = {}
@@ -124,28 +127,44 @@ def _set_read_offset(consumer: Any, tp: TP, target: int) -> None:
     consumer._read_offset[tp] = target - 1
 
 
+@asynccontextmanager
+async def _seeking(consumer: Any) -> AsyncIterator[_SeekLog]:
+    """Hold the fetch loop's deliveries while a seek is under way. The aiokafka seek and the
+    numbering of the seek (``sought``) are separate steps; a record delivered between them
+    would pass as fetched after the seek, move the read offset back past records already
+    delivered, and open a gap the commit passes before they are processed."""
+    seeks = _seeks(consumer)
+    settled = seeks.settled = asyncio.Event()
+    try:
+        yield seeks
+    finally:
+        seeks.settled = None
+        settled.set()
+
+
 async def perform_seek(self: Any) -> None:
     """Seek to committed offsets; partitions never committed go to their earliest offset."""
-    await _ORIGINAL["perform_seek"](self)
-    assigned = {tp for tp in self.assignment() if _acking(self, tp)}
-    never = [tp for tp in assigned if not self._committed_offset.get(tp)]
-    earliest = await self.earliest_offsets(*never) if never else {}
-    seeks = _seeks(self)
-    for tp in assigned:
-        target = self._committed_offset.get(tp) or earliest.get(tp) or 0
-        if tp in earliest:
-            await _seek_in_thread(self, tp, target)
-            self._committed_offset[tp] = target
-        seeks.sought(tp, target)
-        _set_read_offset(self, tp, target)
+    async with _seeking(self) as seeks:
+        await _ORIGINAL["perform_seek"](self)
+        assigned = {tp for tp in self.assignment() if _acking(self, tp)}
+        never = [tp for tp in assigned if not self._committed_offset.get(tp)]
+        earliest = await self.earliest_offsets(*never) if never else {}
+        for tp in assigned:
+            target = self._committed_offset.get(tp) or earliest.get(tp) or 0
+            if tp in earliest:
+                await _seek_in_thread(self, tp, target)
+                self._committed_offset[tp] = target
+            seeks.sought(tp, target)
+            _set_read_offset(self, tp, target)
 
 
 async def seek(self: Any, partition: Any, offset: int) -> None:
-    await _ORIGINAL["seek"](self, partition, offset)
-    tp = faust_consumer.ensure_TP(partition)
-    if _acking(self, tp):
-        _seeks(self).sought(tp, offset)
-        _set_read_offset(self, tp, offset)
+    async with _seeking(self) as seeks:
+        await _ORIGINAL["seek"](self, partition, offset)
+        tp = faust_consumer.ensure_TP(partition)
+        if _acking(self, tp):
+            seeks.sought(tp, offset)
+            _set_read_offset(self, tp, offset)
 
 
 async def _wait_next_records(self: Any, timeout: float) -> Any:
@@ -159,6 +178,8 @@ async def getmany(self: Any, timeout: float) -> AsyncIterator[tuple[TP, Any]]:
     seeks = _seeks(self)
     stale: set[TP] = set()
     async for tp, message in _ORIGINAL["getmany"](self, timeout):
+        if seeks.settled is not None:  # a seek is under way: it decides whether this is stale
+            await seeks.settled.wait()
         await _drop_moved(self, seeks, stale)
         if tp in stale:
             continue

@@ -1,8 +1,9 @@
 """Gauges a worker samples every few seconds: consumer lag, DLQ size, parked commands, replay
 progress. They need Kafka round trips or a table scan, too slow for the scrape itself.
 
-Replay progress is fixed when the worker starts: what its group had still to read of
-``inbox`` then (all of it for a new generation, the rewound stretch after `replay --since`,
+Replay progress is fixed when the worker starts, before its consumer joins the group
+(:func:`replay_plan`; a sampler built without one fixes it at its first sample, by which time
+the group may have committed part of it): what its group had still to read of ``inbox`` then (all of it for a new generation, the rewound stretch after `replay --since`,
 a backlog after a restart) against what it has read since. Every worker computes it for the
 whole group, so it reaches 1 when the group, not just this worker, has caught up.
 """
@@ -14,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
 
 from app.avro import codec
 from app.lag import GroupReader, Progress, watched_groups
@@ -21,17 +23,36 @@ from app.metrics import METRICS
 from app.settings import Settings
 from app.topics import TopicNames
 
-__all__ = ["Sampler"]
+__all__ = ["Sampler", "replay_plan"]
 
 log = logging.getLogger(__name__)
 LEDGER = codec("SinkLedger")
 
 
+async def replay_plan(settings: Settings, wait_s: float = 20.0) -> Progress | None:
+    """What the group has still to read of ``inbox`` now: read it before the worker consumes.
+    On a new broker the group coordinator appears only after the first request for it, so a
+    refusal is tried again; past ``wait_s`` the sampler fixes the plan at its first sample."""
+    names = TopicNames(settings)
+    deadline = asyncio.get_running_loop().time() + wait_s
+    async with GroupReader(settings) as reader:
+        while True:
+            try:
+                return Progress.fixed_at(await reader.read(names.app_id, [names.inbox]))
+            except KafkaError as exc:
+                if asyncio.get_running_loop().time() > deadline:
+                    log.warning("replay progress: could not read the group's offsets (%s); "
+                                "it is fixed at the first sample instead", exc)
+                    return None
+                await asyncio.sleep(0.5)
+
+
 class Sampler:
-    def __init__(self, settings: Settings, ledgers: Mapping[str, Any]) -> None:
+    def __init__(self, settings: Settings, ledgers: Mapping[str, Any],
+                 replay: Progress | None = None) -> None:
         self.settings, self.ledgers = settings, ledgers
         self.names = TopicNames(settings)
-        self.replay: Progress | None = None
+        self.replay = replay
 
     async def run(self, interval_s: float) -> None:
         while True:

@@ -27,6 +27,7 @@ from app.core.policy import Policy, default_policy
 from app.connections import (clients, held_fields, limiter_of, pollers, reported_view,
                              sink_factories)
 from app.jsonform import JsonFormError
+from app.lag import Progress
 from app.live_mapping import LiveMapping
 from app.metrics import METRICS
 from app.observe import Sampler
@@ -91,7 +92,8 @@ def _faust_options(settings: Settings) -> dict[str, Any]:
     return {"broker_credentials": broker_credentials} if broker_credentials else {}
 
 
-def create_app(settings: Settings, policy: Policy | None = None) -> faust.App:
+def create_app(settings: Settings, policy: Policy | None = None,
+               replay: Progress | None = None) -> faust.App:
     faust_fixes.install()  # faust's consumer can skip records around a rebalance without it
     faust_handoff.install()  # a cheaper per-record hand-off in faust's fetch loop
     names = TopicNames(settings)
@@ -217,7 +219,7 @@ def create_app(settings: Settings, policy: Policy | None = None) -> faust.App:
     ledgers = register_sinks(app, settings, factories, live)
     register_resender(app, settings, canonical_table, commands, frozenset(factories))
     METRICS.limiters.update({s: b for s, b in ((s, limiter_of(c)) for s, c in api.items()) if b})
-    sampler = Sampler(settings, ledgers)
+    sampler = Sampler(settings, ledgers, replay)
 
     @app.task
     async def sample_metrics() -> None:

@@ -219,3 +219,35 @@ def test_gap_offsets_processed_before_the_commit_are_not_reported(consumer, capl
         consumer.ack(Delivered(SRC, offset))
     assert consumer._new_offset(SRC) is not None
     assert [r for r in caplog.records if r.levelname == "ERROR"] == []
+
+
+def test_no_record_is_delivered_while_a_seek_is_under_way(consumer):
+    # Between faust's aiokafka seek and its numbering here, a record of a batch fetched from
+    # the old position passed as fresh: the read offset went back behind records already
+    # delivered, and the fetch loop reported them as a gap the commit passed.
+    release = asyncio.Event()
+
+    async def seek_to_committed():
+        await release.wait()  # the aiokafka seek, on the consumer's thread
+        return {SRC: 40, OTHER: 5}
+
+    async def run():
+        consumer.seek_to_committed = seek_to_committed
+        batch(consumer, {SRC: [60, 61]})  # from where aiokafka was before the seek
+        delivered = []
+
+        async def fetch_loop():
+            async for _tp, message in consumer.getmany(timeout=0.1):
+                delivered.append(message.offset)
+        seeking = asyncio.ensure_future(consumer.perform_seek())
+        await asyncio.sleep(0)
+        fetching = asyncio.ensure_future(fetch_loop())
+        for _ in range(20):
+            await asyncio.sleep(0)
+        held = list(delivered)
+        release.set()
+        await asyncio.gather(seeking, fetching)
+        return held, delivered
+    held, delivered = asyncio.run(run())
+    assert held == [] and delivered == []  # held, then dropped as fetched before the seek
+    assert consumer._read_offset[SRC] == 39 and (SRC, 40) in consumer.sought  # read again

@@ -49,3 +49,7 @@ async def test_twenty_sigkills_lose_and_duplicate_nothing(kafka, tmp_path, workl
     # The canonical state too: each decision is one table record (app/canonical_entry.py),
     # so a SIGKILL saves all of it or none; before, entities/replicas/links could be split.
     assert problems == [], f"seed={seed}\n{where}"
+    # No commit passed records the worker had not processed (app/faust_fixes.py logs it; the
+    # resender would hide a lost command from the invariants above).
+    log_text = (tmp_path / "worker.log").read_text(encoding="utf-8")
+    assert [line for line in log_text.splitlines() if "has not processed" in line] == []
