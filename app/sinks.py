@@ -54,6 +54,7 @@ class TableLedger:
 
     def __init__(self, state: dict[str, Any]) -> None:
         self.state = state
+        self.stamps: dict[str, int] = state.setdefault("stamps", {})
 
     def get(self, command_id: str) -> dict[str, Any] | None:
         return self.state["results"].get(command_id)
@@ -168,7 +169,8 @@ class _Runner:
                    first_try: int) -> None:
         key, raw = event.key, event.value
         raw_state = self.ledger.get(key)
-        state = LEDGER.loads(raw_state) if raw_state else {"results": {}, "written": {}, "parked": {}}
+        state = LEDGER.loads(raw_state) if raw_state else {"results": {}, "written": {}, "parked": {},
+                                                                  "stamps": {}}
         outcome = await self._execute(command, state, event, attempt, first_try)
         if outcome is None:
             return  # handed to the retry topic

@@ -55,7 +55,8 @@ def lost_commands(key: str, state: Record | None, replicas: Record | None,
             "payload": record, "content_hash": rep.get("pending_hash") or "",
             "target_id": ids.get(target), "links": dict(ids),
             "depends_on": dependencies(state["entity"], record), "lane": "realtime",
-            "mapping_version": None, "caused_by": f"resend:{command_id(key, target, vector)}"})
+            "mapping_version": None, "caused_by": f"resend:{command_id(key, target, vector)}",
+            "base_ts": rep.get("source_ts") or 0})
     return commands
 
 

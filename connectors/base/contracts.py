@@ -36,7 +36,13 @@ class DependencyPending(RetryableError):
 
 
 class Ledger(Protocol):
-    """Command ids a sink has finished, with their results (the first idempotency check)."""
+    """Command ids a sink has finished, with their results (the first idempotency check).
+
+    ``stamps``: by target id, the record's own modification time in the target (ms) right
+    after our last write of it. Kept with the ledger so it outlives the command and the
+    worker: a sink that guards against overwriting someone else's change needs it."""
+
+    stamps: dict[str, int]
 
     def get(self, command_id: str) -> Record | None: ...
 
@@ -48,6 +54,7 @@ class MemoryLedger:
 
     def __init__(self) -> None:
         self._done: dict[str, Record] = {}
+        self.stamps: dict[str, int] = {}
 
     def get(self, command_id: str) -> Record | None:
         return self._done.get(command_id)

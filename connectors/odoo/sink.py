@@ -14,9 +14,13 @@ A payment goes through ``account.payment.register`` (context ``active_model=acco
 reconciles, so the invoice's ``amount_residual`` / ``payment_state`` and the partner's
 balance move together, and a lost response leaves either nothing or everything.
 
-A contact update first compares the partner's ``write_date`` with the last one this engine knew
-(``write_dates``: fed by our own writes and by the source's events): if Odoo changed the
-partner since, the command is parked as a conflict instead of overwriting that change.
+A contact update first compares the partner's ``write_date`` with the newest one this engine
+knew: the one our last write left (kept in the ledger's ``stamps``, so it outlives the command
+and the worker) or the newest change Odoo reported (the command's ``base_ts``). If Odoo changed
+the partner after both, the command is parked as a conflict instead of overwriting a change
+the engine has not seen yet; once the source reports it, the merge decides and a new command
+carries it as its base. Odoo's ``write_date`` has whole seconds: a change in the same second
+as our write goes unseen by this guard.
 """
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from app.core.hashing import canonical_json
 from app.mapping import Mapping
@@ -38,7 +42,7 @@ from connectors.odoo.mapping import (
 )
 from connectors.odoo.source import OdooSource, parse_odoo_ts
 
-__all__ = ["MemoryWriteDates", "OdooSink", "WriteDates"]
+__all__ = ["OdooSink"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,25 +50,6 @@ SYSTEM = "odoo"
 PARTNER_FIELDS = ["name", "is_company", "vat", "email", "phone", "mobile", "street", "city",
                   "zip", "country_id", "lang", "customer_rank", "supplier_rank", "bank_ids",
                   "property_payment_term_id", "property_product_pricelist", "write_date", "ref"]
-
-
-class WriteDates(Protocol):
-    """The last ``write_date`` the engine knew per Odoo partner id (its base for a write)."""
-
-    def get(self, partner_id: int) -> dt.datetime | None: ...
-
-    def put(self, partner_id: int, write_date: dt.datetime) -> None: ...
-
-
-class MemoryWriteDates:
-    def __init__(self) -> None:
-        self._dates: dict[int, dt.datetime] = {}
-
-    def get(self, partner_id: int) -> dt.datetime | None:
-        return self._dates.get(partner_id)
-
-    def put(self, partner_id: int, write_date: dt.datetime) -> None:
-        self._dates[partner_id] = write_date
 
 
 def _odoo_id(key: str, entity: str) -> int | None:
@@ -77,10 +62,8 @@ class OdooSink:
     system = SYSTEM
 
     def __init__(self, client: OdooClient, mapping: Mapping, ledger: Ledger, *,
-                 write_dates: WriteDates | None = None,
                  now_ms: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
         self.client, self.mapping, self.ledger = client, mapping, ledger
-        self.write_dates = write_dates or MemoryWriteDates()
         self._now_ms = now_ms
         self._source = OdooSource(client, mapping)  # for the catalog and read-backs
 
@@ -166,7 +149,7 @@ class OdooSink:
         if all(canonical_json(current.get(f)) == canonical_json(payload.get(f)) for f in fields):
             await self._remember(partner_id, partner)
             return SinkOutcome(self._result(command, "already_done", str(partner_id)))
-        base = self.write_dates.get(partner_id)
+        base = self._base(command, partner_id)
         changed = parse_odoo_ts(partner.get("write_date"))
         if base is not None and changed is not None and changed > base:
             return self._conflict(command, partner_id, current, payload, changed, base)
@@ -188,13 +171,19 @@ class OdooSink:
             await self.client.create("res.partner.bank", {"partner_id": partner_id,
                                                           "acc_number": iban})
 
+    def _base(self, command: dict[str, Any], partner_id: int) -> dt.datetime | None:
+        """The newest ``write_date`` the engine knows of; None when it knows none."""
+        known = max(self.ledger.stamps.get(str(partner_id), 0), command.get("base_ts") or 0)
+        return dt.datetime.fromtimestamp(known / 1000, dt.UTC) if known else None
+
     async def _remember(self, partner_id: int, partner: dict[str, Any] | None = None) -> None:
+        """Keep the ``write_date`` our write (or a check that found nothing to write) left."""
         if partner is None:
             rows = await self.client.read("res.partner", [partner_id], ["write_date"])
             partner = rows[0] if rows else {}
         stamp = parse_odoo_ts(partner.get("write_date"))
         if stamp is not None:
-            self.write_dates.put(partner_id, stamp)
+            self.ledger.stamps[str(partner_id)] = int(stamp.timestamp() * 1000)
 
     def _conflict(self, command: dict[str, Any], partner_id: int, current: dict[str, Any],
                   wanted: dict[str, Any], changed: dt.datetime, base: dt.datetime) -> SinkOutcome:

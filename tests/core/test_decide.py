@@ -127,6 +127,17 @@ def test_concurrent_changes_to_different_fields_merge_cleanly():
     assert sorted(c["target_system"] for c in d.commands) == ["holded", "odoo"]
 
 
+def test_a_command_carries_the_newest_change_seen_from_its_target_as_its_base():
+    # A sink that reads the record's modification time writes over changes up to base_ts and
+    # parks a write over a later one (docs/odoo.md): base_ts is what the engine has seen.
+    e = synced()
+    e.change(change("odoo", contact(email="odoo@x.es"), ts=T0 + 50))
+    e.outbox.clear()
+    d = e.change(change("holded", contact(phone="911"), ts=T0 + 60))
+    bases = {c["target_system"]: c["base_ts"] for c in d.commands}
+    assert bases == {"odoo": T0 + 50, "holded": T0 + 60}  # the merge goes back to Holded too
+
+
 def test_same_field_changed_on_both_sides_is_a_conflict_settled_by_last_writer():
     e = synced()
     e.change(change("odoo", contact(tax_id="B00000001"), ts=T0 + 50))

@@ -103,9 +103,42 @@ async def test_contact_changed_in_odoo_since_the_base_is_a_conflict(sb: OdooSand
     sink = OdooSink(make_client(sb, http), MAPPING, MemoryLedger())
     first = await sink.execute(command("contact", "contact/holded/c-9", contact_payload()))
     partner_id = int(first.result["target_id"])
-    sink.write_dates.put(partner_id, dt.datetime(2000, 1, 1, tzinfo=dt.UTC))  # Odoo changed since
+    sink.ledger.stamps[str(partner_id)] = 946_684_800_000  # 2000-01-01: Odoo changed since
     outcome = await sink.execute(command("contact", "contact/holded/c-9", contact_payload(email="new@norte.example")))
     assert outcome.result["status"] == "parked" and outcome.result["reason"].startswith("conflict")
     assert [c["field"] for c in outcome.conflicts] == ["email"]
     [partner] = await sb.search_read("res.partner", [("id", "=", partner_id)], ["email"])
     assert partner["email"] == "compras@norte.example"
+
+
+async def test_the_base_outlives_the_sink_and_an_unseen_odoo_change_is_not_overwritten(
+        sb: OdooSandbox, http: httpx.AsyncClient) -> None:
+    # The worker builds a sink per command: the base must live in the entity's ledger.
+    start = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
+    sb.orm.clock = lambda: start
+    ledger = MemoryLedger()
+
+    def sink() -> OdooSink:
+        return OdooSink(make_client(sb, http), MAPPING, ledger)
+    key = "contact/holded/c-7"
+    created = await sink().execute(command("contact", key, contact_payload()))
+    partner_id = int(created.result["target_id"])
+    sb.orm.clock = lambda: start + dt.timedelta(seconds=10)
+    await sb.call("res.partner", "write", [partner_id], {"email": "user@norte.example"})
+
+    unseen = await sink().execute(command("contact", key, contact_payload(email="a@norte.example")))
+    assert unseen.result["status"] == "parked" and "conflict" in unseen.result["reason"]
+    [partner] = await sb.search_read("res.partner", [("id", "=", partner_id)], ["email"])
+    assert partner["email"] == "user@norte.example"
+
+    # Once the engine has seen Odoo's change (base_ts), its decision is written.
+    seen_ms = int((start + dt.timedelta(seconds=10)).timestamp() * 1000)
+    decided = await sink().execute(command("contact", key, contact_payload(email="b@norte.example"),
+                                           base_ts=seen_ms))
+    assert decided.result["status"] == "succeeded"
+    # Our own write is no conflict for the next command, even one built before its echo.
+    sb.orm.clock = lambda: start + dt.timedelta(seconds=20)
+    after_ours = await sink().execute(command("contact", key, contact_payload(email="c@norte.example")))
+    assert after_ours.result["status"] == "succeeded"
+    [partner] = await sb.search_read("res.partner", [("id", "=", partner_id)], ["email"])
+    assert partner["email"] == "c@norte.example"
