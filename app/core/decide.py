@@ -201,10 +201,11 @@ def _emit_commands(decision: Decision, event: Record, policy: Policy, final: Fin
     for target in dict.fromkeys([*targets, *extra]):
         rep = systems.get(target) or empty_replica()
         # Whether a target needs the record is judged on the whole record (it may store
-        # fields it never reports back); its echo is recognised on what it reports.
-        known = (rep.get("pending_written"),) if target in extra else \
-            (rep.get("written_hash"), rep.get("pending_written"))
-        if whole in known:
+        # fields it never reports back); its echo is recognised on what it reports. The source
+        # of this change (``extra``) just reported something else: a write of ours still in
+        # flight to it is no proof it will hold the record, for a sink may refuse to write
+        # over a change the engine had not seen (docs/odoo.md). It gets the record again.
+        if target not in extra and whole in (rep.get("written_hash"), rep.get("pending_written")):
             continue
         expected = policy.expected_report(target, event["entity"], record)
         shown = Fingerprint(expected) if expected is not None else \

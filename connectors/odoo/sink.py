@@ -17,15 +17,15 @@ balance move together, and a lost response leaves either nothing or everything.
 A contact update first compares the partner's ``write_date`` with the newest one this engine
 knew: the one our last write left (kept in the ledger's ``stamps``, so it outlives the command
 and the worker) or the newest change Odoo reported (the command's ``base_ts``). If Odoo changed
-the partner after both, the command is parked as a conflict instead of overwriting a change
-the engine has not seen yet; once the source reports it, the merge decides and a new command
-carries it as its base. Odoo's ``write_date`` has whole seconds: a change in the same second
+the partner after both, the command is parked instead of overwriting a change the engine has
+not seen yet. Once the poller reports it, the merge decides (a Conflict record if both sides
+changed a field) and, whenever Odoo must still get the record, sends a new command based on it
+(app/core/decide.py re-sends to the system a change came from). Odoo's ``write_date`` has whole seconds: a change in the same second
 as our write goes unseen by this guard.
 """
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -152,7 +152,7 @@ class OdooSink:
         base = self._base(command, partner_id)
         changed = parse_odoo_ts(partner.get("write_date"))
         if base is not None and changed is not None and changed > base:
-            return self._conflict(command, partner_id, current, payload, changed, base)
+            return self._unseen_change(command, partner_id, changed, base)
         await self.client.write("res.partner", [partner_id], vals)
         await self._set_iban(partner_id, payload.get("iban"), banks)
         await self._remember(partner_id)
@@ -185,23 +185,15 @@ class OdooSink:
         if stamp is not None:
             self.ledger.stamps[str(partner_id)] = int(stamp.timestamp() * 1000)
 
-    def _conflict(self, command: dict[str, Any], partner_id: int, current: dict[str, Any],
-                  wanted: dict[str, Any], changed: dt.datetime, base: dt.datetime) -> SinkOutcome:
-        ts = self._now_ms()
-        conflicts = [{
-            "conflict_id": f"{command['command_id']}:{name}", "entity_key": command["entity_key"],
-            "field": name, "canonical_system": "canonical",
-            "canonical_value": json.dumps(json.loads(canonical_json(wanted.get(name)))),
-            "incoming_system": SYSTEM,
-            "incoming_value": json.dumps(json.loads(canonical_json(current.get(name)))),
-            "decision": "kept_canonical", "policy": "operator", "vector": dict(command["vector"]),
-            "event_id": command.get("caused_by", ""), "ts": ts,
-        } for name in sorted(HELD_FIELDS["contact"])
-            if canonical_json(current.get(name)) != canonical_json(wanted.get(name))]
-        reason = (f"conflict: Odoo partner {partner_id} changed at {changed.isoformat()} after "
-                  f"the base {base.isoformat()}; not overwritten")
-        return SinkOutcome(self._result(command, "parked", str(partner_id), reason=reason),
-                           conflicts)
+    def _unseen_change(self, command: dict[str, Any], partner_id: int, changed: dt.datetime,
+                       base: dt.datetime) -> SinkOutcome:
+        """Park instead of writing over a change the engine has not read yet. No Conflict record
+        here: when the poller reports the change, the merge settles it (and publishes the
+        conflict, if both sides changed a field) and sends Odoo a new command if it must."""
+        reason = (f"Odoo partner {partner_id} changed at {changed.isoformat()}, after the newest "
+                  f"change the engine knew ({base.isoformat()}); not overwritten: the engine "
+                  "decides again once it has read that change")
+        return SinkOutcome(self._result(command, "parked", str(partner_id), reason=reason))
 
     def _result(self, command: dict[str, Any], status: str, target_id: str | None, *,
                 reason: str | None = None, mapping_version: int | None = None) -> dict[str, Any]:

@@ -158,8 +158,17 @@ def test_field_owner_beats_a_later_writer():
     [conflict] = d.conflicts
     assert conflict["policy"] == "field_owner" and conflict["decision"] == "kept_canonical"
     assert d.state["record"]["payment_due_days"] == 60
-    # The write in flight already brings Holded the owner's value: no second command.
-    assert not d.commands and in_flight["payload"]["payment_due_days"] == 60
+    # Holded reported 15 although the owner's 60 was on its way to it. That write may yet
+    # land, or a sink's guard may have refused it as a write over a change the engine had not
+    # seen: Holded gets the owner's value again, based on the change just seen.
+    [again] = d.commands
+    assert in_flight["payload"]["payment_due_days"] == again["payload"]["payment_due_days"] == 60
+    assert again["target_system"] == "holded" and again["command_id"] != in_flight["command_id"]
+    assert again["base_ts"] == T0 + 90
+    # Whichever write lands, its echo ends the exchange.
+    e.outbox.clear()
+    e.change(change("holded", d.state["record"], ts=T0 + 95))
+    assert not e.outbox
 
 
 def test_same_timestamp_is_settled_by_a_deterministic_tie_break():
