@@ -120,6 +120,7 @@ transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 transaction.state.log.num.partitions=1
 group.initial.rebalance.delay.ms=0
+group.min.session.timeout.ms=2000
 auto.create.topics.enable=false
 delete.topic.enable=true
 log.retention.hours=-1
