@@ -2,10 +2,11 @@
 progress. They need Kafka round trips or a table scan, too slow for the scrape itself.
 
 Replay progress is fixed when the worker starts, before its consumer joins the group
-(:func:`replay_plan`; a sampler built without one fixes it at its first sample, by which time
-the group may have committed part of it): what its group had still to read of ``inbox`` then (all of it for a new generation, the rewound stretch after `replay --since`,
-a backlog after a restart) against what it has read since. Every worker computes it for the
-whole group, so it reaches 1 when the group, not just this worker, has caught up.
+(:func:`replay_plan`): what its group had still to read of ``inbox`` then (all of it for a new
+generation, the rewound stretch after `replay --since`, a backlog after a restart) against
+what it has read since. A sampler built without a plan fixes it at its first sample, by which
+time the group may already have committed part of it. Every worker computes it for the whole
+group, so it reaches 1 when the group, not just this worker, has caught up.
 """
 from __future__ import annotations
 

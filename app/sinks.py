@@ -169,8 +169,8 @@ class _Runner:
                    first_try: int) -> None:
         key, raw = event.key, event.value
         raw_state = self.ledger.get(key)
-        state = LEDGER.loads(raw_state) if raw_state else {"results": {}, "written": {}, "parked": {},
-                                                                  "stamps": {}}
+        state = LEDGER.loads(raw_state) if raw_state else \
+            {"results": {}, "written": {}, "parked": {}, "stamps": {}}
         outcome = await self._execute(command, state, event, attempt, first_try)
         if outcome is None:
             return  # handed to the retry topic

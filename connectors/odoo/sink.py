@@ -20,8 +20,8 @@ and the worker) or the newest change Odoo reported (the command's ``base_ts``). 
 the partner after both, the command is parked instead of overwriting a change the engine has
 not seen yet. Once the poller reports it, the merge decides (a Conflict record if both sides
 changed a field) and, whenever Odoo must still get the record, sends a new command based on it
-(app/core/decide.py re-sends to the system a change came from). Odoo's ``write_date`` has whole seconds: a change in the same second
-as our write goes unseen by this guard.
+(app/core/decide.py re-sends to the system a change came from). Odoo's ``write_date`` has
+whole seconds: a change in the same second as our write goes unseen by this guard.
 """
 from __future__ import annotations
 
