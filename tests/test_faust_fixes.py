@@ -251,3 +251,35 @@ def test_no_record_is_delivered_while_a_seek_is_under_way(consumer):
     held, delivered = asyncio.run(run())
     assert held == [] and delivered == []  # held, then dropped as fetched before the seek
     assert consumer._read_offset[SRC] == 39 and (SRC, 40) in consumer.sought  # read again
+
+
+def test_the_end_of_a_batch_waits_for_a_seek_under_way(consumer):
+    # The drop of stale records at a batch's end ran half-way through a seek: it took the
+    # partitions not sought yet for unmoved, and a record fetched before the seek then passed
+    # as fresh (the scale-out test: a gap, committed before its records were processed).
+    release = asyncio.Event()
+
+    async def slow_seek(tp, offset):  # the aiokafka seek, on the consumer's thread
+        await release.wait()
+        consumer.sought.append((tp, offset))
+
+    async def run():
+        batch(consumer, {SRC: [1]})
+        order = []
+
+        async def fetch_loop():
+            async for _tp, message in consumer.getmany(timeout=0.1):
+                order.append(("delivered", message.offset))
+                consumer._seek = slow_seek
+                seeking.append(asyncio.ensure_future(consumer.seek(OTHER, 0)))
+                await asyncio.sleep(0)  # the seek is now under way
+            order.append("batch over")
+        seeking: list[asyncio.Future] = []
+        fetching = asyncio.ensure_future(fetch_loop())
+        for _ in range(20):
+            await asyncio.sleep(0)
+        order.append("seek done")
+        release.set()
+        await asyncio.gather(fetching, *seeking)
+        return order
+    assert asyncio.run(run()) == [("delivered", 1), "seek done", "batch over"]
