@@ -60,9 +60,12 @@ def worker(ctx: click.Context) -> None:
     from app.worker import create_app, tune_gc
 
     settings = _settings(ctx)
+
+    async def prepare():  # the topics, then the replay plan before this worker commits any of it
+        await ensure_topics(settings)
+        return await replay_plan(settings)
     with _broker_errors(settings):
-        asyncio.run(ensure_topics(settings))
-        replay = asyncio.run(replay_plan(settings))  # before this worker commits any of it
+        replay = asyncio.run(prepare())
     app = create_app(settings, replay=replay)
     tune_gc()
     quiet_worker(app, settings.log_level).execute_from_commandline()
