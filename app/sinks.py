@@ -54,7 +54,7 @@ class TableLedger:
 
     def __init__(self, state: dict[str, Any]) -> None:
         self.state = state
-        self.stamps: dict[str, int] = state.setdefault("stamps", {})
+        self.stamps: dict[str, int] = state["stamps"]  # decoded with its default, or made with it
 
     def get(self, command_id: str) -> dict[str, Any] | None:
         return self.state["results"].get(command_id)
