@@ -9,6 +9,7 @@ left unchanged.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from app.avro import codec
 from app.canonical_entry import Entry
@@ -16,19 +17,38 @@ from app.core.decide import BadEvent, Decision, apply_change, apply_result
 from app.core.policy import Policy
 from app.entry_cache import EntryCache
 
-__all__ = ["CanonicalStep", "Step", "encoded_parts"]
+__all__ = ["CanonicalStep", "Step", "changed_parts", "decide", "encode_parts", "encoded_parts", "read"]
 
 CHANGE, RESULT = codec("ChangeEvent"), codec("CommandResult")
 STATE, REPLICAS, LINKS = codec("EntityState"), codec("ReplicaSet"), codec("LinkSet")
 _SKIP_STATE = frozenset(("duplicate", "stale", "echo", "result"))
 
 
+def changed_parts(decision: Decision) -> dict[str, dict | None]:
+    """The entry fields a decision writes, decoded; None where unchanged."""
+    return {"state": decision.state
+            if decision.state and decision.outcome not in _SKIP_STATE else None,
+            "replicas": decision.replicas,
+            "links": decision.links if decision.outcome == "result" else None}
+
+
+_PART_CODECS = {"state": STATE, "replicas": REPLICAS, "links": LINKS}
+
+
+def encode_parts(records: dict[str, dict | None]) -> dict[str, bytes | None]:
+    """Entry fields encoded, None where None."""
+    return {field: _PART_CODECS[field].dumps(record) if record is not None else None
+            for field, record in records.items()}
+
+
 def encoded_parts(decision: Decision) -> dict[str, bytes | None]:
     """Table writes of a decision by entry field, None where unchanged."""
-    return {"state": STATE.dumps(decision.state)
-            if decision.state and decision.outcome not in _SKIP_STATE else None,
-            "replicas": REPLICAS.dumps(decision.replicas) if decision.replicas is not None else None,
-            "links": LINKS.dumps(decision.links) if decision.outcome == "result" else None}
+    return encode_parts(changed_parts(decision))
+
+
+class Inbound(NamedTuple):
+    is_result: bool  # a CommandResult; else a ChangeEvent
+    record: dict[str, Any]
 
 
 @dataclass(slots=True)
@@ -50,17 +70,9 @@ class CanonicalStep:
         self.cache = EntryCache(cache_size)
 
     def __call__(self, key: bytes | None, value: bytes, stored: bytes | None) -> Step:
-        if RESULT.knows(value):
-            result = RESULT.loads(value)
-            _check_key(key, result["entity_key"])
-            known = self.cache.get(key, stored)
-            decision = apply_result(result, known.record("replicas"), known.record("links"))
-        else:
-            change = CHANGE.loads(value)
-            _check_key(key, change["entity_key"])
-            known = self.cache.get(key, stored)
-            decision = apply_change(change, known.record("state"), known.record("replicas"),
-                                    known.record("links"), self.policy)
+        record = read(key, value)
+        known = self.cache.get(key, stored)
+        decision = decide(record, known, self.policy)
         parts = encoded_parts(decision)
         if parts["state"] is None and parts["replicas"] is None and parts["links"] is None:
             if stored is not None:
@@ -72,6 +84,25 @@ class CanonicalStep:
         # value and is never used.
         self.cache.put(key, entry)
         return Step(decision, entry)
+
+
+def read(key: bytes | None, value: bytes) -> Inbound:
+    """Decode an inbox record and check it belongs to ``key`` (raises what the agent
+    dead-letters)."""
+    if RESULT.knows(value):
+        result = Inbound(True, RESULT.loads(value))
+    else:
+        result = Inbound(False, CHANGE.loads(value))
+    _check_key(key, result.record["entity_key"])
+    return result
+
+
+def decide(inbound: Inbound, entry: Entry, policy: Policy) -> Decision:
+    """The decision on one decoded inbox record against the entity's entry."""
+    if inbound.is_result:
+        return apply_result(inbound.record, entry.record("replicas"), entry.record("links"))
+    return apply_change(inbound.record, entry.record("state"), entry.record("replicas"),
+                        entry.record("links"), policy)
 
 
 def _check_key(key: bytes | None, entity_key: str) -> None:

@@ -38,7 +38,7 @@ from app.lag import GroupReader, Progress
 from app.settings import Settings
 from app.topics import TopicNames, kafka_client_options
 
-__all__ = ["GroupActive", "Rewind", "follow", "rewind_inbox"]
+__all__ = ["GroupActive", "Rewind", "follow", "group_members", "rewind_inbox"]
 
 POLL_S = 0.5
 
@@ -70,7 +70,7 @@ class Rewind:
         return Progress(dict(self.offsets), dict(self.ends))
 
 
-async def _members(settings: Settings, group: str) -> tuple[str, int]:
+async def group_members(settings: Settings, group: str) -> tuple[str, int]:
     admin = AIOKafkaAdminClient(**kafka_client_options(settings))
     await admin.start()
     try:
@@ -85,7 +85,7 @@ async def rewind_inbox(settings: Settings, since_ms: int) -> Rewind:
     """Move the generation's group on ``inbox`` back to ``since_ms``. Raises GroupActive."""
     names = TopicNames(settings)
     group = names.app_id
-    state, members = await _members(settings, group)
+    state, members = await group_members(settings, group)
     if members:
         raise GroupActive(f"consumer group {group} has {members} member(s) ({state}): stop every "
                           f"worker of generation {settings.generation} first, then start them "

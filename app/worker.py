@@ -39,7 +39,7 @@ from app.quota_share import install_quota_shares
 from app.resend import register_resender
 from app.topics import CANONICAL_TABLE, TopicNames, kafka_client_options
 
-__all__ = ["FLOW_OPTIONS", "create_app"]
+__all__ = ["FLOW_OPTIONS", "REJECTED", "create_app", "dead_letter_value"]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,19 @@ def _report_undelivered(delivery: asyncio.Future) -> None:
     by app/resend.py once its partition is idle; the log says why it was late."""
     if not delivery.cancelled() and delivery.exception() is not None:
         log.error("a record was not delivered to Kafka: %r", delivery.exception())
+
+
+def dead_letter_value(topic: str, partition: int, offset: int, headers: Any, key: bytes | None,
+                      value: bytes | None, reason: str, error: str) -> bytes:
+    """The ``dlq`` record of an inbox record the agent rejects; it names the record's origin
+    (the source topic the sequencer copied it from) so it can be fixed and re-driven."""
+    origin = dict(headers or ()).get(SOURCE_HEADER, b"").decode() or f"{topic}:{partition}:{offset}"
+    topic_name, source_partition, source_offset = origin.rsplit(":", 2)
+    log.warning("dead-lettered %s: %s", origin, reason)
+    return DEAD.dumps({
+        "reason": reason[:2000], "error": error, "source_topic": topic_name,
+        "partition": int(source_partition), "offset": int(source_offset), "key": key,
+        "value": value, "ts": int(time.time() * 1000)})
 
 
 def tune_gc() -> None:
@@ -144,16 +157,10 @@ def create_app(settings: Settings, policy: Policy | None = None,
 
     async def dead_letter(event: faust.EventT, reason: str, error: str) -> None:
         msg = event.message
-        origin = dict(msg.headers or ()).get(SOURCE_HEADER, b"").decode() or \
-            f"{msg.topic}:{msg.partition}:{msg.offset}"
-        topic_name, partition, offset = origin.rsplit(":", 2)
         METRICS.dead_letters.inc()
         METRICS.events.labels(topic="dlq", direction="out").inc()
-        log.warning("dead-lettered %s: %s", origin, reason)
-        await dlq.send(key=event.key, value=DEAD.dumps({
-            "reason": reason[:2000], "error": error, "source_topic": topic_name,
-            "partition": int(partition), "offset": int(offset), "key": event.key,
-            "value": event.value, "ts": int(time.time() * 1000)}))
+        await dlq.send(key=event.key, value=dead_letter_value(
+            msg.topic, msg.partition, msg.offset, msg.headers, event.key, event.value, reason, error))
 
     command_topics = {target: t.get_topic_name() for target, t in commands.items()}
     conflicts_topic, audit_topic = conflicts.get_topic_name(), audit.get_topic_name()

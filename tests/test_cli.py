@@ -101,8 +101,15 @@ def test_replay_since_without_a_broker_is_exit_3():
 
 
 def test_replay_from_beginning_without_run_names_the_next_generation():
-    res = run("replay", "--from-beginning", "--no-run", env={"HOLDED_SYNC_GENERATION": "2"})
+    res = run("replay", "--from-beginning", "--streaming", "--no-run",
+              env={"HOLDED_SYNC_GENERATION": "2"})
     assert res.exit_code == 0 and "replaying into generation 3" in res.output
+
+
+def test_a_bulk_replay_without_a_broker_is_exit_3():
+    res = CliRunner().invoke(cli, ["replay", "--from-beginning", "--no-run"],
+                             env={"HOLDED_SYNC_BROKER": "kafka://127.0.0.1:1"})
+    assert res.exit_code == 3 and "cannot reach Kafka" in res.output, res.output
 
 
 def test_worker_at_warning_keeps_the_root_logger_at_warning():
