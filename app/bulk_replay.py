@@ -176,7 +176,20 @@ def _job(settings: Settings, ends: dict[int, int], done: Any, reports: Any) -> N
     except BaseException as exc:  # the parent reports it and commits nothing
         reports.put(("failed", f"{exc.__class__.__name__}: {exc}\n{traceback.format_exc()}"))
         return
-    reports.put(("rss", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+    reports.put(("rss", _peak_rss_mb()))
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM: since its exec; ru_maxrss would count the parent's
+    peak from before the fork)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 async def _rebuild(settings: Settings, ends: dict[int, int], done: Any, reports: Any) -> None:

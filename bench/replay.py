@@ -10,11 +10,13 @@ limit, the mapping of docs/examples/mapping-es.yaml published). Publishing strai
 ``inbox`` would skip the sequencer but not the sink, and replays are only meaningful against a
 Holded that already holds what the original wrote, so the bench runs the real thing.
 
-Phase 2, for each worker count k: ``holded-sync replay --from-beginning`` semantics, i.e. k
-worker processes (own web port and data dir) with a new generation: new consumer group,
-changelogs and local store; they read ``inbox`` from offset 0. Timed from process start until
-the new group's lag on ``inbox`` is 0 and its ``entities`` table holds every entity. Each
-worker's RSS is sampled (VmRSS) every 0.5 s; the max is reported. The rebuilt ``entities``
+Phase 2, for each worker count k: ``holded-sync replay --from-beginning`` into a new
+generation (new consumer group, changelogs and local store). ``--mode bulk`` (the default, as
+in the CLI): the batch job of app/bulk_replay.py with k processes decides ``inbox`` and writes
+the table, then k worker processes start, restore it and find nothing to read.
+``--mode streaming``: k workers read ``inbox`` from offset 0. Timed from the start until the new
+group's lag on ``inbox`` is 0 and its ``entities`` table holds every entity. Each worker's RSS is
+sampled (VmRSS) every 0.5 s, and each bulk job process reports its peak; the max is reported. The rebuilt ``entities``
 table is compared with the original's, entity by entity. A replay whose lag stops moving for
 --stall-after seconds is reported as stalled, with the partitions behind (before
 app/faust_fixes.py, faust could skip a record consumed just before a rebalance).
@@ -47,6 +49,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
 from aiokafka.admin import AIOKafkaAdminClient  # noqa: E402
 
 from app.avro import codec  # noqa: E402
+from app.bulk_replay import bulk_replay  # noqa: E402
 from app.devkafka import broker as devkafka  # noqa: E402
 from app.devrun.process import WorkerProcess, pipeline_lag, wait_ready  # noqa: E402
 from app.inspect import read_table  # noqa: E402
@@ -222,7 +225,7 @@ async def original(settings: Settings, tmp: Path, n: int, entities: int, timeout
 
 async def replay(base: Settings, tmp: Path, generation: int, k: int, entities: int,
                  sandbox: Sandbox | NoSandbox, original_ids: set[str], original_entities: dict,
-                 sink_timeout: float, stall_s: float) -> dict[str, Any]:
+                 sink_timeout: float, stall_s: float, mode: str) -> dict[str, Any]:
     names = TopicNames(base)
     command_topics = [names.commands("holded", lane) for lane in ("realtime", "bulk")]
     commands_before = await end_offsets(base, command_topics)
@@ -233,11 +236,17 @@ async def replay(base: Settings, tmp: Path, generation: int, k: int, entities: i
     gen = runs[0]
     workers = [WorkerProcess(s, tmp / f"replay-g{generation}-w{i}.log") for i, s in enumerate(runs)]
     start = time.perf_counter()
+    bulk_rss, bulk_s = 0.0, None
+    if mode == "bulk":
+        report = await bulk_replay(gen, k)
+        bulk_rss, bulk_s = report.max_rss_mb, time.perf_counter() - start
+        print(f"bulk job: {report.records} records, {report.entities} entities, "
+              f"{bulk_s:.1f} s, peak RSS {bulk_rss:.0f} MB", flush=True)
     for w in workers:
         w.start()
     sampler = RssSampler(workers)
     await asyncio.gather(*(wait_ready(s, w, 300) for s, w in zip(runs, workers)))
-    ready = time.perf_counter() - start
+    ready = time.perf_counter() - start - (bulk_s or 0.0)  # the workers' own start-up
     seen_entities, stalled, last = 0, None, (None, time.perf_counter())
     try:
         while True:
@@ -273,13 +282,14 @@ async def replay(base: Settings, tmp: Path, generation: int, k: int, entities: i
             await asyncio.sleep(1.0)
         api_after = sandbox.counts()
     finally:
-        rss = sampler.stop()
+        rss = sampler.stop() + [bulk_rss]
         await asyncio.gather(*(asyncio.to_thread(w.stop) for w in workers))
     commands_after = await end_offsets(base, command_topics)
     ids = await command_ids(base)
     re_emitted = ids[len(ids) - (commands_after - commands_before):] if commands_after > commands_before else []
     return {
         "workers": k, "generation": generation, "seconds": seconds, "ready_s": ready, "stalled": stalled,
+        "bulk_s": bulk_s,
         "rss_mb": rss, "writes_rebuilt": writes(api_at_rebuilt) - writes(api_before),
         "calls_rebuilt": calls(api_at_rebuilt) - calls(api_before),
         "writes": writes(api_after) - writes(api_before), "calls": calls(api_after) - calls(api_before),
@@ -298,6 +308,8 @@ async def main() -> None:
     ap.add_argument("--entities", type=int, default=100_000)
     ap.add_argument("--workers", type=int, nargs="+", default=[1])
     ap.add_argument("--partitions", type=int, default=6)
+    ap.add_argument("--mode", choices=("bulk", "streaming"), default="bulk",
+                    help="how the replay rebuilds the tables (holded-sync replay --bulk/--streaming)")
     ap.add_argument("--broker", default=None, help="kafka://host:port (default: start one)")
     ap.add_argument("--no-sink", action="store_true",
                     help="no Holded API key: no sink runs in either phase (pure table rebuild)")
@@ -330,7 +342,7 @@ async def main() -> None:
         results = []
         for g, k in enumerate(args.workers, start=1):
             r = await replay(settings, tmp, g, k, args.entities, sandbox, original_ids,
-                             original_entities, args.sink_timeout, args.stall_after)
+                             original_entities, args.sink_timeout, args.stall_after, args.mode)
             results.append(r)
             print(f"replay g{g} with {k} worker(s): {r}", flush=True)
         summary(args, results)
@@ -341,7 +353,7 @@ async def main() -> None:
 
 
 def summary(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
-    print(f"\nreplay of {args.events:,} events over {args.entities:,} entities, "
+    print(f"\n{args.mode} replay of {args.events:,} events over {args.entities:,} entities, "
           f"{args.partitions} partitions")
     print(f"{'workers':>7} {'seconds':>8} {'of which start-up':>17} {'events/s':>9} {'after start-up':>14} {'max RSS MB':>10} {'API writes':>10} "
           f"{'API calls':>9} {'re-emitted':>10}  targets")
@@ -355,6 +367,7 @@ def summary(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
               f"{args.events / max(1e-9, r['seconds'] - r['ready_s']):>14,.0f} "
               f"{max(r['rss_mb']):>10.0f} {r['writes']:>10} {r['calls']:>9} {r['re_emitted']:>10}  "
               f"time {'met' if ok_time else 'MISSED'} ({projected:,.0f} s for 1M), RSS {'met' if ok_rss else 'MISSED'}"
+              + (f", bulk job {r['bulk_s']:.1f} s" if r["bulk_s"] is not None else "")
               + ("" if args.no_sink else f", zero API writes {'met' if r['writes'] == 0 else 'MISSED'}")
               + ("" if r["sinks_idle"] else " (sinks not idle at the end)")
               + (f" STALLED: {r['stalled']}" if r["stalled"] else ""))
