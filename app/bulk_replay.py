@@ -45,7 +45,7 @@ from app.live_mapping import LiveMapping
 from app.replay import GroupActive, group_members
 from app.settings import Settings
 from app.topics import CANONICAL_TABLE, TopicNames, ensure_topics, kafka_client_options
-from app.worker import REJECTED, dead_letter_value
+from app.worker import REJECTED, dead_letter_value, tune_gc
 
 __all__ = ["BulkReport", "GenerationInUse", "PartitionReport", "bulk_replay"]
 
@@ -109,7 +109,7 @@ async def bulk_replay(settings: Settings, jobs: int,
         positions = await reader.read(names.app_id, [names.inbox])
     if any(p.committed for p in positions.values()):
         raise GenerationInUse(f"generation {settings.generation} has already read {names.inbox} "
-                              f"(group {names.app_id}): replay into a new generation")
+                              f"(group {names.app_id})")
     ends = {tp.partition: p.end for tp, p in positions.items()}
     started = time.monotonic()
     reports, rss = await asyncio.to_thread(_run_jobs, settings, ends, jobs, on_progress, poll_s)
@@ -193,6 +193,7 @@ def _peak_rss_mb() -> float:
 
 
 async def _rebuild(settings: Settings, ends: dict[int, int], done: Any, reports: Any) -> None:
+    tune_gc()  # as in the worker: many short-lived dicts per record
     live = await _mapping_in_force(settings)
     policy = default_policy(settings.erps, held_fields(settings), reported_view(settings, live))
     options = kafka_client_options(settings)
@@ -219,6 +220,8 @@ async def _mapping_in_force(settings: Settings) -> LiveMapping:
     follow = asyncio.create_task(live.follow(settings, stopping))
     try:
         await asyncio.wait_for(live.loaded.wait(), MAPPING_WAIT_S)
+    except asyncio.TimeoutError:
+        raise RuntimeError(f"the mappings topic could not be read in {MAPPING_WAIT_S:.0f} s") from None
     finally:
         stopping.set()
         await follow

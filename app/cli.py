@@ -122,7 +122,8 @@ def ingest(ctx: click.Context, file: Path, system: str, lane: str) -> None:
               help="With --from-beginning: build the table with a batch job before the worker "
                    "starts (default; several times faster), or let the worker re-read inbox.")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
-              help="With --bulk: processes deciding partitions side by side (default: the CPUs).")
+              help="With --bulk: processes deciding partitions side by side (default: the CPUs this "
+                   "process may use).")
 @click.option("--wait/--no-wait", default=True,
               help="With --since: follow the workers until they re-decided everything.")
 @click.option("--timeout", type=click.FloatRange(min=0), default=None,
@@ -157,7 +158,7 @@ def replay(ctx: click.Context, from_beginning: bool, since: str | None, generati
     click.echo(f"replaying into generation {new.generation} "
                f"(set HOLDED_SYNC_GENERATION={new.generation} on every worker to switch)")
     if bulk:
-        _bulk_replay(new, jobs or os.cpu_count() or 1)
+        _bulk_replay(new, jobs or len(os.sched_getaffinity(0)))
     if run:
         ctx.obj["settings"] = new
         ctx.invoke(worker)
@@ -177,7 +178,10 @@ def _bulk_replay(settings: Settings, jobs: int) -> None:
             bar.update(done - bar.pos, f"{rate:.0f} rec/s")
         try:
             report = asyncio.run(bulk_replay(settings, jobs, on_progress))
-        except (GroupActive, GenerationInUse, BulkFailed) as exc:
+        except GenerationInUse as exc:  # a retried Job: its worker carries on where it was
+            click.echo(f"\n{exc}; no batch job: its worker carries on from the group's offsets")
+            return
+        except (GroupActive, BulkFailed) as exc:
             click.echo(f"\nerror: {exc}", err=True)
             sys.exit(1)
     click.echo(f"decided {report.records} inbox record(s) of {report.entities} entities in "

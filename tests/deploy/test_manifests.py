@@ -142,7 +142,9 @@ def test_replay_job_is_on_demand_only(rendered):
         assert not _of_kind(rendered[render], "Job")
     job = _one(rendered["production-replay"], "Job")
     (container,) = job["spec"]["template"]["spec"]["containers"]
-    assert container["args"] == ["replay", "--from-beginning"]
+    assert container["args"][:2] == ["replay", "--from-beginning"]
+    jobs = int(container["args"][container["args"].index("--jobs") + 1])
+    assert jobs <= float(container["resources"]["limits"]["cpu"])  # one process per CPU it has
     assert container["image"] == _one(rendered["production"], "StatefulSet")["spec"]["template"]["spec"]["containers"][0]["image"]
 
 

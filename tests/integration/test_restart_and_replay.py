@@ -139,8 +139,9 @@ async def test_bulk_replay_builds_the_agents_table_and_the_new_worker_carries_on
     assert after == Counter({cid: 2 * n for cid, n in Counter(original_ids).items()})
     assert len(await flow.dlq()) == dead_before + 1
 
-    again = await _invoke(args, env)  # the generation has been built: never written over
-    assert again.exit_code == 1 and "already read" in again.output
+    again = await _invoke(args, env)  # e.g. a retried Job: the built generation is left as it is
+    assert again.exit_code == 0 and "already read" in again.output and "no batch job" in again.output
+    assert len(await flow.commands("holded")) == 2 * len(original_ids)  # nothing emitted again
 
     replayed = await own_flow(topic_prefix=flow.settings.topic_prefix, generation=1)
     await replayed.wait_idle()
