@@ -16,7 +16,8 @@ generation's consumer group is committed at the ends that were read. Its workers
 with the table restored from the changelog and with nothing of ``inbox`` to read again.
 tests/integration/test_bulk_replay.py checks that the tables equal what the agent builds.
 
-Partitions are spread over ``jobs`` processes, each holding one partition in memory at a time.
+Partitions are spread over ``jobs`` processes, each holding one partition in memory at a time
+(at most ``replay_decoded_entries`` entities decoded, the rest encoded).
 An interrupted job commits nothing: run it again. The sinks find the re-emitted commands done,
 and a changelog written twice holds the same values.
 """
@@ -205,7 +206,8 @@ async def _rebuild(settings: Settings, ends: dict[int, int], done: Any, reports:
     try:
         out = Output(producer)
         for partition, end in ends.items():
-            rebuild = PartitionRebuild(TopicNames(settings), policy, live.version, out)
+            rebuild = PartitionRebuild(TopicNames(settings), policy, live.version, out,
+                                       settings.replay_decoded_entries)
             report = await rebuild.run(consumer, partition, end, done)
             await out.settle()
             reports.put(("partition", report))
@@ -254,9 +256,12 @@ class PartitionRebuild:
     """One ``inbox`` partition decided in order, as the canonical agent decides it."""
 
     def __init__(self, names: TopicNames, policy: Policy, mapping_version: int | None,
-                 out: Output) -> None:
+                 out: Output, decoded_max: int) -> None:
         self.names, self.policy, self.mapping_version, self.out = names, policy, mapping_version, out
-        self.entries: dict[bytes, Entry] = {}  # decoded only: encoded once, at the end
+        self.decoded_max = decoded_max
+        # Decoded, least recently decided first: encoded at the end, or when there are too many.
+        self.entries: dict[bytes, Entry] = {}
+        self.encoded: dict[bytes, bytes] = {}
         self.dead = self.emitted = 0
 
     async def run(self, consumer: AIOKafkaConsumer, partition: int, end: int, done: Any
@@ -275,16 +280,17 @@ class PartitionRebuild:
                 await self.take(msg)
             done[partition] = read_records
         await self.write_table(partition)
-        report = PartitionReport(partition, read_records, len(self.entries), self.dead,
-                                 self.emitted, time.monotonic() - started)
+        report = PartitionReport(partition, read_records, len(self.entries) + len(self.encoded),
+                                 self.dead, self.emitted, time.monotonic() - started)
         self.entries.clear()
+        self.encoded.clear()
         return report
 
     async def take(self, msg: Any) -> None:
         """One inbox record (a ConsumerRecord): decided, or dead-lettered like the agent does."""
         try:
             inbound = read(msg.key, msg.value)
-            known = self.entries.get(msg.key) or Entry(None, {}, {})
+            known = self._entry(msg.key)
             decision = decide(inbound, known, self.policy)
         except REJECTED as exc:
             await self.dead_letter(msg, str(exc), exc.__class__.__name__)
@@ -295,9 +301,14 @@ class PartitionRebuild:
         """Keep what the decision changed; emit what the agent would publish."""
         changed = changed_parts(decision)
         if any(record is not None for record in changed.values()):
+            self.encoded.pop(key, None)
+            self.entries.pop(key, None)  # to the end of the order: decided most recently
             self.entries[key] = Entry(None, {}, {
                 field: changed[field] if changed[field] is not None else known.record(field)
                 for field in FIELDS})
+            if len(self.entries) > self.decoded_max:
+                oldest = next(iter(self.entries))
+                self.encoded[oldest] = self._encode(oldest, self.entries.pop(oldest))
         names, send = self.names, self.out.send
         for cmd in decision.commands:
             cmd["mapping_version"] = self.mapping_version
@@ -313,17 +324,26 @@ class PartitionRebuild:
         await self.out.send(self.names.dlq, msg.key, dead_letter_value(
             msg.topic, msg.partition, msg.offset, msg.headers, msg.key, msg.value, reason, error))
 
+    def _entry(self, key: bytes) -> Entry:
+        entry = self.entries.get(key)
+        if entry is not None:
+            return entry
+        return Entry.of(self.encoded.get(key))  # decoded part by part, as needed
+
+    @staticmethod
+    def _encode(key: bytes, entry: Entry) -> bytes:
+        try:
+            parts = encode_parts(entry.records)
+        except ValueError as exc:
+            raise ValueError(f"the entry of {key!r} cannot be encoded ({exc}); the agent "
+                             "would have dead-lettered the record that made it: use "
+                             "`replay --from-beginning --streaming`") from exc
+        return encode(None, parts["state"], parts["replicas"], parts["links"])
+
     def table(self) -> dict[bytes, bytes]:
         """The table values so far, encoded as the agent encodes them."""
-        table = {}
-        for key, entry in self.entries.items():
-            try:
-                parts = encode_parts(entry.records)
-            except ValueError as exc:
-                raise ValueError(f"the entry of {key!r} cannot be encoded ({exc}); the agent "
-                                 "would have dead-lettered the record that made it: use "
-                                 "`replay --from-beginning --streaming`") from exc
-            table[key] = encode(None, parts["state"], parts["replicas"], parts["links"])
+        table = dict(self.encoded)
+        table.update((key, self._encode(key, entry)) for key, entry in self.entries.items())
         return table
 
     async def write_table(self, partition: int) -> None:

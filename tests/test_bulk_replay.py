@@ -88,11 +88,11 @@ def inbox(seed: int) -> list[tuple[bytes, bytes]]:
     return records
 
 
-async def bulk_run(names: TopicNames, records, version: int):
+async def bulk_run(names: TopicNames, records, version: int, decoded_max: int = 1000):
     out = Recorded()
     rebuild = PartitionRebuild(names, default_policy(
         ("odoo",), held_fields(Settings(systems=("holded", "odoo"))),
-        reported_view(Settings(), LiveMapping())), version, out)
+        reported_view(Settings(), LiveMapping())), version, out, decoded_max)
     for offset, (key, value) in enumerate(records):
         await rebuild.take(Msg(names.inbox, 3, offset, [(SOURCE_HEADER, f"changes.odoo:1:{offset}".encode())],
                                key, value))
@@ -103,12 +103,15 @@ async def test_bulk_decisions_store_and_emit_what_the_agent_does():
     names = TopicNames(Settings(systems=("holded", "odoo")))
     for seed in range(8):
         records = inbox(seed)
-        rebuild, out = await bulk_run(names, records, version=7)
-        emitted = [(t, k) if t == names.dlq else (t, k, v) for t, k, v, _ in out.sent]
-        for cache in (0, 5000):  # the agent decodes from the table, or reuses its cache
-            table, expected = agent_run(names, records, cache, version=7)
-            assert rebuild.table() == table  # byte for byte
-            assert emitted == expected
+        # All entities kept decoded, or only the last 2 decided (the others encoded).
+        for decoded_max in (1000, 2):
+            rebuild, out = await bulk_run(names, records, version=7, decoded_max=decoded_max)
+            emitted = [(t, k) if t == names.dlq else (t, k, v) for t, k, v, _ in out.sent]
+            for cache in (0, 5000):  # the agent decodes from the table, or reuses its cache
+                table, expected = agent_run(names, records, cache, version=7)
+                assert rebuild.table() == table  # byte for byte
+                assert emitted == expected
+        assert len(rebuild.entries) <= 2 and rebuild.encoded
     assert any(t == names.dlq for t, *_ in out.sent)
     assert any(t == names.conflicts for t, *_ in out.sent)
 
