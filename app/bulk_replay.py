@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.partitioner import DefaultPartitioner
 
 from app.avro import codec
 from app.canonical_entry import FIELDS, Entry, encode
@@ -52,6 +53,7 @@ __all__ = ["BulkReport", "GenerationInUse", "PartitionReport", "bulk_replay"]
 
 COMMAND, CONFLICT, AUDIT = codec("Command"), codec("Conflict"), codec("AuditRecord")
 FETCH_RECORDS = 5000
+_PARTITIONER = DefaultPartitioner()
 MAPPING_WAIT_S = 30.0
 
 
@@ -231,22 +233,46 @@ async def _mapping_in_force(settings: Settings) -> LiveMapping:
 
 
 class Output:
-    """Records handed to the producer; :meth:`settle` waits for them and raises the first
-    one Kafka refused."""
+    """Records for Kafka, appended to one open batch per topic partition (the producer's
+    per-record ``send`` costs more than the batching itself); :meth:`settle` sends what is
+    open, waits for every batch and raises the first one Kafka refused. A key always lands on
+    the partition the producer's default partitioner gives it, as the worker's records do."""
 
     def __init__(self, producer: AIOKafkaProducer) -> None:
         self.producer = producer
         self.failed: BaseException | None = None
+        self._batches: dict[tuple[str, int], Any] = {}
+        self._partitions: dict[str, list[int]] = {}
 
     def _check(self, delivery: asyncio.Future) -> None:
         if not delivery.cancelled() and delivery.exception() is not None and self.failed is None:
             self.failed = delivery.exception()
 
     async def send(self, topic: str, key: bytes, value: bytes, partition: int | None = None) -> None:
-        delivery = await self.producer.send(topic, value, key=key, partition=partition)
+        if partition is None:
+            partitions = self._partitions.get(topic)
+            if partitions is None:
+                partitions = self._partitions[topic] = sorted(await self.producer.partitions_for(topic))
+            partition = _PARTITIONER(key, partitions, partitions)
+        batch = self._batches.get((topic, partition))
+        if batch is None:
+            batch = self._batches[(topic, partition)] = self.producer.create_batch()
+        if batch.append(key=key, value=value, timestamp=None) is None:  # full
+            await self._send(topic, partition, batch)
+            batch = self._batches[(topic, partition)] = self.producer.create_batch()
+            if batch.append(key=key, value=value, timestamp=None) is None:
+                raise ValueError(f"a record of {len(value)} bytes is larger than a batch")
+
+    async def _send(self, topic: str, partition: int, batch: Any) -> None:
+        batch.close()
+        delivery = await self.producer.send_batch(batch, topic, partition=partition)
         delivery.add_done_callback(self._check)
 
     async def settle(self) -> None:
+        for (topic, partition), batch in self._batches.items():
+            if batch.record_count():
+                await self._send(topic, partition, batch)
+        self._batches.clear()
         await self.producer.flush()
         if self.failed is not None:
             raise self.failed
