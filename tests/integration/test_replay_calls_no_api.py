@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from app.bulk_replay import bulk_replay
 from app.devkafka.broker import free_port
 from app.devrun.process import pipeline_lag
 from app.ingest import ingest_file
@@ -29,8 +30,9 @@ async def holded():
     await server.stop()
 
 
+@pytest.mark.parametrize("mode", ["streaming", "bulk"])
 async def test_a_replay_rebuilds_the_tables_and_the_switched_generation_writes_nothing(
-        own_flow, holded, tmp_path):
+        own_flow, holded, tmp_path, mode):
     flow = await own_flow(holded=HoldedSettings(api_url=holded.url, api_key="sandbox-key"))
     await publish_mapping(flow.settings, MAPPING)
     await ingest_file(SAMPLE, "odoo", flow.settings)
@@ -42,16 +44,21 @@ async def test_a_replay_rebuilds_the_tables_and_the_switched_generation_writes_n
     live = await read_table(flow.settings, "entities")
     writes_before = sum(r.method in WRITES for r in holded.requests)
 
-    # The replay's worker (generation 1, no sinks) rebuilds the tables beside the live one.
+    # The replay (generation 1, no sinks) rebuilds the tables beside the live one: a batch job,
+    # or a worker reading inbox.
     gen1 = flow.settings.model_copy(update={"generation": 1, "run_sinks": False,
                                             "web_port": free_port(), "data_dir": tmp_path / "g1"})
-    replay = WorkerProcess(gen1, tmp_path / "replay.log").start()
-    try:
-        async def rebuilt():
-            return await read_table(gen1, "entities") == live or None
-        await wait_for(rebuilt, 120, "generation 1's tables equal to the live ones", replay)
-    finally:
-        await asyncio.to_thread(replay.stop)
+    if mode == "bulk":
+        await bulk_replay(gen1, jobs=1)
+        assert await read_table(gen1, "entities") == live
+    else:
+        replay = WorkerProcess(gen1, tmp_path / "replay.log").start()
+        try:
+            async def rebuilt():
+                return await read_table(gen1, "entities") == live or None
+            await wait_for(rebuilt, 120, "generation 1's tables equal to the live ones", replay)
+        finally:
+            await asyncio.to_thread(replay.stop)
     assert sum(r.method in WRITES for r in holded.requests) == writes_before
 
     # The switch: every worker runs generation 1, sinks on. Its sinks read every re-emitted
