@@ -120,7 +120,7 @@ def ingest(ctx: click.Context, file: Path, system: str, lane: str) -> None:
               help="With --from-beginning: start the worker of the new generation.")
 @click.option("--bulk/--streaming", default=True,
               help="With --from-beginning: build the table with a batch job before the worker "
-                   "starts (default; several times faster), or let the worker re-read inbox.")
+                   "starts (default; 4-5 times faster), or let the worker re-read inbox.")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="With --bulk: processes deciding partitions side by side (default: the CPUs this "
                    "process may use).")
