@@ -4,7 +4,8 @@ Kept apart from app/worker.py (which only moves records in and out) so the CPU b
 (bench/canonical_cpu.py) and the tests run exactly the agent's code. Per record, each byte
 string is decoded at most once: the stored entry comes from an :class:`EntryCache` when the
 table still holds the bytes it knows, and the new entry reuses the encoded parts a decision
-left unchanged.
+left unchanged. ``read``, ``decide`` and ``changed_parts`` are also the bulk replay's
+(app/bulk_replay.py), which encodes an entity's entry once at the end instead of each time.
 """
 from __future__ import annotations
 
@@ -70,9 +71,9 @@ class CanonicalStep:
         self.cache = EntryCache(cache_size)
 
     def __call__(self, key: bytes | None, value: bytes, stored: bytes | None) -> Step:
-        record = read(key, value)
+        inbound = read(key, value)
         known = self.cache.get(key, stored)
-        decision = decide(record, known, self.policy)
+        decision = decide(inbound, known, self.policy)
         parts = encoded_parts(decision)
         if parts["state"] is None and parts["replicas"] is None and parts["links"] is None:
             if stored is not None:
