@@ -184,7 +184,7 @@ class _Runner:
             for cid in [c for c, b in state["parked"].items()
                         if compare(COMMAND.loads(b)["vector"], state["written"]) == Order.BEFORE]:
                 del state["parked"][cid]  # superseded by what was just written
-        elif status == "parked":
+        elif status == "parked" and outcome.redrive:
             state["parked"][command["command_id"]] = raw
         else:
             state["parked"].pop(command["command_id"], None)

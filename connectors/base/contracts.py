@@ -24,6 +24,10 @@ Record = dict[str, Any]
 class SinkOutcome:
     result: Record  # a CommandResult
     conflicts: list[Record] = field(default_factory=list)  # Conflict records
+    # A parked command stays in the ledger's parked list, to be published again under a new
+    # mapping or by an operator. False: parking it was the answer for good (the engine
+    # decides again by itself, e.g. once it reads a change the target made meanwhile).
+    redrive: bool = True
 
 
 class DependencyPending(RetryableError):

@@ -189,11 +189,14 @@ class OdooSink:
                        base: dt.datetime) -> SinkOutcome:
         """Park instead of writing over a change the engine has not read yet. No Conflict record
         here: when the poller reports the change, the merge settles it (and publishes the
-        conflict, if both sides changed a field) and sends Odoo a new command if it must."""
+        conflict, if both sides changed a field) and sends Odoo a new command if it must. So
+        the command is not kept for re-driving: it would meet the same guard, and when Odoo's
+        value wins no newer write ever comes to clear it from the parked list."""
         reason = (f"Odoo partner {partner_id} changed at {changed.isoformat()}, after the newest "
                   f"change the engine knew ({base.isoformat()}); not overwritten: the engine "
                   "decides again once it has read that change")
-        return SinkOutcome(self._result(command, "parked", str(partner_id), reason=reason))
+        return SinkOutcome(self._result(command, "parked", str(partner_id), reason=reason),
+                           redrive=False)
 
     def _result(self, command: dict[str, Any], status: str, target_id: str | None, *,
                 reason: str | None = None, mapping_version: int | None = None) -> dict[str, Any]:

@@ -12,8 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.live_mapping import publish_mapping
 from app.devrun.sandboxes import start_erp_sandbox
+from app.live_mapping import publish_mapping
+from app.operator_cli import read_parked
 from app.settings import HoldedSettings
 from connectors.holded.sandbox import RateLimit, start_sandbox
 from tests.support.kafka import wait_for
@@ -134,3 +135,7 @@ async def test_a_concurrent_edit_in_odoo_and_holded_is_a_conflict_and_both_conve
         state = (await flow.table("entities"))["contact/odoo/2"]["record"]
         return partner["email"] == contact["email"] == state["email"] == winner
     await wait_for(converged, 120, "both systems to hold the winning email", flow.worker)
+    # A write Odoo's guard held back is not left parked (nothing newer would clear it when
+    # Odoo's value won): the merge decided again instead.
+    await flow.wait_idle(60)
+    assert await read_parked(flow.settings, ["odoo"]) == []

@@ -114,3 +114,24 @@ async def test_a_mapping_read_again_re_drives_only_what_it_did_not_park() -> Non
     await _redrive_parked({"holded": [(commands, ledger)]}, 3)
     # parked without a mapping, or under v2: run again under v3; parked under v3: stays
     assert sorted(r["key"] for r in commands.records) == [b"contact/odoo/1", b"contact/odoo/3"]
+
+
+async def test_a_parked_command_is_kept_for_re_driving_unless_its_sink_says_otherwise(tmp_path) -> None:
+    from connectors.base.contracts import SinkOutcome, result
+
+    class Parks:
+        redrive = True
+
+        async def execute(self, command):
+            return SinkOutcome(result(command, "parked", 1, reason="waiting"), redrive=self.redrive)
+
+    sink, ledger = Parks(), {}
+    runner = _Runner("holded", lambda led: sink, ledger, Sent(), Sent(), Sent(), Sent(),
+                     Settings(data_dir=tmp_path))
+    cmd = contact_command(1)
+    await runner._handle(event(cmd, "commands.holded"), attempt=0, first_try=0)
+    assert list(LEDGER.loads(ledger[b"contact/odoo/1"])["parked"]) == [cmd["command_id"]]
+    sink.redrive = False  # e.g. Odoo's guard: the engine decides again by itself
+    await runner._handle(event(cmd, "commands.holded"), attempt=0, first_try=0)
+    state = LEDGER.loads(ledger[b"contact/odoo/1"])
+    assert state["parked"] == {} and state["results"][cmd["command_id"]]["status"] == "parked"

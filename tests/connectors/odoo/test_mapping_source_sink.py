@@ -128,6 +128,7 @@ async def test_the_base_outlives_the_sink_and_an_unseen_odoo_change_is_not_overw
 
     unseen = await sink().execute(command("contact", key, contact_payload(email="a@norte.example")))
     assert unseen.result["status"] == "parked" and "not overwritten" in unseen.result["reason"]
+    assert not unseen.redrive  # the engine decides again once it reads the change
     [partner] = await sb.search_read("res.partner", [("id", "=", partner_id)], ["email"])
     assert partner["email"] == "user@norte.example"
 
