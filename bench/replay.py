@@ -273,7 +273,8 @@ async def replay(base: Settings, tmp: Path, generation: int, k: int, entities: i
         seen_entities = len(rebuilt)
         differing = sum(1 for key, state in original_entities.items() if rebuilt.get(key) != state)
         api_at_rebuilt = sandbox.counts()
-        # The replay's sinks re-read every command under the new group: let them finish too.
+        # Whatever the replay's workers still do (they run no sinks, as `replay` starts them:
+        # pipeline_lag then counts no command lag) ends before the API is counted again.
         sink_start, sinks_idle = time.perf_counter(), False
         while time.perf_counter() - sink_start < sink_timeout:
             if await pipeline_lag(gen) == 0:

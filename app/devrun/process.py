@@ -102,7 +102,8 @@ async def pipeline_lag(settings: Settings) -> int:
     commands not yet executed by this worker's sinks."""
     from app.lag import GroupReader, watched_groups
 
-    with_sink = [s for s in settings.systems if s == "holded" and settings.holded.api_key]
+    with_sink = [s for s in settings.systems
+                 if s == "holded" and settings.holded.api_key and settings.run_sinks]
     async with GroupReader(settings) as reader:
         total = 0
         for group, topics in watched_groups(settings, with_sink).items():
