@@ -14,7 +14,8 @@ original ids, with the mapping version in force), conflicts, audit lines and dea
 Then the entries go to the new generation's table changelog. Once every partition is done, the
 generation's consumer group is committed at the ends that were read. Its workers then start
 with the table restored from the changelog and with nothing of ``inbox`` to read again.
-tests/integration/test_bulk_replay.py checks that the tables equal what the agent builds.
+tests/test_bulk_replay.py checks that the table bytes and emitted records equal the agent's;
+tests/integration/test_restart_and_replay.py checks it through Kafka and the CLI.
 
 Partitions are spread over ``jobs`` processes, each holding one partition in memory at a time
 (at most ``replay_decoded_entries`` entities decoded, the rest encoded).
@@ -39,12 +40,12 @@ from aiokafka.partitioner import DefaultPartitioner
 from app.avro import codec
 from app.canonical_entry import FIELDS, Entry, encode
 from app.canonical_step import changed_parts, decide, encode_parts, read
-from app.connections import held_fields, reported_view
+from app.connections import engine_policy
 from app.core.decide import Decision
-from app.core.policy import Policy, default_policy
+from app.core.policy import Policy
 from app.lag import GroupReader
 from app.live_mapping import LiveMapping
-from app.replay import GroupActive, group_members
+from app.replay import GroupActive, commit_outside_group, group_members
 from app.settings import Settings
 from app.topics import CANONICAL_TABLE, TopicNames, ensure_topics, kafka_client_options
 from app.worker import REJECTED, dead_letter_value, tune_gc
@@ -116,8 +117,8 @@ async def bulk_replay(settings: Settings, jobs: int,
     ends = {tp.partition: p.end for tp, p in positions.items()}
     started = time.monotonic()
     reports, rss = await asyncio.to_thread(_run_jobs, settings, ends, jobs, on_progress, poll_s)
-    await _commit(settings, names.app_id, {TopicPartition(names.inbox, p): end
-                                           for p, end in ends.items()})
+    await commit_outside_group(settings, names.app_id, {TopicPartition(names.inbox, p): end
+                                                        for p, end in ends.items()})
     return BulkReport(names.app_id, sorted(reports, key=lambda r: r.partition),
                       time.monotonic() - started, rss)
 
@@ -198,7 +199,7 @@ def _peak_rss_mb() -> float:
 async def _rebuild(settings: Settings, ends: dict[int, int], done: Any, reports: Any) -> None:
     tune_gc()  # as in the worker: many short-lived dicts per record
     live = await _mapping_in_force(settings)
-    policy = default_policy(settings.erps, held_fields(settings), reported_view(settings, live))
+    policy = engine_policy(settings, live)
     options = kafka_client_options(settings)
     consumer = AIOKafkaConsumer(**options, enable_auto_commit=False,
                                 max_partition_fetch_bytes=8 << 20, fetch_max_bytes=64 << 20)
@@ -376,15 +377,3 @@ class PartitionRebuild:
         topic = self.names.changelog(CANONICAL_TABLE)
         for key, raw in self.table().items():
             await self.out.send(topic, key, raw, partition=partition)
-
-
-async def _commit(settings: Settings, group: str, offsets: dict[TopicPartition, int]) -> None:
-    """Commit from outside the group (generation -1): refused if a worker joined since."""
-    consumer = AIOKafkaConsumer(**kafka_client_options(settings), group_id=group,
-                                enable_auto_commit=False)
-    await consumer.start()
-    try:
-        consumer.assign(list(offsets))
-        await consumer.commit(offsets)
-    finally:
-        await consumer.stop()

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from app.core.policy import Policy, default_policy
 from app.live_mapping import LiveMapping
 from app.metrics import METRICS
 from app.system_health import HEALTH
@@ -268,3 +269,10 @@ def reported_view(settings: Settings, live: LiveMapping) -> Callable[[str, str, 
             return None
         return as_held(entity, record, live.current)
     return view
+
+
+def engine_policy(settings: Settings, live: LiveMapping) -> Policy:
+    """The decision policy of this deployment: its ERPs, what each system holds, and what Holded
+    reports back under the mapping in force (``live``). The agent and the bulk replay decide
+    with the same one."""
+    return default_policy(settings.erps, held_fields(settings), reported_view(settings, live))

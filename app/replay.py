@@ -38,7 +38,7 @@ from app.lag import GroupReader, Progress
 from app.settings import Settings
 from app.topics import TopicNames, kafka_client_options
 
-__all__ = ["GroupActive", "Rewind", "follow", "group_members", "rewind_inbox"]
+__all__ = ["GroupActive", "Rewind", "commit_outside_group", "follow", "group_members", "rewind_inbox"]
 
 POLL_S = 0.5
 
@@ -92,22 +92,33 @@ async def rewind_inbox(settings: Settings, since_ms: int) -> Rewind:
                           "again once the rewind is done")
     async with GroupReader(settings) as reader:
         positions = await reader.read(group, [names.inbox])
-    consumer = AIOKafkaConsumer(**kafka_client_options(settings), group_id=group,
-                                enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka_client_options(settings), enable_auto_commit=False)
     await consumer.start()
     try:
         tps = list(positions)
         found = await consumer.offsets_for_times({tp: since_ms for tp in tps})
-        previous = {tp: positions[tp].committed for tp in tps}
-        ends = {tp: positions[tp].end for tp in tps}
-        # No record at or after TIME: nothing to re-read there. Never move a partition forward.
-        offsets = {tp: min(previous[tp], found[tp].offset if found[tp] else ends[tp]) for tp in tps}
-        consumer.assign(tps)
-        # Outside the group (generation -1): the coordinator refuses it if a worker joined since.
+    finally:
+        await consumer.stop()
+    previous = {tp: positions[tp].committed for tp in tps}
+    ends = {tp: positions[tp].end for tp in tps}
+    # No record at or after TIME: nothing to re-read there. Never move a partition forward.
+    offsets = {tp: min(previous[tp], found[tp].offset if found[tp] else ends[tp]) for tp in tps}
+    await commit_outside_group(settings, group, offsets)
+    return Rewind(group, since_ms, previous, offsets, ends)
+
+
+async def commit_outside_group(settings: Settings, group: str,
+                               offsets: dict[TopicPartition, int]) -> None:
+    """Commit ``offsets`` for ``group`` from outside it (generation -1): the coordinator
+    refuses it if a worker has joined the group since it was found empty."""
+    consumer = AIOKafkaConsumer(**kafka_client_options(settings), group_id=group,
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(list(offsets))
         await consumer.commit(offsets)
     finally:
         await consumer.stop()
-    return Rewind(group, since_ms, previous, offsets, ends)
 
 
 async def follow(settings: Settings, rewind: Rewind, on_progress: Callable[[int], None],

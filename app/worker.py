@@ -23,9 +23,8 @@ from app.avro import DecodeError, codec
 from app.canonical_step import CanonicalStep
 from app.core.decide import BadEvent, Decision
 from app.core.keys import KeyError_
-from app.core.policy import Policy, default_policy
-from app.connections import (clients, held_fields, limiter_of, pollers, reported_view,
-                             sink_factories)
+from app.core.policy import Policy
+from app.connections import clients, engine_policy, limiter_of, pollers, sink_factories
 from app.jsonform import JsonFormError
 from app.lag import Progress
 from app.live_mapping import LiveMapping
@@ -112,8 +111,7 @@ def create_app(settings: Settings, policy: Policy | None = None,
     faust_fetch_wait.install()  # requests of faust's consumer queue behind its long-poll
     names = TopicNames(settings)
     live = LiveMapping()
-    policy = policy or default_policy(settings.erps, held_fields(settings),
-                                      reported_view(settings, live))
+    policy = policy or engine_policy(settings, live)
     app = faust.App(
         names.app_id,
         broker=settings.broker,

@@ -30,9 +30,8 @@ from app import canonical_entry  # noqa: E402
 from app.avro import codec  # noqa: E402
 from app.canonical_entry import Entry  # noqa: E402
 from app.canonical_step import CanonicalStep  # noqa: E402
-from app.connections import held_fields, reported_view  # noqa: E402
+from app.connections import engine_policy  # noqa: E402
 from app.core.hashing import Fingerprint  # noqa: E402
-from app.core.policy import default_policy  # noqa: E402
 from app.live_mapping import LiveMapping  # noqa: E402
 from app.settings import Settings  # noqa: E402
 
@@ -56,7 +55,7 @@ def main() -> None:
     ap.add_argument("--memory", action="store_true", help="bytes per cached entry")
     args = ap.parse_args()
     settings = Settings(systems=("holded", "odoo"))
-    policy = default_policy(settings.erps, held_fields(settings), reported_view(settings, LiveMapping()))
+    policy = engine_policy(settings, LiveMapping())
     cache = settings.decoded_cache if args.cache is None else args.cache
     evs = list(events(args.events, args.entities))
     table: dict[bytes, bytes] = {}

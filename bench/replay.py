@@ -16,8 +16,8 @@ in the CLI): the batch job of app/bulk_replay.py with k processes decides ``inbo
 the table, then k worker processes start, restore it and find nothing to read.
 ``--mode streaming``: k workers read ``inbox`` from offset 0. Timed from the start until the new
 group's lag on ``inbox`` is 0 and its ``entities`` table holds every entity. Each worker's RSS is
-sampled (VmRSS) every 0.5 s, and each bulk job process reports its peak; the max is reported. The rebuilt ``entities``
-table is compared with the original's, entity by entity. A replay whose lag stops moving for
+sampled (VmRSS) every 0.5 s, and each bulk job process reports its peak; the max is reported.
+The rebuilt ``entities`` table is compared with the original's, entity by entity. A replay whose lag stops moving for
 --stall-after seconds is reported as stalled, with the partitions behind (before
 app/faust_fixes.py, faust could skip a record consumed just before a rebalance).
 --no-sink runs both phases without a Holded API key: the pure table rebuild, no sink at all.

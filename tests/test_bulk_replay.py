@@ -8,8 +8,7 @@ from app.avro import codec
 from app.bulk_replay import PartitionRebuild, _spread
 from app.canonical_entry import decode
 from app.canonical_step import CanonicalStep
-from app.connections import held_fields, reported_view
-from app.core.policy import default_policy
+from app.connections import engine_policy
 from app.live_mapping import LiveMapping
 from app.sequencer import SOURCE_HEADER
 from app.settings import Settings
@@ -20,6 +19,10 @@ CHANGE, RESULT, COMMAND = codec("ChangeEvent"), codec("CommandResult"), codec("C
 CONFLICT, AUDIT, DEAD = codec("Conflict"), codec("AuditRecord"), codec("DeadLetter")
 Msg = namedtuple("Msg", "topic partition offset headers key value")
 T0 = 1_772_000_000_000
+
+
+def _policy():
+    return engine_policy(Settings(systems=("holded", "odoo")), LiveMapping())
 
 
 class Recorded:
@@ -36,8 +39,7 @@ def agent_run(names: TopicNames, records: list[tuple[bytes, bytes]], cache: int,
     """What app/worker.py's canonical agent stores and emits for these inbox records."""
     from app.worker import REJECTED
 
-    step = CanonicalStep(default_policy(("odoo",), held_fields(Settings(systems=("holded", "odoo"))),
-                                        reported_view(Settings(), LiveMapping())), cache)
+    step = CanonicalStep(_policy(), cache)
     table: dict[bytes, bytes] = {}
     emitted = []
     for key, value in records:
@@ -60,9 +62,7 @@ def inbox(seed: int) -> list[tuple[bytes, bytes]]:
     """Changes from two systems (some concurrent, some redelivered or stale), results of some
     of the commands they cause, and records the agent must reject, in a shuffled order."""
     rng = random.Random(seed)
-    names = TopicNames(Settings(systems=("holded", "odoo")))
-    step = CanonicalStep(default_policy(("odoo",), held_fields(Settings(systems=("holded", "odoo"))),
-                                        reported_view(Settings(), LiveMapping())), 0)
+    step = CanonicalStep(_policy(), 0)
     table: dict[bytes, bytes] = {}
     records: list[tuple[bytes, bytes]] = []
     keys = [f"contact/odoo/C{i}" for i in range(6)] + ["invoice/odoo/F1"]
@@ -84,15 +84,12 @@ def inbox(seed: int) -> list[tuple[bytes, bytes]]:
         for cmd in done.decision.commands:
             if rng.random() < 0.5:
                 records.append((key.encode(), RESULT.dumps(result_for(cmd, target_id=f"t-{n}"))))
-    assert names.inbox
     return records
 
 
 async def bulk_run(names: TopicNames, records, version: int, decoded_max: int = 1000):
     out = Recorded()
-    rebuild = PartitionRebuild(names, default_policy(
-        ("odoo",), held_fields(Settings(systems=("holded", "odoo"))),
-        reported_view(Settings(), LiveMapping())), version, out, decoded_max)
+    rebuild = PartitionRebuild(names, _policy(), version, out, decoded_max)
     for offset, (key, value) in enumerate(records):
         await rebuild.take(Msg(names.inbox, 3, offset, [(SOURCE_HEADER, f"changes.odoo:1:{offset}".encode())],
                                key, value))
