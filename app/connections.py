@@ -227,12 +227,14 @@ def sink_factories(settings: Settings, live: LiveMapping, api: dict[str, Any]) -
         options = {"transfer_account": settings.sap_b1.transfer_account} \
             if settings.sap_b1.transfer_account else {}
         factories["sap_b1"] = lambda ledger: SapB1Sink(api["sap_b1"], mapping=mapping,
-                                                       ledger=ledger, **options)
+                                                       ledger=ledger, zone=settings.sap_b1.zone,
+                                                       **options)
     if "prestashop" in api:
         from connectors.prestashop.sink import PrestaShopSink
 
         factories["prestashop"] = lambda ledger: PrestaShopSink(
-            api["prestashop"], mapping, ledger, write_stock=settings.prestashop.write_stock)
+            api["prestashop"], mapping, ledger, write_stock=settings.prestashop.write_stock,
+            shop_timezone=settings.prestashop.shop_timezone)
     if "shopify" in api:
         from connectors.shopify.sink import ShopifySink
 

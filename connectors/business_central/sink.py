@@ -9,34 +9,42 @@ Only when all say no is a line created; then the journal is posted, so the invoi
 by that search on the retry; POSTs are never repeated blindly
 (see connectors.base.retry.NoBlindRepeat).
 
-Customer updates PATCH with ``If-Match``: the etag of our last write or read of that customer
-(``etags``), else the one just read. A 412 means BC changed the customer since: the sink
+A customer update first compares the customer's ``lastModifiedDateTime`` with the newest one
+the engine knows (connectors.base.unseen_change: our last write, kept in the ledger, or the
+newest BC change the engine has read, the command's ``base_ts``). If BC changed the customer
+since, the command is parked instead of overwriting a change the engine has not seen yet; the
+merge decides once the source reports it. The PATCH then carries ``If-Match`` with the etag just
+read: a 412 means BC changed the customer between that read and the write, and the sink
 re-reads, reports a Conflict per differing field and does not overwrite.
 
 Outcomes: ``succeeded`` / ``already_done``; ``parked`` when the mapping cannot express the
-record (retried when the mapping changes); ``failed`` for data BC refused and etag conflicts.
+record (retried when the mapping changes) or BC holds an unseen change (not retried: the merge
+decides again); ``failed`` for data BC refused and etag conflicts.
 Transient and configuration errors propagate to the agent (retry / alert).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from app.core.keys import EntityKey
 from app.mapping import Mapping as MappingDoc
 from app.mapping import Unmappable
 from connectors.base.contracts import Ledger, SinkOutcome, execute_once, result
 from connectors.base.errors import SkipRecord
+from connectors.base.unseen_change import parked_for_good, remember, unseen_since
 from connectors.business_central import mapping as bcmap
+from connectors.business_central import odata
 from connectors.business_central.client import BusinessCentralClient
 from connectors.business_central.errors import EtagConflict, NotFound, Rejected
 
-__all__ = ["BusinessCentralSink", "EtagStore", "MemoryEtags"]
+__all__ = ["BusinessCentralSink"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,31 +58,18 @@ _CANONICAL_FIELD = {"displayName": "name", "type": "is_person", "taxRegistration
                     "paymentTermsId": "payment_due_days", "paymentMethodId": "payment_method"}
 
 
-class EtagStore(Protocol):
-    """The etag of the customer version the sink last wrote or read, per entity key."""
-
-    def get(self, key: str) -> str | None: ...
-
-    def put(self, key: str, etag: str) -> None: ...
-
-
-class MemoryEtags(dict[str, str]):
-    def put(self, key: str, etag: str) -> None:
-        self[key] = etag
-
-
 class BusinessCentralSink:
     system = SYSTEM
 
     def __init__(self, client: BusinessCentralClient, *,
                  mapping: MappingDoc | Callable[[], MappingDoc], ledger: Ledger,
-                 etags: EtagStore | None = None, journal_code: str = "HSYNC",
+                 journal_code: str = "HSYNC",
                  now_ms: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
         if not journal_code or len(journal_code) > 10:
             raise ValueError("journal_code must be 1-10 characters (BC Code[10])")
         self.client = client
         self._mapping = mapping if callable(mapping) else (lambda: mapping)
-        self.ledger, self.etags = ledger, etags if etags is not None else MemoryEtags()
+        self.ledger = ledger
         self.journal_code, self._now_ms = journal_code.upper(), now_ms
         self._journal_id: str | None = None
         self._lookups: bcmap.Lookups | None = None
@@ -154,7 +149,6 @@ class BusinessCentralSink:
 
     # -- customers ------------------------------------------------------------------------
     async def _contact(self, command: Record, mapping: MappingDoc) -> SinkOutcome:
-        key = command["entity_key"]
         customer_id = self._customer_id(command)
         if customer_id is None:
             return SinkOutcome(self._result(
@@ -169,17 +163,25 @@ class BusinessCentralSink:
                                             lookups=self._lookups)
         current = await self.client.get("customers", customer_id)
         if not _differs(desired, current):
-            self.etags.put(key, str(current["@odata.etag"]))
+            remember(self.ledger, customer_id, _modified(current))
             return SinkOutcome(self._result(command, "succeeded", target_id=customer_id,
                                             reason="Business Central already holds it",
                                             mapping_version=mapping.version))
-        etag = self.etags.get(key) or str(current["@odata.etag"])
+        base = unseen_since(self.ledger, customer_id, command, _modified(current))
+        if base is not None:
+            return parked_for_good(self._result(
+                command, "parked", target_id=customer_id, mapping_version=mapping.version,
+                reason=f"Business Central customer {customer_id} changed at "
+                       f"{current.get('lastModifiedDateTime')}, after the newest change the "
+                       f"engine knew ({base.isoformat()}); not overwritten: the engine decides "
+                       "again once it has read that change"))
         changes = {k: v for k, v in desired.items() if _differs({k: v}, current)}
         try:
-            written = await self.client.update("customers", customer_id, changes, etag=etag)
+            written = await self.client.update("customers", customer_id, changes,
+                                               etag=str(current["@odata.etag"]))
         except EtagConflict:
             return await self._conflict(command, customer_id, desired, mapping)
-        self.etags.put(key, str(written["@odata.etag"]))
+        remember(self.ledger, customer_id, _modified(written))
         return SinkOutcome(self._result(command, "succeeded", target_id=customer_id,
                                         mapping_version=mapping.version))
 
@@ -193,7 +195,6 @@ class BusinessCentralSink:
     async def _conflict(self, command: Record, customer_id: str, desired: Record,
                         mapping: MappingDoc) -> SinkOutcome:
         current = await self.client.get("customers", customer_id)
-        self.etags.put(command["entity_key"], str(current["@odata.etag"]))
         differing = {k: v for k, v in desired.items() if _differs({k: v}, current)}
         if not differing:  # our own earlier write, whose response was lost
             return SinkOutcome(self._result(command, "succeeded", target_id=customer_id,
@@ -216,6 +217,11 @@ class BusinessCentralSink:
                   "last read; not overwritten (" + ", ".join(sorted(grouped)) + ")")
         return SinkOutcome(self._result(command, "failed", target_id=customer_id, reason=reason,
                                         mapping_version=mapping.version), conflicts)
+
+
+def _modified(customer: Mapping[str, Any]) -> dt.datetime | None:
+    value = customer.get("lastModifiedDateTime")
+    return odata.parse_datetime(str(value)) if value else None
 
 
 def _differs(desired: Mapping[str, Any], current: Mapping[str, Any]) -> bool:

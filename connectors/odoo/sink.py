@@ -15,13 +15,9 @@ reconciles, so the invoice's ``amount_residual`` / ``payment_state`` and the par
 balance move together, and a lost response leaves either nothing or everything.
 
 A contact update first compares the partner's ``write_date`` with the newest one this engine
-knew: the one our last write left (kept in the ledger's ``stamps``, so it outlives the command
-and the worker) or the newest change Odoo reported (the command's ``base_ts``). If Odoo changed
-the partner after both, the command is parked instead of overwriting a change the engine has
-not seen yet. Once the poller reports it, the merge decides (a Conflict record if both sides
-changed a field) and, whenever Odoo must still get the record, sends a new command based on it
-(app/core/decide.py re-sends to the system a change came from). Odoo's ``write_date`` has
-whole seconds: a change in the same second as our write goes unseen by this guard.
+knew (connectors.base.unseen_change): if Odoo changed the partner since, the command is parked
+instead of overwriting a change the engine has not seen yet. Odoo's ``write_date`` has whole
+seconds: a change in the same second as our write goes unseen by this guard.
 """
 from __future__ import annotations
 
@@ -36,6 +32,7 @@ from app.mapping import Mapping
 from app.mapping.errors import Unmappable
 from connectors.base.contracts import Ledger, SinkOutcome, result
 from connectors.base.errors import SkipRecord
+from connectors.base.unseen_change import parked_for_good, remember, unseen_since
 from connectors.odoo.client import OdooClient
 from connectors.odoo.mapping import (
     HELD_FIELDS, contact_from_odoo, partner_vals, payment_register_vals,
@@ -149,9 +146,9 @@ class OdooSink:
         if all(canonical_json(current.get(f)) == canonical_json(payload.get(f)) for f in fields):
             await self._remember(partner_id, partner)
             return SinkOutcome(self._result(command, "already_done", str(partner_id)))
-        base = self._base(command, partner_id)
         changed = parse_odoo_ts(partner.get("write_date"))
-        if base is not None and changed is not None and changed > base:
+        base = unseen_since(self.ledger, str(partner_id), command, changed)
+        if base is not None:
             return self._unseen_change(command, partner_id, changed, base)
         await self.client.write("res.partner", [partner_id], vals)
         await self._set_iban(partner_id, payload.get("iban"), banks)
@@ -171,32 +168,19 @@ class OdooSink:
             await self.client.create("res.partner.bank", {"partner_id": partner_id,
                                                           "acc_number": iban})
 
-    def _base(self, command: dict[str, Any], partner_id: int) -> dt.datetime | None:
-        """The newest ``write_date`` the engine knows of; None when it knows none."""
-        known = max(self.ledger.stamps.get(str(partner_id), 0), command.get("base_ts") or 0)
-        return dt.datetime.fromtimestamp(known / 1000, dt.UTC) if known else None
-
     async def _remember(self, partner_id: int, partner: dict[str, Any] | None = None) -> None:
         """Keep the ``write_date`` our write (or a check that found nothing to write) left."""
         if partner is None:
             rows = await self.client.read("res.partner", [partner_id], ["write_date"])
             partner = rows[0] if rows else {}
-        stamp = parse_odoo_ts(partner.get("write_date"))
-        if stamp is not None:
-            self.ledger.stamps[str(partner_id)] = int(stamp.timestamp() * 1000)
+        remember(self.ledger, str(partner_id), parse_odoo_ts(partner.get("write_date")))
 
     def _unseen_change(self, command: dict[str, Any], partner_id: int, changed: dt.datetime,
                        base: dt.datetime) -> SinkOutcome:
-        """Park instead of writing over a change the engine has not read yet. No Conflict record
-        here: when the poller reports the change, the merge settles it (and publishes the
-        conflict, if both sides changed a field) and sends Odoo a new command if it must. So
-        the command is not kept for re-driving: it would meet the same guard, and when Odoo's
-        value wins no newer write ever comes to clear it from the parked list."""
         reason = (f"Odoo partner {partner_id} changed at {changed.isoformat()}, after the newest "
                   f"change the engine knew ({base.isoformat()}); not overwritten: the engine "
                   "decides again once it has read that change")
-        return SinkOutcome(self._result(command, "parked", str(partner_id), reason=reason),
-                           redrive=False)
+        return parked_for_good(self._result(command, "parked", str(partner_id), reason=reason))
 
     def _result(self, command: dict[str, Any], status: str, target_id: str | None, *,
                 reason: str | None = None, mapping_version: int | None = None) -> dict[str, Any]:

@@ -15,28 +15,34 @@ Idempotency, in this order, for every command:
 4. only then PUT the full address (PrestaShop replaces every field) and record the result.
 
 A PUT is a full replacement, so repeating one whose response was lost is harmless; this sink
-never POSTs. Before overwriting, the address's ``date_upd`` is compared with the one our last
-write left (``date_upds``): if the shop changed the address since, the command is parked as a
-conflict instead.
+never POSTs. Before overwriting, the address's ``date_upd`` (shop-local, ``shop_timezone``) is
+compared with the newest time the engine knows (connectors.base.unseen_change: our last write,
+kept in the ledger, or the newest shop change the engine has read, the command's ``base_ts``):
+if the shop changed the address since, the command is parked instead of overwriting a change the
+engine has not seen yet; the merge decides once the source reports it. The webservice has no
+conditional PUT, so a change between the sink's read and its PUT (the same instant) is not
+caught.
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from app.core.hashing import canonical_json
 from app.core.keys import EntityKey, KeyError_
 from app.mapping import Mapping, Unmappable
 from connectors.base.contracts import Ledger, SinkOutcome, result
 from connectors.base.errors import SkipRecord
+from connectors.base.unseen_change import parked_for_good, remember, unseen_since
 from connectors.prestashop.client import PrestaShopClient, any_of
-from connectors.prestashop.mapping import SYSTEM, address_tax_fields, stock_to_ps, tax_address
+from connectors.prestashop.mapping import (
+    SYSTEM, address_tax_fields, parse_ps_datetime, stock_to_ps, tax_address,
+)
 
-__all__ = ["MemoryDateUpds", "DateUpds", "PrestaShopSink"]
+__all__ = ["PrestaShopSink"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,30 +57,17 @@ NOT_WRITTEN = {
 }
 
 
-class DateUpds(Protocol):
-    """The ``date_upd`` our last write left on each address id (the base of the next write)."""
-
-    def get(self, address_id: int) -> str | None: ...
-
-    def put(self, address_id: int, date_upd: str) -> None: ...
-
-
-class MemoryDateUpds(dict[int, str]):
-    def put(self, address_id: int, date_upd: str) -> None:
-        self[address_id] = date_upd
-
-
 class PrestaShopSink:
     system = SYSTEM
 
     def __init__(self, client: PrestaShopClient, mapping: Mapping | Callable[[], Mapping],
                  ledger: Ledger, *, write_stock: bool = False, stock_warehouse: str | None = None,
-                 date_upds: DateUpds | None = None,
+                 shop_timezone: str | ZoneInfo = "Europe/Madrid",
                  now_ms: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
         self.client, self.ledger = client, ledger
         self._mapping = mapping if callable(mapping) else (lambda: mapping)
         self.write_stock, self.stock_warehouse = write_stock, stock_warehouse
-        self.date_upds = date_upds if date_upds is not None else MemoryDateUpds()
+        self.tz = ZoneInfo(shop_timezone) if isinstance(shop_timezone, str) else shop_timezone
         self._now_ms = now_ms
 
     async def execute(self, command: Record) -> SinkOutcome:
@@ -122,17 +115,24 @@ class PrestaShopSink:
                 reason=f"PrestaShop customer {customer_id} has no address to hold tax data"))
         changes = address_tax_fields(payload, address, mapping)
         target = str(customer_id)
+        address_id = str(address["id"])
         if not changes:
-            self.date_upds.put(int(address["id"]), str(address.get("date_upd")))
+            remember(self.ledger, address_id, parse_ps_datetime(address.get("date_upd"), self.tz))
             return SinkOutcome(self._result(command, "succeeded", target,
                                             reason="PrestaShop already holds the tax id; "
                                                    + ONLY_TAX_DATA,
                                             mapping_version=mapping.version))
-        base = self.date_upds.get(int(address["id"]))
-        if base is not None and str(address.get("date_upd")) != base:
-            return self._conflict(command, target, address, changes, base)
+        base = unseen_since(self.ledger, address_id, command,
+                            parse_ps_datetime(address.get("date_upd"), self.tz))
+        if base is not None:
+            return parked_for_good(self._result(
+                command, "parked", target, mapping_version=mapping.version,
+                reason=f"PrestaShop address {address_id} changed at {address.get('date_upd')} "
+                       f"(shop time), after the newest change the engine knew "
+                       f"({base.isoformat()}); not overwritten: the engine decides again once "
+                       "it has read that change"))
         written = await self.client.update("addresses", address["id"], {**address, **changes})
-        self.date_upds.put(int(address["id"]), str(written.get("date_upd")))
+        remember(self.ledger, address_id, parse_ps_datetime(written.get("date_upd"), self.tz))
         return SinkOutcome(self._result(command, "succeeded", target,
                                         reason=f"wrote {', '.join(sorted(changes))} of address "
                                                f"{address['id']}; " + ONLY_TAX_DATA,
@@ -155,22 +155,6 @@ class PrestaShopSink:
             "customers", filters={"email": f"[{email}]"}, display="[id,email,deleted]")]
         live = [int(c["id"]) for c in found if str(c.get("deleted", "0")) != "1"]
         return live[0] if len(live) == 1 else None
-
-    def _conflict(self, command: Record, target: str, address: Record, changes: Record,
-                  base: str) -> SinkOutcome:
-        ts = self._now_ms()
-        conflicts = [{
-            "conflict_id": f"{command['command_id']}:tax_id", "entity_key": command["entity_key"],
-            "field": "tax_id", "canonical_system": "canonical",
-            "canonical_value": json.dumps(json.loads(canonical_json(
-                (command["payload"] or {}).get("tax_id")))),
-            "incoming_system": SYSTEM,
-            "incoming_value": json.dumps({k: address.get(k) for k in sorted(changes)}),
-            "decision": "kept_canonical", "policy": "operator", "vector": dict(command["vector"]),
-            "event_id": command.get("caused_by", ""), "ts": ts}]
-        reason = (f"conflict: PrestaShop address {address['id']} changed at "
-                  f"{address.get('date_upd')} after our last write ({base}); not overwritten")
-        return SinkOutcome(self._result(command, "parked", target, reason=reason), conflicts)
 
     # ---- stock by SKU (optional) ---------------------------------------------------------
     async def _stock(self, command: Record, mapping: Mapping) -> SinkOutcome:

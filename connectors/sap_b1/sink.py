@@ -9,38 +9,46 @@ the entity key. Only when all say no is the payment created, applied to the invo
 answer is found by that search when the command is redelivered; POSTs are never repeated
 blindly (see connectors.base.retry.NoBlindRepeat).
 
-Partner updates (tax id, address, contact data, payment terms, withholding) PATCH with
-``If-Match``: the ETag of our last write or read of that partner (``etags``), else the one
-just read. A 412 means SAP changed the partner since: the sink re-reads, reports a Conflict
-per differing canonical field and does not overwrite.
+Partner updates (tax id, address, contact data, payment terms, withholding) first compare the
+partner's ``UpdateDate`` + ``UpdateTime`` (the server's local time, ``zone``) with the newest
+time the engine knows (connectors.base.unseen_change: our last write, kept in the ledger, or
+the newest SAP change the engine has read, the command's ``base_ts``). If SAP changed the
+partner since, the command is parked instead of overwriting a change the engine has not seen
+yet; the merge decides once the source reports it. The PATCH then carries ``If-Match`` with the
+ETag just read: a 412 means SAP changed the partner between that read and the write, and the
+sink re-reads, reports a Conflict per differing canonical field and does not overwrite.
 
 Outcomes: ``succeeded`` / ``already_done``; ``parked`` when the mapping cannot express the
-record (retried when the mapping changes) or SAP cannot take it yet (partner creation);
-``failed`` for data SAP refused and ETag conflicts. Transient and configuration errors
+record (retried when the mapping changes), SAP cannot take it yet (partner creation) or SAP
+holds an unseen change (not retried: the merge decides again); ``failed`` for data SAP refused
+and ETag conflicts. Transient and configuration errors
 propagate to the agent (retry / alert).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
 import time
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from app.core.keys import EntityKey
 from app.mapping import Mapping as MappingDoc
 from app.mapping import Unmappable
 from connectors.base.contracts import Ledger, SinkOutcome, execute_once, result
 from connectors.base.errors import SkipRecord
+from connectors.base.unseen_change import parked_for_good, remember, unseen_since
 from connectors.sap_b1 import mapping as sapmap
 from connectors.sap_b1 import odata
 from connectors.sap_b1.client import SapB1Client
 from connectors.sap_b1.errors import EtagConflict, NotFound
 
-__all__ = ["EtagStore", "MemoryEtags", "SapB1Sink"]
+__all__ = ["SapB1Sink"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,29 +62,17 @@ _CANONICAL_FIELD = {"CardName": "name", "FederalTaxID": "tax_id", "EmailAddress"
                     "WTCode": "withholding"}
 
 
-class EtagStore(Protocol):
-    """The ETag of the partner version the sink last wrote or read, per entity key."""
-
-    def get(self, key: str) -> str | None: ...
-
-    def put(self, key: str, etag: str) -> None: ...
-
-
-class MemoryEtags(dict[str, str]):
-    def put(self, key: str, etag: str) -> None:
-        self[key] = etag
-
-
 class SapB1Sink:
     system = SYSTEM
 
     def __init__(self, client: SapB1Client, *, mapping: MappingDoc | Callable[[], MappingDoc],
-                 ledger: Ledger, etags: EtagStore | None = None,
-                 transfer_account: str | None = None, reference_field: str = "Remarks",
+                 ledger: Ledger, transfer_account: str | None = None,
+                 reference_field: str = "Remarks", zone: str | dt.tzinfo = "Europe/Madrid",
                  now_ms: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
         self.client = client
         self._mapping = mapping if callable(mapping) else (lambda: mapping)
-        self.ledger, self.etags = ledger, etags if etags is not None else MemoryEtags()
+        self.ledger = ledger
+        self.zone = ZoneInfo(zone) if isinstance(zone, str) else zone
         self.transfer_account, self.reference_field = transfer_account, reference_field
         self._now_ms = now_ms
         self._lookups: sapmap.Lookups | None = None
@@ -170,20 +166,35 @@ class SapB1Sink:
             raise SkipRecord(f"{key}: business partner {card_code} does not exist") from None
         changes = {k: v for k, v in desired.items() if _differs({k: v}, current)}
         if not changes:
-            self.etags.put(key, str(odata.etag_of(current)))
+            remember(self.ledger, card_code, self._modified(current))
             return SinkOutcome(self._result(command, "succeeded", target_id=card_code,
                                             reason="SAP B1 already holds it",
                                             mapping_version=mapping.version))
-        etag = self.etags.get(key) or odata.etag_of(current) or ""
+        base = unseen_since(self.ledger, card_code, command, self._modified(current))
+        if base is not None:
+            return parked_for_good(self._result(
+                command, "parked", target_id=card_code, mapping_version=mapping.version,
+                reason=f"SAP B1 business partner {card_code} changed at "
+                       f"{current.get('UpdateDate')} {current.get('UpdateTime')} (server time), "
+                       f"after the newest change the engine knew ({base.isoformat()}); not "
+                       "overwritten: the engine decides again once it has read that change"))
         try:
-            await self.client.update("BusinessPartners", card_code, changes, etag=etag)
+            await self.client.update("BusinessPartners", card_code, changes,
+                                     etag=odata.etag_of(current) or "")
         except EtagConflict:
             return await self._conflict(command, card_code, desired, mapping)
-        written = await self.client.get("BusinessPartners", card_code, select=("CardCode",))
-        if (new_etag := odata.etag_of(written)):
-            self.etags.put(key, new_etag)
+        written = await self.client.get("BusinessPartners", card_code,
+                                        select=("CardCode", "UpdateDate", "UpdateTime"))
+        remember(self.ledger, card_code, self._modified(written))
         return SinkOutcome(self._result(command, "succeeded", target_id=card_code,
                                         mapping_version=mapping.version))
+
+    def _modified(self, partner: Mapping[str, Any]) -> dt.datetime | None:
+        """The partner's last change: SAP keeps it as a local date and time, with no zone."""
+        if not partner.get("UpdateDate"):
+            return None
+        return odata.local_datetime(partner.get("UpdateDate"), partner.get("UpdateTime"),
+                                    self.zone)
 
     def _card_code(self, command: Record) -> str | None:
         linked = command.get("target_id") or (command.get("links") or {}).get(SYSTEM)
@@ -195,8 +206,6 @@ class SapB1Sink:
     async def _conflict(self, command: Record, card_code: str, desired: Record,
                         mapping: MappingDoc) -> SinkOutcome:
         current = await self.client.get("BusinessPartners", card_code)
-        if (etag := odata.etag_of(current)):
-            self.etags.put(command["entity_key"], etag)
         differing = {k: v for k, v in desired.items() if _differs({k: v}, current)}
         if not differing:  # our own earlier write, whose answer was lost
             return SinkOutcome(self._result(command, "succeeded", target_id=card_code,

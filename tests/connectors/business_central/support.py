@@ -35,7 +35,7 @@ def make_client(sandbox: BCSandbox, http: httpx.AsyncClient, *, page_size: int |
 
 
 def command(entity: str, key: str, payload: dict[str, Any], *, links: dict[str, str] | None = None,
-            vector: dict[str, int] | None = None) -> dict[str, Any]:
+            vector: dict[str, int] | None = None, base_ts: int | None = None) -> dict[str, Any]:
     from app.core.hashing import content_hash
 
     vector = vector or {"holded": 1}
@@ -45,7 +45,7 @@ def command(entity: str, key: str, payload: dict[str, Any], *, links: dict[str, 
             "target_system": "business_central", "op": "upsert", "vector": vector,
             "payload": payload, "content_hash": content_hash(payload), "target_id": None,
             "links": links or {}, "depends_on": [], "lane": "realtime", "mapping_version": 3,
-            "caused_by": f"event-{key}"}
+            "caused_by": f"event-{key}", "base_ts": base_ts}
 
 
 def payment_payload(invoice_id: str, amount: str, *, currency: str = "EUR") -> dict[str, Any]:

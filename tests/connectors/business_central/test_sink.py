@@ -1,6 +1,7 @@
 """BusinessCentralSink against the sandbox: payments posted exactly once, etag conflicts."""
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -129,21 +130,61 @@ def ferreteria_etag(record: dict[str, object]) -> str:
     return etag(record)
 
 
-async def test_a_stale_etag_is_a_conflict_not_an_overwrite(sandbox: BCSandbox,
-                                                            bc: BusinessCentralClient) -> None:
-    ferreteria = await customer(sandbox)
-    the_sink = sink(bc)
-    key = "contact/holded/c-1"
-    first = command("contact", key, contact_payload(), links={"business_central": ferreteria["id"]})
-    assert (await the_sink.execute(first)).result["status"] == "succeeded"
-    # Someone edits the customer in BC after our write...
+async def test_a_change_made_in_bc_since_the_engine_knew_it_is_not_overwritten(
+        sandbox: BCSandbox, bc: BusinessCentralClient) -> None:
+    # The worker builds a sink per command: what the guard knows must live in the ledger.
+    start = sandbox.state.store.now() + dt.timedelta(hours=1)  # its clock never goes back
+    sandbox.state.store.clock = lambda: start
+    ferreteria, ledger, key = await customer(sandbox), MemoryLedger(), "contact/holded/c-1"
+    links = {"business_central": ferreteria["id"]}
+    first = command("contact", key, contact_payload(), links=links)
+    assert (await sink(bc, ledger).execute(first)).result["status"] == "succeeded"
+    # Someone edits the customer in BC after our write, before the engine has read it...
+    sandbox.state.store.clock = lambda: start + dt.timedelta(seconds=10)
     current = await bc.get("customers", ferreteria["id"])
     await bc.update("customers", ferreteria["id"], {"email": "contabilidad@ferreteria.es"},
                     etag=current["@odata.etag"])
-    # ...and our next write, based on what we wrote, must not overwrite it.
-    second = command("contact", key, contact_payload(email="nuevo@ferreteria.es"),
-                     links={"business_central": ferreteria["id"]}, vector={"holded": 2})
-    outcome = await the_sink.execute(second)
+    # ...so the next write, decided without that edit, must not overwrite it.
+    unseen = await sink(bc, ledger).execute(command(
+        "contact", key, contact_payload(email="nuevo@ferreteria.es"), links=links,
+        vector={"holded": 2}))
+    assert unseen.result["status"] == "parked" and "not overwritten" in unseen.result["reason"]
+    assert not unseen.redrive and unseen.conflicts == []  # the merge decides again
+    assert (await bc.get("customers", ferreteria["id"]))["email"] == "contabilidad@ferreteria.es"
+    # Once the engine has read BC's change (base_ts), its decision is written.
+    seen_ms = int((start + dt.timedelta(seconds=10)).timestamp() * 1000)
+    decided = await sink(bc, ledger).execute(command(
+        "contact", key, contact_payload(email="decidido@ferreteria.es"), links=links,
+        vector={"holded": 2, "business_central": 1}, base_ts=seen_ms))
+    assert decided.result["status"] == "succeeded", decided.result
+    # Our own write is no unseen change for the next command, even one built before its echo.
+    sandbox.state.store.clock = lambda: start + dt.timedelta(seconds=20)
+    after_ours = await sink(bc, ledger).execute(command(
+        "contact", key, contact_payload(email="otra@ferreteria.es"), links=links,
+        vector={"holded": 3, "business_central": 1}))
+    assert after_ours.result["status"] == "succeeded", after_ours.result
+    assert (await bc.get("customers", ferreteria["id"]))["email"] == "otra@ferreteria.es"
+
+
+async def test_a_change_between_the_read_and_the_write_is_a_conflict_not_an_overwrite(
+        sandbox: BCSandbox, bc: BusinessCentralClient) -> None:
+    ferreteria, key = await customer(sandbox), "contact/holded/c-1"
+    links = {"business_central": ferreteria["id"]}
+    assert (await sink(bc).execute(command("contact", key, contact_payload(), links=links))
+            ).result["status"] == "succeeded"
+    read = bc.get
+
+    async def read_then_someone_edits(path: str, record_id: str, **kw: object) -> dict:
+        record = await read(path, record_id, **kw)
+        if path == "customers":  # BC changes between the sink's read and its PATCH
+            bc.get = read
+            await bc.update("customers", record_id, {"email": "contabilidad@ferreteria.es"},
+                            etag=record["@odata.etag"])
+        return record
+    bc.get = read_then_someone_edits
+    outcome = await sink(bc).execute(command(
+        "contact", key, contact_payload(email="nuevo@ferreteria.es"), links=links,
+        vector={"holded": 2}))
     assert outcome.result["status"] == "failed" and "stale etag" in outcome.result["reason"]
     assert [c["field"] for c in outcome.conflicts] == ["email"]
     conflict = outcome.conflicts[0]

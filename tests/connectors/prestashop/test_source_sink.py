@@ -142,15 +142,34 @@ async def test_sink_finds_an_unlinked_customer_by_email_and_writes_dni(sb: Prest
     assert parked["status"] == "parked" and "not supported" in parked["reason"]
 
 
-async def test_sink_does_not_overwrite_an_address_the_shop_changed(sb: PrestaShopSandbox, http: httpx.AsyncClient) -> None:
-    sink = PrestaShopSink(make_client(sb, http), MAPPING, MemoryLedger())
-    first = await sink.execute(command("contact", "contact/prestashop/1", levante(tax_id="ESB1")))
+async def test_sink_does_not_overwrite_an_address_the_shop_changed_since_the_engine_knew_it(
+        sb: PrestaShopSandbox, http: httpx.AsyncClient) -> None:
+    # The worker builds a sink per command: what the guard knows must live in the ledger.
+    start = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
+    sb.store.clock = lambda: start
+    ledger, key = MemoryLedger(), "contact/prestashop/1"
+
+    def sink() -> PrestaShopSink:
+        return PrestaShopSink(make_client(sb, http), MAPPING, ledger)
+    first = await sink().execute(command("contact", key, levante(tax_id="ESB1")))
     assert first.result["status"] == "succeeded"
-    sink.date_upds.put(1, "2000-01-01 00:00:00")  # the shop edited the address since our write
-    outcome = await sink.execute(command("contact", "contact/prestashop/1", levante(tax_id="ESB2")))
-    assert outcome.result["status"] == "parked" and outcome.result["reason"].startswith("conflict")
-    assert [c["field"] for c in outcome.conflicts] == ["tax_id"]
-    assert (await sb.store.get("addresses", 1))["vat_number"] == "ESB1"  # type: ignore[index]
+    # The shop edits the address after our write, before the engine has read it...
+    sb.store.clock = lambda: start + dt.timedelta(seconds=10)
+    await sb.store.patch("addresses", 1, {"vat_number": "ESB9"})
+    # ...so the next write, decided without that edit, must not overwrite it.
+    unseen = await sink().execute(command("contact", key, levante(tax_id="ESB2")))
+    assert unseen.result["status"] == "parked" and "not overwritten" in unseen.result["reason"]
+    assert not unseen.redrive and unseen.conflicts == []  # the merge decides again
+    assert (await sb.store.get("addresses", 1))["vat_number"] == "ESB9"  # type: ignore[index]
+    # Once the engine has read the shop's change (base_ts), its decision is written.
+    seen_ms = int((start + dt.timedelta(seconds=10)).timestamp() * 1000)
+    decided = await sink().execute(command("contact", key, levante(tax_id="ESB3"), base_ts=seen_ms))
+    assert decided.result["status"] == "succeeded", decided.result
+    # Our own write is no unseen change for the next command, even one built before its echo.
+    sb.store.clock = lambda: start + dt.timedelta(seconds=20)
+    after_ours = await sink().execute(command("contact", key, levante(tax_id="ESB4")))
+    assert after_ours.result["status"] == "succeeded", after_ours.result
+    assert (await sb.store.get("addresses", 1))["vat_number"] == "ESB4"  # type: ignore[index]
 
 
 async def test_sink_sets_stock_by_sku_when_enabled(sb: PrestaShopSandbox, http: httpx.AsyncClient) -> None:

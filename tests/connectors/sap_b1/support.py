@@ -34,14 +34,14 @@ def make_client(sandbox: SapSandbox, http: httpx.AsyncClient, *, page_size: int 
 
 
 def command(entity: str, key: str, payload: dict[str, Any], *, links: dict[str, str] | None = None,
-            vector: dict[str, int] | None = None) -> dict[str, Any]:
+            vector: dict[str, int] | None = None, base_ts: int | None = None) -> dict[str, Any]:
     vector = vector or {"holded": 1}
     command_id = hashlib.sha256(f"{key}|sap_b1|{sorted(vector.items())}".encode()).hexdigest()
     return {"command_id": command_id, "entity_key": key, "entity": entity,
             "target_system": "sap_b1", "op": "upsert", "vector": vector, "payload": payload,
             "content_hash": content_hash(payload), "target_id": None, "links": links or {},
             "depends_on": [], "lane": "realtime", "mapping_version": 3,
-            "caused_by": f"event-{key}"}
+            "caused_by": f"event-{key}", "base_ts": base_ts}
 
 
 def payment_payload(doc_entry: int, amount: str, *, currency: str = "EUR",

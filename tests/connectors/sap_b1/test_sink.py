@@ -2,6 +2,7 @@
 under If-Match with conflicts instead of overwrites."""
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -12,7 +13,7 @@ from app.avro import codec
 from connectors.base.contracts import MemoryLedger
 from connectors.base.errors import RetryableError
 from connectors.sap_b1.sandbox import SapSandbox
-from connectors.sap_b1.sink import MemoryEtags, SapB1Sink
+from connectors.sap_b1.sink import SapB1Sink
 from tests.connectors.sap_b1.support import (
     MAPPING, TRANSFER_ACCOUNT, command, contact_payload, make_client, payment_payload,
 )
@@ -119,27 +120,68 @@ async def test_no_transfer_account_parks_the_payment(sandbox: SapSandbox,
     assert result["status"] == "parked" and "transfer_account" in result["reason"]
 
 
-async def test_partner_update_uses_if_match_and_stores_the_new_etag(
+async def test_partner_update_stamps_its_update_time_in_the_ledger(
         sandbox: SapSandbox, http: httpx.AsyncClient) -> None:
-    etags = MemoryEtags()
+    ledger = MemoryLedger()
     cmd = command("contact", "contact/holded/c1", contact_payload(), links={"sap_b1": "C0001"})
-    result = (await sink(sandbox, http, etags=etags).execute(cmd)).result
+    result = (await sink(sandbox, http, ledger).execute(cmd)).result
     assert result["status"] == "succeeded" and result["target_id"] == "C0001"
     bp = await sandbox.get("BusinessPartners", "C0001")
     assert (bp["FederalTaxID"], bp["PayTermsGrpCode"], bp["ZipCode"]) == ("B12345679", 3, "46002")
     assert bp["CardType"] == "cCustomer" and bp["DataVersion"] == 2
-    assert etags["contact/holded/c1"] == 'W/"2"'
+    written = dt.datetime.fromisoformat(f"{bp['UpdateDate']}T{bp['UpdateTime']}").replace(
+        tzinfo=sandbox.zone)
+    assert ledger.stamps["C0001"] == int(written.timestamp() * 1000)
     patch = next(r for r in sandbox.requests if r.method == "PATCH")
     assert patch.status == 204
 
 
-async def test_a_partner_changed_in_sap_meanwhile_gives_conflicts_not_an_overwrite(
+async def test_a_change_made_in_sap_since_the_engine_knew_it_is_not_overwritten(
         sandbox: SapSandbox, http: httpx.AsyncClient) -> None:
-    etags = MemoryEtags()
-    target = sink(sandbox, http, etags=etags)
-    first = command("contact", "contact/holded/c1", contact_payload(), links={"sap_b1": "C0001"})
-    await target.execute(first)
+    # The worker builds a sink per command: what the guard knows must live in the ledger.
+    start = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
+    sandbox.store.now = lambda: start.astimezone(sandbox.zone)
+    ledger, key, links = MemoryLedger(), "contact/holded/c1", {"sap_b1": "C0001"}
+    first = command("contact", key, contact_payload(), links=links)
+    assert (await sink(sandbox, http, ledger).execute(first)).result["status"] == "succeeded"
+    # Someone edits the partner in SAP after our write, before the engine has read it...
+    sandbox.store.now = lambda: (start + dt.timedelta(seconds=10)).astimezone(sandbox.zone)
     await sandbox.patch("BusinessPartners", "C0001", {"Phone1": "+34 600 000 000"})
+    # ...so the next write, decided without that edit, must not overwrite it.
+    unseen = await sink(sandbox, http, ledger).execute(command(
+        "contact", key, contact_payload(phone="+34 960 999 999"), links=links,
+        vector={"holded": 2}))
+    assert unseen.result["status"] == "parked" and "not overwritten" in unseen.result["reason"]
+    assert not unseen.redrive and unseen.conflicts == []  # the merge decides again
+    assert (await sandbox.get("BusinessPartners", "C0001"))["Phone1"] == "+34 600 000 000"
+    # Once the engine has read SAP's change (base_ts), its decision is written.
+    seen_ms = int((start + dt.timedelta(seconds=10)).timestamp() * 1000)
+    decided = await sink(sandbox, http, ledger).execute(command(
+        "contact", key, contact_payload(phone="+34 960 888 888"), links=links,
+        vector={"holded": 2, "sap_b1": 1}, base_ts=seen_ms))
+    assert decided.result["status"] == "succeeded", decided.result
+    # Our own write is no unseen change for the next command, even one built before its echo.
+    sandbox.store.now = lambda: (start + dt.timedelta(seconds=20)).astimezone(sandbox.zone)
+    after_ours = await sink(sandbox, http, ledger).execute(command(
+        "contact", key, contact_payload(phone="+34 960 777 777"), links=links,
+        vector={"holded": 3, "sap_b1": 1}))
+    assert after_ours.result["status"] == "succeeded", after_ours.result
+    assert (await sandbox.get("BusinessPartners", "C0001"))["Phone1"] == "+34 960 777 777"
+
+
+async def test_a_change_between_the_read_and_the_write_is_a_conflict_not_an_overwrite(
+        sandbox: SapSandbox, http: httpx.AsyncClient) -> None:
+    target = sink(sandbox, http)
+    first = command("contact", "contact/holded/c1", contact_payload(), links={"sap_b1": "C0001"})
+    assert (await target.execute(first)).result["status"] == "succeeded"
+    read = target.client.get
+
+    async def read_then_someone_edits(entity_set: str, record_key: str, **kw: Any) -> dict:
+        record = await read(entity_set, record_key, **kw)
+        target.client.get = read  # SAP changes between the sink's read and its PATCH
+        await sandbox.patch("BusinessPartners", "C0001", {"Phone1": "+34 600 000 000"})
+        return record
+    target.client.get = read_then_someone_edits
     second = command("contact", "contact/holded/c1", contact_payload(phone="+34 960 999 999"),
                      links={"sap_b1": "C0001"}, vector={"holded": 2})
     outcome = await target.execute(second)
@@ -148,7 +190,6 @@ async def test_a_partner_changed_in_sap_meanwhile_gives_conflicts_not_an_overwri
     for conflict in outcome.conflicts:
         codec("Conflict").dumps(conflict)
     assert (await sandbox.get("BusinessPartners", "C0001"))["Phone1"] == "+34 600 000 000"
-    assert etags["contact/holded/c1"] == 'W/"3"'  # re-read: the next command starts fresh
 
 
 async def test_a_lost_patch_answer_is_recognised_as_our_own_write(
