@@ -3,6 +3,7 @@ once with their totals; a payment registered in Holded is posted in BC against t
 lowers its remaining amount; then no ping-pong."""
 from __future__ import annotations
 
+import datetime as dt
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -10,7 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.avro import codec
+from app.core.hashing import content_hash
+from app.inspect import read_topic
 from app.live_mapping import publish_mapping
+from app.operator_cli import read_parked
 from pydantic import SecretStr
 
 from app.devkafka.broker import free_port
@@ -107,7 +112,22 @@ async def test_a_tax_id_corrected_in_holded_reaches_the_bc_customer(own_flow, sa
     await wait_for(updated, 120, "the new tax ID in Business Central", flow.worker)
 
 
-async def test_bc_pushes_changes_through_a_subscription_the_worker_keeps(own_flow, sandboxes):
+async def edit_in_bc(bc, customer_id: str, values: dict) -> None:
+    """A person's edit in Business Central, through its API (it queues a webhook notice)."""
+    async with httpx.AsyncClient() as http:
+        token = (await http.post(bc.token_url, data={
+            "grant_type": "client_credentials", "client_id": bc.client_id,
+            "client_secret": bc.client_secret, "scope": "https://api.businesscentral.dynamics.com/.default"})).json()
+        auth = {"Authorization": f"Bearer {token['access_token']}"}
+        url = f"{bc.company_url}/customers({customer_id})"
+        current = (await http.get(url, headers=auth)).json()
+        patched = await http.patch(url, json=values,
+                                   headers={**auth, "If-Match": current["@odata.etag"]})
+        assert patched.status_code == 200, patched.text
+
+
+async def push_only_flow(own_flow, sandboxes):
+    """A worker that learns of BC changes only when the test flushes BC's webhook notices."""
     holded, bc, bc_settings = sandboxes
     port = free_port()
     flow = await own_flow(
@@ -123,18 +143,15 @@ async def test_bc_pushes_changes_through_a_subscription_the_worker_keeps(own_flo
         subs = await bc.all("subscriptions")
         return subs if len(subs) >= 5 else None
     await wait_for(subscribed, 60, "the worker's BC subscriptions (handshake passed)", flow.worker)
+    return flow
+
+
+async def test_bc_pushes_changes_through_a_subscription_the_worker_keeps(own_flow, sandboxes):
+    holded, bc, bc_settings = sandboxes
+    flow = await push_only_flow(own_flow, sandboxes)
 
     customer = (await bc.all("customers"))[0]
-    async with httpx.AsyncClient() as http:
-        token = (await http.post(bc.token_url, data={
-            "grant_type": "client_credentials", "client_id": bc.client_id,
-            "client_secret": bc.client_secret, "scope": "https://api.businesscentral.dynamics.com/.default"})).json()
-        auth = {"Authorization": f"Bearer {token['access_token']}"}
-        url = f"{bc.company_url}/customers({customer['id']})"
-        current = (await http.get(url, headers=auth)).json()
-        patched = await http.patch(url, json={"email": "push@example.es"},
-                                   headers={**auth, "If-Match": current["@odata.etag"]})
-        assert patched.status_code == 200, patched.text
+    await edit_in_bc(bc, customer["id"], {"email": "push@example.es"})
     assert await bc.flush_notifications() >= 1
     key = f"contact/business_central/{customer['id']}"
 
@@ -142,3 +159,62 @@ async def test_bc_pushes_changes_through_a_subscription_the_worker_keeps(own_flo
         state = (await flow.table("entities")).get(key)
         return state if state and state["record"]["email"] == "push@example.es" else None
     await wait_for(pushed, 60, "the pushed change in the canonical state", flow.worker)
+
+
+async def test_an_edit_in_bc_the_engine_has_not_read_is_not_overwritten_and_both_converge(
+        own_flow, sandboxes):
+    holded, bc, _ = sandboxes
+    flow = await push_only_flow(own_flow, sandboxes)
+    customer = (await bc.all("customers"))[0]
+    key = f"contact/business_central/{customer['id']}"
+    await edit_in_bc(bc, customer["id"], {"phoneNumber": "+34 960 000 001"})
+    assert await bc.flush_notifications() >= 1
+
+    async def linked():
+        return (await flow.table("links")).get(key, {}).get("ids", {}).get("holded")
+    holded_id = await wait_for(linked, 120, "the BC customer in Holded", flow.worker)
+    await flow.wait_idle(60)
+
+    # A person changes the e-mail in BC; the worker has not read it (no notice flushed yet)...
+    await edit_in_bc(bc, customer["id"], {"email": "desde-bc@example.es"})
+    # ...and the accountant changes it in Holded, which the Holded source reports.
+    async with httpx.AsyncClient(base_url=holded.url, headers={"key": "sandbox-key"}) as http:
+        put = await http.put(f"/invoicing/v1/contacts/{holded_id}",
+                             json={"email": "desde-holded@example.es"})
+        assert put.status_code == 200, put.text
+    state = (await flow.table("entities"))[key]["record"]
+    payload = {**state, "email": "desde-holded@example.es"}
+    await flow.send_changes("holded", {
+        "event_id": f"holded-edit-{holded_id}", "entity_key": key, "entity": "contact",
+        "source_system": "holded", "source_id": holded_id,
+        "source_ts": dt.datetime.now(dt.UTC), "op": "upsert", "payload": payload,
+        "content_hash": content_hash(payload), "lane": "realtime"})
+
+    # The BC sink does not write the Holded value over BC's unseen edit.
+    async def parked():
+        results = await read_topic(flow.settings, flow.names.results("business_central"),
+                                   codec("CommandResult").loads, key)
+        return [r.value for r in results if r.value["entity_key"] == key
+                and r.value["status"] == "parked"] or None
+    [held] = await wait_for(parked, 60, "the BC command parked by the guard", flow.worker)
+    assert "not overwritten" in held["reason"], held
+    assert (await bc.get("customers", customer["id"]))["email"] == "desde-bc@example.es"
+
+    # BC's notice arrives: the merge sees both edits, records the conflict, and the later
+    # edit (Holded's) reaches BC, now written over a change the engine has read.
+    assert await bc.flush_notifications() >= 1
+
+    async def conflict():
+        return [c for c in await flow.conflicts(key) if c["field"] == "email"] or None
+    [c] = await wait_for(conflict, 60, "the conflict record", flow.worker)
+    assert {c["canonical_value"], c["incoming_value"]} == {'"desde-bc@example.es"',
+                                                           '"desde-holded@example.es"'}
+
+    async def converged():
+        bc_email = (await bc.get("customers", customer["id"]))["email"]
+        contact = next(x for x in await holded.all("contacts") if x["id"] == holded_id)
+        state = (await flow.table("entities"))[key]["record"]
+        return bc_email == contact["email"] == state["email"] == "desde-holded@example.es"
+    await wait_for(converged, 60, "both systems to hold the later e-mail", flow.worker)
+    await flow.wait_idle(60)
+    assert await read_parked(flow.settings, ["business_central"]) == []
