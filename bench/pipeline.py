@@ -1,13 +1,13 @@
 """Throughput of the canonical agent next to raw aiokafka on the same broker.
 
-    python bench/pipeline.py [--events 100000] [--entities 20000] [--partitions 4]
+    python bench/pipeline.py [--events 100000] [--entities 20000] [--partitions 4] [--workers 1]
 
 Publishes N synthetic contact change events to ``changes.odoo``, then measures:
 - raw: one aiokafka consumer reading them and producing each to another topic (the floor
   cost of any consume+produce pipeline on this broker);
-- holded-sync: a worker process (sequencer + canonical agent + tables) from start until every
-  event is decided and its commands are out, and its steady-state decision rate read from
-  /metrics.
+- holded-sync: ``--workers`` worker processes (sequencer + canonical agent + tables, sharing
+  the partitions) from start until every event is decided and its commands are out, and their
+  steady-state decision rate read from /metrics (summed over the workers).
 Targets (issue #2): >= 10k events/s and >= 0.5x the raw client. Starts its own local Kafka
 unless --broker is given.
 """
@@ -64,29 +64,33 @@ async def decisions(port: int) -> float:
     return sum(float(v) for v in re.findall(r"^holded_sync_decisions_total\{[^}]*\} (\S+)", text, re.M))
 
 
-async def run_worker(settings: Settings, tmp: Path, n: int) -> tuple[float, float]:
-    worker = WorkerProcess(settings, tmp / "worker.log")
+async def run_workers(settings: Settings, tmp: Path, n: int, k: int) -> tuple[float, float]:
+    runs = [settings if i == 0 else settings.model_copy(update={
+        "web_port": devkafka.free_port(), "data_dir": tmp / f"data-w{i}"}) for i in range(k)]
+    workers = [WorkerProcess(s, tmp / f"worker-{i}.log") for i, s in enumerate(runs)]
     start = time.perf_counter()
-    worker.start()
+    for w in workers:
+        w.start()
     try:
-        await wait_ready(settings, worker, 120)
+        await asyncio.gather(*(wait_ready(s, w, 120) for s, w in zip(runs, workers)))
         samples: list[tuple[float, float]] = []
         while True:
-            done = await decisions(settings.web_port)
+            done = sum(await asyncio.gather(*(decisions(s.web_port) for s in runs)))
             samples.append((time.perf_counter(), done))
             if done >= n:
                 break
             if time.perf_counter() - start > 900:
-                raise SystemExit(f"worker too slow: {done:.0f}/{n} after 900 s\n{worker.log()[-2000:]}")
+                raise SystemExit(f"workers too slow: {done:.0f}/{n} after 900 s\n"
+                                 f"{workers[0].log()[-2000:]}")
             await asyncio.sleep(0.5)
-        await wait_idle(settings, worker, 300)
+        await wait_idle(settings, workers[0], 300)
         total = time.perf_counter() - start
         busy = [(t, d) for t, d in samples if 0 < d < n] or samples[-2:]
         (t1, d1), (t2, d2) = busy[0], samples[-1]
         steady = (d2 - d1) / (t2 - t1) if t2 > t1 else float("nan")
         return total, steady
     finally:
-        worker.stop()
+        await asyncio.gather(*(asyncio.to_thread(w.stop) for w in workers))
 
 
 async def main() -> None:
@@ -94,6 +98,7 @@ async def main() -> None:
     ap.add_argument("--events", type=int, default=100_000)
     ap.add_argument("--entities", type=int, default=20_000)
     ap.add_argument("--partitions", type=int, default=4)
+    ap.add_argument("--workers", type=int, default=1, help="worker processes sharing the partitions")
     ap.add_argument("--broker", default=None, help="kafka://host:port (default: start one)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="hs-bench-"))
@@ -117,10 +122,10 @@ async def main() -> None:
         raw = await raw_copy(settings, names.changes("odoo"), raw_target, args.events)
         raw_rate = args.events / raw
         print(f"raw aiokafka consume+produce: {raw:.1f} s = {raw_rate:,.0f} events/s", flush=True)
-        total, steady = await run_worker(settings, tmp, args.events)
+        total, steady = await run_workers(settings, tmp, args.events, args.workers)
         e2e = args.events / total
-        print(f"holded-sync worker, start to last command: {total:.1f} s = {e2e:,.0f} events/s "
-              f"(includes start-up and the sequencer hop)")
+        print(f"holded-sync, {args.workers} worker(s), start to last command: {total:.1f} s = "
+              f"{e2e:,.0f} events/s (includes start-up and the sequencer hop)")
         print(f"canonical agent steady state: {steady:,.0f} decisions/s", flush=True)
         print(f"ratio steady/raw = {steady / raw_rate:.2f}x; end-to-end/raw = {e2e / raw_rate:.2f}x", flush=True)
     finally:
