@@ -147,7 +147,7 @@ async def push_only_flow(own_flow, sandboxes):
 
 
 async def test_bc_pushes_changes_through_a_subscription_the_worker_keeps(own_flow, sandboxes):
-    holded, bc, bc_settings = sandboxes
+    _, bc, _ = sandboxes
     flow = await push_only_flow(own_flow, sandboxes)
 
     customer = (await bc.all("customers"))[0]
