@@ -6,6 +6,10 @@ fingerprint is the header that says which schema wrote the record, so a reader c
 records written by any earlier version of a schema it still knows (``schemas/history``) into
 the current shape. The `.avsc` files in ``schemas/`` are the only definition; nothing here
 repeats them.
+
+With a schema registry (:func:`use_registry`, app/schema_registry.py) records are written in
+the Confluent wire format instead: byte ``0``, the registry's 4-byte schema id, the same body.
+Both framings are read either way, so a deployment can switch without rewriting its topics.
 """
 from __future__ import annotations
 
@@ -22,10 +26,11 @@ from fastavro.schema import fingerprint, to_parsing_canonical_form
 from app.core import provenance
 
 __all__ = ["SCHEMA_DIR", "AvroCodec", "DecodeError", "codec", "fingerprint_of", "load_schemas",
-           "named_types"]
+           "named_types", "use_registry"]
 
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
 MARKER = b"\xc3\x01"
+CONFLUENT = 0  # the first byte of a record in the Confluent wire format
 NAMESPACE = "holdedsync"
 
 
@@ -121,6 +126,49 @@ def _same(record: Any) -> Any:
     return record
 
 
+class _Registered:
+    """The schema registry this process writes with, if any, and the ids it knows."""
+
+    registry: Any = None  # an app.schema_registry.Registry
+    ids: dict[str, int] = {}  # full record name -> the id our current schema has
+    writers: dict[int, tuple[str, Any]] = {}  # id -> (full record name, parsed writer schema)
+
+
+def use_registry(registry: Any, directory: Path = SCHEMA_DIR) -> None:
+    """Write every record in the Confluent wire format with ``registry``'s ids (None: back to
+    single-object encoding). Registers each current schema under its full record name now, so
+    no write waits on the registry later."""
+    from app.schema_registry import self_contained
+
+    ids: dict[str, int] = {}
+    writers: dict[int, tuple[str, Any]] = {}
+    if registry is not None:
+        named = named_types(directory)
+        for parsed in load_schemas(directory).values():
+            name = parsed["name"]
+            schema_id = registry.register(name, self_contained(parsed, named))
+            ids[name], writers[schema_id] = schema_id, (name, parsed)
+    _Registered.registry, _Registered.ids, _Registered.writers = registry, ids, writers
+
+
+def _registered_writer(schema_id: int) -> tuple[str, Any]:
+    """(full name, parsed schema) of a registry id; fetched from the registry once. A registry
+    that cannot answer raises its own error (not a DecodeError: the record is not at fault)."""
+    known = _Registered.writers.get(schema_id)
+    if known is None:
+        if _Registered.registry is None:
+            raise DecodeError(f"record in the Confluent wire format (schema id {schema_id}) but "
+                              "no schema registry is configured (HOLDED_SYNC_SCHEMA_REGISTRY_URL)")
+        schema = _Registered.registry.schema(schema_id)
+        try:
+            known = (schema.get("name", ""), fastavro.parse_schema(schema))
+        except Exception as exc:
+            raise DecodeError(f"registry schema {schema_id} is not a valid Avro record: {exc}"
+                              ) from exc
+        _Registered.writers[schema_id] = known
+    return known
+
+
 class AvroCodec:
     """Encode/decode one record type; decodes every known version of it."""
 
@@ -137,13 +185,21 @@ class AvroCodec:
 
     def knows(self, data: bytes | None) -> bool:
         """Was ``data`` written with (a version of) this codec's schema?"""
-        return bool(data) and data[:2] == MARKER and data[2:10] in self._writers
+        if not data:
+            return False
+        if data[0] == CONFLUENT and len(data) >= 5 and _Registered.registry is not None:
+            return _registered_writer(int.from_bytes(data[1:5], "big"))[0] == self.schema["name"]
+        return data[:2] == MARKER and data[2:10] in self._writers
 
     def dumps(self, record: Mapping[str, Any]) -> bytes:
         record = _tag_payload(self._to_wire(record))
         buf = io.BytesIO()
-        buf.write(MARKER)
-        buf.write(self.fingerprint)
+        if _Registered.registry is not None:
+            buf.write(bytes((CONFLUENT,)))
+            buf.write(_Registered.ids[self.schema["name"]].to_bytes(4, "big"))
+        else:
+            buf.write(MARKER)
+            buf.write(self.fingerprint)
         try:
             fastavro.schemaless_writer(buf, self.schema, record)
         except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
@@ -151,16 +207,24 @@ class AvroCodec:
         return buf.getvalue()
 
     def loads(self, data: bytes | None) -> dict[str, Any]:
-        if not data or len(data) < 10 or data[:2] != MARKER:
-            raise DecodeError(f"not an Avro single-object encoded {self.name}")
-        writer = self._writers.get(data[2:10])
-        if writer is None:
-            raise DecodeError(f"unknown schema fingerprint {data[2:10].hex()} for {self.name}")
+        if data and len(data) >= 5 and data[0] == CONFLUENT:
+            name, writer = _registered_writer(int.from_bytes(data[1:5], "big"))
+            if name != self.schema["name"]:
+                raise DecodeError(f"schema id {int.from_bytes(data[1:5], 'big')} is {name}, "
+                                  f"not {self.schema['name']}")
+            body = data[5:]
+        else:
+            if not data or len(data) < 10 or data[:2] != MARKER:
+                raise DecodeError(f"not an Avro single-object encoded {self.name}")
+            writer = self._writers.get(data[2:10])
+            if writer is None:
+                raise DecodeError(f"unknown schema fingerprint {data[2:10].hex()} for {self.name}")
+            body = data[10:]
         try:
             # Payload unions are read as plain dicts: the record's `entity` says which branch.
             # Schema resolution is skipped when the writer is today's schema (the usual case).
             record = fastavro.schemaless_reader(
-                io.BytesIO(data[10:]), writer, None if writer is self.schema else self.schema)
+                io.BytesIO(body), writer, None if writer is self.schema else self.schema)
         except Exception as exc:  # fastavro raises many kinds on corrupt input
             raise DecodeError(f"corrupt {self.name} record: {exc.__class__.__name__}: {exc}") from exc
         return self._from_wire(record)

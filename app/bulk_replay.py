@@ -46,6 +46,7 @@ from app.core.policy import Policy
 from app.lag import GroupReader
 from app.live_mapping import LiveMapping
 from app.replay import GroupActive, commit_outside_group, group_members
+from app.schema_registry import connect as connect_registry
 from app.settings import Settings
 from app.topics import CANONICAL_TABLE, TopicNames, ensure_topics, kafka_client_options
 from app.worker import REJECTED, dead_letter_value, tune_gc
@@ -198,6 +199,7 @@ def _peak_rss_mb() -> float:
 
 async def _rebuild(settings: Settings, ends: dict[int, int], done: Any, reports: Any) -> None:
     tune_gc()  # as in the worker: many short-lived dicts per record
+    connect_registry(settings)  # a spawned process: the parent's codec state is not inherited
     live = await _mapping_in_force(settings)
     policy = engine_policy(settings, live)
     options = kafka_client_options(settings)

@@ -50,6 +50,23 @@ def cli(ctx: click.Context, config: str | None, verbose: int) -> None:
         ctx.obj = {"settings": load_settings(config)}
     except Exception as exc:  # pydantic and YAML errors: say what is wrong and stop
         raise click.UsageError(f"invalid settings: {exc}") from exc
+    if ctx.invoked_subcommand not in NO_RECORDS:
+        _use_schema_registry(ctx.obj["settings"])
+
+
+NO_RECORDS = {"dev", "sandbox", "config", None}  # commands that read or write no record
+
+
+def _use_schema_registry(settings: Settings) -> None:
+    """With a schema registry set, register our schemas before any record is written; a
+    registry that cannot be reached is one clear line and exit code 3, like the broker."""
+    from app.schema_registry import RegistryError, connect
+
+    try:
+        connect(settings)
+    except RegistryError as exc:
+        click.echo(f"error: {exc} (HOLDED_SYNC_SCHEMA_REGISTRY_URL)", err=True)
+        sys.exit(3)
 
 
 @cli.command()

@@ -130,6 +130,11 @@ class Settings(BaseSettings):
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
     kafka_ssl_cafile: Path | None = None
+    # A Confluent-compatible schema registry: records are then written in its wire format
+    # (schema id framing; app/schema_registry.py). Unset: Avro single-object encoding.
+    schema_registry_url: str | None = None
+    schema_registry_username: str | None = None
+    schema_registry_password: SecretStr | None = None
     holded: HoldedSettings = Field(default_factory=HoldedSettings)
     odoo: OdooSettings = Field(default_factory=OdooSettings)
     business_central: BusinessCentralSettings = Field(default_factory=BusinessCentralSettings)

@@ -1,0 +1,55 @@
+"""A worker with a schema registry: what it writes to Kafka carries the registry's schema ids,
+so any Confluent deserializer can read it, and the flow works as without one."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app.avro import use_registry
+from app.devrun.schema_registry_sandbox import start_registry_sandbox
+from app.inspect import read_topic
+from app.ingest import ingest_file
+from app.schema_registry import connect
+from tests.support.flow import unique_key
+
+pytestmark = pytest.mark.kafka
+
+
+async def test_a_worker_with_a_registry_writes_its_records_with_the_registrys_ids(own_flow, tmp_path):
+    sandbox = start_registry_sandbox()
+    try:
+        flow = await own_flow(schema_registry_url=sandbox.url)
+        registry = connect(flow.settings)  # this process writes and reads as the worker does
+        try:
+            key = unique_key()
+            data = tmp_path / "contact.jsonl"
+            data.write_text(json.dumps({
+                "entity": "contact", "id": key.rsplit("/", 1)[1],
+                "updated_at": "2026-03-01T10:00:00Z",
+                "data": {"kind": "customer", "name": "Talleres Gómez SL", "tax_id": "B12345678"}
+            }, ensure_ascii=False) + "\n")
+            assert (await ingest_file(data, "odoo", flow.settings)).published == 1
+            [command] = await flow.wait_commands("holded", 1, key=key)
+            assert command["payload"]["tax_id"] == "B12345678"
+            assert (await flow.table("entities"))[key]["record"]["name"] == "Talleres Gómez SL"
+
+            written = {
+                topic: [r.value for r in await read_topic(flow.settings, topic, None, key)]
+                for topic in (flow.names.changes("odoo"), flow.names.inbox,
+                              flow.names.commands("holded", "realtime"))}
+            assert all(len(values) >= 1 for values in written.values()), written.keys()
+            names = {topic: {registry.schema(int.from_bytes(v[1:5], "big"))["name"]
+                             for v in values if v[0] == 0}
+                     for topic, values in written.items()}
+            assert all(v[0] == 0 for values in written.values() for v in values)
+            assert names == {flow.names.changes("odoo"): {"holdedsync.ChangeEvent"},
+                             flow.names.inbox: {"holdedsync.ChangeEvent"},
+                             flow.names.commands("holded", "realtime"): {"holdedsync.Command"}}
+            assert {"holdedsync.ChangeEvent", "holdedsync.Command",
+                    "holdedsync.CanonicalEntry"} <= set(registry.subjects())
+        finally:
+            use_registry(None)
+            registry.close()
+    finally:
+        sandbox.stop()
