@@ -156,10 +156,12 @@ def _registered_writer(schema_id: int) -> tuple[str, Any]:
     that cannot answer raises its own error (not a DecodeError: the record is not at fault)."""
     known = _Registered.writers.get(schema_id)
     if known is None:
-        if _Registered.registry is None:
-            raise DecodeError(f"record in the Confluent wire format (schema id {schema_id}) but "
-                              "no schema registry is configured (HOLDED_SYNC_SCHEMA_REGISTRY_URL)")
-        schema = _Registered.registry.schema(schema_id)
+        try:
+            schema = _Registered.registry.schema(schema_id)
+        except Exception as exc:
+            if getattr(exc, "status", None) == 404:  # an id nobody registered: not our record
+                raise DecodeError(f"schema id {schema_id} is not in the schema registry") from exc
+            raise
         try:
             known = (schema.get("name", ""), fastavro.parse_schema(schema))
         except Exception as exc:
@@ -207,7 +209,7 @@ class AvroCodec:
         return buf.getvalue()
 
     def loads(self, data: bytes | None) -> dict[str, Any]:
-        if data and len(data) >= 5 and data[0] == CONFLUENT:
+        if data and len(data) >= 5 and data[0] == CONFLUENT and _Registered.registry is not None:
             name, writer = _registered_writer(int.from_bytes(data[1:5], "big"))
             if name != self.schema["name"]:
                 raise DecodeError(f"schema id {int.from_bytes(data[1:5], 'big')} is {name}, "
@@ -215,7 +217,10 @@ class AvroCodec:
             body = data[5:]
         else:
             if not data or len(data) < 10 or data[:2] != MARKER:
-                raise DecodeError(f"not an Avro single-object encoded {self.name}")
+                hint = (" (its first byte would start the Confluent wire format, but no schema "
+                        "registry is configured: HOLDED_SYNC_SCHEMA_REGISTRY_URL)"
+                        if data and data[0] == CONFLUENT else "")
+                raise DecodeError(f"not an Avro single-object encoded {self.name}{hint}")
             writer = self._writers.get(data[2:10])
             if writer is None:
                 raise DecodeError(f"unknown schema fingerprint {data[2:10].hex()} for {self.name}")

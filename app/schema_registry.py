@@ -27,7 +27,12 @@ CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 
 
 class RegistryError(RuntimeError):
-    """The registry refused or could not be reached (its own message included)."""
+    """The registry refused or could not be reached (its own message included); ``status``
+    is its HTTP status (None: no answer)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class Registry:
@@ -56,7 +61,7 @@ class Registry:
             except ValueError:
                 detail = response.text[:200]
             raise RegistryError(f"schema registry {method} {path} -> {response.status_code} "
-                                f"({detail})")
+                                f"({detail})", response.status_code)
         return response.json()
 
     def register(self, subject: str, schema: dict[str, Any]) -> int:

@@ -79,8 +79,20 @@ def test_both_framings_read_while_a_deployment_switches(sandbox: RegistrySandbox
         use_registry(None)
         registry.close()
     assert CHANGE.loads(before)
-    with pytest.raises(DecodeError, match="no schema registry is configured"):
+    with pytest.raises(DecodeError, match="not an Avro .* no schema registry is configured"):
         CHANGE.loads(after)
+
+
+def test_bytes_naming_an_id_nobody_registered_are_a_bad_record_not_an_outage(
+        registry: Registry, sandbox: RegistrySandbox) -> None:
+    garbage = b"\x00not avro at all"  # a first byte of 0 and a made-up "id"
+    with pytest.raises(DecodeError, match="is not in the schema registry"):
+        CHANGE.loads(garbage)
+    with pytest.raises(DecodeError):  # the inbox's "is it a result?" dead-letters it as well
+        RESULT.knows(garbage)
+    sandbox.state.fail_next = 1  # the registry failing is not the record's fault: not dead-lettered
+    with pytest.raises(RegistryError, match="500"):
+        CHANGE.loads(bytes((0,)) + (999).to_bytes(4, "big") + b"\x02")
 
 
 def test_a_record_of_an_older_schema_version_is_fetched_by_id_and_read_in_today_shape(

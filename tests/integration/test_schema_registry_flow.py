@@ -1,5 +1,6 @@
 """A worker with a schema registry: what it writes to Kafka carries the registry's schema ids,
-so any Confluent deserializer can read it, and the flow works as without one."""
+so any Confluent deserializer can read it, and the flow works as without one (bad records
+still go to the DLQ)."""
 from __future__ import annotations
 
 import json
@@ -12,6 +13,7 @@ from app.inspect import read_topic
 from app.ingest import ingest_file
 from app.schema_registry import connect
 from tests.support.flow import unique_key
+from tests.support.kafka import wait_for
 
 pytestmark = pytest.mark.kafka
 
@@ -23,6 +25,10 @@ async def test_a_worker_with_a_registry_writes_its_records_with_the_registrys_id
         registry = connect(flow.settings)  # this process writes and reads as the worker does
         try:
             key = unique_key()
+            # Bytes that only look framed (first byte 0, an id nobody registered) are a bad
+            # record for the DLQ, not a registry outage: the agent goes on.
+            await flow.send_raw(flow.names.changes("odoo"), b"contact/odoo/garbage",
+                                b"\x00not avro at all")
             data = tmp_path / "contact.jsonl"
             data.write_text(json.dumps({
                 "entity": "contact", "id": key.rsplit("/", 1)[1],
@@ -46,6 +52,10 @@ async def test_a_worker_with_a_registry_writes_its_records_with_the_registrys_id
             assert names == {flow.names.changes("odoo"): {"holdedsync.ChangeEvent"},
                              flow.names.inbox: {"holdedsync.ChangeEvent"},
                              flow.names.commands("holded", "realtime"): {"holdedsync.Command"}}
+            async def dead_letters():
+                return await flow.dlq() or None
+            [dead] = await wait_for(dead_letters, 60, "the dead letter", flow.worker)
+            assert "is not in the schema registry" in dead["reason"], dead
             assert {"holdedsync.ChangeEvent", "holdedsync.Command",
                     "holdedsync.CanonicalEntry"} <= set(registry.subjects())
         finally:
