@@ -186,7 +186,8 @@ class AvroCodec:
             self._writers[fingerprint_of(parsed)] = parsed
 
     def knows(self, data: bytes | None) -> bool:
-        """Was ``data`` written with (a version of) this codec's schema?"""
+        """Was ``data`` written with (a version of) this codec's schema? (A registry id the
+        registry does not know raises DecodeError: the record is bad either way.)"""
         if not data:
             return False
         if data[0] == CONFLUENT and len(data) >= 5 and _Registered.registry is not None:
