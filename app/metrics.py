@@ -56,6 +56,10 @@ class Metrics:
                                 ["system", "outcome"], registry=r)
         self.dead_letters = Counter("holded_sync_dead_letters",
                                     "Records this worker sent to the dead-letter topic", registry=r)
+        self.assignments = Counter("holded_sync_partition_assignments",
+                                   "Partition assignments this worker received: one when it "
+                                   "starts, then one per rebalance it takes part in",
+                                   registry=r)
         self.resent_commands = Counter("holded_sync_resent_commands",
                                        "Commands emitted again: their outcome never came back "
                                        "(app/resend.py)", ["system"], registry=r)

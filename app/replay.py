@@ -70,6 +70,11 @@ class Rewind:
         return Progress(dict(self.offsets), dict(self.ends))
 
 
+# Static members (group_instance_id) send no LeaveGroup when they stop.
+STATIC_MEMBERS = (" (a worker with HOLDED_SYNC_GROUP_INSTANCE_ID stays a member after it stops, "
+                  "until HOLDED_SYNC_SESSION_TIMEOUT_S passes)")
+
+
 async def group_members(settings: Settings, group: str) -> tuple[str, int]:
     admin = AIOKafkaAdminClient(**kafka_client_options(settings))
     await admin.start()
@@ -89,7 +94,7 @@ async def rewind_inbox(settings: Settings, since_ms: int) -> Rewind:
     if members:
         raise GroupActive(f"consumer group {group} has {members} member(s) ({state}): stop every "
                           f"worker of generation {settings.generation} first, then start them "
-                          "again once the rewind is done")
+                          f"again once the rewind is done{STATIC_MEMBERS}")
     async with GroupReader(settings) as reader:
         positions = await reader.read(group, [names.inbox])
     consumer = AIOKafkaConsumer(**kafka_client_options(settings), enable_auto_commit=False)

@@ -46,6 +46,7 @@ class Sequencer:
         consumer = AIOKafkaConsumer(
             *self.sources, **opts, group_id=self.group, enable_auto_commit=False,
             auto_offset_reset="earliest", max_poll_records=MAX_BATCH,
+            group_instance_id=self.settings.group_instance_id,
             session_timeout_ms=int(self.settings.session_timeout_s * 1000),
             heartbeat_interval_ms=max(1000, int(self.settings.session_timeout_s * 100)))
         producer = AIOKafkaProducer(**opts, acks="all", enable_idempotence=True, linger_ms=5,

@@ -125,6 +125,10 @@ class Settings(BaseSettings):
     log_level: str = "info"
     # Faust's session timeout bounds how long a rebalance after a crash takes.
     session_timeout_s: float = 30.0
+    # Static group membership (Kafka KIP-345): a stable, unique id per worker, e.g. the
+    # StatefulSet pod name. A worker restarted within session_timeout_s gets its partitions back
+    # without a rebalance of the others; one that dies leaves them unread until it passes.
+    group_instance_id: str | None = None
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     kafka_sasl_username: str | None = None

@@ -121,6 +121,7 @@ def create_app(settings: Settings, policy: Policy | None = None,
         topic_allow_declare=True,
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 10),
+        consumer_group_instance_id=settings.group_instance_id,
         **FLOW_OPTIONS,
         web_bind=settings.web_host,
         web_port=settings.web_port,
@@ -131,6 +132,10 @@ def create_app(settings: Settings, policy: Policy | None = None,
         logging_config=None,
         **_faust_options(settings),
     )
+
+    @app.on_partitions_assigned.connect
+    async def _count_assignment(sender: Any, assigned: Any, **_: Any) -> None:
+        METRICS.assignments.inc()  # rebalances show per worker (see group_instance_id)
 
     def topic(*topic_names: str) -> faust.TopicT:
         return app.topic(*topic_names, key_type=bytes, value_type=bytes, key_serializer="raw",
