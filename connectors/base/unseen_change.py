@@ -23,7 +23,7 @@ from typing import Any
 
 from connectors.base.contracts import Ledger, SinkOutcome
 
-__all__ = ["parked_for_good", "remember", "unseen_since"]
+__all__ = ["parked_for_good", "remember", "unseen_reason", "unseen_since"]
 
 
 def _ms(moment: dt.datetime) -> int:
@@ -47,6 +47,13 @@ def remember(ledger: Ledger, target_id: str, modified: dt.datetime | None) -> No
     """Keep the modification time our write (or a check that found nothing to write) left."""
     if modified is not None:
         ledger.stamps[str(target_id)] = _ms(modified)
+
+
+def unseen_reason(record: str, changed_at: str, base: dt.datetime) -> str:
+    """The parked result's reason: which ``record`` changed when (as the target says it)."""
+    return (f"{record} changed at {changed_at}, after the newest change the engine knew "
+            f"({base.isoformat()}); not overwritten: the engine decides again once it has read "
+            "that change")
 
 
 def parked_for_good(result: dict[str, Any]) -> SinkOutcome:

@@ -38,7 +38,9 @@ from app.mapping import Mapping as MappingDoc
 from app.mapping import Unmappable
 from connectors.base.contracts import Ledger, SinkOutcome, execute_once, result
 from connectors.base.errors import SkipRecord
-from connectors.base.unseen_change import parked_for_good, remember, unseen_since
+from connectors.base.unseen_change import (
+    parked_for_good, remember, unseen_reason, unseen_since,
+)
 from connectors.business_central import mapping as bcmap
 from connectors.business_central import odata
 from connectors.business_central.client import BusinessCentralClient
@@ -171,10 +173,8 @@ class BusinessCentralSink:
         if base is not None:
             return parked_for_good(self._result(
                 command, "parked", target_id=customer_id, mapping_version=mapping.version,
-                reason=f"Business Central customer {customer_id} changed at "
-                       f"{current.get('lastModifiedDateTime')}, after the newest change the "
-                       f"engine knew ({base.isoformat()}); not overwritten: the engine decides "
-                       "again once it has read that change"))
+                reason=unseen_reason(f"Business Central customer {customer_id}",
+                                     str(current.get("lastModifiedDateTime")), base)))
         changes = {k: v for k, v in desired.items() if _differs({k: v}, current)}
         try:
             written = await self.client.update("customers", customer_id, changes,

@@ -32,7 +32,9 @@ from app.mapping import Mapping
 from app.mapping.errors import Unmappable
 from connectors.base.contracts import Ledger, SinkOutcome, result
 from connectors.base.errors import SkipRecord
-from connectors.base.unseen_change import parked_for_good, remember, unseen_since
+from connectors.base.unseen_change import (
+    parked_for_good, remember, unseen_reason, unseen_since,
+)
 from connectors.odoo.client import OdooClient
 from connectors.odoo.mapping import (
     HELD_FIELDS, contact_from_odoo, partner_vals, payment_register_vals,
@@ -177,9 +179,7 @@ class OdooSink:
 
     def _unseen_change(self, command: dict[str, Any], partner_id: int, changed: dt.datetime,
                        base: dt.datetime) -> SinkOutcome:
-        reason = (f"Odoo partner {partner_id} changed at {changed.isoformat()}, after the newest "
-                  f"change the engine knew ({base.isoformat()}); not overwritten: the engine "
-                  "decides again once it has read that change")
+        reason = unseen_reason(f"Odoo partner {partner_id}", changed.isoformat(), base)
         return parked_for_good(self._result(command, "parked", str(partner_id), reason=reason))
 
     def _result(self, command: dict[str, Any], status: str, target_id: str | None, *,

@@ -36,7 +36,9 @@ from app.core.keys import EntityKey, KeyError_
 from app.mapping import Mapping, Unmappable
 from connectors.base.contracts import Ledger, SinkOutcome, result
 from connectors.base.errors import SkipRecord
-from connectors.base.unseen_change import parked_for_good, remember, unseen_since
+from connectors.base.unseen_change import (
+    parked_for_good, remember, unseen_reason, unseen_since,
+)
 from connectors.prestashop.client import PrestaShopClient, any_of
 from connectors.prestashop.mapping import (
     SYSTEM, address_tax_fields, parse_ps_datetime, stock_to_ps, tax_address,
@@ -127,10 +129,8 @@ class PrestaShopSink:
         if base is not None:
             return parked_for_good(self._result(
                 command, "parked", target, mapping_version=mapping.version,
-                reason=f"PrestaShop address {address_id} changed at {address.get('date_upd')} "
-                       f"(shop time), after the newest change the engine knew "
-                       f"({base.isoformat()}); not overwritten: the engine decides again once "
-                       "it has read that change"))
+                reason=unseen_reason(f"PrestaShop address {address_id}",
+                                     f"{address.get('date_upd')} (shop time)", base)))
         written = await self.client.update("addresses", address["id"], {**address, **changes})
         remember(self.ledger, address_id, parse_ps_datetime(written.get("date_upd"), self.tz))
         return SinkOutcome(self._result(command, "succeeded", target,

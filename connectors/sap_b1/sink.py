@@ -42,7 +42,9 @@ from app.mapping import Mapping as MappingDoc
 from app.mapping import Unmappable
 from connectors.base.contracts import Ledger, SinkOutcome, execute_once, result
 from connectors.base.errors import SkipRecord
-from connectors.base.unseen_change import parked_for_good, remember, unseen_since
+from connectors.base.unseen_change import (
+    parked_for_good, remember, unseen_reason, unseen_since,
+)
 from connectors.sap_b1 import mapping as sapmap
 from connectors.sap_b1 import odata
 from connectors.sap_b1.client import SapB1Client
@@ -174,10 +176,10 @@ class SapB1Sink:
         if base is not None:
             return parked_for_good(self._result(
                 command, "parked", target_id=card_code, mapping_version=mapping.version,
-                reason=f"SAP B1 business partner {card_code} changed at "
-                       f"{current.get('UpdateDate')} {current.get('UpdateTime')} (server time), "
-                       f"after the newest change the engine knew ({base.isoformat()}); not "
-                       "overwritten: the engine decides again once it has read that change"))
+                reason=unseen_reason(
+                    f"SAP B1 business partner {card_code}",
+                    f"{current.get('UpdateDate')} {current.get('UpdateTime')} (server time)",
+                    base)))
         try:
             await self.client.update("BusinessPartners", card_code, changes,
                                      etag=odata.etag_of(current) or "")
