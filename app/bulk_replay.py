@@ -30,6 +30,7 @@ import queue
 import resource
 import time
 import traceback
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -290,7 +291,8 @@ class PartitionRebuild:
         self.names, self.policy, self.mapping_version, self.out = names, policy, mapping_version, out
         self.decoded_max = decoded_max
         # Decoded, least recently decided first: encoded at the end, or when there are too many.
-        self.entries: dict[bytes, Entry] = {}
+        # OrderedDict: dropping the oldest is O(1) (app/entry_cache.py says why not a dict).
+        self.entries: OrderedDict[bytes, Entry] = OrderedDict()
         self.encoded: dict[bytes, bytes] = {}
         self.dead = self.emitted = 0
 
@@ -332,13 +334,13 @@ class PartitionRebuild:
         changed = changed_parts(decision)
         if any(record is not None for record in changed.values()):
             self.encoded.pop(key, None)
-            self.entries.pop(key, None)  # to the end of the order: decided most recently
             self.entries[key] = Entry(None, {}, {
                 field: changed[field] if changed[field] is not None else known.record(field)
                 for field in FIELDS})
+            self.entries.move_to_end(key)  # decided most recently
             if len(self.entries) > self.decoded_max:
-                oldest = next(iter(self.entries))
-                self.encoded[oldest] = self._encode(oldest, self.entries.pop(oldest))
+                oldest, entry = self.entries.popitem(last=False)
+                self.encoded[oldest] = self._encode(oldest, entry)
         names, send = self.names, self.out.send
         for cmd in decision.commands:
             cmd["mapping_version"] = self.mapping_version
