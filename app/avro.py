@@ -211,10 +211,10 @@ class AvroCodec:
 
     def loads(self, data: bytes | None) -> dict[str, Any]:
         if data and len(data) >= 5 and data[0] == CONFLUENT and _Registered.registry is not None:
-            name, writer = _registered_writer(int.from_bytes(data[1:5], "big"))
+            schema_id = int.from_bytes(data[1:5], "big")
+            name, writer = _registered_writer(schema_id)
             if name != self.schema["name"]:
-                raise DecodeError(f"schema id {int.from_bytes(data[1:5], 'big')} is {name}, "
-                                  f"not {self.schema['name']}")
+                raise DecodeError(f"schema id {schema_id} is {name}, not {self.schema['name']}")
             body = data[5:]
         else:
             if not data or len(data) < 10 or data[:2] != MARKER:

@@ -10,12 +10,12 @@ import httpx
 import pytest
 
 from app.devkafka.broker import free_port
+from app.devrun.process import wait_ready
 from app.replay import group_members
 from app.topics import TopicNames, ensure_topics
 from tests.core.factories import change, contact
 from tests.support.flow import Flow, unique_key
 from tests.support.kafka import WorkerProcess, wait_for
-from app.devrun.process import wait_ready
 
 pytestmark = pytest.mark.kafka
 
