@@ -46,7 +46,7 @@ from app.core.decide import Decision
 from app.core.policy import Policy
 from app.lag import GroupReader
 from app.live_mapping import LiveMapping
-from app.replay import STATIC_MEMBERS, GroupActive, commit_outside_group, group_members
+from app.replay import commit_outside_group, require_no_members
 from app.schema_registry import connect as connect_registry
 from app.settings import Settings
 from app.topics import CANONICAL_TABLE, TopicNames, ensure_topics, kafka_client_options
@@ -107,11 +107,8 @@ async def bulk_replay(settings: Settings, jobs: int,
     read ``inbox`` before, BulkFailed if a job process fails."""
     names = TopicNames(settings)
     await ensure_topics(settings)
-    state, members = await group_members(settings, names.app_id)
-    if members:
-        raise GroupActive(f"consumer group {names.app_id} has {members} member(s) ({state}): "
-                          f"stop the workers of generation {settings.generation} first"
-                          f"{STATIC_MEMBERS}")
+    await require_no_members(settings, names.app_id,
+                             f"stop the workers of generation {settings.generation} first")
     async with GroupReader(settings) as reader:
         positions = await reader.read(names.app_id, [names.inbox])
     if any(p.committed for p in positions.values()):

@@ -38,7 +38,8 @@ from app.lag import GroupReader, Progress
 from app.settings import Settings
 from app.topics import TopicNames, kafka_client_options
 
-__all__ = ["GroupActive", "Rewind", "commit_outside_group", "follow", "group_members", "rewind_inbox"]
+__all__ = ["GroupActive", "Rewind", "commit_outside_group", "follow", "group_members",
+           "require_no_members", "rewind_inbox"]
 
 POLL_S = 0.5
 
@@ -70,11 +71,6 @@ class Rewind:
         return Progress(dict(self.offsets), dict(self.ends))
 
 
-# Static members (group_instance_id) send no LeaveGroup when they stop.
-STATIC_MEMBERS = (" (a worker with HOLDED_SYNC_GROUP_INSTANCE_ID stays a member after it stops, "
-                  "until HOLDED_SYNC_SESSION_TIMEOUT_S passes)")
-
-
 async def group_members(settings: Settings, group: str) -> tuple[str, int]:
     admin = AIOKafkaAdminClient(**kafka_client_options(settings))
     await admin.start()
@@ -86,15 +82,23 @@ async def group_members(settings: Settings, group: str) -> tuple[str, int]:
         await admin.close()
 
 
+async def require_no_members(settings: Settings, group: str, advice: str) -> None:
+    """Raise GroupActive, with ``advice``, while ``group`` has members (a worker runs)."""
+    state, members = await group_members(settings, group)
+    if members:
+        # Static members (group_instance_id) send no LeaveGroup when they stop.
+        raise GroupActive(f"consumer group {group} has {members} member(s) ({state}): {advice} "
+                          "(a worker with HOLDED_SYNC_GROUP_INSTANCE_ID stays a member after it "
+                          "stops, until HOLDED_SYNC_SESSION_TIMEOUT_S passes)")
+
+
 async def rewind_inbox(settings: Settings, since_ms: int) -> Rewind:
     """Move the generation's group on ``inbox`` back to ``since_ms``. Raises GroupActive."""
     names = TopicNames(settings)
     group = names.app_id
-    state, members = await group_members(settings, group)
-    if members:
-        raise GroupActive(f"consumer group {group} has {members} member(s) ({state}): stop every "
-                          f"worker of generation {settings.generation} first, then start them "
-                          f"again once the rewind is done{STATIC_MEMBERS}")
+    await require_no_members(settings, group, f"stop every worker of generation "
+                             f"{settings.generation} first, then start them again once the "
+                             "rewind is done")
     async with GroupReader(settings) as reader:
         positions = await reader.read(group, [names.inbox])
     consumer = AIOKafkaConsumer(**kafka_client_options(settings), enable_auto_commit=False)
