@@ -177,7 +177,7 @@ class AvroCodec:
     def __init__(self, name: str, directory: Path = SCHEMA_DIR) -> None:
         schemas = load_schemas(directory)
         self.name = name
-        self._to_wire, self._from_wire = WIRE_FORMS.get(name, (_same, _same))
+        self.to_wire, self.from_wire = WIRE_FORMS.get(name, (_same, _same))
         self.schema = schemas[name]
         self.fingerprint = fingerprint_of(self.schema)
         self._writers: dict[bytes, Any] = {self.fingerprint: self.schema}
@@ -195,7 +195,7 @@ class AvroCodec:
         return data[:2] == MARKER and data[2:10] in self._writers
 
     def dumps(self, record: Mapping[str, Any]) -> bytes:
-        record = _tag_payload(self._to_wire(record))
+        record = _tag_payload(self.to_wire(record))
         buf = io.BytesIO()
         if _Registered.registry is not None:
             buf.write(bytes((CONFLUENT,)))
@@ -233,7 +233,22 @@ class AvroCodec:
                 io.BytesIO(body), writer, None if writer is self.schema else self.schema)
         except Exception as exc:  # fastavro raises many kinds on corrupt input
             raise DecodeError(f"corrupt {self.name} record: {exc.__class__.__name__}: {exc}") from exc
-        return self._from_wire(record)
+        return self.from_wire(record)
+
+    def upgrade(self, record: Mapping[str, Any], fingerprint: bytes) -> dict[str, Any]:
+        """A record in the wire form of the earlier version ``fingerprint``, in today's wire
+        form: Avro's resolution (written with the old schema, read with today's)."""
+        writer = self._writers.get(fingerprint)
+        if writer is None:
+            raise DecodeError(f"unknown schema fingerprint {fingerprint.hex()} for {self.name}")
+        buf = io.BytesIO()
+        try:
+            fastavro.schemaless_writer(buf, writer, _tag_payload(record))
+            buf.seek(0)
+            return fastavro.schemaless_reader(buf, writer, self.schema)
+        except Exception as exc:
+            raise DecodeError(f"corrupt {self.name} record of version {fingerprint.hex()}: "
+                              f"{exc.__class__.__name__}: {exc}") from exc
 
 
 # Entity payloads are a union of records; in memory they are plain dicts next to `entity`.

@@ -18,15 +18,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.avro import codec
+from app.table_codec import table_codec
 
-__all__ = ["FIELDS", "PARTS", "Entry", "decode", "encode", "project"]
+__all__ = ["CODECS", "FIELDS", "PARTS", "Entry", "decode", "encode", "project"]
 
-ENTRY = codec("CanonicalEntry")
-PARTS = {"entities": ("state", codec("EntityState")), "replicas": ("replicas", codec("ReplicaSet")),
-         "links": ("links", codec("LinkSet"))}
-_CODECS = {field: c for field, c in PARTS.values()}
-FIELDS = tuple(_CODECS)  # ("state", "replicas", "links"): CanonicalEntry's fields, in order
+# MessagePack under the Avro schemas' rules (app/table_codec.py); older Avro values still read.
+ENTRY = table_codec("CanonicalEntry")
+PARTS = {"entities": ("state", table_codec("EntityState")),
+         "replicas": ("replicas", table_codec("ReplicaSet")),
+         "links": ("links", table_codec("LinkSet"))}
+CODECS = {field: c for field, c in PARTS.values()}  # entry field -> its codec
+FIELDS = tuple(CODECS)  # ("state", "replicas", "links"): CanonicalEntry's fields, in order
 _EMPTY = dict.fromkeys(FIELDS)
 
 Record = dict[str, Any]
@@ -78,7 +80,7 @@ class Entry:
             return self._decoded[field]
         except KeyError:
             part = self.parts.get(field)
-            value = self._decoded[field] = _CODECS[field].loads(part) if part is not None else None
+            value = self._decoded[field] = CODECS[field].loads(part) if part is not None else None
             return value
 
     @property

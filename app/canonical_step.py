@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from app.avro import codec
-from app.canonical_entry import Entry
+from app.canonical_entry import CODECS, Entry
 from app.core.decide import BadEvent, Decision, apply_change, apply_result
 from app.core.policy import Policy
 from app.entry_cache import EntryCache
@@ -21,7 +21,6 @@ from app.entry_cache import EntryCache
 __all__ = ["CanonicalStep", "Step", "changed_parts", "decide", "encode_parts", "encoded_parts", "read"]
 
 CHANGE, RESULT = codec("ChangeEvent"), codec("CommandResult")
-STATE, REPLICAS, LINKS = codec("EntityState"), codec("ReplicaSet"), codec("LinkSet")
 _SKIP_STATE = frozenset(("duplicate", "stale", "echo", "result"))
 
 
@@ -33,12 +32,9 @@ def changed_parts(decision: Decision) -> dict[str, dict | None]:
             "links": decision.links if decision.outcome == "result" else None}
 
 
-_PART_CODECS = {"state": STATE, "replicas": REPLICAS, "links": LINKS}
-
-
 def encode_parts(records: dict[str, dict | None]) -> dict[str, bytes | None]:
     """Entry fields encoded, None where None."""
-    return {field: _PART_CODECS[field].dumps(record) if record is not None else None
+    return {field: CODECS[field].dumps(record) if record is not None else None
             for field, record in records.items()}
 
 
