@@ -13,7 +13,7 @@ record (app/core/decide.py re-sends to the system a change came from).
 
 An etag alone cannot do this: it says the record changed since the sink's own read, not since
 the engine last knew it. The sinks still send ``If-Match`` for the moment between their read
-and their write. Targets whose times have whole seconds (Odoo, SAP B1, PrestaShop) cannot see
+and their write; a 412 there is the same unseen change, met later, and parked the same way. Targets whose times have whole seconds (Odoo, SAP B1, PrestaShop) cannot see
 a change made in the same second as our write.
 """
 from __future__ import annotations
@@ -23,7 +23,8 @@ from typing import Any
 
 from connectors.base.contracts import Ledger, SinkOutcome
 
-__all__ = ["parked_for_good", "remember", "unseen_reason", "unseen_since"]
+__all__ = ["changed_during_write_reason", "parked_for_good", "remember", "unseen_reason",
+           "unseen_since"]
 
 
 def _ms(moment: dt.datetime) -> int:
@@ -53,6 +54,14 @@ def unseen_reason(record: str, changed_at: str, base: dt.datetime) -> str:
     """The parked result's reason: which ``record`` changed when (as the target says it)."""
     return (f"{record} changed at {changed_at}, after the newest change the engine knew "
             f"({base.isoformat()}); not overwritten: the engine decides again once it has read "
+            "that change")
+
+
+def changed_during_write_reason(record: str, fields: list[str]) -> str:
+    """The parked result's reason after a 412: ``record`` changed between the sink's read and
+    its conditional write, in ``fields`` (canonical names)."""
+    return (f"stale etag: {record} changed between the sink's read and its write; not "
+            f"overwritten ({', '.join(fields)}): the engine decides again once it has read "
             "that change")
 
 

@@ -14,20 +14,18 @@ the engine knows (connectors.base.unseen_change: our last write, kept in the led
 newest BC change the engine has read, the command's ``base_ts``). If BC changed the customer
 since, the command is parked instead of overwriting a change the engine has not seen yet; the
 merge decides once the source reports it. The PATCH then carries ``If-Match`` with the etag just
-read: a 412 means BC changed the customer between that read and the write, and the sink
-re-reads, reports a Conflict per differing field and does not overwrite.
+read: a 412 means BC changed the customer between that read and the write, the same unseen
+change met a moment later, and the command is parked the same way.
 
 Outcomes: ``succeeded`` / ``already_done``; ``parked`` when the mapping cannot express the
-record (retried when the mapping changes) or BC holds an unseen change (not retried: the merge
-decides again); ``failed`` for data BC refused and etag conflicts.
+record (retried when the mapping changes) or BC holds an unseen change, or changed during the
+write (not retried: the merge decides again); ``failed`` for data BC refused.
 Transient and configuration errors propagate to the agent (retry / alert).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -39,7 +37,7 @@ from app.mapping import Unmappable
 from connectors.base.contracts import Ledger, SinkOutcome, execute_once, result
 from connectors.base.errors import SkipRecord
 from connectors.base.unseen_change import (
-    parked_for_good, remember, unseen_reason, unseen_since,
+    changed_during_write_reason, parked_for_good, remember, unseen_reason, unseen_since,
 )
 from connectors.business_central import mapping as bcmap
 from connectors.business_central import odata
@@ -180,7 +178,7 @@ class BusinessCentralSink:
             written = await self.client.update("customers", customer_id, changes,
                                                etag=str(current["@odata.etag"]))
         except EtagConflict:
-            return await self._conflict(command, customer_id, desired, mapping)
+            return await self._changed_meanwhile(command, customer_id, desired, mapping)
         remember(self.ledger, customer_id, _modified(written))
         return SinkOutcome(self._result(command, "succeeded", target_id=customer_id,
                                         mapping_version=mapping.version))
@@ -192,31 +190,21 @@ class BusinessCentralSink:
         key = EntityKey.parse(command["entity_key"])
         return key.origin_id if key.origin == SYSTEM else None
 
-    async def _conflict(self, command: Record, customer_id: str, desired: Record,
-                        mapping: MappingDoc) -> SinkOutcome:
+    async def _changed_meanwhile(self, command: Record, customer_id: str, desired: Record,
+                                 mapping: MappingDoc) -> SinkOutcome:
+        """A 412: BC changed the record between the sink's read and its PATCH. Nothing is
+        overwritten, and no Conflict is made here: like any unseen change
+        (connectors.base.unseen_change), the merge decides once the source reports it."""
         current = await self.client.get("customers", customer_id)
-        differing = {k: v for k, v in desired.items() if _differs({k: v}, current)}
-        if not differing:  # our own earlier write, whose response was lost
+        differing = sorted({_CANONICAL_FIELD.get(k, k) for k, v in desired.items()
+                            if _differs({k: v}, current)})
+        if not differing:  # our own earlier write, whose answer was lost
+            remember(self.ledger, customer_id, _modified(current))
             return SinkOutcome(self._result(command, "succeeded", target_id=customer_id,
                                             mapping_version=mapping.version))
-        grouped: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
-        for name, value in differing.items():
-            ours, theirs = grouped.setdefault(_CANONICAL_FIELD.get(name, name), ({}, {}))
-            ours[name], theirs[name] = value, current.get(name)
-        now = self._now_ms()
-        conflicts = [{
-            "conflict_id": hashlib.sha256(f"{command['command_id']}|{name}".encode()).hexdigest(),
-            "entity_key": command["entity_key"], "field": name, "canonical_system": "canonical",
-            "canonical_value": json.dumps(ours, sort_keys=True, default=str),
-            "incoming_system": SYSTEM,
-            "incoming_value": json.dumps(theirs, sort_keys=True, default=str),
-            "decision": "took_incoming", "policy": "operator", "vector": dict(command["vector"]),
-            "event_id": command.get("caused_by", ""), "ts": now,
-        } for name, (ours, theirs) in sorted(grouped.items())]
-        reason = ("stale etag: Business Central changed customer " f"{customer_id} since it was "
-                  "last read; not overwritten (" + ", ".join(sorted(grouped)) + ")")
-        return SinkOutcome(self._result(command, "failed", target_id=customer_id, reason=reason,
-                                        mapping_version=mapping.version), conflicts)
+        return parked_for_good(self._result(
+            command, "parked", target_id=customer_id, mapping_version=mapping.version,
+            reason=changed_during_write_reason(f"Business Central customer {customer_id}", differing)))
 
 
 def _modified(customer: Mapping[str, Any]) -> dt.datetime | None:

@@ -15,21 +15,20 @@ time the engine knows (connectors.base.unseen_change: our last write, kept in th
 the newest SAP change the engine has read, the command's ``base_ts``). If SAP changed the
 partner since, the command is parked instead of overwriting a change the engine has not seen
 yet; the merge decides once the source reports it. The PATCH then carries ``If-Match`` with the
-ETag just read: a 412 means SAP changed the partner between that read and the write, and the
-sink re-reads, reports a Conflict per differing canonical field and does not overwrite.
+ETag just read: a 412 means SAP changed the partner between that read and the write, the same
+unseen change met a moment later, and the command is parked the same way. A PATCH whose
+answer was lost comes back as a 412 on the retry; SAP then holds our values, and it succeeds.
 
 Outcomes: ``succeeded`` / ``already_done``; ``parked`` when the mapping cannot express the
 record (retried when the mapping changes), SAP cannot take it yet (partner creation) or SAP
-holds an unseen change (not retried: the merge decides again); ``failed`` for data SAP refused
-and ETag conflicts. Transient and configuration errors
-propagate to the agent (retry / alert).
+holds an unseen change or changed during the write (not retried: the merge decides again);
+``failed`` for data SAP refused. Transient and configuration errors propagate to the agent
+(retry / alert).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -43,7 +42,7 @@ from app.mapping import Unmappable
 from connectors.base.contracts import Ledger, SinkOutcome, execute_once, result
 from connectors.base.errors import SkipRecord
 from connectors.base.unseen_change import (
-    parked_for_good, remember, unseen_reason, unseen_since,
+    changed_during_write_reason, parked_for_good, remember, unseen_reason, unseen_since,
 )
 from connectors.sap_b1 import mapping as sapmap
 from connectors.sap_b1 import odata
@@ -184,7 +183,7 @@ class SapB1Sink:
             await self.client.update("BusinessPartners", card_code, changes,
                                      etag=odata.etag_of(current) or "")
         except EtagConflict:
-            return await self._conflict(command, card_code, desired, mapping)
+            return await self._changed_meanwhile(command, card_code, desired, mapping)
         written = await self.client.get("BusinessPartners", card_code,
                                         select=("CardCode", "UpdateDate", "UpdateTime"))
         remember(self.ledger, card_code, self._modified(written))
@@ -205,31 +204,21 @@ class SapB1Sink:
         key = EntityKey.parse(command["entity_key"])
         return key.origin_id if key.origin == SYSTEM else None
 
-    async def _conflict(self, command: Record, card_code: str, desired: Record,
-                        mapping: MappingDoc) -> SinkOutcome:
+    async def _changed_meanwhile(self, command: Record, card_code: str, desired: Record,
+                                 mapping: MappingDoc) -> SinkOutcome:
+        """A 412: SAP changed the record between the sink's read and its PATCH. Nothing is
+        overwritten, and no Conflict is made here: like any unseen change
+        (connectors.base.unseen_change), the merge decides once the source reports it."""
         current = await self.client.get("BusinessPartners", card_code)
-        differing = {k: v for k, v in desired.items() if _differs({k: v}, current)}
+        differing = sorted({_CANONICAL_FIELD.get(k, k) for k, v in desired.items()
+                            if _differs({k: v}, current)})
         if not differing:  # our own earlier write, whose answer was lost
+            remember(self.ledger, card_code, self._modified(current))
             return SinkOutcome(self._result(command, "succeeded", target_id=card_code,
                                             mapping_version=mapping.version))
-        grouped: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
-        for name, value in differing.items():
-            ours, theirs = grouped.setdefault(_CANONICAL_FIELD.get(name, name), ({}, {}))
-            ours[name], theirs[name] = value, current.get(name)
-        now = self._now_ms()
-        conflicts = [{
-            "conflict_id": hashlib.sha256(f"{command['command_id']}|{name}".encode()).hexdigest(),
-            "entity_key": command["entity_key"], "field": name, "canonical_system": "canonical",
-            "canonical_value": json.dumps(ours, sort_keys=True, default=str),
-            "incoming_system": SYSTEM,
-            "incoming_value": json.dumps(theirs, sort_keys=True, default=str),
-            "decision": "took_incoming", "policy": "operator", "vector": dict(command["vector"]),
-            "event_id": command.get("caused_by", ""), "ts": now,
-        } for name, (ours, theirs) in sorted(grouped.items())]
-        reason = (f"stale ETag: SAP B1 changed business partner {card_code} since it was last "
-                  "read; not overwritten (" + ", ".join(sorted(grouped)) + ")")
-        return SinkOutcome(self._result(command, "failed", target_id=card_code, reason=reason,
-                                        mapping_version=mapping.version), conflicts)
+        return parked_for_good(self._result(
+            command, "parked", target_id=card_code, mapping_version=mapping.version,
+            reason=changed_during_write_reason(f"SAP B1 business partner {card_code}", differing)))
 
 
 def _differs(desired: Mapping[str, Any], current: Mapping[str, Any]) -> bool:

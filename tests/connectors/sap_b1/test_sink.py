@@ -1,5 +1,5 @@
 """The sink against the sandbox: payments applied to invoices exactly once, partner updates
-under If-Match with conflicts instead of overwrites."""
+under If-Match, parked instead of overwriting a change the engine has not read."""
 from __future__ import annotations
 
 import datetime as dt
@@ -169,7 +169,7 @@ async def test_a_change_made_in_sap_since_the_engine_knew_it_is_not_overwritten(
     assert (await sandbox.get("BusinessPartners", "C0001"))["Phone1"] == "+34 960 777 777"
 
 
-async def test_a_change_between_the_read_and_the_write_is_a_conflict_not_an_overwrite(
+async def test_a_change_between_the_read_and_the_write_is_parked_not_overwritten(
         sandbox: SapSandbox, http: httpx.AsyncClient) -> None:
     target = sink(sandbox, http)
     first = command("contact", "contact/holded/c1", contact_payload(), links={"sap_b1": "C0001"})
@@ -185,20 +185,33 @@ async def test_a_change_between_the_read_and_the_write_is_a_conflict_not_an_over
     second = command("contact", "contact/holded/c1", contact_payload(phone="+34 960 999 999"),
                      links={"sap_b1": "C0001"}, vector={"holded": 2})
     outcome = await target.execute(second)
-    assert outcome.result["status"] == "failed" and "stale ETag" in outcome.result["reason"]
-    assert [c["field"] for c in outcome.conflicts] == ["phone"]
-    for conflict in outcome.conflicts:
-        codec("Conflict").dumps(conflict)
+    assert outcome.result["status"] == "parked", outcome.result
+    assert "stale etag" in outcome.result["reason"] and "(phone)" in outcome.result["reason"]
+    assert not outcome.redrive and outcome.conflicts == []  # the merge decides again
     assert (await sandbox.get("BusinessPartners", "C0001"))["Phone1"] == "+34 600 000 000"
 
 
 async def test_a_lost_patch_answer_is_recognised_as_our_own_write(
         sandbox: SapSandbox, http: httpx.AsyncClient) -> None:
-    cmd = command("contact", "contact/holded/c1", contact_payload(), links={"sap_b1": "C0001"})
+    start = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
+    sandbox.store.now = lambda: start.astimezone(sandbox.zone)
+    ledger, links = MemoryLedger(), {"sap_b1": "C0001"}
+    first = command("contact", "contact/holded/c1", contact_payload(), links=links)
+    assert (await sink(sandbox, http, ledger).execute(first)).result["status"] == "succeeded"
+    sandbox.store.now = lambda: (start + dt.timedelta(seconds=10)).astimezone(sandbox.zone)
     sandbox.faults.lose_next_writes = 1
-    result = (await sink(sandbox, http).execute(cmd)).result
+    lost = command("contact", "contact/holded/c1", contact_payload(phone="+34 960 111 111"),
+                   links=links, vector={"holded": 2})
+    result = (await sink(sandbox, http, ledger).execute(lost)).result
     assert result["status"] == "succeeded", result
-    assert [r.status for r in sandbox.requests if r.method == "PATCH"] == [None, 412]
+    assert [r.status for r in sandbox.requests if r.method == "PATCH"] == [204, None, 412]
+    # The time our lost-answer write left is ours: the next command is no unseen change.
+    sandbox.store.now = lambda: (start + dt.timedelta(seconds=20)).astimezone(sandbox.zone)
+    after = await sink(sandbox, http, ledger).execute(command(
+        "contact", "contact/holded/c1", contact_payload(phone="+34 960 222 222"), links=links,
+        vector={"holded": 3}))
+    assert after.result["status"] == "succeeded", after.result
+    assert (await sandbox.get("BusinessPartners", "C0001"))["Phone1"] == "+34 960 222 222"
 
 
 async def test_partner_without_link_is_parked(sandbox: SapSandbox,
