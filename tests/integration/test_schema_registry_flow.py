@@ -63,3 +63,48 @@ async def test_a_worker_with_a_registry_writes_its_records_with_the_registrys_id
             registry.close()
     finally:
         sandbox.stop()
+
+
+async def test_the_bulk_replay_with_a_registry_rebuilds_the_same_table_and_writes_registry_ids(
+        own_flow):
+    """The batch job's spawned processes register and write as the worker does."""
+    import asyncio
+    from collections import Counter
+
+    from app.avro import codec
+    from tests.integration.test_restart_and_replay import (
+        _changelog, _invoke, run_scenario, settled_tables,
+    )
+    from tests.support.kafka import settings_env
+
+    sandbox = start_registry_sandbox()
+    try:
+        flow = await own_flow(schema_registry_url=sandbox.url)
+        registry = connect(flow.settings)
+        try:
+            await run_scenario(flow)  # 20 contacts: its first 5 results are 5 entities
+            await settled_tables(flow, lambda s: len(s["links"]) == 5, "5 links")
+            original = await _changelog(flow.settings)
+            topic = flow.names.commands("holded", "realtime")
+            before = [r.value for r in await read_topic(flow.settings, topic)]
+            await asyncio.to_thread(flow.worker.stop)
+
+            done = await _invoke(["replay", "--from-beginning", "--generation", "1", "--no-run",
+                                  "--jobs", "1"], settings_env(flow.settings))
+            assert done.exit_code == 0, done.output
+            assert "committed at the end of inbox" in done.output, done.output
+            rebuilt = flow.settings.model_copy(update={"generation": 1})
+            assert await _changelog(rebuilt) == original  # byte for byte
+            after = [r.value for r in await read_topic(flow.settings, topic)]
+            assert len(after) == 2 * len(before)
+            assert all(v[0] == 0 for v in after)  # every command in the registry's framing
+            assert {registry.schema(int.from_bytes(v[1:5], "big"))["name"] for v in after} == {
+                "holdedsync.Command"}
+            ids = Counter(codec("Command").loads(v)["command_id"] for v in after)
+            assert ids == Counter({cid: 2 * n for cid, n in Counter(
+                codec("Command").loads(v)["command_id"] for v in before).items()})
+        finally:
+            use_registry(None)
+            registry.close()
+    finally:
+        sandbox.stop()
