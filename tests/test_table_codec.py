@@ -51,7 +51,8 @@ def decided_entry() -> Entry:
 def test_states_read_back_as_avro_reads_them(value: dict) -> None:
     data = STATE.dumps(value)
     assert data[:2] == MAGIC and data[2:10] == codec("EntityState").fingerprint
-    assert STATE.loads(data) == value == codec("EntityState").loads(codec("EntityState").dumps(value))
+    avro = codec("EntityState")
+    assert STATE.loads(data) == value == avro.loads(avro.dumps(value))
     # Types survive exactly: a Decimal keeps its exponent, a date stays a date.
     if value["entity"] == "invoice":
         back = STATE.loads(data)["record"]
@@ -82,7 +83,8 @@ def test_a_value_of_an_earlier_schema_version_reads_into_todays_shape() -> None:
     assert STATE.loads(data) == value
     # The same as Avro reading a v1 record.
     buf = io.BytesIO()
-    fastavro.schemaless_writer(buf, v1, {**value, "record": ("holdedsync.Contact", value["record"])})
+    tagged = {**value, "record": ("holdedsync.Contact", value["record"])}
+    fastavro.schemaless_writer(buf, v1, tagged)
     assert codec("EntityState").loads(MARKER + fingerprint_of(v1) + buf.getvalue()) == value
 
 

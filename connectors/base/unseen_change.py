@@ -13,8 +13,9 @@ record (app/core/decide.py re-sends to the system a change came from).
 
 An etag alone cannot do this: it says the record changed since the sink's own read, not since
 the engine last knew it. The sinks still send ``If-Match`` for the moment between their read
-and their write; a 412 there is the same unseen change, met later, and parked the same way. Targets whose times have whole seconds (Odoo, SAP B1, PrestaShop) cannot see
-a change made in the same second as our write.
+and their write; a 412 there is the same unseen change, met later, and parked the same way.
+Targets whose times have whole seconds (Odoo, SAP B1, PrestaShop) cannot see a change made in
+the same second as our write.
 """
 from __future__ import annotations
 

@@ -204,7 +204,8 @@ class BusinessCentralSink:
                                             mapping_version=mapping.version))
         return parked_for_good(self._result(
             command, "parked", target_id=customer_id, mapping_version=mapping.version,
-            reason=changed_during_write_reason(f"Business Central customer {customer_id}", differing)))
+            reason=changed_during_write_reason(f"Business Central customer {customer_id}",
+                                               differing)))
 
 
 def _modified(customer: Mapping[str, Any]) -> dt.datetime | None:
