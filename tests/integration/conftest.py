@@ -26,7 +26,7 @@ async def shared_flow(kafka, tmp_path_factory):
     """One worker for the tests that only need distinct entity keys."""
     flow = await start_flow(kafka, tmp_path_factory.mktemp("shared"))
     yield flow
-    await asyncio.to_thread(flow.worker.stop)
+    await asyncio.to_thread(flow.worker.kill)  # its topics and group are the module's own
 
 
 @pytest.fixture
@@ -39,5 +39,5 @@ async def own_flow(kafka, tmp_path):
         started.append(flow)
         return flow
     yield make
-    for flow in started:
-        await asyncio.to_thread(flow.worker.stop)
+    for flow in started:  # killed, not stopped: nothing reads its topics or group again
+        await asyncio.to_thread(flow.worker.kill)
