@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -85,6 +85,9 @@ class Metrics:
         self.replay_done = Gauge("holded_sync_replay_done_records",
                                  "Of those, records read so far", registry=r)
         r.register(_LimiterCollector(self.limiters))
+        # The standard process_* series (CPU seconds, resident memory, open files), as any
+        # Prometheus client exports them: the registry is our own, so they are added here.
+        ProcessCollector(registry=r)
 
 
 METRICS = Metrics()

@@ -7,7 +7,9 @@ Publishes N synthetic contact change events to ``changes.odoo``, then measures:
   cost of any consume+produce pipeline on this broker);
 - holded-sync: ``--workers`` worker processes (sequencer + canonical agent + tables, sharing
   the partitions) from start until every event is decided and its commands are out, and their
-  steady-state decision rate read from /metrics (summed over the workers).
+  steady-state decision rate read from /metrics (summed over the workers);
+- both per CPU second (the raw client's process time, the workers' process_cpu_seconds_total),
+  a comparison the broker's share of the cores does not skew.
 Targets (issue #2): >= 10k events/s and >= 0.5x the raw client. Starts its own local Kafka
 unless --broker is given.
 """
@@ -34,8 +36,9 @@ from app.settings import Settings  # noqa: E402
 from app.topics import TopicNames, ensure_topics, kafka_client_options  # noqa: E402
 from app.devrun.process import WorkerProcess, wait_idle, wait_ready  # noqa: E402
 
-async def raw_copy(settings: Settings, source: str, target: str, n: int) -> float:
-    """Consume every record of ``source`` and produce it to ``target``: the baseline."""
+async def raw_copy(settings: Settings, source: str, target: str, n: int) -> tuple[float, float]:
+    """Consume every record of ``source`` and produce it to ``target``: the baseline. Returns
+    (seconds, this process's CPU seconds)."""
     opts = kafka_client_options(settings)
     consumer = AIOKafkaConsumer(source, **opts, group_id=f"raw-{uuid.uuid4().hex[:6]}",
                                 auto_offset_reset="earliest", enable_auto_commit=False,
@@ -43,7 +46,7 @@ async def raw_copy(settings: Settings, source: str, target: str, n: int) -> floa
     producer = AIOKafkaProducer(**opts, acks="all", linger_ms=5, max_batch_size=1 << 20)
     await consumer.start()
     await producer.start()
-    start, copied = time.perf_counter(), 0
+    start, cpu, copied = time.perf_counter(), time.process_time(), 0
     try:
         while copied < n:
             batch = await consumer.getmany(timeout_ms=500, max_records=5000)
@@ -52,19 +55,23 @@ async def raw_copy(settings: Settings, source: str, target: str, n: int) -> floa
             await asyncio.gather(*futures)
             await consumer.commit()
             copied += len(futures)
-        return time.perf_counter() - start
+        return time.perf_counter() - start, time.process_time() - cpu
     finally:
         await consumer.stop()
         await producer.stop()
 
 
-async def decisions(port: int) -> float:
+async def decisions(port: int) -> tuple[float, float]:
+    """(decisions so far, CPU seconds so far) of one worker, from its /metrics."""
     async with httpx.AsyncClient(timeout=5) as client:
         text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
-    return sum(float(v) for v in re.findall(r"^holded_sync_decisions_total\{[^}]*\} (\S+)", text, re.M))
+    done = sum(float(v) for v in re.findall(r"^holded_sync_decisions_total\{[^}]*\} (\S+)", text, re.M))
+    cpu = re.search(r"^process_cpu_seconds_total (\S+)", text, re.M)
+    return done, float(cpu.group(1)) if cpu else float("nan")
 
 
-async def run_workers(settings: Settings, tmp: Path, n: int, k: int) -> tuple[float, float]:
+async def run_workers(settings: Settings, tmp: Path, n: int, k: int) -> tuple[float, float, float]:
+    """(seconds from start to idle, steady decisions/s, steady decisions per worker CPU second)."""
     runs = [settings if i == 0 else settings.model_copy(update={
         "web_port": devkafka.free_port(), "data_dir": tmp / f"data-w{i}"}) for i in range(k)]
     workers = [WorkerProcess(s, tmp / f"worker-{i}.log") for i, s in enumerate(runs)]
@@ -73,10 +80,11 @@ async def run_workers(settings: Settings, tmp: Path, n: int, k: int) -> tuple[fl
         w.start()
     try:
         await asyncio.gather(*(wait_ready(s, w, 120) for s, w in zip(runs, workers)))
-        samples: list[tuple[float, float]] = []
+        samples: list[tuple[float, float, float]] = []
         while True:
-            done = sum(await asyncio.gather(*(decisions(s.web_port) for s in runs)))
-            samples.append((time.perf_counter(), done))
+            counts = await asyncio.gather(*(decisions(s.web_port) for s in runs))
+            done, cpu = sum(c[0] for c in counts), sum(c[1] for c in counts)
+            samples.append((time.perf_counter(), done, cpu))
             if done >= n:
                 break
             if time.perf_counter() - start > 900:
@@ -85,10 +93,11 @@ async def run_workers(settings: Settings, tmp: Path, n: int, k: int) -> tuple[fl
             await asyncio.sleep(0.5)
         await wait_idle(settings, workers[0], 300)
         total = time.perf_counter() - start
-        busy = [(t, d) for t, d in samples if 0 < d < n] or samples[-2:]
-        (t1, d1), (t2, d2) = busy[0], samples[-1]
+        busy = [s for s in samples if 0 < s[1] < n] or samples[-2:]
+        (t1, d1, c1), (t2, d2, c2) = busy[0], samples[-1]
         steady = (d2 - d1) / (t2 - t1) if t2 > t1 else float("nan")
-        return total, steady
+        per_cpu = (d2 - d1) / (c2 - c1) if c2 > c1 else float("nan")
+        return total, steady, per_cpu
     finally:
         await asyncio.gather(*(asyncio.to_thread(w.stop) for w in workers))
 
@@ -119,15 +128,18 @@ async def main() -> None:
         await admin.start()
         await admin.create_topics([NewTopic(raw_target, args.partitions, 1)])
         await admin.close()
-        raw = await raw_copy(settings, names.changes("odoo"), raw_target, args.events)
+        raw, raw_cpu = await raw_copy(settings, names.changes("odoo"), raw_target, args.events)
         raw_rate = args.events / raw
-        print(f"raw aiokafka consume+produce: {raw:.1f} s = {raw_rate:,.0f} events/s", flush=True)
-        total, steady = await run_workers(settings, tmp, args.events, args.workers)
+        print(f"raw aiokafka consume+produce: {raw:.1f} s = {raw_rate:,.0f} events/s "
+              f"({args.events / raw_cpu:,.0f} per CPU second)", flush=True)
+        total, steady, per_cpu = await run_workers(settings, tmp, args.events, args.workers)
         e2e = args.events / total
         print(f"holded-sync, {args.workers} worker(s), start to last command: {total:.1f} s = "
               f"{e2e:,.0f} events/s (includes start-up and the sequencer hop)")
-        print(f"canonical agent steady state: {steady:,.0f} decisions/s", flush=True)
-        print(f"ratio steady/raw = {steady / raw_rate:.2f}x; end-to-end/raw = {e2e / raw_rate:.2f}x", flush=True)
+        print(f"canonical agent steady state: {steady:,.0f} decisions/s "
+              f"({per_cpu:,.0f} per worker CPU second)", flush=True)
+        print(f"ratio steady/raw = {steady / raw_rate:.2f}x; end-to-end/raw = {e2e / raw_rate:.2f}x; "
+              f"per CPU second = {per_cpu * raw_cpu / args.events:.2f}x", flush=True)
     finally:
         if info:
             devkafka.stop(tmp / "kafka")

@@ -145,6 +145,9 @@ async def test_gauges_count_lag_parked_commands_dead_letters_and_limiter_tokens(
         assert '{group="holded-sync-sequencer",partition="3",topic="changes.odoo"}' in lag
         assert '{group="holded-sync",partition="0",topic="commands.holded.bulk"}' in lag
         assert 0 <= _value(text, 'holded_sync_limiter_tokens{system="holded"}') <= 50
+        # The standard process series, for CPU per decision and memory alerts.
+        assert _value(text, "process_cpu_seconds_total") > 0
+        assert _value(text, "process_resident_memory_bytes") > 50e6
         assert 'holded_sync_limiter_waiting_requests{lane="bulk",system="holded"} 0.0' in text
         assert _value(text, "holded_sync_replay_progress_ratio") == 1.0
         events = _series(text, "holded_sync_events_total")
