@@ -185,6 +185,13 @@ class AvroCodec:
             parsed = _parse_old(old, directory)
             self._writers[fingerprint_of(parsed)] = parsed
 
+    def _writer(self, fingerprint: bytes) -> Any:
+        """The parsed version of this schema with ``fingerprint`` (DecodeError if none)."""
+        writer = self._writers.get(fingerprint)
+        if writer is None:
+            raise DecodeError(f"unknown schema fingerprint {fingerprint.hex()} for {self.name}")
+        return writer
+
     def knows(self, data: bytes | None) -> bool:
         """Was ``data`` written with (a version of) this codec's schema? (A registry id the
         registry does not know raises DecodeError: the record is bad either way.)"""
@@ -222,9 +229,7 @@ class AvroCodec:
                         "registry is configured: HOLDED_SYNC_SCHEMA_REGISTRY_URL)"
                         if data and data[0] == CONFLUENT else "")
                 raise DecodeError(f"not an Avro single-object encoded {self.name}{hint}")
-            writer = self._writers.get(data[2:10])
-            if writer is None:
-                raise DecodeError(f"unknown schema fingerprint {data[2:10].hex()} for {self.name}")
+            writer = self._writer(data[2:10])
             body = data[10:]
         try:
             # Payload unions are read as plain dicts: the record's `entity` says which branch.
@@ -238,9 +243,7 @@ class AvroCodec:
     def upgrade(self, record: Mapping[str, Any], fingerprint: bytes) -> dict[str, Any]:
         """A record in the wire form of the earlier version ``fingerprint``, in today's wire
         form: Avro's resolution (written with the old schema, read with today's)."""
-        writer = self._writers.get(fingerprint)
-        if writer is None:
-            raise DecodeError(f"unknown schema fingerprint {fingerprint.hex()} for {self.name}")
+        writer = self._writer(fingerprint)
         buf = io.BytesIO()
         try:
             fastavro.schemaless_writer(buf, writer, _tag_payload(record))
