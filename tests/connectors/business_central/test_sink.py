@@ -130,15 +130,23 @@ def ferreteria_etag(record: dict[str, object]) -> str:
     return etag(record)
 
 
-async def test_a_change_made_in_bc_since_the_engine_knew_it_is_not_overwritten(
-        sandbox: BCSandbox, bc: BusinessCentralClient) -> None:
-    # The worker builds a sink per command: what the guard knows must live in the ledger.
+async def written_once(sandbox: BCSandbox, bc: BusinessCentralClient
+                       ) -> tuple[dt.datetime, dict, MemoryLedger, str, dict[str, str]]:
+    """A customer our sink has written once, at ``start`` on a clock the test moves: (start,
+    customer, ledger, key, links). The worker builds a sink per command, so what the guard
+    knows must live in the ledger the test passes to each new sink."""
     start = sandbox.state.store.now() + dt.timedelta(hours=1)  # its clock never goes back
     sandbox.state.store.clock = lambda: start
     ferreteria, ledger, key = await customer(sandbox), MemoryLedger(), "contact/holded/c-1"
     links = {"business_central": ferreteria["id"]}
     first = command("contact", key, contact_payload(), links=links)
     assert (await sink(bc, ledger).execute(first)).result["status"] == "succeeded"
+    return start, ferreteria, ledger, key, links
+
+
+async def test_a_change_made_in_bc_since_the_engine_knew_it_is_not_overwritten(
+        sandbox: BCSandbox, bc: BusinessCentralClient) -> None:
+    start, ferreteria, ledger, key, links = await written_once(sandbox, bc)
     # Someone edits the customer in BC after our write, before the engine has read it...
     sandbox.state.store.clock = lambda: start + dt.timedelta(seconds=10)
     current = await bc.get("customers", ferreteria["id"])
@@ -195,12 +203,7 @@ async def test_a_change_between_the_read_and_the_write_is_parked_not_overwritten
 
 async def test_a_lost_patch_answer_is_our_own_write_for_the_next_command(
         sandbox: BCSandbox, bc: BusinessCentralClient) -> None:
-    start = sandbox.state.store.now() + dt.timedelta(hours=1)  # its clock never goes back
-    sandbox.state.store.clock = lambda: start
-    ferreteria, ledger, key = await customer(sandbox), MemoryLedger(), "contact/holded/c-1"
-    links = {"business_central": ferreteria["id"]}
-    assert (await sink(bc, ledger).execute(command("contact", key, contact_payload(), links=links))
-            ).result["status"] == "succeeded"
+    start, ferreteria, ledger, key, links = await written_once(sandbox, bc)
     sandbox.state.store.clock = lambda: start + dt.timedelta(seconds=10)
     sandbox.faults.lose_next_writes = 1  # the PATCH commits, its answer is lost
     lost = await sink(bc, ledger).execute(command(

@@ -136,14 +136,22 @@ async def test_partner_update_stamps_its_update_time_in_the_ledger(
     assert patch.status == 204
 
 
-async def test_a_change_made_in_sap_since_the_engine_knew_it_is_not_overwritten(
-        sandbox: SapSandbox, http: httpx.AsyncClient) -> None:
-    # The worker builds a sink per command: what the guard knows must live in the ledger.
+async def written_once(sandbox: SapSandbox, http: httpx.AsyncClient
+                       ) -> tuple[dt.datetime, MemoryLedger, str, dict[str, str]]:
+    """Partner C0001 written once by our sink, at ``start`` on a clock the test moves: (start,
+    ledger, key, links). The worker builds a sink per command, so what the guard knows must
+    live in the ledger the test passes to each new sink."""
     start = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
     sandbox.store.now = lambda: start.astimezone(sandbox.zone)
     ledger, key, links = MemoryLedger(), "contact/holded/c1", {"sap_b1": "C0001"}
     first = command("contact", key, contact_payload(), links=links)
     assert (await sink(sandbox, http, ledger).execute(first)).result["status"] == "succeeded"
+    return start, ledger, key, links
+
+
+async def test_a_change_made_in_sap_since_the_engine_knew_it_is_not_overwritten(
+        sandbox: SapSandbox, http: httpx.AsyncClient) -> None:
+    start, ledger, key, links = await written_once(sandbox, http)
     # Someone edits the partner in SAP after our write, before the engine has read it...
     sandbox.store.now = lambda: (start + dt.timedelta(seconds=10)).astimezone(sandbox.zone)
     await sandbox.patch("BusinessPartners", "C0001", {"Phone1": "+34 600 000 000"})
@@ -193,14 +201,10 @@ async def test_a_change_between_the_read_and_the_write_is_parked_not_overwritten
 
 async def test_a_lost_patch_answer_is_recognised_as_our_own_write(
         sandbox: SapSandbox, http: httpx.AsyncClient) -> None:
-    start = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
-    sandbox.store.now = lambda: start.astimezone(sandbox.zone)
-    ledger, links = MemoryLedger(), {"sap_b1": "C0001"}
-    first = command("contact", "contact/holded/c1", contact_payload(), links=links)
-    assert (await sink(sandbox, http, ledger).execute(first)).result["status"] == "succeeded"
+    start, ledger, key, links = await written_once(sandbox, http)
     sandbox.store.now = lambda: (start + dt.timedelta(seconds=10)).astimezone(sandbox.zone)
     sandbox.faults.lose_next_writes = 1
-    lost = command("contact", "contact/holded/c1", contact_payload(phone="+34 960 111 111"),
+    lost = command("contact", key, contact_payload(phone="+34 960 111 111"),
                    links=links, vector={"holded": 2})
     result = (await sink(sandbox, http, ledger).execute(lost)).result
     assert result["status"] == "succeeded", result
@@ -208,7 +212,7 @@ async def test_a_lost_patch_answer_is_recognised_as_our_own_write(
     # The time our lost-answer write left is ours: the next command is no unseen change.
     sandbox.store.now = lambda: (start + dt.timedelta(seconds=20)).astimezone(sandbox.zone)
     after = await sink(sandbox, http, ledger).execute(command(
-        "contact", "contact/holded/c1", contact_payload(phone="+34 960 222 222"), links=links,
+        "contact", key, contact_payload(phone="+34 960 222 222"), links=links,
         vector={"holded": 3}))
     assert after.result["status"] == "succeeded", after.result
     assert (await sandbox.get("BusinessPartners", "C0001"))["Phone1"] == "+34 960 222 222"
