@@ -34,7 +34,7 @@ from app.sequencer import SOURCE_HEADER, Sequencer
 from app.settings import Settings
 from app.pollers import register_pollers, register_subscriptions
 from app.sinks import register_sinks
-from app.table_writer import TableWriter
+from app.direct_table import DirectTable
 from app.quota_share import install_quota_shares
 from app.resend import register_resender
 from app.topics import CANONICAL_TABLE, TopicNames, kafka_client_options
@@ -158,7 +158,7 @@ def create_app(settings: Settings, policy: Policy | None = None,
                          partitions=settings.partitions, options=settings.table_options)
 
     canonical_table = table(CANONICAL_TABLE)  # state, replicas and links: one record per key
-    store_entry = TableWriter(app, canonical_table).set
+    entries = DirectTable(app, canonical_table)  # the agent's reads and writes of it
 
     async def dead_letter(event: faust.EventT, reason: str, error: str) -> None:
         msg = event.message
@@ -204,7 +204,7 @@ def create_app(settings: Settings, policy: Policy | None = None,
             key = event.key
             inbox_in.inc()
             try:
-                done = step(key, event.value, canonical_table.get(key))
+                done = step(key, event.value, entries.get(key))
             except REJECTED as exc:
                 await dead_letter(event, str(exc), exc.__class__.__name__)
                 continue
@@ -214,7 +214,7 @@ def create_app(settings: Settings, policy: Policy | None = None,
                 counter = decided[decision.outcome] = METRICS.decisions.labels(outcome=decision.outcome)
             counter.inc()
             if done.entry is not None:
-                await store_entry(key, done.entry.raw, event)
+                await entries.set(key, done.entry.raw, event)
             await publish(key, decision)
 
     sequencer = Sequencer(settings)

@@ -6,7 +6,7 @@ the canonical agent does with its one command). No decoding, no decision. When i
 ``HS_FLOOR_RECORDS`` records it writes its rate (records/s, from the first record) to
 ``HS_FLOOR_RESULT`` and exits. ``HS_HANDOFF=0`` runs faust's fetch loop as released,
 without app/faust_handoff.py; ``HS_DIRECT_SEND=0`` sends through faust's Topic.send and
-writes the table with ``table[key] = value`` instead of app/table_writer.py (the worker's way).
+writes the table with ``table[key] = value`` instead of app/direct_table.py (the worker's way).
 """
 import os
 import sys
@@ -17,7 +17,7 @@ import faust
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app import faust_fixes, faust_handoff  # noqa: E402
-from app.table_writer import TableWriter  # noqa: E402
+from app.direct_table import DirectTable  # noqa: E402
 from app.worker import FLOW_OPTIONS  # noqa: E402
 
 faust_fixes.install()
@@ -38,7 +38,7 @@ def topic(name: str) -> faust.TopicT:
 
 source, out = topic(os.environ["HS_TOPIC"]), topic(os.environ["HS_TOPIC"] + ".out")
 table = app.Table("floor", default=None, key_type=bytes, value_type=bytes, partitions=PARTITIONS)
-writer = TableWriter(app, table)
+writer = DirectTable(app, table)
 
 
 @app.agent(source)

@@ -109,6 +109,8 @@ async def main() -> None:
     ap.add_argument("--partitions", type=int, default=4)
     ap.add_argument("--workers", type=int, default=1, help="worker processes sharing the partitions")
     ap.add_argument("--broker", default=None, help="kafka://host:port (default: start one)")
+    ap.add_argument("--store", default="rocksdb://",
+                    help="the workers' table store (default: production's RocksDB)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="hs-bench-"))
     info = None
@@ -116,7 +118,7 @@ async def main() -> None:
         info = devkafka.start(tmp / "kafka")
     try:
         settings = Settings(broker=args.broker or info.url, topic_prefix=f"b{uuid.uuid4().hex[:6]}.",
-                            partitions=args.partitions, store="memory://", data_dir=tmp / "data",
+                            partitions=args.partitions, store=args.store, data_dir=tmp / "data",
                             web_port=devkafka.free_port(), systems=("holded", "odoo"),
                             session_timeout_s=10)
         names = TopicNames(settings)
@@ -134,7 +136,7 @@ async def main() -> None:
               f"({args.events / raw_cpu:,.0f} per CPU second)", flush=True)
         total, steady, per_cpu = await run_workers(settings, tmp, args.events, args.workers)
         e2e = args.events / total
-        print(f"holded-sync, {args.workers} worker(s), start to last command: {total:.1f} s = "
+        print(f"holded-sync, {args.workers} worker(s), tables in {args.store}, start to last command: {total:.1f} s = "
               f"{e2e:,.0f} events/s (includes start-up and the sequencer hop)")
         print(f"canonical agent steady state: {steady:,.0f} decisions/s "
               f"({per_cpu:,.0f} per worker CPU second)", flush=True)

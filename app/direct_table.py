@@ -1,9 +1,11 @@
-"""Table writes with their changelog record handed straight to the producer.
+"""Reads and writes of one faust table without faust's per-call machinery.
 
+``table.get(key)`` in faust asks the store twice (``key in data``, then ``data[key]``: two
+RocksDB reads) behind sensor callbacks; :meth:`DirectTable.get` asks it once.
 ``table[key] = value`` in faust sends the changelog record through ``Topic.send_soon``: a
 FutureMessage, a pending-message buffer drained by a background task, eager partitioning and
 sensor callbacks, about as much CPU as the rest of a table write and a send together
-(bench/faust_floor.py, modes ``table`` and ``send``). :class:`TableWriter` sends the same
+(bench/faust_floor.py, modes ``table`` and ``send``). :meth:`DirectTable.set` sends the same
 record (same topic, key, value and partition) with the producer itself, as the agent already
 sends its commands, and stores the value in the table's store as faust would. What faust does
 once the record is acknowledged is kept: the store notes the changelog offset it holds
@@ -16,17 +18,22 @@ import asyncio
 import logging
 from typing import Any
 
-__all__ = ["TableWriter"]
+__all__ = ["DirectTable"]
 
 log = logging.getLogger(__name__)
 
 
-class TableWriter:
-    """Set values of one faust table (bytes keys and values, raw serializers)."""
+class DirectTable:
+    """Get and set values of one faust table (bytes keys and values, raw serializers) while
+    an event of its co-partitioned stream is processed."""
 
     def __init__(self, app: Any, table: Any) -> None:
         self.app, self.table = app, table
         self._topic: str | None = None
+
+    def get(self, key: bytes) -> bytes | None:
+        """The value under ``key`` in the current event's partition, or None."""
+        return self.table.data.get(key)
 
     async def set(self, key: bytes, value: bytes, event: Any) -> None:
         """Store ``value`` under ``key`` while ``event`` is processed. The table is

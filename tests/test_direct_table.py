@@ -1,7 +1,8 @@
-"""TableWriter (app/table_writer.py) does what faust's ``table[key] = value`` does, by hand:
-the value in the store of the event's partition, the same changelog record, and the store's
-note of the changelog offset it holds once the record is acknowledged (where a restart
-resumes its recovery). A real faust table on RocksDB; only the producer is a stand-in."""
+"""DirectTable (app/direct_table.py) does what faust's ``table.get(key)`` and
+``table[key] = value`` do, by hand: the value in the store of the event's partition, the same
+changelog record, and the store's note of the changelog offset it holds once the record is
+acknowledged (where a restart resumes its recovery). A real faust table on RocksDB; only the
+producer is a stand-in."""
 from __future__ import annotations
 
 import asyncio
@@ -15,7 +16,7 @@ from aiokafka.structs import RecordMetadata, TopicPartition
 from faust.streams import _current_event
 from faust.types import TP
 
-from app.table_writer import TableWriter
+from app.direct_table import DirectTable
 
 
 class Producer:
@@ -54,11 +55,11 @@ def acknowledged(delivery: asyncio.Future, topic: str, partition: int, offset: i
 
 async def test_the_value_is_stored_in_the_events_partition_and_sent_to_the_changelog(table):
     producer = Producer()
-    writer = TableWriter(SimpleNamespace(producer=producer), table)
+    direct = DirectTable(SimpleNamespace(producer=producer), table)
     event = Event(partition=2)
     processing(event)
 
-    await writer.set(b"contact/odoo/1", b"value-1", event)
+    await direct.set(b"contact/odoo/1", b"value-1", event)
 
     changelog = table.changelog_topic.get_topic_name()
     assert producer.sent == [(changelog, b"contact/odoo/1", b"value-1", 2)]
@@ -69,13 +70,13 @@ async def test_the_value_is_stored_in_the_events_partition_and_sent_to_the_chang
 
 async def test_an_acknowledged_record_moves_the_stores_recovery_offset(table):
     producer = Producer()
-    writer = TableWriter(SimpleNamespace(producer=producer), table)
+    direct = DirectTable(SimpleNamespace(producer=producer), table)
     event = Event(partition=3)
     processing(event)
     changelog = table.changelog_topic.get_topic_name()
 
-    await writer.set(b"k", b"v1", event)
-    await writer.set(b"k", b"v2", event)
+    await direct.set(b"k", b"v1", event)
+    await direct.set(b"k", b"v2", event)
     assert table.data.persisted_offset(TP(changelog, 3)) is None  # nothing acknowledged yet
     acknowledged(producer.deliveries[0], changelog, 3, 40)
     acknowledged(producer.deliveries[1], changelog, 3, 41)
@@ -87,17 +88,29 @@ async def test_an_acknowledged_record_moves_the_stores_recovery_offset(table):
 
 async def test_an_undelivered_record_is_logged_and_moves_no_offset(table, caplog):
     producer = Producer()
-    writer = TableWriter(SimpleNamespace(producer=producer), table)
+    direct = DirectTable(SimpleNamespace(producer=producer), table)
     event = Event(partition=0)
     processing(event)
     changelog = table.changelog_topic.get_topic_name()
-    await writer.set(b"k", b"v", event)
+    await direct.set(b"k", b"v", event)
     acknowledged(producer.deliveries[0], changelog, 0, 7)
-    await writer.set(b"k", b"v2", event)
+    await direct.set(b"k", b"v2", event)
 
-    with caplog.at_level(logging.ERROR, logger="app.table_writer"):
+    with caplog.at_level(logging.ERROR, logger="app.direct_table"):
         producer.deliveries[1].set_exception(RuntimeError("retries spent"))
         await asyncio.sleep(0)
 
     assert table.data.persisted_offset(TP(changelog, 0)) == 7
     assert "was not delivered" in caplog.text and "retries spent" in caplog.text
+
+
+async def test_get_reads_the_events_partition_and_a_missing_key_is_none(table):
+    producer = Producer()
+    direct = DirectTable(SimpleNamespace(producer=producer), table)
+    event, other = Event(partition=1), Event(partition=2)
+    processing(event)
+    assert direct.get(b"k") is None
+    await direct.set(b"k", b"v", event)
+    assert direct.get(b"k") == b"v"
+    processing(other)  # another partition's store does not hold it
+    assert direct.get(b"k") is None and table.get(b"k") is None
