@@ -77,7 +77,7 @@ def main() -> None:
     try:
         topic = f"floor{uuid.uuid4().hex[:8]}"
         asyncio.run(prepare(broker, topic, args.records))
-        print(f"{'mode':8s} {'faust as released':>20s} {'with faust_handoff':>20s}")
+        print(f"{'mode':8s} {'faust as released':>20s} {'as the worker runs':>20s}")
         rates: dict[tuple[str, str], float] = {}
         for mode, patched in RUNS:
             rates[mode, patched] = run(broker, topic, args.records, mode, patched, folder)
