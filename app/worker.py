@@ -25,6 +25,7 @@ from app.core.decide import BadEvent, Decision
 from app.core.keys import KeyError_
 from app.core.policy import Policy
 from app.connections import clients, engine_policy, limiter_of, pollers, sink_factories
+from app.direct_table import DirectTable
 from app.jsonform import JsonFormError
 from app.lag import Progress
 from app.live_mapping import LiveMapping
@@ -34,7 +35,6 @@ from app.sequencer import SOURCE_HEADER, Sequencer
 from app.settings import Settings
 from app.pollers import register_pollers, register_subscriptions
 from app.sinks import register_sinks
-from app.direct_table import DirectTable
 from app.quota_share import install_quota_shares
 from app.resend import register_resender
 from app.topics import CANONICAL_TABLE, TopicNames, kafka_client_options

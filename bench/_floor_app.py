@@ -38,7 +38,7 @@ def topic(name: str) -> faust.TopicT:
 
 source, out = topic(os.environ["HS_TOPIC"]), topic(os.environ["HS_TOPIC"] + ".out")
 table = app.Table("floor", default=None, key_type=bytes, value_type=bytes, partitions=PARTITIONS)
-writer = DirectTable(app, table)
+direct = DirectTable(app, table)
 
 
 @app.agent(source)
@@ -49,7 +49,7 @@ async def floor(stream):
         start = start or time.perf_counter()
         if MODE in ("table", "send"):
             if DIRECT_SEND:
-                await writer.set(event.key, event.value, event)
+                await direct.set(event.key, event.value, event)
             else:
                 table[event.key] = event.value
         if MODE == "send":
