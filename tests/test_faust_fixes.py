@@ -38,7 +38,8 @@ def consumer():
     c.highwater = lambda tp: 0
     c._get_active_partitions = lambda: {SRC, OTHER}
     c.assignment = lambda: {SRC, OTHER}
-    return c
+    yield c
+    c._thread.thread_loop.close()  # the loop faust made for its consumer thread, never started
 
 
 def ack(consumer, tp: TP, *offsets: int) -> None:
