@@ -29,7 +29,7 @@ class DirectTable:
 
     def __init__(self, app: Any, table: Any) -> None:
         self.app, self.table = app, table
-        self._topic: str | None = None
+        self.topic = table.changelog_topic.get_topic_name()
 
     def get(self, key: bytes) -> bytes | None:
         """The value under ``key`` in the current event's partition, or None."""
@@ -39,10 +39,8 @@ class DirectTable:
         """Store ``value`` under ``key`` while ``event`` is processed. The table is
         co-partitioned with the event's stream: the value goes to the event's partition, in the
         store (which reads it from faust's current event) as in the changelog."""
-        if self._topic is None:
-            self._topic = self.table.changelog_topic.get_topic_name()
         self.table.data[key] = value
-        delivery = await self.app.producer.send(self._topic, key, value, event.message.partition,
+        delivery = await self.app.producer.send(self.topic, key, value, event.message.partition,
                                                 None, None)
         delivery.add_done_callback(self._sent)
 

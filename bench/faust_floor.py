@@ -7,8 +7,9 @@ the synthetic events of bench/_common.py, in three modes: ``read`` (records from
 nothing else), ``table`` (plus one table write each) and ``send`` (plus one record sent, the
 canonical agent's shape: one table value and one command per event). Each mode runs with
 faust's fetch loop as released and with app/faust_handoff.py plus the direct sends and table
-writes (app/direct_table.py) the worker uses. Prints records/s per mode. The canonical agent cannot be faster than the ``send`` row:
-the rest of its time per event is decoding, deciding and encoding (bench/canonical_cpu.py).
+writes (app/direct_table.py) the worker uses. Prints records/s per mode. The canonical agent
+cannot be faster than the ``send`` row: the rest of its time per event is decoding, deciding
+and encoding (bench/canonical_cpu.py).
 Starts its own local Kafka unless --broker is given.
 """
 from __future__ import annotations

@@ -136,8 +136,9 @@ async def main() -> None:
               f"({args.events / raw_cpu:,.0f} per CPU second)", flush=True)
         total, steady, per_cpu = await run_workers(settings, tmp, args.events, args.workers)
         e2e = args.events / total
-        print(f"holded-sync, {args.workers} worker(s), tables in {args.store}, start to last command: {total:.1f} s = "
-              f"{e2e:,.0f} events/s (includes start-up and the sequencer hop)")
+        print(f"holded-sync, {args.workers} worker(s), tables in {args.store}, start to last "
+              f"command: {total:.1f} s = {e2e:,.0f} events/s (includes start-up and the "
+              "sequencer hop)")
         print(f"canonical agent steady state: {steady:,.0f} decisions/s "
               f"({per_cpu:,.0f} per worker CPU second)", flush=True)
         print(f"ratio steady/raw = {steady / raw_rate:.2f}x; end-to-end/raw = {e2e / raw_rate:.2f}x; "

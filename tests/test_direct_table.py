@@ -39,13 +39,26 @@ class Event:  # what the store and the writer read of faust's current event
 
 @pytest.fixture
 def table(tmp_path):
-    app = faust.App("table-writer-test", broker="kafka://127.0.0.1:1", store="rocksdb://",
+    app = faust.App("direct-table-test", broker="kafka://127.0.0.1:1", store="rocksdb://",
                     datadir=str(tmp_path))
     return app.Table("entries", default=None, key_type=bytes, value_type=bytes, partitions=4)
 
 
-def processing(event: Event) -> None:
+@pytest.fixture
+def producer():
+    return Producer()
+
+
+@pytest.fixture
+def direct(table, producer):
+    return DirectTable(SimpleNamespace(producer=producer), table)
+
+
+def processing(partition: int) -> Event:
+    """An event of ``partition`` as faust's current one (kept while the caller holds it)."""
+    event = Event(partition)
     _current_event.set(weakref.ref(event))
+    return event
 
 
 def acknowledged(delivery: asyncio.Future, topic: str, partition: int, offset: int) -> None:
@@ -53,11 +66,9 @@ def acknowledged(delivery: asyncio.Future, topic: str, partition: int, offset: i
                                        -1, 0, 0))
 
 
-async def test_the_value_is_stored_in_the_events_partition_and_sent_to_the_changelog(table):
-    producer = Producer()
-    direct = DirectTable(SimpleNamespace(producer=producer), table)
-    event = Event(partition=2)
-    processing(event)
+async def test_the_value_is_stored_in_the_events_partition_and_sent_to_the_changelog(
+        table, producer, direct):
+    event = processing(2)
 
     await direct.set(b"contact/odoo/1", b"value-1", event)
 
@@ -68,11 +79,8 @@ async def test_the_value_is_stored_in_the_events_partition_and_sent_to_the_chang
     assert table.data._db_for_partition(1).get(b"contact/odoo/1") is None
 
 
-async def test_an_acknowledged_record_moves_the_stores_recovery_offset(table):
-    producer = Producer()
-    direct = DirectTable(SimpleNamespace(producer=producer), table)
-    event = Event(partition=3)
-    processing(event)
+async def test_an_acknowledged_record_moves_the_stores_recovery_offset(table, producer, direct):
+    event = processing(3)
     changelog = table.changelog_topic.get_topic_name()
 
     await direct.set(b"k", b"v1", event)
@@ -86,11 +94,8 @@ async def test_an_acknowledged_record_moves_the_stores_recovery_offset(table):
     assert table.get(b"k") == b"v2"
 
 
-async def test_an_undelivered_record_is_logged_and_moves_no_offset(table, caplog):
-    producer = Producer()
-    direct = DirectTable(SimpleNamespace(producer=producer), table)
-    event = Event(partition=0)
-    processing(event)
+async def test_an_undelivered_record_is_logged_and_moves_no_offset(table, producer, direct, caplog):
+    event = processing(0)
     changelog = table.changelog_topic.get_topic_name()
     await direct.set(b"k", b"v", event)
     acknowledged(producer.deliveries[0], changelog, 0, 7)
@@ -104,13 +109,11 @@ async def test_an_undelivered_record_is_logged_and_moves_no_offset(table, caplog
     assert "was not delivered" in caplog.text and "retries spent" in caplog.text
 
 
-async def test_get_reads_the_events_partition_and_a_missing_key_is_none(table):
-    producer = Producer()
-    direct = DirectTable(SimpleNamespace(producer=producer), table)
-    event, other = Event(partition=1), Event(partition=2)
-    processing(event)
+async def test_get_reads_the_events_partition_and_a_missing_key_is_none(table, direct):
+    event = processing(1)
     assert direct.get(b"k") is None
     await direct.set(b"k", b"v", event)
     assert direct.get(b"k") == b"v"
-    processing(other)  # another partition's store does not hold it
+    # Another partition's store does not hold it (the event is held: faust keeps a weak ref).
+    _held = processing(2)
     assert direct.get(b"k") is None and table.get(b"k") is None

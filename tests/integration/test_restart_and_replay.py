@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from faust.stores.rocksdb import Store as RocksDBStore
 from rocksdict import AccessType, Options, Rdict
 
 from app.inspect import read_topic
@@ -72,7 +73,7 @@ async def noted_offsets(flow) -> dict[int, int]:
     for db_dir in sorted(Path(flow.settings.data_dir).glob(f"*/tables/{CANONICAL_TABLE}-*.db")):
         db = Rdict(str(db_dir), options=Options(raw_mode=True), access_type=AccessType.read_only())
         try:
-            offset = db.get(b"__faust\0offset__")
+            offset = db.get(RocksDBStore.offset_key)
         finally:
             db.close()
         if offset is not None:
