@@ -149,8 +149,11 @@ def test_no_broker_is_exit_3(tmp_path, kafka):
 def test_conflicts_list_filters_by_entity_and_since_and_show_gives_both_values(settings):
     names, k1, k2 = TopicNames(settings), key_(), key_()
     c1, c2 = conflict(k1), conflict(k2, field="email", canonical=None, incoming="a@b.es")
-    publish(settings, (names.conflicts, k1, codec("Conflict").dumps(c1), None),
-            (names.conflicts, k2, codec("Conflict").dumps(c2), None))
+    # Listed by time, then partition: a shared millisecond would order them by their random
+    # keys' partitions.
+    now = int(time.time() * 1000)
+    publish(settings, (names.conflicts, k1, codec("Conflict").dumps(c1), now - 1),
+            (names.conflicts, k2, codec("Conflict").dumps(c2), now))
     every = cli(settings, "conflicts", "list", "--json")
     assert every.exit_code == 0 and [j["conflict_id"] for j in lines(every)] == [c1["conflict_id"], c2["conflict_id"]]
     one = cli(settings, "conflicts", "list", "--entity", k2)
