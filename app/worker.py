@@ -32,6 +32,7 @@ from app.live_mapping import LiveMapping
 from app.metrics import METRICS
 from app.observe import Sampler
 from app.sequencer import SOURCE_HEADER, Sequencer
+from app.table_manager import TablesDeclaredUpFront
 from app.settings import Settings
 from app.pollers import register_pollers, register_subscriptions
 from app.sinks import register_sinks
@@ -130,6 +131,7 @@ def create_app(settings: Settings, policy: Policy | None = None,
         web_in_thread=False,
         table_cleanup_interval=3600.0,
         table_standby_replicas=settings.standby_replicas,
+        TableManager=TablesDeclaredUpFront,
         logging_config=None,
         **_faust_options(settings),
     )
