@@ -8,14 +8,16 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from tests.support.kafka import KafkaBroker
 
 # Property tests check behaviour, not speed: on a loaded 2-core CI machine hypothesis's
 # per-example deadline (200 ms) and its too-slow health check fail them for timing alone.
-settings.register_profile("holded-sync", deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile("holded-sync")
+hypothesis_settings.register_profile("holded-sync", deadline=None,
+                                    suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("holded-sync")
 
 
 @pytest.fixture(scope="session")
