@@ -69,10 +69,15 @@ async def settled_tables(flow, predicate, what):
         raise AssertionError(f"last table sizes {sizes}; {exc}") from None
 
 
+async def changelog_records(settings):
+    """Every record of the canonical table's changelog."""
+    return await read_topic(settings, TopicNames(settings).changelog(CANONICAL_TABLE))
+
+
 async def last_changelog_offsets(flow) -> dict[int, int]:
     """Partition -> offset of the last record of the canonical table's changelog."""
     last: dict[int, int] = {}
-    for r in await read_topic(flow.settings, TopicNames(flow.settings).changelog(CANONICAL_TABLE)):
+    for r in await changelog_records(flow.settings):
         last[r.partition] = max(r.offset, last.get(r.partition, -1))
     return last
 
@@ -147,15 +152,11 @@ async def test_replay_rebuilds_equal_tables_and_the_same_command_ids(own_flow):
 
 async def _changelog(settings) -> dict:
     """The canonical table's latest raw value per key, as its changelog holds it."""
-    from app.inspect import read_topic
-    from app.topics import CANONICAL_TABLE, TopicNames
-
-    return {r.key: r.value for r in await read_topic(settings, TopicNames(settings).changelog(CANONICAL_TABLE))}
+    return {r.key: r.value for r in await changelog_records(settings)}
 
 
 async def test_bulk_replay_builds_the_agents_table_and_the_new_worker_carries_on(own_flow):
     from app.lag import GroupReader
-    from app.topics import TopicNames
     from tests.support.kafka import settings_env
 
     flow = await own_flow()
