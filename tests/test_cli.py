@@ -122,7 +122,12 @@ def test_worker_at_warning_keeps_the_root_logger_at_warning():
     saved = root.level, list(root.handlers)
     try:
         app = faust.App("t-quiet-worker", broker="kafka://127.0.0.1:1", web_enabled=False)
-        quiet_worker(app, "warning")._setup_logging()
+        worker = quiet_worker(app, "warning")
+        # Not mode's stdout redirect: its context stays open on the worker, and when the garbage
+        # collector closes it, in some later test, it sets sys.stdout to sys.__stdout__ under
+        # whatever had replaced it (a CliRunner's stream: that command's output is lost).
+        worker.redirect_stdouts = False
+        worker._setup_logging()
         assert root.getEffectiveLevel() == logging.WARNING
         assert not logging.getLogger("aiokafka").isEnabledFor(logging.DEBUG)
     finally:
