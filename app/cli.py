@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import json
 import logging
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -37,7 +39,27 @@ def _broker_errors(settings: Settings) -> Iterator[None]:
         sys.exit(3)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A command group that imports a subcommand's module only when that subcommand runs or
+    help lists it. The sandboxes, the demo and the operator tools import a lot (the six API
+    sandboxes alone about 0.5 s); a worker pod runs none of them and starts without them."""
+
+    def __init__(self, *args: Any, lazy: dict[str, Callable[[], click.Command]] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})  # command name -> a loader of the command
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        load = self.lazy.pop(name, None)
+        if load is not None:
+            self.add_command(load(), name)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", type=click.Path(exists=True, dir_okay=False), default=None,
               help="YAML settings file (environment variables win).")
 @click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
@@ -431,36 +453,40 @@ async def _published_version(settings: Settings) -> int | None:
     return live.version
 
 
-@cli.group()
-def sandbox() -> None:
-    """Run a strict sandbox of an external system's API on 127.0.0.1 (tests, demo, trials)."""
+def _attribute(path: str) -> Callable[[], click.Command]:
+    """A loader of the command at ``"module:attribute"``."""
+    def load() -> click.Command:
+        module, _, attribute = path.partition(":")
+        return getattr(importlib.import_module(module), attribute)
+    return load
 
 
-def _register_subcommands() -> None:
-    from app.demo import demo
-    from app.operator_cli import register as register_operator_commands
+def _mappings() -> click.Command:
     from app.mapping.cli import mappings
-    from connectors.business_central.sandbox_cli import sandbox_bc_command
-    from connectors.holded.sandbox_cli import sandbox_holded_command
-    from connectors.odoo.sandbox_cli import sandbox_odoo_command
-    from connectors.prestashop.sandbox_cli import sandbox_prestashop_command
-    from connectors.sap_b1.sandbox_cli import sandbox_sap_command
-    from connectors.shopify.sandbox_cli import sandbox_shopify_command
 
     mappings.add_command(mappings_publish)
     mappings.add_command(mappings_diff)
-    cli.add_command(mappings)
-    cli.add_command(demo)
-    register_operator_commands(cli)
-    sandbox.add_command(sandbox_holded_command, "holded")
-    sandbox.add_command(sandbox_odoo_command, "odoo")
-    sandbox.add_command(sandbox_bc_command, "business-central")
-    sandbox.add_command(sandbox_sap_command, "sap-b1")
-    sandbox.add_command(sandbox_prestashop_command, "prestashop")
-    sandbox.add_command(sandbox_shopify_command, "shopify")
+    return mappings
 
 
-_register_subcommands()
+cli.lazy.update({
+    "demo": _attribute("app.demo:demo"),
+    "mappings": _mappings,
+    **{name: _attribute(f"app.operator_cli:{name}")
+       for name in ("history", "conflicts", "dlq", "parked")},
+})
+
+
+@cli.group(cls=LazyGroup, lazy={
+    "holded": _attribute("connectors.holded.sandbox_cli:sandbox_holded_command"),
+    "odoo": _attribute("connectors.odoo.sandbox_cli:sandbox_odoo_command"),
+    "business-central": _attribute("connectors.business_central.sandbox_cli:sandbox_bc_command"),
+    "sap-b1": _attribute("connectors.sap_b1.sandbox_cli:sandbox_sap_command"),
+    "prestashop": _attribute("connectors.prestashop.sandbox_cli:sandbox_prestashop_command"),
+    "shopify": _attribute("connectors.shopify.sandbox_cli:sandbox_shopify_command"),
+})
+def sandbox() -> None:
+    """Run a strict sandbox of an external system's API on 127.0.0.1 (tests, demo, trials)."""
 
 
 def main() -> None:

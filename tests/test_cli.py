@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
+from pathlib import Path
 
+import click
 from click.testing import CliRunner
 
 from app.cli import cli
@@ -15,8 +19,34 @@ def run(*args: str, env: dict | None = None):
 
 def test_help_lists_every_command():
     out = run("--help").output
-    for name in ("worker", "ingest", "replay", "tables", "dev", "config", "mappings", "sandbox"):
-        assert name in out
+    for name in ("worker", "ingest", "replay", "tables", "dev", "config", "mappings", "sandbox",
+                 "demo", "history", "conflicts", "dlq", "parked", "backfill"):
+        assert f"\n  {name} " in out
+    sandboxes = run("sandbox", "--help").output
+    for name in ("holded", "odoo", "business-central", "sap-b1", "prestashop", "shopify"):
+        assert f"\n  {name} " in sandboxes
+    assert "\n  publish " in run("mappings", "--help").output  # defined in app/cli.py
+
+
+def test_every_operator_command_is_a_command_of_the_cli():
+    from app.operator_cli import register
+
+    group = click.Group()
+    register(group)
+    assert set(group.commands) <= set(cli.list_commands(click.Context(cli)))
+
+
+def test_the_cli_imports_a_subcommand_only_when_it_runs():
+    """A worker pod starts without importing the sandboxes, the demo or the operator tools."""
+    heavy = ("connectors.holded.sandbox", "connectors.odoo.sandbox_cli", "app.demo",
+             "app.operator_cli", "app.mapping.cli")
+    probe = ("import sys, app.cli; "
+             f"print(sorted(m for m in {heavy!r} if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            check=True, cwd=Path(__file__).resolve().parents[1]).stdout
+    assert loaded.strip() == "[]"
+    holded = run("sandbox", "holded", "--help")  # loaded now, when it runs
+    assert holded.exit_code == 0 and "Run the strict Holded API sandbox" in holded.output
 
 
 def test_config_show_masks_secrets():
