@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.protocol.offset import OffsetRequest
 
 from app.settings import Settings
 
@@ -164,12 +165,40 @@ async def ensure_topics(settings: Settings) -> list[str]:
 
 
 async def _wait_for_leaders(admin: AIOKafkaAdminClient, topics: list[str], timeout: float = 30.0) -> None:
-    """New topics accept writes once every partition has a leader; wait for that (bounded)."""
+    """New topics accept writes once every partition's leader serves it; wait for that (bounded).
+
+    The metadata names a leader about 0.2 s before that broker has taken the partition on
+    (KRaft). A write in between is refused with NOT_LEADER_OR_FOLLOWER: the client retries,
+    but logs a warning for each, which the demo printed among its first lines. So a partition
+    counts as ready once its leader answers a ListOffsets request for it without an error.
+    """
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
         described = await admin.describe_topics(topics)
         if all(t.get("error_code", 0) == 0 and t["partitions"]
-               and all(p.get("leader", -1) >= 0 for p in t["partitions"]) for t in described):
+               and all(p.get("leader", -1) >= 0 for p in t["partitions"]) for t in described) \
+                and await _leaders_serve(admin, described):
             return
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.05)
     log.warning("topics still without a leader after %.0fs: %s", timeout, ", ".join(topics))
+
+
+# ListOffsets errors that mean "not served yet": unknown partition, no leader, not the leader,
+# leader epoch not there yet, offset not available. Any other error is not waited out.
+_NOT_SERVED_YET = frozenset((3, 5, 6, 74, 75, 78))
+
+
+async def _leaders_serve(admin: AIOKafkaAdminClient, described: list[dict]) -> bool:
+    """Does each partition's leader answer ListOffsets for it? (aiokafka's admin client has no
+    public call for it; its own request path is used.)"""
+    by_leader: dict[int, dict[str, list[int]]] = {}
+    for t in described:
+        for p in t["partitions"]:
+            by_leader.setdefault(p["leader"], {}).setdefault(t["topic"], []).append(p["partition"])
+    for leader, partitions in by_leader.items():
+        request = OffsetRequest(-1, 0, [(topic, [(p, -1) for p in ps])  # -1: the latest offset
+                                        for topic, ps in partitions.items()])
+        response = await admin._send_request_to_node(leader, request)
+        if any(part[1] in _NOT_SERVED_YET for _, parts in response.topics for part in parts):
+            return False  # part[1]: the partition's error code
+    return True
