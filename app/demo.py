@@ -48,16 +48,21 @@ def demo(erp: str, keep_kafka: bool) -> None:
     """Run the quick-start demo against local sandboxes and print a summary."""
     tmp = Path(tempfile.mkdtemp(prefix="holded-sync-demo-"))
     say("holded-sync demo", bold=True)
-    say("1/6 starting a local Apache Kafka (the first run fetches it from Maven Central)...")
+    data_dir = devkafka.default_data_dir()
+    running = devkafka.status(data_dir)  # the user's own (`holded-sync dev kafka start`): kept
+    if running:
+        say(f"1/6 using the local Apache Kafka already running ({running.url}); it stays running")
+    else:
+        say("1/6 starting a local Apache Kafka (the first run fetches it from Maven Central)...")
     try:
-        info = devkafka.start(devkafka.default_data_dir())
+        info = running or devkafka.start(data_dir)
     except devkafka.DevKafkaError as exc:
         raise click.ClickException(str(exc)) from exc
     try:
         asyncio.run(_run(info.url, tmp) if erp == "file" else _run_erp(info.url, tmp, erp))
     finally:
-        if not keep_kafka:
-            devkafka.stop(devkafka.default_data_dir())
+        if not keep_kafka and not running:
+            devkafka.stop(data_dir)
     say(f"\nDone. Logs: {tmp}", fg="green")
 
 
