@@ -15,8 +15,9 @@ from app.devkafka.broker import BrokerInfo
 
 
 @pytest.fixture
-def broker_calls(monkeypatch):
+def broker_calls(monkeypatch, tmp_path):
     calls: list[str] = []
+    monkeypatch.setattr(demo_module.tempfile, "mkdtemp", lambda prefix: str(tmp_path / "logs"))
 
     async def flow(url: str, tmp: Path) -> None:
         calls.append(f"flow {url}")
