@@ -79,9 +79,16 @@ def main() -> None:
         pstats.Stats("/tmp/canonical_cpu.prof").sort_stats("tottime").print_stats(25)
         return
     print("parts:")
-    run()
+    commands: list[dict] = []
+    step = CanonicalStep(policy, cache)
+    for key, value in evs:  # run()'s decisions, keeping their commands
+        done = step(key, value, table.get(key))
+        if done.entry is not None:
+            table[key] = done.entry.raw
+        commands += done.decision.commands
     change = codec("ChangeEvent")
     per_op("ChangeEvent loads", lambda: [change.loads(v) for _, v in evs], len(evs))
+    per_op("Command dumps", lambda: [COMMAND.dumps(c) for c in commands], len(commands))
     raw = list(table.values())
     per_op("entry decode (all parts)", lambda: [canonical_entry.decode(r) for r in raw], len(raw))
     decoded = [canonical_entry.decode(r) for r in raw]
