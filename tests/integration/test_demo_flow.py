@@ -1,0 +1,30 @@
+"""The quick start's story (README: `make demo`) on the session's broker: the sample file
+reaches the Holded sandbox once, its bad line is reported, a second ingest writes nothing, and
+the same customer edited in Odoo and in Holded is one settled conflict. `holded-sync demo`
+runs exactly this (`app.demo._run`) after starting a local Kafka."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from app.demo import _run
+
+pytestmark = pytest.mark.kafka
+
+ENTITIES = ["contact/odoo/C-0001", "contact/odoo/C-0002", "contact/odoo/C-0003",
+            "invoice/odoo/INV-2026-0042", "invoice/odoo/INV-2026-0043",
+            "invoice/odoo/INV-2026-0044", "product/odoo/P-100", "product/odoo/S-200"]
+
+
+async def test_the_quick_start_demo_tells_its_whole_story(kafka, tmp_path, capsys):
+    await _run(kafka.url, tmp_path)
+    out = capsys.readouterr().out
+    assert "rejected line 10: data.totals.subtotal: 1.001 has more than 2 decimals" in out
+    assert "3/3 invoices in Holded, 0 record(s) in flight" in out
+    assert "the same file again: 0 write(s) to Holded (never a duplicate)" in out
+    assert "Holded now holds 3 contacts, 2 products, 3 documents." in out
+    linked = re.findall(r"^  (\S+) .* ids: holded=[0-9a-f]+$", out, re.M)
+    assert linked == ENTITIES
+    assert re.search(r"^Conflict on contact/odoo/C-0002 field email: odoo=.* vs holded=.* "
+                     r"-> holded wins \(last_writer_wins\)$", out, re.M)
