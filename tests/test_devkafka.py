@@ -1,7 +1,12 @@
-"""The local broker's pure parts (starting a real one is what every integration test does)."""
+"""The local broker: its pure parts, and a start that must pick new ports (starting a real
+one is what every integration test does)."""
 from __future__ import annotations
 
 import base64
+import logging
+import socket
+
+import pytest
 
 from app.devkafka import broker
 
@@ -22,3 +27,32 @@ def test_server_properties_bind_loopback_only(tmp_path):
 def test_status_of_an_unused_data_dir_is_none(tmp_path):
     assert broker.status(tmp_path) is None
     assert broker.stop(tmp_path) is False
+
+
+def test_free_ports_are_below_the_ephemeral_range():
+    """The OS gives outgoing connections source ports from its ephemeral range; a listening
+    port picked there could be taken by a client before the server binds it."""
+    low = broker._ephemeral_low()
+    assert low > 16000  # Linux's default range starts at 32768
+    ports = [broker.free_port() for _ in range(200)]
+    assert all(broker._LISTEN_PORTS_FROM <= p < low for p in ports)
+    assert all(broker._port_free(p) for p in ports)
+
+
+@pytest.mark.kafka
+def test_a_start_whose_port_was_taken_meanwhile_is_tried_again_on_new_ports(tmp_path, monkeypatch,
+                                                                              caplog):
+    with socket.socket() as taken:  # a "client" got the port between the pick and the bind
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        picks = iter([taken.getsockname()[1]])
+        real = broker.free_port
+        monkeypatch.setattr(broker, "free_port", lambda: next(picks, None) or real())
+        with caplog.at_level(logging.WARNING, logger=broker.__name__):
+            info = broker.start(tmp_path / "kafka")
+    try:
+        assert broker.status(info.data_dir) == info
+        assert "Address already in use" in (info.data_dir / "broker.log").read_text()
+        assert any("taken before it bound it" in r.getMessage() for r in caplog.records)
+    finally:
+        assert broker.stop(info.data_dir)

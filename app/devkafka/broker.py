@@ -12,6 +12,7 @@ import base64
 import concurrent.futures
 import logging
 import os
+import random
 import shutil
 import signal
 import socket
@@ -29,6 +30,7 @@ POM = Path(__file__).with_name("pom.xml")
 LOG4J = Path(__file__).with_name("log4j.properties")
 READY_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 30.0
+BIND_ATTEMPTS = 3  # a start whose port was taken meanwhile is tried again on new ports
 
 
 class DevKafkaError(RuntimeError):
@@ -76,7 +78,31 @@ def ensure_jars(version: str = KAFKA_VERSION) -> Path:
     return lib
 
 
+# Listening ports are picked below the kernel's ephemeral range (Linux: 32768-60999 by
+# default). A port the OS hands out for "any free port" (bind to 0) comes from that range, and
+# the kernel may give the same number as the source port of the next outgoing connection: a
+# client connecting in the seconds before the server bound it took it, and the broker failed
+# to start with "Address already in use".
+_LISTEN_PORTS_FROM = 15000
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0  # unknown (not Linux): let the OS pick
+
+
 def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on, for a server about to start."""
+    low = _ephemeral_low()
+    if low - _LISTEN_PORTS_FROM >= 1000:
+        rng = random.Random()  # its own: a seeded global random must not make two pick alike
+        for _ in range(200):
+            port = rng.randrange(_LISTEN_PORTS_FROM, low)
+            if _port_free(port):
+                return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -183,10 +209,27 @@ def start(data_dir: Path | None = None, port: int | None = None,
     lib = ensure_jars()
     data.mkdir(parents=True, exist_ok=True)
     saved = data / "broker.port"
+    chosen = port
     if port is None and saved.exists() and _port_free(int(saved.read_text())):
         port = int(saved.read_text())
-    port = port or free_port()
+    for attempt in range(1, BIND_ATTEMPTS + 1):
+        try:
+            return _start(lib, data, port or free_port(), timeout)
+        except _PortTaken as exc:
+            if attempt == BIND_ATTEMPTS or chosen is not None:
+                raise DevKafkaError(f"Kafka could not bind its ports:\n{exc}") from None
+            log.warning("a port of the new broker was taken before it bound it; new ports")
+            port = None
+    raise AssertionError("unreachable")
+
+
+class _PortTaken(Exception):
+    """The broker exited at start-up because a port it was to listen on was in use."""
+
+
+def _start(lib: Path, data: Path, port: int, timeout: float) -> BrokerInfo:
     controller_port = free_port()
+    saved = data / "broker.port"
     props = data / "server.properties"
     props.write_text(_server_properties(data, port, controller_port))
     if not (data / "kraft-logs" / "meta.properties").exists():
@@ -207,8 +250,10 @@ def start(data_dir: Path | None = None, port: int | None = None,
     info = BrokerInfo(proc.pid, port, data)
     try:
         _run_blocking(_wait_ready(info, proc, timeout))
-    except BaseException:
+    except BaseException as exc:
         stop(data)
+        if isinstance(exc, DevKafkaError) and "Address already in use" in str(exc):
+            raise _PortTaken(str(exc)[-500:]) from None
         raise
     return info
 
