@@ -212,15 +212,15 @@ def start(data_dir: Path | None = None, port: int | None = None,
     chosen = port
     if port is None and saved.exists() and _port_free(int(saved.read_text())):
         port = int(saved.read_text())
-    for attempt in range(1, BIND_ATTEMPTS + 1):
+    attempt = 1
+    while True:
         try:
             return _start(lib, data, port or free_port(), timeout)
         except _PortTaken as exc:
             if attempt == BIND_ATTEMPTS or chosen is not None:
                 raise DevKafkaError(f"Kafka could not bind its ports:\n{exc}") from None
             log.warning("a port of the new broker was taken before it bound it; new ports")
-            port = None
-    raise AssertionError("unreachable")
+            attempt, port = attempt + 1, None
 
 
 class _PortTaken(Exception):
@@ -228,6 +228,7 @@ class _PortTaken(Exception):
 
 
 def _start(lib: Path, data: Path, port: int, timeout: float) -> BrokerInfo:
+    """One start of the broker on ``port`` and a new controller port, until it serves metadata."""
     controller_port = free_port()
     saved = data / "broker.port"
     props = data / "server.properties"
