@@ -60,7 +60,8 @@ def main() -> None:
     evs = list(events(args.events, args.entities))
     table: dict[bytes, bytes] = {}
 
-    def run() -> None:
+    def run(commands: list[dict] | None = None) -> None:
+        """Every event through the agent's step; ``commands`` collects the commands if given."""
         step = CanonicalStep(policy, cache)
         for key, value in evs:
             done = step(key, value, table.get(key))
@@ -68,6 +69,8 @@ def main() -> None:
                 table[key] = done.entry.raw
             for cmd in done.decision.commands:
                 COMMAND.dumps(cmd)
+            if commands is not None:
+                commands += done.decision.commands
 
     if args.memory:
         memory(policy, evs, args.entities)
@@ -80,12 +83,7 @@ def main() -> None:
         return
     print("parts:")
     commands: list[dict] = []
-    step = CanonicalStep(policy, cache)
-    for key, value in evs:  # run()'s decisions, keeping their commands
-        done = step(key, value, table.get(key))
-        if done.entry is not None:
-            table[key] = done.entry.raw
-        commands += done.decision.commands
+    run(commands)
     change = codec("ChangeEvent")
     per_op("ChangeEvent loads", lambda: [change.loads(v) for _, v in evs], len(evs))
     per_op("Command dumps", lambda: [COMMAND.dumps(c) for c in commands], len(commands))
