@@ -241,7 +241,9 @@ def _start(lib: Path, data: Path, port: int, timeout: float) -> BrokerInfo:
             capture_output=True, text=True)
         if fmt.returncode != 0:
             raise DevKafkaError("Formatting KRaft storage failed:\n" + (fmt.stdout + fmt.stderr)[-2000:])
-    logfile = open(data / "broker.log", "ab")  # noqa: SIM115 - handed to the child
+    log_path = data / "broker.log"
+    ours_from = log_path.stat().st_size if log_path.exists() else 0  # the log of earlier starts
+    logfile = open(log_path, "ab")  # noqa: SIM115 - handed to the child
     proc = subprocess.Popen(
         _java_cmd(lib, "kafka.Kafka", str(props)), stdout=logfile, stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL, start_new_session=True, cwd=data)
@@ -253,10 +255,17 @@ def _start(lib: Path, data: Path, port: int, timeout: float) -> BrokerInfo:
         _run_blocking(_wait_ready(info, proc, timeout))
     except BaseException as exc:
         stop(data)
-        if isinstance(exc, DevKafkaError) and "Address already in use" in str(exc):
+        if isinstance(exc, DevKafkaError) and (
+                "Address already in use" in _read_from(log_path, ours_from)):
             raise _PortTaken(str(exc)[-500:]) from None
         raise
     return info
+
+
+def _read_from(path: Path, offset: int) -> str:
+    with path.open("rb") as f:
+        f.seek(offset)
+        return f.read().decode(errors="replace")
 
 
 def _run_blocking(coro: Any) -> None:
