@@ -1,6 +1,7 @@
 """Throughput of the canonical agent next to raw aiokafka on the same broker.
 
     python bench/pipeline.py [--events 100000] [--entities 20000] [--partitions 4] [--workers 1]
+                             [--rounds 1]
 
 Publishes N synthetic contact change events to ``changes.odoo``, then measures:
 - raw: one aiokafka consumer reading them and producing each to another topic (the floor
@@ -11,13 +12,16 @@ Publishes N synthetic contact change events to ``changes.odoo``, then measures:
 - both per CPU second (the raw client's process time, the workers' process_cpu_seconds_total),
   a comparison the broker's share of the cores does not skew.
 Targets (issue #2): >= 10k events/s and >= 0.5x the raw client. Starts its own local Kafka
-unless --broker is given.
+unless --broker is given. On a shared machine one run's numbers spread by about ±10 %;
+``--rounds N`` repeats the whole measurement on fresh topics and prints the median and range
+of each number, so that two versions of the code can be compared.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import re
+import statistics
 import sys
 import tempfile
 import time
@@ -102,6 +106,51 @@ async def run_workers(settings: Settings, tmp: Path, n: int, k: int) -> tuple[fl
         await asyncio.gather(*(asyncio.to_thread(w.stop) for w in workers))
 
 
+async def one_round(args: argparse.Namespace, broker: str, tmp: Path) -> dict[str, float]:
+    """Publish the events under a fresh topic prefix, then time the raw client and the workers
+    on them; prints the round's numbers and returns them."""
+    settings = Settings(broker=broker, topic_prefix=f"b{uuid.uuid4().hex[:6]}.",
+                        partitions=args.partitions, store=args.store, data_dir=tmp / "data",
+                        web_port=devkafka.free_port(), systems=("holded", "odoo"),
+                        session_timeout_s=10)
+    names = TopicNames(settings)
+    await ensure_topics(settings)
+    secs = await publish(settings, names.changes("odoo"), args.events, args.entities)
+    print(f"published {args.events} events in {secs:.1f} s ({args.events / secs:,.0f}/s)", flush=True)
+    raw_target = f"{settings.topic_prefix}raw-copy"
+    admin = AIOKafkaAdminClient(**kafka_client_options(settings))
+    await admin.start()
+    await admin.create_topics([NewTopic(raw_target, args.partitions, 1)])
+    await admin.close()
+    raw, raw_cpu = await raw_copy(settings, names.changes("odoo"), raw_target, args.events)
+    raw_rate = args.events / raw
+    print(f"raw aiokafka consume+produce: {raw:.1f} s = {raw_rate:,.0f} events/s "
+          f"({args.events / raw_cpu:,.0f} per CPU second)", flush=True)
+    total, steady, per_cpu = await run_workers(settings, tmp, args.events, args.workers)
+    e2e = args.events / total
+    print(f"holded-sync, {args.workers} worker(s), tables in {args.store}, start to last "
+          f"command: {total:.1f} s = {e2e:,.0f} events/s (includes start-up and the "
+          "sequencer hop)")
+    print(f"canonical agent steady state: {steady:,.0f} decisions/s "
+          f"({per_cpu:,.0f} per worker CPU second)", flush=True)
+    per_cpu_ratio = per_cpu * raw_cpu / args.events
+    print(f"ratio steady/raw = {steady / raw_rate:.2f}x; end-to-end/raw = {e2e / raw_rate:.2f}x; "
+          f"per CPU second = {per_cpu_ratio:.2f}x", flush=True)
+    return {"raw events/s": raw_rate, "decisions/s": steady, "decisions per CPU second": per_cpu,
+            "ratio": steady / raw_rate, "ratio per CPU second": per_cpu_ratio}
+
+
+def summarize(rounds: list[dict[str, float]]) -> None:
+    """Median and range of each number over the rounds: one run's spread on a shared machine
+    (about ±10 %) hides smaller changes."""
+    print(f"\n{len(rounds)} rounds: median (min-max)")
+    for name in rounds[0]:
+        values = [r[name] for r in rounds]
+        fmt = "{:.2f}x" if name.startswith("ratio") else "{:,.0f}"
+        print(f"  {name:26s} {fmt.format(statistics.median(values))} "
+              f"({fmt.format(min(values))}-{fmt.format(max(values))})")
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--events", type=int, default=100_000)
@@ -111,38 +160,21 @@ async def main() -> None:
     ap.add_argument("--broker", default=None, help="kafka://host:port (default: start one)")
     ap.add_argument("--store", default="rocksdb://",
                     help="the workers' table store (default: production's RocksDB)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="repeat the whole measurement on fresh topics and report the median")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="hs-bench-"))
     info = None
     if args.broker is None:
         info = devkafka.start(tmp / "kafka")
     try:
-        settings = Settings(broker=args.broker or info.url, topic_prefix=f"b{uuid.uuid4().hex[:6]}.",
-                            partitions=args.partitions, store=args.store, data_dir=tmp / "data",
-                            web_port=devkafka.free_port(), systems=("holded", "odoo"),
-                            session_timeout_s=10)
-        names = TopicNames(settings)
-        await ensure_topics(settings)
-        secs = await publish(settings, names.changes("odoo"), args.events, args.entities)
-        print(f"published {args.events} events in {secs:.1f} s ({args.events / secs:,.0f}/s)", flush=True)
-        raw_target = f"{settings.topic_prefix}raw-copy"
-        admin = AIOKafkaAdminClient(**kafka_client_options(settings))
-        await admin.start()
-        await admin.create_topics([NewTopic(raw_target, args.partitions, 1)])
-        await admin.close()
-        raw, raw_cpu = await raw_copy(settings, names.changes("odoo"), raw_target, args.events)
-        raw_rate = args.events / raw
-        print(f"raw aiokafka consume+produce: {raw:.1f} s = {raw_rate:,.0f} events/s "
-              f"({args.events / raw_cpu:,.0f} per CPU second)", flush=True)
-        total, steady, per_cpu = await run_workers(settings, tmp, args.events, args.workers)
-        e2e = args.events / total
-        print(f"holded-sync, {args.workers} worker(s), tables in {args.store}, start to last "
-              f"command: {total:.1f} s = {e2e:,.0f} events/s (includes start-up and the "
-              "sequencer hop)")
-        print(f"canonical agent steady state: {steady:,.0f} decisions/s "
-              f"({per_cpu:,.0f} per worker CPU second)", flush=True)
-        print(f"ratio steady/raw = {steady / raw_rate:.2f}x; end-to-end/raw = {e2e / raw_rate:.2f}x; "
-              f"per CPU second = {per_cpu * raw_cpu / args.events:.2f}x", flush=True)
+        rounds = []
+        for n in range(args.rounds):
+            if args.rounds > 1:
+                print(f"\nround {n + 1} of {args.rounds}", flush=True)
+            rounds.append(await one_round(args, args.broker or info.url, tmp / f"round-{n}"))
+        if args.rounds > 1:
+            summarize(rounds)
     finally:
         if info:
             devkafka.stop(tmp / "kafka")
