@@ -324,8 +324,26 @@ def tables(ctx: click.Context, table: str) -> None:
     settings = _settings(ctx)
     with _broker_errors(settings):
         content = asyncio.run(read_table(settings, table))
+        if not content:
+            _explain_empty_table(settings, table)
     for key, value in sorted(content.items()):
         click.echo(json.dumps({"key": key, "value": to_json(value)}, ensure_ascii=False))
+
+
+def _explain_empty_table(settings, table: str) -> None:
+    """A note on stderr (stdout stays empty for pipes): an empty table, or no changelog at all,
+    which usually means another app's topic prefix or generation."""
+    from app.inspect import topic_exists
+    from app.topics import CANONICAL_TABLE, TopicNames
+
+    names = TopicNames(settings)
+    topic = names.changelog(CANONICAL_TABLE)
+    if asyncio.run(topic_exists(settings, topic)):
+        click.echo(f"note: no {table} yet: {topic} holds no records", err=True)
+    else:
+        click.echo(f"note: no {table}: {topic} does not exist on this broker, so no worker of app "
+                   f"{names.app_id} has run (HOLDED_SYNC_TOPIC_PREFIX={settings.topic_prefix!r}, "
+                   f"HOLDED_SYNC_GENERATION={settings.generation})", err=True)
 
 
 @cli.group()

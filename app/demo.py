@@ -58,11 +58,17 @@ def demo(erp: str, keep_kafka: bool) -> None:
         info = running or devkafka.start(data_dir)
     except devkafka.DevKafkaError as exc:
         raise click.ClickException(str(exc)) from exc
+    stops = not keep_kafka and not running
     try:
         asyncio.run(_run(info.url, tmp) if erp == "file" else _run_erp(info.url, tmp, erp))
     finally:
-        if not keep_kafka and not running:
+        if stops:
             devkafka.stop(data_dir)
+    if stops:
+        say("The demo's Kafka is stopped now; run `holded-sync demo --keep-kafka` to use the "
+            "commands above afterwards.")
+    else:
+        say("Kafka keeps running for the commands above; `holded-sync dev kafka stop` stops it.")
     say(f"\nDone. Logs: {tmp}", fg="green")
 
 
@@ -163,10 +169,14 @@ async def _summary(settings: Settings, holded) -> None:
         winner = c["incoming_system"] if c["decision"] == "took_incoming" else c["canonical_system"]
         say(f"Conflict on {c['entity_key']} field {c['field']}: {c['canonical_system']}={c['canonical_value']} "
             f"vs {c['incoming_system']}={c['incoming_value']} -> {winner} wins ({c['policy']})", fg="cyan")
-    say("\nWhere to look next:", bold=True)
-    say(f"  metrics:   http://127.0.0.1:{settings.web_port}/metrics (while a worker runs)")
-    say("  state:     holded-sync tables entities | links | replicas")
-    say("  mappings:  docs/mappings.md; events: docs/events.md")
+    example = next((k for k in sorted(entities) if k.startswith("invoice/")), min(entities, default=""))
+    say("\nWhere to look next, in the demo's topics:", bold=True)
+    say(f"  export HOLDED_SYNC_BROKER={settings.broker} HOLDED_SYNC_TOPIC_PREFIX={settings.topic_prefix} "
+        f"HOLDED_SYNC_SYSTEMS={','.join(settings.systems)}")
+    say("  holded-sync tables entities       # also links, replicas")
+    say(f"  holded-sync history {example}")
+    say("  holded-sync conflicts list")
+    say("  docs: docs/mappings.md (taxes, accounts), docs/events.md, docs/operations.md")
 
 
 async def _run_erp(broker_url: str, tmp: Path, erp: str) -> None:

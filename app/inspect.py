@@ -15,7 +15,7 @@ from app.settings import Settings
 from app.canonical_entry import project
 from app.topics import CANONICAL_TABLE, TopicNames, kafka_client_options
 
-__all__ = ["Record", "read_table", "read_topic"]
+__all__ = ["Record", "read_table", "read_topic", "topic_exists"]
 
 @dataclass(frozen=True, slots=True)
 class Record:
@@ -76,3 +76,14 @@ async def read_table(settings: Settings, table: str) -> dict[str, Any]:
         else:
             state[rec.key] = value
     return state
+
+
+async def topic_exists(settings: Settings, topic: str) -> bool:
+    """Whether the broker knows ``topic`` (an empty table and a wrong topic prefix both read
+    as no records; this tells them apart)."""
+    consumer = AIOKafkaConsumer(**kafka_client_options(settings), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        return topic in await consumer.topics()
+    finally:
+        await consumer.stop()

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import click
+import pytest
 from click.testing import CliRunner
 
 from app.cli import cli
@@ -163,3 +164,24 @@ def test_worker_at_warning_keeps_the_root_logger_at_warning():
     finally:
         root.setLevel(saved[0])
         root.handlers[:] = saved[1]
+
+
+@pytest.mark.kafka
+def test_an_empty_table_says_why_on_stderr_and_prints_nothing(kafka):
+    import asyncio
+    import uuid
+
+    from app.settings import Settings
+    from app.topics import ensure_topics
+
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    env = {"HOLDED_SYNC_BROKER": kafka.url, "HOLDED_SYNC_TOPIC_PREFIX": prefix}
+    missing = CliRunner().invoke(cli, ["tables", "links"], env=env)
+    assert missing.exit_code == 0 and missing.stdout == ""
+    assert (f"note: no links: {prefix}holded-sync-canonical-changelog does not exist on this "
+            f"broker, so no worker of app {prefix}holded-sync has run "
+            f"(HOLDED_SYNC_TOPIC_PREFIX='{prefix}', HOLDED_SYNC_GENERATION=0)") in missing.stderr
+    asyncio.run(ensure_topics(Settings(broker=kafka.url, topic_prefix=prefix)))
+    empty = CliRunner().invoke(cli, ["tables", "links"], env=env)
+    assert empty.exit_code == 0 and empty.stdout == ""
+    assert f"note: no links yet: {prefix}holded-sync-canonical-changelog holds no records" in empty.stderr

@@ -1,13 +1,18 @@
 """The quick start's story (README: `make demo`) on the session's broker: the sample file
 reaches the Holded sandbox once, its bad line is reported, a second ingest writes nothing, and
 the same customer edited in Odoo and in Holded is one settled conflict. `holded-sync demo`
-runs exactly this (`app.demo._run`) after starting a local Kafka."""
+runs exactly this (`app.demo._run`) after starting a local Kafka. The commands it suggests at
+the end are run as printed, against the demo's topics."""
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 
 import pytest
+from click.testing import CliRunner
 
+from app.cli import cli
 from app.demo import _run
 
 pytestmark = pytest.mark.kafka
@@ -28,3 +33,24 @@ async def test_the_quick_start_demo_tells_its_whole_story(kafka, tmp_path, capsy
     assert linked == ENTITIES
     assert re.search(r"^Conflict on contact/odoo/C-0002 field email: odoo=.* vs holded=.* "
                      r"-> holded wins \(last_writer_wins\)$", out, re.M)
+
+    # The commands it suggests at the end, run as printed, show that state.
+    export = re.search(r"^  export (.+)$", out, re.M)
+    assert export, out
+    env = dict(pair.split("=", 1) for pair in export.group(1).split())
+    assert env["HOLDED_SYNC_BROKER"] == kafka.url
+
+    def run(*args: str):
+        return CliRunner().invoke(cli, list(args), env=env)
+
+    tables = await asyncio.to_thread(run, "tables", "entities")
+    assert tables.exit_code == 0, tables.output
+    assert [json.loads(line)["key"] for line in tables.output.splitlines()] == ENTITIES
+    example = re.search(r"^  holded-sync history (\S+)$", out, re.M).group(1)
+    assert example == "invoice/odoo/INV-2026-0042"
+    history = await asyncio.to_thread(run, "history", example)
+    assert history.exit_code == 0, history.output
+    assert re.search(r" change +odoo +upsert ", history.output)
+    assert re.search(r" result +holded +succeeded ", history.output)
+    conflicts = await asyncio.to_thread(run, "conflicts", "list")
+    assert conflicts.exit_code == 0 and "contact/odoo/C-0002  email" in conflicts.output
