@@ -95,6 +95,7 @@ def _use_schema_registry(settings: Settings) -> None:
 @click.pass_context
 def worker(ctx: click.Context) -> None:
     """Run a worker: the canonical agents, sinks and web views (/metrics, /healthz)."""
+    from app.connections import IncompleteSettings
     from app.observe import replay_plan
     from app.topics import ensure_topics
     from app.worker import create_app, tune_gc
@@ -106,7 +107,10 @@ def worker(ctx: click.Context) -> None:
         return await replay_plan(settings)
     with _broker_errors(settings):
         replay = asyncio.run(prepare())
-    app = create_app(settings, replay=replay)
+    try:
+        app = create_app(settings, replay=replay)
+    except IncompleteSettings as exc:
+        raise click.UsageError(f"invalid settings: {exc}") from exc
     tune_gc()
     quiet_worker(app, settings.log_level).execute_from_commandline()
 
@@ -292,6 +296,7 @@ def backfill(ctx: click.Context, system: str, entities: tuple[str, ...], since: 
     import datetime as dt
 
     from app.backfill import run_backfill
+    from app.connections import IncompleteSettings
     from app.operator_cli import parse_since
 
     settings = _settings(ctx)
@@ -303,6 +308,8 @@ def backfill(ctx: click.Context, system: str, entities: tuple[str, ...], since: 
     with _broker_errors(settings):
         try:
             counts = asyncio.run(run_backfill(settings, system, set(entities) or None, when))
+        except IncompleteSettings as exc:
+            raise click.UsageError(f"invalid settings: {exc}") from exc
         except LookupError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(3)

@@ -6,6 +6,7 @@ client, and so one rate limiter per credential.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,8 +23,8 @@ from app.settings import Settings
 from connectors.base.contracts import Ledger, Sink
 from connectors.base.limiter import RateLimit, TokenBucket
 
-__all__ = ["Poller", "SinkFactory", "clients", "held_fields", "limiter_of", "pollers",
-           "reported_view", "sink_factories"]
+__all__ = ["CREDENTIAL_SETTING", "IncompleteSettings", "Poller", "SinkFactory", "clients", "held_fields", "limiter_of", "pollers",
+           "reported_view", "sink_factories", "what_runs"]
 
 SinkFactory = Callable[[Ledger], Sink]
 
@@ -108,9 +109,23 @@ class _StreamsPoller:
 
 def clients(settings: Settings) -> dict[str, Any]:
     """One API client per configured system, shared by its sink and its poller (and so one
-    limiter per credential)."""
-    clients: dict[str, Any] = {}
-    if "holded" in settings.systems and settings.holded.api_key:
+    limiter per credential). A system whose credential is set but whose other settings do not
+    make a client raises IncompleteSettings, naming the settings it reads."""
+    out: dict[str, Any] = {}
+    for system in settings.systems:
+        try:
+            client = _client(system, settings)
+        except ValueError as exc:
+            raise IncompleteSettings(f"{system} is not fully configured: {exc} (its settings: "
+                                     f"{SETTINGS_OF[system]})") from exc
+        if client is not None:
+            out[system] = client
+    return out
+
+
+def _client(system: str, settings: Settings) -> Any:
+    """``system``'s API client, or None when its credential is not set."""
+    if system == "holded" and settings.holded.api_key:
         from connectors.holded.client import HoldedClient
 
         h = settings.holded
@@ -122,43 +137,81 @@ def clients(settings: Settings) -> dict[str, Any]:
         bucket = TokenBucket(RateLimit(h.requests_per_second, per_window,
                                        window=h.rate_window_s, jitter=h.rate_jitter_s,
                                        shrink=0.8, recovery=20.0))
-        clients["holded"] = HoldedClient(_http("holded", settings.api_timeout_s), api_key=h.api_key,
-                                         base_url=h.api_url, version=h.api_version, limiter=bucket)
-    if "odoo" in settings.systems and settings.odoo.api_key:
+        return HoldedClient(_http("holded", settings.api_timeout_s), api_key=h.api_key,
+                            base_url=h.api_url, version=h.api_version, limiter=bucket)
+    if system == "odoo" and settings.odoo.api_key:
         from connectors.odoo.client import OdooClient
 
         o = settings.odoo
-        clients["odoo"] = OdooClient(_http("odoo", settings.api_timeout_s), base_url=o.url,
-                                     db=o.db, login=o.login, api_key=o.api_key, protocol=o.protocol)
-    if "business_central" in settings.systems and settings.business_central.client_secret:
+        return OdooClient(_http("odoo", settings.api_timeout_s), base_url=o.url,
+                          db=o.db, login=o.login, api_key=o.api_key, protocol=o.protocol)
+    if system == "business_central" and settings.business_central.client_secret:
         from connectors.business_central.client import BusinessCentralClient
 
         b = settings.business_central
-        clients["business_central"] = BusinessCentralClient(
+        return BusinessCentralClient(
             _http("business_central", settings.api_timeout_s), tenant=b.tenant, environment=b.environment,
             company_id=b.company_id, client_id=b.client_id, client_secret=b.client_secret,
             api_url=b.api_url, token_url=b.token_url)
-    if "sap_b1" in settings.systems and settings.sap_b1.password:
+    if system == "sap_b1" and settings.sap_b1.password:
         from connectors.sap_b1.client import SapB1Client
 
         sap = settings.sap_b1
-        clients["sap_b1"] = SapB1Client(_http("sap_b1", settings.api_timeout_s), base_url=sap.base_url,
-                                        company_db=sap.company_db, username=sap.username,
-                                        password=sap.password)
-    if "prestashop" in settings.systems and settings.prestashop.api_key:
+        return SapB1Client(_http("sap_b1", settings.api_timeout_s), base_url=sap.base_url,
+                           company_db=sap.company_db, username=sap.username,
+                           password=sap.password)
+    if system == "prestashop" and settings.prestashop.api_key:
         from connectors.prestashop.client import PrestaShopClient
 
         ps = settings.prestashop
-        clients["prestashop"] = PrestaShopClient(
+        return PrestaShopClient(
             _http("prestashop", settings.api_timeout_s), base_url=ps.url, api_key=ps.api_key,
             limiter=TokenBucket(RateLimit(ps.requests_per_second, max(1.0, ps.requests_per_second))))
-    if "shopify" in settings.systems and settings.shopify.access_token:
+    if system == "shopify" and settings.shopify.access_token:
         from connectors.shopify.client import ShopifyClient
 
         sh = settings.shopify
-        clients["shopify"] = ShopifyClient(_http("shopify", settings.api_timeout_s), shop_url=sh.shop_url,
-                                           access_token=sh.access_token, api_version=sh.api_version)
-    return clients
+        return ShopifyClient(_http("shopify", settings.api_timeout_s), shop_url=sh.shop_url,
+                             access_token=sh.access_token, api_version=sh.api_version)
+    return None
+
+
+class IncompleteSettings(ValueError):
+    """A system's credential is set, but the rest of its settings do not make a client."""
+
+
+# What each system's client reads (README, Configuration), for the error above.
+SETTINGS_OF = {
+    "holded": "HOLDED_API_URL, HOLDED_API_KEY, HOLDED_API_VERSION",
+    "odoo": "ODOO_URL, ODOO_DB, ODOO_LOGIN, ODOO_API_KEY, ODOO_PROTOCOL",
+    "business_central": "BC_TENANT, BC_ENVIRONMENT, BC_COMPANY_ID, BC_CLIENT_ID, BC_CLIENT_SECRET",
+    "sap_b1": "SAP_B1_BASE_URL, SAP_B1_COMPANY_DB, SAP_B1_USERNAME, SAP_B1_PASSWORD",
+    "prestashop": "PRESTASHOP_URL, PRESTASHOP_API_KEY",
+    "shopify": "SHOPIFY_SHOP_URL, SHOPIFY_ACCESS_TOKEN, SHOPIFY_API_VERSION",
+}
+# The setting each system's client needs before it exists (see clients() above).
+CREDENTIAL_SETTING = {"holded": "HOLDED_API_KEY", "odoo": "ODOO_API_KEY",
+                      "business_central": "BC_CLIENT_SECRET", "sap_b1": "SAP_B1_PASSWORD",
+                      "prestashop": "PRESTASHOP_API_KEY", "shopify": "SHOPIFY_ACCESS_TOKEN"}
+
+
+def what_runs(settings: Settings, api: dict[str, Any]) -> list[tuple[int, str]]:
+    """(log level, line) per configured system, said once at start: a system without
+    credentials runs nothing, and without this line a worker gives no sign of it."""
+    lines = []
+    for system in settings.systems:
+        if system not in CREDENTIAL_SETTING:
+            continue  # "file": changes come from `holded-sync ingest`; nothing runs for it
+        if system not in api:
+            lines.append((logging.WARNING, f"{system}: no credentials ({CREDENTIAL_SETTING[system]} "
+                          f"is not set), so no poller and no sink run for it; its commands wait "
+                          f"in commands.{system}"))
+        elif settings.run_sinks:
+            lines.append((logging.INFO, f"{system}: poller and sink run"))
+        else:
+            lines.append((logging.INFO, f"{system}: poller runs; sinks are off "
+                          "(HOLDED_SYNC_RUN_SINKS=false)"))
+    return lines
 
 
 def limiter_of(client: Any) -> TokenBucket | None:

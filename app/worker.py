@@ -24,7 +24,7 @@ from app.canonical_step import CanonicalStep
 from app.core.decide import BadEvent, Decision
 from app.core.keys import KeyError_
 from app.core.policy import Policy
-from app.connections import clients, engine_policy, limiter_of, pollers, sink_factories
+from app.connections import clients, engine_policy, limiter_of, pollers, sink_factories, what_runs
 from app.direct_table import DirectTable
 from app.jsonform import JsonFormError
 from app.lag import Progress
@@ -230,6 +230,12 @@ def create_app(settings: Settings, policy: Policy | None = None,
         await live.follow(settings)
 
     api = clients(settings)
+    running = what_runs(settings, api)
+
+    @app.task
+    async def say_what_runs() -> None:  # once the worker has set up its logging
+        for level, line in running:
+            log.log(level, line)
     factories = sink_factories(settings, live, api) if settings.run_sinks else {}
     ledgers = register_sinks(app, settings, factories, live)
     register_resender(app, settings, canonical_table, commands, frozenset(factories))

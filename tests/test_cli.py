@@ -185,3 +185,17 @@ def test_an_empty_table_says_why_on_stderr_and_prints_nothing(kafka):
     empty = CliRunner().invoke(cli, ["tables", "links"], env=env)
     assert empty.exit_code == 0 and empty.stdout == ""
     assert f"note: no links yet: {prefix}holded-sync-canonical-changelog holds no records" in empty.stderr
+
+
+@pytest.mark.kafka
+def test_a_worker_with_half_a_configuration_stops_with_one_clear_line(kafka, tmp_path):
+    import uuid
+
+    res = CliRunner().invoke(cli, ["worker"], env={
+        "HOLDED_SYNC_BROKER": kafka.url, "HOLDED_SYNC_TOPIC_PREFIX": f"t{uuid.uuid4().hex[:8]}.",
+        "HOLDED_SYNC_DATA_DIR": str(tmp_path), "HOLDED_SYNC_SYSTEMS": "holded,sap_b1",
+        "SAP_B1_PASSWORD": "secret"})
+    assert res.exit_code == 2, res.output
+    assert ("invalid settings: sap_b1 is not fully configured: company_db, username and password "
+            "are required (its settings: SAP_B1_BASE_URL, SAP_B1_COMPANY_DB, SAP_B1_USERNAME, "
+            "SAP_B1_PASSWORD)") in res.output

@@ -62,6 +62,11 @@ async def test_erp_documents_reach_holded_once_with_their_taxes(own_flow, holded
     writes = [r for r in holded.requests[before:] if r.method in ("POST", "PUT", "DELETE")]
     assert writes == [] and len(await holded.all("documents")) == 3
 
+    # At start the worker said what runs: Holded has its key, Odoo has none (files stand in).
+    log = flow.worker.log()
+    assert "holded: poller and sink run" in log
+    assert "odoo: no credentials (ODOO_API_KEY is not set), so no poller and no sink run" in log
+
 
 async def test_a_payment_made_in_holded_flows_back_as_a_command_to_the_erp(own_flow, holded):
     import httpx
