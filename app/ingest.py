@@ -99,7 +99,12 @@ def parse_lines(lines: Iterable[str], system: str, lane: str = "realtime"
             yield number, None, LineError(number, f"line longer than {MAX_LINE_BYTES} bytes")
             continue
         try:
-            yield number, build_event(loads_exact(line), system, lane), None
+            record = loads_exact(line)
+        except ValueError as exc:  # not JSON at all, or NaN / Infinity (not JSON either)
+            yield number, None, LineError(number, f"not valid JSON: {exc}")
+            continue
+        try:
+            yield number, build_event(record, system, lane), None
         except (ValueError, JsonFormError, KeyError_, BadEvent) as exc:
             yield number, None, LineError(number, str(exc))
 

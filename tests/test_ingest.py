@@ -41,6 +41,7 @@ def test_invalid_lines_are_reported_with_number_and_reason_and_valid_ones_kept()
     errors = {n: str(e) for n, _, e in out if e}
     assert [ev["entity_key"] for _, ev, e in out if not e] == ["contact/odoo/C1", "contact/odoo/C2"]
     assert set(errors) == {3, 4, 5, 6}
+    assert errors[3] == "line 3: not valid JSON: Expecting value: line 1 column 1 (char 0)"
     assert "entity must be one of" in errors[4]
     assert "data.name: required field is missing" in errors[5]
     assert "RFC 3339" in errors[6]
