@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -199,3 +200,31 @@ def test_a_worker_with_half_a_configuration_stops_with_one_clear_line(kafka, tmp
     assert ("invalid settings: sap_b1 is not fully configured: company_db, username and password "
             "are required (its settings: SAP_B1_BASE_URL, SAP_B1_COMPANY_DB, SAP_B1_USERNAME, "
             "SAP_B1_PASSWORD)") in res.output
+
+
+def test_the_holded_sandbox_prints_settings_a_worker_can_use(tmp_path):
+    import re
+    import signal
+    import threading
+
+    import httpx
+
+    proc = subprocess.Popen([sys.executable, "-m", "app", "sandbox", "holded", "--port", "0",
+                             "--api-key", "k-1"], stdout=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).resolve().parents[1], start_new_session=True)
+    # A sandbox that never prints would block readline: the watchdog ends it (EOF) after 30 s.
+    watchdog = threading.Timer(30, os.killpg, (proc.pid, signal.SIGKILL))
+    watchdog.start()
+    try:
+        banner = proc.stdout.readline() + proc.stdout.readline()  # it flushes both at once
+        found = re.search(r"HOLDED_API_URL=(\S+) HOLDED_API_KEY=(\S+)", banner)
+        assert found, banner
+        url, key = found.groups()
+        assert key == "k-1"
+        answer = httpx.get(f"{url}/invoicing/v1/contacts", headers={"key": key}, timeout=10)
+        assert answer.status_code == 200 and isinstance(answer.json(), list)
+    finally:
+        watchdog.cancel()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(10)
