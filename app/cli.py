@@ -28,11 +28,17 @@ def _settings(ctx: click.Context) -> Settings:
 
 @contextlib.contextmanager
 def _broker_errors(settings: Settings) -> Iterator[None]:
-    """Turn 'no broker' into one clear line and exit code 3."""
+    """Turn 'no broker' into one clear line and exit code 3, and topics that do not match the
+    settings into one clear line and exit code 2."""
     from aiokafka.errors import KafkaConnectionError
+
+    from app.topics import PartitionMismatch
 
     try:
         yield
+    except PartitionMismatch as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
     except KafkaConnectionError:
         click.echo(f"error: cannot reach Kafka at {settings.bootstrap} (HOLDED_SYNC_BROKER); "
                    "for a local one run `holded-sync dev kafka start`", err=True)

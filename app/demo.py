@@ -172,7 +172,7 @@ async def _summary(settings: Settings, holded) -> None:
     example = next((k for k in sorted(entities) if k.startswith("invoice/")), min(entities, default=""))
     say("\nWhere to look next, in the demo's topics:", bold=True)
     say(f"  export HOLDED_SYNC_BROKER={settings.broker} HOLDED_SYNC_TOPIC_PREFIX={settings.topic_prefix} "
-        f"HOLDED_SYNC_SYSTEMS={','.join(settings.systems)}")
+        f"HOLDED_SYNC_SYSTEMS={','.join(settings.systems)} HOLDED_SYNC_PARTITIONS={settings.partitions}")
     say("  holded-sync tables entities       # also links, replicas")
     say(f"  holded-sync history {example}")
     say("  holded-sync conflicts list")

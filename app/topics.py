@@ -14,7 +14,8 @@ from aiokafka.protocol.offset import OffsetRequest
 
 from app.settings import Settings
 
-__all__ = ["CANONICAL_TABLE", "TopicNames", "TopicSpec", "ensure_topics", "kafka_client_options", "topic_plan"]
+__all__ = ["CANONICAL_TABLE", "PartitionMismatch", "TopicNames", "TopicSpec", "ensure_topics",
+           "kafka_client_options", "topic_plan"]
 
 log = logging.getLogger(__name__)
 CANONICAL_TABLE = "canonical"  # state, replicas and links of each entity (app/canonical_entry.py)
@@ -144,13 +145,24 @@ def topic_plan(settings: Settings) -> list[TopicSpec]:
     return plan
 
 
+class PartitionMismatch(ValueError):
+    """Existing topics have another partition count than the settings say."""
+
+
 async def ensure_topics(settings: Settings) -> list[str]:
-    """Create the topics of ``topic_plan`` that do not exist yet."""
-    wanted = [NewTopic(t.name, t.partitions, 1, topic_configs=t.config) for t in topic_plan(settings)]
+    """Create the topics of ``topic_plan`` that do not exist yet; raise PartitionMismatch if
+    existing ones have another partition count. Tables must be co-partitioned with ``inbox``,
+    and readers that trust the setting would wait for partitions that do not exist."""
+    plan = topic_plan(settings)
+    wanted = [NewTopic(t.name, t.partitions, 1, topic_configs=t.config) for t in plan]
     admin = AIOKafkaAdminClient(**kafka_client_options(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
+        present = [t for t in plan if t.name in existing]
+        if present:
+            _check_partitions(present, await admin.describe_topics([t.name for t in present]),
+                              settings.partitions)
         missing = [t for t in wanted if t.name not in existing]
         if missing:
             try:
@@ -162,6 +174,22 @@ async def ensure_topics(settings: Settings) -> list[str]:
         return [t.name for t in missing]
     finally:
         await admin.close()
+
+
+def _check_partitions(specs: list[TopicSpec], described: list[dict], setting: int) -> None:
+    counts = {d["topic"]: len(d["partitions"]) for d in described if d.get("error_code", 0) == 0}
+    wrong: dict[int, list[str]] = {}  # actual count -> topics
+    for s in specs:
+        if s.name in counts and counts[s.name] != s.partitions:
+            wrong.setdefault(counts[s.name], []).append(s.name)
+    if wrong:
+        found = "; ".join(f"{len(names)} have {count} ({', '.join(names[:3])}"
+                          f"{f' and {len(names) - 3} more' if len(names) > 3 else ''})"
+                          for count, names in sorted(wrong.items()))
+        raise PartitionMismatch(
+            f"topics exist with another partition count than HOLDED_SYNC_PARTITIONS={setting}: "
+            f"{found}. Set HOLDED_SYNC_PARTITIONS to the count they have (Kafka cannot shrink a "
+            "topic, and growing one sends keys to other partitions than their tables hold)")
 
 
 async def _wait_for_leaders(admin: AIOKafkaAdminClient, topics: list[str], timeout: float = 30.0) -> None:

@@ -37,3 +37,45 @@ def test_new_topics_take_writes_without_a_retry_as_soon_as_ensure_topics_returns
     # writes were refused (NOT_LEADER_OR_FOLLOWER) and retried with a warning each.
     assert [r.getMessage() for r in caplog.records if r.name.startswith("aiokafka")] == []
     assert asyncio.run(ensure_topics(settings)) == []  # a second call creates nothing
+
+
+def test_topics_with_another_partition_count_stop_every_command_with_one_clear_line(kafka, tmp_path):
+    from click.testing import CliRunner
+
+    from app.cli import cli
+    from app.topics import PartitionMismatch
+
+    settings = kafka.settings(tmp_path, partitions=4)
+    asyncio.run(ensure_topics(settings))
+    eight = settings.model_copy(update={"partitions": 8, "generation": 1})
+    with pytest.raises(PartitionMismatch) as mismatch:
+        asyncio.run(ensure_topics(eight))
+    four = {t.name for t in topic_plan(settings) if t.partitions == 4}
+    flow = [t.name for t in topic_plan(eight) if t.name in four]  # gen 1 shares all but a changelog
+    assert str(mismatch.value).startswith(
+        f"topics exist with another partition count than HOLDED_SYNC_PARTITIONS=8: "
+        f"{len(flow)} have 4 ({', '.join(flow[:3])} and {len(flow) - 3} more). Set "
+        "HOLDED_SYNC_PARTITIONS to the count they have")
+    # Nothing was created for the new generation: its changelog would have had 8 partitions.
+    assert TopicNames(eight).changelog("canonical") not in asyncio.run(_topic_names(settings))
+
+    jsonl = tmp_path / "one.jsonl"
+    jsonl.write_text('{"entity": "contact", "id": "C1", "updated_at": "2026-03-02T09:00:00Z", '
+                     '"data": {"kind": "customer", "name": "A", "tax_id": "B12345674"}}\n')
+    res = CliRunner().invoke(cli, ["ingest", str(jsonl), "--system", "odoo"], env={
+        "HOLDED_SYNC_BROKER": kafka.url, "HOLDED_SYNC_TOPIC_PREFIX": settings.topic_prefix,
+        "HOLDED_SYNC_SYSTEMS": "holded,odoo", "HOLDED_SYNC_PARTITIONS": "8"})
+    assert res.exit_code == 2 and res.stdout == ""
+    assert res.stderr.startswith("error: topics exist with another partition count than "
+                                 "HOLDED_SYNC_PARTITIONS=8: ")
+
+
+async def _topic_names(settings) -> set[str]:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(**kafka_client_options(settings))
+    await admin.start()
+    try:
+        return set(await admin.list_topics())
+    finally:
+        await admin.close()

@@ -38,7 +38,7 @@ async def test_the_quick_start_demo_tells_its_whole_story(kafka, tmp_path, capsy
     export = re.search(r"^  export (.+)$", out, re.M)
     assert export, out
     env = dict(pair.split("=", 1) for pair in export.group(1).split())
-    assert env["HOLDED_SYNC_BROKER"] == kafka.url
+    assert env["HOLDED_SYNC_BROKER"] == kafka.url and env["HOLDED_SYNC_PARTITIONS"] == "4"
 
     def run(*args: str):
         return CliRunner().invoke(cli, list(args), env=env)
