@@ -23,8 +23,8 @@ from app.settings import Settings
 from connectors.base.contracts import Ledger, Sink
 from connectors.base.limiter import RateLimit, TokenBucket
 
-__all__ = ["CREDENTIAL_SETTING", "IncompleteSettings", "Poller", "SinkFactory", "clients", "held_fields", "limiter_of", "pollers",
-           "reported_view", "sink_factories", "what_runs"]
+__all__ = ["CREDENTIAL_SETTING", "IncompleteSettings", "Poller", "SinkFactory", "clients", "held_fields",
+           "limiter_of", "pollers", "reported_view", "sink_factories", "what_runs"]
 
 SinkFactory = Callable[[Ledger], Sink]
 
@@ -107,6 +107,25 @@ class _StreamsPoller:
         return json.dumps({name: st.to_json() for name, st in new.items()}), events
 
 
+class IncompleteSettings(ValueError):
+    """A system's credential is set, but the rest of its settings do not make a client."""
+
+
+# What each system's client reads (README, Configuration), for the error above.
+SETTINGS_OF = {
+    "holded": "HOLDED_API_URL, HOLDED_API_KEY, HOLDED_API_VERSION",
+    "odoo": "ODOO_URL, ODOO_DB, ODOO_LOGIN, ODOO_API_KEY, ODOO_PROTOCOL",
+    "business_central": "BC_TENANT, BC_ENVIRONMENT, BC_COMPANY_ID, BC_CLIENT_ID, BC_CLIENT_SECRET",
+    "sap_b1": "SAP_B1_BASE_URL, SAP_B1_COMPANY_DB, SAP_B1_USERNAME, SAP_B1_PASSWORD",
+    "prestashop": "PRESTASHOP_URL, PRESTASHOP_API_KEY",
+    "shopify": "SHOPIFY_SHOP_URL, SHOPIFY_ACCESS_TOKEN, SHOPIFY_API_VERSION",
+}
+# The setting each system's client needs before it exists (see clients() below).
+CREDENTIAL_SETTING = {"holded": "HOLDED_API_KEY", "odoo": "ODOO_API_KEY",
+                      "business_central": "BC_CLIENT_SECRET", "sap_b1": "SAP_B1_PASSWORD",
+                      "prestashop": "PRESTASHOP_API_KEY", "shopify": "SHOPIFY_ACCESS_TOKEN"}
+
+
 def clients(settings: Settings) -> dict[str, Any]:
     """One API client per configured system, shared by its sink and its poller (and so one
     limiter per credential). A system whose credential is set but whose other settings do not
@@ -174,25 +193,6 @@ def _client(system: str, settings: Settings) -> Any:
         return ShopifyClient(_http("shopify", settings.api_timeout_s), shop_url=sh.shop_url,
                              access_token=sh.access_token, api_version=sh.api_version)
     return None
-
-
-class IncompleteSettings(ValueError):
-    """A system's credential is set, but the rest of its settings do not make a client."""
-
-
-# What each system's client reads (README, Configuration), for the error above.
-SETTINGS_OF = {
-    "holded": "HOLDED_API_URL, HOLDED_API_KEY, HOLDED_API_VERSION",
-    "odoo": "ODOO_URL, ODOO_DB, ODOO_LOGIN, ODOO_API_KEY, ODOO_PROTOCOL",
-    "business_central": "BC_TENANT, BC_ENVIRONMENT, BC_COMPANY_ID, BC_CLIENT_ID, BC_CLIENT_SECRET",
-    "sap_b1": "SAP_B1_BASE_URL, SAP_B1_COMPANY_DB, SAP_B1_USERNAME, SAP_B1_PASSWORD",
-    "prestashop": "PRESTASHOP_URL, PRESTASHOP_API_KEY",
-    "shopify": "SHOPIFY_SHOP_URL, SHOPIFY_ACCESS_TOKEN, SHOPIFY_API_VERSION",
-}
-# The setting each system's client needs before it exists (see clients() above).
-CREDENTIAL_SETTING = {"holded": "HOLDED_API_KEY", "odoo": "ODOO_API_KEY",
-                      "business_central": "BC_CLIENT_SECRET", "sap_b1": "SAP_B1_PASSWORD",
-                      "prestashop": "PRESTASHOP_API_KEY", "shopify": "SHOPIFY_ACCESS_TOKEN"}
 
 
 def what_runs(settings: Settings, api: dict[str, Any]) -> list[tuple[int, str]]:
