@@ -207,9 +207,9 @@ def what_runs(settings: Settings, api: dict[str, Any]) -> list[tuple[int, str]]:
                           f"is not set), so no poller and no sink run for it; its commands wait "
                           f"in commands.{system}"))
         elif settings.run_sinks:
-            lines.append((logging.INFO, f"{system}: poller and sink run"))
+            lines.append((logging.INFO, f"{system}: its sink runs, and its poller on the leader"))
         else:
-            lines.append((logging.INFO, f"{system}: poller runs; sinks are off "
+            lines.append((logging.INFO, f"{system}: its poller runs on the leader; sinks are off "
                           "(HOLDED_SYNC_RUN_SINKS=false)"))
     return lines
 

@@ -236,6 +236,7 @@ def create_app(settings: Settings, policy: Policy | None = None,
     async def say_what_runs() -> None:  # once the worker has set up its logging
         for level, line in running:
             log.log(level, line)
+
     factories = sink_factories(settings, live, api) if settings.run_sinks else {}
     ledgers = register_sinks(app, settings, factories, live)
     register_resender(app, settings, canonical_table, commands, frozenset(factories))

@@ -34,12 +34,12 @@ def test_a_system_without_credentials_is_a_warning_that_names_its_setting(monkey
     settings = Settings(systems=("holded", "odoo", "file"))
     lines = what_runs(settings, clients(settings))
     assert lines == [
-        (logging.INFO, "holded: poller and sink run"),
+        (logging.INFO, "holded: its sink runs, and its poller on the leader"),
         (logging.WARNING, "odoo: no credentials (ODOO_API_KEY is not set), so no poller and no "
                           "sink run for it; its commands wait in commands.odoo")]
     replay_worker = settings.model_copy(update={"run_sinks": False})
     assert what_runs(replay_worker, clients(replay_worker))[0] == (
-        logging.INFO, "holded: poller runs; sinks are off (HOLDED_SYNC_RUN_SINKS=false)")
+        logging.INFO, "holded: its poller runs on the leader; sinks are off (HOLDED_SYNC_RUN_SINKS=false)")
 
 
 def test_a_credential_without_the_rest_is_a_clear_error_naming_the_settings(monkeypatch):
