@@ -292,9 +292,12 @@ def serve(port: int = 8791, *, notify_every: float = 30.0, **options: Any) -> No
     """Run a sandbox until SIGINT/SIGTERM, delivering webhook notices every ``notify_every`` s."""
 
     async def main() -> None:
+        from app.devrun.sandboxes import worker_env
+
         server = await start_bc_sandbox(port, **options)
         print(f"Business Central sandbox: API {server.company_url}\n"
-              f"  token endpoint {server.token_url} (client {server.client_id})", flush=True)
+              f"  token endpoint {server.token_url} (client {server.client_id})\n"
+              f"  a worker uses it with {worker_env('business_central', server)}", flush=True)
         done = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -321,8 +321,11 @@ def serve(port: int = 8069, **options: Any) -> None:
     """Run the sandbox until SIGINT/SIGTERM (``holded-sync sandbox odoo``)."""
 
     async def main() -> None:
+        from app.devrun.sandboxes import worker_env
+
         server = await start_odoo_sandbox(port=port, **options)
-        print(f"Odoo sandbox at {server.url}  (db {server.db}, admin key sandbox-key)", flush=True)
+        print(f"Odoo sandbox at {server.url}  (db {server.db}, admin key sandbox-key)\n"
+              f"  a worker uses it with {worker_env('odoo', server)}", flush=True)
         done = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

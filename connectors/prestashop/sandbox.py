@@ -298,8 +298,11 @@ def serve(port: int = 8080, **options: Any) -> None:
     """Run the sandbox until SIGINT/SIGTERM (``holded-sync sandbox prestashop``)."""
 
     async def main() -> None:
+        from app.devrun.sandboxes import worker_env
+
         server = await start_prestashop_sandbox(port=port, **options)
-        print(f"PrestaShop sandbox at {server.url}/api  (key {KEY})", flush=True)
+        print(f"PrestaShop sandbox at {server.url}/api  (key {KEY})\n"
+              f"  a worker uses it with {worker_env('prestashop', server)}", flush=True)
         done = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -337,9 +337,12 @@ def serve(port: int = 50000, **options: Any) -> None:
     """Run the sandbox until SIGINT/SIGTERM (``holded-sync sandbox sap``)."""
 
     async def main() -> None:
+        from app.devrun.sandboxes import worker_env
+
         server = await start_sap_sandbox(port=port, **options)
         print(f"SAP B1 Service Layer sandbox at {server.url}  (CompanyDB {server.company_db}, "
-              f"user {USER} / {PASSWORD})", flush=True)
+              f"user {USER} / {PASSWORD})\n"
+              f"  a worker uses it with {worker_env('sap_b1', server)}", flush=True)
         done = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -297,13 +297,16 @@ def serve(port: int = 8793, *, webhook_url: str | None = None, flush_every: floa
     there every ``flush_every`` seconds."""
 
     async def main() -> None:
+        from app.devrun.sandboxes import worker_env
+
         server = await start_shopify_sandbox(port, **options)
         if webhook_url:
             for topic in ("orders/updated", "customers/update", "products/update"):
                 server.webhooks.subscribe(topic, webhook_url)
         print(f"Shopify sandbox: GraphQL {server.graphql_url}\n"
               f"  X-Shopify-Access-Token {server.access_token}; webhook secret "
-              f"{server.app_secret}", flush=True)
+              f"{server.app_secret}\n"
+              f"  a worker uses it with {worker_env('shopify', server)}", flush=True)
         done = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
