@@ -107,6 +107,7 @@ def worker(ctx: click.Context) -> None:
     from app.worker import create_app, tune_gc
 
     settings = _settings(ctx)
+    _check_data_dir(settings.data_dir)
 
     async def prepare():  # the topics, then the replay plan before this worker commits any of it
         await ensure_topics(settings)
@@ -119,6 +120,18 @@ def worker(ctx: click.Context) -> None:
         raise click.UsageError(f"invalid settings: {exc}") from exc
     tune_gc()
     quiet_worker(app, settings.log_level).execute_from_commandline()
+
+
+def _check_data_dir(path: Path) -> None:
+    """The worker keeps its tables there: say so before faust fails on it with a traceback."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise click.UsageError(f"invalid settings: HOLDED_SYNC_DATA_DIR={path} cannot be a "
+                               f"directory for the tables: {exc.strerror}") from exc
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise click.UsageError(f"invalid settings: HOLDED_SYNC_DATA_DIR={path} is not writable "
+                               "by this user")
 
 
 def quiet_worker(app, log_level: str):  # -> faust.Worker

@@ -228,3 +228,19 @@ def test_the_holded_sandbox_prints_settings_a_worker_can_use(tmp_path):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(10)
+
+
+def test_a_data_dir_the_worker_cannot_use_is_one_clear_line_before_anything_starts(tmp_path, monkeypatch):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    res = CliRunner().invoke(cli, ["worker"], env={"HOLDED_SYNC_DATA_DIR": str(a_file / "tables")})
+    assert res.exit_code == 2
+    assert (f"invalid settings: HOLDED_SYNC_DATA_DIR={a_file / 'tables'} cannot be a directory "
+            "for the tables: Not a directory") in res.output
+    # Not writable (root may write anywhere, so the check itself is made to say no).
+    import app.cli
+
+    monkeypatch.setattr(app.cli.os, "access", lambda path, mode: False)
+    res = CliRunner().invoke(cli, ["worker"], env={"HOLDED_SYNC_DATA_DIR": str(tmp_path / "data")})
+    assert res.exit_code == 2
+    assert f"HOLDED_SYNC_DATA_DIR={tmp_path / 'data'} is not writable by this user" in res.output
