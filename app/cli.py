@@ -108,6 +108,7 @@ def worker(ctx: click.Context) -> None:
 
     settings = _settings(ctx)
     _check_data_dir(settings.data_dir)
+    _check_web_port(settings.web_host, settings.web_port)
 
     async def prepare():  # the topics, then the replay plan before this worker commits any of it
         await ensure_topics(settings)
@@ -132,6 +133,22 @@ def _check_data_dir(path: Path) -> None:
     if not os.access(path, os.W_OK | os.X_OK):
         raise click.UsageError(f"invalid settings: HOLDED_SYNC_DATA_DIR={path} is not writable "
                                "by this user")
+
+
+def _check_web_port(host: str, port: int) -> None:
+    """The web server (/metrics, /readyz, webhooks) binds late in faust's start, and a port in
+    use ended the worker with a traceback; try it first. (It can still be taken in between.)"""
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            click.echo(f"error: the worker's web port {host}:{port} (HOLDED_SYNC_WEB_PORT) cannot "
+                       f"be bound: {exc.strerror}; another worker on this machine needs a port of "
+                       "its own", err=True)
+            sys.exit(3)
 
 
 def quiet_worker(app, log_level: str):  # -> faust.Worker

@@ -244,3 +244,17 @@ def test_a_data_dir_the_worker_cannot_use_is_one_clear_line_before_anything_star
     res = CliRunner().invoke(cli, ["worker"], env={"HOLDED_SYNC_DATA_DIR": str(tmp_path / "data")})
     assert res.exit_code == 2
     assert f"HOLDED_SYNC_DATA_DIR={tmp_path / 'data'} is not writable by this user" in res.output
+
+
+def test_a_web_port_in_use_is_one_clear_line_before_anything_starts(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        res = CliRunner().invoke(cli, ["worker"], env={
+            "HOLDED_SYNC_DATA_DIR": str(tmp_path), "HOLDED_SYNC_WEB_PORT": str(port)})
+    assert res.exit_code == 3
+    assert (f"error: the worker's web port 127.0.0.1:{port} (HOLDED_SYNC_WEB_PORT) cannot be "
+            "bound: Address already in use") in res.stderr
