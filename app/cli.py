@@ -179,7 +179,18 @@ def ingest(ctx: click.Context, file: Path, system: str, lane: str) -> None:
                                f"(HOLDED_SYNC_SYSTEMS={','.join(settings.systems)})")
     with _broker_errors(settings):
         asyncio.run(ensure_topics(settings))
-        report = asyncio.run(ingest_file(file, system, settings, lane))
+        if sys.stderr.isatty():  # a bar for a person waiting on a big file; logs get no noise
+            with file.open("rb") as fh:
+                lines = sum(1 for _ in fh)
+            with click.progressbar(length=lines, label=f"publishing {file.name}", show_pos=True,
+                                   file=click.get_text_stream("stderr")) as bar:
+                def on_line(number: int) -> None:
+                    if number - bar.pos >= 500:
+                        bar.update(number - bar.pos)
+                report = asyncio.run(ingest_file(file, system, settings, lane, on_line))
+                bar.update(lines - bar.pos)
+        else:
+            report = asyncio.run(ingest_file(file, system, settings, lane))
     for error in report.errors:
         click.echo(f"{file}:{error}", err=True)
     click.echo(f"published {report.published} change event(s) to changes.{system}; "

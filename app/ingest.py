@@ -111,7 +111,8 @@ def parse_lines(lines: Iterable[str], system: str, lane: str = "realtime"
 
 async def ingest_file(path: Path, system: str, settings: Settings, lane: str = "realtime",
                       progress: Any = None) -> IngestReport:
-    """Publish every valid line of ``path`` to ``changes.<system>``; report the invalid ones."""
+    """Publish every valid line of ``path`` to ``changes.<system>``; report the invalid ones.
+    ``progress``, if given, is called with the number of each line read (valid or not)."""
     if system not in settings.systems:
         raise ValueError(f"system {system!r} is not configured (HOLDED_SYNC_SYSTEMS="
                          f"{','.join(settings.systems)})")
@@ -124,15 +125,15 @@ async def ingest_file(path: Path, system: str, settings: Settings, lane: str = "
     try:
         pending = []
         with path.open(encoding="utf-8") as fh:
-            for _number, event, error in parse_lines(fh, system, lane):
+            for number, event, error in parse_lines(fh, system, lane):
+                if progress:
+                    progress(number)
                 if error:
                     report.errors.append(error)
                     continue
                 key = event["entity_key"]
                 pending.append(await producer.send(topic, key=key.encode(), value=change.dumps(event)))
                 report.keys.append(key)
-                if progress:
-                    progress(len(report.keys))
         for fut in pending:
             await fut
         report.published = len(pending)

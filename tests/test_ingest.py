@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from app.core.hashing import content_hash
 from app.ingest import parse_lines
 
@@ -51,3 +53,20 @@ def test_delete_carries_no_payload():
     [(_, event, error)] = list(parse_lines([json.dumps(
         {"entity": "contact", "id": "C1", "updated_at": "2026-03-02T00:00:00Z", "op": "delete"})], "odoo"))
     assert error is None and event["op"] == "delete" and event["payload"] is None
+
+
+@pytest.mark.kafka
+def test_ingest_reports_each_line_it_reads_for_a_progress_bar(kafka, tmp_path):
+    import asyncio
+
+    from app.ingest import ingest_file
+    from app.topics import ensure_topics
+
+    settings = kafka.settings(tmp_path)
+    asyncio.run(ensure_topics(settings))
+    path = tmp_path / "five.jsonl"
+    path.write_text("\n".join([line(id="C1"), line(id="C2"), "", "not json", line(id="C3")]) + "\n")
+    seen: list[int] = []
+    report = asyncio.run(ingest_file(path, "odoo", settings, progress=seen.append))
+    assert seen == [1, 2, 4, 5]  # the blank line 3 is not a record; the bad line 4 is read
+    assert report.published == 3 and [e.line for e in report.errors] == [4]
