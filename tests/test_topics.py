@@ -43,6 +43,7 @@ def test_topics_with_another_partition_count_stop_every_command_with_one_clear_l
     from click.testing import CliRunner
 
     from app.cli import cli
+    from app.inspect import topic_exists
     from app.topics import PartitionMismatch
 
     settings = kafka.settings(tmp_path, partitions=4)
@@ -57,7 +58,7 @@ def test_topics_with_another_partition_count_stop_every_command_with_one_clear_l
         f"{len(flow)} have 4 ({', '.join(flow[:3])} and {len(flow) - 3} more). Set "
         "HOLDED_SYNC_PARTITIONS to the count they have")
     # Nothing was created for the new generation: its changelog would have had 8 partitions.
-    assert TopicNames(eight).changelog("canonical") not in asyncio.run(_topic_names(settings))
+    assert not asyncio.run(topic_exists(settings, TopicNames(eight).changelog("canonical")))
 
     jsonl = tmp_path / "one.jsonl"
     jsonl.write_text('{"entity": "contact", "id": "C1", "updated_at": "2026-03-02T09:00:00Z", '
@@ -68,14 +69,3 @@ def test_topics_with_another_partition_count_stop_every_command_with_one_clear_l
     assert res.exit_code == 2 and res.stdout == ""
     assert res.stderr.startswith("error: topics exist with another partition count than "
                                  "HOLDED_SYNC_PARTITIONS=8: ")
-
-
-async def _topic_names(settings) -> set[str]:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(**kafka_client_options(settings))
-    await admin.start()
-    try:
-        return set(await admin.list_topics())
-    finally:
-        await admin.close()
