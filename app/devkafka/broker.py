@@ -230,7 +230,6 @@ class _PortTaken(Exception):
 def _start(lib: Path, data: Path, port: int, timeout: float) -> BrokerInfo:
     """One start of the broker on ``port`` and a new controller port, until it serves metadata."""
     controller_port = free_port()
-    saved = data / "broker.port"
     props = data / "server.properties"
     props.write_text(_server_properties(data, port, controller_port))
     if not (data / "kraft-logs" / "meta.properties").exists():
@@ -249,7 +248,7 @@ def _start(lib: Path, data: Path, port: int, timeout: float) -> BrokerInfo:
         stdin=subprocess.DEVNULL, start_new_session=True, cwd=data)
     logfile.close()
     (data / "broker.pid").write_text(str(proc.pid))
-    saved.write_text(str(port))
+    (data / "broker.port").write_text(str(port))
     info = BrokerInfo(proc.pid, port, data)
     try:
         _run_blocking(_wait_ready(info, proc, timeout))
