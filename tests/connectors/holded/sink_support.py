@@ -7,7 +7,6 @@ mapping's per-line rounding agree (whole cents per line at 21 %), unless a test 
 from __future__ import annotations
 
 import contextlib
-import copy as copy_module
 import datetime as dt
 import json
 from collections.abc import Callable, Iterator, Sequence
@@ -141,25 +140,27 @@ class FastListStore(SandboxStore):
     O(records) per request, so the sandbox's latency grows with its store, and a benchmark of
     thousands of documents measures the sandbox more than the client. Here each collection is
     read once, kept decoded in ``seq`` order, and kept in step by this store's own writes;
-    a list filters that copy and hands out private copies of the matches.
+    a list filters that copy and hands out private copies of the matches, decoded from the
+    stored JSON (several times cheaper than a deep copy of the decoded body).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # collection -> id -> (seq, decoded body), in seq order; only collections listed so far
-        self._mirror: dict[str, dict[str, tuple[int, dict[str, Any]]]] = {}
+        # collection -> id -> (seq, decoded body, its JSON), in seq order; only collections
+        # listed so far
+        self._mirror: dict[str, dict[str, tuple[int, dict[str, Any], str]]] = {}
 
-    def _copy_of(self, collection: str) -> dict[str, tuple[int, dict[str, Any]]] | None:
+    def _copy_of(self, collection: str) -> dict[str, tuple[int, dict[str, Any], str]] | None:
         return self._mirror.get(collection)
 
-    async def _load(self, collection: str, after_seq: int = 0) -> dict[str, tuple[int, dict[str, Any]]]:
+    async def _load(self, collection: str, after_seq: int = 0) -> dict[str, tuple[int, dict[str, Any], str]]:
         mirror = self._mirror.setdefault(collection, {})
         async with self._db.execute(
             "SELECT seq, id, body FROM records WHERE collection = ? AND seq > ? ORDER BY seq",
             (collection, after_seq),
         ) as cursor:
             for seq, record_id, text in await cursor.fetchall():
-                mirror[record_id] = (seq, json.loads(text))
+                mirror[record_id] = (seq, json.loads(text), text)
         return mirror
 
     async def _caught_up(self, collection: str) -> None:
@@ -183,7 +184,8 @@ class FastListStore(SandboxStore):
         await super().put(collection, body)
         copy = self._copy_of(collection)
         if copy is not None and body["id"] in copy:
-            copy[body["id"]] = (copy[body["id"]][0], json.loads(json.dumps(body)))
+            text = json.dumps(body)
+            copy[body["id"]] = (copy[body["id"]][0], json.loads(text), text)
 
     async def delete(self, collection: str, record_id: str) -> bool:
         deleted = await super().delete(collection, record_id)
@@ -197,7 +199,7 @@ class FastListStore(SandboxStore):
         copy = self._copy_of(collection)
         if copy is None:
             copy = await self._load(collection)
-        return [(seq, copy_module.deepcopy(body)) for seq, body in copy.values()
+        return [(seq, json.loads(text)) for seq, body, text in copy.values()
                 if seq > after_seq and (where is None or where(body))]
 
 
