@@ -83,9 +83,13 @@ class CanonicalStep:
         return Step(decision, entry)
 
 
-def read(key: bytes | None, value: bytes) -> Inbound:
+def read(key: bytes | None, value: bytes | None) -> Inbound:
     """Decode an inbox record and check it belongs to ``key`` (raises what the agent
     dead-letters)."""
+    if key is None:
+        raise BadEvent("the record has no key (every record is keyed by its entity key)")
+    if value is None:
+        raise BadEvent("the record has no value (a tombstone; changes and results are never deleted)")
     if RESULT.knows(value):
         result = Inbound(True, RESULT.loads(value))
     else:
@@ -102,6 +106,7 @@ def decide(inbound: Inbound, entry: Entry, policy: Policy) -> Decision:
                         entry.record("links"), policy)
 
 
-def _check_key(key: bytes | None, entity_key: str) -> None:
-    if key is None or key.decode("utf-8", "replace") != entity_key:
+def _check_key(key: bytes, entity_key: str) -> None:
+    # Bytes compared, so a key that is not UTF-8 never matches (and never becomes a table key).
+    if key != entity_key.encode("utf-8", "replace"):
         raise BadEvent(f"record key {key!r} is not the entity key {entity_key!r}")

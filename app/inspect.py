@@ -49,7 +49,8 @@ async def read_topic(settings: Settings, topic: str, decode: Callable[[bytes], A
             batch = await consumer.getmany(*left, timeout_ms=1000)
             for tp, msgs in batch.items():
                 for m in msgs:
-                    k = m.key.decode() if m.key is not None else None
+                    # A key that is not UTF-8 (a bad record, dead-lettered with it) stays readable.
+                    k = m.key.decode("utf-8", "backslashreplace") if m.key is not None else None
                     if key is None or k == key:
                         value = decode(m.value) if decode and m.value is not None else m.value
                         out.append(Record(k, value, m.partition, m.offset, m.timestamp))

@@ -206,7 +206,7 @@ def create_app(settings: Settings, policy: Policy | None = None,
             key = event.key
             inbox_in.inc()
             try:
-                done = step(key, event.value, entries.get(key))
+                done = step(key, event.value, entries.get(key) if key is not None else None)
             except REJECTED as exc:
                 await dead_letter(event, str(exc), exc.__class__.__name__)
                 continue

@@ -102,3 +102,18 @@ def test_cached_entry_is_not_used_once_the_table_holds_other_bytes(policy) -> No
     assert (step.cache.hits, step.cache.misses) == (0, 2)
     assert step(key, again, on_other.entry.raw).decision.outcome == "duplicate"
     assert step.cache.hits == 1
+
+
+@pytest.mark.parametrize("key, value, reason", [
+    (None, "good", "the record has no key"),
+    (b"contact/odoo/C1", None, "the record has no value"),
+    # decoded leniently this key would read as the entity key; as bytes it is not
+    (b"contact/odoo/C\xff", "replacement", "is not the entity key"),
+])
+def test_records_without_a_key_or_value_or_with_another_key_are_rejected_with_the_reason(
+        policy, key, value, reason):
+    entity_key = "contact/odoo/C\ufffd" if value == "replacement" else "contact/odoo/C1"
+    if value is not None:
+        value = CHANGE.dumps(change("odoo", contact(name="N"), key=entity_key, ts=1_700_000_000_000))
+    with pytest.raises(BadEvent, match=reason):
+        CanonicalStep(policy, 10)(key, value, None)

@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaProducer
 
 from app.avro import MARKER, codec
 from app.core.hashing import content_hash
+from app.operator_cli import dlq_row, read_dlq
 from app.topics import kafka_client_options
 from tests.core import factories as f
 
@@ -37,7 +38,7 @@ def _bad_records(run: str, names, rng: random.Random) -> list[tuple[str, bytes |
         ev = event(i)
         key = ev["entity_key"].encode()
         good_bytes = CHANGE.dumps(ev)
-        match i % 15:
+        match i % 16:
             case 0:
                 return changes, key, b"\x00" + rng.randbytes(rng.randint(0, 300)), "random_bytes"
             case 1:
@@ -78,6 +79,10 @@ def _bad_records(run: str, names, rng: random.Random) -> list[tuple[str, bytes |
                                     "content_hash": ev["content_hash"]})
                 raw = RESULT.dumps(res)
                 return results, key, raw[:rng.randint(10, len(raw) - 1)], "truncated_result"
+            case 14:  # a key that is not UTF-8, whose lossy decoding is the entity key
+                bad = event(i, entity_key=f"contact/odoo/{run}-\ufffd-{i}", source_id=f"{run}-\ufffd-{i}")
+                return changes, f"contact/odoo/{run}-\xff-{i}".encode("latin-1"), CHANGE.dumps(bad), \
+                    "non_utf8_key"
             case _:
                 res = f.result_for({"command_id": "c" * 32, "entity_key": ev["entity_key"],
                                     "target_system": "holded", "vector": {"odoo": 1},
@@ -131,6 +136,16 @@ async def test_malformed_records_are_dead_lettered_and_good_ones_still_flow(own_
     kinds_by_value = {(t, k, v): kind for t, k, v, kind in records}
     errors = Counter((kinds_by_value[(d["source_topic"], d["key"], d["value"])], d["error"]) for d in dlq)
     assert {kind for kind, _ in errors} == {kind for *_, kind in records} - {"good"}
+    reasons = {kinds_by_value[(d["source_topic"], d["key"], d["value"])]: d["reason"] for d in dlq}
+    assert reasons["no_record_key"].startswith("the record has no key"), reasons["no_record_key"]
+    assert reasons["tombstone"].startswith("the record has no value"), reasons["tombstone"]
+    assert "is not the entity key" in reasons["non_utf8_key"], reasons["non_utf8_key"]
+
+    # The operator's tools read every dead letter, the one whose key is not UTF-8 included.
+    listed = [dlq_row(n, rec) for n, rec in await read_dlq(flow.settings)]
+    assert len(listed) == BAD
+    assert sum(1 for row in listed if row["key"] and "\ufffd" in row["key"]) == \
+        Counter(kind for *_, kind in records)["non_utf8_key"]
 
     # The worker is alive and healthy, and no agent crashed on the way.
     assert flow.worker.proc.poll() is None
