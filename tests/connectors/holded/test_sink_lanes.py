@@ -98,17 +98,19 @@ async def test_commands_wait_until_the_mappings_topic_is_read(sandbox: SandboxSe
         assert done["status"] == "succeeded"
 
 
-async def test_a_mapping_read_again_re_drives_only_what_it_did_not_park() -> None:
-    def parked(n: int, under: int | None) -> tuple[bytes, bytes]:
-        cmd = contact_command(n)
-        state = {"results": {cmd["command_id"]: {
-            "command_id": cmd["command_id"], "entity_key": cmd["entity_key"],
-            "target_system": "holded", "status": "parked", "target_id": None, "reason": "no",
-            "completed_ts": 1, "mapping_version": under, "vector": cmd["vector"],
-            "content_hash": cmd["content_hash"]}},
-            "written": {}, "parked": {cmd["command_id"]: COMMAND.dumps(cmd)}}
-        return cmd["entity_key"].encode(), LEDGER.dumps(state)
+def parked(n: int, under: int | None) -> tuple[bytes, bytes]:
+    """One entity's ledger entry holding one command parked under mapping ``under``."""
+    cmd = contact_command(n)
+    state = {"results": {cmd["command_id"]: {
+        "command_id": cmd["command_id"], "entity_key": cmd["entity_key"],
+        "target_system": "holded", "status": "parked", "target_id": None, "reason": "no",
+        "completed_ts": 1, "mapping_version": under, "vector": cmd["vector"],
+        "content_hash": cmd["content_hash"]}},
+        "written": {}, "parked": {cmd["command_id"]: COMMAND.dumps(cmd)}}
+    return cmd["entity_key"].encode(), LEDGER.dumps(state)
 
+
+async def test_a_mapping_read_again_re_drives_only_what_it_did_not_park() -> None:
     ledger = dict([parked(1, None), parked(2, 3), parked(3, 2)])
     commands = Sent()
     await _redrive_parked({"holded": [(commands, ledger)]}, 3)
