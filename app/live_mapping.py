@@ -29,11 +29,17 @@ class MappingUnavailable(RuntimeError):
 
 
 class LiveMapping:
-    """The newest valid mapping version seen on the topic; listeners hear about new ones."""
+    """The newest valid mapping version seen on the topic; listeners hear about new ones.
+
+    Catching up at start (every version the topic still holds), listeners hear only the
+    version in force once the topic is read, once: each version they heard would re-drive the
+    parked commands again (app/sinks.py).
+    """
 
     def __init__(self) -> None:
         self._current: Mapping | None = None
         self._listeners: list[Callable[[Mapping], None]] = []
+        self._catching_up = False
         self.loaded = asyncio.Event()
 
     @property
@@ -61,9 +67,20 @@ class LiveMapping:
             return False
         self._current = mapping
         log.info("mapping v%s is now in force", mapping.version)
+        if not self._catching_up:
+            self._announce(mapping)
+        return True
+
+    def _announce(self, mapping: Mapping) -> None:
         for listener in self._listeners:
             listener(mapping)
-        return True
+
+    def _caught_up(self) -> None:
+        """The topic is read to the end it had at start: announce the version then in force."""
+        self._catching_up = False
+        self.loaded.set()
+        if self._current is not None:
+            self._announce(self._current)
 
     async def follow(self, settings: Settings, stopping: asyncio.Event | None = None) -> None:
         """Read the topic from the start, then keep reading (no consumer group: every worker
@@ -76,16 +93,18 @@ class LiveMapping:
             consumer.assign([tp])
             await consumer.seek_to_beginning(tp)
             end = (await consumer.end_offsets([tp]))[tp]
+            self._catching_up = True
             if end == 0:
-                self.loaded.set()
+                self._caught_up()
             while stopping is None or not stopping.is_set():
                 batch = await consumer.getmany(tp, timeout_ms=500)
                 for msg in batch.get(tp, []):
                     if msg.value is not None:
                         self.offer(msg.value)
-                    if msg.offset + 1 >= end:
-                        self.loaded.set()
+                    if self._catching_up and msg.offset + 1 >= end:
+                        self._caught_up()
         finally:
+            self._catching_up = False
             await consumer.stop()
 
 

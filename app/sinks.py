@@ -11,7 +11,8 @@ the commands done, the newest vector written and the commands parked for want of
   ``dependency_wait_s`` it fails with the reason.
 - A parked result keeps the command in the ledger; when a new mapping version arrives every
   parked command not parked under that version is published again, and runs under the same
-  command id. Sinks run no command before the mappings topic is read (bounded wait).
+  command id; at start, once, for the version in force once the mappings topic is read.
+  Sinks run no command before the mappings topic is read (bounded wait).
 - The lanes are separate agents, so one entity's commands could run side by side (a command
   waiting out its retry, and a newer or re-sent one on the real-time lane): both would search
   the target, find nothing and create. A per-key lock serialises them; the ledger is read
@@ -232,8 +233,9 @@ class _Runner:
 async def _redrive_parked(redrives: dict[str, list[tuple[faust.TopicT, faust.Table]]],
                           version: int | None) -> None:
     """Publish again every parked command (this worker's partitions) that was not parked under
-    mapping ``version`` itself; same command ids. A worker reading the mapping it already had
-    (at every start) re-drives only what was parked without one."""
+    mapping ``version`` itself; same command ids. At start a worker hears only the version in
+    force once it has read the mappings topic (LiveMapping), so a restart re-drives once and
+    only what that version did not park (parked without a mapping, or a re-drive lost)."""
     for system, pairs in redrives.items():
         for commands, ledger in pairs:
             count = 0
