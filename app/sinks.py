@@ -38,7 +38,7 @@ from app.mapping import Unmappable
 from app.metrics import METRICS
 from app.settings import Settings
 from app.topics import TopicNames, ledger_table
-from connectors.base.contracts import DependencyPending, SinkOutcome, result
+from connectors.base.contracts import DependencyPending, SinkOutcome, result, written_hashes
 from connectors.base.key_locks import KeyLocks
 
 __all__ = ["register_sinks"]
@@ -66,6 +66,9 @@ class TableLedger:
         if len(results) > KEEP_RESULTS:
             for old in sorted(results, key=lambda c: results[c]["completed_ts"])[:-KEEP_RESULTS]:
                 del results[old]
+
+    def written_hashes(self, entity_key: str) -> frozenset[str]:
+        return written_hashes(self.state["results"].values(), entity_key)
 
 
 def _now_ms() -> int:

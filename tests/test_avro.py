@@ -56,7 +56,9 @@ def test_commands_and_sink_ledgers_from_before_the_write_base_still_decode():
                "content_hash": "h", "target_id": None, "links": {}, "depends_on": [],
                "lane": "realtime", "mapping_version": None, "caused_by": "e-1"}
     back = codec("Command").loads(_written_with("Command", 1, command))
-    assert back == {**command, "base_ts": 0}
+    assert back == {**command, "base_ts": 0, "base_hash": None}
+    back = codec("Command").loads(_written_with("Command", 2, {**command, "base_ts": 7}))
+    assert back == {**command, "base_ts": 7, "base_hash": None}
     ledger = {"results": {}, "written": {"odoo": 1}, "parked": {}}
     assert codec("SinkLedger").loads(_written_with("SinkLedger", 1, ledger)) == {**ledger, "stamps": {}}
 

@@ -219,7 +219,8 @@ def _emit_commands(decision: Decision, event: Record, policy: Policy, final: Fin
             "target_id": links.get(target), "links": dict(links),
             "depends_on": dependencies(event["entity"], record),
             "lane": event.get("lane", "realtime"), "mapping_version": None,
-            "caused_by": event["event_id"], "base_ts": rep["source_ts"]})
+            "caused_by": event["event_id"], "base_ts": rep["source_ts"],
+            "base_hash": rep["content_hash"]})
         rep.update(pending_hash=digest, pending_vector=dict(vector),
                    pending_field_hashes=shown.field_hashes(), pending_written=whole)
         systems[target] = rep

@@ -56,7 +56,7 @@ def lost_commands(key: str, state: Record | None, replicas: Record | None,
             "target_id": ids.get(target), "links": dict(ids),
             "depends_on": dependencies(state["entity"], record), "lane": "realtime",
             "mapping_version": None, "caused_by": f"resend:{command_id(key, target, vector)}",
-            "base_ts": rep.get("source_ts") or 0})
+            "base_ts": rep.get("source_ts") or 0, "base_hash": rep.get("content_hash")})
     return commands
 
 

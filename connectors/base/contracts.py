@@ -8,14 +8,14 @@ Kafka.
 """
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from connectors.base.errors import Fault, RetryableError, SkipRecord
 
 __all__ = ["DependencyPending", "Ledger", "MemoryLedger", "Sink", "SinkOutcome", "Source",
-           "execute_once", "result"]
+           "execute_once", "result", "written_hashes"]
 
 Record = dict[str, Any]
 
@@ -52,6 +52,17 @@ class Ledger(Protocol):
 
     def put(self, command_id: str, result: Record) -> None: ...
 
+    def written_hashes(self, entity_key: str) -> frozenset[str]:
+        """Content hashes of the entity's writes that succeeded (the newest few): what the
+        target holds after one of our own writes, before the engine has read its result."""
+        ...
+
+
+def written_hashes(results: Iterable[Record], entity_key: str) -> frozenset[str]:
+    """The content hashes of ``entity_key``'s succeeded results among ``results``."""
+    return frozenset(r["content_hash"] for r in results
+                     if r["entity_key"] == entity_key and r["status"] in ("succeeded", "already_done"))
+
 
 class MemoryLedger:
     """A ledger in a dict: tests and one-off tools (the worker keeps it in a Faust table)."""
@@ -65,6 +76,9 @@ class MemoryLedger:
 
     def put(self, command_id: str, result: Record) -> None:
         self._done[command_id] = result
+
+    def written_hashes(self, entity_key: str) -> frozenset[str]:
+        return written_hashes(self._done.values(), entity_key)
 
 
 class Sink(Protocol):

@@ -34,7 +34,7 @@ __all__ = [
     "HELD_FIELDS", "SYSTEM", "PAYMENT_MARKER", "CONTACT_KINDS", "DOC_TYPES_IN",
     "contact_key", "document_key", "payment_key", "marker_of",
     "contact_from_holded", "invoice_from_holded", "payment_from_holded",
-    "as_held", "project", "holded_date", "to_decimal", "clean_text",
+    "as_held", "project", "held_contact_hash", "holded_date", "to_decimal", "clean_text",
 ]
 
 SYSTEM = "holded"
@@ -410,6 +410,18 @@ def payment_from_holded(record: MappingABC[str, Any], *, mapping: Mapping, invoi
 def project(entity: str, record: MappingABC[str, Any]) -> dict[str, Any]:
     """The fields of ``record`` that Holded holds."""
     return {k: record.get(k) for k in sorted(HELD_FIELDS[entity])}
+
+
+def held_contact_hash(record: MappingABC[str, Any], mapping: Mapping) -> str | None:
+    """The content hash the engine gives a Holded contact (v1 read shape) when the poller
+    reports it: its canonical form on the held fields. None when the mapping cannot read it."""
+    from app.core.hashing import Fingerprint
+
+    try:
+        contact = contact_from_holded(record, mapping=mapping)
+    except Unmappable:
+        return None
+    return Fingerprint(contact).view(HELD_FIELDS["contact"]).content_hash()
 
 
 def as_held(entity: str, record: MappingABC[str, Any], mapping: Mapping) -> dict[str, Any]:

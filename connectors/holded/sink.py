@@ -13,7 +13,9 @@ Outcomes, all recorded in the ledger before returning:
 - ``succeeded``: written and read back as sent;
 - ``already_done``: the ledger says this command id was done;
 - ``parked``: the mapping cannot map the record (``Unmappable``, ``TotalsMismatch``); the
-  lead re-drives it when a new mapping version arrives, with the same command id;
+  lead re-drives it when a new mapping version arrives, with the same command id. Or, for
+  good (not re-driven), a contact edited in Holded since the engine last read it: the poller
+  reports the edit and the engine decides again (``UnseenEdit``);
 - ``failed``: a read-back mismatch (with Conflict records), a rejected record, a fatal
   error, or transient errors that outlived every retry. ``reason`` says which, in full.
 
@@ -39,7 +41,9 @@ from connectors.base.key_locks import KeyLocks
 from connectors.holded.client import HoldedClient
 from connectors.holded.lookup import HoldedLookup
 from connectors.holded.sink_verify import conflicts
-from connectors.holded.sink_writers import SinkClock, SinkPolicy, WriteContext, Writers, Written
+from connectors.holded.sink_writers import (
+    SinkClock, SinkPolicy, UnseenEdit, WriteContext, Writers, Written,
+)
 
 __all__ = ["DONE", "DependencyPending", "HoldedSink", "Ledger", "MemoryLedger", "SinkClock",
            "SinkOutcome", "SinkPolicy", "SystemSinkClock"]
@@ -88,12 +92,16 @@ class HoldedSink:
         if recorded is not None and recorded.get("status") in DONE:
             return SinkOutcome({**recorded, "status": "already_done"})
         mapping = self._mapping_provider()  # the current version: read once per command
-        ctx = WriteContext(command, mapping, command.get("lane") or "realtime")
+        ctx = WriteContext(command, mapping, command.get("lane") or "realtime",
+                           self._ledger.written_hashes(command["entity_key"]))
         found: list[dict[str, Any]] = []
+        redrive = True
         try:
             written = await self._write(ctx)
         except DependencyPending:
             raise
+        except UnseenEdit as edit:  # parked for good: the engine decides again by itself
+            status, target, reason, redrive = "parked", ctx.known_target, str(edit), False
         except Unmappable as error:
             status, target, reason = "parked", ctx.known_target, (
                 f"not mappable with mapping v{mapping.version}: {error}")
@@ -112,7 +120,7 @@ class HoldedSink:
         if status != "succeeded":
             logger.warning("%s %s: %s", command["entity_key"], status, reason)
         self._ledger.put(command["command_id"], outcome)
-        return SinkOutcome(outcome, found)
+        return SinkOutcome(outcome, found, redrive=redrive)
 
     async def _write(self, ctx: WriteContext) -> Written:
         if ctx.command.get("op", "upsert") != "upsert":

@@ -21,6 +21,7 @@ from connectors.base.limiter import Lane
 from connectors.base.retry import RetryPolicy
 from connectors.holded.client import HoldedClient
 from connectors.holded.errors import UnexpectedContent
+from connectors.holded.inbound import held_contact_hash
 from connectors.holded.lookup import DocumentRef, HoldedLookup
 from connectors.holded.mapping import (
     DOC_TYPES, DocumentRefs, PaymentRefs, map_contact, map_invoice, map_payment, map_product,
@@ -29,7 +30,7 @@ from connectors.holded.sink_verify import (
     Mismatch, cents, check_contact, check_document, check_product,
 )
 
-__all__ = ["SinkClock", "SinkPolicy", "WriteContext", "Writers", "Written"]
+__all__ = ["SinkClock", "SinkPolicy", "UnseenEdit", "WriteContext", "Writers", "Written"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,11 +62,17 @@ class SinkPolicy:
     settle_seconds: float = 5.0
 
 
+class UnseenEdit(Exception):
+    """The record in Holded holds an edit the engine has not read: it is not overwritten."""
+
+
 @dataclass(frozen=True, slots=True)
 class WriteContext:
     command: Record
     mapping: Mapping
     lane: Lane
+    # content hashes of this entity's own writes that succeeded (the sink's ledger)
+    ours: frozenset[str] = frozenset()
 
     @property
     def key(self) -> str:
@@ -130,6 +137,7 @@ class Writers:
         contacts, lane = self.client.contacts, ctx.lane
         target = ctx.known_target or await self.lookup.contact_id(ctx.key, lane)
         if target is not None:
+            await self._unseen_edit_guard(ctx, target)
             await contacts.update(target, request.body, lane=lane)
         else:
             target = await self.create_safely(
@@ -137,6 +145,29 @@ class Writers:
                 lambda: self.lookup.contact_id(ctx.key, lane))
         self.lookup.remember_contact(ctx.key, target)
         return Written(target, check_contact(request, await contacts.get(target, lane=lane)))
+
+    async def _unseen_edit_guard(self, ctx: WriteContext, target: str) -> None:
+        """Never write over an edit made in Holded that the engine has not read yet.
+
+        Holded contacts carry no modification time, so content is compared instead: the
+        contact must hold what the engine last knew of it (the command's ``base_hash``), one of
+        our own writes (the ledger; its result may not have reached the engine yet) or
+        already the command's content. Anything else was edited in Holded since: the command
+        is parked for good, the poller reports the edit, the merge settles it (Conflict
+        records where both sides changed a field) and sends the result to Holded again.
+        Commands without a base (none known, or decided before this guard) write as before.
+        """
+        base = ctx.command.get("base_hash")
+        if not base:
+            return
+        current = await self.client.contacts.get(target, lane=ctx.lane)
+        digest = held_contact_hash(current, ctx.mapping)
+        if digest is not None and (digest in (base, ctx.command["content_hash"]) or digest in ctx.ours):
+            return
+        raise UnseenEdit(
+            f"Holded contact {target} holds an edit the engine has not read yet (its content is "
+            "neither what the engine last knew of it nor one of our writes); not overwritten: "
+            "the engine decides again once the Holded poller has read that change")
 
     # -- products --------------------------------------------------------------------------
     async def product(self, ctx: WriteContext) -> Written:

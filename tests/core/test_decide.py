@@ -136,6 +136,11 @@ def test_a_command_carries_the_newest_change_seen_from_its_target_as_its_base():
     d = e.change(change("holded", contact(phone="911"), ts=T0 + 60))
     bases = {c["target_system"]: c["base_ts"] for c in d.commands}
     assert bases == {"odoo": T0 + 50, "holded": T0 + 60}  # the merge goes back to Holded too
+    # A sink that cannot read a modification time (Holded) compares content instead: the base
+    # is the hash of what the target last reported (or the engine last wrote to it).
+    hashes = {c["target_system"]: c["base_hash"] for c in d.commands}
+    assert hashes == {t: e.replicas["systems"][t]["content_hash"] for t in ("odoo", "holded")}
+    assert hashes["holded"] == d.replicas["systems"]["holded"]["content_hash"] is not None
 
 
 def test_same_field_changed_on_both_sides_is_a_conflict_settled_by_last_writer():

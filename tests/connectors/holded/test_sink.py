@@ -14,7 +14,7 @@ from connectors.holded.lookup import sync_key_of
 from connectors.holded.sandbox import SandboxServer, start_sandbox
 from connectors.holded.sink import DependencyPending, HoldedSink, MemoryLedger
 from tests.connectors.holded.sink_support import (
-    KEY, command, contact_command, fast_sandbox_lists, invoice, invoice_commands, line, make_client, make_sink,
+    KEY, command, contact, contact_command, fast_sandbox_lists, invoice, invoice_commands, line, make_client, make_sink,
     product_command,
 )
 from tests.mapping.factories import example_data, example_mapping
@@ -380,3 +380,62 @@ def test_map_payment_writes_the_marker_once() -> None:
     assert again.body["desc"] == "TPV-1 hs:payment/odoo/P1"
     bare = map_payment({**base, "reference": None}, mapping=mapping, refs=refs, entity_key="p/x/1")
     assert bare.body["desc"] == "hs:p/x/1"
+
+
+def _as_engine_sends(cmd: dict, base_hash: str | None = None) -> dict:
+    """``cmd`` as the engine emits it: its content hash is what Holded will report back (the
+    held view), and its base is the hash of what the engine last knew Holded held."""
+    from app.core.hashing import Fingerprint
+    from connectors.holded.inbound import as_held
+
+    shown = Fingerprint(as_held("contact", cmd["payload"], example_mapping())).content_hash()
+    return {**cmd, "content_hash": shown, "base_hash": base_hash}
+
+
+async def test_a_contact_edited_in_holded_since_the_engine_read_it_is_not_overwritten(
+        sink: HoldedSink, sandbox: SandboxServer, http: httpx.AsyncClient) -> None:
+    from connectors.holded.inbound import held_contact_hash
+
+    holded, mapping = make_client(sandbox, http), example_mapping()
+    first = _as_engine_sends(contact_command(1))
+    target = (await sink.execute(first)).result["target_id"]
+    written = await holded.contacts.get(target)
+    assert held_contact_hash(written, mapping) == first["content_hash"]  # reads back as expected
+
+    await holded.contacts.update(target, {"name": "Editado en Holded SL"})  # a user in Holded
+    edited = await holded.contacts.get(target)
+    with_mobile = {**contact(1), "mobile": "600111222"}  # meanwhile the ERP adds a mobile
+    second = _as_engine_sends(command("contact", "contact/odoo/1", with_mobile, version=2,
+                                      target_id=target), base_hash=first["content_hash"])
+    outcome = await sink.execute(second)
+    assert outcome.result["status"] == "parked" and outcome.redrive is False
+    assert f"Holded contact {target} holds an edit the engine has not read" in outcome.result["reason"]
+    assert (await holded.contacts.get(target))["name"] == "Editado en Holded SL"
+
+    # The poller reports the edit; the merge keeps it and adds the mobile: that is written.
+    merged = {**with_mobile, "name": "Editado en Holded SL"}
+    third = _as_engine_sends(command("contact", "contact/odoo/1", merged, version=3,
+                                     target_id=target), base_hash=held_contact_hash(edited, mapping))
+    assert (await sink.execute(third)).result["status"] == "succeeded"
+    now = await holded.contacts.get(target)
+    assert (now["name"], now["mobile"]) == ("Editado en Holded SL", "600111222")
+
+
+async def test_our_own_write_not_yet_known_to_the_engine_is_not_taken_for_an_edit(
+        sink: HoldedSink, sandbox: SandboxServer, http: httpx.AsyncClient) -> None:
+    holded = make_client(sandbox, http)
+    before = _as_engine_sends(contact_command(2, version=1))
+    first = _as_engine_sends(command("contact", "contact/odoo/2", contact(2, "Primero SL"),
+                                     version=2), base_hash=before["content_hash"])
+    target = (await sink.execute(first)).result["target_id"]
+    # decided before the first write's result reached the engine: its base is older
+    second = _as_engine_sends(command("contact", "contact/odoo/2", contact(2, "Segundo SL"),
+                                      version=3, target_id=target), base_hash=before["content_hash"])
+    assert (await sink.execute(second)).result["status"] == "succeeded"
+    assert (await holded.contacts.get(target))["name"] == "Segundo SL"
+    # a command without a base (none known) writes as before, whatever Holded holds
+    await holded.contacts.update(target, {"name": "Editado SL"})
+    third = _as_engine_sends(command("contact", "contact/odoo/2", contact(2, "Tercero SL"),
+                                     version=4, target_id=target))
+    assert (await sink.execute(third)).result["status"] == "succeeded"
+    assert (await holded.contacts.get(target))["name"] == "Tercero SL"
