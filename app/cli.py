@@ -471,7 +471,7 @@ def mappings_diff(old: Path, new: Path) -> None:
     """What NEW changes against OLD (both validated first). Exit 0 same, 1 different."""
     import yaml
 
-    from app.mapping import MappingInvalid, load_mapping
+    from app.mapping import MappingInvalid, load_mapping, read_mapping_text
     from app.mapping.diff import diff
 
     try:
@@ -479,8 +479,7 @@ def mappings_diff(old: Path, new: Path) -> None:
     except MappingInvalid as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)
-    lines = list(diff(yaml.safe_load(old.read_text(encoding="utf-8")),
-                      yaml.safe_load(new.read_text(encoding="utf-8"))))
+    lines = list(diff(yaml.safe_load(read_mapping_text(old)), yaml.safe_load(read_mapping_text(new))))
     for line in lines:
         click.echo(line)
     click.echo(f"v{versions[0]} -> v{versions[1]}: {len(lines)} difference(s)")

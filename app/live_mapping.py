@@ -13,7 +13,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from app.avro import codec
-from app.mapping import Mapping, load_mapping, load_mapping_text
+from app.mapping import Mapping, load_mapping, load_mapping_text, read_mapping_text
 from app.settings import Settings
 from app.topics import TopicNames, kafka_client_options
 
@@ -111,7 +111,7 @@ class LiveMapping:
 async def publish_mapping(settings: Settings, path: Path) -> Mapping:
     """Validate ``path`` and publish it as the current mapping (raises MappingInvalid)."""
     mapping = load_mapping(path)
-    record = {"version": mapping.version, "source": path.read_text(encoding="utf-8"),
+    record = {"version": mapping.version, "source": read_mapping_text(path),
               "file_name": path.name, "published_ts": dt.datetime.now(dt.timezone.utc)}
     producer = AIOKafkaProducer(**kafka_client_options(settings), acks="all")
     await producer.start()

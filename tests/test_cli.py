@@ -258,3 +258,21 @@ def test_a_web_port_in_use_is_one_clear_line_before_anything_starts(tmp_path):
     assert res.exit_code == 3
     assert (f"error: the worker's web port 127.0.0.1:{port} (HOLDED_SYNC_WEB_PORT) cannot be "
             "bound: Address already in use") in res.stderr
+
+
+def test_mappings_commands_on_a_file_that_is_not_utf8_say_where_without_a_traceback(tmp_path):
+    from app.devkafka.broker import free_port
+
+    example = Path("docs/examples/mapping-es.yaml")
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes(example.read_text(encoding="utf-8").encode("latin-1"))
+    no_broker = {"HOLDED_SYNC_BROKER": f"kafka://127.0.0.1:{free_port()}"}
+    for args, code in ((["validate"], 1), (["publish"], 1), (["diff", str(example)], 2)):
+        res = CliRunner().invoke(cli, ["mappings", *args, str(latin1)], env=no_broker)
+        assert res.exit_code == code, (args, res.output)
+        assert f"{latin1}: line " in res.output and "not UTF-8 text (byte 0x" in res.output
+        assert "Traceback" not in res.output and not isinstance(res.exception, UnicodeError)
+    bom = tmp_path / "bom.yaml"
+    bom.write_bytes(b"\xef\xbb\xbf" + example.read_bytes())
+    same = CliRunner().invoke(cli, ["mappings", "diff", str(example), str(bom)])
+    assert same.exit_code == 0 and "0 difference(s)" in same.output

@@ -8,7 +8,7 @@ use ``Resolver`` and ``compute_totals`` from here.
 from __future__ import annotations
 
 from app.mapping.errors import Issue, MappingError, MappingInvalid, TotalsMismatch, Unmappable
-from app.mapping.loader import load_mapping, load_mapping_text, parse_mapping
+from app.mapping.loader import load_mapping, load_mapping_text, parse_mapping, read_mapping_text
 from app.mapping.model import Mapping, SystemMap, Tax, TaxKind, TaxRegime, TaxScope
 
 __all__ = [
@@ -26,4 +26,5 @@ __all__ = [
     "load_mapping",
     "load_mapping_text",
     "parse_mapping",
+    "read_mapping_text",
 ]

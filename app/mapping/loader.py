@@ -14,17 +14,33 @@ from app.mapping.parse import TOP_LEVEL_KEYS, parse_canonical, parse_systems
 from app.mapping.reader import Reader
 from app.mapping.yamlload import safe_load
 
-__all__ = ["load_mapping", "load_mapping_text", "parse_mapping"]
+__all__ = ["load_mapping", "load_mapping_text", "parse_mapping", "read_mapping_text"]
 
 
 def load_mapping(path: str | Path) -> Mapping:
     """Read and validate the mapping document at ``path``; raise MappingInvalid with all errors."""
+    return load_mapping_text(read_mapping_text(path), source=str(Path(path)))
+
+
+def read_mapping_text(path: str | Path) -> str:
+    """The document's text. It must be UTF-8; a BOM (as Windows editors write) is dropped. A file
+    saved as Windows-1252 or Latin-1 is one Issue naming the first bad byte, not a traceback."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise MappingInvalid([Issue(str(path), "", f"cannot read file: {exc.strerror}")]) from exc
-    return load_mapping_text(text, source=str(path))
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")  # utf-8-sig would shift exc.start
+    except UnicodeDecodeError as exc:
+        at = exc.start
+        line = data.count(b"\n", 0, at) + 1
+        before = data[data.rfind(b"\n", 0, at) + 1:at].decode("utf-8")  # valid: the error is later
+        column = len(before.removeprefix("\ufeff") if line == 1 else before) + 1
+        raise MappingInvalid([Issue(
+            str(path), f"line {line}, column {column}",
+            f"not UTF-8 text (byte 0x{data[at]:02x} at offset {at}); save the file as UTF-8",
+        )]) from None
 
 
 def load_mapping_text(text: str, *, source: str = "<mapping>") -> Mapping:

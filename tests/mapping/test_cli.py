@@ -25,3 +25,13 @@ def test_validate_prints_every_error_and_exits_1(tmp_path) -> None:
     assert lines[-1] == "4 error(s)"
     assert f"{bad}: withholdings.irpf_15.account: unknown account '473'" in result.output
     assert "systems.holded.taxes.s_iva_10.rate" in result.output
+
+
+def test_validate_of_a_file_that_is_not_utf8_is_one_error_and_exit_1(tmp_path) -> None:
+    bad = tmp_path / "latin1.yaml"
+    bad.write_bytes(EXAMPLE.read_text(encoding="utf-8").encode("latin-1"))
+    result = CliRunner().invoke(mappings, ["validate", str(bad)])
+    assert result.exit_code == 1
+    [issue, summary] = result.output.strip().splitlines()
+    assert issue.startswith(f"{bad}: line ") and "not UTF-8 text (byte 0x" in issue
+    assert summary == "1 error(s)"

@@ -4,7 +4,9 @@ from decimal import Decimal
 
 import pytest
 
-from app.mapping import MappingInvalid, TaxKind, load_mapping, load_mapping_text, parse_mapping
+from app.mapping import (
+    MappingInvalid, TaxKind, load_mapping, load_mapping_text, parse_mapping, read_mapping_text,
+)
 from tests.mapping.factories import EXAMPLE, example_data, small_data
 
 
@@ -213,3 +215,34 @@ def test_invalid_yaml_and_missing_file_are_issues(tmp_path) -> None:
 
 def test_root_must_be_a_mapping() -> None:
     assert paths_of(["version", 1]) == {""}
+
+
+def test_a_latin1_file_is_one_issue_naming_the_first_byte_that_is_not_utf8(tmp_path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(EXAMPLE.read_text(encoding="utf-8").encode("latin-1"))
+    with pytest.raises(MappingInvalid) as caught:
+        load_mapping(path)
+    [issue] = caught.value.issues
+    data = path.read_bytes()
+    offset = next(i for i, byte in enumerate(data) if byte >= 0x80)
+    line = data.count(b"\n", 0, offset) + 1
+    column = offset - data.rfind(b"\n", 0, offset)
+    assert (issue.file, issue.path) == (str(path), f"line {line}, column {column}")
+    assert issue.problem == (f"not UTF-8 text (byte 0x{data[offset]:02x} at offset {offset}); "
+                             "save the file as UTF-8")
+
+
+def test_a_bad_byte_is_placed_by_characters_after_a_bom_and_earlier_utf8(tmp_path) -> None:
+    path = tmp_path / "mixed.yaml"
+    path.write_bytes(b"\xef\xbb\xbfname: Caf\xc3\xa9 Ca\xe9\n")
+    with pytest.raises(MappingInvalid) as caught:
+        load_mapping(path)
+    assert caught.value.issues[0].path == "line 1, column 14"  # what an editor shows
+    assert "(byte 0xe9 at offset 17)" in caught.value.issues[0].problem
+
+
+def test_a_utf8_bom_is_accepted_and_dropped(tmp_path) -> None:
+    path = tmp_path / "bom.yaml"
+    path.write_bytes(b"\xef\xbb\xbf" + EXAMPLE.read_bytes())
+    assert load_mapping(path).version == 3
+    assert read_mapping_text(path) == EXAMPLE.read_text(encoding="utf-8")
