@@ -167,16 +167,23 @@ def quiet_worker(app, log_level: str):  # -> faust.Worker
 @click.option("--system", required=True, help="System the records come from (e.g. odoo, file).")
 @click.option("--lane", type=click.Choice(["realtime", "bulk"]), default="realtime",
               help="bulk for big loads: their commands wait behind real-time work.")
+@click.option("--encoding", default="utf-8", show_default=True,
+              help="The file's encoding, e.g. cp1252 or latin-1 for a Windows or ERP export.")
 @click.pass_context
-def ingest(ctx: click.Context, file: Path, system: str, lane: str) -> None:
+def ingest(ctx: click.Context, file: Path, system: str, lane: str, encoding: str) -> None:
     """Publish canonical entities from a JSON Lines FILE as change events."""
-    from app.ingest import ingest_file
+    from app.ingest import ingest_file, line_encoding
     from app.topics import ensure_topics
 
     settings = _settings(ctx)
     if system not in settings.systems:
         raise click.UsageError(f"system {system!r} is not configured "
                                f"(HOLDED_SYNC_SYSTEMS={','.join(settings.systems)})")
+    try:
+        encoding = line_encoding(encoding)
+    except ValueError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
     with _broker_errors(settings):
         asyncio.run(ensure_topics(settings))
         if sys.stderr.isatty():  # a bar for a person waiting on a big file; logs get no noise
@@ -187,10 +194,10 @@ def ingest(ctx: click.Context, file: Path, system: str, lane: str) -> None:
                 def on_line(number: int) -> None:
                     if number - bar.pos >= 500:
                         bar.update(number - bar.pos)
-                report = asyncio.run(ingest_file(file, system, settings, lane, on_line))
+                report = asyncio.run(ingest_file(file, system, settings, lane, on_line, encoding))
                 bar.update(lines - bar.pos)
         else:
-            report = asyncio.run(ingest_file(file, system, settings, lane))
+            report = asyncio.run(ingest_file(file, system, settings, lane, encoding=encoding))
     for error in report.errors:
         click.echo(f"{file}:{error}", err=True)
     click.echo(f"published {report.published} change event(s) to changes.{system}; "

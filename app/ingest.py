@@ -1,11 +1,14 @@
 """The file source: canonical entities from a JSON Lines file, published as change events.
 
 One entity per line (format in docs/events.md). Invalid lines are reported with their line
-number and reason and are not published; every valid line is. Event ids are derived from the
-content, so ingesting the same file twice publishes events the engine sees as duplicates.
+number and reason and are not published; every valid line is. Lines are decoded one by one, so
+a line that is not text in the file's encoding (UTF-8 unless told) is just another invalid line.
+Event ids are derived from the content, so ingesting the same file twice publishes events the
+engine sees as duplicates.
 """
 from __future__ import annotations
 
+import codecs
 import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -22,7 +25,7 @@ from app.jsonform import JsonFormError, from_json, loads_exact
 from app.settings import Settings
 from app.topics import TopicNames, kafka_client_options
 
-__all__ = ["IngestReport", "LineError", "build_event", "ingest_file", "parse_lines"]
+__all__ = ["IngestReport", "LineError", "build_event", "ingest_file", "line_encoding", "parse_lines"]
 
 MAX_LINE_BYTES = 1_000_000
 LINE_FIELDS = {"entity", "id", "key", "updated_at", "op", "data", "event_id"}
@@ -89,14 +92,54 @@ def build_event(obj: Any, system: str, lane: str = "realtime") -> dict[str, Any]
     return record
 
 
-def parse_lines(lines: Iterable[str], system: str, lane: str = "realtime"
-                ) -> Iterator[tuple[int, dict[str, Any] | None, LineError | None]]:
-    """Yield (line number, event, None) or (line number, None, error); blank lines are skipped."""
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
+def line_encoding(name: str) -> str:
+    """The codec called ``name``, if a JSON Lines file in it can be split on newline bytes and
+    decoded line by line (utf-8, cp1252, latin-1: not utf-16); ValueError saying why not."""
+    sample = '{"a": "b"}\n'
+    try:
+        codec = codecs.lookup(name).name
+        splits = sample.encode("ascii").decode(codec) == sample
+    except LookupError:  # unknown, or a bytes-to-bytes codec such as base64
+        raise ValueError(f"unknown encoding {name!r} (e.g. utf-8, cp1252, latin-1)") from None
+    except UnicodeDecodeError:  # utf-16, utf-32
+        splits = False
+    if not splits:
+        raise ValueError(f"encoding {name!r} cannot be read line by line; use an ASCII-compatible "
+                         "one (e.g. utf-8, cp1252, latin-1)")
+    return codec
+
+
+def _decode(raw: bytes | str, encoding: str) -> str:
+    """One line as text (str lines are taken as they are); ValueError with the reason."""
+    if len(raw if isinstance(raw, bytes) else raw.encode()) > MAX_LINE_BYTES:
+        raise ValueError(f"line longer than {MAX_LINE_BYTES} bytes")
+    if isinstance(raw, str):
+        return raw
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        column = len(raw[:exc.start].decode(encoding)) + 1  # in characters, as an editor counts
+        utf8 = codecs.lookup(encoding).name.startswith("utf-8")
+        hint = ("save the file as UTF-8 or pass --encoding cp1252" if utf8
+                else f"is {encoding} the file's encoding?")
+        raise ValueError(f"not {'UTF-8' if utf8 else encoding} text (byte 0x{raw[exc.start]:02x} "
+                         f"at column {column}); {hint}") from None
+
+
+def parse_lines(lines: Iterable[bytes | str], system: str, lane: str = "realtime",
+                encoding: str = "utf-8") -> Iterator[tuple[int, dict[str, Any] | None, LineError | None]]:
+    """Yield (line number, event, None) or (line number, None, error); blank lines are skipped.
+    Lines read as bytes are decoded with ``encoding``; a BOM opening the first line (Excel's
+    "UTF-8 CSV" writes one) is not part of the record."""
+    for number, raw in enumerate(lines, start=1):
+        try:
+            line = _decode(raw, encoding)
+        except ValueError as exc:
+            yield number, None, LineError(number, str(exc))
             continue
-        if len(line.encode()) > MAX_LINE_BYTES:
-            yield number, None, LineError(number, f"line longer than {MAX_LINE_BYTES} bytes")
+        if number == 1:
+            line = line.removeprefix("\ufeff")
+        if not line.strip():
             continue
         try:
             record = loads_exact(line)
@@ -110,12 +153,14 @@ def parse_lines(lines: Iterable[str], system: str, lane: str = "realtime"
 
 
 async def ingest_file(path: Path, system: str, settings: Settings, lane: str = "realtime",
-                      progress: Any = None) -> IngestReport:
+                      progress: Any = None, encoding: str = "utf-8") -> IngestReport:
     """Publish every valid line of ``path`` to ``changes.<system>``; report the invalid ones.
-    ``progress``, if given, is called with the number of each line read (valid or not)."""
+    ``progress``, if given, is called with the number of each line read (valid or not).
+    ``encoding`` is the file's (see ``line_encoding``)."""
     if system not in settings.systems:
         raise ValueError(f"system {system!r} is not configured (HOLDED_SYNC_SYSTEMS="
                          f"{','.join(settings.systems)})")
+    encoding = line_encoding(encoding)
     topic = TopicNames(settings).changes(system)
     change = codec("ChangeEvent")
     report = IngestReport()
@@ -124,8 +169,8 @@ async def ingest_file(path: Path, system: str, settings: Settings, lane: str = "
     await producer.start()
     try:
         pending = []
-        with path.open(encoding="utf-8") as fh:
-            for number, event, error in parse_lines(fh, system, lane):
+        with path.open("rb") as fh:  # bytes: a line that does not decode is reported, not raised
+            for number, event, error in parse_lines(fh, system, lane, encoding):
                 if progress:
                     progress(number)
                 if error:

@@ -77,6 +77,45 @@ def test_ingest_of_a_missing_file_is_a_usage_error():
     assert res.exit_code == 2 and "does not exist" in res.output
 
 
+@pytest.mark.parametrize("encoding, reason", [("klingon", "unknown encoding 'klingon'"),
+                                               ("utf-16", "cannot be read line by line")])
+def test_ingest_with_an_encoding_it_cannot_read_is_one_line_and_exit_2_before_connecting(
+        tmp_path, encoding, reason):
+    from app.devkafka.broker import free_port
+
+    f = tmp_path / "x.jsonl"
+    f.write_text("{}\n")
+    res = CliRunner().invoke(cli, ["ingest", str(f), "--system", "file", "--encoding", encoding],
+                             env={"HOLDED_SYNC_BROKER": f"kafka://127.0.0.1:{free_port()}"})
+    assert res.exit_code == 2  # not 3: the broker is never asked
+    assert res.output.startswith("error: ") and reason in res.output
+    assert res.output.count("\n") == 1
+
+
+@pytest.mark.kafka
+def test_ingest_of_a_windows_1252_line_reports_it_and_publishes_the_rest_or_all_with_encoding(
+        kafka, tmp_path):
+    import uuid
+
+    def contact(source_id: str, name: str) -> str:
+        return json.dumps({"entity": "contact", "id": source_id, "updated_at": "2026-03-04T09:00:00Z",
+                           "data": {"kind": "customer", "name": name}}, ensure_ascii=False) + "\n"
+
+    cafe = contact("C-22", "Café")
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes(contact("C-1", "Sol").encode() + cafe.encode("cp1252") + contact("C-3", "Mar").encode())
+    env = {"HOLDED_SYNC_BROKER": kafka.url, "HOLDED_SYNC_TOPIC_PREFIX": f"t{uuid.uuid4().hex[:8]}."}
+    res = CliRunner().invoke(cli, ["ingest", str(path), "--system", "file"], env=env)
+    assert res.exit_code == 1, res.output
+    assert (f"{path}:line 2: not UTF-8 text (byte 0xe9 at column {cafe.index('é') + 1}); save the "
+            "file as UTF-8 or pass --encoding cp1252") in res.stderr
+    assert "published 2 change event(s) to changes.file; 1 invalid line(s) skipped" in res.stdout
+    res = CliRunner().invoke(cli, ["ingest", str(path), "--system", "file", "--encoding", "cp1252"],
+                             env=env)
+    assert res.exit_code == 0, res.output
+    assert "published 3 change event(s) to changes.file; 0 invalid line(s) skipped" in res.stdout
+
+
 def test_dev_kafka_status_of_a_stopped_broker(tmp_path):
     res = run("dev", "kafka", "status", "--data-dir", str(tmp_path))
     assert res.exit_code == 1 and "not running" in res.output
