@@ -23,9 +23,15 @@ CONTACT_TAX_REGIMES = (
 )
 
 
-def check_references(r: Reader, c: dict[str, Any], tax_paths: dict[str, str]) -> None:
-    """Accounts, treasuries and currencies referenced by canonical entries must exist."""
-    accounts = c["accounts"]
+def check_references(r: Reader, c: dict[str, Any], tax_paths: dict[str, str],
+                     written: dict[str, set[str]]) -> None:
+    """Accounts, treasuries and currencies referenced by canonical entries must exist.
+
+    ``written`` (from ``parse.written_codes``) holds codes whose entry is invalid: their own
+    error is already reported, so a reference to them is not one more.
+    """
+    accounts = {*c["accounts"], *written.get("accounts", ())}
+    treasuries = {*c["treasuries"], *written.get("treasuries", ())}
     for code, tax in c["taxes"].items():
         _known(r, tax.account, accounts, join(tax_paths[code], "account"), "account")
     for code, treasury in c["treasuries"].items():
@@ -33,7 +39,7 @@ def check_references(r: Reader, c: dict[str, Any], tax_paths: dict[str, str]) ->
     for code, channel in c["sales_channels"].items():
         _known(r, channel.account, accounts, f"sales_channels.{code}.account", "account")
     for code, method in c["payment_methods"].items():
-        _known(r, method.treasury, c["treasuries"], f"payment_methods.{code}.treasury", "treasury")
+        _known(r, method.treasury, treasuries, f"payment_methods.{code}.treasury", "treasury")
     if c["base_currency"] not in c["currencies"]:
         r.error("base_currency", f"{c['base_currency']!r} is not in currencies",
                 "one of " + ", ".join(c["currencies"]))
@@ -45,8 +51,12 @@ def _known(r: Reader, code: str | None, known: Iterable[str], path: str, what: s
         r.error(path, f"unknown {what} {code!r}", f"{article} {what} defined in the document")
 
 
-def check_systems(r: Reader, c: dict[str, Any], systems: dict[str, SystemMap]) -> None:
-    """Every system code must map to a known canonical code, at the canonical rate."""
+def check_systems(r: Reader, c: dict[str, Any], systems: dict[str, SystemMap],
+                  written: dict[str, set[str]]) -> None:
+    """Every system code must map to a known canonical code, at the canonical rate.
+
+    A code in ``written`` whose entry is invalid counts as known (its error is reported).
+    """
     known: dict[str, Iterable[str]] = {
         "taxes": c["taxes"], "accounts": c["accounts"], "payment_methods": c["payment_methods"],
         "treasuries": c["treasuries"], "series": c["series"],
@@ -59,7 +69,7 @@ def check_systems(r: Reader, c: dict[str, Any], systems: dict[str, SystemMap]) -
             if code_map is None:
                 continue
             path = f"systems.{name}.{section}"
-            _check_targets(r, code_map, targets, path, section)
+            _check_targets(r, code_map, {*targets, *written.get(section, ())}, path, section)
             _check_outbound(r, code_map, path)
         _check_rates(r, system.taxes, c["taxes"], f"systems.{name}.taxes")
         if name == "holded":

@@ -10,7 +10,7 @@ import yaml
 from app.mapping.checks import check_references, check_systems
 from app.mapping.errors import Issue, MappingInvalid
 from app.mapping.model import Mapping
-from app.mapping.parse import TOP_LEVEL_KEYS, parse_canonical, parse_systems
+from app.mapping.parse import TOP_LEVEL_KEYS, parse_canonical, parse_systems, written_codes
 from app.mapping.reader import Reader
 from app.mapping.yamlload import safe_load
 
@@ -72,8 +72,9 @@ def parse_mapping(data: Any, *, source: str = "<mapping>") -> Mapping:
     if "currencies" not in root:
         canonical["currencies"] = (base_currency,)
     systems = parse_systems(r, root.get("systems"))
-    check_references(r, canonical, _tax_paths(root, canonical["taxes"]))
-    check_systems(r, canonical, systems)
+    written = written_codes(root)
+    check_references(r, canonical, _tax_paths(root, canonical["taxes"]), written)
+    check_systems(r, canonical, systems, written)
     if r.issues or version is None:
         raise MappingInvalid(r.issues)
     return Mapping(version=version, source=source, systems=systems, name=name or "", **canonical)

@@ -26,7 +26,10 @@ from app.mapping.model import (
 )
 from app.mapping.reader import Reader, join
 
-__all__ = ["TOP_LEVEL_KEYS", "SYSTEM_SECTIONS", "DOC_TYPES", "parse_canonical", "parse_systems"]
+__all__ = [
+    "TOP_LEVEL_KEYS", "SYSTEM_SECTIONS", "DOC_TYPES", "parse_canonical", "parse_systems",
+    "written_codes",
+]
 
 TOP_LEVEL_KEYS = {
     "version", "name", "base_currency", "accounts", "taxes", "withholdings", "payment_methods",
@@ -195,6 +198,24 @@ def parse_canonical(r: Reader, data: dict[Any, Any]) -> dict[str, Any]:
         "sales_channels": parse_sales_channels(r, data.get("sales_channels")),
         "currencies": parse_currencies(r, data.get("currencies")),
     }
+
+
+def written_codes(data: dict[Any, Any]) -> dict[str, set[str]]:
+    """The codes each canonical section writes, valid entries or not.
+
+    An entry with one bad field is left out of the model; references to its code must not be
+    reported again as unknown, since the customer would then chase a code that is there.
+    """
+    def keys(section: str) -> set[str]:
+        raw = data.get(section)
+        if not isinstance(raw, dict):
+            return set()
+        return {str(k) for k in raw if isinstance(k, (str, int)) and not isinstance(k, bool)}
+
+    sections = ("accounts", "payment_methods", "treasuries", "series", "sales_channels")
+    written = {section: keys(section) for section in sections}
+    written["taxes"] = keys("taxes") | keys("withholdings")
+    return written
 
 
 def parse_systems(r: Reader, raw: Any) -> dict[str, SystemMap]:

@@ -246,3 +246,20 @@ def test_a_utf8_bom_is_accepted_and_dropped(tmp_path) -> None:
     path.write_bytes(b"\xef\xbb\xbf" + EXAMPLE.read_bytes())
     assert load_mapping(path).version == 3
     assert read_mapping_text(path) == EXAMPLE.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("field, value", [("rate", "veintiuno"), ("scope", "venta"),
+                                          ("rate", Decimal("21.00001")), ("rate", float("inf"))])
+def test_a_tax_with_one_bad_field_is_reported_once(field: str, value: object) -> None:
+    """The tax is left out of the model, but references to it are not 'unknown' errors."""
+    data = small_data()
+    data["taxes"]["iva_general"][field] = value
+    data["systems"]["odoo"] = {"taxes": {1: "iva_general"}}
+    assert paths_of(data) == {f"taxes.iva_general.{field}"}
+
+
+def test_references_to_an_invalid_treasury_or_account_are_not_reported_again() -> None:
+    data = small_data()
+    del data["treasuries"]["banco"]["name"]
+    data["accounts"]["4770"] = {"name": ""}
+    assert paths_of(data) == {"treasuries.banco.name", "accounts.4770.name"}
