@@ -8,9 +8,9 @@ canonical tax Holded cannot receive. Each check appends Issues; none stops the o
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import Decimal
 from typing import Any
 
+from app.mapping.decimals import show_number
 from app.mapping.model import CodeMap, SystemEntry, SystemMap, Tax, TaxKind, TaxScope
 from app.mapping.reader import Reader, join
 
@@ -126,8 +126,8 @@ def _check_rates(r: Reader, code_map: CodeMap, taxes: dict[str, Tax], path: str)
             rate = abs(entry.rate) if tax.is_withholding else entry.rate
             if rate != tax.rate:
                 r.error(join(join(path, entry.code), "rate"),
-                        f"rate {entry.rate} differs from canonical tax {code!r} at {tax.rate}",
-                        f"rate {_plain(tax.rate)}")
+                        f"rate {show_number(entry.rate)} differs from canonical tax {code!r} "
+                        f"at {show_number(tax.rate)}", f"rate {show_number(tax.rate)}")
 
 
 def _check_holded_keys(r: Reader, code_map: CodeMap, taxes: dict[str, Tax]) -> None:
@@ -148,6 +148,3 @@ def _check_holded_keys(r: Reader, code_map: CodeMap, taxes: dict[str, Tax]) -> N
                         f"(kind {tax.kind.value}) disagree on being a withholding",
                         "s_ret_*/p_ret_* keys for withholdings only")
 
-
-def _plain(value: Decimal) -> str:
-    return format(value.normalize(), "f")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-__all__ = ["CENT", "InexactNumber", "to_decimal", "round_money"]
+__all__ = ["CENT", "InexactNumber", "to_decimal", "round_money", "show_number"]
 
 CENT = Decimal("0.01")
 
@@ -46,3 +46,16 @@ def to_decimal(value: object, *, places: int) -> Decimal:
 def round_money(amount: Decimal) -> Decimal:
     """Round to the cent, half away from zero, as Spanish invoices do."""
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def show_number(value: Decimal) -> str:
+    """``21`` for 21.00 and ``5.2`` as written, but ``1E+400`` rather than 401 digits.
+
+    Messages quote rates back to the customer; a plain rendering of an absurd exponent would
+    bury the message it is part of.
+    """
+    if not value.is_finite():
+        return str(value)
+    if value and not -12 <= value.adjusted() < 12:
+        return str(value.normalize())
+    return format(value.normalize(), "f")

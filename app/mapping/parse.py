@@ -7,8 +7,10 @@ only knows the shape of each section.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
+from app.mapping.decimals import show_number
 from app.mapping.model import (
     SYSTEMS,
     Account,
@@ -42,6 +44,8 @@ SYSTEM_SECTIONS = (
 DOC_TYPES = ("invoice", "credit_note", "sales_receipt")
 ACCOUNT_CODE = re.compile(r"^\d{3,12}$")
 CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
+# Rates are percentages: VAT, surcharge and withholding all lie in [0, 100].
+MAX_RATE = Decimal(100)
 # Systems whose tax codes are numeric record ids (Odoo account.tax, PrestaShop tax rule groups).
 INT_TAX_KEYS = frozenset({"odoo", "prestashop"})
 
@@ -86,8 +90,12 @@ def parse_taxes(r: Reader, raw: Any, section: str, default_kind: str | None) -> 
         name = r.string(body.get("name", code), join(path, "name"))
         rate = r.decimal(body.get("rate"), join(path, "rate"))
         if rate is not None and rate < 0:
-            r.error(join(path, "rate"), f"negative rate {rate}",
+            r.error(join(path, "rate"), f"negative rate {show_number(rate)}",
                     "a rate >= 0; withholdings use kind: withholding with a positive rate")
+            rate = None
+        elif rate is not None and rate > MAX_RATE:
+            r.error(join(path, "rate"), f"rate {show_number(rate)} is above 100",
+                    "a percentage between 0 and 100, e.g. 21 for 21 %")
             rate = None
         kind = r.choice(body.get("kind", default_kind), join(path, "kind"), TaxKind)
         if section == "withholdings" and kind not in (None, TaxKind.WITHHOLDING):

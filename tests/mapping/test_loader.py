@@ -263,3 +263,45 @@ def test_references_to_an_invalid_treasury_or_account_are_not_reported_again() -
     del data["treasuries"]["banco"]["name"]
     data["accounts"]["4770"] = {"name": ""}
     assert paths_of(data) == {"treasuries.banco.name", "accounts.4770.name"}
+
+
+@pytest.mark.parametrize("rate", [0, 100, Decimal("5.2")])
+@pytest.mark.parametrize("tax", ["iva_general", "irpf_15"])
+def test_rates_from_0_to_100_are_accepted(tax: str, rate: object) -> None:
+    data = small_data()
+    data["taxes"][tax]["rate"] = rate
+    for entry in data["systems"]["holded"]["taxes"].values():
+        if entry["canonical"] == tax:
+            entry["rate"] = rate
+    assert parse_mapping(data).taxes[tax].rate == Decimal(str(rate))
+
+
+@pytest.mark.parametrize("rate, shown", [(121, "121"), ("1e30", "1E+30"),
+                                         (Decimal("100.0001"), "100.0001"),
+                                         ("1e400", "1E+400")])
+@pytest.mark.parametrize("tax", ["iva_general", "irpf_15"])
+def test_rates_above_100_are_rejected_and_shown_short(tax: str, rate: object,
+                                                       shown: str) -> None:
+    """A percentage above 100 is a typo (121 for 21), never a rate the law sets."""
+    data = small_data()
+    data["taxes"][tax]["rate"] = rate
+    [message] = issues_of(data)
+    assert message == (f"m.yaml: taxes.{tax}.rate: rate {shown} is above 100 "
+                       "(expected a percentage between 0 and 100, e.g. 21 for 21 %)")
+
+
+def test_recargo_rate_above_100_is_rejected_in_yaml() -> None:
+    text = EXAMPLE.read_text(encoding="utf-8").replace("rate: 5.2, kind", "rate: 520, kind", 1)
+    with pytest.raises(MappingInvalid) as caught:
+        load_mapping_text(text)
+    assert [i.path for i in caught.value.issues] == ["taxes.rec_5_2.rate"]
+
+
+
+@pytest.mark.parametrize("value, shown", [("21.00", "21"), ("5.2", "5.2"), ("-15", "-15"),
+                                          ("1e400", "1E+400"), ("1E+12", "1E+12"),
+                                          ("999999999999", "999999999999")])
+def test_numbers_in_messages_are_plain_unless_absurdly_large(value: str, shown: str) -> None:
+    from app.mapping.decimals import show_number
+
+    assert show_number(Decimal(value)) == shown
