@@ -500,6 +500,7 @@ def mappings_publish(ctx: click.Context, file: Path) -> None:
     """Validate FILE and publish it as the mapping every worker applies from now on."""
     from app.live_mapping import publish_mapping
     from app.mapping import MappingInvalid, load_mapping
+    from app.mapping.cli import echo_warnings
     from app.topics import ensure_topics
 
     settings = _settings(ctx)
@@ -508,6 +509,7 @@ def mappings_publish(ctx: click.Context, file: Path) -> None:
     except MappingInvalid as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
+    echo_warnings(new)
     with _broker_errors(settings):
         asyncio.run(ensure_topics(settings))
         current = asyncio.run(_published_version(settings))

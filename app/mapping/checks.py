@@ -52,10 +52,12 @@ def _known(r: Reader, code: str | None, known: Iterable[str], path: str, what: s
 
 
 def check_systems(r: Reader, c: dict[str, Any], systems: dict[str, SystemMap],
-                  written: dict[str, set[str]]) -> None:
-    """Every system code must map to a known canonical code, at the canonical rate.
+                  written: dict[str, set[str]], holded_named: dict[str, set[str]]) -> None:
+    """Every system code must map to a known canonical code, at the canonical rate, and what
+    the document defines must reach Holded.
 
-    A code in ``written`` whose entry is invalid counts as known (its error is reported).
+    A code in ``written`` whose entry is invalid counts as known (its error is reported);
+    ``holded_named`` is what the Holded maps name (``parse.holded_targets``).
     """
     known: dict[str, Iterable[str]] = {
         "taxes": c["taxes"], "accounts": c["accounts"], "payment_methods": c["payment_methods"],
@@ -77,11 +79,34 @@ def check_systems(r: Reader, c: dict[str, Any], systems: dict[str, SystemMap],
     if "holded" not in systems:
         r.error("systems.holded", "missing", "a holded section: Holded is the hub of every sync")
         return
-    holded = systems["holded"].taxes
+    _check_reach_holded(r, c, holded_named)
+
+
+def _check_reach_holded(r: Reader, c: dict[str, Any], named: dict[str, set[str]]) -> None:
+    """Holded is the hub: every document, contact and payment is written there.
+
+    A tax, series, treasury or payment method the document defines but Holded cannot receive
+    would park every record that uses it, so it is an error like a tax without a Holded key.
+    Contact tax regimes are not the document's own (they are the seven symbols of
+    Contact.tax_regime, most of which a customer may never use): a missing one is a warning.
+    """
     for code in c["taxes"]:
-        if holded.to_system(code) is None and not _ambiguous(holded, code):
+        if code not in named["taxes"]:
             r.error(f"taxes.{code}", f"canonical tax {code!r} has no Holded key",
                     f"an entry under systems.holded.taxes with canonical: {code}")
+    for section, what in (("series", "series"), ("treasuries", "treasury"),
+                          ("payment_methods", "payment method")):
+        for code in c[section]:
+            if code not in named[section]:
+                r.error(f"{section}.{code}", f"canonical {what} {code!r} has no Holded {what}",
+                        f"an entry under systems.holded.{section} such as "
+                        f"'<Holded {what} id>': {code}")
+    missing = [regime for regime in CONTACT_TAX_REGIMES if regime not in named["tax_regimes"]]
+    if missing:
+        r.warn("systems.holded.tax_regimes",
+               f"no Holded tax operation for {', '.join(missing)}: a contact with one of these "
+               "tax regimes parks until a mapping version maps it",
+               "an entry for each regime your contacts use, e.g. general: general")
 
 
 def _check_targets(r: Reader, code_map: CodeMap, targets: Iterable[str], path: str,
@@ -94,10 +119,6 @@ def _check_targets(r: Reader, code_map: CodeMap, targets: Iterable[str], path: s
                 r.error(join(path, entry.code), f"unknown canonical {what} {code!r}",
                         f"a code defined in the document's {section}"
                         if section != "tax_regimes" else "one of " + ", ".join(sorted(targets)))
-
-
-def _ambiguous(code_map: CodeMap, canonical: str) -> bool:
-    return sum(canonical in e.canonical for e in code_map.entries) > 1
 
 
 def _check_outbound(r: Reader, code_map: CodeMap, path: str) -> None:

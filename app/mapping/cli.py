@@ -10,8 +10,15 @@ import click
 
 from app.mapping.errors import MappingInvalid
 from app.mapping.loader import load_mapping
+from app.mapping.model import Mapping
 
-__all__ = ["mappings"]
+__all__ = ["mappings", "echo_warnings"]
+
+
+def echo_warnings(mapping: Mapping) -> None:
+    """What will park records though the document is valid; the exit code stays 0."""
+    for issue in mapping.warnings:
+        click.echo(f"warning: {issue}", err=True)
 
 
 @click.group()
@@ -30,6 +37,7 @@ def validate(file: str) -> None:
             click.echo(str(issue), err=True)
         click.echo(f"{len(exc.issues)} error(s)", err=True)
         raise SystemExit(1) from None
+    echo_warnings(mapping)
     click.echo(f"OK: mapping v{mapping.version}, {len(mapping.taxes)} taxes, "
                f"{len(mapping.accounts)} accounts")
 

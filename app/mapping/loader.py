@@ -10,7 +10,13 @@ import yaml
 from app.mapping.checks import check_references, check_systems
 from app.mapping.errors import Issue, MappingInvalid
 from app.mapping.model import Mapping
-from app.mapping.parse import TOP_LEVEL_KEYS, parse_canonical, parse_systems, written_codes
+from app.mapping.parse import (
+    TOP_LEVEL_KEYS,
+    holded_targets,
+    parse_canonical,
+    parse_systems,
+    written_codes,
+)
 from app.mapping.reader import Reader
 from app.mapping.yamlload import safe_load
 
@@ -74,10 +80,11 @@ def parse_mapping(data: Any, *, source: str = "<mapping>") -> Mapping:
     systems = parse_systems(r, root.get("systems"))
     written = written_codes(root)
     check_references(r, canonical, _tax_paths(root, canonical["taxes"]), written)
-    check_systems(r, canonical, systems, written)
+    check_systems(r, canonical, systems, written, holded_targets(root))
     if r.issues or version is None:
         raise MappingInvalid(r.issues)
-    return Mapping(version=version, source=source, systems=systems, name=name or "", **canonical)
+    return Mapping(version=version, source=source, systems=systems, name=name or "",
+                   warnings=tuple(r.warnings), **canonical)
 
 
 def _tax_paths(root: dict[Any, Any], taxes: dict[str, Any]) -> dict[str, str]:

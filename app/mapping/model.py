@@ -13,6 +13,8 @@ from decimal import Decimal
 from enum import Enum
 from typing import Literal
 
+from app.mapping.errors import Issue
+
 __all__ = [
     "SYSTEMS",
     "TaxKind",
@@ -202,6 +204,8 @@ class Mapping:
     systems: dict[str, SystemMap]
     name: str = ""
     base_currency: str = "EUR"
+    # What validation accepted but will park records (printed by `mappings validate`).
+    warnings: tuple[Issue, ...] = field(default=(), compare=False)
 
     def system(self, name: str) -> SystemMap | None:
         return self.systems.get(name)

@@ -30,7 +30,7 @@ from app.mapping.reader import Reader, join
 
 __all__ = [
     "TOP_LEVEL_KEYS", "SYSTEM_SECTIONS", "DOC_TYPES", "parse_canonical", "parse_systems",
-    "written_codes",
+    "written_codes", "holded_targets",
 ]
 
 TOP_LEVEL_KEYS = {
@@ -224,6 +224,27 @@ def written_codes(data: dict[Any, Any]) -> dict[str, set[str]]:
     written = {section: keys(section) for section in sections}
     written["taxes"] = keys("taxes") | keys("withholdings")
     return written
+
+
+def holded_targets(data: dict[Any, Any]) -> dict[str, set[str]]:
+    """The canonical codes each ``systems.holded`` map names, valid entries or not.
+
+    What must reach Holded is checked against this, so an entry with a bad field (already
+    reported) does not also make its canonical code 'have no Holded key'.
+    """
+    systems = data.get("systems")
+    holded = systems.get("holded") if isinstance(systems, dict) else None
+    out: dict[str, set[str]] = {}
+    for section in SYSTEM_SECTIONS:
+        raw = holded.get(section) if isinstance(holded, dict) else None
+        codes: set[str] = set()
+        for value in raw.values() if isinstance(raw, dict) else ():
+            value = value.get("canonical") if isinstance(value, dict) else value
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, (str, int)) and not isinstance(item, bool):
+                    codes.add(str(item))
+        out[section] = codes
+    return out
 
 
 def parse_systems(r: Reader, raw: Any) -> dict[str, SystemMap]:

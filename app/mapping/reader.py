@@ -30,9 +30,14 @@ class Reader:
     def __init__(self, file: str) -> None:
         self.file = file
         self.issues: list[Issue] = []
+        self.warnings: list[Issue] = []
 
     def error(self, path: str, problem: str, expected: str = "") -> None:
         self.issues.append(Issue(self.file, path, problem, expected))
+
+    def warn(self, path: str, problem: str, expected: str = "") -> None:
+        """Something that will park records but may be what the customer means."""
+        self.warnings.append(Issue(self.file, path, problem, expected))
 
     def mapping(self, value: Any, path: str, *, required: bool = True) -> dict[Any, Any] | None:
         if value is None and not required:

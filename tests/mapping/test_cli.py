@@ -35,3 +35,27 @@ def test_validate_of_a_file_that_is_not_utf8_is_one_error_and_exit_1(tmp_path) -
     [issue, summary] = result.output.strip().splitlines()
     assert issue.startswith(f"{bad}: line ") and "not UTF-8 text (byte 0x" in issue
     assert summary == "1 error(s)"
+
+
+def test_validate_refuses_a_series_holded_cannot_receive(tmp_path) -> None:
+    text = EXAMPLE.read_text(encoding="utf-8").replace(
+        '      "64a1f0c2e4b0a10000000s0w": W\n', "")
+    path = tmp_path / "no-w.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(mappings, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert f"{path}: series.W: canonical series 'W' has no Holded series" in result.output
+
+
+def test_validate_prints_warnings_and_still_exits_0(tmp_path) -> None:
+    text = EXAMPLE.read_text(encoding="utf-8").replace("      exento: exempt\n", "")
+    path = tmp_path / "no-exempt.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(mappings, ["validate", str(path)])
+    assert result.exit_code == 0
+    assert result.output.splitlines() == [
+        f"warning: {path}: systems.holded.tax_regimes: no Holded tax operation for exempt: a "
+        "contact with one of these tax regimes parks until a mapping version maps it (expected "
+        "an entry for each regime your contacts use, e.g. general: general)",
+        "OK: mapping v3, 18 taxes, 13 accounts",
+    ]

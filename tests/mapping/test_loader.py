@@ -305,3 +305,47 @@ def test_numbers_in_messages_are_plain_unless_absurdly_large(value: str, shown: 
     from app.mapping.decimals import show_number
 
     assert show_number(Decimal(value)) == shown
+
+
+def test_series_treasuries_and_payment_methods_must_reach_holded() -> None:
+    """Holded is the hub: a series it cannot receive would park every invoice of it."""
+    data = small_data()
+    for section in ("series", "treasuries", "payment_methods"):
+        del data["systems"]["holded"][section]
+    assert issues_of(data) == [
+        "m.yaml: series.F: canonical series 'F' has no Holded series (expected an entry "
+        "under systems.holded.series such as '<Holded series id>': F)",
+        "m.yaml: treasuries.banco: canonical treasury 'banco' has no Holded treasury (expected "
+        "an entry under systems.holded.treasuries such as '<Holded treasury id>': banco)",
+        "m.yaml: payment_methods.transferencia: canonical payment method 'transferencia' has "
+        "no Holded payment method (expected an entry under systems.holded.payment_methods "
+        "such as '<Holded payment method id>': transferencia)",
+    ]
+
+
+def test_other_systems_need_not_map_every_series() -> None:
+    data = small_data()
+    data["series"]["W"] = {"name": "Web", "doc_types": ["invoice"]}
+    data["systems"]["holded"]["series"]["serieW"] = "W"
+    data["systems"]["odoo"] = {"series": {"INV": "F"}}
+    assert parse_mapping(data).systems["odoo"].series.to_system("W") is None
+
+
+def test_a_bad_holded_entry_does_not_also_leave_its_code_unreached() -> None:
+    data = small_data()
+    data["systems"]["holded"]["series"] = {123: "F"}
+    data["systems"]["holded"]["taxes"]["s_iva_21"]["outbound"] = "yes"
+    assert paths_of(data) == {"systems.holded.series.123",
+                              "systems.holded.taxes.s_iva_21.outbound"}
+
+
+def test_contact_tax_regimes_without_holded_operation_are_a_warning() -> None:
+    """The seven regimes are Contact.tax_regime's, not the document's: many go unused."""
+    data = small_data()
+    data["systems"]["holded"]["tax_regimes"] = {"general": "general", "intra": "intra_eu"}
+    [warning] = parse_mapping(data, source="m.yaml").warnings
+    assert warning.path == "systems.holded.tax_regimes"
+    assert warning.problem.startswith(
+        "no Holded tax operation for export, reverse_charge, equivalence_surcharge, exempt, "
+        "not_subject: a contact with one of these tax regimes parks")
+    assert load_mapping(EXAMPLE).warnings == ()
