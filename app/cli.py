@@ -475,17 +475,19 @@ def config_show(ctx: click.Context) -> None:
 @click.argument("old", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("new", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def mappings_diff(old: Path, new: Path) -> None:
-    """What NEW changes against OLD (both validated first). Exit 0 same, 1 different."""
+    """What NEW changes against OLD (both validated first). Exit 0 same, 1 different or a
+    document invalid (its errors printed instead), 2 no such file."""
     import yaml
 
     from app.mapping import MappingInvalid, load_mapping, read_mapping_text
+    from app.mapping.cli import echo_invalid
     from app.mapping.diff import diff
 
     try:
         versions = (load_mapping(old).version, load_mapping(new).version)
-    except MappingInvalid as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(2)
+    except MappingInvalid as exc:  # an invalid document is a problem found, as in validate
+        echo_invalid(exc)
+        sys.exit(1)
     lines = list(diff(yaml.safe_load(read_mapping_text(old)), yaml.safe_load(read_mapping_text(new))))
     for line in lines:
         click.echo(line)
@@ -497,17 +499,18 @@ def mappings_diff(old: Path, new: Path) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.pass_context
 def mappings_publish(ctx: click.Context, file: Path) -> None:
-    """Validate FILE and publish it as the mapping every worker applies from now on."""
+    """Validate FILE and publish it as the mapping every worker applies from now on. Exit 1
+    if it is invalid or not newer than the published version, 2 no such file, 3 no broker."""
     from app.live_mapping import publish_mapping
     from app.mapping import MappingInvalid, load_mapping
-    from app.mapping.cli import echo_warnings
+    from app.mapping.cli import echo_invalid, echo_warnings
     from app.topics import ensure_topics
 
     settings = _settings(ctx)
     try:
         new = load_mapping(file)
     except MappingInvalid as exc:
-        click.echo(str(exc), err=True)
+        echo_invalid(exc)
         sys.exit(1)
     echo_warnings(new)
     with _broker_errors(settings):

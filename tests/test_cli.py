@@ -153,7 +153,24 @@ def test_mappings_diff_shows_what_a_new_version_changes(tmp_path):
     assert same.exit_code == 0 and "0 difference(s)" in same.output
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: x\n")
-    assert CliRunner().invoke(cli, ["mappings", "diff", str(bad), str(path)]).exit_code == 2
+    assert CliRunner().invoke(cli, ["mappings", "diff", str(bad), str(path)]).exit_code == 1
+
+
+@pytest.mark.parametrize("command", [["validate"], ["publish"],
+                                     ["diff", "docs/examples/mapping-es.yaml"]])
+def test_mappings_commands_agree_on_exit_codes(tmp_path, command):
+    """A missing file is bad usage (2) and an invalid document a problem found (1), for
+    validate, publish and diff alike; publish stops before it needs a broker."""
+    env = {"HOLDED_SYNC_BROKER": "kafka://127.0.0.1:1"}
+    missing = CliRunner().invoke(cli, ["mappings", *command, str(tmp_path / "nope.yaml")],
+                                 env=env)
+    assert missing.exit_code == 2 and "does not exist" in missing.output, missing.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 0\n")
+    invalid = CliRunner().invoke(cli, ["mappings", *command, str(bad)], env=env)
+    assert invalid.exit_code == 1, invalid.output
+    assert f"{bad}: version: got 0 (expected an integer >= 1)" in invalid.output
+    assert invalid.output.rstrip().endswith(" error(s)")
 
 
 def test_replay_and_backfill_refuse_a_bad_since_before_connecting():

@@ -12,7 +12,14 @@ from app.mapping.errors import MappingInvalid
 from app.mapping.loader import load_mapping
 from app.mapping.model import Mapping
 
-__all__ = ["mappings", "echo_warnings"]
+__all__ = ["mappings", "echo_invalid", "echo_warnings"]
+
+
+def echo_invalid(exc: MappingInvalid) -> None:
+    """Every error, one a line, then the count: the same for validate, publish and diff."""
+    for issue in exc.issues:
+        click.echo(str(issue), err=True)
+    click.echo(f"{len(exc.issues)} error(s)", err=True)
 
 
 def echo_warnings(mapping: Mapping) -> None:
@@ -27,15 +34,13 @@ def mappings() -> None:
 
 
 @mappings.command()
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
 def validate(file: str) -> None:
-    """Validate FILE; print every error and exit 1 if there is any."""
+    """Validate FILE; print every error and exit 1 if there is any (2: no such file)."""
     try:
         mapping = load_mapping(file)
     except MappingInvalid as exc:
-        for issue in exc.issues:
-            click.echo(str(issue), err=True)
-        click.echo(f"{len(exc.issues)} error(s)", err=True)
+        echo_invalid(exc)
         raise SystemExit(1) from None
     echo_warnings(mapping)
     click.echo(f"OK: mapping v{mapping.version}, {len(mapping.taxes)} taxes, "
