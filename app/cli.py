@@ -483,10 +483,14 @@ def mappings_diff(old: Path, new: Path) -> None:
     from app.mapping.cli import echo_invalid
     from app.mapping.diff import diff
 
-    try:
-        versions = (load_mapping(old).version, load_mapping(new).version)
-    except MappingInvalid as exc:  # an invalid document is a problem found, as in validate
-        echo_invalid(exc)
+    versions, issues = [], []
+    for path in (old, new):  # both validated, so one run shows the errors of both
+        try:
+            versions.append(load_mapping(path).version)
+        except MappingInvalid as exc:
+            issues.extend(exc.issues)
+    if issues:  # an invalid document is a problem found, as in validate
+        echo_invalid(MappingInvalid(issues))
         sys.exit(1)
     lines = list(diff(yaml.safe_load(read_mapping_text(old)), yaml.safe_load(read_mapping_text(new))))
     for line in lines:

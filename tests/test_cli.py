@@ -154,6 +154,11 @@ def test_mappings_diff_shows_what_a_new_version_changes(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: x\n")
     assert CliRunner().invoke(cli, ["mappings", "diff", str(bad), str(path)]).exit_code == 1
+    worse = tmp_path / "worse.yaml"
+    worse.write_text("version: 1\n")
+    both = CliRunner().invoke(cli, ["mappings", "diff", str(bad), str(worse)])
+    assert both.exit_code == 1 and f"{bad}: version" in both.output
+    assert f"{worse}: accounts" in both.output  # the errors of both documents
 
 
 @pytest.mark.parametrize("command", [["validate"], ["publish"],
