@@ -210,14 +210,36 @@ class Settings(BaseSettings):
         return tuple(s for s in self.systems if s not in ("holded", "file"))
 
 
+# The sections of Settings that read their own environment variables (HOLDED_*, ODOO_*, ...).
+_SECTIONS: dict[str, type[BaseSettings]] = {
+    "holded": HoldedSettings, "odoo": OdooSettings, "business_central": BusinessCentralSettings,
+    "sap_b1": SapB1Settings, "prestashop": PrestaShopSettings, "shopify": ShopifySettings}
+
+
 def load_settings(config_file: str | os.PathLike | None = None, **overrides: Any) -> Settings:
-    """Environment first; a YAML file (``HOLDED_SYNC_CONFIG``) fills what the env leaves unset."""
+    """Environment first; a YAML file (``HOLDED_SYNC_CONFIG``) fills what the env leaves unset.
+
+    Every variable wins over the file for the setting it names: ``HOLDED_SYNC_<NAME>`` over the
+    top-level ``<name>``, and a section's own variables (``ODOO_DB``, ``HOLDED_API_KEY``...) over
+    that key of the file's section (``odoo: {db: ...}``), whose other keys still apply."""
     path = config_file or os.environ.get("HOLDED_SYNC_CONFIG")
     from_file: dict[str, Any] = {}
     if path:
         from_file = yaml.safe_load(Path(path).read_text()) or {}
         if not isinstance(from_file, dict):
             raise ValueError(f"{path}: expected a mapping of settings at the top level")
-    env_set = {k[len("HOLDED_SYNC_"):].lower() for k in os.environ if k.startswith("HOLDED_SYNC_")}
-    merged = {k: v for k, v in from_file.items() if k not in env_set}
+    env = {name.upper(): value for name, value in os.environ.items()}  # names are case-blind
+    env_set = {k[len("HOLDED_SYNC_"):].lower() for k in env if k.startswith("HOLDED_SYNC_")}
+    merged: dict[str, Any] = {}
+    for key, value in from_file.items():
+        if key in env_set:
+            continue
+        section = _SECTIONS.get(key)
+        if section is not None and isinstance(value, dict):
+            # A section given as a mapping is validated as it is, without reading the
+            # environment: put its variables in it, over the file's values.
+            prefix = str(section.model_config.get("env_prefix", "")).upper()
+            value = {**value, **{name: env[prefix + name.upper()] for name in section.model_fields
+                                 if prefix + name.upper() in env}}
+        merged[key] = value
     return Settings(**{**merged, **overrides})

@@ -59,6 +59,16 @@ def test_config_show_masks_secrets():
     assert json.loads(res.output)["holded"]["api_key"] == "**********"
 
 
+def test_config_show_takes_each_variable_over_the_config_file(tmp_path):
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("holded:\n  requests_per_second: 2\nodoo:\n  db: yamldb\n  login: yl\n")
+    res = run("--config", str(cfg), "config", "show",
+              env={"ODOO_DB": "envdb", "HOLDED_REQUESTS_PER_SECOND": "7"})
+    shown = json.loads(res.output)
+    assert (shown["odoo"]["db"], shown["odoo"]["login"]) == ("envdb", "yl")
+    assert shown["holded"]["requests_per_second"] == 7.0
+
+
 def test_invalid_settings_are_a_usage_error():
     res = CliRunner().invoke(cli, ["config", "show"], env={"HOLDED_SYNC_SYSTEMS": "Holded!"})
     assert res.exit_code == 2 and "invalid settings" in res.output
