@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from app.settings import Settings, load_settings
+from app.settings import Settings, load_settings, settings_error
 
 __all__ = ["main"]
 
@@ -77,7 +77,7 @@ def cli(ctx: click.Context, config: str | None, verbose: int) -> None:
     try:
         ctx.obj = {"settings": load_settings(config)}
     except Exception as exc:  # pydantic and YAML errors: say what is wrong and stop
-        raise click.UsageError(f"invalid settings: {exc}") from exc
+        raise click.UsageError(f"invalid settings: {settings_error(exc)}") from exc
     if ctx.invoked_subcommand not in NO_RECORDS:
         _use_schema_registry(ctx.obj["settings"])
 

@@ -200,8 +200,10 @@ def what_runs(settings: Settings, api: dict[str, Any]) -> list[tuple[int, str]]:
     credentials runs nothing, and without this line a worker gives no sign of it."""
     lines = []
     for system in settings.systems:
-        if system not in CREDENTIAL_SETTING:
-            continue  # "file": changes come from `holded-sync ingest`; nothing runs for it
+        if system not in CREDENTIAL_SETTING:  # "file" (settings.SYSTEMS): no connector
+            lines.append((logging.INFO, f"{system}: no connector, so no poller and no sink run for "
+                          f"it; its changes come from `holded-sync ingest FILE --system {system}`"))
+            continue
         if system not in api:
             lines.append((logging.WARNING, f"{system}: no credentials ({CREDENTIAL_SETTING[system]} "
                           f"is not set), so no poller and no sink run for it; its commands wait "

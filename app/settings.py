@@ -4,18 +4,37 @@ Secrets are ``SecretStr``: they print as ``**********`` and never reach logs or 
 """
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 
-from app.core.keys import valid_system
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["BusinessCentralSettings", "HoldedSettings", "OdooSettings", "PrestaShopSettings",
-           "SapB1Settings", "Settings", "ShopifySettings", "load_settings"]
+           "SYSTEMS", "SapB1Settings", "Settings", "ShopifySettings", "load_settings",
+           "settings_error"]
+
+# The systems HOLDED_SYNC_SYSTEMS may name: Holded, the connectors, and "file", the source fed
+# by `holded-sync ingest FILE --system file` only. Any other name would be taken for an ERP
+# (commands.<name>, app/core/policy.py) that nothing writes to, so it is refused.
+CONNECTORS = ("holded", "odoo", "business_central", "sap_b1", "prestashop", "shopify")
+SYSTEMS = (*CONNECTORS, "file")
+
+
+def _unknown_system(name: str) -> str:
+    """What is wrong with ``name``, suggesting the known system it is close to, if any."""
+    plain = name.strip().lower().replace("-", "_").replace(" ", "_")
+    near = [plain] if plain in SYSTEMS else difflib.get_close_matches(plain, SYSTEMS, n=1, cutoff=0.6)
+    if not near:  # sapb1, presta, bc...: a known name with its separators dropped, or a start
+        squashed = plain.replace("_", "")
+        near = [s for s in SYSTEMS if squashed and (s.replace("_", "") == squashed
+                                                     or s.startswith(squashed))][:1]
+    hint = f" (did you mean {near[0]}?)" if near else ""
+    return f"unknown system {name!r}{hint}; the systems are {', '.join(SYSTEMS)}"
 
 
 class HoldedSettings(BaseSettings):
@@ -189,8 +208,8 @@ class Settings(BaseSettings):
     @classmethod
     def _known_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for name in value:
-            if not valid_system(name):
-                raise ValueError(f"system name {name!r}: use lower-case letters, digits and _")
+            if name not in SYSTEMS:
+                raise ValueError(_unknown_system(name))
         return value
 
     @property
@@ -243,3 +262,24 @@ def load_settings(config_file: str | os.PathLike | None = None, **overrides: Any
                                  if prefix + name.upper() in env}}
         merged[key] = value
     return Settings(**{**merged, **overrides})
+
+
+def settings_error(exc: Exception) -> str:
+    """One line for a settings error: pydantic's, with each error at the variable it names."""
+    if not isinstance(exc, ValidationError):
+        return " ".join(str(exc).split())
+    said = []
+    # A section read from the environment alone fails on its own (its title is its class).
+    within = [k for k, cls in _SECTIONS.items() if cls.__name__ == exc.title][:1]
+    for error in exc.errors(include_url=False, include_input=False):
+        loc = within + [str(part) for part in error["loc"]]
+        section = _SECTIONS.get(loc[0]) if loc else None
+        if section is not None and len(loc) > 1:
+            name = str(section.model_config.get("env_prefix", "")).upper() + loc[1].upper()
+        elif loc:
+            name = "HOLDED_SYNC_" + loc[0].upper()
+        else:
+            name = "settings"
+        message = error["msg"].removeprefix("Value error, ")
+        said.append(f"{name}: {message}")
+    return "; ".join(said)

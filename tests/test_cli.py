@@ -74,6 +74,31 @@ def test_invalid_settings_are_a_usage_error():
     assert res.exit_code == 2 and "invalid settings" in res.output
 
 
+@pytest.mark.parametrize("systems, line", [
+    ("holded,oddo", "invalid settings: HOLDED_SYNC_SYSTEMS: unknown system 'oddo' (did you mean "
+                    "odoo?); the systems are holded, odoo, business_central, sap_b1, prestashop, "
+                    "shopify, file"),
+    ("holded,business-central", "unknown system 'business-central' (did you mean business_central?)")])
+def test_a_misspelt_system_stops_any_command_with_one_line(systems, line):
+    res = CliRunner().invoke(cli, ["worker"], env={"HOLDED_SYNC_SYSTEMS": systems})
+    assert res.exit_code == 2 and line in res.output, res.output
+    assert res.output.strip().splitlines()[-1].startswith("Error: invalid settings: ")
+    assert "validation error" not in res.output and "pydantic" not in res.output
+
+
+@pytest.mark.parametrize("env, line", [
+    ({"HOLDED_SYNC_PARTITIONS": "0", "HOLDED_SYNC_STANDBY_REPLICAS": "-1"},
+     "HOLDED_SYNC_PARTITIONS: Input should be greater than or equal to 1; "
+     "HOLDED_SYNC_STANDBY_REPLICAS: Input should be greater than or equal to 0"),
+    ({"HOLDED_REQUESTS_PER_SECOND": "fast"},
+     "HOLDED_REQUESTS_PER_SECOND: Input should be a valid number, unable to parse string as a "
+     "number")])
+def test_a_bad_value_is_one_line_naming_its_variable(env, line):
+    res = CliRunner().invoke(cli, ["config", "show"], env=env)
+    assert res.exit_code == 2
+    assert res.output.strip().splitlines()[-1] == f"Error: invalid settings: {line}"
+
+
 def test_ingest_of_an_unconfigured_system_is_refused_before_connecting(tmp_path):
     f = tmp_path / "x.jsonl"
     f.write_text("{}\n")

@@ -36,7 +36,9 @@ def test_a_system_without_credentials_is_a_warning_that_names_its_setting(monkey
     assert lines == [
         (logging.INFO, "holded: its sink runs, and its poller on the leader"),
         (logging.WARNING, "odoo: no credentials (ODOO_API_KEY is not set), so no poller and no "
-                          "sink run for it; its commands wait in commands.odoo")]
+                          "sink run for it; its commands wait in commands.odoo"),
+        (logging.INFO, "file: no connector, so no poller and no sink run for it; its changes "
+                       "come from `holded-sync ingest FILE --system file`")]
     replay_worker = settings.model_copy(update={"run_sinks": False})
     assert what_runs(replay_worker, clients(replay_worker))[0] == (
         logging.INFO, "holded: its poller runs on the leader; sinks are off (HOLDED_SYNC_RUN_SINKS=false)")
@@ -50,3 +52,35 @@ def test_a_credential_without_the_rest_is_a_clear_error_naming_the_settings(monk
         "business_central is not fully configured: tenant and environment must be non-empty "
         "path segments (its settings: BC_TENANT, BC_ENVIRONMENT, BC_COMPANY_ID, BC_CLIENT_ID, "
         "BC_CLIENT_SECRET)")
+
+
+def test_every_system_a_worker_may_run_has_a_start_line():
+    """HOLDED_SYNC_SYSTEMS takes only names a worker says something about at start."""
+    from app.settings import SYSTEMS
+
+    settings = Settings(systems=SYSTEMS)
+    assert [line.split(":")[0] for _, line in what_runs(settings, {})] == list(SYSTEMS)
+
+
+@pytest.mark.parametrize("name, meant", [
+    ("oddo", "odoo"), ("business-central", "business_central"), ("sap-b1", "sap_b1"),
+    ("sapb1", "sap_b1"), ("presta", "prestashop"), ("shopfy", "shopify"), ("Holded", "holded"),
+    ("fiel", "file")])
+def test_a_misspelt_system_is_refused_naming_the_one_meant(name, meant):
+    from app.settings import settings_error
+
+    with pytest.raises(ValueError) as failed:
+        Settings(systems=("holded", name))
+    assert settings_error(failed.value) == (
+        f"HOLDED_SYNC_SYSTEMS: unknown system {name!r} (did you mean {meant}?); the systems are "
+        "holded, odoo, business_central, sap_b1, prestashop, shopify, file")
+
+
+def test_a_system_without_a_connector_or_a_near_name_is_refused_with_the_list():
+    from app.settings import settings_error
+
+    with pytest.raises(ValueError) as failed:
+        Settings(systems="holded,legacy_erp")
+    assert settings_error(failed.value) == (
+        "HOLDED_SYNC_SYSTEMS: unknown system 'legacy_erp'; the systems are holded, odoo, "
+        "business_central, sap_b1, prestashop, shopify, file")
