@@ -101,12 +101,16 @@ def _use_schema_registry(settings: Settings) -> None:
 @click.pass_context
 def worker(ctx: click.Context) -> None:
     """Run a worker: the canonical agents, sinks and web views (/metrics, /healthz)."""
-    from app.connections import IncompleteSettings
+    from app.connections import IncompleteSettings, check_clients
     from app.observe import replay_plan
     from app.topics import ensure_topics
     from app.worker import create_app, tune_gc
 
     settings = _settings(ctx)
+    try:
+        check_clients(settings)  # before Kafka: half a configuration is one line at once
+    except IncompleteSettings as exc:
+        raise click.UsageError(f"invalid settings: {exc}") from exc
     _check_data_dir(settings.data_dir)
     _check_web_port(settings.web_host, settings.web_port)
 

@@ -23,8 +23,9 @@ from app.settings import Settings
 from connectors.base.contracts import Ledger, Sink
 from connectors.base.limiter import RateLimit, TokenBucket
 
-__all__ = ["CREDENTIAL_SETTING", "IncompleteSettings", "Poller", "SinkFactory", "clients", "held_fields",
-           "limiter_of", "pollers", "reported_view", "sink_factories", "what_runs"]
+__all__ = ["CREDENTIAL_SETTING", "IncompleteSettings", "Poller", "SinkFactory", "check_clients",
+           "clients", "held_fields", "limiter_of", "pollers", "reported_view", "sink_factories",
+           "what_runs"]
 
 SinkFactory = Callable[[Ledger], Sink]
 
@@ -333,3 +334,9 @@ def engine_policy(settings: Settings, live: LiveMapping) -> Policy:
     reports back under the mapping in force (``live``). The agent and the bulk replay decide
     with the same one."""
     return default_policy(settings.erps, held_fields(settings), reported_view(settings, live))
+
+
+def check_clients(settings: Settings) -> None:
+    """Raise IncompleteSettings as clients() would, before anything else starts: a worker with
+    half a configuration stops at once, without waiting on Kafka first."""
+    clients(settings)  # built only to be checked: none has sent a request

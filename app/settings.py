@@ -64,7 +64,7 @@ class HoldedSettings(BaseSettings):
 
 class OdooSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ODOO_", extra="ignore")
-    url: str = "http://127.0.0.1:8069"
+    url: str = ""  # required with the API key, as db and login (app/connections.py)
     db: str = ""
     login: str = ""
     api_key: SecretStr | None = None
@@ -102,7 +102,7 @@ class SapB1Settings(BaseSettings):
 
 class PrestaShopSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PRESTASHOP_", extra="ignore")
-    url: str = "http://127.0.0.1/api"
+    url: str = ""  # the shop's address; required with the API key
     api_key: SecretStr | None = None
     shop_timezone: str = "Europe/Madrid"  # PrestaShop dates are shop-local
     invoice_prefix: str = "WEB"
@@ -117,6 +117,18 @@ class ShopifySettings(BaseSettings):
     app_secret: SecretStr | None = None  # verifies webhook HMACs
     api_version: str = "2025-01"
     order_documents: Literal["invoice", "sales_receipt"] = "invoice"
+
+    @field_validator("shop_url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        """The shop's address as Shopify's admin shows it (mystore.myshopify.com) is taken as
+        https://mystore.myshopify.com: the Admin API is HTTPS only."""
+        value = value.strip()
+        if value and "://" not in value:
+            value = f"https://{value}"
+        if value and not value.lower().startswith(("https://", "http://")):
+            raise ValueError(f"{value!r} is not a shop URL; use https://<shop>.myshopify.com")
+        return value
 
 
 class Settings(BaseSettings):

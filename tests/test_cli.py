@@ -284,6 +284,21 @@ def test_an_empty_table_says_why_on_stderr_and_prints_nothing(kafka):
     assert f"note: no links yet: {prefix}holded-sync-canonical-changelog holds no records" in empty.stderr
 
 
+@pytest.mark.parametrize("system, env, line", [
+    ("odoo", {"ODOO_API_KEY": "k", "ODOO_URL": None, "ODOO_DB": None, "ODOO_LOGIN": "a"},
+     "invalid settings: odoo is not fully configured: url, db and login are required with the "
+     "API key; url, db not set"),
+    ("prestashop", {"PRESTASHOP_API_KEY": "k", "PRESTASHOP_URL": None},
+     "invalid settings: prestashop is not fully configured: the shop's url is required"),
+    ("shopify", {"SHOPIFY_ACCESS_TOKEN": "t", "SHOPIFY_SHOP_URL": None},
+     "invalid settings: shopify is not fully configured: the shop URL is required")])
+def test_a_worker_with_a_credential_but_no_address_stops_before_kafka(system, env, line):
+    res = CliRunner().invoke(cli, ["worker"], env={
+        "HOLDED_SYNC_BROKER": "kafka://127.0.0.1:1", "HOLDED_SYNC_SYSTEMS": f"holded,{system}",
+        "HOLDED_API_KEY": None, **env})
+    assert res.exit_code == 2 and line in res.output, res.output
+
+
 @pytest.mark.kafka
 def test_a_worker_with_half_a_configuration_stops_with_one_clear_line(kafka, tmp_path):
     import uuid

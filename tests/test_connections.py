@@ -14,7 +14,10 @@ from app.settings import Settings
 REST = {"business_central": {"BC_TENANT": "contoso", "BC_ENVIRONMENT": "production",
                              "BC_COMPANY_ID": "5b8c8d9e-0000-4000-8000-000000000001",
                              "BC_CLIENT_ID": "holded-sync"},
-        "sap_b1": {"SAP_B1_COMPANY_DB": "SBODEMOES", "SAP_B1_USERNAME": "manager"}}
+        "sap_b1": {"SAP_B1_COMPANY_DB": "SBODEMOES", "SAP_B1_USERNAME": "manager"},
+        "odoo": {"ODOO_URL": "https://odoo.example", "ODOO_DB": "prod", "ODOO_LOGIN": "api@example.com"},
+        "prestashop": {"PRESTASHOP_URL": "https://shop.example"},
+        "shopify": {"SHOPIFY_SHOP_URL": "https://tienda.myshopify.com"}}
 
 
 @pytest.mark.parametrize("system", sorted(CREDENTIAL_SETTING))
@@ -84,3 +87,63 @@ def test_a_system_without_a_connector_or_a_near_name_is_refused_with_the_list():
     assert settings_error(failed.value) == (
         "HOLDED_SYNC_SYSTEMS: unknown system 'legacy_erp'; the systems are holded, odoo, "
         "business_central, sap_b1, prestashop, shopify, file")
+
+
+SETTINGS_OF_ODOO = "(its settings: ODOO_URL, ODOO_DB, ODOO_LOGIN, ODOO_API_KEY, ODOO_PROTOCOL)"
+
+
+@pytest.mark.parametrize("system, unset, said", [
+    ("odoo", ("ODOO_URL", "ODOO_DB"), "odoo is not fully configured: url, db and login are "
+     f"required with the API key; url, db not set {SETTINGS_OF_ODOO}"),
+    ("odoo", ("ODOO_LOGIN",), "odoo is not fully configured: url, db and login are required "
+     f"with the API key; login not set {SETTINGS_OF_ODOO}"),
+    ("prestashop", ("PRESTASHOP_URL",), "prestashop is not fully configured: the shop's url is "
+     "required with the API key (its settings: PRESTASHOP_URL, PRESTASHOP_API_KEY)"),
+    ("shopify", ("SHOPIFY_SHOP_URL",), "shopify is not fully configured: the shop URL is required "
+     "with the access token, as https://<shop>.myshopify.com (its settings: SHOPIFY_SHOP_URL, "
+     "SHOPIFY_ACCESS_TOKEN, SHOPIFY_API_VERSION)")])
+def test_a_credential_without_its_address_is_refused_not_sent_to_a_default(system, unset, said,
+                                                                          monkeypatch):
+    """Odoo's key with no URL talked to http://127.0.0.1:8069 with db ''; PrestaShop's key and
+    Shopify's token built a client without a shop."""
+    for name, value in REST[system].items():
+        monkeypatch.setenv(name, value)
+    for name in unset:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(CREDENTIAL_SETTING[system], "secret")
+    with pytest.raises(IncompleteSettings) as failed:
+        clients(Settings(systems=("holded", system)))
+    assert str(failed.value) == said
+
+
+def test_odoo_json2_needs_no_login(monkeypatch):
+    """JSON-2 sends the API key alone: login is only used to log in (JSON-RPC, XML-RPC)."""
+    for name, value in REST["odoo"].items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("ODOO_LOGIN")
+    monkeypatch.setenv("ODOO_API_KEY", "secret")
+    monkeypatch.setenv("ODOO_PROTOCOL", "json2")
+    assert "odoo" in clients(Settings(systems=("holded", "odoo")))
+
+
+@pytest.mark.parametrize("given, used", [
+    ("tienda.myshopify.com", "https://tienda.myshopify.com"),
+    (" https://tienda.myshopify.com/ ", "https://tienda.myshopify.com/"),
+    ("http://127.0.0.1:8090", "http://127.0.0.1:8090")])
+def test_a_shop_url_without_a_scheme_is_taken_as_https(given, used, monkeypatch):
+    monkeypatch.setenv("SHOPIFY_SHOP_URL", given)
+    monkeypatch.setenv("SHOPIFY_ACCESS_TOKEN", "shpat_x")
+    settings = Settings(systems=("holded", "shopify"))
+    assert settings.shopify.shop_url == used
+    assert clients(settings)["shopify"].endpoint == (
+        f"{used.rstrip('/')}/admin/api/{settings.shopify.api_version}/graphql.json")
+
+
+def test_a_shop_url_of_another_scheme_is_refused_in_one_line(monkeypatch):
+    from app.settings import settings_error
+
+    monkeypatch.setenv("SHOPIFY_SHOP_URL", "ftp://tienda.myshopify.com")
+    with pytest.raises(ValueError) as failed:
+        Settings()
+    assert settings_error(failed.value) == ("SHOPIFY_SHOP_URL: 'ftp://tienda.myshopify.com' is "
+                                            "not a shop URL; use https://<shop>.myshopify.com")

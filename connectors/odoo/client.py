@@ -69,6 +69,12 @@ class OdooClient:
         secret = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
         if not secret:
             raise ValueError("api_key is empty")
+        # JSON-RPC and XML-RPC log in as ``login``; JSON-2 sends the key alone (and the db).
+        needed = {"url": base_url, "db": db, **({} if protocol == "json2" else {"login": login})}
+        if missing := [name for name, value in needed.items() if not value]:
+            names = [*needed]
+            raise ValueError(f"{', '.join(names[:-1])} and {names[-1]} are required with the API "
+                             f"key; {', '.join(missing)} not set")
         self.protocol: Protocol = protocol
         self.db, self.login = db, login
         self._key = secret

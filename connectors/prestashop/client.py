@@ -114,6 +114,8 @@ class PrestaShopClient:
         key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
         if not key:
             raise ValueError("api_key is empty")
+        if not base_url:
+            raise ValueError("the shop's url is required with the API key")
         if page_size < 1:
             raise ValueError("page_size must be >= 1")
         self.api_url = base_url.rstrip("/") + "/api"

@@ -149,6 +149,9 @@ class ShopifyClient:
                  else access_token)
         if not token:
             raise ValueError("an access token is required")
+        if not re.match(r"https?://[^/]", shop_url):
+            raise ValueError("the shop URL is required with the access token, as "
+                             f"https://<shop>.myshopify.com{f' (not {shop_url!r})' if shop_url else ''}")
         if not re.fullmatch(r"\d{4}-\d{2}|unstable", api_version):
             raise ValueError(f"api_version must look like 2025-01, got {api_version!r}")
         if not 1 <= page_size <= 250:
