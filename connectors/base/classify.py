@@ -1,7 +1,7 @@
 """From an HTTP outcome to an action, declared as data; the one place httpx errors are mapped.
 
 ``DEFAULT_TABLE`` maps a status code (or a status class such as ``"5xx"``, or the
-transport outcomes ``"timeout"`` and ``"connection"``) to a :class:`Rule`. A connector
+transport outcomes ``"timeout"``, ``"connection"`` and ``"invalid_url"``) to a :class:`Rule`. A connector
 overrides rows with :meth:`ClassificationTable.override`, e.g. Holded's 402
 "Account has been blocked" becomes a fatal configuration error.
 """
@@ -35,6 +35,7 @@ __all__ = [
     "ClassificationTable",
     "Rule",
     "error_for",
+    "invalid_url",
     "parse_retry_after",
     "raise_for_response",
     "translate_httpx_errors",
@@ -44,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 TIMEOUT = "timeout"
 CONNECTION = "connection"
+INVALID_URL = "invalid_url"
 
 
 class Action(str, Enum):
@@ -113,6 +115,9 @@ DEFAULT_TABLE = ClassificationTable(
             "5xx": Rule(Action.RETRY, Fault.REMOTE, message="server error"),
             TIMEOUT: Rule(Action.RETRY, Fault.TRANSIENT, message="timed out"),
             CONNECTION: Rule(Action.RETRY, Fault.TRANSIENT, message="connection failed"),
+            # No scheme, a bad host or port: the configured URL is wrong; retrying cannot help.
+            INVALID_URL: Rule(Action.FATAL, Fault.CONFIG,
+                              message="invalid URL (check the system's URL setting)"),
             "default": Rule(Action.FATAL, Fault.REMOTE, message="unexpected response"),
         }
     )
@@ -190,6 +195,8 @@ def translate_httpx_errors(
     """Translate httpx transport exceptions raised inside the block into the taxonomy."""
     try:
         yield
+    except httpx.UnsupportedProtocol as exc:
+        raise invalid_url(system, str(request.url), exc, table, secrets=secrets) from exc
     except httpx.TimeoutException as exc:
         context = ErrorContext.build(system, request.method, str(request.url), secrets=secrets)
         raise error_for(table.lookup(TIMEOUT), context, detail=type(exc).__name__) from exc
@@ -200,6 +207,19 @@ def translate_httpx_errors(
     except httpx.HTTPError as exc:  # DecodingError, TooManyRedirects...: not worth a retry
         context = ErrorContext.build(system, request.method, str(request.url), secrets=secrets)
         raise FatalError(f"http error: {type(exc).__name__}", context=context) from exc
+
+
+def invalid_url(
+    system: str,
+    url: str,
+    exc: Exception,
+    table: ClassificationTable = DEFAULT_TABLE,
+    *,
+    secrets: Iterable[str] = (),
+) -> ConnectorError:
+    """The error for a URL httpx cannot send to (``UnsupportedProtocol``, ``InvalidURL``)."""
+    context = ErrorContext.build(system, url=url, secrets=secrets)
+    return error_for(table.lookup(INVALID_URL), context, detail=f"{type(exc).__name__}: {exc}")
 
 
 def _body_text(response: httpx.Response) -> str:

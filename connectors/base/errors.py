@@ -65,9 +65,12 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
 def safe_url(url: str, secrets: Iterable[str] = ()) -> str:
     """The URL without user info and with secret-looking query parameters masked."""
     parts = urlsplit(str(url))
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc = f"{netloc}:{parts.port}"
+    try:
+        netloc = parts.hostname or ""
+        if parts.port:
+            netloc = f"{netloc}:{parts.port}"
+    except ValueError:  # a port that is not a number: keep it as written, without user info
+        netloc = parts.netloc.rpartition("@")[2]
     query = urlencode(
         [
             (name, MASK if _SECRET_PARAMS.search(name) else value)

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from connectors.base.classify import DEFAULT_TABLE, ClassificationTable, raise_for_response
-from connectors.base.classify import translate_httpx_errors
+from connectors.base.classify import invalid_url, translate_httpx_errors
 from connectors.base.errors import (
     AuthExpired,
     ErrorContext,
@@ -76,9 +76,13 @@ class ApiTransport:
         """Perform one logical request; returns the response and its decoded body."""
 
         async def attempt() -> tuple[httpx.Response, Any]:
-            request = self._client.build_request(
-                method, url, params=params, json=json_body, headers=headers
-            )
+            try:
+                request = self._client.build_request(
+                    method, url, params=params, json=json_body, headers=headers
+                )
+            except httpx.InvalidURL as exc:
+                raise invalid_url(self.system, url, exc, self.table,
+                                  secrets=self._secrets) from exc
             # The slot is held from the send to the response (window mode counts both ends).
             async with self.limiter.slot(lane):
                 with translate_httpx_errors(self.system, request, self.table,
@@ -101,7 +105,7 @@ class ApiTransport:
                     raise
                 if refreshed:
                     raise FatalError(
-                        "credential rejected again after a refresh",
+                        f"credential rejected again after a refresh: {error.message}",
                         fault=Fault.CONFIG,
                         context=error.context,
                     ) from error

@@ -81,7 +81,9 @@ class Retrier:
                 if attempt >= self.policy.max_attempts or delay > self.policy.max_retry_after:
                     raise
                 logger.warning(
-                    "attempt %d failed (%s), retrying in %.2fs", attempt, error.message, delay
+                    "%sattempt %d failed (%s), retrying in %.2fs",
+                    f"{error.context.system}: " if error.context is not None else "",
+                    attempt, error.message, delay,
                 )
                 if on_retry is not None:
                     on_retry(error, attempt, delay)

@@ -6,6 +6,7 @@ import pytest
 from connectors.base.errors import (
     AuthExpired,
     FatalError,
+    Fault,
     PaginationLoop,
     RetryableError,
     SkipRecord,
@@ -141,3 +142,33 @@ async def test_each_attempt_holds_a_window_slot_until_it_ends(clock: FakeClock) 
     assert limiter.busy_slots() == 1  # the second attempt's, completed just now
     await clock.sleep(1.0)
     assert limiter.busy_slots() == 0
+
+
+async def test_a_url_without_scheme_is_a_config_error_at_once(clock: FakeClock) -> None:
+    api = FakeApi()
+    api.on("GET", "/x", raising(httpx.UnsupportedProtocol(
+        "Request URL is missing an 'http://' or 'https://' protocol.")))
+    with pytest.raises(FatalError) as info:
+        await make(api, clock).json("GET", "/x")
+    assert len(api.requests) == 1 and clock.sleeps == []
+    assert info.value.fault == Fault.CONFIG
+    assert "invalid URL" in str(info.value) and "missing an 'http://'" in str(info.value)
+
+
+async def test_a_url_httpx_cannot_parse_is_a_config_error(clock: FakeClock) -> None:
+    api = FakeApi()
+    with pytest.raises(FatalError) as info:
+        await make(api, clock).json("GET", "http://erp.example:notaport/x")
+    assert api.requests == [] and info.value.fault == Fault.CONFIG
+    assert "invalid URL" in str(info.value) and "InvalidURL" in str(info.value)
+
+
+async def test_a_credential_rejected_after_a_refresh_says_why(clock: FakeClock) -> None:
+    api = FakeApi()
+    api.on("GET", "/x", httpx.Response(401))
+
+    async def refresh() -> None:
+        pass
+
+    with pytest.raises(FatalError, match="again after a refresh: credential rejected"):
+        await make(api, clock, refresh_auth=refresh).json("GET", "/x")

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.base.errors import FatalError, RateLimited, RetryableError
+from connectors.base.errors import ErrorContext, FatalError, RateLimited, RetryableError
 from connectors.base.retry import Retrier, RetryPolicy
 from tests.connectors.fakes import FakeClock, SequenceRandom
 
@@ -94,3 +94,10 @@ async def test_non_retryable_errors_are_not_retried() -> None:
 def test_policy_is_validated() -> None:
     with pytest.raises(ValueError):
         RetryPolicy(max_attempts=0)
+
+
+async def test_retry_warnings_name_the_system(caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock(autojump=True)
+    op = Flaky(RateLimited("rate limited", context=ErrorContext("shopify")))
+    assert await Retrier(RetryPolicy(), clock).run(op) == "ok"
+    assert "shopify: attempt 1 failed (rate limited)" in caplog.text
