@@ -260,8 +260,12 @@ class OdooClient:
         try:
             body = response.json()
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            context = self._context(response.request, response)
+            if response.is_success:  # a web page answered: not an Odoo server at all
+                raise FatalError("JSON-RPC response is not JSON: is ODOO_URL an Odoo server?",
+                                 fault=Fault.CONFIG, context=context) from exc
             raise RetryableError("JSON-RPC response is not JSON", fault=Fault.REMOTE,
-                                 context=self._context(response.request, response)) from exc
+                                 context=context) from exc
         if "error" in body:
             error = body["error"] or {}
             data = error.get("data") or {}

@@ -12,6 +12,7 @@ traceback), 2 (UserError and subclasses: ValidationError, MissingError), 3 (Acce
     odoo.exceptions.ValidationError / UserError / RedirectWarning
                                         -> OdooRejected     (SkipRecord, data)
     psycopg2 serialization / lock errors -> RetryableError  (transient)
+    'database "X" does not exist'        -> FatalError       (config: ODOO_DB)
     anything else                       -> OdooServerError  (FatalError, remote)
 """
 from __future__ import annotations
@@ -62,6 +63,8 @@ def from_name(name: str, message: str, context: ErrorContext | None = None) -> C
         return OdooAccessError(text, context=context)
     if short == "MissingError":
         return OdooMissing(text, context=context)
+    if "database" in message and "does not exist" in message:  # the db of ODOO_DB
+        return FatalError(f"{text} (check ODOO_DB)", fault=Fault.CONFIG, context=context)
     if short in ("ValidationError", "UserError", "RedirectWarning", "ValueError"):
         return OdooRejected(text, context=context)
     if any(marker in name or marker in message for marker in _TRANSIENT):
