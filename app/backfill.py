@@ -31,7 +31,14 @@ from app.live_mapping import LiveMapping
 from app.settings import Settings
 from app.topics import TopicNames, ensure_topics, kafka_client_options
 
-__all__ = ["run_backfill", "since_state"]
+__all__ = ["failure", "read_scope", "run_backfill", "since_state", "unusable_system"]
+
+# The setting holding each system's address, named when the address cannot be used.
+URL_SETTING = {"holded": "HOLDED_API_URL", "odoo": "ODOO_URL",
+               "business_central": "BC_API_URL or BC_TOKEN_URL", "sap_b1": "SAP_B1_BASE_URL",
+               "prestashop": "PRESTASHOP_URL", "shopify": "SHOPIFY_SHOP_URL"}
+RERUN_SAFE = ("the engine drops changes whose content it already holds, so re-running the "
+              "backfill is safe")
 
 
 def _time_streams(system: str) -> tuple[list[str], list[str]] | None:
@@ -71,6 +78,51 @@ def since_state(system: str, since: dt.datetime) -> tuple[str | None, str | None
     return json.dumps({name: state for name in filtered}), warning
 
 
+def unusable_system(system: str, configured: list[str]) -> str | None:
+    """Why ``system`` cannot be backfilled (unknown, or not in HOLDED_SYNC_SYSTEMS), or None."""
+    from app.connections import SETTINGS_OF
+
+    if system in configured:
+        return None
+    if system not in SETTINGS_OF:
+        return (f"unknown system {system!r}: the systems are {', '.join(sorted(SETTINGS_OF))} "
+                f"(configured here: {', '.join(configured) or 'none'})")
+    return (f"system {system!r} is not configured: it is not in HOLDED_SYNC_SYSTEMS="
+            f"{','.join(configured)} (add it, with its settings, to backfill it)")
+
+
+def read_scope(system: str, since: dt.datetime | None) -> str:
+    """What a backfill of ``system`` from ``since`` really reads, for the summary line."""
+    if since is None:
+        return "everything"
+    state, _ = since_state(system, since)
+    if state is None:
+        return f"everything ({system} cannot filter by change time)"
+    _, whole = _time_streams(system) or ([], [])
+    extra = f"; {', '.join(whole)} read whole" if whole else ""
+    return f"changed since {since.isoformat(timespec='seconds')}{extra}"
+
+
+def failure(system: str, error: Exception) -> tuple[str, int]:
+    """(one ``error:`` line, exit code) for a connector error that stopped a backfill: 3 when
+    the environment or configuration is at fault (credentials refused, host unreachable, the
+    company or database not found, a bad URL), 1 otherwise. A transient error says to re-run."""
+    import httpx
+
+    from connectors.base.errors import Fault, RetryableError, SkipRecord
+
+    status = error.context.status if getattr(error, "context", None) is not None else None
+    unreachable = isinstance(error.__cause__, httpx.TransportError)
+    config = (getattr(error, "fault", None) == Fault.CONFIG or unreachable
+              or (isinstance(error, SkipRecord) and status == 404))
+    line = f"error: {system}: {error}"
+    line = line.replace("the system's URL setting", URL_SETTING.get(system, "its URL setting"))
+    if isinstance(error, RetryableError):
+        line += (f"; this may be transient: nothing was published, re-run the backfill when "
+                 f"{system} answers again")
+    return line, 3 if config else 1
+
+
 async def run_backfill(settings: Settings, system: str, entities: set[str] | None,
                        since: dt.datetime | None = None) -> Counter:
     """Poll ``system`` from an empty state (everything it holds), or from ``since`` where its
@@ -92,8 +144,8 @@ async def run_backfill(settings: Settings, system: str, entities: set[str] | Non
         state, warning = since_state(system, since)
         if warning:
             click.echo(f"warning: {warning}", err=True)
-    scope = f"changed since {since.isoformat()}" if state is not None else "everything"
-    click.echo(f"scanning {system}, {scope} (mapping v{live.version})...", err=True)
+    click.echo(f"scanning {system}, {read_scope(system, since)} (mapping v{live.version})...",
+               err=True)
     _, events = await poller.poll(state, dt.datetime.now(dt.timezone.utc))
     chosen = [e for e in events if entities is None or e["entity"] in entities]
     change = codec("ChangeEvent")

@@ -353,15 +353,16 @@ def backfill(ctx: click.Context, system: str, entities: tuple[str, ...], since: 
     """
     import datetime as dt
 
-    from app.backfill import run_backfill
+    from app.backfill import RERUN_SAFE, failure, read_scope, run_backfill, unusable_system
     from app.connections import IncompleteSettings
     from app.operator_cli import parse_since
+    from connectors.base.errors import ConnectorError
 
     settings = _settings(ctx)
     since_ms = parse_since(since)  # exit 2 with a clear line when it is not a time
-    if system not in settings.systems:
-        raise click.UsageError(f"system {system!r} is not configured "
-                               f"(HOLDED_SYNC_SYSTEMS={','.join(settings.systems)})")
+    why = unusable_system(system, list(settings.systems))
+    if why is not None:
+        raise click.UsageError(why)
     when = dt.datetime.fromtimestamp(since_ms / 1000, dt.timezone.utc) if since_ms is not None else None
     with _broker_errors(settings):
         try:
@@ -371,11 +372,18 @@ def backfill(ctx: click.Context, system: str, entities: tuple[str, ...], since: 
         except LookupError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(3)
+        except ConnectorError as exc:
+            line, code = failure(system, exc)
+            click.echo(line, err=True)
+            sys.exit(code)
+        except KeyboardInterrupt:
+            click.echo(f"\ninterrupted: nothing is lost (what was published stays; {RERUN_SAFE})",
+                       err=True)
+            sys.exit(130)
     total = sum(counts.values())
     detail = ", ".join(f"{n} {entity}(s)" for entity, n in sorted(counts.items())) or "nothing"
-    scope = f" changed since {_iso(since_ms)}" if since_ms is not None else ""
-    click.echo(f"backfill of {system}{scope}: published {total} change(s) to changes.{system} "
-               f"({detail})")
+    click.echo(f"backfill of {system}, {read_scope(system, when)}: published {total} change(s) "
+               f"to changes.{system} ({detail})")
 
 
 @cli.command("tables")
