@@ -120,6 +120,11 @@ def create_app(settings: Settings, policy: Policy | None = None,
         broker=settings.broker,
         store=settings.store,
         datadir=str(settings.data_dir),
+        # faust names a table's files after the table alone (tables/canonical-0.db): two apps
+        # or two generations on one volume would open each other's tables, and a worker
+        # switched to a new generation crashed on the old one's noted offsets (or, past them,
+        # kept its values). Each app id (prefix and generation) gets a directory of its own.
+        tabledir=names.app_id,
         topic_partitions=settings.partitions,
         topic_allow_declare=True,
         broker_session_timeout=settings.session_timeout_s,

@@ -86,7 +86,7 @@ async def noted_offsets(flow) -> dict[int, int]:
     """Partition -> the changelog offset each RocksDB partition of a stopped worker says it
     holds (faust's own key): where its recovery will resume."""
     noted = {}
-    for db_dir in sorted(Path(flow.settings.data_dir).glob(f"*/tables/{CANONICAL_TABLE}-*.db")):
+    for db_dir in sorted(Path(flow.settings.data_dir).glob(f"*/{flow.names.app_id}/{CANONICAL_TABLE}-*.db")):
         db = Rdict(str(db_dir), options=Options(raw_mode=True), access_type=AccessType.read_only())
         try:
             offset = db.get(RocksDBStore.offset_key)
@@ -128,13 +128,15 @@ async def test_worker_restart_restores_tables_from_changelogs(own_flow, store):
 
 
 async def test_replay_rebuilds_equal_tables_and_the_same_command_ids(own_flow):
-    flow = await own_flow()
+    flow = await own_flow(store="rocksdb://")
     _, _, expected = await run_scenario(flow)
     original = await settled_tables(flow, lambda s: len(s["links"]) == 5, "5 links")
     original_ids = [c["command_id"] for c in await flow.commands("holded")]
     await asyncio.to_thread(flow.worker.stop)
 
-    replayed = await own_flow(topic_prefix=flow.settings.topic_prefix, generation=1)
+    # on the same volume, as a StatefulSet's pod switched to the new generation keeps its own
+    replayed = await own_flow(topic_prefix=flow.settings.topic_prefix, generation=1,
+                              store="rocksdb://", data_dir=flow.settings.data_dir)
     assert replayed.names.changelog("canonical") != flow.names.changelog("canonical")
     rebuilt = await settled_tables(
         replayed, lambda s: s["entities"] == original["entities"] and len(s["links"]) == 5,
