@@ -29,6 +29,8 @@ __all__ = ["IngestReport", "LineError", "build_event", "ingest_file", "line_enco
 
 MAX_LINE_BYTES = 1_000_000
 LINE_FIELDS = {"entity", "id", "key", "updated_at", "op", "data", "event_id"}
+# ChangeEvent fields -> the line's own names, for errors
+_LINE_NAME = {"source_ts": "updated_at", "source_id": "id", "entity_key": "key"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +85,10 @@ def build_event(obj: Any, system: str, lane: str = "realtime") -> dict[str, Any]
         "source_ts": obj["updated_at"], "op": op, "payload": None, "content_hash": digest,
         "lane": lane, "event_id": obj.get("event_id") or "",
     }
-    record = from_json("ChangeEvent", event)
+    try:
+        record = from_json("ChangeEvent", event)
+    except JsonFormError as exc:  # named as the line names it, not as the event does
+        raise JsonFormError(_LINE_NAME.get(exc.path, exc.path), exc.reason) from None
     record["payload"] = payload
     if not record["event_id"]:
         stamp = int(record["source_ts"].timestamp() * 1000)

@@ -46,7 +46,7 @@ def test_invalid_lines_are_reported_with_number_and_reason_and_valid_ones_kept()
     assert errors[3] == "line 3: not valid JSON: Expecting value: line 1 column 1 (char 0)"
     assert "entity must be one of" in errors[4]
     assert "data.name: required field is missing" in errors[5]
-    assert "RFC 3339" in errors[6]
+    assert errors[6].startswith("line 6: updated_at: ") and "RFC 3339" in errors[6]  # as the line names it
 
 
 def test_delete_carries_no_payload():
