@@ -123,9 +123,11 @@ def _line(r: Resolver, line: MappingABC[str, Any], refs: DocumentRefs
         if found is not None:
             applied.append(found[0])
             keys.append(found[1])
-    vat = [code for code in line.get("taxes") or []
-           if code in r.mapping.taxes and r.mapping.taxes[code].kind is TaxKind.VAT]
-    if len(vat) != 1:
+    codes = line.get("taxes") or []
+    vat = [code for code in codes if code in r.mapping.taxes and r.mapping.taxes[code].kind is TaxKind.VAT]
+    # A code the mapping does not know is reported above: counting without it would add a
+    # second, false reason ("0 VAT taxes") to a line that names one.
+    if len(vat) != 1 and all(code in r.mapping.taxes for code in codes):
         # Holded fills an empty tax list from the product's defaults: never let it guess.
         r.fail(where, f"has {len(vat)} VAT taxes ({', '.join(vat) or 'none'}), expected exactly "
                "one (use the exempt / 0 % tax for lines without VAT)")

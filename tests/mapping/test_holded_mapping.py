@@ -42,7 +42,8 @@ def test_every_unmappable_reason_is_collected() -> None:
         [line(1, taxes=("iva_21",), account="705"),
          line(2, taxes=("iva_general", "irpf_15")),
          line(3, sku="NOPE"),
-         line(4, withholding="iva_general")],
+         line(4, withholding="iva_general"),
+         line(5, taxes=())],
         ("400.00", "84.00", "0.00", "484.00"),
         series="R", payment_method="cheque", currency="GBP")
     with pytest.raises(Unmappable) as caught:
@@ -56,13 +57,13 @@ def test_every_unmappable_reason_is_collected() -> None:
         "series: canonical series 'R' is not in mapping v1",
         "payment_method: canonical payment method 'cheque' is not in mapping v1",
         "line 1: canonical tax 'iva_21' is not in mapping v1",
-        "line 1: has 0 VAT taxes (none), expected exactly one (use the exempt / 0 % tax for "
-        "lines without VAT)",
         "line 1: canonical account '705' has no Holded account in mapping v1",
         "line 2: canonical tax 'irpf_15' is a sales withholding tax, expected a sales vat or "
         "equivalence_surcharge",
         "line 3: product sku 'NOPE' has no Holded product yet",
         "line 4: canonical tax 'iva_general' is a sales vat tax, expected a sales withholding",
+        "line 5: has 0 VAT taxes (none), expected exactly one (use the exempt / 0 % tax for "
+        "lines without VAT)",
     ]
 
 
