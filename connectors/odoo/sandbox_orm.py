@@ -3,11 +3,15 @@
 ``Orm.call(model, method, args, kwargs, user)`` is what ``execute_kw`` and JSON-2 reach:
 search / search_read / search_count / read / create / write / unlink / fields_get /
 name_search, plus the business methods of :mod:`connectors.odoo.sandbox_accounting`.
-Every write runs in one transaction, so a fault that drops the response after the call
-finds the write committed, as in Odoo.
+Every call runs in its own transaction, so a fault that drops the response after the call
+finds the write committed, as in Odoo. Calls are serialized (one SQLite connection is one
+transaction, and a call awaits between its reads and writes): concurrent clients never share
+a half-done transaction, a failing call rolls back only itself, and ids come from a
+per-model sequence that never hands an id out twice, as PostgreSQL's do.
 """
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from collections.abc import Callable
@@ -47,12 +51,16 @@ class Orm:
         self.db = db
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.methods: dict[tuple[str, str], Callable[..., Any]] = {}
+        # One transaction at a time: held for a whole call, from its first read to its commit.
+        self.lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: str = ":memory:") -> Orm:
         db = await aiosqlite.connect(path)
         await db.execute("CREATE TABLE IF NOT EXISTS records (model TEXT, id INTEGER, data TEXT,"
                          " PRIMARY KEY (model, id))")
+        await db.execute("CREATE TABLE IF NOT EXISTS sequences (model TEXT PRIMARY KEY,"
+                         " last INTEGER)")
         await db.commit()
         return cls(db)
 
@@ -75,22 +83,36 @@ class Orm:
         await self.db.execute("INSERT OR REPLACE INTO records VALUES (?, ?, ?)",
                               (model, rec["id"], json.dumps(rec)))
 
+    async def insert(self, model: str, rec: Rec) -> None:
+        """Store a new record; an id already in use is an error, never an overwrite."""
+        await self.db.execute("INSERT INTO records VALUES (?, ?, ?)",
+                              (model, rec["id"], json.dumps(rec)))
+
     async def next_id(self, model: str) -> int:
-        async with self.db.execute("SELECT COALESCE(MAX(id), 0) FROM records WHERE model = ?",
-                                   (model,)) as cur:
+        """The model's next id from its sequence (never reused, not even after an unlink).
+
+        Call it inside the transaction that stores the record (``self.lock`` held)."""
+        async with self.db.execute(
+                "SELECT MAX(COALESCE((SELECT last FROM sequences WHERE model = ?), 0),"
+                " COALESCE((SELECT MAX(id) FROM records WHERE model = ?), 0))",
+                (model, model)) as cur:
             row = await cur.fetchone()
-        return int(row[0]) + 1 if row else 1
+        rid = int(row[0]) + 1 if row else 1
+        await self.db.execute("INSERT OR REPLACE INTO sequences VALUES (?, ?)", (model, rid))
+        return rid
 
     async def insert_raw(self, model: str, rec: Rec) -> int:
         """Seed/test helper: store a record as is (magic fields filled in)."""
-        rec = dict(rec)
-        rec.setdefault("id", await self.next_id(model))
-        stamp = now_str(self.clock())
-        rec.setdefault("create_date", stamp)
-        rec.setdefault("write_date", stamp)
-        await self.put(model, rec)
-        await self.db.commit()
-        return int(rec["id"])
+        async with self.lock:
+            rec = dict(rec)
+            if "id" not in rec:
+                rec["id"] = await self.next_id(model)
+            stamp = now_str(self.clock())
+            rec.setdefault("create_date", stamp)
+            rec.setdefault("write_date", stamp)
+            await self.put(model, rec)
+            await self.db.commit()
+            return int(rec["id"])
 
     # ---- dispatch -------------------------------------------------------------------
     def model(self, name: str) -> Model:
@@ -113,20 +135,21 @@ class Orm:
                 raise AccessError(
                     f"You are not allowed to modify '{MODELS[model].description}' ({model}) "
                     "records.\n\nContact your administrator to request access if necessary.")
-        try:
-            if handler is not None:
-                result = await handler(self, model, args, kwargs, user)
-            else:
-                assert generic is not None
-                result = await generic(model, *args, **kwargs)
-        except TypeError as exc:
-            await self.db.rollback()
-            raise ServerError(f"{model}.{method}() {exc}") from exc
-        except BaseException:
-            await self.db.rollback()
-            raise
-        await self.db.commit()
-        return result
+        async with self.lock:
+            try:
+                if handler is not None:
+                    result = await handler(self, model, args, kwargs, user)
+                else:
+                    assert generic is not None
+                    result = await generic(model, *args, **kwargs)
+            except TypeError as exc:
+                await self.db.rollback()
+                raise ServerError(f"{model}.{method}() {exc}") from exc
+            except BaseException:
+                await self.db.rollback()
+                raise
+            await self.db.commit()
+            return result
 
     # ---- generic methods ------------------------------------------------------------
     async def m_search(self, model: str, domain: Any = None, offset: int = 0,
@@ -228,7 +251,7 @@ class Orm:
                                       f"({model})" if name != "name" else
                                       f"The operation cannot be completed: missing required "
                                       f"field '{name}' on {spec.description}")
-        await self.put(model, rec)
+        await self.insert(model, rec)
         for name, commands in later.items():
             await self._o2m(spec.fields[name], rid, commands)
         return rid
