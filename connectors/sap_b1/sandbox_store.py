@@ -11,6 +11,7 @@ time and no DataVersion, as in the real metadata.
 """
 from __future__ import annotations
 
+import asyncio
 import copy
 import datetime as dt
 import json
@@ -99,6 +100,10 @@ def _dec(value: Any) -> Decimal:
 class Store:
     def __init__(self, db: aiosqlite.Connection, now: Callable[[], dt.datetime]) -> None:
         self.db, self.now = db, now
+        # One write at a time, from its first read to its commit: the next DocEntry/DocNum,
+        # the If-Match check and an invoice's PaidToDate are read and written in one
+        # transaction, as SAP's database does; a refused write rolls back only itself.
+        self.lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: str, now: Callable[[], dt.datetime]) -> Store:
@@ -147,6 +152,16 @@ class Store:
         record["UpdateDate"], record["UpdateTime"] = date, time
 
     async def create(self, entity_set: str, body: Record) -> Record:
+        async with self.lock:
+            try:
+                record = await self._create(entity_set, body)
+            except BaseException:
+                await self.db.rollback()
+                raise
+            await self.db.commit()
+            return record
+
+    async def _create(self, entity_set: str, body: Record) -> Record:
         template = TEMPLATES.get(entity_set)
         if template is None:
             raise SapError(404, -1000, f"Invalid entity set '{entity_set}'")
@@ -176,11 +191,21 @@ class Store:
             record["DataVersion"] = 1
             self._stamp(record, created=True)
         await self._save(entity_set, record, new=True)
-        await self.db.commit()
         return record
 
     async def patch(self, entity_set: str, key: Any, body: Record, if_match: str | None
                     ) -> Record:
+        async with self.lock:
+            try:
+                record = await self._patch(entity_set, key, body, if_match)
+            except BaseException:
+                await self.db.rollback()
+                raise
+            await self.db.commit()
+            return record
+
+    async def _patch(self, entity_set: str, key: Any, body: Record, if_match: str | None
+                     ) -> Record:
         if entity_set not in VERSIONED:
             raise SapError(400, -5006, f"Updating {entity_set} is not supported")
         record = await self.get(entity_set, key)
@@ -196,7 +221,6 @@ class Store:
         record["DataVersion"] += 1
         self._stamp(record, created=False)
         await self._save(entity_set, record, new=False)
-        await self.db.commit()
         return record
 
     # -- rules ------------------------------------------------------------------------------
