@@ -6,6 +6,7 @@ every write, to the second, as PrestaShop does. Filtering and sorting happen in 
 """
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from collections.abc import Callable
@@ -30,6 +31,9 @@ class SandboxStore:
     def __init__(self, db: aiosqlite.Connection, tz: ZoneInfo,
                  clock: Callable[[], dt.datetime]) -> None:
         self.db, self.tz, self.clock = db, tz, clock
+        # One write at a time, from reading the next id (or the current record) to the
+        # commit, as MySQL's AUTO_INCREMENT does: parallel POSTs never draw the same id.
+        self.lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: str = ":memory:", *, timezone: str = "Europe/Madrid",
@@ -57,6 +61,10 @@ class SandboxStore:
         return json.loads(row[0]) if row else None
 
     async def insert(self, resource: str, values: Record, *, stamp: bool = True) -> Record:
+        async with self.lock:
+            return await self._insert(resource, values, stamp)
+
+    async def _insert(self, resource: str, values: Record, stamp: bool) -> Record:
         async with self.db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM records "
                                    "WHERE resource = ?", (resource,)) as cursor:
             (next_id,) = await cursor.fetchone()  # type: ignore[misc]
@@ -76,6 +84,10 @@ class SandboxStore:
 
     async def replace(self, resource: str, record_id: int, values: Record) -> Record:
         """PUT semantics: every field replaced (absent ones emptied), ``date_upd`` stamped."""
+        async with self.lock:
+            return await self._replace(resource, record_id, values)
+
+    async def _replace(self, resource: str, record_id: int, values: Record) -> Record:
         current = await self.get(resource, record_id)
         if current is None:
             raise KeyError(record_id)
@@ -94,7 +106,8 @@ class SandboxStore:
 
     async def patch(self, resource: str, record_id: int, values: Record) -> Record:
         """Change some fields (seeding and tests; PrestaShop's own back office edits)."""
-        current = await self.get(resource, record_id)
-        if current is None:
-            raise KeyError(record_id)
-        return await self.replace(resource, record_id, {**current, **values})
+        async with self.lock:
+            current = await self.get(resource, record_id)
+            if current is None:
+                raise KeyError(record_id)
+            return await self._replace(resource, record_id, {**current, **values})
