@@ -182,27 +182,28 @@ class Resolvers:
         if unknown:
             raise GraphQLError(f"CustomerInput has no field(s) {sorted(unknown)}",
                                "INVALID_VARIABLE")
-        record = await self.store.get("Customer", data["id"])
-        if record is None:
-            return {"customerUpdate": {"customer": None, "userErrors": [
-                {"field": ["id"], "message": "Customer does not exist"}]}}
-        errors = []
-        if data.get("email") and "@" not in str(data["email"]):
-            errors.append({"field": ["email"], "message": "Email is invalid"})
-        if data.get("phone") and not re.fullmatch(r"\+?[0-9 ]{6,20}", str(data["phone"])):
-            errors.append({"field": ["phone"], "message": "Phone is invalid"})
-        if errors:
-            return {"customerUpdate": {"customer": None, "userErrors": errors}}
-        for name in ("firstName", "lastName", "email", "phone", "note", "tags"):
-            if name in data:
-                record[name] = data[name]
-        record["displayName"] = " ".join(p for p in (record.get("firstName"),
-                                                     record.get("lastName")) if p)
-        for metafield in data.get("metafields") or []:
-            if (metafield.get("namespace"), metafield.get("key")) == TAX_ID_METAFIELD:
-                record["metafield"] = {"value": metafield.get("value")} if metafield.get(
-                    "value") else None
-        record = await self.store.put("Customer", record)
+        async with self.store.lock:  # read-modify-write: one at a time
+            record = await self.store.get("Customer", data["id"])
+            if record is None:
+                return {"customerUpdate": {"customer": None, "userErrors": [
+                    {"field": ["id"], "message": "Customer does not exist"}]}}
+            errors = []
+            if data.get("email") and "@" not in str(data["email"]):
+                errors.append({"field": ["email"], "message": "Email is invalid"})
+            if data.get("phone") and not re.fullmatch(r"\+?[0-9 ]{6,20}", str(data["phone"])):
+                errors.append({"field": ["phone"], "message": "Phone is invalid"})
+            if errors:
+                return {"customerUpdate": {"customer": None, "userErrors": errors}}
+            for name in ("firstName", "lastName", "email", "phone", "note", "tags"):
+                if name in data:
+                    record[name] = data[name]
+            record["displayName"] = " ".join(p for p in (record.get("firstName"),
+                                                         record.get("lastName")) if p)
+            for metafield in data.get("metafields") or []:
+                if (metafield.get("namespace"), metafield.get("key")) == TAX_ID_METAFIELD:
+                    record["metafield"] = {"value": metafield.get("value")} if metafield.get(
+                        "value") else None
+            record = await self.store.put("Customer", record)
         if self._on_change:
             await self._on_change("customers/update", record)
         return {"customerUpdate": {"customer": {"id": record["id"],
@@ -214,15 +215,16 @@ class Resolvers:
         tags = variables.get("tags")
         if match is None or not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
             raise GraphQLError("tagsAdd needs $id: ID! and $tags: [String!]!", "INVALID_VARIABLE")
-        record = await self.store.get(match.group(1), match.group(2))
-        if record is None:
-            return {"tagsAdd": {"node": None, "userErrors": [
-                {"field": ["id"], "message": "Resource does not exist"}]}}
-        if any(len(t) > 40 for t in tags):
-            return {"tagsAdd": {"node": None, "userErrors": [
-                {"field": ["tags"], "message": "Tag is too long (maximum is 40 characters)"}]}}
-        record["tags"] = sorted({*record.get("tags", []), *tags})
-        record = await self.store.put(match.group(1), record)
+        async with self.store.lock:  # read-modify-write: one at a time
+            record = await self.store.get(match.group(1), match.group(2))
+            if record is None:
+                return {"tagsAdd": {"node": None, "userErrors": [
+                    {"field": ["id"], "message": "Resource does not exist"}]}}
+            if any(len(t) > 40 for t in tags):
+                return {"tagsAdd": {"node": None, "userErrors": [
+                    {"field": ["tags"], "message": "Tag is too long (maximum is 40 characters)"}]}}
+            record["tags"] = sorted({*record.get("tags", []), *tags})
+            record = await self.store.put(match.group(1), record)
         if self._on_change:
             topic = {"Order": "orders/updated", "Customer": "customers/update",
                      "Product": "products/update"}.get(match.group(1))

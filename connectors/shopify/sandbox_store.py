@@ -5,6 +5,7 @@ practice. Every write stamps ``updatedAt`` from the injected clock (millisecond 
 """
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import os
@@ -29,6 +30,8 @@ def iso(stamp: dt.datetime) -> str:
 class SandboxStore:
     def __init__(self, db: aiosqlite.Connection, clock: Callable[[], dt.datetime]) -> None:
         self._db, self._clock = db, clock
+        # Held by every read-modify-write (id counter, mutations), from read to commit.
+        self.lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: str | os.PathLike[str] = ":memory:",
@@ -48,6 +51,7 @@ class SandboxStore:
         return iso(self._clock())
 
     async def new_id(self) -> int:
+        """The next shop-wide id; call it with ``lock`` held."""
         async with self._db.execute("SELECT next FROM ids") as cursor:
             row = await cursor.fetchone()
         assert row is not None
@@ -56,16 +60,18 @@ class SandboxStore:
 
     async def insert(self, kind: str, body: dict[str, Any]) -> dict[str, Any]:
         """Store a new record of ``kind`` (Customer, Order, Product); assigns ``id``."""
-        record = dict(body)
-        if "id" not in record:
-            record["id"] = f"gid://shopify/{kind}/{await self.new_id()}"
-        stamp = self.now()
-        record.setdefault("createdAt", stamp)
-        record.setdefault("updatedAt", stamp)
-        await self._db.execute("INSERT INTO records VALUES (?, ?, ?, ?)",
-                               (kind, _num(record["id"]), record["updatedAt"], json.dumps(record)))
-        await self._db.commit()
-        return record
+        async with self.lock:
+            record = dict(body)
+            if "id" not in record:
+                record["id"] = f"gid://shopify/{kind}/{await self.new_id()}"
+            stamp = self.now()
+            record.setdefault("createdAt", stamp)
+            record.setdefault("updatedAt", stamp)
+            await self._db.execute("INSERT INTO records VALUES (?, ?, ?, ?)",
+                                   (kind, _num(record["id"]), record["updatedAt"],
+                                    json.dumps(record)))
+            await self._db.commit()
+            return record
 
     async def put(self, kind: str, record: dict[str, Any], *, touch: bool = True
                   ) -> dict[str, Any]:
