@@ -120,15 +120,19 @@ async def _series(request: web.Request) -> tuple[SandboxState, dict[str, Any]]:
 
 async def update_series(request: web.Request) -> web.Response:
     body = await read_json(request)
-    state, series = await _series(request)
-    series.update(pick(body, ("name", "format", "last", "prefix")))
-    await state.store.put("numberingseries", series)
+    state = request.app[STATE]
+    async with state.store.lock:  # an approval numbers from the series meanwhile
+        state, series = await _series(request)
+        series.update(pick(body, ("name", "format", "last", "prefix")))
+        await state.store.put("numberingseries", series)
     return ok({"status": 1, "info": "Updated", "id": series["id"]})
 
 
 async def delete_series(request: web.Request) -> web.Response:
-    state, series = await _series(request)
-    await state.store.delete("numberingseries", series["id"])
+    state = request.app[STATE]
+    async with state.store.lock:
+        state, series = await _series(request)
+        await state.store.delete("numberingseries", series["id"])
     return ok({"status": 1, "info": "Deleted", "id": series["id"]})
 
 

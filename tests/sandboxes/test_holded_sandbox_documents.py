@@ -239,3 +239,24 @@ async def test_send_and_pdf(v1: httpx.AsyncClient) -> None:
     assert pdf.headers["content-type"].startswith("text/html")  # the real API's quirk: JSON served as HTML
     body = pdf.json()
     assert body["status"] == 1 and base64.b64decode(body["data"]).startswith(b"%PDF")
+
+
+async def test_renaming_a_series_while_documents_are_approved_keeps_every_number_unique(
+        sandbox: SandboxServer, v1: httpx.AsyncClient) -> None:
+    import asyncio
+
+    cid = await new_contact(v1)
+    listed = (await v1.get("/numberingseries/invoice")).json()
+    series = next((s for s in listed if s.get("default")), listed[0])  # the one approvals use
+    sandbox.faults.latency_ms = 10  # requests interleave as they would on a real server
+
+    async def approve() -> str:
+        return (await create(v1, contactId=cid, approveDoc=True)).json()["invoiceNum"]
+
+    async def rename(n: int) -> None:
+        assert (await v1.put(f"/numberingseries/invoice/{series['id']}",
+                             json={"name": f"Serie {n}"})).status_code == 200
+
+    results = await asyncio.gather(*[approve() for _ in range(30)], *[rename(n) for n in range(30)])
+    numbers = results[:30]
+    assert len(set(numbers)) == 30, sorted(numbers)
