@@ -152,9 +152,9 @@ async def run_backfill(settings: Settings, system: str, entities: set[str] | Non
     topic = TopicNames(settings).changes(system)
     producer = AIOKafkaProducer(**kafka_client_options(settings), acks="all", enable_idempotence=True,
                                 linger_ms=10)
-    await producer.start()
     counts: Counter = Counter()
     try:
+        await producer.start()  # in the try: a failed start is stopped too
         pending = []
         with click.progressbar(chosen, label="publishing", file=click.get_text_stream("stderr")) as bar:
             for event in bar:

@@ -45,6 +45,29 @@ def _broker_errors(settings: Settings) -> Iterator[None]:
         sys.exit(3)
 
 
+class _NoConnectionErrors(logging.Filter):
+    """Drops aiokafka's own log lines about a broker it cannot reach."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(("Unable connect", "Unable to update metadata"))
+
+
+@contextlib.contextmanager
+def quiet_connection_errors(ctx: click.Context) -> Iterator[None]:
+    """For a one-shot command: aiokafka logs a broker it cannot reach as ERROR lines before
+    the command says so in one `error:` line; keep them out unless -v was given. (The worker
+    does not use this: its logging is unchanged.)"""
+    if (ctx.obj or {}).get("verbose", 0):
+        yield
+        return
+    logger, drop = logging.getLogger("aiokafka"), _NoConnectionErrors()
+    logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop)
+
+
 class LazyGroup(click.Group):
     """A command group that imports a subcommand's module only when that subcommand runs or
     help lists it. The sandboxes, the demo and the operator tools import a lot (the six API
@@ -75,7 +98,7 @@ def cli(ctx: click.Context, config: str | None, verbose: int) -> None:
     logging.basicConfig(level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)],
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        ctx.obj = {"settings": load_settings(config)}
+        ctx.obj = {"settings": load_settings(config), "verbose": verbose}
     except Exception as exc:  # pydantic and YAML errors: say what is wrong and stop
         raise click.UsageError(f"invalid settings: {settings_error(exc)}") from exc
     if ctx.invoked_subcommand not in NO_RECORDS:
@@ -395,7 +418,7 @@ def tables(ctx: click.Context, table: str) -> None:
     from app.jsonform import to_json
 
     settings = _settings(ctx)
-    with _broker_errors(settings):
+    with _broker_errors(settings), quiet_connection_errors(ctx):
         content = asyncio.run(read_table(settings, table))
         if not content:
             _explain_empty_table(settings, table)

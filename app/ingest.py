@@ -171,8 +171,8 @@ async def ingest_file(path: Path, system: str, settings: Settings, lane: str = "
     report = IngestReport()
     producer = AIOKafkaProducer(**kafka_client_options(settings), acks="all",
                                 enable_idempotence=True, linger_ms=5)
-    await producer.start()
     try:
+        await producer.start()  # in the try: a failed start is stopped too
         pending = []
         with path.open("rb") as fh:  # bytes: a line that does not decode is reported, not raised
             for number, event, error in parse_lines(fh, system, lane, encoding):

@@ -31,8 +31,8 @@ async def read_topic(settings: Settings, topic: str, decode: Callable[[bytes], A
     """Every record of ``topic`` up to its current end (only ``key``'s partition if given)."""
     consumer = AIOKafkaConsumer(**kafka_client_options(settings), enable_auto_commit=False,
                                 auto_offset_reset="earliest")
-    await consumer.start()
     try:
+        await consumer.start()  # in the try: a failed start is stopped too
         partitions = consumer.partitions_for_topic(topic) or set()
         if not partitions:
             await consumer._client.force_metadata_update()
@@ -83,8 +83,8 @@ async def topic_exists(settings: Settings, topic: str) -> bool:
     """Whether the broker knows ``topic`` (an empty table and a wrong topic prefix both read
     as no records; this tells them apart)."""
     consumer = AIOKafkaConsumer(**kafka_client_options(settings), enable_auto_commit=False)
-    await consumer.start()
     try:
+        await consumer.start()  # in the try: a failed start is stopped too
         return topic in await consumer.topics()
     finally:
         await consumer.stop()

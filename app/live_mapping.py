@@ -87,8 +87,8 @@ class LiveMapping:
         sees every version)."""
         topic = TopicNames(settings).mappings
         consumer = AIOKafkaConsumer(**kafka_client_options(settings), enable_auto_commit=False)
-        await consumer.start()
         try:
+            await consumer.start()  # in the try: a failed start is stopped too
             tp = TopicPartition(topic, 0)
             consumer.assign([tp])
             await consumer.seek_to_beginning(tp)
@@ -114,8 +114,8 @@ async def publish_mapping(settings: Settings, path: Path) -> Mapping:
     record = {"version": mapping.version, "source": read_mapping_text(path),
               "file_name": path.name, "published_ts": dt.datetime.now(dt.timezone.utc)}
     producer = AIOKafkaProducer(**kafka_client_options(settings), acks="all")
-    await producer.start()
     try:
+        await producer.start()  # in the try: a failed start is stopped too
         await producer.send_and_wait(TopicNames(settings).mappings, key=KEY, value=DOC.dumps(record))
     finally:
         await producer.stop()

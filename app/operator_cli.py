@@ -55,8 +55,10 @@ def _broker(settings) -> contextlib.AbstractContextManager[None]:
 
 
 def _run(ctx: click.Context, coro_fn: Callable[[], Any]) -> Any:
+    from app.cli import quiet_connection_errors
+
     settings = _settings(ctx)
-    with _broker(settings):
+    with _broker(settings), quiet_connection_errors(ctx):
         try:
             return asyncio.run(coro_fn())
         except OperatorError as exc:
@@ -195,8 +197,8 @@ async def read_key(settings, topics: list[str], key: str,
 
     consumer = AIOKafkaConsumer(**kafka_client_options(settings), enable_auto_commit=False,
                                 auto_offset_reset="earliest")
-    await consumer.start()
     try:
+        await consumer.start()  # in the try: a failed start is stopped too
         await consumer._client.force_metadata_update()
         tps: dict[TopicPartition, int] = {}
         for i, topic in enumerate(topics):
@@ -417,8 +419,8 @@ async def resolve_conflict(settings, conflict_id: str, take: str):
         return conflict, f"system {system!r} is not configured (HOLDED_SYNC_SYSTEMS)", None
     topic = TopicNames(settings).changes(system)
     producer = AIOKafkaProducer(**kafka_client_options(settings), acks="all")
-    await producer.start()
     try:
+        await producer.start()  # in the try: a failed start is stopped too
         await producer.send_and_wait(topic, key=event["entity_key"].encode(),
                                      value=codec("ChangeEvent").dumps(event))
     finally:
@@ -571,8 +573,8 @@ async def redrive_dead_letters(settings, chosen) -> tuple[list[tuple[int, str]],
 
     done, skipped = [], []
     producer = AIOKafkaProducer(**kafka_client_options(settings), acks="all")
-    await producer.start()
     try:
+        await producer.start()  # in the try: a failed start is stopped too
         for n, rec in chosen:
             v = rec.value
             if "_undecodable" in v or v["value"] is None:
@@ -695,8 +697,8 @@ async def redrive_parked(settings, systems: list[str],
         return rows
     names = TopicNames(settings)
     producer = AIOKafkaProducer(**kafka_client_options(settings), acks="all")
-    await producer.start()
     try:
+        await producer.start()  # in the try: a failed start is stopped too
         for r in rows:
             await producer.send_and_wait(names.commands(r["system"]), key=r["entity_key"].encode(),
                                          value=r["raw"])

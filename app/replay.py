@@ -102,8 +102,8 @@ async def rewind_inbox(settings: Settings, since_ms: int) -> Rewind:
     async with GroupReader(settings) as reader:
         positions = await reader.read(group, [names.inbox])
     consumer = AIOKafkaConsumer(**kafka_client_options(settings), enable_auto_commit=False)
-    await consumer.start()
     try:
+        await consumer.start()  # in the try: a failed start is stopped too
         tps = list(positions)
         found = await consumer.offsets_for_times({tp: since_ms for tp in tps})
     finally:
@@ -122,8 +122,8 @@ async def commit_outside_group(settings: Settings, group: str,
     refuses it if a worker has joined the group since it was found empty."""
     consumer = AIOKafkaConsumer(**kafka_client_options(settings), group_id=group,
                                 enable_auto_commit=False)
-    await consumer.start()
     try:
+        await consumer.start()  # in the try: a failed start is stopped too
         consumer.assign(list(offsets))
         await consumer.commit(offsets)
     finally:

@@ -387,3 +387,24 @@ def test_mappings_commands_on_a_file_that_is_not_utf8_say_where_without_a_traceb
     bom.write_bytes(b"\xef\xbb\xbf" + example.read_bytes())
     same = CliRunner().invoke(cli, ["mappings", "diff", str(example), str(bom)])
     assert same.exit_code == 0 and "0 difference(s)" in same.output
+
+
+@pytest.mark.parametrize("command", [["dlq", "list"], ["conflicts", "list"], ["parked", "list"],
+                                     ["history", "contact/odoo/C1"], ["tables", "entities"]])
+def test_no_broker_is_exactly_one_line_on_stderr_for_the_one_shot_commands(command):
+    """Not aiokafka's 'Unable connect' ERROR before it, nor an 'Unclosed AIOKafkaConsumer'
+    after it (a consumer whose start failed was never stopped); -v shows aiokafka's lines."""
+    from app.devkafka.broker import free_port
+
+    env = {**os.environ, "HOLDED_SYNC_BROKER": f"kafka://127.0.0.1:{free_port()}"}
+    res = subprocess.run([sys.executable, "-m", "app", *command], capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert res.returncode == 3, res.stderr
+    assert res.stdout == ""
+    [line] = res.stderr.splitlines()
+    assert line.startswith("error: cannot reach Kafka at 127.0.0.1:")
+    if command == ["dlq", "list"]:
+        verbose = subprocess.run([sys.executable, "-m", "app", "-v", *command], capture_output=True,
+                                 text=True, env=env, timeout=120)
+        assert verbose.returncode == 3 and "ERROR aiokafka: Unable connect" in verbose.stderr
+        assert "Unclosed" not in verbose.stderr
