@@ -427,19 +427,33 @@ def tables(ctx: click.Context, table: str) -> None:
 
 
 def _explain_empty_table(settings, table: str) -> None:
-    """A note on stderr (stdout stays empty for pipes): an empty table, or no changelog at all,
-    which usually means another app's topic prefix or generation."""
-    from app.inspect import topic_exists
     from app.topics import CANONICAL_TABLE, TopicNames
 
+    explain_empty(settings, table, TopicNames(settings).changelog(CANONICAL_TABLE))
+
+
+def explain_empty(settings, what: str, topic: str, present: str | None = "") -> None:
+    """A note on stderr when a command found nothing (stdout stays empty for pipes): ``topic``
+    does not exist, which usually means another app's topic prefix or generation, or it does
+    and ``present`` says what it holds (default: no records; None: no note then)."""
+    from app.inspect import topic_exists
+    from app.topics import TopicNames
+
     names = TopicNames(settings)
-    topic = names.changelog(CANONICAL_TABLE)
     if asyncio.run(topic_exists(settings, topic)):
-        click.echo(f"note: no {table} yet: {topic} holds no records", err=True)
+        if present is not None:
+            click.echo(f"note: no {what} yet: {present or f'{topic} holds no records'}", err=True)
+        return
+    # Changelogs of tables belong to a generation; dlq, conflicts and the ledgers do not.
+    if (topic.startswith(f"{names.app_id}-")
+            and not topic.startswith(f"{settings.topic_prefix}{settings.app_id}-ledger-")):
+        app, scope = names.app_id, (f"HOLDED_SYNC_TOPIC_PREFIX={settings.topic_prefix!r}, "
+                                    f"HOLDED_SYNC_GENERATION={settings.generation}")
     else:
-        click.echo(f"note: no {table}: {topic} does not exist on this broker, so no worker of app "
-                   f"{names.app_id} has run (HOLDED_SYNC_TOPIC_PREFIX={settings.topic_prefix!r}, "
-                   f"HOLDED_SYNC_GENERATION={settings.generation})", err=True)
+        app, scope = (f"{settings.topic_prefix}{settings.app_id}",
+                      f"HOLDED_SYNC_TOPIC_PREFIX={settings.topic_prefix!r}")
+    click.echo(f"note: no {what}: {topic} does not exist on this broker, so no worker of app "
+               f"{app} has run ({scope})", err=True)
 
 
 @cli.group()

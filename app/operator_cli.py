@@ -65,6 +65,16 @@ def _run(ctx: click.Context, coro_fn: Callable[[], Any]) -> Any:
             _fail(exc.message, exc.code)
 
 
+def _note_empty(ctx: click.Context, what: str, topic: str, present: str | None = "") -> None:
+    """Nothing to list: say why on stderr (the topic is missing: a mistyped prefix? or empty),
+    as `tables` does; stdout stays empty for pipes."""
+    from app.cli import explain_empty, quiet_connection_errors
+
+    settings = _settings(ctx)
+    with _broker(settings), quiet_connection_errors(ctx):
+        explain_empty(settings, what, topic, present)
+
+
 def _fail(message: str, code: int) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
@@ -321,6 +331,11 @@ def conflicts_list(ctx: click.Context, entity_key: str | None, since: str | None
     since_ms = parse_since(since)
     settings = _settings(ctx)
     recs = _run(ctx, lambda: read_conflicts(settings, key))
+    if not recs:
+        from app.topics import TopicNames
+
+        _note_empty(ctx, "conflicts", TopicNames(settings).conflicts,
+                    None if key is not None else "")
     if since_ms is not None:
         recs = [r for r in recs if r.timestamp >= since_ms]
     _emit([{"json": r.value,
@@ -518,6 +533,10 @@ def dlq_list(ctx: click.Context, since: str | None, as_json: bool) -> None:
     since_ms = parse_since(since)
     settings = _settings(ctx)
     recs = _run(ctx, lambda: read_dlq(settings))
+    if not recs:
+        from app.topics import TopicNames
+
+        _note_empty(ctx, "dead letters", TopicNames(settings).dlq)
     if since_ms is not None:
         recs = [(n, r) for n, r in recs if r.timestamp >= since_ms]
     rows = [dlq_row(n, r) for n, r in recs]
@@ -676,6 +695,12 @@ def parked_list(ctx: click.Context, system: str | None, as_json: bool) -> None:
     systems = _systems(ctx, system)
     settings = _settings(ctx)
     rows = _run(ctx, lambda: read_parked(settings, systems))
+    if not rows:
+        from app.topics import TopicNames, ledger_table
+
+        ledgers = [TopicNames(settings).changelog(ledger_table(s)) for s in systems]
+        _note_empty(ctx, "parked commands", ledgers[0],
+                    f"no command is parked in {', '.join(ledgers)}")
     _emit([{"json": {k: v for k, v in r.items() if k != "raw"},
             "cols": {**r, "command_id": r["command_id"][:12], "vector": _vector(r["vector"]),
                      "reason": _short(r["reason"] or "-", 70)}} for r in rows],

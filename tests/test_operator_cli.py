@@ -293,3 +293,31 @@ def test_parked_of_an_unconfigured_system_is_exit_2(settings):
     for sub in ("list", "redrive"):
         res = cli(settings, "parked", sub, "--system", "sap_b1")
         assert res.exit_code == 2 and "system 'sap_b1' is not configured" in res.output
+
+
+# ---------------------------------------------------------------- nothing found
+
+def test_an_empty_list_says_why_on_stderr_and_prints_nothing(kafka, tmp_path):
+    """A mistyped topic prefix is not a silent empty list: a note on stderr (as `tables`),
+    stdout stays empty for pipes, exit 0."""
+    s = kafka.settings(tmp_path)
+    prefix, names = s.topic_prefix, TopicNames(s)
+    expected = {
+        ("dlq", "list"): f"note: no dead letters: {prefix}dlq does not exist on this broker",
+        ("conflicts", "list"): f"note: no conflicts: {prefix}conflicts does not exist on this broker",
+        ("parked", "list"): (f"note: no parked commands: {names.changelog(ledger_table('holded'))} "
+                             "does not exist on this broker"),
+    }
+    for args, note in expected.items():
+        for fmt in ((), ("--json",)):
+            res = cli(s, *args, *fmt)
+            assert res.exit_code == 0 and res.stdout == "", res.output
+            assert note in res.stderr and f"HOLDED_SYNC_TOPIC_PREFIX='{prefix}'" in res.stderr
+    asyncio.run(ensure_topics(s))
+    assert f"note: no dead letters yet: {prefix}dlq holds no records" in cli(s, "dlq", "list").stderr
+    assert (f"note: no conflicts yet: {prefix}conflicts holds no records"
+            in cli(s, "conflicts", "list").stderr)
+    parked = cli(s, "parked", "list", "--system", "holded")
+    assert parked.stdout == "" and "note: no parked commands yet: no command is parked in" in parked.stderr
+    # A filter that matches nothing in an existing topic is no news: no note.
+    assert cli(s, "conflicts", "list", "--entity", key_()).stderr == ""
