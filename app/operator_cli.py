@@ -326,7 +326,9 @@ def conflicts() -> None:
 @json_option
 @click.pass_context
 def conflicts_list(ctx: click.Context, entity_key: str | None, since: str | None, as_json: bool) -> None:
-    """List conflicts (oldest first): id, time, entity, field, decision and policy."""
+    """List conflicts (oldest first by when they were recorded): id, recorded (Kafka record
+    time: when the engine settled it; what --since filters on), source time (of the incoming
+    change, as `show`), entity, field, decision and policy."""
     key = _parse_key(entity_key) if entity_key is not None else None
     since_ms = parse_since(since)
     settings = _settings(ctx)
@@ -338,11 +340,19 @@ def conflicts_list(ctx: click.Context, entity_key: str | None, since: str | None
                     None if key is not None else "")
     if since_ms is not None:
         recs = [r for r in recs if r.timestamp >= since_ms]
-    _emit([{"json": r.value,
-            "cols": {"id": r.value["conflict_id"][:12], "time": _iso(r.timestamp),
+    _emit([{"json": _conflict_json(r),
+            "cols": {"id": r.value["conflict_id"][:12], "recorded": _iso(r.timestamp),
+                     "source_time": _iso(_ms(r.value["ts"])),
                      "entity": r.value["entity_key"], "field": r.value["field"],
                      "decision": r.value["decision"], "policy": r.value["policy"]}} for r in recs],
-          ["id", "time", "entity", "field", "decision", "policy"], as_json)
+          ["id", "recorded", "source_time", "entity", "field", "decision", "policy"], as_json)
+
+
+def _conflict_json(rec) -> dict[str, Any]:
+    """The conflict record as it is (``ts``: the incoming change's source time) plus both times
+    named: ``source_time`` (that same time) and ``recorded_at`` (Kafka record time, when the
+    engine settled it)."""
+    return {**rec.value, "source_time": _iso(_ms(rec.value["ts"])), "recorded_at": _iso(rec.timestamp)}
 
 
 @conflicts.command("show")
@@ -359,17 +369,18 @@ def conflicts_show(ctx: click.Context, conflict_id: str, as_json: bool) -> None:
         _fail(exc.message, exc.code)
     v = rec.value
     if as_json:
-        click.echo(json.dumps(_json_form(v), ensure_ascii=False))
+        click.echo(json.dumps(_json_form(_conflict_json(rec)), ensure_ascii=False))
         return
     kept = v["decision"] == "kept_canonical"
     for label, value in [
         ("conflict", v["conflict_id"]), ("entity", v["entity_key"]), ("field", v["field"]),
-        ("time", _iso(_ms(v["ts"]))),
+        ("source time", f"{_iso(_ms(v['ts']))}   (of the incoming change)"),
+        ("recorded", f"{_iso(rec.timestamp)}   (when the engine settled it)"),
         ("canonical", f"{v['canonical_system'] or '?'}: {v['canonical_value']}" + ("   <- kept" if kept else "")),
         ("incoming", f"{v['incoming_system']}: {v['incoming_value']}" + ("" if kept else "   <- taken")),
         ("decision", f"{v['decision']} (policy {v['policy']})"), ("vector", _vector(v["vector"])),
         ("event", v["event_id"])]:
-        click.echo(f"{label:<10} {value}")
+        click.echo(f"{label:<12} {value}")
 
 
 _LOGICAL = {"$dec": Decimal, "$date": dt.date.fromisoformat,

@@ -321,3 +321,33 @@ def test_an_empty_list_says_why_on_stderr_and_prints_nothing(kafka, tmp_path):
     assert parked.stdout == "" and "note: no parked commands yet: no command is parked in" in parked.stderr
     # A filter that matches nothing in an existing topic is no news: no note.
     assert cli(s, "conflicts", "list", "--entity", key_()).stderr == ""
+
+
+def test_conflicts_list_and_show_name_both_times_and_agree(settings):
+    """The record time (when the engine settled it) and the incoming change's source time
+    differ; list and show, table and --json, say which is which with the same values."""
+    key = key_()
+    c = conflict(key)  # ts (source time): 2023-11-14T22:13:20Z
+    recorded = int(time.time() * 1000) - 5_000
+    publish(settings, (TopicNames(settings).conflicts, key, codec("Conflict").dumps(c), recorded))
+    source_iso, recorded_iso = "2023-11-14T22:13:20.000Z", _iso_ms(recorded)
+
+    listed = cli(settings, "conflicts", "list", "--entity", key)
+    header, row = listed.stdout.splitlines()
+    assert header.split()[:3] == ["ID", "RECORDED", "SOURCE_TIME"]
+    assert row.split()[1:3] == [recorded_iso, source_iso]
+    [js] = lines(cli(settings, "conflicts", "list", "--entity", key, "--json"))
+    assert (js["recorded_at"], js["source_time"]) == (recorded_iso, source_iso)
+
+    shown = cli(settings, "conflicts", "show", c["conflict_id"]).stdout
+    assert f"source time  {source_iso}   (of the incoming change)" in shown
+    assert f"recorded     {recorded_iso}   (when the engine settled it)" in shown
+    shown_js = json.loads(cli(settings, "conflicts", "show", c["conflict_id"], "--json").stdout)
+    assert (shown_js["recorded_at"], shown_js["source_time"]) == (recorded_iso, source_iso)
+    assert shown_js["conflict_id"] == c["conflict_id"] and "ts" in shown_js  # still the record
+
+
+def _iso_ms(ms: int) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

@@ -118,7 +118,7 @@ def render_page(snap: Snapshot, *, form_token: str | None, flash: str | None = N
     parts += [f"<h2>Conflicts{_newest(len(snap.conflicts), snap.conflicts_total)}</h2>",
               "<p class=note>An override publishes an operator change that makes the chosen "
               "side's value win (as <code>holded-sync conflicts resolve</code>).</p>",
-              _table("conflicts", ["id / time", "entity", "field", "canonical", "incoming",
+              _table("conflicts", ["id / source time", "entity", "field", "canonical", "incoming",
                                    "decision", "value now", "override"],
                      [_conflict(c, form_token, e) for c in snap.conflicts], "No conflicts."),
               "<h2>Parked commands</h2>",
