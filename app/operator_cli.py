@@ -664,20 +664,24 @@ async def read_parked(settings, systems: Iterable[str]) -> list[dict[str, Any]]:
         state: dict[str, bytes | None] = {}
         for rec in await read_topic(settings, names.changelog(ledger_table(system))):
             state[rec.key] = rec.value
-        reasons: dict[str, tuple[str | None, int]] = {}
+        reasons: dict[str, tuple[str | None, int, int | None]] = {}
         for rec in await read_topic(settings, names.results(system), _decoder("CommandResult")):
             v = rec.value
             if v and "_undecodable" not in v and v["status"] == "parked":
-                reasons[v["command_id"]] = (v.get("reason"), _ms(v["completed_ts"]))
+                reasons[v["command_id"]] = (v.get("reason"), _ms(v["completed_ts"]),
+                                            v.get("mapping_version"))
         for key in sorted(k for k in state if k is not None):
             if state[key] is None:
                 continue
             for cid, raw in ledger.loads(state[key])["parked"].items():
                 cmd = command.loads(raw)
-                reason, when = reasons.get(cid, (None, None))
+                reason, when, tried = reasons.get(cid, (None, None, None))
+                # Two versions: the one in force when the command was decided, and the one
+                # the sink mapped it with when it parked it last (named in the reason).
                 out.append({"system": system, "entity_key": key, "command_id": cid,
                             "op": cmd["op"], "vector": cmd["vector"],
-                            "mapping_version": cmd.get("mapping_version"), "reason": reason,
+                            "decided_under_mapping_version": cmd.get("mapping_version"),
+                            "parked_under_mapping_version": tried, "reason": reason,
                             "parked_at": _iso(when) if when else None, "raw": raw})
     return out
 
@@ -702,7 +706,12 @@ def parked() -> None:
 @json_option
 @click.pass_context
 def parked_list(ctx: click.Context, system: str | None, as_json: bool) -> None:
-    """List parked commands with the reason of their latest parked result."""
+    """List parked commands with the reason of their latest parked result.
+
+    --json gives two mapping versions: decided_under_mapping_version (in force when the
+    command was decided) and parked_under_mapping_version (the one the sink last tried it
+    with, the version its reason names).
+    """
     systems = _systems(ctx, system)
     settings = _settings(ctx)
     rows = _run(ctx, lambda: read_parked(settings, systems))

@@ -275,13 +275,17 @@ def test_parked_list_and_redrive(settings):
     publish(settings,
             (names.changelog(ledger_table("holded")), key, codec("SinkLedger").dumps(ledger), None),
             (names.results("holded"), key,
-             codec("CommandResult").dumps(result(cmd, "parked", "no mapping for tax iva_4")), None))
+             codec("CommandResult").dumps({**result(cmd, "parked", "no mapping for tax iva_4"),
+                                           "mapping_version": 5}), None))
 
     listed = cli(settings, "parked", "list")
     assert listed.exit_code == 0
     assert key in listed.stdout and "no mapping for tax iva_4" in listed.stdout
     [row] = lines(cli(settings, "parked", "list", "--system", "holded", "--json"))
     assert row["command_id"] == cmd["command_id"] and row["vector"] == {"odoo": 2}
+    # Which mapping version is which: decided under v3 (the command), parked under v5 (result).
+    assert (row["decided_under_mapping_version"], row["parked_under_mapping_version"]) == (3, 5)
+    assert "mapping_version" not in row
     assert lines(cli(settings, "parked", "list", "--system", "odoo", "--json")) == []
 
     res = cli(settings, "parked", "redrive", "--system", "holded")
