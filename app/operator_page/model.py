@@ -7,6 +7,7 @@ is what any other worker or the CLI would show.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -20,8 +21,8 @@ from app.metrics import METRICS
 from app.settings import Settings
 from app.system_health import HEALTH, SystemHealth
 
-__all__ = ["ConflictRow", "DeadLetterRow", "KafkaOperatorData", "OperatorData", "OperatorError",
-           "ParkedRow", "Snapshot", "SystemRow", "secret_values"]
+__all__ = ["ConflictRow", "DEAD_LETTER_REF", "DeadLetterRow", "KafkaOperatorData", "OperatorData", "OperatorError",
+           "ParkedRow", "Snapshot", "SystemRow", "check_dead_letter_ref", "secret_values"]
 
 OperatorError = ops.OperatorError
 LIST_LIMIT = 200  # conflicts and dead letters, newest first; the CLI lists them all
@@ -102,6 +103,16 @@ class OperatorData(Protocol):
     async def redrive_dead_letter(self, ref: str) -> str: ...
 
     async def redrive_parked(self, system: str, command_id: str) -> str: ...
+
+
+DEAD_LETTER_REF = re.compile(r"[0-9]+:[0-9]+")
+
+
+def check_dead_letter_ref(ref: str) -> None:
+    """A malformed ref is bad input (OperatorError code 2: 400), not an unknown dead letter."""
+    if not DEAD_LETTER_REF.fullmatch(ref):
+        raise OperatorError(f"dead letter ref {ref!r} is not <partition>:<offset> of the dlq "
+                            "topic (e.g. 2:17)", 2)
 
 
 def secret_values(settings: BaseSettings) -> list[str]:
@@ -228,6 +239,7 @@ class KafkaOperatorData:
                 f"{conflict[take + '_value']} ({take}); the worker applies it")
 
     async def redrive_dead_letter(self, ref: str) -> str:
+        check_dead_letter_ref(ref)
         chosen = [(n, r) for n, r in await ops.read_dlq(self.settings)
                   if f"{r.partition}:{r.offset}" == ref]
         if not chosen:

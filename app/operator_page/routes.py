@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from aiohttp import web
 
 from app.operator_page.guard import COOKIE, OperatorGuard
-from app.operator_page.model import OperatorData, OperatorError
+from app.operator_page.model import OperatorData, OperatorError, check_dead_letter_ref
 from app.operator_page.render import render_login, render_message, render_page
 
 __all__ = ["OperatorRoutes"]
@@ -132,7 +132,10 @@ class OperatorRoutes:
         return await self._act(request, ("conflict_id", "take"), self.data.override)
 
     async def redrive_dead_letter(self, request: web.Request) -> web.Response:
-        return await self._act(request, ("ref",), self.data.redrive_dead_letter)
+        async def redrive(ref: str) -> str:
+            check_dead_letter_ref(ref)  # garbage is a 400, an unknown partition:offset a 404
+            return await self.data.redrive_dead_letter(ref)
+        return await self._act(request, ("ref",), redrive)
 
     async def redrive_parked(self, request: web.Request) -> web.Response:
         return await self._act(request, ("system", "command_id"), self.data.redrive_parked)

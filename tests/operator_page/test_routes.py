@@ -175,7 +175,32 @@ async def test_bad_input_is_a_clear_error(served):
     assert resp.status == 404 and "no conflict &#x27;deadbeef&#x27;" in await resp.text()
     resp = await client.post("/operator/parked/redrive", data={"system": "holded", "form_token": form_token})
     assert resp.status == 400 and "missing form field(s): command_id" in await resp.text()
+    for garbage in ("garbage", "2:", ":17", "2:17:1", "-1:3", "2:x"):
+        resp = await client.post("/operator/dlq/redrive", data={"ref": garbage, "form_token": form_token})
+        assert resp.status == 400, garbage
+        assert "is not &lt;partition&gt;:&lt;offset&gt; of the dlq topic" in await resp.text()
     assert data.done == []
+
+
+async def test_an_unknown_well_formed_dead_letter_ref_is_404(served):
+    client, data = await served()
+    form_token = await sign_in(client)
+
+    async def unknown(ref: str) -> str:
+        raise OperatorError(f"no dead letter {ref!r} (partition:offset of the dlq topic)", 1)
+    data.redrive_dead_letter = unknown
+    resp = await client.post("/operator/dlq/redrive", data={"ref": "3:999", "form_token": form_token})
+    assert resp.status == 404 and "no dead letter &#x27;3:999&#x27;" in await resp.text()
+
+
+def test_the_page_data_refuses_a_malformed_dead_letter_ref_as_bad_input():
+    import asyncio
+
+    from app.operator_page.model import KafkaOperatorData
+
+    with pytest.raises(OperatorError, match="is not <partition>:<offset>") as exc:
+        asyncio.run(KafkaOperatorData(Settings()).redrive_dead_letter("garbage"))
+    assert exc.value.code == 2
 
 
 class PeerTransport:
