@@ -467,9 +467,10 @@ def conflicts_resolve(ctx: click.Context, conflict_id: str, take: str, as_json: 
     whose value must win (changes.<that system>). The event is the entity's current canonical
     record (read from the entities table) with the conflicting field set to the chosen side's
     value, and a source time newer than every field's provenance. The canonical agent merges
-    it like any concurrent change: the field is settled by last-writer-wins, so the operator's
-    value wins and commands carry it to every system (including the one that lost).
-    Only that field changes; other fields keep their current canonical values.
+    it like any concurrent change, except that a change from `operator` wins the field
+    outright (policy `operator`), even against the field's owner, and commands carry the value
+    to every system (including the one that lost). Only that field changes; other fields keep
+    their current canonical values.
 
     Refused (exit 1) when the entity has no current record. When the canonical record already
     holds the chosen value nothing is published (exit 0).
