@@ -88,9 +88,11 @@ class Faults:
     storm_retry_after: int | None = 1  # None: the storm's 429s carry no Retry-After
     html_next: int = 0               # next N authenticated requests get the HTML app page (200)
     account_blocked: bool = False    # every request gets 402 "Account has been blocked"
-    # writes.close(): every write waits before it runs until writes.open() (a frozen sink)
+    # writes.close(): every write waits before it runs until writes.open() (a frozen sink);
+    # lists.close(): every list (a GET of a collection) waits the same way (a stalled poller)
     seed: int = 0
     writes: WriteGate = field(default_factory=WriteGate, repr=False, compare=False)
+    lists: WriteGate = field(default_factory=WriteGate, repr=False, compare=False)
     _rng: random.Random = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -110,6 +112,7 @@ class Faults:
         self.error_rate = self.timeout_rate = self.lose_rate = 0.0
         self.account_blocked = False
         self.writes.open()
+        self.lists.open()
 
     def _take(self, counter: str, rate: float) -> bool:
         remaining = getattr(self, counter)

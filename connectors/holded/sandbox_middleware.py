@@ -120,6 +120,9 @@ async def _faulty(request: web.Request, handler: Handler, state: SandboxState,
     if request.method in _WRITES and not faults.writes.is_open:
         record.outcome = "held"
         await faults.writes.wait(state.stopping)
+    if request.method == "GET" and "id" not in request.match_info and not faults.lists.is_open:
+        record.outcome = "held"
+        await faults.lists.wait(state.stopping)
     response = await _run(request, handler, v2)
     if request.method in _WRITES and response.status < 400 and faults.take_lose():
         if faults.lose_mode == "drop" and request.transport is not None:

@@ -99,3 +99,57 @@ async def test_a_payment_made_in_holded_flows_back_as_a_command_to_the_erp(own_f
         state = (await flow.table("entities"))["invoice/odoo/INV-2026-0042"]
         return state["record"]["payment_status"] == "paid" or None  # Holded owns it
     await wait_for(paid_in_canonical_state, 60, "the invoice paid in the canonical state", flow.worker)
+
+
+async def test_an_edit_made_in_holded_before_its_poll_is_merged_not_overwritten(own_flow, holded, tmp_path):
+    """A user edits a contact in Holded; before the poller reads it, the ERP changes another
+    field. The sink does not write the ERP's version over the edit: the poller reports it,
+    the merge keeps both, and Holded ends with the edited name and the ERP's mobile."""
+    import json
+
+    import httpx
+
+    flow = await own_flow(holded=HoldedSettings(api_url=holded.url, api_key="sandbox-key",
+                                                requests_per_second=20), poll_interval_s=1.0)
+    await publish_mapping(flow.settings, MAPPING)
+    line = json.loads(SAMPLE.read_text(encoding="utf-8").splitlines()[0]) | {"id": "C-0901"}
+    key = "contact/odoo/C-0901"
+
+    def ingested(name: str, **changes) -> Path:
+        path = tmp_path / name
+        path.write_text(json.dumps(line | changes, ensure_ascii=False) + "\n", encoding="utf-8")
+        return path
+
+    await ingest_file(ingested("first.jsonl"), "odoo", flow.settings)
+
+    async def synced():
+        found = await holded.all("contacts", customId=key)
+        return found[0] if found and key in await flow.table("links") else None
+    contact = await wait_for(synced, 90, "the contact in Holded and its link", flow.worker)
+    await flow.wait_idle(60)
+
+    holded.faults.lists.close()  # the poller stalls: the edit below stays unread
+    try:
+        async with httpx.AsyncClient(timeout=10, headers={"key": "sandbox-key"}) as http:
+            edited = await http.put(f"{holded.url}/invoicing/v1/contacts/{contact['id']}",
+                                    json={"name": "Talleres Gómez Editado SL"})
+            assert edited.status_code == 200, edited.text
+        later = line["data"] | {"mobile": "600111222"}
+        await ingest_file(ingested("later.jsonl", updated_at="2026-03-02T10:00:00Z", data=later),
+                          "odoo", flow.settings)
+
+        async def parked():
+            return [r for r in await flow.read_results("holded", key)
+                    if r["status"] == "parked" and "holds an edit the engine has not read" in (r["reason"] or "")]
+        await wait_for(parked, 90, "the ERP's write parked", flow.worker)
+        assert (await holded.get("contacts", contact["id"]))["name"] == "Talleres Gómez Editado SL"
+    finally:
+        holded.faults.lists.open()
+
+    async def merged():
+        now = await holded.get("contacts", contact["id"])
+        return now if now.get("mobile") == "600111222" else None
+    final = await wait_for(merged, 90, "the merged contact in Holded", flow.worker)
+    assert final["name"] == "Talleres Gómez Editado SL"
+    state = (await flow.table("entities"))[key]["record"]
+    assert (state["name"], state["mobile"]) == ("Talleres Gómez Editado SL", "600111222")
