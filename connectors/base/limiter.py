@@ -153,7 +153,8 @@ class TokenBucket:
         """The server said 429: pause until ``retry_after`` (if given) and shrink the rate."""
         now = self._clock.monotonic()
         floor = self.full_rate * self.limit.min_fraction
-        self._floor = max(floor, self.rate(now) * self.limit.shrink)
+        before = self.rate(now)  # the rate in force, maybe already shrunk by an earlier 429
+        self._floor = max(floor, before * self.limit.shrink)
         if retry_after is None:
             self._tokens, self._updated = 0.0, now
         else:
@@ -161,8 +162,8 @@ class TokenBucket:
             self._tokens, self._updated = 1.0, now + max(0.0, retry_after)
         self._recover_from = self._updated
         logger.info(
-            "rate limited: pausing %.3fs, rate %.3f/s -> %.3f/s",
-            self._updated - now, self.full_rate, self._floor,
+            "rate limited: pausing %.3fs, rate %.3f/s -> %.3f/s (recovers to %.3f/s)",
+            self._updated - now, before, self._floor, self.full_rate,
         )
         self._notify()
 

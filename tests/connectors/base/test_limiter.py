@@ -118,6 +118,16 @@ async def test_shrinking_has_a_floor(clock: FakeClock) -> None:
     assert bucket.rate() == pytest.approx(0.5)
 
 
+async def test_the_429_log_line_shrinks_from_the_rate_in_force(clock: FakeClock, caplog) -> None:
+    bucket = TokenBucket(RateLimit(rate=8.0, shrink=0.5, recovery=100), clock)
+    with caplog.at_level("INFO", logger="connectors.base.limiter"):
+        bucket.on_rate_limited(retry_after=None)
+        bucket.on_rate_limited(retry_after=None)
+    assert [r.getMessage() for r in caplog.records] == [
+        "rate limited: pausing 0.000s, rate 8.000/s -> 4.000/s (recovers to 8.000/s)",
+        "rate limited: pausing 0.000s, rate 4.000/s -> 2.000/s (recovers to 8.000/s)"]
+
+
 def _busiest(times: list[float], span: float) -> int:
     """Most sends in any half-open interval [t, t + span)."""
     return max(sum(1 for u in times if t <= u < t + span) for t in times)
