@@ -129,6 +129,9 @@ async def run_backfill(settings: Settings, system: str, entities: set[str] | Non
     API can filter on change time, and publish each record with ``lane=bulk``; returns counts
     per entity. Raises LookupError when the system cannot be read (no credentials) or no
     mapping is published."""
+    api = clients(settings)  # settings first (IncompleteSettings): a half-configured system
+    if system not in api:    # is refused before anything connects to Kafka
+        raise LookupError(f"{system} has no credentials configured (see README, Configuration)")
     await ensure_topics(settings)
     live = LiveMapping()
     for rec in await read_topic(settings, TopicNames(settings).mappings):
@@ -136,7 +139,7 @@ async def run_backfill(settings: Settings, system: str, entities: set[str] | Non
             live.offer(rec.value)
     if live.version is None:
         raise LookupError("no mapping published yet: run `holded-sync mappings publish FILE` first")
-    poller = pollers(settings, live, clients(settings)).get(system)
+    poller = pollers(settings, live, api).get(system)
     if poller is None:
         raise LookupError(f"{system} has no credentials configured (see README, Configuration)")
     state = None

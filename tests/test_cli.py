@@ -293,10 +293,12 @@ def test_an_empty_table_says_why_on_stderr_and_prints_nothing(kafka):
     ("shopify", {"SHOPIFY_ACCESS_TOKEN": "t", "SHOPIFY_SHOP_URL": None},
      "invalid settings: shopify is not fully configured: the shop URL is required")])
 def test_a_worker_with_a_credential_but_no_address_stops_before_kafka(system, env, line):
-    res = CliRunner().invoke(cli, ["worker"], env={
-        "HOLDED_SYNC_BROKER": "kafka://127.0.0.1:1", "HOLDED_SYNC_SYSTEMS": f"holded,{system}",
-        "HOLDED_API_KEY": None, **env})
-    assert res.exit_code == 2 and line in res.output, res.output
+    for command in (["worker"], ["backfill", system]):
+        res = CliRunner().invoke(cli, command, env={
+            "HOLDED_SYNC_BROKER": "kafka://127.0.0.1:1", "HOLDED_SYNC_SYSTEMS": f"holded,{system}",
+            "HOLDED_API_KEY": None, **env})
+        assert res.exit_code == 2 and line in res.output, (command, res.output)
+        assert "cannot reach Kafka" not in res.output
 
 
 @pytest.mark.kafka
