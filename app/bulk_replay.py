@@ -205,9 +205,9 @@ async def _rebuild(settings: Settings, ends: dict[int, int], done: Any, reports:
     consumer = AIOKafkaConsumer(**options, enable_auto_commit=False,
                                 max_partition_fetch_bytes=8 << 20, fetch_max_bytes=64 << 20)
     producer = AIOKafkaProducer(**options, acks="all", linger_ms=5, max_batch_size=1 << 20)
-    await consumer.start()
-    await producer.start()
     try:
+        await consumer.start()  # in the try: a failed start is stopped too
+        await producer.start()
         out = Output(producer)
         for partition, end in ends.items():
             rebuild = PartitionRebuild(TopicNames(settings), policy, live.version, out,

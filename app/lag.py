@@ -47,8 +47,12 @@ class GroupReader:
         self.consumer = AIOKafkaConsumer(**opts, enable_auto_commit=False)
 
     async def __aenter__(self) -> GroupReader:
-        await self.admin.start()
-        await self.consumer.start()
+        try:
+            await self.admin.start()
+            await self.consumer.start()
+        except BaseException:  # a failed start is stopped too (no "Unclosed" at exit)
+            await self.__aexit__()
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -73,8 +73,8 @@ class Rewind:
 
 async def group_members(settings: Settings, group: str) -> tuple[str, int]:
     admin = AIOKafkaAdminClient(**kafka_client_options(settings))
-    await admin.start()
     try:
+        await admin.start()  # in the try: a failed start is closed too
         [response] = await admin.describe_consumer_groups([group])
         _error, _gid, state, _ptype, _protocol, members = response.groups[0][:6]
         return state, len(members)

@@ -51,9 +51,9 @@ class Sequencer:
             heartbeat_interval_ms=max(1000, int(self.settings.session_timeout_s * 100)))
         producer = AIOKafkaProducer(**opts, acks="all", enable_idempotence=True, linger_ms=5,
                                     max_batch_size=1 << 20)
-        await producer.start()
-        await consumer.start()
         try:
+            await producer.start()  # in the try: a failed start is stopped too
+            await consumer.start()
             while not stopping.is_set():
                 batch = await consumer.getmany(timeout_ms=200, max_records=MAX_BATCH)
                 if batch:
