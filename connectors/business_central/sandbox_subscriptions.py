@@ -11,6 +11,7 @@ deletes the subscription, as BC does.
 """
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import re
@@ -42,6 +43,9 @@ class Subscriptions:
     collection_threshold: int = 1000
     pending: dict[str, dict[tuple[str, str], dict[str, Any]]] = field(default_factory=dict)
     delivered: list[dict[str, Any]] = field(default_factory=list)  # every notice sent
+    # A create or renewal checks (the limit, If-Match), calls the subscriber, then writes:
+    # one at a time, or two of them both pass the check made before either wrote.
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     async def _handshake(self, url: str) -> None:
         token = pysecrets.token_urlsafe(16)
@@ -79,14 +83,15 @@ class Subscriptions:
 
     async def create(self, body: Any) -> dict[str, Any]:
         url, resource, client_state = await self._validate(body)
-        if len(await self.store.list("subscriptions")) >= MAX_SUBSCRIPTIONS:
-            raise bad("The maximum number of subscriptions has been reached.")
-        await self._handshake(url)
-        now = self.store.now()
-        record = {"id": uuid.uuid4().hex, "notificationUrl": url, "resource": resource,
-                  "clientState": client_state, "userId": "00000000-0000-0000-0000-000000000001",
-                  "expirationDateTime": stamp(now + EXPIRY), "systemCreatedAt": stamp(now)}
-        return self.shape(await self.store.insert("subscriptions", record))
+        async with self.lock:
+            if len(await self.store.list("subscriptions")) >= MAX_SUBSCRIPTIONS:
+                raise bad("The maximum number of subscriptions has been reached.")
+            await self._handshake(url)
+            now = self.store.now()
+            record = {"id": uuid.uuid4().hex, "notificationUrl": url, "resource": resource,
+                      "clientState": client_state, "userId": "00000000-0000-0000-0000-000000000001",
+                      "expirationDateTime": stamp(now + EXPIRY), "systemCreatedAt": stamp(now)}
+            return self.shape(await self.store.insert("subscriptions", record))
 
     async def get(self, subscription_id: str) -> dict[str, Any]:
         record = await self.store.get("subscriptions", subscription_id)
@@ -95,17 +100,18 @@ class Subscriptions:
         return record
 
     async def renew(self, subscription_id: str, body: Any, if_match: str | None) -> dict[str, Any]:
-        record = await self.get(subscription_id)
-        if not if_match:
-            raise bad("An If-Match header is required to update a subscription.")
-        if if_match != "*" and if_match != etag(record):
-            raise ODataError(412, "Request_EntityChanged", "Another user has already changed "
-                             "the record.")
-        url, resource, client_state = await self._validate(body)
-        await self._handshake(url)
-        record.update(notificationUrl=url, resource=resource, clientState=client_state,
-                      expirationDateTime=stamp(self.store.now() + EXPIRY))
-        return self.shape(await self.store.put("subscriptions", record))
+        async with self.lock:
+            record = await self.get(subscription_id)
+            if not if_match:
+                raise bad("An If-Match header is required to update a subscription.")
+            if if_match != "*" and if_match != etag(record):
+                raise ODataError(412, "Request_EntityChanged", "Another user has already changed "
+                                 "the record.")
+            url, resource, client_state = await self._validate(body)
+            await self._handshake(url)
+            record.update(notificationUrl=url, resource=resource, clientState=client_state,
+                          expirationDateTime=stamp(self.store.now() + EXPIRY))
+            return self.shape(await self.store.put("subscriptions", record))
 
     async def delete(self, subscription_id: str) -> None:
         await self.get(subscription_id)

@@ -208,3 +208,34 @@ async def test_subscription_validation_fails_without_an_echo(bc_sandbox: BCSandb
             "resource": f"/api/v2.0/companies({bc_sandbox.company_id})/customerPayments",
             "clientState": "s"})
         assert odata_error(unsupported)[0] == 400
+
+
+async def test_concurrent_renewals_with_one_etag_let_exactly_one_through(bc_sandbox: BCSandbox) -> None:
+    import asyncio
+
+    from aiohttp import web
+
+    async def echo(request: web.Request) -> web.Response:  # the subscriber's handshake
+        await asyncio.sleep(0.05)
+        return web.Response(text=request.query["validationToken"])
+    receiver = web.Application()
+    receiver.router.add_post("/hook", echo)
+    runner = web.AppRunner(receiver)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    body = {"notificationUrl": f"http://127.0.0.1:{port}/hook", "clientState": "s",
+            "resource": f"/api/v2.0/companies({bc_sandbox.company_id})/customers"}
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            auth = {"Authorization": f"Bearer {(await token(http, bc_sandbox)).json()['access_token']}"}
+            created = await http.post(f"{bc_sandbox.api_root}/subscriptions", headers=auth, json=body)
+            assert created.status_code == 201, created.text
+            sub = created.json()
+            url = f"{bc_sandbox.api_root}/subscriptions('{sub['subscriptionId']}')"
+            renewals = await asyncio.gather(*(http.patch(url, json=body, headers={
+                **auth, "If-Match": sub["@odata.etag"]}) for _ in range(5)))
+            assert sorted(r.status_code for r in renewals) == [200, 412, 412, 412, 412]
+    finally:
+        await runner.cleanup()
