@@ -19,7 +19,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import time
 from collections import Counter
+from collections.abc import Awaitable
+from typing import TypeVar
 
 import click
 from aiokafka import AIOKafkaProducer
@@ -28,10 +31,14 @@ from app.avro import codec
 from app.connections import clients, pollers
 from app.inspect import read_topic
 from app.live_mapping import LiveMapping
+from app.metrics import METRICS, system_total
 from app.settings import Settings
 from app.topics import TopicNames, ensure_topics, kafka_client_options
 
-__all__ = ["failure", "read_scope", "run_backfill", "since_state", "unusable_system"]
+__all__ = ["failure", "read_scope", "run_backfill", "scan_with_progress", "since_state",
+           "unusable_system"]
+
+T = TypeVar("T")
 
 # The setting holding each system's address, named when the address cannot be used.
 URL_SETTING = {"holded": "HOLDED_API_URL", "odoo": "ODOO_URL",
@@ -123,6 +130,34 @@ def failure(system: str, error: Exception) -> tuple[str, int]:
     return line, 3 if config else 1
 
 
+async def scan_with_progress(scan: Awaitable[T], system: str, *, every: float = 0.5,
+                             log_every: float = 15.0) -> T:
+    """Await ``scan`` (a poll, which publishes nothing until it has read everything), saying
+    meanwhile how many API calls it has made: on a terminal a line rewritten in place, in a
+    log a line every ``log_every`` seconds. A first scan of a big ERP takes minutes."""
+    stream = click.get_text_stream("stderr")
+    tty, started, logged = stream.isatty(), time.monotonic(), 0.0
+    task = asyncio.ensure_future(scan)
+    try:
+        while not task.done():
+            await asyncio.wait({task}, timeout=every)
+            took = time.monotonic() - started
+            if task.done():
+                break
+            line = f"scanning {system}: {system_total(METRICS.api_calls, system)} API call(s), {took:.0f}s"
+            if tty:
+                click.echo(f"\r{line}", nl=False, err=True)
+            elif took - logged >= log_every:
+                click.echo(line, err=True)
+                logged = took
+    finally:
+        if tty:
+            click.echo("\r\033[K", nl=False, err=True)
+        if not task.done():
+            task.cancel()
+    return task.result()
+
+
 async def run_backfill(settings: Settings, system: str, entities: set[str] | None,
                        since: dt.datetime | None = None) -> Counter:
     """Poll ``system`` from an empty state (everything it holds), or from ``since`` where its
@@ -149,7 +184,7 @@ async def run_backfill(settings: Settings, system: str, entities: set[str] | Non
             click.echo(f"warning: {warning}", err=True)
     click.echo(f"scanning {system}, {read_scope(system, since)} (mapping v{live.version})...",
                err=True)
-    _, events = await poller.poll(state, dt.datetime.now(dt.timezone.utc))
+    _, events = await scan_with_progress(poller.poll(state, dt.datetime.now(dt.timezone.utc)), system)
     chosen = [e for e in events if entities is None or e["entity"] in entities]
     change = codec("ChangeEvent")
     topic = TopicNames(settings).changes(system)

@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Proc
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-__all__ = ["METRICS", "Metrics"]
+__all__ = ["METRICS", "Metrics", "system_total"]
 
 
 class _LimiterCollector(Collector):
@@ -91,3 +91,9 @@ class Metrics:
 
 
 METRICS = Metrics()
+
+
+def system_total(counter: Counter, system: str) -> int:
+    """A counter's total over every label set of ``system`` (e.g. its API calls)."""
+    return int(sum(s.value for m in counter.collect() for s in m.samples
+                   if s.name.endswith("_total") and s.labels.get("system") == system))

@@ -1,6 +1,7 @@
 """`backfill --since`: the poller state that reads only what changed since a time, per system."""
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 
@@ -112,3 +113,33 @@ def test_cli_ctrl_c_is_130_and_says_rerunning_is_safe(monkeypatch):
 def test_cli_an_unknown_system_lists_the_valid_names():
     res = CliRunner().invoke(cli, ["backfill", "foo"], env=ENV)
     assert res.exit_code == 2 and "unknown system 'foo'" in res.output and "shopify" in res.output
+
+
+async def test_a_long_scan_says_how_many_api_calls_it_has_made(capsys):
+    from app.backfill import scan_with_progress
+    from app.metrics import METRICS
+
+    calls = METRICS.api_calls.labels(system="scan-test", status="200")
+
+    async def scan() -> str:
+        for _ in range(10):
+            calls.inc()
+            await asyncio.sleep(0.03)
+        return "read"
+
+    assert await scan_with_progress(scan(), "scan-test", every=0.01, log_every=0.1) == "read"
+    lines = [line for line in capsys.readouterr().err.splitlines() if line]
+    assert lines and all(line.startswith("scanning scan-test: ") for line in lines), lines
+    counts = [int(line.split(": ")[1].split()[0]) for line in lines]
+    assert counts == sorted(counts) and 0 < counts[-1] <= 10
+
+
+async def test_a_failed_scan_raises_its_error_after_the_progress():
+    from app.backfill import scan_with_progress
+
+    async def scan() -> None:
+        await asyncio.sleep(0.02)
+        raise RuntimeError("odoo went away")
+
+    with pytest.raises(RuntimeError, match="odoo went away"):
+        await scan_with_progress(scan(), "scan-test", every=0.01)

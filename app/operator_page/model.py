@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings
 
 from app import operator_cli as ops
-from app.metrics import METRICS
+from app.metrics import METRICS, system_total
 from app.settings import Settings
 from app.system_health import HEALTH, SystemHealth
 
@@ -130,11 +130,6 @@ def _iso_s(ts: float | None) -> str | None:
     return ops._iso(int(ts * 1000)) if ts is not None else None
 
 
-def _counter_total(counter: Any, system: str) -> int:
-    return int(sum(s.value for m in counter.collect() for s in m.samples
-                   if s.name.endswith("_total") and s.labels.get("system") == system))
-
-
 def system_rows(settings: Settings, health: SystemHealth = HEALTH) -> list[SystemRow]:
     rows = []
     now = health.now()
@@ -142,8 +137,8 @@ def system_rows(settings: Settings, health: SystemHealth = HEALTH) -> list[Syste
         s = health.state(system)
         rps = getattr(getattr(settings, system, None), "requests_per_second", None)
         rows.append(SystemRow(
-            system=system, api_calls=_counter_total(METRICS.api_calls, system),
-            rate_limited=_counter_total(METRICS.api_rate_limited, system),
+            system=system, api_calls=system_total(METRICS.api_calls, system),
+            rate_limited=system_total(METRICS.api_rate_limited, system),
             last_status=s.last_status, last_call=_iso_s(s.last_call_at),
             calls_last_minute=s.calls_in_window(now),
             allowed_per_minute=int(rps * 60) if rps else None,
