@@ -4,6 +4,7 @@ Secrets are ``SecretStr``: they print as ``**********`` and never reach logs or 
 """
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import os
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["BusinessCentralSettings", "HoldedSettings", "OdooSettings", "PrestaShopSettings",
@@ -56,10 +57,50 @@ class HoldedSettings(BaseSettings):
     # After a create with an unknown outcome (timeout, dropped connection, 5xx): the least
     # wait before searching for it, so a request still queued at Holded is seen, not repeated.
     unknown_outcome_settle_s: float = 5.0
-    # v2 webhooks: the signing secret shown when the webhook is created in Holded, and the
-    # header carrying the HMAC-SHA256 (its name is UNVERIFIED, hence a setting).
+    # v2 webhooks (docs/holded.md §5-6): the signing secret shown when the webhook is created
+    # in Holded (unset: no webhook receiver). How Holded signs and names a delivery is
+    # UNVERIFIED, hence the settings: the header carrying the HMAC-SHA256, its encoding, a
+    # timestamp header if Holded signs "<timestamp>.<body>" (then a delivery further than the
+    # tolerance from our clock is refused as forged), the header with the delivery id (the
+    # de-duplication key) and the largest body accepted (larger: 413).
     webhook_secret: SecretStr | None = None
-    webhook_header: str = "x-holded-signature"
+    webhook_signature_header: str = Field("x-holded-signature", min_length=1)
+    webhook_signature_encoding: Literal["auto", "hex", "base64"] = "auto"
+    webhook_timestamp_header: str | None = None
+    webhook_tolerance: dt.timedelta = dt.timedelta(minutes=5)  # seconds, or ISO 8601 (PT5M)
+    webhook_delivery_header: str = Field("x-holded-delivery-id", min_length=1)
+    webhook_max_bytes: int = Field(256 * 1024, ge=1)
+    # The signature header's former name (HOLDED_WEBHOOK_HEADER): used when the one above is
+    # not set.
+    webhook_header: str | None = Field(None, min_length=1)
+
+    @field_validator("webhook_tolerance", mode="before")
+    @classmethod
+    def _seconds(cls, value: Any) -> Any:
+        if isinstance(value, str):  # "300" from the environment: seconds, as a number would be
+            try:
+                return float(value)
+            except ValueError:
+                return value
+        return value
+
+    @field_validator("webhook_tolerance")
+    @classmethod
+    def _positive(cls, value: dt.timedelta) -> dt.timedelta:
+        if value <= dt.timedelta(0):
+            raise ValueError("must be more than 0 seconds")
+        return value
+
+    @field_validator("webhook_timestamp_header", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _former_header_name(self) -> HoldedSettings:
+        if self.webhook_header and "webhook_signature_header" not in self.model_fields_set:
+            self.webhook_signature_header = self.webhook_header
+        return self
 
 
 class OdooSettings(BaseSettings):
