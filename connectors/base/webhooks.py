@@ -37,8 +37,13 @@ class Replayed(WebhookError):
 
 
 class DeliveryLog:
-    """A bounded LRU of delivery ids already accepted (per worker: a duplicate that slips
-    through after eviction or on another worker only causes one more re-read)."""
+    """A bounded LRU of delivery ids already processed (per worker: a duplicate that slips
+    through after eviction or on another worker only causes one more re-read).
+
+    A receiver that still has work to do after checking a delivery (re-read its records,
+    publish them) calls :meth:`refuse_replay` first and :meth:`remember` only once that work
+    succeeded: a delivery that failed half-way is then not remembered, so the sender's retry
+    (same id) is processed instead of acknowledged as a duplicate."""
 
     def __init__(self, capacity: int = 10_000) -> None:
         if capacity < 1:
@@ -52,13 +57,23 @@ class DeliveryLog:
     def __len__(self) -> int:
         return len(self._seen)
 
-    def check(self, delivery: str | None) -> None:
-        """Remember ``delivery``; raise Replayed if seen already. None is never a replay."""
-        if delivery is None:
-            return
-        if delivery in self._seen:
+    def refuse_replay(self, delivery: str | None) -> None:
+        """Raise Replayed if ``delivery`` was remembered already; remember nothing."""
+        if delivery is not None and delivery in self._seen:
             self._seen.move_to_end(delivery)
             raise Replayed(f"delivery {delivery[:64]!r} already received")
+
+    def remember(self, delivery: str | None) -> None:
+        """Remember a processed ``delivery`` (None: nothing to remember)."""
+        if delivery is None:
+            return
         self._seen[delivery] = None
+        self._seen.move_to_end(delivery)
         if len(self._seen) > self.capacity:
             self._seen.popitem(last=False)
+
+    def check(self, delivery: str | None) -> None:
+        """Refuse a replay, else remember ``delivery`` at once: only for a caller with nothing
+        left that could fail. None is never a replay."""
+        self.refuse_replay(delivery)
+        self.remember(delivery)

@@ -35,7 +35,7 @@ from connectors.business_central import odata
 from connectors.business_central.client import BusinessCentralClient
 from connectors.business_central.errors import NotFound
 
-__all__ = ["STREAMS", "BadNotification", "BusinessCentralSource", "Notice", "Parked", "Stream",
+__all__ = ["STREAMS", "BadNotification", "WrongClientState", "BusinessCentralSource", "Notice", "Parked", "Stream",
            "SubscriptionKeeper", "change_event", "handshake", "needs_renewal",
            "parse_notifications"]
 
@@ -215,7 +215,25 @@ class Notice:
 
 
 class BadNotification(ValueError):
-    """The body is not BC's notification shape, or its clientState is wrong (answer 4xx)."""
+    """The body is not BC's notification shape (answer 400), or its clientState is wrong
+    (:class:`WrongClientState`, answer 401)."""
+
+
+class WrongClientState(BadNotification):
+    """A notice whose clientState is not ours: not from our subscription."""
+
+
+def _when(item: Mapping[str, Any], name: str, *, required: bool = True) -> dt.datetime | None:
+    """A notice's date field; BadNotification when it is not BC's form (or absent if required)."""
+    value = item.get(name)
+    if value is None and not required:
+        return None
+    if isinstance(value, str):
+        try:
+            return odata.parse_datetime(value)
+        except ValueError:
+            pass
+    raise BadNotification(f"a notice without a valid {name}")
 
 
 _NOTICE = re.compile(r"^/?api/v2\.0/companies\(([0-9a-fA-F-]{36})\)/([A-Za-z]+)"
@@ -234,7 +252,7 @@ def parse_notifications(body: Any, client_state: str, *, company_id: str | None 
             raise BadNotification("a notice is not an object")
         if not hmac.compare_digest(str(item.get("clientState", "")).encode(),
                                    client_state.encode()):
-            raise BadNotification("clientState does not match")
+            raise WrongClientState("clientState does not match")
         match = _NOTICE.match(str(item.get("resource", "")))
         if match is None or (company_id and match.group(1).lower() != company_id.lower()):
             raise BadNotification(f"unexpected resource {item.get('resource')!r}")
@@ -244,15 +262,19 @@ def parse_notifications(body: Any, client_state: str, *, company_id: str | None 
             found = _SINCE.search(unquote(match.group(4) or ""))
             if found is None:
                 raise BadNotification("a collection notice without a lastModifiedDateTime filter")
-            since = odata.parse_datetime(found.group(1))
+            try:
+                since = odata.parse_datetime(found.group(1))
+            except ValueError:
+                raise BadNotification("a collection notice with an invalid "
+                                      "lastModifiedDateTime filter") from None
         elif match.group(3) is None or change not in ("created", "updated", "deleted"):
             raise BadNotification(f"unexpected notice {change!r} for {item.get('resource')!r}")
-        expires = item.get("expirationDateTime")
+        modified = _when(item, "lastModifiedDateTime")
+        assert modified is not None
         notices.append(Notice(
-            str(item.get("subscriptionId", "")), match.group(2), change,
-            odata.parse_datetime(str(item.get("lastModifiedDateTime"))),
+            str(item.get("subscriptionId", "")), match.group(2), change, modified,
             match.group(3).lower() if match.group(3) else None, since,
-            odata.parse_datetime(str(expires)) if expires else None))
+            _when(item, "expirationDateTime", required=False)))
     return notices
 
 

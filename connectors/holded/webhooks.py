@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -42,7 +43,7 @@ from connectors.base.webhooks import (
 
 __all__ = [
     "WebhookError", "Forged", "TooLarge", "BadContentType", "Malformed", "Replayed",
-    "verify", "DeliveryLog", "delivery_id", "load", "parse", "RESOURCES",
+    "verify", "DeliveryLog", "delivery_id", "load", "parse", "record_id", "RESOURCES",
     "SIGNATURE_HEADER", "DELIVERY_HEADER", "MAX_BYTES",
 ]
 
@@ -52,6 +53,8 @@ SIGNATURE_HEADER = "x-holded-signature"  # UNVERIFIED
 DELIVERY_HEADER = "x-holded-delivery-id"  # UNVERIFIED
 MAX_BYTES = 256 * 1024
 Encoding = Literal["auto", "hex", "base64"]
+# Every Holded record id is a Mongo ObjectId: 24 hex digits (what the API and its sandbox issue).
+_OBJECT_ID = re.compile(r"[0-9a-fA-F]{24}")
 
 # Holded area names (and plural / v2 path spellings) -> what source.fetch_change reads.
 RESOURCES = {
@@ -190,6 +193,14 @@ def parse(body: bytes | str | Mapping[str, Any] | list[Any]) -> list[tuple[str, 
         if target is not None and target not in out:
             out.append(target)
     return out
+
+
+def record_id(value: str) -> str:
+    """``value`` as a Holded id (24 hex digits, lower case), else Malformed: a delivery naming
+    anything else is not put in a URL of Holded's API."""
+    if not _OBJECT_ID.fullmatch(value):
+        raise Malformed(f"{value[:40]!r} is not a Holded id (24 hex digits)")
+    return value.lower()
 
 
 def _events(body: Any) -> list[Mapping[str, Any]]:

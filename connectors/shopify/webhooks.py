@@ -2,7 +2,8 @@
 
 Shopify signs each delivery: ``X-Shopify-Hmac-Sha256`` is the base64 HMAC-SHA256 of the RAW
 body keyed with the app's client secret. Retries resend the original payload with the same
-``X-Shopify-Event-Id``, so that id de-duplicates (a bounded LRU per worker). The payload is
+``X-Shopify-Event-Id``, so that id de-duplicates (a bounded LRU per worker of the deliveries
+processed: a failed one is processed again on its retry). The payload is
 never trusted or mapped: it only names the record to read again through GraphQL
 (:meth:`source.ShopifySource.events_for`), because a retried payload may be hours stale.
 
@@ -20,7 +21,9 @@ Nothing here logs or puts in a message the secret, the signature or the body.
         delivery = receive(request.headers, raw_body, secret, log)
     except WebhookError as error:
         return Response(status=error.status)
-    events = await source.events_for([delivery])
+    events = await source.events_for([delivery])   # raises: answer 5xx, Shopify retries
+    publish(events)
+    log.remember(delivery.event_id)                 # only now is a retry a duplicate
 """
 
 from __future__ import annotations
@@ -147,8 +150,10 @@ def parse(headers: Mapping[str, str], raw_body: bytes) -> Delivery:
 
 def receive(headers: Mapping[str, str], raw_body: bytes, secret: SecretStr | str | bytes,
             log: DeliveryLog, *, max_bytes: int = MAX_BYTES) -> Delivery:
-    """verify -> parse -> de-duplicate. A delivery is remembered only once it is valid."""
+    """verify -> parse -> refuse a replay. Nothing is remembered here: once the delivery was
+    processed (its records re-read and published), call ``log.remember(delivery.event_id)``,
+    so a delivery that failed half-way is processed again when Shopify retries it."""
     verify(headers, raw_body, secret, max_bytes=max_bytes)
     delivery = parse(headers, raw_body)
-    log.check(delivery.event_id)
+    log.refuse_replay(delivery.event_id)
     return delivery

@@ -14,7 +14,7 @@ from app.core.hashing import content_hash
 from connectors.business_central.client import BusinessCentralClient
 from connectors.business_central.sandbox import BCSandbox
 from connectors.business_central.source import (
-    BadNotification, BusinessCentralSource, SubscriptionKeeper, change_event, handshake,
+    BadNotification, BusinessCentralSource, WrongClientState, SubscriptionKeeper, change_event, handshake,
     needs_renewal, parse_notifications,
 )
 from tests.connectors.business_central.support import MAPPING, customer
@@ -199,3 +199,19 @@ def test_notifications_with_a_wrong_client_state_are_refused() -> None:
     with pytest.raises(BadNotification):
         parse_notifications({"nope": 1}, SECRET)
     assert handshake({"validationToken": "abc"}) == (200, "abc") and handshake({}) is None
+
+
+def test_a_wrong_client_state_is_told_apart_from_a_malformed_notice() -> None:
+    notice = {"subscriptionId": "s", "clientState": SECRET, "changeType": "updated",
+              "resource": "api/v2.0/companies(2f0c5b8e-6d1a-4c3e-9b7a-1e5d3c2b1a00)/"
+                          "customers(2f0c5b8e-6d1a-4c3e-9b7a-1e5d3c2b1a01)"}
+    with pytest.raises(WrongClientState):
+        parse_notifications({"value": [{**notice, "clientState": "guess"}]}, SECRET)
+    for when in (None, "yesterday", 5):  # absent, not a date, not a string: malformed, said so
+        item = {**notice, **({} if when is None else {"lastModifiedDateTime": when})}
+        with pytest.raises(BadNotification, match="lastModifiedDateTime") as caught:
+            parse_notifications({"value": [item]}, SECRET)
+        assert not isinstance(caught.value, WrongClientState)
+    with pytest.raises(BadNotification, match="expirationDateTime"):
+        parse_notifications({"value": [{**notice, "lastModifiedDateTime": "2026-11-02T10:00:00Z",
+                                        "expirationDateTime": "soon"}]}, SECRET)

@@ -20,7 +20,7 @@ from connectors.holded.sandbox import SandboxServer
 from connectors.holded.source import fetch_change
 from connectors.holded.webhooks import (
     BadContentType, DeliveryLog, Forged, Malformed, Replayed, TooLarge, delivery_id, parse,
-    verify,
+    record_id, verify,
 )
 from tests.connectors.holded.test_inbound import (
     MAPPING, NOW, contact, create_contact, make_client, open_sandbox,
@@ -146,6 +146,32 @@ def test_replayed_delivery_ids_and_the_lru_bound() -> None:
     assert "d2" not in log and "d3" in log and "d1" in log
     with pytest.raises(Replayed):
         log.check("d3")
+
+
+def test_a_delivery_is_remembered_only_once_processed() -> None:
+    log = DeliveryLog(capacity=2)
+    log.refuse_replay("d1")
+    log.refuse_replay("d1")  # checked twice, never remembered: its processing failed
+    assert "d1" not in log
+    log.remember("d1")
+    with pytest.raises(Replayed):
+        log.refuse_replay("d1")
+    log.remember(None)
+    log.refuse_replay(None)
+    assert len(log) == 1
+
+
+@pytest.mark.parametrize("value", ["../../x?y", "65f0c0ffee0000000000abc", "c1", "7",
+                                   "65f0c0ffee0000000000abcdz", "65f0c0ffee0000000000abc/"])
+def test_an_id_that_is_not_holded_s_is_malformed(value: str) -> None:
+    with pytest.raises(Malformed) as caught:
+        record_id(value)
+    assert caught.value.status == 400
+
+
+def test_holded_ids_are_24_hex_digits() -> None:
+    assert record_id("65f0c0ffee0000000000abcd") == "65f0c0ffee0000000000abcd"
+    assert record_id("65F0C0FFEE0000000000ABCD") == "65f0c0ffee0000000000abcd"
 
 
 def test_delivery_id_from_header_or_body() -> None:

@@ -69,9 +69,20 @@ def test_a_replayed_event_is_acknowledged_once_and_then_refused() -> None:
     log = DeliveryLog()
     headers, raw = delivery(event_id="evt-42")
     receive(headers, raw, SECRET, log)
+    log.remember("evt-42")  # processed
     with pytest.raises(Replayed) as caught:
         receive(headers, raw, SECRET, log)
     assert caught.value.status == 200
+
+
+def test_a_delivery_not_processed_yet_is_no_replay() -> None:
+    """A delivery is remembered once processed, not when received: if re-reading or
+    publishing its record failed, Shopify's retry (same event id) is processed."""
+    log = DeliveryLog()
+    headers, raw = delivery(event_id="evt-43")
+    receive(headers, raw, SECRET, log)  # ...and then its processing fails
+    assert "evt-43" not in log
+    assert receive(headers, raw, SECRET, log).event_id == "evt-43"
 
 
 def test_a_forged_delivery_does_not_poison_the_replay_log() -> None:
