@@ -40,7 +40,8 @@ async def test_signed_deliveries_are_accepted_forged_replayed_and_oversized_are_
             good = await http.post(url, content=body, headers=headers("e-1", sign(body, secret)))
             replayed = await http.post(url, content=body, headers=headers("e-1", sign(body, secret)))
             forged = await http.post(url, content=body, headers=headers("e-2", sign(body, "not-the-secret")))
-            huge = b'{"id": 1, "pad": "' + b"x" * 300_000 + b'"}'
+            # Shopify's limit is 512 KiB (an order with hundreds of lines is under it)
+            huge = b'{"id": 1, "pad": "' + b"x" * 600_000 + b'"}'
             oversized = await http.post(url, content=huge, headers=headers("e-3", sign(huge, secret)))
             unknown = await http.post(f"http://127.0.0.1:{flow.settings.web_port}/webhooks/nowhere",
                                       content=body)
@@ -58,6 +59,7 @@ async def test_signed_deliveries_are_accepted_forged_replayed_and_oversized_are_
         assert _value(text, 'holded_sync_webhooks_total{outcome="accepted",system="shopify"}') == 1
         assert _value(text, 'holded_sync_webhooks_total{outcome="forged",system="shopify"}') == 1
         assert _value(text, 'holded_sync_webhooks_total{outcome="replayed",system="shopify"}') == 1
+        assert _value(text, 'holded_sync_webhooks_total{outcome="toolarge",system="shopify"}') == 1
         for series in ("holded_sync_events_total", "holded_sync_decisions_total",
                        "holded_sync_commands_total", "holded_sync_api_latency_seconds_bucket"):
             assert series in text, series

@@ -1,0 +1,295 @@
+"""The worker's webhook receivers (app/webhooks.py) behind an in-process aiohttp server, as
+app/web.py serves them, against the Holded and Shopify sandboxes: what a failed delivery's retry
+gets, each system's size limit, Holded's webhook settings, and what every answer is counted as."""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from app.metrics import METRICS
+from app.settings import BusinessCentralSettings, HoldedSettings, Settings, ShopifySettings
+from app.webhooks import deliver, receivers
+from connectors.holded.sandbox import SandboxServer
+from connectors.shopify.client import ShopifyClient
+from connectors.shopify.sandbox import ShopifySandbox, start_shopify_sandbox
+from connectors.shopify.webhooks import sign
+from tests.connectors.holded.test_inbound import MAPPING, make_client, open_sandbox
+
+SECRET = "whsec-receivers"
+STATE = "bc-state-xyz"
+COMPANY = "2f0c5b8e-6d1a-4c3e-9b7a-1e5d3c2b1a00"
+
+
+def counted(system: str, outcome: str) -> float:
+    return METRICS.registry.get_sample_value(
+        "holded_sync_webhooks_total", {"system": system, "outcome": outcome}) or 0.0
+
+
+class Counts:
+    """holded_sync_webhooks_total since the test began (the counter is process-wide)."""
+
+    def __init__(self, system: str) -> None:
+        self.system = system
+        self._start = {o: counted(system, o) for o in OUTCOMES}
+
+    def __call__(self) -> dict[str, float]:
+        now = {o: counted(self.system, o) - self._start[o] for o in OUTCOMES}
+        return {o: n for o, n in now.items() if n}
+
+
+OUTCOMES = ("accepted", "replayed", "ignored", "handshake", "forged", "malformed", "toolarge",
+            "badcontenttype", "failed")
+
+
+@dataclass
+class Hooks:
+    http: TestClient
+    published: list[dict[str, Any]] = field(default_factory=list)
+    fail_publish: int = 0  # the next N publishes raise, as a Kafka send that fails
+
+    async def post(self, system: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+        response = await self.http.post(f"/webhooks/{system}", data=body, headers=headers)
+        return response.status, await response.text()
+
+
+@pytest.fixture
+async def holded() -> AsyncIterator[SandboxServer]:
+    server = await open_sandbox()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest.fixture
+async def shop() -> AsyncIterator[ShopifySandbox]:
+    server = await start_shopify_sandbox(port=0)
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+def settings(shop: ShopifySandbox, **holded: Any) -> Settings:
+    return Settings(
+        systems=("holded", "shopify", "business_central"),
+        holded=HoldedSettings(api_key="sandbox-key", webhook_secret=SECRET, **holded),
+        shopify=ShopifySettings(shop_url=shop.url, access_token=shop.access_token,
+                                app_secret=shop.app_secret, api_version=shop.api_version),
+        business_central=BusinessCentralSettings(client_state=STATE, company_id=COMPANY))
+
+
+@pytest.fixture
+async def serve(holded: SandboxServer, shop: ShopifySandbox):
+    """serve(**holded settings) -> Hooks: the receivers on an in-process server."""
+    opened: list[Any] = []
+
+    async def start(**holded_settings: Any) -> Hooks:
+        http = httpx.AsyncClient(timeout=10)
+        opened.append(http)
+        api = {"holded": make_client(holded, http),
+               "shopify": ShopifyClient(http, shop_url=shop.url, access_token=shop.access_token,
+                                        api_version=shop.api_version),
+               "business_central": object()}  # a refused notice reads nothing
+        chosen = receivers(settings(shop, **holded_settings), api, SimpleNamespace(current=MAPPING))
+        app = web.Application()
+        client = TestClient(TestServer(app))
+        hooks = Hooks(client)
+
+        async def view(request: web.Request) -> web.Response:  # as app/web.py's view
+            system = request.match_info["system"]
+
+            async def publish(event: dict) -> None:
+                if hooks.fail_publish:
+                    hooks.fail_publish -= 1
+                    raise ConnectionError("the broker is away")
+                hooks.published.append(event)
+            body = request.content.iter_chunked(64 * 1024) if request.method == "POST" else b""
+            status, text = await deliver(system, chosen[system], dict(request.headers),
+                                         dict(request.query), request.content_length, body, publish)
+            return web.Response(status=status, text=text)
+        app.router.add_route("*", "/webhooks/{system}", view)
+        await client.start_server()
+        opened.append(client)
+        return hooks
+    yield start
+    for thing in reversed(opened):
+        await (thing.aclose() if isinstance(thing, httpx.AsyncClient) else thing.close())
+
+
+def holded_headers(body: bytes, *, encoding: str = "hex", stamp: str | None = None,
+                   **extra: str) -> dict[str, str]:
+    message = (stamp.encode() + b"." + body) if stamp else body
+    digest = hmac.new(SECRET.encode(), message, hashlib.sha256).digest()
+    signature = digest.hex() if encoding == "hex" else base64.b64encode(digest).decode()
+    return {"Content-Type": "application/json", "X-Holded-Signature": signature, **extra}
+
+
+async def new_contact(holded: SandboxServer) -> str:
+    async with httpx.AsyncClient(base_url=holded.url, headers={"key": "sandbox-key"}) as http:
+        made = await http.post("/invoicing/v1/contacts", json={
+            "name": "Alta directa en Holded", "code": "B76543210", "type": "client"})
+        return str(made.json()["id"])
+
+
+# -- 1. a failed delivery is processed when it is retried ---------------------------------------
+
+async def test_a_holded_delivery_whose_fetch_failed_is_processed_on_its_retry(serve, holded):
+    hooks = await serve()
+    counts = Counts("holded")
+    contact_id = await new_contact(holded)
+    body = json.dumps({"event_id": "d-1", "resource": "contact", "id": contact_id}).encode()
+    holded.faults.html_next = 1  # the re-read gets Holded's HTML page: the delivery fails
+    status, text = await hooks.post("holded", body, holded_headers(body))
+    assert status == 500 and "Traceback" not in text and not hooks.published
+    status, _ = await hooks.post("holded", body, holded_headers(body))  # Holded's retry
+    assert status == 202
+    assert [e["entity_key"] for e in hooks.published] == [f"contact/holded/{contact_id}"]
+    status, text = await hooks.post("holded", body, holded_headers(body))  # processed: a duplicate
+    assert (status, text) == (200, "duplicate delivery") and len(hooks.published) == 1
+    assert counts() == {"failed": 1, "accepted": 1, "replayed": 1}
+
+
+async def test_a_shopify_delivery_whose_publish_failed_is_processed_on_its_retry(serve, shop):
+    hooks = await serve()
+    counts = Counts("shopify")
+    [customer] = (await shop.all("Customer"))[:1]
+    body = json.dumps({"id": int(customer["id"].rsplit("/", 1)[1])}).encode()
+    headers = {"Content-Type": "application/json", "X-Shopify-Topic": "customers/update",
+               "X-Shopify-Event-Id": "e-1", "X-Shopify-Hmac-Sha256": sign(body, shop.app_secret)}
+    hooks.fail_publish = 1
+    assert (await hooks.post("shopify", body, headers))[0] == 500
+    assert (await hooks.post("shopify", body, headers))[0] == 202 and len(hooks.published) == 1
+    assert await hooks.post("shopify", body, headers) == (200, "duplicate delivery")
+    assert counts() == {"failed": 1, "accepted": 1, "replayed": 1}
+
+
+# -- 2. each receiver's own size limit ----------------------------------------------------------
+
+async def test_shopify_takes_bodies_up_to_512_kib_and_a_413_is_counted(serve, shop):
+    hooks = await serve()
+    counts = Counts("shopify")
+    [customer] = (await shop.all("Customer"))[:1]
+    numeric = int(customer["id"].rsplit("/", 1)[1])
+
+    def delivery(pad: int, event: str) -> tuple[bytes, dict[str, str]]:
+        body = json.dumps({"id": numeric, "note": "x" * pad}).encode()
+        return body, {"Content-Type": "application/json", "X-Shopify-Topic": "customers/update",
+                      "X-Shopify-Event-Id": event,
+                      "X-Shopify-Hmac-Sha256": sign(body, shop.app_secret)}
+    assert (await hooks.post("shopify", *delivery(400 * 1024, "big")))[0] == 202
+    assert (await hooks.post("shopify", *delivery(600 * 1024, "huge")))[0] == 413
+    assert counts() == {"accepted": 1, "toolarge": 1}
+
+
+# -- 3. Holded's webhook settings ---------------------------------------------------------------
+
+async def test_a_stale_timestamp_is_forged_and_a_fresh_one_accepted(serve, holded):
+    hooks = await serve(webhook_timestamp_header="x-holded-timestamp", webhook_tolerance=60)
+    counts = Counts("holded")
+    body = json.dumps({"resource": "contact", "id": await new_contact(holded)}).encode()
+    now = int(dt.datetime.now(dt.timezone.utc).timestamp())
+    stale = str(now - 600)
+    status, _ = await hooks.post("holded", body, holded_headers(
+        body, stamp=stale, **{"X-Holded-Timestamp": stale}))
+    assert status == 401
+    status, _ = await hooks.post("holded", body, holded_headers(body))  # no timestamp at all
+    assert status == 401
+    status, _ = await hooks.post("holded", body, holded_headers(
+        body, stamp=str(now), **{"X-Holded-Timestamp": str(now)}))
+    assert status == 202 and len(hooks.published) == 1
+    assert counts() == {"forged": 2, "accepted": 1}
+
+
+async def test_encoding_size_and_delivery_header_settings_apply(serve, holded):
+    hooks = await serve(webhook_signature_encoding="hex", webhook_signature_header="x-sig",
+                        webhook_delivery_header="x-hook-id", webhook_max_bytes=2000)
+    counts = Counts("holded")
+    body = json.dumps({"resource": "contact", "id": await new_contact(holded)}).encode()
+
+    def headers(encoding: str = "hex", **extra: str) -> dict[str, str]:
+        out = holded_headers(body, encoding=encoding, **extra)
+        out["x-sig"] = out.pop("X-Holded-Signature")
+        return out
+    assert (await hooks.post("holded", body, headers("base64")))[0] == 401  # hex only
+    assert (await hooks.post("holded", body, holded_headers(body)))[0] == 401  # other header
+    assert (await hooks.post("holded", body, headers(**{"x-hook-id": "h-1"})))[0] == 202
+    assert await hooks.post("holded", body, headers(**{"x-hook-id": "h-1"})) == (
+        200, "duplicate delivery")
+    big = json.dumps({"resource": "contact", "id": "0" * 24, "pad": "x" * 3000}).encode()
+    assert (await hooks.post("holded", big, holded_headers(big)))[0] == 413
+    assert counts() == {"forged": 2, "accepted": 1, "replayed": 1, "toolarge": 1}
+
+
+def test_the_documented_holded_webhook_settings_are_read(monkeypatch) -> None:
+    for name, value in {"HOLDED_WEBHOOK_SIGNATURE_HEADER": "x-sig",
+                        "HOLDED_WEBHOOK_SIGNATURE_ENCODING": "base64",
+                        "HOLDED_WEBHOOK_TIMESTAMP_HEADER": "x-ts",
+                        "HOLDED_WEBHOOK_TOLERANCE": "120",
+                        "HOLDED_WEBHOOK_DELIVERY_HEADER": "x-hook-id",
+                        "HOLDED_WEBHOOK_MAX_BYTES": "4096"}.items():
+        monkeypatch.setenv(name, value)
+    shown = json.loads(HoldedSettings().model_dump_json())  # what `config show` prints
+    assert {k: v for k, v in shown.items() if k.startswith("webhook_") and v} == {
+        "webhook_signature_header": "x-sig", "webhook_signature_encoding": "base64",
+        "webhook_timestamp_header": "x-ts", "webhook_tolerance": "PT2M",
+        "webhook_delivery_header": "x-hook-id", "webhook_max_bytes": 4096}
+    monkeypatch.delenv("HOLDED_WEBHOOK_SIGNATURE_HEADER")
+    monkeypatch.setenv("HOLDED_WEBHOOK_HEADER", "x-old")  # the former name still works
+    assert HoldedSettings().webhook_signature_header == "x-old"
+    fields = HoldedSettings.model_fields  # the defaults docs/holded.md §6 gives
+    assert fields["webhook_tolerance"].default == dt.timedelta(minutes=5)
+    assert fields["webhook_max_bytes"].default == 262144
+    assert fields["webhook_signature_encoding"].default == "auto"
+
+
+# -- 5. Business Central: malformed is 400, only a wrong clientState is forged -----------------
+
+def bc_notice(**fields: Any) -> bytes:
+    notice = {"subscriptionId": "s-1", "clientState": STATE,
+              "expirationDateTime": "2026-03-13T09:00:00Z",
+              "resource": f"api/v2.0/companies({COMPANY})/customers"
+                          "(5d115c9c-44e3-ea11-bb43-000d3a2feca1)",
+              "changeType": "updated", "lastModifiedDateTime": "2026-03-10T09:00:00Z", **fields}
+    return json.dumps({"value": [{k: v for k, v in notice.items() if v is not None}]}).encode()
+
+
+async def test_business_central_malformed_notifications_are_400_and_plain(serve):
+    hooks = await serve()
+    counts = Counts("business_central")
+    json_headers = {"Content-Type": "application/json"}
+    status, text = await hooks.post("business_central", b"{oops", json_headers)
+    assert (status, text) == (400, "body is not JSON")
+    status, text = await hooks.post("business_central", bc_notice(lastModifiedDateTime=None),
+                                    json_headers)
+    assert status == 400 and "isoformat" not in text and "lastModifiedDateTime" in text
+    status, text = await hooks.post("business_central", bc_notice(clientState="guess"),
+                                    json_headers)
+    assert (status, text) == (401, "clientState does not match")
+    assert counts() == {"malformed": 2, "forged": 1}
+
+
+# -- 6. an id that is not Holded's ----------------------------------------------------------------
+
+async def test_a_holded_delivery_naming_an_odd_id_is_malformed_an_unknown_one_accepted(serve):
+    hooks = await serve()
+    counts = Counts("holded")
+    odd = json.dumps({"resource": "contact", "id": "../../x?y"}).encode()
+    status, text = await hooks.post("holded", odd, holded_headers(odd))
+    assert status == 400 and "Traceback" not in text and "Holded id" in text
+    unknown = json.dumps({"resource": "contact", "id": "65f0c0ffee0000000000abcd"}).encode()
+    assert await hooks.post("holded", unknown, holded_headers(unknown)) == (202, "accepted")
+    assert not hooks.published
+    assert counts() == {"malformed": 1, "accepted": 1}
