@@ -212,8 +212,8 @@ def what_runs(settings: Settings, api: dict[str, Any]) -> list[tuple[int, str]]:
         elif settings.run_sinks:
             lines.append((logging.INFO, f"{system}: its sink runs, and its poller on the leader"))
         else:
-            lines.append((logging.INFO, f"{system}: its poller runs on the leader; sinks are off "
-                          "(HOLDED_SYNC_RUN_SINKS=false)"))
+            lines.append((logging.INFO, f"{system}: no sink and no poller run: this worker only "
+                          "decides (HOLDED_SYNC_RUN_SINKS=false, a replay's generation)"))
     return lines
 
 

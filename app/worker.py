@@ -253,10 +253,14 @@ def create_app(settings: Settings, policy: Policy | None = None,
     async def sample_metrics() -> None:
         await sampler.run(settings.metrics_interval_s)
 
-    register_pollers(app, settings, pollers(settings, live, api))
-    register_subscriptions(app, settings, api)
-    install_quota_shares(app, api, {s: {names.commands(s, "realtime"), names.commands(s, "bulk")}
-                                    for s in settings.systems}, settings.partitions)
+    # A replay generation's worker (sinks off) only decides: it calls no API, so it neither
+    # polls (the live generation's leader does; its changes reach both) nor takes a share of
+    # any quota, which the live workers' shares already add up to.
+    outside = api if settings.run_sinks else {}
+    register_pollers(app, settings, pollers(settings, live, outside))
+    register_subscriptions(app, settings, outside)
+    install_quota_shares(app, outside, {s: {names.commands(s, "realtime"), names.commands(s, "bulk")}
+                                        for s in settings.systems}, settings.partitions)
     app.live_mapping = live  # type: ignore[attr-defined]  # for web views and tests
 
     from app.web import register_views, register_webhooks
@@ -264,5 +268,5 @@ def create_app(settings: Settings, policy: Policy | None = None,
     register_views(app)
     from app.operator_page import register_operator_page
     register_operator_page(app, settings)
-    register_webhooks(app, settings, receivers(settings, api, live))
+    register_webhooks(app, settings, receivers(settings, outside, live))
     return app

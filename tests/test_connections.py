@@ -44,7 +44,8 @@ def test_a_system_without_credentials_is_a_warning_that_names_its_setting(monkey
                        "come from `holded-sync ingest FILE --system file`")]
     replay_worker = settings.model_copy(update={"run_sinks": False})
     assert what_runs(replay_worker, clients(replay_worker))[0] == (
-        logging.INFO, "holded: its poller runs on the leader; sinks are off (HOLDED_SYNC_RUN_SINKS=false)")
+        logging.INFO, "holded: no sink and no poller run: this worker only decides "
+        "(HOLDED_SYNC_RUN_SINKS=false, a replay's generation)")
 
 
 def test_a_credential_without_the_rest_is_a_clear_error_naming_the_settings(monkeypatch):

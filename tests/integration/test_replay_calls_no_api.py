@@ -14,6 +14,7 @@ from app.inspect import read_table
 from app.live_mapping import publish_mapping
 from app.settings import HoldedSettings
 from connectors.holded.sandbox import start_sandbox
+from connectors.holded.sandbox_middleware import key_id_of
 from tests.support.kafka import WorkerProcess, wait_for
 
 pytestmark = pytest.mark.kafka
@@ -21,11 +22,12 @@ ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "docs" / "examples" / "sample-odoo.jsonl"
 MAPPING = ROOT / "docs" / "examples" / "mapping-es.yaml"
 WRITES = ("POST", "PUT", "DELETE")
+REPLAY_KEY = "replay-key"
 
 
 @pytest.fixture
 async def holded():
-    server = await start_sandbox(port=0)
+    server = await start_sandbox(port=0, api_keys=("sandbox-key", REPLAY_KEY))
     yield server
     await server.stop()
 
@@ -46,8 +48,10 @@ async def test_a_replay_rebuilds_the_tables_and_the_switched_generation_writes_n
 
     # The replay (generation 1, no sinks) rebuilds the tables beside the live one: a batch job,
     # or a worker reading inbox.
-    gen1 = flow.settings.model_copy(update={"generation": 1, "run_sinks": False,
-                                            "web_port": free_port(), "data_dir": tmp_path / "g1"})
+    # Its own key, so the sandbox tells its requests from the live worker's.
+    gen1 = flow.settings.model_copy(update={
+        "generation": 1, "run_sinks": False, "poll_interval_s": 1.0, "web_port": free_port(),
+        "data_dir": tmp_path / "g1", "holded": flow.settings.holded.model_copy(update={"api_key": REPLAY_KEY})})
     if mode == "bulk":
         await bulk_replay(gen1, jobs=1)
         assert await read_table(gen1, "entities") == live
@@ -59,6 +63,8 @@ async def test_a_replay_rebuilds_the_tables_and_the_switched_generation_writes_n
             await wait_for(rebuilt, 120, "generation 1's tables equal to the live ones", replay)
         finally:
             await asyncio.to_thread(replay.stop)
+        # It only decided: no API call at all (the live leader polls for both).
+        assert [r.path for r in holded.requests if r.key_id == key_id_of(REPLAY_KEY)] == []
     assert sum(r.method in WRITES for r in holded.requests) == writes_before
 
     # The switch: every worker runs generation 1, sinks on. Its sinks read every re-emitted
