@@ -23,13 +23,12 @@ from typing import Any, NoReturn
 
 import click
 
+from app.topics import REDRIVE_HEADER
+
 __all__ = ["OperatorError", "dlq_row", "find_conflict", "read_conflicts", "read_dlq",
            "read_parked", "redrive_dead_letters", "redrive_parked", "register", "resolve_conflict"]
 
 OPERATOR = "operator"
-REDRIVE_HEADER = "hs-redriven-from"
-
-
 
 
 class OperatorError(Exception):

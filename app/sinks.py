@@ -19,6 +19,10 @@ the commands done, the newest vector written and the commands parked for want of
   inside it, so the second sees what the first recorded.
 - Failed results also go to ``dlq`` with the full reason. Offsets are acknowledged only after
   the result is recorded (at-least-once; the ledger makes re-execution a no-op).
+- A failed command is failed for good: read again (a redelivery, a replay's re-emitted copy, a
+  new generation's sinks reading ``commands.*`` from the start) it is not run, so a document
+  an operator left in the dead letters is not written by a routine replay. ``dlq redrive``
+  marks what it publishes (``REDRIVE_HEADER``) and that runs again.
 """
 from __future__ import annotations
 
@@ -37,7 +41,7 @@ from app.live_mapping import LiveMapping
 from app.mapping import Unmappable
 from app.metrics import METRICS
 from app.settings import Settings
-from app.topics import TopicNames, ledger_table
+from app.topics import REDRIVE_HEADER, TopicNames, ledger_table
 from connectors.base.contracts import DependencyPending, SinkOutcome, result, written_hashes
 from connectors.base.key_locks import KeyLocks
 
@@ -175,11 +179,24 @@ class _Runner:
         raw_state = self.ledger.get(key)
         state = LEDGER.loads(raw_state) if raw_state else \
             {"results": {}, "written": {}, "parked": {}, "stamps": {}}
+        done = state["results"].get(command["command_id"])
+        if done is not None and done["status"] == "failed" and REDRIVE_HEADER not in _headers(event):
+            # Failed for good and dead-lettered: only an operator's `dlq redrive` runs it again.
+            # Read again otherwise (a replay's re-emitted copy, a new generation's sinks reading
+            # commands from the start), it is not: nothing is written, sent or dead-lettered.
+            log.info("%s: command %s failed before (%s); not run again without dlq redrive",
+                     key.decode(errors="replace"), command["command_id"], done.get("reason"))
+            return
         outcome = await self._execute(command, state, event, attempt, first_try)
         if outcome is None:
             return  # handed to the retry topic
-        TableLedger(state).put(command["command_id"], outcome.result)
         status = outcome.result["status"]
+        if status == "failed":
+            # In Kafka before the ledger says failed: a command the ledger has as failed is
+            # not run again when read again (above), so its dead letter must not be lost.
+            await self._dead(event, outcome.result["reason"] or "failed", "SinkFailed", raw,
+                             acknowledged=True)
+        TableLedger(state).put(command["command_id"], outcome.result)
         METRICS.commands.labels(system=self.system, outcome=status).inc()
         if status in ("succeeded", "already_done"):
             if compare(command["vector"], state["written"]) in (Order.AFTER, Order.CONCURRENT):
@@ -197,8 +214,6 @@ class _Runner:
         await self.results.send(key=key, value=RESULT.dumps(outcome.result))
         for conflict in outcome.conflicts:
             await self.conflicts.send(key=key, value=CONFLICT.dumps(conflict))
-        if status == "failed":
-            await self._dead(event, outcome.result["reason"] or "failed", "SinkFailed", raw)
 
     async def _execute(self, command: dict[str, Any], state: dict[str, Any], event: faust.EventT,
                        attempt: int, first_try: int) -> SinkOutcome | None:
@@ -216,21 +231,27 @@ class _Runner:
                 return SinkOutcome(result(command, "failed", _now_ms(),
                                           reason=f"gave up after {attempt} tries: {pending}"))
             delay_ms = min(30_000, 500 * 2 ** min(attempt, 6))
+            redriven = [(REDRIVE_HEADER, h) for h in [_headers(event).get(REDRIVE_HEADER)] if h]
             await self.retry.send(key=event.key, value=event.value, headers=[
                 (NOT_BEFORE, str(_now_ms() + delay_ms).encode()),
-                (ATTEMPT, str(attempt + 1).encode()), (FIRST_TRY, str(first_try).encode())])
+                (ATTEMPT, str(attempt + 1).encode()), (FIRST_TRY, str(first_try).encode()),
+                *redriven])
             return None
         except Unmappable as exc:  # raised before the sink could record it (no mapping yet)
             return SinkOutcome(result(command, "parked", _now_ms(), reason=str(exc)))
 
-    async def _dead(self, event: faust.EventT, reason: str, error: str, raw: bytes) -> None:
+    async def _dead(self, event: faust.EventT, reason: str, error: str, raw: bytes, *,
+                    acknowledged: bool = False) -> None:
+        """Publish the dead letter; with ``acknowledged``, return once Kafka has it."""
         msg = event.message
         METRICS.dead_letters.inc()
         METRICS.events.labels(topic="dlq", direction="out").inc()
-        await self.dlq.send(key=event.key, value=DEAD.dumps({
+        sent = await self.dlq.send(key=event.key, value=DEAD.dumps({
             "reason": reason[:2000], "error": error, "source_topic": msg.topic,
             "partition": msg.partition, "offset": msg.offset, "key": event.key, "value": raw,
             "ts": _now_ms()}))
+        if acknowledged:
+            await sent
 
 
 async def _redrive_parked(redrives: dict[str, list[tuple[faust.TopicT, faust.Table]]],

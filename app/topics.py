@@ -14,11 +14,14 @@ from aiokafka.protocol.offset import OffsetRequest
 
 from app.settings import Settings
 
-__all__ = ["CANONICAL_TABLE", "PartitionMismatch", "TopicNames", "TopicSpec", "ensure_topics",
-           "kafka_client_options", "topic_plan"]
+__all__ = ["CANONICAL_TABLE", "PartitionMismatch", "REDRIVE_HEADER", "TopicNames", "TopicSpec",
+           "ensure_topics", "kafka_client_options", "topic_plan"]
 
 log = logging.getLogger(__name__)
 CANONICAL_TABLE = "canonical"  # state, replicas and links of each entity (app/canonical_entry.py)
+# On a record an operator published again from the dead letters (`dlq redrive`): "dlq:<p>:<o>".
+# A sink runs a command that failed for good only when it carries it (app/sinks.py).
+REDRIVE_HEADER = "hs-redriven-from"
 TABLES = (CANONICAL_TABLE,)
 
 

@@ -30,12 +30,15 @@ class Sent:
     def __init__(self) -> None:
         self.records: list[dict[str, Any]] = []
 
-    async def send(self, **record: Any) -> None:
+    async def send(self, **record: Any) -> asyncio.Future:
         self.records.append(record)
+        acked: asyncio.Future = asyncio.get_running_loop().create_future()
+        acked.set_result(None)  # faust's send returns the delivery to await
+        return acked
 
 
-def event(command: dict[str, Any], topic: str) -> SimpleNamespace:
-    message = SimpleNamespace(topic=topic, headers=[], partition=0, offset=0)
+def event(command: dict[str, Any], topic: str, headers: list | None = None) -> SimpleNamespace:
+    message = SimpleNamespace(topic=topic, headers=headers or [], partition=0, offset=0)
     return SimpleNamespace(key=command["entity_key"].encode(), value=COMMAND.dumps(command),
                            message=message)
 
@@ -137,3 +140,29 @@ async def test_a_parked_command_is_kept_for_re_driving_unless_its_sink_says_othe
     await runner._handle(event(cmd, "commands.holded"), attempt=0, first_try=0)
     state = LEDGER.loads(ledger[b"contact/odoo/1"])
     assert state["parked"] == {} and state["results"][cmd["command_id"]]["status"] == "parked"
+
+
+async def test_a_failed_command_read_again_is_not_run_until_an_operator_redrives_it(tmp_path) -> None:
+    from app.topics import REDRIVE_HEADER
+    from connectors.base.contracts import SinkOutcome, result
+
+    class Fails:
+        runs = 0
+
+        async def execute(self, command):
+            self.runs += 1
+            return SinkOutcome(result(command, "failed", 1, reason="refused"))
+
+    sink, ledger, results, dlq = Fails(), {}, Sent(), Sent()
+    runner = _Runner("holded", lambda led: sink, ledger, results, Sent(), dlq, Sent(),
+                     Settings(data_dir=tmp_path))
+    cmd = contact_command(1)
+    await runner._handle(event(cmd, "commands.holded"), attempt=0, first_try=0)
+    assert (sink.runs, len(results.records), len(dlq.records)) == (1, 1, 1)
+    # read again: a replay's re-emitted copy, or a new generation's sinks from offset 0
+    await runner._handle(event(cmd, "commands.holded"), attempt=0, first_try=0)
+    assert (sink.runs, len(results.records), len(dlq.records)) == (1, 1, 1)
+    # `dlq redrive` marks what it publishes: that runs again
+    redriven = event(cmd, "commands.holded", [(REDRIVE_HEADER, b"dlq:0:0")])
+    await runner._handle(redriven, attempt=0, first_try=0)
+    assert (sink.runs, len(results.records), len(dlq.records)) == (2, 2, 2)
