@@ -126,6 +126,7 @@ def worker(ctx: click.Context) -> None:
     """Run a worker: the canonical agents, sinks and web views (/metrics, /healthz)."""
     from app.connections import IncompleteSettings, check_clients
     from app.observe import replay_plan
+    from app.replay import ReplayRunning, require_no_replay_worker
     from app.topics import ensure_topics
     from app.worker import create_app, tune_gc
 
@@ -139,9 +140,15 @@ def worker(ctx: click.Context) -> None:
 
     async def prepare():  # the topics, then the replay plan before this worker commits any of it
         await ensure_topics(settings)
+        if settings.run_sinks:
+            await require_no_replay_worker(settings)
         return await replay_plan(settings)
     with _broker_errors(settings):
-        replay = asyncio.run(prepare())
+        try:
+            replay = asyncio.run(prepare())
+        except ReplayRunning as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(3)
     try:
         app = create_app(settings, replay=replay)
     except IncompleteSettings as exc:

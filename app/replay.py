@@ -38,8 +38,9 @@ from app.lag import GroupReader, Progress
 from app.settings import Settings
 from app.topics import TopicNames, kafka_client_options
 
-__all__ = ["GroupActive", "Rewind", "commit_outside_group", "follow", "group_members",
-           "require_no_members", "rewind_inbox"]
+__all__ = ["GroupActive", "REPLAY_CLIENT_ID", "ReplayRunning", "Rewind", "commit_outside_group",
+           "follow", "group_members", "require_no_members", "require_no_replay_worker",
+           "rewind_inbox"]
 
 POLL_S = 0.5
 
@@ -69,6 +70,34 @@ class Rewind:
     @property
     def progress(self) -> Progress:
         return Progress(dict(self.offsets), dict(self.ends))
+
+
+REPLAY_CLIENT_ID = "holded-sync-replay"  # the Kafka client id of a replay generation's worker
+
+
+class ReplayRunning(RuntimeError):
+    """A replay's worker (sinks off) is in the generation's group a sinks worker would join."""
+
+
+async def require_no_replay_worker(settings: Settings) -> None:
+    """Raise ReplayRunning while a replay's worker is a member of this generation's group.
+
+    faust needs every member of a group to run the same agents and tables; one without the
+    sinks' makes the others' partition assignment fail (workers crashed, or hung not ready
+    with /healthz still 200). So a worker that runs sinks does not join it until it is gone."""
+    admin = AIOKafkaAdminClient(**kafka_client_options(settings))
+    group = TopicNames(settings).app_id
+    try:
+        await admin.start()  # in the try: a failed start is closed too
+        [response] = await admin.describe_consumer_groups([group])
+        members = response.groups[0][5]
+    finally:
+        await admin.close()
+    if any(str(member[1]).startswith(REPLAY_CLIENT_ID) for member in members):
+        raise ReplayRunning(
+            f"the replay job's worker is still running in generation {settings.generation} (a "
+            f"member of consumer group {group}); stop it first (kubectl delete the replay Job, "
+            "or stop `holded-sync replay --run`), then start this worker")
 
 
 async def group_members(settings: Settings, group: str) -> tuple[str, int]:

@@ -79,3 +79,26 @@ async def test_a_replay_rebuilds_the_tables_and_the_switched_generation_writes_n
     assert [(r.method, r.path) for r in holded.requests if r.method in WRITES][writes_before:] == []
     links = await read_table(switched, "links")
     assert links["invoice/odoo/INV-2026-0042"]["ids"]["holded"]
+
+
+async def test_a_worker_with_sinks_does_not_join_a_generation_while_the_replays_worker_is_in_it(
+        own_flow, tmp_path):
+    """faust needs every member of a group to run the same agents and tables: the replay's
+    worker (sinks off) and a switched worker (sinks on) in one group broke the assignment."""
+    from click.testing import CliRunner
+
+    from app.cli import cli
+    from app.devrun.process import settings_env
+    from app.replay import ReplayRunning, require_no_replay_worker
+
+    replaying = await own_flow(generation=1, run_sinks=False, store="rocksdb://")
+    switched = replaying.settings.model_copy(update={
+        "run_sinks": True, "web_port": free_port(), "data_dir": tmp_path / "switched"})
+    with pytest.raises(ReplayRunning):  # checked first: a worker started without it would run on
+        await require_no_replay_worker(switched)
+    await require_no_replay_worker(replaying.settings.model_copy(update={"generation": 0}))
+    env = {**settings_env(switched), "HOLDED_SYNC_RUN_SINKS": "true"}
+    refused = await asyncio.to_thread(CliRunner().invoke, cli, ["worker"], env=env)
+    assert refused.exit_code == 3, refused.output
+    assert (f"error: the replay job's worker is still running in generation 1 (a member of "
+            f"consumer group {switched.topic_prefix}holded-sync-g1)") in refused.output
