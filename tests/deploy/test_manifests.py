@@ -201,3 +201,19 @@ def test_compose_checks_catch_dangling_names(tmp_path):
     errors = v.check_compose(tmp_path / "docker-compose.yml")
     assert any("kafak" in e for e in errors) and any("no-such-volume" in e for e in errors)
     assert any("Dockerfile" in e for e in errors)  # tmp_path has no build context
+
+
+def test_the_replay_pod_is_scraped(rendered):
+    """The replay Job's worker reports the new generation's progress: a ServiceMonitor of the replay
+    kustomization must reach its pod (the workers' one selects component: worker only)."""
+    for render in ("base-replay", "production-replay"):
+        docs = rendered[render]
+        pod_labels = _one(docs, "Job")["spec"]["template"]["metadata"]["labels"]
+        (monitor,) = _of_kind(docs, "ServiceMonitor")
+        services = [s for s in _of_kind(docs, "Service")
+                    if all(s["metadata"]["labels"].get(k) == v
+                           for k, v in monitor["spec"]["selector"]["matchLabels"].items())]
+        (service,) = services
+        assert all(pod_labels.get(k) == v for k, v in service["spec"]["selector"].items())
+        relabel = monitor["spec"]["endpoints"][0]["relabelings"]
+        assert any(r.get("targetLabel") == "component" for r in relabel)
