@@ -95,9 +95,9 @@ async def require_no_replay_worker(settings: Settings) -> None:
         await admin.close()
     if any(str(member[1]).startswith(REPLAY_CLIENT_ID) for member in members):
         raise ReplayRunning(
-            f"the replay job's worker is still running in generation {settings.generation} (a "
-            f"member of consumer group {group}); stop it first (kubectl delete the replay Job, "
-            "or stop `holded-sync replay --run`), then start this worker")
+            f"the replay job's worker is still running in generation {settings.generation}; stop "
+            "it first (kubectl delete the replay Job, or stop `holded-sync replay --run`), then "
+            f"start this worker (it is a member of consumer group {group})")
 
 
 async def group_members(settings: Settings, group: str) -> tuple[str, int]:
