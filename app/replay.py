@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import CoordinatorLoadInProgressError, GroupCoordinatorNotAvailableError
 
 from app.lag import GroupReader, Progress
 from app.settings import Settings
@@ -43,6 +44,7 @@ __all__ = ["GroupActive", "REPLAY_CLIENT_ID", "ReplayRunning", "Rewind", "commit
            "rewind_inbox"]
 
 POLL_S = 0.5
+COORDINATOR_TRIES = 40  # x POLL_S: how long a group's coordinator may take to be found
 
 
 class GroupActive(RuntimeError):
@@ -87,10 +89,19 @@ async def require_no_replay_worker(settings: Settings) -> None:
     with /healthz still 200). So a worker that runs sinks does not join it until it is gone."""
     admin = AIOKafkaAdminClient(**kafka_client_options(settings))
     group = TopicNames(settings).app_id
+    members: list = []
     try:
         await admin.start()  # in the try: a failed start is closed too
-        [response] = await admin.describe_consumer_groups([group])
-        members = response.groups[0][5]
+        for attempt in range(COORDINATOR_TRIES):
+            try:
+                [response] = await admin.describe_consumer_groups([group])
+                members = response.groups[0][5]
+                break
+            except (GroupCoordinatorNotAvailableError, CoordinatorLoadInProgressError):
+                # a new group's coordinator, or one a restarted broker is still loading
+                if attempt == COORDINATOR_TRIES - 1:
+                    raise
+                await asyncio.sleep(POLL_S)
     finally:
         await admin.close()
     if any(str(member[1]).startswith(REPLAY_CLIENT_ID) for member in members):
