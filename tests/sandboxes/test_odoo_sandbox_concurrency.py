@@ -16,7 +16,7 @@ import pytest
 from connectors.odoo.sandbox import OdooSandbox, start_odoo_sandbox
 from connectors.odoo.sandbox_faults import Faults
 
-N = 200
+N = 50
 
 
 @pytest.fixture

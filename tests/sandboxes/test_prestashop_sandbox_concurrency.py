@@ -11,7 +11,7 @@ import pytest
 from connectors.prestashop.sandbox import KEY, PrestaShopSandbox, start_prestashop_sandbox
 
 JSON = {"output_format": "JSON"}
-N = 200
+N = 50
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import pytest
 from connectors.sap_b1.sandbox import COMPANY_DB, PASSWORD, USER, SapSandbox, start_sap_sandbox
 
 LOGIN = {"CompanyDB": COMPANY_DB, "UserName": USER, "Password": PASSWORD}
-N = 200
+N = 50
 
 
 @pytest.fixture
