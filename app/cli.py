@@ -424,11 +424,18 @@ def tables(ctx: click.Context, table: str) -> None:
     from app.inspect import read_table
     from app.jsonform import to_json
 
+    from app.replay import switched_generation
+
     settings = _settings(ctx)
     with _broker_errors(settings), quiet_connection_errors(ctx):
         content = asyncio.run(read_table(settings, table))
         if not content:
             _explain_empty_table(settings, table)
+        newer = asyncio.run(switched_generation(settings))
+    if newer is not None:
+        click.echo(f"note: the workers run generation {newer}, and this read generation "
+                   f"{settings.generation}, which they no longer keep: set "
+                   f"HOLDED_SYNC_GENERATION={newer} as they have it", err=True)
     for key, value in sorted(content.items()):
         click.echo(json.dumps({"key": key, "value": to_json(value)}, ensure_ascii=False))
 

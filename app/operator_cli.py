@@ -474,7 +474,14 @@ def conflicts_resolve(ctx: click.Context, conflict_id: str, take: str, as_json: 
     Refused (exit 1) when the entity has no current record. When the canonical record already
     holds the chosen value nothing is published (exit 0).
     """
+    from app.replay import switched_generation
+
     settings = _settings(ctx)
+    newer = _run(ctx, lambda: switched_generation(settings))
+    if newer is not None:  # the override is built from the table: a stale one would revert fields
+        _fail(f"the workers run generation {newer}, and this would resolve from generation "
+              f"{settings.generation}'s table, which they no longer keep: set "
+              f"HOLDED_SYNC_GENERATION={newer} as they have it", 2)
     conflict, where, event = _run(ctx, lambda: resolve_conflict(settings, conflict_id, take))
     if event is None and where:
         _fail(where, 1)

@@ -33,15 +33,15 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import CoordinatorLoadInProgressError, GroupCoordinatorNotAvailableError
+from aiokafka.errors import CoordinatorLoadInProgressError, GroupCoordinatorNotAvailableError, KafkaError
 
 from app.lag import GroupReader, Progress
 from app.settings import Settings
 from app.topics import TopicNames, kafka_client_options
 
-__all__ = ["GroupActive", "REPLAY_CLIENT_ID", "ReplayRunning", "Rewind", "commit_outside_group",
-           "follow", "group_members", "require_no_members", "require_no_replay_worker",
-           "rewind_inbox"]
+__all__ = ["GroupActive", "REPLAY_CLIENT_ID", "ReplayRunning", "Rewind", "WORKER_CLIENT_ID",
+           "commit_outside_group", "follow", "group_members", "require_no_members",
+           "require_no_replay_worker", "rewind_inbox", "switched_generation"]
 
 POLL_S = 0.5
 COORDINATOR_TRIES = 40  # x POLL_S: how long a group's coordinator may take to be found
@@ -75,6 +75,44 @@ class Rewind:
 
 
 REPLAY_CLIENT_ID = "holded-sync-replay"  # the Kafka client id of a replay generation's worker
+WORKER_CLIENT_ID = "holded-sync"  # ... and of a worker that runs sinks (app/worker.py)
+
+
+async def switched_generation(settings: Settings) -> int | None:
+    """The next generation, when the workers were switched to it: its group has workers that
+    run sinks and this generation's has none. A command reading generation N's tables (the
+    default when HOLDED_SYNC_GENERATION is unset) then reads what they no longer keep. None
+    also when the groups cannot be described (the answer only adds a note or a refusal)."""
+    now, after = TopicNames(settings).app_id, TopicNames(
+        settings.model_copy(update={"generation": settings.generation + 1})).app_id
+    try:
+        members = await _members(settings, [now, after], tries=6)
+    except KafkaError:
+        return None
+    workers = {group: sum(1 for m in found if m[1] == WORKER_CLIENT_ID)
+               for group, found in members.items()}
+    if workers.get(after) and not workers.get(now):
+        return settings.generation + 1
+    return None
+
+
+async def _members(settings: Settings, groups: list[str], tries: int) -> dict[str, list]:
+    """Each group's members (member id, client id, host, ...), asking up to ``tries`` times
+    while a coordinator cannot be found (a new group's, or one a restarted broker loads)."""
+    admin = AIOKafkaAdminClient(**kafka_client_options(settings))
+    try:
+        await admin.start()  # in the try: a failed start is closed too
+        for attempt in range(tries):
+            try:
+                responses = await admin.describe_consumer_groups(groups)
+                return {group[1]: list(group[5]) for r in responses for group in r.groups}
+            except (GroupCoordinatorNotAvailableError, CoordinatorLoadInProgressError):
+                if attempt == tries - 1:
+                    raise
+                await asyncio.sleep(POLL_S)
+        raise AssertionError("unreachable: tries >= 1")
+    finally:
+        await admin.close()
 
 
 class ReplayRunning(RuntimeError):
@@ -87,23 +125,8 @@ async def require_no_replay_worker(settings: Settings) -> None:
     faust needs every member of a group to run the same agents and tables; one without the
     sinks' makes the others' partition assignment fail (workers crashed, or hung not ready
     with /healthz still 200). So a worker that runs sinks does not join it until it is gone."""
-    admin = AIOKafkaAdminClient(**kafka_client_options(settings))
     group = TopicNames(settings).app_id
-    members: list = []
-    try:
-        await admin.start()  # in the try: a failed start is closed too
-        for attempt in range(COORDINATOR_TRIES):
-            try:
-                [response] = await admin.describe_consumer_groups([group])
-                members = response.groups[0][5]
-                break
-            except (GroupCoordinatorNotAvailableError, CoordinatorLoadInProgressError):
-                # a new group's coordinator, or one a restarted broker is still loading
-                if attempt == COORDINATOR_TRIES - 1:
-                    raise
-                await asyncio.sleep(POLL_S)
-    finally:
-        await admin.close()
+    members = (await _members(settings, [group], COORDINATOR_TRIES)).get(group, [])
     if any(str(member[1]).startswith(REPLAY_CLIENT_ID) for member in members):
         raise ReplayRunning(
             f"the replay job's worker is still running in generation {settings.generation}; stop "

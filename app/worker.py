@@ -37,7 +37,7 @@ from app.settings import Settings
 from app.pollers import register_pollers, register_subscriptions
 from app.sinks import register_sinks
 from app.quota_share import install_quota_shares
-from app.replay import REPLAY_CLIENT_ID
+from app.replay import REPLAY_CLIENT_ID, WORKER_CLIENT_ID
 from app.resend import register_resender
 from app.topics import CANONICAL_TABLE, TopicNames, kafka_client_options
 
@@ -139,7 +139,7 @@ def create_app(settings: Settings, policy: Policy | None = None,
         table_cleanup_interval=3600.0,
         # A replay generation's worker says so to the broker (app/replay.py): a worker with
         # sinks refuses to join its group while it is there.
-        broker_client_id=REPLAY_CLIENT_ID if not settings.run_sinks else "holded-sync",
+        broker_client_id=REPLAY_CLIENT_ID if not settings.run_sinks else WORKER_CLIENT_ID,
         table_standby_replicas=settings.standby_replicas,
         TableManager=TablesDeclaredUpFront,
         logging_config=None,

@@ -103,3 +103,26 @@ async def test_a_worker_with_sinks_does_not_join_a_generation_while_the_replays_
     assert "error: the replay job's worker is still running in generation 1; stop it first" \
         in refused.output
     assert f"member of consumer group {switched.topic_prefix}holded-sync-g1" in refused.output
+
+
+async def test_after_a_switch_reading_the_old_generation_says_so_and_resolving_from_it_is_refused(own_flow):
+    from click.testing import CliRunner
+
+    from app.cli import cli
+    from app.devrun.process import settings_env
+
+    switched = await own_flow(generation=1)
+    env = {**settings_env(switched.settings), "HOLDED_SYNC_GENERATION": "0"}
+    read = await asyncio.to_thread(CliRunner().invoke, cli, ["tables", "entities"], env=env)
+    assert read.exit_code == 0, read.output
+    assert ("note: the workers run generation 1, and this read generation 0, which they no longer "
+            "keep: set HOLDED_SYNC_GENERATION=1 as they have it") in read.stderr
+    resolve = await asyncio.to_thread(CliRunner().invoke, cli,
+                                      ["conflicts", "resolve", "c0ffee", "--take", "incoming"], env=env)
+    assert resolve.exit_code == 2, resolve.output
+    assert "error: the workers run generation 1, and this would resolve from generation 0's" \
+        in resolve.stderr
+    # With the workers' generation, no note (and resolve goes on to look the conflict up).
+    env["HOLDED_SYNC_GENERATION"] = "1"
+    read = await asyncio.to_thread(CliRunner().invoke, cli, ["tables", "entities"], env=env)
+    assert "the workers run generation" not in read.stderr
