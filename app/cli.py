@@ -149,10 +149,7 @@ def worker(ctx: click.Context) -> None:
         except ReplayRunning as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(3)
-    try:
-        app = create_app(settings, replay=replay)
-    except IncompleteSettings as exc:
-        raise click.UsageError(f"invalid settings: {exc}") from exc
+    app = create_app(settings, replay=replay)  # its clients passed check_clients above
     tune_gc()
     quiet_worker(app, settings.log_level).execute_from_commandline()
 
@@ -423,7 +420,6 @@ def tables(ctx: click.Context, table: str) -> None:
     """Print a table's current content (read from its changelog) as JSON lines."""
     from app.inspect import read_table
     from app.jsonform import to_json
-
     from app.replay import switched_generation
 
     settings = _settings(ctx)

@@ -184,8 +184,6 @@ def _business_central(settings: Settings, client: Any, live: LiveMapping) -> Rec
         answer = handshake(query)
         if answer is not None:  # BC validates the URL when a subscription is created
             return Reply(answer[0], answer[1], outcome="handshake")
-        if len(body) > MAX_BYTES:
-            return Reply(413, "body too large", outcome="toolarge")
         try:
             parsed = json.loads(body or b"null")
         except (ValueError, UnicodeDecodeError):
@@ -224,8 +222,6 @@ def _odoo(settings: Settings, client: Any, live: LiveMapping) -> Receive:
         given = {k.lower(): v for k, v in headers.items()}.get("x-holded-sync-token", "")
         if not hmac.compare_digest(given.encode(), token.encode()):
             return Reply(401, "bad or missing X-Holded-Sync-Token", outcome="forged")
-        if len(body) > MAX_BYTES:
-            return Reply(413, "body too large", outcome="toolarge")
         try:
             refs = parse_webhook(body)
         except ValueError as exc:
