@@ -42,7 +42,7 @@ from app.mapping import Unmappable
 from app.metrics import METRICS
 from app.settings import Settings
 from app.topics import REDRIVE_HEADER, TopicNames, ledger_table
-from connectors.base.contracts import DependencyPending, SinkOutcome, result, written_hashes
+from connectors.base.contracts import DONE, DependencyPending, SinkOutcome, result, written_hashes
 from connectors.base.key_locks import KeyLocks
 
 __all__ = ["register_sinks"]
@@ -198,7 +198,7 @@ class _Runner:
                              acknowledged=True)
         TableLedger(state).put(command["command_id"], outcome.result)
         METRICS.commands.labels(system=self.system, outcome=status).inc()
-        if status in ("succeeded", "already_done"):
+        if status in DONE:
             if compare(command["vector"], state["written"]) in (Order.AFTER, Order.CONCURRENT):
                 state["written"] = dict(command["vector"])
             state["parked"].pop(command["command_id"], None)
@@ -218,7 +218,7 @@ class _Runner:
     async def _execute(self, command: dict[str, Any], state: dict[str, Any], event: faust.EventT,
                        attempt: int, first_try: int) -> SinkOutcome | None:
         done = state["results"].get(command["command_id"])
-        if done and done["status"] in ("succeeded", "already_done"):
+        if done and done["status"] in DONE:
             return SinkOutcome({**done, "status": "already_done"})
         if state["written"] and compare(command["vector"], state["written"]) == Order.BEFORE:
             return SinkOutcome(result(command, "already_done", _now_ms(),

@@ -14,10 +14,11 @@ from typing import Any, Protocol
 
 from connectors.base.errors import Fault, RetryableError, SkipRecord
 
-__all__ = ["DependencyPending", "Ledger", "MemoryLedger", "Sink", "SinkOutcome", "Source",
+__all__ = ["DONE", "DependencyPending", "Ledger", "MemoryLedger", "Sink", "SinkOutcome", "Source",
            "execute_once", "result", "written_hashes"]
 
 Record = dict[str, Any]
+DONE = frozenset({"succeeded", "already_done"})  # result statuses of a command that is done
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +62,7 @@ class Ledger(Protocol):
 def written_hashes(results: Iterable[Record], entity_key: str) -> frozenset[str]:
     """The content hashes of ``entity_key``'s succeeded results among ``results``."""
     return frozenset(r["content_hash"] for r in results
-                     if r["entity_key"] == entity_key and r["status"] in ("succeeded", "already_done"))
+                     if r["entity_key"] == entity_key and r["status"] in DONE)
 
 
 class MemoryLedger:

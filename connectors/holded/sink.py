@@ -35,7 +35,7 @@ from collections.abc import Callable
 from typing import Any
 
 from app.mapping import Mapping, Unmappable
-from connectors.base.contracts import DependencyPending, Ledger, MemoryLedger, SinkOutcome, result
+from connectors.base.contracts import DONE, DependencyPending, Ledger, MemoryLedger, SinkOutcome, result
 from connectors.base.errors import ConnectorError, Fault
 from connectors.base.key_locks import KeyLocks
 from connectors.holded.client import HoldedClient
@@ -51,7 +51,6 @@ __all__ = ["DONE", "DependencyPending", "HoldedSink", "Ledger", "MemoryLedger", 
 logger = logging.getLogger(__name__)
 
 SYSTEM = "holded"
-DONE = frozenset({"succeeded", "already_done"})
 
 
 class SystemSinkClock:

@@ -30,7 +30,7 @@ from typing import Any
 from app.core.hashing import canonical_json
 from app.mapping import Mapping
 from app.mapping.errors import Unmappable
-from connectors.base.contracts import Ledger, SinkOutcome, result
+from connectors.base.contracts import DONE, Ledger, SinkOutcome, result
 from connectors.base.errors import SkipRecord
 from connectors.base.unseen_change import (
     parked_for_good, remember, unseen_reason, unseen_since,
@@ -84,7 +84,7 @@ class OdooSink:
                                                mapping_version=error.mapping_version))
         except SkipRecord as error:
             outcome = SinkOutcome(self._result(command, "parked", None, reason=str(error)))
-        if outcome.result["status"] in ("succeeded", "already_done"):
+        if outcome.result["status"] in DONE:
             self.ledger.put(command["command_id"], outcome.result)
         return outcome
 

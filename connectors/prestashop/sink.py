@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 
 from app.core.keys import EntityKey, KeyError_
 from app.mapping import Mapping, Unmappable
-from connectors.base.contracts import Ledger, SinkOutcome, result
+from connectors.base.contracts import DONE, Ledger, SinkOutcome, result
 from connectors.base.errors import SkipRecord
 from connectors.base.unseen_change import (
     parked_for_good, remember, unseen_reason, unseen_since,
@@ -95,7 +95,7 @@ class PrestaShopSink:
         except SkipRecord as error:
             outcome = SinkOutcome(self._result(command, "failed", None, reason=str(error),
                                                mapping_version=mapping.version))
-        if outcome.result["status"] in ("succeeded", "already_done"):
+        if outcome.result["status"] in DONE:
             self.ledger.put(command["command_id"], outcome.result)
         return outcome
 
