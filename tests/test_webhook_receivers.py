@@ -25,7 +25,7 @@ from connectors.holded.sandbox import SandboxServer
 from connectors.shopify.client import ShopifyClient
 from connectors.shopify.sandbox import ShopifySandbox, start_shopify_sandbox
 from connectors.shopify.webhooks import sign
-from tests.connectors.holded.test_inbound import MAPPING, make_client, open_sandbox
+from tests.connectors.holded.test_inbound import MAPPING, make_client, seeded_sandbox
 
 SECRET = "whsec-receivers"
 STATE = "bc-state-xyz"
@@ -66,11 +66,8 @@ class Hooks:
 
 @pytest.fixture
 async def holded() -> AsyncIterator[SandboxServer]:
-    server = await open_sandbox()
-    try:
+    async with seeded_sandbox() as server:
         yield server
-    finally:
-        await server.stop()
 
 
 @pytest.fixture

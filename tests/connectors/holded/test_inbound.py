@@ -6,6 +6,7 @@ The round trips run the real mapping and the real client against the in-process 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator
 from decimal import Decimal as D
@@ -68,6 +69,16 @@ async def open_sandbox() -> SandboxServer:
     await server.insert("treasury", TREASURIES)
     await server.insert("numberingseries", SERIES)
     return server
+
+
+@contextlib.asynccontextmanager
+async def seeded_sandbox() -> AsyncIterator[SandboxServer]:
+    """A sandbox from :func:`open_sandbox`, stopped on leaving (the fixtures' body)."""
+    server = await open_sandbox()
+    try:
+        yield server
+    finally:
+        await server.stop()
 
 
 def make_client(server: SandboxServer, http: httpx.AsyncClient) -> HoldedClient:
@@ -145,11 +156,8 @@ def valid(entity: str, payload: dict[str, Any]) -> None:
 
 @pytest.fixture
 async def sandbox() -> AsyncIterator[SandboxServer]:
-    server = await open_sandbox()
-    try:
+    async with seeded_sandbox() as server:
         yield server
-    finally:
-        await server.stop()
 
 
 @pytest.fixture

@@ -20,8 +20,8 @@ from connectors.holded.source import (
     event_id, observe, poll_once,
 )
 from tests.connectors.holded.test_inbound import (
-    MAPPING, contact, create_contact, create_invoice, make_client, open_sandbox, pay, payment,
-    priced,
+    MAPPING, contact, create_contact, create_invoice, make_client, pay, payment, priced,
+    seeded_sandbox,
 )
 from tests.mapping.factories import line
 
@@ -132,11 +132,8 @@ def test_event_ids_are_stable_per_key_and_content() -> None:
 
 @pytest.fixture
 async def sandbox() -> AsyncIterator[SandboxServer]:
-    server = await open_sandbox()
-    try:
+    async with seeded_sandbox() as server:
         yield server
-    finally:
-        await server.stop()
 
 
 @pytest.fixture

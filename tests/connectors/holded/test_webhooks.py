@@ -23,7 +23,7 @@ from connectors.holded.webhooks import (
     record_id, verify,
 )
 from tests.connectors.holded.test_inbound import (
-    MAPPING, NOW, contact, create_contact, make_client, open_sandbox,
+    MAPPING, NOW, contact, create_contact, make_client, seeded_sandbox,
 )
 
 SECRET = "whsec_test_5f1c9a"
@@ -202,11 +202,8 @@ def test_parse_shapes_into_records_to_refetch() -> None:
 
 @pytest.fixture
 async def sandbox() -> AsyncIterator[SandboxServer]:
-    server = await open_sandbox()
-    try:
+    async with seeded_sandbox() as server:
         yield server
-    finally:
-        await server.stop()
 
 
 @pytest.fixture
