@@ -29,6 +29,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from app.core.keys import EntityKey
@@ -39,6 +40,7 @@ from connectors.base.errors import SkipRecord
 from connectors.base.unseen_change import (
     changed_during_write_reason, parked_for_good, remember, unseen_reason, unseen_since,
 )
+from connectors.base.written_payment import changed_reason, deleted_reason, differences
 from connectors.business_central import mapping as bcmap
 from connectors.business_central import odata
 from connectors.business_central.client import BusinessCentralClient
@@ -88,18 +90,32 @@ class BusinessCentralSink:
     # -- payments -------------------------------------------------------------------------
     async def _payment(self, command: Record, mapping: MappingDoc) -> SinkOutcome:
         key = command["entity_key"]
-        linked = command.get("target_id") or (command.get("links") or {}).get(SYSTEM)
-        if linked:
-            return SinkOutcome(self._result(command, "already_done", target_id=linked,
-                                            reason="payment already linked to Business Central",
-                                            mapping_version=mapping.version))
-        payload = command["payload"]
-        invoice = await self._invoice(payload["invoice_key"], mapping)
         code = bcmap.sync_code(key)
+        linked = command.get("target_id") or (command.get("links") or {}).get(SYSTEM)
+        payload = command["payload"]
+        deleted = payload is None or command.get("op") == "delete"
+        if linked or deleted:
+            posted = await self.client.find("generalLedgerEntries", documentNumber=code)
+            if posted or linked:
+                return self._written(command, code, posted, mapping,
+                                     "already_done" if linked else "succeeded")
+            journal = await self._journal()
+            if await self.client.find(f"customerPaymentJournals({journal})/customerPayments",
+                                      documentNumber=code):
+                return SinkOutcome(self._result(
+                    command, "parked", target_id=code, mapping_version=mapping.version,
+                    reason=deleted_reason(f"an unposted line {code} of Business Central "
+                                          f"journal {self.journal_code}", key)))
+            return SinkOutcome(self._result(
+                command, "succeeded", mapping_version=mapping.version,
+                reason="deleted before it was written to Business Central"))
+        invoice = await self._invoice(payload["invoice_key"], mapping)
         journal = await self._journal()
         lines_path = f"customerPaymentJournals({journal})/customerPayments"
-        if await self.client.find("generalLedgerEntries", documentNumber=code):
-            return self._paid(command, code, mapping, "found posted in Business Central")
+        posted = await self.client.find("generalLedgerEntries", documentNumber=code)
+        if posted:
+            return self._written(command, code, posted, mapping, "succeeded",
+                                 "found posted in Business Central")
         if not await self.client.find(lines_path, documentNumber=code):
             refs = bcmap.PaymentRefs(invoice["id"], str(invoice.get("number")),
                                      invoice["customerId"],
@@ -113,6 +129,32 @@ class BusinessCentralSink:
             if not await self.client.find("generalLedgerEntries", documentNumber=code):
                 raise
         return self._paid(command, code, mapping, None)
+
+    def _written(self, command: Record, code: str, posted: list[Record], mapping: MappingDoc,
+                 status: str, reason: str | None = None) -> SinkOutcome:
+        """A payment already posted (its G/L entries ``posted``): done if they hold the
+        command's amount and date; parked when it was changed or deleted at its origin since
+        (connectors.base.written_payment). Each posting debits and credits the amount once."""
+        key, payload = command["entity_key"], command["payload"]
+        what = f"Business Central payment {code}"
+        if payload is None or command.get("op") == "delete":
+            return SinkOutcome(self._result(command, "parked", target_id=code,
+                                            mapping_version=mapping.version,
+                                            reason=deleted_reason(what, key)))
+        amount = sum((Decimal(str(e.get("debitAmount") or 0)) for e in posted), Decimal(0))
+        dates = sorted({str(e.get("postingDate")) for e in posted})
+        diffs = differences(payload, amount=amount if posted else None,
+                            date=dates[0] if len(dates) == 1 else ", ".join(dates) or None,
+                            void=None if posted else "its G/L entries are not found")
+        if diffs:
+            return SinkOutcome(self._result(command, "parked", target_id=code,
+                                            mapping_version=mapping.version,
+                                            reason=changed_reason(what, key, diffs)))
+        if status == "already_done":
+            return SinkOutcome(self._result(command, status, target_id=code,
+                                            reason="payment already linked to Business Central",
+                                            mapping_version=mapping.version))
+        return self._paid(command, code, mapping, reason)
 
     def _paid(self, command: Record, code: str, mapping: MappingDoc, reason: str | None
               ) -> SinkOutcome:

@@ -35,6 +35,7 @@ from connectors.base.errors import SkipRecord
 from connectors.base.unseen_change import (
     parked_for_good, remember, unseen_reason, unseen_since,
 )
+from connectors.base.written_payment import changed_reason, deleted_reason, differences
 from connectors.odoo.client import OdooClient
 from connectors.odoo.mapping import (
     HELD_FIELDS, contact_from_odoo, partner_vals, payment_register_vals,
@@ -90,15 +91,21 @@ class OdooSink:
 
     # ---- payments ----------------------------------------------------------------------------
     async def _payment(self, command: dict[str, Any]) -> SinkOutcome:
-        payload = command["payload"] or {}
+        payload = command["payload"]
         key = command["entity_key"]
-        known = command.get("target_id") or (command.get("links") or {}).get(SYSTEM)
-        if known:
-            return SinkOutcome(self._result(command, "already_done", str(known)))
-        found = await self.client.search("account.payment", [("ref", "=", key)], limit=1)
-        if found:
-            logger.info("payment %s already in Odoo as %s (a lost response?)", key, found[0])
-            return SinkOutcome(self._result(command, "succeeded", str(found[0])))
+        known = (_int(command.get("target_id"))
+                 or _int((command.get("links") or {}).get(SYSTEM)))
+        status = "already_done"
+        if known is None:
+            found = await self.client.search("account.payment", [("ref", "=", key)], limit=1)
+            if found:
+                logger.info("payment %s already in Odoo as %s (a lost response?)", key, found[0])
+                known, status = found[0], "succeeded"
+        if known is not None:
+            return await self._written_payment(command, known, status)
+        if payload is None or command.get("op") == "delete":
+            return SinkOutcome(self._result(command, "succeeded", None,
+                                            reason="deleted before it was written to Odoo"))
         invoice_id = _odoo_id(payload.get("invoice_key", ""), "invoice")
         if invoice_id is None:
             return SinkOutcome(self._result(
@@ -119,6 +126,27 @@ class OdooSink:
             raise SkipRecord(f"Odoo registered no payment for {key}")
         return SinkOutcome(self._result(command, "succeeded", str(payment_id),
                                         mapping_version=self.mapping.version))
+
+    async def _written_payment(self, command: dict[str, Any], payment_id: int,
+                               status: str) -> SinkOutcome:
+        """A payment already in Odoo: done if it still holds the command's amount and date;
+        parked when it was changed or deleted at its origin since (connectors.base.written_payment)."""
+        key, payload = command["entity_key"], command["payload"]
+        what = f"Odoo payment {payment_id}"
+        if payload is None or command.get("op") == "delete":
+            return SinkOutcome(self._result(command, "parked", str(payment_id),
+                                            reason=deleted_reason(what, key)))
+        rows = await self.client.read("account.payment", [payment_id], ["amount", "date", "state"])
+        if not rows:
+            diffs = ["it no longer exists in Odoo"]
+        else:
+            state = rows[0].get("state")
+            diffs = differences(payload, amount=rows[0].get("amount"), date=rows[0].get("date"),
+                                void=None if state == "posted" else f"it is {state} in Odoo")
+        if diffs:
+            return SinkOutcome(self._result(command, "parked", str(payment_id),
+                                            reason=changed_reason(what, key, diffs)))
+        return SinkOutcome(self._result(command, status, str(payment_id)))
 
     # ---- contacts ----------------------------------------------------------------------------
     async def _contact(self, command: dict[str, Any]) -> SinkOutcome:

@@ -44,6 +44,7 @@ from connectors.base.errors import SkipRecord
 from connectors.base.unseen_change import (
     changed_during_write_reason, parked_for_good, remember, unseen_reason, unseen_since,
 )
+from connectors.base.written_payment import changed_reason, deleted_reason, differences
 from connectors.sap_b1 import mapping as sapmap
 from connectors.sap_b1 import odata
 from connectors.sap_b1.client import SapB1Client
@@ -93,14 +94,15 @@ class SapB1Sink:
         key = command["entity_key"]
         linked = command.get("target_id") or (command.get("links") or {}).get(SYSTEM)
         if linked:
-            return SinkOutcome(self._result(command, "already_done", target_id=str(linked),
-                                            reason="payment already linked to SAP B1",
-                                            mapping_version=mapping.version))
+            return await self._written(command, str(linked), mapping, "already_done",
+                                       "payment already linked to SAP B1")
         found = await self._find_payment(key)
         if found is not None:
-            return SinkOutcome(self._result(command, "succeeded", target_id=found,
-                                            reason="found in SAP B1 by its reference",
-                                            mapping_version=mapping.version))
+            return await self._written(command, found, mapping, "succeeded",
+                                       "found in SAP B1 by its reference")
+        if command["payload"] is None or command.get("op") == "delete":
+            return SinkOutcome(self._result(command, "succeeded", mapping_version=mapping.version,
+                                            reason="deleted before it was written to SAP B1"))
         payload = command["payload"]
         invoice = await self._invoice(payload["invoice_key"], mapping)
         open_amount = Decimal(str(invoice.get("DocTotal") or 0)) - Decimal(
@@ -113,6 +115,34 @@ class SapB1Sink:
                                           reference_field=self.reference_field)
         created = await self.client.create("IncomingPayments", body)
         return SinkOutcome(self._result(command, "succeeded", target_id=str(created["DocEntry"]),
+                                        mapping_version=mapping.version))
+
+    async def _written(self, command: Record, doc_entry: str, mapping: MappingDoc,
+                       status: str, reason: str) -> SinkOutcome:
+        """A payment already in SAP: done if it holds the command's amount and date; parked
+        when it was changed or deleted at its origin since (connectors.base.written_payment)."""
+        key, payload = command["entity_key"], command["payload"]
+        what = f"SAP B1 incoming payment {doc_entry}"
+        if payload is None or command.get("op") == "delete":
+            return SinkOutcome(self._result(command, "parked", target_id=doc_entry,
+                                            mapping_version=mapping.version,
+                                            reason=deleted_reason(what, key)))
+        try:
+            held = await self.client.get("IncomingPayments", int(doc_entry), select=(
+                "DocEntry", "DocDate", "CashSum", "TransferSum", "Cancelled"))
+        except (NotFound, ValueError):
+            diffs = ["it no longer exists in SAP B1"]
+        else:
+            amount = (Decimal(str(held.get("CashSum") or 0))
+                      + Decimal(str(held.get("TransferSum") or 0)))
+            diffs = differences(payload, amount=amount, date=held.get("DocDate"),
+                                void="it is cancelled in SAP B1"
+                                if held.get("Cancelled") == "tYES" else None)
+        if diffs:
+            return SinkOutcome(self._result(command, "parked", target_id=doc_entry,
+                                            mapping_version=mapping.version,
+                                            reason=changed_reason(what, key, diffs)))
+        return SinkOutcome(self._result(command, status, target_id=doc_entry, reason=reason,
                                         mapping_version=mapping.version))
 
     async def _find_payment(self, key: str) -> str | None:

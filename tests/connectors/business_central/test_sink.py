@@ -233,3 +233,29 @@ async def test_other_entities_and_unmappable_contacts_are_parked(sandbox: BCSand
     unlinked = (await sink(bc).execute(command("contact", "contact/holded/c-3", contact_payload())
                                        )).result
     assert unlinked["status"] == "parked" and "not supported yet" in unlinked["reason"]
+
+
+async def test_a_payment_changed_or_deleted_after_posting_is_parked_not_done(
+        sandbox: BCSandbox, bc: BusinessCentralClient) -> None:
+    """A Holded payment edited (or deleted) after the sink posted it: BC still counts the
+    posted amount, so the sink must not answer already_done."""
+    invoice = await open_invoice(sandbox)
+    posted = (await sink(bc).execute(command("payment", KEY, payment_payload(
+        invoice["id"], "100.00")))).result
+    links = {"business_central": posted["target_id"]}
+    edited = (await sink(bc).execute(command("payment", KEY, payment_payload(
+        invoice["id"], "80.00"), links=links, vector={"holded": 2}))).result
+    assert edited["status"] == "parked", edited
+    assert "amount 100.00 there, 80.00 now" in edited["reason"]
+    unlinked = (await sink(bc).execute(command("payment", KEY, payment_payload(
+        invoice["id"], "80.00"), vector={"holded": 2}))).result  # the result was lost
+    assert unlinked["status"] == "parked"
+    gone = command("payment", KEY, payment_payload(invoice["id"], "100.00"), links=links,
+                   vector={"holded": 3})
+    deleted = (await sink(bc).execute({**gone, "op": "delete", "payload": None})).result
+    assert deleted["status"] == "parked" and "deleted" in deleted["reason"]
+    never = command("payment", KEY + "-never", payment_payload(invoice["id"], "1.00"))
+    assert (await sink(bc).execute({**never, "op": "delete", "payload": None})
+            ).result["status"] == "succeeded"
+    assert len(await sandbox.all("generalLedgerEntries", documentNumber=sync_code(KEY))) == 2
+    assert (await bc.get("salesInvoices", invoice["id"]))["remainingAmount"] == Decimal("195.60")

@@ -143,3 +143,45 @@ async def test_the_base_outlives_the_sink_and_an_unseen_odoo_change_is_not_overw
     assert after_ours.result["status"] == "succeeded"
     [partner] = await sb.search_read("res.partner", [("id", "=", partner_id)], ["email"])
     assert partner["email"] == "c@norte.example"
+
+
+async def test_a_payment_changed_after_it_was_registered_is_parked_not_done(
+        sb: OdooSandbox, http: httpx.AsyncClient) -> None:
+    """The amount of a Holded payment edited after the sink registered it in Odoo: Odoo still
+    counts the old amount, so the sink must not answer already_done (the engine would then
+    believe Odoo holds the new one)."""
+    sink = OdooSink(make_client(sb, http), MAPPING, MemoryLedger())
+    first = command("payment", "payment/holded/edited", payment_payload(2, "300.00"))
+    written = (await sink.execute(first)).result
+    assert written["status"] == "succeeded"
+    same = command("payment", "payment/holded/edited", payment_payload(2, "300.00"),
+                   command_id="cmd-same", vector={"holded": 2}, target_id=written["target_id"])
+    assert (await sink.execute(same)).result["status"] == "already_done"
+    edited = command("payment", "payment/holded/edited", payment_payload(2, "250.00"),
+                     vector={"holded": 3}, target_id=written["target_id"])
+    parked = (await sink.execute(edited)).result
+    assert parked["status"] == "parked" and parked["target_id"] == written["target_id"]
+    assert "amount 300.00 there, 250.00 now" in parked["reason"]
+    # a lost result: no link yet, the payment is found by its ref and compared all the same
+    unlinked = command("payment", "payment/holded/edited", payment_payload(2, "250.00"),
+                       command_id="cmd-unlinked", vector={"holded": 3})
+    assert (await sink.execute(unlinked)).result["status"] == "parked"
+    assert await sb.count("account.payment", [("ref", "=", "payment/holded/edited")]) == 1
+    [move] = await sb.search_read("account.move", [("id", "=", 2)], ["amount_residual"])
+    assert move["amount_residual"] == 495.0  # nothing written twice, nothing changed
+
+
+async def test_a_payment_deleted_after_it_was_registered_is_parked(
+        sb: OdooSandbox, http: httpx.AsyncClient) -> None:
+    sink = OdooSink(make_client(sb, http), MAPPING, MemoryLedger())
+    written = (await sink.execute(command("payment", "payment/holded/gone",
+                                          payment_payload(2, "100.00")))).result
+    deleted = {**command("payment", "payment/holded/gone", payment_payload(2, "100.00"),
+                         command_id="cmd-del", vector={"holded": 2},
+                         target_id=written["target_id"]), "op": "delete", "payload": None}
+    parked = (await sink.execute(deleted)).result
+    assert parked["status"] == "parked" and "deleted" in parked["reason"]
+    never = {**command("payment", "payment/holded/never", payment_payload(2, "1.00")),
+             "op": "delete", "payload": None}
+    assert (await sink.execute(never)).result["status"] == "succeeded"
+    assert await sb.count("account.payment", [("ref", "=", "payment/holded/never")]) == 0

@@ -248,3 +248,30 @@ async def test_the_paid_invoice_and_the_payment_come_back_through_the_source(
     assert invoice["payment_status"] == "paid" and invoice["amount_paid"] == Decimal("711.59")
     payment = by_key[f"payment/sap_b1/{result['target_id']}"]
     assert payment["invoice_key"] == "invoice/sap_b1/1" and payment["method"] == "transferencia"
+
+
+async def test_a_payment_changed_or_deleted_after_it_was_written_is_parked_not_done(
+        sandbox: SapSandbox, http: httpx.AsyncClient) -> None:
+    """A Holded payment edited (or deleted) after the sink wrote it: SAP still applies the
+    old amount to the invoice, so the sink must not answer already_done."""
+    first = (await sink(sandbox, http).execute(
+        command("payment", KEY, payment_payload(1, "100.00")))).result
+    links = {"sap_b1": first["target_id"]}
+    edited = (await sink(sandbox, http).execute(command(
+        "payment", KEY, payment_payload(1, "120.00"), links=links, vector={"holded": 2}))).result
+    assert edited["status"] == "parked" and edited["target_id"] == first["target_id"]
+    assert "amount 100.00 there, 120.00 now" in edited["reason"]
+    moved = {**payment_payload(1, "100.00"), "date": dt.date(2026, 11, 21)}
+    unlinked = (await sink(sandbox, http).execute(command(
+        "payment", KEY, moved, vector={"holded": 2}))).result  # the result was lost
+    assert unlinked["status"] == "parked" and "date 2026-11-20 there" in unlinked["reason"]
+    gone = command("payment", KEY, payment_payload(1, "100.00"), links=links,
+                   vector={"holded": 3})
+    deleted = (await sink(sandbox, http).execute({**gone, "op": "delete", "payload": None})
+               ).result
+    assert deleted["status"] == "parked" and "deleted" in deleted["reason"]
+    never = command("payment", KEY + "-never", payment_payload(1, "1.00"))
+    assert (await sink(sandbox, http).execute({**never, "op": "delete", "payload": None})
+            ).result["status"] == "succeeded"
+    assert len(posts(sandbox)) == 1
+    assert (await sandbox.get("Invoices", 1))["PaidToDate"] == 100
