@@ -9,7 +9,8 @@ date*, not on modification time (reference §3, §5). So a run:
 - re-reads the document of every payment it saw, so a payment on an old invoice also
   brings that invoice's new payment state,
 - and every ``rescan_every`` (default 1 day), and on the first run, lists everything (a full
-  re-scan, lane ``bulk``) to catch edits to records outside the window.
+  re-scan, lane ``bulk``) to catch edits to records outside the window; a payment it knew and
+  no longer lists was deleted, and becomes a delete event.
 
 Whatever a run reads is compared, record by record, with the content hash last emitted for
 that record: only new or changed records become change events. That per-record hash map is
@@ -39,7 +40,7 @@ from connectors.holded.errors import NotFound
 
 __all__ = [
     "CONTACTS", "PAYMENTS", "PollConfig", "PollState", "Run", "Observed",
-    "begin_run", "observe", "commit", "change_event", "event_id",
+    "begin_run", "observe", "commit", "change_event", "deleted_payment_event", "event_id",
     "poll_once", "fetch_change",
 ]
 
@@ -211,6 +212,20 @@ def change_event(record: Observed, now: dt.datetime, lane: Lane) -> dict[str, An
     }
 
 
+def deleted_payment_event(payment_id: str, now: dt.datetime, lane: Lane) -> dict[str, Any]:
+    """The delete event of a payment Holded no longer has (deleted, or its document deleted).
+
+    Its key is ``payment/holded/<id>``: a payment born elsewhere (an ``hs:`` marker) had
+    another key, which the poll state does not keep; its delete names an entity the engine
+    does not know and changes nothing. A payment born in Holded that reached an ERP reaches
+    it as a delete command, and the ERP sink parks it for someone to reverse it there."""
+    _epoch(now)
+    key, digest = f"payment/{inbound.SYSTEM}/{payment_id}", content_hash(None)
+    return {"event_id": event_id(key, digest), "entity_key": key, "entity": "payment",
+            "source_system": inbound.SYSTEM, "source_id": payment_id, "source_ts": now,
+            "op": "delete", "payload": None, "content_hash": digest, "lane": lane}
+
+
 def _observed(resource: str, source_id: str, entity: str, key: str,
               payload: dict[str, Any]) -> Observed:
     return Observed(resource, source_id, entity, key, payload, content_hash(payload))
@@ -324,11 +339,14 @@ async def poll_once(client: Any, state: PollState, mapping: Mapping, now: dt.dat
         if doc_type in config.doc_types:
             observed.append(await reader.map_document(doc_type, document))
     observed.extend(paid)
+    # Only a full re-scan lists every payment: one it no longer finds was deleted.
+    gone = sorted(set(state.hashes.get(PAYMENTS, {})) - listed[PAYMENTS]) if run.full else []
     new_state, emit = observe(state, run, [o for o in observed if o is not None])
     new_state = commit(new_state, run, resources=config.resources(), listed=listed)
-    logger.info("holded poll (%s): %d read, %d changed", "full" if run.full else "window",
-                len(observed), len(emit))
-    return new_state, [change_event(o, now, run.lane) for o in emit]
+    logger.info("holded poll (%s): %d read, %d changed, %d payment(s) deleted",
+                "full" if run.full else "window", len(observed), len(emit), len(gone))
+    return new_state, [*(change_event(o, now, run.lane) for o in emit),
+                       *(deleted_payment_event(p, now, run.lane) for p in gone)]
 
 
 async def fetch_change(client: Any, mapping: Mapping, resource: str, record_id: str,

@@ -286,3 +286,40 @@ async def test_unmappable_records_are_parked_and_retried(sandbox: SandboxServer,
     state, events = await poll_once(holded, state, MAPPING, T0 + HOUR,
                                     on_parked=lambda *args: parked.append(args))
     assert len(parked) == 2  # not remembered as seen: tried again on every read
+
+
+async def test_a_payment_deleted_in_holded_becomes_a_delete_on_the_full_rescan(
+        holded: HoldedClient) -> None:
+    """Deleting a payment in Holded must reach the ERPs it was written to (as a delete
+    command their sinks park for someone to reverse it), not only vanish from the poll state."""
+    from app.core.decide import apply_change
+    from app.core.policy import default_policy
+
+    contact_id = await create_contact(holded, contact(), "contact/odoo/7")
+    doc = priced([line(1, unit_price="200.00", taxes=("iva_21",))], customer_key="contact/odoo/7",
+                 issue_date=dt.date(2026, 3, 9))
+    document_id = await create_invoice(holded, doc, "invoice/odoo/INV-1", contact_id)
+    kept = await pay(holded, payment("invoice/odoo/INV-1", amount=D("50.00"),
+                                     date=dt.date(2026, 3, 10)), document_id)
+    gone = await pay(holded, payment("invoice/odoo/INV-1", amount=D("20.00"),
+                                     date=dt.date(2026, 3, 10)), document_id)
+    state, events = await poll_once(holded, PollState(), MAPPING, T0)
+    upserted = by_key(check(events))[f"payment/holded/{gone}"]
+    await holded.payments.delete(gone)
+    state, events = await poll_once(holded, state, MAPPING, T0 + HOUR)
+    assert [e["op"] for e in events] == ["upsert"]  # a window: only the invoice's new state
+    state, events = await poll_once(holded, state, MAPPING, T0 + DAY)  # the full re-scan
+    deletes = [e for e in events if e["op"] == "delete"]
+    assert [e["entity_key"] for e in deletes] == [f"payment/holded/{gone}"]
+    [deleted] = deletes
+    codec("ChangeEvent").dumps(deleted)
+    assert deleted["payload"] is None and deleted["content_hash"] == content_hash(None)
+    assert set(state.hashes[PAYMENTS]) == {kept}
+    assert (await poll_once(holded, state, MAPPING, T0 + 2 * DAY))[1] == []
+    # the engine turns it into a delete command for the ERP that holds the payment
+    policy = default_policy(("odoo",))
+    created = apply_change(upserted, None, None, None, policy)
+    decision = apply_change(deleted, created.state, created.replicas,
+                            {"ids": {"odoo": "41"}}, policy)
+    [command] = [c for c in decision.commands if c["target_system"] == "odoo"]
+    assert command["op"] == "delete" and command["target_id"] == "41"
