@@ -54,7 +54,27 @@ async def write_payment(state: SandboxState, body: dict[str, Any], old: dict[str
         if contact is None:
             raise BadRequest("Contact not found")
         fields["contactName"] = contact.get("name", "")
+    if old is not None and old.get("documentId"):
+        await _edit_document_payment(state, old, fields)
     return fields
+
+
+async def _edit_document_payment(state: SandboxState, old: dict[str, Any],
+                                 fields: dict[str, Any]) -> None:
+    """Editing a document's payment also changes the document's paid amounts (as deleting it
+    does): the document and /payments never disagree."""
+    if "amount" in fields and (isinstance(fields["amount"], bool) or fields["amount"] <= 0):
+        raise BadRequest("Wrong amount")
+    doc = await state.store.get("documents", old["documentId"])
+    if doc is None:
+        return
+    for entry in doc["_payments"]:
+        if entry["paymentId"] == old["id"]:
+            entry.update({k: fields[k] for k in ("amount", "date", "desc") if k in fields})
+            if "bankId" in fields:
+                entry["treasury"] = fields["bankId"]
+    apply_payments(doc)
+    await state.store.put("documents", doc)
 
 
 def _date_range(request: web.Request):  # type: ignore[no-untyped-def]

@@ -323,3 +323,21 @@ async def test_a_payment_deleted_in_holded_becomes_a_delete_on_the_full_rescan(
                             {"ids": {"odoo": "41"}}, policy)
     [command] = [c for c in decision.commands if c["target_system"] == "odoo"]
     assert command["op"] == "delete" and command["target_id"] == "41"
+
+
+async def test_a_payment_edited_in_holded_brings_its_new_amount_and_the_invoice_state(
+        holded: HoldedClient) -> None:
+    contact_id = await create_contact(holded, contact(), "contact/odoo/7")
+    doc = priced([line(1, unit_price="100.00", taxes=("iva_21",))], customer_key="contact/odoo/7",
+                 issue_date=dt.date(2026, 3, 9))
+    document_id = await create_invoice(holded, doc, "invoice/odoo/INV-1", contact_id)
+    paid = await pay(holded, payment("invoice/odoo/INV-1", amount=D("121.00"),
+                                     date=dt.date(2026, 3, 10)), document_id)
+    state, events = await poll_once(holded, PollState(), MAPPING, T0)
+    assert by_key(events)["invoice/odoo/INV-1"]["payload"]["payment_status"] == "paid"
+    await holded.payments.update(paid, {"amount": 100.0})
+    state, events = await poll_once(holded, state, MAPPING, T0 + HOUR)
+    found = by_key(check(events))
+    assert found[f"payment/holded/{paid}"]["payload"]["amount"] == D("100.00")
+    invoice = found["invoice/odoo/INV-1"]["payload"]
+    assert (invoice["payment_status"], invoice["amount_paid"]) == ("partial", D("100.00"))
