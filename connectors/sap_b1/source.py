@@ -10,7 +10,8 @@ the polling key and fed to the pure run, whose signpost leaves later ones for th
 Entity keys: ``contact/sap_b1/<CardCode>``, ``product/sap_b1/<ItemCode>``,
 ``invoice/sap_b1/<DocEntry>`` for Invoices, ``invoice/sap_b1/CN-<DocEntry>`` for CreditNotes
 (SAP numbers the two DocEntry sequences separately, so a bare number would collide) and
-``payment/sap_b1/<DocEntry>``.
+``payment/sap_b1/<DocEntry>`` (but a payment our sink wrote, whose ``reference_field`` holds
+the entity key of a payment born elsewhere, keeps that key: reading it back is our echo).
 
 IncomingPayments have no update time: they are read by a ``DocEntry`` high-water mark
 (``DocEntry gt <mark>``), with the highest DocEntry at the run's start as the signpost. Their
@@ -29,6 +30,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from app.core.hashing import content_hash
+from app.core.keys import EntityKey
 from app.mapping import Mapping as MappingDoc
 from app.mapping import Unmappable
 from connectors.base import polling
@@ -83,10 +85,11 @@ class Parked:
 
 
 def change_event(entity: str, record_id: str, source_ts: dt.datetime, payload: Record | None,
-                 *, lane: Lane = "realtime") -> Record:
+                 *, lane: Lane = "realtime", key: str | None = None) -> Record:
     """A ChangeEvent dict. ``event_id`` hashes (system, key, source time, content): the same
-    version polled twice gives the same id, and A -> B -> A differ by time."""
-    key = sapmap.entity_key(entity, record_id)
+    version polled twice gives the same id, and A -> B -> A differ by time. ``key``: the
+    entity key of a record born elsewhere (default ``<entity>/sap_b1/<record_id>``)."""
+    key = key or sapmap.entity_key(entity, record_id)
     digest = content_hash(payload)
     stamp = source_ts.astimezone(dt.UTC).isoformat()
     event_id = hashlib.sha256(f"{SYSTEM}|{key}|{stamp}|{digest}".encode()).hexdigest()
@@ -104,7 +107,8 @@ class SapB1Source:
     def __init__(self, client: SapB1Client, *, mapping: MappingDoc | Callable[[], MappingDoc],
                  streams: Sequence[str] = tuple(STREAMS), zone: str | dt.tzinfo = "Europe/Madrid",
                  batch: int = 100, overlap: dt.timedelta = polling.DEFAULT_OVERLAP,
-                 price_list: int = 1, lane: Lane = "realtime") -> None:
+                 price_list: int = 1, lane: Lane = "realtime",
+                 reference_field: str = "Remarks") -> None:
         unknown = set(streams) - set(STREAMS)
         if unknown:
             raise ValueError(f"unknown streams {sorted(unknown)}; one of {list(STREAMS)}")
@@ -113,6 +117,7 @@ class SapB1Source:
         self.streams = tuple(streams)
         self.zone = ZoneInfo(zone) if isinstance(zone, str) else zone
         self.batch, self.overlap, self.price_list, self.lane = batch, overlap, price_list, lane
+        self.reference_field = reference_field  # the SapB1Sink's: where it writes the entity key
         self.parked: list[Parked] = []
 
     async def lookups(self) -> sapmap.Lookups:
@@ -185,8 +190,10 @@ class SapB1Source:
     def _event(self, stream: Stream, record: Record, mapping: MappingDoc,
                lookups: sapmap.Lookups, source_ts: dt.datetime) -> Record | None:
         record_id = stream.source_id(record)
+        key = self._born_elsewhere(stream, record)
         if stream.entity == "payment" and record.get("Cancelled") == "tYES":
-            return change_event(stream.entity, record_id, source_ts, None, lane=self.lane)
+            return change_event(stream.entity, record_id, source_ts, None, lane=self.lane,
+                                key=key)
         try:
             payload = stream.mapper(record, mapping, lookups, self.price_list)
         except Unmappable as exc:
@@ -194,4 +201,17 @@ class SapB1Source:
             logger.warning("parked %s: %s", key, exc)
             self.parked.append(Parked(key, tuple(exc.reasons)))
             return None
-        return change_event(stream.entity, record_id, source_ts, payload, lane=self.lane)
+        return change_event(stream.entity, record_id, source_ts, payload, lane=self.lane, key=key)
+
+    def _born_elsewhere(self, stream: Stream, record: Record) -> str | None:
+        """The entity key our sink wrote into a payment's ``reference_field`` (a payment from
+        Holded, say): that payment keeps its key, so reading it back is the echo of our write
+        and not a new SAP payment (which would be paid again in Holded)."""
+        ref = record.get(self.reference_field) if stream.entity == "payment" else None
+        if not isinstance(ref, str):
+            return None
+        try:
+            key = EntityKey.parse(ref.strip())
+        except ValueError:
+            return None
+        return str(key) if key.entity == "payment" and key.origin != SYSTEM else None
