@@ -142,6 +142,8 @@ class BusinessCentralSink:
                                             mapping_version=mapping.version,
                                             reason=deleted_reason(what, key)))
         amount = sum((Decimal(str(e.get("debitAmount") or 0)) for e in posted), Decimal(0))
+        if (payload.get("currency") or mapping.base_currency) != mapping.base_currency:
+            amount = payload["amount"]  # G/L entries are in local currency: the date only
         dates = sorted({str(e.get("postingDate")) for e in posted})
         diffs = differences(payload, amount=amount if posted else None,
                             date=dates[0] if len(dates) == 1 else ", ".join(dates) or None,

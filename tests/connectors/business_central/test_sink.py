@@ -259,3 +259,20 @@ async def test_a_payment_changed_or_deleted_after_posting_is_parked_not_done(
             ).result["status"] == "succeeded"
     assert len(await sandbox.all("generalLedgerEntries", documentNumber=sync_code(KEY))) == 2
     assert (await bc.get("salesInvoices", invoice["id"]))["remainingAmount"] == Decimal("195.60")
+
+
+async def test_a_foreign_currency_payment_is_compared_by_date_only(
+        sandbox: BCSandbox, bc: BusinessCentralClient) -> None:
+    """G/L entries are in local currency: a linked USD payment of 110 posted as 100 EUR is not
+    a changed payment (the sandbox does not convert; the G/L amounts stand for BC's LCY)."""
+    invoice = await open_invoice(sandbox)
+    posted = (await sink(bc).execute(command("payment", KEY, payment_payload(
+        invoice["id"], "100.00")))).result
+    links = {"business_central": posted["target_id"]}
+    usd = payment_payload(invoice["id"], "110.00", currency="USD")
+    same = (await sink(bc).execute(command("payment", KEY, usd, links=links,
+                                           vector={"holded": 2}))).result
+    assert same["status"] == "already_done", same
+    moved = {**usd, "date": dt.date(2026, 11, 21)}
+    assert (await sink(bc).execute(command("payment", KEY, moved, links=links,
+                                           vector={"holded": 3}))).result["status"] == "parked"
