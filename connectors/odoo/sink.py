@@ -9,6 +9,10 @@ Idempotency (design.md section 4), in this order, for every command:
    the contact's entity key (we write those external references on create);
 4. only then create, and record the result.
 
+A payment found at 2 or 3 is read back: if its amount or date differ from the command (edited
+at its origin since) or the command is a delete, the command is parked with both values
+(connectors.base.written_payment); a written payment is never corrected automatically.
+
 A payment goes through ``account.payment.register`` (context ``active_model=account.move``,
 ``active_ids=[invoice]``) and ``action_create_payments``: one call that creates, posts and
 reconciles, so the invoice's ``amount_residual`` / ``payment_state`` and the partner's
