@@ -197,7 +197,7 @@ class SapB1Source:
         try:
             payload = stream.mapper(record, mapping, lookups, self.price_list)
         except Unmappable as exc:
-            key = sapmap.entity_key(stream.entity, record_id)
+            key = key or sapmap.entity_key(stream.entity, record_id)
             logger.warning("parked %s: %s", key, exc)
             self.parked.append(Parked(key, tuple(exc.reasons)))
             return None

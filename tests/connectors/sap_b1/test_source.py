@@ -122,6 +122,18 @@ async def test_unmappable_records_are_parked_not_emitted(
     assert "'ZZ'" in src.parked[0].reasons[0]
 
 
+async def test_an_unmappable_payment_our_sink_wrote_is_parked_under_its_own_key(
+        sandbox: SapSandbox, http: httpx.AsyncClient, clock: FakeClock) -> None:
+    await sandbox.create("IncomingPayments", {  # two applications: unmappable
+        "CardCode": "C0001", "TransferSum": 2, "TransferAccount": "57200000",
+        "Remarks": "payment/holded/x9",
+        "PaymentInvoices": [{"DocEntry": 1, "SumApplied": 1}, {"DocEntry": 1, "SumApplied": 1}]})
+    src = source(sandbox, http, streams=("IncomingPayments",))
+    _, events = await src.poll(None, clock.advance(1))
+    assert "payment/holded/x9" not in [e["entity_key"] for e in events]
+    assert [p.entity_key for p in src.parked] == ["payment/holded/x9"]
+
+
 async def test_event_ids_are_stable_across_sources(sandbox: SapSandbox, http: httpx.AsyncClient,
                                                    clock: FakeClock) -> None:
     now = clock.advance(1)
