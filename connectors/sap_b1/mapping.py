@@ -238,13 +238,20 @@ def _line(r: _Inbound, line: MappingABC[str, Any], line_no: int, withholding: st
     account = r.code("accounts", line["AccountCode"], where, "G/L account") if line.get(
         "AccountCode") else None
     item = _text(line.get("ItemCode"))
+    # ``UnitPrice`` (INV1.PriceBefDi) is the price before the line discount; ``Price`` is the
+    # price *after* it. The canonical line carries the price before discount plus the discount,
+    # so ``Price`` with ``DiscountPercent`` on top would take the discount off twice. A line
+    # read without ``UnitPrice`` keeps ``Price`` as it is: already discounted, no discount.
+    if line.get("UnitPrice") is not None:
+        price, discount = _dec(line["UnitPrice"]), _dec(line.get("DiscountPercent"))
+    else:
+        price, discount = _dec(line.get("Price")), _ZERO
     return {
         "line_no": line_no, "sku": item,
         "product_key": entity_key("product", item) if item else None,
         "description": str(line.get("ItemDescription") or ""),
         "quantity": _dec(line.get("Quantity")).quantize(_QTY),
-        "unit_price": _dec(line.get("Price", line.get("UnitPrice"))).quantize(_MICRO),
-        "discount_pct": _dec(line.get("DiscountPercent")).quantize(_QTY),
+        "unit_price": price.quantize(_MICRO), "discount_pct": discount.quantize(_QTY),
         "taxes": taxes, "withholding": withholding if _yes(line.get("WTLiable")) else None,
         "account": account,
     }

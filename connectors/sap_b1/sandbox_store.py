@@ -237,11 +237,14 @@ class Store:
             group = line.get("VatGroup") or line.get("TaxCode")
             if group not in VAT_GROUPS:
                 raise SapError(400, -5002, f"Line {number}: tax code {group!r} is not defined")
-            price = _dec(line.get("Price", line.get("UnitPrice")))
-            total = _money(_dec(line.get("Quantity", 1)) * price
-                           * (100 - _dec(line.get("DiscountPercent"))) / 100)
+            # As the Service Layer reads them back: UnitPrice (PriceBefDi) before the line
+            # discount, Price after it. A line posted with Price only is taken as its list price.
+            price = _dec(line.get("UnitPrice", line.get("Price")))
+            discount = _dec(line.get("DiscountPercent"))
+            total = _money(_dec(line.get("Quantity", 1)) * price * (100 - discount) / 100)
             tax = _money(total * VAT_GROUPS[group] / 100)
-            line.update({"LineNum": number, "Price": price, "UnitPrice": price,
+            after = (price * (100 - discount) / 100).quantize(Decimal("0.000001"))
+            line.update({"LineNum": number, "Price": after, "UnitPrice": price,
                          "LineTotal": total, "TaxTotal": tax,
                          "WTLiable": line.get("WTLiable") or "tNO"})
             net, vat = net + total, vat + tax

@@ -8,6 +8,7 @@ import pytest
 
 from app.avro import codec
 from app.mapping import Unmappable
+from app.mapping.totals import AppliedTax, TaxedLine, check_totals, compute_totals
 from connectors.sap_b1 import mapping as sapmap
 from tests.connectors.sap_b1.support import MAPPING, payment_payload
 
@@ -81,6 +82,28 @@ def test_invoice_lines_taxes_withholding_and_totals() -> None:
                                  "total": Decimal("636.00")}
     assert invoice["payment_status"] == "partial" and invoice["amount_paid"] == Decimal("100")
     codec("Invoice").dumps(invoice)
+
+
+def test_discounted_line_takes_the_price_before_discount() -> None:
+    # The Service Layer reads a line back with UnitPrice (before the line discount) and Price
+    # (after it): 12 x 8.50 less 5 % is 96.90, VAT 10 % 9.69. Taking Price as the unit price
+    # took the discount twice (12 x 8.075 less 5 % = 92.06), so Holded refused the totals.
+    line = {"LineNum": 0, "ItemCode": "A0002", "ItemDescription": "Tornillo", "Quantity": 12,
+            "UnitPrice": Decimal("8.50"), "Price": Decimal("8.075"), "DiscountPercent": 5,
+            "LineTotal": Decimal("96.90"), "VatGroup": "R2", "WTLiable": "tNO"}
+    doc = {**INVOICE, "DocumentLines": [line], "DocTotal": Decimal("106.59"),
+           "VatSum": Decimal("9.69"), "WTAmount": 0, "WithholdingTaxDataCollection": []}
+    invoice = sapmap.document_to_invoice(doc, mapping=MAPPING)
+    got = invoice["lines"][0]
+    assert got["unit_price"] == Decimal("8.50") and got["discount_pct"] == 5
+    taxed = [TaxedLine(1, got["quantity"], got["unit_price"], got["discount_pct"],
+                       (AppliedTax("iva_10", Decimal(10)),))]
+    check_totals(invoice["totals"], compute_totals(taxed, "document"))
+    # Without UnitPrice, Price is already discounted: no discount on top of it.
+    bare = {k: v for k, v in line.items() if k != "UnitPrice"}
+    got = sapmap.document_to_invoice({**doc, "DocumentLines": [bare]},
+                                     mapping=MAPPING)["lines"][0]
+    assert got["unit_price"] == Decimal("8.075") and got["discount_pct"] == 0
 
 
 def test_credit_note_and_unmapped_line_tax() -> None:
