@@ -240,7 +240,8 @@ def pollers(settings: Settings, live: LiveMapping, api: dict[str, Any]) -> dict[
         from connectors.sap_b1.source import SapB1Source
 
         out["sap_b1"] = _StreamsPoller("sap_b1", lambda: SapB1Source(
-            api["sap_b1"], mapping=mapping, zone=settings.sap_b1.zone))
+            api["sap_b1"], mapping=mapping, zone=settings.sap_b1.zone,
+            direct_rate=settings.sap_b1.direct_rate))
     if "prestashop" in api:
         from connectors.prestashop.source import PrestaShopPoller
 

@@ -139,6 +139,7 @@ class SapB1Settings(BaseSettings):
     password: SecretStr | None = None
     zone: str = "Europe/Madrid"  # the Service Layer server's local time (UpdateDate/UpdateTime)
     transfer_account: str | None = None  # G/L account of bank transfers for IncomingPayments
+    direct_rate: bool = True  # the company quotes DocRate as local units per foreign unit
 
 
 class PrestaShopSettings(BaseSettings):

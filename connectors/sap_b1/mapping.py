@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from app.mapping import Mapping, TaxKind, TaxScope, Unmappable
@@ -58,14 +58,17 @@ class Lookups:
     """SAP reference data: payment terms ``GroupNumber`` -> days after the document date."""
 
     term_days: MappingABC[int, int] = field(default_factory=dict)
+    # How the company quotes exchange rates (Company Details, OADM.DirectRate): direct, SAP's
+    # default, is "1 foreign unit = DocRate local units"; indirect is "1 local = DocRate foreign".
+    direct_rate: bool = True
 
     @classmethod
-    def build(cls, payment_terms: list[dict[str, Any]]) -> Lookups:
+    def build(cls, payment_terms: list[dict[str, Any]], *, direct_rate: bool = True) -> Lookups:
         days = {}
         for term in payment_terms:
             if not term.get("NumberOfAdditionalMonths"):  # months are not a day count
                 days[int(term["GroupNumber"])] = int(term.get("NumberOfAdditionalDays") or 0)
-        return cls(days)
+        return cls(days, direct_rate)
 
     def group_for_days(self, days: int) -> int | None:
         return min((g for g, d in self.term_days.items() if d == days), default=None)
@@ -189,8 +192,12 @@ def item_to_product(item: MappingABC[str, Any], *, mapping: Mapping,
 
 
 def document_to_invoice(doc: MappingABC[str, Any], *, mapping: Mapping,
-                        credit_note: bool = False) -> dict[str, Any]:
-    """An Invoices / CreditNotes document, with its DocumentLines."""
+                        credit_note: bool = False, direct_rate: bool = True) -> dict[str, Any]:
+    """An Invoices / CreditNotes document, with its DocumentLines.
+
+    ``direct_rate``: the company quotes ``DocRate`` as local currency per foreign unit (SAP's
+    default); the canonical ``exchange_rate`` is foreign units per base-currency unit, its
+    inverse. With indirect quotation ``DocRate`` already is that."""
     r = _Inbound(mapping)
     if not isinstance(doc.get("DocumentLines"), list):
         raise ValueError("the document was read without its DocumentLines")
@@ -213,7 +220,7 @@ def document_to_invoice(doc: MappingABC[str, Any], *, mapping: Mapping,
         "due_date": odata.parse_date(doc.get("DocDueDate")),
         "customer_key": entity_key("contact", str(doc.get("CardCode"))),
         "customer_tax_id": _text(doc.get("FederalTaxID")), "currency": currency,
-        "exchange_rate": _dec(doc.get("DocRate")).quantize(Decimal("0.00000001"))
+        "exchange_rate": _exchange_rate(doc.get("DocRate"), direct_rate)
         if currency != mapping.base_currency and doc.get("DocRate") else None,
         "tax_regime": None, "lines": lines,
         "totals": {"subtotal": (total - vat + wt_total).quantize(_CENT),
@@ -226,6 +233,14 @@ def document_to_invoice(doc: MappingABC[str, Any], *, mapping: Mapping,
     }
     r.done()
     return invoice
+
+
+def _exchange_rate(doc_rate: Any, direct: bool) -> Decimal:
+    """Units of the document currency per base-currency unit (the canonical exchange rate)."""
+    rate = _dec(doc_rate)
+    if direct:
+        rate = 1 / rate  # DocRate is local (base) units per foreign unit
+    return rate.quantize(Decimal("0.00000001"), rounding=ROUND_HALF_UP)
 
 
 def _line(r: _Inbound, line: MappingABC[str, Any], line_no: int, withholding: str | None

@@ -67,9 +67,11 @@ STREAMS: Mapping[str, Stream] = {s.entity_set: s for s in (
     Stream("Items", "product", "ItemCode",
            lambda r, m, lk, pl: sapmap.item_to_product(r, mapping=m, price_list=pl)),
     Stream("Invoices", "invoice", "DocEntry",
-           lambda r, m, lk, pl: sapmap.document_to_invoice(r, mapping=m)),
+           lambda r, m, lk, pl: sapmap.document_to_invoice(r, mapping=m,
+                                                           direct_rate=lk.direct_rate)),
     Stream("CreditNotes", "invoice", "DocEntry",
-           lambda r, m, lk, pl: sapmap.document_to_invoice(r, mapping=m, credit_note=True),
+           lambda r, m, lk, pl: sapmap.document_to_invoice(r, mapping=m, credit_note=True,
+                                                           direct_rate=lk.direct_rate),
            prefix=sapmap.CREDIT_NOTE_PREFIX),
     Stream("IncomingPayments", "payment", "DocEntry",
            lambda r, m, lk, pl: sapmap.payment_to_canonical(r, mapping=m), by="id"),
@@ -108,7 +110,7 @@ class SapB1Source:
                  streams: Sequence[str] = tuple(STREAMS), zone: str | dt.tzinfo = "Europe/Madrid",
                  batch: int = 100, overlap: dt.timedelta = polling.DEFAULT_OVERLAP,
                  price_list: int = 1, lane: Lane = "realtime",
-                 reference_field: str = "Remarks") -> None:
+                 reference_field: str = "Remarks", direct_rate: bool = True) -> None:
         unknown = set(streams) - set(STREAMS)
         if unknown:
             raise ValueError(f"unknown streams {sorted(unknown)}; one of {list(STREAMS)}")
@@ -118,11 +120,12 @@ class SapB1Source:
         self.zone = ZoneInfo(zone) if isinstance(zone, str) else zone
         self.batch, self.overlap, self.price_list, self.lane = batch, overlap, price_list, lane
         self.reference_field = reference_field  # the SapB1Sink's: where it writes the entity key
+        self.direct_rate = direct_rate  # the company's exchange rate quotation (OADM.DirectRate)
         self.parked: list[Parked] = []
 
     async def lookups(self) -> sapmap.Lookups:
         terms = [t async for t in self.client.list("PaymentTermsTypes", lane=self.lane)]
-        return sapmap.Lookups.build(terms)
+        return sapmap.Lookups.build(terms, direct_rate=self.direct_rate)
 
     async def poll(self, state: Mapping[str, polling.PollState] | None, now: dt.datetime
                    ) -> tuple[dict[str, polling.PollState], list[Record]]:

@@ -106,6 +106,21 @@ def test_discounted_line_takes_the_price_before_discount() -> None:
     assert got["unit_price"] == Decimal("8.075") and got["discount_pct"] == 0
 
 
+def test_exchange_rate_is_foreign_units_per_euro() -> None:
+    # SAP quotes rates directly by default: 1 USD = 0.92 EUR gives DocRate 0.92. The canonical
+    # rate (Holded's currencyChange) is USD per EUR, 1.08695652; passing DocRate through valued
+    # a USD invoice 15 % low in euros.
+    doc = {**INVOICE, "DocCurrency": "USD", "DocRate": Decimal("0.92")}
+    invoice = sapmap.document_to_invoice(doc, mapping=MAPPING)
+    assert invoice["currency"] == "USD" and invoice["exchange_rate"] == Decimal("1.08695652")
+    indirect = sapmap.document_to_invoice({**doc, "DocRate": Decimal("1.0870")},
+                                          mapping=MAPPING, direct_rate=False)
+    assert indirect["exchange_rate"] == Decimal("1.0870")
+    assert sapmap.document_to_invoice(INVOICE, mapping=MAPPING)["exchange_rate"] is None
+    assert not sapmap.Lookups.build([], direct_rate=False).direct_rate
+    codec("Invoice").dumps(invoice)
+
+
 def test_credit_note_and_unmapped_line_tax() -> None:
     note = sapmap.document_to_invoice({**INVOICE, "Series": 2}, mapping=MAPPING,
                                       credit_note=True)
