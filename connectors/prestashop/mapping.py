@@ -47,6 +47,7 @@ HELD_FIELDS: MappingABC[str, frozenset[str]] = {
                           "treasury", "reference"}),
 }
 Q2, Q4, Q6 = Decimal("0.01"), Decimal("0.0001"), Decimal("0.000001")
+Q8 = Decimal("0.00000001")  # the canonical scale of exchange rates
 ZERO_DATE = "0000-00-00"
 DNI_MAX = 16  # PrestaShop Address::$dni (docs: max 16)
 VAT_MAX = 32
@@ -279,6 +280,15 @@ def invoice_from_ps(parts: InvoiceParts, catalog: Catalog, mapping: Mapping, *,
     method = r.code("payment_methods", module, "module", "payment module") if module else None
     number = _int(invoice.get("number"))
     series = r.code("series", invoice_prefix, "invoice prefix", "invoice prefix")
+    currency = catalog.currency(order.get("id_currency"), mapping.base_currency)
+    exchange_rate = None
+    if currency != mapping.base_currency:
+        # Order.conversion_rate: units of the order's currency per unit of the shop's default
+        # currency (taken to be the mapping's base currency) when the order was placed.
+        exchange_rate = _dec(order.get("conversion_rate"), Q8)
+        if exchange_rate <= 0:
+            r.fail("conversion_rate", f"a {currency} order without a conversion rate to "
+                   f"{mapping.base_currency}")
     r.raise_if_any()
     rounding = _ROUND_TYPE.get(str(order.get("round_type") or ""),
                                mapping.systems[SYSTEM].rounding)
@@ -297,8 +307,9 @@ def invoice_from_ps(parts: InvoiceParts, catalog: Catalog, mapping: Mapping, *,
         or dt.date.min,
         "due_date": None, "customer_key": entity_key("contact", customer) if customer else "",
         "customer_tax_id": _s(address.get("vat_number")) or _s(address.get("dni")),
-        "currency": catalog.currency(order.get("id_currency"), mapping.base_currency),
-        "exchange_rate": None, "tax_regime": None, "lines": lines, "totals": totals.as_dict(),
+        "currency": currency,
+        "exchange_rate": exchange_rate, "tax_regime": None, "lines": lines,
+        "totals": totals.as_dict(),
         "payment_method": method, "corrects": None, "status": "issued",
         "payment_status": "paid" if paid >= totals.total else "partial" if paid > 0 else "unpaid",
         "amount_paid": paid, "notes": _s(invoice.get("note")),

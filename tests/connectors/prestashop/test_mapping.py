@@ -1,6 +1,7 @@
 """PrestaShop <-> canonical mapping: pure functions, no I/O."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -96,6 +97,22 @@ def test_invoice_lines_shipping_totals_and_method() -> None:
     assert mapped["customer_key"] == "contact/prestashop/4"
     assert mapped["customer_tax_id"] == "ESB12345678"
     assert mapped["issue_date"] == dt.date(2026, 3, 2)
+
+
+def test_foreign_currency_invoice_carries_the_order_conversion_rate() -> None:
+    # A USD order: the rate the shop converted at must reach Holded (currencyChange), not be
+    # dropped so that Holded values the invoice at some other rate.
+    catalog = Catalog({6: "ES"}, {1: "EUR", 2: "USD"})
+    parts = InvoiceParts(order(id_currency="2", conversion_rate="1.087000"),
+                         invoice("230.50", "276.10"),
+                         [detail(1, "2", "100.000000", "1"), detail(2, "3", "8.500000", "2")])
+    mapped = invoice_from_ps(parts, catalog, MAPPING, invoice_prefix="WEB")
+    assert mapped["currency"] == "USD" and mapped["exchange_rate"] == Decimal("1.087")
+    euro = dataclasses.replace(parts, order=order(conversion_rate="1.000000"))
+    assert invoice_from_ps(euro, catalog, MAPPING, invoice_prefix="WEB")["exchange_rate"] is None
+    with pytest.raises(Unmappable, match="conversion rate"):
+        invoice_from_ps(dataclasses.replace(parts, order=order(id_currency="2")), catalog,
+                        MAPPING, invoice_prefix="WEB")
 
 
 def test_invoice_totals_that_disagree_are_unmappable() -> None:
