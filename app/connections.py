@@ -252,7 +252,8 @@ def pollers(settings: Settings, live: LiveMapping, api: dict[str, Any]) -> dict[
         from connectors.shopify.source import ShopifySource
 
         out["shopify"] = _StreamsPoller("shopify", lambda: ShopifySource(
-            api["shopify"], mapping=mapping, order_documents=settings.shopify.order_documents))
+            api["shopify"], mapping=mapping, order_documents=settings.shopify.order_documents,
+            zone=settings.shopify.shop_timezone))
     return out
 
 

@@ -159,6 +159,7 @@ class ShopifySettings(BaseSettings):
     app_secret: SecretStr | None = None  # verifies webhook HMACs
     api_version: str = "2025-01"
     order_documents: Literal["invoice", "sales_receipt"] = "invoice"
+    shop_timezone: str = "Europe/Madrid"  # documents are dated by the shop's calendar day
 
     @field_validator("shop_url")
     @classmethod

@@ -167,7 +167,8 @@ def _shopify(settings: Settings, client: Any, live: LiveMapping) -> Receive:
             return Reply(200, "topic not synced", outcome="ignored")
         except sw.WebhookError as exc:
             return _refused(exc)
-        source = ShopifySource(client, mapping=lambda: live.current)
+        source = ShopifySource(client, mapping=lambda: live.current,
+                               zone=settings.shopify.shop_timezone)
         events = await source.events_for([delivery])
         return Reply(202, "accepted", tuple(events),
                      done=lambda: seen.remember(delivery.event_id))

@@ -18,6 +18,7 @@ import datetime as dt
 from collections.abc import Mapping as MappingABC
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from app.mapping import Mapping, Unmappable
 from connectors.shopify.client import numeric_id
@@ -25,7 +26,7 @@ from connectors.shopify.client import numeric_id
 __all__ = ["HELD_FIELDS", "PAID_STATUSES", "SYSTEM", "TAX_ID_METAFIELD",
            "contact_to_customer_input", "customer_to_contact", "entity_key", "invoice_tag",
            "order_to_invoice",
-           "parse_ts", "refund_to_credit_note", "transaction_to_payment", "variant_to_product"]
+           "parse_ts", "refund_to_credit_note", "shop_day", "transaction_to_payment", "variant_to_product"]
 
 SYSTEM = "shopify"
 TAX_ID_METAFIELD = ("holded_sync", "tax_id")
@@ -34,6 +35,9 @@ INVOICE_TAG_PREFIX = "holded:"
 PAID_STATUSES = frozenset({"PAID", "PARTIALLY_REFUNDED", "REFUNDED"})
 _ZERO = Decimal(0)
 _CENT = Decimal("0.01")
+# Shopify stamps times in UTC; a document's day is the shop's calendar day (the VAT period an
+# order made at 00:30 on 1 January in Madrid belongs to is January, not the previous year).
+SHOP_ZONE = ZoneInfo("Europe/Madrid")
 
 HELD_FIELDS: MappingABC[str, frozenset[str]] = {
     "contact": frozenset({"name", "tax_id", "email", "phone"}),
@@ -53,6 +57,11 @@ def parse_ts(value: str) -> dt.datetime:
     if stamp.tzinfo is None:
         raise ValueError(f"timestamp without a zone: {value!r}")
     return stamp
+
+
+def shop_day(value: str, zone: dt.tzinfo = SHOP_ZONE) -> dt.date:
+    """The shop's calendar day of a Shopify timestamp."""
+    return parse_ts(value).astimezone(zone).date()
 
 
 def _money(value: Any) -> Decimal:
@@ -192,7 +201,7 @@ def _customer_key(r: _Inbound, order: MappingABC[str, Any]) -> str:
 
 
 def order_to_invoice(order: MappingABC[str, Any], *, mapping: Mapping,
-                     doc_type: str = "invoice") -> dict[str, Any]:
+                     doc_type: str = "invoice", zone: dt.tzinfo = SHOP_ZONE) -> dict[str, Any]:
     """A paid order as an invoice (or ``sales_receipt``): product lines, then shipping lines,
     prices net of tax when the shop's prices include it; discounts allocated to a line
     (``totalDiscountSet``, order-level discounts included) become its ``discount_pct``."""
@@ -237,7 +246,7 @@ def order_to_invoice(order: MappingABC[str, Any], *, mapping: Mapping,
     status = str(order.get("displayFinancialStatus") or "")
     invoice = {
         "doc_type": doc_type, "number": _text(order.get("name")), "series": None,
-        "issue_date": parse_ts(order.get("processedAt") or order["createdAt"]).date(),
+        "issue_date": shop_day(order.get("processedAt") or order["createdAt"], zone),
         "due_date": None, "customer_key": _customer_key(r, order), "customer_tax_id": None,
         "currency": str(order.get("currencyCode") or mapping.base_currency),
         "exchange_rate": None, "tax_regime": None, "lines": lines,
@@ -254,7 +263,7 @@ def order_to_invoice(order: MappingABC[str, Any], *, mapping: Mapping,
 
 
 def refund_to_credit_note(order: MappingABC[str, Any], refund: MappingABC[str, Any], *,
-                          mapping: Mapping) -> dict[str, Any]:
+                          mapping: Mapping, zone: dt.tzinfo = SHOP_ZONE) -> dict[str, Any]:
     """A refund as a credit note correcting the order's invoice (refunded lines only)."""
     r = _Inbound(mapping)
     by_id = {line["id"]: line for line in (order.get("lineItems") or {}).get("nodes") or []}
@@ -282,7 +291,7 @@ def refund_to_credit_note(order: MappingABC[str, Any], refund: MappingABC[str, A
         })
     credit = {
         "doc_type": "credit_note", "number": None, "series": None,
-        "issue_date": parse_ts(refund["createdAt"]).date(), "due_date": None,
+        "issue_date": shop_day(refund["createdAt"], zone), "due_date": None,
         "customer_key": _customer_key(r, order), "customer_tax_id": None,
         "currency": str(order.get("currencyCode") or mapping.base_currency),
         "exchange_rate": None, "tax_regime": None, "lines": lines,
@@ -298,7 +307,7 @@ def refund_to_credit_note(order: MappingABC[str, Any], refund: MappingABC[str, A
 
 
 def transaction_to_payment(order: MappingABC[str, Any], transaction: MappingABC[str, Any], *,
-                           mapping: Mapping) -> dict[str, Any]:
+                           mapping: Mapping, zone: dt.tzinfo = SHOP_ZONE) -> dict[str, Any]:
     """A successful sale or capture as a payment of the order's invoice."""
     r = _Inbound(mapping)
     method = r.code("payment_methods", str(transaction.get("gateway") or ""), "gateway",
@@ -307,7 +316,7 @@ def transaction_to_payment(order: MappingABC[str, Any], transaction: MappingABC[
     payment = {
         "invoice_key": entity_key("invoice", order["id"]),
         "contact_key": entity_key("contact", customer) if customer else None,
-        "date": parse_ts(transaction.get("processedAt") or order["createdAt"]).date(),
+        "date": shop_day(transaction.get("processedAt") or order["createdAt"], zone),
         "amount": _money(transaction.get("amountSet")).quantize(_CENT),
         "currency": str(((transaction.get("amountSet") or {}).get("shopMoney") or {})
                         .get("currencyCode") or order.get("currencyCode")

@@ -23,6 +23,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from app.core.hashing import content_hash
 from app.mapping import Mapping as MappingDoc
@@ -94,7 +95,7 @@ class ShopifySource:
     def __init__(self, client: ShopifyClient, *, mapping: MappingDoc | Callable[[], MappingDoc],
                  streams: Sequence[str] = tuple(STREAMS), order_documents: str = "invoice",
                  batch: int = 100, overlap: dt.timedelta = polling.DEFAULT_OVERLAP,
-                 lane: Lane = "realtime") -> None:
+                 lane: Lane = "realtime", zone: str | dt.tzinfo = "Europe/Madrid") -> None:
         unknown = set(streams) - set(STREAMS)
         if unknown:
             raise ValueError(f"unknown streams {sorted(unknown)}; one of {list(STREAMS)}")
@@ -104,6 +105,8 @@ class ShopifySource:
         self._mapping = mapping if callable(mapping) else (lambda: mapping)
         self.streams, self.order_documents = tuple(streams), order_documents
         self.batch, self.overlap, self.lane = batch, overlap, lane
+        # the shop's time zone: a document's date is its calendar day there, not in UTC
+        self.zone = ZoneInfo(zone) if isinstance(zone, str) else zone
         self.parked: list[Parked] = []
 
     async def poll(self, state: Mapping[str, polling.PollState] | None, now: dt.datetime
@@ -157,17 +160,17 @@ class ShopifySource:
         if str(order.get("displayFinancialStatus")) not in shmap.PAID_STATUSES:
             return []
         events = self._mapped("invoice", order["id"], modified, lambda: shmap.order_to_invoice(
-            order, mapping=mapping, doc_type=self.order_documents))
+            order, mapping=mapping, doc_type=self.order_documents, zone=self.zone))
         for refund in order.get("refunds") or []:
             events += self._mapped("invoice", refund["id"], shmap.parse_ts(refund["createdAt"]),
                                    lambda r=refund: shmap.refund_to_credit_note(
-                                       order, r, mapping=mapping))
+                                       order, r, mapping=mapping, zone=self.zone))
         for tx in order.get("transactions") or []:
             if tx.get("status") == "SUCCESS" and tx.get("kind") in ("SALE", "CAPTURE"):
                 stamp = shmap.parse_ts(tx.get("processedAt") or order["createdAt"])
                 events += self._mapped("payment", tx["id"], stamp,
                                        lambda t=tx: shmap.transaction_to_payment(
-                                           order, t, mapping=mapping))
+                                           order, t, mapping=mapping, zone=self.zone))
         return events
 
     def _mapped(self, entity: str, record_gid: str, modified: dt.datetime,

@@ -1,7 +1,9 @@
 """Shopify <-> canonical mapping: tax lines by title and rate, gateways, refunds, B2B."""
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -82,6 +84,28 @@ def test_a_refund_becomes_a_credit_note_correcting_the_invoice() -> None:
     refund["refundLineItems"]["nodes"] = []
     with pytest.raises(Unmappable, match="amount-only refund"):
         shmap.refund_to_credit_note(record, refund, mapping=MAPPING)
+
+
+def test_documents_are_dated_by_the_shop_calendar_day_not_utc() -> None:
+    # 23:30 UTC on 31 December is 00:30 on 1 January in Madrid: the sale, its refund and its
+    # payment belong to January (and to the next year's VAT return), not to December.
+    late = "2026-12-31T23:30:00Z"
+    record = paid_order(processedAt=late)
+    record["transactions"][0]["processedAt"] = late
+    assert shmap.order_to_invoice(record, mapping=MAPPING)["issue_date"] == dt.date(2027, 1, 1)
+    payment = shmap.transaction_to_payment(record, record["transactions"][0], mapping=MAPPING)
+    assert payment["date"] == dt.date(2027, 1, 1)
+    refund = {"id": "gid://shopify/Refund/61", "createdAt": late, "note": None,
+              "totalRefundedSet": money("8.95"),
+              "refundLineItems": {"nodes": [{"quantity": 1,
+                                             "lineItem": {"id": "gid://shopify/LineItem/21"},
+                                             "subtotalSet": money("8.14"),
+                                             "totalTaxSet": money("0.81")}]}}
+    credit = shmap.refund_to_credit_note(record, refund, mapping=MAPPING)
+    assert credit["issue_date"] == dt.date(2027, 1, 1)
+    # A shop elsewhere names its zone (ShopifySource zone=, SHOPIFY_SHOP_TIMEZONE).
+    canary = shmap.order_to_invoice(record, mapping=MAPPING, zone=ZoneInfo("Atlantic/Canary"))
+    assert canary["issue_date"] == dt.date(2026, 12, 31)
 
 
 def test_a_transaction_becomes_a_payment_through_the_gateway_map() -> None:
