@@ -168,6 +168,7 @@ def _shopify(settings: Settings, client: Any, live: LiveMapping) -> Receive:
         except sw.WebhookError as exc:
             return _refused(exc)
         source = ShopifySource(client, mapping=lambda: live.current,
+                               order_documents=settings.shopify.order_documents,
                                zone=settings.shopify.shop_timezone)
         events = await source.events_for([delivery])
         return Reply(202, "accepted", tuple(events),

@@ -79,12 +79,14 @@ async def shop() -> AsyncIterator[ShopifySandbox]:
         await server.stop()
 
 
-def settings(shop: ShopifySandbox, **holded: Any) -> Settings:
+def settings(shop: ShopifySandbox, shopify: dict[str, Any] | None = None,
+             **holded: Any) -> Settings:
     return Settings(
         systems=("holded", "shopify", "business_central"),
         holded=HoldedSettings(api_key="sandbox-key", webhook_secret=SECRET, **holded),
         shopify=ShopifySettings(shop_url=shop.url, access_token=shop.access_token,
-                                app_secret=shop.app_secret, api_version=shop.api_version),
+                                app_secret=shop.app_secret, api_version=shop.api_version,
+                                **(shopify or {})),
         business_central=BusinessCentralSettings(client_state=STATE, company_id=COMPANY))
 
 
@@ -93,14 +95,15 @@ async def serve(holded: SandboxServer, shop: ShopifySandbox):
     """serve(**holded settings) -> Hooks: the receivers on an in-process server."""
     opened: list[Any] = []
 
-    async def start(**holded_settings: Any) -> Hooks:
+    async def start(shopify: dict[str, Any] | None = None, **holded_settings: Any) -> Hooks:
         http = httpx.AsyncClient(timeout=10)
         opened.append(http)
         api = {"holded": make_client(holded, http),
                "shopify": ShopifyClient(http, shop_url=shop.url, access_token=shop.access_token,
                                         api_version=shop.api_version),
                "business_central": object()}  # a refused notice reads nothing
-        chosen = receivers(settings(shop, **holded_settings), api, SimpleNamespace(current=MAPPING))
+        chosen = receivers(settings(shop, shopify, **holded_settings), api,
+                           SimpleNamespace(current=MAPPING))
         app = web.Application()
         client = TestClient(TestServer(app))
         hooks = Hooks(client)
@@ -171,6 +174,19 @@ async def test_a_shopify_delivery_whose_publish_failed_is_processed_on_its_retry
     assert (await hooks.post("shopify", body, headers))[0] == 202 and len(hooks.published) == 1
     assert await hooks.post("shopify", body, headers) == (200, "duplicate delivery")
     assert counts() == {"failed": 1, "accepted": 1, "replayed": 1}
+
+
+async def test_a_shopify_order_delivery_gives_the_configured_document_type(serve, shop):
+    # A shop that issues simplified invoices (tickets) for its orders: an order that arrives by
+    # webhook must become the same sales receipt the poller makes of it, not a full invoice.
+    hooks = await serve(shopify={"order_documents": "sales_receipt"})
+    paid = next(o for o in await shop.all("Order") if o["name"] == "#1001")
+    body = json.dumps({"id": int(paid["id"].rsplit("/", 1)[1])}).encode()
+    headers = {"Content-Type": "application/json", "X-Shopify-Topic": "orders/updated",
+               "X-Shopify-Event-Id": "e-order", "X-Shopify-Hmac-Sha256": sign(body, shop.app_secret)}
+    assert (await hooks.post("shopify", body, headers))[0] == 202
+    [invoice] = [e for e in hooks.published if e["entity"] == "invoice"]
+    assert invoice["payload"]["doc_type"] == "sales_receipt"
 
 
 # -- 2. each receiver's own size limit ----------------------------------------------------------
