@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from app.mapping import Mapping, TaxKind
@@ -234,6 +234,17 @@ def invoice_from_odoo(move: MappingABC[str, Any], lines: list[MappingABC[str, An
             "account": _account(r, line.get("account_id"), catalog, where)})
         taxed.append(TaxedLine(no, quantity, price, discount, tuple(applied)))
     currency = catalog.currency_names.get(m2o_id(move.get("currency_id")) or 0, "EUR")
+    exchange_rate = None
+    if currency != mapping.base_currency and _dec(move.get("amount_total"), CENT):
+        # Units of the invoice currency per company-currency unit, as Odoo booked the total:
+        # amount_total (invoice currency) over |amount_total_signed| (company currency).
+        booked = abs(_dec(move.get("amount_total_signed"), CENT))
+        if booked:
+            exchange_rate = (_dec(move.get("amount_total"), CENT) / booked).quantize(
+                Decimal("0.00000001"), rounding=ROUND_HALF_UP)
+        else:
+            r.fail("amount_total_signed", f"a {currency} invoice without its total in "
+                   f"{mapping.base_currency}: its exchange rate is unknown")
     r.raise_if_any()
     rounding = mapping.systems[SYSTEM].rounding
     totals = compute_totals(taxed, rounding)
@@ -252,7 +263,7 @@ def invoice_from_odoo(move: MappingABC[str, Any], lines: list[MappingABC[str, An
         "issue_date": _date(move.get("invoice_date")) or _date(move.get("date")) or dt.date.min,
         "due_date": _date(move.get("invoice_date_due")),
         "customer_key": entity_key("contact", partner) if partner else "",
-        "customer_tax_id": None, "currency": currency, "exchange_rate": None,
+        "customer_tax_id": None, "currency": currency, "exchange_rate": exchange_rate,
         "tax_regime": None, "lines": canonical_lines, "totals": totals.as_dict(),
         "payment_method": None,
         "corrects": entity_key("invoice", reversed_of) if reversed_of else None,

@@ -62,6 +62,13 @@ async def _total(orm: Orm, move: Rec) -> float:
     return money(untaxed + tax)
 
 
+async def _total_signed(orm: Orm, move: Rec) -> float:
+    """The total in the company currency, negative for refunds. The sandbox has one currency
+    (EUR, the company's), so it is the total itself with the move's sign."""
+    total = await _total(orm, move)
+    return -total if move.get("move_type") in ("out_refund", "in_invoice") else total
+
+
 async def _residual(orm: Orm, move: Rec) -> float:
     total = Decimal(str(await _total(orm, move)))
     return money(max(Decimal(0), total - Decimal(str(move.get("_paid", 0)))))
@@ -284,6 +291,7 @@ async def _action_create_payments(orm: Orm, model: str, args: list[Any], kwargs:
 def install(orm: Orm) -> None:
     m = orm.methods
     for name, fn in (("amount_untaxed", _untaxed), ("amount_tax", _tax), ("amount_total", _total),
+                     ("amount_total_signed", _total_signed),
                      ("amount_residual", _residual), ("payment_state", _payment_state),
                      ("matched_payment_ids", _matched)):
         m[("account.move", f"compute:{name}")] = lambda o, r, f=fn: f(o, r)

@@ -114,6 +114,7 @@ MODELS: dict[str, Model] = {m.name: m for m in (
            invoice_line_ids=_f("one2many", relation="account.move.line", inverse="move_id"),
            amount_untaxed=_f("float", readonly=True), amount_tax=_f("float", readonly=True),
            amount_total=_f("float", readonly=True), amount_residual=_f("float", readonly=True),
+           amount_total_signed=_f("float", readonly=True),
            payment_state=_f("selection", selection=PAYMENT_STATES, readonly=True),
            reversed_entry_id=_f("many2one", relation="account.move"),
            matched_payment_ids=_f("many2many", relation="account.payment", readonly=True)),

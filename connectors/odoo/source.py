@@ -67,7 +67,8 @@ ENTITIES: dict[str, EntitySpec] = {s.entity: s for s in (
     EntitySpec("invoice", "account.move", (("move_type", "in", ["out_invoice", "out_refund"]),), (
         "name", "move_type", "state", "partner_id", "currency_id", "invoice_date",
         "invoice_date_due", "invoice_payment_term_id", "narration", "invoice_line_ids",
-        "amount_untaxed", "amount_tax", "amount_total", "amount_residual", "payment_state",
+        "amount_untaxed", "amount_tax", "amount_total", "amount_total_signed", "amount_residual",
+        "payment_state",
         "reversed_entry_id", "write_date")),
     EntitySpec("payment", "account.payment", (("partner_type", "=", "customer"),), (
         "name", "ref", "payment_type", "partner_type", "partner_id", "amount", "currency_id", "date",

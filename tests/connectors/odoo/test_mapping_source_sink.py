@@ -11,7 +11,7 @@ import pytest
 from app.mapping.errors import Unmappable
 from connectors.base.contracts import MemoryLedger
 from connectors.base.errors import SkipRecord
-from connectors.odoo.mapping import Catalog, partner_vals
+from connectors.odoo.mapping import Catalog, invoice_from_odoo, partner_vals
 from connectors.odoo.sandbox import OdooSandbox, start_odoo_sandbox
 from connectors.odoo.sink import OdooSink
 from connectors.odoo.source import OdooPollState, OdooSource, parse_webhook
@@ -77,6 +77,28 @@ async def test_webhook_body_names_ids_to_refetch(sb: OdooSandbox, http: httpx.As
     assert [e["entity_key"] for e in events] == ["invoice/odoo/1"]
     with pytest.raises(SkipRecord):
         parse_webhook(b'{"name": "no id"}')
+
+
+def test_a_foreign_currency_invoice_carries_the_rate_odoo_booked() -> None:
+    # 1,087.00 USD booked as 1,000.00 EUR: the canonical rate (Holded's currencyChange) is
+    # 1.087 USD per EUR. It used to be dropped, so Holded valued the invoice at another rate.
+    catalog = Catalog(tax_rates={1: Decimal(21)}, currency_names={1: "EUR", 2: "USD"})
+    move = {"move_type": "out_invoice", "state": "posted", "name": "INV/2026/00009",
+            "partner_id": [2, "X"], "currency_id": [2, "USD"], "invoice_date": "2026-11-02",
+            "amount_untaxed": 898.35, "amount_tax": 188.65, "amount_total": 1087.0,
+            "amount_total_signed": 1000.0, "amount_residual": 1087.0, "payment_state": "not_paid"}
+    lines = [{"display_type": "product", "name": "Servicio", "quantity": 1.0,
+              "price_unit": 898.35, "discount": 0.0, "tax_ids": [1]}]
+    invoice = invoice_from_odoo(move, lines, catalog, MAPPING)
+    assert invoice["currency"] == "USD" and invoice["exchange_rate"] == Decimal("1.087")
+    refund = invoice_from_odoo({**move, "move_type": "out_refund", "amount_total_signed": -1000.0},
+                               lines, catalog, MAPPING)
+    assert refund["exchange_rate"] == Decimal("1.087")
+    euro = invoice_from_odoo({**move, "currency_id": [1, "EUR"]}, lines, catalog, MAPPING)
+    assert euro["exchange_rate"] is None
+    with pytest.raises(Unmappable, match="exchange rate is unknown"):
+        invoice_from_odoo({k: v for k, v in move.items() if k != "amount_total_signed"}, lines,
+                          catalog, MAPPING)
 
 
 def test_partner_vals_need_a_payment_term_of_exactly_those_days() -> None:
