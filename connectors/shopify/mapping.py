@@ -289,6 +289,13 @@ def refund_to_credit_note(order: MappingABC[str, Any], refund: MappingABC[str, A
             if quantity else line_subtotal,
             "discount_pct": _ZERO, "taxes": taxes, "withholding": None, "account": None,
         })
+    refunded = _money(refund.get("totalRefundedSet"))
+    if items and refunded != subtotal + tax:
+        # Shipping refunds, order adjustments and amounts typed by hand are not in the refund's
+        # lines: a credit note of the lines alone would not be what the customer got back.
+        r.fail(f"refund {numeric_id(refund['id'])}: {refunded} was refunded but the refunded "
+               f"lines come to {subtotal + tax} (a shipping refund, an adjustment or a changed "
+               "amount); enter it as a credit note by hand")
     credit = {
         "doc_type": "credit_note", "number": None, "series": None,
         "issue_date": shop_day(refund["createdAt"], zone), "due_date": None,
@@ -299,7 +306,7 @@ def refund_to_credit_note(order: MappingABC[str, Any], refund: MappingABC[str, A
                    "total": subtotal + tax},
         "payment_method": None, "corrects": entity_key("invoice", order["id"]),
         "status": "issued", "payment_status": "paid",
-        "amount_paid": _money(refund.get("totalRefundedSet")).quantize(_CENT),
+        "amount_paid": refunded.quantize(_CENT),
         "notes": _text(refund.get("note")),
     }
     r.done()

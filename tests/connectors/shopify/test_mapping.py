@@ -86,6 +86,23 @@ def test_a_refund_becomes_a_credit_note_correcting_the_invoice() -> None:
         shmap.refund_to_credit_note(record, refund, mapping=MAPPING)
 
 
+def test_a_refund_of_more_than_its_lines_is_parked_not_written_short() -> None:
+    # 8.95 of goods plus 4.95 of shipping refunded: a credit note of the goods line alone
+    # (8.95) would say the customer got back less than they did.
+    record = paid_order()
+    refund = {"id": "gid://shopify/Refund/62", "createdAt": "2026-11-22T09:00:00Z",
+              "note": None, "totalRefundedSet": money("13.90"),
+              "refundLineItems": {"nodes": [{"quantity": 1,
+                                             "lineItem": {"id": "gid://shopify/LineItem/21"},
+                                             "subtotalSet": money("8.14"),
+                                             "totalTaxSet": money("0.81")}]}}
+    with pytest.raises(Unmappable, match="13.90 was refunded but the refunded lines come to 8.95"):
+        shmap.refund_to_credit_note(record, refund, mapping=MAPPING)
+    refund["totalRefundedSet"] = money("8.95")
+    assert shmap.refund_to_credit_note(record, refund, mapping=MAPPING)["totals"]["total"] == \
+        Decimal("8.95")
+
+
 def test_documents_are_dated_by_the_shop_calendar_day_not_utc() -> None:
     # 23:30 UTC on 31 December is 00:30 on 1 January in Madrid: the sale, its refund and its
     # payment belong to January (and to the next year's VAT return), not to December.
