@@ -19,7 +19,7 @@ import hashlib
 import re
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from app.mapping import Mapping, Unmappable
@@ -44,6 +44,7 @@ HELD_FIELDS: MappingABC[str, frozenset[str]] = {
 }
 _DAYS = re.compile(r"^(\d+)D$")
 _ZERO = Decimal(0)
+_Q4, _Q6 = Decimal("0.0001"), Decimal("0.000001")  # canonical quantity / unit price scales
 
 
 def entity_key(entity: str, record_id: str) -> str:
@@ -266,8 +267,13 @@ def _line(r: _Inbound, line: MappingABC[str, Any], line_no: int, includes_tax: b
         "product_key": entity_key("product", line["itemId"])
         if is_item and line.get("itemId") and line["itemId"] != EMPTY_GUID else None,
         "description": str(line.get("description") or ""),
-        "quantity": _dec(line.get("quantity")), "unit_price": price,
-        "discount_pct": _dec(line.get("discountPercent")), "taxes": taxes,
+        # BC keeps quantities and Line Discount % to 5 decimals (a discount typed as an amount,
+        # 10 off 30, is 33.33333 %); the canonical scales are 4. Unrounded, the event could not
+        # be encoded and the poll run failed on it every time.
+        "quantity": _dec(line.get("quantity")).quantize(_Q4, rounding=ROUND_HALF_UP),
+        "unit_price": price.quantize(_Q6, rounding=ROUND_HALF_UP),
+        "discount_pct": _dec(line.get("discountPercent")).quantize(_Q4, rounding=ROUND_HALF_UP),
+        "taxes": taxes,
         "withholding": withholding, "account": account,
     }
 

@@ -72,6 +72,20 @@ def test_invoice_lines_in_sequence_without_comments_and_paid_amount() -> None:
     codec("Invoice").dumps(canonical)
 
 
+def test_five_decimal_quantities_and_discounts_fit_the_canonical_scales() -> None:
+    # 10 EUR off a 30 EUR line is a Line Discount % of 33.33333 in BC (5 decimals), and BC
+    # quantities have 5 decimals too: the canonical scales are 4, and an invoice that cannot
+    # be encoded failed the whole poll run, every run.
+    record = invoice(totalAmountExcludingTax=Decimal("199.80"),
+                     totalTaxAmount=Decimal("41.96"), totalAmountIncludingTax=Decimal("241.76"))
+    record["salesInvoiceLines"][0].update(  # type: ignore[index]
+        quantity=Decimal("1.00005"), unitPrice=Decimal("30"), discountPercent=Decimal("33.33333"))
+    canonical = bcmap.invoice_to_canonical(record, mapping=MAPPING)
+    line = canonical["lines"][1]
+    assert line["discount_pct"] == Decimal("33.3333") and line["quantity"] == Decimal("1.0001")
+    codec("Invoice").dumps(canonical)
+
+
 def test_draft_and_paid_status() -> None:
     draft = bcmap.invoice_to_canonical(invoice(status="Draft", remainingAmount=0), mapping=MAPPING)
     assert draft["status"] == "draft" and draft["payment_status"] == "unpaid"
