@@ -202,9 +202,17 @@ def document_to_invoice(doc: MappingABC[str, Any], *, mapping: Mapping,
     if not isinstance(doc.get("DocumentLines"), list):
         raise ValueError("the document was read without its DocumentLines")
     withholding = None
-    for wt in doc.get("WithholdingTaxDataCollection") or []:
-        _, found = r.taxes(str(wt.get("WTCode")), "WithholdingTaxDataCollection")
+    codes = list(dict.fromkeys(str(wt.get("WTCode")) for wt in
+                               doc.get("WithholdingTaxDataCollection") or []))
+    for code in codes:
+        _, found = r.taxes(code, "WithholdingTaxDataCollection")
         withholding = withholding or found
+    if len(codes) > 1:
+        # SAP does not say which WTLiable line each code applies to: giving every line the
+        # first one would put the other lines' withholding under the wrong code.
+        r.reasons.append(f"WithholdingTaxDataCollection: withholding codes {', '.join(codes)} "
+                         "on one document; a line carries one withholding and SAP does not say "
+                         "which line each code applies to")
     lines = [_line(r, line, n + 1, withholding)
              for n, line in enumerate(sorted(doc["DocumentLines"],
                                              key=lambda x: x.get("LineNum", 0)))]

@@ -121,6 +121,18 @@ def test_exchange_rate_is_foreign_units_per_euro() -> None:
     codec("Invoice").dumps(invoice)
 
 
+def test_two_withholding_codes_on_one_document_are_unmappable() -> None:
+    # IRPF 15 % on the professional fee and 19 % on a rent line: every WTLiable line used to
+    # get the first code, putting the rent's withholding under IRPF 15 %.
+    doc = {**INVOICE, "WithholdingTaxDataCollection": [
+        {"WTCode": "IR15", "WTAmount": Decimal("90.00")},
+        {"WTCode": "IR19", "WTAmount": Decimal("19.00")}]}
+    with pytest.raises(Unmappable, match="withholding codes IR15, IR19"):
+        sapmap.document_to_invoice(doc, mapping=MAPPING)
+    same = {**INVOICE, "WithholdingTaxDataCollection": INVOICE["WithholdingTaxDataCollection"] * 2}
+    assert sapmap.document_to_invoice(same, mapping=MAPPING)["lines"][0]["withholding"] == "irpf_15"
+
+
 def test_credit_note_and_unmapped_line_tax() -> None:
     note = sapmap.document_to_invoice({**INVOICE, "Series": 2}, mapping=MAPPING,
                                       credit_note=True)
