@@ -56,7 +56,8 @@ def _number(value: Any) -> Decimal | None:
 
 def check_document(request: HoldedRequest, stored: MappingABC[str, Any], *, entity_key: str,
                    mapping: Mapping) -> list[Mismatch]:
-    """Totals, tax keys, withholding, line prices and the sync key of a written document."""
+    """Totals, tax keys, withholding, line prices, currency and exchange rate and the sync key
+    of a written document."""
     found: list[Mismatch] = []
     if sync_key_of(dict(stored)) != entity_key:
         found.append(Mismatch("customFields.holded_sync_key", entity_key, sync_key_of(dict(stored))))
@@ -67,6 +68,15 @@ def check_document(request: HoldedRequest, stored: MappingABC[str, Any], *, enti
         for name, amount in expected.items():
             if cents(stored.get(name)) != cents(amount):
                 found.append(Mismatch(name, cents(amount), cents(stored.get(name))))
+    # The currency and the rate Holded values the document at in euros: a field Holded drops
+    # (unknown fields are dropped with a 2xx) would leave the amounts right and the euros wrong.
+    body = request.body
+    if body.get("currency") and str(stored.get("currency") or "").lower() != body["currency"]:
+        found.append(Mismatch("currency", body["currency"], stored.get("currency")))
+    if body.get("currencyChange") is not None and \
+            _number(stored.get("currencyChange")) != _number(body["currencyChange"]):
+        found.append(Mismatch("currencyChange", _number(body["currencyChange"]),
+                              _number(stored.get("currencyChange"))))
     sent_lines = list(request.body.get("items") or [])
     stored_lines = list(stored.get("products") or [])
     if len(sent_lines) != len(stored_lines):

@@ -278,6 +278,42 @@ async def test_a_dropped_line_tax_on_read_back_is_a_conflict(sandbox: SandboxSer
         '{"$dec":"4.62"}', '{"$dec":"0"}')  # 2 x 11.00 at 21 %, stored without tax
 
 
+class DropCurrencyChange(httpx.AsyncBaseTransport):
+    """Holded drops the exchange rate of a document create (it drops unknown fields with 201)."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith("/documents/invoice"):
+            import json
+            body = json.loads(request.content)
+            body.pop("currencyChange", None)
+            content = json.dumps(body).encode()
+            request = httpx.Request(request.method, request.url, content=content,
+                                    headers={**request.headers, "content-length": str(len(content))})
+        return await self.inner.handle_async_request(request)
+
+
+async def test_a_foreign_currency_invoice_verifies_its_exchange_rate(sandbox: SandboxServer) -> None:
+    usd = invoice("contact/odoo/1", [line(1, None, "2", "100.00")])
+    usd.update(currency="USD", exchange_rate=D("1.08695652"))
+    async with httpx.AsyncClient(timeout=10) as http:
+        sink = make_sink(make_client(sandbox, http))
+        await seed_parties(sink, range(1, 2), range(0))
+        outcome = await sink.execute(command("invoice", "invoice/odoo/USD-1", usd))
+        assert (outcome.result["status"], outcome.conflicts) == ("succeeded", [])
+        [doc] = await sandbox.all("documents", docType="invoice")
+        assert (doc["currency"], doc["currencyChange"]) == ("usd", 1.08695652)
+    async with httpx.AsyncClient(transport=DropCurrencyChange(), timeout=10) as http:
+        sink = make_sink(make_client(sandbox, http))
+        outcome = await sink.execute(command("invoice", "invoice/odoo/USD-2", usd))
+    assert outcome.result["status"] == "failed"
+    [conflict] = [c for c in outcome.conflicts if c["field"] == "currencyChange"]
+    assert (conflict["canonical_value"], conflict["incoming_value"]) == (
+        '{"$dec":"1.08695652"}', '{"$dec":"1"}')  # Holded's default: valued at par in euros
+
+
 async def test_a_product_gone_from_holded_gives_a_zero_priced_line_conflict(
         sink: HoldedSink, sandbox: SandboxServer) -> None:
     await seed_parties(sink, range(1, 2), range(1, 2))
