@@ -289,6 +289,10 @@ def invoice_from_ps(parts: InvoiceParts, catalog: Catalog, mapping: Mapping, *,
         if exchange_rate <= 0:
             r.fail("conversion_rate", f"a {currency} order without a conversion rate to "
                    f"{mapping.base_currency}")
+        elif exchange_rate == 1:  # the order is in the shop's default currency, not the base
+            r.fail("conversion_rate", f"a {currency} order at conversion rate 1: the shop's "
+                   f"default currency is not {mapping.base_currency}, so its rates are not "
+                   f"{currency} per {mapping.base_currency}")
     r.raise_if_any()
     rounding = _ROUND_TYPE.get(str(order.get("round_type") or ""),
                                mapping.systems[SYSTEM].rounding)

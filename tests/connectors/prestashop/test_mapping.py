@@ -113,6 +113,11 @@ def test_foreign_currency_invoice_carries_the_order_conversion_rate() -> None:
     with pytest.raises(Unmappable, match="conversion rate"):
         invoice_from_ps(dataclasses.replace(parts, order=order(id_currency="2")), catalog,
                         MAPPING, invoice_prefix="WEB")
+    # A USD order at rate 1 is in a USD shop's default currency: its rate is not USD per EUR.
+    with pytest.raises(Unmappable, match="default currency is not EUR"):
+        invoice_from_ps(dataclasses.replace(parts, order=order(id_currency="2",
+                                                               conversion_rate="1.000000")),
+                        catalog, MAPPING, invoice_prefix="WEB")
 
 
 def test_invoice_totals_that_disagree_are_unmappable() -> None:
