@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -56,3 +58,38 @@ def test_a_start_whose_port_was_taken_meanwhile_is_tried_again_on_new_ports(tmp_
         assert any("taken before it bound it" in r.getMessage() for r in caplog.records)
     finally:
         assert broker.stop(info.data_dir)
+
+
+def test_concurrent_first_starts_resolve_the_jars_once(tmp_path):
+    """Parallel test workers start their brokers at once on a fresh machine: one Maven run,
+    and no process removes the jars another one is already using."""
+    import stat
+    import subprocess
+    import sys
+    import textwrap
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "mvn-calls"
+    fake_mvn = bin_dir / "mvn"  # records its call, takes a moment, "downloads" one jar
+    fake_mvn.write_text(textwrap.dedent(f"""\
+        #!{sys.executable}
+        import sys, time, pathlib
+        with open({str(calls)!r}, "a") as f:
+            f.write("call\\n")
+        time.sleep(0.5)
+        out = next(a.split("=", 1)[1] for a in sys.argv if a.startswith("-DoutputDirectory="))
+        pathlib.Path(out).mkdir(parents=True, exist_ok=True)
+        (pathlib.Path(out) / "kafka_2.13-3.9.1.jar").write_text("jar")
+        """))
+    fake_mvn.chmod(fake_mvn.stat().st_mode | stat.S_IEXEC)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+           "HOLDED_SYNC_CACHE": str(tmp_path / "cache")}
+    code = "from app.devkafka.broker import ensure_jars; print(ensure_jars())"
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], outs
+    assert calls.read_text().count("call") == 1
+    libs = {out.strip() for out, _ in outs}
+    assert len(libs) == 1 and (Path(libs.pop()) / "kafka_2.13-3.9.1.jar").exists()

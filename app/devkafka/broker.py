@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import concurrent.futures
+import contextlib
+import fcntl
 import logging
 import os
 import random
@@ -54,11 +56,33 @@ def _require(tool: str, hint: str) -> str:
     return path
 
 
+@contextlib.contextmanager
+def _exclusive(path: Path):
+    """Hold an exclusive lock on ``path`` (created if missing) for the block."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def ensure_jars(version: str = KAFKA_VERSION) -> Path:
-    """Resolve the broker's runtime jars once with Maven; later calls return the cache."""
+    """Resolve the broker's runtime jars once with Maven; later calls return the cache.
+
+    Several processes may start brokers at once (the test suite's parallel workers): the
+    first resolves under a lock, the others wait for it and find the cache complete."""
     lib = cache_root() / f"kafka-{version}" / "lib"
     if (lib / ".complete").exists():
         return lib
+    with _exclusive(lib.parent.with_name(f"kafka-{version}.lock")):
+        if (lib / ".complete").exists():
+            return lib
+        return _resolve(lib, version)
+
+
+def _resolve(lib: Path, version: str) -> Path:
     mvn = _require("mvn", "install Maven (e.g. `apt-get install maven`) to fetch Kafka")
     _require("java", "install a Java 17+ runtime (e.g. `apt-get install openjdk-17-jre-headless`)")
     staging = lib.with_name(f"lib.partial-{os.getpid()}")
