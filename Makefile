@@ -21,8 +21,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/holded-sync demo
 
+# Two test processes by default: the integration tests mostly wait (workers, polls, commits),
+# so two of them share a 2-core machine well. TEST_PROCESSES=0 runs everything in one process.
+TEST_PROCESSES ?= 2
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_PROCESSES)
 
 # The operator page's browser test drives Debian's chromium through chromium-driver. Install
 # them when missing and we can (root with apt-get); otherwise that test skips (fails under CI).

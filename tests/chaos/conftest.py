@@ -1,7 +1,8 @@
 """Chaos suite fixtures: the input, its fault-free reference run, and the soak switch.
 
 ``HOLDED_SYNC_SOAK=1`` multiplies kills and volume (minutes, not for CI). The counts of a
-run are printed at the end of the pytest output and written to build/chaos-summary.json.
+run are printed at the end of the pytest output and written to build/chaos-summary.json
+(tests/conftest.py).
 """
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.chaos import tally
 from tests.chaos.harness import ChaosRun
 from tests.chaos.invariants import Snapshot
 from tests.chaos.workload import Workload, generate
@@ -51,14 +51,3 @@ async def reference(kafka, tmp_path_factory, workload) -> asyncio.Task[Snapshot]
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
-
-def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    data = tally.write()
-    if data:
-        terminalreporter.write_sep("-", "chaos summary")
-        for key, value in data.items():
-            if key != "by_scenario":
-                terminalreporter.write_line(f"{key}: {value}")
-        for scenario, facts in data["by_scenario"].items():
-            terminalreporter.write_line(f"  {scenario}: {facts}")
-        terminalreporter.write_line(f"(written to {tally.SUMMARY})")

@@ -24,6 +24,17 @@ def note(scenario: str, **facts: Any) -> None:
     DETAILS.setdefault(scenario, {}).update(facts)
 
 
+def export() -> dict[str, Any]:
+    """This process's counts, for the process that prints the summary (parallel runs)."""
+    return {"counts": dict(COUNTS), "details": DETAILS}
+
+
+def merge(data: dict[str, Any]) -> None:
+    COUNTS.update(data.get("counts", {}))
+    for scenario, facts in data.get("details", {}).items():
+        DETAILS.setdefault(scenario, {}).update(facts)
+
+
 def summary() -> dict[str, Any]:
     keys = ("scenarios", "kills", "kills_during_ingest", "kills_while_busy", "kills_after_write",
             "broker_restarts", "faults_injected", "duplicates", "lost", "dlq_redeliveries")

@@ -8,7 +8,7 @@ every JSON line through ``app.ingest.build_event``. Each must end in one of the 
 rejections (``app.worker.REJECTED``; ``ValueError`` and its subclasses for ingest) or in a
 decision, never in another exception and never in a hang (a per-record alarm).
 
-The counts are printed at the end of the session (tests/fuzz/conftest.py) and the last test
+The counts are printed at the end of the session (tests/conftest.py) and the last test
 asserts at least ``tally.MINIMUM`` records were fuzzed.
 """
 from __future__ import annotations
