@@ -111,7 +111,9 @@ def apply_change(event: Record, state: Record | None, replicas: Record | None,
         if state is None or state["record"] is None:
             record = dict(event["payload"])  # born here: fields it does not hold keep defaults
         else:
-            record = {**state["record"], **payload}
+            # Only what S changed: a field it reports as before may be S's stand-in for the
+            # canonical value (a default it fills in, a code it maps two ways), not a change.
+            record = {**state["record"], **{f: payload[f] for f in changed}}
         provenance = {**(state or {}).get("provenance", {}), **{f: prov for f in changed}}
         if state is None:
             provenance = {f: prov for f in record}
@@ -135,7 +137,7 @@ def apply_change(event: Record, state: Record | None, replicas: Record | None,
     new_state = {"entity_key": event["entity_key"], "entity": event["entity"], "record": record,
                  "deleted": False, "vector": vector, "provenance": provenance}
     final = fingerprint.derive(record, event["payload"])  # equals Fingerprint(record)
-    holds_final = final.view(held).content_hash() == digest
+    holds_final = final.view(held).content_hash() == digest or _reports(policy, system, event, record, digest)
     # S holds the merged state only if it sent exactly that; else its own version, and a command
     # brings it the fields it lost.
     rep.update(vector=vector if holds_final else {**base, system: vector[system]},
@@ -148,6 +150,12 @@ def apply_change(event: Record, state: Record | None, replicas: Record | None,
         decision.audit.append(_audit(event, "merged", vector,
                                      f"{len(conflicts)} conflicting field(s) settled"))
     return decision
+
+
+def _reports(policy: Policy, system: str, event: Record, record: Record, digest: str) -> bool:
+    """Whether S, holding ``record``, would report exactly ``digest`` (its defaults filled in)."""
+    expected = policy.expected_report(system, event["entity"], record)
+    return expected is not None and Fingerprint(expected).content_hash() == digest
 
 
 def _delete(event: Record, state: Record | None, systems: dict, rep: Record,

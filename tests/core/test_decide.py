@@ -314,3 +314,40 @@ def test_an_operator_override_beats_even_a_field_owner():
     [c] = d.conflicts
     assert c["policy"] == "operator" and c["decision"] == "took_incoming"
     assert d.state["record"]["payment_due_days"] == 45
+
+
+def _holded_fills_due_days(system, entity, record):
+    """Holded reports 0 due days for a contact written without any (as connectors.holded does)."""
+    if system != "holded":
+        return None
+    return {"tax_id": record["tax_id"], "payment_due_days": record["payment_due_days"] or 0}
+
+
+FILLS = Policy(routes={"contact": ("holded", "odoo")}, reported_view=_holded_fills_due_days,
+               held_fields={"holded": {"contact": frozenset({"tax_id", "payment_due_days"})},
+                            "odoo": {"contact": frozenset({"tax_id", "payment_due_days", "iban"})}})
+
+
+def test_a_fast_forward_takes_only_the_fields_the_system_changed():
+    # Born in Odoo without payment terms; Holded shows them as 0 days (its default). A NIF
+    # edited in Holded must not also copy Holded's stand-in 0 over the canonical "no terms":
+    # Odoo would get a payment term nobody set (or park the NIF change without one of 0 days).
+    e = Engine(FILLS)
+    [write] = e.change(change("odoo", contact(payment_due_days=None))).commands
+    e.outbox.clear()
+    e.result(result_for(write))
+    assert e.change(change("holded", contact(payment_due_days=0), ts=T0 + 1)).outcome == "echo"
+    assert e.state["record"]["payment_due_days"] is None
+    d = e.change(change("holded", contact(payment_due_days=0, tax_id="B99999999"), ts=T0 + 50))
+    assert d.outcome == "applied"
+    assert d.state["record"]["tax_id"] == "B99999999"
+    assert d.state["record"]["payment_due_days"] is None
+    assert set(d.state["provenance"]) >= {"tax_id"}
+    assert d.state["provenance"]["tax_id"]["system"] == "holded"
+    assert d.state["provenance"]["payment_due_days"]["system"] == "odoo"
+    # Holded already shows what it would show of the new record: only Odoo is written.
+    [cmd] = d.commands
+    assert cmd["target_system"] == "odoo" and cmd["payload"]["payment_due_days"] is None
+    e.outbox.clear()
+    e.result(result_for(cmd))
+    assert e.change(change("odoo", cmd["payload"], ts=T0 + 60)).outcome == "echo"
