@@ -25,7 +25,8 @@ from app.mapping.totals import TaxedLine, Totals, check_totals, compute_totals
 
 __all__ = [
     "SYNC_KEY_FIELD", "DOC_TYPES", "DocumentRefs", "PaymentRefs", "HoldedRequest",
-    "epoch_seconds", "payment_marker", "map_invoice", "map_contact", "map_product", "map_payment",
+    "epoch_seconds", "payment_marker", "map_invoice", "map_contact", "contact_update_body",
+    "map_product", "map_payment",
 ]
 
 SYNC_KEY_FIELD = "holded_sync_key"
@@ -186,6 +187,21 @@ def map_contact(contact: MappingABC[str, Any], *, entity_key: str, mapping: Mapp
     body["defaults"] = _contact_defaults(r, contact)
     r.raise_if_any()
     return HoldedRequest("POST", "/contacts", _compact(body), mapping.version)
+
+
+# What an update sends for a field the canonical contact has none of. Holded keeps the old
+# value of a field an update leaves out; the poller would then report it as an edit made in
+# Holded, and a NIF or IBAN removed in the ERP would come back everywhere. Blanks are what
+# Holded returns for fields never set (0 due days: see inbound._CONTACT_READ_DEFAULTS).
+_CLEARED_TEXT = ("tradeName", "code", "email", "phone", "mobile", "iban", "swift")
+_CLEARED_DEFAULTS = {"dueDays": 0}
+
+
+def contact_update_body(body: MappingABC[str, Any]) -> dict[str, Any]:
+    """``map_contact``'s body for ``PUT /contacts/{id}``: cleared fields sent blank."""
+    out = {**{name: "" for name in _CLEARED_TEXT}, **body}
+    out["defaults"] = {**_CLEARED_DEFAULTS, **(body.get("defaults") or {})}
+    return out
 
 
 def _contact_defaults(r: Resolver, contact: MappingABC[str, Any]) -> dict[str, Any]:

@@ -24,7 +24,8 @@ from connectors.holded.errors import UnexpectedContent
 from connectors.holded.inbound import held_contact_hash
 from connectors.holded.lookup import DocumentRef, HoldedLookup
 from connectors.holded.mapping import (
-    DOC_TYPES, DocumentRefs, PaymentRefs, map_contact, map_invoice, map_payment, map_product,
+    DOC_TYPES, DocumentRefs, PaymentRefs, contact_update_body, map_contact, map_invoice,
+    map_payment, map_product,
 )
 from connectors.holded.sink_verify import (
     Mismatch, cents, check_contact, check_document, check_product,
@@ -138,7 +139,7 @@ class Writers:
         target = ctx.known_target or await self.lookup.contact_id(ctx.key, lane)
         if target is not None:
             await self._unseen_edit_guard(ctx, target)
-            await contacts.update(target, request.body, lane=lane)
+            await contacts.update(target, contact_update_body(request.body), lane=lane)
         else:
             target = await self.create_safely(
                 lambda: contacts.create(request.body, lane=lane),

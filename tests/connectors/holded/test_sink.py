@@ -475,3 +475,27 @@ async def test_our_own_write_not_yet_known_to_the_engine_is_not_taken_for_an_edi
                                      version=4, target_id=target))
     assert (await sink.execute(third)).result["status"] == "succeeded"
     assert (await holded.contacts.get(target))["name"] == "Tercero SL"
+
+
+async def test_a_value_cleared_in_the_erp_is_cleared_in_holded(
+        sink: HoldedSink, sandbox: SandboxServer, http: httpx.AsyncClient) -> None:
+    # An update that leaves a cleared field out keeps Holded's old value; the poller then
+    # reports it, and the engine takes it for a Holded edit: the IBAN removed in the ERP
+    # comes back everywhere. The contact must read back as the engine expects (as_held).
+    from app.core.hashing import Fingerprint
+    from connectors.holded.inbound import as_held, held_contact_hash
+
+    holded, mapping = make_client(sandbox, http), example_mapping()
+    full = {**contact(3), "iban": "ES9121000418450200051332", "swift": "CAIXESBBXXX",
+            "phone": "961000000", "mobile": "600111222", "trade_name": "Gómez",
+            "payment_due_days": 30}
+    target = (await sink.execute(command("contact", "contact/odoo/3", full))).result["target_id"]
+    assert (await holded.contacts.get(target))["iban"] == "ES9121000418450200051332"
+    cleared = {**full, "iban": None, "swift": None, "phone": None, "mobile": None,
+               "trade_name": None, "email": None, "tax_id": None, "payment_due_days": None}
+    second = command("contact", "contact/odoo/3", cleared, version=2, target_id=target)
+    assert (await sink.execute(second)).result["status"] == "succeeded"
+    now = await holded.contacts.get(target)
+    assert (now["iban"], now["code"], now["phone"], now["defaults"]["dueDays"]) == ("", "", "", 0)
+    expected = Fingerprint(as_held("contact", cleared, mapping)).content_hash()
+    assert held_contact_hash(now, mapping) == expected  # the poller's report is our echo
