@@ -59,7 +59,7 @@ ENTITIES: dict[str, EntitySpec] = {s.entity: s for s in (
     EntitySpec("contact", "res.partner", (), (
         "name", "is_company", "vat", "email", "phone", "mobile", "street", "city", "zip",
         "country_id", "lang", "customer_rank", "supplier_rank", "bank_ids",
-        "property_payment_term_id", "property_product_pricelist", "write_date")),
+        "property_payment_term_id", "property_product_pricelist", "ref", "write_date")),
     EntitySpec("product", "product.template", (), (
         "name", "default_code", "barcode", "type", "list_price", "standard_price", "active",
         "description_sale", "taxes_id", "supplier_taxes_id", "property_account_income_id",

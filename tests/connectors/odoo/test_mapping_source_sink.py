@@ -207,3 +207,19 @@ async def test_a_payment_deleted_after_it_was_registered_is_parked(
              "op": "delete", "payload": None}
     assert (await sink.execute(never)).result["status"] == "succeeded"
     assert await sb.count("account.payment", [("ref", "=", "payment/holded/never")]) == 0
+
+
+async def test_a_partner_the_sink_created_is_reported_under_its_entity_key(
+        sb: OdooSandbox, http: httpx.AsyncClient) -> None:
+    # Under contact/odoo/<id> it would be a second entity: a duplicate contact in Holded, and
+    # the NIF, IBAN or payment terms changed in Odoo would never reach the Holded contact.
+    sink = OdooSink(make_client(sb, http), MAPPING, MemoryLedger())
+    created = await sink.execute(command("contact", "contact/holded/c-12", contact_payload()))
+    partner_id = int(created.result["target_id"])
+    source = OdooSource(make_client(sb, http), MAPPING)
+    _, events = await source.poll(None, now())
+    keys = {e["entity_key"] for e in events}
+    assert "contact/holded/c-12" in keys and f"contact/odoo/{partner_id}" not in keys
+    [ref] = parse_webhook({"_model": "res.partner", "_id": partner_id})
+    [fetched] = await source.fetch([ref])
+    assert fetched["entity_key"] == "contact/holded/c-12"
