@@ -193,6 +193,10 @@ class OdooSink:
     async def _set_iban(self, partner_id: int, iban: str | None,
                         banks: list[dict[str, Any]]) -> None:
         if not iban:
+            # Cleared elsewhere: the account the source reads as the IBAN goes, or the poller
+            # would report it back and the engine take it for an edit made in Odoo.
+            if banks:
+                await self.client.call("res.partner.bank", "unlink", [banks[0]["id"]])
             return
         if banks and banks[0].get("acc_number", "").replace(" ", "") == iban:
             return

@@ -223,3 +223,21 @@ async def test_a_partner_the_sink_created_is_reported_under_its_entity_key(
     [ref] = parse_webhook({"_model": "res.partner", "_id": partner_id})
     [fetched] = await source.fetch([ref])
     assert fetched["entity_key"] == "contact/holded/c-12"
+
+
+async def test_an_iban_cleared_elsewhere_is_removed_from_the_partner(sb: OdooSandbox, http: httpx.AsyncClient) -> None:
+    # Left in place, the poller reads it back, the engine takes it for an Odoo edit and
+    # the IBAN removed in Holded comes back everywhere.
+    sink = OdooSink(make_client(sb, http), MAPPING, MemoryLedger())
+    key = "contact/holded/c-11"
+    created = await sink.execute(command("contact", key, contact_payload()))
+    partner_id = created.result["target_id"]
+    cleared = await sink.execute(command("contact", key, contact_payload(iban=None), base_ts=2**62,
+                                         target_id=partner_id))
+    assert cleared.result["status"] == "succeeded"
+    _, events = await OdooSource(make_client(sb, http), MAPPING).poll(None, now())
+    [reported] = [e["payload"] for e in events if e["entity_key"] == key]
+    assert reported["iban"] is None
+    again = command("contact", key, contact_payload(iban=None), base_ts=2**62, target_id=partner_id,
+                    command_id="cmd-again")
+    assert (await sink.execute(again)).result["status"] == "already_done"
