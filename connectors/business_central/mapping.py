@@ -304,6 +304,8 @@ def contact_to_customer(contact: MappingABC[str, Any], *, mapping: Mapping,
                    f"{contact['payment_due_days']} days (dueDateCalculation "
                    f"'{contact['payment_due_days']}D')")
         body["paymentTermsId"] = term
+    else:  # cleared: left out, BC would keep the old terms and report them back as an edit
+        body["paymentTermsId"] = EMPTY_GUID
     if contact.get("payment_method"):
         code = r.code("payment_methods", contact["payment_method"], "payment_method")
         if code is not None:
@@ -311,6 +313,8 @@ def contact_to_customer(contact: MappingABC[str, Any], *, mapping: Mapping,
             if method is None:
                 r.fail("payment_method", f"Business Central has no payment method {code!r}")
             body["paymentMethodId"] = method
+    else:
+        body["paymentMethodId"] = EMPTY_GUID
     r.raise_if_any()
     return body
 

@@ -23,6 +23,7 @@ __all__ = ["Rules", "clean_body"]
 
 Record = dict[str, Any]
 CENT = Decimal("0.01")
+EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
 ZERO = Decimal(0)
 # Code fields: BC stores them upper case.
 CODE_FIELDS = frozenset({"number", "code", "documentNumber", "externalDocumentNumber",
@@ -184,9 +185,10 @@ class Rules:
             record["number"] = await self.next_number(collection, company, prefix)
         await self.unique(collection, company, "number", record["number"],
                           current["id"] if current else None)
-        if record.get("paymentTermsId"):
+        # The empty GUID clears a reference (UNVERIFIED against a live tenant).
+        if record.get("paymentTermsId") and record["paymentTermsId"] != EMPTY_GUID:
             await self.ref("paymentTerms", company, record["paymentTermsId"], "payment term")
-        if record.get("paymentMethodId"):
+        if record.get("paymentMethodId") and record["paymentMethodId"] != EMPTY_GUID:
             await self.ref("paymentMethods", company, record["paymentMethodId"],
                            "payment method")
         if record.get("currencyCode"):

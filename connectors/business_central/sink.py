@@ -258,4 +258,9 @@ def _modified(customer: Mapping[str, Any]) -> dt.datetime | None:
 
 
 def _differs(desired: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
-    return any((value or "") != (current.get(name) or "") for name, value in desired.items())
+    return any(_blank(value) != _blank(current.get(name)) for name, value in desired.items())
+
+
+def _blank(value: Any) -> Any:
+    """A reference set to the empty GUID is no reference, like an absent or empty one."""
+    return "" if value is None or value == bcmap.EMPTY_GUID else value

@@ -324,6 +324,8 @@ def contact_to_partner(contact: MappingABC[str, Any], *, mapping: Mapping,
             r.fail("payment_due_days", f"SAP B1 has no payment terms of "
                    f"{contact['payment_due_days']} days (PaymentTermsTypes)")
         body["PayTermsGrpCode"] = group
+    else:  # -1 ("Cash Basic") reads back as no terms; left out, SAP keeps the old ones
+        body["PayTermsGrpCode"] = -1
     if contact.get("withholding"):
         found = r.tax(contact["withholding"], "withholding", kinds=(TaxKind.WITHHOLDING,),
                       scope=TaxScope.SALES)

@@ -276,3 +276,23 @@ async def test_a_foreign_currency_payment_is_compared_by_date_only(
     moved = {**usd, "date": dt.date(2026, 11, 21)}
     assert (await sink(bc).execute(command("payment", KEY, moved, links=links,
                                            vector={"holded": 3}))).result["status"] == "parked"
+
+
+async def test_payment_terms_and_method_cleared_elsewhere_are_cleared_in_bc(
+        sandbox: BCSandbox, bc: BusinessCentralClient) -> None:
+    # Left out of the PATCH, BC keeps the old terms; the poller reads them back, the engine
+    # takes them for a BC edit, and the terms removed in Holded come back everywhere.
+    from connectors.business_central.mapping import Lookups, customer_to_contact
+
+    ferreteria = await customer(sandbox)
+    links = {"business_central": ferreteria["id"]}
+    first = command("contact", "contact/holded/c-1", contact_payload(), links=links)
+    assert (await sink(bc).execute(first)).result["status"] == "succeeded"
+    cleared = contact_payload(payment_due_days=None, payment_method=None)
+    second = command("contact", "contact/holded/c-1", cleared, links=links, vector={"holded": 2})
+    assert (await sink(bc).execute(second)).result["status"] == "succeeded"
+    lookups = Lookups.build([t async for t in bc.list("paymentTerms")],
+                            [m async for m in bc.list("paymentMethods")])
+    read = customer_to_contact(await bc.get("customers", ferreteria["id"]), mapping=MAPPING,
+                               lookups=lookups)
+    assert (read["payment_due_days"], read["payment_method"]) == (None, None)

@@ -284,3 +284,18 @@ async def test_a_payment_changed_or_deleted_after_it_was_written_is_parked_not_d
             ).result["status"] == "succeeded"
     assert len(posts(sandbox)) == 1
     assert (await sandbox.get("Invoices", 1))["PaidToDate"] == 100
+
+
+
+
+async def test_payment_terms_cleared_elsewhere_are_cleared_in_sap(
+        sandbox: SapSandbox, http: httpx.AsyncClient) -> None:
+    # Left out of the PATCH, SAP keeps the old terms; the poller reads them back, the engine
+    # takes them for a SAP edit, and the terms removed in Holded come back everywhere.
+    links = {"sap_b1": "C0001"}
+    first = command("contact", "contact/holded/c1", contact_payload(), links=links)
+    assert (await sink(sandbox, http).execute(first)).result["status"] == "succeeded"
+    cleared = command("contact", "contact/holded/c1", contact_payload(payment_due_days=None),
+                      links=links, vector={"holded": 2})
+    assert (await sink(sandbox, http).execute(cleared)).result["status"] == "succeeded"
+    assert (await sandbox.get("BusinessPartners", "C0001"))["PayTermsGrpCode"] == -1
