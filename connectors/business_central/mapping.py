@@ -24,6 +24,7 @@ from typing import Any
 
 from app.mapping import Mapping, Unmappable
 from app.mapping.resolve import Resolver
+from connectors.base import identifiers
 
 __all__ = ["HELD_FIELDS", "SYSTEM", "Lookups", "PaymentRefs", "contact_to_customer",
            "customer_to_contact", "entity_key", "invoice_to_canonical", "item_to_product",
@@ -160,7 +161,7 @@ def _party(record: MappingABC[str, Any], kind: str, mapping: Mapping, lookups: L
                             "payment method")
     contact = {
         "kind": kind, "name": str(record.get("displayName") or ""), "trade_name": None,
-        "tax_id": _text(record.get("taxRegistrationNumber")),
+        "tax_id": identifiers.tax_id(record.get("taxRegistrationNumber")),
         "is_person": record.get("type") == "Person", "email": _text(record.get("email")),
         "phone": _text(record.get("phoneNumber")), "mobile": None, "iban": None, "swift": None,
         "address": _address(record), "tax_regime": None, "payment_method": method,

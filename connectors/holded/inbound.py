@@ -28,6 +28,7 @@ from typing import Any
 from app.core.keys import EntityKey, KeyError_
 from app.mapping import Mapping, TaxKind, Unmappable
 from app.mapping.totals import AppliedTax, TaxedLine, compute_totals
+from connectors.base import identifiers
 from connectors.holded.mapping import SYNC_KEY_FIELD
 
 __all__ = [
@@ -206,12 +207,12 @@ def contact_from_holded(record: MappingABC[str, Any], *, mapping: Mapping) -> di
         "kind": CONTACT_KINDS.get(str(record.get("type") or "client"), "customer"),
         "name": str(record.get("name") or ""),
         "trade_name": clean_text(record.get("tradeName")),
-        "tax_id": clean_text(record.get("code")),
+        "tax_id": identifiers.tax_id(record.get("code")),
         "is_person": bool(record.get("isperson")),
         "email": clean_text(record.get("email")),
         "phone": clean_text(record.get("phone")),
         "mobile": clean_text(record.get("mobile")),
-        "iban": clean_text(record.get("iban")),
+        "iban": identifiers.iban(record.get("iban")),
         "swift": clean_text(record.get("swift")),
         "address": _address(record.get("billAddress")),
         "tax_regime": c.code("tax_regimes", record.get("taxOperation"), "taxOperation"),
@@ -428,7 +429,7 @@ def as_held(entity: str, record: MappingABC[str, Any], mapping: Mapping) -> dict
     """What a Holded read-back of canonical ``record`` shows on the held fields.
 
     Holded fills blanks with its defaults (language "es", 0 due days, the "general" tax
-    operation), maps several canonical codes to one of its own (``nosujeto`` is both
+    operation), a NIF and an IBAN read in their one spelling (connectors.base.identifiers), maps several canonical codes to one of its own (``nosujeto`` is both
     not_subject and reverse_charge) and derives a payment's treasury from its method. Compare
     ``as_held(x)`` with ``project(inbound record)`` to recognise an echo.
     """
@@ -445,6 +446,7 @@ def as_held(entity: str, record: MappingABC[str, Any], mapping: Mapping) -> dict
         return code_map.to_canonical(back) if back is not None else code
 
     if entity == "contact":
+        out["tax_id"], out["iban"] = identifiers.tax_id(out["tax_id"]), identifiers.iban(out["iban"])
         for name, default in _CONTACT_READ_DEFAULTS.items():
             if out[name] is None:
                 out[name] = default

@@ -18,6 +18,7 @@ from typing import Any
 from app.mapping import Mapping, TaxKind
 from app.mapping.errors import Unmappable
 from app.mapping.totals import AppliedTax, TaxedLine, check_totals, compute_totals
+from connectors.base import identifiers
 
 __all__ = ["HELD_FIELDS", "Catalog", "contact_from_odoo", "entity_key", "invoice_from_odoo",
            "m2o_id", "partner_vals", "payment_from_odoo", "payment_register_vals",
@@ -163,10 +164,10 @@ def contact_from_odoo(partner: MappingABC[str, Any], banks: list[MappingABC[str,
     lang = _s(partner.get("lang"))
     return {
         "kind": kind, "name": partner["name"], "trade_name": None,
-        "tax_id": _s(partner.get("vat")), "is_person": not partner.get("is_company"),
+        "tax_id": identifiers.tax_id(partner.get("vat")), "is_person": not partner.get("is_company"),
         "email": _s(partner.get("email")), "phone": _s(partner.get("phone")),
         "mobile": _s(partner.get("mobile")),
-        "iban": next((b["acc_number"].replace(" ", "") for b in banks if b.get("acc_number")), None),
+        "iban": next((identifiers.iban(b["acc_number"]) for b in banks if b.get("acc_number")), None),
         "swift": None,
         "address": address if any(address.values()) else None,
         "tax_regime": None, "payment_method": None,

@@ -34,6 +34,7 @@ from typing import Any
 from app.core.hashing import canonical_json
 from app.mapping import Mapping
 from app.mapping.errors import Unmappable
+from connectors.base import identifiers
 from connectors.base.contracts import DONE, Ledger, SinkOutcome, result
 from connectors.base.errors import SkipRecord
 from connectors.base.unseen_change import (
@@ -198,7 +199,7 @@ class OdooSink:
             if banks:
                 await self.client.call("res.partner.bank", "unlink", [banks[0]["id"]])
             return
-        if banks and banks[0].get("acc_number", "").replace(" ", "") == iban:
+        if banks and identifiers.iban(banks[0].get("acc_number")) == iban:
             return
         if banks:
             await self.client.write("res.partner.bank", [banks[0]["id"]], {"acc_number": iban})

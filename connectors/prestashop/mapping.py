@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from app.mapping import Mapping, Unmappable
 from app.mapping.totals import AppliedTax, TaxedLine, check_totals, compute_totals
+from connectors.base import identifiers
 
 __all__ = ["HELD_FIELDS", "SYSTEM", "Catalog", "InvoiceParts", "address_tax_fields",
            "contact_from_ps", "entity_key", "invoice_from_ps", "parse_ps_datetime",
@@ -182,7 +183,7 @@ def contact_from_ps(customer: MappingABC[str, Any], addresses: Sequence[MappingA
     return {
         "kind": "customer", "name": company or person or str(customer.get("email") or ""),
         "trade_name": None,
-        "tax_id": _s(address.get("vat_number")) or _s(address.get("dni")),
+        "tax_id": identifiers.tax_id(_s(address.get("vat_number")) or _s(address.get("dni"))),
         "is_person": company is None, "email": _s(customer.get("email")),
         "phone": _s(address.get("phone")), "mobile": _s(address.get("phone_mobile")),
         "iban": None, "swift": None, "address": postal if any(postal.values()) else None,

@@ -23,6 +23,7 @@ from typing import Any
 
 from app.mapping import Mapping, TaxKind, TaxScope, Unmappable
 from app.mapping.resolve import Resolver
+from connectors.base import identifiers
 from connectors.sap_b1 import odata
 
 __all__ = ["HELD_FIELDS", "SYSTEM", "Lookups", "contact_to_partner", "document_to_invoice",
@@ -145,14 +146,14 @@ def partner_to_contact(bp: MappingABC[str, Any], *, mapping: Mapping,
     if _yes(bp.get("SubjectToWithholdingTax")) and bp.get("WTCode"):
         _, withholding = r.taxes(str(bp["WTCode"]), "WTCode")
     accounts = bp.get("BPBankAccounts") or []
-    iban = _text(bp.get("IBAN")) or next((_text(a.get("IBAN")) for a in accounts
-                                          if _text(a.get("IBAN"))), None)
+    iban = identifiers.iban(bp.get("IBAN")) or next(
+        (identifiers.iban(a.get("IBAN")) for a in accounts if identifiers.iban(a.get("IBAN"))), None)
     address = {"street": _text(bp.get("Address")), "city": _text(bp.get("City")),
                "postal_code": _text(bp.get("ZipCode")), "province": _text(bp.get("County")),
                "country_code": (_text(bp.get("Country")) or "").upper() or None}
     contact = {
         "kind": kind or "customer", "name": str(bp.get("CardName") or ""), "trade_name": None,
-        "tax_id": _text(bp.get("FederalTaxID")), "is_person": False,
+        "tax_id": identifiers.tax_id(bp.get("FederalTaxID")), "is_person": False,
         "email": _text(bp.get("EmailAddress")), "phone": _text(bp.get("Phone1")),
         "mobile": None, "iban": iban, "swift": None,
         "address": address if any(address.values()) else None, "tax_regime": None,

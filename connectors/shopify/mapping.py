@@ -21,6 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from app.mapping import Mapping, Unmappable
+from connectors.base import identifiers
 from connectors.shopify.client import numeric_id
 
 __all__ = ["HELD_FIELDS", "PAID_STATUSES", "SYSTEM", "TAX_ID_METAFIELD",
@@ -140,7 +141,7 @@ def customer_to_contact(customer: MappingABC[str, Any], *, mapping: Mapping) -> 
         _text(customer.get("email")) or ""
     return {
         "kind": "customer", "name": name, "trade_name": None,
-        "tax_id": company_tax_id or metafield, "is_person": company is None,
+        "tax_id": identifiers.tax_id(company_tax_id or metafield), "is_person": company is None,
         "email": _text(customer.get("email")), "phone": _text(customer.get("phone")),
         "mobile": None, "iban": None, "swift": None,
         "address": _address(customer.get("defaultAddress")),

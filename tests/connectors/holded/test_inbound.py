@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal as D
 from typing import Any
 
@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from app.avro import codec
 from app.mapping import Mapping, Unmappable
 from app.mapping.totals import AppliedTax, TaxedLine, compute_totals
+from connectors.base import identifiers
 from connectors.base.limiter import RateLimit, TokenBucket
 from connectors.base.retry import RetryPolicy
 from connectors.holded import inbound
@@ -309,15 +310,21 @@ ADDRESS = st.builds(
 EXACT_REGIMES = ["general", "intra_eu", "export", "equivalence_surcharge", "exempt", "not_subject"]
 
 
+def spelled(one_spelling: Callable[[Any], str | None]) -> st.SearchStrategy[str]:
+    """Identifier text; ``explicit`` contacts hold it in the one spelling Holded reads back."""
+    return TEXT.map(one_spelling).filter(lambda v: v is not None and one_spelling(v) == v)
+
+
 def contacts(*, explicit: bool) -> st.SearchStrategy[dict[str, Any]]:
     """Canonical contacts; ``explicit`` leaves out the blanks Holded fills with its defaults."""
     maybe = (lambda s: s) if explicit else (lambda s: st.none() | s)
+    ids = spelled if explicit else (lambda _: TEXT)  # as typed: as_held says how they read back
     return st.builds(
         contact,
         kind=st.sampled_from(["customer", "supplier", "customer_and_supplier", "lead"]),
-        name=TEXT, trade_name=st.none() | TEXT, tax_id=st.none() | TEXT,
+        name=TEXT, trade_name=st.none() | TEXT, tax_id=st.none() | ids(identifiers.tax_id),
         is_person=st.booleans(), email=st.none() | TEXT, phone=st.none() | TEXT,
-        mobile=st.none() | TEXT, iban=st.none() | TEXT, swift=st.none() | TEXT,
+        mobile=st.none() | TEXT, iban=st.none() | ids(identifiers.iban), swift=st.none() | TEXT,
         address=st.none() | (ADDRESS.filter(lambda a: any(a.values())) if explicit else ADDRESS),
         tax_regime=maybe(st.sampled_from(EXACT_REGIMES if explicit
                                          else [*EXACT_REGIMES, "reverse_charge"])),
@@ -424,3 +431,12 @@ async def test_paid_in_full_reads_back_paid(holded: HoldedClient) -> None:
     assert event is not None
     assert (event["payload"]["payment_status"], event["payload"]["amount_paid"]) == \
         ("paid", D("12.10"))
+
+
+def test_a_nif_and_an_iban_read_in_their_one_spelling() -> None:
+    # As typed in Holded ("es76 2077 ...", "b-12345674") they would differ from what Odoo
+    # reads back after we write them there: a false Odoo edit, and Holded rewritten.
+    record = {"id": "5ab391071d6d820034294784", "name": "Sol", "code": "b-12345674",
+              "iban": "es76 2077 0024 0031 0257 5766", "type": "client", "defaults": {}}
+    out = inbound.contact_from_holded(record, mapping=MAPPING)
+    assert (out["tax_id"], out["iban"]) == ("B12345674", "ES7620770024003102575766")

@@ -241,3 +241,11 @@ async def test_an_iban_cleared_elsewhere_is_removed_from_the_partner(sb: OdooSan
     again = command("contact", key, contact_payload(iban=None), base_ts=2**62, target_id=partner_id,
                     command_id="cmd-again")
     assert (await sink.execute(again)).result["status"] == "already_done"
+
+
+def test_a_vat_number_and_an_iban_read_in_their_one_spelling() -> None:
+    from connectors.odoo.mapping import contact_from_odoo
+
+    partner = {"name": "Sol", "vat": "esb 12345674", "is_company": True}
+    out = contact_from_odoo(partner, [{"acc_number": "es76 2077 0024 0031 0257 5766"}], Catalog())
+    assert (out["tax_id"], out["iban"]) == ("ESB12345674", "ES7620770024003102575766")
