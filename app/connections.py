@@ -335,7 +335,8 @@ def engine_policy(settings: Settings, live: LiveMapping) -> Policy:
     """The decision policy of this deployment: its ERPs, what each system holds, and what Holded
     reports back under the mapping in force (``live``). The agent and the bulk replay decide
     with the same one."""
-    return default_policy(settings.erps, held_fields(settings), reported_view(settings, live))
+    return default_policy(settings.erps, held_fields(settings), reported_view(settings, live),
+                          settings.field_owners)
 
 
 def check_clients(settings: Settings) -> None:

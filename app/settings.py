@@ -24,6 +24,18 @@ __all__ = ["BusinessCentralSettings", "HoldedSettings", "OdooSettings", "PrestaS
 # (commands.<name>, app/core/policy.py) that nothing writes to, so it is refused.
 CONNECTORS = ("holded", "odoo", "business_central", "sap_b1", "prestashop", "shopify")
 SYSTEMS = (*CONNECTORS, "file")
+_ENTITIES = ("contact", "product", "invoice", "payment")
+
+
+def _record_fields(entity: str) -> list[str]:
+    """The top-level fields of a canonical record (schemas/<Entity>.avsc): what merges field
+    by field, and so what can have an owner."""
+    import json
+
+    from app.avro import SCHEMA_DIR
+
+    schema = json.loads((SCHEMA_DIR / f"{entity.capitalize()}.avsc").read_text(encoding="utf-8"))
+    return [f["name"] for f in schema["fields"]]
 
 
 def _unknown_system(name: str) -> str:
@@ -196,6 +208,10 @@ class Settings(BaseSettings):
     standby_replicas: int = Field(1, ge=0)
     data_dir: Path = Path("/var/lib/holded-sync")
     systems: Annotated[tuple[str, ...], NoDecode] = ("holded", "file")
+    # Per-field owners: the system whose value wins a conflict on that field, over the
+    # defaults (Holded owns invoice payment state; a single ERP owns product prices), e.g.
+    # "contact.payment_due_days=odoo,contact.tax_id=holded" (docs/operations.md, "Conflicts").
+    field_owners: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
     log_level: str = "info"
     # Faust's session timeout bounds how long a rebalance after a crash takes.
     session_timeout_s: float = 30.0
@@ -266,6 +282,37 @@ class Settings(BaseSettings):
             if name not in SYSTEMS:
                 raise ValueError(_unknown_system(name))
         return value
+
+    @field_validator("field_owners", mode="before")
+    @classmethod
+    def _owner_pairs(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        owners: dict[str, str] = {}
+        for item in (part.strip() for part in value.split(",")):
+            if not item:
+                continue
+            target, sep, owner = item.partition("=")
+            if not sep:
+                raise ValueError(f"{item!r} is not <entity>.<field>=<system>")
+            owners[target.strip()] = owner.strip()
+        return owners
+
+    @model_validator(mode="after")
+    def _owners_known(self) -> Settings:
+        for target, owner in self.field_owners.items():
+            entity, dot, name = target.partition(".")
+            if entity not in _ENTITIES or not dot or not name:
+                raise ValueError(f"field_owners: {target!r} is not <entity>.<field> with entity "
+                                 f"one of {', '.join(_ENTITIES)}")
+            fields = _record_fields(entity)
+            if name not in fields:
+                raise ValueError(f"field_owners: {entity} has no field {name!r} (its fields: "
+                                 f"{', '.join(fields)})")
+            if owner not in self.systems:
+                raise ValueError(f"field_owners: {target} is owned by {owner!r}, which is not "
+                                 f"one of the systems ({', '.join(self.systems)})")
+        return self
 
     @property
     def bootstrap(self) -> str:

@@ -53,3 +53,47 @@ def test_a_bad_variable_over_the_file_names_its_setting(config, monkeypatch):
     monkeypatch.setenv("HOLDED_REQUESTS_PER_SECOND", "fast")
     with pytest.raises(ValueError, match=r"holded\.requests_per_second"):
         load_settings(config)
+
+
+def test_field_owners_are_set_by_the_operator_and_decide_contact_conflicts(monkeypatch):
+    # The design's per-field owner (e.g. the ERP owns payment terms, Holded the NIF) could
+    # not be set: only the built-in invoice and price owners existed.
+    from app.connections import engine_policy
+    from app.core.decide import apply_change
+    from app.live_mapping import LiveMapping
+    from tests.core.factories import change, contact
+
+    monkeypatch.setenv("HOLDED_SYNC_SYSTEMS", "holded,odoo")
+    monkeypatch.setenv("HOLDED_SYNC_FIELD_OWNERS",
+                       "contact.payment_due_days=odoo, contact.tax_id=holded")
+    s = load_settings()
+    assert s.field_owners == {"contact.payment_due_days": "odoo", "contact.tax_id": "holded"}
+    policy = engine_policy(s, LiveMapping())
+    assert policy.owner("contact", "payment_due_days") == "odoo"
+    assert policy.owner("invoice", "payment_status") == "holded"  # the defaults stay
+
+    t0 = 1_700_000_000_000
+    born = apply_change(change("odoo", contact(), ts=t0), None, None, None, policy)
+    odoo = apply_change(change("odoo", contact(payment_due_days=60, tax_id="B00000001"),
+                               ts=t0 + 50), born.state, born.replicas, None, policy)
+    # Holded, not having seen Odoo's change, edits both fields later: each owner keeps its own.
+    holded = apply_change(change("holded", contact(payment_due_days=15, tax_id="B00000002"),
+                                 ts=t0 + 90), odoo.state, odoo.replicas, None, policy)
+    decided = {c["field"]: (c["decision"], c["policy"]) for c in holded.conflicts}
+    assert decided == {"payment_due_days": ("kept_canonical", "field_owner"),
+                       "tax_id": ("took_incoming", "field_owner")}
+    record = holded.state["record"]
+    assert (record["payment_due_days"], record["tax_id"]) == (60, "B00000002")
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("contact.payment_due_days", "not <entity>.<field>=<system>"),
+    ("contact.payment_days=odoo", "contact has no field 'payment_days'"),
+    ("customer.tax_id=odoo", "is not <entity>.<field>"),
+    ("contact.tax_id=sap_b1", "which is not one of the systems"),
+])
+def test_a_bad_field_owner_is_refused_with_its_reason(monkeypatch, value, message):
+    monkeypatch.setenv("HOLDED_SYNC_SYSTEMS", "holded,odoo")
+    monkeypatch.setenv("HOLDED_SYNC_FIELD_OWNERS", value)
+    with pytest.raises(Exception, match=message):
+        load_settings()

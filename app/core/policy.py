@@ -47,14 +47,16 @@ class Policy:
 def default_policy(erps: tuple[str, ...],
                    held_fields: Mapping[str, Mapping[str, frozenset[str]]] | None = None,
                    reported_view: Callable[[str, str, Mapping[str, Any]], Mapping[str, Any] | None]
-                   | None = None) -> Policy:
+                   | None = None, field_owners: Mapping[str, str] | None = None) -> Policy:
     """Holded plus the ERPs in use: master data and documents go to Holded, contact tax data
     flows both ways, payments flow to every other system. ERPs own prices; Holded owns
-    payment state.
+    payment state. ``field_owners`` (``"<entity>.<field>"`` -> system, the operator's
+    HOLDED_SYNC_FIELD_OWNERS) adds owners and overrides these defaults.
     """
     owners: dict[str, str] = {"invoice.payment_status": "holded", "invoice.amount_paid": "holded"}
     if len(erps) == 1:
         owners["product.price"] = erps[0]
+    owners.update(field_owners or {})
     return Policy(
         routes={
             "contact": ("holded", *erps),
