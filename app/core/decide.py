@@ -146,10 +146,33 @@ def apply_change(event: Record, state: Record | None, replicas: Record | None,
     systems[system] = rep
     decision = Decision(outcome, new_state, {"systems": systems}, links, conflicts=conflicts)
     _emit_commands(decision, event, policy, final, extra=() if holds_final else (system,))
+    changes = _changes((state or {}).get("record") or {}, record, payload) if state else ""
     if outcome == "merged":
         decision.audit.append(_audit(event, "merged", vector,
-                                     f"{len(conflicts)} conflicting field(s) settled"))
+                                     f"{len(conflicts)} conflicting field(s) settled"
+                                     + (f"; {changes}" if changes else "")))
+    elif changes:  # who changed which field of an existing record, when, from what to what
+        decision.audit.append(_audit(event, "applied", vector, changes))
     return decision
+
+
+_VALUE_MAX, _DETAIL_MAX = 200, 4000
+
+
+def _changes(old: Record, record: Record, payload: Record) -> str:
+    """``field: old -> new`` (canonical JSON) for each field the change set to another value."""
+    parts = []
+    for f in sorted(payload):
+        if record.get(f) is not payload[f]:
+            continue  # not taken (kept by a conflict, or S did not change it)
+        before, after = canonical_json(old.get(f)), canonical_json(payload[f])
+        if before != after:
+            parts.append(f"{f}: {_clip(before)} -> {_clip(after)}")
+    return _clip("changed " + "; ".join(parts), _DETAIL_MAX) if parts else ""
+
+
+def _clip(text: str, limit: int = _VALUE_MAX) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _reports(policy: Policy, system: str, event: Record, record: Record, digest: str) -> bool:

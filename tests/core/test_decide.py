@@ -351,3 +351,24 @@ def test_a_fast_forward_takes_only_the_fields_the_system_changed():
     e.outbox.clear()
     e.result(result_for(cmd))
     assert e.change(change("odoo", cmd["payload"], ts=T0 + 60)).outcome == "echo"
+
+
+def test_the_audit_says_who_changed_which_field_from_what_to_what():
+    # An accountant asks who changed the NIF, when, from which system, from what to what.
+    e = synced()
+    d = e.change(change("holded", contact(tax_id="B99999999", iban="ES7620770024003102575766"),
+                        ts=T0 + 50, event_id="holded-edit"))
+    [audit] = d.audit
+    assert (audit["kind"], audit["system"], audit["event_id"], audit["ts"]) == \
+        ("applied", "holded", "holded-edit", T0 + 50)
+    assert audit["detail"] == ('changed iban: null -> "ES7620770024003102575766"; '
+                               'tax_id: "B12345678" -> "B99999999"')
+    # A concurrent change: the fields it brought, and how many conflicts were settled.
+    e.outbox.clear()
+    d = e.change(change("odoo", contact(tax_id="B11111111", payment_due_days=60), ts=T0 + 60))
+    [audit] = d.audit
+    assert audit["kind"] == "merged"
+    assert audit["detail"] == ("1 conflicting field(s) settled; changed payment_due_days: 30 -> 60; "
+                               'tax_id: "B99999999" -> "B11111111"')
+    # A creation has its change event in the history, and no audit line.
+    assert not Engine().change(change("odoo", contact())).audit
