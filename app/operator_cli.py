@@ -400,6 +400,7 @@ def from_canonical_json(text: str) -> Any:
 def build_override(conflict: dict[str, Any], take: str, state: dict[str, Any] | None,
                    now_ms: int) -> tuple[str, dict[str, Any]] | str:
     """The operator's ChangeEvent and the topic system to publish it to, or why not (a str)."""
+    from app.core.decide import operator_source_id
     from app.core.hashing import Fingerprint
 
     key, f = conflict["entity_key"], conflict["field"]
@@ -407,6 +408,8 @@ def build_override(conflict: dict[str, Any], take: str, state: dict[str, Any] | 
     raw_value = conflict["canonical_value"] if take == "canonical" else conflict["incoming_value"]
     if not system:
         return f"the {take} side of conflict {conflict['conflict_id']} has no known system"
+    if system == OPERATOR:  # an earlier override's value: there is no changes.operator topic
+        system = conflict["incoming_system"] if take == "canonical" else conflict["canonical_system"]
     if state is None or state.get("record") is None:
         return f"{key} has no current canonical record (unknown or deleted)"
     value = from_canonical_json(raw_value)
@@ -420,7 +423,8 @@ def build_override(conflict: dict[str, Any], take: str, state: dict[str, Any] | 
     event_id = hashlib.sha256(f"{OPERATOR}\x00{conflict['conflict_id']}\x00{take}\x00{source_ts}"
                               .encode()).hexdigest()[:32]
     event = {"event_id": event_id, "entity_key": key, "entity": state["entity"],
-             "source_system": OPERATOR, "source_id": conflict["conflict_id"],
+             "source_system": OPERATOR,
+             "source_id": operator_source_id(conflict["conflict_id"], f),
              "source_ts": dt.datetime.fromtimestamp(source_ts / 1000, dt.timezone.utc),
              "op": "upsert", "payload": record, "content_hash": digest, "lane": "realtime"}
     return system, event
@@ -468,8 +472,9 @@ def conflicts_resolve(ctx: click.Context, conflict_id: str, take: str, as_json: 
     value, and a source time newer than every field's provenance. The canonical agent merges
     it like any concurrent change, except that a change from `operator` wins the field
     outright (policy `operator`), even against the field's owner, and commands carry the value
-    to every system (including the one that lost). Only that field changes; other fields keep
-    their current canonical values.
+    to every system (including the one that lost). Only that field changes (its source_id
+    names it); other fields keep their current canonical values, including changes made
+    since the table was read.
 
     Refused (exit 1) when the entity has no current record. When the canonical record already
     holds the chosen value nothing is published (exit 0).

@@ -22,10 +22,27 @@ from app.core.keys import EntityKey
 from app.core.policy import Policy
 from app.core.vectors import command_id, dominates, increment, merge
 
-__all__ = ["BadEvent", "Decision", "apply_change", "apply_result", "empty_replica"]
+__all__ = ["BadEvent", "Decision", "apply_change", "apply_result", "empty_replica",
+           "operator_source_id"]
 
 Record = dict[str, Any]
 OPERATOR = "operator"  # the system name of an operator's override
+
+
+def operator_source_id(conflict_id: str, field_name: str) -> str:
+    """The ``source_id`` of an override of ``field_name``: the one field the operator set.
+
+    The override carries the whole record the operator read; fields another system changed
+    since that read must not be taken from it (they would be reverted, as decided by
+    ``operator``). Overrides published before this carry the conflict id alone and are decided
+    as they were, so a replay decides them the same way.
+    """
+    return f"{conflict_id}:{field_name}"
+
+
+def _operator_field(event: Record) -> frozenset[str] | None:
+    conflict_id, sep, name = str(event.get("source_id") or "").partition(":")
+    return frozenset({name}) if sep and name else None
 
 
 class BadEvent(ValueError):
@@ -76,6 +93,18 @@ def apply_change(event: Record, state: Record | None, replicas: Record | None,
     systems = _copy_systems(replicas)
     rep = systems.get(system) or empty_replica()
     held = policy.held(system, event["entity"])
+    overridden = _operator_field(event) if system == OPERATOR else None
+    if overridden:
+        # An override sets its one field, against the canonical record as it is now: the
+        # operator is no replica whose last override says what it "holds" (choosing a value
+        # an earlier override set would be dropped as a duplicate), and the override is a
+        # duplicate exactly when the canonical record already holds that value.
+        held, rep = overridden, {**empty_replica(), "source_ts": rep["source_ts"]}
+        if state is not None and state["record"] is not None and \
+                Fingerprint(state["record"]).view(held).content_hash() == \
+                fingerprint.view(held).content_hash():
+            return _dropped("duplicate", event, state, systems,
+                            "the canonical record already holds the operator's value")
     # Echoes and duplicates are judged on the fields the system really stores.
     seen = fingerprint.view(held)
     digest = seen.content_hash() if held else event["content_hash"]
