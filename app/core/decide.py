@@ -150,10 +150,14 @@ def apply_change(event: Record, state: Record | None, replicas: Record | None,
         outcome = "merged"
         record, provenance = dict(state["record"]), dict(state["provenance"])
         current = Fingerprint(record).field_hashes()
+        # The canonical record as S would show it (its defaults and code mappings): what its
+        # report is compared with. Canonical "no terms" and Holded's 0 days are one value.
+        expected = policy.expected_report(system, event["entity"], record)
+        shown = Fingerprint(expected).field_hashes() if expected is not None else current
         for f in payload:
-            if incoming[f] == rep["field_hashes"].get(f) or incoming[f] == current.get(f):
+            if incoming[f] in (rep["field_hashes"].get(f), current.get(f), shown.get(f)):
                 continue  # S did not change it, or both sides agree
-            if current.get(f) == rep["field_hashes"].get(f):
+            if shown.get(f) == rep["field_hashes"].get(f):
                 record[f], provenance[f] = payload[f], prov  # only S changed it
                 continue
             took, policy_used = _settle(event["entity"], f, prov, provenance.get(f), policy,

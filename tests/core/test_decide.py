@@ -372,3 +372,22 @@ def test_the_audit_says_who_changed_which_field_from_what_to_what():
                                'tax_id: "B99999999" -> "B11111111"')
     # A creation has its change event in the history, and no audit line.
     assert not Engine().change(change("odoo", contact())).audit
+
+
+def test_a_stand_in_value_is_no_conflict_when_only_the_system_changed_the_field():
+    # Born in Odoo without payment terms; Holded shows 0 days. Odoo changes the NIF while a
+    # Holded user sets 30 days. Nobody else changed the terms: no conflict, and even Odoo's
+    # ownership of the field must not reject the only change made to it.
+    owned = Policy(routes=FILLS.routes, reported_view=FILLS.reported_view,
+                   held_fields=FILLS.held_fields, owners={"contact.payment_due_days": "odoo"})
+    e = Engine(owned)
+    [write] = e.change(change("odoo", contact(payment_due_days=None))).commands
+    e.outbox.clear()
+    e.result(result_for(write))
+    assert e.change(change("holded", contact(payment_due_days=0), ts=T0 + 1)).outcome == "echo"
+    e.change(change("odoo", contact(payment_due_days=None, tax_id="B00000001"), ts=T0 + 50))
+    e.outbox.clear()  # not yet in Holded
+    d = e.change(change("holded", contact(payment_due_days=30), ts=T0 + 60))
+    assert d.outcome == "merged" and d.conflicts == []
+    assert d.state["record"]["payment_due_days"] == 30
+    assert d.state["record"]["tax_id"] == "B00000001"
