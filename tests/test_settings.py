@@ -97,3 +97,16 @@ def test_a_bad_field_owner_is_refused_with_its_reason(monkeypatch, value, messag
     monkeypatch.setenv("HOLDED_SYNC_FIELD_OWNERS", value)
     with pytest.raises(Exception, match=message):
         load_settings()
+
+
+def test_field_owners_survive_the_environment_a_child_process_is_given(monkeypatch):
+    from app.devrun.process import settings_env
+
+    monkeypatch.setenv("HOLDED_SYNC_SYSTEMS", "holded,odoo")
+    for owners in ("", "contact.tax_id=holded,contact.payment_due_days=odoo"):
+        monkeypatch.setenv("HOLDED_SYNC_FIELD_OWNERS", owners)
+        s = load_settings()
+        for name, value in settings_env(s).items():
+            if name.startswith("HOLDED_SYNC_"):
+                monkeypatch.setenv(name, value)
+        assert load_settings().field_owners == s.field_owners

@@ -43,6 +43,8 @@ def _env_value(value: Any) -> str:
         return value.get_secret_value()
     if isinstance(value, (tuple, list)):
         return ",".join(str(v) for v in value)
+    if isinstance(value, dict):  # field_owners: "contact.tax_id=holded,..."
+        return ",".join(f"{k}={v}" for k, v in value.items())
     return str(value)
 
 
