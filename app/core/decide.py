@@ -170,7 +170,8 @@ def apply_change(event: Record, state: Record | None, replicas: Record | None,
     new_state = {"entity_key": event["entity_key"], "entity": event["entity"], "record": record,
                  "deleted": False, "vector": vector, "provenance": provenance}
     final = fingerprint.derive(record, event["payload"])  # equals Fingerprint(record)
-    holds_final = final.view(held).content_hash() == digest or _reports(policy, system, event, record, digest)
+    holds_final = (final.view(held).content_hash() == digest
+                   or _reports(policy, system, event, record, digest))
     # S holds the merged state only if it sent exactly that; else its own version, and a command
     # brings it the fields it lost.
     rep.update(vector=vector if holds_final else {**base, system: vector[system]},
