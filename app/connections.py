@@ -319,8 +319,13 @@ def held_fields(settings: Settings) -> dict[str, dict[str, frozenset[str]]]:
 
 def reported_view(settings: Settings, live: LiveMapping) -> Callable[[str, str, dict], dict | None]:
     """What a system will report back after we write a record, where its connector knows
-    (Holded fills blanks with its own defaults); the engine expects its echo to match."""
+    (Holded fills blanks with its own defaults, Odoo keeps no province); the engine expects
+    its echo to match."""
     def view(system: str, entity: str, record: dict) -> dict | None:
+        if system == "odoo":
+            from connectors.odoo.mapping import as_reported
+
+            return as_reported(entity, record)
         if system != "holded" or live.version is None:
             return None
         from connectors.holded.inbound import HELD_FIELDS, as_held

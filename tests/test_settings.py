@@ -110,3 +110,42 @@ def test_field_owners_survive_the_environment_a_child_process_is_given(monkeypat
             if name.startswith("HOLDED_SYNC_"):
                 monkeypatch.setenv(name, value)
         assert load_settings().field_owners == s.field_owners
+
+
+def test_a_contact_with_a_province_written_to_odoo_comes_back_as_our_echo(monkeypatch):
+    # Odoo keeps no province (state_id is not mapped): its read-back of a contact with one is
+    # still our own write, not an Odoo edit that drops the province everywhere.
+    from app.connections import engine_policy
+    from app.core.decide import apply_change, apply_result
+    from app.live_mapping import LiveMapping
+    from connectors.odoo.mapping import Catalog, contact_from_odoo, partner_vals
+    from tests.core.factories import change, contact, result_for
+    from tests.mapping.factories import example_mapping
+
+    monkeypatch.setenv("HOLDED_SYNC_SYSTEMS", "holded,odoo")
+    monkeypatch.delenv("HOLDED_SYNC_FIELD_OWNERS", raising=False)
+    policy = engine_policy(load_settings(), LiveMapping())
+    address = {"street": "C/ Mayor 1", "city": "Valencia", "postal_code": "46001",
+               "province": "Valencia", "country_code": "ES"}
+    born = apply_change(change("holded", contact(address=address), key="contact/holded/h1"),
+                        None, None, None, policy)
+    [write] = [c for c in born.commands if c["target_system"] == "odoo"]
+    result = apply_result(result_for(write), born.replicas, None)
+    catalog = Catalog(term_days={2: 30}, country_codes={68: "ES"})
+    partner = partner_vals(write["payload"], catalog, example_mapping())
+    partner.update(country_id=[68, "Spain"], property_payment_term_id=[2, "30 días"])
+    echo = contact_from_odoo(partner, [], catalog)
+    assert echo["address"]["province"] is None
+    d = apply_change(change("odoo", echo, key="contact/holded/h1", ts=1_700_000_000_500),
+                     born.state, result.replicas, None, policy)
+    assert d.outcome == "echo" and not d.commands
+    # An Odoo user moves the customer: the new street is taken, the province Odoo cannot
+    # show is kept, and Holded gets both.
+    moved = {**echo, "address": {**echo["address"], "street": "C/ Nueva 2"}}
+    d = apply_change(change("odoo", moved, key="contact/holded/h1", ts=1_700_000_000_900),
+                     born.state, d.replicas, None, policy)
+    assert d.outcome == "applied"
+    assert d.state["record"]["address"] == {**address, "street": "C/ Nueva 2"}
+    [to_holded] = d.commands
+    assert to_holded["target_system"] == "holded"
+    assert to_holded["payload"]["address"]["province"] == "Valencia"

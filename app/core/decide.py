@@ -134,38 +134,46 @@ def apply_change(event: Record, state: Record | None, replicas: Record | None,
     vector = increment(merge(canonical, base), system)
     prov = {"system": system, "source_ts": ts, "event_id": event["event_id"]}
     conflicts: list[Record] = []
-    if state is None or state["record"] is None or dominates(base, canonical):
+    old = state["record"] if state is not None and state["record"] is not None else None
+    taken: list[str] = []
+    if old is None or dominates(base, canonical):
         outcome = "created" if state is None else "applied"
         changed = [f for f in payload if incoming[f] != rep["field_hashes"].get(f)]
-        if state is None or state["record"] is None:
+        # The canonical record as S would show it (its defaults, code mappings, the parts of a
+        # value it cannot keep), or None when S shows it as it is; only a value with parts
+        # needs it here.
+        expected = policy.expected_report(system, event["entity"], old) \
+            if old is not None and any(isinstance(payload[f], Mapping) for f in changed) else None
+        if old is None:
             record = dict(event["payload"])  # born here: fields it does not hold keep defaults
         else:
             # Only what S changed: a field it reports as before may be S's stand-in for the
             # canonical value (a default it fills in, a code it maps two ways), not a change.
-            record = {**state["record"], **{f: payload[f] for f in changed}}
+            taken = changed
+            record = {**old, **{f: _take(payload[f], old.get(f), expected, f) for f in changed}}
         provenance = {**(state or {}).get("provenance", {}), **{f: prov for f in changed}}
         if state is None:
             provenance = {f: prov for f in record}
     else:
         outcome = "merged"
-        record, provenance = dict(state["record"]), dict(state["provenance"])
+        expected = policy.expected_report(system, event["entity"], old)
+        record, provenance = dict(old), dict(state["provenance"])
         current = Fingerprint(record).field_hashes()
-        # The canonical record as S would show it (its defaults and code mappings): what its
-        # report is compared with. Canonical "no terms" and Holded's 0 days are one value.
-        expected = policy.expected_report(system, event["entity"], record)
+        # S's report is compared with the canonical record as S would show it: canonical "no
+        # terms" and Holded's 0 days are one value.
         shown = Fingerprint(expected).field_hashes() if expected is not None else current
         for f in payload:
             if incoming[f] in (rep["field_hashes"].get(f), current.get(f), shown.get(f)):
                 continue  # S did not change it, or both sides agree
-            if shown.get(f) == rep["field_hashes"].get(f):
-                record[f], provenance[f] = payload[f], prov  # only S changed it
-                continue
-            took, policy_used = _settle(event["entity"], f, prov, provenance.get(f), policy,
-                                        incoming[f], current.get(f, ""))
-            conflicts.append(_conflict(event, f, provenance.get(f), record.get(f), payload[f],
-                                       took, policy_used, vector, ts))
-            if took:
-                record[f], provenance[f] = payload[f], prov
+            if shown.get(f) != rep["field_hashes"].get(f):  # both changed it
+                took, policy_used = _settle(event["entity"], f, prov, provenance.get(f), policy,
+                                            incoming[f], current.get(f, ""))
+                conflicts.append(_conflict(event, f, provenance.get(f), record.get(f),
+                                           payload[f], took, policy_used, vector, ts))
+                if not took:
+                    continue
+            record[f], provenance[f] = _take(payload[f], old.get(f), expected, f), prov
+            taken.append(f)
 
     new_state = {"entity_key": event["entity_key"], "entity": event["entity"], "record": record,
                  "deleted": False, "vector": vector, "provenance": provenance}
@@ -180,7 +188,7 @@ def apply_change(event: Record, state: Record | None, replicas: Record | None,
     systems[system] = rep
     decision = Decision(outcome, new_state, {"systems": systems}, links, conflicts=conflicts)
     _emit_commands(decision, event, policy, final, extra=() if holds_final else (system,))
-    changes = _changes((state or {}).get("record") or {}, record, payload) if state else ""
+    changes = _changes(old or {}, record, taken)
     if outcome == "merged":
         decision.audit.append(_audit(event, "merged", vector,
                                      f"{len(conflicts)} conflicting field(s) settled"
@@ -193,13 +201,27 @@ def apply_change(event: Record, state: Record | None, replicas: Record | None,
 _VALUE_MAX, _DETAIL_MAX = 200, 4000
 
 
-def _changes(old: Record, record: Record, payload: Record) -> str:
+def _take(value: Any, canonical: Any, expected: Record | None, f: str) -> Any:
+    """S's new ``value`` of field ``f``, keeping the parts of the canonical value S cannot hold.
+
+    Where S shows a part of the canonical value otherwise (``expected``: Odoo shows an
+    address without its province) and reports that part as it shows it, S did not change it:
+    the canonical part stays. Without it an Odoo address edit would drop the province."""
+    if expected is None or not isinstance(value, Mapping) or not isinstance(canonical, Mapping):
+        return value
+    shown = expected.get(f)
+    if not isinstance(shown, Mapping):
+        return value
+    kept = {k: canonical[k] for k, v in value.items()
+            if k in canonical and k in shown and shown[k] != canonical[k] and v == shown[k]}
+    return {**value, **kept} if kept else value
+
+
+def _changes(old: Record, record: Record, taken: list[str]) -> str:
     """``field: old -> new`` (canonical JSON) for each field the change set to another value."""
     parts = []
-    for f in sorted(payload):
-        if record.get(f) is not payload[f]:
-            continue  # not taken (kept by a conflict, or S did not change it)
-        before, after = canonical_json(old.get(f)), canonical_json(payload[f])
+    for f in sorted(taken):
+        before, after = canonical_json(old.get(f)), canonical_json(record.get(f))
         if before != after:
             parts.append(f"{f}: {_clip(before)} -> {_clip(after)}")
     return _clip("changed " + "; ".join(parts), _DETAIL_MAX) if parts else ""

@@ -20,7 +20,7 @@ from app.mapping.errors import Unmappable
 from app.mapping.totals import AppliedTax, TaxedLine, check_totals, compute_totals
 from connectors.base import identifiers
 
-__all__ = ["HELD_FIELDS", "Catalog", "contact_from_odoo", "entity_key", "invoice_from_odoo",
+__all__ = ["HELD_FIELDS", "Catalog", "as_reported", "contact_from_odoo", "entity_key", "invoice_from_odoo",
            "m2o_id", "partner_vals", "payment_from_odoo", "payment_register_vals",
            "product_from_odoo"]
 
@@ -177,6 +177,20 @@ def contact_from_odoo(partner: MappingABC[str, Any], banks: list[MappingABC[str,
         "sales_account": None, "purchases_account": None, "default_taxes": [],
         "withholding": None, "tags": [],
     }
+
+
+def as_reported(entity: str, record: MappingABC[str, Any]) -> dict[str, Any] | None:
+    """What Odoo reports back, on its held fields, after we write canonical ``record``; None
+    when that is the record itself. A contact's address comes back without its province
+    (``state_id`` is not mapped), so the echo of a contact with one is still our echo."""
+    if entity != "contact":
+        return None
+    out = {k: record.get(k) for k in HELD_FIELDS["contact"]}
+    address = out["address"]
+    if address:
+        address = {**address, "province": None}
+        out["address"] = address if any(address.values()) else None
+    return out
 
 
 def product_from_odoo(template: MappingABC[str, Any], catalog: Catalog, mapping: Mapping
