@@ -185,7 +185,11 @@ def as_reported(entity: str, record: MappingABC[str, Any]) -> dict[str, Any] | N
     (``state_id`` is not mapped), so the echo of a contact with one is still our echo."""
     if entity != "contact":
         return None
-    out = {k: record.get(k) for k in HELD_FIELDS["contact"]}
+    # In the record's own order, never the set's: the order varies with the process's hash
+    # seed, and the replicas it ends up in must encode alike in every worker and replay.
+    held = HELD_FIELDS["contact"]
+    out = {k: v for k, v in record.items() if k in held}
+    out.update((k, None) for k in sorted(held - out.keys()))
     address = out["address"]
     if address:
         address = {**address, "province": None}
