@@ -103,6 +103,7 @@ class HoldedLookup:
         self._client = client
         self._contacts: dict[str, str] = _Recent(remembered)
         self._skus: dict[str, str] = {}
+        self._sku_of: dict[str, str] = {}  # product id -> the sku last written or found for it
         self._documents: dict[str, DocumentRef] = _Recent(remembered)
         self._catalogue = SingleFlight(self._scan_products)
 
@@ -115,7 +116,13 @@ class HoldedLookup:
         self._contacts[entity_key] = contact_id
 
     def remember_product(self, sku: str, product_id: str) -> None:
+        """``sku`` is now the sku of ``product_id``: any other sku cached for that id is its
+        old one (renamed in the ERP), and must not find this product again."""
+        stale = self._sku_of.get(product_id)
+        if stale is not None and stale != sku and self._skus.get(stale) == product_id:
+            del self._skus[stale]
         self._skus[sku] = product_id
+        self._sku_of[product_id] = sku
 
     def remember_document(self, entity_key: str, ref: DocumentRef) -> None:
         self._documents[entity_key] = ref
@@ -200,5 +207,6 @@ class HoldedLookup:
             for item in [product, *(product.get("variants") or [])]:
                 if item.get("sku"):
                     seen.setdefault(str(item["sku"]), str(item.get("id") or product["id"]))
-        self._skus.update(seen)
+        for sku, product_id in seen.items():
+            self.remember_product(sku, product_id)
         logger.debug("catalogue scan: %d skus", len(seen))

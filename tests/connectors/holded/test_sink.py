@@ -15,6 +15,7 @@ from connectors.holded.sandbox import SandboxServer, start_sandbox
 from connectors.holded.sink import DependencyPending, HoldedSink, MemoryLedger
 from tests.connectors.holded.sink_support import (
     KEY, command, contact, contact_command, fast_sandbox_lists, invoice, invoice_commands, line, make_client, make_sink,
+    product,
     product_command,
 )
 from tests.mapping.factories import example_data, example_mapping
@@ -499,3 +500,21 @@ async def test_a_value_cleared_in_the_erp_is_cleared_in_holded(
     assert (now["iban"], now["code"], now["phone"], now["defaults"]["dueDays"]) == ("", "", "", 0)
     expected = Fingerprint(as_held("contact", cleared, mapping)).content_hash()
     assert held_contact_hash(now, mapping) == expected  # the poller's report is our echo
+
+
+async def test_a_sku_renamed_in_the_erp_is_not_matched_by_its_old_sku(
+        sink: HoldedSink, sandbox: SandboxServer) -> None:
+    """Product A's SKU changes from SKU-1 to SKU-1B; later product B is created with SKU-1.
+    B gets a Holded product of its own, not A's (renamed) product overwritten."""
+    first = (await sink.execute(product_command(1))).result
+    renamed = product_command(1, version=2, links={"holded": first["target_id"]})
+    renamed["payload"]["sku"] = "SKU-1B"
+    assert (await sink.execute(renamed)).result["status"] == "succeeded"
+    newcomer = command("product", "product/odoo/99", {**product(99), "sku": "SKU-1"})
+    result = (await sink.execute(newcomer)).result
+    assert result["status"] == "succeeded"
+    assert result["target_id"] != first["target_id"]
+    [a] = await sandbox.all("products", sku="SKU-1B")
+    assert (a["id"], a["name"]) == (first["target_id"], "Producto 1")
+    [b] = await sandbox.all("products", sku="SKU-1")
+    assert b["name"] == "Producto 99"
