@@ -29,7 +29,7 @@ from app.core.keys import EntityKey, KeyError_
 from app.mapping import Mapping, TaxKind, Unmappable
 from app.mapping.totals import AppliedTax, TaxedLine, compute_totals
 from connectors.base import identifiers
-from connectors.holded.mapping import SYNC_KEY_FIELD
+from connectors.holded.mapping import SYNC_KEY_FIELD, holded_iban, holded_tax_id
 
 __all__ = [
     "HELD_FIELDS", "SYSTEM", "PAYMENT_MARKER", "CONTACT_KINDS", "DOC_TYPES_IN",
@@ -429,7 +429,8 @@ def as_held(entity: str, record: MappingABC[str, Any], mapping: Mapping) -> dict
     """What a Holded read-back of canonical ``record`` shows on the held fields.
 
     Holded fills blanks with its defaults (language "es", 0 due days, the "general" tax
-    operation), a NIF and an IBAN read in their one spelling (connectors.base.identifiers), maps several canonical codes to one of its own (``nosujeto`` is both
+    operation), holds the tax id and IBAN as the sink normalised them, maps several
+    canonical codes to one of its own (``nosujeto`` is both
     not_subject and reverse_charge) and derives a payment's treasury from its method. Compare
     ``as_held(x)`` with ``project(inbound record)`` to recognise an echo.
     """
@@ -446,7 +447,8 @@ def as_held(entity: str, record: MappingABC[str, Any], mapping: Mapping) -> dict
         return code_map.to_canonical(back) if back is not None else code
 
     if entity == "contact":
-        out["tax_id"], out["iban"] = identifiers.tax_id(out["tax_id"]), identifiers.iban(out["iban"])
+        out["tax_id"] = holded_tax_id(out["tax_id"])  # written normalised (map_contact)
+        out["iban"] = holded_iban(out["iban"])
         for name, default in _CONTACT_READ_DEFAULTS.items():
             if out[name] is None:
                 out[name] = default

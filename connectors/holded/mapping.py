@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import re
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -26,7 +27,7 @@ from app.mapping.totals import TaxedLine, Totals, check_totals, compute_totals
 __all__ = [
     "SYNC_KEY_FIELD", "DOC_TYPES", "DocumentRefs", "PaymentRefs", "HoldedRequest",
     "epoch_seconds", "payment_marker", "map_invoice", "map_contact", "contact_update_body",
-    "map_product", "map_payment",
+    "map_product", "map_payment", "holded_tax_id", "holded_iban",
 ]
 
 SYNC_KEY_FIELD = "holded_sync_key"
@@ -158,6 +159,31 @@ def _line(r: Resolver, line: MappingABC[str, Any], refs: DocumentRefs
     return item, taxed
 
 
+_SEPARATORS = re.compile(r"[\s.\-/]+")
+# A Spanish NIF once separators are gone: DNI 12345678Z, NIE X1234567L, CIF B12345678 / Q2826000H.
+_SPANISH_NIF = re.compile(r"[0-9A-Z][0-9]{7}[0-9A-Z]")
+
+
+def holded_tax_id(value: str | None) -> str | None:
+    """The NIF/VAT id as Holded's ``code`` holds it: upper case, without blanks, dots, dashes
+    or slashes, and a Spanish NIF without the ``ES`` VAT prefix (ERPs such as Odoo store
+    ``ESB12345678``; Holded's NIF field, the 347 and the SII want ``B12345678``). A foreign
+    VAT id keeps its country prefix (``FR12345678901``), as intra-EU operations need it."""
+    if value is None:
+        return None
+    code = _SEPARATORS.sub("", value).upper()
+    if code.startswith("ES") and _SPANISH_NIF.fullmatch(code[2:]):
+        code = code[2:]
+    return code or None
+
+
+def holded_iban(value: str | None) -> str | None:
+    """An IBAN in its electronic form (no blanks, upper case), as SEPA files carry it."""
+    if value is None:
+        return None
+    return re.sub(r"\s+", "", value).upper() or None
+
+
 def map_contact(contact: MappingABC[str, Any], *, entity_key: str, mapping: Mapping
                 ) -> HoldedRequest:
     """``POST /contacts``; ``CustomId`` carries the entity key so the link can be rebuilt."""
@@ -166,11 +192,11 @@ def map_contact(contact: MappingABC[str, Any], *, entity_key: str, mapping: Mapp
         "CustomId": entity_key,
         "name": contact["name"],
         "tradeName": contact.get("trade_name"),
-        "code": contact.get("tax_id"),
+        "code": holded_tax_id(contact.get("tax_id")),
         "email": contact.get("email"),
         "phone": contact.get("phone"),
         "mobile": contact.get("mobile"),
-        "iban": contact.get("iban"),
+        "iban": holded_iban(contact.get("iban")),
         "swift": contact.get("swift"),
         "type": CONTACT_TYPES[contact["kind"]],
         "isperson": bool(contact.get("is_person")),

@@ -151,6 +151,25 @@ def test_contact_payload() -> None:
     }
 
 
+@pytest.mark.parametrize(("erp", "holded"), [
+    ("ESB12345678", "B12345678"),        # Odoo stores Spanish NIFs with the VAT prefix
+    ("es b-1234567.8", "B12345678"),
+    (" 12345678z ", "12345678Z"),
+    ("ES X1234567L", "X1234567L"),       # NIE
+    ("fr 12 345678901", "FR12345678901"),  # a foreign VAT id keeps its prefix
+    ("ES1234", "ES1234"),                 # not a Spanish NIF after the prefix: left as it is
+])
+def test_contact_tax_id_is_written_as_holded_holds_a_nif(erp: str, holded: str) -> None:
+    request = map_contact(contact(tax_id=erp), entity_key="k", mapping=example_mapping())
+    assert request.body["code"] == holded
+
+
+def test_contact_iban_is_written_in_electronic_form() -> None:
+    request = map_contact(contact(iban="es91 2100 0418 4502 0005 1332"), entity_key="k",
+                          mapping=example_mapping())
+    assert request.body["iban"] == "ES9121000418450200051332"
+
+
 def test_contact_with_unmapped_codes() -> None:
     with pytest.raises(Unmappable) as caught:
         map_contact(contact(payment_method="bizum", default_taxes=["iva_99"], currency="JPY"),

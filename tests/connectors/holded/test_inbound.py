@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from decimal import Decimal as D
 from typing import Any
 
@@ -20,13 +20,12 @@ from hypothesis import strategies as st
 from app.avro import codec
 from app.mapping import Mapping, Unmappable
 from app.mapping.totals import AppliedTax, TaxedLine, compute_totals
-from connectors.base import identifiers
 from connectors.base.limiter import RateLimit, TokenBucket
 from connectors.base.retry import RetryPolicy
 from connectors.holded import inbound
 from connectors.holded.client import HoldedClient
 from connectors.holded.mapping import (
-    DocumentRefs, PaymentRefs, map_contact, map_invoice, map_payment,
+    DocumentRefs, PaymentRefs, holded_tax_id, map_contact, map_invoice, map_payment,
 )
 from connectors.holded.sandbox import SandboxServer, start_sandbox
 from connectors.holded.source import fetch_change
@@ -310,21 +309,24 @@ ADDRESS = st.builds(
 EXACT_REGIMES = ["general", "intra_eu", "export", "equivalence_surcharge", "exempt", "not_subject"]
 
 
-def spelled(one_spelling: Callable[[Any], str | None]) -> st.SearchStrategy[str]:
-    """Identifier text; ``explicit`` contacts hold it in the one spelling Holded reads back."""
-    return TEXT.map(one_spelling).filter(lambda v: v is not None and one_spelling(v) == v)
+# Tax ids and IBANs as the sink writes them (upper case, no separators, no ES prefix on a
+# Spanish NIF): Holded holds these exactly as written.
+NORMAL_TAX_ID = st.from_regex(r"\A[A-Z0-9]{1,14}\Z").filter(lambda t: holded_tax_id(t) == t)
+NORMAL_IBAN = st.from_regex(r"\A[A-Z]{2}[0-9]{2}[A-Z0-9]{4,30}\Z")
 
 
 def contacts(*, explicit: bool) -> st.SearchStrategy[dict[str, Any]]:
-    """Canonical contacts; ``explicit`` leaves out the blanks Holded fills with its defaults."""
+    """Canonical contacts; ``explicit`` leaves out the blanks Holded fills with its defaults
+    and the tax ids and IBANs the sink writes normalised."""
     maybe = (lambda s: s) if explicit else (lambda s: st.none() | s)
-    ids = spelled if explicit else (lambda _: TEXT)  # as typed: as_held says how they read back
     return st.builds(
         contact,
         kind=st.sampled_from(["customer", "supplier", "customer_and_supplier", "lead"]),
-        name=TEXT, trade_name=st.none() | TEXT, tax_id=st.none() | ids(identifiers.tax_id),
+        name=TEXT, trade_name=st.none() | TEXT,
+        tax_id=st.none() | (NORMAL_TAX_ID if explicit else TEXT),
         is_person=st.booleans(), email=st.none() | TEXT, phone=st.none() | TEXT,
-        mobile=st.none() | TEXT, iban=st.none() | ids(identifiers.iban), swift=st.none() | TEXT,
+        mobile=st.none() | TEXT, iban=st.none() | (NORMAL_IBAN if explicit else TEXT),
+        swift=st.none() | TEXT,
         address=st.none() | (ADDRESS.filter(lambda a: any(a.values())) if explicit else ADDRESS),
         tax_regime=maybe(st.sampled_from(EXACT_REGIMES if explicit
                                          else [*EXACT_REGIMES, "reverse_charge"])),
