@@ -95,13 +95,22 @@ def check_document(request: HoldedRequest, stored: MappingABC[str, Any], *, enti
     return found
 
 
+# What an accountant relies on in a contact besides its name: the NIF (347, SII, every
+# invoice printed), customer or supplier, person or company (IRPF), the IBAN (remittances).
+_CONTACT_CHECKED = ("code", "type", "isperson", "iban")
+
+
 def check_contact(request: HoldedRequest, stored: MappingABC[str, Any]) -> list[Mismatch]:
-    """The external id the next search depends on, and the name."""
+    """The external id the next search depends on, the name, and the NIF, type, person flag
+    and IBAN that were sent (Holded drops a field it does not take and still answers 2xx)."""
     found = []
     if stored.get("customId") != request.body.get("CustomId"):
         found.append(Mismatch("customId", request.body.get("CustomId"), stored.get("customId")))
     if stored.get("name") != request.body.get("name"):
         found.append(Mismatch("name", request.body.get("name"), stored.get("name")))
+    for name in _CONTACT_CHECKED:
+        if name in request.body and stored.get(name) != request.body[name]:
+            found.append(Mismatch(name, request.body[name], stored.get(name)))
     return found
 
 

@@ -518,3 +518,30 @@ async def test_a_sku_renamed_in_the_erp_is_not_matched_by_its_old_sku(
     assert (a["id"], a["name"]) == (first["target_id"], "Producto 1")
     [b] = await sandbox.all("products", sku="SKU-1")
     assert b["name"] == "Producto 99"
+
+
+class DropContactCode(httpx.AsyncBaseTransport):
+    """Holded drops a contact field it does not take (here the NIF) and still answers 201."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith("/contacts"):
+            import json
+            body = json.loads(request.content)
+            body.pop("code", None)
+            content = json.dumps(body).encode()
+            request = httpx.Request(request.method, request.url, content=content,
+                                    headers={**request.headers, "content-length": str(len(content))})
+        return await self.inner.handle_async_request(request)
+
+
+async def test_a_contact_whose_nif_holded_did_not_keep_is_a_conflict(sandbox: SandboxServer) -> None:
+    async with httpx.AsyncClient(transport=DropContactCode(), timeout=10) as http:
+        sink = make_sink(make_client(sandbox, http))
+        outcome = await sink.execute(contact_command(3))
+    assert outcome.result["status"] == "failed"
+    [conflict] = outcome.conflicts
+    assert (conflict["field"], conflict["canonical_value"], conflict["incoming_value"]) == (
+        "code", '"B00000003"', '""')
