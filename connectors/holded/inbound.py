@@ -29,7 +29,7 @@ from app.core.keys import EntityKey, KeyError_
 from app.mapping import Mapping, TaxKind, Unmappable
 from app.mapping.totals import AppliedTax, TaxedLine, compute_totals
 from connectors.base import identifiers
-from connectors.holded.mapping import SYNC_KEY_FIELD, holded_iban, holded_tax_id
+from connectors.holded.mapping import SYNC_KEY_FIELD, holded_iban, holded_language, holded_tax_id
 
 __all__ = [
     "HELD_FIELDS", "SYSTEM", "PAYMENT_MARKER", "CONTACT_KINDS", "DOC_TYPES_IN",
@@ -449,6 +449,7 @@ def as_held(entity: str, record: MappingABC[str, Any], mapping: Mapping) -> dict
     if entity == "contact":
         out["tax_id"] = holded_tax_id(out["tax_id"])  # written normalised (map_contact)
         out["iban"] = holded_iban(out["iban"])
+        out["language"] = holded_language(out["language"])  # one Holded has not: its default
         for name, default in _CONTACT_READ_DEFAULTS.items():
             if out[name] is None:
                 out[name] = default

@@ -27,11 +27,14 @@ from app.mapping.totals import TaxedLine, Totals, check_totals, compute_totals
 __all__ = [
     "SYNC_KEY_FIELD", "DOC_TYPES", "DocumentRefs", "PaymentRefs", "HoldedRequest",
     "epoch_seconds", "payment_marker", "map_invoice", "map_contact", "contact_update_body",
-    "map_product", "map_payment", "holded_tax_id", "holded_iban",
+    "map_product", "map_payment", "holded_tax_id", "holded_iban", "holded_language",
+    "HOLDED_LANGUAGES",
 ]
 
 SYNC_KEY_FIELD = "holded_sync_key"
 DOC_TYPES = {"invoice": "invoice", "credit_note": "creditnote", "sales_receipt": "salesreceipt"}
+# The contact languages Holded documents for ``defaults.language`` (holded-api.md, 2.1).
+HOLDED_LANGUAGES = frozenset({"es", "en", "fr", "de", "it", "ca", "eu"})
 CONTACT_TYPES = {"customer": "client", "supplier": "supplier",
                  "customer_and_supplier": "client", "lead": "lead"}
 _SALES_TAX_KINDS = (TaxKind.VAT, TaxKind.EQUIVALENCE_SURCHARGE)
@@ -184,6 +187,14 @@ def holded_iban(value: str | None) -> str | None:
     return re.sub(r"\s+", "", value).upper() or None
 
 
+def holded_language(value: str | None) -> str | None:
+    """A contact language Holded takes, else None (Holded's default, ``es``): Odoo's Galician
+    (``gl``) or Portuguese (``pt``) would be refused, and the contact with all its invoices
+    with it."""
+    code = (value or "").strip().lower()
+    return code if code in HOLDED_LANGUAGES else None
+
+
 def map_contact(contact: MappingABC[str, Any], *, entity_key: str, mapping: Mapping
                 ) -> HoldedRequest:
     """``POST /contacts``; ``CustomId`` carries the entity key so the link can be rebuilt."""
@@ -244,7 +255,7 @@ def _contact_defaults(r: Resolver, contact: MappingABC[str, Any]) -> dict[str, A
             (sales if scope is TaxScope.SALES else purchases).append(found[1])
     defaults: dict[str, Any] = {
         "currency": (r.currency(contact.get("currency") or "EUR", "currency") or "").lower(),
-        "language": contact.get("language"),
+        "language": holded_language(contact.get("language")),
         "dueDays": contact.get("payment_due_days"),
     }
     if contact.get("payment_method"):

@@ -39,8 +39,19 @@ def _enum(body: dict[str, Any], name: str, allowed: tuple[str, ...]) -> None:
         raise BadRequest(f"Invalid {name}")
 
 
+LANGUAGES = ("es", "en", "fr", "de", "it", "ca", "eu")
+
+
 def _read_defaults(written: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
-    """Map the write shape of ``defaults`` to the (different) read shape."""
+    """Map the write shape of ``defaults`` to the (different) read shape.
+
+    The documented enums are enforced: ``language`` one of es/en/fr/de/it/ca/eu and
+    ``currency`` a lower-case ISO code (``eur``)."""
+    _enum(written, "language", LANGUAGES)
+    currency = written.get("currency")
+    if "currency" in written and not (isinstance(currency, str) and len(currency) == 3
+                                      and currency.isalpha() and currency.islower()):
+        raise BadRequest("Invalid currency")
     out = dict(old)
     renames = {"expensesAccountRecord": "expensesAccount", "salesTax": "tax", "dueDays": "dueDays",
                "paymentMethod": "paymentMethod", "discount": "discount", "language": "language",

@@ -170,6 +170,15 @@ def test_contact_iban_is_written_in_electronic_form() -> None:
     assert request.body["iban"] == "ES9121000418450200051332"
 
 
+def test_contact_language_holded_does_not_have_is_left_to_holded() -> None:
+    """Odoo's gl_ES reaches the canonical contact as gl: Holded documents es/en/fr/de/it/ca/eu
+    only, so the contact goes without a language (Holded's es) instead of being refused."""
+    request = map_contact(contact(language="gl"), entity_key="k", mapping=example_mapping())
+    assert "language" not in request.body["defaults"]
+    from connectors.holded.inbound import as_held
+    assert as_held("contact", contact(language="gl"), example_mapping())["language"] == "es"
+
+
 def test_contact_with_unmapped_codes() -> None:
     with pytest.raises(Unmappable) as caught:
         map_contact(contact(payment_method="bizum", default_taxes=["iva_99"], currency="JPY"),

@@ -129,6 +129,14 @@ async def test_contact_type_outside_the_documented_set_is_rejected(v1: httpx.Asy
     assert response.status_code == 400 and response.json()["status"] == 0
 
 
+@pytest.mark.parametrize("defaults", [{"language": "gl"}, {"language": "ES"}, {"currency": "EUR"},
+                                      {"currency": "euro"}])
+async def test_contact_defaults_outside_the_documented_values_are_rejected(
+        v1: httpx.AsyncClient, defaults: dict) -> None:
+    response = await v1.post("/contacts", json={"name": "X", "defaults": defaults})
+    assert response.status_code == 400 and response.json()["status"] == 0
+
+
 # --- v1 paging: fixed 500 per page, ends with an empty array ---------------------------------
 async def test_contacts_paginate_500_per_page_then_empty(sandbox: SandboxServer, v1: httpx.AsyncClient) -> None:
     await sandbox.insert("contacts", [{"name": f"C{i:04d}", "customId": f"c/{i}"} for i in range(1200)])
