@@ -20,7 +20,7 @@ from connectors.base.errors import ConnectorError, RateLimited, RetryableError
 from connectors.base.limiter import Lane
 from connectors.base.retry import RetryPolicy
 from connectors.holded.client import HoldedClient
-from connectors.holded.errors import UnexpectedContent
+from connectors.holded.errors import NotFound, UnexpectedContent
 from connectors.holded.inbound import held_contact_hash
 from connectors.holded.lookup import DocumentRef, HoldedLookup
 from connectors.holded.mapping import (
@@ -138,9 +138,19 @@ class Writers:
         contacts, lane = self.client.contacts, ctx.lane
         target = ctx.known_target or await self.lookup.contact_id(ctx.key, lane)
         if target is not None:
-            await self._unseen_edit_guard(ctx, target)
-            await contacts.update(target, contact_update_body(request.body), lane=lane)
-        else:
+            try:
+                await self._unseen_edit_guard(ctx, target)
+                await contacts.update(target, contact_update_body(request.body), lane=lane)
+            except NotFound:
+                # Deleted in Holded since it was linked: searched again by CustomId, and only
+                # then created anew (its invoices need it), never left failing for good.
+                logger.warning("%s: Holded contact %s is gone; searching by CustomId",
+                               ctx.key, target)
+                self.lookup.forget_contact(ctx.key)
+                target = await self.lookup.contact_id(ctx.key, lane, cached=False)
+                if target is not None:
+                    await contacts.update(target, contact_update_body(request.body), lane=lane)
+        if target is None:
             target = await self.create_safely(
                 lambda: contacts.create(request.body, lane=lane),
                 lambda: self.lookup.contact_id(ctx.key, lane))
@@ -178,8 +188,16 @@ class Writers:
         if target is not None:
             body = dict(request.body)
             body["subtotal"] = body.pop("price")  # Holded's update body calls the price subtotal
-            await products.update(target, body, lane=lane)
-        else:
+            try:
+                await products.update(target, body, lane=lane)
+            except NotFound:
+                # Deleted in Holded since it was linked: searched again by sku, then created.
+                logger.warning("%s: Holded product %s is gone; searching by sku", ctx.key, target)
+                self.lookup.forget_product(sku)
+                target = await self.lookup.product_id(sku, lane, cached=False)
+                if target is not None:
+                    await products.update(target, body, lane=lane)
+        if target is None:
             target = await self.create_safely(
                 lambda: products.create(request.body, lane=lane),
                 lambda: self.lookup.product_id(sku, lane))

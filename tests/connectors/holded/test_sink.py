@@ -545,3 +545,30 @@ async def test_a_contact_whose_nif_holded_did_not_keep_is_a_conflict(sandbox: Sa
     [conflict] = outcome.conflicts
     assert (conflict["field"], conflict["canonical_value"], conflict["incoming_value"]) == (
         "code", '"B00000003"', '""')
+
+
+async def test_a_linked_contact_deleted_in_holded_is_created_again(
+        sink: HoldedSink, sandbox: SandboxServer) -> None:
+    """The accountant deletes a synced contact in Holded; the next change from the ERP must
+    not fail for good (and leave every later invoice of the customer waiting on it)."""
+    first = (await sink.execute(contact_command(8))).result
+    await sandbox.store.delete("contacts", first["target_id"])
+    again = contact_command(8, version=2, links={"holded": first["target_id"]})
+    again["payload"]["email"] = "nuevo@example.es"
+    again["base_hash"] = "what-the-engine-last-read"  # the unseen-edit guard reads it first
+    result = (await sink.execute(again)).result
+    assert result["status"] == "succeeded", result["reason"]
+    [stored] = await sandbox.all("contacts", customId="contact/odoo/8")
+    assert (stored["id"], stored["email"]) == (result["target_id"], "nuevo@example.es")
+    assert result["target_id"] != first["target_id"]
+
+
+async def test_a_linked_product_deleted_in_holded_is_created_again(
+        sink: HoldedSink, sandbox: SandboxServer) -> None:
+    first = (await sink.execute(product_command(4))).result
+    await sandbox.store.delete("products", first["target_id"])
+    again = product_command(4, version=2, links={"holded": first["target_id"]})
+    result = (await sink.execute(again)).result
+    assert result["status"] == "succeeded", result["reason"]
+    [stored] = await sandbox.all("products", sku="SKU-4")
+    assert stored["id"] == result["target_id"] != first["target_id"]
