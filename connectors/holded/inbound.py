@@ -28,7 +28,6 @@ from typing import Any
 from app.core.keys import EntityKey, KeyError_
 from app.mapping import Mapping, TaxKind, Unmappable
 from app.mapping.totals import AppliedTax, TaxedLine, compute_totals
-from connectors.base import identifiers
 from connectors.holded.mapping import SYNC_KEY_FIELD, holded_iban, holded_language, holded_tax_id
 
 __all__ = [
@@ -207,12 +206,12 @@ def contact_from_holded(record: MappingABC[str, Any], *, mapping: Mapping) -> di
         "kind": CONTACT_KINDS.get(str(record.get("type") or "client"), "customer"),
         "name": str(record.get("name") or ""),
         "trade_name": clean_text(record.get("tradeName")),
-        "tax_id": identifiers.tax_id(record.get("code")),
+        "tax_id": holded_tax_id(clean_text(record.get("code"))),  # as the sink writes it
         "is_person": bool(record.get("isperson")),
         "email": clean_text(record.get("email")),
         "phone": clean_text(record.get("phone")),
         "mobile": clean_text(record.get("mobile")),
-        "iban": identifiers.iban(record.get("iban")),
+        "iban": holded_iban(clean_text(record.get("iban"))),  # Holded may show it grouped
         "swift": clean_text(record.get("swift")),
         "address": _address(record.get("billAddress")),
         "tax_regime": c.code("tax_regimes", record.get("taxOperation"), "taxOperation"),

@@ -18,7 +18,7 @@ from typing import Any
 from app.core.hashing import canonical_json
 from app.mapping import Mapping, TaxKind
 from connectors.holded.lookup import sync_key_of
-from connectors.holded.mapping import HoldedRequest
+from connectors.holded.mapping import HoldedRequest, holded_iban, holded_tax_id
 
 __all__ = ["Mismatch", "conflicts", "check_contact", "check_document", "check_product", "cents"]
 
@@ -98,6 +98,7 @@ def check_document(request: HoldedRequest, stored: MappingABC[str, Any], *, enti
 # What an accountant relies on in a contact besides its name: the NIF (347, SII, every
 # invoice printed), customer or supplier, person or company (IRPF), the IBAN (remittances).
 _CONTACT_CHECKED = ("code", "type", "isperson", "iban")
+_FORMATTED = {"code": holded_tax_id, "iban": holded_iban}
 
 
 def check_contact(request: HoldedRequest, stored: MappingABC[str, Any]) -> list[Mismatch]:
@@ -109,8 +110,13 @@ def check_contact(request: HoldedRequest, stored: MappingABC[str, Any]) -> list[
     if stored.get("name") != request.body.get("name"):
         found.append(Mismatch("name", request.body.get("name"), stored.get("name")))
     for name in _CONTACT_CHECKED:
-        if name in request.body and stored.get(name) != request.body[name]:
-            found.append(Mismatch(name, request.body[name], stored.get(name)))
+        if name not in request.body:
+            continue
+        sent, got = request.body[name], stored.get(name)
+        if name in _FORMATTED and isinstance(got, str):
+            got = _FORMATTED[name](got)  # Holded may show them grouped (ES91 2100 ...)
+        if got != sent:
+            found.append(Mismatch(name, sent, stored.get(name)))
     return found
 
 

@@ -442,3 +442,11 @@ def test_a_nif_and_an_iban_read_in_their_one_spelling() -> None:
               "iban": "es76 2077 0024 0031 0257 5766", "type": "client", "defaults": {}}
     out = inbound.contact_from_holded(record, mapping=MAPPING)
     assert (out["tax_id"], out["iban"]) == ("B12345674", "ES7620770024003102575766")
+
+
+def test_a_grouped_iban_or_spaced_nif_read_from_holded_is_the_form_the_sink_writes() -> None:
+    record = {"id": "6a0000000000000000000001", "name": "Sol", "type": "client",
+              "code": "esb 12345678", "iban": "ES91 2100 0418 4502 0005 1332",
+              "defaults": {"currency": "eur"}}
+    canonical = inbound.contact_from_holded(record, mapping=MAPPING)
+    assert (canonical["tax_id"], canonical["iban"]) == ("B12345678", "ES9121000418450200051332")

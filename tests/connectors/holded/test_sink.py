@@ -572,3 +572,14 @@ async def test_a_linked_product_deleted_in_holded_is_created_again(
     assert result["status"] == "succeeded", result["reason"]
     [stored] = await sandbox.all("products", sku="SKU-4")
     assert stored["id"] == result["target_id"] != first["target_id"]
+
+
+def test_contact_read_back_tolerates_holded_grouping_the_iban() -> None:
+    from connectors.holded.mapping import map_contact
+    from connectors.holded.sink_verify import check_contact
+    payload = {**contact(5), "iban": "ES9121000418450200051332"}
+    request = map_contact(payload, entity_key="contact/odoo/5", mapping=example_mapping())
+    stored = {"customId": "contact/odoo/5", "name": payload["name"], "code": "B00000005",
+              "type": "client", "isperson": False, "iban": "ES91 2100 0418 4502 0005 1332"}
+    assert check_contact(request, stored) == []
+    assert [m.field for m in check_contact(request, {**stored, "iban": ""})] == ["iban"]
