@@ -14,7 +14,7 @@ from typing import Any
 
 __all__ = ["iban", "tax_id"]
 
-_SEPARATORS = re.compile(r"[\s.\-]+")
+_SEPARATORS = re.compile(r"[\s.\-/]+")
 
 
 def iban(value: Any) -> str | None:
@@ -25,7 +25,7 @@ def iban(value: Any) -> str | None:
 
 
 def tax_id(value: Any) -> str | None:
-    """A tax id (NIF, CIF, VAT number) without spaces, dots or dashes, upper case; None when
+    """A tax id (NIF, CIF, VAT number) without spaces, dots, dashes or slashes, upper case; None when
     empty. A country prefix ("ESB12345674") is kept: it is part of what the system holds."""
     if value is None or value is False:
         return None

@@ -23,6 +23,7 @@ from typing import Any
 from app.mapping import Mapping, TaxKind, TaxScope
 from app.mapping.resolve import Resolver
 from app.mapping.totals import TaxedLine, Totals, check_totals, compute_totals
+from connectors.base import identifiers
 
 __all__ = [
     "SYNC_KEY_FIELD", "DOC_TYPES", "DocumentRefs", "PaymentRefs", "HoldedRequest",
@@ -162,29 +163,23 @@ def _line(r: Resolver, line: MappingABC[str, Any], refs: DocumentRefs
     return item, taxed
 
 
-_SEPARATORS = re.compile(r"[\s.\-/]+")
 # A Spanish NIF once separators are gone: DNI 12345678Z, NIE X1234567L, CIF B12345678 / Q2826000H.
 _SPANISH_NIF = re.compile(r"[0-9A-Z][0-9]{7}[0-9A-Z]")
 
 
 def holded_tax_id(value: str | None) -> str | None:
-    """The NIF/VAT id as Holded's ``code`` holds it: upper case, without blanks, dots, dashes
-    or slashes, and a Spanish NIF without the ``ES`` VAT prefix (ERPs such as Odoo store
-    ``ESB12345678``; Holded's NIF field, the 347 and the SII want ``B12345678``). A foreign
-    VAT id keeps its country prefix (``FR12345678901``), as intra-EU operations need it."""
-    if value is None:
-        return None
-    code = _SEPARATORS.sub("", value).upper()
-    if code.startswith("ES") and _SPANISH_NIF.fullmatch(code[2:]):
+    """The NIF/VAT id as Holded's ``code`` holds it: the one spelling of
+    ``connectors.base.identifiers``, and a Spanish NIF without the ``ES`` VAT prefix (ERPs such
+    as Odoo store ``ESB12345678``; Holded's NIF field, the 347 and the SII want ``B12345678``).
+    A foreign VAT id keeps its country prefix (``FR12345678901``), as intra-EU operations
+    need it."""
+    code = identifiers.tax_id(value)
+    if code and code.startswith("ES") and _SPANISH_NIF.fullmatch(code[2:]):
         code = code[2:]
-    return code or None
+    return code
 
 
-def holded_iban(value: str | None) -> str | None:
-    """An IBAN in its electronic form (no blanks, upper case), as SEPA files carry it."""
-    if value is None:
-        return None
-    return re.sub(r"\s+", "", value).upper() or None
+holded_iban = identifiers.iban  # the electronic form (no blanks, upper case), as SEPA files carry it
 
 
 def holded_language(value: str | None) -> str | None:
