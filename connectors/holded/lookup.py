@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -207,6 +208,10 @@ class HoldedLookup:
             for item in [product, *(product.get("variants") or [])]:
                 if item.get("sku"):
                     seen.setdefault(str(item["sku"]), str(item.get("id") or product["id"]))
+        skus_per_id = Counter(seen.values())
         for sku, product_id in seen.items():
-            self.remember_product(sku, product_id)
+            if skus_per_id[product_id] == 1:
+                self.remember_product(sku, product_id)  # drops a renamed product's old sku
+            else:  # a product and its variants without ids of their own: every sku is current
+                self._skus[sku] = product_id
         logger.debug("catalogue scan: %d skus", len(seen))

@@ -29,3 +29,17 @@ async def test_found_ids_are_remembered_up_to_a_bound_then_searched_again() -> N
     assert contacts.searches == ["a", "b"]
     assert await lookup.contact_id("a", "realtime") == "id-a"
     assert contacts.searches == ["a", "b", "a"]  # searched again, nothing wrong remembered
+
+
+class Products:
+    """Holded's product list: one product whose variants have no ids of their own."""
+
+    async def list(self, lane: str):
+        yield {"id": "p", "sku": "A", "variants": [{"sku": "A-RED"}, {"sku": "A-BLUE"}]}
+
+
+async def test_a_scanned_product_and_its_variants_are_all_found() -> None:
+    # All three skus name product "p": none of them is an old sku of a renamed product.
+    lookup = HoldedLookup(SimpleNamespace(products=Products()))
+    found = await lookup.product_ids(["A", "A-RED", "A-BLUE"], "bulk")
+    assert found == {"A": "p", "A-RED": "p", "A-BLUE": "p"}
