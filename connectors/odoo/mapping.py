@@ -22,7 +22,7 @@ from connectors.base import identifiers
 
 __all__ = ["HELD_FIELDS", "Catalog", "as_reported", "contact_from_odoo", "entity_key", "invoice_from_odoo",
            "m2o_id", "partner_vals", "payment_from_odoo", "payment_register_vals",
-           "product_from_odoo"]
+           "product_from_odoo", "product_key"]
 
 SYSTEM = "odoo"
 CENT, Q4, Q6 = Decimal("0.01"), Decimal("0.0001"), Decimal("0.000001")
@@ -56,7 +56,8 @@ class Catalog:
     journal_codes: MappingABC[int, str] = field(default_factory=dict)
     country_codes: MappingABC[int, str] = field(default_factory=dict)
     currency_names: MappingABC[int, str] = field(default_factory=dict)
-    variant_templates: MappingABC[int, int] = field(default_factory=dict)  # product.product -> tmpl
+    # product.product id -> (its product entity key, its default_code): the invoices' lines
+    variants: MappingABC[int, tuple[str, str | None]] = field(default_factory=dict)
 
     def term_for_days(self, days: int) -> int | None:
         matches = [tid for tid, d in self.term_days.items() if d == days]
@@ -71,6 +72,19 @@ class Catalog:
 
 def entity_key(entity: str, odoo_id: int) -> str:
     return f"{entity}/{SYSTEM}/{odoo_id}"
+
+
+def product_key(variant: MappingABC[str, Any]) -> str:
+    """The entity key of a ``product.product``. A variant without attribute values is its
+    template's one variant and keeps the key products had when they were read per template,
+    ``product/odoo/<template id>``; a variant of a template with attributes is
+    ``product/odoo/variant-<product.product id>`` (its own record, never a template id)."""
+    if variant.get("product_template_attribute_value_ids"):
+        return f"product/{SYSTEM}/variant-{variant['id']}"
+    template = m2o_id(variant.get("product_tmpl_id"))
+    if template is None:
+        raise ValueError(f"product.product {variant.get('id')} read without its product_tmpl_id")
+    return entity_key("product", template)
 
 
 def m2o_id(value: Any) -> int | None:
@@ -197,30 +211,43 @@ def as_reported(entity: str, record: MappingABC[str, Any]) -> dict[str, Any] | N
     return out
 
 
-def product_from_odoo(template: MappingABC[str, Any], catalog: Catalog, mapping: Mapping
+def product_from_odoo(variant: MappingABC[str, Any], catalog: Catalog, mapping: Mapping
                       ) -> dict[str, Any]:
+    """A canonical Product of a ``product.product`` (a variant, read with its template's
+    fields): its own SKU and barcode, its price ``lst_price`` (the template's ``list_price``
+    plus the variant's ``price_extra``), the template's taxes and income account."""
     r = _Reasons(mapping)
-    if not _s(template.get("default_code")):
+    if not _s(variant.get("default_code")):
         r.fail("default_code", "the product has no internal reference (SKU)")
-    sales, sales_wh, _ = _taxes(r, list(template.get("taxes_id") or []), catalog, "taxes_id")
-    purchases, purchases_wh, _ = _taxes(r, list(template.get("supplier_taxes_id") or []),
+    sales, sales_wh, _ = _taxes(r, list(variant.get("taxes_id") or []), catalog, "taxes_id")
+    purchases, purchases_wh, _ = _taxes(r, list(variant.get("supplier_taxes_id") or []),
                                         catalog, "supplier_taxes_id")
-    account = _account(r, template.get("property_account_income_id"), catalog,
+    account = _account(r, variant.get("property_account_income_id"), catalog,
                        "property_account_income_id")
     r.raise_if_any()
-    cost = template.get("standard_price")
+    cost = variant.get("standard_price")
     return {
-        "kind": "service" if template.get("type") == "service" else "product",
-        "sku": template["default_code"], "name": template["name"],
-        "description": _s(template.get("description_sale")),
-        "price": _dec(template.get("list_price"), Q6),
+        "kind": "service" if variant.get("type") == "service" else "product",
+        "sku": variant["default_code"], "name": _variant_name(variant),
+        "description": _s(variant.get("description_sale")),
+        "price": _dec(variant.get("lst_price"), Q6),
         "cost": _dec(cost, Q6) if cost not in (None, False) else None, "currency": "EUR",
         "sales_taxes": sales + ([sales_wh] if sales_wh else []),
         "purchase_taxes": purchases + ([purchases_wh] if purchases_wh else []),
         "sales_account": account, "purchases_account": None,
-        "barcode": _s(template.get("barcode")), "stock": [],
-        "active": bool(template.get("active", True)),
+        "barcode": _s(variant.get("barcode")), "stock": [],
+        "active": bool(variant.get("active", True)),
     }
+
+
+def _variant_name(variant: MappingABC[str, Any]) -> str:
+    """The template's name, and a variant's attribute values as Odoo shows them:
+    ``Camiseta (Rojo, M)`` (the display name without its ``[code]``)."""
+    shown = _s(variant.get("display_name"))
+    if not variant.get("product_template_attribute_value_ids") or not shown:
+        return variant["name"]
+    prefix = f"[{variant.get('default_code')}] "
+    return shown[len(prefix):] if shown.startswith(prefix) else shown
 
 
 def invoice_from_odoo(move: MappingABC[str, Any], lines: list[MappingABC[str, Any]],
@@ -239,15 +266,14 @@ def invoice_from_odoo(move: MappingABC[str, Any], lines: list[MappingABC[str, An
         where = f"line {no}"
         codes, withholding, applied = _taxes(r, list(line.get("tax_ids") or []), catalog, where)
         variant = m2o_id(line.get("product_id"))
-        tmpl = catalog.variant_templates.get(variant) if variant else None
+        key, sku = catalog.variants.get(variant, (None, None)) if variant else (None, None)
         product = line.get("product_id")
-        sku = None
-        if isinstance(product, list) and str(product[1]).startswith("["):
-            sku = str(product[1])[1:].split("]", 1)[0]
+        if variant and key is None and isinstance(product, list) and str(product[1]).startswith("["):
+            sku = str(product[1])[1:].split("]", 1)[0]  # no catalog entry: the display name
         quantity, price = _dec(line.get("quantity"), Q4), _dec(line.get("price_unit"), Q6)
         discount = _dec(line.get("discount"), Q4)
         canonical_lines.append({
-            "line_no": no, "sku": sku, "product_key": entity_key("product", tmpl) if tmpl else None,
+            "line_no": no, "sku": sku, "product_key": key,
             "description": line.get("name") or "", "quantity": quantity, "unit_price": price,
             "discount_pct": discount, "taxes": codes, "withholding": withholding,
             "account": _account(r, line.get("account_id"), catalog, where)})

@@ -32,6 +32,7 @@ from typing import Any
 from aiohttp import web
 
 from connectors.odoo.sandbox_accounting import install
+from connectors.odoo.sandbox_products import install as install_products
 from connectors.odoo.sandbox_domain import AccessDenied, OdooError, ServerError
 from connectors.odoo.sandbox_faults import WRITE_METHODS, Faults, RequestRecord
 from connectors.odoo.sandbox_models import TRANSIENT
@@ -302,6 +303,7 @@ async def start_odoo_sandbox(*, port: int = 0, db_path: str = ":memory:",
     """Start the sandbox on 127.0.0.1:``port`` (0 = a free port)."""
     orm = await Orm.open(db_path)
     install(orm)
+    install_products(orm)
     if seed:
         await seed_data(orm)
     sb = OdooSandbox(url="", port=0, orm=orm, faults=faults or Faults(),

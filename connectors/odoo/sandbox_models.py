@@ -8,7 +8,7 @@ of ids, empty scalars as ``False``, dates as ``YYYY-MM-DD``, datetimes as naive 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 __all__ = ["MODELS", "Field", "Model", "TRANSIENT"]
 
@@ -46,6 +46,17 @@ MAGIC = {
 MOVE_TYPES = ("entry", "out_invoice", "out_refund", "in_invoice", "in_refund", "out_receipt",
               "in_receipt")
 PAYMENT_STATES = ("not_paid", "in_payment", "paid", "partial", "reversed", "invoicing_legacy")
+
+
+TEMPLATE_FIELDS = {
+    "name": _f("char", required=True),
+    "type": _f("selection", selection=("consu", "service", "combo")),
+    "list_price": _f("float"), "standard_price": _f("float"), "active": _f("boolean"),
+    "sale_ok": _f("boolean"), "description_sale": _f("text"),
+    "taxes_id": _f("many2many", relation="account.tax"),
+    "supplier_taxes_id": _f("many2many", relation="account.tax"),
+    "property_account_income_id": _f("many2one", relation="account.account"),
+}
 
 
 def _model(model_name: str, description: str, rec_name: str = "name", /, **fields: Field) -> Model:
@@ -87,20 +98,27 @@ MODELS: dict[str, Model] = {m.name: m for m in (
            acc_number=_f("char", required=True),
            partner_id=_f("many2one", relation="res.partner", required=True),
            bank_bic=_f("char"), allow_out_payment=_f("boolean")),
-    _model("product.template", "Product",
-           name=_f("char", required=True), default_code=_f("char"), barcode=_f("char"),
-           type=_f("selection", selection=("consu", "service", "combo")),
-           list_price=_f("float"), standard_price=_f("float"), active=_f("boolean"),
-           description_sale=_f("text"),
-           taxes_id=_f("many2many", relation="account.tax"),
-           supplier_taxes_id=_f("many2many", relation="account.tax"),
-           property_account_income_id=_f("many2one", relation="account.account"),
+    _model("product.template", "Product", **TEMPLATE_FIELDS,
+           # Computed from the variants: the one variant's, False with several (Odoo's
+           # _compute_default_code / _compute_barcode); written through to a single variant.
+           default_code=_f("char"), barcode=_f("char"),
+           product_variant_count=_f("integer", readonly=True),
            product_variant_ids=_f("one2many", relation="product.product",
                                   inverse="product_tmpl_id")),
-    _model("product.product", "Product Variant",
+    _model("product.template.attribute.value", "Product Template Attribute Value",
+           name=_f("char", required=True),
            product_tmpl_id=_f("many2one", relation="product.template", required=True),
-           name=_f("char", readonly=True), default_code=_f("char", readonly=True),
-           list_price=_f("float", readonly=True), active=_f("boolean")),
+           price_extra=_f("float")),
+    # A variant _inherits its template: the template's fields read (and search) through it.
+    _model("product.product", "Product Variant",
+           **{name: replace(f, readonly=True, required=False)
+              for name, f in TEMPLATE_FIELDS.items() if name != "active"},
+           product_tmpl_id=_f("many2one", relation="product.template", required=True),
+           default_code=_f("char"), barcode=_f("char"), active=_f("boolean"),
+           product_template_attribute_value_ids=_f(
+               "many2many", relation="product.template.attribute.value"),
+           price_extra=_f("float", readonly=True, string="Variant Price Extra"),
+           lst_price=_f("float", readonly=True, string="Sales Price")),
     _model("account.move", "Journal Entry",
            name=_f("char", readonly=True), ref=_f("char"), narration=_f("text"),
            move_type=_f("selection", selection=MOVE_TYPES, required=True),

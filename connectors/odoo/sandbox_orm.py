@@ -156,6 +156,8 @@ class Orm:
                        limit: int | None = None, order: str | None = None,
                        context: Any = None) -> list[int]:
         recs = [r for r in await self.rows(model) if await self._match(model, domain, r)]
+        if _active_test(self.model(model), domain, context):
+            recs = [r for r in recs if r.get("active", True) is not False]
         recs = self._sort(model, recs, order)
         recs = recs[offset or 0:]
         if limit:
@@ -164,12 +166,12 @@ class Orm:
 
     async def m_search_count(self, model: str, domain: Any = None, limit: int | None = None,
                              context: Any = None) -> int:
-        return len(await self.m_search(model, domain, limit=limit))
+        return len(await self.m_search(model, domain, limit=limit, context=context))
 
     async def m_search_read(self, model: str, domain: Any = None, fields: list[str] | None = None,
                             offset: int = 0, limit: int | None = None, order: str | None = None,
                             context: Any = None) -> list[Rec]:
-        ids = await self.m_search(model, domain, offset, limit, order)
+        ids = await self.m_search(model, domain, offset, limit, order, context)
         return await self.m_read(model, ids, fields)
 
     async def m_read(self, model: str, ids: Any, fields: list[str] | None = None,
@@ -238,6 +240,8 @@ class Orm:
         rid = await self.next_id(model)
         stamp = now_str(self.clock())
         rec: Rec = {"id": rid, "create_date": stamp, "write_date": stamp}
+        if "active" in spec.fields:
+            rec["active"] = True  # Odoo's default
         later: dict[str, Any] = {}
         for name, value in vals.items():
             fld = self._writable(spec, name, internal)
@@ -372,10 +376,13 @@ class Orm:
     async def display_name(self, model: str, rid: int) -> str:
         rec = await self.get(model, rid) or {}
         spec = MODELS[model]
-        if model == "product.product":
+        if model == "product.product":  # "[code] Template (Value, Value)"
             tmpl = await self.get("product.template", rec.get("product_tmpl_id") or 0) or {}
-            code = tmpl.get("default_code")
-            return f"[{code}] {tmpl.get('name')}" if code else str(tmpl.get("name"))
+            values = [str((await self.get("product.template.attribute.value", v) or {}).get("name"))
+                      for v in rec.get("product_template_attribute_value_ids") or []]
+            name = str(tmpl.get("name")) + (f" ({', '.join(values)})" if values else "")
+            code = rec.get("default_code")
+            return f"[{code}] {name}" if code else name
         if model == "account.account":
             return f"{rec.get('code')} {rec.get('name')}"
         value = rec.get(spec.rec_name)
@@ -384,16 +391,13 @@ class Orm:
     async def raw_value(self, spec: Model, rec: Rec, name: str) -> Any:
         """A field's value in stored form (m2o id, x2many ids), computed fields included."""
         fld = spec.fields[name]
-        if fld.kind == "one2many":
-            return await self.children(fld, rec["id"])
-        if spec.name == "product.product" and name in ("name", "default_code", "list_price"):
-            tmpl = await self.get("product.template", rec.get("product_tmpl_id") or 0) or {}
-            return tmpl.get(name)
-        if name == "display_name":
-            return await self.display_name(spec.name, rec["id"])
         compute = self.methods.get((spec.name, f"compute:{name}"))
         if compute is not None:
             return await compute(self, rec)
+        if fld.kind == "one2many":
+            return await self.children(fld, rec["id"])
+        if name == "display_name":
+            return await self.display_name(spec.name, rec["id"])
         return rec.get(name)
 
     async def _read_field(self, spec: Model, rec: Rec, name: str) -> Any:
@@ -451,3 +455,14 @@ class Orm:
                           else (1, r[n][0] if isinstance(r[n], list) and r[n] else r[n]),
                           reverse=desc)
         return recs
+
+
+def _active_test(spec: Model, domain: Any, context: Any) -> bool:
+    """Odoo hides archived records from a search on a model with ``active``, unless the
+    domain names ``active`` or the context says ``active_test: False``."""
+    if "active" not in spec.fields:
+        return False
+    if isinstance(context, dict) and context.get("active_test") is False:
+        return False
+    return not any(isinstance(leaf, list | tuple) and len(leaf) == 3 and leaf[0] == "active"
+                   for leaf in domain or [])

@@ -72,8 +72,7 @@ async def seed(orm: Orm) -> None:
         {"name": "Libro técnico", "default_code": "LIB-01", "type": "consu", "list_price": 25.0,
          "taxes_id": [[6, 0, [3]]], "property_account_income_id": 1, "active": True},
     ]], {}, _ADMIN)
-    for tmpl in range(1, 4):  # one variant per template, same id for readability
-        await raw("product.product", {"id": tmpl, "product_tmpl_id": tmpl, "active": True})
+    # Each template created its one variant: product.product 1-3, ids as the templates'.
     goods = await orm.call("account.move", "create", [[{
         "move_type": "out_invoice", "partner_id": 1, "invoice_date": "2026-02-02",
         "invoice_payment_term_id": 3, "invoice_line_ids": [

@@ -36,7 +36,7 @@ from connectors.base.polling import Observed, PollState, Window, advance, begin,
 from connectors.odoo.client import OdooClient
 from connectors.odoo.mapping import (
     Catalog, contact_from_odoo, entity_key, invoice_from_odoo, m2o_id, payment_from_odoo,
-    product_from_odoo,
+    product_from_odoo, product_key,
 )
 
 __all__ = ["ENTITIES", "OdooPollState", "OdooSource", "WebhookRefs", "parse_webhook"]
@@ -55,15 +55,24 @@ class EntitySpec:
     fields: tuple[str, ...]
 
 
-ENTITIES: dict[str, EntitySpec] = {s.entity: s for s in (
+VARIANT_FIELDS = (
+    "name", "default_code", "barcode", "type", "lst_price", "standard_price", "active",
+    "description_sale", "taxes_id", "supplier_taxes_id", "property_account_income_id",
+    "product_tmpl_id", "product_template_attribute_value_ids", "display_name", "write_date")
+
+# Walks by name (a walk's poll state is kept under it); ``EntitySpec.entity`` is the
+# canonical entity its events are about.
+ENTITIES: dict[str, EntitySpec] = {"variant" if s.model == "product.product" else s.entity: s for s in (
     EntitySpec("contact", "res.partner", (), (
         "name", "is_company", "vat", "email", "phone", "mobile", "street", "city", "zip",
         "country_id", "lang", "customer_rank", "supplier_rank", "bank_ids",
         "property_payment_term_id", "property_product_pricelist", "ref", "write_date")),
-    EntitySpec("product", "product.template", (), (
-        "name", "default_code", "barcode", "type", "list_price", "standard_price", "active",
-        "description_sale", "taxes_id", "supplier_taxes_id", "property_account_income_id",
-        "write_date")),
+    # Products are variants (product.product): one walk over the variants, for what is
+    # written on a variant (its default_code, barcode, archiving), and one over the
+    # templates, for what is written on a template (name, price, taxes), which leaves its
+    # variants' write_date alone: a changed template reports all its variants.
+    EntitySpec("product", "product.template", (), ("write_date",)),
+    EntitySpec("product", "product.product", (), VARIANT_FIELDS),
     EntitySpec("invoice", "account.move", (("move_type", "in", ["out_invoice", "out_refund"]),), (
         "name", "move_type", "state", "partner_id", "currency_id", "invoice_date",
         "invoice_date_due", "invoice_payment_term_id", "narration", "invoice_line_ids",
@@ -74,7 +83,7 @@ ENTITIES: dict[str, EntitySpec] = {s.entity: s for s in (
         "name", "ref", "payment_type", "partner_type", "partner_id", "amount", "currency_id", "date",
         "journal_id", "state", "reconciled_invoice_ids", "write_date")),
 )}
-MODEL_ENTITY = {s.model: s.entity for s in ENTITIES.values()}
+MODEL_ENTITY = {s.model: walk for walk, s in ENTITIES.items()}
 LINE_FIELDS = ["name", "product_id", "quantity", "price_unit", "discount", "tax_ids",
                "account_id", "display_type"]
 
@@ -141,7 +150,8 @@ class OdooSource:
 
     def __init__(self, client: OdooClient, mapping: Mapping, *, page_size: int = 100,
                  overlap: dt.timedelta = dt.timedelta(seconds=5),
-                 entities: Iterable[str] = ("contact", "product", "invoice", "payment")) -> None:
+                 entities: Iterable[str] = ("contact", "product", "variant", "invoice", "payment")
+                 ) -> None:
         self.client, self.mapping, self.page_size = client, mapping, page_size
         self.overlap = overlap
         self.entities = tuple(entities)
@@ -164,9 +174,9 @@ class OdooSource:
                 rows, full = await self._page(ENTITIES[entity], run.window())
                 observed = await self._observe(entity, rows, catalog, lane)
                 run, fresh = advance(run, observed, limit=len(observed) if full else self.page_size)
-                events += [o.record for o in fresh if o.record is not None]
+                events += _events(fresh)
             new[entity] = commit(run)
-        return OdooPollState(new), events
+        return OdooPollState(new), _once(events)
 
     async def fetch(self, refs: Iterable[WebhookRefs]) -> list[dict[str, Any]]:
         """Change events for records named by webhooks (re-read from Odoo)."""
@@ -180,9 +190,8 @@ class OdooSource:
             spec = ENTITIES[entity]
             rows = await self.client.read(spec.model, list(ref.ids), list(spec.fields))
             rows = [r for r in rows if _in_domain(spec, r)]
-            events += [o.record for o in await self._observe(entity, rows, catalog, "realtime")
-                       if o.record is not None]
-        return events
+            events += _events(await self._observe(entity, rows, catalog, "realtime"))
+        return _once(events)
 
     async def catalog(self) -> Catalog:
         c = self.client
@@ -247,6 +256,9 @@ class OdooSource:
     async def _observe(self, entity: str, rows: list[dict[str, Any]], catalog: Catalog,
                        lane: str) -> list[Observed]:
         extra = await self._related(entity, rows, catalog)
+        if entity == "product":
+            return [self._template(row, extra["variants"].get(row["id"], []), catalog, lane)
+                    for row in rows]
         out = []
         for row in rows:
             modified = parse_odoo_ts(row.get("write_date"))
@@ -260,13 +272,45 @@ class OdooSource:
             if payload is None:
                 out.append(Observed(row["id"], modified, "not-an-event"))
                 continue
+            key = product_key(row) if entity == "variant" else None
             out.append(Observed(row["id"], modified, content_hash(payload),
-                                self._event(entity, row["id"], modified, payload, lane,
-                                            row.get("ref"))))
+                                self._event(ENTITIES[entity].entity, row["id"], modified,
+                                            payload, lane, row.get("ref"), key=key)))
         return out
+
+    def _template(self, row: dict[str, Any], variants: list[dict[str, Any]], catalog: Catalog,
+                  lane: str) -> Observed:
+        """A changed template: the events of its active variants (one Observed, its hash
+        over all of them, so the overlap does not report them twice)."""
+        modified = parse_odoo_ts(row.get("write_date"))
+        events, seen = [], []
+        for variant in variants:
+            changed = max(filter(None, (modified, parse_odoo_ts(variant.get("write_date")))),
+                          default=None)
+            try:
+                payload = self._map("variant", variant, {}, catalog)
+            except (Unmappable, SkipRecord) as error:
+                self.skipped.append(("product", variant["id"], str(error)))
+                logger.warning("odoo product variant %s not mapped: %s", variant["id"], error)
+                seen.append("unmapped:" + str(error))
+                continue
+            assert payload is not None
+            seen.append(content_hash(payload))
+            events.append(self._event("product", variant["id"], changed, payload, lane,
+                                      key=product_key(variant)))
+        return Observed(row["id"], modified, content_hash({"variants": seen}), events or None)
 
     async def _related(self, entity: str, rows: list[dict[str, Any]], catalog: Catalog
                        ) -> dict[str, Any]:
+        if entity == "product":
+            ids = [r["id"] for r in rows]
+            variants = await self.client.search_read(
+                "product.product", [("product_tmpl_id", "in", ids)], list(VARIANT_FIELDS),
+                order="id asc") if ids else []
+            by_template: dict[int, list[dict[str, Any]]] = {}
+            for v in variants:
+                by_template.setdefault(m2o_id(v["product_tmpl_id"]) or 0, []).append(v)
+            return {"variants": by_template}
         if entity == "contact":
             bank_ids = [b for r in rows for b in r.get("bank_ids") or []]
             banks = await self.client.read("res.partner.bank", bank_ids, ["acc_number", "partner_id"])
@@ -275,10 +319,13 @@ class OdooSource:
             line_ids = [ln for r in rows for ln in r.get("invoice_line_ids") or []]
             lines = await self.client.read("account.move.line", line_ids, LINE_FIELDS)
             variants = {m2o_id(ln.get("product_id")) for ln in lines} - {None}
-            products = await self.client.read("product.product", sorted(variants),  # type: ignore[arg-type]
-                                              ["product_tmpl_id"])
+            # read, not search: a line may name an archived variant.
+            products = await self.client.read(
+                "product.product", sorted(variants),  # type: ignore[arg-type]
+                ["product_tmpl_id", "default_code", "product_template_attribute_value_ids"])
             return {"lines": {ln["id"]: ln for ln in lines},
-                    "variants": {p["id"]: m2o_id(p["product_tmpl_id"]) for p in products}}
+                    "variants": {p["id"]: (product_key(p), p.get("default_code") or None)
+                                 for p in products}}
         return {}
 
     def _map(self, entity: str, row: dict[str, Any], extra: dict[str, Any], catalog: Catalog
@@ -286,18 +333,19 @@ class OdooSource:
         if entity == "contact":
             banks = [b for b in extra["banks"] if m2o_id(b.get("partner_id")) == row["id"]]
             return contact_from_odoo(row, banks, catalog)
-        if entity == "product":
+        if entity == "variant":
             return product_from_odoo(row, catalog, self.mapping)
         if entity == "invoice":
             lines = [extra["lines"][i] for i in row.get("invoice_line_ids") or []
                      if i in extra["lines"]]
-            with_variants = replace(catalog, variant_templates=extra["variants"])
+            with_variants = replace(catalog, variants=extra["variants"])
             return invoice_from_odoo(row, lines, with_variants, self.mapping)
         return payment_from_odoo(row, catalog, self.mapping)
 
     def _event(self, entity: str, rid: int, modified: dt.datetime | None,
-               payload: dict[str, Any], lane: str, ref: Any = None) -> dict[str, Any]:
-        key = _born_elsewhere(entity, ref) or entity_key(entity, rid)
+               payload: dict[str, Any], lane: str, ref: Any = None, *,
+               key: str | None = None) -> dict[str, Any]:
+        key = key or _born_elsewhere(entity, ref) or entity_key(entity, rid)
         digest = content_hash(payload)
         event_id = hashlib.sha256(f"{SYSTEM}|{key}|{digest}".encode()).hexdigest()[:32]
         return {"event_id": event_id, "entity_key": key, "entity": entity,
@@ -316,6 +364,23 @@ def _born_elsewhere(entity: str, ref: Any) -> str | None:
     except ValueError:
         return None
     return ref if key.entity == entity and key.origin != SYSTEM else None
+
+
+def _events(observed: Iterable[Observed]) -> list[dict[str, Any]]:
+    """The events of observed records: one each, or a template's list of variant events."""
+    out: list[dict[str, Any]] = []
+    for o in observed:
+        if isinstance(o.record, list):
+            out += o.record
+        elif o.record is not None:
+            out.append(o.record)
+    return out
+
+
+def _once(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each event once: a variant read by both product walks is one event (same key, same
+    content, same id)."""
+    return list({e["event_id"]: e for e in events}.values())
 
 
 def _ordered(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
