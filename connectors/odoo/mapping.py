@@ -58,6 +58,9 @@ class Catalog:
     currency_names: MappingABC[int, str] = field(default_factory=dict)
     # product.product id -> (its product entity key, its default_code): the invoices' lines
     variants: MappingABC[int, tuple[str, str | None]] = field(default_factory=dict)
+    # invoice / payment id -> the contact key of its commercial partner (as the source
+    # reports that partner); without an entry, contact/odoo/<commercial partner id>
+    partner_keys: MappingABC[int, str] = field(default_factory=dict)
 
     def term_for_days(self, days: int) -> int | None:
         matches = [tid for tid, d in self.term_days.items() if d == days]
@@ -301,13 +304,17 @@ def invoice_from_odoo(move: MappingABC[str, Any], lines: list[MappingABC[str, An
                  mapping_version=mapping.version)
     total = totals.total
     residual = _dec(move.get("amount_residual"), CENT) if posted else total
-    partner = m2o_id(move.get("partner_id"))
+    # The commercial partner: an invoice addressed to a company's delivery address or to one
+    # of its people belongs to the company's contact.
+    partner = m2o_id(move.get("commercial_partner_id")) or m2o_id(move.get("partner_id"))
+    customer_key = catalog.partner_keys.get(move.get("id", 0)) or (
+        entity_key("contact", partner) if partner else "")
     reversed_of = m2o_id(move.get("reversed_entry_id"))
     return {
         "doc_type": doc_type, "number": name, "series": series,
         "issue_date": _date(move.get("invoice_date")) or _date(move.get("date")) or dt.date.min,
         "due_date": _date(move.get("invoice_date_due")),
-        "customer_key": entity_key("contact", partner) if partner else "",
+        "customer_key": customer_key,
         "customer_tax_id": None, "currency": currency, "exchange_rate": exchange_rate,
         "tax_regime": None, "lines": canonical_lines, "totals": totals.as_dict(),
         "payment_method": None,
@@ -329,9 +336,11 @@ def payment_from_odoo(payment: MappingABC[str, Any], catalog: Catalog, mapping: 
     treasury = r.code("treasuries", journal, "journal_id") if journal else None
     r.raise_if_any()
     partner = m2o_id(payment.get("partner_id"))
+    contact_key = catalog.partner_keys.get(payment.get("id", 0)) or (
+        entity_key("contact", partner) if partner else None)
     return {
         "invoice_key": entity_key("invoice", invoices[0]),
-        "contact_key": entity_key("contact", partner) if partner else None,
+        "contact_key": contact_key,
         "date": _date(payment.get("date")), "amount": _dec(payment.get("amount"), CENT),
         "currency": catalog.currency_names.get(m2o_id(payment.get("currency_id")) or 0, "EUR"),
         "method": None, "treasury": treasury, "reference": _s(payment.get("ref")),

@@ -32,6 +32,7 @@ from typing import Any
 from aiohttp import web
 
 from connectors.odoo.sandbox_accounting import install
+from connectors.odoo.sandbox_partners import install as install_partners
 from connectors.odoo.sandbox_products import install as install_products
 from connectors.odoo.sandbox_domain import AccessDenied, OdooError, ServerError
 from connectors.odoo.sandbox_faults import WRITE_METHODS, Faults, RequestRecord
@@ -304,6 +305,7 @@ async def start_odoo_sandbox(*, port: int = 0, db_path: str = ":memory:",
     orm = await Orm.open(db_path)
     install(orm)
     install_products(orm)
+    install_partners(orm)
     if seed:
         await seed_data(orm)
     sb = OdooSandbox(url="", port=0, orm=orm, faults=faults or Faults(),

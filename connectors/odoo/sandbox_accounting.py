@@ -16,6 +16,7 @@ from typing import Any
 from connectors.odoo.sandbox_domain import UserError, ValidationError
 from connectors.odoo.sandbox_models import MODELS
 from connectors.odoo.sandbox_orm import Orm, User
+from connectors.odoo.sandbox_partners import commercial_partner, increase_rank
 
 __all__ = ["install"]
 
@@ -180,6 +181,8 @@ async def post_move(orm: Orm, rid: int) -> None:
         days = [ln.get("nb_days") or 0 for ln in await orm.rows("account.payment.term.line")
                 if ln.get("payment_id") == move["invoice_payment_term_id"]]
         due = invoice_date + dt.timedelta(days=max(days or [0]))
+    if move.get("move_type") in INVOICE_TYPES:
+        await increase_rank(orm, move.get("partner_id"), "customer_rank")
     prefix = "RINV" if move.get("move_type") == "out_refund" else "INV"
     await orm.write_one("account.move", rid, {
         "state": "posted", "invoice_date": invoice_date.isoformat(),
@@ -222,7 +225,8 @@ async def _create_register(orm: Orm, model: str, args: list[Any], kwargs: Rec,
     for move in moves:
         assert move is not None
         residual += Decimal(str(await _residual(orm, move)))
-        partners.add(move.get("partner_id"))
+        # The receivable line's partner: the invoice's commercial partner.
+        partners.add(await commercial_partner(orm, move.get("partner_id")))
     if residual <= 0:
         raise UserError("You can't register a payment because there is nothing left to pay on "
                         "the selected journal items.")

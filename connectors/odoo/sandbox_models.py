@@ -93,7 +93,13 @@ MODELS: dict[str, Model] = {m.name: m for m in (
            property_payment_term_id=_f("many2one", relation="account.payment.term"),
            property_product_pricelist=_f("many2one", relation="product.pricelist"),
            property_account_receivable_id=_f("many2one", relation="account.account"),
-           credit=_f("float", readonly=True, string="Total Receivable")),
+           credit=_f("float", readonly=True, string="Total Receivable"),
+           # A company's people and addresses are its children; the commercial entity is
+           # the partner itself when it is a company or has no parent, else its parent's.
+           parent_id=_f("many2one", relation="res.partner"),
+           child_ids=_f("one2many", relation="res.partner", inverse="parent_id"),
+           type=_f("selection", selection=("contact", "invoice", "delivery", "other")),
+           commercial_partner_id=_f("many2one", relation="res.partner", readonly=True)),
     _model("res.partner.bank", "Bank Accounts", "acc_number",
            acc_number=_f("char", required=True),
            partner_id=_f("many2one", relation="res.partner", required=True),
@@ -124,6 +130,7 @@ MODELS: dict[str, Model] = {m.name: m for m in (
            move_type=_f("selection", selection=MOVE_TYPES, required=True),
            state=_f("selection", selection=("draft", "posted", "cancel"), readonly=True),
            partner_id=_f("many2one", relation="res.partner"),
+           commercial_partner_id=_f("many2one", relation="res.partner", readonly=True),
            journal_id=_f("many2one", relation="account.journal"),
            currency_id=_f("many2one", relation="res.currency"),
            invoice_date=_f("date"), invoice_date_due=_f("date"),

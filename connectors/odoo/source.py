@@ -55,6 +55,7 @@ class EntitySpec:
     fields: tuple[str, ...]
 
 
+COMMERCIAL: tuple[Any, ...] = ("|", ("is_company", "=", True), ("parent_id", "=", False))
 VARIANT_FIELDS = (
     "name", "default_code", "barcode", "type", "lst_price", "standard_price", "active",
     "description_sale", "taxes_id", "supplier_taxes_id", "property_account_income_id",
@@ -63,7 +64,12 @@ VARIANT_FIELDS = (
 # Walks by name (a walk's poll state is kept under it); ``EntitySpec.entity`` is the
 # canonical entity its events are about.
 ENTITIES: dict[str, EntitySpec] = {"variant" if s.model == "product.product" else s.entity: s for s in (
-    EntitySpec("contact", "res.partner", (), (
+    # Commercial entities only (Odoo's commercial_partner_id = the partner itself: a company,
+    # or a partner without a parent) that are customers or suppliers: a company's people and
+    # addresses, users' partners and bare leads stay out of Holded. A partner an invoice
+    # names is reported with the invoice (its rank may have risen without a write_date).
+    EntitySpec("contact", "res.partner", COMMERCIAL + (
+        "|", ("customer_rank", ">", 0), ("supplier_rank", ">", 0)), (
         "name", "is_company", "vat", "email", "phone", "mobile", "street", "city", "zip",
         "country_id", "lang", "customer_rank", "supplier_rank", "bank_ids",
         "property_payment_term_id", "property_product_pricelist", "ref", "write_date")),
@@ -74,7 +80,8 @@ ENTITIES: dict[str, EntitySpec] = {"variant" if s.model == "product.product" els
     EntitySpec("product", "product.template", (), ("write_date",)),
     EntitySpec("product", "product.product", (), VARIANT_FIELDS),
     EntitySpec("invoice", "account.move", (("move_type", "in", ["out_invoice", "out_refund"]),), (
-        "name", "move_type", "state", "partner_id", "currency_id", "invoice_date",
+        "name", "move_type", "state", "partner_id", "commercial_partner_id", "currency_id",
+        "invoice_date",
         "invoice_date_due", "invoice_payment_term_id", "narration", "invoice_line_ids",
         "amount_untaxed", "amount_tax", "amount_total", "amount_total_signed", "amount_residual",
         "payment_state",
@@ -188,8 +195,11 @@ class OdooSource:
                 logger.info("ignoring a webhook for model %s", ref.model)
                 continue
             spec = ENTITIES[entity]
-            rows = await self.client.read(spec.model, list(ref.ids), list(spec.fields))
-            rows = [r for r in rows if _in_domain(spec, r)]
+            # Searched within the walk's domain: what a poll would not report, a webhook
+            # does not either (a company's delivery address, an archived variant).
+            rows = await self.client.search_read(
+                spec.model, [("id", "in", list(ref.ids)), *spec.domain], list(spec.fields),
+                order="id asc")
             events += _events(await self._observe(entity, rows, catalog, "realtime"))
         return _once(events)
 
@@ -273,9 +283,12 @@ class OdooSource:
                 out.append(Observed(row["id"], modified, "not-an-event"))
                 continue
             key = product_key(row) if entity == "variant" else None
-            out.append(Observed(row["id"], modified, content_hash(payload),
-                                self._event(ENTITIES[entity].entity, row["id"], modified,
-                                            payload, lane, row.get("ref"), key=key)))
+            event = self._event(ENTITIES[entity].entity, row["id"], modified, payload, lane,
+                                row.get("ref"), key=key)
+            record: Any = event
+            if entity == "invoice":
+                record = [*self._contact_with(row, extra, catalog, lane), event]
+            out.append(Observed(row["id"], modified, content_hash(payload), record))
         return out
 
     def _template(self, row: dict[str, Any], variants: list[dict[str, Any]], catalog: Catalog,
@@ -315,6 +328,10 @@ class OdooSource:
             bank_ids = [b for r in rows for b in r.get("bank_ids") or []]
             banks = await self.client.read("res.partner.bank", bank_ids, ["acc_number", "partner_id"])
             return {"banks": banks}
+        if entity in ("invoice", "payment"):
+            extra = await self._partners(entity, rows)
+        if entity == "payment":
+            return extra
         if entity == "invoice":
             line_ids = [ln for r in rows for ln in r.get("invoice_line_ids") or []]
             lines = await self.client.read("account.move.line", line_ids, LINE_FIELDS)
@@ -323,10 +340,47 @@ class OdooSource:
             products = await self.client.read(
                 "product.product", sorted(variants),  # type: ignore[arg-type]
                 ["product_tmpl_id", "default_code", "product_template_attribute_value_ids"])
-            return {"lines": {ln["id"]: ln for ln in lines},
+            return {**extra, "lines": {ln["id"]: ln for ln in lines},
                     "variants": {p["id"]: (product_key(p), p.get("default_code") or None)
                                  for p in products}}
         return {}
+
+    async def _partners(self, entity: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """The commercial partners of invoices or payments: ``partner_keys`` (the contact key
+        each record's partner goes under) and, for invoices, ``contacts`` (their rows and bank
+        accounts, reported with the invoices)."""
+        named = sorted({m2o_id(r.get("partner_id")) for r in rows} - {None})  # type: ignore[type-var]
+        if entity == "invoice":
+            commercial = {r["id"]: m2o_id(r.get("commercial_partner_id"))
+                          or m2o_id(r.get("partner_id")) for r in rows}
+        else:  # account.payment has no commercial_partner_id: its partner's
+            found = await self.client.read("res.partner", named, ["commercial_partner_id"])
+            of = {p["id"]: m2o_id(p.get("commercial_partner_id")) or p["id"] for p in found}
+            commercial = {r["id"]: of.get(m2o_id(r.get("partner_id")) or 0) for r in rows}
+        ids = sorted({c for c in commercial.values() if c is not None})
+        fields = list(ENTITIES["contact"].fields) if entity == "invoice" else ["ref"]
+        partners = {p["id"]: p for p in await self.client.read("res.partner", ids, fields)}
+        keys = {rid: _born_elsewhere("contact", partners[c].get("ref"))
+                or entity_key("contact", c) for rid, c in commercial.items()
+                if c is not None and c in partners}
+        extra: dict[str, Any] = {"partner_keys": keys}
+        if entity == "invoice":
+            related = await self._related("contact", list(partners.values()), Catalog())
+            extra["contacts"] = {pid: (p, related) for pid, p in partners.items()}
+            extra["commercial"] = commercial
+        return extra
+
+    def _contact_with(self, row: dict[str, Any], extra: dict[str, Any], catalog: Catalog,
+                      lane: str) -> list[dict[str, Any]]:
+        """The contact event of an invoice's commercial partner, sent before the invoice."""
+        pid = extra["commercial"].get(row["id"])
+        if pid is None or pid not in extra["contacts"]:
+            return []
+        partner, related = extra["contacts"][pid]
+        payload = self._map("contact", partner, related, catalog)
+        assert payload is not None
+        return [self._event("contact", pid, parse_odoo_ts(partner.get("write_date")), payload,
+                            lane, partner.get("ref"))]
 
     def _map(self, entity: str, row: dict[str, Any], extra: dict[str, Any], catalog: Catalog
              ) -> dict[str, Any] | None:
@@ -338,9 +392,11 @@ class OdooSource:
         if entity == "invoice":
             lines = [extra["lines"][i] for i in row.get("invoice_line_ids") or []
                      if i in extra["lines"]]
-            with_variants = replace(catalog, variants=extra["variants"])
+            with_variants = replace(catalog, variants=extra["variants"],
+                                    partner_keys=extra["partner_keys"])
             return invoice_from_odoo(row, lines, with_variants, self.mapping)
-        return payment_from_odoo(row, catalog, self.mapping)
+        return payment_from_odoo(row, replace(catalog, partner_keys=extra["partner_keys"]),
+                                 self.mapping)
 
     def _event(self, entity: str, rid: int, modified: dt.datetime | None,
                payload: dict[str, Any], lane: str, ref: Any = None, *,
@@ -385,12 +441,3 @@ def _once(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _ordered(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (str(r.get("write_date"))[:19], r["id"]))
-
-
-def _in_domain(spec: EntitySpec, row: dict[str, Any]) -> bool:
-    for name, op, value in spec.domain:
-        if op == "in" and row.get(name) not in value:
-            return False
-        if op == "=" and row.get(name) != value:
-            return False
-    return True

@@ -74,7 +74,7 @@ async def test_webhook_body_names_ids_to_refetch(sb: OdooSandbox, http: httpx.As
     refs = parse_webhook(b'{"_action": "Sync(#12)", "_model": "account.move", "_id": 1, "id": 1, "name": "x"}')
     assert refs[0].entity == "invoice" and refs[0].ids == (1,)
     events = await OdooSource(make_client(sb, http), MAPPING).fetch(refs)
-    assert [e["entity_key"] for e in events] == ["invoice/odoo/1"]
+    assert [e["entity_key"] for e in events] == ["contact/odoo/1", "invoice/odoo/1"]  # + its customer
     with pytest.raises(SkipRecord):
         parse_webhook(b'{"name": "no id"}')
 
