@@ -3,6 +3,7 @@ and an invoice line names the product (key and SKU) the source reported."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
@@ -11,7 +12,7 @@ import pytest
 
 from connectors.odoo.sandbox import OdooSandbox, start_odoo_sandbox
 from connectors.odoo.sandbox_accounting import post_move
-from connectors.odoo.source import OdooSource
+from connectors.odoo.source import OdooSource, parse_webhook
 from tests.connectors.odoo.support import MAPPING, make_client
 
 
@@ -119,6 +120,20 @@ async def test_each_variant_is_a_product_and_single_variant_keys_stay(
     state, events = await source.poll(state, now())
     assert [(e["entity_key"], e["payload"]["sku"]) for e in events
             if e["event_id"] not in before] == [(f"product/odoo/variant-{xl}", "CAM-XL2")]
+
+
+async def test_webhooks_for_templates_and_variants_report_the_active_variants(
+        sb: OdooSandbox, http: httpx.AsyncClient) -> None:
+    tmpl, s, xl = await shirt(sb)
+    [plain] = await sb.call("product.product", "search",
+                            [("product_tmpl_id", "=", tmpl), ("active", "=", False)])
+    refs = parse_webhook(json.dumps([{"_model": "product.template", "_id": tmpl},
+                                     {"_model": "product.product", "_id": plain},
+                                     {"_model": "product.product", "_id": xl}]))
+    assert [r.entity for r in refs] == ["product", "variant"]
+    events = await OdooSource(make_client(sb, http), MAPPING).fetch(refs)
+    assert [e["entity_key"] for e in events] == [f"product/odoo/variant-{s}",
+                                                 f"product/odoo/variant-{xl}"]
 
 
 async def test_an_invoice_line_names_the_variant_that_reached_holded(
