@@ -1,9 +1,10 @@
 """Odoo source: incremental polling by ``write_date`` and the webhook (push) receiver's parser.
 
 ``OdooSource.poll(state, now)`` runs one keyset walk per model with
-:mod:`connectors.base.polling` and returns ChangeEvent dicts for contacts (``res.partner``),
-products (``product.template``), customer invoices and refunds (``account.move``) and
-customer payments (``account.payment``). ``state`` is an :class:`OdooPollState` (``None`` on
+:mod:`connectors.base.polling` and returns ChangeEvent dicts for contacts (commercial
+``res.partner`` records), products (``product.product`` variants, walked by variant and by
+template), customer invoices and refunds (``account.move``, each with its commercial partner)
+and customer payments (``account.payment``). ``state`` is an :class:`OdooPollState` (``None`` on
 the first run, which is then a ``bulk`` backfill); a failed run raises and the caller keeps
 the old state.
 
