@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-__all__ = ["CENT", "InexactNumber", "to_decimal", "round_money", "show_number"]
+__all__ = ["CENT", "UNIT_PRICE", "InexactNumber", "gross_of_tax", "net_of_tax", "to_decimal",
+           "round_money", "show_number"]
 
 CENT = Decimal("0.01")
+# The canonical unit-price scale (schemas: Product.price, InvoiceLine.unit_price, scale 6).
+UNIT_PRICE = Decimal("0.000001")
 
 
 class InexactNumber(ValueError):
@@ -46,6 +49,23 @@ def to_decimal(value: object, *, places: int) -> Decimal:
 def round_money(amount: Decimal) -> Decimal:
     """Round to the cent, half away from zero, as Spanish invoices do."""
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def net_of_tax(gross: Decimal, rate: Decimal) -> Decimal:
+    """A price that includes a tax of ``rate`` percent, without it: ``gross * 100 / (100 + rate)``
+    at the canonical unit-price scale, half up.
+
+    Six places keep the shop's price: :func:`gross_of_tax` of the result gives back a gross
+    price in cents exactly (the rounding error, at most 0.0000005 x 2, stays far below half a
+    cent), so a round trip through a tax-excluded system is an echo, not a new price.
+    """
+    return (gross * 100 / (100 + rate)).quantize(UNIT_PRICE, rounding=ROUND_HALF_UP)
+
+
+def gross_of_tax(net: Decimal, rate: Decimal) -> Decimal:
+    """The price including a tax of ``rate`` percent, to the cent, half up (the inverse of
+    :func:`net_of_tax` for prices in cents)."""
+    return round_money(net * (100 + rate) / 100)
 
 
 def show_number(value: Decimal) -> str:

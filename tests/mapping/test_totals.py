@@ -70,3 +70,19 @@ def test_to_decimal() -> None:
         with pytest.raises(InexactNumber):
             to_decimal(bad, places=4)
     assert round_money(D("2.675")) == D("2.68")
+
+
+def test_a_price_including_vat_is_netted_half_up_and_grosses_back_to_the_cent() -> None:
+    from decimal import Decimal
+
+    from app.mapping.decimals import gross_of_tax, net_of_tax
+
+    assert net_of_tax(Decimal("121.00"), Decimal(21)) == Decimal("100.000000")
+    assert net_of_tax(Decimal("19.90"), Decimal(21)) == Decimal("16.446281")  # 16.4462809...
+    assert net_of_tax(Decimal("8.95"), Decimal(10)) == Decimal("8.136364")    # 8.1363636...
+    assert net_of_tax(Decimal("0.000001"), Decimal(0)) == Decimal("0.000001")
+    assert net_of_tax(Decimal("0.0000025"), Decimal(0)) == Decimal("0.000003")  # half up
+    for cents in range(1, 100_001, 7):
+        gross = Decimal(cents) / 100
+        for rate in (Decimal(21), Decimal(10), Decimal(4), Decimal("5.2"), Decimal(0)):
+            assert gross_of_tax(net_of_tax(gross, rate), rate) == gross, (gross, rate)
