@@ -7,6 +7,7 @@ Start it in a test::
                          api_version=server.api_version)
     server.faults.lose_next_writes = 1       # next mutation commits, its response is lost
     server.bucket.drain(1000)                # empty the cost bucket: next query is THROTTLED
+    server.shop["taxesIncluded"] = False     # the shop's prices exclude tax from now on
     server.webhooks.subscribe("customers/update", receiver_url)
     await server.webhooks.flush()            # deliver queued, signed deliveries now
     await server.stop()
@@ -214,6 +215,12 @@ class ShopifySandbox:
     @property
     def bucket(self) -> CostBucket:
         return self.state.bucket
+
+    @property
+    def shop(self) -> dict[str, Any]:
+        """The shop's settings ``Shop`` answers with (live): ``shop["taxesIncluded"] = False``
+        turns it into a shop whose prices exclude tax."""
+        return self.state.resolvers.shop
 
     @property
     def webhooks(self) -> WebhookSender:

@@ -21,7 +21,11 @@ from typing import Any
 from connectors.shopify.queries import DOCUMENTS, MUTATIONS, NODE_COST, requested_cost
 from connectors.shopify.sandbox_store import SandboxStore
 
-__all__ = ["CostBucket", "GraphQLError", "Resolvers", "TAX_ID_METAFIELD"]
+__all__ = ["CostBucket", "GraphQLError", "Resolvers", "SHOP", "TAX_ID_METAFIELD"]
+
+# A Spanish shop: prices are shown, and stored, with VAT included (Settings -> Taxes).
+SHOP: dict[str, Any] = {"name": "Tienda Demo Holded", "currencyCode": "EUR",
+                        "taxesIncluded": True}
 
 TAX_ID_METAFIELD = ("holded_sync", "tax_id")
 _FILTER = re.compile(r"updated_at:(>=|<=|>|<)'([^']+)'")
@@ -112,9 +116,12 @@ class Resolvers:
     """The operations of ``queries.DOCUMENTS``, against a :class:`SandboxStore`."""
 
     def __init__(self, store: SandboxStore, *, ignore_cursor: Callable[[], bool] = lambda: False,
-                 on_change: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None
-                 ) -> None:
+                 on_change: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None,
+                 shop: dict[str, Any] | None = None) -> None:
         self.store = store
+        # The shop's settings (``Shop``), live: tests change them between queries. Every field
+        # is always present, as the API's non-null ``taxesIncluded: Boolean!`` is.
+        self.shop: dict[str, Any] = dict(SHOP if shop is None else shop)
         self._ignore_cursor = ignore_cursor
         self._on_change = on_change
 
@@ -127,7 +134,7 @@ class Resolvers:
         if not re.search(rf"\b{keyword}\s+{operation}\b", document):
             raise GraphQLError(f"operationName {operation!r} is not defined in the document")
         if operation == "Shop":
-            return {"shop": {"name": "Tienda Demo Holded", "currencyCode": "EUR"}}, 1
+            return {"shop": dict(self.shop)}, 1
         if operation in _LISTINGS:
             return await self._listing(operation, variables)
         if operation == "Nodes":

@@ -1,7 +1,10 @@
 """Spanish demo shop for the Shopify sandbox: customers (one B2B), products, orders, a refund.
 
-Prices include VAT (``taxesIncluded``), as Spanish shops show them; tax lines are titled
-``IVA`` with fractional rates, which the example mapping matches by title and rate.
+Prices include VAT (the shop's and each order's ``taxesIncluded``), as Spanish shops show
+them: a variant at 19.90 costs 19.90 with VAT. Tax lines are titled ``IVA`` with fractional
+rates, which the example mapping matches by title and rate; each product's VAT is its
+``holded_sync.tax`` metafield, a key of the example mapping's ``shopify.taxes`` (oil 10 %,
+shirt 21 %, as its order lines are taxed).
 """
 from __future__ import annotations
 
@@ -73,7 +76,7 @@ async def seed(store: SandboxStore) -> dict[str, dict[str, Any]]:
         address("Avenida del Puerto 8", "Valencia", "46023", "Valencia"), company=company))
     oil = await store.insert("Product", {
         "title": "Aceite de oliva virgen extra", "status": "ACTIVE", "productType": "Alimentación",
-        "variants": {"nodes": []}})
+        "metafield": {"value": "IVA 10%"}, "variants": {"nodes": []}})
     oil_ids = [await store.new_id() for _ in range(2)]
     oil["variants"]["nodes"] = [
         {"id": f"gid://shopify/ProductVariant/{oil_ids[0]}", "sku": "AOVE-500", "title": "500 ml",
@@ -85,7 +88,7 @@ async def seed(store: SandboxStore) -> dict[str, dict[str, Any]]:
     oil = await store.put("Product", oil, touch=False)
     shirt = await store.insert("Product", {
         "title": "Camiseta Holded", "status": "ACTIVE", "productType": "Ropa",
-        "variants": {"nodes": []}})
+        "metafield": {"value": "IVA 21%"}, "variants": {"nodes": []}})
     shirt["variants"]["nodes"] = [{"id": f"gid://shopify/ProductVariant/{await store.new_id()}",
                                    "sku": "CAM-001", "title": "Default Title", "price": "19.90",
                                    "barcode": None, "taxable": True,

@@ -51,6 +51,17 @@ async def test_token_and_version_are_checked(shop: ShopifySandbox,
     assert answer.status_code == 401 and "Invalid API key" in answer.text
 
 
+async def test_the_shop_says_whether_its_prices_include_tax(shop: ShopifySandbox,
+                                                           http: httpx.AsyncClient) -> None:
+    answer = (await gql(http, "Shop")).json()["data"]["shop"]
+    assert answer["taxesIncluded"] is True and answer["currencyCode"] == "EUR"  # a Spanish shop
+    shop.shop["taxesIncluded"] = False
+    assert (await gql(http, "Shop")).json()["data"]["shop"]["taxesIncluded"] is False
+    products = (await gql(http, "Products", {"first": 10})).json()["data"]["products"]["nodes"]
+    assert {p["metafield"]["value"] for p in products} == {"IVA 10%", "IVA 21%"}
+    assert all(v["taxable"] is True for p in products for v in p["variants"]["nodes"])
+
+
 async def test_unknown_or_undeclared_operations_are_graphql_errors(http: httpx.AsyncClient
                                                                    ) -> None:
     unknown = (await gql(http, "DeleteEverything", document="mutation DeleteEverything { x }"))
