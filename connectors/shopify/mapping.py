@@ -20,17 +20,20 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from app.mapping import Mapping, Unmappable
+from app.mapping import Mapping, Tax, TaxKind, TaxScope, Unmappable
+from app.mapping.decimals import net_of_tax
 from connectors.base import identifiers
 from connectors.shopify.client import numeric_id
 
-__all__ = ["HELD_FIELDS", "PAID_STATUSES", "SYSTEM", "TAX_ID_METAFIELD",
+__all__ = ["HELD_FIELDS", "PAID_STATUSES", "PRODUCT_TAX_METAFIELD", "SYSTEM", "TAX_ID_METAFIELD",
            "contact_to_customer_input", "customer_to_contact", "entity_key", "invoice_tag",
            "order_to_invoice",
            "parse_ts", "refund_to_credit_note", "shop_day", "transaction_to_payment", "variant_to_product"]
 
 SYSTEM = "shopify"
 TAX_ID_METAFIELD = ("holded_sync", "tax_id")
+# A product's VAT: a key of the mapping's shopify.taxes (``"IVA 10%"``).
+PRODUCT_TAX_METAFIELD = ("holded_sync", "tax")
 INVOICE_TAG_PREFIX = "holded:"
 # Orders that were paid (refunds later do not make them unpaid): these become documents.
 PAID_STATUSES = frozenset({"PAID", "PARTIALLY_REFUNDED", "REFUNDED"})
@@ -153,9 +156,30 @@ def customer_to_contact(customer: MappingABC[str, Any], *, mapping: Mapping) -> 
     }
 
 
+def _product_vat(r: _Inbound, product: MappingABC[str, Any], where: str) -> Tax | None:
+    """The canonical sales VAT of a product, from its ``holded_sync.tax`` metafield: a key of
+    the mapping's ``shopify.taxes`` (``"IVA 10%"``). Shopify's API carries no VAT rate per
+    product (rates and collection overrides live in the shop's tax settings)."""
+    value = _text((product.get("metafield") or {}).get("value"))
+    if value is None:
+        return None
+    code = r.code("taxes", value, f"{where}: metafield {'.'.join(PRODUCT_TAX_METAFIELD)}",
+                  "tax")
+    tax = r.mapping.taxes.get(code) if code is not None else None
+    if tax is not None and (tax.kind is not TaxKind.VAT or tax.scope is not TaxScope.SALES):
+        r.fail(f"{where}: {value!r} maps to {tax.code!r}, which is not a sales VAT")
+        return None
+    return tax
+
+
 def variant_to_product(product: MappingABC[str, Any], variant: MappingABC[str, Any], *,
-                       mapping: Mapping) -> dict[str, Any]:
-    """One variant as a canonical product, identified by its SKU."""
+                       mapping: Mapping, taxes_included: bool = False) -> dict[str, Any]:
+    """One variant as a canonical product, identified by its SKU, its price net of VAT.
+
+    ``taxes_included`` is the shop's ``taxesIncluded`` (prices shown with tax, the usual
+    set-up in Spain): a taxable variant's price is then netted by the rate of the product's
+    VAT (:func:`_product_vat`), half up to the canonical unit-price scale; with no VAT code
+    to net it by the variant is ``Unmappable`` rather than priced gross."""
     sku = _text(variant.get("sku"))
     if sku is None:
         raise Unmappable([f"variant {numeric_id(variant['id'])} of {product.get('title')!r} "
@@ -164,17 +188,35 @@ def variant_to_product(product: MappingABC[str, Any], variant: MappingABC[str, A
     title = str(product.get("title") or "")
     if variant.get("title") and variant["title"] != "Default Title":
         title = f"{title} - {variant['title']}"
+    where = f"variant {sku} ({title!r})"
+    r = _Inbound(mapping)
+    # ``taxable`` is Boolean! in the API: only an explicit false exempts the variant.
+    taxable = variant.get("taxable") is not False
+    vat = _product_vat(r, product, where) if taxable else None
+    price = Decimal(str(variant.get("price") or 0))
+    if taxes_included and taxable:
+        if vat is not None:
+            price = net_of_tax(price, vat.rate)
+        elif not r.reasons:
+            keys = ", ".join(repr(e.code) for e in r.map.taxes.entries) if r.map else ""
+            r.fail(f"{where}: the shop's prices include VAT (taxesIncluded) and the product has "
+                   f"no VAT code to take it out by; set the product metafield "
+                   f"{'.'.join(PRODUCT_TAX_METAFIELD)} to a key of shopify.taxes in mapping "
+                   f"v{mapping.version} ({keys})")
     cost = ((variant.get("inventoryItem") or {}).get("unitCost") or {}).get("amount")
-    return {
+    result = {
         "kind": "product", "sku": sku, "name": title,
         "description": _text(product.get("productType")),
-        "price": Decimal(str(variant.get("price") or 0)),
+        "price": price,
         "cost": Decimal(str(cost)) if cost not in (None, "") else None,
-        "currency": mapping.base_currency, "sales_taxes": [], "purchase_taxes": [],
-        "sales_account": None, "purchases_account": None,
+        "currency": mapping.base_currency, "sales_taxes": [vat.code] if vat else [],
+        "purchase_taxes": [], "sales_account": None, "purchases_account": None,
         "barcode": _text(variant.get("barcode")), "stock": [],
         "active": product.get("status") == "ACTIVE",
     }
+    if taxable and (taxes_included or (product.get("metafield") or {}).get("value")):
+        r.done()  # the mapping was consulted: a missing Shopify section parks as well
+    return result
 
 
 def _line_taxes(r: _Inbound, line: MappingABC[str, Any], where: str) -> tuple[list[str], Decimal]:

@@ -44,6 +44,7 @@ ORDER = f"""
 
 PRODUCT = """
   id title status productType updatedAt
+  metafield(namespace: "holded_sync", key: "tax") { value }
   variants(first: 100) { nodes { id sku title price barcode taxable
     inventoryItem { unitCost { amount } } } }
 """
@@ -56,7 +57,7 @@ def _listing(name: str, field: str, node: str) -> str:
 
 
 DOCUMENTS: Mapping[str, str] = {
-    "Shop": "query Shop { shop { name currencyCode } }",
+    "Shop": "query Shop { shop { name currencyCode taxesIncluded } }",
     "Customers": _listing("Customers", "customers", CUSTOMER),
     "Orders": _listing("Orders", "orders", ORDER),
     "Products": _listing("Products", "products", PRODUCT),

@@ -6,7 +6,8 @@ each listing for ``updated_at:>'<watermark - overlap>' AND updated_at:<='<now>'`
 feeds it to the pure run; the state is committed only after every stream finished.
 
 One Shopify record may give several change events: a customer is a contact; a product gives a
-product per variant (matched by SKU); a paid order gives an invoice (or a sales receipt,
+product per variant (matched by SKU; its price net of VAT when the shop's ``taxesIncluded``,
+read once per run or webhook batch, says prices include it); a paid order gives an invoice (or a sales receipt,
 ``order_documents="sales_receipt"``), a credit note per refund and a payment per successful
 sale or capture. Orders not yet paid give nothing (they are picked up when they are paid,
 which changes ``updated_at``).
@@ -114,6 +115,8 @@ class ShopifySource:
         """One run over every stream: (new state per stream, change events)."""
         state = dict(state or {})
         mapping = self._mapping()
+        # the shop's tax setting, read once per run: it decides what a variant's price means
+        included = await self.taxes_included() if "products" in self.streams else False
         new_state, events = dict(state), []
         for name in self.streams:
             operation, field, _ = STREAMS[name]
@@ -121,7 +124,7 @@ class ShopifySource:
                 overlap_seconds=self.overlap.total_seconds())
             run = polling.begin(base, started=now)
             observed = sorted(
-                [self._observe(name, node, mapping) async for node in self.client.iterate(
+                [self._observe(name, node, mapping, included) async for node in self.client.iterate(
                     operation, (field,), query=search_window(run.window()), lane=self.lane)],
                 key=polling.key_of)
             for start in range(0, len(observed) + 1, self.batch):
@@ -134,16 +137,28 @@ class ShopifySource:
             new_state[name] = polling.commit(run)
         return new_state, events
 
-    def _observe(self, stream: str, node: Record, mapping: MappingDoc) -> polling.Observed:
+    async def taxes_included(self) -> bool:
+        """The shop's ``taxesIncluded``: whether its prices include tax (Settings -> Taxes)."""
+        shop = (await self.client.execute("Shop", lane=self.lane)).get("shop") or {}
+        value = shop.get("taxesIncluded")
+        if not isinstance(value, bool):
+            raise ValueError(f"the Shop answer has no taxesIncluded (got {value!r}); product "
+                             "prices cannot be read without it")
+        return value
+
+    def _observe(self, stream: str, node: Record, mapping: MappingDoc, taxes_included: bool
+                 ) -> polling.Observed:
         modified = shmap.parse_ts(node["updatedAt"])
-        found = self.events_of(stream, node, mapping)
+        found = self.events_of(stream, node, mapping, taxes_included=taxes_included)
         # Nothing to emit (unpaid order, parked record): the version itself is the content.
         digest = content_hash({"events": [e["content_hash"] for e in found]} if found else
                               {"id": node["id"], "updatedAt": node["updatedAt"]})
         return polling.Observed(int(numeric_id(node["id"])), modified, digest, found)
 
-    def events_of(self, stream: str, node: Record, mapping: MappingDoc) -> list[Record]:
-        """Every change event one Shopify record gives (parking what cannot be mapped)."""
+    def events_of(self, stream: str, node: Record, mapping: MappingDoc, *,
+                  taxes_included: bool) -> list[Record]:
+        """Every change event one Shopify record gives (parking what cannot be mapped);
+        ``taxes_included`` is the shop's setting (:meth:`taxes_included`)."""
         modified = shmap.parse_ts(node["updatedAt"])
         if stream == "customers":
             return self._mapped("contact", node["id"], modified,
@@ -152,7 +167,8 @@ class ShopifySource:
             return [e for variant in (node.get("variants") or {}).get("nodes") or []
                     for e in self._mapped("product", variant["id"], modified,
                                           lambda v=variant: shmap.variant_to_product(
-                                              node, v, mapping=mapping))]
+                                              node, v, mapping=mapping,
+                                              taxes_included=taxes_included))]
         return self._order_events(node, modified, mapping)
 
     def _order_events(self, order: Record, modified: dt.datetime, mapping: MappingDoc
@@ -194,8 +210,12 @@ class ShopifySource:
         if not ids:
             return []
         mapping, events = self._mapping(), []
-        for node in await self.client.nodes(ids, lane=self.lane):
+        nodes = await self.client.nodes(ids, lane=self.lane)
+        # the shop's tax setting, read once per batch and only when a product needs it
+        included = await self.taxes_included() if any(
+            node.get("__typename") == "Product" for node in nodes) else False
+        for node in nodes:
             stream = _STREAM_OF_TYPE.get(str(node.get("__typename")))
             if stream is not None and node.get("updatedAt"):
-                events.extend(self.events_of(stream, node, mapping))
+                events.extend(self.events_of(stream, node, mapping, taxes_included=included))
         return events

@@ -209,3 +209,47 @@ async def test_seeded_orders_with_shipping_add_up_as_holded_would_compute_them()
     shipping = shmap.order_to_invoice(seeded["order_b2b"], mapping=MAPPING)["lines"][-1]
     assert shipping["description"] == "Envío: Envío estándar"
     assert shipping["taxes"] == ["iva_21"] and shipping["unit_price"] == Decimal("4.090909")
+
+
+SHIRT = {"id": "gid://shopify/Product/1", "title": "Camiseta", "status": "ACTIVE",
+         "productType": "Ropa", "metafield": {"value": "IVA 21%"}}
+SHIRT_M = {"id": "gid://shopify/ProductVariant/2", "sku": "CAM-001-M", "title": "M",
+           "price": "121.00", "barcode": None, "taxable": True,
+           "inventoryItem": {"unitCost": None}}
+
+
+def test_a_price_including_vat_becomes_the_net_price_of_the_mapped_vat() -> None:
+    found = shmap.variant_to_product(SHIRT, SHIRT_M, mapping=MAPPING, taxes_included=True)
+    codec("Product").dumps(found)
+    assert (found["price"], found["sales_taxes"]) == (Decimal("100.000000"), ["iva_21"])
+    oil = shmap.variant_to_product({**SHIRT, "metafield": {"value": "IVA 10%"}},
+                                   {**SHIRT_M, "price": "8.95"}, mapping=MAPPING,
+                                   taxes_included=True)
+    assert (oil["price"], oil["sales_taxes"]) == (Decimal("8.136364"), ["iva_10"])
+
+
+def test_a_price_without_vat_is_kept_and_still_carries_its_vat_code() -> None:
+    found = shmap.variant_to_product(SHIRT, SHIRT_M, mapping=MAPPING, taxes_included=False)
+    assert (found["price"], found["sales_taxes"]) == (Decimal("121.00"), ["iva_21"])
+
+
+def test_a_variant_that_is_not_taxable_is_not_netted() -> None:
+    found = shmap.variant_to_product(SHIRT, {**SHIRT_M, "taxable": False}, mapping=MAPPING,
+                                     taxes_included=True)
+    assert (found["price"], found["sales_taxes"]) == (Decimal("121.00"), [])
+
+
+def test_a_price_including_vat_of_no_known_rate_is_parked_not_written_gross() -> None:
+    with pytest.raises(Unmappable, match="include VAT.*holded_sync.tax") as parked:
+        shmap.variant_to_product({**SHIRT, "metafield": None}, SHIRT_M, mapping=MAPPING,
+                                 taxes_included=True)
+    assert "CAM-001-M" in str(parked.value)
+    with pytest.raises(Unmappable, match="'IVA 7%' is not mapped"):
+        shmap.variant_to_product({**SHIRT, "metafield": {"value": "IVA 7%"}}, SHIRT_M,
+                                 mapping=MAPPING, taxes_included=True)
+
+
+def test_an_unmapped_vat_metafield_parks_even_when_prices_exclude_vat() -> None:
+    with pytest.raises(Unmappable, match="'IVA 7%' is not mapped"):
+        shmap.variant_to_product({**SHIRT, "metafield": {"value": "IVA 7%"}}, SHIRT_M,
+                                 mapping=MAPPING, taxes_included=False)

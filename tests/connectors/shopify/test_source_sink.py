@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -84,6 +85,55 @@ async def test_a_variant_without_sku_is_parked_not_emitted(sandbox: ShopifySandb
     _, events = await source.poll(None, dt.datetime.now(dt.UTC))
     assert {e["payload"]["sku"] for e in events} == {"AOVE-500", "AOVE-1000", "CAM-001"}
     assert [p.entity_key for p in source.parked] == ["product/shopify/1"]
+
+
+async def test_product_prices_of_a_shop_that_includes_vat_reach_holded_net(
+        sandbox: ShopifySandbox, http: httpx.AsyncClient) -> None:
+    source = ShopifySource(make_client(sandbox, http), mapping=MAPPING, streams=("products",))
+    _, events = await source.poll(None, dt.datetime.now(dt.UTC))
+    prices = {e["payload"]["sku"]: (e["payload"]["price"], e["payload"]["sales_taxes"])
+              for e in events}
+    assert prices == {"AOVE-500": (Decimal("8.136364"), ["iva_10"]),       # 8.95 with 10 %
+                      "AOVE-1000": (Decimal("14.090909"), ["iva_10"]),     # 15.50 with 10 %
+                      "CAM-001": (Decimal("16.446281"), ["iva_21"])}       # 19.90 with 21 %
+    assert [r.operation for r in sandbox.requests].count("Shop") == 1  # once per run
+    sandbox.shop["taxesIncluded"] = False
+    _, events = await ShopifySource(make_client(sandbox, http), mapping=MAPPING,
+                                    streams=("products",)).poll(None, dt.datetime.now(dt.UTC))
+    assert {e["payload"]["sku"]: e["payload"]["price"] for e in events}["CAM-001"] == \
+        Decimal("19.90")
+
+
+async def test_a_product_of_no_known_vat_is_parked_when_prices_include_it(
+        sandbox: ShopifySandbox, http: httpx.AsyncClient) -> None:
+    gift = await sandbox.insert("Product", {
+        "title": "Caja regalo", "status": "ACTIVE", "productType": "Regalo", "metafield": None,
+        "variants": {"nodes": [{"id": "gid://shopify/ProductVariant/77", "sku": "REGALO-1",
+                                "title": "Default Title", "price": "30.00", "barcode": None,
+                                "taxable": True, "inventoryItem": {"unitCost": None}}]}})
+    source = ShopifySource(make_client(sandbox, http), mapping=MAPPING)
+    _, events = await source.poll(None, dt.datetime.now(dt.UTC))
+    assert "product/shopify/77" not in by_key(events)
+    [parked] = [p for p in source.parked if p.entity_key == "product/shopify/77"]
+    assert "include VAT" in parked.reasons[0] and "holded_sync.tax" in parked.reasons[0]
+    fetched = await source.events_for([Delivery("products/update", "Product", numeric(gift),
+                                                "e7", None)])
+    assert fetched == [] and source.parked[-1].entity_key == "product/shopify/77"
+
+
+async def test_a_product_webhook_reads_the_shop_setting_once_per_batch(
+        sandbox: ShopifySandbox, http: httpx.AsyncClient) -> None:
+    source = ShopifySource(make_client(sandbox, http), mapping=MAPPING)
+    oil, lucia = sandbox.seeded["oil"], sandbox.seeded["lucia"]
+    events = await source.events_for([
+        Delivery("products/update", "Product", numeric(oil), "e1", None),
+        Delivery("customers/update", "Customer", numeric(lucia), "e2", None)])
+    assert sorted(e["payload"].get("price") or 0 for e in events) == [
+        0, Decimal("8.136364"), Decimal("14.090909")]
+    assert [r.operation for r in sandbox.requests] == ["Nodes", "Shop"]
+    await source.events_for([Delivery("customers/update", "Customer", numeric(lucia), "e3",
+                                      None)])
+    assert [r.operation for r in sandbox.requests].count("Shop") == 1  # no product: not read
 
 
 async def test_a_record_changed_after_the_signpost_waits_for_the_next_run(
