@@ -74,6 +74,8 @@ def check_systems(r: Reader, c: dict[str, Any], systems: dict[str, SystemMap],
             _check_targets(r, code_map, {*targets, *written.get(section, ())}, path, section)
             _check_outbound(r, code_map, path)
         _check_rates(r, system.taxes, c["taxes"], f"systems.{name}.taxes")
+        _check_default_product_tax(r, system, c["taxes"],
+                                   written.get(f"systems.{name}.taxes", set()))
         if name == "holded":
             _check_holded_keys(r, system.taxes, c["taxes"])
     if "holded" not in systems:
@@ -107,6 +109,33 @@ def _check_reach_holded(r: Reader, c: dict[str, Any], named: dict[str, set[str]]
                f"no Holded tax operation for {', '.join(missing)}: a contact with one of these "
                "tax regimes parks until a mapping version maps it",
                "an entry for each regime your contacts use, e.g. general: general")
+
+
+def _check_default_product_tax(r: Reader, system: SystemMap, taxes: dict[str, Tax],
+                               written: set[str]) -> None:
+    """``default_product_tax`` must be a key of the section's own ``taxes`` that maps to a sales
+    VAT: it stands for a product's VAT, whose rate nets a price that includes it.
+
+    A key whose entry is invalid (``written``: already reported), or whose canonical tax is
+    unknown (reported by the targets check), is not reported again.
+    """
+    key = system.default_product_tax
+    if key is None:
+        return
+    path = f"systems.{system.system}.default_product_tax"
+    section = f"systems.{system.system}.taxes"
+    entry = system.taxes.entry(key)
+    if entry is None:
+        if str(key) not in written:
+            keys = ", ".join(repr(str(e.code)) for e in system.taxes.entries)
+            r.error(path, f"{str(key)!r} is not a key of {section}",
+                    f"one of {keys}" if keys else f"a key of {section}, which has none")
+        return
+    tax = taxes.get(entry.canonical[0]) if entry.canonical else None
+    if tax is not None and (tax.kind is not TaxKind.VAT or tax.scope is not TaxScope.SALES):
+        r.error(path, f"{str(key)!r} maps to canonical {tax.code!r}, a {tax.scope.value} "
+                f"{tax.kind.value} tax, not a sales VAT",
+                f"a key of {section} whose canonical tax has kind: vat, scope: sales")
 
 
 def _check_targets(r: Reader, code_map: CodeMap, targets: Iterable[str], path: str,

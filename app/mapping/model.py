@@ -177,6 +177,9 @@ class SystemMap:
     sales_channels: CodeMap = CodeMap()
     currencies: CodeMap | None = None  # None: the system uses ISO codes as they are
     tax_regimes: CodeMap = CodeMap()
+    # Shopify only: the key of ``taxes`` (a sales VAT) a product without its own VAT (the
+    # holded_sync.tax metafield) is taken to carry; None: such a product has no VAT.
+    default_product_tax: SystemCode | None = None
 
     def section(self, name: str) -> CodeMap | None:
         return getattr(self, name) if name in _SECTIONS else None

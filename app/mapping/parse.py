@@ -29,8 +29,8 @@ from app.mapping.model import (
 from app.mapping.reader import Reader, join
 
 __all__ = [
-    "TOP_LEVEL_KEYS", "SYSTEM_SECTIONS", "DOC_TYPES", "parse_canonical", "parse_systems",
-    "written_codes", "holded_targets",
+    "TOP_LEVEL_KEYS", "SYSTEM_SECTIONS", "SYSTEM_SETTINGS", "DOC_TYPES", "parse_canonical",
+    "parse_systems", "written_codes", "holded_targets",
 ]
 
 TOP_LEVEL_KEYS = {
@@ -41,6 +41,8 @@ SYSTEM_SECTIONS = (
     "taxes", "accounts", "payment_methods", "treasuries", "series", "sales_channels",
     "currencies", "tax_regimes",
 )
+# Settings only one system's section has (beside rounding and the code maps).
+SYSTEM_SETTINGS: dict[str, frozenset[str]] = {"shopify": frozenset({"default_product_tax"})}
 DOC_TYPES = ("invoice", "credit_note", "sales_receipt")
 ACCOUNT_CODE = re.compile(r"^\d{3,12}$")
 CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
@@ -223,6 +225,13 @@ def written_codes(data: dict[Any, Any]) -> dict[str, set[str]]:
     sections = ("accounts", "payment_methods", "treasuries", "series", "sales_channels")
     written = {section: keys(section) for section in sections}
     written["taxes"] = keys("taxes") | keys("withholdings")
+    # and the tax keys of each system section (``systems.shopify.taxes``), for its settings
+    systems = data.get("systems")
+    for system, body in systems.items() if isinstance(systems, dict) else ():
+        raw = body.get("taxes") if isinstance(body, dict) else None
+        written[f"systems.{system}.taxes"] = {
+            str(k) for k in raw if isinstance(k, (str, int)) and not isinstance(k, bool)
+        } if isinstance(raw, dict) else set()
     return written
 
 
@@ -257,13 +266,24 @@ def parse_systems(r: Reader, raw: Any) -> dict[str, SystemMap]:
         section = r.mapping(body, path)
         if section is None:
             continue
-        r.unknown_keys(section, path, {"rounding", *SYSTEM_SECTIONS})
+        settings = SYSTEM_SETTINGS.get(system, frozenset())
+        for key in section:
+            owners = [s for s, names in SYSTEM_SETTINGS.items() if key in names and s != system]
+            if owners and key not in settings:
+                r.error(join(path, key), f"{key!r} is a setting of the {owners[0]} section only",
+                        f"{key} under systems.{owners[0]}")
+        r.unknown_keys({k: v for k, v in section.items()
+                        if not any(k in names for names in SYSTEM_SETTINGS.values())},
+                       path, {"rounding", *SYSTEM_SECTIONS, *settings})
         rounding = section.get("rounding", "line")
         if rounding not in ("line", "document"):
             r.error(join(path, "rounding"), f"got {rounding!r}", "line or document")
             rounding = "line"
         maps = {name: _code_map(r, system, name, section.get(name), join(path, name))
                 for name in SYSTEM_SECTIONS if name in section}
+        if "default_product_tax" in settings and section.get("default_product_tax") is not None:
+            maps["default_product_tax"] = r.code(section["default_product_tax"],
+                                                 join(path, "default_product_tax"))
         out[system] = SystemMap(system, rounding, **maps)
     return out
 

@@ -349,3 +349,51 @@ def test_contact_tax_regimes_without_holded_operation_are_a_warning() -> None:
         "no Holded tax operation for export, reverse_charge, equivalence_surcharge, exempt, "
         "not_subject: a contact with one of these tax regimes parks")
     assert load_mapping(EXAMPLE).warnings == ()
+
+
+def shopify_with_default(default: object) -> dict:
+    """The small document with a Shopify section whose default product VAT is ``default``."""
+    data = small_data()
+    data["systems"]["shopify"] = {
+        "taxes": {"IVA 21%": {"canonical": "iva_general", "title": "IVA", "rate": 21},
+                  "IRPF": {"canonical": "irpf_15", "title": "IRPF", "rate": 15}},
+        "default_product_tax": default}
+    return data
+
+
+def test_shopify_default_product_tax_is_a_key_of_its_taxes() -> None:
+    shopify = parse_mapping(shopify_with_default("IVA 21%")).systems["shopify"]
+    assert shopify.default_product_tax == "IVA 21%"
+    assert shopify.taxes.to_canonical(shopify.default_product_tax) == "iva_general"
+    data = shopify_with_default("IVA 21%")
+    del data["systems"]["shopify"]["default_product_tax"]  # optional
+    assert parse_mapping(data).systems["shopify"].default_product_tax is None
+
+
+def test_shopify_default_product_tax_must_name_a_key_of_its_taxes() -> None:
+    [issue] = issues_of(shopify_with_default("iva_general"))
+    assert issue == ("m.yaml: systems.shopify.default_product_tax: 'iva_general' is not a key "
+                     "of systems.shopify.taxes (expected one of 'IVA 21%', 'IRPF')")
+    assert paths_of(shopify_with_default(["IVA 21%"])) == {
+        "systems.shopify.default_product_tax"}
+
+
+def test_shopify_default_product_tax_must_map_to_a_sales_vat() -> None:
+    [issue] = issues_of(shopify_with_default("IRPF"))
+    assert issue.startswith("m.yaml: systems.shopify.default_product_tax: 'IRPF' maps to "
+                            "canonical 'irpf_15', a sales withholding tax, not a sales VAT")
+
+
+def test_a_default_product_tax_naming_a_bad_entry_is_not_reported_again() -> None:
+    data = shopify_with_default("IVA 21%")
+    del data["systems"]["shopify"]["taxes"]["IVA 21%"]["title"]
+    assert paths_of(data) == {"systems.shopify.taxes.IVA 21%"}
+
+
+def test_default_product_tax_is_refused_outside_the_shopify_section() -> None:
+    data = small_data()
+    data["systems"]["holded"]["default_product_tax"] = "s_iva_21"
+    [issue] = issues_of(data)
+    assert issue == ("m.yaml: systems.holded.default_product_tax: 'default_product_tax' is a "
+                     "setting of the shopify section only (expected default_product_tax under "
+                     "systems.shopify)")
