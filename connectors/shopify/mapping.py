@@ -157,17 +157,22 @@ def customer_to_contact(customer: MappingABC[str, Any], *, mapping: Mapping) -> 
 
 
 def _product_vat(r: _Inbound, product: MappingABC[str, Any], where: str) -> Tax | None:
-    """The canonical sales VAT of a product, from its ``holded_sync.tax`` metafield: a key of
-    the mapping's ``shopify.taxes`` (``"IVA 10%"``). Shopify's API carries no VAT rate per
-    product (rates and collection overrides live in the shop's tax settings)."""
+    """The canonical sales VAT of a product: its ``holded_sync.tax`` metafield if set, else the
+    mapping's ``shopify.default_product_tax``; either is a key of the mapping's
+    ``shopify.taxes`` (``"IVA 10%"``). Shopify's API carries no VAT rate per product (rates and
+    collection overrides live in the shop's tax settings). A metafield that is set but not
+    mapped is a reason, never replaced by the default."""
     value = _text((product.get("metafield") or {}).get("value"))
+    source = f"metafield {'.'.join(PRODUCT_TAX_METAFIELD)}"
     if value is None:
-        return None
-    code = r.code("taxes", value, f"{where}: metafield {'.'.join(PRODUCT_TAX_METAFIELD)}",
-                  "tax")
+        default = r.map.default_product_tax if r.map is not None else None
+        if default is None:
+            return None
+        value, source = str(default), "shopify.default_product_tax"
+    code = r.code("taxes", value, f"{where}: {source}", "tax")
     tax = r.mapping.taxes.get(code) if code is not None else None
     if tax is not None and (tax.kind is not TaxKind.VAT or tax.scope is not TaxScope.SALES):
-        r.fail(f"{where}: {value!r} maps to {tax.code!r}, which is not a sales VAT")
+        r.fail(f"{where}: {source} {value!r} maps to {tax.code!r}, which is not a sales VAT")
         return None
     return tax
 
@@ -178,8 +183,9 @@ def variant_to_product(product: MappingABC[str, Any], variant: MappingABC[str, A
 
     ``taxes_included`` is the shop's ``taxesIncluded`` (prices shown with tax, the usual
     set-up in Spain): a taxable variant's price is then netted by the rate of the product's
-    VAT (:func:`_product_vat`), half up to the canonical unit-price scale; with no VAT code
-    to net it by the variant is ``Unmappable`` rather than priced gross."""
+    VAT (:func:`_product_vat`: its metafield, else the mapping's default), half up to the
+    canonical unit-price scale; with no VAT code to net it by the variant is ``Unmappable``
+    rather than priced gross."""
     sku = _text(variant.get("sku"))
     if sku is None:
         raise Unmappable([f"variant {numeric_id(variant['id'])} of {product.get('title')!r} "
@@ -202,7 +208,9 @@ def variant_to_product(product: MappingABC[str, Any], variant: MappingABC[str, A
             r.fail(f"{where}: the shop's prices include VAT (taxesIncluded) and the product has "
                    f"no VAT code to take it out by; set the product metafield "
                    f"{'.'.join(PRODUCT_TAX_METAFIELD)} to a key of shopify.taxes in mapping "
-                   f"v{mapping.version} ({keys})")
+                   f"v{mapping.version} ({keys}), or publish a mapping version whose shopify "
+                   f"section has default_product_tax (the VAT of every product without "
+                   f"the metafield)")
     cost = ((variant.get("inventoryItem") or {}).get("unitCost") or {}).get("amount")
     result = {
         "kind": "product", "sku": sku, "name": title,

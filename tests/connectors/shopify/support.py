@@ -21,6 +21,15 @@ MAPPING: Mapping = parse_mapping(
     source="mapping-es.yaml")
 
 
+def mapping_with(*, default_product_tax: str | None) -> Mapping:
+    """The example mapping with ``shopify.default_product_tax`` set to a key, or left out."""
+    data = safe_load((ROOT / "docs" / "examples" / "mapping-es.yaml").read_text(encoding="utf-8"))
+    data["systems"]["shopify"].pop("default_product_tax", None)
+    if default_product_tax is not None:
+        data["systems"]["shopify"]["default_product_tax"] = default_product_tax
+    return parse_mapping(data, source="mapping-es.yaml")
+
+
 def make_client(sandbox: ShopifySandbox, http: httpx.AsyncClient, *, page_size: int = 50,
                 attempts: int = 3, token: str | None = None, clock: Clock | None = None
                 ) -> ShopifyClient:

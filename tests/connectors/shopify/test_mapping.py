@@ -11,7 +11,7 @@ from app.avro import codec
 from app.mapping import Unmappable
 from connectors.shopify import mapping as shmap
 from connectors.shopify.sandbox_seed import customer, line, money, order, transaction
-from tests.connectors.shopify.support import MAPPING
+from tests.connectors.shopify.support import MAPPING, mapping_with
 
 CUSTOMER = "gid://shopify/Customer/11"
 
@@ -241,9 +241,11 @@ def test_a_variant_that_is_not_taxable_is_not_netted() -> None:
 
 def test_a_price_including_vat_of_no_known_rate_is_parked_not_written_gross() -> None:
     with pytest.raises(Unmappable, match="include VAT.*holded_sync.tax") as parked:
-        shmap.variant_to_product({**SHIRT, "metafield": None}, SHIRT_M, mapping=MAPPING,
+        shmap.variant_to_product({**SHIRT, "metafield": None}, SHIRT_M,
+                                 mapping=mapping_with(default_product_tax=None),
                                  taxes_included=True)
     assert "CAM-001-M" in str(parked.value)
+    assert "default_product_tax" in str(parked.value)  # both ways out are named
     with pytest.raises(Unmappable, match="'IVA 7%' is not mapped"):
         shmap.variant_to_product({**SHIRT, "metafield": {"value": "IVA 7%"}}, SHIRT_M,
                                  mapping=MAPPING, taxes_included=True)
@@ -253,3 +255,29 @@ def test_an_unmapped_vat_metafield_parks_even_when_prices_exclude_vat() -> None:
     with pytest.raises(Unmappable, match="'IVA 7%' is not mapped"):
         shmap.variant_to_product({**SHIRT, "metafield": {"value": "IVA 7%"}}, SHIRT_M,
                                  mapping=MAPPING, taxes_included=False)
+
+
+def test_a_product_without_its_metafield_takes_the_mappings_default_vat() -> None:
+    mapping = mapping_with(default_product_tax="IVA 21%")
+    found = shmap.variant_to_product({**SHIRT, "metafield": None}, SHIRT_M, mapping=mapping,
+                                     taxes_included=True)
+    assert (found["price"], found["sales_taxes"]) == (Decimal("100.000000"), ["iva_21"])
+    # the default is the product's VAT whatever the shop's setting: a net price is kept
+    found = shmap.variant_to_product({**SHIRT, "metafield": {"value": "  "}}, SHIRT_M,
+                                     mapping=mapping, taxes_included=False)
+    assert (found["price"], found["sales_taxes"]) == (Decimal("121.00"), ["iva_21"])
+    untaxed = shmap.variant_to_product({**SHIRT, "metafield": None},
+                                       {**SHIRT_M, "taxable": False}, mapping=mapping,
+                                       taxes_included=True)
+    assert (untaxed["price"], untaxed["sales_taxes"]) == (Decimal("121.00"), [])
+
+
+def test_a_products_own_metafield_wins_over_the_default_even_when_it_is_wrong() -> None:
+    mapping = mapping_with(default_product_tax="IVA 21%")
+    oil = shmap.variant_to_product({**SHIRT, "metafield": {"value": "IVA 10%"}},
+                                   {**SHIRT_M, "price": "8.95"}, mapping=mapping,
+                                   taxes_included=True)
+    assert (oil["price"], oil["sales_taxes"]) == (Decimal("8.136364"), ["iva_10"])
+    with pytest.raises(Unmappable, match="'IVA 7%' is not mapped"):  # never replaced by 21 %
+        shmap.variant_to_product({**SHIRT, "metafield": {"value": "IVA 7%"}}, SHIRT_M,
+                                 mapping=mapping, taxes_included=True)

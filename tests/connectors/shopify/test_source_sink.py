@@ -17,7 +17,7 @@ from connectors.shopify.sink import ShopifySink
 from connectors.shopify.source import ShopifySource, search_window
 from connectors.shopify.webhooks import Delivery, DeliveryLog, WebhookError, receive
 from tests.connectors.shopify.support import (
-    MAPPING, command, contact_payload, invoice_payload, make_client, numeric,
+    MAPPING, command, contact_payload, invoice_payload, make_client, mapping_with, numeric,
 )
 from tests.sandboxes.conftest import eventually
 
@@ -104,21 +104,44 @@ async def test_product_prices_of_a_shop_that_includes_vat_reach_holded_net(
         Decimal("19.90")
 
 
-async def test_a_product_of_no_known_vat_is_parked_when_prices_include_it(
-        sandbox: ShopifySandbox, http: httpx.AsyncClient) -> None:
-    gift = await sandbox.insert("Product", {
+async def gift_without_metafield(sandbox: ShopifySandbox) -> dict[str, Any]:
+    return await sandbox.insert("Product", {
         "title": "Caja regalo", "status": "ACTIVE", "productType": "Regalo", "metafield": None,
         "variants": {"nodes": [{"id": "gid://shopify/ProductVariant/77", "sku": "REGALO-1",
                                 "title": "Default Title", "price": "30.00", "barcode": None,
                                 "taxable": True, "inventoryItem": {"unitCost": None}}]}})
-    source = ShopifySource(make_client(sandbox, http), mapping=MAPPING)
+
+
+async def test_a_product_of_no_known_vat_is_parked_when_prices_include_it(
+        sandbox: ShopifySandbox, http: httpx.AsyncClient) -> None:
+    gift = await gift_without_metafield(sandbox)
+    source = ShopifySource(make_client(sandbox, http),
+                           mapping=mapping_with(default_product_tax=None))
     _, events = await source.poll(None, dt.datetime.now(dt.UTC))
     assert "product/shopify/77" not in by_key(events)
     [parked] = [p for p in source.parked if p.entity_key == "product/shopify/77"]
     assert "include VAT" in parked.reasons[0] and "holded_sync.tax" in parked.reasons[0]
+    assert "default_product_tax" in parked.reasons[0]
     fetched = await source.events_for([Delivery("products/update", "Product", numeric(gift),
                                                 "e7", None)])
     assert fetched == [] and source.parked[-1].entity_key == "product/shopify/77"
+
+
+async def test_a_product_without_its_vat_metafield_takes_the_mappings_default(
+        sandbox: ShopifySandbox, http: httpx.AsyncClient) -> None:
+    gift = await gift_without_metafield(sandbox)
+    source = ShopifySource(make_client(sandbox, http),
+                           mapping=mapping_with(default_product_tax="IVA 21%"),
+                           streams=("products",))
+    _, events = await source.poll(None, dt.datetime.now(dt.UTC))
+    prices = {e["payload"]["sku"]: (e["payload"]["price"], e["payload"]["sales_taxes"])
+              for e in events}
+    assert prices["REGALO-1"] == (Decimal("24.793388"), ["iva_21"])   # 30.00 with 21 %
+    assert prices["AOVE-500"] == (Decimal("8.136364"), ["iva_10"])   # its metafield wins
+    assert source.parked == []
+    [fetched] = await source.events_for([Delivery("products/update", "Product", numeric(gift),
+                                                  "e8", None)])
+    assert fetched["payload"]["price"] == Decimal("24.793388")
 
 
 async def test_a_product_webhook_reads_the_shop_setting_once_per_batch(
