@@ -59,3 +59,16 @@ def test_validate_prints_warnings_and_still_exits_0(tmp_path) -> None:
         "an entry for each regime your contacts use, e.g. general: general)",
         "OK: mapping v3, 18 taxes, 13 accounts",
     ]
+
+
+def test_validate_refuses_a_shopify_default_product_tax_not_in_its_taxes(tmp_path) -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    assert 'default_product_tax: "IVA 21%"' in text  # the example sets it: 21 % unless told
+    path = tmp_path / "default.yaml"
+    path.write_text(text.replace('default_product_tax: "IVA 21%"',
+                                 'default_product_tax: "IVA 7%"'), encoding="utf-8")
+    result = CliRunner().invoke(mappings, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert (f"{path}: systems.shopify.default_product_tax: 'IVA 7%' is not a key of "
+            "systems.shopify.taxes (expected one of 'IVA 21%', 'IVA 10%', 'IVA 4%')"
+            in result.output)

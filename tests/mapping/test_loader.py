@@ -37,6 +37,7 @@ def test_example_loads_with_exact_rates() -> None:
     assert holded.tax_regimes.to_system("reverse_charge") == "nosujeto"
     assert holded.tax_regimes.to_canonical("nosujeto") == "not_subject"
     assert mapping.systems["shopify"].payment_methods.to_system("tarjeta") == "shopify_payments"
+    assert mapping.systems["shopify"].default_product_tax == "IVA 21%"
 
 
 def test_small_document_is_valid() -> None:

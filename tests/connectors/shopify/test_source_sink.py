@@ -144,6 +144,20 @@ async def test_a_product_without_its_vat_metafield_takes_the_mappings_default(
     assert fetched["payload"]["price"] == Decimal("24.793388")
 
 
+async def test_the_example_mapping_prices_a_product_without_metafield_at_21_percent(
+        sandbox: ShopifySandbox, http: httpx.AsyncClient) -> None:
+    """Upgrading a tax-included shop: products staff never marked reach Holded (net at the
+    example's default, 21 %) instead of parking, so invoices selling them do not wait."""
+    gift = await gift_without_metafield(sandbox)
+    source = ShopifySource(make_client(sandbox, http), mapping=MAPPING)
+    _, events = await source.poll(None, dt.datetime.now(dt.UTC))
+    assert by_key(events)["product/shopify/77"]["payload"]["price"] == Decimal("24.793388")
+    assert source.parked == []
+    [fetched] = await source.events_for([Delivery("products/update", "Product", numeric(gift),
+                                                  "e9", None)])
+    assert fetched["payload"]["sales_taxes"] == ["iva_21"]
+
+
 async def test_a_product_webhook_reads_the_shop_setting_once_per_batch(
         sandbox: ShopifySandbox, http: httpx.AsyncClient) -> None:
     source = ShopifySource(make_client(sandbox, http), mapping=MAPPING)
