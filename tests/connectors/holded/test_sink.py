@@ -24,12 +24,6 @@ INV = "/api/invoicing/v1"
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as client:
-        yield client
-
-
-@pytest.fixture
 def sink(sandbox: SandboxServer, http: httpx.AsyncClient) -> HoldedSink:
     return make_sink(make_client(sandbox, http))
 
@@ -279,17 +273,19 @@ async def test_a_dropped_line_tax_on_read_back_is_a_conflict(sandbox: SandboxSer
         '{"$dec":"4.62"}', '{"$dec":"0"}')  # 2 x 11.00 at 21 %, stored without tax
 
 
-class DropCurrencyChange(httpx.AsyncBaseTransport):
-    """Holded drops the exchange rate of a document create (it drops unknown fields with 201)."""
+class DropField(httpx.AsyncBaseTransport):
+    """Holded dropping one field of a create (it drops fields it does not take and still
+    answers 201): ``field`` leaves the body of every POST to a path ending in ``path``."""
 
-    def __init__(self) -> None:
+    def __init__(self, path: str, field: str) -> None:
+        self.path, self.field = path, field
         self.inner = httpx.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.method == "POST" and request.url.path.endswith("/documents/invoice"):
+        if request.method == "POST" and request.url.path.endswith(self.path):
             import json
             body = json.loads(request.content)
-            body.pop("currencyChange", None)
+            body.pop(self.field, None)
             content = json.dumps(body).encode()
             request = httpx.Request(request.method, request.url, content=content,
                                     headers={**request.headers, "content-length": str(len(content))})
@@ -306,7 +302,8 @@ async def test_a_foreign_currency_invoice_verifies_its_exchange_rate(sandbox: Sa
         assert (outcome.result["status"], outcome.conflicts) == ("succeeded", [])
         [doc] = await sandbox.all("documents", docType="invoice")
         assert (doc["currency"], doc["currencyChange"]) == ("usd", 1.08695652)
-    async with httpx.AsyncClient(transport=DropCurrencyChange(), timeout=10) as http:
+    drop_rate = DropField("/documents/invoice", "currencyChange")
+    async with httpx.AsyncClient(transport=drop_rate, timeout=10) as http:
         sink = make_sink(make_client(sandbox, http))
         outcome = await sink.execute(command("invoice", "invoice/odoo/USD-2", usd))
     assert outcome.result["status"] == "failed"
@@ -520,25 +517,8 @@ async def test_a_sku_renamed_in_the_erp_is_not_matched_by_its_old_sku(
     assert b["name"] == "Producto 99"
 
 
-class DropContactCode(httpx.AsyncBaseTransport):
-    """Holded drops a contact field it does not take (here the NIF) and still answers 201."""
-
-    def __init__(self) -> None:
-        self.inner = httpx.AsyncHTTPTransport()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.method == "POST" and request.url.path.endswith("/contacts"):
-            import json
-            body = json.loads(request.content)
-            body.pop("code", None)
-            content = json.dumps(body).encode()
-            request = httpx.Request(request.method, request.url, content=content,
-                                    headers={**request.headers, "content-length": str(len(content))})
-        return await self.inner.handle_async_request(request)
-
-
 async def test_a_contact_whose_nif_holded_did_not_keep_is_a_conflict(sandbox: SandboxServer) -> None:
-    async with httpx.AsyncClient(transport=DropContactCode(), timeout=10) as http:
+    async with httpx.AsyncClient(transport=DropField("/contacts", "code"), timeout=10) as http:
         sink = make_sink(make_client(sandbox, http))
         outcome = await sink.execute(contact_command(3))
     assert outcome.result["status"] == "failed"
