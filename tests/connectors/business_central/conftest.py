@@ -19,11 +19,5 @@ async def sandbox() -> AsyncIterator[BCSandbox]:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as client:
-        yield client
-
-
-@pytest.fixture
 def bc(sandbox: BCSandbox, http: httpx.AsyncClient) -> BusinessCentralClient:
     return make_client(sandbox, http)

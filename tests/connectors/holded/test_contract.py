@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
 
@@ -15,12 +13,6 @@ from connectors.holded.errors import NotFound, UnexpectedContent, UnknownSku, Wr
 from connectors.holded.sandbox import SandboxServer
 
 KEY = "sandbox-key"
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as client:
-        yield client
 
 
 def client(server: SandboxServer, http: httpx.AsyncClient, version: str = "v1",

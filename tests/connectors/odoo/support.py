@@ -18,6 +18,10 @@ MAPPING = load_mapping(Path(__file__).resolve().parents[3] / "docs/examples/mapp
 KEY = "sandbox-key"
 
 
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
 def make_client(sandbox: OdooSandbox, http: httpx.AsyncClient, protocol: str = "jsonrpc",
                 key: str = KEY, login: str = "admin") -> OdooClient:
     return OdooClient(http, base_url=sandbox.url, db=sandbox.db, login=login, api_key=key,

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import httpx
@@ -12,27 +11,12 @@ from app.mapping.errors import Unmappable
 from connectors.base.contracts import MemoryLedger
 from connectors.base.errors import SkipRecord
 from connectors.odoo.mapping import Catalog, invoice_from_odoo, partner_vals
-from connectors.odoo.sandbox import OdooSandbox, start_odoo_sandbox
+from connectors.odoo.sandbox import OdooSandbox
 from connectors.odoo.sink import OdooSink
 from connectors.odoo.source import OdooPollState, OdooSource, parse_webhook
-from tests.connectors.odoo.support import MAPPING, command, contact_payload, make_client, payment_payload
-
-
-@pytest.fixture
-async def sb() -> AsyncIterator[OdooSandbox]:
-    server = await start_odoo_sandbox(port=0)
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as client:
-        yield client
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+from tests.connectors.odoo.support import (
+    MAPPING, command, contact_payload, make_client, now, payment_payload,
+)
 
 
 async def test_invoice_with_irpf_maps_to_canonical_withholding(sb: OdooSandbox, http: httpx.AsyncClient) -> None:

@@ -3,34 +3,14 @@ the commercial partner: a company's people, delivery and invoice addresses, user
 and bare leads stay out of the accountant's contact list."""
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import httpx
-import pytest
 
 from connectors.odoo.mapping import Catalog, payment_from_odoo
-from connectors.odoo.sandbox import OdooSandbox, start_odoo_sandbox
+from connectors.odoo.sandbox import OdooSandbox
 from connectors.odoo.source import OdooSource, WebhookRefs
-from tests.connectors.odoo.support import MAPPING, make_client
-
-
-@pytest.fixture
-async def sb() -> AsyncIterator[OdooSandbox]:
-    server = await start_odoo_sandbox(port=0)
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as client:
-        yield client
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+from tests.connectors.odoo.support import MAPPING, make_client, now
 
 
 async def people_and_addresses(sb: OdooSandbox) -> dict[str, int]:

@@ -2,35 +2,16 @@
 and an invoice line names the product (key and SKU) the source reported."""
 from __future__ import annotations
 
-import datetime as dt
 import json
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import httpx
 import pytest
 
-from connectors.odoo.sandbox import OdooSandbox, start_odoo_sandbox
+from connectors.odoo.sandbox import OdooSandbox
 from connectors.odoo.sandbox_accounting import post_move
 from connectors.odoo.source import OdooSource, parse_webhook
-from tests.connectors.odoo.support import MAPPING, make_client
-
-
-@pytest.fixture
-async def sb() -> AsyncIterator[OdooSandbox]:
-    server = await start_odoo_sandbox(port=0)
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as client:
-        yield client
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+from tests.connectors.odoo.support import MAPPING, make_client, now
 
 
 async def shirt(sb: OdooSandbox) -> tuple[int, int, int]:

@@ -28,12 +28,6 @@ async def sb() -> AsyncIterator[PrestaShopSandbox]:
     await server.stop()
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as client:
-        yield client
-
-
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 

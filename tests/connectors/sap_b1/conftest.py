@@ -19,11 +19,5 @@ async def sandbox() -> AsyncIterator[SapSandbox]:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as client:
-        yield client
-
-
-@pytest.fixture
 def sap(sandbox: SapSandbox, http: httpx.AsyncClient) -> SapB1Client:
     return make_client(sandbox, http)

@@ -31,12 +31,6 @@ async def sandbox() -> AsyncIterator[ShopifySandbox]:
     await server.stop()
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as client:
-        yield client
-
-
 def by_key(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {e["entity_key"]: e for e in events}
 
