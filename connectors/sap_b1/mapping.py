@@ -28,7 +28,7 @@ from connectors.sap_b1 import odata
 
 __all__ = ["HELD_FIELDS", "SYSTEM", "Lookups", "contact_to_partner", "document_to_invoice",
            "entity_key", "item_to_product", "partner_to_contact", "payment_to_canonical",
-           "payment_to_incoming"]
+           "payment_to_incoming", "received"]
 
 SYSTEM = "sap_b1"
 # Canonical fields SAP B1 stores and reports back unchanged, per entity (echo checks, merges).
@@ -297,11 +297,21 @@ def payment_to_canonical(payment: MappingABC[str, Any], *, mapping: Mapping) -> 
         "invoice_key": entity_key("invoice", applied[0]["DocEntry"]),
         "contact_key": entity_key("contact", str(payment.get("CardCode"))),
         "date": odata.parse_date(payment.get("DocDate")),
-        "amount": _dec(applied[0].get("SumApplied")).quantize(_CENT),
+        "amount": max(_dec(applied[0].get("SumApplied")), received(payment)).quantize(_CENT),
         "currency": r.currency(payment.get("DocCurrency")), "method": method, "treasury": None,
         "reference": _text(payment.get("TransferReference")),
         "description": _text(payment.get("JournalRemarks")),
     }
+
+
+def received(payment: MappingABC[str, Any]) -> Decimal:
+    """What the customer paid, in every means the payment reads back with: more than it
+    applies to invoices when the rest stayed on the customer's account (an overpayment)."""
+    checks = sum((_dec(c.get("CheckSum")) for c in payment.get("PaymentChecks") or []),
+                 Decimal(0))
+    cards = sum((_dec(c.get("CreditSum")) for c in payment.get("PaymentCreditCards") or []),
+                Decimal(0))
+    return _dec(payment.get("CashSum")) + _dec(payment.get("TransferSum")) + checks + cards
 
 
 def contact_to_partner(contact: MappingABC[str, Any], *, mapping: Mapping,
@@ -340,11 +350,14 @@ def contact_to_partner(contact: MappingABC[str, Any], *, mapping: Mapping,
 
 def payment_to_incoming(payment: MappingABC[str, Any], *, key: str, mapping: Mapping,
                         invoice: MappingABC[str, Any], transfer_account: str | None,
-                        reference_field: str = "Remarks") -> dict[str, Any]:
+                        reference_field: str = "Remarks", applied: Decimal | None = None
+                        ) -> dict[str, Any]:
     """An IncomingPayments body paying (part of) ``invoice`` by bank transfer.
 
     ``reference_field`` (``Remarks`` by default, or a ``U_`` user field) carries the entity
-    key so the sink finds a payment whose answer was lost.
+    key so the sink finds a payment whose answer was lost. ``applied``: what goes to the
+    invoice (default: the whole amount); the transfer is always the whole amount, so the rest
+    stays on the customer's account as a payment on account.
     """
     r = Resolver(mapping, SYSTEM)
     currency = payment.get("currency") or mapping.base_currency
@@ -369,7 +382,8 @@ def payment_to_incoming(payment: MappingABC[str, Any], *, key: str, mapping: Map
         "TransferSum": amount, "TransferAccount": account, "TransferDate": date.isoformat(),
         "TransferReference": (payment.get("reference") or "")[:REFERENCE_CHARS] or None,
         "JournalRemarks": (payment.get("description") or "")[:50] or None,
-        "PaymentInvoices": [{"DocEntry": int(invoice["DocEntry"]), "SumApplied": amount,
+        "PaymentInvoices": [{"DocEntry": int(invoice["DocEntry"]),
+                             "SumApplied": amount if applied is None else applied,
                              "InvoiceType": "it_Invoice"}],
     }
     body[reference_field] = key  # last: the search key wins over any other use of the field

@@ -5,9 +5,15 @@ POST or PATCH naming another property is refused the way SL refuses it. Rules ke
 DataVersion + ETag on BusinessPartners, Items and documents (412 on a stale ``If-Match``);
 UpdateDate/UpdateTime stamped in the server's local time on every write; documents totalled
 from their lines with the sandbox's VAT groups and withholding codes; IncomingPayments
-applied to invoices (``PaidToDate`` grows, ``DocumentStatus`` closes at the total; an
-over-payment or a payment of another customer's invoice is refused). Payments carry no update
-time and no DataVersion, as in the real metadata.
+applied to invoices (``PaidToDate`` grows, ``DocumentStatus`` closes at the total; more
+applied to an invoice than its open balance, more applied than received, or a payment of
+another customer's invoice is refused). A payment may receive more than it applies: the rest
+stays on the customer's account, unapplied (a "payment on account"; SAP's client offers it and
+a third-party DI API answer says the excess goes there automatically: UNVERIFIED for the
+Service Layer, see docs/sap_b1.md). The partner's ``CurrentAccountBalance`` (read-only) rises
+with each invoice, falls with each credit note and each payment received, without touching
+the partner's DataVersion or update time. Payments carry no update time and no DataVersion, as
+in the real metadata.
 """
 from __future__ import annotations
 
@@ -47,7 +53,7 @@ TEMPLATES: dict[str, Record] = {
         "County": None, "Country": "ES", "Currency": "EUR", "PayTermsGrpCode": -1,
         "PriceListNum": 1, "VatLiable": "vLiable", "VatGroup": None,
         "SubjectToWithholdingTax": "tNO", "WTCode": None, "IBAN": None, "BPBankAccounts": [],
-        "Valid": "tYES", "Frozen": "tNO", **_STAMPS},
+        "Valid": "tYES", "Frozen": "tNO", "CurrentAccountBalance": Decimal(0), **_STAMPS},
     "Items": {
         "ItemCode": None, "ItemName": None, "ForeignName": None, "BarCode": None,
         "SalesVATGroup": None, "PurchaseVATGroup": None, "VatLiable": "tYES", "WTLiable": "tNO",
@@ -69,6 +75,9 @@ KEYS = {"BusinessPartners": "CardCode", "Items": "ItemCode", "Invoices": "DocEnt
         "PaymentTermsTypes": "GroupNumber"}
 NUMBERED = frozenset({"Invoices", "CreditNotes", "IncomingPayments"})
 VERSIONED = frozenset({"BusinessPartners", "Items", "Invoices", "CreditNotes"})
+# Kept by SAP from the postings, never written by a client (refusing is the strict choice:
+# what the real Service Layer answers to a write of it is UNVERIFIED).
+READ_ONLY = frozenset({"CurrentAccountBalance"})
 _LINE = frozenset({"LineNum", "ItemCode", "ItemDescription", "Quantity", "Price", "UnitPrice",
                    "DiscountPercent", "AccountCode", "VatGroup", "TaxCode", "TaxTotal",
                    "LineTotal", "WTLiable", "PriceAfterVAT"})
@@ -185,8 +194,11 @@ class Store:
                                f"tables ({entity_set}) (ODBC -2035)")
         if entity_set in ("Invoices", "CreditNotes"):
             await self._document(record)
+            sign = 1 if entity_set == "Invoices" else -1
+            await self._move_balance(record["CardCode"], sign * _dec(record["DocTotal"]))
         elif entity_set == "IncomingPayments":
-            await self._payment(record)
+            received = await self._payment(record)
+            await self._move_balance(record["CardCode"], -received)
         if "DataVersion" in template:
             record["DataVersion"] = 1
             self._stamp(record, created=True)
@@ -270,7 +282,15 @@ class Store:
         except SapError:
             raise SapError(400, -5002, f"Invalid BP code '{card_code}'") from None
 
-    async def _payment(self, payment: Record) -> None:
+    async def _move_balance(self, card_code: str, amount: Decimal) -> None:
+        """The partner's receivable balance moves with a posting; its card is not edited, so
+        neither its DataVersion nor its update time change."""
+        partner = await self._partner(card_code)
+        partner["CurrentAccountBalance"] = _dec(partner.get("CurrentAccountBalance")) + amount
+        await self._save("BusinessPartners", partner, new=False)
+
+    async def _payment(self, payment: Record) -> Decimal:
+        """Apply the payment to its invoices; returns the amount received."""
         partner = await self._partner(payment.get("CardCode"))
         payment["CardName"] = partner["CardName"]
         payment["DocDate"] = payment.get("DocDate") or self.now().date().isoformat()
@@ -307,10 +327,13 @@ class Store:
             doc["DataVersion"] += 1
             self._stamp(doc, created=False)
             await self._save(entity_set, doc, new=False)
+        return received
 
 
 def _known(entity_set: str, body: Record, template: Record) -> None:
     for name in body:
+        if name in READ_ONLY:
+            raise SapError(400, -5006, f"Property '{name}' of '{entity_set}' is read-only")
         if name not in template:
             raise SapError(400, -1000, f"Property '{name}' of '{entity_set}' is invalid")
 

@@ -5,7 +5,11 @@ with ``If-Match``.
 the links (does the payment already have an SAP DocEntry?), then SAP itself: IncomingPayments
 whose ``reference_field`` (``Remarks`` by default, or a ``U_`` user field you created) equals
 the entity key. Only when all say no is the payment created, applied to the invoice through
-``PaymentInvoices`` so SAP raises the invoice's ``PaidToDate`` and closes it when paid. A lost
+``PaymentInvoices`` so SAP raises the invoice's ``PaidToDate`` and closes it when paid. A
+payment above the invoice's open balance (the customer overpaid) is one IncomingPayment of
+the whole amount applying only the open balance: SAP refuses to apply more to an invoice, and
+the rest stays on the customer's account (a payment on account) for an accountant to settle;
+the result's reason says so. A lost
 answer is found by that search when the command is redelivered; POSTs are never repeated
 blindly (see connectors.base.retry.NoBlindRepeat).
 
@@ -105,17 +109,17 @@ class SapB1Sink:
                                             reason="deleted before it was written to SAP B1"))
         payload = command["payload"]
         invoice = await self._invoice(payload["invoice_key"], mapping)
-        open_amount = Decimal(str(invoice.get("DocTotal") or 0)) - Decimal(
-            str(invoice.get("PaidToDate") or 0))
-        if Decimal(payload["amount"]) > open_amount:
-            raise SkipRecord(f"{payload['invoice_key']}: payment of {payload['amount']} exceeds "
-                             f"invoice {invoice.get('DocNum')}'s open balance {open_amount}")
+        amount = Decimal(payload["amount"])
+        applied = min(amount, _open_balance(invoice))
         body = sapmap.payment_to_incoming(payload, key=key, mapping=mapping, invoice=invoice,
                                           transfer_account=self.transfer_account,
-                                          reference_field=self.reference_field)
+                                          reference_field=self.reference_field, applied=applied)
         created = await self.client.create("IncomingPayments", body)
-        return SinkOutcome(self._result(command, "succeeded", target_id=str(created["DocEntry"]),
-                                        mapping_version=mapping.version))
+        return SinkOutcome(self._result(
+            command, "succeeded", target_id=str(created["DocEntry"]),
+            mapping_version=mapping.version,
+            reason=None if applied == amount else _on_account_reason(
+                invoice, str(created.get("DocNum") or created["DocEntry"]), amount, applied)))
 
     async def _written(self, command: Record, doc_entry: str, mapping: MappingDoc,
                        status: str, reason: str) -> SinkOutcome:
@@ -249,6 +253,21 @@ class SapB1Sink:
         return parked_for_good(self._result(
             command, "parked", target_id=card_code, mapping_version=mapping.version,
             reason=changed_during_write_reason(f"SAP B1 business partner {card_code}", differing)))
+
+
+def _open_balance(invoice: Mapping[str, Any]) -> Decimal:
+    return (Decimal(str(invoice.get("DocTotal") or 0))
+            - Decimal(str(invoice.get("PaidToDate") or 0)))
+
+
+def _on_account_reason(invoice: Mapping[str, Any], payment_num: str, amount: Decimal,
+                       applied: Decimal) -> str:
+    """An overpayment is booked, not refused: the invoice takes its open balance and the rest
+    stays on the customer's account, where SAP shows it until someone settles it."""
+    return (f"overpayment: SAP B1 incoming payment {payment_num} received {amount}, applied "
+            f"{applied} (the open balance) to invoice {invoice.get('DocNum')} and left "
+            f"{amount - applied} on account for {invoice.get('CardCode')}; reconcile it with "
+            "another invoice of the customer (Internal Reconciliation) or refund it in SAP B1")
 
 
 def _differs(desired: Mapping[str, Any], current: Mapping[str, Any]) -> bool:

@@ -184,6 +184,49 @@ async def test_incoming_payments_are_applied_to_invoices(sb: SapSandbox,
     assert error_of(await sl.post("IncomingPayments", json=rest))[0] == 400  # closed now
 
 
+async def test_a_payment_may_leave_money_on_account_but_never_over_apply(
+        sb: SapSandbox, sl: httpx.AsyncClient) -> None:
+    """Received above what it applies: the rest stays on the customer's account (the balance
+    falls by all of it); applied above the invoice's open balance or above what was received:
+    refused. The balance is SAP's own: a client cannot write it."""
+    before = (await sb.get("BusinessPartners", "C0001"))["CurrentAccountBalance"]
+    over = {"CardCode": "C0001", "TransferSum": 750, "TransferAccount": "57200000",
+            "PaymentInvoices": [{"DocEntry": 1, "SumApplied": 750}]}
+    assert "exceeds its open balance" in error_of(
+        await sl.post("IncomingPayments", json=over))[2]
+    assert "exceeds the amount received" in error_of(await sl.post("IncomingPayments", json={
+        **over, "TransferSum": 700, "PaymentInvoices": [{"DocEntry": 1, "SumApplied": 711.59}]
+    }))[2]
+    partner = await sb.get("BusinessPartners", "C0001")
+    assert partner["CurrentAccountBalance"] == before  # refused writes move nothing
+    created = await sl.post("IncomingPayments", json={
+        **over, "PaymentInvoices": [{"DocEntry": 1, "SumApplied": 711.59}]})
+    assert created.status_code == 201, created.text
+    invoice = await sb.get("Invoices", 1)
+    assert invoice["DocumentStatus"] == "bost_Close"
+    after = await sb.get("BusinessPartners", "C0001")
+    assert Decimal(str(after["CurrentAccountBalance"])) == Decimal(str(before)) - 750
+    assert after["DataVersion"] == partner["DataVersion"]  # a posting, not an edit of the card
+    assert error_of(await sl.patch("BusinessPartners('C0001')", json={
+        "CurrentAccountBalance": 0}, headers={"If-Match": "*"}))[0] == 400
+    assert error_of(await sl.post("BusinessPartners", json={
+        "CardCode": "N2", "CardName": "Nueva", "CurrentAccountBalance": 5}))[0] == 400
+
+
+@pytest.mark.parametrize("card_code", ["C0001", "C0003"])  # a credit note; a payment
+async def test_the_balance_follows_invoices_credit_notes_and_payments(
+        sb: SapSandbox, card_code: str) -> None:
+    def total(rows: list[dict[str, Any]], *fields: str) -> Decimal:
+        return sum((Decimal(str(r[f])) for r in rows for f in fields), Decimal(0))
+
+    invoices = total(await sb.find("Invoices", CardCode=card_code), "DocTotal")
+    notes = total(await sb.find("CreditNotes", CardCode=card_code), "DocTotal")
+    paid = total(await sb.find("IncomingPayments", CardCode=card_code), "TransferSum", "CashSum")
+    partner = await sb.get("BusinessPartners", card_code)
+    assert invoices > 0 and notes + paid > 0
+    assert Decimal(str(partner["CurrentAccountBalance"])) == invoices - notes - paid
+
+
 # ---- faults --------------------------------------------------------------------------------
 async def test_throttle_and_5xx_switches_answer_before_anything_runs(
         sb: SapSandbox, sl: httpx.AsyncClient) -> None:

@@ -159,6 +159,30 @@ def test_incoming_payment_must_pay_exactly_one_invoice() -> None:
         sapmap.payment_to_canonical(two, mapping=MAPPING)
 
 
+@pytest.mark.parametrize(("means", "amount"), [
+    ({"TransferSum": Decimal("950")}, "950.00"),  # 15 left on account: the customer paid 950
+    ({"CashSum": Decimal("900"), "PaymentChecks": [{"CheckSum": Decimal("40")}],
+      "PaymentCreditCards": [{"CreditSum": Decimal("10")}]}, "950.00"),
+    ({"TransferSum": Decimal("0")}, "935.00"),  # paid by a means not read (bill of exchange)
+])
+def test_a_payment_with_money_on_account_reads_back_as_what_was_received(
+        means: dict, amount: str) -> None:
+    payment = {"DocEntry": 5, "CardCode": "C0003", "DocDate": "2026-11-06",
+               "DocCurrency": "EUR", **means,
+               "PaymentInvoices": [{"DocEntry": 3, "SumApplied": Decimal("935"),
+                                    "InvoiceType": "it_Invoice"}]}
+    assert sapmap.payment_to_canonical(payment, mapping=MAPPING)["amount"] == Decimal(amount)
+
+
+def test_payment_to_incoming_can_apply_less_than_it_receives() -> None:
+    invoice = {"DocEntry": 1, "DocNum": 1001, "CardCode": "C0001", "DocCurrency": "EUR"}
+    body = sapmap.payment_to_incoming(payment_payload(1, "750.00"), key="payment/holded/p1",
+                                      mapping=MAPPING, invoice=invoice,
+                                      transfer_account="57200000", applied=Decimal("711.59"))
+    assert body["TransferSum"] == Decimal("750.00")
+    assert body["PaymentInvoices"][0]["SumApplied"] == Decimal("711.59")
+
+
 def test_contact_to_partner_terms_and_withholding() -> None:
     from tests.connectors.sap_b1.support import contact_payload
 

@@ -94,7 +94,6 @@ async def test_custom_reference_field(sandbox: SapSandbox, http: httpx.AsyncClie
 
 
 @pytest.mark.parametrize(("payload", "status", "reason"), [
-    (payment_payload(1, "9999.00"), "failed", "exceeds"),
     (payment_payload(3, "1.00"), "failed", "bost_Close"),
     (payment_payload(99, "1.00"), "failed", "does not exist"),
     ({**payment_payload(1, "1.00"), "invoice_key": "not-a-key"}, "failed", "invoice_key"),
@@ -110,6 +109,55 @@ async def test_payments_sap_cannot_take(sandbox: SapSandbox, http: httpx.AsyncCl
     result = (await sink(sandbox, http).execute(command("payment", KEY, payload))).result
     assert result["status"] == status and reason in result["reason"], result
     assert posts(sandbox) == []
+
+
+async def balance(sandbox: SapSandbox, card_code: str = "C0001") -> Decimal:
+    return Decimal(str((await sandbox.get("BusinessPartners", card_code))["CurrentAccountBalance"]))
+
+
+@pytest.mark.parametrize(("paid_before", "amount", "applied"), [
+    (None, "750.00", "711.59"),      # more than the whole invoice
+    ("100.00", "700.00", "611.59"),  # more than what is left of it
+])
+async def test_an_overpayment_pays_the_invoice_and_leaves_the_rest_on_account(
+        sandbox: SapSandbox, http: httpx.AsyncClient, paid_before: str | None, amount: str,
+        applied: str) -> None:
+    """The customer paid more than the invoice's open balance: one receipt of the whole
+    amount, the invoice takes its open balance, the rest stays on the customer's account."""
+    if paid_before:
+        await sink(sandbox, http).execute(command("payment", "payment/holded/first",
+                                                  payment_payload(1, paid_before)))
+    start = await balance(sandbox)
+    result = (await sink(sandbox, http).execute(
+        command("payment", KEY, payment_payload(1, amount)))).result
+    assert result["status"] == "succeeded", result
+    excess = Decimal(amount) - Decimal(applied)
+    assert f"left {excess} on account for C0001" in result["reason"]
+    assert f"applied {applied}" in result["reason"]
+    payment = await sandbox.get("IncomingPayments", int(result["target_id"]))
+    assert Decimal(str(payment["TransferSum"])) == Decimal(amount)
+    assert [Decimal(str(p["SumApplied"])) for p in payment["PaymentInvoices"]] == [
+        Decimal(applied)]
+    invoice = await sandbox.get("Invoices", 1)
+    assert invoice["DocumentStatus"] == "bost_Close"
+    assert Decimal(str(invoice["PaidToDate"])) == Decimal("711.59")
+    assert await balance(sandbox) == start - Decimal(amount)  # the customer is in credit
+    codec("CommandResult").dumps(result)
+
+
+async def test_an_overpayment_whose_answer_was_lost_is_booked_once(
+        sandbox: SapSandbox, http: httpx.AsyncClient) -> None:
+    ledger, start = MemoryLedger(), await balance(sandbox)
+    target = sink(sandbox, http, ledger)
+    cmd = command("payment", KEY, payment_payload(1, "750.00"))
+    sandbox.faults.lose_next_writes = 1
+    with pytest.raises(RetryableError):
+        await target.execute(cmd)
+    redelivered = (await target.execute(cmd)).result
+    assert redelivered["status"] == "succeeded" and "found in SAP B1" in redelivered["reason"]
+    assert len(posts(sandbox)) == 1
+    assert len(await sandbox.find("IncomingPayments", Remarks=KEY)) == 1
+    assert await balance(sandbox) == start - Decimal("750.00")
 
 
 async def test_no_transfer_account_parks_the_payment(sandbox: SapSandbox,
@@ -257,6 +305,24 @@ async def test_the_paid_invoice_and_the_payment_come_back_through_the_source(
     assert {f: payment[f] for f in held} == {f: cmd["payload"][f] for f in held}
     [echo] = [e for e in events if e["entity_key"] == KEY]
     assert echo["source_id"] == result["target_id"]
+
+
+async def test_an_overpayment_comes_back_through_the_source_as_written(
+        sandbox: SapSandbox, http: httpx.AsyncClient) -> None:
+    """Read back, the receipt is the whole amount the customer paid (applied + on account),
+    so the engine recognises its own write instead of shrinking the payment in Holded."""
+    from connectors.sap_b1.mapping import HELD_FIELDS
+    from connectors.sap_b1.source import SapB1Source
+
+    source = SapB1Source(make_client(sandbox, http), mapping=MAPPING,
+                         streams=("IncomingPayments",))
+    state, _ = await source.poll(None, dt.datetime.now(dt.UTC))
+    cmd = command("payment", KEY, payment_payload(1, "750.00"))
+    assert (await sink(sandbox, http).execute(cmd)).result["status"] == "succeeded"
+    _, events = await source.poll(state, dt.datetime.now(dt.UTC))
+    [echo] = [e["payload"] for e in events if e["entity_key"] == KEY]
+    held = HELD_FIELDS["payment"]
+    assert {f: echo[f] for f in held} == {f: cmd["payload"][f] for f in held}
 
 
 async def test_a_payment_changed_or_deleted_after_it_was_written_is_parked_not_done(
