@@ -239,6 +239,9 @@ class Settings(BaseSettings):
     poll_interval_s: float = Field(60.0, gt=0)
     # How long a command may wait for the records it depends on (its contact, its products).
     dependency_wait_s: float = Field(120.0, gt=0)
+    # How long a command waits for a record the target holds but cannot take it yet (a BC
+    # invoice not posted) before it is parked for a person: one try every 30 s meanwhile.
+    not_ready_wait_s: float = Field(4 * 3600.0, gt=0)
     # How long a starting worker's sinks wait for the mappings topic to be read before they run
     # commands anyway (then parked until a mapping arrives).
     mapping_wait_s: float = Field(30.0, gt=0)

@@ -8,7 +8,10 @@ the commands done, the newest vector written and the commands parked for want of
 - A command whose vector is older than the newest write for its entity is superseded: done.
 - ``DependencyPending`` sends the command to ``retry.<system>`` with a not-before time; the
   retry agent waits only its own stream, never the real-time one. After
-  ``dependency_wait_s`` it fails with the reason.
+  ``dependency_wait_s`` it fails with the reason. ``TargetNotReady`` (the record is there but
+  cannot take the command yet: an invoice not posted) is retried the same way for
+  ``not_ready_wait_s``, then parked with its reason (a person finishes the record, then
+  re-drives), never dead-lettered.
 - A parked result keeps the command in the ledger; when a new mapping version arrives every
   parked command not parked under that version is published again, and runs under the same
   command id; at start, once, for the version in force once the mappings topic is read.
@@ -42,7 +45,9 @@ from app.mapping import Unmappable
 from app.metrics import METRICS
 from app.settings import Settings
 from app.topics import REDRIVE_HEADER, TopicNames, ledger_table
-from connectors.base.contracts import DONE, DependencyPending, SinkOutcome, result, written_hashes
+from connectors.base.contracts import (
+    DONE, DependencyPending, SinkOutcome, TargetNotReady, result, written_hashes,
+)
 from connectors.base.key_locks import KeyLocks
 
 __all__ = ["register_sinks"]
@@ -128,6 +133,7 @@ class _Runner:
         self.system, self.factory, self.ledger = system, factory, ledger
         self.results, self.conflicts, self.dlq, self.retry = results, conflicts, dlq, retry
         self.max_wait_ms = int(settings.dependency_wait_s * 1000)
+        self.not_ready_wait_ms = int(settings.not_ready_wait_s * 1000)
         self.names = TopicNames(settings)
         self._locks = KeyLocks()
         self._mapping_loaded = mapping_loaded
@@ -227,7 +233,13 @@ class _Runner:
             sink = self.factory(TableLedger(state))
             return await sink.execute(command)
         except DependencyPending as pending:
-            if _now_ms() - first_try > self.max_wait_ms:
+            waited_ms = _now_ms() - first_try
+            if isinstance(pending, TargetNotReady):
+                if waited_ms > self.not_ready_wait_ms:
+                    return SinkOutcome(result(command, "parked", _now_ms(), reason=(
+                        f"parked after {attempt} tries in {waited_ms // 60_000} min: "
+                        f"{pending}")))
+            elif waited_ms > self.max_wait_ms:
                 return SinkOutcome(result(command, "failed", _now_ms(),
                                           reason=f"gave up after {attempt} tries: {pending}"))
             delay_ms = min(30_000, 500 * 2 ** min(attempt, 6))

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from connectors.base.errors import Fault, RetryableError, SkipRecord
 
 __all__ = ["DONE", "DependencyPending", "Ledger", "MemoryLedger", "Sink", "SinkOutcome", "Source",
-           "execute_once", "result", "written_hashes"]
+           "TargetNotReady", "execute_once", "result", "written_hashes"]
 
 Record = dict[str, Any]
 DONE = frozenset({"succeeded", "already_done"})  # result statuses of a command that is done
@@ -38,6 +38,18 @@ class DependencyPending(RetryableError):
         super().__init__(f"waiting for {', '.join(keys)} to exist in the target first",
                          retry_after=retry_after, fault=Fault.TRANSIENT)
         self.keys = tuple(keys)
+
+
+class TargetNotReady(DependencyPending):
+    """What the command needs is in the target but not ready to take it (a Business Central
+    invoice not posted yet): retried later like a dependency, but *parked* when the wait
+    ends, not failed: a person usually finishes it in the target, then re-drives the command.
+    ``reason`` tells the operator what is awaited and what to do."""
+
+    def __init__(self, keys: Sequence[str], reason: str, retry_after: float | None = 30.0
+                 ) -> None:
+        super().__init__(keys, retry_after=retry_after)
+        self.message = reason
 
 
 class Ledger(Protocol):
