@@ -17,10 +17,15 @@ merge decides once the source reports it. The PATCH then carries ``If-Match`` wi
 read: a 412 means BC changed the customer between that read and the write, the same unseen
 change met a moment later, and the command is parked the same way.
 
+A payment whose invoice is a draft (or in review) raises ``TargetNotReady`` before writing
+anything: BC applies payments to posted invoices only, and someone usually posts it soon, so
+the engine retries it for a while and parks it, with the reason, if it is never posted.
+
 Outcomes: ``succeeded`` / ``already_done``; ``parked`` when the mapping cannot express the
 record (retried when the mapping changes) or BC holds an unseen change, or changed during the
 write (not retried: the merge decides again); ``failed`` for data BC refused.
-Transient and configuration errors propagate to the agent (retry / alert).
+Transient and configuration errors, and an invoice not posted yet, propagate to the agent
+(retry / alert).
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from typing import Any
 from app.core.keys import EntityKey
 from app.mapping import Mapping as MappingDoc
 from app.mapping import Unmappable
-from connectors.base.contracts import Ledger, SinkOutcome, execute_once, result
+from connectors.base.contracts import Ledger, SinkOutcome, TargetNotReady, execute_once, result
 from connectors.base.errors import SkipRecord
 from connectors.base.unseen_change import (
     changed_during_write_reason, parked_for_good, remember, unseen_reason, unseen_since,
@@ -52,6 +57,8 @@ logger = logging.getLogger(__name__)
 
 SYSTEM = bcmap.SYSTEM
 Record = dict[str, Any]
+# Invoices a person usually posts soon (a draft, one awaiting approval): a payment waits.
+_NOT_POSTED_YET = frozenset({"Draft", "In Review"})
 # BC customer field -> the canonical Contact field it holds (for Conflict records).
 _CANONICAL_FIELD = {"displayName": "name", "type": "is_person", "taxRegistrationNumber": "tax_id",
                     "email": "email", "phoneNumber": "phone", "addressLine1": "address",
@@ -176,10 +183,17 @@ class BusinessCentralSink:
         except NotFound:
             raise SkipRecord(f"{invoice_key}: the invoice does not exist in Business Central"
                              ) from None
-        if invoice.get("status") not in ("Open", "Paid"):
-            raise SkipRecord(f"{invoice_key}: invoice {invoice.get('number')} is "
-                             f"{invoice.get('status')}, not posted; a payment needs a posted "
-                             "invoice")
+        status = invoice.get("status")
+        if status in _NOT_POSTED_YET:
+            raise TargetNotReady([invoice_key], (
+                f"{invoice_key}: Business Central invoice {invoice.get('number')} is "
+                f"{status}, not posted, and a payment can only be applied to a posted invoice; "
+                "the payment is retried until it is posted: post the invoice in Business "
+                "Central (a parked payment then needs `holded-sync parked redrive --system "
+                "business_central`), or fix the invoice the payment points to at its origin"))
+        if status not in ("Open", "Paid"):
+            raise SkipRecord(f"{invoice_key}: invoice {invoice.get('number')} is {status}; "
+                             "a payment needs a posted invoice that is not cancelled")
         return invoice
 
     async def _journal(self) -> str:

@@ -149,6 +149,12 @@ async def test_payment_journal_posting_pays_the_invoice(api: httpx.AsyncClient) 
     wrong = await api.post(payments, json={"customerId": other["id"], "amount": 5,
                                            "appliesToInvoiceId": invoice["id"]})
     assert odata_error(wrong)[0] == 400
+    draft = (await api.get("salesInvoices", params={"$filter": "status eq 'Draft'"})
+             ).json()["value"][0]
+    unposted = await api.post(payments, json={"customerId": draft["customerId"], "amount": 5,
+                                              "appliesToInvoiceId": draft["id"]})
+    assert odata_error(unposted)[0] == 400
+    assert "open posted invoice" in unposted.json()["error"]["message"]
     line = await api.post(payments, json={"customerId": invoice["customerId"], "amount": 95.6,
                                           "appliesToInvoiceId": invoice["id"],
                                           "documentNumber": "cobro-1"})

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from connectors.base.contracts import MemoryLedger
+from connectors.base.contracts import MemoryLedger, TargetNotReady
 from connectors.base.errors import RetryableError
 from connectors.business_central.client import BusinessCentralClient
 from connectors.business_central.mapping import sync_code
@@ -96,13 +96,51 @@ async def test_lost_responses_at_each_step_still_post_once(sandbox: BCSandbox,
     assert (await bc.get("salesInvoices", invoice["id"]))["remainingAmount"] == Decimal("275.60")
 
 
-async def test_unposted_or_foreign_invoices_are_not_paid(sandbox: BCSandbox,
-                                                         bc: BusinessCentralClient) -> None:
+async def test_a_payment_waits_for_its_draft_invoice_to_be_posted(
+        sandbox: BCSandbox, bc: BusinessCentralClient) -> None:
+    """BC applies payments to posted invoices only; a draft is usually posted soon, so the
+    payment is retried (TargetNotReady, a RetryableError), not failed, and nothing is written
+    meanwhile. Once the invoice is posted the same command pays it."""
     draft = (await sandbox.all("salesInvoices", status="Draft"))[0]
-    failed = (await sink(bc).execute(command("payment", KEY, payment_payload(draft["id"], "1"))
-                                     )).result
-    assert failed["status"] == "failed" and "not posted" in failed["reason"]
-    foreign = payment_payload(draft["id"], "1")
+    cmd = command("payment", KEY, payment_payload(draft["id"], "10.00"))
+    with pytest.raises(TargetNotReady) as waiting:
+        await sink(bc).execute(cmd)
+    assert isinstance(waiting.value, RetryableError) and waiting.value.retry_after == 30.0
+    reason = str(waiting.value)
+    assert "is Draft, not posted" in reason and "post the invoice in Business Central" in reason
+    assert "parked redrive --system business_central" in reason
+    assert await sandbox.all("customerPayments") == []
+    assert await sandbox.all("generalLedgerEntries") == []
+    await bc.action("salesInvoices", draft["id"], "post")
+    posted = await bc.get("salesInvoices", draft["id"])  # posting keeps the API id
+    before = await balance(bc, draft["customerId"])
+    result = (await sink(bc).execute(cmd)).result
+    assert result["status"] == "succeeded", result
+    after = await bc.get("salesInvoices", draft["id"])
+    assert Decimal(after["remainingAmount"]) == Decimal(posted["remainingAmount"]) - 10
+    assert await balance(bc, draft["customerId"]) == before - 10
+
+
+@pytest.mark.parametrize(("status", "waits"), [
+    ("In Review", True), ("Canceled", False), ("Corrective", False)])
+async def test_only_invoices_that_will_be_posted_make_a_payment_wait(
+        sandbox: BCSandbox, bc: BusinessCentralClient, status: str, waits: bool) -> None:
+    draft = (await sandbox.all("salesInvoices", status="Draft"))[0]
+    await sandbox.state.store.put("salesInvoices", {**draft, "status": status})
+    cmd = command("payment", KEY, payment_payload(draft["id"], "1"))
+    if waits:
+        with pytest.raises(TargetNotReady, match="not posted"):
+            await sink(bc).execute(cmd)
+    else:
+        failed = (await sink(bc).execute(cmd)).result
+        assert failed["status"] == "failed" and f"is {status}" in failed["reason"]
+    assert await sandbox.all("generalLedgerEntries") == []
+
+
+async def test_foreign_invoices_are_not_paid(sandbox: BCSandbox,
+                                             bc: BusinessCentralClient) -> None:
+    invoice = await open_invoice(sandbox)
+    foreign = payment_payload(invoice["id"], "1")
     foreign["invoice_key"] = "invoice/holded/64a1f0c2e4b0a10000000001"
     parked = (await sink(bc).execute(command("payment", KEY + "x", foreign))).result
     assert parked["status"] == "parked" and "not born in Business Central" in parked["reason"]
