@@ -133,7 +133,8 @@ class SapB1Sink:
                                             reason=deleted_reason(what, key)))
         try:
             held = await self.client.get("IncomingPayments", int(doc_entry), select=(
-                "DocEntry", "DocDate", "CashSum", "TransferSum", "Cancelled"))
+                "DocEntry", "DocDate", "CashSum", "TransferSum", "Cancelled",
+                "PaymentInvoices"))
         except (NotFound, ValueError):
             diffs = ["it no longer exists in SAP B1"]
         else:
@@ -142,6 +143,12 @@ class SapB1Sink:
             diffs = differences(payload, amount=amount, date=held.get("DocDate"),
                                 void="it is cancelled in SAP B1"
                                 if held.get("Cancelled") == "tYES" else None)
+            applied = sum((Decimal(str(p.get("SumApplied") or 0))
+                           for p in held.get("PaymentInvoices") or []), Decimal(0))
+            if not diffs and applied < amount:  # a lost answer must not hide the note
+                reason = (f"{reason}; overpayment: {amount - applied} of it is on account "
+                          "for the customer; reconcile it with another invoice (Internal "
+                          "Reconciliation) or refund it in SAP B1")
         if diffs:
             return SinkOutcome(self._result(command, "parked", target_id=doc_entry,
                                             mapping_version=mapping.version,

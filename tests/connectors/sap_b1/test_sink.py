@@ -155,6 +155,7 @@ async def test_an_overpayment_whose_answer_was_lost_is_booked_once(
         await target.execute(cmd)
     redelivered = (await target.execute(cmd)).result
     assert redelivered["status"] == "succeeded" and "found in SAP B1" in redelivered["reason"]
+    assert "overpayment: 38.41 of it is on account" in redelivered["reason"]
     assert len(posts(sandbox)) == 1
     assert len(await sandbox.find("IncomingPayments", Remarks=KEY)) == 1
     assert await balance(sandbox) == start - Decimal("750.00")
