@@ -3,9 +3,11 @@
 The quirks kept on purpose (reference §2.3): lines go in as ``items`` (or ``products``)
 and come back as ``products``; the unit price is ``subtotal`` (``price`` and
 ``productId`` are ignored on write); a line whose ``sku`` matches no product is
-stored at price 0 with ``sku: 0``; ``date`` is rounded to the day (Europe/Madrid)
-and kept exact in ``accountingDate``; drafts have ``docNumber: null`` and
-``draft: true``, approved documents ``draft: null``.
+stored at price 0 with ``sku: 0``; a ``serviceId`` line takes the service's price and
+taxes where it gives none (as a ``sku`` line does; UNVERIFIED for services) and comes back
+with ``kind: "service"``; ``date`` is rounded to the day (Europe/Madrid) and kept exact in
+``accountingDate``; drafts have ``docNumber: null`` and ``draft: true``, approved documents
+``draft: null``.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from typing import Any
 
 from connectors.holded.sandbox_http import BadRequest, SandboxState
 from connectors.holded.sandbox_seed import SALES_DOC_TYPES
+from connectors.holded.sandbox_store import is_object_id
 from connectors.holded.sandbox_taxes import TAX_BY_KEY, compute_totals, default_vat_key, line_rates, round2
 
 __all__ = ["build_lines", "resolve_contact", "assign_number", "apply_totals", "apply_payments",
@@ -92,6 +95,8 @@ async def build_lines(state: SandboxState, items: Any, doc_type: str) -> list[di
     by_sku = {str(p.get("sku")): p for p in await state.store.list("products") if p.get("sku")}
     lines = []
     for item in items:
+        if item.get("sku") not in (None, "") and item.get("serviceId") not in (None, ""):
+            raise BadRequest("Wrong items")  # UNVERIFIED, kept strict: a line is one or the other
         units = _num(item, "units", 1.0)
         subtotal = _num(item, "subtotal", 0.0)
         catalogue, product_id, kind, sku, name = None, None, "", item.get("sku"), item.get("name", "")
@@ -104,14 +109,11 @@ async def build_lines(state: SandboxState, items: Any, doc_type: str) -> list[di
                 catalogue, product_id, kind = product.get("taxes", []), product["id"], "product"
                 price = subtotal if "subtotal" in item else product.get("price", 0.0)
                 name = name or product.get("name", "")
-        elif item.get("serviceId"):
-            service = await state.store.get("services", str(item["serviceId"]))
-            if service is None:
-                price = 0.0
-            else:
-                catalogue, kind = service.get("taxes", []), "service"
-                price = subtotal if "subtotal" in item else service.get("subtotal", 0.0)
-                name = name or service.get("name", "")
+        elif item.get("serviceId") not in (None, ""):
+            service = await _service_of(state, item["serviceId"])
+            catalogue, kind = service.get("taxes", []), "service"
+            price = subtotal if "subtotal" in item else service.get("subtotal", 0.0)
+            name = name or service.get("name", "")
         taxes = _line_taxes(item, scope, catalogue)
         vat, retention = line_rates(taxes)
         lines.append({
@@ -122,6 +124,18 @@ async def build_lines(state: SandboxState, items: Any, doc_type: str) -> list[di
             "kind": kind, "supplied": item.get("supplied", "No"), "tags": item.get("tags", []),
         })
     return lines
+
+
+async def _service_of(state: SandboxState, service_id: Any) -> dict[str, Any]:
+    """The service a ``serviceId`` line names. What the real API does with an id that names
+    no service is UNVERIFIED (an unknown ``sku`` gives a 0 EUR line): refused here, the
+    strict choice, so a client can never rely on a line silently priced from nothing."""
+    service = None
+    if isinstance(service_id, str) and is_object_id(service_id):
+        service = await state.store.get("services", service_id)
+    if service is None:
+        raise BadRequest("Service not found")
+    return service
 
 
 async def resolve_contact(state: SandboxState, body: dict[str, Any], doc_type: str) -> dict[str, Any] | None:

@@ -166,9 +166,23 @@ def view_product(r: dict[str, Any]) -> dict[str, Any]:
 
 
 async def write_service(state: SandboxState, body: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
-    fields = pick(body, ("name", "desc", "tags", "salesChannelId", "cost"))
+    """The documented body ``name, desc, tags[], tax, subtotal, salesChannelId, cost``
+    (holded-api.md 2.2), typed strictly. Which fields the real API requires is undocumented:
+    a create without a ``name`` is refused here (a nameless catalogue item cannot be chosen
+    on a document line; third-party clients mark it required), and a wrong type is refused
+    where Holded might coerce it. Both are UNVERIFIED and kept strict on purpose."""
+    if old is None and not (isinstance(body.get("name"), str) and body["name"].strip()):
+        raise BadRequest("Wrong name")
+    for name in ("name", "desc", "salesChannelId"):
+        if name in body and not isinstance(body[name], str):
+            raise BadRequest(f"Wrong {name}")
+    tags = body.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise BadRequest("Wrong tags")
+    fields = pick(body, ("name", "desc", "tags", "salesChannelId"))
     fields["taxes"] = _tax_keys(body, old)
     fields["subtotal"] = _number(body, "subtotal", (old or {}).get("subtotal", 0.0))
+    fields["cost"] = _number(body, "cost", (old or {}).get("cost", 0.0))
     return fields
 
 

@@ -189,6 +189,44 @@ async def test_services_and_contact_groups_crud(v1: httpx.AsyncClient) -> None:
     assert (await v1.delete(f"/contactgroups/{gid}")).json()["status"] == 1
 
 
+async def test_services_get_update_delete(v1: httpx.AsyncClient) -> None:
+    body = {"name": "Consultoría", "desc": "Horas\nhs-sku:CONS-H", "tags": ["erp"], "subtotal": 60,
+            "tax": 21, "cost": 20}
+    created = await v1.post("/services", json=body)
+    assert created.status_code == 201 and OBJECT_ID.match(sid := created.json()["id"])
+    read = (await v1.get(f"/services/{sid}")).json()
+    assert {k: read[k] for k in ("name", "desc", "tags", "subtotal", "taxes", "cost")} == {
+        "name": "Consultoría", "desc": "Horas\nhs-sku:CONS-H", "tags": ["erp"], "subtotal": 60,
+        "taxes": ["s_iva_21"], "cost": 20}
+    updated = await v1.put(f"/services/{sid}", json={"subtotal": 65.5, "tax": 10})
+    assert updated.json() == {"status": 1, "info": "Updated", "id": sid}
+    read = (await v1.get(f"/services/{sid}")).json()
+    assert (read["name"], read["subtotal"], read["taxes"]) == ("Consultoría", 65.5, ["s_iva_10"])
+    assert (await v1.delete(f"/services/{sid}")).json()["status"] == 1
+    gone = await v1.get(f"/services/{sid}")
+    assert gone.status_code == 400 and gone.json() == {"status": 0, "info": "not found"}
+    assert (await v1.put(f"/services/{sid}", json={"subtotal": 1})).status_code == 400
+
+
+@pytest.mark.parametrize("body", [
+    {"subtotal": 10}, {"name": "", "subtotal": 10}, {"name": 7}, {"name": "S", "subtotal": "10"},
+    {"name": "S", "tax": 7}, {"name": "S", "tags": "a,b"}, {"name": "S", "cost": "3"},
+    {"name": "S", "desc": ["x"]},
+])
+async def test_service_create_refuses_what_the_documented_body_does_not_allow(
+        sandbox: SandboxServer, v1: httpx.AsyncClient, body: dict) -> None:
+    response = await v1.post("/services", json=body)
+    assert response.status_code == 400 and response.json()["status"] == 0
+    assert await sandbox.count("services") == 0
+
+
+async def test_services_paginate_500_per_page_then_empty(sandbox: SandboxServer, v1: httpx.AsyncClient) -> None:
+    await sandbox.insert("services", [{"name": f"S{i:04d}"} for i in range(501)])
+    pages = [(await v1.get("/services", params={"page": p})).json() for p in (1, 2, 3)]
+    assert [len(p) for p in pages] == [500, 1, 0]
+    assert [s["name"] for page in pages for s in page] == [f"S{i:04d}" for i in range(501)]
+
+
 # --- taxes, series, reference data -----------------------------------------------------------
 REQUIRED_TAX_KEYS = {
     "s_iva_21", "s_iva_10", "s_iva_4", "s_iva_0", "s_iva_exento", "s_iva_intrab", "s_iva_intras",

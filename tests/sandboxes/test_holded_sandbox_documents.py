@@ -110,6 +110,40 @@ async def test_sku_lines_match_products_and_unknown_skus_cost_zero(v1: httpx.Asy
     assert doc["subtotal"] == 24 and doc["total"] == 29.04
 
 
+async def test_service_lines_are_matched_by_service_id(v1: httpx.AsyncClient) -> None:
+    sid = (await v1.post("/services", json={"name": "Consultoría", "subtotal": 60, "tax": 21})).json()["id"]
+    doc = await get(v1, (await create(v1, items=[
+        {"serviceId": sid, "units": 2},
+        {"serviceId": sid, "units": 1, "subtotal": 50, "taxes": ["s_iva_10"], "name": "Extra"},
+    ])).json()["id"])
+    catalogue, priced = doc["products"]
+    assert (catalogue["kind"], catalogue["name"], catalogue["price"], catalogue["taxes"], catalogue["sku"]) == (
+        "service", "Consultoría", 60, ["s_iva_21"], "")
+    assert (priced["kind"], priced["name"], priced["price"], priced["taxes"]) == (
+        "service", "Extra", 50, ["s_iva_10"])
+    assert doc["subtotal"] == 170 and doc["total"] == 200.2
+
+
+@pytest.mark.parametrize("item", [
+    {"serviceId": "5f0c0c0c0c0c0c0c0c0c0c0c", "units": 1, "subtotal": 10},  # names no service
+    {"serviceId": "not-an-id", "units": 1, "subtotal": 10},
+    {"serviceId": 12, "units": 1, "subtotal": 10},
+])
+async def test_a_service_id_naming_no_service_is_refused(sandbox: SandboxServer, v1: httpx.AsyncClient,
+                                                         item: dict) -> None:
+    response = await create(v1, items=[item])
+    assert response.status_code == 400 and response.json() == {"status": 0, "info": "Service not found"}
+    assert await sandbox.count("documents") == 0
+
+
+async def test_a_line_with_both_sku_and_service_id_is_refused(sandbox: SandboxServer, v1: httpx.AsyncClient) -> None:
+    await v1.post("/products", json={"name": "Widget", "sku": "W-1", "price": 12, "tax": 21})
+    sid = (await v1.post("/services", json={"name": "Consultoría", "subtotal": 60, "tax": 21})).json()["id"]
+    response = await create(v1, items=[{"sku": "W-1", "serviceId": sid, "units": 1}])
+    assert response.status_code == 400 and response.json()["status"] == 0
+    assert await sandbox.count("documents") == 0
+
+
 async def test_custom_fields_notes_and_tags_round_trip(v1: httpx.AsyncClient) -> None:
     fields = [{"field": "erp_id", "value": "invoice/odoo/INV-1"}]
     doc = await get(v1, (await create(v1, customFields=fields, notes="ERP INV-1", tags=["odoo"])).json()["id"])
