@@ -28,7 +28,7 @@ from connectors.base import identifiers
 __all__ = [
     "SYNC_KEY_FIELD", "DOC_TYPES", "DocumentRefs", "PaymentRefs", "HoldedRequest",
     "epoch_seconds", "payment_marker", "map_invoice", "map_contact", "contact_update_body",
-    "map_product", "map_payment", "holded_tax_id", "holded_iban", "holded_language",
+    "map_product", "catalogue_vat", "map_payment", "holded_tax_id", "holded_iban", "holded_language",
     "HOLDED_LANGUAGES",
 ]
 
@@ -43,10 +43,14 @@ _SALES_TAX_KINDS = (TaxKind.VAT, TaxKind.EQUIVALENCE_SURCHARGE)
 
 @dataclass(frozen=True, slots=True)
 class DocumentRefs:
-    """Holded ids the sink looked up for one document: its contact and its catalogue SKUs."""
+    """Holded ids the sink looked up for one document: its contact and its catalogue SKUs.
+
+    A SKU in ``service_ids`` is a Holded service: its lines carry ``serviceId`` (documents
+    match services by id only); one in ``product_ids`` is a product, matched by ``sku``."""
 
     contact_id: str | None
     product_ids: MappingABC[str, str] = field(default_factory=dict)  # sku -> Holded product id
+    service_ids: MappingABC[str, str] = field(default_factory=dict)  # sku -> Holded service id
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,10 +155,12 @@ def _line(r: Resolver, line: MappingABC[str, Any], refs: DocumentRefs
         "discount": line.get("discount_pct") or Decimal(0),
         "taxes": keys,
     }
-    if line.get("sku"):
+    if line.get("sku") and line["sku"] in refs.service_ids:
+        item["serviceId"] = refs.service_ids[line["sku"]]  # never with a sku: one or the other
+    elif line.get("sku"):
         if line["sku"] not in refs.product_ids:
             # An unknown sku makes Holded store the line at 0 EUR.
-            r.fail(where, f"product sku {line['sku']!r} has no Holded product yet")
+            r.fail(where, f"product sku {line['sku']!r} has no Holded product or service yet")
         item["sku"] = line["sku"]
     if line.get("account"):
         item["accountingAccountId"] = r.code("accounts", line["account"], where)
@@ -263,17 +269,14 @@ def _contact_defaults(r: Resolver, contact: MappingABC[str, Any]) -> dict[str, A
     return _compact(defaults)
 
 
-def map_product(product: MappingABC[str, Any], *, mapping: Mapping) -> HoldedRequest:
-    """``POST /products``; Holded matches catalogue lines by ``sku`` only.
-
-    The documented create field ``tax`` is the integer VAT rate; ``taxes`` carries the exact
-    Holded keys as reads return them, so a read-back can be compared key for key.
-    """
-    r = Resolver(mapping, "holded")
+def catalogue_vat(product: MappingABC[str, Any], r: Resolver) -> tuple[list[str], Decimal | None]:
+    """The Holded sales tax keys of a catalogue item (product or service) and its whole VAT
+    rate, failing ``r`` for what Holded's catalogue cannot hold (a rate with decimals, a
+    price in another currency). Shared by products and services, so both refuse alike."""
     keys, vat_rate = [], None
     for code in product.get("sales_taxes") or []:
-        if code in mapping.withholdings:
-            continue  # a Holded product carries VAT only; IRPF is applied on document lines
+        if code in r.mapping.withholdings:
+            continue  # a Holded catalogue item carries VAT only; IRPF is applied on document lines
         found = r.tax(code, "sales_taxes", kinds=_SALES_TAX_KINDS, scope=TaxScope.SALES)
         if found is not None:
             keys.append(found[1])
@@ -285,6 +288,17 @@ def map_product(product: MappingABC[str, Any], *, mapping: Mapping) -> HoldedReq
     if vat_rate is not None and vat_rate != vat_rate.to_integral_value():
         r.fail("sales_taxes", f"VAT rate {vat_rate} is not a whole number; Holded's product "
                "tax field takes whole rates")
+    return keys, vat_rate
+
+
+def map_product(product: MappingABC[str, Any], *, mapping: Mapping) -> HoldedRequest:
+    """``POST /products``; Holded matches catalogue lines by ``sku`` only.
+
+    The documented create field ``tax`` is the integer VAT rate; ``taxes`` carries the exact
+    Holded keys as reads return them, so a read-back can be compared key for key.
+    """
+    r = Resolver(mapping, "holded")
+    keys, vat_rate = catalogue_vat(product, r)
     r.raise_if_any()
     body = {
         "kind": "simple",

@@ -37,6 +37,18 @@ def test_invoice_payload() -> None:
     assert request.totals is not None and request.totals.total == D("106.00")
 
 
+def test_a_service_line_carries_service_id_and_no_sku() -> None:
+    """Holded matches catalogue lines by sku (products) or serviceId (services) only."""
+    doc = invoice([line(1, sku="SKU-1", unit_price="50.00"), line(2, sku="CONS-H", unit_price="50.00")],
+                  ("100.00", "21.00", "0.00", "121.00"))
+    refs = DocumentRefs("contact-1", {"SKU-1": "prod-1"}, {"CONS-H": "serv-1"})
+    product_item, service_item = map_invoice(doc, entity_key="invoice/odoo/9",
+                                             mapping=small_mapping(), refs=refs).body["items"]
+    assert product_item["sku"] == "SKU-1" and "serviceId" not in product_item
+    assert service_item["serviceId"] == "serv-1" and "sku" not in service_item
+    assert (service_item["subtotal"], service_item["taxes"]) == (D("50.00"), ["s_iva_21"])
+
+
 def test_every_unmappable_reason_is_collected() -> None:
     doc = invoice(
         [line(1, taxes=("iva_21",), account="705"),
@@ -60,7 +72,7 @@ def test_every_unmappable_reason_is_collected() -> None:
         "line 1: canonical account '705' has no Holded account in mapping v1",
         "line 2: canonical tax 'irpf_15' is a sales withholding tax, expected a sales vat or "
         "equivalence_surcharge",
-        "line 3: product sku 'NOPE' has no Holded product yet",
+        "line 3: product sku 'NOPE' has no Holded product or service yet",
         "line 4: canonical tax 'iva_general' is a sales vat tax, expected a sales withholding",
         "line 5: has 0 VAT taxes (none), expected exactly one (use the exempt / 0 % tax for "
         "lines without VAT)",
