@@ -164,7 +164,8 @@ async def _summary(settings: Settings, holded) -> None:
         where = ", ".join(f"{system}={rid[:12]}" for system, rid in sorted(ids.items())) or "-"
         say(f"  {key[:40]:40} {label[:26]:26} v[{vector}]  ids: {where}")
     say(f"\nHolded now holds {await holded.count('contacts')} contacts, "
-        f"{await holded.count('products')} products, {await holded.count('documents')} documents.")
+        f"{await holded.count('products')} products, {await holded.count('services')} services, "
+        f"{await holded.count('documents')} documents.")
     for c in conflicts:
         winner = c["incoming_system"] if c["decision"] == "took_incoming" else c["canonical_system"]
         say(f"Conflict on {c['entity_key']} field {c['field']}: {c['canonical_system']}={c['canonical_value']} "

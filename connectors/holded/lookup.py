@@ -5,6 +5,9 @@ so each kind of record is found its own way:
 
 - contacts: ``GET /contacts?customId[]=<entity key>`` (the mapping writes ``CustomId``);
 - products: by ``sku``, which cannot be filtered on the server: a full catalogue scan;
+- services: by the ``hs-sku:<sku>`` marker in ``desc`` (services have no sku and no
+  documented list filter; see :mod:`connectors.holded.service_mapping`): a full scan of the
+  services catalogue, kept whole like the products one;
 - documents: the list of the document's date window (``starttmp``/``endtmp``, ``contactid``)
   filtered on the custom field ``holded_sync_key`` = entity key;
 - payments: the payments of the payment's date window whose ``desc`` carries the marker
@@ -30,6 +33,7 @@ from typing import Any
 from connectors.base.limiter import Lane
 from connectors.holded.client import HoldedClient
 from connectors.holded.mapping import SYNC_KEY_FIELD, payment_marker
+from connectors.holded.service_mapping import sku_of_service
 
 __all__ = ["DAY", "DocumentRef", "HoldedLookup", "SingleFlight", "sync_key_of"]
 
@@ -107,10 +111,16 @@ class HoldedLookup:
         self._sku_of: dict[str, str] = {}  # product id -> the sku last written or found for it
         self._documents: dict[str, DocumentRef] = _Recent(remembered)
         self._catalogue = SingleFlight(self._scan_products)
+        self._services = _SkuIndex()
+        self._service_catalogue = SingleFlight(self._scan_services)
 
     @property
     def catalogue_scans(self) -> int:
         return self._catalogue.scans
+
+    @property
+    def service_scans(self) -> int:
+        return self._service_catalogue.scans
 
     # -- remember what was written or found ---------------------------------------------
     def remember_contact(self, entity_key: str, contact_id: str) -> None:
@@ -128,8 +138,14 @@ class HoldedLookup:
     def remember_document(self, entity_key: str, ref: DocumentRef) -> None:
         self._documents[entity_key] = ref
 
+    def remember_service(self, sku: str, service_id: str) -> None:
+        self._services.remember(sku, service_id)
+
     def forget_product(self, sku: str) -> None:
         self._skus.pop(sku, None)
+
+    def forget_service(self, sku: str) -> None:
+        self._services.forget(sku)
 
     def forget_contact(self, entity_key: str) -> None:
         self._contacts.pop(entity_key, None)
@@ -158,6 +174,33 @@ class HoldedLookup:
         if any(sku not in self._skus for sku in skus):
             await self._catalogue.run_after(lane)
         return {sku: self._skus[sku] for sku in skus if sku in self._skus}
+
+    async def service_id(self, sku: str, lane: Lane, *, cached: bool = True) -> str | None:
+        """The Holded service whose ``desc`` marker names ``sku``."""
+        if cached and sku in self._services:
+            return self._services[sku]
+        await self._service_catalogue.run_after(lane)
+        return self._services.get(sku)
+
+    async def catalogue_ids(self, skus: list[str], lane: Lane
+                            ) -> tuple[dict[str, str], dict[str, str]]:
+        """(services, products) by sku for a document's lines: what is cached first, then one
+        services scan, then one products scan, each only for skus still unknown. Services go
+        first because their catalogue is the small one, and a service's sku is never in the
+        products catalogue: scanning products for it would read them all on every document."""
+        def known() -> tuple[dict[str, str], dict[str, str]]:
+            services = {s: self._services[s] for s in skus if s in self._services}
+            products = {s: self._skus[s] for s in skus if s in self._skus and s not in services}
+            return services, products
+
+        services, products = known()
+        if len(services) + len(products) < len(skus):
+            await self._service_catalogue.run_after(lane)
+            services, products = known()
+        if len(services) + len(products) < len(skus):
+            await self._catalogue.run_after(lane)
+            services, products = known()
+        return services, products
 
     async def document(self, doc_type: str, entity_key: str, date: int, contact_id: str | None,
                        lane: Lane, *, cached: bool = True) -> DocumentRef | None:
@@ -215,3 +258,32 @@ class HoldedLookup:
             else:  # a product and its variants without ids of their own: every sku is current
                 self._skus[sku] = product_id
         logger.debug("catalogue scan: %d skus", len(seen))
+
+    async def _scan_services(self, lane: Lane) -> None:
+        seen: dict[str, str] = {}
+        async for service in self._client.services.list(lane=lane):
+            sku = sku_of_service(service)
+            if sku is not None:  # services made by hand in Holded carry no marker
+                seen.setdefault(sku, str(service["id"]))
+        for sku, service_id in seen.items():
+            self._services.remember(sku, service_id)
+        logger.debug("services scan: %d marked services", len(seen))
+
+
+class _SkuIndex(dict):
+    """sku -> Holded id, where an id re-remembered under a new sku drops its old one (a sku
+    renamed in the ERP must not find the item again under the old sku)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._sku_of: dict[str, str] = {}
+
+    def remember(self, sku: str, item_id: str) -> None:
+        stale = self._sku_of.get(item_id)
+        if stale is not None and stale != sku and self.get(stale) == item_id:
+            del self[stale]
+        self[sku] = item_id
+        self._sku_of[item_id] = sku
+
+    def forget(self, sku: str) -> None:
+        self.pop(sku, None)

@@ -19,8 +19,10 @@ from app.core.hashing import canonical_json
 from app.mapping import Mapping, TaxKind
 from connectors.holded.lookup import sync_key_of
 from connectors.holded.mapping import HoldedRequest, holded_iban, holded_tax_id
+from connectors.holded.service_mapping import sku_of_service
 
-__all__ = ["Mismatch", "conflicts", "check_contact", "check_document", "check_product", "cents"]
+__all__ = ["Mismatch", "conflicts", "check_contact", "check_document", "check_product",
+           "check_service", "cents"]
 
 CENT = Decimal("0.01")
 
@@ -130,6 +132,24 @@ def check_product(request: HoldedRequest, stored: MappingABC[str, Any]) -> list[
         found.append(Mismatch("price", body.get("price"), _number(stored.get("price"))))
     if body.get("taxes") is not None and sorted(body["taxes"]) != sorted(stored.get("taxes") or []):
         found.append(Mismatch("taxes", sorted(body["taxes"]), sorted(stored.get("taxes") or [])))
+    return found
+
+
+def check_service(request: HoldedRequest, stored: MappingABC[str, Any], *, sku: str,
+                  vat_keys: list[str]) -> list[Mismatch]:
+    """The SKU marker (the only way the service is found again), name, net price and VAT.
+
+    The read shape of a service is undocumented: a missing ``taxes`` list cannot be
+    compared and is reported as a mismatch only when a VAT was sent."""
+    body, found = request.body, []
+    if sku_of_service(stored) != sku:
+        found.append(Mismatch("desc.marker", sku, sku_of_service(stored)))
+    if stored.get("name") != body.get("name"):
+        found.append(Mismatch("name", body.get("name"), stored.get("name")))
+    if _number(stored.get("subtotal")) != _number(body.get("subtotal")):
+        found.append(Mismatch("subtotal", body.get("subtotal"), _number(stored.get("subtotal"))))
+    if "tax" in body and sorted(vat_keys) != sorted(stored.get("taxes") or []):
+        found.append(Mismatch("taxes", sorted(vat_keys), sorted(stored.get("taxes") or [])))
     return found
 
 

@@ -27,6 +27,8 @@ from connectors.holded.mapping import (
     DOC_TYPES, DocumentRefs, PaymentRefs, contact_update_body, map_contact, map_invoice,
     map_payment, map_product,
 )
+from connectors.holded.service_mapping import is_service
+from connectors.holded.sink_services import write_service
 from connectors.holded.sink_verify import (
     Mismatch, cents, check_contact, check_document, check_product,
 )
@@ -182,6 +184,13 @@ class Writers:
 
     # -- products --------------------------------------------------------------------------
     async def product(self, ctx: WriteContext) -> Written:
+        if is_service(ctx.payload):
+            return await write_service(self, ctx)
+        return await self.simple_product(ctx)
+
+    async def simple_product(self, ctx: WriteContext) -> Written:
+        """A Holded product of kind ``simple``: every product, and the services an older
+        version wrote as products (see :mod:`connectors.holded.sink_services`)."""
         request = map_product(ctx.payload, mapping=ctx.mapping)
         products, lane, sku = self.client.products, ctx.lane, str(request.body["sku"])
         target = ctx.known_target or await self.lookup.product_id(sku, lane)
@@ -211,9 +220,9 @@ class Writers:
         # Map once with placeholders: an unmappable document is parked before any API call.
         map_invoice(document, entity_key=ctx.key, mapping=ctx.mapping,
                     refs=DocumentRefs(_PENDING, {sku: _PENDING for sku in skus}))
-        contact_id, product_ids = await self._dependencies(ctx, skus)
+        contact_id, product_ids, service_ids = await self._dependencies(ctx, skus)
         request = map_invoice(document, entity_key=ctx.key, mapping=ctx.mapping,
-                              refs=DocumentRefs(contact_id, product_ids))
+                              refs=DocumentRefs(contact_id, product_ids, service_ids))
         doc_type = DOC_TYPES[document["doc_type"]]
         api, date = self.client.documents(doc_type), int(request.body["date"])
         known = ctx.known_target
@@ -233,20 +242,23 @@ class Writers:
             # contact or product deleted there): the next attempt searches for them again.
             self.lookup.forget_document(ctx.key)
             self.lookup.forget_contact(document["customer_key"])
-            for sku in skus:
-                self.lookup.forget_product(sku)
+            self._forget_catalogue(skus)
             raise
         self.lookup.remember_document(ctx.key, DocumentRef(doc_type, target))
         stored = await api.get(target, lane=lane)
         mismatches = check_document(request, stored, entity_key=ctx.key, mapping=ctx.mapping)
         for mismatch in mismatches:
-            if mismatch.field.endswith(".price"):  # a 0 EUR line: the sku we cached is gone
-                for sku in skus:
-                    self.lookup.forget_product(sku)
+            if mismatch.field.endswith(".price"):  # a 0 EUR line: the item we cached is gone
+                self._forget_catalogue(skus)
         return Written(target, mismatches)
 
+    def _forget_catalogue(self, skus: list[str]) -> None:
+        for sku in skus:
+            self.lookup.forget_product(sku)
+            self.lookup.forget_service(sku)
+
     async def _dependencies(self, ctx: WriteContext, skus: list[str]
-                            ) -> tuple[str, dict[str, str]]:
+                            ) -> tuple[str, dict[str, str], dict[str, str]]:
         document, lane = ctx.payload, ctx.lane
         pending: list[str] = []
         contact_keys = [document["customer_key"], *(
@@ -254,16 +266,16 @@ class Writers:
             if k.startswith("contact/") and k != document["customer_key"])]
         contact_ids = {k: await self.lookup.contact_id(k, lane) for k in contact_keys}
         pending += [k for k, found in contact_ids.items() if found is None]
-        product_ids = await self.lookup.product_ids(skus, lane)
+        service_ids, product_ids = await self.lookup.catalogue_ids(skus, lane)
         for sku in skus:
-            if sku not in product_ids:
+            if sku not in product_ids and sku not in service_ids:
                 line = next(x for x in document["lines"] if str(x.get("sku")) == sku)
                 pending.append(line.get("product_key") or f"sku:{sku}")
         if pending:
             raise DependencyPending(pending)
         contact_id = contact_ids[document["customer_key"]]
         assert contact_id is not None
-        return contact_id, product_ids
+        return contact_id, product_ids, service_ids
 
     # -- payments ----------------------------------------------------------------------------
     async def payment(self, ctx: WriteContext) -> Written:

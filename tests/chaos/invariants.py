@@ -1,7 +1,7 @@
 """What a chaos run must end with, compared to a fault-free run of the same input.
 
 A snapshot holds the canonical entities table, what Holded holds for each source entity
-(by customId, sku and the ``holded_sync_key`` custom field) and the DLQ. Compared exactly,
+(by customId, sku, a service's ``hs-sku:`` marker and the ``holded_sync_key`` custom field) and the DLQ. Compared exactly,
 except for what legitimately differs between two runs:
 
 - Holded's own ids (``id``, a document's ``contact``, a line's ``productId``/``line_id``):
@@ -24,6 +24,7 @@ from typing import Any
 
 from connectors.holded.sandbox import SandboxServer
 from connectors.holded.sandbox_routes_v1 import view_contact
+from connectors.holded.service_mapping import sku_of_service
 from tests.chaos.workload import Workload
 from tests.support.flow import Flow
 
@@ -85,6 +86,9 @@ async def snapshot(flow: Flow, sandbox: SandboxServer, wl: Workload) -> Snapshot
     for p in await sandbox.all("products"):
         if p.get("sku") in skus:
             products.setdefault(p["sku"], []).append(_strip(p))
+    for s in await sandbox.all("services"):  # services carry their sku in a desc marker
+        if sku_of_service(s) in skus:
+            products.setdefault(str(sku_of_service(s)), []).append(_strip(s))
     documents: dict[str, list[Any]] = {}
     for d in await sandbox.all("documents"):
         key = _sync_key(d)

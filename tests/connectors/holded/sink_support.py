@@ -212,3 +212,21 @@ def fast_sandbox_lists() -> Iterator[None]:
         yield
     finally:
         sandbox_module.SandboxStore = original  # type: ignore[misc]
+
+
+class DropField(httpx.AsyncBaseTransport):
+    """Holded dropping one field of a create (it drops fields it does not take and still
+    answers 201): ``field`` leaves the body of every POST to a path ending in ``path``."""
+
+    def __init__(self, path: str, field: str) -> None:
+        self.path, self.field = path, field
+        self.inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith(self.path):
+            body = json.loads(request.content)
+            body.pop(self.field, None)
+            content = json.dumps(body).encode()
+            request = httpx.Request(request.method, request.url, content=content,
+                                    headers={**request.headers, "content-length": str(len(content))})
+        return await self.inner.handle_async_request(request)

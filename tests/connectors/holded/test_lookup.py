@@ -43,3 +43,48 @@ async def test_a_scanned_product_and_its_variants_are_all_found() -> None:
     lookup = HoldedLookup(SimpleNamespace(products=Products()))
     found = await lookup.product_ids(["A", "A-RED", "A-BLUE"], "bulk")
     assert found == {"A": "p", "A-RED": "p", "A-BLUE": "p"}
+
+
+class Catalogue:
+    """Holded's product and service lists, each listing counted."""
+
+    def __init__(self, products: list[dict], services: list[dict]) -> None:
+        self.rows = {"products": products, "services": services}
+        self.listed: list[str] = []
+
+    def lister(self, name: str):  # type: ignore[no-untyped-def]
+        async def list_(lane: str):  # type: ignore[no-untyped-def]
+            self.listed.append(name)
+            for row in self.rows[name]:
+                yield row
+        return SimpleNamespace(list=list_)
+
+
+def catalogue_lookup(catalogue: Catalogue) -> HoldedLookup:
+    return HoldedLookup(SimpleNamespace(products=catalogue.lister("products"),
+                                        services=catalogue.lister("services")))
+
+
+async def test_document_skus_resolve_services_first_and_scan_only_for_unknown_skus() -> None:
+    catalogue = Catalogue(
+        products=[{"id": "p1", "sku": "SKU-1"}],
+        services=[{"id": "s1", "desc": "Por horas\nhs-sku:CONS-H"},
+                  {"id": "s2", "desc": "hecho a mano en Holded"}])
+    lookup = catalogue_lookup(catalogue)
+    assert await lookup.catalogue_ids(["CONS-H"], "realtime") == ({"CONS-H": "s1"}, {})
+    assert catalogue.listed == ["services"]  # found there: the big products list is not read
+    found = await lookup.catalogue_ids(["CONS-H", "SKU-1", "NOPE"], "realtime")
+    assert found == ({"CONS-H": "s1"}, {"SKU-1": "p1"})
+    assert catalogue.listed == ["services", "services", "products"]
+    assert await lookup.catalogue_ids(["CONS-H", "SKU-1"], "realtime") == found
+    assert catalogue.listed == ["services", "services", "products"]  # all cached: no call
+
+
+async def test_a_service_remembered_under_a_new_sku_is_not_found_by_its_old_one() -> None:
+    lookup = catalogue_lookup(Catalogue(products=[], services=[]))
+    lookup.remember_service("OLD", "s1")
+    lookup.remember_service("NEW", "s1")  # the sku renamed in the ERP, the service updated
+    assert await lookup.service_id("NEW", "realtime") == "s1"
+    assert await lookup.service_id("OLD", "realtime") is None
+    lookup.forget_service("NEW")
+    assert await lookup.service_id("NEW", "realtime") is None

@@ -14,7 +14,7 @@ from connectors.holded.lookup import sync_key_of
 from connectors.holded.sandbox import SandboxServer, start_sandbox
 from connectors.holded.sink import DependencyPending, HoldedSink, MemoryLedger
 from tests.connectors.holded.sink_support import (
-    KEY, command, contact, contact_command, fast_sandbox_lists, invoice, invoice_commands, line, make_client, make_sink,
+    KEY, DropField, command, contact, contact_command, fast_sandbox_lists, invoice, invoice_commands, line, make_client, make_sink,
     product,
     product_command,
 )
@@ -271,25 +271,6 @@ async def test_a_dropped_line_tax_on_read_back_is_a_conflict(sandbox: SandboxSer
         "kept_canonical", "operator", "holded")
     assert (fields["tax"]["canonical_value"], fields["tax"]["incoming_value"]) == (
         '{"$dec":"4.62"}', '{"$dec":"0"}')  # 2 x 11.00 at 21 %, stored without tax
-
-
-class DropField(httpx.AsyncBaseTransport):
-    """Holded dropping one field of a create (it drops fields it does not take and still
-    answers 201): ``field`` leaves the body of every POST to a path ending in ``path``."""
-
-    def __init__(self, path: str, field: str) -> None:
-        self.path, self.field = path, field
-        self.inner = httpx.AsyncHTTPTransport()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.method == "POST" and request.url.path.endswith(self.path):
-            import json
-            body = json.loads(request.content)
-            body.pop(self.field, None)
-            content = json.dumps(body).encode()
-            request = httpx.Request(request.method, request.url, content=content,
-                                    headers={**request.headers, "content-length": str(len(content))})
-        return await self.inner.handle_async_request(request)
 
 
 async def test_a_foreign_currency_invoice_verifies_its_exchange_rate(sandbox: SandboxServer) -> None:
