@@ -163,9 +163,9 @@ async def _summary(settings: Settings, holded) -> None:
         vector = ", ".join(f"{s}:{n}" for s, n in sorted(state["vector"].items()))
         where = ", ".join(f"{system}={rid[:12]}" for system, rid in sorted(ids.items())) or "-"
         say(f"  {key[:40]:40} {label[:26]:26} v[{vector}]  ids: {where}")
-    say(f"\nHolded now holds {await holded.count('contacts')} contacts, "
-        f"{await holded.count('products')} products, {await holded.count('services')} services, "
-        f"{await holded.count('documents')} documents.")
+    counts = [_counted(await holded.count(what), what)
+              for what in ("contacts", "products", "services", "documents")]
+    say(f"\nHolded now holds {', '.join(counts)}.")
     for c in conflicts:
         winner = c["incoming_system"] if c["decision"] == "took_incoming" else c["canonical_system"]
         say(f"Conflict on {c['entity_key']} field {c['field']}: {c['canonical_system']}={c['canonical_value']} "
@@ -275,3 +275,8 @@ async def _wait_invoices_decided(settings: Settings, worker: WorkerProcess) -> d
         note = "" if result["status"] == "succeeded" else f": {result['reason']}"
         say(f"    {key}: {result['status']}{note}", fg=None if result["status"] == "succeeded" else "yellow")
     return outcome
+
+
+def _counted(n: int, plural: str) -> str:
+    """``1 product``, ``2 products``: the summary reads as a sentence."""
+    return f"{n} {plural if n != 1 else plural[:-1]}"

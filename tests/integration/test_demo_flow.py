@@ -28,7 +28,7 @@ async def test_the_quick_start_demo_tells_its_whole_story(kafka, tmp_path, capsy
     assert "rejected line 10: data.totals.subtotal: 1.001 has more than 2 decimals" in out
     assert "3/3 invoices in Holded, 0 record(s) in flight" in out
     assert "the same file again: 0 write(s) to Holded (never a duplicate)" in out
-    assert "Holded now holds 3 contacts, 1 products, 1 services, 3 documents." in out
+    assert "Holded now holds 3 contacts, 1 product, 1 service, 3 documents." in out
     linked = re.findall(r"^  (\S+) .* ids: holded=[0-9a-f]+$", out, re.M)
     assert linked == ENTITIES
     assert re.search(r"^Conflict on contact/odoo/C-0002 field email: odoo=.* vs holded=.* "
