@@ -63,7 +63,7 @@ def check_systems(r: Reader, c: dict[str, Any], systems: dict[str, SystemMap],
         "taxes": c["taxes"], "accounts": c["accounts"], "payment_methods": c["payment_methods"],
         "treasuries": c["treasuries"], "series": c["series"],
         "sales_channels": c["sales_channels"], "currencies": c["currencies"],
-        "tax_regimes": CONTACT_TAX_REGIMES,
+        "tax_regimes": CONTACT_TAX_REGIMES, "account_numbers": c["accounts"],
     }
     for name, system in systems.items():
         for section, targets in known.items():
@@ -71,7 +71,8 @@ def check_systems(r: Reader, c: dict[str, Any], systems: dict[str, SystemMap],
             if code_map is None:
                 continue
             path = f"systems.{name}.{section}"
-            _check_targets(r, code_map, {*targets, *written.get(section, ())}, path, section)
+            written_here = written.get("accounts" if section == "account_numbers" else section, ())
+            _check_targets(r, code_map, {*targets, *written_here}, path, section)
             _check_outbound(r, code_map, path)
         _check_rates(r, system.taxes, c["taxes"], f"systems.{name}.taxes")
         _check_default_product_tax(r, system, c["taxes"],
@@ -141,12 +142,13 @@ def _check_default_product_tax(r: Reader, system: SystemMap, taxes: dict[str, Ta
 def _check_targets(r: Reader, code_map: CodeMap, targets: Iterable[str], path: str,
                    section: str) -> None:
     targets = set(targets)
-    what = section.rstrip("s") if section != "taxes" else "tax"
+    what = {"taxes": "tax", "account_numbers": "account"}.get(section, section.rstrip("s"))
     for entry in code_map.entries:
         for code in entry.canonical:
             if code not in targets:
                 r.error(join(path, entry.code), f"unknown canonical {what} {code!r}",
-                        f"a code defined in the document's {section}"
+                        f"a code defined in the document's "
+                        f"{'accounts' if section == 'account_numbers' else section}"
                         if section != "tax_regimes" else "one of " + ", ".join(sorted(targets)))
 
 

@@ -177,6 +177,9 @@ class SystemMap:
     sales_channels: CodeMap = CodeMap()
     currencies: CodeMap | None = None  # None: the system uses ISO codes as they are
     tax_regimes: CodeMap = CodeMap()
+    # Holded only: Holded account number (an integer, e.g. 70500000) -> canonical account, for
+    # the fields that take a number rather than an id (a contact's default accounts).
+    account_numbers: CodeMap = CodeMap()
     # Shopify only: the key of ``taxes`` (a sales VAT) a product without its own VAT (the
     # holded_sync.tax metafield) is taken to carry; None: such a product has no VAT.
     default_product_tax: SystemCode | None = None
@@ -187,7 +190,7 @@ class SystemMap:
 
 _SECTIONS = frozenset(
     ("taxes", "accounts", "payment_methods", "treasuries", "series", "sales_channels",
-     "currencies", "tax_regimes")
+     "currencies", "tax_regimes", "account_numbers")
 )
 
 

@@ -41,8 +41,12 @@ SYSTEM_SECTIONS = (
     "taxes", "accounts", "payment_methods", "treasuries", "series", "sales_channels",
     "currencies", "tax_regimes",
 )
-# Settings only one system's section has (beside rounding and the code maps).
-SYSTEM_SETTINGS: dict[str, frozenset[str]] = {"shopify": frozenset({"default_product_tax"})}
+# Settings only one system's section has (beside rounding and the code maps). Holded's
+# ``account_numbers`` is a code map of its own: a Holded contact names its default sales and
+# expenses accounts by account number (``defaults.salesAccountRecord``, an integer), where a
+# document line names one by id (``accountingAccountId``, the ``accounts`` map).
+SYSTEM_SETTINGS: dict[str, frozenset[str]] = {"shopify": frozenset({"default_product_tax"}),
+                                              "holded": frozenset({"account_numbers"})}
 DOC_TYPES = ("invoice", "credit_note", "sales_receipt")
 ACCOUNT_CODE = re.compile(r"^\d{3,12}$")
 CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
@@ -281,6 +285,10 @@ def parse_systems(r: Reader, raw: Any) -> dict[str, SystemMap]:
             rounding = "line"
         maps = {name: _code_map(r, system, name, section.get(name), join(path, name))
                 for name in SYSTEM_SECTIONS if name in section}
+        if "account_numbers" in settings and "account_numbers" in section:
+            maps["account_numbers"] = _code_map(r, system, "account_numbers",
+                                                section["account_numbers"],
+                                                join(path, "account_numbers"))
         if "default_product_tax" in settings and section.get("default_product_tax") is not None:
             maps["default_product_tax"] = r.code(section["default_product_tax"],
                                                  join(path, "default_product_tax"))
@@ -322,7 +330,7 @@ def _entry(r: Reader, system: str, section: str, key: Any, value: Any, path: str
 
 
 def _system_code(r: Reader, system: str, section: str, key: Any, path: str) -> str | int | None:
-    if section == "taxes" and system in INT_TAX_KEYS:
+    if (section == "taxes" and system in INT_TAX_KEYS) or section == "account_numbers":
         return r.integer(key, path, minimum=1)
     if system == "holded" or section in ("currencies", "tax_regimes"):
         return r.string(key, path)

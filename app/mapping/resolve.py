@@ -88,6 +88,23 @@ class Resolver:
                       f"{what} in mapping v{v}")
         return system_code
 
+    def account_number(self, canonical: str, where: str) -> int | None:
+        """The system's number for a canonical account (``account_numbers``), for fields that
+        take an account number rather than an id: a Holded contact's default accounts."""
+        v = self.mapping.version
+        if canonical not in self.mapping.accounts:
+            self.fail(where, f"canonical account {canonical!r} is not in mapping v{v} "
+                      "(expected an account of the document's accounts)")
+            return None
+        number = self.target.account_numbers.to_system(canonical)
+        if number is None:
+            self.fail(where, f"canonical account {canonical!r} has no {self.system_name} "
+                      f"account number in mapping v{v} (expected an entry under "
+                      f"systems.{self.target.system}.account_numbers, e.g. "
+                      f"<{self.system_name} account number>: {canonical!r})")
+            return None
+        return int(number)
+
     def currency(self, iso: str, where: str) -> str | None:
         """The currency as the system writes it; must be one of the mapping's currencies."""
         if iso not in self.mapping.currencies:

@@ -398,3 +398,30 @@ def test_default_product_tax_is_refused_outside_the_shopify_section() -> None:
     assert issue == ("m.yaml: systems.holded.default_product_tax: 'default_product_tax' is a "
                      "setting of the shopify section only (expected default_product_tax under "
                      "systems.shopify)")
+
+
+def test_holded_account_numbers_map_numbers_to_canonical_accounts() -> None:
+    data = small_data()
+    data["systems"]["holded"]["account_numbers"] = {70500000: "705", 70000000: "700"}
+    holded = parse_mapping(data, source="m.yaml").systems["holded"]
+    assert holded.account_numbers.to_system("705") == 70500000
+    assert holded.account_numbers.to_canonical(70000000) == "700"
+    assert holded.accounts.to_system("705") is None  # ids and numbers stay apart
+
+
+def test_holded_account_numbers_are_integers_of_known_accounts() -> None:
+    data = small_data()
+    data["systems"]["holded"]["account_numbers"] = {"7050000x": "705", 70800000: "708"}
+    assert issues_of(data) == [
+        "m.yaml: systems.holded.account_numbers.7050000x: got str '7050000x' (expected an integer)",
+        "m.yaml: systems.holded.account_numbers.70800000: unknown canonical account '708' "
+        "(expected a code defined in the document's accounts)",
+    ]
+
+
+def test_account_numbers_are_refused_outside_the_holded_section() -> None:
+    data = small_data()
+    data["systems"]["odoo"] = {"account_numbers": {700000: "700"}}
+    [issue] = issues_of(data)
+    assert issue == ("m.yaml: systems.odoo.account_numbers: 'account_numbers' is a setting of "
+                     "the holded section only (expected account_numbers under systems.holded)")
