@@ -44,7 +44,10 @@ HELD_FIELDS: dict[str, frozenset[str]] = {
     # kind is not held: Holded's single ``type`` cannot say customer_and_supplier (it is written
     # as "client"), so reading it back would silently drop the supplier side.
     # default_taxes / withholding / accounts are not held: the read shape of ``defaults`` keeps
-    # one sales tax and no withholding or account codes we can map back.
+    # one sales tax and no withholding; the accounts are written (defaults.salesAccountRecord /
+    # expensesAccountRecord, as numbers) but the read shape has no sales account and what its
+    # ``expensesAccount`` holds is undocumented. price_list is not written at all (Holded
+    # documents no contact field for it).
     "contact": frozenset({
         "name", "trade_name", "tax_id", "is_person", "email", "phone", "mobile", "iban",
         "swift", "address", "tax_regime", "payment_method", "payment_due_days", "currency",

@@ -233,6 +233,9 @@ def map_contact(contact: MappingABC[str, Any], *, entity_key: str, mapping: Mapp
 # Holded returns for fields never set (0 due days: see inbound._CONTACT_READ_DEFAULTS).
 _CLEARED_TEXT = ("tradeName", "code", "email", "phone", "mobile", "iban", "swift")
 _CLEARED_DEFAULTS = {"dueDays": 0}
+# Canonical contact account -> the ``defaults`` field of Holded's contact create/update body.
+_CONTACT_ACCOUNTS = (("sales_account", "salesAccountRecord"),
+                     ("purchases_account", "expensesAccountRecord"))
 
 
 def contact_update_body(body: MappingABC[str, Any]) -> dict[str, Any]:
@@ -262,6 +265,11 @@ def _contact_defaults(r: Resolver, contact: MappingABC[str, Any]) -> dict[str, A
     if contact.get("payment_method"):
         defaults["paymentMethod"] = r.code("payment_methods", contact["payment_method"],
                                            "payment_method")
+    # Holded documents both as integers (account numbers, e.g. 70500000), not account ids:
+    # they go through ``systems.holded.account_numbers``, never through ``accounts``.
+    for field_name, holded_name in _CONTACT_ACCOUNTS:
+        if contact.get(field_name):
+            defaults[holded_name] = r.account_number(contact[field_name], field_name)
     if sales:
         defaults["salesTax"], defaults["salesTaxes"] = sales[0], sales
     if purchases:

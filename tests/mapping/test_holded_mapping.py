@@ -198,6 +198,39 @@ def test_contact_with_unmapped_codes() -> None:
     assert len(caught.value.reasons) == 3
 
 
+def test_contact_accounts_are_sent_as_holded_account_numbers() -> None:
+    request = map_contact(contact(sales_account="705", purchases_account="600"),
+                          entity_key="k", mapping=example_mapping())
+    defaults = request.body["defaults"]
+    # Holded documents both as integers: the number from account_numbers, never the
+    # accountingAccountId the ``accounts`` map holds for document lines.
+    assert defaults["salesAccountRecord"] == 70500000
+    assert defaults["expensesAccountRecord"] == 60000000
+    assert type(defaults["salesAccountRecord"]) is int
+
+
+def test_a_contact_account_without_a_holded_number_parks_with_what_to_add() -> None:
+    # 708 has a Holded id for document lines but no Holded account number.
+    with pytest.raises(Unmappable) as caught:
+        map_contact(contact(sales_account="708", purchases_account="999"),
+                    entity_key="k", mapping=example_mapping())
+    assert caught.value.reasons == [
+        "sales_account: canonical account '708' has no Holded account number in mapping v3 "
+        "(expected an entry under systems.holded.account_numbers, e.g. "
+        "<Holded account number>: '708')",
+        "purchases_account: canonical account '999' is not in mapping v3 (expected an account "
+        "of the document's accounts)",
+    ]
+
+
+def test_a_contact_price_list_is_not_sent_to_holded() -> None:
+    # Holded's contact create/update documents no price-list field (docs/holded.md, 7).
+    plain = map_contact(contact(), entity_key="k", mapping=example_mapping())
+    priced = map_contact(contact(price_list="Mayoristas"), entity_key="k",
+                         mapping=example_mapping())
+    assert priced.body == plain.body
+
+
 def test_product_payload_and_unmappable_tax() -> None:
     product = {"kind": "product", "sku": "SKU-1", "name": "Silla", "description": "Roble",
                "price": D("49.900000"), "cost": D("20.000000"), "currency": "EUR",

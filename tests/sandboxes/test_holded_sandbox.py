@@ -129,8 +129,22 @@ async def test_contact_type_outside_the_documented_set_is_rejected(v1: httpx.Asy
     assert response.status_code == 400 and response.json()["status"] == 0
 
 
+async def test_contact_sales_account_is_kept_but_not_in_the_read_shape(
+        sandbox: SandboxServer, v1: httpx.AsyncClient) -> None:
+    cid = await new_contact(v1, CustomId="k1", defaults={"salesAccountRecord": 70500000})
+    defaults = (await v1.get(f"/contacts/{cid}")).json()["defaults"]
+    assert "salesAccountRecord" not in defaults and "salesAccount" not in defaults
+    [stored] = await sandbox.all("contacts", customId="k1")
+    assert stored["salesAccountRecord"] == 70500000
+
+
 @pytest.mark.parametrize("defaults", [{"language": "gl"}, {"language": "ES"}, {"currency": "EUR"},
-                                      {"currency": "euro"}])
+                                      {"currency": "euro"},
+                                      # documented as integers: an account id or a text is refused
+                                      {"salesAccountRecord": "64a1f0c2e4b0a1000000705a"},
+                                      {"salesAccountRecord": "70500000"},
+                                      {"expensesAccountRecord": 6.2e7},
+                                      {"expensesAccountRecord": True}])
 async def test_contact_defaults_outside_the_documented_values_are_rejected(
         v1: httpx.AsyncClient, defaults: dict) -> None:
     response = await v1.post("/contacts", json={"name": "X", "defaults": defaults})

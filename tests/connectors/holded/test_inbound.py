@@ -334,6 +334,11 @@ def contacts(*, explicit: bool) -> st.SearchStrategy[dict[str, Any]]:
         payment_due_days=maybe(st.integers(0, 180)),
         currency=st.sampled_from(["EUR", "USD", "GBP"]),
         language=maybe(st.sampled_from(["es", "en", "fr", "ca", "eu"])),
+        # written (accounts as Holded account numbers) or reported unsent (price list), never
+        # read back: they must not make a read-back differ from what was written
+        sales_account=st.none() | st.sampled_from(["700", "705"]),
+        purchases_account=st.none() | st.sampled_from(["600", "623"]),
+        price_list=st.none() | TEXT,
     )
 
 
@@ -368,6 +373,21 @@ def test_contact_round_trip_is_the_identity_on_held_fields(batch: list[dict[str,
 def test_contact_read_back_equals_as_held(batch: list[dict[str, Any]]) -> None:
     for canonical, back in asyncio.run(_contacts_round_trip(batch)):
         assert inbound.project("contact", back) == inbound.as_held("contact", canonical, MAPPING)
+
+
+def test_contact_accounts_and_price_list_are_not_held() -> None:
+    """Holded's documented read shape of ``defaults`` has no sales account, and what its
+    ``expensesAccount`` holds (number or expense-account id) is undocumented: reading them back
+    would report a blank as a Holded edit and clear the ERP's value. Not held, they are never
+    compared or merged for Holded, so writing them cannot echo back (no ping-pong)."""
+    assert {"sales_account", "purchases_account", "price_list"} & inbound.HELD_FIELDS["contact"] \
+        == set()
+    record = {"id": "c1", "name": "Sol", "customId": "contact/odoo/1",
+              "defaults": {"expensesAccount": 60000000, "currency": "eur"}}
+    out = inbound.contact_from_holded(record, mapping=MAPPING)
+    assert (out["sales_account"], out["purchases_account"], out["price_list"]) == (None, None, None)
+    with_accounts = contact(sales_account="705", purchases_account="600", price_list="Mayoristas")
+    assert inbound.project("contact", with_accounts) == inbound.project("contact", contact())
 
 
 def test_as_held_shows_holded_defaults_and_merged_codes() -> None:

@@ -544,3 +544,26 @@ def test_contact_read_back_tolerates_holded_grouping_the_iban() -> None:
               "type": "client", "isperson": False, "iban": "ES91 2100 0418 4502 0005 1332"}
     assert check_contact(request, stored) == []
     assert [m.field for m in check_contact(request, {**stored, "iban": ""})] == ["iban"]
+
+
+async def test_contact_accounts_reach_holded_as_account_numbers(
+        sink: HoldedSink, sandbox: SandboxServer) -> None:
+    payload = {**contact(21), "sales_account": "705", "purchases_account": "600"}
+    result = (await sink.execute(command("contact", "contact/odoo/21", payload))).result
+    assert (result["status"], result["reason"]) == ("succeeded", None)
+    [stored] = await sandbox.all("contacts", customId="contact/odoo/21")
+    # the numbers of systems.holded.account_numbers, as Holded documents them (integers)
+    assert stored["salesAccountRecord"] == 70500000
+    assert stored["defaults"]["expensesAccount"] == 60000000  # the sandbox's read name
+
+
+async def test_a_contact_account_holded_has_no_number_for_parks_and_writes_nothing(
+        sink: HoldedSink, sandbox: SandboxServer) -> None:
+    payload = {**contact(22), "sales_account": "708"}  # an id for lines, no account number
+    outcome = await sink.execute(command("contact", "contact/odoo/22", payload))
+    assert outcome.result["status"] == "parked" and outcome.redrive
+    assert "sales_account: canonical account '708' has no Holded account number in mapping v3" \
+        in outcome.result["reason"]
+    assert "systems.holded.account_numbers" in outcome.result["reason"]
+    assert posts(sandbox, "contacts") == 0
+
