@@ -28,8 +28,8 @@ from connectors.base import identifiers
 __all__ = [
     "SYNC_KEY_FIELD", "DOC_TYPES", "DocumentRefs", "PaymentRefs", "HoldedRequest",
     "epoch_seconds", "payment_marker", "map_invoice", "map_contact", "contact_update_body",
-    "map_product", "catalogue_vat", "map_payment", "holded_tax_id", "holded_iban", "holded_language",
-    "HOLDED_LANGUAGES",
+    "map_product", "catalogue_vat", "map_payment", "holded_tax_id", "holded_iban",
+    "holded_language", "HOLDED_LANGUAGES", "contact_unsent_note",
 ]
 
 SYNC_KEY_FIELD = "holded_sync_key"
@@ -236,6 +236,19 @@ _CLEARED_DEFAULTS = {"dueDays": 0}
 # Canonical contact account -> the ``defaults`` field of Holded's contact create/update body.
 _CONTACT_ACCOUNTS = (("sales_account", "salesAccountRecord"),
                      ("purchases_account", "expensesAccountRecord"))
+
+
+def contact_unsent_note(contact: MappingABC[str, Any]) -> str | None:
+    """Why a canonical contact field with a value does not reach Holded, or None.
+
+    The rate card: Holded's v1 contact create/update (Invoice API 1.4) documents no price-list
+    field, and no documented v2 contact field names a price list either, so none is invented
+    (Holded would drop an unknown field with a 2xx anyway). Said on the result, not hidden.
+    """
+    if contact.get("price_list"):
+        return (f"price_list {contact['price_list']!r} not sent: Holded documents no contact "
+                "field for a price list (docs/holded.md, Known gaps)")
+    return None
 
 
 def contact_update_body(body: MappingABC[str, Any]) -> dict[str, Any]:

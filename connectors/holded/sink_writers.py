@@ -24,8 +24,8 @@ from connectors.holded.errors import NotFound, UnexpectedContent
 from connectors.holded.inbound import held_contact_hash
 from connectors.holded.lookup import DocumentRef, HoldedLookup
 from connectors.holded.mapping import (
-    DOC_TYPES, DocumentRefs, PaymentRefs, contact_update_body, map_contact, map_invoice,
-    map_payment, map_product,
+    DOC_TYPES, DocumentRefs, PaymentRefs, contact_unsent_note, contact_update_body, map_contact,
+    map_invoice, map_payment, map_product,
 )
 from connectors.holded.service_mapping import is_service
 from connectors.holded.sink_services import write_service
@@ -103,6 +103,7 @@ class Writers:
                  policy: SinkPolicy, rand: Callable[[], float]) -> None:
         self.client, self.lookup = client, lookup
         self._clock, self._policy, self._rand = clock, policy, rand
+        self._unsent_logged = False  # the price-list gap is logged once per sink, not per contact
 
     async def write(self, ctx: WriteContext) -> Written:
         writer = {"contact": self.contact, "product": self.product, "invoice": self.invoice,
@@ -157,7 +158,12 @@ class Writers:
                 lambda: contacts.create(request.body, lane=lane),
                 lambda: self.lookup.contact_id(ctx.key, lane))
         self.lookup.remember_contact(ctx.key, target)
-        return Written(target, check_contact(request, await contacts.get(target, lane=lane)))
+        note = contact_unsent_note(ctx.payload)
+        if note is not None and not self._unsent_logged:
+            self._unsent_logged = True
+            logger.warning("%s: %s; logged once, each such contact's result says it too",
+                           ctx.key, note)
+        return Written(target, check_contact(request, await contacts.get(target, lane=lane)), note)
 
     async def _unseen_edit_guard(self, ctx: WriteContext, target: str) -> None:
         """Never write over an edit made in Holded that the engine has not read yet.

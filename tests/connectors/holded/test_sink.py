@@ -567,3 +567,20 @@ async def test_a_contact_account_holded_has_no_number_for_parks_and_writes_nothi
     assert "systems.holded.account_numbers" in outcome.result["reason"]
     assert posts(sandbox, "contacts") == 0
 
+
+async def test_a_contact_price_list_is_reported_not_sent(
+        sink: HoldedSink, sandbox: SandboxServer, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("WARNING", logger="connectors.holded.sink_writers")
+    for n in (23, 24):
+        payload = {**contact(n), "price_list": "Mayoristas"}
+        result = (await sink.execute(command("contact", f"contact/odoo/{n}", payload))).result
+        assert result["status"] == "succeeded"
+        assert result["reason"] == ("price_list 'Mayoristas' not sent: Holded documents no "
+                                    "contact field for a price list (docs/holded.md, Known gaps)")
+    sent = [r for r in sandbox.requests if r.method == "POST" and r.path == f"{INV}/contacts"]
+    assert len(sent) == 2
+    for n in (23, 24):
+        [stored] = await sandbox.all("contacts", customId=f"contact/odoo/{n}")
+        assert "Mayoristas" not in repr(stored)
+    gap = [r for r in caplog.records if "price_list" in r.getMessage()]
+    assert len(gap) == 1 and "contact/odoo/23" in gap[0].getMessage()
