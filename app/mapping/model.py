@@ -21,6 +21,7 @@ __all__ = [
     "TaxScope",
     "TaxRegime",
     "Rounding",
+    "ROUNDINGS",
     "Account",
     "Tax",
     "PaymentMethod",
@@ -35,7 +36,12 @@ __all__ = [
 
 SYSTEMS = ("holded", "odoo", "business_central", "sap_b1", "prestashop", "shopify")
 
-Rounding = Literal["line", "document"]
+# line: each line's tax on the line's amount rounded to the cent, rounded per line.
+# line_exact: each line's tax on the line's exact amount (quantity x unit price x (1 - discount),
+#   unrounded), rounded per line; how Holded is modelled (docs/mappings.md, section 4).
+# document: the rounded line amounts summed per tax code, each tax rounded once.
+Rounding = Literal["line", "line_exact", "document"]
+ROUNDINGS: tuple[Rounding, ...] = ("line", "line_exact", "document")
 SystemCode = str | int
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from app.mapping.decimals import show_number
 from app.mapping.model import (
+    ROUNDINGS,
     SYSTEMS,
     Account,
     CodeMap,
@@ -280,8 +281,8 @@ def parse_systems(r: Reader, raw: Any) -> dict[str, SystemMap]:
                         if not any(k in names for names in SYSTEM_SETTINGS.values())},
                        path, {"rounding", *SYSTEM_SECTIONS, *settings})
         rounding = section.get("rounding", "line")
-        if rounding not in ("line", "document"):
-            r.error(join(path, "rounding"), f"got {rounding!r}", "line or document")
+        if rounding not in ROUNDINGS:
+            r.error(join(path, "rounding"), f"got {rounding!r}", "line, line_exact or document")
             rounding = "line"
         maps = {name: _code_map(r, system, name, section.get(name), join(path, name))
                 for name in SYSTEM_SECTIONS if name in section}

@@ -1,12 +1,15 @@
 """Line bases, taxes and totals, rounded per line or per document.
 
-Systems disagree on where to round: per line (Holded, Odoo's default, PrestaShop) or once per tax
+Systems disagree on where to round: per line (Odoo's default, PrestaShop, Holded) or once per tax
 code over the whole document (Business Central, SAP B1, Odoo's round_globally). The same document
 can differ by a cent between the two, so each target system's ``rounding`` setting decides, and a
 sink verifies the read-back against what this module computed.
 
-Line bases are always rounded to the cent, because every system shows them per line; only the tax
-amounts follow the rounding setting. ``total = subtotal + tax_total - withholding_total``.
+Line bases are always rounded to the cent for the subtotal, because every system shows them per
+line. The tax of a line is taken from that rounded base (``line``, ``document``) or from the
+line's exact amount (``line_exact``): a unit price netted from a tax-included price (8.264463 for
+10.00 at 21 %) gives 8.26 + 1.74 = 10.00 taxed exactly, but 8.26 + 1.73 = 9.99 taxed on 8.26.
+``total = subtotal + tax_total - withholding_total``.
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ from app.mapping.decimals import round_money
 from app.mapping.errors import TotalsMismatch
 from app.mapping.model import Rounding
 
-__all__ = ["AppliedTax", "TaxedLine", "TaxAmount", "Totals", "line_base", "compute_totals",
-           "check_totals"]
+__all__ = ["AppliedTax", "TaxedLine", "TaxAmount", "Totals", "line_amount", "line_base",
+           "compute_totals", "check_totals"]
 
 HUNDRED = Decimal(100)
 ZERO = Decimal("0.00")
@@ -47,6 +50,10 @@ class TaxedLine:
     @property
     def base(self) -> Decimal:
         return line_base(self.quantity, self.unit_price, self.discount_pct)
+
+    @property
+    def amount(self) -> Decimal:
+        return line_amount(self.quantity, self.unit_price, self.discount_pct)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +82,14 @@ class Totals:
                 "withholding_total": self.withholding_total, "total": self.total}
 
 
+def line_amount(quantity: Decimal, unit_price: Decimal, discount_pct: Decimal) -> Decimal:
+    """quantity * unit_price * (1 - discount/100), exact (what ``line_exact`` taxes)."""
+    return quantity * unit_price * (1 - discount_pct / HUNDRED)
+
+
 def line_base(quantity: Decimal, unit_price: Decimal, discount_pct: Decimal) -> Decimal:
     """quantity * unit_price * (1 - discount/100), rounded to the cent (half up)."""
-    return round_money(quantity * unit_price * (1 - discount_pct / HUNDRED))
+    return round_money(line_amount(quantity, unit_price, discount_pct))
 
 
 def compute_totals(lines: Sequence[TaxedLine], rounding: Rounding) -> Totals:
@@ -90,8 +102,9 @@ def compute_totals(lines: Sequence[TaxedLine], rounding: Rounding) -> Totals:
         for tax in line.taxes:
             applied.setdefault(tax.code, tax)
             bases[tax.code] = bases.get(tax.code, ZERO) + base
-            if rounding == "line":
-                amount = round_money(base * tax.rate / HUNDRED)
+            if rounding != "document":
+                taxed = line.amount if rounding == "line_exact" else base
+                amount = round_money(taxed * tax.rate / HUNDRED)
                 amounts[tax.code] = amounts.get(tax.code, ZERO) + amount
     if rounding == "document":
         amounts = {code: round_money(bases[code] * applied[code].rate / HUNDRED) for code in bases}

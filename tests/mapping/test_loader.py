@@ -138,6 +138,14 @@ def test_wrong_types_are_all_reported() -> None:
             "currencies[1]"} <= paths_of(data)
 
 
+def test_rounding_takes_line_exact_and_names_the_three_values() -> None:
+    data = small_data()
+    data["systems"]["holded"]["rounding"] = "line_exact"
+    assert parse_mapping(data).systems["holded"].rounding == "line_exact"
+    data["systems"]["holded"]["rounding"] = "exact"
+    assert any("line, line_exact or document" in issue for issue in issues_of(data))
+
+
 def test_unknown_keys_and_systems() -> None:
     data = small_data()
     data["taxes"]["iva_general"]["ratio"] = 21

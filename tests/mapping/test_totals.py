@@ -32,6 +32,27 @@ def test_line_and_document_rounding_differ_by_one_cent() -> None:
     assert (per_doc.subtotal, per_doc.tax_total, per_doc.total) == (D("2.10"), D("0.21"), D("2.31"))
 
 
+def test_line_exact_taxes_the_unrounded_line_amount() -> None:
+    # 10.00 at 21 % netted to 8.264463: 8.26 + 1.74 taxed exactly, 8.26 + 1.73 taxed on 8.26.
+    lines = [tl(1, "1", "8.264463", IVA21)]
+    exact = compute_totals(lines, "line_exact")
+    rounded = compute_totals(lines, "line")
+    assert (exact.subtotal, exact.tax_total, exact.total) == (D("8.26"), D("1.74"), D("10.00"))
+    assert (rounded.subtotal, rounded.tax_total, rounded.total) == (D("8.26"), D("1.73"), D("9.99"))
+    assert exact.taxes[0].base == D("8.26")  # the breakdown shows the bases as printed
+
+
+def test_line_exact_rounds_each_line_not_the_document() -> None:
+    # Whole cents per line: line_exact is line rounding (0.22), not the document's 0.21.
+    lines = [tl(1, "1", "1.05", IVA10), tl(2, "1", "1.05", IVA10)]
+    assert compute_totals(lines, "line_exact").tax_total == D("0.22")
+    # Two netted lines: each line's tax is rounded on its own, then summed.
+    netted = [tl(1, "1", "8.264463", IVA21), tl(2, "3", "0.826446", IVA21, discount="10")]
+    totals = compute_totals(netted, "line_exact")
+    # line 2: 3 x 0.826446 x 0.9 = 2.2314042 -> base 2.23, tax 0.46859... -> 0.47
+    assert (totals.subtotal, totals.tax_total) == (D("10.49"), D("2.21"))
+
+
 def test_surcharge_and_withholding() -> None:
     lines = [tl(1, "2", "100", IVA21, REC52, IRPF15), tl(2, "1", "33.33", IVA21, REC52)]
     totals = compute_totals(lines, "line")
