@@ -184,8 +184,8 @@ async def assign_number(state: SandboxState, doc: dict[str, Any], body: dict[str
     doc["status"] = 1
 
 
-def apply_totals(doc: dict[str, Any]) -> None:
-    totals = compute_totals(doc["products"])
+def apply_totals(doc: dict[str, Any], *, tax_base: str = "exact") -> None:
+    totals = compute_totals(doc["products"], tax_base=tax_base)
     doc.update(subtotal=totals.subtotal, discount=totals.discount, tax=totals.tax, total=totals.total)
     doc["_retention"] = totals.retention
     apply_payments(doc)

@@ -41,6 +41,8 @@ class SandboxState:
     requests: list[RequestRecord] = field(default_factory=list)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     monthly_limit: int = 7500
+    # What a document line's tax is computed on: "exact" or "cent" (sandbox_taxes.compute_totals).
+    line_tax_base: str = "exact"
 
 
 STATE: web.AppKey[SandboxState] = web.AppKey("holded_sandbox_state", SandboxState)

@@ -81,7 +81,7 @@ async def create_document(request: web.Request) -> web.Response:
             doc["warehouseId"] = body["warehouseId"]
         if body.get("approveDoc") is True:
             await assign_number(state, doc, body)
-        apply_totals(doc)
+        apply_totals(doc, tax_base=state.line_tax_base)
         await state.store.insert("documents", doc)
     return ok({"status": 1, "id": doc["id"], "invoiceNum": doc["docNumber"], "contactId": doc["contact"]},
               status=201)
@@ -139,7 +139,7 @@ async def update_document(request: web.Request) -> web.Response:
             if body.get("contactId"):
                 contact = await resolve_contact(state, {"contactId": body["contactId"]}, doc["docType"])
                 doc["contact"], doc["contactName"] = contact["id"], contact.get("name", "")  # type: ignore[index]
-        apply_totals(doc)
+        apply_totals(doc, tax_base=state.line_tax_base)
         await state.store.put("documents", doc)
     return ok({"status": 1, "info": "Updated", "id": doc["id"]})
 

@@ -110,7 +110,7 @@ def _documents(path: str):  # type: ignore[no-untyped-def]
             }
             if body.get("approve") is True:
                 await assign_number(state, doc, {})
-            apply_totals(doc)
+            apply_totals(doc, tax_base=state.line_tax_base)
             await state.store.insert("documents", doc)
         return ok(view_document(doc), status=201)
 

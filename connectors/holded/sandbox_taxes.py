@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-__all__ = ["TAXES", "TAX_BY_KEY", "Totals", "compute_totals", "default_vat_key", "line_rates", "round2"]
+__all__ = ["TAXES", "TAX_BY_KEY", "TAX_BASES", "Totals", "compute_totals", "default_vat_key", "line_rates", "round2"]
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +67,7 @@ TAXES: tuple[dict[str, Any], ...] = (
 TAX_BY_KEY: dict[str, dict[str, Any]] = {t["key"]: t for t in TAXES}
 
 _CENT = Decimal("0.01")
+TAX_BASES = ("exact", "cent")  # what a line's tax is taken from (compute_totals)
 
 
 def round2(value: Decimal) -> float:
@@ -97,27 +98,43 @@ def line_rates(taxes: list[str]) -> tuple[float, float]:
     return float(vat), float(ret)
 
 
-def compute_totals(lines: list[dict[str, Any]]) -> Totals:
-    """Per tax key, sum the unrounded line bases, then round each tax once to cents."""
+def compute_totals(lines: list[dict[str, Any]], *, tax_base: str = "exact") -> Totals:
+    """Line rounding, as Holded's help centre says it rounds VAT ("Holded uses a line rounding
+    system", help.holded.com/en/articles/7894927): each line's base is rounded to the cent and
+    summed, and each line's tax is rounded to the cent and summed.
+
+    Which amount a line's tax is taken from is not documented: ``tax_base="exact"`` (the
+    default) taxes quantity x price x (1 - discount) unrounded, ``"cent"`` the line's base
+    rounded to the cent. Integrators send tax-included shop prices netted with many decimals
+    and expect the gross back (docs/holded.md, rounding), which only the first reading gives;
+    ``"cent"`` lets tests show what the sink does on a tenant that rounds first (UNVERIFIED).
+    """
+    if tax_base not in TAX_BASES:
+        raise ValueError(f"tax_base is one of {', '.join(TAX_BASES)}")
     subtotal = Decimal(0)
     discount = Decimal(0)
     per_key: dict[str, Decimal] = {}
     for line in lines:
         gross = Decimal(str(line["units"])) * Decimal(str(line["price"]))
         line_discount = gross * Decimal(str(line.get("discount") or 0)) / 100
-        base = gross - line_discount
+        exact = gross - line_discount
+        base = _round(exact)
         subtotal += base
         discount += line_discount
+        taxed = exact if tax_base == "exact" else base
         for key in line.get("taxes", []):
-            per_key[key] = per_key.get(key, Decimal(0)) + base * Decimal(TAX_BY_KEY[key]["amount"]) / 100
-    rounded = {k: Decimal(str(round2(v))) for k, v in per_key.items()}
-    retention = sum((v for k, v in rounded.items() if TAX_BY_KEY[k]["group"] == "retention"), Decimal(0))
-    other = sum((v for k, v in rounded.items() if TAX_BY_KEY[k]["group"] != "retention"), Decimal(0))
-    sub = Decimal(str(round2(subtotal)))
+            amount = _round(taxed * Decimal(TAX_BY_KEY[key]["amount"]) / 100)
+            per_key[key] = per_key.get(key, Decimal(0)) + amount
+    retention = sum((v for k, v in per_key.items() if TAX_BY_KEY[k]["group"] == "retention"), Decimal(0))
+    other = sum((v for k, v in per_key.items() if TAX_BY_KEY[k]["group"] != "retention"), Decimal(0))
     return Totals(
-        subtotal=float(sub),
+        subtotal=float(subtotal),
         discount=round2(discount),
         tax=float(other - retention),
         retention=float(retention),
-        total=float(sub + other - retention),
+        total=float(subtotal + other - retention),
     )
+
+
+def _round(value: Decimal) -> Decimal:
+    return value.quantize(_CENT, rounding=ROUND_HALF_UP)

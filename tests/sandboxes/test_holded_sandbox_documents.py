@@ -191,6 +191,26 @@ async def test_totals_with_vat_surcharge_retention_and_discount(v1: httpx.AsyncC
     assert (first["tax"], first["retention"]) == (21, 15)
 
 
+async def test_vat_is_rounded_per_line_not_per_tax_key(v1: httpx.AsyncClient) -> None:
+    # Holded's help centre: "Holded uses a line rounding system". 3 x 1.15 at 10 %: each line
+    # 0.115 -> 0.12, so 0.36; summed per tax key first it would be 0.345 -> 0.35.
+    doc = await get(v1, (await create(v1, items=[
+        {"name": n, "units": 1, "subtotal": 1.15, "taxes": "s_iva_10"} for n in "abc"])).json()["id"])
+    assert (doc["subtotal"], doc["tax"], doc["total"]) == (3.45, 0.36, 3.81)
+
+
+async def test_a_line_is_taxed_on_its_exact_amount_unless_switched_to_cents(
+        sandbox: SandboxServer, v1: httpx.AsyncClient) -> None:
+    # 10.00 with 21 % VAT included, sent net with six decimals (as integrators send it).
+    item = {"name": "a", "units": 1, "subtotal": 8.264463, "taxes": "s_iva_21"}
+    doc = await get(v1, (await create(v1, items=[item])).json()["id"])
+    assert (doc["subtotal"], doc["tax"], doc["total"]) == (8.26, 1.74, 10.0)
+    assert doc["products"][0]["price"] == 8.264463  # the six decimals are kept
+    sandbox.state.line_tax_base = "cent"  # the other reading of "line rounding" (UNVERIFIED)
+    doc = await get(v1, (await create(v1, items=[item])).json()["id"])
+    assert (doc["subtotal"], doc["tax"], doc["total"]) == (8.26, 1.73, 9.99)
+
+
 async def test_purchase_documents_use_purchase_taxes(v1: httpx.AsyncClient) -> None:
     supplier = await new_contact(v1, type="supplier")
     response = await create(v1, "purchase", contactId=supplier, approveDoc=True, invoiceNum="PROV-77",
