@@ -9,7 +9,11 @@ through ``order_to_invoice`` and the Holded mapping (``map_invoice``): a ``Total
 there is a *park*. What the mapping accepts is posted to the in-process Holded sandbox and read
 back with the sink's own check (``check_document``): a difference there is a *wrong write*.
 
-Printed per rate: orders, parked, written with a read-back mismatch, and the park rate.
+``--line-tax-base cent`` runs the sandbox as a tenant that taxed each line's base rounded to the
+cent would (the unverified reading of Holded's line rounding): what the read-back then catches.
+
+Printed per rate: orders, parked (and how many of those have an exact net price ending in half a
+cent, which no single line can reproduce), written with a read-back mismatch.
 """
 
 from __future__ import annotations
@@ -53,10 +57,18 @@ def shopify_order(gross: Decimal, rate: int) -> dict:
     return record
 
 
-async def measure(low: Decimal, high: Decimal) -> dict[int, Counter]:
+def half_cent_net(gross: Decimal, rate: int) -> bool:
+    """The exact net price ends in half a cent (1.17 at 4 % is 1.125): its base and its tax
+    both round up, so no net price gives the shop's gross back with one line."""
+    net = gross * 100 / (100 + rate)
+    return net == net.quantize(Decimal("0.001")) and net != net.quantize(CENT)
+
+
+async def measure(low: Decimal, high: Decimal, line_tax_base: str) -> dict[int, Counter]:
     mapping = parse_mapping(safe_load((ROOT / "docs/examples/mapping-es.yaml").read_text("utf-8")),
                             source="mapping-es.yaml")
     server = await start_sandbox(port=0, rate_limit=None)
+    server.state.line_tax_base = line_tax_base
     counts: dict[int, Counter] = {rate: Counter() for rate in RATES}
     try:
         async with httpx.AsyncClient(base_url=server.v1_url, headers={"key": "sandbox-key"}) as http:
@@ -72,6 +84,7 @@ async def measure(low: Decimal, high: Decimal) -> dict[int, Counter]:
                                               refs=DocumentRefs(contact))
                     except TotalsMismatch:
                         counts[rate]["parked"] += 1
+                        counts[rate]["ties"] += half_cent_net(gross, rate)
                     else:
                         created = await http.post(request.path, content=dumps_json(request.body),
                                                   headers={"Content-Type": "application/json"})
@@ -90,14 +103,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--low", type=Decimal, default=Decimal("1.00"))
     parser.add_argument("--high", type=Decimal, default=Decimal("30.00"))
+    parser.add_argument("--line-tax-base", choices=("exact", "cent"), default="exact",
+                        help="what the sandbox taxes a line on (cent: the unverified reading)")
     args = parser.parse_args()
-    counts = asyncio.run(measure(args.low, args.high))
+    counts = asyncio.run(measure(args.low, args.high, args.line_tax_base))
     total = Counter()
     for rate, count in counts.items():
         total.update(count)
         print(f"IVA {rate:>2} %: {count['orders']} orders, {count['parked']} parked "
-              f"({100 * count['parked'] / count['orders']:.1f} %), "
-              f"{count['wrong_writes']} written with a wrong total")
+              f"({100 * count['parked'] / count['orders']:.1f} %; {count['ties']} of them "
+              f"exact half-cent nets), {count['wrong_writes']} written with a wrong total")
     print(f"all     : {total['orders']} orders, {total['parked']} parked "
           f"({100 * total['parked'] / total['orders']:.1f} %), "
           f"{total['wrong_writes']} written with a wrong total")

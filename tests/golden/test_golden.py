@@ -23,7 +23,7 @@ CASES = sorted((Path(__file__).parent / "cases").glob("*.json"))
 EXPECTED_CASES = {
     "iva_21", "iva_10", "iva_4", "iva_0", "iva_exento", "recargo_equivalencia", "irpf_15",
     "irpf_7", "irpf_19", "intra_eu_goods", "intra_eu_services", "domestic_reverse_charge",
-    "export", "credit_note", "usd_invoice", "rounding_line_vs_document",
+    "export", "credit_note", "usd_invoice", "rounding_line_vs_document", "tax_included_price",
 }
 
 

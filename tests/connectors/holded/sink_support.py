@@ -1,7 +1,8 @@
 """Factories for Holded sink tests and the sink benchmark: commands as fastavro decodes them.
 
-Fresh dicts on every call. Amounts are chosen so that Holded's per-key rounding and the
-mapping's per-line rounding agree (whole cents per line at 21 %), unless a test wants otherwise.
+Fresh dicts on every call. Amounts are whole cents per line at 21 %, so every way of rounding
+(per line or per tax key, on the exact or the rounded line amount) agrees, unless a test wants
+otherwise.
 """
 
 from __future__ import annotations

@@ -273,6 +273,38 @@ async def test_a_dropped_line_tax_on_read_back_is_a_conflict(sandbox: SandboxSer
         '{"$dec":"4.62"}', '{"$dec":"0"}')  # 2 x 11.00 at 21 %, stored without tax
 
 
+def netted_invoice() -> dict:
+    """10.00 with 21 % VAT included (a shop's price), netted to six decimals."""
+    record = invoice("contact/odoo/1", [line(1, None, "1", "8.264463")])
+    record["totals"] = {"subtotal": D("8.26"), "tax_total": D("1.74"),
+                        "withholding_total": D("0.00"), "total": D("10.00")}
+    return record
+
+
+async def test_a_netted_price_is_written_with_the_shops_total(sink: HoldedSink,
+                                                               sandbox: SandboxServer) -> None:
+    await seed_parties(sink, range(1, 2), range(0))
+    outcome = await sink.execute(command("invoice", "invoice/shopify/1", netted_invoice()))
+    assert (outcome.result["status"], outcome.conflicts) == ("succeeded", [])
+    [doc] = await sandbox.all("documents", docType="invoice")
+    assert (doc["subtotal"], doc["tax"], doc["total"]) == (8.26, 1.74, 10.0)
+    assert doc["products"][0]["price"] == 8.264463
+
+
+async def test_a_tenant_taxing_the_rounded_line_base_is_caught_by_the_read_back(
+        sink: HoldedSink, sandbox: SandboxServer) -> None:
+    # The unverified half of Holded's line rounding: if a tenant taxed 8.26 rather than
+    # 8.264463, the document would hold 9.99. The sink must say so, not report success.
+    sandbox.state.line_tax_base = "cent"
+    await seed_parties(sink, range(1, 2), range(0))
+    outcome = await sink.execute(command("invoice", "invoice/shopify/1", netted_invoice()))
+    assert outcome.result["status"] == "failed" and "read-back differs" in outcome.result["reason"]
+    fields = {c["field"]: c for c in outcome.conflicts}
+    assert set(fields) == {"tax", "total"}
+    assert (fields["total"]["canonical_value"], fields["total"]["incoming_value"]) == (
+        '{"$dec":"10"}', '{"$dec":"9.99"}')  # as canonical_json writes them
+
+
 async def test_a_foreign_currency_invoice_verifies_its_exchange_rate(sandbox: SandboxServer) -> None:
     usd = invoice("contact/odoo/1", [line(1, None, "2", "100.00")])
     usd.update(currency="USD", exchange_rate=D("1.08695652"))
