@@ -23,6 +23,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from app.mapping import Mapping, Unmappable
+from app.mapping.decimals import net_of_tax
 from app.mapping.resolve import Resolver
 from connectors.base import identifiers
 
@@ -192,7 +193,7 @@ def item_to_product(record: MappingABC[str, Any], *, mapping: Mapping) -> dict[s
     price = _dec(record.get("unitPrice"))
     if record.get("priceIncludesTax"):
         rate = sum((mapping.taxes[t].rate for t in taxes if t in mapping.taxes), _ZERO)
-        price = (price * 100 / (100 + rate)).quantize(Decimal("0.000001"))
+        price = net_of_tax(price, rate)
     product = {
         "kind": "service" if record.get("type") == "Service" else "product",
         "sku": str(record.get("number") or ""), "name": str(record.get("displayName") or ""),
@@ -260,7 +261,7 @@ def _line(r: _Inbound, line: MappingABC[str, Any], line_no: int, includes_tax: b
         account = r.code("accounts", str(line["lineObjectNumber"]), where, "G/L account")
     price = _dec(line.get("unitPrice"))
     if includes_tax and line.get("taxPercent"):
-        price = (price * 100 / (100 + _dec(line["taxPercent"]))).quantize(Decimal("0.000001"))
+        price = net_of_tax(price, _dec(line["taxPercent"]))
     is_item = line.get("lineType") == "Item"
     return {
         "line_no": line_no,

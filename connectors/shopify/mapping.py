@@ -238,9 +238,10 @@ def _line_taxes(r: _Inbound, line: MappingABC[str, Any], where: str) -> tuple[li
 
 
 def _net(price: Decimal, rate_sum: Decimal, included: bool) -> Decimal:
+    """The line's price without its tax lines (``rate_sum`` is Shopify's fraction, 0.21)."""
     if not (included and rate_sum):
         return price
-    return (price / (1 + rate_sum)).quantize(Decimal("0.000001"))
+    return net_of_tax(price, rate_sum * 100)
 
 
 def _customer_key(r: _Inbound, order: MappingABC[str, Any]) -> str:

@@ -211,6 +211,17 @@ async def test_seeded_orders_with_shipping_add_up_as_holded_would_compute_them()
     assert shipping["taxes"] == ["iva_21"] and shipping["unit_price"] == Decimal("4.090909")
 
 
+def test_an_order_line_netted_on_a_tie_rounds_half_up() -> None:
+    # 1.210000605 with 21 % VAT is 1.0000005 net, a tie at the sixth place (a price in cents
+    # never ties at the Spanish rates; the longer price pins the rule). Half up, as
+    # app.mapping.decimals.net_of_tax rounds: 1.000001, where half-even gave 1.000000.
+    record = paid_order(lineItems={"nodes": [
+        line(21, "AOVE-500", "Aceite 500 ml", 1, "1.210000605", 0.21, "0.21",
+             "gid://shopify/ProductVariant/31")]})
+    [mapped] = shmap.order_to_invoice(record, mapping=MAPPING)["lines"]
+    assert (mapped["unit_price"], mapped["taxes"]) == (Decimal("1.000001"), ["iva_21"])
+
+
 SHIRT = {"id": "gid://shopify/Product/1", "title": "Camiseta", "status": "ACTIVE",
          "productType": "Ropa", "metafield": {"value": "IVA 21%"}}
 SHIRT_M = {"id": "gid://shopify/ProductVariant/2", "sku": "CAM-001-M", "title": "M",
