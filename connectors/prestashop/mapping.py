@@ -52,8 +52,13 @@ Q8 = Decimal("0.00000001")  # the canonical scale of exchange rates
 ZERO_DATE = "0000-00-00"
 DNI_MAX = 16  # PrestaShop Address::$dni (docs: max 16)
 VAT_MAX = 32
-# PS_ROUND_TYPE: 1 round each item, 2 round each line, 3 round the total.
-_ROUND_TYPE = {"1": "line", "2": "line", "3": "document"}
+# PS_ROUND_TYPE: 1 round each item, 2 round each line, 3 round the total. Per line PrestaShop
+# rounds quantity x unit price without tax and, separately, with tax, the taxed price computed
+# from the unrounded one (Cart::getProducts, ROUND_LINE): the tax of the line's exact amount,
+# line_exact. Per item it rounds one unit the same way, times the quantity: line_exact for one
+# unit; for more units of a price with more than two decimals no setting models it, and the
+# totals check parks the order rather than guess.
+_ROUND_TYPE = {"1": "line_exact", "2": "line_exact", "3": "document"}
 
 
 @dataclass(frozen=True, slots=True)

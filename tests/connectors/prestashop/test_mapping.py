@@ -39,6 +39,20 @@ def invoice(excl: str, incl: str, **over: str) -> dict[str, object]:
             "total_shipping_tax_excl": "5.00", "total_discount_tax_excl": "0.00", **over}
 
 
+@pytest.mark.parametrize("round_type", ["1", "2"])
+def test_a_tax_included_price_keeps_the_shops_totals(round_type: str) -> None:
+    # 10.00 with 21 % VAT is stored as 8.264463 without it; PrestaShop rounds the line without
+    # tax (8.26) and with tax (8.264463 x 1.21 = 10.00) separately: the tax is 1.74, the tax of
+    # the exact amount, where 8.26 x 21 % would give 1.73 and park the order.
+    parts = InvoiceParts(order(total_shipping_tax_excl="0.00", round_type=round_type),
+                         invoice("8.26", "10.00", total_shipping_tax_excl="0.00"),
+                         [detail(1, "1", "8.264463", "1")], {"vat_number": "ESB12345678"})
+    mapped = invoice_from_ps(parts, CATALOG, MAPPING, invoice_prefix="WEB")
+    assert mapped["totals"] == {"subtotal": Decimal("8.26"), "tax_total": Decimal("1.74"),
+                                "withholding_total": Decimal("0.00"), "total": Decimal("10.00")}
+    assert mapped["lines"][0]["unit_price"] == Decimal("8.264463")
+
+
 def test_shop_local_dates_become_aware_and_back() -> None:
     summer = parse_ps_datetime("2026-07-01 10:00:00", MADRID)
     assert summer is not None and summer.astimezone(dt.UTC).hour == 8
