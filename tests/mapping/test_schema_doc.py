@@ -9,7 +9,7 @@ import pytest
 
 from app.mapping import load_mapping
 from app.mapping.checks import CONTACT_TAX_REGIMES
-from app.mapping.model import SYSTEMS, TaxKind, TaxRegime, TaxScope
+from app.mapping.model import ROUNDINGS, SYSTEMS, TaxKind, TaxRegime, TaxScope
 from app.mapping.parse import SYSTEM_SECTIONS, SYSTEM_SETTINGS, TOP_LEVEL_KEYS
 from tests.mapping.factories import EXAMPLE, ROOT
 
@@ -39,6 +39,7 @@ def test_schema_enums_match_the_model() -> None:
         assert ref == {"$ref": f"#/$defs/{name}"}
         assert set(defs[name]["properties"]) == {"rounding", *SYSTEM_SECTIONS, *settings}
         assert defs[name]["additionalProperties"] is False
+        assert defs[name]["properties"]["rounding"]["enum"] == list(ROUNDINGS)
     assert defs["tax"]["properties"]["kind"]["enum"] == [k.value for k in TaxKind]
     assert defs["tax"]["properties"]["scope"]["enum"] == [s.value for s in TaxScope]
     assert defs["tax"]["properties"]["regime"]["enum"] == [r.value for r in TaxRegime]
