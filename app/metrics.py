@@ -75,8 +75,9 @@ class Metrics:
         self.dlq_size = Gauge("holded_sync_dlq_records", "Records in the dead-letter topic",
                               registry=r)
         self.parked = Gauge("holded_sync_parked_commands",
-                            "Commands parked for want of a mapping (this worker's partitions)",
-                            ["system"], registry=r)
+                            "Commands parked in this worker's ledger partitions, by why they wait "
+                            "(reason: mapping, not_ready, review)", ["system", "reason"],
+                            registry=r)
         self.replay_progress = Gauge("holded_sync_replay_progress_ratio",
                                      "Share of inbox read of what stood there when this worker "
                                      "started (1 when caught up)", registry=r)

@@ -19,12 +19,13 @@ from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
 from app.avro import codec
+from connectors.base.contracts import PARKED_KINDS
 from app.lag import GroupReader, Progress, watched_groups
 from app.metrics import METRICS
 from app.settings import Settings
 from app.topics import TopicNames
 
-__all__ = ["Sampler", "replay_plan"]
+__all__ = ["Sampler", "parked_by_kind", "replay_plan"]
 
 log = logging.getLogger(__name__)
 LEDGER = codec("SinkLedger")
@@ -80,7 +81,8 @@ class Sampler:
         ends, starts = await reader.consumer.end_offsets(dlq), await reader.consumer.beginning_offsets(dlq)
         METRICS.dlq_size.set(sum(ends[tp] - starts[tp] for tp in dlq))
         for system, ledger in self.ledgers.items():
-            METRICS.parked.labels(system=system).set(_parked(ledger))
+            for kind, count in parked_by_kind(ledger).items():
+                METRICS.parked.labels(system=system, reason=kind).set(count)
 
     def _replay(self, inbox: Mapping[TopicPartition, Any]) -> None:
         if self.replay is None:
@@ -91,6 +93,16 @@ class Sampler:
         METRICS.replay_progress.set(self.replay.ratio(committed))
 
 
-def _parked(ledger: Any) -> int:
-    """Parked commands in a ledger table (the partitions this worker holds)."""
-    return sum(len(LEDGER.loads(raw)["parked"]) for _key, raw in list(ledger.items()) if raw)
+def parked_by_kind(ledger: Any) -> dict[str, int]:
+    """Parked commands in a ledger table (the partitions this worker holds), by why they wait;
+    every kind is present, so a kind whose last command was re-driven reads 0, not its last
+    value. A command parked before kinds were recorded counts as "review"."""
+    counts = dict.fromkeys(PARKED_KINDS, 0)
+    for _key, raw in list(ledger.items()):
+        if not raw:
+            continue
+        state = LEDGER.loads(raw)
+        for cid in state["parked"]:
+            kind = state["parked_kinds"].get(cid, "review")
+            counts[kind if kind in counts else "review"] += 1
+    return counts

@@ -184,7 +184,7 @@ class _Runner:
         key, raw = event.key, event.value
         raw_state = self.ledger.get(key)
         state = LEDGER.loads(raw_state) if raw_state else \
-            {"results": {}, "written": {}, "parked": {}, "stamps": {}}
+            {"results": {}, "written": {}, "parked": {}, "stamps": {}, "parked_kinds": {}}
         done = state["results"].get(command["command_id"])
         if done is not None and done["status"] == "failed" and REDRIVE_HEADER not in _headers(event):
             # Failed for good and dead-lettered: only an operator's `dlq redrive` runs it again.
@@ -207,14 +207,15 @@ class _Runner:
         if status in DONE:
             if compare(command["vector"], state["written"]) in (Order.AFTER, Order.CONCURRENT):
                 state["written"] = dict(command["vector"])
-            state["parked"].pop(command["command_id"], None)
+            _unpark(state, command["command_id"])
             for cid in [c for c, b in state["parked"].items()
                         if compare(COMMAND.loads(b)["vector"], state["written"]) == Order.BEFORE]:
-                del state["parked"][cid]  # superseded by what was just written
+                _unpark(state, cid)  # superseded by what was just written
         elif status == "parked" and outcome.redrive:
             state["parked"][command["command_id"]] = raw
+            state["parked_kinds"][command["command_id"]] = outcome.parked_kind
         else:
-            state["parked"].pop(command["command_id"], None)
+            _unpark(state, command["command_id"])
         self.ledger[key] = LEDGER.dumps(state)
         METRICS.events.labels(topic=f"results.{self.system}", direction="out").inc()
         await self.results.send(key=key, value=RESULT.dumps(outcome.result))
@@ -238,7 +239,7 @@ class _Runner:
                 if waited_ms > self.not_ready_wait_ms:
                     return SinkOutcome(result(command, "parked", _now_ms(), reason=(
                         f"parked after {attempt} tries in {waited_ms // 60_000} min: "
-                        f"{pending}")))
+                        f"{pending}")), parked_kind="not_ready")
             elif waited_ms > self.max_wait_ms:
                 return SinkOutcome(result(command, "failed", _now_ms(),
                                           reason=f"gave up after {attempt} tries: {pending}"))
@@ -250,7 +251,8 @@ class _Runner:
                 *redriven])
             return None
         except Unmappable as exc:  # raised before the sink could record it (no mapping yet)
-            return SinkOutcome(result(command, "parked", _now_ms(), reason=str(exc)))
+            return SinkOutcome(result(command, "parked", _now_ms(), reason=str(exc)),
+                               parked_kind="mapping")
 
     async def _dead(self, event: faust.EventT, reason: str, error: str, raw: bytes, *,
                     acknowledged: bool = False) -> None:
@@ -264,6 +266,11 @@ class _Runner:
             "ts": _now_ms()}))
         if acknowledged:
             await sent
+
+
+def _unpark(state: dict[str, Any], command_id: str) -> None:
+    state["parked"].pop(command_id, None)
+    state.setdefault("parked_kinds", {}).pop(command_id, None)
 
 
 async def _redrive_parked(redrives: dict[str, list[tuple[faust.TopicT, faust.Table]]],

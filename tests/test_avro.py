@@ -60,7 +60,11 @@ def test_commands_and_sink_ledgers_from_before_the_write_base_still_decode():
     back = codec("Command").loads(_written_with("Command", 2, {**command, "base_ts": 7}))
     assert back == {**command, "base_ts": 7, "base_hash": None}
     ledger = {"results": {}, "written": {"odoo": 1}, "parked": {}}
-    assert codec("SinkLedger").loads(_written_with("SinkLedger", 1, ledger)) == {**ledger, "stamps": {}}
+    assert codec("SinkLedger").loads(_written_with("SinkLedger", 1, ledger)) == {
+        **ledger, "stamps": {}, "parked_kinds": {}}
+    # v2 (before why a parked command waits was kept)
+    assert codec("SinkLedger").loads(_written_with("SinkLedger", 2, {**ledger, "stamps": {"T": 5}})) == {
+        **ledger, "stamps": {"T": 5}, "parked_kinds": {}}
 
 
 def test_money_with_more_decimals_than_the_schema_is_refused():

@@ -14,11 +14,16 @@ from typing import Any, Protocol
 
 from connectors.base.errors import Fault, RetryableError, SkipRecord
 
-__all__ = ["DONE", "DependencyPending", "Ledger", "MemoryLedger", "Sink", "SinkOutcome", "Source",
-           "TargetNotReady", "execute_once", "result", "written_hashes"]
+__all__ = ["DONE", "PARKED_KINDS", "DependencyPending", "Ledger", "MemoryLedger", "Sink",
+           "SinkOutcome", "Source", "TargetNotReady", "execute_once", "result", "written_hashes"]
 
 Record = dict[str, Any]
 DONE = frozenset({"succeeded", "already_done"})  # result statuses of a command that is done
+# Why a parked command waits, so an alert reaches the person who can act: "mapping" (whoever
+# owns the mapping document adds the code), "not_ready" (someone finishes the record in the
+# target: posts the invoice), "review" (a person looks at the record: changed after it was
+# written, an entity the system does not take).
+PARKED_KINDS = ("mapping", "not_ready", "review")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +34,7 @@ class SinkOutcome:
     # mapping or by an operator. False: parking it was the answer for good (the engine
     # decides again by itself, e.g. once it reads a change the target made meanwhile).
     redrive: bool = True
+    parked_kind: str = "review"  # one of PARKED_KINDS; read only when the result is parked
 
 
 class DependencyPending(RetryableError):
@@ -147,7 +153,7 @@ async def execute_once(command: Record, *, ledger: Ledger, mapping: Callable[[],
             outcome = await handler(command, current)
     except Unmappable as exc:
         outcome = SinkOutcome(result(command, "parked", now_ms(), reason=str(exc),
-                                     mapping_version=exc.mapping_version))
+                                     mapping_version=exc.mapping_version), parked_kind="mapping")
     except SkipRecord as exc:
         outcome = SinkOutcome(result(command, "failed", now_ms(), reason=str(exc),
                                      mapping_version=current.version))

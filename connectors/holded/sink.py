@@ -94,7 +94,7 @@ class HoldedSink:
         ctx = WriteContext(command, mapping, command.get("lane") or "realtime",
                            self._ledger.written_hashes(command["entity_key"]))
         found: list[dict[str, Any]] = []
-        redrive = True
+        redrive, kind = True, "review"
         try:
             written = await self._write(ctx)
         except DependencyPending:
@@ -102,8 +102,8 @@ class HoldedSink:
         except UnseenEdit as edit:  # parked for good: the engine decides again by itself
             status, target, reason, redrive = "parked", ctx.known_target, str(edit), False
         except Unmappable as error:
-            status, target, reason = "parked", ctx.known_target, (
-                f"not mappable with mapping v{mapping.version}: {error}")
+            status, target, reason, kind = "parked", ctx.known_target, (
+                f"not mappable with mapping v{mapping.version}: {error}"), "mapping"
         except ConnectorError as error:  # carries no secrets: URLs and bodies are redacted
             status, target, reason = "failed", ctx.known_target, f"{type(error).__name__}: {error}"
         else:
@@ -119,7 +119,7 @@ class HoldedSink:
         if status != "succeeded":
             logger.warning("%s %s: %s", command["entity_key"], status, reason)
         self._ledger.put(command["command_id"], outcome)
-        return SinkOutcome(outcome, found, redrive=redrive)
+        return SinkOutcome(outcome, found, redrive=redrive, parked_kind=kind)
 
     async def _write(self, ctx: WriteContext) -> Written:
         if ctx.command.get("op", "upsert") != "upsert":

@@ -87,7 +87,8 @@ class OdooSink:
                     reason=f"the Odoo sink does not write {command['entity']} records"))
         except Unmappable as error:
             outcome = SinkOutcome(self._result(command, "parked", None, reason=str(error),
-                                               mapping_version=error.mapping_version))
+                                               mapping_version=error.mapping_version),
+                                  parked_kind="mapping")
         except SkipRecord as error:
             outcome = SinkOutcome(self._result(command, "parked", None, reason=str(error)))
         if outcome.result["status"] in DONE:

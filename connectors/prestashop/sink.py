@@ -91,7 +91,8 @@ class PrestaShopSink:
                 outcome = SinkOutcome(self._result(command, "parked", None, reason=reason))
         except Unmappable as error:
             outcome = SinkOutcome(self._result(command, "parked", None, reason=str(error),
-                                               mapping_version=error.mapping_version))
+                                               mapping_version=error.mapping_version),
+                                  parked_kind="mapping")
         except SkipRecord as error:
             outcome = SinkOutcome(self._result(command, "failed", None, reason=str(error),
                                                mapping_version=mapping.version))

@@ -26,7 +26,7 @@ def served_names() -> set[str]:
     m.api_rate_limited.labels(system="holded")
     m.api_latency.labels(system="holded")
     m.consumer_lag.labels(group="g", topic="inbox", partition="0")
-    m.parked.labels(system="holded")
+    m.parked.labels(system="holded", reason="not_ready")
     from connectors.base.limiter import RateLimit, TokenBucket
     m.limiters["holded"] = TokenBucket(RateLimit(5))
     text = generate_latest(m.registry).decode()

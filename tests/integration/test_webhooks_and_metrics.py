@@ -138,7 +138,7 @@ async def test_gauges_count_lag_parked_commands_dead_letters_and_limiter_tokens(
         await flow.send_raw(flow.names.changes("odoo"), b"contact/odoo/broken", b"not avro")
         await flow.wait_idle()
         text = await scrape_until(
-            lambda t: _value(t, 'holded_sync_parked_commands{system="holded"}') == 1
+            lambda t: _value(t, 'holded_sync_parked_commands{reason="mapping",system="holded"}') == 1
             and _value(t, "holded_sync_dlq_records") == 1
             and set(_series(t, "holded_sync_consumer_lag_records").values()) == {0.0},
             "1 parked command, 1 dead letter and no lag")
@@ -152,6 +152,9 @@ async def test_gauges_count_lag_parked_commands_dead_letters_and_limiter_tokens(
         assert _value(text, "process_resident_memory_bytes") > 50e6
         assert 'holded_sync_limiter_waiting_requests{lane="bulk",system="holded"} 0.0' in text
         assert _value(text, "holded_sync_replay_progress_ratio") == 1.0
+        # Parked for want of a mapping: the other kinds read 0 (alerts page by kind).
+        assert _value(text, 'holded_sync_parked_commands{reason="not_ready",system="holded"}') == 0
+        assert 'holded_sync_parked_commands{reason="review",system="holded"} 0.0' in text
         events = _series(text, "holded_sync_events_total")
         assert events['{direction="in",topic="changes.odoo"}'] == 2
         assert events['{direction="in",topic="results.holded"}'] == 1  # the parked result
@@ -167,7 +170,7 @@ async def test_gauges_count_lag_parked_commands_dead_letters_and_limiter_tokens(
 
         # A mapping re-drives the parked command: it is executed and no longer parked.
         await publish_mapping(flow.settings, MAPPING)
-        await scrape_until(lambda t: _value(t, 'holded_sync_parked_commands{system="holded"}') == 0
+        await scrape_until(lambda t: 'holded_sync_parked_commands{reason="mapping",system="holded"} 0.0' in t
                            and _value(t, 'holded_sync_commands_total{outcome="succeeded",'
                                          'system="holded"}') == 1, "the parked command to run")
     finally:
