@@ -2,7 +2,7 @@
 
 Kubernetes: every built-in kind is validated (strict: unknown fields are errors) against the
 schemas bundled in the `kubernetes-validate` package, for each requested Kubernetes version; the
-CRDs we use (Strimzi KafkaTopic, Prometheus Operator ServiceMonitor) against the schemas in
+CRDs we use (Strimzi KafkaTopic, Prometheus Operator ServiceMonitor and PrometheusRule) against the schemas in
 `deploy/schemas/`. A kind with no schema is an error, never a silent skip. Then the references
 that schemas cannot see: Services and PDBs select the workers, the ServiceMonitor selects exactly
 one Service and names its port, volume mounts and probe ports exist, env sources exist.
@@ -31,6 +31,7 @@ SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 CRD_SCHEMAS = {
     ("kafka.strimzi.io/v1beta2", "KafkaTopic"): "kafkatopic-kafka.strimzi.io-v1beta2.json",
     ("monitoring.coreos.com/v1", "ServiceMonitor"): "servicemonitor-monitoring.coreos.com-v1.json",
+    ("monitoring.coreos.com/v1", "PrometheusRule"): "prometheusrule-monitoring.coreos.com-v1.json",
 }
 # The worker's metrics (app/metrics.py), with their kind; the dashboard may use only these.
 METRICS = {

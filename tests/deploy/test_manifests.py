@@ -190,6 +190,11 @@ def test_validator_is_not_vacuous(rendered):
     web["metadata"]["labels"]["holded-sync/metrics"] = "true"
     assert any("selects 2 Services" in e for e in v.check_references(docs, []))
     assert v.validate_schema({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}, ["1.30.0"])
+    rule = _one(docs, "PrometheusRule")
+    rule["spec"]["groups"][1]["rules"][0]["for"] = "five minutes"
+    rule["spec"]["groups"][1]["rules"][1]["severity"] = "critical"  # belongs under labels
+    errors = v.validate_schema(rule, ["1.30.0"])
+    assert any("five minutes" in e for e in errors) and any("severity" in e for e in errors)
 
 
 def test_compose_checks_catch_dangling_names(tmp_path):
