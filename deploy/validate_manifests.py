@@ -4,7 +4,8 @@ Kubernetes: every built-in kind is validated (strict: unknown fields are errors)
 schemas bundled in the `kubernetes-validate` package, for each requested Kubernetes version; the
 CRDs we use (Strimzi KafkaTopic, Prometheus Operator ServiceMonitor and PrometheusRule) against the schemas in
 `deploy/schemas/`. A kind with no schema is an error, never a silent skip. Then the references
-that schemas cannot see: Services and PDBs select the workers, the ServiceMonitor selects exactly
+that schemas cannot see: Services, PDBs and NetworkPolicies select the workers (and a policy's
+named ports exist on them), the ServiceMonitor selects exactly
 one Service and names its port, volume mounts and probe ports exist, env sources exist.
 
 Usage (deploy/validate.sh runs these):
@@ -140,6 +141,19 @@ def check_references(docs: list[Doc], external: Iterable[Doc] = ()) -> list[str]
     for pdb in own.get("PodDisruptionBudget", []):
         if not any(_matches(pdb["spec"]["selector"]["matchLabels"], labels) for _, labels in pods):
             errors.append(f"{name_of(pdb)}: selects no pod template")
+    for policy in own.get("NetworkPolicy", []):
+        selector = policy["spec"]["podSelector"].get("matchLabels", {})
+        selected = [owner for owner, tpl in _pod_templates(docs)
+                    if _matches(selector, tpl.get("metadata", {}).get("labels", {}))]
+        if not selected:
+            errors.append(f"{name_of(policy)}: selects no pod template")
+        for owner in selected:
+            named = {p.get("name") for c in owner["spec"]["template"]["spec"]["containers"]
+                     for p in c.get("ports", [])}
+            for rule in policy["spec"].get("ingress", []):
+                for port in rule.get("ports", []):
+                    if isinstance(port.get("port"), str) and port["port"] not in named:
+                        errors.append(f"{name_of(policy)}: port {port['port']!r} not on {name_of(owner)}")
     for monitor in own.get("ServiceMonitor", []):
         selected = [
             s for s in by_kind.get("Service", {}).values()

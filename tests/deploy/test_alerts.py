@@ -168,3 +168,22 @@ def test_every_alert_is_explained_in_the_operations_guide():
     assert [name for name in _alerts() if f"`{name}`" not in text] == []
     outcomes = KNOWN_VALUES[("holded_sync_webhooks_total", "outcome")]
     assert [o for o in sorted(outcomes) if f"`{o}`" not in text] == []
+
+
+def test_the_worker_down_rules_match_the_scrape_jobs():
+    """`up` carries the scrape job's name: the headless Service's name under the Prometheus
+    Operator (the ServiceMonitor sets no jobLabel), compose's job_name; the replay's job is not
+    matched (its target is down while the batch job runs, by design)."""
+    services = {d["metadata"]["name"]: d for d in yaml.safe_load_all((ROOT / "k8s/base/service.yaml").read_text())}
+    monitor = yaml.safe_load((ROOT / "k8s/base/servicemonitor.yaml").read_text())
+    assert "jobLabel" not in monitor["spec"]
+    scraped = [n for n, s in services.items()
+               if all(s["metadata"]["labels"].get(k) == v for k, v in monitor["spec"]["selector"]["matchLabels"].items())]
+    compose_jobs = [j["job_name"] for j in yaml.safe_load((ROOT / "deploy/prometheus.yml").read_text())["scrape_configs"]]
+    replay = yaml.safe_load_all((ROOT / "k8s/base/replay/metrics.yaml").read_text())
+    replay_job = next(d["metadata"]["name"] for d in replay if d["kind"] == "Service")
+    for name in ("HoldedSyncWorkerDown", "HoldedSyncNoWorker"):
+        (series, matchers), = [s for s in references(_alerts()[name]["expr"])[0] if s[0] == "up"]
+        job = re.compile(matchers["job"])
+        assert all(job.fullmatch(j) for j in [*scraped, *compose_jobs]), name
+        assert not job.fullmatch(replay_job), name

@@ -128,6 +128,20 @@ def test_statefulset_keeps_tables_on_its_volume(rendered, render):
     assert {e["secretRef"]["name"] for e in container["envFrom"] if "secretRef" in e} == {"holded-sync-secrets"}
 
 
+@pytest.mark.parametrize("render", ["base", "production"])
+def test_only_the_web_port_is_open_to_inbound_traffic(rendered, render):
+    docs = rendered[render]
+    policy = _one(docs, "NetworkPolicy")
+    pod = _one(docs, "StatefulSet")["spec"]["template"]
+    assert all(pod["metadata"]["labels"][k] == v for k, v in policy["spec"]["podSelector"]["matchLabels"].items())
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    (rule,) = policy["spec"]["ingress"]
+    assert rule["ports"] == [{"port": "web", "protocol": "TCP"}]
+    (container,) = pod["spec"]["containers"]
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"]["port"] == "web"  # the probes pass the policy
+
+
 def test_overlay_changes_scale_and_image(rendered):
     base, prod = (_one(rendered[r], "StatefulSet") for r in ("base", "production"))
     assert base["spec"]["replicas"] == 2 and prod["spec"]["replicas"] > 2
@@ -190,6 +204,9 @@ def test_validator_is_not_vacuous(rendered):
     web["metadata"]["labels"]["holded-sync/metrics"] = "true"
     assert any("selects 2 Services" in e for e in v.check_references(docs, []))
     assert v.validate_schema({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}, ["1.30.0"])
+    policy = _one(docs, "NetworkPolicy")
+    policy["spec"]["ingress"][0]["ports"][0]["port"] = "http"
+    assert any("port 'http' not on StatefulSet/holded-sync" in e for e in v.check_references(docs, []))
     rule = _one(docs, "PrometheusRule")
     rule["spec"]["groups"][1]["rules"][0]["for"] = "five minutes"
     rule["spec"]["groups"][1]["rules"][1]["severity"] = "critical"  # belongs under labels
