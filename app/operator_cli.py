@@ -685,13 +685,16 @@ async def read_parked(settings, systems: Iterable[str]) -> list[dict[str, Any]]:
         for key in sorted(k for k in state if k is not None):
             if state[key] is None:
                 continue
-            for cid, raw in ledger.loads(state[key])["parked"].items():
+            entry = ledger.loads(state[key])
+            for cid, raw in entry["parked"].items():
                 cmd = command.loads(raw)
                 reason, when, tried = reasons.get(cid, (None, None, None))
                 # Two versions: the one in force when the command was decided, and the one
                 # the sink mapped it with when it parked it last (named in the reason).
                 out.append({"system": system, "entity_key": key, "command_id": cid,
                             "op": cmd["op"], "vector": cmd["vector"],
+                            # why it waits, the reason label of holded_sync_parked_commands
+                            "kind": entry["parked_kinds"].get(cid, "review"),
                             "decided_under_mapping_version": cmd.get("mapping_version"),
                             "parked_under_mapping_version": tried, "reason": reason,
                             "parked_at": _iso(when) if when else None, "raw": raw})
@@ -718,7 +721,8 @@ def parked() -> None:
 @json_option
 @click.pass_context
 def parked_list(ctx: click.Context, system: str | None, as_json: bool) -> None:
-    """List parked commands with the reason of their latest parked result.
+    """List parked commands with the reason of their latest parked result, and its kind
+    (mapping, not_ready, review: the reason label of holded_sync_parked_commands).
 
     --json gives two mapping versions: decided_under_mapping_version (in force when the
     command was decided) and parked_under_mapping_version (the one the sink last tried it
@@ -736,7 +740,7 @@ def parked_list(ctx: click.Context, system: str | None, as_json: bool) -> None:
     _emit([{"json": {k: v for k, v in r.items() if k != "raw"},
             "cols": {**r, "command_id": r["command_id"][:12], "vector": _vector(r["vector"]),
                      "reason": _short(r["reason"] or "-", 70)}} for r in rows],
-          ["system", "entity_key", "command_id", "op", "vector", "reason"], as_json)
+          ["system", "entity_key", "command_id", "op", "vector", "kind", "reason"], as_json)
 
 
 async def redrive_parked(settings, systems: list[str],

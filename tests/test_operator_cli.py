@@ -271,7 +271,8 @@ def test_parked_list_and_redrive(settings):
     names, key = TopicNames(settings), key_()
     cmd = command(key, vector={"odoo": 2})
     raw = codec("Command").dumps(cmd)
-    ledger = {"results": {}, "written": {}, "parked": {cmd["command_id"]: raw}}
+    ledger = {"results": {}, "written": {}, "parked": {cmd["command_id"]: raw},
+              "parked_kinds": {cmd["command_id"]: "mapping"}}
     publish(settings,
             (names.changelog(ledger_table("holded")), key, codec("SinkLedger").dumps(ledger), None),
             (names.results("holded"), key,
@@ -283,6 +284,7 @@ def test_parked_list_and_redrive(settings):
     assert key in listed.stdout and "no mapping for tax iva_4" in listed.stdout
     [row] = lines(cli(settings, "parked", "list", "--system", "holded", "--json"))
     assert row["command_id"] == cmd["command_id"] and row["vector"] == {"odoo": 2}
+    assert row["kind"] == "mapping"  # what the alert on it pages for
     # Which mapping version is which: decided under v3 (the command), parked under v5 (result).
     assert (row["decided_under_mapping_version"], row["parked_under_mapping_version"]) == (3, 5)
     assert "mapping_version" not in row
