@@ -23,14 +23,39 @@ from app.settings import Settings
 from connectors.base.contracts import Ledger, Sink
 from connectors.base.limiter import RateLimit, TokenBucket
 
-__all__ = ["CREDENTIAL_SETTING", "IncompleteSettings", "Poller", "SinkFactory", "check_clients",
+__all__ = ["CREDENTIAL_SETTING", "NO_ANSWER_STATUSES", "IncompleteSettings", "Poller", "SinkFactory", "check_clients",
            "clients", "held_fields", "limiter_of", "pollers", "reported_view", "sink_factories",
            "what_runs"]
 
 SinkFactory = Callable[[Ledger], Sink]
 
 
-def _http(system: str, timeout_s: float = 30.0) -> httpx.AsyncClient:
+# The status label of a call that got no HTTP answer (others carry the HTTP status code).
+NO_ANSWER_STATUSES = ("timeout", "unreachable")
+
+
+class _CountedFailures(httpx.AsyncBaseTransport):
+    """Counts the calls that got no answer at all (status "timeout" or "unreachable"): without
+    them a system that stopped answering showed no failed call, only lag."""
+
+    def __init__(self, system: str, inner: httpx.AsyncBaseTransport) -> None:
+        self.system, self.inner = system, inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await self.inner.handle_async_request(request)
+        except httpx.TransportError as exc:
+            timeout, unreachable = NO_ANSWER_STATUSES
+            status = timeout if isinstance(exc, httpx.TimeoutException) else unreachable
+            METRICS.api_calls.labels(system=self.system, status=status).inc()
+            raise
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def _http(system: str, timeout_s: float = 30.0,
+          transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
     """An HTTP client whose every call is counted and timed per system (/metrics)."""
     async def started(request: httpx.Request) -> None:
         request.extensions["holded_sync_t0"] = time.perf_counter()
@@ -45,6 +70,7 @@ def _http(system: str, timeout_s: float = 30.0) -> httpx.AsyncClient:
             METRICS.api_rate_limited.labels(system=system).inc()
 
     return httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=min(10.0, timeout_s)),
+                             transport=_CountedFailures(system, transport or httpx.AsyncHTTPTransport()),
                              event_hooks={"request": [started], "response": [finished]})
 
 

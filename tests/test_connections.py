@@ -148,3 +148,30 @@ def test_a_shop_url_of_another_scheme_is_refused_in_one_line(monkeypatch):
         Settings()
     assert settings_error(failed.value) == ("SHOPIFY_SHOP_URL: 'ftp://tienda.myshopify.com' is "
                                             "not a shop URL; use https://<shop>.myshopify.com")
+
+
+async def test_calls_without_an_answer_are_counted_by_what_happened():
+    """A system that stopped answering shows as failed calls (status timeout or unreachable),
+    which the HoldedSyncSinkStuck alert reads, not only as lag."""
+    import httpx
+
+    from app.connections import _http
+    from app.metrics import METRICS
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/slow":
+            raise httpx.ReadTimeout("no answer", request=request)
+        if request.url.path == "/down":
+            raise httpx.ConnectError("refused", request=request)
+        return httpx.Response(503)
+
+    def count(status: str) -> float:
+        return METRICS.api_calls.labels(system="counted-test", status=status)._value.get()
+
+    before = {s: count(s) for s in ("timeout", "unreachable", "503")}
+    async with _http("counted-test", 5.0, httpx.MockTransport(answer)) as http:
+        for path, error in (("/slow", httpx.ReadTimeout), ("/down", httpx.ConnectError)):
+            with pytest.raises(error):  # the caller still sees the library's error
+                await http.get(f"http://erp.test{path}")
+        assert (await http.get("http://erp.test/up")).status_code == 503
+    assert {s: count(s) - before[s] for s in before} == {"timeout": 1, "unreachable": 1, "503": 1}

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from app.avro import SCHEMA_DIR
+from app.connections import NO_ANSWER_STATUSES
 from connectors.base.contracts import PARKED_KINDS
 from tests.deploy.exported import TARGET_LABELS, exported_series
 
@@ -86,6 +87,10 @@ def check_rules(groups: list[dict], exported: dict[str, frozenset[str]]) -> list
                 for label, value in matchers.items():
                     if label not in known[series] | TARGET_LABELS | {"__name__"}:
                         errors.append(f"{name}: {series} has no label {label!r}")
+                    if (series, label) == ("holded_sync_api_calls_total", "status"):
+                        # an HTTP code (or a regex of them), or a call that got no answer
+                        words = set(re.findall(r"[a-z]+", value)) - set(NO_ANSWER_STATUSES)
+                        errors += [f"{name}: {series}{{status}} is never {w!r}" for w in sorted(words)]
                     allowed = KNOWN_VALUES.get((series, label))
                     # a value, or a regex that is a list of values (a|b); other regexes pass
                     if allowed is not None and re.fullmatch(r"[\w|]+", value):
@@ -133,6 +138,7 @@ def test_every_series_label_and_value_the_rules_name_is_exported():
     ('holded_sync_parked_commands{reason="unmapped"} > 0', "['unmapped']"),
     ('rate(holded_sync_commands_total{outcome=~"succeeded|done"}[5m])', "['done']"),
     ("sum by (lane) (rate(holded_sync_api_calls_total[5m]))", "no series of it has a label 'lane'"),
+    ('rate(holded_sync_api_calls_total{status=~"5..|timedout"}[5m])', "is never 'timedout'"),
 ])
 def test_the_rule_check_is_not_vacuous(expr, error):
     errors = check_rules([{"name": "g", "rules": [{"alert": "A", "expr": expr}]}], exported_series())
@@ -155,7 +161,8 @@ def test_the_states_that_need_a_person_page_someone():
         assert any(f'reason="{kind}"' in r["expr"] for r in alerts.values()), kind
     assert by_metric("holded_sync_dead_letters_total")
     assert "holded_sync_consumer_lag_records" in exprs and by_metric("holded_sync:consumer_lag_records")
-    assert [n for n, r in alerts.items() if "429" in r["expr"] and "5.." in r["expr"]]  # sink stuck
+    stuck = [r["expr"] for r in alerts.values() if "429" in r["expr"] and "5.." in r["expr"]]
+    assert stuck and all(s in stuck[0] for s in NO_ANSWER_STATUSES)  # a sink stuck, or unanswered
     assert by_metric('holded_sync_replay_progress_ratio{component="replay"}')
     assert by_metric("up{")
     for name, rule in alerts.items():
