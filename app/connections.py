@@ -23,9 +23,9 @@ from app.settings import Settings
 from connectors.base.contracts import Ledger, Sink
 from connectors.base.limiter import RateLimit, TokenBucket
 
-__all__ = ["CREDENTIAL_SETTING", "NO_ANSWER_STATUSES", "IncompleteSettings", "Poller", "SinkFactory", "check_clients",
-           "clients", "held_fields", "limiter_of", "pollers", "reported_view", "sink_factories",
-           "what_runs"]
+__all__ = ["CREDENTIAL_SETTING", "NO_ANSWER_STATUSES", "IncompleteSettings", "Poller", "SinkFactory",
+           "check_clients", "clients", "configured", "held_fields", "limiter_of", "pollers",
+           "reported_view", "sink_factories", "what_runs"]
 
 SinkFactory = Callable[[Ledger], Sink]
 
@@ -241,6 +241,12 @@ def what_runs(settings: Settings, api: dict[str, Any]) -> list[tuple[int, str]]:
             lines.append((logging.INFO, f"{system}: no sink and no poller run: this worker only "
                           "decides (HOLDED_SYNC_RUN_SINKS=false, a replay's generation)"))
     return lines
+
+
+def configured(settings: Settings, api: dict[str, Any]) -> dict[str, int]:
+    """1 or 0 per connector system of HOLDED_SYNC_SYSTEMS: is its client built (credential set)?
+    A 0 is what what_runs() warns about once; as a gauge it can page (HoldedSyncSystemNotConfigured)."""
+    return {s: int(s in api) for s in settings.systems if s in CREDENTIAL_SETTING}
 
 
 def limiter_of(client: Any) -> TokenBucket | None:

@@ -78,6 +78,10 @@ class Metrics:
                             "Commands parked in this worker's ledger partitions, by why they wait "
                             "(reason: mapping, not_ready, review)", ["system", "reason"],
                             registry=r)
+        self.configured = Gauge("holded_sync_system_configured",
+                                "1 for a system of HOLDED_SYNC_SYSTEMS whose credential is set (its "
+                                "sink and poller run), 0 for one without (its commands wait)",
+                                ["system"], registry=r)
         self.replay_progress = Gauge("holded_sync_replay_progress_ratio",
                                      "Share of inbox read of what stood there when this worker "
                                      "started (1 when caught up)", registry=r)

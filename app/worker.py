@@ -24,7 +24,9 @@ from app.canonical_step import CanonicalStep
 from app.core.decide import BadEvent, Decision
 from app.core.keys import KeyError_
 from app.core.policy import Policy
-from app.connections import clients, engine_policy, limiter_of, pollers, sink_factories, what_runs
+from app.connections import (
+    clients, configured, engine_policy, limiter_of, pollers, sink_factories, what_runs,
+)
 from app.direct_table import DirectTable
 from app.jsonform import JsonFormError
 from app.lag import Progress
@@ -241,6 +243,8 @@ def create_app(settings: Settings, policy: Policy | None = None,
 
     api = clients(settings)
     running = what_runs(settings, api)
+    for system, is_set in configured(settings, api).items():
+        METRICS.configured.labels(system=system).set(is_set)
 
     @app.task
     async def say_what_runs() -> None:  # once the worker has set up its logging

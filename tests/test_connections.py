@@ -42,6 +42,9 @@ def test_a_system_without_credentials_is_a_warning_that_names_its_setting(monkey
                           "sink run for it; its commands wait in commands.odoo"),
         (logging.INFO, "file: no connector, so no poller and no sink run for it; its changes "
                        "come from `holded-sync ingest FILE --system file`")]
+    # The same, as the gauge an alert reads: "file" has no connector and no entry.
+    from app.connections import configured
+    assert configured(settings, clients(settings)) == {"holded": 1, "odoo": 0}
     replay_worker = settings.model_copy(update={"run_sinks": False})
     assert what_runs(replay_worker, clients(replay_worker))[0] == (
         logging.INFO, "holded: no sink and no poller run: this worker only decides "

@@ -152,6 +152,9 @@ async def test_gauges_count_lag_parked_commands_dead_letters_and_limiter_tokens(
         assert _value(text, "process_resident_memory_bytes") > 50e6
         assert 'holded_sync_limiter_waiting_requests{lane="bulk",system="holded"} 0.0' in text
         assert _value(text, "holded_sync_replay_progress_ratio") == 1.0
+        # Holded has its key; odoo (in HOLDED_SYNC_SYSTEMS, no credential) runs nothing.
+        assert _value(text, 'holded_sync_system_configured{system="holded"}') == 1
+        assert 'holded_sync_system_configured{system="odoo"} 0.0' in text
         # Parked for want of a mapping: the other kinds read 0 (alerts page by kind).
         assert _value(text, 'holded_sync_parked_commands{reason="not_ready",system="holded"}') == 0
         assert 'holded_sync_parked_commands{reason="review",system="holded"} 0.0' in text
