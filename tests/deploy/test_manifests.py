@@ -239,3 +239,17 @@ def test_the_replay_pod_is_scraped(rendered):
         assert all(pod_labels.get(k) == v for k, v in service["spec"]["selector"].items())
         relabel = monitor["spec"]["endpoints"][0]["relabelings"]
         assert any(r.get("targetLabel") == "component" for r in relabel)
+
+
+def test_compose_topic_init_and_worker_agree_on_names_and_partitions():
+    """topic-init creates the topics the worker uses: same prefix, app id and partition count
+    (a worker finding other counts stops; other names, it waits on topics nobody created)."""
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    worker, init = services["worker"]["environment"], services["topic-init"]["environment"]
+    assert worker["HOLDED_SYNC_TOPIC_PREFIX"] == init["TOPIC_PREFIX"]
+    assert worker["HOLDED_SYNC_APP_ID"] == init["APP_ID"]
+    assert worker["HOLDED_SYNC_PARTITIONS"] == init["PARTITIONS"] == services["kafka"]["environment"]["KAFKA_NUM_PARTITIONS"]
+    assert worker["HOLDED_SYNC_BROKER"].split("://")[1] == init["KAFKA_BOOTSTRAP"]
+    assert int(worker["HOLDED_SYNC_WEB_PORT"]) == 6066 and "6066:6066" in services["worker"]["ports"]
+    scrape = yaml.safe_load((ROOT / "deploy/prometheus.yml").read_text())["scrape_configs"]
+    assert [t for job in scrape for c in job["static_configs"] for t in c["targets"]] == ["worker:6066"]
