@@ -253,3 +253,19 @@ def test_compose_topic_init_and_worker_agree_on_names_and_partitions():
     assert int(worker["HOLDED_SYNC_WEB_PORT"]) == 6066 and "6066:6066" in services["worker"]["ports"]
     scrape = yaml.safe_load((ROOT / "deploy/prometheus.yml").read_text())["scrape_configs"]
     assert [t for job in scrape for c in job["static_configs"] for t in c["targets"]] == ["worker:6066"]
+
+
+@pytest.mark.parametrize("render", ["base", "production"])
+def test_probes_and_scrapes_reach_what_the_worker_serves(rendered, render):
+    """The port the ConfigMap makes the worker bind is the container's `web` port, on every
+    interface, and the probe and scrape paths are pages app/web.py registers."""
+    docs = rendered[render]
+    config = _one(docs, "ConfigMap")["data"]
+    (container,) = _one(docs, "StatefulSet")["spec"]["template"]["spec"]["containers"]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert int(config["HOLDED_SYNC_WEB_PORT"]) == ports["web"]
+    assert config["HOLDED_SYNC_WEB_HOST"] == "0.0.0.0"
+    served = set(re.findall(r'@app\.page\("([^"]+)"\)', (ROOT / "app/web.py").read_text()))
+    paths = {container[p]["httpGet"]["path"] for p in ("startupProbe", "livenessProbe", "readinessProbe")}
+    paths |= {e["path"] for m in _of_kind(docs, "ServiceMonitor") for e in m["spec"]["endpoints"]}
+    assert paths and paths <= served, paths - served
