@@ -144,3 +144,26 @@ async def test_a_closed_write_gate_holds_writes_until_opened(sb: OdooSandbox, ht
 def test_cli_help() -> None:
     result = CliRunner().invoke(sandbox_odoo_command, ["--help"])
     assert result.exit_code == 0 and "--port" in result.output
+
+
+async def test_bank_accounts_are_polled_by_write_date_and_archiving_hides_them(
+        sb: OdooSandbox, http: httpx.AsyncClient) -> None:
+    """What the Odoo source's bank walk asks for, over JSON-RPC, as Odoo answers it."""
+    [bank] = (await ex(http, "res.partner.bank", "search", [[("partner_id", "=", 1)]]))["result"]
+    [row] = (await ex(http, "res.partner.bank", "read", [[bank]],
+                      {"fields": ["write_date", "active"]}))["result"]
+    since = [("write_date", ">=", row["write_date"])]
+    await sb.call("res.partner.bank", "write", [bank], {"active": False})
+    # An archived account is left out of a search, and of its holder's bank_ids...
+    assert (await ex(http, "res.partner.bank", "search", [since]))["result"] == []
+    [partner] = (await ex(http, "res.partner", "read", [[1]], {"fields": ["bank_ids"]}))["result"]
+    assert partner["bank_ids"] == []
+    # ...but found with active_test False, with a write_date moved by the archiving.
+    found = (await ex(http, "res.partner.bank", "search_read", [since], {
+        "fields": ["partner_id", "acc_number", "write_date"], "order": "write_date asc, id asc",
+        "context": {"active_test": False}}))["result"]
+    assert [(r["id"], r["partner_id"][0]) for r in found] == [(bank, 1)]
+    assert found[0]["write_date"] >= row["write_date"]
+    # A field the model does not have is refused, as Odoo does.
+    bad = await ex(http, "res.partner.bank", "search_read", [[]], {"fields": ["iban"]})
+    assert "iban" in bad["error"]["data"]["message"]
