@@ -89,19 +89,25 @@ class OdooClient:
     # ---- generic ORM calls -----------------------------------------------------------
     async def search_read(self, model: str, domain: Sequence[Any] = (), fields: Sequence[str] = (),
                           *, offset: int = 0, limit: int | None = None, order: str | None = None,
-                          lane: Lane = "realtime") -> list[dict[str, Any]]:
+                          lane: Lane = "realtime", context: dict[str, Any] | None = None
+                          ) -> list[dict[str, Any]]:
         kwargs: dict[str, Any] = {"fields": list(fields), "offset": offset}
         if limit is not None:
             kwargs["limit"] = limit
         if order:
             kwargs["order"] = order
+        if context:
+            kwargs["context"] = context
         return list(await self.execute_kw(model, "search_read", [list(domain)], kwargs, lane=lane))
 
     async def search(self, model: str, domain: Sequence[Any] = (), *, limit: int | None = None,
-                     order: str | None = None) -> list[int]:
+                     order: str | None = None, context: dict[str, Any] | None = None
+                     ) -> list[int]:
         kwargs: dict[str, Any] = {"limit": limit} if limit else {}
         if order:
             kwargs["order"] = order
+        if context:
+            kwargs["context"] = context
         return list(await self.execute_kw(model, "search", [list(domain)], kwargs))
 
     async def search_count(self, model: str, domain: Sequence[Any] = ()) -> int:

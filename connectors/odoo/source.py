@@ -54,6 +54,15 @@ class EntitySpec:
     model: str
     domain: tuple[Any, ...]
     fields: tuple[str, ...]
+    context: tuple[tuple[str, Any], ...] = ()  # search context, e.g. active_test
+
+
+# Bank accounts are walked for their holders' sake: a ``res.partner.bank`` edited, created or
+# archived from the Bank Accounts menu leaves the partner's write_date alone. Archived ones
+# are read too (active_test False: archiving moves write_date; Odoo 19's unlink archives).
+# The context, not an ``active`` leaf, so an Odoo whose bank accounts have no ``active`` works.
+BANK = EntitySpec("contact", "res.partner.bank", (), ("partner_id", "acc_number", "write_date"),
+                  (("active_test", False),))
 
 
 COMMERCIAL: tuple[Any, ...] = ("|", ("is_company", "=", True), ("parent_id", "=", False))
@@ -91,6 +100,7 @@ ENTITIES: dict[str, EntitySpec] = {"variant" if s.model == "product.product" els
         "name", "ref", "payment_type", "partner_type", "partner_id", "amount", "currency_id", "date",
         "journal_id", "state", "reconciled_invoice_ids", "write_date")),
 )}
+ENTITIES["bank"] = BANK
 MODEL_ENTITY = {s.model: walk for walk, s in ENTITIES.items()}
 LINE_FIELDS = ["name", "product_id", "quantity", "price_unit", "discount", "tax_ids",
                "account_id", "display_type"]
@@ -98,20 +108,32 @@ LINE_FIELDS = ["name", "product_id", "quantity", "price_unit", "discount", "tax_
 
 @dataclass(frozen=True, slots=True)
 class OdooPollState:
-    """One :class:`PollState` per entity; JSON-serialisable."""
+    """One :class:`PollState` per entity; JSON-serialisable.
+
+    ``bank_holders``: bank account id -> holder partner id, for every bank account the bank
+    walk has read. A deleted account moves no write_date: the next run finds it missing from
+    Odoo and re-reads its holder."""
 
     entities: MappingABC[str, PollState] = field(default_factory=dict)
+    bank_holders: MappingABC[int, int] = field(default_factory=dict)
 
     def get(self, entity: str) -> PollState:
         return self.entities.get(entity) or PollState()
 
     def to_json(self) -> str:
-        return json.dumps({k: v.to_json() for k, v in sorted(self.entities.items())})
+        data: dict[str, Any] = {k: v.to_json() for k, v in sorted(self.entities.items())}
+        if self.bank_holders:
+            data[HOLDERS] = {str(b): p for b, p in sorted(self.bank_holders.items())}
+        return json.dumps(data)
 
     @classmethod
     def from_json(cls, text: str | None) -> OdooPollState:
         data = json.loads(text) if text else {}
-        return cls({k: PollState.from_json(v) for k, v in data.items()})
+        holders = {int(b): int(p) for b, p in (data.pop(HOLDERS, None) or {}).items()}
+        return cls({k: PollState.from_json(v) for k, v in data.items()}, holders)
+
+
+HOLDERS = "@bank_holders"  # not a walk name
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,19 +180,23 @@ class OdooSource:
 
     def __init__(self, client: OdooClient, mapping: Mapping, *, page_size: int = 100,
                  overlap: dt.timedelta = dt.timedelta(seconds=5),
-                 entities: Iterable[str] = ("contact", "product", "variant", "invoice", "payment")
+                 entities: Iterable[str] = ("contact", "bank", "product", "variant", "invoice",
+                                            "payment")
                  ) -> None:
         self.client, self.mapping, self.page_size = client, mapping, page_size
         self.overlap = overlap
-        self.entities = tuple(entities)
+        # The bank walk after the contact walk: a partner that walk read is not read again.
+        self.entities = tuple(sorted(entities, key=lambda e: e != "contact"))
         self.skipped: list[tuple[str, int, str]] = []  # (entity, id, reason) of the last run
+        self._contacts_read: set[int] = set()  # partners read in this run or fetch
 
     async def poll(self, state: OdooPollState | None, now: dt.datetime
                    ) -> tuple[OdooPollState, list[dict[str, Any]]]:
         state = state or OdooPollState()
         catalog = await self.catalog()
-        self.skipped = []
+        self.skipped, self._contacts_read = [], set()
         new: dict[str, PollState] = dict(state.entities)
+        holders = dict(state.bank_holders)
         events: list[dict[str, Any]] = []
         for entity in self.entities:
             old = state.get(entity)
@@ -182,13 +208,54 @@ class OdooSource:
                 rows, full = await self._page(ENTITIES[entity], run.window())
                 observed = await self._observe(entity, rows, catalog, lane)
                 run, fresh = advance(run, observed, limit=len(observed) if full else self.page_size)
-                events += _events(fresh)
+                if entity == "bank":
+                    events += await self._holders_of(fresh, holders, catalog, lane)
+                else:
+                    events += _events(fresh)
             new[entity] = commit(run)
-        return OdooPollState(new), _once(events)
+        if "bank" in self.entities:
+            events += await self._deleted_banks(holders, catalog)
+        return OdooPollState(new, holders), _once(events)
+
+    async def _holders_of(self, banks: Iterable[Observed], holders: dict[int, int],
+                          catalog: Catalog, lane: str) -> list[dict[str, Any]]:
+        """The contact events of changed bank accounts' holders: the holder now and, for an
+        account moved to another partner, the one it had (``holders`` is updated)."""
+        partners: set[int] = set()
+        for bank in banks:
+            bid = int(bank.id)
+            partners |= {p for p in (holders.get(bid), bank.record) if p is not None}
+            if bank.record is not None:
+                holders[bid] = bank.record
+        return await self._contacts(partners, catalog, lane)
+
+    async def _deleted_banks(self, holders: dict[int, int], catalog: Catalog
+                             ) -> list[dict[str, Any]]:
+        """Bank accounts deleted since the last run (a delete moves no write_date): their
+        holders are read again, and they are forgotten (``holders`` is updated)."""
+        if not holders:
+            return []
+        alive = set(await self.client.search("res.partner.bank", [("id", "in", sorted(holders))],
+                                             context=dict(BANK.context)))
+        gone = {holders.pop(b) for b in list(holders) if b not in alive}
+        return await self._contacts(gone, catalog, "realtime")
+
+    async def _contacts(self, ids: Iterable[int], catalog: Catalog, lane: str
+                        ) -> list[dict[str, Any]]:
+        """Contact events of partners, read within the contact walk's domain (a person or an
+        address of a company is not a contact), except those this run has read already."""
+        wanted = sorted(set(ids) - self._contacts_read)
+        if not wanted:
+            return []
+        spec = ENTITIES["contact"]
+        rows = await self.client.search_read(spec.model, [("id", "in", wanted), *spec.domain],
+                                             list(spec.fields), order="id asc")
+        return _events(await self._observe("contact", rows, catalog, lane))
 
     async def fetch(self, refs: Iterable[WebhookRefs]) -> list[dict[str, Any]]:
         """Change events for records named by webhooks (re-read from Odoo)."""
         catalog = await self.catalog()
+        self._contacts_read = set()
         events: list[dict[str, Any]] = []
         for ref in refs:
             entity = ref.entity
@@ -200,8 +267,13 @@ class OdooSource:
             # does not either (a company's delivery address, an archived variant).
             rows = await self.client.search_read(
                 spec.model, [("id", "in", list(ref.ids)), *spec.domain], list(spec.fields),
-                order="id asc")
-            events += _events(await self._observe(entity, rows, catalog, "realtime"))
+                order="id asc", **_context(spec))
+            observed = await self._observe(entity, rows, catalog, "realtime")
+            if entity == "bank":  # a bank account's webhook reports its holder
+                events += await self._contacts({o.record for o in observed} - {None}, catalog,
+                                               "realtime")
+            else:
+                events += _events(observed)
         return _once(events)
 
     async def catalog(self) -> Catalog:
@@ -232,7 +304,10 @@ class OdooSource:
         until = window.until.replace(microsecond=0) + dt.timedelta(seconds=1)
         base = list(spec.domain) + [("write_date", "<", odoo_ts(until))]
         fields = list(spec.fields)
-        read = self.client.search_read
+
+        async def read(model: str, domain: list[Any], fields: list[str], **kw: Any
+                       ) -> list[dict[str, Any]]:
+            return await self.client.search_read(model, domain, fields, **kw, **_context(spec))
         rows: list[dict[str, Any]] = []
         start = window.since
         if window.after_modified is not None:
@@ -266,6 +341,13 @@ class OdooSource:
     # ---- mapping ---------------------------------------------------------------------------
     async def _observe(self, entity: str, rows: list[dict[str, Any]], catalog: Catalog,
                        lane: str) -> list[Observed]:
+        if entity == "bank":  # each account's holder; read after the run drops duplicates
+            return [Observed(r["id"], parse_odoo_ts(r.get("write_date")), content_hash(
+                {"holder": m2o_id(r.get("partner_id")), "acc_number": r.get("acc_number"),
+                 "write_date": r.get("write_date")}),
+                m2o_id(r.get("partner_id"))) for r in rows]
+        if entity == "contact":
+            self._contacts_read |= {r["id"] for r in rows}
         extra = await self._related(entity, rows, catalog)
         if entity == "product":
             return [self._template(row, extra["variants"].get(row["id"], []), catalog, lane)
@@ -409,6 +491,10 @@ class OdooSource:
                 "source_system": SYSTEM, "source_id": str(rid),
                 "source_ts": modified or dt.datetime.now(dt.UTC), "op": "upsert",
                 "payload": payload, "content_hash": digest, "lane": lane}
+
+
+def _context(spec: EntitySpec) -> dict[str, Any]:
+    return {"context": dict(spec.context)} if spec.context else {}
 
 
 def _born_elsewhere(entity: str, ref: Any) -> str | None:

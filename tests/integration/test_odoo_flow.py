@@ -4,6 +4,7 @@ ID changed in Holded reaches the Odoo partner; and then everything stays quiet (
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from decimal import Decimal
@@ -139,3 +140,36 @@ async def test_a_concurrent_edit_in_odoo_and_holded_is_a_conflict_and_both_conve
     # Odoo's value won): the merge decided again instead.
     await flow.wait_idle(60)
     assert await read_parked(flow.settings, ["odoo"]) == []
+
+
+async def test_an_iban_edited_on_an_odoo_bank_account_reaches_holded(own_flow, sandboxes):
+    """The IBAN changed from Odoo's Bank Accounts menu: only the res.partner.bank record
+    moves, not the partner. The source's bank walk re-reads the partner all the same."""
+    holded, odoo, odoo_settings = sandboxes
+    flow = await own_flow(
+        holded=HoldedSettings(api_url=holded.url, api_key="sandbox-key", requests_per_second=20),
+        poll_interval_s=1.0, **odoo_settings)
+    await publish_mapping(flow.settings, MAPPING)
+
+    async def in_holded():
+        contacts = {c.get("customId"): c for c in await holded.all("contacts")}
+        return contacts.get("contact/odoo/1")
+    contact = await wait_for(in_holded, 120, "contact 1 in Holded", flow.worker)
+    assert contact["iban"] == "ES9121000418450200051332"
+    await flow.wait_idle(60)
+
+    async def partner_out_of_the_overlap():  # else the partner walk would re-read it anyway
+        [partner] = await odoo.search_read("res.partner", [["id", "=", 1]], ["write_date"])
+        stamp = dt.datetime.fromisoformat(partner["write_date"]).replace(tzinfo=dt.UTC)
+        return partner["write_date"] if stamp < dt.datetime.now(dt.UTC) - dt.timedelta(seconds=8) \
+            else None
+    written = await wait_for(partner_out_of_the_overlap, 30, "an older partner", flow.worker)
+    [bank] = await odoo.call("res.partner.bank", "search", [("partner_id", "=", 1)])
+    await odoo.call("res.partner.bank", "write", [bank], {"acc_number": "ES79 2100 0813 6101 2345 6789"})
+
+    async def new_iban():
+        found = await in_holded()
+        return found if found and found["iban"] == "ES7921000813610123456789" else None
+    await wait_for(new_iban, 120, "the new IBAN in Holded", flow.worker)
+    [partner] = await odoo.search_read("res.partner", [["id", "=", 1]], ["write_date"])
+    assert partner["write_date"] == written  # the partner record itself never moved
