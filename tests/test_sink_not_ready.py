@@ -76,3 +76,39 @@ async def test_a_missing_dependency_still_fails_after_the_dependency_wait(tmp_pa
                              first_try=minutes_ago(30))
     [sent] = results.records
     assert RESULT.loads(sent["value"])["status"] == "failed" and len(dlq.records) == 1
+
+
+async def test_a_re_driven_parked_command_runs_again_once_its_target_is_ready(tmp_path) -> None:
+    """The ledger keeps the parked result under the command id; re-driven (same id), the
+    command must run, not be taken for done (connectors.base.contracts.execute_once)."""
+    from types import SimpleNamespace
+
+    from connectors.base.contracts import SinkOutcome, execute_once, result
+
+    posted = {"yes": False}
+
+    class DraftThenPosted:
+        def __init__(self, ledger) -> None:
+            self.ledger = ledger
+
+        async def execute(self, command):
+            async def pay(cmd, mapping):
+                if not posted["yes"]:
+                    raise TargetNotReady(["invoice/business_central/x"], REASON)
+                return SinkOutcome(result(cmd, "succeeded", 1, target_id="HS1"))
+            return await execute_once(command, ledger=self.ledger, handlers={"contact": pay},
+                                      mapping=lambda: SimpleNamespace(version=1),
+                                      unsupported="-", now_ms=lambda: 1)
+
+    ledger, results = {}, Sent()
+    settings = Settings(data_dir=tmp_path, not_ready_wait_s=60)
+    the_runner = _Runner("business_central", DraftThenPosted, ledger, results, Sent(), Sent(),
+                         Sent(), settings)
+    cmd = contact_command(1)
+    await the_runner._handle(event(cmd, "retry.business_central"), attempt=9,
+                             first_try=minutes_ago(2))
+    posted["yes"] = True
+    await the_runner._handle(event(cmd, "commands.business_central"), attempt=0,
+                             first_try=minutes_ago(0))
+    assert [RESULT.loads(r["value"])["status"] for r in results.records] == ["parked", "succeeded"]
+    assert LEDGER.loads(ledger[cmd["entity_key"].encode()])["parked"] == {}

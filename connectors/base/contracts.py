@@ -139,7 +139,9 @@ async def execute_once(command: Record, *, ledger: Ledger, mapping: Callable[[],
     from app.mapping import Unmappable
 
     done = ledger.get(command["command_id"])
-    if done is not None:
+    # Only a command that succeeded is done: the worker's ledger also records parked results
+    # (and failed ones), and a re-driven parked command must run again.
+    if done is not None and done.get("status") in DONE:
         return SinkOutcome(result(command, "already_done", now_ms(), target_id=done.get("target_id"),
                                   reason="command already executed"))
     current = mapping()

@@ -74,7 +74,7 @@ class OdooSink:
 
     async def execute(self, command: dict[str, Any]) -> SinkOutcome:
         done = self.ledger.get(command["command_id"])
-        if done is not None:
+        if done is not None and done.get("status") in DONE:  # a re-driven parked one runs
             return SinkOutcome(self._result(command, "already_done", done.get("target_id")))
         try:
             if command["entity"] == "payment":

@@ -75,7 +75,7 @@ class PrestaShopSink:
     async def execute(self, command: Record) -> SinkOutcome:
         """Write the command's canonical state to PrestaShop, exactly once."""
         done = self.ledger.get(command["command_id"])
-        if done is not None:
+        if done is not None and done.get("status") in DONE:  # a re-driven parked one runs
             return SinkOutcome(self._result(command, "already_done", done.get("target_id")))
         mapping = self._mapping()
         entity = command["entity"]

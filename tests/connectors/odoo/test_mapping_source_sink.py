@@ -246,3 +246,18 @@ def test_the_expected_echo_keeps_the_records_field_order() -> None:
     reported = as_reported("contact", record)
     assert list(reported) == [k for k in record if k in HELD_FIELDS["contact"]]
     assert reported["address"]["province"] is None
+
+
+async def test_a_command_the_ledger_holds_as_parked_runs_when_re_driven(
+        sb: OdooSandbox, http: httpx.AsyncClient) -> None:
+    """The worker's ledger records parked results too; `parked redrive` publishes the same
+    command id again, and it must run, not answer already_done."""
+    from connectors.base.contracts import result
+
+    ledger = MemoryLedger()
+    cmd = command("payment", "payment/holded/redriven", payment_payload(2, "795.00"))
+    ledger.put(cmd["command_id"], result(cmd, "parked", 1, reason="not mappable with mapping v2"))
+    assert (await OdooSink(make_client(sb, http), MAPPING, ledger).execute(cmd)
+            ).result["status"] == "succeeded"
+    [move] = await sb.search_read("account.move", [("id", "=", 2)], ["payment_state"])
+    assert move["payment_state"] == "paid"

@@ -225,3 +225,17 @@ async def test_the_worker_poller_keeps_its_state_as_json(sb: PrestaShopSandbox, 
     state, events = await poller.poll(None, now())
     assert isinstance(state, str) and len(events) == 8
     assert (await poller.poll(state, now()))[1] == []
+
+
+async def test_a_command_the_ledger_holds_as_parked_runs_when_re_driven(
+        sb: PrestaShopSandbox, http: httpx.AsyncClient) -> None:
+    """The worker's ledger records parked results too: a re-driven command runs again."""
+    from connectors.base.contracts import result
+
+    ledger = MemoryLedger()
+    cmd = command("contact", "contact/holded/abc", lucia(tax_id="X7654321B"))
+    ledger.put(cmd["command_id"], result(cmd, "parked", 1, reason="parked before"))
+    outcome = (await PrestaShopSink(make_client(sb, http), MAPPING, ledger).execute(cmd)).result
+    assert outcome["status"] == "succeeded"
+    address = await sb.store.get("addresses", 2)
+    assert address is not None and address["dni"] == "X7654321B"
