@@ -14,7 +14,8 @@ from typing import Any, Protocol
 
 from connectors.base.errors import Fault, RetryableError, SkipRecord
 
-__all__ = ["DONE", "PARKED_KINDS", "DependencyPending", "Ledger", "MemoryLedger", "Sink",
+__all__ = ["DONE", "PARKED_KINDS", "DependencyPending", "Ledger", "MemoryLedger", "ReadinessProbe",
+           "Sink",
            "SinkOutcome", "Source", "TargetNotReady", "execute_once", "result", "written_hashes"]
 
 Record = dict[str, Any]
@@ -105,6 +106,17 @@ class Sink(Protocol):
 
     async def execute(self, command: Record) -> SinkOutcome:
         """Write the command's canonical state to the system, exactly once."""
+        ...
+
+
+class ReadinessProbe(Protocol):
+    """A sink whose commands can be parked as :class:`TargetNotReady` says, without writing,
+    whether such a command could run now (the invoice has been posted since). The engine asks
+    it now and then for the commands parked that way and publishes the ready ones again."""
+
+    async def ready(self, command: Record) -> bool:
+        """False while the target still cannot take ``command``; True when running it would do
+        something else than wait (write it, or fail or park it for another reason)."""
         ...
 
 

@@ -91,6 +91,20 @@ class BusinessCentralSink:
                                   unsupported="the Business Central sink does not write "
                                               "{entity} records yet")
 
+    async def ready(self, command: Mapping[str, Any]) -> bool:
+        """Whether a payment parked because its invoice was not posted could run now: one GET
+        of the invoice, nothing written (connectors.base.contracts.ReadinessProbe)."""
+        payload = command.get("payload") or {}
+        if command.get("entity") != "payment" or "invoice_key" not in payload:
+            return True
+        try:
+            await self._invoice(payload["invoice_key"], self._mapping())
+        except TargetNotReady:
+            return False
+        except (Unmappable, SkipRecord):
+            return True  # it will not wait any more: running it reports why
+        return True
+
     def _result(self, command: Record, status: str, **kwargs: Any) -> Record:
         return result(command, status, self._now_ms(), **kwargs)
 
@@ -189,8 +203,10 @@ class BusinessCentralSink:
                 f"{invoice_key}: Business Central invoice {invoice.get('number')} is "
                 f"{status}, not posted, and a payment can only be applied to a posted invoice; "
                 "the payment is retried until it is posted: post the invoice in Business "
-                "Central (a parked payment then needs `holded-sync parked redrive --system "
-                "business_central`), or fix the invoice the payment points to at its origin"))
+                "Central (a parked payment is then re-driven within "
+                "HOLDED_SYNC_NOT_READY_RECHECK_S, or at once by `holded-sync parked redrive "
+                "--system business_central`), or fix the invoice the payment points to at its "
+                "origin"))
         if status not in ("Open", "Paid"):
             raise SkipRecord(f"{invoice_key}: invoice {invoice.get('number')} is {status}; "
                              "a payment needs a posted invoice that is not cancelled")

@@ -334,3 +334,17 @@ async def test_payment_terms_and_method_cleared_elsewhere_are_cleared_in_bc(
     read = customer_to_contact(await bc.get("customers", ferreteria["id"]), mapping=MAPPING,
                                lookups=lookups)
     assert (read["payment_due_days"], read["payment_method"]) == (None, None)
+
+
+async def test_the_probe_says_a_payment_can_run_once_its_invoice_is_posted(
+        sandbox: BCSandbox, bc: BusinessCentralClient) -> None:
+    """What the engine asks about a payment parked for a draft invoice: one read, no write."""
+    draft = (await sandbox.all("salesInvoices", status="Draft"))[0]
+    cmd = command("payment", KEY, payment_payload(draft["id"], "10.00"))
+    assert await sink(bc).ready(cmd) is False
+    await bc.action("salesInvoices", draft["id"], "post")
+    assert await sink(bc).ready(cmd) is True
+    assert await sandbox.all("customerPayments") == []  # the probe wrote nothing
+    cancelled = command("payment", KEY, payment_payload(draft["id"], "1"))
+    await sandbox.state.store.put("salesInvoices", {**draft, "status": "Canceled"})
+    assert await sink(bc).ready(cancelled) is True  # running it fails at once, with the reason
