@@ -242,6 +242,10 @@ class Settings(BaseSettings):
     # How long a command waits for a record the target holds but cannot take it yet (a BC
     # invoice not posted) before it is parked for a person: one try every 30 s meanwhile.
     not_ready_wait_s: float = Field(4 * 3600.0, gt=0)
+    # How often each worker asks the target whether the commands it parked that way could run
+    # now (one read each, at most not_ready_recheck_max per check); 0: never, only by hand.
+    not_ready_recheck_s: float = Field(300.0, ge=0)
+    not_ready_recheck_max: int = Field(20, gt=0)
     # How long a starting worker's sinks wait for the mappings topic to be read before they run
     # commands anyway (then parked until a mapping arrives).
     mapping_wait_s: float = Field(30.0, gt=0)

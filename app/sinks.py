@@ -10,8 +10,9 @@ the commands done, the newest vector written and the commands parked for want of
   retry agent waits only its own stream, never the real-time one. After
   ``dependency_wait_s`` it fails with the reason. ``TargetNotReady`` (the record is there but
   cannot take the command yet: an invoice not posted) is retried the same way for
-  ``not_ready_wait_s``, then parked with its reason (a person finishes the record, then
-  re-drives), never dead-lettered.
+  ``not_ready_wait_s``, then parked with its reason, never dead-lettered; every
+  ``not_ready_recheck_s`` the sink's probe is asked whether it could run now (the person has
+  finished the record) and the ready ones are published again (app/not_ready.py).
 - A parked result keeps the command in the ledger; when a new mapping version arrives every
   parked command not parked under that version is published again, and runs under the same
   command id; at start, once, for the version in force once the mappings topic is read.
@@ -43,6 +44,7 @@ from app.core.vectors import Order, compare
 from app.live_mapping import LiveMapping
 from app.mapping import Unmappable
 from app.metrics import METRICS
+from app.not_ready import NotReadyRecheck, not_ready_reason
 from app.settings import Settings
 from app.topics import REDRIVE_HEADER, TopicNames, ledger_table
 from connectors.base.contracts import (
@@ -116,11 +118,27 @@ def register_sinks(app: faust.App, settings: Settings, factories: MappingABC[str
             app.agent(source, name=f"sink-{system}-{lane}")(runner.consume)
         app.agent(retry, name=f"sink-{system}-retry")(runner.consume_retries)
         redrives.setdefault(system, []).append((lanes["realtime"], ledger))
+        if settings.not_ready_recheck_s > 0:
+            _recheck_not_ready(app, settings, system, factory, ledger, lanes["realtime"])
 
     def on_new_mapping(mapping: Any) -> None:
         app.loop.create_task(_redrive_parked(redrives, mapping.version))
     live.on_change(on_new_mapping)
     return ledgers
+
+
+def _recheck_not_ready(app: faust.App, settings: Settings, system: str, factory: SinkFactory,
+                       ledger: faust.Table, commands: faust.TopicT) -> None:
+    """Every worker checks the not-ready commands parked in its own ledger partitions."""
+    async def send(key: bytes, raw: bytes) -> None:
+        await commands.send(key=key, value=raw)
+
+    recheck = NotReadyRecheck(system, ledger, lambda state: factory(TableLedger(state)), send,
+                              max_probes=settings.not_ready_recheck_max)
+
+    async def check() -> None:  # no parameter: faust passes the app to a timer taking one
+        await recheck.check()
+    app.timer(settings.not_ready_recheck_s, name=f"not-ready-{system}")(check)
 
 
 class _Runner:
@@ -237,9 +255,9 @@ class _Runner:
             waited_ms = _now_ms() - first_try
             if isinstance(pending, TargetNotReady):
                 if waited_ms > self.not_ready_wait_ms:
-                    return SinkOutcome(result(command, "parked", _now_ms(), reason=(
-                        f"parked after {attempt} tries in {waited_ms // 60_000} min: "
-                        f"{pending}")), parked_kind="not_ready")
+                    return SinkOutcome(result(command, "parked", _now_ms(),
+                                              reason=not_ready_reason(attempt, waited_ms, pending)),
+                                       parked_kind="not_ready")
             elif waited_ms > self.max_wait_ms:
                 return SinkOutcome(result(command, "failed", _now_ms(),
                                           reason=f"gave up after {attempt} tries: {pending}"))

@@ -78,6 +78,21 @@ async def test_a_missing_dependency_still_fails_after_the_dependency_wait(tmp_pa
     assert RESULT.loads(sent["value"])["status"] == "failed" and len(dlq.records) == 1
 
 
+async def test_the_parked_not_ready_command_is_one_the_recheck_asks_about(tmp_path) -> None:
+    """The runner's parked reason carries the marker app/not_ready.py looks for; a command
+    failed for a missing dependency is not in the ledger's parked list at all."""
+    from app.not_ready import parked_not_ready
+
+    ledger, results, dlq, retry = {}, Sent(), Sent(), Sent()
+    the_runner = runner(Raises(TargetNotReady(["invoice/business_central/x"], REASON)),
+                        tmp_path, ledger, results, dlq, retry)
+    cmd = contact_command(1)
+    await the_runner._handle(event(cmd, "retry.business_central"), attempt=120,
+                             first_try=minutes_ago(61))
+    state = LEDGER.loads(ledger[cmd["entity_key"].encode()])
+    assert [cid for cid, _ in parked_not_ready(state)] == [cmd["command_id"]]
+
+
 async def test_a_re_driven_parked_command_runs_again_once_its_target_is_ready(tmp_path) -> None:
     """The ledger keeps the parked result under the command id; re-driven (same id), the
     command must run, not be taken for done (connectors.base.contracts.execute_once)."""

@@ -218,3 +218,50 @@ async def test_an_edit_in_bc_the_engine_has_not_read_is_not_overwritten_and_both
     await wait_for(converged, 60, "both systems to hold the later e-mail", flow.worker)
     await flow.wait_idle(60)
     assert await read_parked(flow.settings, ["business_central"]) == []
+
+
+async def test_a_payment_parked_for_a_draft_invoice_runs_by_itself_once_it_is_posted(
+        own_flow, sandboxes):
+    """The payment's wait for its draft invoice ends and it is parked; posting the invoice
+    afterwards is enough: the worker's recheck sees it posted and re-drives the payment, which
+    is then posted in BC once (same command id), and nothing is left parked."""
+    from app.topics import TopicNames
+    from tests.connectors.business_central.support import command, make_client, payment_payload
+
+    holded, bc, bc_settings = sandboxes
+    flow = await own_flow(
+        systems=("holded", "business_central"),
+        holded=HoldedSettings(api_url=holded.url, api_key="sandbox-key", requests_per_second=20),
+        poll_interval_s=1.0, not_ready_wait_s=2.0, not_ready_recheck_s=1.0, **bc_settings)
+    await publish_mapping(flow.settings, MAPPING)
+    [draft] = await bc.all("salesInvoices", status="Draft")
+    pay = command("payment", "payment/holded/flow-draft", payment_payload(draft["id"], "10.00"),
+                  base_ts=int(time.time() * 1000))
+    await flow.send_raw(TopicNames(flow.settings).commands("business_central"),
+                        pay["entity_key"].encode(), codec("Command").dumps(pay))
+
+    async def parked():
+        return await read_parked(flow.settings, ["business_central"]) or None
+    await wait_for(parked, 90, "the payment parked for its draft invoice", flow.worker)
+    assert await bc.all("customerPayments") == [] and await bc.all("generalLedgerEntries") == []
+
+    async with httpx.AsyncClient() as http:
+        await make_client(bc, http).action("salesInvoices", draft["id"], "post")
+    posted = await bc.get("salesInvoices", draft["id"])
+
+    async def paid():
+        inv = await bc.get("salesInvoices", draft["id"])
+        return inv if Decimal(str(inv["remainingAmount"])) < Decimal(str(posted["remainingAmount"])) \
+            else None
+    inv = await wait_for(paid, 90, "the payment posted in BC without an operator", flow.worker)
+    assert Decimal(str(inv["remainingAmount"])) == Decimal(str(posted["remainingAmount"])) - 10
+
+    async def nothing_parked():
+        return await read_parked(flow.settings, ["business_central"]) == []
+    await wait_for(nothing_parked, 60, "the parked payment cleared", flow.worker)
+    done = [r for r in await flow.read_results("business_central", pay["entity_key"])
+            if r["status"] == "succeeded"]
+    assert {r["command_id"] for r in done} == {pay["command_id"]}
+    await flow.wait_idle(60)
+    inv = await bc.get("salesInvoices", draft["id"])  # written once, not again by a recheck
+    assert Decimal(str(inv["remainingAmount"])) == Decimal(str(posted["remainingAmount"])) - 10
