@@ -57,16 +57,20 @@ class NotReadyRecheck:
         self.system, self.ledger, self.make_sink, self.send = system, ledger, make_sink, send
         self.max_probes, self.clock = max_probes, clock
         self._asked: dict[str, float] = {}  # command id -> when its target was last asked
+        self.probing = True  # False once this system's sink is seen to have no probe
 
     async def check(self) -> int:
         """Ask about the commands parked as not ready; returns how many were published again."""
+        if not self.probing:
+            return 0
         waiting = sorted(self._waiting(), key=lambda w: self._asked.get(w[1], float("-inf")))
         self._asked = {cid: t for cid, t in self._asked.items() if cid in {w[1] for w in waiting}}
         sent = 0
         for key, cid, raw, state in waiting[:self.max_probes]:
             probe = getattr(self.make_sink(state), "ready", None)
-            if probe is None:
-                return sent  # this system's sink cannot tell: `parked redrive` only
+            if probe is None:  # this system's sink cannot tell: `parked redrive` only
+                self.probing = False
+                return sent
             self._asked[cid] = self.clock()
             try:
                 ready = await probe(COMMAND.loads(raw))

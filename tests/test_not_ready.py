@@ -102,6 +102,10 @@ async def test_a_failing_probe_skips_that_command_and_goes_on() -> None:
 
 async def test_a_sink_without_a_probe_is_left_to_the_operator() -> None:
     cmd = contact_command(1)
-    sent = Published()
-    assert await recheck({key(cmd): not_ready(cmd)}, object(), sent).check() == 0
-    assert sent.records == []
+    sent, ledger = Published(), {key(cmd): not_ready(cmd)}
+    checker = recheck(ledger, object(), sent)
+    assert await checker.check() == 0
+    assert sent.records == [] and checker.probing is False
+    ledger.clear()  # and the ledger is not read again: a later check would fail on this
+    ledger[b"undecodable"] = b"not a ledger entry"
+    assert await checker.check() == 0
