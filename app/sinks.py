@@ -137,7 +137,10 @@ def _recheck_not_ready(app: faust.App, settings: Settings, system: str, factory:
                               max_probes=settings.not_ready_recheck_max)
 
     async def check() -> None:  # no parameter: faust passes the app to a timer taking one
-        await recheck.check()
+        try:
+            await recheck.check()
+        except Exception:  # a ledger entry it cannot read: the sinks go on, the check retries
+            log.exception("%s: the check of commands parked as not ready failed", system)
     app.timer(settings.not_ready_recheck_s, name=f"not-ready-{system}")(check)
 
 
