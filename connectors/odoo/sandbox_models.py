@@ -101,7 +101,7 @@ MODELS: dict[str, Model] = {m.name: m for m in (
            type=_f("selection", selection=("contact", "invoice", "delivery", "other")),
            commercial_partner_id=_f("many2one", relation="res.partner", readonly=True)),
     # ``active``: archiving a bank account moves its write_date (the account module tracks
-    # ``active`` next to ``allow_out_payment``; Odoo 19's ``unlink`` archives).
+    # ``active`` next to ``allow_out_payment``; recent Odoo's ``unlink`` archives).
     _model("res.partner.bank", "Bank Accounts", "acc_number",
            active=_f("boolean"), acc_number=_f("char", required=True),
            partner_id=_f("many2one", relation="res.partner", required=True),

@@ -59,7 +59,7 @@ class EntitySpec:
 
 # Bank accounts are walked for their holders' sake: a ``res.partner.bank`` edited, created or
 # archived from the Bank Accounts menu leaves the partner's write_date alone. Archived ones
-# are read too (active_test False: archiving moves write_date; Odoo 19's unlink archives).
+# are read too (active_test False: archiving moves write_date; recent Odoo's unlink archives).
 # The context, not an ``active`` leaf, so an Odoo whose bank accounts have no ``active`` works.
 BANK = EntitySpec("contact", "res.partner.bank", (), ("partner_id", "acc_number", "write_date"),
                   (("active_test", False),))
