@@ -22,28 +22,21 @@ from typing import Any
 
 from app.avro import codec
 
-__all__ = ["NOT_READY_PARKED", "NotReadyRecheck", "not_ready_reason", "parked_not_ready"]
+__all__ = ["NotReadyRecheck", "not_ready_reason", "parked_not_ready"]
 
 log = logging.getLogger(__name__)
 COMMAND, LEDGER = codec("Command"), codec("SinkLedger")
-# Every parked reason of a not-ready command starts so (app/sinks.py builds it here); no sink
-# writes a parked reason of its own that does.
-NOT_READY_PARKED = "parked after "
 
 
 def not_ready_reason(attempt: int, waited_ms: int, pending: Exception) -> str:
-    return f"{NOT_READY_PARKED}{attempt} tries in {waited_ms // 60_000} min: {pending}"
+    return f"parked after {attempt} tries in {waited_ms // 60_000} min: {pending}"
 
 
 def parked_not_ready(state: Mapping[str, Any]) -> list[tuple[str, bytes]]:
-    """(command id, command bytes) of one ledger entry's commands parked as not ready."""
-    out = []
-    for cid, raw in state["parked"].items():
-        last = state["results"].get(cid) or {}
-        if last.get("status") == "parked" and (last.get("reason") or "").startswith(
-                NOT_READY_PARKED):
-            out.append((cid, raw))
-    return out
+    """(command id, command bytes) of one ledger entry's commands parked as not ready (the
+    kind app/sinks.py records beside a parked command)."""
+    kinds = state.get("parked_kinds") or {}
+    return [(cid, raw) for cid, raw in state["parked"].items() if kinds.get(cid) == "not_ready"]
 
 
 class NotReadyRecheck:

@@ -13,15 +13,16 @@ from tests.connectors.holded.sink_support import contact_command
 COMMAND, LEDGER = codec("Command"), codec("SinkLedger")
 
 
-def parked_entry(command: dict[str, Any], reason: str) -> bytes:
+def parked_entry(command: dict[str, Any], reason: str, kind: str) -> bytes:
     parked = result(command, "parked", 1_000, reason=reason)
     return LEDGER.dumps({"results": {command["command_id"]: parked}, "written": {},
-                         "parked": {command["command_id"]: COMMAND.dumps(command)}, "stamps": {}})
+                         "parked": {command["command_id"]: COMMAND.dumps(command)}, "stamps": {},
+                         "parked_kinds": {command["command_id"]: kind}})
 
 
 def not_ready(command: dict[str, Any]) -> bytes:
     pending = TargetNotReady(["invoice/business_central/x"], "invoice x is Draft, not posted")
-    return parked_entry(command, not_ready_reason(40, 4 * 3_600_000, pending))
+    return parked_entry(command, not_ready_reason(40, 4 * 3_600_000, pending), "not_ready")
 
 
 class Probe:
@@ -68,7 +69,8 @@ async def test_a_ready_target_republishes_the_same_command_and_a_draft_does_not(
 
 async def test_commands_parked_for_other_reasons_are_not_asked_about() -> None:
     unmappable, cmd = contact_command(1), contact_command(2)
-    ledger = {key(unmappable): parked_entry(unmappable, "not mappable with mapping v5: tax X"),
+    ledger = {key(unmappable): parked_entry(unmappable, "not mappable with mapping v5: tax X",
+                                                "mapping"),
               key(cmd): not_ready(cmd)}
     assert [cid for cid, _ in parked_not_ready(LEDGER.loads(ledger[key(cmd)]))] == \
         [cmd["command_id"]]

@@ -79,7 +79,7 @@ async def test_a_missing_dependency_still_fails_after_the_dependency_wait(tmp_pa
 
 
 async def test_the_parked_not_ready_command_is_one_the_recheck_asks_about(tmp_path) -> None:
-    """The runner's parked reason carries the marker app/not_ready.py looks for; a command
+    """The runner records the parked kind app/not_ready.py looks for; a command
     failed for a missing dependency is not in the ledger's parked list at all."""
     from app.not_ready import parked_not_ready
 
