@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -55,21 +57,40 @@ def demo(erp: str, keep_kafka: bool) -> None:
     else:
         say("1/6 starting a local Apache Kafka (the first run fetches it from Maven Central)...")
     try:
-        info = running or devkafka.start(data_dir)
+        info = running or devkafka.start(data_dir)  # interrupted, it stops what it started
     except devkafka.DevKafkaError as exc:
         raise click.ClickException(str(exc)) from exc
+    except KeyboardInterrupt:
+        _interrupted(kafka_left=running is not None)
     stops = not keep_kafka and not running
     try:
         asyncio.run(_run(info.url, tmp) if erp == "file" else _run_erp(info.url, tmp, erp))
+    except KeyboardInterrupt:  # asyncio.run cancelled the flow: its worker and sandboxes stopped
+        interrupted = True
+    else:
+        interrupted = False
     finally:
         if stops:
             devkafka.stop(data_dir)
+    if interrupted:
+        _interrupted(kafka_left=not stops)
     if stops:
         say("The demo's Kafka is stopped now; run `holded-sync demo --keep-kafka` to use the "
             "commands above afterwards.")
     else:
         say("Kafka keeps running for the commands above; `holded-sync dev kafka stop` stops it.")
     say(f"\nDone. Logs: {tmp}", fg="green")
+
+
+def _interrupted(kafka_left: bool) -> NoReturn:
+    """Ctrl-C: say what is still running, so nothing is left behind unknowingly (exit 130,
+    the shell's code for SIGINT)."""
+    kafka = ("Kafka keeps running (`holded-sync dev kafka stop` stops it)" if kafka_left
+             else "the demo's Kafka is stopped")
+    click.secho(f"\ninterrupted: the worker and the sandboxes are stopped; {kafka}. "
+                "`holded-sync demo` runs it again from the start, in new topics.",
+                fg="yellow", err=True)
+    sys.exit(130)
 
 
 async def _run(broker_url: str, tmp: Path) -> None:
@@ -104,7 +125,8 @@ async def _run(broker_url: str, tmp: Path) -> None:
         writes = [r for r in holded.requests[before:] if r.method != "GET"]
         say(f"    the same file again: {len(writes)} write(s) to Holded (never a duplicate)")
 
-        say("6/6 the same customer edited in Odoo and in Holded at the same moment...")
+        say("6/6 the same customer edited in Odoo and, 5 s later, in Holded, neither edit "
+            "having seen the other...")
         await _concurrent_edit(settings, tmp)
         await _settle(settings, worker)
         await _summary(settings, holded)
@@ -115,15 +137,22 @@ async def _run(broker_url: str, tmp: Path) -> None:
 
 async def _progress(settings: Settings, holded, worker: WorkerProcess, expect_documents: int) -> None:
     start = time.monotonic()
+    live = click.get_text_stream("stdout").isatty()
+    line = ""
 
     async def done() -> bool:
+        nonlocal line
         docs = await holded.count("documents")
         lag = await pipeline_lag(settings)
-        click.echo(f"\r    {docs}/{expect_documents} invoices in Holded, {lag} record(s) in flight, "
-                   f"{time.monotonic() - start:4.0f}s ", nl=False)
+        line = (f"    {docs}/{expect_documents} invoices in Holded, {lag} record(s) in flight, "
+                f"{time.monotonic() - start:4.0f}s")
+        if live:  # one line rewritten in place; a log or a pipe gets only the last state
+            click.echo(f"\r{line} ", nl=False)
         return docs >= expect_documents and lag == 0
-    await wait_for(done, 180, "the sample to reach Holded", worker)
-    click.echo()
+    try:
+        await wait_for(done, 180, "the sample to reach Holded", worker)
+    finally:
+        click.echo("" if live else line)
 
 
 async def _settle(settings: Settings, worker: WorkerProcess) -> None:
@@ -139,9 +168,11 @@ async def _concurrent_edit(settings: Settings, tmp: Path) -> None:
             "address": {"street": "Av. Diagonal 400", "city": "Barcelona", "postal_code": "08037",
                         "province": "Barcelona", "country_code": "ES"},
             "tax_regime": "general", "payment_due_days": 15, "language": "es", "default_taxes": ["iva_21"]}
+    # Both in the past (Holded's 5 s later, so last writer wins picks it): a source time ahead
+    # of the time the conflict is recorded would read as an edit from the future.
     now = dt.datetime.now(dt.timezone.utc)
-    edits = {"odoo": ({**base, "email": "laura.martin@empresa.es"}, now),
-             "holded": ({**base, "email": "contabilidad@martinruiz.es"}, now + dt.timedelta(seconds=5))}
+    edits = {"odoo": ({**base, "email": "laura.martin@empresa.es"}, now - dt.timedelta(seconds=5)),
+             "holded": ({**base, "email": "contabilidad@martinruiz.es"}, now)}
     for system, (data, when) in edits.items():
         path = tmp / f"edit-{system}.jsonl"
         path.write_text(json.dumps({"entity": "contact", "id": "C-0002", "key": "contact/odoo/C-0002",
@@ -159,7 +190,7 @@ async def _summary(settings: Settings, holded) -> None:
         state = entities[key]
         ids = (links.get(key) or {}).get("ids", {})
         record = state["record"] or {}
-        label = record.get("name") or record.get("number") or record.get("sku") or ""
+        label = entity_label(record)
         vector = ", ".join(f"{s}:{n}" for s, n in sorted(state["vector"].items()))
         where = ", ".join(f"{system}={rid[:12]}" for system, rid in sorted(ids.items())) or "-"
         say(f"  {key[:40]:40} {label[:26]:26} v[{vector}]  ids: {where}")
@@ -206,7 +237,7 @@ async def _run_erp(broker_url: str, tmp: Path, erp: str) -> None:
         say(f"4/6 starting a worker (pollers for Holded and {erp}, canonical agent, sinks)...")
         worker.start()
         await wait_ready(settings, worker, 120)
-        say(f"5/6 the {erp} connector reads its customers, products and posted invoices...")
+        say(f"5/6 the {erp} connector reads its customers, products and invoices...")
         invoices = await _wait_invoices_decided(settings, worker)
         links = await read_table(settings, "links")
         paid_key = invoice_to_pay(invoices, await read_table(settings, "entities"))
@@ -275,6 +306,17 @@ async def _wait_invoices_decided(settings: Settings, worker: WorkerProcess) -> d
         note = "" if result["status"] == "succeeded" else f": {result['reason']}"
         say(f"    {key}: {result['status']}{note}", fg=None if result["status"] == "succeeded" else "yellow")
     return outcome
+
+
+def entity_label(record: dict) -> str:
+    """What a person recognises an entity by: its name or number, else (a shop's refund, a
+    payment) what it is and its amount, so no summary row is left blank."""
+    label = record.get("name") or record.get("number") or record.get("sku")
+    if label:
+        return label
+    amount = record.get("amount") or (record.get("totals") or {}).get("total")
+    what = (record.get("doc_type") or ("payment" if "amount" in record else "")).replace("_", " ")
+    return f"{what} {amount} {record.get('currency') or ''}".strip() if amount else what
 
 
 def _counted(n: int, plural: str) -> str:

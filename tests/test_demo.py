@@ -72,3 +72,75 @@ def test_the_paid_invoice_is_the_first_issued_unpaid_invoice_that_reached_holded
     assert demo_module.invoice_to_pay(dict(reversed(results.items())), entities) == "invoice/sap_b1/3"
     del entities["invoice/sap_b1/3"]  # the one left is partly paid: the demo pays a whole total
     assert demo_module.invoice_to_pay(results, entities) is None
+
+
+def test_ctrl_c_says_what_is_left_running_and_exits_130(broker_calls, monkeypatch, tmp_path):
+    # Interrupted, the demo once printed only click's "Aborted!" (exit 1): a user who kept the
+    # Kafka was not told it still ran, nor how to stop it.
+    async def interrupted(url: str, tmp: Path) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(demo_module, "_run", interrupted)
+    monkeypatch.setattr(demo_module.devkafka, "status", lambda data_dir: None)
+    own = CliRunner().invoke(demo_module.demo, [])
+    assert own.exit_code == 130, own.output
+    assert broker_calls == ["start", "stop"]
+    assert "interrupted: the worker and the sandboxes are stopped; the demo's Kafka is stopped" \
+        in own.output
+    broker_calls.clear()
+    kept = CliRunner().invoke(demo_module.demo, ["--keep-kafka"])
+    assert kept.exit_code == 130 and broker_calls == ["start"]
+    assert "Kafka keeps running (`holded-sync dev kafka stop` stops it)" in kept.output
+    broker_calls.clear()
+    monkeypatch.setattr(demo_module.devkafka, "status", lambda data_dir: BrokerInfo(7, 42515, tmp_path))
+    users = CliRunner().invoke(demo_module.demo, [])
+    assert users.exit_code == 130 and broker_calls == []
+    assert "Kafka keeps running" in users.output
+
+
+def test_ctrl_c_while_kafka_starts_exits_130(broker_calls, monkeypatch):
+    def start(data_dir):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(demo_module.devkafka, "status", lambda data_dir: None)
+    monkeypatch.setattr(demo_module.devkafka, "start", start)
+    result = CliRunner().invoke(demo_module.demo, [])
+    assert result.exit_code == 130 and "the demo's Kafka is stopped" in result.output
+    assert broker_calls == []
+
+
+@pytest.mark.parametrize(("record", "label"), [
+    ({"name": "Talleres Gómez SL"}, "Talleres Gómez SL"),
+    ({"number": "INV/2026/0042", "doc_type": "invoice"}, "INV/2026/0042"),
+    # A Shopify refund has no number; a payment no name: both once showed a blank label.
+    ({"doc_type": "credit_note", "number": None, "currency": "EUR",
+      "totals": {"total": "19.90"}}, "credit note 19.90 EUR"),
+    ({"invoice_key": "invoice/odoo/1", "amount": "566.54", "currency": "EUR"}, "payment 566.54 EUR"),
+])
+def test_every_summary_row_has_a_label(record, label):
+    assert demo_module.entity_label(record) == label
+
+
+async def test_progress_written_to_a_file_is_one_final_line(monkeypatch, capsys):
+    # Not a terminal (a log, CI): the "\r" rewrites once piled up on one line of the log.
+    counts = iter([(0, 5), (2, 1), (3, 0)])
+    state: dict = {}
+
+    class Holded:
+        async def count(self, what):
+            state["docs"], state["lag"] = next(counts)
+            return state["docs"]
+
+    async def lag(settings):
+        return state["lag"]
+
+    async def wait_for(check, timeout, what, worker):
+        while not await check():
+            pass
+
+    monkeypatch.setattr(demo_module, "pipeline_lag", lag)
+    monkeypatch.setattr(demo_module, "wait_for", wait_for)
+    await demo_module._progress(None, Holded(), None, expect_documents=3)
+    out = capsys.readouterr().out
+    assert "\r" not in out
+    assert out.startswith("    3/3 invoices in Holded, 0 record(s) in flight,") and out.count("\n") == 1
