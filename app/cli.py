@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from app.settings import Settings, load_settings, settings_error
+from app.settings import Settings, load_settings, settings_error, system_name
 
 __all__ = ["main"]
 
@@ -195,7 +195,8 @@ def quiet_worker(app, log_level: str):  # -> faust.Worker
 
 @cli.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--system", required=True, help="System the records come from (e.g. odoo, file).")
+@click.option("--system", required=True, callback=lambda ctx, param, value: system_name(value),
+              help="System the records come from (e.g. odoo, file).")
 @click.option("--lane", type=click.Choice(["realtime", "bulk"]), default="realtime",
               help="bulk for big loads: their commands wait behind real-time work.")
 @click.option("--encoding", default="utf-8", show_default=True,
@@ -361,7 +362,7 @@ def _iso(ms: int) -> str:
 
 
 @cli.command()
-@click.argument("system")
+@click.argument("system", callback=lambda ctx, param, value: system_name(value))
 @click.option("--entity", "entities", multiple=True,
               type=click.Choice(["contact", "product", "invoice", "payment"]),
               help="Only these entities (repeatable; default: all).")

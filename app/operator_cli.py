@@ -702,7 +702,10 @@ async def read_parked(settings, systems: Iterable[str]) -> list[dict[str, Any]]:
 
 
 def _systems(ctx: click.Context, system: str | None) -> list[str]:
+    from app.settings import system_name
+
     settings = _settings(ctx)
+    system = system_name(system)
     if system is None:
         return list(settings.systems)
     if system not in settings.systems:

@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["BusinessCentralSettings", "HoldedSettings", "OdooSettings", "PrestaShopSettings",
            "SYSTEMS", "SapB1Settings", "Settings", "ShopifySettings", "load_settings",
-           "settings_error"]
+           "settings_error", "system_name"]
 
 # The systems HOLDED_SYNC_SYSTEMS may name: Holded, the connectors, and "file", the source fed
 # by `holded-sync ingest FILE --system file` only. Any other name would be taken for an ERP
@@ -36,6 +36,16 @@ def _record_fields(entity: str) -> list[str]:
 
     schema = json.loads((SCHEMA_DIR / f"{entity.capitalize()}.avsc").read_text(encoding="utf-8"))
     return [f["name"] for f in schema["fields"]]
+
+
+def system_name(text: str | None) -> str | None:
+    """A system named on the command line, in the topics' spelling: ``business-central`` and
+    ``sap-b1`` (as `demo --erp` and `sandbox` spell them) are ``business_central`` and
+    ``sap_b1``. Any other text is returned as given, for the caller to refuse."""
+    if text is None:
+        return None
+    underscored = text.replace("-", "_")
+    return underscored if underscored in SYSTEMS else text
 
 
 def _unknown_system(name: str) -> str:

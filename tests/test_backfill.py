@@ -143,3 +143,11 @@ async def test_a_failed_scan_raises_its_error_after_the_progress():
 
     with pytest.raises(RuntimeError, match="odoo went away"):
         await scan_with_progress(scan(), "scan-test", every=0.01)
+
+
+def test_cli_takes_the_system_as_demo_and_sandbox_spell_it():
+    # `demo --erp sap-b1` and `sandbox sap-b1` taught the hyphen; backfill once called the
+    # same system unknown.
+    res = CliRunner().invoke(cli, ["backfill", "sap-b1"], env=ENV)
+    assert res.exit_code == 2 and "system 'sap_b1' is not configured" in res.output
+    assert "unknown system" not in res.output

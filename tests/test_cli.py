@@ -107,6 +107,18 @@ def test_ingest_of_an_unconfigured_system_is_refused_before_connecting(tmp_path)
     assert res.exit_code == 2 and "not configured" in res.output
 
 
+def test_ingest_takes_the_system_as_demo_and_sandbox_spell_it(tmp_path):
+    # `ingest --system business-central` once said "not configured" with business_central in
+    # HOLDED_SYNC_SYSTEMS: the same system, spelt as `demo --erp` spells it.
+    f = tmp_path / "x.jsonl"
+    f.write_text("{}\n")
+    res = CliRunner().invoke(cli, ["ingest", str(f), "--system", "business-central"],
+                             env={"HOLDED_SYNC_SYSTEMS": "holded,business_central",
+                                  "HOLDED_SYNC_BROKER": "kafka://127.0.0.1:1"})
+    assert "not configured" not in res.output
+    assert res.exit_code == 3 and "cannot reach Kafka" in res.output
+
+
 def test_ingest_of_a_missing_file_is_a_usage_error():
     res = CliRunner().invoke(cli, ["ingest", "/no/such.jsonl", "--system", "odoo"])
     assert res.exit_code == 2 and "does not exist" in res.output

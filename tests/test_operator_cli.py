@@ -299,6 +299,9 @@ def test_parked_of_an_unconfigured_system_is_exit_2(settings):
     for sub in ("list", "redrive"):
         res = cli(settings, "parked", sub, "--system", "sap_b1")
         assert res.exit_code == 2 and "system 'sap_b1' is not configured" in res.output
+        # The hyphen spelling of `demo --erp` and `sandbox` names the same system.
+        res = cli(settings, "parked", sub, "--system", "sap-b1")
+        assert res.exit_code == 2 and "system 'sap_b1' is not configured" in res.output
 
 
 # ---------------------------------------------------------------- nothing found

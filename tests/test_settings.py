@@ -149,3 +149,12 @@ def test_a_contact_with_a_province_written_to_odoo_comes_back_as_our_echo(monkey
     [to_holded] = d.commands
     assert to_holded["target_system"] == "holded"
     assert to_holded["payload"]["address"]["province"] == "Valencia"
+
+
+@pytest.mark.parametrize(("text", "name"), [
+    ("business-central", "business_central"), ("sap-b1", "sap_b1"), ("sap_b1", "sap_b1"),
+    ("odoo", "odoo"), ("sap-b2", "sap-b2"), ("Business-Central", "Business-Central"), (None, None)])
+def test_a_system_named_as_demo_and_sandbox_spell_it_is_the_topics_spelling(text, name):
+    from app.settings import system_name
+
+    assert system_name(text) == name
