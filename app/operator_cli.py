@@ -716,7 +716,8 @@ def _systems(ctx: click.Context, system: str | None) -> list[str]:
 
 @click.group()
 def parked() -> None:
-    """Commands a sink parked (no mapping for them yet), kept in its ledger table."""
+    """Commands a sink parked, kept in its ledger table: no mapping for them yet, a target not
+    ready for them (a Business Central draft invoice), or a case for a person (docs/operations.md)."""
 
 
 @parked.command("list")
