@@ -295,13 +295,15 @@ def serve(port: int = 8791, *, notify_every: float = 30.0, **options: Any) -> No
         from app.devrun.sandboxes import worker_env
 
         server = await start_bc_sandbox(port, **options)
-        print(f"Business Central sandbox: API {server.company_url}\n"
-              f"  token endpoint {server.token_url} (client {server.client_id})\n"
-              f"  a worker uses it with {worker_env('business_central', server)}", flush=True)
         done = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, done.set)
+        # The handlers first: a Ctrl-C right after the banner must stop it cleanly too.
+        print(f"Business Central sandbox: API {server.company_url}\n"
+              f"  token endpoint {server.token_url} (client {server.client_id})\n"
+              f"  a worker uses it with {worker_env('business_central', server)}\n"
+              "  it runs until Ctrl-C (or SIGTERM)", flush=True)
         try:
             while not done.is_set():
                 try:

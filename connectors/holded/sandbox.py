@@ -151,13 +151,15 @@ def serve(port: int = 8790, **options: Any) -> None:
 
     async def main() -> None:
         server = await start_sandbox(port=port, **options)
-        print(f"Holded sandbox at {server.url}  (v1: {server.v1_url}, v2: {server.v2_url})\n"
-              f"  a worker uses it with HOLDED_API_URL={server.url} "
-              f"HOLDED_API_KEY={next(iter(options.get('api_keys') or ('sandbox-key',)))}", flush=True)
         done = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, done.set)
+        # The handlers first: a Ctrl-C right after the banner must stop it cleanly too.
+        print(f"Holded sandbox at {server.url}  (v1: {server.v1_url}, v2: {server.v2_url})\n"
+              f"  a worker uses it with HOLDED_API_URL={server.url} "
+              f"HOLDED_API_KEY={next(iter(options.get('api_keys') or ('sandbox-key',)))}\n"
+              "  it runs until Ctrl-C (or SIGTERM)", flush=True)
         try:
             await done.wait()
         finally:

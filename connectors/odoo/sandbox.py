@@ -328,12 +328,14 @@ def serve(port: int = 8069, **options: Any) -> None:
         from app.devrun.sandboxes import worker_env
 
         server = await start_odoo_sandbox(port=port, **options)
-        print(f"Odoo sandbox at {server.url}  (db {server.db}, admin key sandbox-key)\n"
-              f"  a worker uses it with {worker_env('odoo', server)}", flush=True)
         done = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, done.set)
+        # The handlers first: a Ctrl-C right after the banner must stop it cleanly too.
+        print(f"Odoo sandbox at {server.url}  (db {server.db}, admin key sandbox-key)\n"
+              f"  a worker uses it with {worker_env('odoo', server)}\n"
+              "  it runs until Ctrl-C (or SIGTERM)", flush=True)
         try:
             await done.wait()
         finally:

@@ -301,12 +301,14 @@ def serve(port: int = 8080, **options: Any) -> None:
         from app.devrun.sandboxes import worker_env
 
         server = await start_prestashop_sandbox(port=port, **options)
-        print(f"PrestaShop sandbox at {server.url}/api  (key {KEY})\n"
-              f"  a worker uses it with {worker_env('prestashop', server)}", flush=True)
         done = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, done.set)
+        # The handlers first: a Ctrl-C right after the banner must stop it cleanly too.
+        print(f"PrestaShop sandbox at {server.url}/api  (key {KEY})\n"
+              f"  a worker uses it with {worker_env('prestashop', server)}\n"
+              "  it runs until Ctrl-C (or SIGTERM)", flush=True)
         try:
             await done.wait()
         finally:

@@ -340,13 +340,15 @@ def serve(port: int = 50000, **options: Any) -> None:
         from app.devrun.sandboxes import worker_env
 
         server = await start_sap_sandbox(port=port, **options)
-        print(f"SAP B1 Service Layer sandbox at {server.url}  (CompanyDB {server.company_db}, "
-              f"user {USER} / {PASSWORD})\n"
-              f"  a worker uses it with {worker_env('sap_b1', server)}", flush=True)
         done = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, done.set)
+        # The handlers first: a Ctrl-C right after the banner must stop it cleanly too.
+        print(f"SAP B1 Service Layer sandbox at {server.url}  (CompanyDB {server.company_db}, "
+              f"user {USER} / {PASSWORD})\n"
+              f"  a worker uses it with {worker_env('sap_b1', server)}\n"
+              "  it runs until Ctrl-C (or SIGTERM)", flush=True)
         try:
             await done.wait()
         finally:

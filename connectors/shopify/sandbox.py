@@ -310,14 +310,16 @@ def serve(port: int = 8793, *, webhook_url: str | None = None, flush_every: floa
         if webhook_url:
             for topic in ("orders/updated", "customers/update", "products/update"):
                 server.webhooks.subscribe(topic, webhook_url)
-        print(f"Shopify sandbox: GraphQL {server.graphql_url}\n"
-              f"  X-Shopify-Access-Token {server.access_token}; webhook secret "
-              f"{server.app_secret}\n"
-              f"  a worker uses it with {worker_env('shopify', server)}", flush=True)
         done = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, done.set)
+        # The handlers first: a Ctrl-C right after the banner must stop it cleanly too.
+        print(f"Shopify sandbox: GraphQL {server.graphql_url}\n"
+              f"  X-Shopify-Access-Token {server.access_token}; webhook secret "
+              f"{server.app_secret}\n"
+              f"  a worker uses it with {worker_env('shopify', server)}\n"
+              "  it runs until Ctrl-C (or SIGTERM)", flush=True)
         try:
             while not done.is_set():
                 try:
