@@ -50,7 +50,7 @@ async def seed(store: SandboxStore) -> None:
     customers = []
     for number, name, nif, city, postal, term, method in (
         ("C00001", "Ferretería Martínez S.L.", "B12345678", "Valencia", "46001", "30D", "TRANSF"),
-        ("C00002", "Construcciones Ebro S.A.", "A50123456", "Zaragoza", "50001", "60D", "DOMIC"),
+        ("C00002", "Construcciones Ebro S.A.", "A50123454", "Zaragoza", "50001", "60D", "DOMIC"),
         ("C00003", "Lucía Fernández Ruiz", "12345678Z", "Sevilla", "41001", "CONTADO",
          "TARJETA"),
     ):
@@ -67,7 +67,7 @@ async def seed(store: SandboxStore) -> None:
         "number": "P00001", "displayName": "Suministros Levante S.L.", "addressLine1":
         "Avenida del Puerto 20", "addressLine2": "", "city": "Valencia", "state": "",
         "country": "ES", "postalCode": "46023", "phoneNumber": "", "email": "", "website": "",
-        "taxRegistrationNumber": "B98765432", "currencyCode": "",
+        "taxRegistrationNumber": "B98765431", "currencyCode": "",
         "paymentTermsId": terms["30D"]["id"], "taxLiable": True, "blocked": " ",
         "balance": Decimal(0)})
     items = []

@@ -16,14 +16,14 @@ PARTNERS = [
      "VatGroup": "R3", "BPBankAccounts": [{"BankCode": "0182", "IBAN":
                                            "ES9121000418450200051332"}]},
     {"CardCode": "C0002", "CardName": "Asesoría Jurídica Pérez", "CardType": "cCustomer",
-     "FederalTaxID": "B87654321", "EmailAddress": "admin@asesoriaperez.es",
+     "FederalTaxID": "B87654323", "EmailAddress": "admin@asesoriaperez.es",
      "Address": "Gran Vía 28", "ZipCode": "28013", "City": "Madrid", "Country": "ES",
      "PayTermsGrpCode": 3, "VatGroup": "R3"},
     {"CardCode": "C0003", "CardName": "Bodegas Ribera S.A.", "CardType": "cCustomer",
-     "FederalTaxID": "A47000001", "Address": "Carretera de Roa km 3", "ZipCode": "09300",
+     "FederalTaxID": "A47000005", "Address": "Carretera de Roa km 3", "ZipCode": "09300",
      "City": "Roa", "Country": "ES", "PayTermsGrpCode": 1, "VatGroup": "R3"},
     {"CardCode": "P0001", "CardName": "Suministros Levante S.L.", "CardType": "cSupplier",
-     "FederalTaxID": "B46000002", "Address": "Polígono Fuente del Jarro 12",
+     "FederalTaxID": "B46000006", "Address": "Polígono Fuente del Jarro 12",
      "ZipCode": "46988", "City": "Paterna", "Country": "ES", "PayTermsGrpCode": 3,
      "SubjectToWithholdingTax": "tNO"},
 ]

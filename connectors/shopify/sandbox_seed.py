@@ -69,7 +69,7 @@ async def seed(store: SandboxStore) -> dict[str, dict[str, Any]]:
         address("Carrer de Mallorca 120", "Barcelona", "08036", "Barcelona")))
     company = {"id": "gid://shopify/Company/8100000009001", "name": "Distribuciones Levante S.L.",
                "locations": {"nodes": [{"id": "gid://shopify/CompanyLocation/8100000009002",
-                                        "taxSettings": {"taxRegistrationId": "ESB46123456",
+                                        "taxSettings": {"taxRegistrationId": "ESB46123451",
                                                         "taxExempt": False}}]}}
     marta = await store.insert("Customer", customer(
         "Marta", "Ruiz", "compras@levante.example.es", "+34961222333",

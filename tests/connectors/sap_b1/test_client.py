@@ -118,7 +118,7 @@ async def test_patch_with_a_stale_etag_is_refused_and_changes_nothing(
         await sap.update("BusinessPartners", "C0002", {"FederalTaxID": "B00000000"},
                          etag=bp["odata.etag"])
     assert caught.value.code == "-2039"
-    assert (await sandbox.get("BusinessPartners", "C0002"))["FederalTaxID"] == "B87654321"
+    assert (await sandbox.get("BusinessPartners", "C0002"))["FederalTaxID"] == "B87654323"
     fresh = await sap.get("BusinessPartners", "C0002")
     await sap.update("BusinessPartners", "C0002", {"FederalTaxID": "B00000000"},
                      etag=fresh["odata.etag"])
