@@ -495,12 +495,29 @@ def conflicts_resolve(ctx: click.Context, conflict_id: str, take: str, as_json: 
                "nothing published")
         out = {"conflict_id": conflict["conflict_id"], "published": False, "message": msg}
     else:
+        # Said only when known: after the demo (its worker stopped) "the worker applies it"
+        # sent people to `tables` to look for a change nothing would apply yet.
+        applies = ("no worker runs now: the first to start applies it"
+                   if _run(ctx, lambda: _members(settings)) == 0 else "the worker applies it")
         msg = (f"published operator change {event['event_id'][:12]} to {where}: "
                f"{conflict['entity_key']} {conflict['field']} = "
-               f"{conflict[take + '_value']} ({take}); the worker applies it")
+               f"{conflict[take + '_value']} ({take}); {applies}")
         out = {"conflict_id": conflict["conflict_id"], "published": True, "topic": where,
                "event": event, "message": msg}
     click.echo(json.dumps(_json_form(out), ensure_ascii=False) if as_json else msg)
+
+
+async def _members(settings) -> int | None:
+    """Workers in this generation's consumer group now; None when it cannot be described."""
+    from aiokafka.errors import KafkaError
+
+    from app.replay import group_members
+    from app.topics import TopicNames
+
+    try:
+        return (await group_members(settings, TopicNames(settings).app_id))[1]
+    except (KafkaError, KeyError):
+        return None
 
 
 # ---------------------------------------------------------------- dlq

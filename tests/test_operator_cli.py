@@ -9,7 +9,7 @@ import uuid
 
 import click
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from click.testing import CliRunner
 
 from app.avro import codec
@@ -202,11 +202,34 @@ def test_conflicts_resolve_publishes_an_operator_change_to_the_winning_system(se
     assert event["payload"]["tax_id"] == contact()["tax_id"]
     assert event["content_hash"] == content_hash(event["payload"])
     assert int(event["source_ts"].timestamp() * 1000) > later
+    # No worker is in the group: the message says the change waits, not that it is applied.
+    assert "no worker runs now: the first to start applies it" in res.stdout
 
     # The canonical record already holds the canonical side: nothing to publish.
     same = cli(settings, "conflicts", "resolve", c["conflict_id"], "--take", "canonical")
     assert same.exit_code == 0 and "nothing published" in same.stdout
     assert read(settings, TopicNames(settings).changes("holded"), key=key) == []
+
+
+def test_conflicts_resolve_with_a_worker_in_the_group_says_it_applies_it(settings):
+    key = key_()
+    _entity(settings, key, contact(name="Talleres A"), int(time.time() * 1000))
+    c = conflict(key)
+    publish(settings, (TopicNames(settings).conflicts, key, codec("Conflict").dumps(c), None))
+
+    async def with_a_member():
+        member = AIOKafkaConsumer(TopicNames(settings).inbox, group_id=TopicNames(settings).app_id,
+                                  **kafka_client_options(settings))
+        await member.start()
+        try:
+            await member.getmany(timeout_ms=3000)  # joined once it has fetched
+            return await asyncio.to_thread(cli, settings, "conflicts", "resolve", c["conflict_id"],
+                                           "--take", "incoming")
+        finally:
+            await member.stop()
+    res = asyncio.run(with_a_member())
+    assert res.exit_code == 0, res.output
+    assert res.stdout.rstrip().endswith("(incoming); the worker applies it")
 
 
 def test_conflicts_resolve_refuses_an_entity_without_a_record(settings):
