@@ -34,6 +34,7 @@ __all__ = ["demo"]
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "docs" / "examples" / "sample-odoo.jsonl"
 MAPPING = ROOT / "docs" / "examples" / "mapping-es.yaml"
+POLL_S = 3.0  # the Holded poller's interval in the file demo (its story waits for one poll)
 
 
 def say(text: str = "", **style: object) -> None:
@@ -102,7 +103,7 @@ async def _run(broker_url: str, tmp: Path) -> None:
     settings = Settings(
         broker=broker_url, topic_prefix=f"demo-{uuid.uuid4().hex[:6]}.", partitions=4,
         store="memory://", data_dir=tmp / "worker", web_port=devkafka.free_port(),
-        systems=("holded", "odoo"), session_timeout_s=6.0,
+        systems=("holded", "odoo"), session_timeout_s=6.0, poll_interval_s=POLL_S,
         holded=HoldedSettings(api_url=holded.url, api_key="sandbox-key", requests_per_second=10))
     worker = WorkerProcess(settings, tmp / "worker.log")
     try:
@@ -125,9 +126,9 @@ async def _run(broker_url: str, tmp: Path) -> None:
         writes = [r for r in holded.requests[before:] if r.method != "GET"]
         say(f"    the same file again: {len(writes)} write(s) to Holded (never a duplicate)")
 
-        say("6/6 the same customer edited in Odoo and, 5 s later, in Holded, neither edit "
-            "having seen the other...")
-        await _concurrent_edit(settings, tmp)
+        say("6/6 the same customer's e-mail edited in Odoo and, moments later, in Holded, "
+            "before either edit synced...")
+        await _concurrent_edit(settings, holded, worker, tmp)
         await _settle(settings, worker)
         await _summary(settings, holded)
     finally:
@@ -161,23 +162,57 @@ async def _settle(settings: Settings, worker: WorkerProcess) -> None:
     await wait_for(idle, 120, "the worker to settle", worker)
 
 
-async def _concurrent_edit(settings: Settings, tmp: Path) -> None:
-    """Two edits of one contact, each based on the version both systems held."""
-    base = {"kind": "customer", "name": "Laura Martín Ruiz", "tax_id": "12345678Z", "is_person": True,
-            "email": "laura@martinruiz.es",
+async def _concurrent_edit(settings: Settings, holded, worker: WorkerProcess, tmp: Path) -> None:
+    """One contact edited in Holded (through its API) and in Odoo (an export line dated a moment
+    earlier), each on the version both systems held. Holded's edit is made in Holded, as a
+    person would: a change merely claimed to come from Holded once won the conflict while the
+    Holded contact kept Odoo's value. The Odoo edit's write to Holded finds the contact changed
+    and is held back (parked), the Holded poller reports the edit, and the merge settles it."""
+    import httpx
+
+    key = "contact/odoo/C-0002"
+    holded_id = (await read_table(settings, "links"))[key]["ids"]["holded"]
+    await _just_after_a_poll(holded, worker)
+    async with httpx.AsyncClient(base_url=holded.url, headers={"key": "sandbox-key"}) as http:
+        edited = await http.put(f"/invoicing/v1/contacts/{holded_id}",
+                                json={"email": "contabilidad@martinruiz.es"})
+    if edited.status_code != 200:
+        raise click.ClickException(f"Holded refused the edit of {key}: HTTP {edited.status_code} "
+                                   f"{edited.text[:200]}")
+    data = {"kind": "customer", "name": "Laura Martín Ruiz", "tax_id": "12345678Z", "is_person": True,
+            "email": "laura.martin@empresa.es",
             "address": {"street": "Av. Diagonal 400", "city": "Barcelona", "postal_code": "08037",
                         "province": "Barcelona", "country_code": "ES"},
             "tax_regime": "general", "payment_due_days": 15, "language": "es", "default_taxes": ["iva_21"]}
-    # Both in the past (Holded's 5 s later, so last writer wins picks it): a source time ahead
-    # of the time the conflict is recorded would read as an edit from the future.
-    now = dt.datetime.now(dt.timezone.utc)
-    edits = {"odoo": ({**base, "email": "laura.martin@empresa.es"}, now - dt.timedelta(seconds=5)),
-             "holded": ({**base, "email": "contabilidad@martinruiz.es"}, now)}
-    for system, (data, when) in edits.items():
-        path = tmp / f"edit-{system}.jsonl"
-        path.write_text(json.dumps({"entity": "contact", "id": "C-0002", "key": "contact/odoo/C-0002",
-                                    "updated_at": when.isoformat(), "data": data}, ensure_ascii=False))
-        await ingest_file(path, system, settings)
+    when = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=5)
+    path = tmp / "edit-odoo.jsonl"
+    path.write_text(json.dumps({"entity": "contact", "id": "C-0002", "key": key,
+                                "updated_at": when.isoformat(), "data": data}, ensure_ascii=False))
+    await ingest_file(path, "odoo", settings)
+    conflicts = TopicNames(settings).conflicts
+
+    async def settled() -> bool:
+        found = await read_topic(settings, conflicts, codec("Conflict").loads)
+        return any(r.value["entity_key"] == key for r in found) and await pipeline_lag(settings) == 0
+    await wait_for(settled, 60, "the Holded poller to report the edit and the merge to settle it",
+                   worker)
+    results = await read_topic(settings, TopicNames(settings).results("holded"),
+                               codec("CommandResult").loads)
+    held_back = any(r.value["entity_key"] == key and r.value["status"] == "parked" for r in results)
+    email = (await holded.get("contacts", holded_id) or {}).get("email")
+    say(f"    Holded's contact holds {email}" + ("; Odoo's write to it was held back (parked) "
+        "rather than overwrite an edit not yet read" if held_back else ""))
+
+
+async def _just_after_a_poll(holded, worker: WorkerProcess) -> None:
+    """Return once the Holded poller has listed the contacts: its next look is POLL_S away,
+    time enough for the Odoo edit to be decided first, so the story runs in one order."""
+    seen = len(holded.requests)
+
+    async def listed() -> bool:
+        return any(r.method == "GET" and r.path.endswith("/contacts") and r.status is not None
+                   for r in holded.requests[seen:])
+    await wait_for(listed, 4 * POLL_S, "the Holded poller to list the contacts", worker)
 
 
 async def _summary(settings: Settings, holded) -> None:
@@ -208,6 +243,8 @@ async def _summary(settings: Settings, holded) -> None:
     say("  holded-sync tables entities       # also links, replicas")
     say(f"  holded-sync history {example}")
     say("  holded-sync conflicts list")
+    if conflicts:
+        say(f"  holded-sync history {conflicts[0]['entity_key']}   # the conflict, step by step")
     say("  docs: docs/mappings.md (taxes, accounts), docs/events.md, docs/operations.md")
 
 

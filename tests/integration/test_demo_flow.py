@@ -1,6 +1,6 @@
 """The quick start's story (README: `make demo`) on the session's broker: the sample file
 reaches the Holded sandbox once, its bad line is reported, a second ingest writes nothing, and
-the same customer edited in Odoo and in Holded is one settled conflict. `holded-sync demo`
+the same customer edited in Odoo and in Holded is one settled conflict, won in Holded too. `holded-sync demo`
 runs exactly this (`app.demo._run`) after starting a local Kafka. The commands it suggests at
 the end are run as printed, against the demo's topics."""
 from __future__ import annotations
@@ -33,6 +33,10 @@ async def test_the_quick_start_demo_tells_its_whole_story(kafka, tmp_path, capsy
     assert linked == ENTITIES
     assert re.search(r"^Conflict on contact/odoo/C-0002 field email: odoo=.* vs holded=.* "
                      r"-> holded wins \(last_writer_wins\)$", out, re.M)
+    # The winner is what Holded holds: the Holded edit is made in Holded, and the Odoo edit's
+    # write is held back instead of overwriting it (it once won only in the engine's table).
+    assert ("    Holded's contact holds contabilidad@martinruiz.es; Odoo's write to it was held "
+            "back (parked) rather than overwrite an edit not yet read") in out
 
     # The commands it suggests at the end, run as printed, show that state.
     export = re.search(r"^  export (.+)$", out, re.M)
@@ -54,3 +58,7 @@ async def test_the_quick_start_demo_tells_its_whole_story(kafka, tmp_path, capsy
     assert re.search(r" result +holded +succeeded ", history.output)
     conflicts = await asyncio.to_thread(run, "conflicts", "list")
     assert conflicts.exit_code == 0 and "contact/odoo/C-0002  email" in conflicts.output
+    assert "  holded-sync history contact/odoo/C-0002   # the conflict, step by step" in out
+    story = await asyncio.to_thread(run, "history", "contact/odoo/C-0002")
+    assert re.search(r" result +holded +parked ", story.output)
+    assert re.search(r" conflict +holded +email: took_incoming ", story.output)
