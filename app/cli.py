@@ -9,6 +9,7 @@ import importlib
 import json
 import logging
 import os
+import shlex
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -495,6 +496,9 @@ def kafka_start(data_dir: Path | None, port: int | None) -> None:
         sys.exit(3)
     click.echo(f"Kafka {broker.KAFKA_VERSION} running, pid {info.pid}: "
                f"HOLDED_SYNC_BROKER={info.url}")
+    # It runs in the background, past this command and the shell: say how it ends.
+    where = f" --data-dir {shlex.quote(str(data_dir))}" if data_dir else ""
+    click.echo(f"it runs in the background; `holded-sync dev kafka stop{where}` stops it", err=True)
 
 
 @kafka.command("stop")

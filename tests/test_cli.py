@@ -422,3 +422,18 @@ def test_no_broker_is_exactly_one_line_on_stderr_for_the_one_shot_commands(comma
                                  text=True, env=env, timeout=120)
         assert verbose.returncode == 3 and "ERROR aiokafka: Unable connect" in verbose.stderr
         assert "Unclosed" not in verbose.stderr
+
+
+@pytest.mark.parametrize(("args", "stop"), [
+    ([], "holded-sync dev kafka stop"),
+    (["--data-dir", "/tmp/my kafka"], "holded-sync dev kafka stop --data-dir '/tmp/my kafka'")])
+def test_dev_kafka_start_says_how_the_background_broker_stops(monkeypatch, tmp_path, args, stop):
+    # The broker outlives the command; it once printed only its address.
+    from app.devkafka import broker
+    from app.devkafka.broker import BrokerInfo
+
+    monkeypatch.setattr(broker, "start", lambda data_dir, port: BrokerInfo(7, 42515, tmp_path))
+    res = CliRunner().invoke(cli, ["dev", "kafka", "start", *args])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.splitlines()[0].endswith("HOLDED_SYNC_BROKER=kafka://127.0.0.1:42515")
+    assert f"it runs in the background; `{stop}` stops it" in res.stderr
