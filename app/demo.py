@@ -349,6 +349,8 @@ def entity_label(record: dict) -> str:
     """What a person recognises an entity by: its name or number, else (a shop's refund, a
     payment) what it is and its amount, so no summary row is left blank."""
     label = record.get("name") or record.get("number") or record.get("sku")
+    if label and record.get("doc_type") == "credit_note":
+        return f"{label} (credit note)"  # SAP numbers them apart: CN-1 is "1001", as invoice 1
     if label:
         return label
     amount = record.get("amount") or (record.get("totals") or {}).get("total")

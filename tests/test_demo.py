@@ -112,6 +112,8 @@ def test_ctrl_c_while_kafka_starts_exits_130(broker_calls, monkeypatch):
 @pytest.mark.parametrize(("record", "label"), [
     ({"name": "Talleres Gómez SL"}, "Talleres Gómez SL"),
     ({"number": "INV/2026/0042", "doc_type": "invoice"}, "INV/2026/0042"),
+    # SAP B1 numbers credit notes in a series of their own: CN-1 and invoice 1 are both 1001.
+    ({"number": "1001", "doc_type": "credit_note"}, "1001 (credit note)"),
     # A Shopify refund has no number; a payment no name: both once showed a blank label.
     ({"doc_type": "credit_note", "number": None, "currency": "EUR",
       "totals": {"total": "19.90"}}, "credit note 19.90 EUR"),
