@@ -124,7 +124,9 @@ def _use_schema_registry(settings: Settings) -> None:
 @cli.command()
 @click.pass_context
 def worker(ctx: click.Context) -> None:
-    """Run a worker: the canonical agents, sinks and web views (/metrics, /healthz)."""
+    """Run a worker: the canonical agents, pollers, sinks and web views on
+    HOLDED_SYNC_WEB_PORT (/metrics, /healthz, /readyz, /operator, webhooks), in the
+    foreground until Ctrl-C or SIGTERM."""
     from app.connections import IncompleteSettings, check_clients
     from app.observe import replay_plan
     from app.replay import ReplayRunning, require_no_replay_worker
