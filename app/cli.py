@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import difflib
 import importlib
 import json
 import logging
@@ -87,6 +88,20 @@ class LazyGroup(click.Group):
         if load is not None:
             self.add_command(load(), name)
         return super().get_command(ctx, name)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple:
+        """An unknown command names the one meant (``conflict`` -> ``conflicts``), and
+        ``status``, which people try first, where the state is shown."""
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and name not in self.list_commands(ctx):
+            if name == "status":
+                ctx.fail("No such command 'status'. The state is shown by `tables`, `history`, "
+                         "`conflicts list`, `dlq list`, `parked list`, a worker's /operator page "
+                         "and /readyz; the local broker's by `dev kafka status`.")
+            near = difflib.get_close_matches(name, self.list_commands(ctx), n=1, cutoff=0.6)
+            if near:
+                ctx.fail(f"No such command {name!r}. Did you mean {near[0]!r}?")
+        return super().resolve_command(ctx, args)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -437,3 +437,16 @@ def test_dev_kafka_start_says_how_the_background_broker_stops(monkeypatch, tmp_p
     assert res.exit_code == 0, res.output
     assert res.stdout.splitlines()[0].endswith("HOLDED_SYNC_BROKER=kafka://127.0.0.1:42515")
     assert f"it runs in the background; `{stop}` stops it" in res.stderr
+
+
+@pytest.mark.parametrize(("typed", "line"), [
+    ("conflict", "Error: No such command 'conflict'. Did you mean 'conflicts'?"),
+    ("histroy", "Error: No such command 'histroy'. Did you mean 'history'?"),
+    ("status", "Error: No such command 'status'. The state is shown by `tables`, `history`, "
+               "`conflicts list`, `dlq list`, `parked list`, a worker's /operator page and "
+               "/readyz; the local broker's by `dev kafka status`."),
+    ("xyz", "Error: No such command 'xyz'.")])
+def test_an_unknown_command_names_the_one_meant(typed, line):
+    res = CliRunner().invoke(cli, [typed, "list"])
+    assert res.exit_code == 2
+    assert res.output.strip().splitlines()[-1] == line
