@@ -280,6 +280,12 @@ def history(ctx: click.Context, entity_key: str, as_json: bool) -> None:
     settings = _settings(ctx)
     rows = _run(ctx, lambda: _history(settings, key))
     if not rows:
+        from app.cli import explain_empty
+        from app.topics import TopicNames
+
+        # A mistyped HOLDED_SYNC_TOPIC_PREFIX looks like an unknown key: say so, as `list` does.
+        with _broker(settings):
+            explain_empty(settings, "history", TopicNames(settings).inbox, present=None)
         _fail(f"nothing known about {key}", 1)
     _emit([{"json": {"time": _iso(r["timestamp"]), "kind": r["kind"], "system": r["system"],
                      "summary": r["summary"], "topic": r["topic"], "partition": r["partition"],

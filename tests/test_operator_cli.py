@@ -355,6 +355,19 @@ def test_an_empty_list_says_why_on_stderr_and_prints_nothing(kafka, tmp_path):
     assert cli(s, "conflicts", "list", "--entity", key_()).stderr == ""
 
 
+def test_history_of_an_unknown_key_says_when_the_topics_do_not_exist(kafka, tmp_path):
+    # A mistyped prefix once read as "nothing known about <key>" alone, as if the key were wrong.
+    s = kafka.settings(tmp_path)
+    missing = cli(s, "history", key_())
+    assert missing.exit_code == 1 and missing.stdout == ""
+    assert (f"note: no history: {s.topic_prefix}inbox does not exist on this broker"
+            in missing.stderr)
+    asyncio.run(ensure_topics(s))
+    unknown = cli(s, "history", key_())
+    assert unknown.exit_code == 1 and "note:" not in unknown.stderr
+    assert "error: nothing known about" in unknown.stderr
+
+
 def test_conflicts_list_and_show_name_both_times_and_agree(settings):
     """The record time (when the engine settled it) and the incoming change's source time
     differ; list and show, table and --json, say which is which with the same values."""
