@@ -62,7 +62,7 @@ async def seed(orm: Orm) -> None:
          "property_product_pricelist": 1, "property_account_receivable_id": 4},
     ]], {}, _ADMIN)
     await orm.call("product.template", "create", [[
-        {"name": "Caja de aceite de oliva 5L", "default_code": "ACE-5L", "type": "consu",
+        {"name": "Caja de aceite de motor 5W-30 5L", "default_code": "ACE-5L", "type": "consu",
          "list_price": 42.5, "standard_price": 30.0, "taxes_id": [[6, 0, [1]]],
          "supplier_taxes_id": [[6, 0, [20]]], "property_account_income_id": 1, "active": True,
          "barcode": "8410000000017"},
@@ -76,7 +76,7 @@ async def seed(orm: Orm) -> None:
     goods = await orm.call("account.move", "create", [[{
         "move_type": "out_invoice", "partner_id": 1, "invoice_date": "2026-02-02",
         "invoice_payment_term_id": 3, "invoice_line_ids": [
-            [0, 0, {"product_id": 1, "name": "Caja de aceite de oliva 5L", "quantity": 10.0,
+            [0, 0, {"product_id": 1, "name": "Caja de aceite de motor 5W-30 5L", "quantity": 10.0,
                     "price_unit": 42.5, "discount": 5.0, "tax_ids": [[6, 0, [1]]], "account_id": 1}],
             [0, 0, {"product_id": 3, "name": "Libro técnico", "quantity": 3.0, "price_unit": 25.0,
                     "tax_ids": [[6, 0, [3]]], "account_id": 1}]]}]], {}, _ADMIN)

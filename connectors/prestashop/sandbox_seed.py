@@ -44,7 +44,7 @@ async def seed(store: SandboxStore) -> None:
                            "price": "100.000000", "wholesale_price": "62.000000",
                            "id_tax_rules_group": "1", "ean13": "8412345678905", "active": "1",
                            "is_virtual": "0"})
-    await ins("products", {"reference": "ACE-002", "name": _name("Aceite de oliva 1L"),
+    await ins("products", {"reference": "ACE-002", "name": _name("Aceite de girasol 1L"),
                            "price": "8.500000", "wholesale_price": "0.000000",
                            "id_tax_rules_group": "2", "active": "1", "is_virtual": "0"})
     for pid, qty in ((1, "14"), (2, "120")):
@@ -56,7 +56,7 @@ async def seed(store: SandboxStore) -> None:
                  payment="Transferencia bancaria", invoice=1,
                  excl="230.50", incl="276.10", shipping=("5.00", "6.05"), paid="276.10",
                  lines=[(1, "TAL-001", "Taladro percutor 750W", 2, "100.00", "1", "21"),
-                        (2, "ACE-002", "Aceite de oliva 1L", 3, "8.50", "2", "10")],
+                        (2, "ACE-002", "Aceite de girasol 1L", 3, "8.50", "2", "10")],
                  payments=[("276.10", "")])
     # Order 2: 1 x taladro, card (Redsys), half paid so far.
     await _order(store, 2, customer=2, address=2, reference="OHSATSERP", module="redsys",
@@ -68,7 +68,7 @@ async def seed(store: SandboxStore) -> None:
     await _order(store, 3, customer=2, address=2, reference="QWERTYUIO", module="ps_wirepayment",
                  payment="Transferencia bancaria", invoice=None, excl="8.50", incl="9.35",
                  shipping=("0.00", "0.00"), paid="0.00",
-                 lines=[(2, "ACE-002", "Aceite de oliva 1L", 1, "8.50", "2", "10")], payments=[])
+                 lines=[(2, "ACE-002", "Aceite de girasol 1L", 1, "8.50", "2", "10")], payments=[])
 
 
 async def _order(store: SandboxStore, oid: int, *, customer: int, address: int, reference: str,

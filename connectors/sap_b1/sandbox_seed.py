@@ -31,7 +31,7 @@ ITEMS = [
     {"ItemCode": "A0001", "ItemName": "Tornillo hexagonal M8 (caja 100)", "BarCode":
      "8412345000011", "SalesVATGroup": "R3", "IncomeAccount": "70000000",
      "ItemPrices": [{"PriceList": 1, "Price": Decimal("12.50"), "Currency": "EUR"}]},
-    {"ItemCode": "A0002", "ItemName": "Aceite de oliva virgen extra 1 L", "SalesVATGroup": "R2",
+    {"ItemCode": "A0002", "ItemName": "Aceite de girasol 1 L", "SalesVATGroup": "R2",
      "IncomeAccount": "70000000",
      "ItemPrices": [{"PriceList": 1, "Price": Decimal("8.50"), "Currency": "EUR"}]},
     {"ItemCode": "S0001", "ItemName": "Hora de consultoría", "SalesVATGroup": "R3",

@@ -75,14 +75,14 @@ async def seed(store: SandboxStore) -> dict[str, dict[str, Any]]:
         "Marta", "Ruiz", "compras@levante.example.es", "+34961222333",
         address("Avenida del Puerto 8", "Valencia", "46023", "Valencia"), company=company))
     oil = await store.insert("Product", {
-        "title": "Aceite de oliva virgen extra", "status": "ACTIVE", "productType": "Alimentación",
+        "title": "Aceite de girasol alto oleico", "status": "ACTIVE", "productType": "Alimentación",
         "metafield": {"value": "IVA 10%"}, "variants": {"nodes": []}})
     oil_ids = [await store.new_id() for _ in range(2)]
     oil["variants"]["nodes"] = [
-        {"id": f"gid://shopify/ProductVariant/{oil_ids[0]}", "sku": "AOVE-500", "title": "500 ml",
+        {"id": f"gid://shopify/ProductVariant/{oil_ids[0]}", "sku": "GIR-500", "title": "500 ml",
          "price": "8.95", "barcode": "8410000000500", "taxable": True,
          "inventoryItem": {"unitCost": {"amount": "4.10"}}},
-        {"id": f"gid://shopify/ProductVariant/{oil_ids[1]}", "sku": "AOVE-1000", "title": "1 L",
+        {"id": f"gid://shopify/ProductVariant/{oil_ids[1]}", "sku": "GIR-1000", "title": "1 L",
          "price": "15.50", "barcode": "8410000001000", "taxable": True,
          "inventoryItem": {"unitCost": {"amount": "7.30"}}}]
     oil = await store.put("Product", oil, touch=False)
@@ -100,7 +100,7 @@ async def seed(store: SandboxStore) -> dict[str, dict[str, Any]]:
     ids = [await store.new_id() for _ in range(12)]
     o1 = await store.insert("Order", order(
         "#1001", lucia["id"], "PAID",
-        [line(ids[0], "AOVE-500", "Aceite de oliva virgen extra - 500 ml", 2, "8.95", 0.1,
+        [line(ids[0], "GIR-500", "Aceite de girasol alto oleico - 500 ml", 2, "8.95", 0.1,
               "1.63", oil500)], "17.90", "1.63", "shopify_payments",
         [transaction(ids[1], "SALE", "shopify_payments", "17.90", when)]))
     shirt_line = line(ids[2], "CAM-001", "Camiseta Holded", 2, "19.90", 0.21, "6.91", cam)
@@ -116,7 +116,7 @@ async def seed(store: SandboxStore) -> dict[str, dict[str, Any]]:
                                          "totalTaxSet": money("3.45")}]}}]))
     o3 = await store.insert("Order", order(
         "#1003", marta["id"], "PENDING",
-        [line(ids[6], "AOVE-1000", "Aceite de oliva virgen extra - 1 L", 10, "15.50", 0.1,
+        [line(ids[6], "GIR-1000", "Aceite de girasol alto oleico - 1 L", 10, "15.50", 0.1,
               "14.09", oil1000)], "155.00", "14.09", "manual", []))
     o4 = await store.insert("Order", order(
         "#1004", marta["id"], "PAID",

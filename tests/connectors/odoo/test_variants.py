@@ -66,7 +66,7 @@ async def test_the_sandbox_keeps_codes_and_prices_per_variant_as_odoo_does(sb: O
     await sb.call("product.template", "write", [1], {"default_code": "ACE-5L-B"})
     [variant] = await sb.call("product.product", "read", [1], ["default_code", "display_name"])
     assert variant == {"id": 1, "default_code": "ACE-5L-B",
-                       "display_name": "[ACE-5L-B] Caja de aceite de oliva 5L"}
+                       "display_name": "[ACE-5L-B] Caja de aceite de motor 5W-30 5L"}
 
 
 async def test_each_variant_is_a_product_and_single_variant_keys_stay(

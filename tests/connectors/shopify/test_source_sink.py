@@ -77,7 +77,7 @@ async def test_a_variant_without_sku_is_parked_not_emitted(sandbox: ShopifySandb
                                           "title": "Default Title", "price": "30.00"}]}})
     source = ShopifySource(make_client(sandbox, http), mapping=MAPPING, streams=("products",))
     _, events = await source.poll(None, dt.datetime.now(dt.UTC))
-    assert {e["payload"]["sku"] for e in events} == {"AOVE-500", "AOVE-1000", "CAM-001"}
+    assert {e["payload"]["sku"] for e in events} == {"GIR-500", "GIR-1000", "CAM-001"}
     assert [p.entity_key for p in source.parked] == ["product/shopify/1"]
 
 
@@ -87,8 +87,8 @@ async def test_product_prices_of_a_shop_that_includes_vat_reach_holded_net(
     _, events = await source.poll(None, dt.datetime.now(dt.UTC))
     prices = {e["payload"]["sku"]: (e["payload"]["price"], e["payload"]["sales_taxes"])
               for e in events}
-    assert prices == {"AOVE-500": (Decimal("8.136364"), ["iva_10"]),       # 8.95 with 10 %
-                      "AOVE-1000": (Decimal("14.090909"), ["iva_10"]),     # 15.50 with 10 %
+    assert prices == {"GIR-500": (Decimal("8.136364"), ["iva_10"]),       # 8.95 with 10 %
+                      "GIR-1000": (Decimal("14.090909"), ["iva_10"]),     # 15.50 with 10 %
                       "CAM-001": (Decimal("16.446281"), ["iva_21"])}       # 19.90 with 21 %
     assert [r.operation for r in sandbox.requests].count("Shop") == 1  # once per run
     sandbox.shop["taxesIncluded"] = False
@@ -131,7 +131,7 @@ async def test_a_product_without_its_vat_metafield_takes_the_mappings_default(
     prices = {e["payload"]["sku"]: (e["payload"]["price"], e["payload"]["sales_taxes"])
               for e in events}
     assert prices["REGALO-1"] == (Decimal("24.793388"), ["iva_21"])   # 30.00 with 21 %
-    assert prices["AOVE-500"] == (Decimal("8.136364"), ["iva_10"])   # its metafield wins
+    assert prices["GIR-500"] == (Decimal("8.136364"), ["iva_10"])   # its metafield wins
     assert source.parked == []
     [fetched] = await source.events_for([Delivery("products/update", "Product", numeric(gift),
                                                   "e8", None)])
