@@ -131,6 +131,9 @@ async def _run(broker_url: str, tmp: Path) -> None:
         await _concurrent_edit(settings, holded, worker, tmp)
         await _settle(settings, worker)
         await _summary(settings, holded)
+        # `history` shows commands to odoo with no result: nothing here plays Odoo's part.
+        say("  Odoo is a file here: what the engine sends it waits in commands.odoo "
+            "(`holded-sync demo --erp odoo` runs the Odoo connector against a sandbox)")
     finally:
         worker.stop()
         await holded.stop()

@@ -62,3 +62,7 @@ async def test_the_quick_start_demo_tells_its_whole_story(kafka, tmp_path, capsy
     story = await asyncio.to_thread(run, "history", "contact/odoo/C-0002")
     assert re.search(r" result +holded +parked ", story.output)
     assert re.search(r" conflict +holded +email: took_incoming ", story.output)
+    # The merged record is sent to odoo, which nothing plays here: the summary says so.
+    assert re.search(r" command +odoo +upsert ", story.output)
+    assert not re.search(r" result +odoo ", story.output)
+    assert "Odoo is a file here: what the engine sends it waits in commands.odoo" in out
