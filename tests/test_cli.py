@@ -303,7 +303,13 @@ def test_an_empty_table_says_why_on_stderr_and_prints_nothing(kafka):
     ("prestashop", {"PRESTASHOP_API_KEY": "k", "PRESTASHOP_URL": None},
      "invalid settings: prestashop is not fully configured: the shop's url is required"),
     ("shopify", {"SHOPIFY_ACCESS_TOKEN": "t", "SHOPIFY_SHOP_URL": None},
-     "invalid settings: shopify is not fully configured: the shop URL is required")])
+     "invalid settings: shopify is not fully configured: the shop URL is required"),
+    # It once named the tenant alone, then the GUID '' of the next one missing.
+    ("business_central", {"BC_CLIENT_SECRET": "s", "BC_TENANT": None, "BC_COMPANY_ID": None,
+                          "BC_CLIENT_ID": None},
+     "invalid settings: business_central is not fully configured: tenant, environment, "
+     "company_id and client_id are required with the client secret; tenant, company_id, "
+     "client_id not set")])
 def test_a_worker_with_a_credential_but_no_address_stops_before_kafka(system, env, line):
     for command in (["worker"], ["backfill", system]):
         res = CliRunner().invoke(cli, command, env={

@@ -56,9 +56,9 @@ def test_a_credential_without_the_rest_is_a_clear_error_naming_the_settings(monk
     with pytest.raises(IncompleteSettings) as failed:
         clients(Settings(systems=("holded", "business_central")))
     assert str(failed.value) == (
-        "business_central is not fully configured: tenant and environment must be non-empty "
-        "path segments (its settings: BC_TENANT, BC_ENVIRONMENT, BC_COMPANY_ID, BC_CLIENT_ID, "
-        "BC_CLIENT_SECRET)")
+        "business_central is not fully configured: tenant, environment, company_id and "
+        "client_id are required with the client secret; tenant, company_id, client_id not set "
+        "(its settings: BC_TENANT, BC_ENVIRONMENT, BC_COMPANY_ID, BC_CLIENT_ID, BC_CLIENT_SECRET)")
 
 
 def test_every_system_a_worker_may_run_has_a_start_line():

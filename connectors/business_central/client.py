@@ -151,7 +151,13 @@ class BusinessCentralClient:
         max_concurrent: int = MAX_CONCURRENT,
         page_size: int | None = None,
     ) -> None:
-        if not tenant or not environment or "/" in tenant or "/" in environment:
+        # Every missing one named at once (as Odoo's client does): one fix, not one per try.
+        needed = {"tenant": tenant, "environment": environment, "company_id": company_id,
+                  "client_id": client_id}
+        if missing := [name for name, value in needed.items() if not value]:
+            raise ValueError("tenant, environment, company_id and client_id are required with the "
+                             f"client secret; {', '.join(missing)} not set")
+        if "/" in tenant or "/" in environment:
             raise ValueError("tenant and environment must be non-empty path segments")
         self.company_id = odata.check_guid(company_id)
         clock = clock or SystemClock()
