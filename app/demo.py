@@ -59,8 +59,9 @@ def demo(erp: str, keep_kafka: bool) -> None:
         say("1/6 starting a local Apache Kafka (the first run fetches it from Maven Central)...")
     try:
         info = running or devkafka.start(data_dir)  # interrupted, it stops what it started
-    except devkafka.DevKafkaError as exc:
-        raise click.ClickException(str(exc)) from exc
+    except devkafka.DevKafkaError as exc:  # no Java, no Maven: exit 3, as `dev kafka start`
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(3)
     except KeyboardInterrupt:
         _interrupted(kafka_left=running is not None)
     stops = not keep_kafka and not running

@@ -146,3 +146,16 @@ async def test_progress_written_to_a_file_is_one_final_line(monkeypatch, capsys)
     out = capsys.readouterr().out
     assert "\r" not in out
     assert out.startswith("    3/3 invoices in Holded, 0 record(s) in flight,") and out.count("\n") == 1
+
+
+def test_no_java_is_exit_3_as_the_readme_says(broker_calls, monkeypatch):
+    # Something the environment lacks is exit 3 (README); the demo once exited 1 for it.
+    def start(data_dir):
+        raise demo_module.devkafka.DevKafkaError("`java` is not on PATH: install a Java 17+ runtime")
+
+    monkeypatch.setattr(demo_module.devkafka, "status", lambda data_dir: None)
+    monkeypatch.setattr(demo_module.devkafka, "start", start)
+    result = CliRunner().invoke(demo_module.demo, [])
+    assert result.exit_code == 3
+    assert "error: `java` is not on PATH: install a Java 17+ runtime" in result.output
+    assert broker_calls == []
