@@ -226,9 +226,11 @@ def ingest(ctx: click.Context, file: Path, system: str, lane: str, encoding: str
     from app.topics import ensure_topics
 
     settings = _settings(ctx)
-    if system not in settings.systems:
+    if system not in settings.systems:  # the README's `--system odoo` meets the default set
         raise click.UsageError(f"system {system!r} is not configured "
-                               f"(HOLDED_SYNC_SYSTEMS={','.join(settings.systems)})")
+                               f"(HOLDED_SYNC_SYSTEMS={','.join(settings.systems)}): add it there "
+                               "(HOLDED_SYNC_SYSTEMS=" + ",".join((*settings.systems, system)) + "), "
+                               "or ingest with --system file, the source of systems with no connector")
     try:
         encoding = line_encoding(encoding)
     except ValueError as exc:

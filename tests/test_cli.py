@@ -105,6 +105,9 @@ def test_ingest_of_an_unconfigured_system_is_refused_before_connecting(tmp_path)
     res = CliRunner().invoke(cli, ["ingest", str(f), "--system", "sap_b1"],
                              env={"HOLDED_SYNC_SYSTEMS": "holded,odoo"})
     assert res.exit_code == 2 and "not configured" in res.output
+    # It says how to fix it: the README's `--system odoo` meets the default holded,file.
+    assert ("add it there (HOLDED_SYNC_SYSTEMS=holded,odoo,sap_b1), or ingest with --system "
+            "file" in " ".join(res.output.split()))
 
 
 def test_ingest_takes_the_system_as_demo_and_sandbox_spell_it(tmp_path):
