@@ -309,6 +309,9 @@ def replay(ctx: click.Context, from_beginning: bool, since: str | None, generati
     if bulk:
         _bulk_replay(new, jobs or len(os.sched_getaffinity(0)))
     if run:
+        # Said, because a "batch job" that goes on running surprised people at a terminal.
+        click.echo(f"starting generation {new.generation}'s worker (it decides, no sinks) in the "
+                   "foreground; Ctrl-C or SIGTERM stops it (--no-run ends after the batch job)")
         ctx.obj["settings"] = new
         ctx.invoke(worker)
 

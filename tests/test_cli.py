@@ -249,6 +249,22 @@ def test_replay_from_beginning_without_run_names_the_next_generation():
     assert res.exit_code == 0 and "replaying into generation 3" in res.output
 
 
+def test_replay_from_beginning_says_a_worker_follows_and_how_it_stops(monkeypatch):
+    # The README called it a batch job; at a terminal it went on as a worker, unannounced.
+    import app.cli as cli_module
+
+    ran = []
+    monkeypatch.setattr(cli_module, "worker", click.Command(
+        "worker", callback=lambda: ran.append(click.get_current_context().obj["settings"])))
+    res = run("replay", "--from-beginning", "--streaming", env={"HOLDED_SYNC_GENERATION": "2"})
+    assert res.exit_code == 0, res.output
+    assert ("starting generation 3's worker (it decides, no sinks) in the foreground; Ctrl-C or "
+            "SIGTERM stops it (--no-run ends after the batch job)") in res.output
+    assert [(s.generation, s.run_sinks) for s in ran] == [(3, False)]
+    quiet = run("replay", "--from-beginning", "--streaming", "--no-run")
+    assert "starting generation" not in quiet.output
+
+
 def test_a_bulk_replay_without_a_broker_is_exit_3():
     res = CliRunner().invoke(cli, ["replay", "--from-beginning", "--no-run"],
                              env={"HOLDED_SYNC_BROKER": "kafka://127.0.0.1:1"})
