@@ -29,6 +29,7 @@ __all__ = ["SOURCE_HEADER", "Sequencer"]
 log = logging.getLogger(__name__)
 SOURCE_HEADER = "hs-source"  # "<topic>:<partition>:<offset>" of the original record
 MAX_BATCH = 5000
+COMMIT_ON_STOP_S = 5.0  # well inside the pods' grace period (docs/deploy.md)
 
 
 class Sequencer:
@@ -78,9 +79,28 @@ class Sequencer:
         offsets = {tp: messages[-1].offset + 1 for tp, messages in batch.items() if tp in assigned}
         try:
             if offsets:
-                await consumer.commit(offsets)
+                await _commit_even_when_stopping(consumer, offsets)
         except (CommitFailedError, IllegalStateError) as exc:
             log.info("sequencer: partitions moved mid-batch, their records will be copied "
                      "again by the new owner (%s)", exc)
         self.copied += len(pending)
         METRICS.events.labels(topic="inbox", direction="out").inc(len(pending))
+
+
+async def _commit_even_when_stopping(consumer: AIOKafkaConsumer, offsets: dict) -> None:
+    """Commit; if the worker stops meanwhile (the task is cancelled), let the commit finish,
+    for at most COMMIT_ON_STOP_S, before the cancellation goes on to stop the consumer.
+
+    aiokafka shields its commit request from cancellation, so a cancelled commit kept running
+    while ``consumer.stop()`` closed its connection: it failed, unseen ("Task exception was
+    never retrieved" with a traceback at every such stop), and the copied batch was copied
+    again by the next start."""
+    commit = asyncio.ensure_future(consumer.commit(offsets))
+    try:
+        await asyncio.shield(commit)
+    except asyncio.CancelledError:
+        try:
+            await asyncio.wait_for(commit, COMMIT_ON_STOP_S)
+        except Exception as exc:  # the copies are made again at the next start: at-least-once
+            log.info("sequencer: stopping, the last commit did not complete (%r)", exc)
+        raise

@@ -1,6 +1,8 @@
-"""The sequencer survives a rebalance that takes partitions while a batch is in flight."""
+"""The sequencer survives a rebalance that takes partitions while a batch is in flight, and a
+stop that comes while it commits."""
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
 from typing import Any
 
@@ -59,3 +61,32 @@ async def test_a_commit_refused_by_a_rebalance_is_not_a_crash() -> None:
     sequencer, producer = Sequencer(Settings()), Producer()
     await sequencer._copy(Consumer(fail=True), producer, batch())  # type: ignore[arg-type]
     assert len(producer.sent) == 3
+
+
+class SlowConsumer(Consumer):
+    """A commit that takes a while, as one to a busy broker does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = asyncio.Event()
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.started.set()
+        await asyncio.sleep(0.2)
+        self.commits.append(offsets)
+
+
+async def test_a_stop_during_the_commit_waits_for_it_before_the_consumer_closes() -> None:
+    """The worker stopping cancels the sequencer mid-commit: the commit still completes, and
+    only then does the cancellation go on (to ``consumer.stop()``)."""
+    sequencer, consumer = Sequencer(Settings()), SlowConsumer()
+    copying = asyncio.ensure_future(sequencer._copy(consumer, Producer(), batch()))  # type: ignore[arg-type]
+    await consumer.started.wait()
+    copying.cancel()
+    try:
+        await copying
+    except asyncio.CancelledError:
+        pass
+    else:
+        raise AssertionError("the cancellation was swallowed")
+    assert consumer.commits == [{OURS: 6}]
