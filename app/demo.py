@@ -21,7 +21,7 @@ import click
 from app.avro import codec
 from app.demo_edit import concurrent_edit
 from app.devkafka import broker as devkafka
-from app.devrun.process import WorkerProcess, pipeline_lag, wait_for, wait_ready
+from app.devrun.process import WaitFailed, WorkerProcess, pipeline_lag, wait_for, wait_ready
 from app.ingest import ingest_file
 from app.inspect import read_table, read_topic
 from app.live_mapping import publish_mapping
@@ -68,6 +68,11 @@ def demo(erp: str, keep_kafka: bool) -> None:
         asyncio.run(_run(info.url, tmp) if erp == "file" else _run_erp(info.url, tmp, erp))
     except KeyboardInterrupt:  # asyncio.run cancelled the flow: its worker and sandboxes stopped
         interrupted = True
+    except WaitFailed as exc:  # its worker and sandboxes are stopped; Kafka below, if ours
+        click.secho(f"\nerror: the demo {str(exc).splitlines()[0].rstrip(':;')}.\nThe worker's log is "
+                    f"{tmp / 'worker.log'}, the sandboxes' data beside it. A first run on a slow "
+                    "machine usually passes when run again.", fg="red", err=True)
+        sys.exit(1)
     else:
         interrupted = False
     finally:

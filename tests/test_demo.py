@@ -98,6 +98,24 @@ def test_ctrl_c_says_what_is_left_running_and_exits_130(broker_calls, monkeypatc
     assert "Kafka keeps running" in users.output
 
 
+def test_a_wait_that_times_out_is_an_error_line_not_a_traceback(broker_calls, monkeypatch):
+    # A slow machine once ended the demo with a raw AssertionError and the worker log's tail.
+    from app.devrun.process import WaitFailed
+
+    async def stuck(url: str, tmp: Path) -> None:
+        raise WaitFailed("timed out after 180s waiting for the sample to reach Holded; "
+                         "last=None\n<worker log tail>", "the sample to reach Holded")
+
+    monkeypatch.setattr(demo_module, "_run", stuck)
+    monkeypatch.setattr(demo_module.devkafka, "status", lambda data_dir: None)
+    result = CliRunner().invoke(demo_module.demo, [])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "error: the demo timed out after 180s waiting for the sample to reach Holded" \
+        in result.output
+    assert "worker.log" in result.output and "<worker log tail>" not in result.output
+    assert broker_calls == ["start", "stop"]  # the demo's own Kafka is stopped all the same
+
+
 def test_ctrl_c_while_kafka_starts_exits_130(broker_calls, monkeypatch):
     def start(data_dir):
         raise KeyboardInterrupt

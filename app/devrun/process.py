@@ -21,7 +21,7 @@ from pydantic_settings import BaseSettings
 
 from app.settings import Settings
 
-__all__ = ["WorkerProcess", "pipeline_lag", "settings_env", "wait_for", "wait_idle", "wait_ready"]
+__all__ = ["WaitFailed", "WorkerProcess", "pipeline_lag", "settings_env", "wait_for", "wait_idle", "wait_ready"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -82,6 +82,15 @@ class WorkerProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
+class WaitFailed(AssertionError):
+    """A bounded wait that ended without its condition (timed out, or the worker exited).
+    An AssertionError for the tests that use it; the demo tells the user instead."""
+
+    def __init__(self, message: str, what: str) -> None:
+        super().__init__(message)
+        self.what = what
+
+
 async def wait_for(condition: Callable[[], Awaitable[Any]], timeout: float = 60.0,
                    what: str = "condition", worker: WorkerProcess | None = None) -> Any:
     """Poll an async condition until it returns something truthy; fail clearly on timeout."""
@@ -92,11 +101,12 @@ async def wait_for(condition: Callable[[], Awaitable[Any]], timeout: float = 60.
         if last:
             return last
         if worker and worker.proc and worker.proc.poll() is not None:
-            raise AssertionError(f"worker exited ({worker.proc.returncode}) while waiting for "
-                                 f"{what}:\n{worker.log()[-3000:]}")
+            raise WaitFailed(f"worker exited ({worker.proc.returncode}) while waiting for "
+                             f"{what}:\n{worker.log()[-3000:]}", what)
         await asyncio.sleep(0.25)
     tail = worker.log()[-3000:] if worker else ""
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last={last!r}\n{tail}")
+    raise WaitFailed(f"timed out after {timeout:.0f}s waiting for {what}; last={last!r}\n{tail}",
+                     what)
 
 
 async def pipeline_lag(settings: Settings) -> int:
