@@ -64,6 +64,7 @@ def check_systems(r: Reader, c: dict[str, Any], systems: dict[str, SystemMap],
         "treasuries": c["treasuries"], "series": c["series"],
         "sales_channels": c["sales_channels"], "currencies": c["currencies"],
         "tax_regimes": CONTACT_TAX_REGIMES, "account_numbers": c["accounts"],
+        "warehouses": c["warehouses"],
     }
     for name, system in systems.items():
         for section, targets in known.items():
@@ -77,6 +78,9 @@ def check_systems(r: Reader, c: dict[str, Any], systems: dict[str, SystemMap],
         _check_rates(r, system.taxes, c["taxes"], f"systems.{name}.taxes")
         _check_default_product_tax(r, system, c["taxes"],
                                    written.get(f"systems.{name}.taxes", set()))
+        if system.stock_warehouse is not None:
+            _known(r, system.stock_warehouse, {*c["warehouses"], *written.get("warehouses", ())},
+                   f"systems.{name}.stock_warehouse", "warehouse")
         if name == "holded":
             _check_holded_keys(r, system.taxes, c["taxes"])
     if "holded" not in systems:
@@ -88,8 +92,8 @@ def check_systems(r: Reader, c: dict[str, Any], systems: dict[str, SystemMap],
 def _check_reach_holded(r: Reader, c: dict[str, Any], named: dict[str, set[str]]) -> None:
     """Holded is the hub: every document, contact and payment is written there.
 
-    A tax, series, treasury or payment method the document defines but Holded cannot receive
-    would park every record that uses it, so it is an error like a tax without a Holded key.
+    A tax, series, treasury, payment method or warehouse the document defines but Holded cannot
+    receive would park every record that uses it, so it is an error like a tax without a Holded key.
     Contact tax regimes are not the document's own (they are the seven symbols of
     Contact.tax_regime, most of which a customer may never use): a missing one is a warning.
     """
@@ -98,7 +102,7 @@ def _check_reach_holded(r: Reader, c: dict[str, Any], named: dict[str, set[str]]
             r.error(f"taxes.{code}", f"canonical tax {code!r} has no Holded key",
                     f"an entry under systems.holded.taxes with canonical: {code}")
     for section, what in (("series", "series"), ("treasuries", "treasury"),
-                          ("payment_methods", "payment method")):
+                          ("payment_methods", "payment method"), ("warehouses", "warehouse")):
         for code in c[section]:
             if code not in named[section]:
                 r.error(f"{section}.{code}", f"canonical {what} {code!r} has no Holded {what}",

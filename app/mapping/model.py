@@ -1,7 +1,7 @@
 """The in-memory model of a customer's mapping document.
 
 Canonical codes (accounts, taxes, payment methods, treasuries, series, sales channels,
-currencies) are the customer's own vocabulary; each system section maps that system's codes to
+currencies, warehouses) are the customer's own vocabulary; each system section maps that system's codes to
 them. Taxes live here as data so that a new VAT rate is a new mapping version, not a release.
 Instances are built only by ``app.mapping.loader`` after validation, so they are consistent.
 """
@@ -26,6 +26,7 @@ __all__ = [
     "Tax",
     "PaymentMethod",
     "Treasury",
+    "Warehouse",
     "Series",
     "SalesChannel",
     "SystemEntry",
@@ -118,6 +119,14 @@ class SalesChannel:
 
 
 @dataclass(frozen=True, slots=True)
+class Warehouse:
+    """A place stock is counted in; a product's ``stock`` levels name these codes."""
+
+    code: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class SystemEntry:
     """One system code and the canonical code(s) it stands for.
 
@@ -181,6 +190,7 @@ class SystemMap:
     treasuries: CodeMap = CodeMap()
     series: CodeMap = CodeMap()
     sales_channels: CodeMap = CodeMap()
+    warehouses: CodeMap = CodeMap()
     currencies: CodeMap | None = None  # None: the system uses ISO codes as they are
     tax_regimes: CodeMap = CodeMap()
     # Holded only: Holded account number (an integer, e.g. 70500000) -> canonical account, for
@@ -189,6 +199,9 @@ class SystemMap:
     # Shopify only: the key of ``taxes`` (a sales VAT) a product without its own VAT (the
     # holded_sync.tax metafield) is taken to carry; None: such a product has no VAT.
     default_product_tax: SystemCode | None = None
+    # Business Central only: the canonical warehouse an item's single stock total is counted in;
+    # None: Business Central items report no stock.
+    stock_warehouse: str | None = None
 
     def section(self, name: str) -> CodeMap | None:
         return getattr(self, name) if name in _SECTIONS else None
@@ -196,7 +209,7 @@ class SystemMap:
 
 _SECTIONS = frozenset(
     ("taxes", "accounts", "payment_methods", "treasuries", "series", "sales_channels",
-     "currencies", "tax_regimes", "account_numbers")
+     "warehouses", "currencies", "tax_regimes", "account_numbers")
 )
 
 
@@ -218,6 +231,8 @@ class Mapping:
     base_currency: str = "EUR"
     # What validation accepted but will park records (printed by `mappings validate`).
     warnings: tuple[Issue, ...] = field(default=(), compare=False)
+    # Optional: only a deployment that syncs stock levels defines warehouses.
+    warehouses: dict[str, Warehouse] = field(default_factory=dict)
 
     def system(self, name: str) -> SystemMap | None:
         return self.systems.get(name)

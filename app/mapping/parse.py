@@ -26,6 +26,7 @@ from app.mapping.model import (
     TaxRegime,
     TaxScope,
     Treasury,
+    Warehouse,
 )
 from app.mapping.reader import Reader, join
 
@@ -36,18 +37,21 @@ __all__ = [
 
 TOP_LEVEL_KEYS = {
     "version", "name", "base_currency", "accounts", "taxes", "withholdings", "payment_methods",
-    "treasuries", "series", "sales_channels", "currencies", "systems",
+    "treasuries", "series", "sales_channels", "currencies", "systems", "warehouses",
 }
 SYSTEM_SECTIONS = (
     "taxes", "accounts", "payment_methods", "treasuries", "series", "sales_channels",
-    "currencies", "tax_regimes",
+    "currencies", "tax_regimes", "warehouses",
 )
 # Settings only one system's section has (beside rounding and the code maps). Holded's
 # ``account_numbers`` is a code map of its own: a Holded contact names its default sales and
 # expenses accounts by account number (``defaults.salesAccountRecord``, an integer), where a
 # document line names one by id (``accountingAccountId``, the ``accounts`` map).
+# Business Central's ``stock_warehouse``: its items carry one stock total, not one per
+# location, so the total is counted in this canonical warehouse (docs/business_central.md).
 SYSTEM_SETTINGS: dict[str, frozenset[str]] = {"shopify": frozenset({"default_product_tax"}),
-                                              "holded": frozenset({"account_numbers"})}
+                                              "holded": frozenset({"account_numbers"}),
+                                              "business_central": frozenset({"stock_warehouse"})}
 DOC_TYPES = ("invoice", "credit_note", "sales_receipt")
 ACCOUNT_CODE = re.compile(r"^\d{3,12}$")
 CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
@@ -147,6 +151,19 @@ def parse_treasuries(r: Reader, raw: Any) -> dict[str, Treasury]:
     return out
 
 
+def parse_warehouses(r: Reader, raw: Any) -> dict[str, Warehouse]:
+    out: dict[str, Warehouse] = {}
+    for key, value in (r.mapping(raw, "warehouses", required=False) or {}).items():
+        path = join("warehouses", key)
+        code, body = r.string(key, path), _named(r, value, path, {"name"})
+        if body is None or code is None:
+            continue
+        name = r.string(body.get("name"), join(path, "name"))
+        if name is not None:
+            out[code] = Warehouse(code, name)
+    return out
+
+
 def parse_series(r: Reader, raw: Any) -> dict[str, Series]:
     out: dict[str, Series] = {}
     for key, value in (r.mapping(raw, "series", required=False) or {}).items():
@@ -212,6 +229,7 @@ def parse_canonical(r: Reader, data: dict[Any, Any]) -> dict[str, Any]:
         "series": parse_series(r, data.get("series")),
         "sales_channels": parse_sales_channels(r, data.get("sales_channels")),
         "currencies": parse_currencies(r, data.get("currencies")),
+        "warehouses": parse_warehouses(r, data.get("warehouses")),
     }
 
 
@@ -227,7 +245,8 @@ def written_codes(data: dict[Any, Any]) -> dict[str, set[str]]:
             return set()
         return {str(k) for k in raw if isinstance(k, (str, int)) and not isinstance(k, bool)}
 
-    sections = ("accounts", "payment_methods", "treasuries", "series", "sales_channels")
+    sections = ("accounts", "payment_methods", "treasuries", "series", "sales_channels",
+                "warehouses")
     written = {section: keys(section) for section in sections}
     written["taxes"] = keys("taxes") | keys("withholdings")
     # and the tax keys of each system section (``systems.shopify.taxes``), for its settings
@@ -290,6 +309,9 @@ def parse_systems(r: Reader, raw: Any) -> dict[str, SystemMap]:
             maps["account_numbers"] = _code_map(r, system, "account_numbers",
                                                 section["account_numbers"],
                                                 join(path, "account_numbers"))
+        if "stock_warehouse" in settings and section.get("stock_warehouse") is not None:
+            maps["stock_warehouse"] = r.code(section["stock_warehouse"],
+                                             join(path, "stock_warehouse"))
         if "default_product_tax" in settings and section.get("default_product_tax") is not None:
             maps["default_product_tax"] = r.code(section["default_product_tax"],
                                                  join(path, "default_product_tax"))
@@ -331,7 +353,8 @@ def _entry(r: Reader, system: str, section: str, key: Any, value: Any, path: str
 
 
 def _system_code(r: Reader, system: str, section: str, key: Any, path: str) -> str | int | None:
-    if (section == "taxes" and system in INT_TAX_KEYS) or section == "account_numbers":
+    if ((section == "taxes" and system in INT_TAX_KEYS) or section == "account_numbers"
+            or (section == "warehouses" and system == "odoo")):  # stock.warehouse ids
         return r.integer(key, path, minimum=1)
     if system == "holded" or section in ("currencies", "tax_regimes"):
         return r.string(key, path)

@@ -23,11 +23,11 @@ SYSTEM_NAMES = {
 _WHAT = {
     "accounts": "account", "payment_methods": "payment method", "treasuries": "treasury",
     "series": "series", "sales_channels": "sales channel", "currencies": "currency",
-    "tax_regimes": "tax regime",
+    "tax_regimes": "tax regime", "warehouses": "warehouse",
 }
 _CANONICAL = {
     "accounts": "accounts", "payment_methods": "payment_methods", "treasuries": "treasuries",
-    "series": "series", "sales_channels": "sales_channels",
+    "series": "series", "sales_channels": "sales_channels", "warehouses": "warehouses",
 }
 
 
@@ -75,7 +75,8 @@ class Resolver:
         return AppliedTax(tax.code, tax.rate, tax.is_withholding), system_code
 
     def code(self, section: str, canonical: str, where: str) -> str | int | None:
-        """System code for an account, payment method, treasury, series, channel or regime."""
+        """System code for an account, payment method, treasury, series, channel, regime or
+        warehouse."""
         v = self.mapping.version
         what = _WHAT[section]
         if section in _CANONICAL and canonical not in getattr(self.mapping, _CANONICAL[section]):
