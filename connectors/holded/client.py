@@ -2,7 +2,7 @@
 
 Resources are small objects with regular methods: ``list`` (an async iterator driven
 by a paginator), ``get``, ``create``, ``update``, ``update_verified``, ``delete``, plus
-verbs of their own (``documents("invoice").pay``, ``products.set_stock``...). Every call
+verbs of their own (``documents("invoice").pay``, ``products.adjust_stock``...). Every call
 goes through one :class:`ApiTransport` (limiter -> send -> classify -> retry); Holded's
 quirks come back as errors from :mod:`connectors.holded.errors`, never as success.
 
@@ -187,11 +187,15 @@ class HoldedClient:
         return "/".join([self._base, route, *(_segment(p) for p in parts)])
 
     async def call(self, method: str, url: str, *, params: Mapping[str, Any] | None = None,
-                   body: Any = None, lane: Lane = "realtime") -> Any:
+                   body: Any = None, lane: Lane = "realtime", repeatable: bool | None = None
+                   ) -> Any:
         """One logical request. A POST is retried only after a 429 (refused unprocessed);
         a 5xx, timeout or dropped connection on a POST raises at once, because the write
-        may have committed: the caller must look for it before trying again."""
-        transport = self._post_transport if method.upper() == "POST" else self.transport
+        may have committed: the caller must look for it before trying again. The same holds
+        for any request sent with ``repeatable=False`` (a PUT that adds, not sets)."""
+        if repeatable is None:
+            repeatable = method.upper() != "POST"
+        transport = self.transport if repeatable else self._post_transport
         return await transport.json(method, url, params=params, json_body=body,
                                     headers=self._headers, lane=lane)
 
@@ -299,12 +303,21 @@ class Contacts(Resource):
 
 
 class Products(Resource):
-    async def set_stock(self, product_id: str, warehouse_id: str, quantity: float, *,
-                        lane: Lane = "realtime") -> dict[str, Any]:
-        """``PUT /products/{id}/stock``; the body shape is UNVERIFIED against the real API."""
-        body = {"stock": {"warehouseId": warehouse_id, "quantity": quantity}}
+    async def adjust_stock(self, product_id: str, warehouse_id: str, item_id: str, delta: int, *,
+                           lane: Lane = "realtime") -> dict[str, Any]:
+        """``PUT /products/{id}/stock`` ``{"stock": {warehouseId: {itemId: delta}}}``.
+
+        Adds ``delta`` units to the item's level in the warehouse (``item_id``: the product,
+        or one of its variants). Shape and meaning come from integrators' code, not from
+        Holded's reference (docs/holded.md section 9): UNVERIFIED. An adjustment is not
+        idempotent, so the transport never repeats it: an unknown outcome raises, and the
+        caller reads the level again before deciding anything.
+        """
+        if isinstance(delta, bool) or not isinstance(delta, int):
+            raise TypeError(f"a stock adjustment is a whole number of units, not {delta!r}")
+        body = {"stock": {warehouse_id: {item_id: delta}}}
         return await self._client.call("PUT", self._url(product_id, "stock"), body=body,
-                                       lane=lane)
+                                       lane=lane, repeatable=False)
 
     async def skus(self, *, lane: Lane = "bulk") -> set[str]:
         """Every sku in the catalogue, variants included (a full product scan)."""
@@ -317,8 +330,37 @@ class Products(Resource):
 
 
 class Warehouses(Resource):
-    async def stock(self, warehouse_id: str, *, lane: Lane = "realtime") -> list[dict[str, Any]]:
-        return await self._client.call("GET", self._url(warehouse_id, "stock"), lane=lane)
+    async def levels(self, warehouse_id: str, *, lane: Lane = "realtime") -> dict[str, Decimal]:
+        """``GET /warehouses/{id}/stock``: item id (product or variant) -> units held there.
+
+        The read shape ``{"warehouse": {"products": [{"product_id", "stock", "variants":
+        {variantId: units}}]}}`` comes from one integrator's code (UNVERIFIED): any other
+        shape raises :class:`UnexpectedContent` rather than being read as "no stock", since a
+        level misread as 0 would be written over.
+        """
+        url = self._url(warehouse_id, "stock")
+        body = await self._client.call("GET", url, lane=lane)
+        warehouse = body.get("warehouse") if isinstance(body, dict) else None
+        products = warehouse.get("products") if isinstance(warehouse, dict) else None
+        if not isinstance(products, list):
+            raise UnexpectedContent(f"no warehouse.products list in the stock of {url}: {body!r:.200}")
+        levels: dict[str, Decimal] = {}
+        for row in products:
+            if not isinstance(row, dict) or not row.get("product_id"):
+                raise UnexpectedContent(f"a stock row without product_id from {url}: {row!r:.200}")
+            levels[str(row["product_id"])] = _units(row.get("stock"), url)
+            for variant_id, units in (row.get("variants") or {}).items():
+                levels[str(variant_id)] = _units(units, url)
+        return levels
+
+
+def _units(value: Any, url: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
+        raise UnexpectedContent(f"a stock level that is not a number from {url}: {value!r:.50}")
+    try:
+        return Decimal(repr(value) if isinstance(value, float) else str(value))
+    except ArithmeticError as exc:
+        raise UnexpectedContent(f"a stock level that is not a number from {url}: {value!r:.50}") from exc
 
 
 class BankAccounts(Resource):

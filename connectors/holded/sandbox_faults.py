@@ -84,6 +84,7 @@ class Faults:
     lose_next_writes: int = 0
     lose_mode: str = "drop"          # "drop": close the connection; "error": answer lose_status
     lose_status: int = 502
+    lose_path: str = ""              # only writes whose path ends with this are lost ("": any)
     storm_next: int = 0              # next N authenticated requests get 429
     storm_retry_after: int | None = 1  # None: the storm's 429s carry no Retry-After
     html_next: int = 0               # next N authenticated requests get the HTML app page (200)
@@ -109,6 +110,7 @@ class Faults:
         for name in ("error_next", "timeout_next", "lose_next_writes", "storm_next", "html_next"):
             setattr(self, name, 0)
         self.latency_ms = 0
+        self.lose_path = ""
         self.error_rate = self.timeout_rate = self.lose_rate = 0.0
         self.account_blocked = False
         self.writes.open()

@@ -124,7 +124,8 @@ async def _faulty(request: web.Request, handler: Handler, state: SandboxState,
         record.outcome = "held"
         await faults.lists.wait(state.stopping)
     response = await _run(request, handler, v2)
-    if request.method in _WRITES and response.status < 400 and faults.take_lose():
+    if (request.method in _WRITES and response.status < 400
+            and request.path.endswith(faults.lose_path) and faults.take_lose()):
         if faults.lose_mode == "drop" and request.transport is not None:
             record.outcome = "dropped"
             request.transport.abort()  # the write is committed; the client never hears of it

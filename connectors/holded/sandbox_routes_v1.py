@@ -216,32 +216,51 @@ def _viewer(defaults: dict[str, Any]):  # type: ignore[no-untyped-def]
 
 
 async def update_stock(request: web.Request) -> web.Response:
-    """``PUT /products/{id}/stock`` ``{"stock": {"warehouseId": ..., "quantity": n}}``: adds n units."""
+    """``PUT /products/{id}/stock`` ``{"stock": {<warehouseId>: {<itemId>: n}}}``: adds n units.
+
+    Shape and meaning (n is added to the level: an adjustment, not the new level) are what
+    integrators' code sends and expects (docs/holded.md section 9); Holded's reference is not
+    at hand, so both are UNVERIFIED. Kept strict, nothing written on refusal: another body
+    shape, an unknown warehouse, an item that is neither the product nor one of its variants,
+    or a quantity that is not a whole JSON number (whether Holded keeps fractional units is
+    undocumented) is HTTP 400.
+    """
     state = request.app[STATE]
     body = await read_json(request)
     stock = body.get("stock")
-    if not isinstance(stock, dict) or not isinstance(stock.get("quantity"), (int, float)):
+    if not isinstance(stock, dict) or not stock:
         raise BadRequest("Wrong stock")
     async with state.store.lock:
         product = await load(state, "products", request.match_info["id"])
-        warehouse_id = stock.get("warehouseId")
-        if warehouse_id is None:
-            warehouse = default_of(await state.store.list("warehouses"))
-            warehouse_id = warehouse["id"] if warehouse else ""
-        elif await state.store.get("warehouses", str(warehouse_id)) is None:
-            raise BadRequest("not found")
+        adds: list[tuple[str, int]] = []
+        for warehouse_id, by_item in stock.items():
+            if await state.store.get("warehouses", str(warehouse_id)) is None:
+                raise BadRequest("not found")
+            if not isinstance(by_item, dict) or not by_item:
+                raise BadRequest("Wrong stock")
+            for item_id, units in by_item.items():
+                # the sandbox's products have no variants: the product is the only item
+                if item_id != product["id"] or isinstance(units, bool) or not isinstance(units, int):
+                    raise BadRequest("Wrong stock")
+                adds.append((str(warehouse_id), units))
         by_wh = product.setdefault("stockByWarehouse", {})
-        by_wh[warehouse_id] = by_wh.get(warehouse_id, 0) + stock["quantity"]
+        for warehouse_id, units in adds:
+            by_wh[warehouse_id] = by_wh.get(warehouse_id, 0) + units
         await state.store.put("products", product)
     return ok({"status": 1, "info": "Updated", "id": product["id"]})
 
 
 async def warehouse_stock(request: web.Request) -> web.Response:
+    """``GET /warehouses/{id}/stock`` in the shape one integrator's code reads (UNVERIFIED):
+    ``{"warehouse": {"id", "name", "products": [{"product_id", "name", "sku", "stock",
+    "variants": {}}]}}``, every product that has a level there."""
     state = request.app[STATE]
     warehouse = await load(state, "warehouses", request.match_info["id"])
     products = await state.store.list("products", lambda p: warehouse["id"] in p.get("stockByWarehouse", {}))
-    return ok([{"productId": p["id"], "name": p.get("name", ""), "sku": p.get("sku", ""),
-                "stock": p["stockByWarehouse"][warehouse["id"]]} for p in products])
+    rows = [{"product_id": p["id"], "name": p.get("name", ""), "sku": p.get("sku", ""),
+             "stock": p["stockByWarehouse"][warehouse["id"]], "variants": {}} for p in products]
+    return ok({"warehouse": {"id": warehouse["id"], "name": warehouse.get("name", ""),
+                             "products": rows}})
 
 
 def add_catalogue_routes(app: web.Application) -> None:

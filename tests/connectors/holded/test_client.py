@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -334,3 +335,33 @@ async def test_429_with_a_v1_envelope_keeps_retry_after() -> None:
     client = make(api)
     assert await client.contacts.get(ID) == {"id": ID}
     assert len(api.requests) == 2
+
+
+# -- stock ------------------------------------------------------------------------------
+async def test_a_stock_adjustment_is_never_repeated_by_the_transport() -> None:
+    """A 502 after the PUT may mean the units were added: repeating it could add them twice."""
+    api = FakeApi()
+    route = api.on("PUT", f"{INV}/products/{ID}/stock", json_response(502, {"status": 0}))
+    with pytest.raises(RetryableError):
+        await make(api).products.adjust_stock(ID, "w1", ID, 3)
+    assert route.calls == 1
+    assert api.sent_json() == {"stock": {"w1": {ID: 3}}}
+
+
+@pytest.mark.parametrize("body", [
+    [{"productId": ID, "stock": 5}],                       # a bare list: another shape
+    {"warehouse": {"products": [{"id": ID, "stock": 5}]}},  # rows without product_id
+    {"warehouse": {"products": [{"product_id": ID, "stock": "many"}]}},
+])
+async def test_warehouse_levels_in_an_unknown_shape_are_an_error_not_zero(body: object) -> None:
+    api = FakeApi()
+    api.on("GET", f"{INV}/warehouses/w1/stock", json_response(200, body))
+    with pytest.raises(UnexpectedContent):
+        await make(api).warehouses.levels("w1")
+
+
+async def test_warehouse_levels_read_products_and_variants_exactly() -> None:
+    api = FakeApi()
+    api.on("GET", f"{INV}/warehouses/w1/stock", json_response(200, {"warehouse": {"products": [
+        {"product_id": ID, "stock": 2.5, "variants": {"v1": 4}}]}}))
+    assert await make(api).warehouses.levels("w1") == {ID: Decimal("2.5"), "v1": Decimal(4)}

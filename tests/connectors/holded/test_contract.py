@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import httpx
 import pytest
 
@@ -9,7 +11,9 @@ from connectors.base.errors import FatalError
 from connectors.base.limiter import RateLimit, TokenBucket
 from connectors.base.retry import RetryPolicy
 from connectors.holded.client import HoldedClient
-from connectors.holded.errors import NotFound, UnexpectedContent, UnknownSku, WriteNotApplied
+from connectors.holded.errors import (
+    HoldedRejected, NotFound, UnexpectedContent, UnknownSku, WriteNotApplied,
+)
 from connectors.holded.sandbox import SandboxServer
 
 KEY = "sandbox-key"
@@ -51,10 +55,40 @@ async def test_v1_products_stock_and_skus(sandbox: SandboxServer, http: httpx.As
     warehouses = [w async for w in holded.warehouses.list()]
     assert warehouses
     product = await holded.products.create({"kind": "simple", "name": "Widget", "sku": "W-1", "price": 10})
-    await holded.products.set_stock(product["id"], warehouses[0]["id"], 5)
+    await holded.products.adjust_stock(product["id"], warehouses[0]["id"], product["id"], 5)
     assert "W-1" in await holded.products.skus()
-    stock = await holded.warehouses.stock(warehouses[0]["id"])
-    assert isinstance(stock, list)
+    assert await holded.warehouses.levels(warehouses[0]["id"]) == {product["id"]: Decimal(5)}
+
+
+async def test_v1_stock_adjustments_add_to_the_level_per_warehouse(
+        sandbox: SandboxServer, http: httpx.AsyncClient) -> None:
+    holded = client(sandbox, http)
+    [first, *_] = [w async for w in holded.warehouses.list()]
+    second = await holded.warehouses.create({"name": "Tienda"})
+    product = (await holded.products.create({"kind": "simple", "name": "W", "sku": "W-2", "price": 1}))["id"]
+    await holded.products.adjust_stock(product, first["id"], product, 7)
+    await holded.products.adjust_stock(product, first["id"], product, -2)  # a delta, not a level
+    await holded.products.adjust_stock(product, second["id"], product, 3)
+    assert (await holded.warehouses.levels(first["id"]))[product] == Decimal(5)
+    assert (await holded.warehouses.levels(second["id"]))[product] == Decimal(3)
+    assert (await holded.products.get(product))["stock"] == 8  # the read's total of all warehouses
+
+
+async def test_v1_stock_refuses_other_shapes_units_and_warehouses(
+        sandbox: SandboxServer, http: httpx.AsyncClient) -> None:
+    holded = client(sandbox, http)
+    [warehouse, *_] = [w async for w in holded.warehouses.list()]
+    product = (await holded.products.create({"kind": "simple", "name": "W", "sku": "W-3", "price": 1}))["id"]
+    url = holded.products._url(product, "stock")
+    for body in ({"stock": {"warehouseId": warehouse["id"], "quantity": 5}},  # the digest's shape
+                 {"stock": {warehouse["id"]: {product: 1.5}}},                # not whole units
+                 {"stock": {warehouse["id"]: {"5f0c1a2b3c4d5e6f70819203": 1}}},  # another item
+                 {"stock": {"5f0c1a2b3c4d5e6f70819203": {product: 1}}}):      # unknown warehouse
+        with pytest.raises((HoldedRejected, NotFound)):
+            await holded.call("PUT", url, body=body)
+    assert await holded.warehouses.levels(warehouse["id"]) == {}
+    with pytest.raises(TypeError):
+        await holded.products.adjust_stock(product, warehouse["id"], product, Decimal("1.5"))  # type: ignore[arg-type]
 
 
 async def test_v1_reference_data(sandbox: SandboxServer, http: httpx.AsyncClient) -> None:
