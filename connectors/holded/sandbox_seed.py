@@ -61,7 +61,7 @@ async def seed_store(store: SandboxStore) -> None:
          "iban": "", "swift": "", "bank": "", "bankname": "", "default": False},
     ])
     await store.insert("warehouses", {
-        "name": "Almacén principal", "email": "", "phone": "", "mobile": "",
+        "id": "64a1f0c2e4b0a10000000e01", "name": "Almacén principal", "email": "", "phone": "", "mobile": "",
         "address": {"address": "", "city": "", "postalCode": "", "province": "", "country": "ES"},
         "default": True,
     })

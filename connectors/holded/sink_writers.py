@@ -29,6 +29,7 @@ from connectors.holded.mapping import (
 )
 from connectors.holded.service_mapping import is_service
 from connectors.holded.sink_services import write_service
+from connectors.holded.sink_stock import StockWriter, stock_levels, write_stock
 from connectors.holded.sink_verify import (
     Mismatch, cents, check_contact, check_document, check_product,
 )
@@ -198,6 +199,7 @@ class Writers:
         """A Holded product of kind ``simple``: every product, and the services an older
         version wrote as products (see :mod:`connectors.holded.sink_services`)."""
         request = map_product(ctx.payload, mapping=ctx.mapping)
+        levels = stock_levels(ctx.payload, mapping=ctx.mapping)  # parks before any call
         products, lane, sku = self.client.products, ctx.lane, str(request.body["sku"])
         target = ctx.known_target or await self.lookup.product_id(sku, lane)
         if target is not None:
@@ -217,7 +219,10 @@ class Writers:
                 lambda: products.create(request.body, lane=lane),
                 lambda: self.lookup.product_id(sku, lane))
         self.lookup.remember_product(sku, target)
-        return Written(target, check_product(request, await products.get(target, lane=lane)))
+        stock = StockWriter(self.client, self._clock, self._policy, self._rand)
+        mismatches = await write_stock(stock, target, levels, lane)
+        return Written(target, check_product(request, await products.get(target, lane=lane))
+                       + mismatches)
 
     # -- invoices, credit notes, receipts -----------------------------------------------------
     async def invoice(self, ctx: WriteContext) -> Written:
