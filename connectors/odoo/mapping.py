@@ -10,7 +10,7 @@ days. A record that cannot be mapped raises ``Unmappable`` with every reason at 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping as MappingABC
+from collections.abc import Mapping as MappingABC, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -33,8 +33,9 @@ CENT, Q4, Q6 = Decimal("0.01"), Decimal("0.0001"), Decimal("0.000001")
 HELD_FIELDS: dict[str, frozenset[str]] = {
     "contact": frozenset({"kind", "name", "tax_id", "is_person", "email", "phone", "mobile",
                           "iban", "address", "payment_due_days"}),
+    # stock: the levels in the warehouses systems.odoo.warehouses maps (connectors/odoo/stock.py)
     "product": frozenset({"kind", "sku", "name", "description", "price", "cost", "sales_taxes",
-                          "purchase_taxes", "sales_account", "barcode", "active"}),
+                          "purchase_taxes", "sales_account", "barcode", "active", "stock"}),
     "invoice": frozenset({"doc_type", "number", "series", "issue_date", "due_date",
                           "customer_key", "currency", "lines", "totals", "status",
                           "payment_status", "amount_paid", "notes", "corrects"}),
@@ -214,11 +215,12 @@ def as_reported(entity: str, record: MappingABC[str, Any]) -> dict[str, Any] | N
     return out
 
 
-def product_from_odoo(variant: MappingABC[str, Any], catalog: Catalog, mapping: Mapping
-                      ) -> dict[str, Any]:
+def product_from_odoo(variant: MappingABC[str, Any], catalog: Catalog, mapping: Mapping,
+                      stock: Sequence[MappingABC[str, Any]] = ()) -> dict[str, Any]:
     """A canonical Product of a ``product.product`` (a variant, read with its template's
     fields): its own SKU and barcode, its price ``lst_price`` (the template's ``list_price``
-    plus the variant's ``price_extra``), the template's taxes and income account."""
+    plus the variant's ``price_extra``), the template's taxes and income account, and its
+    ``stock`` levels as read from its quants (none for a service: Odoo keeps no stock of one)."""
     r = _Reasons(mapping)
     if not _s(variant.get("default_code")):
         r.fail("default_code", "the product has no internal reference (SKU)")
@@ -238,7 +240,8 @@ def product_from_odoo(variant: MappingABC[str, Any], catalog: Catalog, mapping: 
         "sales_taxes": sales + ([sales_wh] if sales_wh else []),
         "purchase_taxes": purchases + ([purchases_wh] if purchases_wh else []),
         "sales_account": account, "purchases_account": None,
-        "barcode": _s(variant.get("barcode")), "stock": [],
+        "barcode": _s(variant.get("barcode")),
+        "stock": [] if variant.get("type") == "service" else [dict(level) for level in stock],
         "active": bool(variant.get("active", True)),
     }
 

@@ -127,6 +127,20 @@ MODELS: dict[str, Model] = {m.name: m for m in (
                "many2many", relation="product.template.attribute.value"),
            price_extra=_f("float", readonly=True, string="Variant Price Extra"),
            lst_price=_f("float", readonly=True, string="Sales Price")),
+    # Inventory (the stock app), as far as the connector reads it: warehouses, their
+    # locations (``warehouse_id`` is computed and stored by Odoo: read-only here) and quants.
+    # A quant's quantity changes through stock moves and inventory adjustments, never by a
+    # write: read-only here too (a test moves stock with the ORM's internal write).
+    _model("stock.warehouse", "Warehouse", name=_f("char", required=True),
+           code=_f("char", required=True)),
+    _model("stock.location", "Inventory Locations", name=_f("char", required=True),
+           usage=_f("selection", selection=("supplier", "view", "internal", "customer",
+                                            "inventory", "production", "transit")),
+           warehouse_id=_f("many2one", relation="stock.warehouse", readonly=True)),
+    _model("stock.quant", "Quants", "product_id",
+           product_id=_f("many2one", relation="product.product", required=True),
+           location_id=_f("many2one", relation="stock.location", required=True),
+           quantity=_f("float", readonly=True)),
     _model("account.move", "Journal Entry",
            name=_f("char", readonly=True), ref=_f("char"), narration=_f("text"),
            move_type=_f("selection", selection=MOVE_TYPES, required=True),

@@ -30,6 +30,11 @@ TERMS = {1: ("Pago inmediato", 0), 2: ("15 días", 15), 3: ("30 días", 30), 4: 
          5: ("60 días", 60)}
 
 
+# Odoo's own locations: a warehouse's view and stock locations, and the partners' (no warehouse).
+STOCK_LOCATIONS = {7: ("WH", "view", 1), 8: ("WH/Stock", "internal", 1),
+                   5: ("Partners/Customers", "customer", False)}
+
+
 async def seed(orm: Orm) -> None:
     raw = orm.insert_raw
     for rid, (name, symbol) in {1: ("EUR", "€"), 2: ("USD", "$"), 3: ("GBP", "£")}.items():
@@ -48,6 +53,10 @@ async def seed(orm: Orm) -> None:
         await raw("account.payment.term.line", {"id": rid, "payment_id": rid, "value": "percent",
                                                 "value_amount": 100.0, "nb_days": days})
     await raw("product.pricelist", {"id": 1, "name": "Tarifa pública", "currency_id": 1})
+    await raw("stock.warehouse", {"id": 1, "name": "Almacén central", "code": "WH"})
+    for rid, (name, usage, warehouse) in STOCK_LOCATIONS.items():
+        await raw("stock.location", {"id": rid, "name": name, "usage": usage,
+                                     "warehouse_id": warehouse})
     await orm.call("res.partner", "create", [[
         {"name": "Distribuciones Levante S.L.", "is_company": True, "vat": "ESB12345674",
          "email": "admin@levante.example", "phone": "+34 961 000 000", "street": "Calle Colón 1",

@@ -35,6 +35,7 @@ from app.mapping.errors import Unmappable
 from connectors.base.errors import SkipRecord
 from connectors.base.polling import Observed, PollState, Window, advance, begin, commit
 from connectors.odoo.client import OdooClient
+from connectors.odoo.stock import QUANT_FIELDS, mapped_warehouses, read_levels
 from connectors.odoo.mapping import (
     Catalog, contact_from_odoo, entity_key, invoice_from_odoo, m2o_id, payment_from_odoo,
     product_from_odoo, product_key,
@@ -101,6 +102,10 @@ ENTITIES: dict[str, EntitySpec] = {"variant" if s.model == "product.product" els
         "journal_id", "state", "reconciled_invoice_ids", "write_date")),
 )}
 ENTITIES["bank"] = BANK
+# Stock moves leave a product's write_date alone: a changed quant reports its variant (its
+# levels in the mapped warehouses, connectors/odoo/stock.py). Walked only when the mapping
+# reads Odoo warehouses. Every quant, a customer location's too: a delivery changes both.
+ENTITIES["quant"] = EntitySpec("product", "stock.quant", (), QUANT_FIELDS)
 MODEL_ENTITY = {s.model: walk for walk, s in ENTITIES.items()}
 LINE_FIELDS = ["name", "product_id", "quantity", "price_unit", "discount", "tax_ids",
                "account_id", "display_type"]
@@ -180,8 +185,8 @@ class OdooSource:
 
     def __init__(self, client: OdooClient, mapping: Mapping, *, page_size: int = 100,
                  overlap: dt.timedelta = dt.timedelta(seconds=5),
-                 entities: Iterable[str] = ("contact", "bank", "product", "variant", "invoice",
-                                            "payment")
+                 entities: Iterable[str] = ("contact", "bank", "product", "variant", "quant",
+                                            "invoice", "payment")
                  ) -> None:
         self.client, self.mapping, self.page_size = client, mapping, page_size
         self.overlap = overlap
@@ -199,6 +204,8 @@ class OdooSource:
         holders = dict(state.bank_holders)
         events: list[dict[str, Any]] = []
         for entity in self.entities:
+            if entity == "quant" and not mapped_warehouses(self.mapping):
+                continue  # no stock synced: an Odoo without the stock app has no quants
             old = state.get(entity)
             if entity not in state.entities:
                 old = PollState(overlap_seconds=self.overlap.total_seconds())
@@ -350,8 +357,10 @@ class OdooSource:
             self._contacts_read |= {r["id"] for r in rows}
         extra = await self._related(entity, rows, catalog)
         if entity == "product":
-            return [self._template(row, extra["variants"].get(row["id"], []), catalog, lane)
-                    for row in rows]
+            return [self._template(row, extra["variants"].get(row["id"], []), catalog, lane,
+                                   extra["stock"]) for row in rows]
+        if entity == "quant":
+            return await self._quants(rows, catalog, lane)
         out = []
         for row in rows:
             modified = parse_odoo_ts(row.get("write_date"))
@@ -375,7 +384,7 @@ class OdooSource:
         return out
 
     def _template(self, row: dict[str, Any], variants: list[dict[str, Any]], catalog: Catalog,
-                  lane: str) -> Observed:
+                  lane: str, stock: dict[int, list[dict[str, Any]]]) -> Observed:
         """A changed template: the events of its active variants (one Observed, its hash
         over all of them, so the overlap does not report them twice)."""
         modified = parse_odoo_ts(row.get("write_date"))
@@ -384,7 +393,7 @@ class OdooSource:
             changed = max(filter(None, (modified, parse_odoo_ts(variant.get("write_date")))),
                           default=None)
             try:
-                payload = self._map("variant", variant, {}, catalog)
+                payload = self._map("variant", variant, {"stock": stock}, catalog)
             except (Unmappable, SkipRecord) as error:
                 self.skipped.append(("product", variant["id"], str(error)))
                 logger.warning("odoo product variant %s not mapped: %s", variant["id"], error)
@@ -396,6 +405,23 @@ class OdooSource:
                                       key=product_key(variant)))
         return Observed(row["id"], modified, content_hash({"variants": seen}), events or None)
 
+    async def _quants(self, rows: list[dict[str, Any]], catalog: Catalog, lane: str
+                      ) -> list[Observed]:
+        """Changed quants: each reports its variant (archived ones: no event), read afresh
+        with its levels in every mapped warehouse."""
+        ids = sorted({m2o_id(r.get("product_id")) for r in rows} - {None})  # type: ignore[type-var]
+        variants = await self.client.search_read(
+            "product.product", [("id", "in", ids)], list(VARIANT_FIELDS)) if ids else []
+        observed = {v["id"]: o for v, o in zip(
+            variants, await self._observe("variant", variants, catalog, lane), strict=True)}
+        out = []
+        for row in rows:
+            seen = observed.get(m2o_id(row.get("product_id")) or 0)
+            modified = parse_odoo_ts(row.get("write_date"))
+            out.append(Observed(row["id"], modified, seen.content_hash if seen else "not-an-event",
+                                seen.record if seen else None))
+        return out
+
     async def _related(self, entity: str, rows: list[dict[str, Any]], catalog: Catalog
                        ) -> dict[str, Any]:
         if entity == "product":
@@ -406,7 +432,10 @@ class OdooSource:
             by_template: dict[int, list[dict[str, Any]]] = {}
             for v in variants:
                 by_template.setdefault(m2o_id(v["product_tmpl_id"]) or 0, []).append(v)
-            return {"variants": by_template}
+            stock = await read_levels(self.client, self.mapping, [v["id"] for v in variants])
+            return {"variants": by_template, "stock": stock}
+        if entity == "variant":
+            return {"stock": await read_levels(self.client, self.mapping, [r["id"] for r in rows])}
         if entity == "contact":
             bank_ids = [b for r in rows for b in r.get("bank_ids") or []]
             banks = await self.client.read("res.partner.bank", bank_ids, ["acc_number", "partner_id"])
@@ -471,7 +500,8 @@ class OdooSource:
             banks = [b for b in extra["banks"] if m2o_id(b.get("partner_id")) == row["id"]]
             return contact_from_odoo(row, banks, catalog)
         if entity == "variant":
-            return product_from_odoo(row, catalog, self.mapping)
+            return product_from_odoo(row, catalog, self.mapping,
+                                     extra.get("stock", {}).get(row["id"], ()))
         if entity == "invoice":
             lines = [extra["lines"][i] for i in row.get("invoice_line_ids") or []
                      if i in extra["lines"]]
