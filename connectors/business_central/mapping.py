@@ -37,8 +37,9 @@ EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
 HELD_FIELDS: MappingABC[str, frozenset[str]] = {
     "contact": frozenset({"kind", "name", "tax_id", "is_person", "email", "phone", "address",
                           "payment_method", "payment_due_days", "currency"}),
+    # stock: the item's one inventory total, in the mapping's stock_warehouse (if set)
     "product": frozenset({"kind", "sku", "name", "price", "cost", "currency", "sales_taxes",
-                          "barcode", "active"}),
+                          "barcode", "active", "stock"}),
     "invoice": frozenset({"doc_type", "number", "issue_date", "due_date", "customer_key",
                           "currency", "lines", "totals", "status", "payment_status",
                           "amount_paid", "corrects"}),
@@ -201,10 +202,22 @@ def item_to_product(record: MappingABC[str, Any], *, mapping: Mapping) -> dict[s
         "cost": _dec(record["unitCost"]) if record.get("unitCost") is not None else None,
         "currency": mapping.base_currency, "sales_taxes": taxes, "purchase_taxes": [],
         "sales_account": None, "purchases_account": None, "barcode": _text(record.get("gtin")),
-        "stock": [], "active": not bool(record.get("blocked")),
+        "stock": _stock(record, mapping), "active": not bool(record.get("blocked")),
     }
     r.done()
     return product
+
+
+def _stock(item: MappingABC[str, Any], mapping: Mapping) -> list[dict[str, Any]]:
+    """An Inventory item's ``inventory`` (one total over every location: the items API has no
+    per-location figure) counted in ``systems.business_central.stock_warehouse``; none
+    without that setting, and none for Service and Non-Inventory items, which BC keeps no
+    stock of."""
+    section = mapping.system(SYSTEM)
+    warehouse = section.stock_warehouse if section is not None else None
+    if warehouse is None or item.get("type", "Inventory") != "Inventory":
+        return []
+    return [{"warehouse": warehouse, "quantity": _dec(item.get("inventory") or 0)}]
 
 
 _STATUS = {"Draft": "draft", "In Review": "draft", "Canceled": "cancelled"}

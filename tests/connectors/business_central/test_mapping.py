@@ -175,3 +175,20 @@ def test_held_fields_are_canonical_field_names() -> None:
                            ("invoice", "Invoice"), ("payment", "Payment")):
         names = {f["name"] for f in json.loads((schemas / f"{record}.avsc").read_text())["fields"]}
         assert bcmap.HELD_FIELDS[entity] <= names
+
+
+def test_an_item_inventory_total_is_counted_in_the_configured_warehouse_only() -> None:
+    from app.mapping import parse_mapping
+    from tests.mapping.factories import example_data
+
+    item = {"number": "ART-9", "displayName": "X", "type": "Inventory", "unitPrice": 10,
+            "inventory": 4.5, "taxGroupCode": "IVA21", "blocked": False}
+    assert bcmap.item_to_product(item, mapping=MAPPING)["stock"] == []  # no stock_warehouse
+    data = example_data()
+    data["systems"]["business_central"]["stock_warehouse"] = "central"
+    with_stock = parse_mapping(data)
+    product = bcmap.item_to_product(item, mapping=with_stock)
+    assert product["stock"] == [{"warehouse": "central", "quantity": Decimal("4.5")}]
+    codec("Product").dumps(product)
+    for kind in ("Service", "Non-Inventory"):  # BC keeps no stock of them
+        assert bcmap.item_to_product({**item, "type": kind}, mapping=with_stock)["stock"] == []
