@@ -102,7 +102,12 @@ async def write_stock(writer: StockWriter, product_id: str, levels: list[StockLe
     policy = writer.policy
     for attempt in range(1, policy.write_rounds + 1):
         held = await _held_levels(writer.client, product_id, lane)
-        pending = [level for level in levels if held.get(level.warehouse_id) != level.quantity]
+        missing = sorted({level.warehouse_id for level in levels} - held.keys())
+        if missing:
+            raise StockUnreadable(
+                f"Holded has no warehouse {', '.join(missing)} (GET /warehouses), which the "
+                "mapping's systems.holded.warehouses names; no level adjusted")
+        pending = [level for level in levels if held[level.warehouse_id] != level.quantity]
         if not pending:
             return []
         try:

@@ -146,3 +146,12 @@ async def test_a_fractional_level_in_holded_is_not_adjusted(sink: HoldedSink, sa
     outcome = await sink.execute(stocked(1, version=2, central="5"))
     assert outcome.result["status"] == "failed" and "not a whole number" in outcome.result["reason"]
     assert await level(sandbox, "SKU-1", CENTRAL) == 2.5
+
+
+async def test_a_mapped_warehouse_holded_does_not_have_fails_before_any_adjustment(
+        sandbox: SandboxServer, http: httpx.AsyncClient) -> None:
+    sink = make_sink(make_client(sandbox, http), mapping_with_tienda())  # tienda not in Holded
+    outcome = await sink.execute(stocked(1, central="2", tienda="1"))
+    assert outcome.result["status"] == "failed"
+    assert f"Holded has no warehouse {TIENDA}" in outcome.result["reason"]
+    assert stock_puts(sandbox) == []
