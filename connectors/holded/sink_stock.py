@@ -114,6 +114,8 @@ async def write_stock(writer: StockWriter, product_id: str, levels: list[StockLe
             for level in pending:
                 await _adjust(writer.client, product_id, level, held, lane)
         except RetryableError as error:
+            if attempt >= policy.write_rounds:
+                raise  # failed, not done: a redelivery reads the levels again first
             delay = policy.backoff.delay_for(error, attempt, writer.rand)
             if not isinstance(error, RateLimited):  # a 429 was refused unprocessed
                 delay = max(delay, policy.settle_seconds)
@@ -121,8 +123,6 @@ async def write_stock(writer: StockWriter, product_id: str, levels: list[StockLe
                            "reading the levels again in %.2fs", product_id, attempt,
                            error.message, delay)
             await writer.clock.sleep(delay)
-            if attempt >= policy.write_rounds:
-                raise
             continue
         after = await _held_levels(writer.client, product_id, lane)
         return [Mismatch(f"stock[{'+'.join(level.canonical)}]", level.quantity,
