@@ -8,6 +8,7 @@ import time
 import pytest
 
 from app.avro import codec
+from app.not_ready import parked_not_ready
 from app.settings import Settings
 from app.sinks import ATTEMPT, _Runner
 from connectors.base.contracts import DependencyPending, TargetNotReady
@@ -64,8 +65,11 @@ async def test_a_target_never_ready_is_parked_with_its_reason_not_dead_lettered(
     assert parked["reason"].startswith("parked after 120 tries in 61 min: ")
     assert REASON in parked["reason"]
     assert (len(retry.records), len(dlq.records)) == (0, 0)
-    # kept for `parked redrive` (or the next mapping) once someone has posted the invoice
-    assert list(LEDGER.loads(ledger[cmd["entity_key"].encode()])["parked"]) == [cmd["command_id"]]
+    # kept for `parked redrive` (or the next mapping) once someone has posted the invoice, and
+    # recorded as not ready: the kind the periodic re-check (app/not_ready.py) asks about
+    state = LEDGER.loads(ledger[cmd["entity_key"].encode()])
+    assert list(state["parked"]) == [cmd["command_id"]]
+    assert [cid for cid, _ in parked_not_ready(state)] == [cmd["command_id"]]
 
 
 async def test_a_missing_dependency_still_fails_after_the_dependency_wait(tmp_path) -> None:
@@ -76,54 +80,3 @@ async def test_a_missing_dependency_still_fails_after_the_dependency_wait(tmp_pa
                              first_try=minutes_ago(30))
     [sent] = results.records
     assert RESULT.loads(sent["value"])["status"] == "failed" and len(dlq.records) == 1
-
-
-async def test_the_parked_not_ready_command_is_one_the_recheck_asks_about(tmp_path) -> None:
-    """The runner records the parked kind app/not_ready.py looks for; a command
-    failed for a missing dependency is not in the ledger's parked list at all."""
-    from app.not_ready import parked_not_ready
-
-    ledger, results, dlq, retry = {}, Sent(), Sent(), Sent()
-    the_runner = runner(Raises(TargetNotReady(["invoice/business_central/x"], REASON)),
-                        tmp_path, ledger, results, dlq, retry)
-    cmd = contact_command(1)
-    await the_runner._handle(event(cmd, "retry.business_central"), attempt=120,
-                             first_try=minutes_ago(61))
-    state = LEDGER.loads(ledger[cmd["entity_key"].encode()])
-    assert [cid for cid, _ in parked_not_ready(state)] == [cmd["command_id"]]
-
-
-async def test_a_re_driven_parked_command_runs_again_once_its_target_is_ready(tmp_path) -> None:
-    """The ledger keeps the parked result under the command id; re-driven (same id), the
-    command must run, not be taken for done (connectors.base.contracts.execute_once)."""
-    from types import SimpleNamespace
-
-    from connectors.base.contracts import SinkOutcome, execute_once, result
-
-    posted = {"yes": False}
-
-    class DraftThenPosted:
-        def __init__(self, ledger) -> None:
-            self.ledger = ledger
-
-        async def execute(self, command):
-            async def pay(cmd, mapping):
-                if not posted["yes"]:
-                    raise TargetNotReady(["invoice/business_central/x"], REASON)
-                return SinkOutcome(result(cmd, "succeeded", 1, target_id="HS1"))
-            return await execute_once(command, ledger=self.ledger, handlers={"contact": pay},
-                                      mapping=lambda: SimpleNamespace(version=1),
-                                      unsupported="-", now_ms=lambda: 1)
-
-    ledger, results = {}, Sent()
-    settings = Settings(data_dir=tmp_path, not_ready_wait_s=60)
-    the_runner = _Runner("business_central", DraftThenPosted, ledger, results, Sent(), Sent(),
-                         Sent(), settings)
-    cmd = contact_command(1)
-    await the_runner._handle(event(cmd, "retry.business_central"), attempt=9,
-                             first_try=minutes_ago(2))
-    posted["yes"] = True
-    await the_runner._handle(event(cmd, "commands.business_central"), attempt=0,
-                             first_try=minutes_ago(0))
-    assert [RESULT.loads(r["value"])["status"] for r in results.records] == ["parked", "succeeded"]
-    assert LEDGER.loads(ledger[cmd["entity_key"].encode()])["parked"] == {}

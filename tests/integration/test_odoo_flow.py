@@ -1,6 +1,8 @@
 """Odoo <-> Kafka <-> Holded end to end: the Odoo sandbox's posted invoices reach Holded once,
 with their taxes and totals; a payment registered in Holded reconciles the Odoo invoice; a tax
 ID changed in Holded reaches the Odoo partner; and then everything stays quiet (no ping-pong).
+Stock on hand in Odoo's warehouse reaches the Holded warehouse the mapping names, a stock move
+(which leaves the product's write_date alone) follows, and each level is written once.
 """
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ from tests.support.kafka import wait_for
 
 pytestmark = pytest.mark.kafka
 MAPPING = Path(__file__).resolve().parents[2] / "docs" / "examples" / "mapping-es.yaml"
+CENTRAL = "64a1f0c2e4b0a10000000e01"  # Holded's seeded warehouse: canonical "central"
+WH_STOCK = 8                          # Odoo's WH/Stock location (warehouse 1: "central")
 
 
 @pytest.fixture
@@ -33,6 +37,16 @@ async def sandboxes():
     await holded.stop()
 
 
+async def start_with_mapping(own_flow, holded, odoo_settings):
+    """A worker for Holded and the Odoo sandbox, polling every second, with the example
+    mapping published."""
+    flow = await own_flow(
+        holded=HoldedSettings(api_url=holded.url, api_key="sandbox-key", requests_per_second=20),
+        poll_interval_s=1.0, **odoo_settings)
+    await publish_mapping(flow.settings, MAPPING)
+    return flow
+
+
 async def holded_docs(holded) -> dict[str, dict]:
     return {f["value"]: d for d in await holded.all("documents") for f in d.get("customFields", [])
             if f.get("field") == "holded_sync_key"}
@@ -40,10 +54,7 @@ async def holded_docs(holded) -> dict[str, dict]:
 
 async def test_odoo_invoices_reach_holded_and_holded_payments_reach_odoo(own_flow, sandboxes):
     holded, odoo, odoo_settings = sandboxes
-    flow = await own_flow(
-        holded=HoldedSettings(api_url=holded.url, api_key="sandbox-key", requests_per_second=20),
-        poll_interval_s=1.0, **odoo_settings)
-    await publish_mapping(flow.settings, MAPPING)
+    flow = await start_with_mapping(own_flow, holded, odoo_settings)
     moves = await odoo.search_read("account.move", [["move_type", "=", "out_invoice"]],
                                    ["id", "amount_total", "amount_residual"])
     assert len(moves) == 2
@@ -99,10 +110,7 @@ async def test_odoo_invoices_reach_holded_and_holded_payments_reach_odoo(own_flo
 
 async def test_a_concurrent_edit_in_odoo_and_holded_is_a_conflict_and_both_converge(own_flow, sandboxes):
     holded, odoo, odoo_settings = sandboxes
-    flow = await own_flow(
-        holded=HoldedSettings(api_url=holded.url, api_key="sandbox-key", requests_per_second=20),
-        poll_interval_s=1.0, **odoo_settings)
-    await publish_mapping(flow.settings, MAPPING)
+    flow = await start_with_mapping(own_flow, holded, odoo_settings)
 
     async def linked():
         return (await flow.table("links")).get("contact/odoo/2", {}).get("ids", {}).get("holded")
@@ -146,10 +154,7 @@ async def test_an_iban_edited_on_an_odoo_bank_account_reaches_holded(own_flow, s
     """The IBAN changed from Odoo's Bank Accounts menu: only the res.partner.bank record
     moves, not the partner. The source's bank walk re-reads the partner all the same."""
     holded, odoo, odoo_settings = sandboxes
-    flow = await own_flow(
-        holded=HoldedSettings(api_url=holded.url, api_key="sandbox-key", requests_per_second=20),
-        poll_interval_s=1.0, **odoo_settings)
-    await publish_mapping(flow.settings, MAPPING)
+    flow = await start_with_mapping(own_flow, holded, odoo_settings)
 
     async def in_holded():
         contacts = {c.get("customId"): c for c in await holded.all("contacts")}
@@ -173,3 +178,26 @@ async def test_an_iban_edited_on_an_odoo_bank_account_reaches_holded(own_flow, s
     await wait_for(new_iban, 120, "the new IBAN in Holded", flow.worker)
     [partner] = await odoo.search_read("res.partner", [["id", "=", 1]], ["write_date"])
     assert partner["write_date"] == written  # the partner record itself never moved
+
+
+async def test_an_odoo_stock_level_and_a_stock_move_reach_holded_once(own_flow, sandboxes):
+    holded, odoo, odoo_settings = sandboxes
+    quant = await odoo.orm.insert_raw("stock.quant", {"product_id": 1, "location_id": WH_STOCK,
+                                                      "quantity": 12.0})
+    flow = await start_with_mapping(own_flow, holded, odoo_settings)
+
+    def level_is(units: int):
+        async def check():
+            found = await holded.all("products", sku="ACE-5L")
+            held = found[0].get("stockByWarehouse", {}).get(CENTRAL) if found else None
+            return held if held == units else None
+        return check
+    await wait_for(level_is(12), 180, "12 units of ACE-5L in Holded's central warehouse", flow.worker)
+
+    # A delivery of 5 in Odoo: only the quant moves.
+    await odoo.orm.write_one("stock.quant", quant, {"quantity": 7.0}, internal=True)
+    await wait_for(level_is(7), 120, "7 units of ACE-5L in Holded", flow.worker)
+    await flow.wait_idle(60)
+    stock_writes = [r for r in holded.requests if r.method == "PUT" and r.path.endswith("/stock")]
+    assert len(stock_writes) == 2  # +12, then -5: each level once, nothing re-sent
+    assert len(await holded.all("products", sku="ACE-5L")) == 1
