@@ -183,16 +183,21 @@ async def test_product_tax_that_is_no_vat_rate_is_rejected(v1: httpx.AsyncClient
 
 
 async def test_stock_moves_are_added_per_warehouse(v1: httpx.AsyncClient) -> None:
+    """The integrators' shape {warehouse: {item: n}} adds n; the digest's
+    {warehouseId, quantity} shape is refused, never half understood."""
     pid = (await v1.post("/products", json={"name": "Widget", "sku": "W", "price": 1, "stock": 5})).json()["id"]
     warehouse = (await v1.get("/warehouses")).json()[0]["id"]
-    response = await v1.put(f"/products/{pid}/stock", json={"stock": {"warehouseId": warehouse, "quantity": -2}})
+    response = await v1.put(f"/products/{pid}/stock", json={"stock": {warehouse: {pid: -2}}})
     assert response.json()["status"] == 1
     assert (await v1.get(f"/products/{pid}")).json()["stock"] == 3
-    assert (await v1.get(f"/warehouses/{warehouse}/stock")).json() == [
-        {"productId": pid, "name": "Widget", "sku": "W", "stock": 3}]
-    bad = await v1.put(f"/products/{pid}/stock", json={"stock": {"warehouseId": "5f0c0c0c0c0c0c0c0c0c0c0c",
-                                                                  "quantity": 1}})
-    assert bad.status_code == 400
+    levels = (await v1.get(f"/warehouses/{warehouse}/stock")).json()["warehouse"]["products"]
+    assert [(p["product_id"], p["sku"], p["stock"]) for p in levels] == [(pid, "W", 3)]
+    unknown = await v1.put(f"/products/{pid}/stock", json={"stock": {"5f0c0c0c0c0c0c0c0c0c0c0c": {pid: 1}}})
+    assert unknown.status_code == 400
+    digest_shape = await v1.put(f"/products/{pid}/stock",
+                                json={"stock": {"warehouseId": warehouse, "quantity": 1}})
+    assert digest_shape.status_code == 400
+    assert (await v1.get(f"/products/{pid}")).json()["stock"] == 3
 
 
 async def test_services_and_contact_groups_crud(v1: httpx.AsyncClient) -> None:
