@@ -52,7 +52,7 @@ def _time_streams(system: str) -> tuple[list[str], list[str]] | None:
     """(streams filterable by change time, streams read whole) of a system's poller; None when
     the system has no change-time filter at all."""
     if system == "odoo":
-        from connectors.odoo.source import ENTITIES
+        from connectors.odoo.walks import ENTITIES
         return list(ENTITIES), []
     if system == "business_central":
         from connectors.business_central.source import STREAMS as BC

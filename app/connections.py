@@ -110,7 +110,8 @@ class _OdooPoller:
     system: str = "odoo"
 
     async def poll(self, state: str | None, now: dt.datetime) -> tuple[str, list[dict]]:
-        from connectors.odoo.source import OdooPollState, OdooSource
+        from connectors.odoo.poll_state import OdooPollState
+        from connectors.odoo.source import OdooSource
 
         source = OdooSource(self.client, self.mapping())
         new, events = await source.poll(OdooPollState.from_json(state), now)

@@ -215,7 +215,8 @@ def _bc_refusal(exc: ValueError) -> tuple[int, str, tuple, str]:
 def _odoo(settings: Settings, client: Any, live: LiveMapping) -> Receive:
     import hmac
 
-    from connectors.odoo.source import OdooSource, parse_webhook
+    from connectors.odoo.source import OdooSource
+    from connectors.odoo.webhook_refs import parse_webhook
 
     token = settings.odoo.webhook_token.get_secret_value()
 

@@ -1,4 +1,4 @@
-"""Odoo source: incremental polling by ``write_date`` and the webhook (push) receiver's parser.
+"""Odoo source: incremental polling by ``write_date``, and re-reading what a webhook names.
 
 ``OdooSource.poll(state, now)`` runs one keyset walk per model with
 :mod:`connectors.base.polling` and returns ChangeEvent dicts for contacts (commercial
@@ -13,18 +13,18 @@ second, so ``(write_date, id)`` as read is not the order the server sorts by. Pa
 whole seconds; a second with more records than a page is walked by ``id`` on its own. The
 cursor is then consistent with what the client sees, and nothing in a busy second is skipped.
 
-The push path: an Odoo automation rule with a "Send Webhook Notification" server action posts
-``{"_action": ..., "_model": "res.partner", "_id": 7, ...}``; :func:`parse_webhook` turns that
-into ids and :meth:`OdooSource.fetch` re-reads them (a webhook body is never trusted as data).
+The walks themselves are in connectors/odoo/walks.py, their state between runs in
+connectors/odoo/poll_state.py. The push path: connectors/odoo/webhook_refs.py reads a webhook
+body as ids, and :meth:`OdooSource.fetch` re-reads them (a webhook body is never trusted as
+data).
 """
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import logging
-from collections.abc import Iterable, Mapping as MappingABC
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -35,137 +35,21 @@ from app.mapping.errors import Unmappable
 from connectors.base.errors import SkipRecord
 from connectors.base.polling import Observed, PollState, Window, advance, begin, commit
 from connectors.odoo.client import OdooClient
-from connectors.odoo.stock import QUANT_FIELDS, mapped_warehouses, read_levels
+from connectors.odoo.poll_state import OdooPollState
+from connectors.odoo.walks import BANK, ENTITIES, LINE_FIELDS, VARIANT_FIELDS, EntitySpec
+from connectors.odoo.webhook_refs import WebhookRefs
+from connectors.odoo.stock import mapped_warehouses, read_levels
 from connectors.odoo.mapping import (
     Catalog, contact_from_odoo, entity_key, invoice_from_odoo, m2o_id, payment_from_odoo,
     product_from_odoo, product_key,
 )
 
-__all__ = ["ENTITIES", "OdooPollState", "OdooSource", "WebhookRefs", "parse_webhook"]
+__all__ = ["OdooSource", "odoo_ts", "parse_odoo_ts"]
 
 logger = logging.getLogger(__name__)
 
 SYSTEM = "odoo"
 ODOO_TS = "%Y-%m-%d %H:%M:%S"
-
-
-@dataclass(frozen=True, slots=True)
-class EntitySpec:
-    entity: str
-    model: str
-    domain: tuple[Any, ...]
-    fields: tuple[str, ...]
-    context: tuple[tuple[str, Any], ...] = ()  # search context, e.g. active_test
-
-
-# Bank accounts are walked for their holders' sake: a ``res.partner.bank`` edited, created or
-# archived from the Bank Accounts menu leaves the partner's write_date alone. Archived ones
-# are read too (active_test False: archiving moves write_date; recent Odoo's unlink archives).
-# The context, not an ``active`` leaf, so an Odoo whose bank accounts have no ``active`` works.
-BANK = EntitySpec("contact", "res.partner.bank", (), ("partner_id", "acc_number", "write_date"),
-                  (("active_test", False),))
-
-
-COMMERCIAL: tuple[Any, ...] = ("|", ("is_company", "=", True), ("parent_id", "=", False))
-VARIANT_FIELDS = (
-    "name", "default_code", "barcode", "type", "lst_price", "standard_price", "active",
-    "description_sale", "taxes_id", "supplier_taxes_id", "property_account_income_id",
-    "product_tmpl_id", "product_template_attribute_value_ids", "display_name", "write_date")
-
-# Walks by name (a walk's poll state is kept under it); ``EntitySpec.entity`` is the
-# canonical entity its events are about.
-ENTITIES: dict[str, EntitySpec] = {"variant" if s.model == "product.product" else s.entity: s for s in (
-    # Commercial entities only (Odoo's commercial_partner_id = the partner itself: a company,
-    # or a partner without a parent) that are customers or suppliers: a company's people and
-    # addresses, users' partners and bare leads stay out of Holded. A partner an invoice
-    # names is reported with the invoice (its rank may have risen without a write_date).
-    EntitySpec("contact", "res.partner", COMMERCIAL + (
-        "|", ("customer_rank", ">", 0), ("supplier_rank", ">", 0)), (
-        "name", "is_company", "vat", "email", "phone", "mobile", "street", "city", "zip",
-        "country_id", "lang", "customer_rank", "supplier_rank", "bank_ids",
-        "property_payment_term_id", "property_product_pricelist", "ref", "write_date")),
-    # Products are variants (product.product): one walk over the variants, for what is
-    # written on a variant (its default_code, barcode, archiving), and one over the
-    # templates, for what is written on a template (name, price, taxes), which leaves its
-    # variants' write_date alone: a changed template reports all its variants.
-    EntitySpec("product", "product.template", (), ("write_date",)),
-    EntitySpec("product", "product.product", (), VARIANT_FIELDS),
-    EntitySpec("invoice", "account.move", (("move_type", "in", ["out_invoice", "out_refund"]),), (
-        "name", "move_type", "state", "partner_id", "commercial_partner_id", "currency_id",
-        "invoice_date",
-        "invoice_date_due", "invoice_payment_term_id", "narration", "invoice_line_ids",
-        "amount_untaxed", "amount_tax", "amount_total", "amount_total_signed", "amount_residual",
-        "payment_state",
-        "reversed_entry_id", "write_date")),
-    EntitySpec("payment", "account.payment", (("partner_type", "=", "customer"),), (
-        "name", "ref", "payment_type", "partner_type", "partner_id", "amount", "currency_id", "date",
-        "journal_id", "state", "reconciled_invoice_ids", "write_date")),
-)}
-ENTITIES["bank"] = BANK
-# Stock moves leave a product's write_date alone: a changed quant reports its variant (its
-# levels in the mapped warehouses, connectors/odoo/stock.py). Walked only when the mapping
-# reads Odoo warehouses. Every quant, a customer location's too: a delivery changes both.
-ENTITIES["quant"] = EntitySpec("product", "stock.quant", (), QUANT_FIELDS)
-MODEL_ENTITY = {s.model: walk for walk, s in ENTITIES.items()}
-LINE_FIELDS = ["name", "product_id", "quantity", "price_unit", "discount", "tax_ids",
-               "account_id", "display_type"]
-
-
-@dataclass(frozen=True, slots=True)
-class OdooPollState:
-    """One :class:`PollState` per entity; JSON-serialisable.
-
-    ``bank_holders``: bank account id -> holder partner id, for every bank account the bank
-    walk has read. A deleted account moves no write_date: the next run finds it missing from
-    Odoo and re-reads its holder."""
-
-    entities: MappingABC[str, PollState] = field(default_factory=dict)
-    bank_holders: MappingABC[int, int] = field(default_factory=dict)
-
-    def get(self, entity: str) -> PollState:
-        return self.entities.get(entity) or PollState()
-
-    def to_json(self) -> str:
-        data: dict[str, Any] = {k: v.to_json() for k, v in sorted(self.entities.items())}
-        if self.bank_holders:
-            data[HOLDERS] = {str(b): p for b, p in sorted(self.bank_holders.items())}
-        return json.dumps(data)
-
-    @classmethod
-    def from_json(cls, text: str | None) -> OdooPollState:
-        data = json.loads(text) if text else {}
-        holders = {int(b): int(p) for b, p in (data.pop(HOLDERS, None) or {}).items()}
-        return cls({k: PollState.from_json(v) for k, v in data.items()}, holders)
-
-
-HOLDERS = "@bank_holders"  # not a walk name
-
-
-@dataclass(frozen=True, slots=True)
-class WebhookRefs:
-    model: str
-    ids: tuple[int, ...]
-
-    @property
-    def entity(self) -> str | None:
-        return MODEL_ENTITY.get(self.model)
-
-
-def parse_webhook(body: bytes | str | MappingABC[str, Any] | list[Any]) -> list[WebhookRefs]:
-    """Ids to re-fetch from an Odoo webhook body (one notification or a list of them)."""
-    data = json.loads(body) if isinstance(body, bytes | str) else body
-    items = data if isinstance(data, list) else [data]
-    found: dict[str, list[int]] = {}
-    for item in items:
-        if not isinstance(item, MappingABC):
-            raise SkipRecord(f"webhook body is not an object: {item!r}")
-        model, rid = item.get("_model"), item.get("_id", item.get("id"))
-        if not isinstance(model, str) or isinstance(rid, bool) or not isinstance(rid, int):
-            raise SkipRecord("webhook body lacks _model / _id")
-        found.setdefault(model, [])
-        if rid not in found[model]:
-            found[model].append(rid)
-    return [WebhookRefs(model, tuple(ids)) for model, ids in found.items()]
 
 
 def parse_odoo_ts(value: Any) -> dt.datetime | None:

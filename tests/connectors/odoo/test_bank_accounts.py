@@ -10,7 +10,9 @@ import httpx
 
 from connectors.odoo.client import OdooClient
 from connectors.odoo.sandbox import OdooSandbox
-from connectors.odoo.source import OdooPollState, OdooSource, WebhookRefs
+from connectors.odoo.poll_state import OdooPollState
+from connectors.odoo.source import OdooSource
+from connectors.odoo.webhook_refs import WebhookRefs
 from tests.connectors.odoo.support import MAPPING, make_client, now
 
 SEEDED_IBAN = "ES9121000418450200051332"

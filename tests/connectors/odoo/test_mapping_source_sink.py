@@ -13,7 +13,9 @@ from connectors.base.errors import SkipRecord
 from connectors.odoo.mapping import Catalog, invoice_from_odoo, partner_vals
 from connectors.odoo.sandbox import OdooSandbox
 from connectors.odoo.sink import OdooSink
-from connectors.odoo.source import OdooPollState, OdooSource, parse_webhook
+from connectors.odoo.poll_state import OdooPollState
+from connectors.odoo.source import OdooSource
+from connectors.odoo.webhook_refs import parse_webhook
 from tests.connectors.odoo.support import (
     MAPPING, command, contact_payload, make_client, now, payment_payload,
 )

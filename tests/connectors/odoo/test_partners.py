@@ -9,7 +9,8 @@ import httpx
 
 from connectors.odoo.mapping import Catalog, payment_from_odoo
 from connectors.odoo.sandbox import OdooSandbox
-from connectors.odoo.source import OdooSource, WebhookRefs
+from connectors.odoo.source import OdooSource
+from connectors.odoo.webhook_refs import WebhookRefs
 from tests.connectors.odoo.support import MAPPING, make_client, now
 
 

@@ -10,7 +10,8 @@ import pytest
 
 from connectors.odoo.sandbox import OdooSandbox
 from connectors.odoo.sandbox_accounting import post_move
-from connectors.odoo.source import OdooSource, parse_webhook
+from connectors.odoo.source import OdooSource
+from connectors.odoo.webhook_refs import parse_webhook
 from tests.connectors.odoo.support import MAPPING, make_client, now
 
 
