@@ -107,8 +107,7 @@ class HoldedLookup:
     def __init__(self, client: HoldedClient, remembered: int = REMEMBERED) -> None:
         self._client = client
         self._contacts: dict[str, str] = _Recent(remembered)
-        self._skus: dict[str, str] = {}
-        self._sku_of: dict[str, str] = {}  # product id -> the sku last written or found for it
+        self._skus = _SkuIndex()
         self._documents: dict[str, DocumentRef] = _Recent(remembered)
         self._catalogue = SingleFlight(self._scan_products)
         self._services = _SkuIndex()
@@ -129,11 +128,7 @@ class HoldedLookup:
     def remember_product(self, sku: str, product_id: str) -> None:
         """``sku`` is now the sku of ``product_id``: any other sku cached for that id is its
         old one (renamed in the ERP), and must not find this product again."""
-        stale = self._sku_of.get(product_id)
-        if stale is not None and stale != sku and self._skus.get(stale) == product_id:
-            del self._skus[stale]
-        self._skus[sku] = product_id
-        self._sku_of[product_id] = sku
+        self._skus.remember(sku, product_id)
 
     def remember_document(self, entity_key: str, ref: DocumentRef) -> None:
         self._documents[entity_key] = ref
@@ -142,7 +137,7 @@ class HoldedLookup:
         self._services.remember(sku, service_id)
 
     def forget_product(self, sku: str) -> None:
-        self._skus.pop(sku, None)
+        self._skus.forget(sku)
 
     def forget_service(self, sku: str) -> None:
         self._services.forget(sku)
@@ -168,12 +163,6 @@ class HoldedLookup:
             return self._skus[sku]
         await self._catalogue.run_after(lane)
         return self._skus.get(sku)
-
-    async def product_ids(self, skus: list[str], lane: Lane) -> dict[str, str]:
-        """Ids of the skus Holded has; one catalogue scan at most, and only if one is unknown."""
-        if any(sku not in self._skus for sku in skus):
-            await self._catalogue.run_after(lane)
-        return {sku: self._skus[sku] for sku in skus if sku in self._skus}
 
     async def service_id(self, sku: str, lane: Lane, *, cached: bool = True) -> str | None:
         """The Holded service whose ``desc`` marker names ``sku``."""
@@ -271,8 +260,10 @@ class HoldedLookup:
 
 
 class _SkuIndex(dict):
-    """sku -> Holded id, where an id re-remembered under a new sku drops its old one (a sku
-    renamed in the ERP must not find the item again under the old sku)."""
+    """sku -> Holded id (a product's or a service's), where an id re-remembered under a new sku
+    drops its old one (a sku renamed in the ERP must not find the item again under the old
+    sku). Setting an entry directly records no sku for its id: a product and its variants
+    without ids of their own share one id under every sku."""
 
     def __init__(self) -> None:
         super().__init__()

@@ -38,11 +38,17 @@ class Products:
         yield {"id": "p", "sku": "A", "variants": [{"sku": "A-RED"}, {"sku": "A-BLUE"}]}
 
 
+class NoServices:
+    async def list(self, lane: str):
+        return
+        yield
+
+
 async def test_a_scanned_product_and_its_variants_are_all_found() -> None:
     # All three skus name product "p": none of them is an old sku of a renamed product.
-    lookup = HoldedLookup(SimpleNamespace(products=Products()))
-    found = await lookup.product_ids(["A", "A-RED", "A-BLUE"], "bulk")
-    assert found == {"A": "p", "A-RED": "p", "A-BLUE": "p"}
+    lookup = HoldedLookup(SimpleNamespace(products=Products(), services=NoServices()))
+    services, found = await lookup.catalogue_ids(["A", "A-RED", "A-BLUE"], "bulk")
+    assert found == {"A": "p", "A-RED": "p", "A-BLUE": "p"} and services == {}
 
 
 class Catalogue:
