@@ -95,13 +95,15 @@ class StockWriter:
 
 
 async def write_stock(writer: StockWriter, product_id: str, levels: list[StockLevel],
-                      lane: Lane) -> list[Mismatch]:
-    """Bring each level to the command's quantity; the mismatches read back (none: done)."""
+                      lane: Lane) -> tuple[list[Mismatch], dict[str, Any] | None]:
+    """Bring each level to the command's quantity. Returns the mismatches read back (none:
+    done) and the product as read last, after every write (None when there is no level to
+    write, so nothing was read): the caller's read-back of the product need not read it again."""
     if not levels:
-        return []
+        return [], None
     policy = writer.policy
     for attempt in range(1, policy.write_rounds + 1):
-        held = await _held_levels(writer.client, product_id, lane)
+        held, product = await _held_levels(writer.client, product_id, lane)
         missing = sorted({level.warehouse_id for level in levels} - held.keys())
         if missing:
             raise StockUnreadable(
@@ -109,7 +111,7 @@ async def write_stock(writer: StockWriter, product_id: str, levels: list[StockLe
                 "mapping's systems.holded.warehouses names; no level adjusted")
         pending = [level for level in levels if held[level.warehouse_id] != level.quantity]
         if not pending:
-            return []
+            return [], product
         try:
             for level in pending:
                 await _adjust(writer.client, product_id, level, held, lane)
@@ -124,10 +126,10 @@ async def write_stock(writer: StockWriter, product_id: str, levels: list[StockLe
                            error.message, delay)
             await writer.clock.sleep(delay)
             continue
-        after = await _held_levels(writer.client, product_id, lane)
+        after, product = await _held_levels(writer.client, product_id, lane)
         return [Mismatch(f"stock[{'+'.join(level.canonical)}]", level.quantity,
                          after.get(level.warehouse_id)) for level in levels
-                if after.get(level.warehouse_id) != level.quantity]
+                if after.get(level.warehouse_id) != level.quantity], product
     raise AssertionError("unreachable: write_rounds >= 1")
 
 
@@ -143,15 +145,17 @@ async def _adjust(client: HoldedClient, product_id: str, level: StockLevel,
                                                int(delta), lane=lane)
 
 
-async def _held_levels(client: HoldedClient, product_id: str, lane: Lane) -> dict[str, Decimal]:
+async def _held_levels(client: HoldedClient, product_id: str, lane: Lane
+                       ) -> tuple[dict[str, Decimal], dict[str, Any]]:
     """Warehouse id -> the product's units there (0 where it has none), checked against the
-    product's own ``stock`` total."""
+    product's own ``stock`` total; and the product as read for that total."""
     warehouses = [str(w["id"]) async for w in client.warehouses.list(lane=lane)]
     levels: dict[str, Decimal] = {}
     for warehouse_id in warehouses:
         levels[warehouse_id] = (await client.warehouses.levels(warehouse_id, lane=lane)).get(
             product_id, Decimal(0))
-    total = (await client.products.get(product_id, lane=lane)).get("stock")
+    product = await client.products.get(product_id, lane=lane)
+    total = product.get("stock")
     if isinstance(total, bool) or not isinstance(total, (int, float, str, Decimal)):
         raise StockUnreadable(f"Holded product {product_id} reads without a stock total: "
                               f"{total!r:.50}; its levels cannot be checked, not adjusted")
@@ -160,4 +164,4 @@ async def _held_levels(client: HoldedClient, product_id: str, lane: Lane) -> dic
             f"Holded product {product_id}: its warehouses' levels add up to "
             f"{sum(levels.values())}, its own stock total is {total}; a level may be missing "
             "from a list, so none is adjusted")
-    return levels
+    return levels, product

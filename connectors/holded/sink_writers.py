@@ -220,9 +220,9 @@ class Writers:
                 lambda: self.lookup.product_id(sku, lane))
         self.lookup.remember_product(sku, target)
         stock = StockWriter(self.client, self._clock, self._policy, self._rand)
-        mismatches = await write_stock(stock, target, levels, lane)
-        return Written(target, check_product(request, await products.get(target, lane=lane))
-                       + mismatches)
+        mismatches, stored = await write_stock(stock, target, levels, lane)
+        stored = stored if stored is not None else await products.get(target, lane=lane)
+        return Written(target, check_product(request, stored) + mismatches)
 
     # -- invoices, credit notes, receipts -----------------------------------------------------
     async def invoice(self, ctx: WriteContext) -> Written:
