@@ -81,6 +81,8 @@ class NotReadyRecheck:
 
     def _waiting(self) -> Iterable[tuple[bytes, str, bytes, dict[str, Any]]]:
         for key, raw_state in list(self.ledger.items()):
+            if not raw_state:  # as the parked gauge (app/observe.py): an empty value holds nothing
+                continue
             state = LEDGER.loads(raw_state)
             for cid, raw in parked_not_ready(state):
                 yield key, cid, raw, state

@@ -67,6 +67,13 @@ async def test_a_ready_target_republishes_the_same_command_and_a_draft_does_not(
     assert sorted(sink.asked) == sorted([posted["command_id"], draft["command_id"]])
 
 
+async def test_an_empty_ledger_value_does_not_stop_the_check() -> None:
+    posted = contact_command(1)
+    ledger = {b"contact/odoo/gone": None, key(posted): not_ready(posted)}
+    sink, sent = Probe({posted["command_id"]: True}), Published()
+    assert await recheck(ledger, sink, sent).check() == 1  # type: ignore[arg-type]
+
+
 async def test_commands_parked_for_other_reasons_are_not_asked_about() -> None:
     unmappable, cmd = contact_command(1), contact_command(2)
     ledger = {key(unmappable): parked_entry(unmappable, "not mappable with mapping v5: tax X",
