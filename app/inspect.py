@@ -5,7 +5,7 @@ without asking a worker, and a replay can be compared with the original byte for
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +15,7 @@ from app.settings import Settings
 from app.canonical_entry import project
 from app.topics import CANONICAL_TABLE, TopicNames, kafka_client_options
 
-__all__ = ["Record", "read_table", "read_topic", "topic_exists"]
+__all__ = ["Record", "read_table", "read_to_end", "read_topic", "topic_exists"]
 
 @dataclass(frozen=True, slots=True)
 class Record:
@@ -40,28 +40,37 @@ async def read_topic(settings: Settings, topic: str, decode: Callable[[bytes], A
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         if not tps:
             return []
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        left = {tp for tp in tps if ends[tp] > 0}
         out: list[Record] = []
-        while left:
-            batch = await consumer.getmany(*left, timeout_ms=1000)
-            for tp, msgs in batch.items():
-                for m in msgs:
-                    # A key that is not UTF-8 (a bad record, dead-lettered with it) stays readable.
-                    k = m.key.decode("utf-8", "backslashreplace") if m.key is not None else None
-                    if key is None or k == key:
-                        value = decode(m.value) if decode and m.value is not None else m.value
-                        out.append(Record(k, value, m.partition, m.offset, m.timestamp))
-                    if m.offset + 1 >= ends[tp]:
-                        left.discard(tp)
-            for tp in list(left):
-                if await consumer.position(tp) >= ends[tp]:
-                    left.discard(tp)
+        async for _tp, m in read_to_end(consumer, tps):
+            # A key that is not UTF-8 (a bad record, dead-lettered with it) stays readable.
+            k = m.key.decode("utf-8", "backslashreplace") if m.key is not None else None
+            if key is None or k == key:
+                value = decode(m.value) if decode and m.value is not None else m.value
+                out.append(Record(k, value, m.partition, m.offset, m.timestamp))
         return out
     finally:
         await consumer.stop()
+
+
+async def read_to_end(consumer: AIOKafkaConsumer, tps: list[TopicPartition]
+                      ) -> AsyncIterator[tuple[TopicPartition, Any]]:
+    """Assign ``tps`` to ``consumer`` and yield (partition, message) from each one's start up to
+    its end when the read began: records produced meanwhile are not waited for."""
+    consumer.assign(tps)
+    await consumer.seek_to_beginning(*tps)
+    ends = await consumer.end_offsets(tps)
+    left = {tp for tp in tps if ends[tp] > 0}
+    while left:
+        batch = await consumer.getmany(*left, timeout_ms=1000)
+        for tp, msgs in batch.items():
+            for m in msgs:
+                if m.offset < ends[tp]:
+                    yield tp, m
+                if m.offset + 1 >= ends[tp]:
+                    left.discard(tp)
+        for tp in list(left):
+            if await consumer.position(tp) >= ends[tp]:
+                left.discard(tp)
 
 
 async def read_table(settings: Settings, table: str) -> dict[str, Any]:

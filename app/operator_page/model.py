@@ -127,7 +127,7 @@ def secret_values(settings: BaseSettings) -> list[str]:
 
 
 def _iso_s(ts: float | None) -> str | None:
-    return ops._iso(int(ts * 1000)) if ts is not None else None
+    return ops.iso(int(ts * 1000)) if ts is not None else None
 
 
 def system_rows(settings: Settings, health: SystemHealth = HEALTH) -> list[SystemRow]:
@@ -168,7 +168,7 @@ class KafkaOperatorData:
         from app.topics import TopicNames
 
         names, out = TopicNames(self.settings), {}
-        decode = ops._decoder("CommandResult")
+        decode = ops.decoder("CommandResult")
         for system in systems:
             for rec in await read_topic(self.settings, names.results(system), decode):
                 v = rec.value
@@ -193,7 +193,7 @@ class KafkaOperatorData:
                     for p in parked],
             dead_letters=[self._dead_row(n, r, results) for n, r in reversed(dlq[-LIST_LIMIT:])],
             dead_letters_total=len(dlq),
-            systems=system_rows(s), read_at=ops._iso(int(time.time() * 1000)))
+            systems=system_rows(s), read_at=ops.iso(int(time.time() * 1000)))
 
     @staticmethod
     def _conflict_row(rec: Any, entities: dict[str, Any]) -> ConflictRow:
@@ -202,7 +202,7 @@ class KafkaOperatorData:
         record = state.get("record") or {}
         current = _json(record[v["field"]]) if v["field"] in record else None
         prov = (state.get("provenance") or {}).get(v["field"]) or {}
-        return ConflictRow(v["conflict_id"], ops._iso(ops._ms(v["ts"])), v["entity_key"], v["field"],
+        return ConflictRow(v["conflict_id"], ops.iso(ops.ms(v["ts"])), v["entity_key"], v["field"],
                            v["canonical_system"] or "?", v["canonical_value"], v["incoming_system"],
                            v["incoming_value"], v["decision"], v["policy"], current, prov.get("system"))
 

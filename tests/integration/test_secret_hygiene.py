@@ -21,6 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from app.devrun.process import settings_env
 from app.ingest import ingest_file
+from app.inspect import read_to_end
 from app.live_mapping import publish_mapping
 from app.settings import HoldedSettings
 from app.topics import kafka_client_options
@@ -63,18 +64,9 @@ async def raw_records(settings, prefix: str) -> dict[str, list[bytes]]:
     try:
         tps = [TopicPartition(t, p) for t in topics
                for p in (consumer.partitions_for_topic(t) or await _partitions(consumer, t))]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        todo = {tp for tp in tps if ends[tp] > 0}
-        while todo:
-            batch = await consumer.getmany(*todo, timeout_ms=1000)
-            for tp, msgs in batch.items():
-                for m in msgs:
-                    out[tp.topic].append(b"\x00".join(
-                        [m.key or b"", m.value or b"", *(k.encode() + v for k, v in m.headers or ())]))
-                if await consumer.position(tp) >= ends[tp]:
-                    todo.discard(tp)
+        async for tp, m in read_to_end(consumer, tps):
+            out[tp.topic].append(b"\x00".join(
+                [m.key or b"", m.value or b"", *(k.encode() + v for k, v in m.headers or ())]))
     finally:
         await consumer.stop()
     return out
