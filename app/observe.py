@@ -19,7 +19,7 @@ from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
 from app.avro import codec
-from connectors.base.contracts import PARKED_KINDS
+from connectors.base.contracts import DEFAULT_PARKED_KIND, PARKED_KINDS
 from app.lag import GroupReader, Progress, watched_groups
 from app.metrics import METRICS
 from app.settings import Settings
@@ -103,6 +103,6 @@ def parked_by_kind(ledger: Any) -> dict[str, int]:
             continue
         state = LEDGER.loads(raw)
         for cid in state["parked"]:
-            kind = state["parked_kinds"].get(cid, "review")
-            counts[kind if kind in counts else "review"] += 1
+            kind = state["parked_kinds"].get(cid, DEFAULT_PARKED_KIND)
+            counts[kind if kind in counts else DEFAULT_PARKED_KIND] += 1
     return counts

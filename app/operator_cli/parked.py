@@ -18,6 +18,7 @@ async def read_parked(settings, systems: Iterable[str]) -> list[dict[str, Any]]:
     from app.avro import codec
     from app.inspect import read_topic
     from app.topics import TopicNames, ledger_table
+    from connectors.base.contracts import DEFAULT_PARKED_KIND
 
     names = TopicNames(settings)
     ledger, command = codec("SinkLedger"), codec("Command")
@@ -44,7 +45,7 @@ async def read_parked(settings, systems: Iterable[str]) -> list[dict[str, Any]]:
                 out.append({"system": system, "entity_key": key, "command_id": cid,
                             "op": cmd["op"], "vector": cmd["vector"],
                             # why it waits, the reason label of holded_sync_parked_commands
-                            "kind": entry["parked_kinds"].get(cid, "review"),
+                            "kind": entry["parked_kinds"].get(cid, DEFAULT_PARKED_KIND),
                             "decided_under_mapping_version": cmd.get("mapping_version"),
                             "parked_under_mapping_version": tried, "reason": reason,
                             "parked_at": iso(when) if when else None, "raw": raw})

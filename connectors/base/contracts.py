@@ -14,9 +14,8 @@ from typing import Any, Protocol
 
 from connectors.base.errors import Fault, RetryableError, SkipRecord
 
-__all__ = ["DONE", "PARKED_KINDS", "DependencyPending", "Ledger", "MemoryLedger", "ReadinessProbe",
-           "Sink",
-           "SinkOutcome", "Source", "TargetNotReady", "execute_once", "result", "written_hashes"]
+__all__ = ["DEFAULT_PARKED_KIND", "DONE", "PARKED_KINDS", "DependencyPending", "Ledger",
+           "MemoryLedger", "ReadinessProbe", "Sink", "SinkOutcome", "Source", "TargetNotReady", "execute_once", "result", "written_hashes"]
 
 Record = dict[str, Any]
 DONE = frozenset({"succeeded", "already_done"})  # result statuses of a command that is done
@@ -25,6 +24,8 @@ DONE = frozenset({"succeeded", "already_done"})  # result statuses of a command 
 # target: posts the invoice), "review" (a person looks at the record: changed after it was
 # written, an entity the system does not take).
 PARKED_KINDS = ("mapping", "not_ready", "review")
+# The kind of a parked command that names none: it was parked before kinds were recorded.
+DEFAULT_PARKED_KIND = "review"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +36,7 @@ class SinkOutcome:
     # mapping or by an operator. False: parking it was the answer for good (the engine
     # decides again by itself, e.g. once it reads a change the target made meanwhile).
     redrive: bool = True
-    parked_kind: str = "review"  # one of PARKED_KINDS; read only when the result is parked
+    parked_kind: str = DEFAULT_PARKED_KIND  # one of PARKED_KINDS; read only when the result is parked
 
 
 class DependencyPending(RetryableError):
