@@ -26,6 +26,7 @@ from typing import Any
 
 from aiohttp import web
 
+from connectors.holded.sandbox_documents import apply_payments, assign_number
 from connectors.holded.sandbox_faults import Faults, RateLimit, RequestRecord, SlidingWindowLimiter
 from connectors.holded.sandbox_http import STATE, SandboxState
 from connectors.holded.sandbox_middleware import key_id_of, sandbox_middleware
@@ -102,6 +103,18 @@ class SandboxServer:
     async def insert(self, collection: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Bulk-load records straight into the store (store shape: contacts use ``customId``)."""
         return await self.state.store.insert_many(collection, records)
+
+    async def approve(self, document_id: str) -> dict[str, Any]:
+        """What a person approving a draft in Holded's app does (the API has no approve call):
+        the document takes its series' next number and is locked. Returns the stored record."""
+        async with self.state.store.lock:
+            doc = await self.state.store.get("documents", document_id)
+            if doc is None or not doc.get("draft"):
+                raise ValueError(f"no draft document {document_id}")
+            await assign_number(self.state, doc, {})
+            apply_payments(doc)
+            await self.state.store.put("documents", doc)
+        return doc
 
     async def stop(self) -> None:
         """Stop serving and close the store (idempotent)."""

@@ -164,7 +164,12 @@ async def resolve_contact(state: SandboxState, body: dict[str, Any], doc_type: s
 
 
 async def assign_number(state: SandboxState, doc: dict[str, Any], body: dict[str, Any]) -> None:
-    """Approve at creation: take the next number of the chosen (or default) series."""
+    """Approve at creation: take the next number of the chosen (or default) series.
+
+    ``invoiceNum`` is kept on purchases (the supplier's number); on sales documents only when
+    ``state.sales_invoice_num`` is "kept", and then a number another document of the type
+    already has is refused (what Holded does with one is UNVERIFIED: refused, the strict
+    choice)."""
     series_id = body.get("numSerieId")
     candidates = await state.store.find("numberingseries", type=doc["docType"])
     series = next((s for s in candidates if s["id"] == series_id), None) if series_id else \
@@ -173,6 +178,11 @@ async def assign_number(state: SandboxState, doc: dict[str, Any], body: dict[str
         raise BadRequest("Undefined type series")
     if scope_of(doc["docType"]) == "purchases" and body.get("invoiceNum"):
         doc["docNumber"] = str(body["invoiceNum"])  # the supplier's number is kept on purchases
+    elif state.sales_invoice_num == "kept" and body.get("invoiceNum"):
+        number = str(body["invoiceNum"])
+        if await state.store.find("documents", docType=doc["docType"], docNumber=number):
+            raise BadRequest("Number already exists")
+        doc["docNumber"] = number
     else:
         series["last"] = series.get("last", 0) + 1
         year = dt.datetime.fromtimestamp(doc["date"], _MADRID).strftime("%y")

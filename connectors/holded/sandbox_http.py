@@ -43,6 +43,11 @@ class SandboxState:
     monthly_limit: int = 7500
     # What a document line's tax is computed on: "exact" or "cent" (sandbox_taxes.compute_totals).
     line_tax_base: str = "exact"
+    # What a sales document approved at creation is numbered with (sandbox_documents
+    # .assign_number): "series", its series' next number whatever ``invoiceNum`` says (the
+    # strict reading of the reference's "an auto-numbering series may override it",
+    # UNVERIFIED), or "kept", the ``invoiceNum`` sent (a tenant whose series keeps it).
+    sales_invoice_num: str = "series"
 
 
 STATE: web.AppKey[SandboxState] = web.AppKey("holded_sandbox_state", SandboxState)

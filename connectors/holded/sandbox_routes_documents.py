@@ -119,26 +119,30 @@ async def get_document(request: web.Request) -> web.Response:
 async def update_document(request: web.Request) -> web.Response:
     """Known fields only; approval fields and unknown fields are dropped, still "Updated".
 
-    An approved document is locked: its lines, date and contact are silently kept.
+    An approved document is locked: Holded ignores edits to its lines, date and contact, and
+    no field of one is documented as editable, so here every field of it is kept (UNVERIFIED
+    whether Holded lets notes, tags or the due date change: kept, the strict reading). The
+    answer is "Updated" all the same.
     """
     state = request.app[STATE]
     body = await read_json(request)
     _custom_fields(body)
     async with state.store.lock:
         doc = await _load_doc(state, request)
+        if not doc.get("draft"):
+            return ok({"status": 1, "info": "Updated", "id": doc["id"]})
         doc.update(pick(body, _TEXT_FIELDS))
         if body.get("dueDate") is not None:
             doc["dueDate"] = epoch_field(body, "dueDate", "Wrong dueDate")
-        if doc.get("draft"):
-            if "date" in body:
-                date = epoch_field(body, "date", "Wrong date")
-                doc["date"], doc["accountingDate"] = day_of(date), date
-            lines = body["items"] if "items" in body else body.get("products")
-            if lines is not None:
-                doc["products"] = await build_lines(state, lines, doc["docType"])
-            if body.get("contactId"):
-                contact = await resolve_contact(state, {"contactId": body["contactId"]}, doc["docType"])
-                doc["contact"], doc["contactName"] = contact["id"], contact.get("name", "")  # type: ignore[index]
+        if "date" in body:
+            date = epoch_field(body, "date", "Wrong date")
+            doc["date"], doc["accountingDate"] = day_of(date), date
+        lines = body["items"] if "items" in body else body.get("products")
+        if lines is not None:
+            doc["products"] = await build_lines(state, lines, doc["docType"])
+        if body.get("contactId"):
+            contact = await resolve_contact(state, {"contactId": body["contactId"]}, doc["docType"])
+            doc["contact"], doc["contactName"] = contact["id"], contact.get("name", "")  # type: ignore[index]
         apply_totals(doc, tax_base=state.line_tax_base)
         await state.store.put("documents", doc)
     return ok({"status": 1, "info": "Updated", "id": doc["id"]})

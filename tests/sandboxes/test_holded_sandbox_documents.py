@@ -168,6 +168,43 @@ async def test_approved_documents_keep_their_lines_on_update(v1: httpx.AsyncClie
     assert [p["name"] for p in doc["products"]] == ["a"] and doc["total"] == 12.1
 
 
+async def test_approved_documents_keep_every_field_on_update(v1: httpx.AsyncClient) -> None:
+    # No field of an approved document is documented as editable: the strict reading keeps all.
+    other = await new_contact(v1, name="Otro")
+    doc_id = (await create(v1, approveDoc=True, notes="a", dueDate=DATE + 86400)).json()["id"]
+    before = await get(v1, doc_id)
+    response = await v1.put(f"/documents/invoice/{doc_id}", json={
+        "notes": "b", "dueDate": DATE + 9 * 86400, "date": DATE + 86400, "contactId": other,
+        "customFields": [{"field": "x", "value": "y"}]})
+    assert response.json() == {"status": 1, "info": "Updated", "id": doc_id}
+    assert await get(v1, doc_id) == before
+
+
+async def test_a_sales_invoice_num_gives_way_to_the_series_unless_the_tenant_keeps_it(
+        sandbox: SandboxServer, v1: httpx.AsyncClient) -> None:
+    numbered = (await create(v1, approveDoc=True, invoiceNum="INV/2026/0042")).json()
+    assert numbered["invoiceNum"] == "F260001"  # the strict reading: the series numbers it
+    sandbox.state.sales_invoice_num = "kept"
+    kept = (await create(v1, approveDoc=True, invoiceNum="INV/2026/0042")).json()
+    assert kept["invoiceNum"] == "INV/2026/0042"
+    assert (await get(v1, kept["id"]))["docNumber"] == "INV/2026/0042"
+    again = await create(v1, approveDoc=True, invoiceNum="INV/2026/0042")
+    assert again.status_code == 400 and again.json() == {"status": 0, "info": "Number already exists"}
+    assert (await create(v1, approveDoc=True)).json()["invoiceNum"] == "F260002"  # none sent: the series
+
+
+async def test_a_person_approving_a_draft_numbers_and_locks_it(sandbox: SandboxServer,
+                                                                v1: httpx.AsyncClient) -> None:
+    doc_id = (await create(v1, items=[{"name": "a", "subtotal": 10, "tax": 21}])).json()["id"]
+    await sandbox.approve(doc_id)
+    doc = await get(v1, doc_id)
+    assert (doc["docNumber"], doc["draft"], doc["status"]) == ("F260001", None, 1) and doc["approvedAt"]
+    await v1.put(f"/documents/invoice/{doc_id}", json={"items": [{"name": "b", "subtotal": 99}]})
+    assert [p["name"] for p in (await get(v1, doc_id))["products"]] == ["a"]
+    with pytest.raises(ValueError):
+        await sandbox.approve(doc_id)  # only a draft can be approved
+
+
 async def test_document_of_another_type_or_unknown_id_is_not_found(v1: httpx.AsyncClient) -> None:
     doc_id = (await create(v1)).json()["id"]
     assert (await v1.get(f"/documents/estimate/{doc_id}")).json() == {"status": 0, "info": "not found"}
