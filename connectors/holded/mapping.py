@@ -26,13 +26,16 @@ from app.mapping.totals import TaxedLine, Totals, check_totals, compute_totals
 from connectors.base import identifiers
 
 __all__ = [
-    "SYNC_KEY_FIELD", "DOC_TYPES", "DocumentRefs", "PaymentRefs", "HoldedRequest",
+    "SYNC_KEY_FIELD", "ERP_NUMBER_FIELD", "DOC_TYPES", "DocumentRefs", "PaymentRefs", "HoldedRequest",
     "epoch_seconds", "payment_marker", "map_invoice", "map_contact", "contact_update_body",
     "map_product", "catalogue_vat", "map_payment", "holded_tax_id", "holded_iban",
     "holded_language", "HOLDED_LANGUAGES", "contact_unsent_note",
 ]
 
 SYNC_KEY_FIELD = "holded_sync_key"
+# The ERP's number of a document created approved: Holded's own series may number it (the
+# reference says it may override ``invoiceNum``), and the legal number must stay findable.
+ERP_NUMBER_FIELD = "holded_sync_number"
 DOC_TYPES = {"invoice": "invoice", "credit_note": "creditnote", "sales_receipt": "salesreceipt"}
 # The contact languages Holded documents for ``defaults.language`` (holded-api.md, 2.1).
 HOLDED_LANGUAGES = frozenset({"es", "en", "fr", "de", "it", "ca", "eu"})
@@ -79,8 +82,12 @@ def epoch_seconds(day: dt.date) -> int:
 
 
 def map_invoice(invoice: MappingABC[str, Any], *, entity_key: str, mapping: Mapping,
-                refs: DocumentRefs) -> HoldedRequest:
-    """``POST /documents/{docType}`` for a canonical Invoice; raises Unmappable / TotalsMismatch."""
+                refs: DocumentRefs, approve: bool = False) -> HoldedRequest:
+    """``POST /documents/{docType}`` for a canonical Invoice; raises Unmappable / TotalsMismatch.
+
+    ``approve``: created approved (issued) with the ERP's number as ``invoiceNum``, which is
+    also kept in the custom field ``holded_sync_number`` (connectors/holded/approval.py). Else
+    a draft: Holded's default, no ``approveDoc`` sent."""
     r = Resolver(mapping, "holded")
     doc_type = DOC_TYPES.get(invoice["doc_type"])
     if doc_type is None:
@@ -104,6 +111,11 @@ def map_invoice(invoice: MappingABC[str, Any], *, entity_key: str, mapping: Mapp
                                          "payment_method")
     if invoice.get("notes"):
         body["notes"] = invoice["notes"]
+    if approve:
+        body["approveDoc"] = True
+        if invoice.get("number"):
+            body["invoiceNum"] = invoice["number"]
+            body["customFields"].append({"field": ERP_NUMBER_FIELD, "value": invoice["number"]})
     items, taxed = [], []
     for line in invoice["lines"]:
         item, taxed_line = _line(r, line, refs)

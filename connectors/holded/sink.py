@@ -15,7 +15,10 @@ Outcomes, all recorded in the ledger before returning:
 - ``parked``: the mapping cannot map the record (``Unmappable``, ``TotalsMismatch``); the
   lead re-drives it when a new mapping version arrives, with the same command id. Or, for
   good (not re-driven), a contact edited in Holded since the engine last read it: the poller
-  reports the edit and the engine decides again (``UnseenEdit``);
+  reports the edit and the engine decides again (``UnseenEdit``). Or a document not to be
+  written now (``approval.Parked``): an ERP draft or cancelled invoice not created while its
+  type is created approved (kind ``not_ready`` / ``review``, not re-driven), a change to a
+  document approved in Holded, which Holded does not let us edit (``review``);
 - ``failed``: a read-back mismatch (with Conflict records), a rejected record, a fatal
   error, or transient errors that outlived every retry. ``reason`` says which, in full.
 
@@ -38,6 +41,7 @@ from app.mapping import Mapping, Unmappable
 from connectors.base.contracts import DONE, DependencyPending, Ledger, MemoryLedger, SinkOutcome, result
 from connectors.base.errors import ConnectorError, Fault
 from connectors.base.key_locks import KeyLocks
+from connectors.holded.approval import ApprovalPolicy, Parked
 from connectors.holded.client import HoldedClient
 from connectors.holded.lookup import HoldedLookup
 from connectors.holded.sink_verify import conflicts
@@ -45,8 +49,8 @@ from connectors.holded.sink_writers import (
     SinkClock, SinkPolicy, UnseenEdit, WriteContext, Writers, Written,
 )
 
-__all__ = ["DONE", "DependencyPending", "HoldedSink", "Ledger", "MemoryLedger", "SinkClock",
-           "SinkOutcome", "SinkPolicy", "SystemSinkClock"]
+__all__ = ["DONE", "ApprovalPolicy", "DependencyPending", "HoldedSink", "Ledger", "MemoryLedger",
+           "SinkClock", "SinkOutcome", "SinkPolicy", "SystemSinkClock"]
 
 logger = logging.getLogger(__name__)
 
@@ -69,13 +73,15 @@ class HoldedSink:
     def __init__(self, client: HoldedClient, mapping_provider: Callable[[], Mapping],
                  ledger: Ledger, clock: SinkClock | None = None, *,
                  policy: SinkPolicy | None = None, lookup: HoldedLookup | None = None,
-                 rand: Callable[[], float] = random.random) -> None:
+                 rand: Callable[[], float] = random.random,
+                 approval: ApprovalPolicy | None = None) -> None:
         self.client = client
         self.lookup = lookup or HoldedLookup(client)
         self._mapping_provider = mapping_provider
         self._ledger = ledger
         self._clock = clock or SystemSinkClock()
-        self._writers = Writers(client, self.lookup, self._clock, policy or SinkPolicy(), rand)
+        self._writers = Writers(client, self.lookup, self._clock, policy or SinkPolicy(), rand,
+                                approval or ApprovalPolicy())
         # one instance may run several commands at once (backfill chunks, tests)
         self._locks = KeyLocks()
 
@@ -101,6 +107,9 @@ class HoldedSink:
             raise
         except UnseenEdit as edit:  # parked for good: the engine decides again by itself
             status, target, reason, redrive = "parked", ctx.known_target, str(edit), False
+        except Parked as parked:  # a document not to be written now (approval.py)
+            status, target, reason = "parked", ctx.known_target, str(parked)
+            redrive, kind = parked.redrive, parked.kind
         except Unmappable as error:
             status, target, reason, kind = "parked", ctx.known_target, (
                 f"not mappable with mapping v{mapping.version}: {error}"), "mapping"
@@ -116,7 +125,9 @@ class HoldedSink:
         outcome = result(command, status, self._clock.now_ms(), target_id=target, reason=reason,
                          mapping_version=mapping.version)
         outcome["target_system"] = SYSTEM
-        if status != "succeeded":
+        if status == "parked" and kind == "not_ready":  # an ERP draft: waiting is routine
+            logger.info("%s %s: %s", command["entity_key"], status, reason)
+        elif status != "succeeded":
             logger.warning("%s %s: %s", command["entity_key"], status, reason)
         self._ledger.put(command["command_id"], outcome)
         return SinkOutcome(outcome, found, redrive=redrive, parked_kind=kind)

@@ -16,23 +16,23 @@ from typing import Any, Protocol
 
 from app.mapping import Mapping
 from connectors.base.contracts import DependencyPending
-from connectors.base.errors import ConnectorError, RateLimited, RetryableError
+from connectors.base.errors import RateLimited, RetryableError
 from connectors.base.limiter import Lane
 from connectors.base.retry import RetryPolicy
 from connectors.holded.client import HoldedClient
 from connectors.holded.errors import NotFound, UnexpectedContent
 from connectors.holded.inbound import held_contact_hash
-from connectors.holded.lookup import DocumentRef, HoldedLookup
+from connectors.holded.lookup import HoldedLookup
 from connectors.holded.mapping import (
-    DOC_TYPES, DocumentRefs, PaymentRefs, contact_unsent_note, contact_update_body, map_contact,
-    map_invoice, map_payment, map_product,
+    DOC_TYPES, PaymentRefs, contact_unsent_note, contact_update_body, map_contact, map_payment,
+    map_product,
 )
+from connectors.holded.approval import ApprovalPolicy
 from connectors.holded.service_mapping import is_service
+from connectors.holded.sink_documents import write_document
 from connectors.holded.sink_services import write_service
 from connectors.holded.sink_stock import StockWriter, stock_levels, write_stock
-from connectors.holded.sink_verify import (
-    Mismatch, cents, check_contact, check_document, check_product,
-)
+from connectors.holded.sink_verify import Mismatch, cents, check_contact, check_product
 
 __all__ = ["SinkClock", "SinkPolicy", "UnseenEdit", "WriteContext", "Writers", "Written"]
 
@@ -101,8 +101,9 @@ class Written:
 
 class Writers:
     def __init__(self, client: HoldedClient, lookup: HoldedLookup, clock: SinkClock,
-                 policy: SinkPolicy, rand: Callable[[], float]) -> None:
-        self.client, self.lookup = client, lookup
+                 policy: SinkPolicy, rand: Callable[[], float],
+                 approval: ApprovalPolicy = ApprovalPolicy()) -> None:
+        self.client, self.lookup, self.approval = client, lookup, approval
         self._clock, self._policy, self._rand = clock, policy, rand
         self._unsent_logged = False  # the price-list gap is logged once per sink, not per contact
 
@@ -226,67 +227,7 @@ class Writers:
 
     # -- invoices, credit notes, receipts -----------------------------------------------------
     async def invoice(self, ctx: WriteContext) -> Written:
-        document, lane = ctx.payload, ctx.lane
-        skus = sorted({str(line["sku"]) for line in document["lines"] if line.get("sku")})
-        # Map once with placeholders: an unmappable document is parked before any API call.
-        map_invoice(document, entity_key=ctx.key, mapping=ctx.mapping,
-                    refs=DocumentRefs(_PENDING, {sku: _PENDING for sku in skus}))
-        contact_id, product_ids, service_ids = await self._dependencies(ctx, skus)
-        request = map_invoice(document, entity_key=ctx.key, mapping=ctx.mapping,
-                              refs=DocumentRefs(contact_id, product_ids, service_ids))
-        doc_type = DOC_TYPES[document["doc_type"]]
-        api, date = self.client.documents(doc_type), int(request.body["date"])
-        known = ctx.known_target
-        ref = DocumentRef(doc_type, known) if known else await self.lookup.document(
-            doc_type, ctx.key, date, contact_id, lane)
-        try:
-            if ref is not None:
-                target = ref.document_id
-                await api.update(target, request.body, lane=lane)
-            else:
-                async def find() -> str | None:
-                    found = await self.lookup.document(doc_type, ctx.key, date, contact_id, lane)
-                    return found.document_id if found else None
-                target = await self.create_safely(lambda: api.create(request.body, lane=lane), find)
-        except ConnectorError:
-            # Ids remembered from earlier commands may be gone from Holded (a document,
-            # contact or product deleted there): the next attempt searches for them again.
-            self.lookup.forget_document(ctx.key)
-            self.lookup.forget_contact(document["customer_key"])
-            self._forget_catalogue(skus)
-            raise
-        self.lookup.remember_document(ctx.key, DocumentRef(doc_type, target))
-        stored = await api.get(target, lane=lane)
-        mismatches = check_document(request, stored, entity_key=ctx.key, mapping=ctx.mapping)
-        for mismatch in mismatches:
-            if mismatch.field.endswith(".price"):  # a 0 EUR line: the item we cached is gone
-                self._forget_catalogue(skus)
-        return Written(target, mismatches)
-
-    def _forget_catalogue(self, skus: list[str]) -> None:
-        for sku in skus:
-            self.lookup.forget_product(sku)
-            self.lookup.forget_service(sku)
-
-    async def _dependencies(self, ctx: WriteContext, skus: list[str]
-                            ) -> tuple[str, dict[str, str], dict[str, str]]:
-        document, lane = ctx.payload, ctx.lane
-        pending: list[str] = []
-        contact_keys = [document["customer_key"], *(
-            k for k in ctx.command.get("depends_on") or []
-            if k.startswith("contact/") and k != document["customer_key"])]
-        contact_ids = {k: await self.lookup.contact_id(k, lane) for k in contact_keys}
-        pending += [k for k, found in contact_ids.items() if found is None]
-        service_ids, product_ids = await self.lookup.catalogue_ids(skus, lane)
-        for sku in skus:
-            if sku not in product_ids and sku not in service_ids:
-                line = next(x for x in document["lines"] if str(x.get("sku")) == sku)
-                pending.append(line.get("product_key") or f"sku:{sku}")
-        if pending:
-            raise DependencyPending(pending)
-        contact_id = contact_ids[document["customer_key"]]
-        assert contact_id is not None
-        return contact_id, product_ids, service_ids
+        return await write_document(self, ctx)
 
     # -- payments ----------------------------------------------------------------------------
     async def payment(self, ctx: WriteContext) -> Written:
