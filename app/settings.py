@@ -79,6 +79,12 @@ class HoldedSettings(BaseSettings):
     # After a create with an unknown outcome (timeout, dropped connection, 5xx): the least
     # wait before searching for it, so a request still queued at Holded is seen, not repeated.
     unknown_outcome_settle_s: float = 5.0
+    # Canonical document types created approved (issued) in Holded, with the ERP's number
+    # (comma-separated: invoice, credit_note, sales_receipt). Empty: every document is created
+    # a draft. An ERP draft of such a type waits until the ERP issues it; an approved Holded
+    # document is never written again (docs/holded.md, "Approved documents").
+    approve_documents: Annotated[tuple[Literal["invoice", "credit_note", "sales_receipt"], ...],
+                                 NoDecode] = ()
     # v2 webhooks (docs/holded.md §5-6): the signing secret shown when the webhook is created
     # in Holded (unset: no webhook receiver). How Holded signs and names a delivery is
     # UNVERIFIED, hence the settings: the header carrying the HMAC-SHA256, its encoding, a
@@ -111,6 +117,13 @@ class HoldedSettings(BaseSettings):
     def _positive(cls, value: dt.timedelta) -> dt.timedelta:
         if value <= dt.timedelta(0):
             raise ValueError("must be more than 0 seconds")
+        return value
+
+    @field_validator("approve_documents", mode="before")
+    @classmethod
+    def _doc_types(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = tuple(s.strip() for s in value.split(",") if s.strip())
         return value
 
     @field_validator("webhook_timestamp_header", mode="before")
