@@ -153,3 +153,48 @@ async def test_an_edit_made_in_holded_before_its_poll_is_merged_not_overwritten(
     assert final["name"] == "Talleres Gómez Editado SL"
     state = (await flow.table("entities"))[key]["record"]
     assert (state["name"], state["mobile"]) == ("Talleres Gómez Editado SL", "600111222")
+
+
+async def test_with_approval_on_issued_invoices_reach_holded_approved_and_a_draft_waits(
+        own_flow, holded, tmp_path):
+    import json
+
+    holded.state.sales_invoice_num = "kept"  # a Holded series that keeps the ERP's number
+    flow = await own_flow(holded=HoldedSettings(api_url=holded.url, api_key="sandbox-key",
+                                                requests_per_second=20,
+                                                approve_documents=("invoice",)))
+    await publish_mapping(flow.settings, MAPPING)
+    await ingest_file(SAMPLE, "odoo", flow.settings)
+    # INV-2026-0043's twin, first a draft in the ERP, issued an hour later.
+    line = next(json.loads(x) for x in SAMPLE.read_text().splitlines() if '"INV-2026-0043"' in x)
+    line.update(id="INV-2026-0050", updated_at="2026-03-04T09:00:00Z")
+    line["data"].update(number="INV/2026/0050", status="draft")
+    draft = tmp_path / "draft.jsonl"
+    draft.write_text(json.dumps(line) + "\n")
+    await ingest_file(draft, "odoo", flow.settings)
+
+    async def parked_draft():
+        return [r for r in await results(flow, "parked")
+                if r["entity_key"] == "invoice/odoo/INV-2026-0050"] or None
+    [waiting] = await wait_for(parked_draft, 120, "the ERP draft parked", flow.worker)
+    assert "is a draft in the ERP" in waiting["reason"]
+    await flow.wait_idle(120)
+    docs = await holded.all("documents", docType="invoice")
+    assert sorted(d["docNumber"] for d in docs) == ["INV/2026/0042", "INV/2026/0043", "INV/2026/0044"]
+    assert all(d["draft"] is None and d["approvedAt"] for d in docs)
+    assert not await results(flow, "failed")
+
+    line.update(updated_at="2026-03-04T10:00:00Z")
+    line["data"]["status"] = "issued"
+    issued = tmp_path / "issued.jsonl"
+    issued.write_text(json.dumps(line) + "\n")
+    await ingest_file(issued, "odoo", flow.settings)
+
+    async def created():
+        return [d for d in await holded.all("documents", docType="invoice")
+                if d["docNumber"] == "INV/2026/0050"] or None
+    [doc] = await wait_for(created, 120, "the issued invoice approved in Holded", flow.worker)
+    assert doc["draft"] is None and doc["total"] == 636.0
+    await flow.wait_idle(120)
+    assert len(await holded.all("documents", docType="invoice")) == 4
+    assert not await results(flow, "failed")
