@@ -158,3 +158,19 @@ def test_a_system_named_as_demo_and_sandbox_spell_it_is_the_topics_spelling(text
     from app.settings import system_name
 
     assert system_name(text) == name
+
+
+def test_approve_documents_is_a_list_of_canonical_document_types(tmp_path, monkeypatch):
+    monkeypatch.delenv("HOLDED_SYNC_CONFIG", raising=False)
+    monkeypatch.delenv("HOLDED_APPROVE_DOCUMENTS", raising=False)
+    assert load_settings(None).holded.approve_documents == ()  # off: drafts, as before
+    monkeypatch.setenv("HOLDED_APPROVE_DOCUMENTS", "invoice, credit_note")
+    assert load_settings(None).holded.approve_documents == ("invoice", "credit_note")
+    monkeypatch.delenv("HOLDED_APPROVE_DOCUMENTS")
+    config = tmp_path / "cfg.yaml"
+    config.write_text("holded:\n  approve_documents: [sales_receipt]\n")
+    assert load_settings(config).holded.approve_documents == ("sales_receipt",)
+    monkeypatch.setenv("HOLDED_APPROVE_DOCUMENTS", "invoices")  # a typo is refused, not ignored
+    with pytest.raises(ValueError, match=r"approve_documents(.|\n)*'invoice', 'credit_note' or "
+                       r"'sales_receipt'"):
+        load_settings(None)
