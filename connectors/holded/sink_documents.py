@@ -15,6 +15,7 @@ is created approved with the ERP's number; an ERP draft waits (parked) until it 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from connectors.base.contracts import DependencyPending
@@ -25,7 +26,7 @@ from connectors.holded.approval import (
 )
 from connectors.holded.errors import NotFound
 from connectors.holded.lookup import DocumentRef
-from connectors.holded.mapping import DOC_TYPES, DocumentRefs, map_invoice
+from connectors.holded.mapping import DOC_TYPES, DocumentRefs, HoldedRequest, map_invoice
 from connectors.holded.sink_verify import Mismatch, check_document
 
 if TYPE_CHECKING:
@@ -109,8 +110,8 @@ async def write_document(w: Writers, ctx: WriteContext) -> Written:
     return Written(target, mismatches, note)
 
 
-async def _current(w: Writers, ctx: WriteContext, ref: DocumentRef | None, find: Any
-                   ) -> Record | None:
+async def _current(w: Writers, ctx: WriteContext, ref: DocumentRef | None,
+                   find: Callable[[], Awaitable[str | None]]) -> Record | None:
     """The document Holded holds for ``ctx`` (read before any write), or None. A linked
     document deleted in Holded is searched for again by its sync key; with none found, a new
     one is created (a draft deleted so that it can be created approved, docs/holded.md)."""
@@ -127,7 +128,7 @@ async def _current(w: Writers, ctx: WriteContext, ref: DocumentRef | None, find:
         return await api.get(found, lane=ctx.lane) if found is not None else None
 
 
-def _unwritten(w: Writers, ctx: WriteContext, request: Any, stored: Record) -> Written:
+def _unwritten(w: Writers, ctx: WriteContext, request: HoldedRequest, stored: Record) -> Written:
     """An approved Holded document is not written: succeeded when the command changes nothing
     it holds (a payment status, say), else parked for review with what differs."""
     from connectors.holded.sink_writers import Written
