@@ -10,6 +10,15 @@ repeats them.
 With a schema registry (:func:`use_registry`, app/schema_registry.py) records are written in
 the Confluent wire format instead: byte ``0``, the registry's 4-byte schema id, the same body.
 Both framings are read either way, so a deployment can switch without rewriting its topics.
+
+The fingerprint covers the whole writer schema: the named types of other ``.avsc`` files it
+uses are written out at their first use (Avro's Parsing Canonical Form of a self-contained
+schema). Releases up to 2026-11 fingerprinted the record with those types *by name* only, so
+a change inside a nested type (Payment's ``invoice_key`` becoming nullable) left the
+container's fingerprint as it was, and a reader took an old record for today's layout. Those
+*by-name* fingerprints are still read (:func:`by_name_fingerprint`): each earlier version
+answers to its own, and the by-name fingerprint of today's schema means the layout the last
+such release wrote under it (:data:`LAST_BY_NAME`).
 """
 from __future__ import annotations
 
@@ -25,13 +34,17 @@ from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 from app.core import provenance
 
-__all__ = ["SCHEMA_DIR", "AvroCodec", "DecodeError", "codec", "fingerprint_of", "load_schemas",
-           "named_types", "use_registry"]
+__all__ = ["SCHEMA_DIR", "AvroCodec", "DecodeError", "by_name_fingerprint", "codec",
+           "fingerprint_of", "load_schemas", "named_types", "use_registry"]
 
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
 MARKER = b"\xc3\x01"
 CONFLUENT = 0  # the first byte of a record in the Confluent wire format
 NAMESPACE = "holdedsync"
+# The history version whose layout the last by-name release wrote under today's schema's
+# by-name fingerprint, where that is not today's layout: records carrying a Payment, written
+# before Payment v2 (invoice_key nullable). Every other schema: today's layout.
+LAST_BY_NAME = {"ChangeEvent": 2, "Command": 3, "EntityState": 2}
 
 
 class DecodeError(ValueError):
@@ -77,11 +90,12 @@ def named_types(directory: Path = SCHEMA_DIR) -> dict[str, Any]:
 
 
 @cache
-def _history(directory: Path = SCHEMA_DIR) -> dict[str, list[dict]]:
-    """Earlier versions, ``schemas/history/<Name>.v<N>.avsc``, raw, by short name."""
-    out: dict[str, list[dict]] = {}
+def _history(directory: Path = SCHEMA_DIR) -> dict[str, dict[int, dict]]:
+    """Earlier versions, ``schemas/history/<Name>.v<N>.avsc``, raw, by short name and N."""
+    out: dict[str, dict[int, dict]] = {}
     for p in sorted((directory / "history").glob("*.avsc")):
-        out.setdefault(p.name.split(".")[0], []).append(json.loads(p.read_text()))
+        name, version = p.name.split(".")[:2]
+        out.setdefault(name, {})[int(version.lstrip("v"))] = json.loads(p.read_text())
     return out
 
 
@@ -111,8 +125,36 @@ def _parse_old(old: dict, directory: Path) -> Any:
     return fastavro.parse_schema(old, named_schemas=named)
 
 
-def fingerprint_of(parsed: Any) -> bytes:
-    return bytes.fromhex(fingerprint(to_parsing_canonical_form(parsed), "CRC-64-AVRO"))[::-1]
+def _crc(canonical: str) -> bytes:
+    return bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO"))[::-1]
+
+
+def fingerprint_of(parsed: Any, directory: Path = SCHEMA_DIR) -> bytes:
+    """CRC-64-AVRO of the schema's Parsing Canonical Form, every named type it uses written
+    out: a change anywhere in the layout changes it."""
+    from app.schema_registry import self_contained
+
+    return _crc(to_parsing_canonical_form(
+        fastavro.parse_schema(self_contained(parsed, named_types(directory)))))
+
+
+def _collapse(node: Any, files: frozenset[str], top: bool = True) -> Any:
+    """A canonical form with each type of its own .avsc file named, not defined."""
+    if isinstance(node, list):
+        return [_collapse(n, files, False) for n in node]
+    if not isinstance(node, dict):
+        return node
+    if not top and node.get("name") in files and node.get("type") in ("record", "enum"):
+        return node["name"]
+    return {k: _collapse(v, files, False) for k, v in node.items()}
+
+
+def by_name_fingerprint(parsed: Any, directory: Path = SCHEMA_DIR) -> bytes:
+    """The fingerprint releases up to 2026-11 wrote: the types of other .avsc files by name
+    (an earlier version's inlined copy of such a type is named again, as it was written)."""
+    files = frozenset(p["name"] for p in load_schemas(directory).values())
+    form = json.loads(to_parsing_canonical_form(parsed))
+    return _crc(json.dumps(_collapse(form, files), separators=(",", ":")))
 
 
 # Records whose in-memory form differs from their wire form: (to wire, from wire).
@@ -179,11 +221,16 @@ class AvroCodec:
         self.name = name
         self.to_wire, self.from_wire = WIRE_FORMS.get(name, (_same, _same))
         self.schema = schemas[name]
-        self.fingerprint = fingerprint_of(self.schema)
+        self.fingerprint = fingerprint_of(self.schema, directory)
         self._writers: dict[bytes, Any] = {self.fingerprint: self.schema}
-        for old in _history(directory).get(name, []):
-            parsed = _parse_old(old, directory)
-            self._writers[fingerprint_of(parsed)] = parsed
+        versions = {n: _parse_old(old, directory)
+                    for n, old in _history(directory).get(name, {}).items()}
+        for parsed in versions.values():
+            self._writers[fingerprint_of(parsed, directory)] = parsed
+            self._writers[by_name_fingerprint(parsed, directory)] = parsed
+        # Last: today's by-name fingerprint is what the last by-name release wrote.
+        self._writers[by_name_fingerprint(self.schema, directory)] = (
+            versions[LAST_BY_NAME[name]] if name in LAST_BY_NAME else self.schema)
 
     def _writer(self, fingerprint: bytes) -> Any:
         """The parsed version of this schema with ``fingerprint`` (DecodeError if none)."""

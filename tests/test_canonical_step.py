@@ -117,3 +117,12 @@ def test_records_without_a_key_or_value_or_with_another_key_are_rejected_with_th
         value = CHANGE.dumps(change("odoo", contact(name="N"), key=entity_key, ts=1_700_000_000_000))
     with pytest.raises(BadEvent, match=reason):
         CanonicalStep(policy, 10)(key, value, None)
+
+
+def test_a_payment_with_neither_invoice_nor_customer_is_rejected_for_the_dead_letters(policy):
+    from tests.core.factories import payment
+
+    value = CHANGE.dumps(change("holded", payment(invoice_key=None, contact_key=None),
+                                key="payment/holded/P9"))
+    with pytest.raises(BadEvent, match="needs invoice_key"):
+        CanonicalStep(policy, 10)(b"payment/holded/P9", value, None)

@@ -151,3 +151,14 @@ def test_ingest_reports_each_line_it_reads_for_a_progress_bar(kafka, tmp_path):
     report = asyncio.run(ingest_file(path, "odoo", settings, progress=seen.append))
     assert seen == [1, 2, 4, 5]  # the blank line 3 is not a record; the bad line 4 is read
     assert report.published == 3 and [e.line for e in report.errors] == [4]
+
+
+def test_a_payment_on_account_needs_its_customer():
+    data = {"date": "2026-03-05", "amount": "300.00", "contact_key": "contact/odoo/C1"}
+    pay = {"entity": "payment", "id": "P1", "updated_at": "2026-03-05T10:00:00Z"}
+    lines = [json.dumps({**pay, "data": data}),
+             json.dumps({**pay, "id": "P2", "data": {**data, "contact_key": None}})]
+    (_, event, ok), (n, _, error) = parse_lines(lines, "odoo")
+    assert ok is None and event["payload"]["invoice_key"] is None  # the default: on account
+    assert event["payload"]["contact_key"] == "contact/odoo/C1"
+    assert n == 2 and "needs invoice_key" in str(error) and "contact_key" in str(error)

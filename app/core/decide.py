@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.core.hashing import Fingerprint, canonical_json
-from app.core.keys import EntityKey
+from app.core.keys import EntityKey, KeyError_
 from app.core.policy import Policy
 from app.core.vectors import command_id, dominates, increment, merge
 
-__all__ = ["BadEvent", "Decision", "apply_change", "apply_result", "empty_replica",
-           "operator_source_id"]
+__all__ = ["BadEvent", "Decision", "apply_change", "apply_result", "check_payment",
+           "empty_replica", "operator_source_id"]
 
 Record = dict[str, Any]
 OPERATOR = "operator"  # the system name of an operator's override
@@ -79,10 +79,30 @@ def validate_change(event: Record) -> Fingerprint:
         raise BadEvent("upsert without a payload")
     if event["op"] == "delete" and event["payload"] is not None:
         raise BadEvent("delete must not carry a payload")
+    if event["entity"] == "payment" and event["payload"] is not None:
+        check_payment(event["payload"])
     fingerprint = Fingerprint(event["payload"])
     if fingerprint.content_hash() != event["content_hash"]:
         raise BadEvent("content_hash does not match the payload")
     return fingerprint
+
+
+def check_payment(payment: Record) -> None:
+    """A payment pays a document (``invoice_key``) or is on account: then it needs the
+    customer (``contact_key``) whose balance it lowers, or no target could book it."""
+    if payment.get("invoice_key"):
+        return
+    contact = payment.get("contact_key")
+    if not contact:
+        raise BadEvent("a payment needs invoice_key (the document it pays) or, for a payment "
+                       "on account, contact_key (the customer it was received from); it has "
+                       "neither")
+    try:
+        key = EntityKey.parse(contact)
+    except KeyError_ as exc:
+        raise BadEvent(f"payment on account: contact_key: {exc}") from None
+    if key.entity != "contact":
+        raise BadEvent(f"payment on account: contact_key {contact!r} is not a contact key")
 
 
 def apply_change(event: Record, state: Record | None, replicas: Record | None,
@@ -327,8 +347,8 @@ def dependencies(entity: str, record: Record | None) -> list[str]:
     if entity == "invoice":
         keys = [record["customer_key"], *(l["product_key"] for l in record["lines"] if l.get("product_key"))]
         return list(dict.fromkeys(keys))
-    if entity == "payment":
-        return [record["invoice_key"]]
+    if entity == "payment":  # on account (no document): the customer it lowers the balance of
+        return [record.get("invoice_key") or record["contact_key"]]
     return []
 
 

@@ -36,6 +36,15 @@ def invoice(**fields: Any) -> dict[str, Any]:
     return base
 
 
+def payment(**fields: Any) -> dict[str, Any]:
+    """A payment on an invoice; ``payment(invoice_key=None)`` is one on account."""
+    base = {"invoice_key": "invoice/odoo/F-1", "contact_key": "contact/odoo/C1",
+            "date": dt.date(2026, 3, 5), "amount": Decimal("121.00"), "currency": "EUR",
+            "method": None, "treasury": None, "reference": None, "description": None}
+    base.update(fields)
+    return base
+
+
 def change(system: str, payload: dict[str, Any] | None, *, key: str = "contact/odoo/C1",
            ts: int = 1_700_000_000_000, event_id: str | None = None, op: str = "upsert",
            lane: str = "realtime") -> dict[str, Any]:

@@ -391,3 +391,35 @@ def test_a_stand_in_value_is_no_conflict_when_only_the_system_changed_the_field(
     assert d.outcome == "merged" and d.conflicts == []
     assert d.state["record"]["payment_due_days"] == 30
     assert d.state["record"]["tax_id"] == "B00000001"
+
+
+# ---- payments on account ------------------------------------------------------------------
+PAYMENTS = Policy(routes={"payment": ("holded", "odoo")})
+
+
+def test_a_payment_depends_on_its_invoice_and_one_on_account_on_its_customer():
+    from tests.core.factories import payment
+
+    on_invoice = apply_change(change("holded", payment(), key="payment/holded/P1"), None, None,
+                              None, PAYMENTS)
+    on_account = apply_change(change("holded", payment(invoice_key=None, contact_key="contact/holded/7"),
+                                     key="payment/holded/P2"), None, None, None, PAYMENTS)
+    assert [c["depends_on"] for c in on_invoice.commands] == [["invoice/odoo/F-1"]]
+    assert [c["target_system"] for c in on_account.commands] == ["odoo"]
+    assert on_account.commands[0]["depends_on"] == ["contact/holded/7"]
+    assert on_account.commands[0]["payload"]["invoice_key"] is None
+
+
+@pytest.mark.parametrize("fields, reason", [
+    ({"invoice_key": None, "contact_key": None}, "needs invoice_key .* or, for a payment on account, contact_key"),
+    ({"invoice_key": "", "contact_key": ""}, "it has neither"),
+    ({"invoice_key": None, "contact_key": "C-0001"}, "contact_key: entity key 'C-0001' is not"),
+    ({"invoice_key": None, "contact_key": "invoice/odoo/F-1"}, "is not a contact key"),
+])
+def test_a_payment_with_no_invoice_and_no_valid_customer_is_a_bad_event(fields, reason):
+    from app.core.decide import BadEvent
+    from tests.core.factories import payment
+
+    event = change("holded", payment(**fields), key="payment/holded/P3")
+    with pytest.raises(BadEvent, match=reason):
+        apply_change(event, None, None, None, PAYMENTS)
