@@ -95,11 +95,14 @@ class _HoldedPoller:
     client: Any
     mapping: Callable[[], Mapping]
     system: str = "holded"
+    payments_on_account: bool = True  # HOLDED_PAYMENTS_ON_ACCOUNT
 
     async def poll(self, state: str | None, now: dt.datetime) -> tuple[str, list[dict]]:
-        from connectors.holded.source import PollState, poll_once
+        from connectors.holded.source import PollConfig, PollState, poll_once
 
-        new, events = await poll_once(self.client, PollState.from_json(state), self.mapping(), now)
+        config = PollConfig(payments_on_account=self.payments_on_account)
+        new, events = await poll_once(self.client, PollState.from_json(state), self.mapping(), now,
+                                      config=config)
         return new.to_json(), events
 
 
@@ -261,7 +264,8 @@ def pollers(settings: Settings, live: LiveMapping, api: dict[str, Any]) -> dict[
     mapping = _provider(live)
     out: dict[str, Poller] = {}
     if "holded" in api:
-        out["holded"] = _HoldedPoller(api["holded"], mapping)
+        out["holded"] = _HoldedPoller(api["holded"], mapping,
+                                      payments_on_account=settings.holded.payments_on_account)
     if "odoo" in api:
         out["odoo"] = _OdooPoller(api["odoo"], mapping)
     if "business_central" in api:

@@ -85,6 +85,9 @@ class HoldedSettings(BaseSettings):
     # document is never written again (docs/holded.md, "Approved documents").
     approve_documents: Annotated[tuple[Literal["invoice", "credit_note", "sales_receipt"], ...],
                                  NoDecode] = ()
+    # A Holded payment that names a customer and no document is a payment on account, written
+    # to the ERPs as an unapplied customer payment (docs/holded.md §4). False: skipped.
+    payments_on_account: bool = True
     # v2 webhooks (docs/holded.md §5-6): the signing secret shown when the webhook is created
     # in Holded (unset: no webhook receiver). How Holded signs and names a delivery is
     # UNVERIFIED, hence the settings: the header carrying the HMAC-SHA256, its encoding, a

@@ -144,7 +144,8 @@ def _holded(settings: Settings, client: Any, live: LiveMapping) -> Receive:
             return _refused(exc)
         events = []
         for resource, record_id in targets:
-            event = await fetch_change(client, live.current, resource, record_id, _now())
+            event = await fetch_change(client, live.current, resource, record_id, _now(),
+                                       payments_on_account=config.payments_on_account)
             if event is not None:
                 events.append(event)
         return Reply(202, "accepted", tuple(events), done=lambda: seen.remember(delivery))

@@ -378,13 +378,14 @@ def _payment_status(paid: Decimal, pending: Any) -> str:
 
 # -- payments -------------------------------------------------------------------------------
 
-def payment_from_holded(record: MappingABC[str, Any], *, mapping: Mapping, invoice_key: str,
-                        contact_key: str | None = None, currency: str | None = None
-                        ) -> dict[str, Any]:
+def payment_from_holded(record: MappingABC[str, Any], *, mapping: Mapping,
+                        invoice_key: str | None, contact_key: str | None = None,
+                        currency: str | None = None) -> dict[str, Any]:
     """A Holded payment (``GET /payments`` item or a document's pay record) -> canonical Payment.
 
     ``invoice_key`` is the entity key of the paid document and ``currency`` its currency (a
-    Holded payment has none of its own). The ``hs:`` marker is taken out of the description.
+    Holded payment has none of its own). ``invoice_key`` None: a payment on account of
+    ``contact_key``, in the base currency. The ``hs:`` marker is taken out of the description.
     """
     c = _Codes(mapping)
     desc = record.get("desc")
@@ -404,6 +405,9 @@ def payment_from_holded(record: MappingABC[str, Any], *, mapping: Mapping, invoi
     }
     if out["date"] is None:
         c.reasons.append(f"payment {record.get('id')} has no date")
+    if invoice_key is None and out["amount"] <= 0:
+        c.reasons.append(f"payment {record.get('id')} on account: {out['amount']} is not an "
+                         "amount received (a payment made to the contact is not synced)")
     c.raise_if_any()
     return out
 

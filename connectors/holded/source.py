@@ -62,6 +62,9 @@ class PollConfig:
     document_overlap: dt.timedelta = dt.timedelta(days=2)
     payment_overlap: dt.timedelta = dt.timedelta(days=2)
     rescan_every: dt.timedelta = dt.timedelta(days=1)
+    # A /payments item naming no document but a customer: a payment on account (docs/holded.md
+    # §4, "Payments on account"). False: skipped, as before (HOLDED_PAYMENTS_ON_ACCOUNT).
+    payments_on_account: bool = True
 
     def resources(self) -> tuple[str, ...]:
         return (CONTACTS, *self.doc_types, PAYMENTS)
@@ -235,9 +238,10 @@ class _Reader:
     """The I/O half of a run: reads records, resolves keys with a cache, maps to canonical."""
 
     def __init__(self, client: Any, mapping: Mapping, lane: Lane, doc_types: Sequence[str],
-                 on_parked: Parked | None) -> None:
+                 on_parked: Parked | None, on_account: bool = True) -> None:
         self.client, self.mapping, self.lane = client, mapping, lane
         self.doc_types, self.on_parked = tuple(doc_types), on_parked
+        self.on_account = on_account
         self.contacts: dict[str, dict[str, Any]] = {}
         self.documents: dict[str, tuple[str, dict[str, Any]]] = {}  # id -> (docType, record)
 
@@ -292,19 +296,36 @@ class _Reader:
     async def map_payment(self, record: dict[str, Any]) -> Observed | None:
         pid = str(record.get("id") or record.get("paymentId"))
         # UNVERIFIED: the sandbox's /payments items name their document (documentId, docType);
-        # the documented v1 fields do not. A payment on no document is not a canonical Payment.
+        # the documented v1 fields do not (docs/holded.md §4, "Payments on account").
         document_id = record.get("documentId")
-        found = await self.document(str(document_id), record.get("docType")) if document_id else None
+        if not document_id:
+            return await self._on_account(pid, record)
+        found = await self.document(str(document_id), record.get("docType"))
         if found is None:
             logger.debug("holded payment %s is on no known document; skipped", pid)
             return None
         _, document = found
         contact = await self.contact(document.get("contact") or record.get("contactId"))
+        return self._payment(pid, record, invoice_key=inbound.document_key(document),
+                             contact=contact, currency=document.get("currency"))
+
+    async def _on_account(self, pid: str, record: dict[str, Any]) -> Observed | None:
+        """A payment naming no document: received on account of its contact, when that is a
+        customer (a supplier's is money paid out, not synced) and on-account is enabled."""
+        contact = await self.contact(record.get("contactId")) if self.on_account else None
+        kind = inbound.CONTACT_KINDS.get(str((contact or {}).get("type") or "client"))
+        if contact is None or kind == "supplier":
+            logger.debug("holded payment %s names no document and no customer%s; skipped", pid,
+                         "" if self.on_account else " (HOLDED_PAYMENTS_ON_ACCOUNT is off)")
+            return None
+        return self._payment(pid, record, invoice_key=None, contact=contact, currency=None)
+
+    def _payment(self, pid: str, record: dict[str, Any], *, invoice_key: str | None,
+                 contact: dict[str, Any] | None, currency: Any) -> Observed | None:
         try:
             payload = inbound.payment_from_holded(
-                record, mapping=self.mapping, invoice_key=inbound.document_key(document),
-                contact_key=inbound.contact_key(contact) if contact else None,
-                currency=document.get("currency"))
+                record, mapping=self.mapping, invoice_key=invoice_key,
+                contact_key=inbound.contact_key(contact) if contact else None, currency=currency)
         except Unmappable as exc:
             self.park(PAYMENTS, pid, exc.reasons)
             return None
@@ -318,7 +339,8 @@ async def poll_once(client: Any, state: PollState, mapping: Mapping, now: dt.dat
     then the caller's ``state`` is still the one to use. Records the mapping cannot map are
     logged, reported to ``on_parked`` and retried whenever a later run reads them again."""
     run = begin_run(state, now, config)
-    reader = _Reader(client, mapping, run.lane, config.doc_types, on_parked)
+    reader = _Reader(client, mapping, run.lane, config.doc_types, on_parked,
+                     config.payments_on_account)
     listed: dict[str, set[str]] = {r: set() for r in config.resources()}
     observed: list[Observed] = []
     async for contact in client.contacts.list(lane=run.lane):
@@ -351,10 +373,11 @@ async def poll_once(client: Any, state: PollState, mapping: Mapping, now: dt.dat
 
 async def fetch_change(client: Any, mapping: Mapping, resource: str, record_id: str,
                        now: dt.datetime, *, doc_types: Sequence[str] = ("invoice", "creditnote"),
-                       on_parked: Parked | None = None) -> dict[str, Any] | None:
+                       on_parked: Parked | None = None, payments_on_account: bool = True
+                       ) -> dict[str, Any] | None:
     """Re-read one record (after a webhook) and build its change event, or None when it is gone,
     unmappable, or not a record we sync. ``resource``: contact, invoice, creditnote, payment."""
-    reader = _Reader(client, mapping, "realtime", doc_types, on_parked)
+    reader = _Reader(client, mapping, "realtime", doc_types, on_parked, payments_on_account)
     try:
         if resource == "contact":
             contact = await reader.contact(record_id)

@@ -341,3 +341,57 @@ async def test_a_payment_edited_in_holded_brings_its_new_amount_and_the_invoice_
     assert found[f"payment/holded/{paid}"]["payload"]["amount"] == D("100.00")
     invoice = found["invoice/odoo/INV-1"]["payload"]
     assert (invoice["payment_status"], invoice["amount_paid"]) == ("partial", D("100.00"))
+
+
+# -- payments on account ----------------------------------------------------------------------
+
+BANK = "64a1f0c2e4b0a10000000b01"  # the seeded treasury the example mapping calls "banco"
+
+
+async def _receive(holded: HoldedClient, contact_id: str | None, amount: float) -> str:
+    """A payment registered in Holded with no document (POST /payments): on account."""
+    body = {"bankId": BANK, "amount": amount, "desc": "anticipo pedido 12",
+            "date": epoch(dt.datetime(2026, 3, 10, 12, tzinfo=dt.UTC))}
+    if contact_id is not None:
+        body["contactId"] = contact_id
+    return str((await holded.payments.create(body))["id"])
+
+
+async def test_a_payment_naming_a_customer_and_no_document_is_a_payment_on_account(
+        holded: HoldedClient) -> None:
+    customer = await create_contact(holded, contact(), "contact/odoo/7")
+    supplier = await create_contact(holded, contact(kind="supplier", name="Proveedor SA",
+                                                    tax_id="B87654321"), "contact/odoo/9")
+    state, _ = await poll_once(holded, PollState(), MAPPING, T0)
+    advance = await _receive(holded, customer, 300.0)
+    await _receive(holded, supplier, 80.0)  # money paid to a supplier: not a receipt
+    await _receive(holded, None, 15.0)  # a bank movement booked to nobody
+    parked: list[tuple[str, str, list[str]]] = []
+    state, events = await poll_once(holded, state, MAPPING, T0 + HOUR,
+                                    on_parked=lambda *p: parked.append(p))
+    found = by_key(check(events))
+    assert set(found) == {f"payment/holded/{advance}"}
+    event = found[f"payment/holded/{advance}"]
+    assert event["payload"] == {
+        "invoice_key": None, "contact_key": "contact/odoo/7", "date": dt.date(2026, 3, 10),
+        "amount": D("300.00"), "currency": "EUR", "method": None, "treasury": "banco",
+        "reference": None, "description": "anticipo pedido 12"}
+    assert parked == []
+    assert (await poll_once(holded, state, MAPPING, T0 + 2 * HOUR))[1] == []  # read once
+
+
+async def test_payments_on_account_can_be_turned_off_and_a_refund_on_account_is_parked(
+        holded: HoldedClient) -> None:
+    customer = await create_contact(holded, contact(), "contact/odoo/8")
+    await _receive(holded, customer, 120.0)
+    off = PollConfig(payments_on_account=False)
+    _, events = await poll_once(holded, PollState(), MAPPING, T0, config=off)
+    assert [e["entity"] for e in events] == ["contact"]
+
+    refund = await _receive(holded, customer, -40.0)
+    parked: list[tuple[str, str, list[str]]] = []
+    _, events = await poll_once(holded, PollState(), MAPPING, T0,
+                                on_parked=lambda *p: parked.append(p))
+    assert sorted(e["entity"] for e in events) == ["contact", "payment"]
+    assert [(r, i) for r, i, _ in parked] == [(PAYMENTS, refund)]
+    assert "-40.00 is not an amount received" in parked[0][2][0]
