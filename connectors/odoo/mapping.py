@@ -21,7 +21,8 @@ from app.mapping.totals import AppliedTax, TaxedLine, check_totals, compute_tota
 from connectors.base import identifiers
 
 __all__ = ["HELD_FIELDS", "Catalog", "as_reported", "contact_from_odoo", "entity_key", "invoice_from_odoo",
-           "m2o_id", "partner_vals", "payment_from_odoo", "payment_register_vals",
+           "m2o_id", "on_account_vals", "partner_vals", "payment_from_odoo",
+           "payment_register_vals",
            "product_from_odoo", "product_key"]
 
 SYSTEM = "odoo"
@@ -382,10 +383,10 @@ def partner_vals(contact: MappingABC[str, Any], catalog: Catalog, mapping: Mappi
     return vals
 
 
-def payment_register_vals(payment: MappingABC[str, Any], *, entity_key_: str, catalog: Catalog,
-                          mapping: Mapping) -> dict[str, Any]:
-    """``account.payment.register`` values; ``communication`` (-> payment ``ref``) carries the
-    payment's entity key, so a lost response is found by searching ``ref``."""
+def _payment_journal(payment: MappingABC[str, Any], catalog: Catalog, mapping: Mapping
+                     ) -> int | None:
+    """The Odoo journal of the payment's treasury (None: Odoo's default bank journal);
+    Unmappable when the treasury has none or the currency is not EUR."""
     r = _Reasons(mapping)
     journal_id = None
     treasury = payment.get("treasury")
@@ -399,9 +400,33 @@ def payment_register_vals(payment: MappingABC[str, Any], *, entity_key_: str, ca
     if payment.get("currency", "EUR") != "EUR":
         r.fail("currency", f"payments in {payment['currency']} are not supported yet")
     r.raise_if_any()
+    return journal_id
+
+
+def payment_register_vals(payment: MappingABC[str, Any], *, entity_key_: str, catalog: Catalog,
+                          mapping: Mapping) -> dict[str, Any]:
+    """``account.payment.register`` values; ``communication`` (-> payment ``ref``) carries the
+    payment's entity key, so a lost response is found by searching ``ref``."""
+    journal_id = _payment_journal(payment, catalog, mapping)
     vals: dict[str, Any] = {"amount": float(payment["amount"]),
                             "payment_date": payment["date"].isoformat(),
                             "communication": entity_key_}
+    if journal_id is not None:
+        vals["journal_id"] = journal_id
+    return vals
+
+
+def on_account_vals(payment: MappingABC[str, Any], *, entity_key_: str, partner_id: int,
+                    catalog: Catalog, mapping: Mapping) -> dict[str, Any]:
+    """``account.payment`` values of a customer payment on account (reconciled with nothing):
+    received from ``partner_id``, ``ref`` = the entity key (found again by it)."""
+    if Decimal(payment["amount"]) <= 0:
+        raise Unmappable([f"amount: {payment['amount']} is not a positive payment"],
+                         mapping_version=mapping.version)
+    journal_id = _payment_journal(payment, catalog, mapping)
+    vals: dict[str, Any] = {"payment_type": "inbound", "partner_type": "customer",
+                            "partner_id": partner_id, "amount": float(payment["amount"]),
+                            "date": payment["date"].isoformat(), "ref": entity_key_}
     if journal_id is not None:
         vals["journal_id"] = journal_id
     return vals

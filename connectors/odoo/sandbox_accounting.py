@@ -6,6 +6,12 @@ invoice ``INV/<year>/<seq>`` (``RINV`` for refunds) and sets the due date from t
 term. ``account.payment.register`` + ``action_create_payments`` emulates the wizard's effect:
 a posted ``account.payment`` reconciled with the invoices, whose ``amount_residual`` drops and
 ``payment_state`` becomes ``partial`` or ``paid``; the partner's ``credit`` follows.
+A customer payment created directly (``account.payment`` ``create`` + ``action_post``) is a
+payment on account: posted, reconciled with nothing, it lowers the partner's ``credit`` by
+its whole amount. Odoo's SQL constraint refuses a negative amount; the journal must be a bank
+or cash one (Odoo's default is the first bank journal; that a journal of another type is
+refused on create is UNVERIFIED: the form only offers those); posting needs a draft payment
+with a partner and an amount above zero (UNVERIFIED: the strict reading).
 """
 from __future__ import annotations
 
@@ -292,6 +298,47 @@ async def _action_create_payments(orm: Orm, model: str, args: list[Any], kwargs:
             "view_mode": "tree,form", "domain": [["id", "in", payment_ids]]}
 
 
+async def _create_payment(orm: Orm, model: str, args: list[Any], kwargs: Rec,
+                          user: User) -> Any:
+    vals_list = args[0] if args else kwargs.get("vals_list")
+    single = isinstance(vals_list, dict)
+    ids = []
+    for vals in [vals_list] if single else vals_list:
+        vals = dict(vals)
+        if Decimal(str(vals.get("amount") or 0)) < 0:
+            raise ValidationError("The payment amount cannot be negative.")
+        banks = [j for j in await orm.rows("account.journal") if j.get("type") in ("bank", "cash")]
+        vals.setdefault("journal_id", banks[0]["id"] if banks else False)
+        journal = await orm.get("account.journal", vals["journal_id"]) if vals["journal_id"] else None
+        if journal is None or journal.get("type") not in ("bank", "cash"):
+            raise ValidationError("A payment must belong to a bank or cash journal.")
+        vals.setdefault("date", orm.clock().date().isoformat())
+        vals.setdefault("currency_id", 1)
+        rid = await orm.create_one(model, vals)
+        await orm.write_one(model, rid, {"state": "draft"}, internal=True)
+        ids.append(rid)
+    return ids[0] if single else ids
+
+
+async def _post_payment(orm: Orm, model: str, args: list[Any], kwargs: Rec, user: User) -> bool:
+    ids = args[0] if args else kwargs.get("ids", [])
+    for rid in [ids] if isinstance(ids, int) else ids:
+        payment = await orm.get(model, rid)
+        if payment is None:
+            raise UserError(f"Record does not exist or has been deleted. (Record: {model}({rid},))")
+        if payment.get("state") != "draft":
+            raise UserError(f"Only a draft payment can be posted ({payment.get('name')}).")
+        if not payment.get("partner_id"):
+            raise UserError("A customer payment needs a customer to be posted.")
+        if Decimal(str(payment.get("amount") or 0)) <= 0:
+            raise UserError("The payment amount must be strictly positive.")
+        journal = await orm.get("account.journal", payment.get("journal_id")) or {}
+        date = dt.date.fromisoformat(payment["date"])
+        name = await _next_name(orm, f"P{journal.get('code', 'BNK1')}", date.year)
+        await orm.write_one(model, rid, {"state": "posted", "name": name}, internal=True)
+    return False
+
+
 def install(orm: Orm) -> None:
     m = orm.methods
     for name, fn in (("amount_untaxed", _untaxed), ("amount_tax", _tax), ("amount_total", _total),
@@ -307,6 +354,8 @@ def install(orm: Orm) -> None:
     m[("account.move", "action_post")] = _action_post
     for method in ("create", "write", "unlink"):
         m[("account.move.line", method)] = _line_handler(method)
+    m[("account.payment", "create")] = _create_payment
+    m[("account.payment", "action_post")] = _post_payment
     m[("account.payment.register", "create")] = _create_register
     m[("account.payment.register", "action_create_payments")] = _action_create_payments
     assert all(model in MODELS for model, _ in m)

@@ -13,7 +13,12 @@ A payment found at 2 or 3 is read back: if its amount or date differ from the co
 at its origin since) or the command is a delete, the command is parked with both values
 (connectors.base.written_payment); a written payment is never corrected automatically.
 
-A payment goes through ``account.payment.register`` (context ``active_model=account.move``,
+A payment on account (no ``invoice_key``) is an ``account.payment`` of the customer, created
+and posted (``action_post``) and reconciled with nothing: the partner's receivable balance
+drops, no invoice moves. Its partner is the contact's Odoo id (born in Odoo, or found by the
+``ref`` the contact sink wrote); a contact not in Odoo yet is a pending dependency, retried.
+
+A payment of an invoice goes through ``account.payment.register`` (context ``active_model=account.move``,
 ``active_ids=[invoice]``) and ``action_create_payments``: one call that creates, posts and
 reconciles, so the invoice's ``amount_residual`` / ``payment_state`` and the partner's
 balance move together, and a lost response leaves either nothing or everything.
@@ -35,7 +40,7 @@ from app.core.hashing import canonical_json
 from app.mapping import Mapping
 from app.mapping.errors import Unmappable
 from connectors.base import identifiers
-from connectors.base.contracts import DONE, Ledger, SinkOutcome, result
+from connectors.base.contracts import DONE, DependencyPending, Ledger, SinkOutcome, result
 from connectors.base.errors import SkipRecord
 from connectors.base.unseen_change import (
     parked_for_good, remember, unseen_reason, unseen_since,
@@ -43,7 +48,7 @@ from connectors.base.unseen_change import (
 from connectors.base.written_payment import changed_reason, deleted_reason, differences
 from connectors.odoo.client import OdooClient
 from connectors.odoo.mapping import (
-    HELD_FIELDS, contact_from_odoo, partner_vals, payment_register_vals,
+    HELD_FIELDS, contact_from_odoo, on_account_vals, partner_vals, payment_register_vals,
 )
 from connectors.odoo.source import OdooSource, parse_odoo_ts
 
@@ -112,7 +117,9 @@ class OdooSink:
         if payload is None or command.get("op") == "delete":
             return SinkOutcome(self._result(command, "succeeded", None,
                                             reason="deleted before it was written to Odoo"))
-        invoice_id = _odoo_id(payload.get("invoice_key", ""), "invoice")
+        if not payload.get("invoice_key"):
+            return await self._on_account(command)
+        invoice_id = _odoo_id(payload["invoice_key"], "invoice")
         if invoice_id is None:
             return SinkOutcome(self._result(
                 command, "parked", None,
@@ -133,6 +140,30 @@ class OdooSink:
         return SinkOutcome(self._result(command, "succeeded", str(payment_id),
                                         mapping_version=self.mapping.version))
 
+    async def _on_account(self, command: dict[str, Any]) -> SinkOutcome:
+        """Create and post the customer's payment on account (the search by ``ref`` has found
+        none: a lost answer of an earlier try is found there, never created twice)."""
+        key, payload = command["entity_key"], command["payload"]
+        partner_id = await self._partner_of(payload["contact_key"])
+        vals = on_account_vals(payload, entity_key_=key, partner_id=partner_id,
+                               catalog=await self._source.catalog(), mapping=self.mapping)
+        payment_id = await self.client.create("account.payment", vals)
+        await self.client.call("account.payment", "action_post", [payment_id])
+        return SinkOutcome(self._result(command, "succeeded", str(payment_id),
+                                        mapping_version=self.mapping.version))
+
+    async def _partner_of(self, contact_key: str) -> int:
+        """The contact's partner: born in Odoo, or created by this sink (``ref`` = its key)."""
+        partner_id = _odoo_id(contact_key, "contact")
+        if partner_id is None:
+            found = await self.client.search("res.partner", [("ref", "=", contact_key)], limit=1)
+            if not found:
+                raise DependencyPending([contact_key])
+            partner_id = found[0]
+        elif not await self.client.read("res.partner", [partner_id], ["id"]):
+            raise SkipRecord(f"{contact_key}: Odoo partner {partner_id} does not exist")
+        return partner_id
+
     async def _written_payment(self, command: dict[str, Any], payment_id: int,
                                status: str) -> SinkOutcome:
         """A payment already in Odoo: done if it still holds the command's amount and date;
@@ -142,13 +173,25 @@ class OdooSink:
         if payload is None or command.get("op") == "delete":
             return SinkOutcome(self._result(command, "parked", str(payment_id),
                                             reason=deleted_reason(what, key)))
-        rows = await self.client.read("account.payment", [payment_id], ["amount", "date", "state"])
+        rows = await self.client.read("account.payment", [payment_id], [
+            "amount", "date", "state", "reconciled_invoice_ids", "name"])
+        if rows and _never_posted(rows[0]) and not payload.get("invoice_key") \
+                and not differences(payload, amount=rows[0].get("amount"), date=rows[0].get("date")):
+            # Our payment on account, created but its post lost: finish that write (a draft
+            # somebody reset keeps its name, and is not posted again here).
+            await self.client.call("account.payment", "action_post", [payment_id])
+            rows = await self.client.read("account.payment", [payment_id], [
+                "amount", "date", "state", "reconciled_invoice_ids", "name"])
         if not rows:
             diffs = ["it no longer exists in Odoo"]
         else:
             state = rows[0].get("state")
             diffs = differences(payload, amount=rows[0].get("amount"), date=rows[0].get("date"),
                                 void=None if state == "posted" else f"it is {state} in Odoo")
+            if payload.get("invoice_key") and not rows[0].get("reconciled_invoice_ids"):
+                # Written on account, now it names its invoice: reconciling is Odoo's work.
+                diffs.append(f"it is on account there, not applied to {payload['invoice_key']}; "
+                             "reconcile it with that invoice in Odoo")
         if diffs:
             return SinkOutcome(self._result(command, "parked", str(payment_id),
                                             reason=changed_reason(what, key, diffs)))
@@ -224,6 +267,11 @@ class OdooSink:
                 reason: str | None = None, mapping_version: int | None = None) -> dict[str, Any]:
         return result(command, status, self._now_ms(), target_id=target_id, reason=reason,
                       mapping_version=mapping_version)
+
+
+def _never_posted(payment: dict[str, Any]) -> bool:
+    """A draft that never had a number (Odoo names a payment when it is first posted)."""
+    return payment.get("state") == "draft" and payment.get("name") in (None, False, "", "/")
 
 
 def _int(value: Any) -> int | None:
