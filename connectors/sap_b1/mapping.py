@@ -355,7 +355,9 @@ def payment_to_incoming(payment: MappingABC[str, Any], *, key: str, mapping: Map
     """An IncomingPayments body paying (part of) ``invoice`` by bank transfer.
 
     ``reference_field`` (``Remarks`` by default, or a ``U_`` user field) carries the entity
-    key so the sink finds a payment whose answer was lost. ``applied``: what goes to the
+    key so the sink finds a payment whose answer was lost. ``invoice`` without a ``DocEntry``
+    (only the partner's ``CardCode`` and ``DocCurrency``): a payment on account, applied to
+    no invoice, which SAP keeps on the partner's account. ``applied``: what goes to the
     invoice (default: the whole amount); the transfer is always the whole amount, so the rest
     stays on the customer's account as a payment on account.
     """
@@ -382,9 +384,9 @@ def payment_to_incoming(payment: MappingABC[str, Any], *, key: str, mapping: Map
         "TransferSum": amount, "TransferAccount": account, "TransferDate": date.isoformat(),
         "TransferReference": (payment.get("reference") or "")[:REFERENCE_CHARS] or None,
         "JournalRemarks": (payment.get("description") or "")[:50] or None,
-        "PaymentInvoices": [{"DocEntry": int(invoice["DocEntry"]),
-                             "SumApplied": amount if applied is None else applied,
-                             "InvoiceType": "it_Invoice"}],
+        "PaymentInvoices": [] if invoice.get("DocEntry") is None else [
+            {"DocEntry": int(invoice["DocEntry"]),
+             "SumApplied": amount if applied is None else applied, "InvoiceType": "it_Invoice"}],
     }
     body[reference_field] = key  # last: the search key wins over any other use of the field
     return body

@@ -13,6 +13,12 @@ the result's reason says so. A lost
 answer is found by that search when the command is redelivered; POSTs are never repeated
 blindly (see connectors.base.retry.NoBlindRepeat).
 
+A payment on account (no ``invoice_key``) is an IncomingPayments of the partner with no
+``PaymentInvoices``: the whole amount stays on the customer's account, unapplied, and lowers
+the partner's balance. The partner is the contact's CardCode (``contact/sap_b1/<CardCode>``;
+the sink creates no business partners, so a contact born elsewhere is parked, as a payment of
+an invoice born elsewhere is).
+
 Partner updates (tax id, address, contact data, payment terms, withholding) first compare the
 partner's ``UpdateDate`` + ``UpdateTime`` (the server's local time, ``zone``) with the newest
 time the engine knows (connectors.base.unseen_change: our last write, kept in the ledger, or
@@ -108,6 +114,8 @@ class SapB1Sink:
             return SinkOutcome(self._result(command, "succeeded", mapping_version=mapping.version,
                                             reason="deleted before it was written to SAP B1"))
         payload = command["payload"]
+        if not payload.get("invoice_key"):
+            return await self._on_account(command, mapping)
         invoice = await self._invoice(payload["invoice_key"], mapping)
         amount = Decimal(payload["amount"])
         applied = min(amount, _open_balance(invoice))
@@ -120,6 +128,34 @@ class SapB1Sink:
             mapping_version=mapping.version,
             reason=None if applied == amount else _on_account_reason(
                 invoice, str(created.get("DocNum") or created["DocEntry"]), amount, applied)))
+
+    async def _on_account(self, command: Record, mapping: MappingDoc) -> SinkOutcome:
+        """The customer's IncomingPayments applying nothing (``_find_payment`` found none)."""
+        payload = command["payload"]
+        partner = await self._partner(payload["contact_key"], mapping)
+        body = sapmap.payment_to_incoming(
+            payload, key=command["entity_key"], mapping=mapping,
+            invoice={"CardCode": partner["CardCode"],  # "##": a partner of every currency
+                     "DocCurrency": None if partner.get("Currency") == "##"
+                     else partner.get("Currency")},
+            transfer_account=self.transfer_account, reference_field=self.reference_field)
+        created = await self.client.create("IncomingPayments", body)
+        return SinkOutcome(self._result(command, "succeeded", target_id=str(created["DocEntry"]),
+                                        mapping_version=mapping.version))
+
+    async def _partner(self, contact_key: str, mapping: MappingDoc) -> Record:
+        key = EntityKey.parse(contact_key)
+        if key.origin != SYSTEM:
+            raise Unmappable([f"contact_key: {contact_key} was not born in SAP B1; the sink "
+                              "creates no business partners, so a payment on account goes only "
+                              "to an SAP customer (contact/sap_b1/<CardCode>)"],
+                             mapping_version=mapping.version)
+        try:
+            return await self.client.get("BusinessPartners", key.origin_id,
+                                         select=("CardCode", "CardType", "Currency"))
+        except NotFound:
+            raise SkipRecord(f"{contact_key}: business partner {key.origin_id} does not exist "
+                             "in SAP B1") from None
 
     async def _written(self, command: Record, doc_entry: str, mapping: MappingDoc,
                        status: str, reason: str) -> SinkOutcome:
@@ -145,7 +181,11 @@ class SapB1Sink:
                                 if held.get("Cancelled") == "tYES" else None)
             applied = sum((Decimal(str(p.get("SumApplied") or 0))
                            for p in held.get("PaymentInvoices") or []), Decimal(0))
-            if not diffs and applied < amount:  # a lost answer must not hide the note
+            if payload.get("invoice_key") and not held.get("PaymentInvoices"):
+                diffs.append(f"it is on account there, not applied to {payload['invoice_key']}; "
+                             "reconcile it with that invoice (Internal Reconciliation)")
+            if not diffs and applied < amount and payload.get("invoice_key"):
+                # a lost answer must not hide the note
                 reason = (f"{reason}; overpayment: {amount - applied} of it is on account "
                           "for the customer; reconcile it with another invoice (Internal "
                           "Reconciliation) or refund it in SAP B1")

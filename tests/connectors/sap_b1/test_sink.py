@@ -366,3 +366,42 @@ async def test_payment_terms_cleared_elsewhere_are_cleared_in_sap(
                       links=links, vector={"holded": 2})
     assert (await sink(sandbox, http).execute(cleared)).result["status"] == "succeeded"
     assert (await sandbox.get("BusinessPartners", "C0001"))["PayTermsGrpCode"] == -1
+
+
+# -- payments on account -------------------------------------------------------------------------
+
+def on_account(contact_key: str, amount: str = "300.00") -> dict[str, Any]:
+    return {**payment_payload(1, amount), "invoice_key": None, "contact_key": contact_key}
+
+
+async def test_a_payment_on_account_is_an_incoming_payment_applied_to_nothing(
+        sandbox: SapSandbox, http: httpx.AsyncClient) -> None:
+    ledger, start = MemoryLedger(), await balance(sandbox)
+    target = sink(sandbox, http, ledger)
+    cmd = command("payment", KEY, on_account("contact/sap_b1/C0001"))
+    sandbox.faults.lose_next_writes = 1  # SAP booked it; the answer is lost
+    with pytest.raises(RetryableError):
+        await target.execute(cmd)
+    redelivered = (await target.execute(cmd)).result
+    assert redelivered["status"] == "succeeded" and "found in SAP B1" in redelivered["reason"]
+    assert "overpayment" not in redelivered["reason"]
+    [payment] = await sandbox.find("IncomingPayments", Remarks=KEY)
+    assert payment["CardCode"] == "C0001" and payment["PaymentInvoices"] == []
+    assert Decimal(str(payment["TransferSum"])) == Decimal("300.00")
+    assert len(posts(sandbox)) == 1
+    assert await balance(sandbox) == start - Decimal("300.00")
+    assert (await sandbox.get("Invoices", 1))["PaidToDate"] == 0  # applied to nothing
+    assert (await target.execute(cmd)).result["status"] == "already_done"
+
+
+async def test_a_payment_on_account_of_a_customer_sap_does_not_have_is_refused(
+        sandbox: SapSandbox, http: httpx.AsyncClient) -> None:
+    born_elsewhere = (await sink(sandbox, http).execute(
+        command("payment", KEY, on_account("contact/holded/77")))).result
+    assert born_elsewhere["status"] == "parked"
+    assert "was not born in SAP B1" in born_elsewhere["reason"]
+    unknown = (await sink(sandbox, http).execute(
+        command("payment", KEY, on_account("contact/sap_b1/C9999")))).result
+    # as a payment of an invoice SAP does not have: failed with the reason (dead letters)
+    assert unknown["status"] == "failed" and "C9999 does not exist" in unknown["reason"]
+    assert posts(sandbox) == []
