@@ -336,9 +336,10 @@ def contact_to_customer(contact: MappingABC[str, Any], *, mapping: Mapping,
 
 @dataclass(frozen=True, slots=True)
 class PaymentRefs:
-    """The posted BC invoice a payment is applied to."""
+    """The posted BC invoice a payment is applied to; ``invoice_id`` None: a payment on
+    account of ``customer_id`` (``currency``: the customer's)."""
 
-    invoice_id: str
+    invoice_id: str | None
     invoice_number: str
     customer_id: str
     currency: str  # ISO code; BC's "" already replaced by the base currency
@@ -356,19 +357,23 @@ def payment_to_line(payment: MappingABC[str, Any], *, key: str, mapping: Mapping
     currency = payment.get("currency") or mapping.base_currency
     r.currency(currency, "currency")
     if currency != refs.currency:
-        r.fail("currency", f"payment in {currency} but invoice {refs.invoice_number} is in "
+        r.fail("currency", f"payment in {currency} but "
+               f"{'invoice ' + refs.invoice_number if refs.invoice_id else 'the customer'} is in "
                f"{refs.currency}")
     amount = Decimal(payment["amount"])
     if amount <= 0:
         r.fail("amount", f"{amount} is not a positive payment")
     r.raise_if_any()
     comment = " ".join(x for x in (payment.get("reference"), payment.get("description")) if x)
-    return {
+    line = {
         "customerId": refs.customer_id, "postingDate": payment["date"].isoformat(),
         "documentNumber": sync_code(key), "externalDocumentNumber": sync_code(key),
         "amount": amount, "appliesToInvoiceId": refs.invoice_id,
         "description": key if len(key) <= 100 else key[:77] + "~" + sync_code(key),
         "comment": comment[:250],
     }
+    if refs.invoice_id is None:  # on account: applied to nothing, left open for the customer
+        del line["appliesToInvoiceId"]
+    return line
 
 

@@ -17,6 +17,11 @@ merge decides once the source reports it. The PATCH then carries ``If-Match`` wi
 read: a 412 means BC changed the customer between that read and the write, the same unseen
 change met a moment later, and the command is parked the same way.
 
+A payment on account (no ``invoice_key``) is the same journal line with no applies-to
+invoice: posted, it lowers the customer's balance and stays open in the customer's ledger
+until someone applies it. The customer is the contact's BC id (``contact/business_central/
+<id>``; the sink creates no customers, so any other contact is parked).
+
 A payment whose invoice is a draft (or in review) raises ``TargetNotReady`` before writing
 anything: BC applies payments to posted invoices only, and someone usually posts it soon, so
 the engine retries it for a while and parks it, with the reason, if it is never posted.
@@ -95,7 +100,7 @@ class BusinessCentralSink:
         """Whether a payment parked because its invoice was not posted could run now: one GET
         of the invoice, nothing written (connectors.base.contracts.ReadinessProbe)."""
         payload = command.get("payload") or {}
-        if command.get("entity") != "payment" or "invoice_key" not in payload:
+        if command.get("entity") != "payment" or not payload.get("invoice_key"):
             return True
         try:
             await self._invoice(payload["invoice_key"], self._mapping())
@@ -130,7 +135,13 @@ class BusinessCentralSink:
             return SinkOutcome(self._result(
                 command, "succeeded", mapping_version=mapping.version,
                 reason="deleted before it was written to Business Central"))
-        invoice = await self._invoice(payload["invoice_key"], mapping)
+        if payload.get("invoice_key"):
+            invoice = await self._invoice(payload["invoice_key"], mapping)
+            refs = bcmap.PaymentRefs(invoice["id"], str(invoice.get("number")),
+                                     invoice["customerId"],
+                                     invoice.get("currencyCode") or mapping.base_currency)
+        else:
+            refs = await self._on_account(payload["contact_key"], mapping)
         journal = await self._journal()
         lines_path = f"customerPaymentJournals({journal})/customerPayments"
         posted = await self.client.find("generalLedgerEntries", documentNumber=code)
@@ -138,9 +149,6 @@ class BusinessCentralSink:
             return self._written(command, code, posted, mapping, "succeeded",
                                  "found posted in Business Central")
         if not await self.client.find(lines_path, documentNumber=code):
-            refs = bcmap.PaymentRefs(invoice["id"], str(invoice.get("number")),
-                                     invoice["customerId"],
-                                     invoice.get("currencyCode") or mapping.base_currency)
             line = bcmap.payment_to_line(payload, key=key, mapping=mapping, refs=refs)
             await self.client.create(lines_path, line)
         try:
@@ -211,6 +219,22 @@ class BusinessCentralSink:
             raise SkipRecord(f"{invoice_key}: invoice {invoice.get('number')} is {status}; "
                              "a payment needs a posted invoice that is not cancelled")
         return invoice
+
+    async def _on_account(self, contact_key: str, mapping: MappingDoc) -> bcmap.PaymentRefs:
+        """A payment on account goes to the contact's customer, in the customer's currency."""
+        key = EntityKey.parse(contact_key)
+        if key.origin != SYSTEM:
+            raise Unmappable([f"contact_key: {contact_key} was not born in Business Central; "
+                              "the sink creates no customers, so a payment on account goes only "
+                              "to a BC customer (contact/business_central/<id>)"],
+                             mapping_version=mapping.version)
+        try:
+            customer = await self.client.get("customers", key.origin_id)
+        except (ValueError, NotFound):
+            raise SkipRecord(f"{contact_key}: the customer does not exist in Business Central"
+                             ) from None
+        return bcmap.PaymentRefs(None, "", customer["id"],
+                                 customer.get("currencyCode") or mapping.base_currency)
 
     async def _journal(self) -> str:
         if self._journal_id is None:

@@ -348,3 +348,48 @@ async def test_the_probe_says_a_payment_can_run_once_its_invoice_is_posted(
     cancelled = command("payment", KEY, payment_payload(draft["id"], "1"))
     await sandbox.state.store.put("salesInvoices", {**draft, "status": "Canceled"})
     assert await sink(bc).ready(cancelled) is True  # running it fails at once, with the reason
+
+
+# -- payments on account -------------------------------------------------------------------------
+
+def on_account(contact_key: str, amount: str) -> dict[str, object]:
+    return {**payment_payload("unused", amount), "invoice_key": None, "contact_key": contact_key}
+
+
+async def test_a_payment_on_account_posts_a_line_applied_to_nothing_once(
+        sandbox: BCSandbox, bc: BusinessCentralClient) -> None:
+    invoice = await open_invoice(sandbox)
+    customer_id = invoice["customerId"]
+    before = await balance(bc, customer_id)
+    the_sink = sink(bc)
+    await the_sink._journal()  # so the next write is the payment line
+    cmd = command("payment", KEY, on_account(f"contact/business_central/{customer_id}", "120.00"))
+    original, lines = bc.create, []
+
+    async def recording(path: str, body: dict[str, object], **kw: object) -> object:
+        lines.append(body)
+        return await original(path, body)
+    bc.create = recording  # type: ignore[method-assign]
+    sandbox.faults.lose_next_writes = 1  # the line commits, its answer is lost
+    with pytest.raises(RetryableError):
+        await the_sink.execute(cmd)
+    done = (await the_sink.execute(cmd)).result
+    assert done["status"] == "succeeded" and done["target_id"] == sync_code(KEY)
+    assert len(await sandbox.all("generalLedgerEntries", documentNumber=sync_code(KEY))) == 2
+    assert len(lines) == 1 and "appliesToInvoiceId" not in lines[0]
+    assert lines[0]["customerId"] == customer_id
+    assert await balance(bc, customer_id) == before - Decimal("120.00")
+    assert (await bc.get("salesInvoices", invoice["id"]))["remainingAmount"] == Decimal("295.60")
+    assert (await sink(bc).execute(cmd)).result["status"] == "succeeded"  # found, not posted again
+    assert len(await sandbox.all("generalLedgerEntries", documentNumber=sync_code(KEY))) == 2
+
+
+async def test_a_payment_on_account_of_a_customer_bc_does_not_have_is_not_written(
+        sandbox: BCSandbox, bc: BusinessCentralClient) -> None:
+    elsewhere = (await sink(bc).execute(command("payment", KEY, on_account(
+        "contact/holded/9", "10.00")))).result
+    assert elsewhere["status"] == "parked" and "was not born in Business Central" in elsewhere["reason"]
+    missing = (await sink(bc).execute(command("payment", KEY, on_account(
+        "contact/business_central/00000000-0000-0000-0000-0000000000ff", "10.00")))).result
+    assert missing["status"] == "failed" and "does not exist" in missing["reason"]
+    assert await sandbox.all("customerPayments") == []
