@@ -51,12 +51,18 @@ logger = logging.getLogger(__name__)
 Record = dict[str, Any]
 ONLY_TAX_DATA = ("only the tax id is written: the shop keeps its own name, e-mail, phones and "
                  "postal address")
+ON_ACCOUNT = ("a payment on account (no invoice) is not supported by PrestaShop: a shop has no "
+              "customer balance to book money received outside an order on")
 NOT_WRITTEN = {
     "payment": "PrestaShop orders are the source of payments: Holded payments are not written "
                "back to PrestaShop",
     "invoice": "PrestaShop invoices are made by the shop from its orders: invoices are not "
                "written to PrestaShop",
 }
+
+
+def _on_account(payment: Record | None) -> bool:
+    return payment is not None and "invoice_key" in payment and payment["invoice_key"] is None
 
 
 class PrestaShopSink:
@@ -84,6 +90,8 @@ class PrestaShopSink:
                 outcome = await self._contact(command, mapping)
             elif entity == "product" and self.write_stock:
                 outcome = await self._stock(command, mapping)
+            elif entity == "payment" and _on_account(command.get("payload")):
+                outcome = SinkOutcome(self._result(command, "parked", None, reason=ON_ACCOUNT))
             else:
                 reason = NOT_WRITTEN.get(entity, "the PrestaShop sink writes customer tax data "
                                          "and (with write_stock) stock only, not "

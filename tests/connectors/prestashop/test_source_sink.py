@@ -120,6 +120,10 @@ async def test_sink_parks_payments_and_invoices(sb: PrestaShopSandbox, http: htt
     before = len(sb.requests)
     parked = (await sink.execute(command("payment", "payment/holded/p1", {"amount": "1"}))).result
     assert parked["status"] == "parked" and "not written back" in parked["reason"]
+    on_account = (await sink.execute(command("payment", "payment/holded/p2", {
+        "invoice_key": None, "contact_key": "contact/prestashop/2", "amount": "50.00"}))).result
+    assert on_account["status"] == "parked"
+    assert "payment on account (no invoice) is not supported by PrestaShop" in on_account["reason"]
     assert len(sb.requests) == before  # nothing asked of the shop
 
 

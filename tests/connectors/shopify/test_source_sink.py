@@ -263,8 +263,11 @@ async def test_unsupported_commands_are_parked_with_a_reason(sandbox: ShopifySan
     product = command("product", "product/holded/1", {"sku": "X"})
     born_in_holded = command("contact", "contact/holded/2", contact_payload())
     holded_invoice = command("invoice", "invoice/holded/3", invoice_payload())
+    on_account = command("payment", "payment/holded/5", {
+        "invoice_key": None, "contact_key": "contact/shopify/1", "amount": "50.00"})
     for cmd, words in ((product, "does not write product"), (born_in_holded, "not supported"),
-                       (holded_invoice, "not created from Holded")):
+                       (holded_invoice, "not created from Holded"),
+                       (on_account, "does not write payment records")):
         outcome = (await sink.execute(cmd)).result
         assert outcome["status"] == "parked" and words in outcome["reason"], outcome
         assert ledger.get(cmd["command_id"]) is None  # parked commands come back
