@@ -201,3 +201,47 @@ async def test_an_odoo_stock_level_and_a_stock_move_reach_holded_once(own_flow, 
     stock_writes = [r for r in holded.requests if r.method == "PUT" and r.path.endswith("/stock")]
     assert len(stock_writes) == 2  # +12, then -5: each level once, nothing re-sent
     assert len(await holded.all("products", sku="ACE-5L")) == 1
+
+
+async def test_a_holded_payment_on_account_lowers_the_odoo_customers_balance_once(
+        own_flow, sandboxes):
+    """A customer's advance booked in Holded to the customer and to no invoice (POST /payments
+    with a contactId) reaches Odoo as a posted payment of that partner reconciled with nothing,
+    once, and no invoice moves."""
+    holded, odoo, odoo_settings = sandboxes
+    flow = await start_with_mapping(own_flow, holded, odoo_settings)
+
+    async def customer_in_holded():
+        found = {c.get("customId"): c for c in await holded.all("contacts")}
+        return found.get("contact/odoo/1")
+    contact = await wait_for(customer_in_holded, 180, "the Odoo customer in Holded", flow.worker)
+    [partner] = await odoo.search_read("res.partner", [["id", "=", 1]], ["credit"])
+    before = Decimal(str(partner["credit"]))
+    async with httpx.AsyncClient(base_url=holded.url, headers={"key": "sandbox-key"}) as http:
+        made = await http.post("/invoicing/v1/payments", json={
+            "contactId": contact["id"], "bankId": "64a1f0c2e4b0a10000000b01", "amount": 250.0,
+            "date": int(time.time()), "desc": "anticipo pedido 12"})
+        assert made.status_code in (200, 201), made.text
+
+    async def on_account():
+        rows = await odoo.search_read("account.payment", [["partner_id", "=", 1]], [
+            "state", "amount", "reconciled_invoice_ids", "ref"])
+        return rows or None
+    [payment] = await wait_for(on_account, 120, "the payment on account in Odoo", flow.worker)
+    assert (payment["state"], payment["amount"], payment["reconciled_invoice_ids"]) == (
+        "posted", 250.0, [])
+    assert payment["ref"].startswith("payment/holded/")
+    [partner] = await odoo.search_read("res.partner", [["id", "=", 1]], ["credit"])
+    assert Decimal(str(partner["credit"])) == before - Decimal("250.00")
+    moves = await odoo.search_read("account.move", [["move_type", "=", "out_invoice"]],
+                                   ["payment_state"])
+    assert {m["payment_state"] for m in moves} == {"not_paid"}
+
+    await flow.wait_idle(60)
+    polls = len(odoo.requests)
+
+    async def more_polls():
+        return len(odoo.requests) >= polls + 6
+    await wait_for(more_polls, 60, "more Odoo polls", flow.worker)
+    await flow.wait_idle(60)
+    assert len(await odoo.search_read("account.payment", [], ["id"])) == 1  # written once
