@@ -47,6 +47,7 @@ from app.mapping import Mapping as MappingDoc
 from app.mapping import Unmappable
 from connectors.base.contracts import Ledger, SinkOutcome, TargetNotReady, execute_once, result
 from connectors.base.errors import SkipRecord
+from connectors.base.on_account import customer_born_in
 from connectors.base.unseen_change import (
     changed_during_write_reason, parked_for_good, remember, unseen_reason, unseen_since,
 )
@@ -222,14 +223,10 @@ class BusinessCentralSink:
 
     async def _on_account(self, contact_key: str, mapping: MappingDoc) -> bcmap.PaymentRefs:
         """A payment on account goes to the contact's customer, in the customer's currency."""
-        key = EntityKey.parse(contact_key)
-        if key.origin != SYSTEM:
-            raise Unmappable([f"contact_key: {contact_key} was not born in Business Central; "
-                              "the sink creates no customers, so a payment on account goes only "
-                              "to a BC customer (contact/business_central/<id>)"],
-                             mapping_version=mapping.version)
+        customer_id = customer_born_in(contact_key, SYSTEM, "Business Central",
+                                       "contact/business_central/<id>", mapping)
         try:
-            customer = await self.client.get("customers", key.origin_id)
+            customer = await self.client.get("customers", customer_id)
         except (ValueError, NotFound):
             raise SkipRecord(f"{contact_key}: the customer does not exist in Business Central"
                              ) from None

@@ -301,23 +301,25 @@ async def _action_create_payments(orm: Orm, model: str, args: list[Any], kwargs:
 async def _create_payment(orm: Orm, model: str, args: list[Any], kwargs: Rec,
                           user: User) -> Any:
     vals_list = args[0] if args else kwargs.get("vals_list")
-    single = isinstance(vals_list, dict)
-    ids = []
-    for vals in [vals_list] if single else vals_list:
-        vals = dict(vals)
-        if Decimal(str(vals.get("amount") or 0)) < 0:
-            raise ValidationError("The payment amount cannot be negative.")
-        banks = [j for j in await orm.rows("account.journal") if j.get("type") in ("bank", "cash")]
-        vals.setdefault("journal_id", banks[0]["id"] if banks else False)
-        journal = await orm.get("account.journal", vals["journal_id"]) if vals["journal_id"] else None
-        if journal is None or journal.get("type") not in ("bank", "cash"):
-            raise ValidationError("A payment must belong to a bank or cash journal.")
-        vals.setdefault("date", orm.clock().date().isoformat())
-        vals.setdefault("currency_id", 1)
-        rid = await orm.create_one(model, vals)
-        await orm.write_one(model, rid, {"state": "draft"}, internal=True)
-        ids.append(rid)
-    return ids[0] if single else ids
+    if isinstance(vals_list, dict):
+        return await _create_one_payment(orm, model, vals_list)
+    return [await _create_one_payment(orm, model, vals) for vals in vals_list]
+
+
+async def _create_one_payment(orm: Orm, model: str, vals: Rec) -> int:
+    vals = dict(vals)
+    if Decimal(str(vals.get("amount") or 0)) < 0:
+        raise ValidationError("The payment amount cannot be negative.")
+    banks = [j for j in await orm.rows("account.journal") if j.get("type") in ("bank", "cash")]
+    vals.setdefault("journal_id", banks[0]["id"] if banks else False)
+    journal = await orm.get("account.journal", vals["journal_id"]) if vals["journal_id"] else None
+    if journal is None or journal.get("type") not in ("bank", "cash"):
+        raise ValidationError("A payment must belong to a bank or cash journal.")
+    vals.setdefault("date", orm.clock().date().isoformat())
+    vals.setdefault("currency_id", 1)
+    rid = await orm.create_one(model, vals)
+    await orm.write_one(model, rid, {"state": "draft"}, internal=True)
+    return rid
 
 
 async def _post_payment(orm: Orm, model: str, args: list[Any], kwargs: Rec, user: User) -> bool:

@@ -51,6 +51,7 @@ from app.mapping import Mapping as MappingDoc
 from app.mapping import Unmappable
 from connectors.base.contracts import Ledger, SinkOutcome, execute_once, result
 from connectors.base.errors import SkipRecord
+from connectors.base.on_account import customer_born_in
 from connectors.base.unseen_change import (
     changed_during_write_reason, parked_for_good, remember, unseen_reason, unseen_since,
 )
@@ -144,17 +145,13 @@ class SapB1Sink:
                                         mapping_version=mapping.version))
 
     async def _partner(self, contact_key: str, mapping: MappingDoc) -> Record:
-        key = EntityKey.parse(contact_key)
-        if key.origin != SYSTEM:
-            raise Unmappable([f"contact_key: {contact_key} was not born in SAP B1; the sink "
-                              "creates no business partners, so a payment on account goes only "
-                              "to an SAP customer (contact/sap_b1/<CardCode>)"],
-                             mapping_version=mapping.version)
+        card_code = customer_born_in(contact_key, SYSTEM, "SAP B1", "contact/sap_b1/<CardCode>",
+                                     mapping)
         try:
-            return await self.client.get("BusinessPartners", key.origin_id,
+            return await self.client.get("BusinessPartners", card_code,
                                          select=("CardCode", "CardType", "Currency"))
         except NotFound:
-            raise SkipRecord(f"{contact_key}: business partner {key.origin_id} does not exist "
+            raise SkipRecord(f"{contact_key}: business partner {card_code} does not exist "
                              "in SAP B1") from None
 
     async def _written(self, command: Record, doc_entry: str, mapping: MappingDoc,

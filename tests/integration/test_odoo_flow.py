@@ -47,6 +47,16 @@ async def start_with_mapping(own_flow, holded, odoo_settings):
     return flow
 
 
+async def odoo_contact_1(holded) -> dict | None:
+    """The Holded contact of Odoo's partner 1, if the worker has written it."""
+    contacts = {c.get("customId"): c for c in await holded.all("contacts")}
+    return contacts.get("contact/odoo/1")
+
+
+async def odoo_customer_in_holded(holded, flow) -> dict:
+    return await wait_for(lambda: odoo_contact_1(holded), 120, "contact 1 in Holded", flow.worker)
+
+
 async def holded_docs(holded) -> dict[str, dict]:
     return {f["value"]: d for d in await holded.all("documents") for f in d.get("customFields", [])
             if f.get("field") == "holded_sync_key"}
@@ -155,11 +165,7 @@ async def test_an_iban_edited_on_an_odoo_bank_account_reaches_holded(own_flow, s
     moves, not the partner. The source's bank walk re-reads the partner all the same."""
     holded, odoo, odoo_settings = sandboxes
     flow = await start_with_mapping(own_flow, holded, odoo_settings)
-
-    async def in_holded():
-        contacts = {c.get("customId"): c for c in await holded.all("contacts")}
-        return contacts.get("contact/odoo/1")
-    contact = await wait_for(in_holded, 120, "contact 1 in Holded", flow.worker)
+    contact = await odoo_customer_in_holded(holded, flow)
     assert contact["iban"] == "ES9121000418450200051332"
     await flow.wait_idle(60)
 
@@ -173,7 +179,7 @@ async def test_an_iban_edited_on_an_odoo_bank_account_reaches_holded(own_flow, s
     await odoo.call("res.partner.bank", "write", [bank], {"acc_number": "ES79 2100 0813 6101 2345 6789"})
 
     async def new_iban():
-        found = await in_holded()
+        found = await odoo_contact_1(holded)
         return found if found and found["iban"] == "ES7921000813610123456789" else None
     await wait_for(new_iban, 120, "the new IBAN in Holded", flow.worker)
     [partner] = await odoo.search_read("res.partner", [["id", "=", 1]], ["write_date"])
@@ -210,11 +216,7 @@ async def test_a_holded_payment_on_account_lowers_the_odoo_customers_balance_onc
     once, and no invoice moves."""
     holded, odoo, odoo_settings = sandboxes
     flow = await start_with_mapping(own_flow, holded, odoo_settings)
-
-    async def customer_in_holded():
-        found = {c.get("customId"): c for c in await holded.all("contacts")}
-        return found.get("contact/odoo/1")
-    contact = await wait_for(customer_in_holded, 180, "the Odoo customer in Holded", flow.worker)
+    contact = await odoo_customer_in_holded(holded, flow)
     [partner] = await odoo.search_read("res.partner", [["id", "=", 1]], ["credit"])
     before = Decimal(str(partner["credit"]))
     async with httpx.AsyncClient(base_url=holded.url, headers={"key": "sandbox-key"}) as http:
