@@ -39,7 +39,7 @@ def test_validate_of_a_file_that_is_not_utf8_is_one_error_and_exit_1(tmp_path) -
 
 def test_validate_refuses_a_series_holded_cannot_receive(tmp_path) -> None:
     text = EXAMPLE.read_text(encoding="utf-8").replace(
-        '      "64a1f0c2e4b0a10000000s0w": W\n', "")
+        '      "64a1f0c2e4b0a10000000f04": W\n', "")
     path = tmp_path / "no-w.yaml"
     path.write_text(text, encoding="utf-8")
     result = CliRunner().invoke(mappings, ["validate", str(path)])

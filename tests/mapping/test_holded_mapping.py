@@ -158,7 +158,7 @@ def test_contact_payload() -> None:
                         "province": "Valencia", "country": "ES"},
         "taxOperation": "receq",
         "defaults": {"currency": "eur", "language": "es", "dueDays": 30,
-                     "paymentMethod": "64a1f0c2e4b0a10000000p01", "salesTax": "s_iva_21",
+                     "paymentMethod": "64a1f0c2e4b0a10000000d01", "salesTax": "s_iva_21",
                      "salesTaxes": ["s_iva_21", "s_rec_52"]},
     }
 

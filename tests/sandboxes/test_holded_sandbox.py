@@ -264,7 +264,8 @@ async def test_taxes_have_the_real_shape(v1: httpx.AsyncClient) -> None:
 
 async def test_numbering_series_by_type(v1: httpx.AsyncClient) -> None:
     series = (await v1.get("/numberingseries/invoice")).json()
-    assert len(series) == 1 and series[0]["type"] == "invoice"
+    # The default one and the example mapping's online series W (not default).
+    assert [(s["type"], s["default"]) for s in series] == [("invoice", True), ("invoice", False)]
     response = await v1.get("/numberingseries/bogus")
     assert response.status_code == 400 and response.json() == {"status": 0, "info": "Undefined type series"}
 
@@ -308,4 +309,4 @@ async def test_a_file_store_survives_a_restart_without_reseeding(make_sandbox, t
     await first.stop()
     second = await make_sandbox(db_path=db)
     assert [c["id"] for c in await second.all("contacts")] == [cid]
-    assert await second.count("numberingseries", type="invoice") == 1
+    assert await second.count("numberingseries", type="invoice") == 2  # as seeded, not twice

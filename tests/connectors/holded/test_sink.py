@@ -223,7 +223,7 @@ async def test_unmappable_is_parked_then_runs_once_under_the_fixed_mapping(
     data = example_data()
     data["version"] = 4
     data["series"]["Z"] = {"name": "Serie Z", "doc_types": ["invoice"]}
-    data["systems"]["holded"]["series"]["64a1f0c2e4b0a10000000s0z"] = "Z"
+    data["systems"]["holded"]["series"]["64a1f0c2e4b0a10000000f09"] = "Z"
     current[0] = parse_mapping(data, source="v4")
     outcomes = [(await sink.execute(cmd)).result for _ in range(3)]  # re-driven, redelivered
     assert [o["status"] for o in outcomes] == ["succeeded", "already_done", "already_done"]
