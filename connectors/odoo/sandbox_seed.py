@@ -24,8 +24,10 @@ TAXES = {  # id: (name, amount, type_tax_use)
 ACCOUNTS = {1: ("700000", "Ventas de mercaderías"), 2: ("705000", "Prestaciones de servicios"),
             3: ("708000", "Devoluciones de ventas"), 4: ("430000", "Clientes"),
             5: ("572000", "Bancos"), 6: ("477000", "IVA repercutido"), 7: ("473000", "Retenciones")}
+# POS and WEB: the example mapping's sale journals of tickets and online invoices (its series).
 JOURNALS = {1: ("Facturas de cliente", "INV", "sale"), 2: ("Facturas de proveedor", "BILL", "purchase"),
-            3: ("Banco", "BNK1", "bank"), 4: ("Efectivo", "CSH1", "cash")}
+            3: ("Banco", "BNK1", "bank"), 4: ("Efectivo", "CSH1", "cash"),
+            5: ("Tickets", "POS", "sale"), 6: ("Facturas tienda online", "WEB", "sale")}
 TERMS = {1: ("Pago inmediato", 0), 2: ("15 días", 15), 3: ("30 días", 30), 4: ("45 días", 45),
          5: ("60 días", 60)}
 
