@@ -636,9 +636,11 @@ def _attribute(path: str) -> Callable[[], click.Command]:
 
 def _mappings() -> click.Command:
     from app.mapping.cli import mappings
+    from app.tenant_check import mappings_check
 
     mappings.add_command(mappings_publish)
     mappings.add_command(mappings_diff)
+    mappings.add_command(mappings_check)
     return mappings
 
 
