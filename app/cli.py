@@ -592,17 +592,11 @@ def mappings_publish(ctx: click.Context, file: Path) -> None:
     """Validate FILE and publish it as the mapping every worker applies from now on. Exit 1
     if it is invalid or not newer than the published version, 2 no such file, 3 no broker."""
     from app.live_mapping import publish_mapping
-    from app.mapping import MappingInvalid, load_mapping
-    from app.mapping.cli import echo_invalid, echo_warnings
+    from app.mapping.cli import load_valid
     from app.topics import ensure_topics
 
     settings = _settings(ctx)
-    try:
-        new = load_mapping(file)
-    except MappingInvalid as exc:
-        echo_invalid(exc)
-        sys.exit(1)
-    echo_warnings(new)
+    new = load_valid(file)
     with _broker_errors(settings):
         asyncio.run(ensure_topics(settings))
         current = asyncio.run(_published_version(settings))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import click
 
-from app.mapping import Mapping, MappingInvalid, load_mapping
+from app.mapping import Mapping
 from app.mapping.tenant import CHECKED_SECTIONS, Problem, SystemReport, compare, not_covered
 from app.settings import CONNECTORS, Settings, system_name
 from connectors.base.errors import ConnectorError, Fault
@@ -105,15 +105,10 @@ def mappings_check(ctx: click.Context, file: Path, systems: tuple[str, ...]) -> 
     series, payment methods, treasuries, sales channels, warehouses. One line per problem,
     then a summary per system. Exit 0 none, 1 problems (or FILE invalid), 2 a system could not
     be reached or no such file."""
-    from app.mapping.cli import echo_invalid, echo_warnings
+    from app.mapping.cli import load_valid
 
     settings: Settings = ctx.obj["settings"]
-    try:
-        mapping = load_mapping(file)
-    except MappingInvalid as exc:
-        echo_invalid(exc)
-        sys.exit(1)
-    echo_warnings(mapping)
+    mapping = load_valid(file)
     chosen = systems or tuple(s for s in settings.systems if s in CONNECTORS)
 
     def progress(system: str, section: str) -> None:

@@ -6,13 +6,15 @@ The lead wires this group into the main CLI (``app/cli.py``); it can also run on
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from app.mapping.errors import MappingInvalid
 from app.mapping.loader import load_mapping
 from app.mapping.model import Mapping
 
-__all__ = ["mappings", "echo_invalid", "echo_warnings"]
+__all__ = ["mappings", "echo_invalid", "echo_warnings", "load_valid"]
 
 
 def echo_invalid(exc: MappingInvalid) -> None:
@@ -28,6 +30,17 @@ def echo_warnings(mapping: Mapping) -> None:
         click.echo(f"warning: {issue}", err=True)
 
 
+def load_valid(file: str | os.PathLike[str]) -> Mapping:
+    """FILE's mapping, its warnings printed; if it is invalid, every error and exit 1."""
+    try:
+        mapping = load_mapping(file)
+    except MappingInvalid as exc:
+        echo_invalid(exc)
+        raise SystemExit(1) from None
+    echo_warnings(mapping)
+    return mapping
+
+
 @click.group()
 def mappings() -> None:
     """Mapping documents: canonical accounts and taxes, and each system's codes."""
@@ -37,12 +50,7 @@ def mappings() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 def validate(file: str) -> None:
     """Validate FILE; print every error and exit 1 if there is any (2: no such file)."""
-    try:
-        mapping = load_mapping(file)
-    except MappingInvalid as exc:
-        echo_invalid(exc)
-        raise SystemExit(1) from None
-    echo_warnings(mapping)
+    mapping = load_valid(file)
     click.echo(f"OK: mapping v{mapping.version}, {len(mapping.taxes)} taxes, "
                f"{len(mapping.accounts)} accounts")
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 
 from app.mapping.tenant import Held, Tenant
+from connectors.base.tenant import Codes, SectionReader, read_sections
 from connectors.business_central.client import BusinessCentralClient
 
 __all__ = ["read_tenant"]
@@ -25,16 +26,16 @@ _SETS = {"taxes": "taxGroups", "payment_methods": "paymentMethods"}
 async def read_tenant(client: BusinessCentralClient, sections: Collection[str], *,
                       on_read: Callable[[str], None] = lambda section: None) -> Tenant:
     """What the company holds for each of ``sections`` (the ones the mapping fills)."""
-    codes: dict[str, dict[str, Held]] = {}
-    unchecked: dict[str, str] = {}
-    for section in sections:
-        entity_set = _SETS.get(section)
-        if entity_set is None:
-            unchecked[section] = "this check does not read them from Business Central yet"
-            continue
-        on_read(section)
-        codes[section] = {str(r["code"]): Held(str(r.get("displayName") or ""))
-                          async for r in client.list(entity_set) if r.get("code")}
+    def codes_of(entity_set: str) -> SectionReader:
+        async def read() -> Codes:
+            return {str(r["code"]): Held(str(r.get("displayName") or ""))
+                    async for r in client.list(entity_set) if r.get("code")}
+        return read
+
     notes = ("tax rates not compared (Business Central's taxGroups carry none)",) \
-        if "taxes" in codes else ()
-    return Tenant("business_central", "Business Central", codes, unchecked, notes)
+        if "taxes" in sections else ()
+    return await read_sections(
+        "business_central", "Business Central", sections,
+        {section: codes_of(entity_set) for section, entity_set in _SETS.items()},
+        unread="this check does not read them from Business Central yet", on_read=on_read,
+        notes=notes)

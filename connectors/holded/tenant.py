@@ -25,41 +25,32 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from app.mapping.tenant import Held, Tenant
+from connectors.base.tenant import Codes, SectionReader, Unreadable, read_sections
 from connectors.holded.client import HoldedClient
 from connectors.holded.errors import UnsupportedOperation
 from connectors.holded.mapping import DOC_TYPES
 
 __all__ = ["read_tenant"]
 
-Codes = dict[str, Held]
-
 
 async def read_tenant(client: HoldedClient, sections: Collection[str], *,
                       on_read: Callable[[str], None] = lambda section: None) -> Tenant:
     """What the tenant holds for each of ``sections`` (the ones the mapping fills)."""
-    readers: dict[str, Callable[[HoldedClient], Awaitable[Codes]]] = {
-        "taxes": _taxes, "accounts": _account_ids, "account_numbers": _account_numbers,
-        "payment_methods": _payment_methods, "treasuries": _treasuries, "series": _series,
-        "sales_channels": _sales_channels, "warehouses": _warehouses}
-    codes: dict[str, Codes] = {}
-    unchecked: dict[str, str] = {}
-    for section in sections:
-        read = readers.get(section)
-        if read is None:
-            unchecked[section] = "Holded has nothing to check them against"
-            continue
-        on_read(section)
+    readers = {"taxes": _taxes, "accounts": _account_ids, "account_numbers": _account_numbers,
+               "payment_methods": _payment_methods, "treasuries": _treasuries, "series": _series,
+               "sales_channels": _sales_channels, "warehouses": _warehouses}
+    return await read_sections("holded", "Holded", sections,
+                               {name: _bound(read, client) for name, read in readers.items()},
+                               unread="Holded has nothing to check them against", on_read=on_read)
+
+
+def _bound(read: Callable[[HoldedClient], Awaitable[Codes]], client: HoldedClient) -> SectionReader:
+    async def bound() -> Codes:
         try:
-            codes[section] = await read(client)
-        except UnsupportedOperation as exc:
-            unchecked[section] = str(exc).split(" | ")[0]
-        except _NoIds as exc:
-            unchecked[section] = str(exc)
-    return Tenant("holded", "Holded", codes, unchecked)
-
-
-class _NoIds(Exception):
-    """The tenant answered, but in a shape the check cannot compare with."""
+            return await read(client)
+        except UnsupportedOperation as exc:  # a route this API version lacks
+            raise Unreadable(str(exc).split(" | ")[0]) from exc
+    return bound
 
 
 async def _taxes(client: HoldedClient) -> Codes:
@@ -78,7 +69,7 @@ async def _expense_accounts(client: HoldedClient) -> list[dict[str, Any]]:
 async def _account_ids(client: HoldedClient) -> Codes:
     chart = await _chart(client)
     if chart and not any(a.get("id") for a in chart):
-        raise _NoIds("Holded's chart of accounts shows no account ids (its read shape is "
+        raise Unreadable("Holded's chart of accounts shows no account ids (its read shape is "
                      "UNVERIFIED); compare them with a document line's account in Holded")
     held = {str(a["id"]): Held(f"{a.get('num', '')} {a.get('name', '')}".strip())
             for a in chart if a.get("id")}

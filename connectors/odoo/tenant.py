@@ -23,11 +23,11 @@ from decimal import Decimal
 from typing import Any
 
 from app.mapping.tenant import Held, Tenant
+from connectors.base.tenant import Codes, read_sections
 from connectors.odoo.client import OdooClient
 
 __all__ = ["read_tenant"]
 
-Codes = dict[str, Held]
 _PAYMENT_JOURNALS = ("bank", "cash", "credit")
 _NOT_USED = "the Odoo connector reads and writes none, so nothing to check them against"
 
@@ -35,28 +35,34 @@ _NOT_USED = "the Odoo connector reads and writes none, so nothing to check them 
 async def read_tenant(client: OdooClient, sections: Collection[str], *,
                       on_read: Callable[[str], None] = lambda section: None) -> Tenant:
     """What the database holds for each of ``sections`` (the ones the mapping fills)."""
-    codes: dict[str, Codes] = {}
-    unchecked: dict[str, str] = {}
-    journals: list[dict[str, Any]] | None = None
-    for section in sections:
-        on_read(section)
-        if section == "taxes":
-            rows = await client.search_read("account.tax", [], ["name", "amount", "amount_type"])
-            codes[section] = {str(t["id"]): Held(str(t.get("name") or ""), _rate(t)) for t in rows}
-        elif section == "accounts":
-            rows = await client.search_read("account.account", [], ["code", "name"])
-            codes[section] = {str(a["code"]): Held(str(a.get("name") or "")) for a in rows
-                              if a.get("code")}
-        elif section in ("treasuries", "series"):
-            if journals is None:
-                journals = await client.search_read("account.journal", [], ["code", "name", "type"])
-            codes[section] = _treasuries(journals) if section == "treasuries" else _series(journals)
-        elif section == "warehouses":
-            rows = await client.search_read("stock.warehouse", [], ["name"])
-            codes[section] = {str(w["id"]): Held(str(w.get("name") or "")) for w in rows}
-        else:
-            unchecked[section] = _NOT_USED
-    return Tenant("odoo", "Odoo", codes, unchecked)
+    journals: list[dict[str, Any]] = []
+
+    async def read_journals() -> list[dict[str, Any]]:  # once for treasuries and series
+        if not journals:
+            journals.extend(await client.search_read("account.journal", [], ["code", "name", "type"]))
+        return journals
+
+    async def taxes() -> Codes:
+        rows = await client.search_read("account.tax", [], ["name", "amount", "amount_type"])
+        return {str(t["id"]): Held(str(t.get("name") or ""), _rate(t)) for t in rows}
+
+    async def accounts() -> Codes:
+        rows = await client.search_read("account.account", [], ["code", "name"])
+        return {str(a["code"]): Held(str(a.get("name") or "")) for a in rows if a.get("code")}
+
+    async def treasuries() -> Codes:
+        return _treasuries(await read_journals())
+
+    async def series() -> Codes:
+        return _series(await read_journals())
+
+    async def warehouses() -> Codes:
+        rows = await client.search_read("stock.warehouse", [], ["name"])
+        return {str(w["id"]): Held(str(w.get("name") or "")) for w in rows}
+
+    return await read_sections("odoo", "Odoo", sections, {
+        "taxes": taxes, "accounts": accounts, "treasuries": treasuries, "series": series,
+        "warehouses": warehouses}, unread=_NOT_USED, on_read=on_read)
 
 
 def _rate(tax: dict[str, Any]) -> Decimal | None:

@@ -1,0 +1,42 @@
+"""The loop every connector's tenant reader shares (``connectors/<system>/tenant.py``): read
+each section a mapping fills with that section's reader, and say why a section was not read.
+
+What a tenant holds is compared by :func:`app.mapping.tenant.compare`; a section left out of
+the codes read is reported *not checked*, never passed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Collection, Mapping
+
+from app.mapping.tenant import Held, Tenant
+
+__all__ = ["Codes", "SectionReader", "Unreadable", "read_sections"]
+
+Codes = dict[str, Held]
+SectionReader = Callable[[], Awaitable[Codes]]
+
+
+class Unreadable(Exception):
+    """A section the tenant answered for in a way the check cannot compare (its text: why)."""
+
+
+async def read_sections(system: str, label: str, sections: Collection[str],
+                        readers: Mapping[str, SectionReader], *, unread: str,
+                        on_read: Callable[[str], None], notes: tuple[str, ...] = ()) -> Tenant:
+    """``readers[section]()`` for each of ``sections``; a section without a reader is not
+    checked for the reason ``unread``, one whose reader raised :class:`Unreadable` for its
+    own. Connector errors (credentials, network) propagate: the system cannot be read."""
+    codes: dict[str, Codes] = {}
+    unchecked: dict[str, str] = {}
+    for section in sections:
+        read = readers.get(section)
+        if read is None:
+            unchecked[section] = unread
+            continue
+        on_read(section)
+        try:
+            codes[section] = await read()
+        except Unreadable as exc:
+            unchecked[section] = str(exc)
+    return Tenant(system, label, codes, unchecked, notes)
