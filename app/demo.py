@@ -25,6 +25,7 @@ from app.devrun.process import WaitFailed, WorkerProcess, pipeline_lag, wait_for
 from app.ingest import ingest_file
 from app.inspect import read_table, read_topic
 from app.live_mapping import publish_mapping
+from app.mapping import Mapping
 from app.settings import HoldedSettings, Settings
 from app.topics import TopicNames, ensure_topics
 
@@ -116,6 +117,7 @@ async def _run(broker_url: str, tmp: Path) -> None:
         mapping = await publish_mapping(settings, MAPPING)
         say(f"3/6 published mapping v{mapping.version} ({MAPPING.name}): "
             f"{len(mapping.taxes)} canonical taxes, {len(mapping.accounts)} accounts")
+        await _check_mapping(mapping, settings)
         say("4/6 starting a worker (sequencer, canonical agent, Holded sink)...")
         worker.start()
         await wait_ready(settings, worker, 120)
@@ -142,6 +144,23 @@ async def _run(broker_url: str, tmp: Path) -> None:
     finally:
         worker.stop()
         await holded.stop()
+
+
+async def _check_mapping(mapping: Mapping, settings: Settings) -> None:
+    """`holded-sync mappings check` of the published mapping against the Holded sandbox, in
+    one line: what an accountant runs against the real tenant before going live."""
+    from app.tenant_check import Unreachable, check_tenants
+
+    [outcome] = await check_tenants(mapping, settings, ["holded"])
+    if isinstance(outcome, Unreachable):
+        say(f"    mapping not checked against Holded: {outcome.reason}", fg="yellow")
+        return
+    codes = sum(n for _, n in outcome.checked)
+    found = len(outcome.problems)
+    unread = f", {len(outcome.unchecked)} list(s) not checked" if outcome.unchecked else ""
+    say(f"    checked against the Holded sandbox: {codes} codes, {found} problem(s){unread}"
+        + (f" (holded-sync mappings check {MAPPING.relative_to(ROOT)} lists them)" if found else ""),
+        **({"fg": "yellow"} if found or unread else {}))
 
 
 async def _progress(settings: Settings, holded, worker: WorkerProcess, expect_documents: int) -> None:
@@ -226,6 +245,7 @@ async def _run_erp(broker_url: str, tmp: Path, erp: str) -> None:
         await ensure_topics(settings)
         mapping = await publish_mapping(settings, MAPPING)
         say(f"3/6 published mapping v{mapping.version} ({MAPPING.name})")
+        await _check_mapping(mapping, settings)
         say(f"4/6 starting a worker (pollers for Holded and {erp}, canonical agent, sinks)...")
         worker.start()
         await wait_ready(settings, worker, 120)

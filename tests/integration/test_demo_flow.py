@@ -25,6 +25,8 @@ ENTITIES = ["contact/odoo/C-0001", "contact/odoo/C-0002", "contact/odoo/C-0003",
 async def test_the_quick_start_demo_tells_its_whole_story(kafka, tmp_path, capsys):
     await _run(kafka.url, tmp_path)
     out = capsys.readouterr().out
+    # The published mapping is checked against the sandbox's tenant (`mappings check`).
+    assert "    checked against the Holded sandbox: 39 codes, 0 problem(s)\n" in out
     assert "rejected line 10: data.totals.subtotal: 1.001 has more than 2 decimals" in out
     assert "3/3 invoices in Holded, 0 record(s) in flight" in out
     assert "the same file again: 0 write(s) to Holded (never a duplicate)" in out
