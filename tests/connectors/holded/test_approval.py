@@ -44,7 +44,7 @@ def stored_from(doc: dict, **changes: object) -> dict:
 def test_an_approved_create_carries_approve_doc_the_erp_number_and_its_series() -> None:
     body = request(issued(), approve=True).body
     assert body["approveDoc"] is True and body["invoiceNum"] == "INV/2026/0001"
-    assert body["numSerieId"] == "64a1f0c2e4b0a10000000s0f"  # series F in mapping-es.yaml
+    assert body["numSerieId"] == "64a1f0c2e4b0a10000000f01"  # series F in mapping-es.yaml
     assert body["customFields"] == [{"field": "holded_sync_key", "value": KEY},
                                     {"field": "holded_sync_number", "value": "INV/2026/0001"}]
 

@@ -9,7 +9,6 @@ from typing import Any
 import httpx
 import pytest
 
-from app.mapping import parse_mapping
 from connectors.holded.approval import ApprovalPolicy
 from connectors.holded.lookup import sync_key_of
 from connectors.holded.sandbox import SandboxServer
@@ -17,29 +16,21 @@ from connectors.holded.sink import HoldedSink
 from tests.connectors.holded.sink_support import (
     command, contact_command, invoice_commands, make_client, make_sink, payment, product_command,
 )
-from tests.mapping.factories import example_data
+from tests.mapping.factories import example_mapping
 
 INV = "/api/invoicing/v1"
 ON = ApprovalPolicy(frozenset({"invoice", "credit_note"}))
 
 
-async def mapping_with_sandbox_series(sandbox: SandboxServer) -> Any:
-    """The example mapping with canonical series F mapped to the sandbox's invoice series."""
-    [series] = await sandbox.all("numberingseries", type="invoice")
-    data = example_data()
-    held = data["systems"]["holded"]["series"]
-    held.pop(next(k for k, v in held.items() if v == "F"))
-    held[series["id"]] = "F"
-    return parse_mapping(data, source="series.yaml"), series["id"]
-
-
-async def approving_mapping(sandbox: SandboxServer) -> Any:
-    return (await mapping_with_sandbox_series(sandbox))[0]
+# The example mapping's series F, an invoice series the sandbox seeds (and what `mappings check`
+# verifies the example against).
+SERIES_F = "64a1f0c2e4b0a10000000f01"
 
 
 @pytest.fixture
 async def approving(sandbox: SandboxServer, http: httpx.AsyncClient) -> HoldedSink:
-    sink = make_sink(make_client(sandbox, http), await approving_mapping(sandbox), approval=ON)
+    assert (await sandbox.get("numberingseries", SERIES_F))["type"] == "invoice"
+    sink = make_sink(make_client(sandbox, http), example_mapping(), approval=ON)
     for cmd in (contact_command(1), product_command(1)):
         assert (await sink.execute(cmd)).result["status"] == "succeeded"
     return sink
@@ -78,8 +69,7 @@ async def test_an_issued_invoice_is_created_approved_with_the_erp_number_and_ser
     assert (outcome.result["status"], outcome.result["reason"], outcome.conflicts) == (
         "succeeded", None, [])
     [doc] = await sandbox.all("documents", docType="invoice")
-    _, series_id = await mapping_with_sandbox_series(sandbox)
-    assert (doc["docNumber"], doc["numSerieId"]) == ("INV/2026/0042", series_id)
+    assert (doc["docNumber"], doc["numSerieId"]) == ("INV/2026/0042", SERIES_F)
     assert {"field": "holded_sync_number", "value": "INV/2026/0042"} in doc["customFields"]
     [create] = [r for r in sandbox.requests if r.method == "POST" and r.path == f"{INV}/documents/invoice"]
     assert create.status == 201
@@ -98,7 +88,7 @@ async def test_a_number_the_series_overrides_is_reported_not_retried_not_duplica
     assert sync_key_of(doc) == "invoice/odoo/INV-1"
     assert {"field": "holded_sync_number", "value": "INV/2026/0042"} in doc["customFields"]
     assert (await approving.execute(cmd)).result["status"] == "already_done"
-    other = make_sink(make_client(sandbox, http), await approving_mapping(sandbox), approval=ON)
+    other = make_sink(make_client(sandbox, http), example_mapping(), approval=ON)
     before = len(sandbox.requests)
     again = (await other.execute(cmd)).result  # another worker: empty ledger, finds it
     assert again["status"] == "succeeded" and again["target_id"] == doc["id"]
@@ -175,7 +165,7 @@ async def test_a_cancelled_erp_invoice_never_in_holded_is_not_created(
 
 async def test_a_holded_draft_of_an_issued_invoice_is_parked_then_created_approved_once_deleted(
         sandbox: SandboxServer, http: httpx.AsyncClient) -> None:
-    mapping = await approving_mapping(sandbox)
+    mapping = example_mapping()
     off = make_sink(make_client(sandbox, http), mapping)
     for cmd in (contact_command(1), product_command(1)):
         await off.execute(cmd)
