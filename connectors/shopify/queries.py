@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["DOCUMENTS", "MUTATIONS", "NODE_COST", "requested_cost"]
+__all__ = ["DOCUMENTS", "LEVELS_PAGE", "MUTATIONS", "NODE_COST", "requested_cost"]
 
 _MONEY = "shopMoney { amount currencyCode }"
 _ADDRESS = "address1 address2 city zip province countryCodeV2 company"
@@ -49,6 +49,16 @@ PRODUCT = """
     inventoryItem { unitCost { amount } } } }
 """
 
+# A variant's inventory levels read in one page: a shop whose item is stocked at more
+# locations than this makes the stock writer fail rather than miss one (sink_stock.py).
+LEVELS_PAGE = 50
+
+VARIANT_STOCK = f"""
+  id sku inventoryItem {{ id tracked
+    inventoryLevels(first: {LEVELS_PAGE}) {{ nodes {{ location {{ id }}
+      quantities(names: ["available"]) {{ name quantity }} }} pageInfo {{ hasNextPage }} }} }}
+"""
+
 
 def _listing(name: str, field: str, node: str) -> str:
     return (f"query {name}($first: Int!, $after: String, $query: String) {{\n"
@@ -67,10 +77,18 @@ DOCUMENTS: Mapping[str, str] = {
     "CustomerUpdate": ("mutation CustomerUpdate($input: CustomerInput!) { "
                        "customerUpdate(input: $input) { customer { id updatedAt } "
                        "userErrors { field message } } }"),
+    # Variants by SKU (query ``sku:"<sku>"``), with their inventory item and its levels.
+    "VariantsBySku": ("query VariantsBySku($first: Int!, $query: String!) { "
+                      f"productVariants(first: $first, query: $query) {{ nodes {{ {VARIANT_STOCK} }} }} }}"),
+    "InventorySetQuantities": (
+        "mutation InventorySetQuantities($input: InventorySetQuantitiesInput!) { "
+        "inventorySetQuantities(input: $input) { inventoryAdjustmentGroup { reason "
+        "changes { name delta quantityAfterChange location { id } } } "
+        "userErrors { field message code } } }"),
     "TagsAdd": ("mutation TagsAdd($id: ID!, $tags: [String!]!) { tagsAdd(id: $id, tags: $tags) "
                 "{ node { id } userErrors { field message } } }"),
 }
-MUTATIONS = frozenset({"CustomerUpdate", "TagsAdd"})
+MUTATIONS = frozenset({"CustomerUpdate", "TagsAdd", "InventorySetQuantities"})
 
 # Points per node of each listing: the node itself plus its nested pages (an estimate).
 NODE_COST: Mapping[str, int] = {"Customers": 3, "Orders": 8, "Products": 3}
@@ -81,6 +99,8 @@ def requested_cost(operation: str, variables: Mapping[str, Any] | None = None) -
     variables = variables or {}
     if operation in NODE_COST:
         return 2 + int(variables.get("first") or 0) * NODE_COST[operation]
+    if operation == "VariantsBySku":  # each variant, its item and a page of levels
+        return 1 + int(variables.get("first") or 0) * (2 + LEVELS_PAGE)
     if operation == "Nodes":
         return 1 + 8 * len(variables.get("ids") or [])
     if operation in MUTATIONS:

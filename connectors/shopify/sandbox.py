@@ -8,6 +8,8 @@ Start it in a test::
     server.faults.lose_next_writes = 1       # next mutation commits, its response is lost
     server.bucket.drain(1000)                # empty the cost bucket: next query is THROTTLED
     server.shop["taxesIncluded"] = False     # the shop's prices exclude tax from now on
+    server.scopes.discard("write_inventory") # the token loses a scope: ACCESS_DENIED
+    await server.available("GIR-500")         # {location GID: available units} of a SKU
     server.webhooks.subscribe("customers/update", receiver_url)
     await server.webhooks.flush()            # deliver queued, signed deliveries now
     await server.stop()
@@ -221,6 +223,21 @@ class ShopifySandbox:
         """The shop's settings ``Shop`` answers with (live): ``shop["taxesIncluded"] = False``
         turns it into a shop whose prices exclude tax."""
         return self.state.resolvers.shop
+
+    @property
+    def scopes(self) -> set[str]:
+        """The access token's scopes (live): ``scopes.discard("write_inventory")``."""
+        return self.state.resolvers.scopes
+
+    async def available(self, sku: str) -> dict[str, int]:
+        """Location GID -> available units of the variant with ``sku`` (none: {})."""
+        for product in await self.store.list("Product"):
+            for variant in (product.get("variants") or {}).get("nodes") or []:
+                item_id = (variant.get("inventoryItem") or {}).get("id")
+                if variant.get("sku") == sku and item_id:
+                    item = await self.store.get("InventoryItem", item_id)
+                    return dict((item or {}).get("levels", {}))
+        return {}
 
     @property
     def webhooks(self) -> WebhookSender:

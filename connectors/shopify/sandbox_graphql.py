@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.shopify.queries import DOCUMENTS, MUTATIONS, NODE_COST, requested_cost
+from connectors.shopify.sandbox_inventory import DEFAULT_SCOPES, Inventory
 from connectors.shopify.sandbox_store import SandboxStore
 
 __all__ = ["CostBucket", "GraphQLError", "Resolvers", "SHOP", "TAX_ID_METAFIELD"]
@@ -117,8 +118,11 @@ class Resolvers:
 
     def __init__(self, store: SandboxStore, *, ignore_cursor: Callable[[], bool] = lambda: False,
                  on_change: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None,
-                 shop: dict[str, Any] | None = None) -> None:
+                 shop: dict[str, Any] | None = None, scopes: set[str] | None = None) -> None:
         self.store = store
+        # The access token's scopes (live): tests take one away to see ACCESS_DENIED.
+        self.scopes: set[str] = set(DEFAULT_SCOPES if scopes is None else scopes)
+        self.inventory = Inventory(store, self.scopes, GraphQLError)
         # The shop's settings (``Shop``), live: tests change them between queries. Every field
         # is always present, as the API's non-null ``taxesIncluded: Boolean!`` is.
         self.shop: dict[str, Any] = dict(SHOP if shop is None else shop)
@@ -139,6 +143,10 @@ class Resolvers:
             return await self._listing(operation, variables)
         if operation == "Nodes":
             return await self._nodes(variables)
+        if operation == "VariantsBySku":
+            return await self.inventory.variants_by_sku(variables)
+        if operation == "InventorySetQuantities":
+            return await self.inventory.set_quantities(variables), 10
         if operation == "CustomerUpdate":
             return await self._customer_update(variables), 10
         return await self._tags_add(variables), 10

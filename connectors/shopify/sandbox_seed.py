@@ -4,7 +4,8 @@ Prices include VAT (the shop's and each order's ``taxesIncluded``), as Spanish s
 them: a variant at 19.90 costs 19.90 with VAT. Tax lines are titled ``IVA`` with fractional
 rates, which the example mapping matches by title and rate; each product's VAT is its
 ``holded_sync.tax`` metafield, a key of the example mapping's ``shopify.taxes`` (oil 10 %,
-shirt 21 %, as its order lines are taxed).
+shirt 21 %, as its order lines are taxed). One location, "Almacén central", stocks the three
+variants (40, 25 and 12 available), each with a tracked inventory item.
 """
 from __future__ import annotations
 
@@ -124,5 +125,15 @@ async def seed(store: SandboxStore) -> dict[str, dict[str, Any]]:
         "104.45", "18.13", "manual", [transaction(ids[8], "SALE", "manual", "104.45", when)],
         shipping=[{"title": "Envío estándar", "discountedPriceSet": money("4.95"),
                    "taxLines": [{"title": "IVA", "rate": 0.21, "priceSet": money("0.86")}]}]))
+    # Inventory last, so the ids above stay what they were before the shop had any.
+    location = await store.insert("Location", {"name": "Almacén central", "isActive": True})
+    for product, levels in ((oil, (40, 25)), (shirt, (12,))):
+        for variant, units in zip(product["variants"]["nodes"], levels, strict=True):
+            item = await store.insert("InventoryItem", {
+                "sku": variant["sku"], "variant": variant["id"], "tracked": True,
+                "levels": {location["id"]: units}})
+            variant["inventoryItem"] = {**variant["inventoryItem"], "id": item["id"]}
+        await store.put("Product", product, touch=False)
     return {"lucia": lucia, "jordi": jordi, "marta": marta, "oil": oil, "shirt": shirt,
-            "order_paid": o1, "order_refunded": o2, "order_pending": o3, "order_b2b": o4}
+            "order_paid": o1, "order_refunded": o2, "order_pending": o3, "order_b2b": o4,
+            "location": location}
