@@ -55,6 +55,7 @@ SYSTEM_SETTINGS: dict[str, frozenset[str]] = {"shopify": frozenset({"default_pro
 DOC_TYPES = ("invoice", "credit_note", "sales_receipt")
 ACCOUNT_CODE = re.compile(r"^\d{3,12}$")
 CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
+SHOPIFY_LOCATION = re.compile(r"gid://shopify/Location/\d+")
 # Rates are percentages: VAT, surcharge and withholding all lie in [0, 100].
 MAX_RATE = Decimal(100)
 # Systems whose tax codes are numeric record ids (Odoo account.tax, PrestaShop tax rule groups).
@@ -356,6 +357,11 @@ def _system_code(r: Reader, system: str, section: str, key: Any, path: str) -> s
     if ((section == "taxes" and system in INT_TAX_KEYS) or section == "account_numbers"
             or (section == "warehouses" and system == "odoo")):  # stock.warehouse ids
         return r.integer(key, path, minimum=1)
+    if section == "warehouses" and system == "shopify":  # inventorySetQuantities' locationId
+        if not (isinstance(key, str) and SHOPIFY_LOCATION.fullmatch(key)):
+            r.error(path, f"got {key!r}", "a Shopify location GID, gid://shopify/Location/<id>")
+            return None
+        return key
     if system == "holded" or section in ("currencies", "tax_regimes"):
         return r.string(key, path)
     return r.code(key, path)

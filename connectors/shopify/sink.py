@@ -8,6 +8,9 @@ Shopify is where orders and customers are born; little flows back:
   tax registration are managed in Shopify B2B and only email and phone are written.
 - ``invoice`` commands for orders born in Shopify: the Holded invoice number is added to the
   order as the tag ``holded:<number>`` (``tagsAdd``), so the shop staff can find it.
+- ``product`` commands, only with ``write_stock=True`` (SHOPIFY_WRITE_STOCK): the product's
+  stock becomes its variant's available quantity at the mapped locations (sink_stock.py);
+  nothing else of the product is written.
 - anything else is ``parked`` with a reason (creating customers, products or orders in the
   shop from Holded is not supported).
 
@@ -31,6 +34,7 @@ from connectors.base.errors import SkipRecord
 from connectors.shopify import mapping as shmap
 from connectors.shopify.client import ShopifyClient, gid, numeric_id
 from connectors.shopify.errors import NotFound
+from connectors.shopify.sink_stock import write_stock
 
 __all__ = ["ShopifySink"]
 
@@ -44,16 +48,18 @@ class ShopifySink:
     system = SYSTEM
 
     def __init__(self, client: ShopifyClient, *, mapping: MappingDoc | Callable[[], MappingDoc],
-                 ledger: Ledger, now_ms: Callable[[], int] = lambda: int(time.time() * 1000)
-                 ) -> None:
+                 ledger: Ledger, write_stock: bool = False,
+                 now_ms: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
         self.client = client
         self._mapping = mapping if callable(mapping) else (lambda: mapping)
         self.ledger, self._now_ms = ledger, now_ms
+        self._handlers = {"contact": self._contact, "invoice": self._invoice_number,
+                          **({"product": self._stock} if write_stock else {})}
 
     async def execute(self, command: Mapping[str, Any]) -> SinkOutcome:
         """Write the command's canonical state to Shopify, exactly once."""
         return await execute_once(dict(command), ledger=self.ledger, mapping=self._mapping,
-                                  handlers={"contact": self._contact, "invoice": self._invoice_number},
+                                  handlers=self._handlers,
                                   now_ms=self._now_ms,
                                   unsupported="the Shopify sink does not write {entity} "
                                               "records: they are managed in the shop")
@@ -101,6 +107,16 @@ class ShopifySink:
         await self.client.mutate("CustomerUpdate", {"input": desired}, field="customerUpdate")
         return SinkOutcome(self._result(command, "succeeded", target_id=customer_id,
                                         mapping_version=mapping.version))
+
+    # -- stock ----------------------------------------------------------------------------
+    async def _stock(self, command: Record, mapping: MappingDoc) -> SinkOutcome:
+        if command.get("op") == "delete" or not command.get("payload"):
+            return self._parked(command, mapping, "a deleted product's stock is not written; "
+                                "Shopify variants are managed in the shop")
+        done = await write_stock(self.client, command["payload"], mapping,
+                                 lane=command.get("lane") or "realtime")
+        return SinkOutcome(self._result(command, done.status, target_id=done.target_id,
+                                        reason=done.reason, mapping_version=mapping.version))
 
     # -- orders ---------------------------------------------------------------------------
     async def _invoice_number(self, command: Record, mapping: MappingDoc) -> SinkOutcome:

@@ -80,3 +80,30 @@ def invoice_payload(number: str = "F2026-0042") -> dict[str, Any]:
 
 def numeric(record: dict[str, Any]) -> str:
     return str(record["id"]).rsplit("/", 1)[1]
+
+
+def stock_mapping(location: str, *, taller: str | None = None) -> Mapping:
+    """The example mapping whose ``central`` warehouse is the Shopify ``location``; with
+    ``taller``, a second warehouse ``taller`` (in Holded too) at that Shopify location, or
+    ``""`` for a warehouse the shop has no location for."""
+    data = safe_load((ROOT / "docs" / "examples" / "mapping-es.yaml").read_text(encoding="utf-8"))
+    data["systems"]["shopify"]["warehouses"] = {location: "central"}
+    if taller is not None:
+        data["warehouses"]["taller"] = "Taller"
+        data["systems"]["holded"]["warehouses"]["64a1f0c2e4b0a10000000e02"] = "taller"
+        if taller == location:  # one location for both: a system code for two canonical ones
+            data["systems"]["shopify"]["warehouses"][location] = ["central", "taller"]
+        elif taller:
+            data["systems"]["shopify"]["warehouses"][taller] = "taller"
+    return parse_mapping(data, source="mapping-es.yaml")
+
+
+def product_payload(sku: str, *levels: tuple[str, str]) -> dict[str, Any]:
+    """A canonical product with ``stock`` levels given as (warehouse, quantity text)."""
+    from decimal import Decimal
+    return {"kind": "product", "sku": sku, "name": f"Producto {sku}", "description": None,
+            "price": Decimal("10.000000"), "cost": None, "currency": "EUR",
+            "sales_taxes": ["iva_21"], "purchase_taxes": [], "sales_account": None,
+            "purchases_account": None, "barcode": None,
+            "stock": [{"warehouse": w, "quantity": Decimal(q)} for w, q in levels],
+            "active": True}
