@@ -8,6 +8,8 @@ date*, not on modification time (reference §3, §5). So a run:
   (default 2 days), and the payments (``GET /payments?starttmp=``) the same way,
 - re-reads the document of every payment it saw, so a payment on an old invoice also
   brings that invoice's new payment state,
+- with ``read_stock``, lists every product and reads every warehouse's stock once
+  (connectors.holded.source_stock), so each product is reported with its levels,
 - and every ``rescan_every`` (default 1 day), and on the first run, lists everything (a full
   re-scan, lane ``bulk``) to catch edits to records outside the window; a payment it knew and
   no longer lists was deleted, and becomes a delete event.
@@ -35,18 +37,20 @@ from typing import Any, Literal
 
 from app.core.hashing import content_hash
 from app.mapping import Mapping, Unmappable
-from connectors.holded import inbound
+from connectors.holded import inbound, inbound_products
 from connectors.holded.errors import NotFound
+from connectors.holded.inbound_products import StockTable
+from connectors.holded.source_stock import read_stock_table
 
 __all__ = [
-    "CONTACTS", "PAYMENTS", "PollConfig", "PollState", "Run", "Observed",
+    "CONTACTS", "PAYMENTS", "PRODUCTS", "PollConfig", "PollState", "Run", "Observed",
     "begin_run", "observe", "commit", "change_event", "deleted_payment_event", "event_id",
     "poll_once", "fetch_change",
 ]
 
 logger = logging.getLogger(__name__)
 
-CONTACTS, PAYMENTS = "contacts", "payments"
+CONTACTS, PAYMENTS, PRODUCTS = "contacts", "payments", "products"
 STATE_VERSION = 1
 HASH_CHARS = 16  # 64 bits of sha256 per record keeps the state small; collisions are negligible
 
@@ -65,13 +69,17 @@ class PollConfig:
     # A /payments item naming no document but a customer: a payment on account (docs/holded.md
     # §4, "Payments on account"). False: skipped, as before (HOLDED_PAYMENTS_ON_ACCOUNT).
     payments_on_account: bool = True
+    # Products with their stock per warehouse (HOLDED_READ_STOCK): costs a product listing and
+    # one stock read per warehouse every run, which tenants without inventory do not want.
+    read_stock: bool = False
 
     def resources(self) -> tuple[str, ...]:
-        return (CONTACTS, *self.doc_types, PAYMENTS)
+        return (CONTACTS, *((PRODUCTS,) if self.read_stock else ()), *self.doc_types, PAYMENTS)
 
     def overlap(self, resource: str) -> dt.timedelta | None:
-        """The look-back of a date-filtered resource; None for contacts (always listed whole)."""
-        if resource == CONTACTS:
+        """The look-back of a date-filtered resource; None for contacts and products (always
+        listed whole: Holded has no filter for them)."""
+        if resource in (CONTACTS, PRODUCTS):
             return None
         return self.payment_overlap if resource == PAYMENTS else self.document_overlap
 
@@ -281,6 +289,16 @@ class _Reader:
             return None
         return _observed(CONTACTS, str(record["id"]), "contact", inbound.contact_key(record), payload)
 
+    def map_product(self, record: dict[str, Any], table: StockTable) -> Observed | None:
+        try:
+            stock = inbound_products.stock_of(record, table, mapping=self.mapping)
+            payload = inbound_products.product_from_holded(record, stock=stock, mapping=self.mapping)
+        except Unmappable as exc:
+            self.park(PRODUCTS, str(record["id"]), exc.reasons)
+            return None
+        return _observed(PRODUCTS, str(record["id"]), "product",
+                         inbound_products.product_key(record), payload)
+
     async def map_document(self, doc_type: str, record: dict[str, Any]) -> Observed | None:
         contact = await self.contact(record.get("contact"))
         try:
@@ -346,6 +364,8 @@ async def poll_once(client: Any, state: PollState, mapping: Mapping, now: dt.dat
     async for contact in client.contacts.list(lane=run.lane):
         reader.contacts[str(contact["id"])] = contact
         listed[CONTACTS].add(str(contact["id"]))
+    if config.read_stock:
+        observed.extend(await _products(client, reader, run.lane, listed[PRODUCTS]))
     for doc_type in config.doc_types:
         async for document in client.documents(doc_type).list(lane=run.lane,
                                                               starttmp=run.windows[doc_type]):
@@ -369,6 +389,24 @@ async def poll_once(client: Any, state: PollState, mapping: Mapping, now: dt.dat
                 "full" if run.full else "window", len(observed), len(emit), len(gone))
     return new_state, [*(change_event(o, now, run.lane) for o in emit),
                        *(deleted_payment_event(p, now, run.lane) for p in gone)]
+
+
+async def _products(client: Any, reader: _Reader, lane: Lane, listed: set[str]
+                    ) -> list[Observed | None]:
+    """Every product of kind ``simple`` with its levels; the stock is read once per run."""
+    table = await read_stock_table(client, reader.mapping, lane)
+    out: list[Observed | None] = []
+    skipped = 0
+    async for product in client.products.list(lane=lane):
+        listed.add(str(product["id"]))
+        if inbound_products.is_simple(product):
+            out.append(reader.map_product(product, table))
+        else:
+            skipped += 1
+    if skipped:
+        logger.info("holded poll: %d product(s) with variants or packs not read (their stock "
+                    "is not synced, docs/holded.md section 9)", skipped)
+    return out
 
 
 async def fetch_change(client: Any, mapping: Mapping, resource: str, record_id: str,
