@@ -25,7 +25,7 @@ from connectors.base.limiter import RateLimit, TokenBucket
 
 __all__ = ["CREDENTIAL_SETTING", "NO_ANSWER_STATUSES", "IncompleteSettings", "Poller", "SinkFactory",
            "check_clients", "clients", "configured", "held_fields", "limiter_of", "pollers",
-           "reported_view", "sink_factories", "what_runs"]
+           "reported_view", "sink_factories", "stock_targets", "what_runs"]
 
 SinkFactory = Callable[[Ledger], Sink]
 
@@ -96,11 +96,12 @@ class _HoldedPoller:
     mapping: Callable[[], Mapping]
     system: str = "holded"
     payments_on_account: bool = True  # HOLDED_PAYMENTS_ON_ACCOUNT
+    read_stock: bool = False  # HOLDED_READ_STOCK: products with their stock per warehouse
 
     async def poll(self, state: str | None, now: dt.datetime) -> tuple[str, list[dict]]:
         from connectors.holded.source import PollConfig, PollState, poll_once
 
-        config = PollConfig(payments_on_account=self.payments_on_account)
+        config = PollConfig(payments_on_account=self.payments_on_account, read_stock=self.read_stock)
         new, events = await poll_once(self.client, PollState.from_json(state), self.mapping(), now,
                                       config=config)
         return new.to_json(), events
@@ -265,7 +266,8 @@ def pollers(settings: Settings, live: LiveMapping, api: dict[str, Any]) -> dict[
     out: dict[str, Poller] = {}
     if "holded" in api:
         out["holded"] = _HoldedPoller(api["holded"], mapping,
-                                      payments_on_account=settings.holded.payments_on_account)
+                                      payments_on_account=settings.holded.payments_on_account,
+                                      read_stock=settings.holded.read_stock)
     if "odoo" in api:
         out["odoo"] = _OdooPoller(api["odoo"], mapping)
     if "business_central" in api:
@@ -335,7 +337,8 @@ def sink_factories(settings: Settings, live: LiveMapping, api: dict[str, Any]) -
     if "shopify" in api:
         from connectors.shopify.sink import ShopifySink
 
-        factories["shopify"] = lambda ledger: ShopifySink(api["shopify"], mapping=mapping, ledger=ledger)
+        factories["shopify"] = lambda ledger: ShopifySink(api["shopify"], mapping=mapping, ledger=ledger,
+                                                          write_stock=settings.shopify.write_stock)
     return factories
 
 
@@ -380,7 +383,16 @@ def engine_policy(settings: Settings, live: LiveMapping) -> Policy:
     reports back under the mapping in force (``live``). The agent and the bulk replay decide
     with the same one."""
     return default_policy(settings.erps, held_fields(settings), reported_view(settings, live),
-                          settings.field_owners)
+                          settings.field_owners, stock_targets=stock_targets(settings))
+
+
+def stock_targets(settings: Settings) -> tuple[str, ...]:
+    """The shops products are routed to for their stock: Shopify with SHOPIFY_WRITE_STOCK.
+
+    PrestaShop's ``write_stock`` is not routed here: its sink sets a SKU's stock to the sum of
+    the command's levels, so every product with no levels (from a source that reports none)
+    would set the shop's stock to 0 (docs/prestashop.md, Missing)."""
+    return ("shopify",) if "shopify" in settings.erps and settings.shopify.write_stock else ()
 
 
 def check_clients(settings: Settings) -> None:

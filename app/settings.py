@@ -88,6 +88,10 @@ class HoldedSettings(BaseSettings):
     # A Holded payment that names a customer and no document is a payment on account, written
     # to the ERPs as an unapplied customer payment (docs/holded.md §4). False: skipped.
     payments_on_account: bool = True
+    # The poller also reads products with their stock per warehouse (docs/holded.md §9), for
+    # companies whose inventory lives in Holded: a product listing and one stock read per
+    # warehouse every poll, which tenants without inventory do not want to pay for.
+    read_stock: bool = False
     # v2 webhooks (docs/holded.md §5-6): the signing secret shown when the webhook is created
     # in Holded (unset: no webhook receiver). How Holded signs and names a delivery is
     # UNVERIFIED, hence the settings: the header carrying the HMAC-SHA256, its encoding, a
@@ -198,6 +202,10 @@ class ShopifySettings(BaseSettings):
     api_version: str = "2025-01"
     order_documents: Literal["invoice", "sales_receipt"] = "invoice"
     shop_timezone: str = "Europe/Madrid"  # documents are dated by the shop's calendar day
+    # Products reach the shop, and their stock is set as each variant's available quantity at
+    # the locations systems.shopify.warehouses maps (docs/shopify.md, Sink); needs the
+    # write_inventory access scope.
+    write_stock: bool = False
 
     @field_validator("shop_url")
     @classmethod

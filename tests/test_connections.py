@@ -178,3 +178,31 @@ async def test_calls_without_an_answer_are_counted_by_what_happened():
                 await http.get(f"http://erp.test{path}")
         assert (await http.get("http://erp.test/up")).status_code == 503
     assert {s: count(s) - before[s] for s in before} == {"timeout": 1, "unreachable": 1, "503": 1}
+
+
+@pytest.mark.parametrize("systems, shopify_stock, prestashop_stock, routed", [
+    ("holded,shopify", "false", "false", ("holded",)),
+    ("holded,shopify", "true", "false", ("holded", "shopify")),
+    ("holded,odoo", "true", "false", ("holded",)),            # Shopify not connected
+    ("holded,prestashop", "false", "true", ("holded",)),      # its sink would zero stockless SKUs
+])
+def test_products_reach_shopify_only_when_it_writes_stock(systems, shopify_stock, prestashop_stock,
+                                                          routed, monkeypatch):
+    from app.connections import engine_policy
+    from app.live_mapping import LiveMapping
+
+    monkeypatch.setenv("HOLDED_SYNC_SYSTEMS", systems)
+    monkeypatch.setenv("SHOPIFY_WRITE_STOCK", shopify_stock)
+    monkeypatch.setenv("PRESTASHOP_WRITE_STOCK", prestashop_stock)
+    assert engine_policy(Settings(), LiveMapping()).targets("product") == routed
+
+
+def test_the_holded_poller_reads_stock_only_when_asked(monkeypatch):
+    from app.connections import pollers
+    from app.live_mapping import LiveMapping
+
+    monkeypatch.setenv("HOLDED_SYNC_SYSTEMS", "holded")
+    api = {"holded": object()}
+    assert pollers(Settings(), LiveMapping(), api)["holded"].read_stock is False
+    monkeypatch.setenv("HOLDED_READ_STOCK", "true")
+    assert pollers(Settings(), LiveMapping(), api)["holded"].read_stock is True

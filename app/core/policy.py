@@ -47,11 +47,14 @@ class Policy:
 def default_policy(erps: tuple[str, ...],
                    held_fields: Mapping[str, Mapping[str, frozenset[str]]] | None = None,
                    reported_view: Callable[[str, str, Mapping[str, Any]], Mapping[str, Any] | None]
-                   | None = None, field_owners: Mapping[str, str] | None = None) -> Policy:
+                   | None = None, field_owners: Mapping[str, str] | None = None,
+                   stock_targets: tuple[str, ...] = ()) -> Policy:
     """Holded plus the ERPs in use: master data and documents go to Holded, contact tax data
     flows both ways, payments flow to every other system. ERPs own prices; Holded owns
     payment state. ``field_owners`` (``"<entity>.<field>"`` -> system, the operator's
-    HOLDED_SYNC_FIELD_OWNERS) adds owners and overrides these defaults.
+    HOLDED_SYNC_FIELD_OWNERS) adds owners and overrides these defaults. ``stock_targets``:
+    the shops whose sink writes stock (SHOPIFY_WRITE_STOCK); products go to them too, and
+    they write nothing of a product but its stock.
     """
     owners: dict[str, str] = {"invoice.payment_status": "holded", "invoice.amount_paid": "holded"}
     if len(erps) == 1:
@@ -60,7 +63,7 @@ def default_policy(erps: tuple[str, ...],
     return Policy(
         routes={
             "contact": ("holded", *erps),
-            "product": ("holded",),
+            "product": ("holded", *stock_targets),
             "invoice": ("holded",),
             # Payments go everywhere but their origin: a Holded payment to the ERPs, a shop's
             # payment to Holded (and the ERPs); our own writes come back under their first key.
