@@ -116,7 +116,8 @@ class ShopifySink:
         done = await write_stock(self.client, command["payload"], mapping,
                                  lane=command.get("lane") or "realtime")
         return SinkOutcome(self._result(command, done.status, target_id=done.target_id,
-                                        reason=done.reason, mapping_version=mapping.version))
+                                        reason=done.reason, mapping_version=mapping.version),
+                           redrive=done.redrive)
 
     # -- orders ---------------------------------------------------------------------------
     async def _invoice_number(self, command: Record, mapping: MappingDoc) -> SinkOutcome:

@@ -40,11 +40,14 @@ STALE_ROUNDS = 3
 @dataclass(frozen=True, slots=True)
 class StockOutcome:
     """What became of a product's stock: ``parked`` with a reason, or written (``target_id``
-    the variant's numeric id, ``note`` what was left out or already held)."""
+    the variant's numeric id, ``note`` what was left out or already held). ``redrive``: a
+    parked command kept for `parked redrive` (and counted by the parked alert); False for a
+    SKU the shop does not sell, which is routine when it sells part of the catalogue."""
 
     status: str  # succeeded | parked
     target_id: str | None = None
     reason: str | None = None
+    redrive: bool = True
 
 
 async def write_stock(client: ShopifyClient, payload: Mapping[str, Any], mapping: MappingDoc,
@@ -60,6 +63,8 @@ async def write_stock(client: ShopifyClient, payload: Mapping[str, Any], mapping
             "in systems.shopify.warehouses" if left_out else None)
     for attempt in range(1, STALE_ROUNDS + 1):
         found = await _variant(client, sku, lane)
+        if isinstance(found, _NotSold):
+            return StockOutcome("parked", reason=found.reason, redrive=False)
         if isinstance(found, str):
             return StockOutcome("parked", reason=found)
         variant_id, item_id, held = found
@@ -85,16 +90,25 @@ async def write_stock(client: ShopifyClient, payload: Mapping[str, Any], mapping
     raise AssertionError("unreachable: STALE_ROUNDS >= 1")
 
 
+@dataclass(frozen=True, slots=True)
+class _NotSold:
+    """No variant has the SKU: the shop does not sell the product."""
+
+    reason: str
+
+
 async def _variant(client: ShopifyClient, sku: str, lane: Any
-                   ) -> tuple[str, str, dict[str, int]] | str:
-    """(variant id, inventory item GID, location -> available) or the reason to park."""
+                   ) -> tuple[str, str, dict[str, int]] | _NotSold | str:
+    """(variant id, inventory item GID, location -> available), or why not: the product is not
+    sold in the shop, or the reason to park it for review."""
     if not sku:
         return "the product has no SKU: no Shopify variant can be found for its stock"
     data = await client.execute("VariantsBySku", {"first": 2, "query": sku_query(sku)}, lane=lane)
     nodes = [n for n in ((data.get("productVariants") or {}).get("nodes") or [])
              if isinstance(n, dict) and n.get("sku") == sku]
     if not nodes:
-        return f"no Shopify variant has SKU {sku!r}; its stock is not written"
+        return _NotSold(f"no Shopify variant has SKU {sku!r}: the shop does not sell it, and its "
+                        "stock is not written (the next change of its stock is, once it does)")
     if len(nodes) > 1:
         return (f"several Shopify variants have SKU {sku!r} ({', '.join(n['id'] for n in nodes)}); "
                 "which one holds the stock is not guessed")

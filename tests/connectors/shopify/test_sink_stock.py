@@ -120,13 +120,26 @@ async def test_a_sale_between_read_and_write_is_read_again_not_overwritten_blind
     assert len(refused) == 2  # the first, with the stale compareQuantity, was refused
 
 
-async def test_an_unknown_sku_parks_the_command_with_the_reason(
+async def test_a_sku_the_shop_does_not_sell_is_parked_with_the_reason_and_not_kept(
         sandbox: ShopifySandbox, http: httpx.AsyncClient) -> None:
+    """Routine when the shop sells part of the catalogue: not kept for redrive (no alert)."""
     ledger = MemoryLedger()
     cmd = stock_command("NO-EXISTE", ("central", "3"))
-    outcome = (await sink(sandbox, make_client(sandbox, http), ledger).execute(cmd)).result
+    done = await sink(sandbox, make_client(sandbox, http), ledger).execute(cmd)
+    outcome = done.result
     assert outcome["status"] == "parked" and "no Shopify variant has SKU 'NO-EXISTE'" in outcome["reason"]
+    assert done.redrive is False
     assert ledger.get(cmd["command_id"]) is None and writes(sandbox) == 0
+
+
+async def test_a_sku_two_variants_share_is_parked_for_review_and_kept(
+        sandbox: ShopifySandbox, http: httpx.AsyncClient) -> None:
+    await sandbox.insert("Product", {"title": "Copia", "status": "ACTIVE", "variants": {"nodes": [
+        {"id": "gid://shopify/ProductVariant/999001", "sku": "GIR-500", "title": "Copia",
+         "price": "1.00", "taxable": True, "inventoryItem": {"unitCost": None}}]}})
+    done = await sink(sandbox, make_client(sandbox, http)).execute(stock_command("GIR-500", ("central", "3")))
+    assert done.result["status"] == "parked" and "several Shopify variants" in done.result["reason"]
+    assert done.redrive is True and writes(sandbox) == 0
 
 
 async def test_a_fractional_quantity_parks_before_any_call(
