@@ -28,7 +28,8 @@ from connectors.base import identifiers
 __all__ = [
     "SYNC_KEY_FIELD", "ERP_NUMBER_FIELD", "DOC_TYPES", "DocumentRefs", "PaymentRefs", "HoldedRequest",
     "epoch_seconds", "payment_marker", "map_invoice", "map_contact", "contact_update_body",
-    "map_product", "catalogue_vat", "map_payment", "holded_tax_id", "holded_iban",
+    "map_product", "catalogue_vat", "map_payment", "map_payment_on_account", "holded_tax_id",
+    "holded_iban",
     "holded_language", "HOLDED_LANGUAGES", "contact_unsent_note",
 ]
 
@@ -362,6 +363,58 @@ def map_payment(payment: MappingABC[str, Any], *, mapping: Mapping, refs: Paymen
     r = Resolver(mapping, "holded")
     r.currency(payment.get("currency") or "EUR", "currency")
     body: dict[str, Any] = {"date": epoch_seconds(payment["date"]), "amount": payment["amount"]}
+    treasury = _treasury(payment, r, mapping)
+    if treasury is not None:
+        body["treasury"] = treasury
+    desc = _payment_desc(payment, entity_key)
+    if desc:
+        body["desc"] = desc
+    r.raise_if_any()
+    path = f"/documents/{refs.doc_type}/{refs.document_id}/pay"
+    return HoldedRequest("POST", path, body, mapping.version)
+
+
+def map_payment_on_account(payment: MappingABC[str, Any], *, mapping: Mapping, contact_id: str,
+                           entity_key: str) -> HoldedRequest:
+    """``POST /payments`` for a canonical payment on account (no ``invoice_key``): a payment
+    of the contact ``contact_id`` (its Holded id), booked to the treasury ``bankId``.
+
+    Stricter than a document's payment, because the documented create body is all there is:
+    whether Holded books a payment without ``bankId`` to a default treasury is unknown, so a
+    payment with no treasury (none of its own, none through its method) is Unmappable; a
+    Holded payment has no currency, so one in another currency than the mapping's base one is
+    refused rather than booked as euros; and an amount that is not received money (<= 0, a
+    refund on account) is not written, as the Holded source does not read one either.
+    """
+    r = Resolver(mapping, "holded")
+    currency = payment.get("currency") or mapping.base_currency
+    r.currency(currency, "currency")
+    if currency != mapping.base_currency:
+        r.fail("currency", f"a payment on account in {currency}: Holded payments carry no "
+               f"currency, so only payments in the base currency {mapping.base_currency} "
+               "are written")
+    if Decimal(payment["amount"]) <= 0:
+        r.fail("amount", f"{payment['amount']} is not an amount received (a refund on account "
+               "is not written to Holded)")
+    treasury = _treasury(payment, r, mapping)
+    method = mapping.payment_methods.get(payment.get("method") or "")
+    if payment.get("treasury") is None and (method is None or method.treasury is None):
+        if not payment.get("method"):
+            r.fail("treasury", "a payment on account needs the treasury it was received in "
+                   "(Holded's bankId): the payment names no treasury and no payment method")
+        elif method is not None:  # an unknown method has its own reason (_treasury)
+            r.fail("treasury", f"a payment on account needs the treasury it was received in "
+                   f"(Holded's bankId): payment method {payment['method']!r} has no treasury "
+                   f"in mapping v{mapping.version}")
+    body: dict[str, Any] = {"bankId": treasury, "contactId": contact_id,
+                            "amount": payment["amount"], "desc": _payment_desc(payment, entity_key),
+                            "date": epoch_seconds(payment["date"])}
+    r.raise_if_any()
+    return HoldedRequest("POST", "/payments", body, mapping.version)
+
+
+def _treasury(payment: MappingABC[str, Any], r: Resolver, mapping: Mapping) -> str | None:
+    """The Holded treasury id of a payment: its own treasury, else its method's (mapped)."""
     treasury = payment.get("treasury")
     if treasury is None and payment.get("method"):
         method = mapping.payment_methods.get(payment["method"])
@@ -369,16 +422,15 @@ def map_payment(payment: MappingABC[str, Any], *, mapping: Mapping, refs: Paymen
             r.fail("method", f"canonical payment method {payment['method']!r} is not in "
                    f"mapping v{mapping.version}")
         treasury = method.treasury if method is not None else None
-    if treasury is not None:
-        body["treasury"] = r.code("treasuries", treasury, "treasury")
+    return r.code("treasuries", treasury, "treasury") if treasury is not None else None
+
+
+def _payment_desc(payment: MappingABC[str, Any], entity_key: str | None) -> str:
+    """Reference and description joined, ending with the ``hs:`` marker (once) when keyed."""
     desc = " ".join(x for x in (payment.get("reference"), payment.get("description")) if x)
     if entity_key is not None and payment_marker(entity_key) not in desc.split():
         desc = " ".join(x for x in (desc, payment_marker(entity_key)) if x)
-    if desc:
-        body["desc"] = desc
-    r.raise_if_any()
-    path = f"/documents/{refs.doc_type}/{refs.document_id}/pay"
-    return HoldedRequest("POST", path, body, mapping.version)
+    return desc
 
 
 def _compact(values: dict[str, Any]) -> dict[str, Any]:

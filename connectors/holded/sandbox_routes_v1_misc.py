@@ -40,6 +40,13 @@ def _view(r: dict[str, Any]) -> dict[str, Any]:
 
 
 async def write_payment(state: SandboxState, body: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
+    """``POST /payments`` and ``PUT /payments/{id}``. The create body is documented (``bankId,
+    contactId, amount, desc, date``), which of it is required is not: a create without
+    ``bankId`` is refused here (UNVERIFIED, strict: whether Holded books it to a default
+    treasury is unknown, so nothing may rely on it). ``contactId`` stays optional: a payment
+    booked to nobody is what the source must be able to read."""
+    if old is None and not body.get("bankId"):
+        raise BadRequest("Wrong bankId")
     if old is None or "date" in body:
         epoch_field(body, "date", "Wrong date")
     if old is None or "amount" in body:

@@ -19,7 +19,8 @@ Outcomes, all recorded in the ledger before returning:
   written now (``approval.Parked``): an ERP draft or cancelled invoice not created while its
   type is created approved (kind ``not_ready`` / ``review``, not re-driven), a change to a
   document approved in Holded, which Holded does not let us edit (``review``), or a payment
-  on account, which this sink does not write (``review``, re-driven);
+  already in Holded that differs from the command (``review``, re-driven: a written payment
+  is never corrected automatically, connectors/holded/sink_on_account.py);
 - ``failed``: a read-back mismatch (with Conflict records), a rejected record, a fatal
   error, or transient errors that outlived every retry. ``reason`` says which, in full.
 
@@ -138,10 +139,6 @@ class HoldedSink:
             raise _Unsupported(f"op {ctx.command.get('op')!r} is not supported by the Holded sink")
         if ctx.command.get("payload") is None:
             raise _Unsupported("an upsert command without a payload")
-        if ctx.command["entity"] == "payment" and not ctx.command["payload"].get("invoice_key"):
-            raise Parked("a payment on account (no invoice) is not written to Holded yet: "
-                         "register it in Holded by hand (Tesorería, a payment of the contact), "
-                         "then resolve this parked command", kind="review", redrive=True)
         return await self._writers.write(ctx)
 
 

@@ -27,9 +27,10 @@ from connectors.holded.mapping import (
     DOC_TYPES, PaymentRefs, contact_unsent_note, contact_update_body, map_contact, map_payment,
     map_product,
 )
-from connectors.holded.approval import ApprovalPolicy
+from connectors.holded.approval import ApprovalPolicy, Parked
 from connectors.holded.service_mapping import is_service
 from connectors.holded.sink_documents import write_document
+from connectors.holded.sink_on_account import on_document_reason, write_on_account
 from connectors.holded.sink_services import write_service
 from connectors.holded.sink_stock import StockWriter, stock_levels, write_stock
 from connectors.holded.sink_verify import Mismatch, cents, check_contact, check_product
@@ -232,6 +233,8 @@ class Writers:
     # -- payments ----------------------------------------------------------------------------
     async def payment(self, ctx: WriteContext) -> Written:
         payment, lane = ctx.payload, ctx.lane
+        if not payment.get("invoice_key"):  # on account: a payment of the contact, no document
+            return await write_on_account(self, ctx)
         map_payment(payment, mapping=ctx.mapping, refs=PaymentRefs(_PENDING), entity_key=ctx.key)
         ref = await self.lookup.document_anywhere(payment["invoice_key"],
                                                   tuple(DOC_TYPES.values()), lane)
@@ -250,6 +253,11 @@ class Writers:
                                 treasury=body.get("treasury"), desc=body.get("desc"), lane=lane),
                 lambda: self.lookup.payment_id(ctx.key, body["date"], lane), id_field="paymentId")
         stored = await self.client.payments.get(target, lane=lane)
+        if note is not None and not stored.get("documentId"):
+            # Written on account (the ERP booked it so first), now it names its invoice.
+            # UNVERIFIED like the source's rule (docs/holded.md §4): relies on documentId.
+            raise Parked(on_document_reason(target, ctx.key, payment["invoice_key"]),
+                         kind="review", redrive=True)
         mismatches = []
         if cents(stored.get("amount")) != cents(body["amount"]):
             mismatches.append(Mismatch("amount", cents(body["amount"]), cents(stored.get("amount"))))

@@ -313,8 +313,17 @@ async def test_each_pay_adds_a_payment_and_moves_the_status(sandbox: SandboxServ
 
 
 async def test_standalone_payments_crud_and_date_filter(v1: httpx.AsyncClient) -> None:
-    assert (await v1.post("/payments", json={"amount": 5})).json() == {"status": 0, "info": "Wrong date"}
-    pid = (await v1.post("/payments", json={"amount": 5, "date": DATE, "desc": "cash"})).json()["id"]
+    bank = (await v1.get("/treasury")).json()[0]["id"]
+    assert (await v1.post("/payments", json={"amount": 5, "bankId": bank})).json() == {
+        "status": 0, "info": "Wrong date"}
+    # UNVERIFIED which create fields Holded requires: the sandbox refuses one without bankId
+    assert (await v1.post("/payments", json={"amount": 5, "date": DATE})).json() == {
+        "status": 0, "info": "Wrong bankId"}
+    assert (await v1.post("/payments", json={"amount": 5, "date": DATE, "bankId": bank,
+                                             "contactId": "64a1f0c2e4b0a1000000ffff"})).json() == {
+        "status": 0, "info": "Contact not found"}
+    pid = (await v1.post("/payments", json={"amount": 5, "date": DATE, "desc": "cash",
+                                            "bankId": bank})).json()["id"]
     assert [p["id"] for p in (await v1.get("/payments", params={"starttmp": DATE - 1})).json()] == [pid]
     assert (await v1.get("/payments", params={"starttmp": DATE + 1})).json() == []
     await v1.put(f"/payments/{pid}", json={"amount": 7})

@@ -379,16 +379,6 @@ async def test_payment_waits_for_its_invoice(sink: HoldedSink) -> None:
     assert info.value.keys == ("invoice/odoo/X",)
 
 
-async def test_a_payment_on_account_is_parked_not_written(sink: HoldedSink,
-                                                          sandbox: SandboxServer) -> None:
-    from tests.connectors.holded.sink_support import payment
-    on_account = {**payment("unused", "40.00"), "invoice_key": None,
-                  "contact_key": "contact/file/C-1"}
-    parked = (await sink.execute(command("payment", "payment/file/P-1", on_account))).result
-    assert parked["status"] == "parked" and "payment on account" in parked["reason"]
-    assert await sandbox.count("payments") == 0
-
-
 class LaneRecorder(TokenBucket):
     def __init__(self) -> None:
         super().__init__(RateLimit(rate=10_000, burst=10_000))
