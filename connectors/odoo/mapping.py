@@ -331,21 +331,34 @@ def invoice_from_odoo(move: MappingABC[str, Any], lines: list[MappingABC[str, An
 
 def payment_from_odoo(payment: MappingABC[str, Any], catalog: Catalog, mapping: Mapping
                       ) -> dict[str, Any] | None:
-    """A canonical Payment of a posted customer payment reconciled with an invoice, else None."""
+    """A canonical Payment of a posted customer payment: of the invoice it is reconciled
+    with, or, reconciled with none, a **payment on account** of its partner (``invoice_key``
+    None, docs/events.md): money received (``payment_type`` inbound) and matched to no
+    invoice yet, an advance. None for a draft or cancelled payment, and for money paid out
+    to a customer on account (an outbound refund: Holded's source does not read one either).
+    """
     invoices = list(payment.get("reconciled_invoice_ids") or [])
-    if payment.get("state") != "posted" or not invoices:
+    if payment.get("state") != "posted":
+        return None
+    if not invoices and payment.get("payment_type") != "inbound":
         return None
     r = _Reasons(mapping)
     journal = catalog.journal_codes.get(m2o_id(payment.get("journal_id")) or 0)
     treasury = r.code("treasuries", journal, "journal_id") if journal else None
-    r.raise_if_any()
     partner = m2o_id(payment.get("partner_id"))
     contact_key = catalog.partner_keys.get(payment.get("id", 0)) or (
         entity_key("contact", partner) if partner else None)
+    amount = _dec(payment.get("amount"), CENT)
+    if not invoices and contact_key is None:
+        r.fail("partner_id", "a payment on account (reconciled with no invoice) names no "
+               "customer: it lowers nobody's balance; set its partner in Odoo")
+    if not invoices and amount <= 0:
+        r.fail("amount", f"{amount} on account is not an amount received")
+    r.raise_if_any()
     return {
-        "invoice_key": entity_key("invoice", invoices[0]),
+        "invoice_key": entity_key("invoice", invoices[0]) if invoices else None,
         "contact_key": contact_key,
-        "date": _date(payment.get("date")), "amount": _dec(payment.get("amount"), CENT),
+        "date": _date(payment.get("date")), "amount": amount,
         "currency": catalog.currency_names.get(m2o_id(payment.get("currency_id")) or 0, "EUR"),
         "method": None, "treasury": treasury, "reference": _s(payment.get("ref")),
         "description": None,
