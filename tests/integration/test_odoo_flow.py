@@ -247,3 +247,42 @@ async def test_a_holded_payment_on_account_lowers_the_odoo_customers_balance_onc
     await wait_for(more_polls, 60, "more Odoo polls", flow.worker)
     await flow.wait_idle(60)
     assert len(await odoo.search_read("account.payment", [], ["id"])) == 1  # written once
+
+
+async def test_an_odoo_payment_on_account_reaches_holded_once(own_flow, sandboxes):
+    """A customer's advance entered in Odoo (a posted customer payment reconciled with no
+    invoice) reaches Holded as a payment of the customer's contact (POST /payments, no
+    document), once; Holded's read-back is the engine's echo: nothing goes back to Odoo and
+    more polls on both sides send no further command."""
+    holded, odoo, odoo_settings = sandboxes
+    flow = await start_with_mapping(own_flow, holded, odoo_settings)
+    contact = await odoo_customer_in_holded(holded, flow)
+    today = dt.date.today().isoformat()
+    advance = await odoo.call("account.payment", "create", {
+        "payment_type": "inbound", "partner_type": "customer", "partner_id": 1,
+        "amount": 120.0, "date": today, "journal_id": 3, "ref": "Anticipo pedido 12"})
+    await odoo.call("account.payment", "action_post", [advance])
+    marker = f"hs:payment/odoo/{advance}"
+
+    async def in_holded():
+        return [p for p in await holded.all("payments") if marker in str(p.get("desc")).split()]
+    [paid] = await wait_for(in_holded, 120, "the payment on account in Holded", flow.worker)
+    assert (paid["contactId"], paid["bankId"], paid["amount"]) == (
+        contact["id"], "64a1f0c2e4b0a10000000b01", 120.0)  # "banco": journal BNK1
+    assert not paid.get("documentId") and paid["desc"] == f"Anticipo pedido 12 {marker}"
+
+    await flow.wait_idle(60)
+    settled = len(await flow.commands("odoo")) + len(await flow.commands("holded"))
+    odoo_polls = len(odoo.requests)
+    holded_polls = sum(1 for r in holded.requests if r.method == "GET"
+                       and r.path.endswith("/payments"))
+
+    async def more_polls():
+        listed = sum(1 for r in holded.requests if r.method == "GET"
+                     and r.path.endswith("/payments"))
+        return len(odoo.requests) >= odoo_polls + 6 and listed >= holded_polls + 2
+    await wait_for(more_polls, 60, "more polls of Odoo and Holded", flow.worker)
+    await flow.wait_idle(60)
+    assert len(await flow.commands("odoo")) + len(await flow.commands("holded")) == settled
+    assert len(await in_holded()) == 1  # written once
+    assert len(await odoo.search_read("account.payment", [], ["id"])) == 1  # nothing came back
