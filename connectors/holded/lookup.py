@@ -30,8 +30,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from app.core.keys import EntityKey, KeyError_
 from connectors.base.limiter import Lane
 from connectors.holded.client import HoldedClient
+from connectors.holded.errors import SYSTEM
 from connectors.holded.mapping import SYNC_KEY_FIELD, payment_marker
 from connectors.holded.service_mapping import sku_of_service
 
@@ -61,6 +63,14 @@ class _Recent(dict):
 class DocumentRef:
     doc_type: str
     document_id: str
+
+
+def _born_in_holded(entity_key: str) -> str | None:
+    try:
+        key = EntityKey.parse(entity_key)
+    except KeyError_:
+        return None
+    return key.origin_id if key.origin == SYSTEM else None
 
 
 def sync_key_of(document: dict[str, Any]) -> str | None:
@@ -150,6 +160,13 @@ class HoldedLookup:
 
     # -- searches -----------------------------------------------------------------------
     async def contact_id(self, entity_key: str, lane: Lane, *, cached: bool = True) -> str | None:
+        """The Holded id of the contact ``entity_key`` names. A contact born in Holded is its id
+        (``contact/holded/<id>``): it has no ``customId`` to search, since only contacts our
+        sink created carry their key there, so an ERP invoice of such a customer would wait
+        for it forever."""
+        born = _born_in_holded(entity_key)
+        if born is not None:
+            return born
         if cached and entity_key in self._contacts:
             return self._contacts[entity_key]
         contact = await self._client.contacts.find_by_custom_id(entity_key, lane=lane)

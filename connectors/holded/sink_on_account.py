@@ -28,7 +28,6 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from app.core.keys import EntityKey
 from connectors.base.contracts import DependencyPending
 from connectors.base.written_payment import changed_reason, differences
 from connectors.holded.approval import Parked
@@ -87,10 +86,7 @@ async def write_on_account(w: Writers, ctx: WriteContext) -> Written:
 async def _contact_id(w: Writers, ctx: WriteContext) -> str:
     """The Holded id of the customer the payment is booked to, or DependencyPending."""
     key = str(ctx.payload["contact_key"])
-    born = EntityKey.parse(key)
-    if born.origin == "holded":
-        return born.origin_id  # a contact born in Holded is never searched for: it is its id
-    found = await w.lookup.contact_id(key, ctx.lane)
+    found = await w.lookup.contact_id(key, ctx.lane)  # one born in Holded is its id
     if found is None:
         raise DependencyPending([key])
     return found

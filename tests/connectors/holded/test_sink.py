@@ -54,6 +54,24 @@ async def test_creates_contact_product_and_invoice(sink: HoldedSink, sandbox: Sa
     assert [p["taxes"] for p in doc["products"]] == [["s_iva_21"], ["s_iva_21"]]
 
 
+async def test_an_erp_invoice_of_a_customer_born_in_holded_takes_that_contact(
+        sink: HoldedSink, sandbox: SandboxServer) -> None:
+    """A contact created in Holded has no customId (only our sink writes one there): its key,
+    contact/holded/<id>, is its id, not something to search for (it used to wait forever)."""
+    [born] = await sandbox.insert("contacts", [{"name": "Cliente de Holded", "code": "B00000000",
+                                                "type": "client", "customId": None}])
+    await seed_parties(sink, range(0), range(1, 2))
+    cmd = invoice_commands(7, contact_n=1, product_ns=[1])
+    key = f"contact/holded/{born['id']}"
+    cmd["payload"]["customer_key"] = key
+    cmd["depends_on"] = [key, "product/odoo/1"]
+    outcome = await sink.execute(cmd)
+    assert (outcome.result["status"], outcome.result["reason"]) == ("succeeded", None)
+    [doc] = await sandbox.all("documents", docType="invoice")
+    assert doc["contact"] == born["id"]
+    assert (await sandbox.get("contacts", born["id"])).get("customId") in (None, "")
+
+
 async def test_decimal_prices_are_stored_exactly(sink: HoldedSink, sandbox: SandboxServer) -> None:
     cmd = product_command(5)
     cmd["payload"]["price"] = D("0.10") + D("0.20")
