@@ -8,7 +8,10 @@ cannot see any of it: a wrong Holded tax key or id is otherwise found when the f
 fails at Holded, or never (Holded drops what it does not know and answers 2xx).
 
 A section the reader could not read is *not checked*, with the reason, and is reported as
-such: never a silent pass.
+such: never a silent pass. Where a system cannot list a section's codes but its records name
+them (a Shopify product's ``holded_sync.tax`` metafield: Shopify lists no taxes), the reader
+gives the codes in use instead (:attr:`Tenant.used`): each one the section does not map is a
+problem, since every record carrying it would park.
 """
 
 from __future__ import annotations
@@ -57,13 +60,16 @@ class Held:
 @dataclass(frozen=True, slots=True)
 class Tenant:
     """What one system's tenant holds, per section: its codes as text (an Odoo id ``7`` is
-    ``"7"``). A section missing from ``codes`` was not read; ``unchecked`` says why."""
+    ``"7"``). A section missing from ``codes`` and ``used`` was not read; ``unchecked`` says
+    why. ``used``: per section, the codes the tenant's records carry, for a section whose
+    codes the system cannot list (``Held.name`` says where they are used)."""
 
     system: str
     label: str
     codes: MappingABC[str, MappingABC[str, Held]] = field(default_factory=dict)
     unchecked: MappingABC[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # what the check could not see though it read the section
+    used: MappingABC[str, MappingABC[str, Held]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +127,10 @@ def compare(mapping: Mapping, tenant: Tenant) -> SystemReport:
         if code_map is None or not len(code_map):
             continue
         held = tenant.codes.get(section)
+        if held is None and section in tenant.used:
+            checked.append((section, len(code_map)))
+            problems.extend(_unmapped(tenant, section, code_map, tenant.used[section]))
+            continue
         if held is None:
             unchecked.append((section, tenant.unchecked.get(section, "not read")))
             continue
@@ -146,6 +156,18 @@ def _entry_problems(mapping: Mapping, tenant: Tenant, section: str, code_map: Co
     if section == "series":
         return _series_problems(mapping, tenant.label, path, entry, found)
     return []
+
+
+def _unmapped(tenant: Tenant, section: str, code_map: CodeMap,
+              used: MappingABC[str, Held]) -> list[Problem]:
+    """A code the tenant's records carry that the section does not map: they would park."""
+    mapped = {str(e.code) for e in code_map.entries}
+    path = f"systems.{tenant.system}.{section}"
+    noun = _NOUNS[section][0]
+    shown = ", ".join(sorted(mapped)[:_LIST_ALL]) + (", ..." if len(mapped) > _LIST_ALL else "")
+    return [Problem(path, f"{tenant.label} uses {noun} {code!r} ({held.name}), which {path} "
+                          "does not map: those records park", f"the mapping maps {shown}")
+            for code, held in sorted(used.items()) if code not in mapped]
 
 
 def _expected_rate(mapping: Mapping, entry: SystemEntry) -> Decimal | None:

@@ -22,21 +22,29 @@ class Unreadable(Exception):
 
 
 async def read_sections(system: str, label: str, sections: Collection[str],
-                        readers: Mapping[str, SectionReader], *, unread: str,
-                        on_read: Callable[[str], None], notes: tuple[str, ...] = ()) -> Tenant:
+                        readers: Mapping[str, SectionReader], *, unread: str | Mapping[str, str],
+                        on_read: Callable[[str], None], notes: tuple[str, ...] = (),
+                        uses: Mapping[str, SectionReader] | None = None) -> Tenant:
     """``readers[section]()`` for each of ``sections``; a section without a reader is not
-    checked for the reason ``unread``, one whose reader raised :class:`Unreadable` for its
-    own. Connector errors (credentials, network) propagate: the system cannot be read."""
+    checked for the reason ``unread`` (one text, or one per section with ``""`` for the
+    rest), one whose reader raised :class:`Unreadable` for its own. ``uses[section]()`` reads
+    the codes the tenant's records carry, for a section the system cannot list
+    (:attr:`Tenant.used`). Connector errors (credentials, network) propagate: the system
+    cannot be read."""
     codes: dict[str, Codes] = {}
+    used: dict[str, Codes] = {}
     unchecked: dict[str, str] = {}
     for section in sections:
-        read = readers.get(section)
+        read, into = readers.get(section), codes
+        if read is None and uses and section in uses:
+            read, into = uses[section], used
         if read is None:
-            unchecked[section] = unread
+            unchecked[section] = unread if isinstance(unread, str) else \
+                unread.get(section, unread[""])
             continue
         on_read(section)
         try:
-            codes[section] = await read()
+            into[section] = await read()
         except Unreadable as exc:
             unchecked[section] = str(exc)
-    return Tenant(system, label, codes, unchecked, notes)
+    return Tenant(system, label, codes, unchecked, notes, used)

@@ -165,3 +165,30 @@ def test_a_system_without_a_section_is_not_checked() -> None:
     mapping = parse_mapping(data, source="m.yaml")
     report = compare(mapping, Tenant("shopify", "Shopify", {}))
     assert report.summary() == "shopify: not checked (the mapping has no systems.shopify section)"
+
+
+def shopify_tenant(used_taxes: dict[str, Held]) -> Tenant:
+    """A Shopify tenant whose products carry ``used_taxes`` (Shopify lists no taxes)."""
+    return Tenant("shopify", "Shopify", used={"taxes": used_taxes})
+
+
+def test_a_tax_the_tenants_records_use_that_the_mapping_lacks_is_a_problem() -> None:
+    report = compare(MAPPING, shopify_tenant({
+        "IVA 10%": Held("1 product: Aceite"), "IVA 5%": Held("2 products: Pan, Leche")}))
+    [problem] = report.problems
+    assert problem.path == "systems.shopify.taxes"
+    assert problem.problem == ("Shopify uses tax 'IVA 5%' (2 products: Pan, Leche), which "
+                               "systems.shopify.taxes does not map: those records park")
+    assert problem.holds == "the mapping maps IVA 10%, IVA 21%, IVA 4%"
+    assert report.checked == (("taxes", 3),)
+
+
+def test_codes_in_use_that_the_mapping_maps_are_no_problem_and_count_as_checked() -> None:
+    report = compare(MAPPING, shopify_tenant({"IVA 21%": Held("4 products")}))
+    assert report.problems == ()
+    assert report.summary().startswith("shopify: 3 taxes checked, 0 problems; not checked: ")
+
+
+def test_no_record_using_a_code_is_no_problem_but_the_section_is_checked() -> None:
+    report = compare(MAPPING, shopify_tenant({}))
+    assert report.problems == () and ("taxes", 3) in report.checked
