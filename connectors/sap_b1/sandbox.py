@@ -37,7 +37,8 @@ from aiohttp import web
 from connectors.sap_b1.sandbox_faults import Faults, RequestRecord
 from connectors.sap_b1.sandbox_query import QueryError, parse_filter, parse_orderby, parse_select
 from connectors.sap_b1.sandbox_seed import seed as seed_data
-from connectors.sap_b1.sandbox_store import KEYS, TEMPLATES, VERSIONED, SapError, Store, etag
+from connectors.sap_b1.sandbox_store import (KEYS, SERIES, TEMPLATES, VERSIONED, SapError, Store,
+                                             etag)
 
 __all__ = ["COMPANY_DB", "PASSWORD", "USER", "Faults", "RequestRecord", "SapSandbox", "serve",
            "start_sap_sandbox"]
@@ -243,6 +244,28 @@ async def _api(request: web.Request) -> web.Response:
     raise SapError(405, -1000, f"{request.method} is not supported on this resource")
 
 
+async def _document_series(request: web.Request) -> web.Response:
+    """``POST SeriesService_GetDocumentSeries`` {"DocumentTypeParams": {"Document": "13"}}: the
+    numbering series of one object (a read, though a POST: a service action). ``Document`` is
+    an ``Edm.String`` in the metadata: a number is refused here (what SL does with one is
+    UNVERIFIED), as is an object the sandbox keeps no series for."""
+    sb: SapSandbox = request.app[STATE]  # type: ignore[assignment]
+    try:
+        body = await request.json()
+    except json.JSONDecodeError:
+        raise SapError(400, -1000, "The request body is not valid JSON") from None
+    params = body.get("DocumentTypeParams") if isinstance(body, dict) else None
+    if not isinstance(params, dict) or set(params) - {"Document", "DocumentSubType"} \
+            or not isinstance(params.get("Document"), str):
+        raise SapError(400, -1000, "DocumentTypeParams.Document (a string) is required")
+    series = [dict(s) for s in SERIES if s["Document"] == params["Document"]
+              and params.get("DocumentSubType", s["DocumentSubType"]) == s["DocumentSubType"]]
+    if not series:
+        raise SapError(400, -5002, f"No numbering series for document {params['Document']!r}")
+    return _json({"odata.metadata": f"{sb.url}/$metadata#Collection(SAPB1.Series)",
+                  "value": series})
+
+
 async def _login(request: web.Request) -> web.Response:
     sb: SapSandbox = request.app[STATE]  # type: ignore[assignment]
     try:
@@ -304,6 +327,7 @@ def build_app(sb: SapSandbox) -> web.Application:
     app[STATE] = sb
     app.router.add_post(f"{ROOT}/Login", _login)
     app.router.add_post(f"{ROOT}/Logout", _logout)
+    app.router.add_post(f"{ROOT}/SeriesService_GetDocumentSeries", _document_series)
     app.router.add_route("*", ROOT + "/{path:[^/]+}", _api)
     return app
 

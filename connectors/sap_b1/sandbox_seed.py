@@ -1,12 +1,23 @@
-"""Spanish seed data for the SAP sandbox: payment terms, partners, items, documents, a payment."""
+"""Spanish seed data for the SAP sandbox: VAT groups, withholding codes, G/L accounts, a
+warehouse, payment terms, partners, items, documents, a payment."""
 from __future__ import annotations
 
 from decimal import Decimal
 
-from connectors.sap_b1.sandbox_store import Store
+from connectors.sap_b1.sandbox_store import ACCOUNTS, VAT_GROUPS, WAREHOUSES, WT_CODES, Store
 
 __all__ = ["seed"]
 
+# Rates in force since the 2012 rise (21 %, 10 %; recargo 5.2 %, 1.4 %).
+SINCE = "2012-09-01"
+VAT_NAMES = {"R3": "IVA repercutido 21%", "R2": "IVA repercutido 10%",
+             "R1": "IVA repercutido 4%", "R0": "IVA repercutido 0%", "RX": "Exento de IVA",
+             "RIC": "Entrega intracomunitaria de bienes", "RIS": "Servicio intracomunitario",
+             "RISP": "Inversión del sujeto pasivo", "REX": "Exportación",
+             "RE3": "Recargo de equivalencia 5,2%", "RE2": "Recargo de equivalencia 1,4%",
+             "RE1": "Recargo de equivalencia 0,5%"}
+WT_NAMES = {"IR15": "Retención IRPF 15%", "IR07": "Retención IRPF 7%",
+            "IR19": "Retención 19% (arrendamientos)"}
 TERMS = [(1, "Contado", 0), (2, "60 días", 60), (3, "30 días", 30)]
 PARTNERS = [
     {"CardCode": "C0001", "CardName": "Ferretería Martínez S.L.", "CardType": "cCustomer",
@@ -41,6 +52,18 @@ ITEMS = [
 
 
 async def seed(store: Store) -> None:
+    for code, rate in VAT_GROUPS.items():
+        await store.create("VatGroups", {"Code": code, "Name": VAT_NAMES[code],
+                                         "VatGroups_Lines": [{"Effectivefrom": SINCE,
+                                                              "Rate": rate}]})
+    for code, rate in WT_CODES.items():
+        await store.create("WithholdingTaxCodes", {
+            "WTCode": code, "WTName": WT_NAMES[code], "Account": "47300000",
+            "WithholdingTaxCodes_Lines": [{"Effectivefrom": SINCE, "Rate": rate}]})
+    for code, name in ACCOUNTS.items():
+        await store.create("ChartOfAccounts", {"Code": code, "Name": name})
+    for code, name in WAREHOUSES.items():
+        await store.create("Warehouses", {"WarehouseCode": code, "WarehouseName": name})
     for number, name, days in TERMS:
         await store.create("PaymentTermsTypes", {"GroupNumber": number,
                                                  "PaymentTermsGroupName": name,

@@ -4,7 +4,10 @@ Entity sets, their keys and every property they accept are declared in :data:`TE
 POST or PATCH naming another property is refused the way SL refuses it. Rules kept:
 DataVersion + ETag on BusinessPartners, Items and documents (412 on a stale ``If-Match``);
 UpdateDate/UpdateTime stamped in the server's local time on every write; documents totalled
-from their lines with the sandbox's VAT groups and withholding codes; IncomingPayments
+from their lines with the company's ``VatGroups`` and ``WithholdingTaxCodes`` (the rate
+effective on the document date), numbered in a series of their object (``SERIES``, read
+through ``SeriesService_GetDocumentSeries``), their G/L accounts and a payment's transfer
+account found in ``ChartOfAccounts``; IncomingPayments
 applied to invoices (``PaidToDate`` grows, ``DocumentStatus`` closes at the total; more
 applied to an invoice than its open balance, more applied than received, or a payment of
 another customer's invoice is refused). A payment may receive more than it applies: the rest
@@ -27,7 +30,8 @@ from typing import Any
 
 import aiosqlite
 
-__all__ = ["KEYS", "TEMPLATES", "SapError", "Store", "VAT_GROUPS", "WT_CODES"]
+__all__ = ["ACCOUNTS", "KEYS", "SERIES", "TEMPLATES", "SapError", "Store", "VAT_GROUPS",
+           "WAREHOUSES", "WT_CODES", "rate_on"]
 
 Record = dict[str, Any]
 CENT = Decimal("0.01")
@@ -36,10 +40,29 @@ VAT_GROUPS = {"R3": Decimal(21), "R2": Decimal(10), "R1": Decimal(4), "R0": Deci
               "REX": Decimal(0), "RE3": Decimal("5.2"), "RE2": Decimal("1.4"),
               "RE1": Decimal("0.5")}
 WT_CODES = {"IR15": Decimal(15), "IR07": Decimal(7), "IR19": Decimal(19)}
+# The seeded company's chart (the G/L accounts its documents and payments post to) and stores.
+ACCOUNTS = {"43000000": "Clientes",
+            "47300000": "Hacienda Pública, retenciones y pagos a cuenta",
+            "57000000": "Caja, euros",
+            "57200000": "Bancos e instituciones de crédito c/c vista, euros",
+            "70000000": "Ventas de mercaderías", "70500000": "Prestaciones de servicios",
+            "70800000": "Devoluciones de ventas y operaciones similares"}
+WAREHOUSES = {"01": "Almacén central"}
+# Numbering series per object (NNM1; ``Document`` is the object code: 13 A/R invoice, 14 A/R
+# credit memo). A ``Series`` number is unique in the company, whatever object it numbers.
+SERIES = (
+    {"Series": 1, "Name": "Facturas", "Document": "13", "DocumentSubType": "--",
+     "Prefix": "F", "Suffix": None, "InitialNumber": 1001, "LastNumber": None,
+     "Locked": "tNO", "PeriodIndicator": "Default", "IsManual": "tNO"},
+    {"Series": 2, "Name": "Abonos", "Document": "14", "DocumentSubType": "--",
+     "Prefix": "R", "Suffix": None, "InitialNumber": 1001, "LastNumber": None,
+     "Locked": "tNO", "PeriodIndicator": "Default", "IsManual": "tNO"},
+)
+OBJECT_CODES = {"Invoices": "13", "CreditNotes": "14"}
 
 _STAMPS = {"CreateDate": None, "CreateTime": None, "UpdateDate": None, "UpdateTime": None,
            "DataVersion": 1}
-_DOC = {"DocEntry": None, "DocNum": None, "Series": 1, "DocType": "dDocument_Items",
+_DOC = {"DocEntry": None, "DocNum": None, "Series": None, "DocType": "dDocument_Items",
         "DocDate": None, "DocDueDate": None, "TaxDate": None, "CardCode": None,
         "CardName": None, "FederalTaxID": None, "NumAtCard": None, "DocCurrency": "EUR",
         "DocRate": Decimal(1), "PaymentGroupCode": -1, "DocTotal": Decimal(0),
@@ -69,10 +92,22 @@ TEMPLATES: dict[str, Record] = {
         "PaymentInvoices": []},
     "PaymentTermsTypes": {"GroupNumber": None, "PaymentTermsGroupName": None,
                           "NumberOfAdditionalMonths": 0, "NumberOfAdditionalDays": 0},
+    # Reference data, as the metadata names it (a subset of each type's properties): a rate
+    # lives in the lines, one per date it took effect from.
+    "VatGroups": {"Code": None, "Name": None, "Category": "bovcOutputTax", "Inactive": "tNO",
+                  "VatGroups_Lines": []},
+    "WithholdingTaxCodes": {"WTCode": None, "WTName": None, "Category": "wtcc_Invoice",
+                            "BaseType": "wtcbt_Net", "BaseAmount": Decimal(100),
+                            "Account": None, "Inactive": "tNO",
+                            "WithholdingTaxCodes_Lines": []},
+    "ChartOfAccounts": {"Code": None, "Name": None, "ActiveAccount": "tYES",
+                        "AccountType": "at_Other", "FatherAccountKey": None},
+    "Warehouses": {"WarehouseCode": None, "WarehouseName": None, "Inactive": "tNO"},
 }
 KEYS = {"BusinessPartners": "CardCode", "Items": "ItemCode", "Invoices": "DocEntry",
         "CreditNotes": "DocEntry", "IncomingPayments": "DocEntry",
-        "PaymentTermsTypes": "GroupNumber"}
+        "PaymentTermsTypes": "GroupNumber", "VatGroups": "Code", "WithholdingTaxCodes": "WTCode",
+        "ChartOfAccounts": "Code", "Warehouses": "WarehouseCode"}
 NUMBERED = frozenset({"Invoices", "CreditNotes", "IncomingPayments"})
 VERSIONED = frozenset({"BusinessPartners", "Items", "Invoices", "CreditNotes"})
 # Kept by SAP from the postings, never written by a client (refusing is the strict choice:
@@ -92,6 +127,14 @@ class SapError(Exception):
 
     def body(self) -> Record:
         return {"error": {"code": self.code, "message": {"lang": "en-us", "value": self.value}}}
+
+
+def rate_on(lines: list[Record], day: str) -> Decimal | None:
+    """The ``Rate`` of the line in force on ``day`` (``YYYY-MM-DD``): the latest whose
+    ``Effectivefrom`` is not after it; None before the first."""
+    dated = sorted((str(line.get("Effectivefrom") or "")[:10], line) for line in lines)
+    current = [line for start, line in dated if start <= day]
+    return _dec(current[-1].get("Rate")) if current else None
 
 
 def etag(record: Record) -> str:
@@ -193,6 +236,7 @@ class Store:
                 raise SapError(400, -2035, f"This entry already exists in the following "
                                f"tables ({entity_set}) (ODBC -2035)")
         if entity_set in ("Invoices", "CreditNotes"):
+            _series(entity_set, record)
             await self._document(record)
             sign = 1 if entity_set == "Invoices" else -1
             await self._move_balance(record["CardCode"], sign * _dec(record["DocTotal"]))
@@ -228,6 +272,8 @@ class Store:
             raise SapError(412, -2039, "Another user or another operation modified data; to "
                            "continue, open the window again")
         record.update(copy.deepcopy(body))
+        if entity_set in ("Invoices", "CreditNotes") and "Series" in body:
+            _series(entity_set, record)
         if entity_set in ("Invoices", "CreditNotes") and "DocumentLines" in body:
             await self._document(record)
         record["DataVersion"] += 1
@@ -240,6 +286,13 @@ class Store:
         partner = await self._partner(doc.get("CardCode"))
         doc["CardName"] = doc.get("CardName") or partner["CardName"]
         doc["FederalTaxID"] = doc.get("FederalTaxID") or partner["FederalTaxID"]
+        doc["DocDate"] = doc.get("DocDate") or self.now().date().isoformat()
+        day = str(doc["DocDate"])[:10]
+        vat_rates = {g["Code"]: rate_on(g["VatGroups_Lines"], day)
+                     for g in await self.all("VatGroups")}
+        wt_rates = {w["WTCode"]: rate_on(w["WithholdingTaxCodes_Lines"], day)
+                    for w in await self.all("WithholdingTaxCodes")}
+        accounts = {a["Code"] for a in await self.all("ChartOfAccounts")}
         net = vat = wt_base = Decimal(0)
         for number, line in enumerate(doc.get("DocumentLines") or []):
             unknown = set(line) - _LINE
@@ -247,14 +300,18 @@ class Store:
                 raise SapError(400, -1000, f"Property '{sorted(unknown)[0]}' of "
                                "'DocumentLine' is invalid")
             group = line.get("VatGroup") or line.get("TaxCode")
-            if group not in VAT_GROUPS:
+            rate = vat_rates.get(group)
+            if rate is None:  # no such group, or no rate in force on the document date
                 raise SapError(400, -5002, f"Line {number}: tax code {group!r} is not defined")
+            if line.get("AccountCode") and line["AccountCode"] not in accounts:
+                raise SapError(400, -5002, f"Line {number}: invalid G/L account "
+                               f"{line['AccountCode']!r}")
             # As the Service Layer reads them back: UnitPrice (PriceBefDi) before the line
             # discount, Price after it. A line posted with Price only is taken as its list price.
             price = _dec(line.get("UnitPrice", line.get("Price")))
             discount = _dec(line.get("DiscountPercent"))
             total = _money(_dec(line.get("Quantity", 1)) * price * (100 - discount) / 100)
-            tax = _money(total * VAT_GROUPS[group] / 100)
+            tax = _money(total * rate / 100)
             after = (price * (100 - discount) / 100).quantize(Decimal("0.000001"))
             line.update({"LineNum": number, "Price": after, "UnitPrice": price,
                          "LineTotal": total, "TaxTotal": tax,
@@ -264,15 +321,15 @@ class Store:
                 wt_base += total
         wt_total = Decimal(0)
         for wt in doc.get("WithholdingTaxDataCollection") or []:
-            if wt.get("WTCode") not in WT_CODES:
+            wt_rate = wt_rates.get(wt.get("WTCode"))
+            if wt_rate is None:
                 raise SapError(400, -5002, f"Withholding code {wt.get('WTCode')!r} is not "
                                "defined")
             wt["TaxableAmount"] = wt_base
-            wt["WTAmount"] = _money(wt_base * WT_CODES[wt["WTCode"]] / 100)
+            wt["WTAmount"] = _money(wt_base * wt_rate / 100)
             wt_total += wt["WTAmount"]
         doc.update({"VatSum": vat, "WTAmount": wt_total, "WTApplied": wt_total,
                     "DocTotal": net + vat - wt_total})
-        doc["DocDate"] = doc.get("DocDate") or self.now().date().isoformat()
         doc["DocDueDate"] = doc.get("DocDueDate") or doc["DocDate"]
         doc["TaxDate"] = doc.get("TaxDate") or doc["DocDate"]
 
@@ -301,6 +358,10 @@ class Store:
             raise SapError(400, -5002, "Enter a payment amount (cash or transfer)")
         if _dec(payment.get("TransferSum")) > 0 and not payment.get("TransferAccount"):
             raise SapError(400, -5002, "Enter a G/L account for the bank transfer")
+        if payment.get("TransferAccount") and payment["TransferAccount"] not in {
+                a["Code"] for a in await self.all("ChartOfAccounts")}:
+            raise SapError(400, -5002, f"Invalid G/L account {payment['TransferAccount']!r} "
+                           "for the bank transfer")
         if applied > received:
             raise SapError(400, -5002, "Total applied exceeds the amount received")
         invoices: list[tuple[str, Record, Decimal]] = []
@@ -328,6 +389,17 @@ class Store:
             self._stamp(doc, created=False)
             await self._save(entity_set, doc, new=False)
         return received
+
+
+def _series(entity_set: str, doc: Record) -> None:
+    """A document is numbered in a series of its object; without one, its default series.
+    (A series of another object, or none, is refused: SAP's wording is UNVERIFIED.)"""
+    mine = [s for s in SERIES if s["Document"] == OBJECT_CODES[entity_set]]
+    if doc.get("Series") is None:
+        doc["Series"] = next(s["Series"] for s in mine if s["PeriodIndicator"] == "Default")
+    elif doc["Series"] not in [s["Series"] for s in mine]:
+        raise SapError(400, -5002, f"Series {doc['Series']!r} is not defined for this document "
+                       "type")
 
 
 def _known(entity_set: str, body: Record, template: Record) -> None:
