@@ -274,3 +274,53 @@ async def test_latency_expiry_revocation_and_broken_paging(sb: SapSandbox,
 def test_cli_command_is_documented() -> None:
     result = CliRunner().invoke(sandbox_sap_command, ["--help"])
     assert result.exit_code == 0 and "--port" in result.output and "SAP" in result.output
+
+
+# ---- reference data: VAT groups, accounts, numbering series --------------------------------
+async def test_the_series_service_lists_one_objects_series_and_wants_its_code_as_text(
+        sl: httpx.AsyncClient) -> None:
+    response = await sl.post("SeriesService_GetDocumentSeries",
+                             json={"DocumentTypeParams": {"Document": "14"}})
+    assert response.status_code == 200, response.text
+    assert [(s["Series"], s["Name"], s["Document"]) for s in response.json()["value"]] == [
+        (2, "Abonos", "14")]
+    wrong = await sl.post("SeriesService_GetDocumentSeries",
+                          json={"DocumentTypeParams": {"Document": 14}})
+    assert error_of(wrong)[0] == 400
+
+
+async def test_a_document_takes_its_objects_default_series_and_refuses_another_objects(
+        sb: SapSandbox, sl: httpx.AsyncClient) -> None:
+    line = {"ItemCode": "A0001", "Quantity": 1, "Price": 10, "VatGroup": "R3"}
+    note = await sl.post("CreditNotes", json={"CardCode": "C0001", "DocumentLines": [line]})
+    assert note.status_code == 201 and note.json()["Series"] == 2
+    refused = await sl.post("Invoices", json={"CardCode": "C0001", "Series": 2,
+                                              "DocumentLines": [line]})
+    assert error_of(refused)[0] == 400
+    assert len(await sb.all("Invoices")) == 3  # the seed's, nothing more
+
+
+async def test_a_line_is_taxed_at_the_rate_in_force_on_the_document_date(
+        sb: SapSandbox, sl: httpx.AsyncClient) -> None:
+    await sb.create("VatGroups", {"Code": "RT", "Name": "Tipo que cambia", "VatGroups_Lines": [
+        {"Effectivefrom": "2020-01-01", "Rate": 18}, {"Effectivefrom": "2026-01-01", "Rate": 20}]})
+    line = {"ItemCode": "A0001", "Quantity": 1, "Price": 100, "VatGroup": "RT"}
+    totals = []
+    for day in ("2025-12-31", "2026-01-01"):
+        response = await sl.post("Invoices", json={"CardCode": "C0001", "DocDate": day,
+                                                   "DocumentLines": [line]})
+        totals.append(Decimal(str(response.json()["VatSum"])))
+    assert totals == [18, 20]
+    before = await sl.post("Invoices", json={"CardCode": "C0001", "DocDate": "2019-12-31",
+                                             "DocumentLines": [line]})
+    assert error_of(before)[0] == 400  # no rate in force yet
+
+
+async def test_an_account_not_in_the_chart_is_refused_on_a_line_and_a_transfer(
+        sl: httpx.AsyncClient) -> None:
+    line = {"ItemCode": "A0001", "Quantity": 1, "Price": 10, "VatGroup": "R3",
+            "AccountCode": "79999999"}
+    assert error_of(await sl.post("Invoices", json={"CardCode": "C0001",
+                                                    "DocumentLines": [line]}))[0] == 400
+    payment = {"CardCode": "C0001", "TransferSum": 5, "TransferAccount": "57299999"}
+    assert error_of(await sl.post("IncomingPayments", json=payment))[0] == 400
