@@ -26,8 +26,8 @@ from connectors.base.errors import ConnectorError, Fault
 __all__ = ["Unreachable", "check_tenants", "mappings_check"]
 
 # The connectors with a tenant reader: ``read_tenant(client, sections, on_read=...)``.
-READERS = {"holded": "connectors.holded.tenant", "odoo": "connectors.odoo.tenant",
-           "business_central": "connectors.business_central.tenant"}
+READERS = {system: f"connectors.{system}.tenant" for system in (
+    "holded", "odoo", "business_central", "sap_b1", "prestashop", "shopify")}
 _HINTS = {Fault.CONFIG: "check its credentials and URL",
           Fault.TRANSIENT: "the network, or the service is down; try again",
           Fault.REMOTE: "the service answered in a way the check cannot read"}
