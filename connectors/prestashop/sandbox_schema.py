@@ -52,15 +52,18 @@ RESOURCES: dict[str, tuple[str, ...]] = {
                   "zip_code_format", "display_tax_label"),
     "currencies": ("id", "name", "iso_code", "conversion_rate", "deleted", "active"),
     "tax_rule_groups": ("id", "name", "active", "deleted", "date_add", "date_upd"),
+    "tax_rules": ("id", "id_tax_rules_group", "id_state", "id_country", "zipcode_from",
+                  "zipcode_to", "id_tax", "behavior", "description"),
+    "taxes": ("id", "rate", "active", "deleted", "name"),
     "stock_availables": ("id", "id_product", "id_product_attribute", "id_shop", "id_shop_group",
                          "quantity", "depends_on_stock", "out_of_stock", "location"),
 }
 # Resources the webservice lets a key write (with the permission); the rest are read-only here.
 WRITABLE = frozenset({"customers", "addresses", "products", "stock_availables", "order_payments"})
 MULTILANG = frozenset({("products", "name"), ("products", "description_short"),
-                       ("countries", "name")})
+                       ("countries", "name"), ("taxes", "name")})
 _SINGULAR = {"addresses": "address", "countries": "country", "currencies": "currency",
-             "stock_availables": "stock_available"}
+             "stock_availables": "stock_available", "taxes": "tax"}
 
 
 def singular(resource: str) -> str:

@@ -19,8 +19,19 @@ async def seed(store: SandboxStore) -> None:
                             "id_zone": "1"})
     await ins("currencies", {"name": "Euro", "iso_code": "EUR", "conversion_rate": "1.000000",
                              "active": "1", "deleted": "0"})
-    await ins("tax_rule_groups", {"name": "ES Standard Rate (21%)", "active": "1", "deleted": "0"})
-    await ins("tax_rule_groups", {"name": "ES Reduced Rate (10%)", "active": "1", "deleted": "0"})
+    # Taxes (a rate each) and the rule groups products carry: a group applies, per country,
+    # the tax of its rule there (France too, as a shop selling across the EU has it).
+    for name, rate in (("IVA ES 21%", "21.000"), ("IVA ES 10%", "10.000"),
+                       ("IVA ES 4%", "4.000"), ("TVA FR 20%", "20.000")):
+        await ins("taxes", {"name": _name(name), "rate": rate, "active": "1", "deleted": "0"})
+    for name in ("ES Standard Rate (21%)", "ES Reduced Rate (10%)",
+                 "ES Super Reduced Rate (4%)"):
+        await ins("tax_rule_groups", {"name": name, "active": "1", "deleted": "0"})
+    for group, country, tax in (("1", "1", "1"), ("1", "2", "4"), ("2", "1", "2"),
+                                ("3", "1", "3")):
+        await ins("tax_rules", {"id_tax_rules_group": group, "id_country": country,
+                                "id_state": "0", "zipcode_from": "0", "zipcode_to": "0",
+                                "id_tax": tax, "behavior": "0", "description": ""})
     # Customers: a company (NIF in vat_number) and a person (NIF in dni).
     await ins("customers", {"firstname": "Marta", "lastname": "Soler", "email":
                             "compras@levante.example", "company": "Ferretería Levante S.L.",
