@@ -85,13 +85,17 @@ DOCUMENTS: Mapping[str, str] = {
         "inventorySetQuantities(input: $input) { inventoryAdjustmentGroup { reason "
         "changes { name delta quantityAfterChange location { id } } } "
         "userErrors { field message code } } }"),
+    # Every location, active or not (``includeInactive``): what systems.shopify.warehouses maps.
+    "Locations": ("query Locations($first: Int!, $after: String) { "
+                  "locations(first: $first, after: $after, includeInactive: true) { "
+                  "nodes { id name isActive } pageInfo { hasNextPage endCursor } } }"),
     "TagsAdd": ("mutation TagsAdd($id: ID!, $tags: [String!]!) { tagsAdd(id: $id, tags: $tags) "
                 "{ node { id } userErrors { field message } } }"),
 }
 MUTATIONS = frozenset({"CustomerUpdate", "TagsAdd", "InventorySetQuantities"})
 
 # Points per node of each listing: the node itself plus its nested pages (an estimate).
-NODE_COST: Mapping[str, int] = {"Customers": 3, "Orders": 8, "Products": 3}
+NODE_COST: Mapping[str, int] = {"Customers": 3, "Orders": 8, "Products": 3, "Locations": 1}
 
 
 def requested_cost(operation: str, variables: Mapping[str, Any] | None = None) -> int:

@@ -145,6 +145,8 @@ class Resolvers:
             return await self._nodes(variables)
         if operation == "VariantsBySku":
             return await self.inventory.variants_by_sku(variables)
+        if operation == "Locations":
+            return await self.inventory.locations(variables)
         if operation == "InventorySetQuantities":
             return await self.inventory.set_quantities(variables), 10
         if operation == "CustomerUpdate":

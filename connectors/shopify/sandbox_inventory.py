@@ -1,6 +1,10 @@
 """The sandbox's inventory: locations, inventory items and their levels, and the two
 operations the stock writer sends (``VariantsBySku``, ``InventorySetQuantities``).
 
+``Locations`` lists every location (``includeInactive: true``), by id, with the
+``read_locations`` scope (Shopify's reference names it for ``locations``; without it,
+``ACCESS_DENIED``), in pages of ``first`` (1..250) after an opaque cursor.
+
 Records (in the sandbox store): ``Location`` {id, name, isActive} and ``InventoryItem`` {id,
 sku, variant, tracked, levels: {location GID: available units}}; a variant names its item in
 ``inventoryItem.id``. A variant with no item record reads as untracked with no levels.
@@ -18,6 +22,7 @@ common ones, and a negative quantity is refused (``INVALID_QUANTITY_NEGATIVE``).
 """
 from __future__ import annotations
 
+import base64
 import json
 import re
 from typing import Any
@@ -27,7 +32,8 @@ from connectors.shopify.sandbox_store import SandboxStore
 __all__ = ["DEFAULT_SCOPES", "REASONS", "Inventory"]
 
 DEFAULT_SCOPES = frozenset({"read_customers", "write_customers", "read_orders", "write_orders",
-                            "read_products", "read_inventory", "write_inventory"})
+                            "read_products", "read_inventory", "write_inventory",
+                            "read_locations"})
 REASONS = frozenset({"correction", "cycle_count_available", "damaged", "other", "promotion",
                      "received", "restock", "shrinkage", "quality_control", "safety_stock"})
 MAX_QUANTITY = 1_000_000_000
@@ -36,6 +42,10 @@ _ITEM, _LOCATION = re.compile(r"^gid://shopify/InventoryItem/\d+$"), re.compile(
     r"^gid://shopify/Location/\d+$")
 _INPUT_KEYS = {"name", "reason", "quantities", "ignoreCompareQuantity", "referenceDocumentUri"}
 _QUANTITY_KEYS = {"inventoryItemId", "locationId", "quantity", "compareQuantity"}
+
+
+def _number(gid: str) -> int:
+    return int(gid.rsplit("/", 1)[1])
 
 
 def _int(value: Any) -> bool:
@@ -52,6 +62,28 @@ class Inventory:
         if scope not in self.scopes:
             raise self._error(f"Access denied for {field} field. Required access: `{scope}` "
                               "access scope.", "ACCESS_DENIED")
+
+    async def locations(self, variables: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        self._need("read_locations", "locations")
+        first, after = variables.get("first"), variables.get("after")
+        if not _int(first) or not 1 <= first <= 250:
+            raise self._error("Variable $first of type Int! must be between 1 and 250",
+                              "INVALID_VARIABLE")
+        if after is not None and not isinstance(after, str):
+            raise self._error("Variable $after of type String must be a string",
+                              "INVALID_VARIABLE")
+        records = sorted(await self.store.list("Location"), key=lambda r: _number(r["id"]))
+        if after is not None:
+            try:
+                last = int(json.loads(base64.b64decode(after, validate=True))[0])
+            except (ValueError, TypeError, IndexError):
+                raise self._error("Invalid cursor for current pagination sort.") from None
+            records = [r for r in records if _number(r["id"]) > last]
+        page = [{k: r.get(k) for k in ("id", "name", "isActive")} for r in records[:first]]
+        end = base64.b64encode(json.dumps([_number(page[-1]["id"])]).encode()).decode() \
+            if page else None
+        info = {"hasNextPage": len(records) > first, "endCursor": end}
+        return {"locations": {"nodes": page, "pageInfo": info}}, 2 + len(page)
 
     async def variants_by_sku(self, variables: dict[str, Any]) -> tuple[dict[str, Any], int]:
         self._need("read_products", "productVariants")
