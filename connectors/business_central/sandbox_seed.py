@@ -16,7 +16,15 @@ COMPANY_ID = "2f0c5b8e-6d1a-4c3e-9b7a-1e5d3c2b1a00"
 TAX_GROUPS = [("IVA21", "IVA general 21%", "21"), ("IVA10", "IVA reducido 10%", "10"),
               ("IVA4", "IVA superreducido 4%", "4"), ("IVA0", "IVA 0%", "0"),
               ("EXENTO", "Exento de IVA", "0"), ("INTRAB", "Entrega intracomunitaria", "0"),
-              ("EXPORT", "Exportación", "0")]
+              ("EXPORT", "Exportación", "0"),
+              # Recargo de equivalencia on its own line, as the mapping document's example maps
+              # it; intra-EU services and reverse charge at 0 %. No IRPF groups: BC has no
+              # withholding, and a tax group's rate is added to a line, never withheld.
+              ("RE52", "Recargo de equivalencia 5,2%", "5.2"),
+              ("RE14", "Recargo de equivalencia 1,4%", "1.4"),
+              ("RE05", "Recargo de equivalencia 0,5%", "0.5"),
+              ("INTRAS", "Servicio intracomunitario", "0"),
+              ("ISP", "Inversión del sujeto pasivo", "0")]
 TERMS = [("CONTADO", "Contado", "0D"), ("30D", "30 días", "30D"), ("60D", "60 días", "60D"),
          ("90D", "90 días", "90D")]
 METHODS = [("TRANSF", "Transferencia bancaria"), ("DOMIC", "Recibo domiciliado SEPA"),
