@@ -4,8 +4,9 @@ a system that cannot be read is exit 2 with the reason."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -106,36 +107,120 @@ async def test_a_system_without_its_credential_is_exit_2(holded) -> None:
     assert result.stdout.startswith("holded: 18 taxes")  # the others are still checked
 
 
-async def test_odoo_is_checked_against_its_sandbox_and_sap_b1_is_said_not_checked() -> None:
-    sandbox, _ = await start_erp_sandbox("odoo")
+async def check_sandbox(system: str, *args: str, path: Path = EXAMPLE,
+                        prepare: Callable[[Any], Awaitable[None]] | None = None
+                        ) -> tuple[Result, Any]:
+    """``mappings check PATH --system SYSTEM`` against that system's seeded sandbox."""
+    sandbox, _ = await start_erp_sandbox(system)
     try:
-        env = dict(pair.split("=", 1) for pair in worker_env("odoo", sandbox).split())
-        result = await check(str(EXAMPLE), "--system", "odoo", "--system", "sap-b1", env=env)
+        if prepare is not None:
+            await prepare(sandbox)
+        env = dict(pair.split("=", 1) for pair in worker_env(system, sandbox).split())
+        return await check(str(path), "--system", system, *args, env=env), sandbox
     finally:
         await sandbox.stop()
+
+
+async def test_odoo_is_checked_against_its_sandbox() -> None:
+    result, _ = await check_sandbox("odoo")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
         "odoo: 18 taxes, 5 accounts, 2 treasuries, 4 series, 1 warehouse checked, 0 problems; "
         "not checked: payment methods (the Odoo connector reads and writes none, so nothing to "
         "check them against); sales channels (the Odoo connector reads and writes none, so "
-        "nothing to check them against)",
-        "sap_b1: not checked (no tenant check for sap_b1 yet)"]
+        "nothing to check them against)"]
 
 
-async def test_business_central_tax_groups_the_company_lacks_are_problems(tmp_path) -> None:
-    sandbox, _ = await start_erp_sandbox("business_central")
-    try:
-        env = dict(pair.split("=", 1) for pair in worker_env("business_central", sandbox).split())
-        result = await check(str(EXAMPLE), "--system", "business_central", env=env)
-    finally:
-        await sandbox.stop()
+async def test_business_central_lacks_only_the_irpf_tax_groups_of_the_example() -> None:
+    result, _ = await check_sandbox("business_central")
     assert result.exit_code == 1, result.output
     paths = [line.split(":")[0] for line in result.stdout.splitlines()[:-1]]
-    # The sandbox's company has no surcharge, ISP, intra-EU services or IRPF groups.
+    # BC has no withholding: the seeded company has no IRPF groups (docs/business_central.md).
     assert paths == [f"systems.business_central.taxes.{code}" for code in
-                     ("RE52", "RE14", "RE05", "INTRAS", "ISP", "IRPF15", "IRPF7", "IRPF19")]
+                     ("IRPF15", "IRPF7", "IRPF19")]
     assert result.stdout.splitlines()[-1].startswith(
-        "business_central: 15 taxes, 4 payment methods checked, 8 problems; not checked: accounts")
+        "business_central: 15 taxes, 4 payment methods checked, 3 problems; not checked: accounts")
+
+
+async def test_the_example_passes_against_the_seeded_sap_b1_sandbox_reading_only() -> None:
+    result, sandbox = await check_sandbox("sap_b1")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "sap_b1: 15 taxes, 4 accounts, 2 series checked, 0 problems; not checked: payment "
+        "methods (the SAP B1 connector's payment method codes are its own names, TRANSF for an "
+        "incoming payment's TransferSum, not an SAP list)"]
+    posts = {r.path.rsplit("/", 1)[1] for r in sandbox.requests if r.method != "GET"}
+    assert posts == {"Login", "SeriesService_GetDocumentSeries", "Logout"}
+
+
+async def test_sap_b1_swapped_vat_groups_a_missing_account_and_series_of_the_other_type(
+        tmp_path: Path) -> None:
+    path = edited(tmp_path, ("RE3:  {canonical: rec_5_2, rate: 5.2}", "RE2:  {canonical: rec_5_2, rate: 5.2}"),
+                  ("RE2:  {canonical: rec_1_4, rate: 1.4}", "RE3:  {canonical: rec_1_4, rate: 1.4}"),
+                  ('"57200000": "572"', '"57300000": "572"'),
+                  ('series: {"1": F, "2": R}', 'series: {"2": F, "1": R}'))
+    result, _ = await check_sandbox("sap_b1", path=path)
+    assert result.exit_code == 1, result.output
+    lines = result.stdout.splitlines()
+    assert lines[:2] == [
+        "systems.sap_b1.taxes.RE2.rate: rate 1.4 in SAP B1, 5.2 in the mapping; at 5.2 % SAP B1 "
+        "holds RE3 (Recargo de equivalencia 5,2%, 5.2 %)",
+        "systems.sap_b1.taxes.RE3.rate: rate 5.2 in SAP B1, 1.4 in the mapping; at 1.4 % SAP B1 "
+        "holds RE2 (Recargo de equivalencia 1,4%, 1.4 %)"]
+    assert lines[2].startswith("systems.sap_b1.accounts.57300000: SAP B1 has no account '57300000'")
+    assert lines[3:5] == [
+        "systems.sap_b1.series.2: it numbers credit_note in SAP B1, but series 'F' numbers invoice",
+        "systems.sap_b1.series.1: it numbers invoice in SAP B1, but series 'R' numbers credit_note"]
+    assert lines[-1].startswith("sap_b1: 15 taxes, 4 accounts, 2 series checked, 5 problems")
+
+
+async def test_the_example_passes_against_the_seeded_prestashop_sandbox() -> None:
+    result, sandbox = await check_sandbox("prestashop")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "prestashop: 3 taxes, 2 payment methods checked, 0 problems; not checked: series (the "
+        "key is the connector's invoice_prefix setting, PrestaShop's PS_INVOICE_PREFIX per "
+        "language, which this check does not read); sales channels (the PrestaShop connector "
+        "reads and writes none, so nothing to check them against)"]
+    assert {r.method for r in sandbox.requests} == {"GET"}
+
+
+async def test_prestashop_a_rate_the_shop_applies_otherwise_and_an_unmapped_module() -> None:
+    async def prepare(sandbox: Any) -> None:
+        await sandbox.store.patch("taxes", 2, {"rate": "12.000"})
+        await sandbox.store.patch("orders", 3, {"module": "bizum"})
+
+    result, _ = await check_sandbox("prestashop", prepare=prepare)
+    assert result.exit_code == 1, result.output
+    assert result.stdout.splitlines()[:2] == [
+        "systems.prestashop.taxes.2.rate: rate 12 in PrestaShop, 10 in the mapping; PrestaShop "
+        "holds no tax at 10 %",
+        "systems.prestashop.payment_methods: PrestaShop uses payment method 'bizum' (1 of the "
+        "latest 3 orders), which systems.prestashop.payment_methods does not map: those "
+        "records park; the mapping maps ps_wirepayment, redsys"]
+
+
+async def test_the_example_passes_against_the_seeded_shopify_sandbox() -> None:
+    result, _ = await check_sandbox("shopify")
+    assert result.exit_code == 0, result.output
+    [summary] = result.stdout.splitlines()
+    assert summary.startswith("shopify: 3 taxes checked, 0 problems; not checked: payment methods")
+    assert summary.endswith("; taxes checked against the holded_sync.tax values products "
+                            "carry, Shopify lists no tax rates")
+
+
+async def test_shopify_a_product_tax_key_the_mapping_lacks_is_a_problem() -> None:
+    async def prepare(sandbox: Any) -> None:
+        await sandbox.insert("Product", {"title": "Pan de pueblo", "status": "ACTIVE",
+                                         "productType": "", "metafield": {"value": "IVA 4 %"},
+                                         "variants": {"nodes": []}})
+
+    result, _ = await check_sandbox("shopify", prepare=prepare)
+    assert result.exit_code == 1, result.output
+    assert result.stdout.splitlines()[0] == (
+        "systems.shopify.taxes: Shopify uses tax 'IVA 4 %' (1 product: Pan de pueblo), which "
+        "systems.shopify.taxes does not map: those records park; the mapping maps IVA 10%, "
+        "IVA 21%, IVA 4%")
 
 
 async def test_an_invalid_file_is_its_errors_and_exit_1_before_any_call(holded, tmp_path) -> None:
