@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs
@@ -13,19 +12,12 @@ import pytest
 from connectors.base.contracts import MemoryLedger
 from connectors.base.errors import SkipRecord
 from connectors.prestashop.client import PrestaShopClient
-from connectors.prestashop.sandbox import KEY, PrestaShopSandbox, start_prestashop_sandbox
+from connectors.prestashop.sandbox import KEY, PrestaShopSandbox
 from connectors.prestashop.sink import PrestaShopSink
 from connectors.prestashop.source import (
     PrestaShopPoller, PrestaShopPollState, PrestaShopSource, parse_push,
 )
 from tests.connectors.prestashop.support import MAPPING, command, levante, lucia, make_client
-
-
-@pytest.fixture
-async def sb() -> AsyncIterator[PrestaShopSandbox]:
-    server = await start_prestashop_sandbox(port=0)
-    yield server
-    await server.stop()
 
 
 def now() -> dt.datetime:

@@ -2,14 +2,12 @@
 rate, and the payment modules the latest orders carry, against the sandbox."""
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import httpx
-import pytest
 
 from app.mapping.tenant import Held
-from connectors.prestashop.sandbox import PrestaShopSandbox, start_prestashop_sandbox
+from connectors.prestashop.sandbox import PrestaShopSandbox
 from connectors.prestashop.tenant import read_tenant, spanish_rates
 from tests.connectors.prestashop.support import make_client
 
@@ -29,13 +27,6 @@ def test_a_groups_rate_is_its_rule_for_the_whole_of_spain() -> None:
              rule("4", 6, "99"),                                # an unknown tax: not compared
              rule("5", 8, "3")]                                 # no Spanish rule
     assert spanish_rates(COUNTRIES, rules, RATES) == {"1": Decimal(21), "2": Decimal(10)}
-
-
-@pytest.fixture
-async def sb() -> AsyncIterator[PrestaShopSandbox]:
-    server = await start_prestashop_sandbox(port=0)
-    yield server
-    await server.stop()
 
 
 async def test_groups_with_their_rates_and_the_modules_orders_were_paid_with(

@@ -2,7 +2,7 @@
 available quantity at the mapped location, exactly, whatever is lost or retried."""
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -12,16 +12,9 @@ from connectors.base.contracts import MemoryLedger
 from connectors.base.errors import RetryableError
 from connectors.shopify.client import ShopifyClient
 from connectors.shopify.errors import AccessDenied, Rejected, UserErrors
-from connectors.shopify.sandbox import ShopifySandbox, start_shopify_sandbox
+from connectors.shopify.sandbox import ShopifySandbox
 from connectors.shopify.sink import ShopifySink
 from tests.connectors.shopify.support import command, make_client, product_payload, stock_mapping
-
-
-@pytest.fixture
-async def sandbox() -> AsyncIterator[ShopifySandbox]:
-    server = await start_shopify_sandbox(port=0)
-    yield server
-    await server.stop()
 
 
 def location(sandbox: ShopifySandbox) -> str:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -12,7 +11,7 @@ from aiohttp import web
 
 from connectors.base import polling
 from connectors.base.contracts import MemoryLedger
-from connectors.shopify.sandbox import ShopifySandbox, start_shopify_sandbox
+from connectors.shopify.sandbox import ShopifySandbox
 from connectors.shopify.sink import ShopifySink
 from connectors.shopify.source import ShopifySource, search_window
 from connectors.shopify.webhooks import Delivery, DeliveryLog, WebhookError, receive
@@ -22,13 +21,6 @@ from tests.connectors.shopify.support import (
 from tests.sandboxes.conftest import eventually
 
 NOW = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-async def sandbox() -> AsyncIterator[ShopifySandbox]:
-    server = await start_shopify_sandbox(port=0)
-    yield server
-    await server.stop()
 
 
 def by_key(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -2,14 +2,13 @@
 the shop's locations, against the sandbox."""
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
 from app.mapping.tenant import Held
 from connectors.shopify.errors import AccessDenied
-from connectors.shopify.sandbox import ShopifySandbox, start_shopify_sandbox
+from connectors.shopify.sandbox import ShopifySandbox
 from connectors.shopify.tenant import read_tenant, taxes_in_use
 from tests.connectors.shopify.support import make_client
 
@@ -22,13 +21,6 @@ def test_the_tax_keys_in_use_name_a_few_products_and_count_the_rest() -> None:
     assert taxes_in_use(products) == {
         "IVA 4%": Held("5 products: Pan 0, Pan 1, Pan 2 and 2 more"),
         "IVA 10%": Held("1 product: Aceite")}
-
-
-@pytest.fixture
-async def sandbox() -> AsyncIterator[ShopifySandbox]:
-    server = await start_shopify_sandbox(port=0)
-    yield server
-    await server.stop()
 
 
 async def test_products_tax_keys_and_every_location_over_several_pages(
