@@ -6,6 +6,7 @@ Start it in a test::
     # POST {server.url}/Login {"CompanyDB": "SBODEMOES", "UserName": "manager",
     #                          "Password": "sandbox-pass"}  -> cookies B1SESSION, ROUTEID
     server.faults.lose_next_writes = 1       # the next POST/PATCH commits, its answer is lost
+    await server.move_stock("A0001", "01", -5)   # a delivery: InStock moves, UpdateDate not
     await server.find("IncomingPayments", Remarks="payment/holded/p1")
     await server.stop()
 
@@ -92,6 +93,12 @@ class SapSandbox:
     async def patch(self, entity_set: str, key: Any, body: dict[str, Any]) -> dict[str, Any]:
         """Change a record as a person in the SAP client would (DataVersion moves)."""
         return await self.store.patch(entity_set, key, body, None)
+
+    async def move_stock(self, item_code: str, warehouse: str, quantity: Decimal | int
+                         ) -> dict[str, Any]:
+        """An inventory posting (goods receipt, or issue when negative) of ``quantity`` units:
+        only the warehouse row's ``InStock`` moves, not the item's update time."""
+        return await self.store.move_stock(item_code, warehouse, Decimal(quantity))
 
     def expire_sessions(self) -> None:
         self.sessions.clear()

@@ -1,5 +1,5 @@
-"""Spanish seed data for the SAP sandbox: VAT groups, withholding codes, G/L accounts, a
-warehouse, payment terms, partners, items, documents, a payment."""
+"""Spanish seed data for the SAP sandbox: VAT groups, withholding codes, G/L accounts,
+payment terms, partners, warehouses, items with stock, documents, a payment."""
 from __future__ import annotations
 
 from decimal import Decimal
@@ -38,6 +38,9 @@ PARTNERS = [
      "ZipCode": "46988", "City": "Paterna", "Country": "ES", "PayTermsGrpCode": 3,
      "SubjectToWithholdingTax": "tNO"},
 ]
+# Units on hand after the opening balance: (item, warehouse, units).
+STOCK = [("A0001", "01", Decimal(120)), ("A0001", "02", Decimal(15)),
+         ("A0002", "01", Decimal(48))]
 ITEMS = [
     {"ItemCode": "A0001", "ItemName": "Tornillo hexagonal M8 (caja 100)", "BarCode":
      "8412345000011", "SalesVATGroup": "R3", "IncomeAccount": "70000000",
@@ -72,6 +75,8 @@ async def seed(store: Store) -> None:
         await store.create("BusinessPartners", partner)
     for item in ITEMS:
         await store.create("Items", item)
+    for item_code, warehouse, units in STOCK:
+        await store.move_stock(item_code, warehouse, units)
     await store.create("Invoices", {
         "CardCode": "C0001", "DocDate": "2026-11-02", "DocDueDate": "2027-01-01",
         "NumAtCard": "PED-2026-118", "PaymentGroupCode": 2, "DocumentLines": [

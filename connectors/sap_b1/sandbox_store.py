@@ -16,7 +16,7 @@ a third-party DI API answer says the excess goes there automatically: UNVERIFIED
 Service Layer, see docs/sap_b1.md). The partner's ``CurrentAccountBalance`` (read-only) rises
 with each invoice, falls with each credit note and each payment received, without touching
 the partner's DataVersion or update time. Payments carry no update time and no DataVersion, as
-in the real metadata.
+in the real metadata. Warehouses and item stock: connectors/sap_b1/sandbox_stock.py.
 """
 from __future__ import annotations
 
@@ -29,6 +29,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import aiosqlite
+
+from connectors.sap_b1.sandbox_errors import SapError
+from connectors.sap_b1.sandbox_stock import item_rows, move_row
 
 __all__ = ["ACCOUNTS", "KEYS", "SERIES", "TEMPLATES", "SapError", "Store", "VAT_GROUPS",
            "WAREHOUSES", "WT_CODES", "rate_on"]
@@ -47,7 +50,7 @@ ACCOUNTS = {"43000000": "Clientes",
             "57200000": "Bancos e instituciones de crédito c/c vista, euros",
             "70000000": "Ventas de mercaderías", "70500000": "Prestaciones de servicios",
             "70800000": "Devoluciones de ventas y operaciones similares"}
-WAREHOUSES = {"01": "Almacén central"}
+WAREHOUSES = {"01": "Almacén central Valencia", "02": "Tienda Madrid"}
 # Numbering series per object (NNM1; ``Document`` is the object code: 13 A/R invoice, 14 A/R
 # credit memo). A ``Series`` number is unique in the company, whatever object it numbers.
 SERIES = (
@@ -81,7 +84,7 @@ TEMPLATES: dict[str, Record] = {
         "ItemCode": None, "ItemName": None, "ForeignName": None, "BarCode": None,
         "SalesVATGroup": None, "PurchaseVATGroup": None, "VatLiable": "tYES", "WTLiable": "tNO",
         "SalesItem": "tYES", "InventoryItem": "tYES", "IncomeAccount": None, "Valid": "tYES",
-        "Frozen": "tNO", "ItemPrices": [], **_STAMPS},
+        "Frozen": "tNO", "ItemPrices": [], "ItemWarehouseInfoCollection": None, **_STAMPS},
     "Invoices": dict(_DOC),
     "CreditNotes": dict(_DOC),
     "IncomingPayments": {
@@ -116,17 +119,6 @@ READ_ONLY = frozenset({"CurrentAccountBalance"})
 _LINE = frozenset({"LineNum", "ItemCode", "ItemDescription", "Quantity", "Price", "UnitPrice",
                    "DiscountPercent", "AccountCode", "VatGroup", "TaxCode", "TaxTotal",
                    "LineTotal", "WTLiable", "PriceAfterVAT"})
-
-
-class SapError(Exception):
-    """An answer in SAP's error shape: HTTP ``status``, SL ``code``, message ``value``."""
-
-    def __init__(self, status: int, code: int, value: str) -> None:
-        super().__init__(value)
-        self.status, self.code, self.value = status, code, value
-
-    def body(self) -> Record:
-        return {"error": {"code": self.code, "message": {"lang": "en-us", "value": self.value}}}
 
 
 def rate_on(lines: list[Record], day: str) -> Decimal | None:
@@ -235,6 +227,8 @@ class Store:
             else:
                 raise SapError(400, -2035, f"This entry already exists in the following "
                                f"tables ({entity_set}) (ODBC -2035)")
+        if entity_set == "Items":
+            record["ItemWarehouseInfoCollection"] = item_rows(record, await self._warehouses())
         if entity_set in ("Invoices", "CreditNotes"):
             _series(entity_set, record)
             await self._document(record)
@@ -268,6 +262,8 @@ class Store:
         _known(entity_set, body, TEMPLATES[entity_set])
         if KEYS[entity_set] in body and str(body[KEYS[entity_set]]) != str(key):
             raise SapError(400, -5006, f"'{KEYS[entity_set]}' cannot be changed")
+        if "ItemWarehouseInfoCollection" in body:  # the strict reading, see sandbox_stock.py
+            raise SapError(400, -5006, "Updating ItemWarehouseInfoCollection is not supported")
         if if_match is not None and if_match != "*" and if_match != etag(record):
             raise SapError(412, -2039, "Another user or another operation modified data; to "
                            "continue, open the window again")
@@ -281,7 +277,20 @@ class Store:
         await self._save(entity_set, record, new=False)
         return record
 
+    async def move_stock(self, item_code: str, warehouse: str, quantity: Decimal) -> Record:
+        """An inventory posting of ``quantity`` units (negative: an issue); the item's update
+        time and DataVersion stay as they are (sandbox_stock.py says why)."""
+        async with self.lock:
+            item = await self.get("Items", item_code)
+            move_row(item, warehouse, Decimal(str(quantity)), await self._warehouses())
+            await self._save("Items", item, new=False)
+            await self.db.commit()
+            return item
+
     # -- rules ------------------------------------------------------------------------------
+    async def _warehouses(self) -> list[str]:
+        return [w["WarehouseCode"] for w in await self.all("Warehouses")]
+
     async def _document(self, doc: Record) -> None:
         partner = await self._partner(doc.get("CardCode"))
         doc["CardName"] = doc.get("CardName") or partner["CardName"]
