@@ -362,6 +362,13 @@ def _system_code(r: Reader, system: str, section: str, key: Any, path: str) -> s
             r.error(path, f"got {key!r}", "a Shopify location GID, gid://shopify/Location/<id>")
             return None
         return key
+    if section == "warehouses" and system == "sap_b1":  # OWHS WhsCode, nVarChar(8)
+        # Text only: YAML reads an unquoted 01 as the integer 1, which names another warehouse.
+        if not (isinstance(key, str) and 0 < len(key.strip()) == len(key) <= 8):
+            r.error(path, f"got {key!r}", "an SAP B1 WarehouseCode as quoted text of 1 to 8 "
+                    "characters, e.g. \"01\"")
+            return None
+        return key
     if system == "holded" or section in ("currencies", "tax_regimes"):
         return r.string(key, path)
     return r.code(key, path)
