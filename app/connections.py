@@ -280,7 +280,8 @@ def pollers(settings: Settings, live: LiveMapping, api: dict[str, Any]) -> dict[
 
         out["sap_b1"] = _StreamsPoller("sap_b1", lambda: SapB1Source(
             api["sap_b1"], mapping=mapping, zone=settings.sap_b1.zone,
-            direct_rate=settings.sap_b1.direct_rate))
+            direct_rate=settings.sap_b1.direct_rate,
+            stock_interval=dt.timedelta(seconds=settings.sap_b1.stock_interval_s)))
     if "prestashop" in api:
         from connectors.prestashop.source import PrestaShopPoller
 

@@ -182,6 +182,9 @@ class SapB1Settings(BaseSettings):
     zone: str = "Europe/Madrid"  # the Service Layer server's local time (UpdateDate/UpdateTime)
     transfer_account: str | None = None  # G/L account of bank transfers for IncomingPayments
     direct_rate: bool = True  # the company quotes DocRate as local units per foreign unit
+    # How often every inventory item's stock is read again (a stock movement may leave the
+    # item's UpdateDate alone; docs/sap_b1.md, Stock); only while SAP warehouses are mapped.
+    stock_interval_s: float = Field(300.0, ge=0)
 
 
 class PrestaShopSettings(BaseSettings):

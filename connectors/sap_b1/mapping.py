@@ -4,7 +4,8 @@ Pure: the SAP reference data the mapping needs (payment terms by ``GroupNumber``
 :class:`Lookups` the source or sink fetched. Codes go through the ``sap_b1`` section: ``taxes``
 maps VAT groups (``VatGroup`` / ``TaxCode``, e.g. ``R3``) and withholding codes (``WTCode``,
 e.g. ``IR15``) to canonical taxes, ``accounts`` maps G/L accounts, ``series`` numbering series,
-``payment_methods`` the payment means. A code that cannot be mapped makes the record
+``payment_methods`` the payment means, ``warehouses`` the ``WarehouseCode``s whose stock
+an item reports (connectors/sap_b1/stock.py). A code that cannot be mapped makes the record
 ``Unmappable`` with every reason at once; nothing is guessed.
 
 Inbound: :func:`partner_to_contact`, :func:`item_to_product`, :func:`document_to_invoice`
@@ -25,6 +26,7 @@ from app.mapping import Mapping, TaxKind, TaxScope, Unmappable
 from app.mapping.resolve import Resolver
 from connectors.base import identifiers
 from connectors.sap_b1 import odata
+from connectors.sap_b1.stock import item_levels, mapped_warehouses
 
 __all__ = ["HELD_FIELDS", "SYSTEM", "Lookups", "contact_to_partner", "document_to_invoice",
            "entity_key", "item_to_product", "partner_to_contact", "payment_to_canonical",
@@ -35,8 +37,10 @@ SYSTEM = "sap_b1"
 HELD_FIELDS: MappingABC[str, frozenset[str]] = {
     "contact": frozenset({"kind", "name", "tax_id", "email", "phone", "address",
                           "payment_due_days", "withholding"}),
+    # stock: the levels in the warehouses systems.sap_b1.warehouses maps (connectors/sap_b1/
+    # stock.py); held, so a level changed alone is a change of the product
     "product": frozenset({"kind", "sku", "name", "price", "sales_taxes", "sales_account",
-                          "barcode", "active"}),
+                          "barcode", "active", "stock"}),
     "invoice": frozenset({"doc_type", "number", "series", "issue_date", "due_date",
                           "customer_key", "customer_tax_id", "currency", "lines", "totals",
                           "status", "payment_status", "amount_paid", "notes"}),
@@ -169,7 +173,11 @@ def partner_to_contact(bp: MappingABC[str, Any], *, mapping: Mapping,
 
 def item_to_product(item: MappingABC[str, Any], *, mapping: Mapping,
                     price_list: int = 1) -> dict[str, Any]:
+    """An Items record; its ``stock`` is read from ``ItemWarehouseInfoCollection`` in the
+    warehouses ``systems.sap_b1.warehouses`` maps (none without that map, none for a service)."""
     r = _Inbound(mapping)
+    stock, reasons = item_levels(item, mapped_warehouses(mapping))
+    r.reasons.extend(reasons)
     taxes: list[str] = []
     if item.get("SalesVATGroup"):
         taxes, _ = r.taxes(str(item["SalesVATGroup"]), "SalesVATGroup")
@@ -185,7 +193,7 @@ def item_to_product(item: MappingABC[str, Any], *, mapping: Mapping,
         "price": _dec(prices[0].get("Price") if prices else None).quantize(_MICRO),
         "cost": None, "currency": currency, "sales_taxes": taxes, "purchase_taxes": [],
         "sales_account": account, "purchases_account": None,
-        "barcode": _text(item.get("BarCode")), "stock": [],
+        "barcode": _text(item.get("BarCode")), "stock": stock,
         "active": _yes(item.get("Valid", "tYES")) and not _yes(item.get("Frozen")),
     }
     r.done()

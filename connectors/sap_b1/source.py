@@ -17,6 +17,12 @@ IncomingPayments have no update time: they are read by a ``DocEntry`` high-water
 (``DocEntry gt <mark>``), with the highest DocEntry at the run's start as the signpost. Their
 ``source_ts`` is the payment's ``DocDate`` at local midnight (stable, so ``event_id`` is too).
 A payment cancelled later is not seen again (limitation, see docs).
+
+Stock (connectors/sap_b1/stock.py): while the mapping maps SAP warehouses, Items are read with
+their ``ItemWarehouseInfoCollection`` and each product carries its levels. A stock movement may
+leave the item's update time alone (UNVERIFIED), so every ``stock_interval`` a sweep reads
+every inventory item once and reports those whose levels differ from what was last reported
+(by the Items stream or the sweep), with the item's own update time as ``source_ts``.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from connectors.base import polling
 from connectors.base.limiter import Lane
 from connectors.sap_b1 import mapping as sapmap
 from connectors.sap_b1 import odata
+from connectors.sap_b1 import stock
 from connectors.sap_b1.client import SapB1Client
 
 __all__ = ["STREAMS", "Parked", "SapB1Source", "Stream", "change_event"]
@@ -56,6 +63,7 @@ class Stream:
     mapper: Mapper
     by: polling.By = "modified"
     prefix: str = ""  # Invoices and CreditNotes number DocEntry separately: keep keys apart
+    select: tuple[str, ...] = ()  # $select; empty: every property
 
     def source_id(self, record: Record) -> str:
         return f"{self.prefix}{record[self.key]}"
@@ -65,7 +73,8 @@ STREAMS: Mapping[str, Stream] = {s.entity_set: s for s in (
     Stream("BusinessPartners", "contact", "CardCode",
            lambda r, m, lk, pl: sapmap.partner_to_contact(r, mapping=m, lookups=lk)),
     Stream("Items", "product", "ItemCode",
-           lambda r, m, lk, pl: sapmap.item_to_product(r, mapping=m, price_list=pl)),
+           lambda r, m, lk, pl: sapmap.item_to_product(r, mapping=m, price_list=pl),
+           select=stock.ITEM_FIELDS),
     Stream("Invoices", "invoice", "DocEntry",
            lambda r, m, lk, pl: sapmap.document_to_invoice(r, mapping=m,
                                                            direct_rate=lk.direct_rate)),
@@ -110,7 +119,8 @@ class SapB1Source:
                  streams: Sequence[str] = tuple(STREAMS), zone: str | dt.tzinfo = "Europe/Madrid",
                  batch: int = 100, overlap: dt.timedelta = polling.DEFAULT_OVERLAP,
                  price_list: int = 1, lane: Lane = "realtime",
-                 reference_field: str = "Remarks", direct_rate: bool = True) -> None:
+                 reference_field: str = "Remarks", direct_rate: bool = True,
+                 stock_interval: dt.timedelta = dt.timedelta(minutes=5)) -> None:
         unknown = set(streams) - set(STREAMS)
         if unknown:
             raise ValueError(f"unknown streams {sorted(unknown)}; one of {list(STREAMS)}")
@@ -121,6 +131,7 @@ class SapB1Source:
         self.batch, self.overlap, self.price_list, self.lane = batch, overlap, price_list, lane
         self.reference_field = reference_field  # the SapB1Sink's: where it writes the entity key
         self.direct_rate = direct_rate  # the company's exchange rate quotation (OADM.DirectRate)
+        self.stock_interval = stock_interval  # how often every inventory item's stock is read
         self.parked: list[Parked] = []
 
     async def lookups(self) -> sapmap.Lookups:
@@ -132,6 +143,7 @@ class SapB1Source:
         """One run over every stream: (new state per entity set, change events)."""
         state = dict(state or {})
         mapping, lookups = self._mapping(), await self.lookups()
+        warehouses = stock.mapped_warehouses(mapping)
         new_state, events = dict(state), []
         for name in self.streams:
             stream = STREAMS[name]
@@ -142,19 +154,63 @@ class SapB1Source:
                                     id_signpost=await self.client.highest(name))
             else:
                 run = polling.begin(base, started=now)
+            select = stream.select + ((stock.COLLECTION,) if stream.select and warehouses
+                                      and stream.entity == "product" else ())
+            parked = len(self.parked)
             observed = sorted([self._observe(stream, record, mapping, lookups)
-                               async for record in self._window(stream, run.window())],
+                               async for record in self._window(stream, run.window(), select)],
                               key=lambda o: polling.key_of(o, stream.by))
             for start in range(0, len(observed) + 1, self.batch):
                 if run.finished:
                     break
                 run, fresh = polling.advance(run, observed[start:start + self.batch],
                                              limit=self.batch)
-                events.extend(o.record for o in fresh if o.record is not None)
+                fresh_events = [o.record for o in fresh if o.record is not None]
+                events.extend(fresh_events)
+                if stream.entity == "product" and warehouses:
+                    new_state[stock.SWEEP] = stock.noted(
+                        new_state.get(stock.SWEEP), stock.levels_of(fresh_events))
+            if stream.entity == "product" and warehouses:  # what it parked is known too
+                new_state[stock.SWEEP] = stock.noted(new_state.get(stock.SWEEP), {
+                    p.entity_key.rsplit("/", 1)[1]: stock.digest({"unmappable": list(p.reasons)})
+                    for p in self.parked[parked:]})
             new_state[name] = polling.commit(run)
+        if "Items" in self.streams and warehouses and stock.sweep_due(
+                new_state.get(stock.SWEEP), now, self.stock_interval):
+            new_state[stock.SWEEP], swept = await self._sweep(
+                new_state.get(stock.SWEEP), now, mapping, lookups)
+            events.extend(swept)
         return new_state, events
 
-    def _window(self, stream: Stream, window: polling.Window) -> AsyncIterator[Record]:
+    async def _sweep(self, state: polling.PollState | None, now: dt.datetime,
+                     mapping: MappingDoc, lookups: sapmap.Lookups
+                     ) -> tuple[polling.PollState, list[Record]]:
+        """Every inventory item's levels, read once: (the sweep's new state, the product
+        events of the items whose levels differ from what was last reported). An item that
+        cannot be mapped is parked once per distinct set of reasons, not at every sweep."""
+        items, seen = STREAMS["Items"], stock.remembered(state)
+        reported, events = {}, []
+        async for item in self.client.list(
+                "Items", filter=stock.SWEEP_FILTER, select=(*items.select, stock.COLLECTION),
+                orderby=items.key, lane=self.lane):
+            code = str(item[items.key])
+            try:
+                payload = items.mapper(item, mapping, lookups, self.price_list)
+            except Unmappable as exc:
+                reported[code] = stock.digest({"unmappable": list(exc.reasons)})
+                if seen.get(code) != reported[code]:
+                    key = sapmap.entity_key(items.entity, code)
+                    logger.warning("parked %s: %s", key, exc)
+                    self.parked.append(Parked(key, tuple(exc.reasons)))
+                continue
+            reported[code] = stock.digest(payload["stock"])
+            if seen.get(code) != reported[code]:
+                events.append(change_event(items.entity, code, self._source_ts(items, item),
+                                           payload, lane=self.lane))
+        return stock.after_sweep(now, reported), events
+
+    def _window(self, stream: Stream, window: polling.Window, select: Sequence[str] = ()
+                ) -> AsyncIterator[Record]:
         if stream.by == "id":
             flt = None if window.after_id is None else f"DocEntry gt {int(window.after_id)}"
             return self.client.list(stream.entity_set, filter=flt, orderby="DocEntry",
@@ -164,7 +220,7 @@ class SapB1Source:
             day, time = odata.split_local(window.since, self.zone)
             flt = (f"UpdateDate gt {odata.string(day)} or (UpdateDate eq {odata.string(day)} "
                    f"and UpdateTime ge {odata.string(time)})")
-        return self.client.list(stream.entity_set, filter=flt,
+        return self.client.list(stream.entity_set, filter=flt, select=select,
                                 orderby=f"UpdateDate,UpdateTime,{stream.key}", lane=self.lane)
 
     def _source_ts(self, stream: Stream, record: Record) -> dt.datetime:
