@@ -1,6 +1,7 @@
 """SAP Business One <-> Kafka <-> Holded end to end: open SAP invoices reach Holded once with
 their totals; a payment registered in Holded becomes an IncomingPayment applied to the SAP
-invoice; then no ping-pong."""
+invoice; then no ping-pong. Stock per mapped SAP warehouse, and a delivery that moves only
+the warehouse row, reach Holded once each."""
 from __future__ import annotations
 
 import time
@@ -13,7 +14,7 @@ from app.live_mapping import publish_mapping
 from app.devrun.sandboxes import start_erp_sandbox
 from app.settings import HoldedSettings
 from connectors.holded.sandbox import RateLimit, start_sandbox
-from tests.integration.test_odoo_flow import MAPPING
+from tests.integration.test_odoo_flow import CENTRAL, MAPPING
 from tests.support.kafka import wait_for
 
 pytestmark = pytest.mark.kafka
@@ -71,3 +72,43 @@ async def test_sap_invoices_reach_holded_and_holded_payments_reach_sap(own_flow,
     await wait_for(more_polls, 60, "more SAP polls", flow.worker)
     await flow.wait_idle(60)
     assert len(await flow.commands("sap_b1")) + len(await flow.commands("holded")) == settled
+
+
+async def test_sap_stock_per_warehouse_and_a_delivery_reach_holded_once(own_flow, sandboxes):
+    """The seeded stock of A0001 in SAP warehouse 01 (canonical central; its 15 units in the
+    unmapped 02 stay out) reaches Holded's central warehouse; a delivery posted in SAP, which
+    leaves the item's update time alone, follows through the stock sweep; each level once."""
+    holded, sap, sap_settings = sandboxes
+    sap_settings = {"sap_b1": sap_settings["sap_b1"].model_copy(update={"stock_interval_s": 0})}
+    flow = await own_flow(
+        systems=("holded", "sap_b1"),
+        holded=HoldedSettings(api_url=holded.url, api_key="sandbox-key", requests_per_second=20),
+        poll_interval_s=1.0, **sap_settings)
+    await publish_mapping(flow.settings, MAPPING)
+
+    def level_is(units: int):
+        async def check():
+            found = await holded.all("products", sku="A0001")
+            held = found[0].get("stockByWarehouse", {}).get(CENTRAL) if found else None
+            return found[0] if held == units else None
+        return check
+    product = await wait_for(level_is(120), 180, "120 units of A0001 in Holded's central",
+                             flow.worker)
+    before = await sap.get("Items", "A0001")
+    await sap.move_stock("A0001", "01", -5)  # a delivery: InStock moves, UpdateDate does not
+    await wait_for(level_is(115), 120, "115 units of A0001 in Holded", flow.worker)
+    assert (await sap.get("Items", "A0001"))["UpdateTime"] == before["UpdateTime"]
+
+    await flow.wait_idle(60)
+    writes = f"/products/{product['id']}/stock"
+    settled = len(await flow.commands("holded"))
+    seen = len(sap.requests)
+
+    async def more_polls():
+        return len(sap.requests) >= seen + 20
+    await wait_for(more_polls, 60, "more SAP polls and stock sweeps", flow.worker)
+    await flow.wait_idle(60)
+    assert len(await flow.commands("holded")) == settled  # no ping-pong
+    stock_writes = [r for r in holded.requests if r.method == "PUT" and r.path.endswith(writes)]
+    assert len(stock_writes) == 2  # +120, then -5: each level once, nothing re-sent
+    assert len(await holded.all("products", sku="A0001")) == 1
