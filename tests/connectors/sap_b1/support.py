@@ -24,6 +24,20 @@ MAPPING: Mapping = parse_mapping(
 TRANSFER_ACCOUNT = "57200000"  # the example mapping has no sap_b1 account for treasury 572
 
 
+class FakeClock:
+    """The sandbox's wall clock, moved by the test."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> dt.datetime:
+        self.now += dt.timedelta(seconds=seconds)
+        return self.now
+
+
 def make_client(sandbox: SapSandbox, http: httpx.AsyncClient, *, page_size: int | None = None,
                 attempts: int = 3, password: str = PASSWORD) -> SapB1Client:
     return SapB1Client(

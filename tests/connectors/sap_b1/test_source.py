@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
@@ -10,37 +9,16 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from connectors.sap_b1.sandbox import SapSandbox, start_sap_sandbox
+from connectors.sap_b1.sandbox import SapSandbox
 from connectors.sap_b1.source import SapB1Source
-from tests.connectors.sap_b1.support import MAPPING, make_client
+from tests.connectors.sap_b1.support import MAPPING, FakeClock, make_client
 
 MADRID = ZoneInfo("Europe/Madrid")
 
 
-class FakeClock:
-    """The sandbox's wall clock, moved by the test."""
-
-    def __init__(self, start: dt.datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> dt.datetime:
-        self.now += dt.timedelta(seconds=seconds)
-        return self.now
-
-
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(dt.datetime(2026, 11, 20, 9, 0, 0, tzinfo=dt.UTC))
-
-
-@pytest.fixture
-async def sandbox(clock: FakeClock) -> AsyncIterator[SapSandbox]:
-    server = await start_sap_sandbox(port=0, now=clock)
-    yield server
-    await server.stop()
+def sandbox(clocked_sandbox: SapSandbox) -> SapSandbox:
+    return clocked_sandbox  # stamps follow the test's clock (conftest.py)
 
 
 def source(sandbox: SapSandbox, http: httpx.AsyncClient, **kwargs: object) -> SapB1Source:
