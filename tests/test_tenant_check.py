@@ -127,8 +127,8 @@ EXAMPLE_SUMMARIES = {
             "not checked: payment methods (the Odoo connector reads and writes none, so nothing "
             "to check them against); sales channels (the Odoo connector reads and writes none, "
             "so nothing to check them against)",
-    "sap_b1": "sap_b1: 15 taxes, 4 accounts, 2 series checked, 0 problems; not checked: payment "
-              "methods (the SAP B1 connector's payment method codes are its own names, TRANSF "
+    "sap_b1": "sap_b1: 15 taxes, 4 accounts, 2 series, 1 warehouse checked, 0 problems; not "
+              "checked: payment methods (the SAP B1 connector's payment method codes are its own names, TRANSF "
               "for an incoming payment's TransferSum, not an SAP list)",
     "prestashop": "prestashop: 3 taxes, 2 payment methods checked, 0 problems; not checked: "
                   "series (the key is the connector's invoice_prefix setting, PrestaShop's "
@@ -186,7 +186,7 @@ async def test_sap_b1_swapped_vat_groups_a_missing_account_and_series_of_the_oth
     assert lines[3:5] == [
         "systems.sap_b1.series.2: it numbers credit_note in SAP B1, but series 'F' numbers invoice",
         "systems.sap_b1.series.1: it numbers invoice in SAP B1, but series 'R' numbers credit_note"]
-    assert lines[-1].startswith("sap_b1: 15 taxes, 4 accounts, 2 series checked, 5 problems")
+    assert lines[-1].startswith("sap_b1: 15 taxes, 4 accounts, 2 series, 1 warehouse checked, 5 problems")
 
 
 async def test_prestashop_a_rate_the_shop_applies_otherwise_and_an_unmapped_module() -> None:

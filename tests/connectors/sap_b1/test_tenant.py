@@ -39,7 +39,7 @@ async def test_series_know_the_document_type_they_number_and_the_session_is_clos
     tenant = await read_tenant(sap, ["series", "warehouses", "payment_methods"])
     assert tenant.codes["series"] == {"1": Held("Facturas", doc_types=frozenset({"invoice"})),
                                       "2": Held("Abonos", doc_types=frozenset({"credit_note"}))}
-    assert tenant.codes["warehouses"] == {"01": Held("Almacén central")}
+    assert tenant.codes["warehouses"] == {"01": Held("Almacén central Valencia"), "02": Held("Tienda Madrid")}
     assert "TRANSF" in tenant.unchecked["payment_methods"]
     assert not sap.logged_in and sandbox.sessions == {}
     writes = {(r.method, r.path.rsplit("/", 1)[-1]) for r in sandbox.requests
