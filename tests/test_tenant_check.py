@@ -128,8 +128,8 @@ EXAMPLE_SUMMARIES = {
             "to check them against); sales channels (the Odoo connector reads and writes none, "
             "so nothing to check them against)",
     "sap_b1": "sap_b1: 15 taxes, 4 accounts, 2 series, 1 warehouse checked, 0 problems; not "
-              "checked: payment methods (the SAP B1 connector's payment method codes are its own names, TRANSF "
-              "for an incoming payment's TransferSum, not an SAP list)",
+              "checked: payment methods (the SAP B1 connector's payment method codes are its "
+              "own names, TRANSF for an incoming payment's TransferSum, not an SAP list)",
     "prestashop": "prestashop: 3 taxes, 2 payment methods checked, 0 problems; not checked: "
                   "series (the key is the connector's invoice_prefix setting, PrestaShop's "
                   "PS_INVOICE_PREFIX per language, which this check does not read); sales "
