@@ -20,7 +20,10 @@ Keys (``server.keys``): ``KEY`` (all resources, GET/POST/PUT/HEAD), ``READ_KEY``
   field are 400 unless ``date=1``; an unknown field is a 400;
 - ``?schema=blank``; a list with no match is ``[]`` in JSON;
 - POST / PUT bodies in PrestaShop's XML (``<prestashop><address>...``); PUT replaces the whole
-  record and needs the ``id`` in the body.
+  record and needs the ``id`` in the body;
+- ``stock_availables``: no POST, PUT validated as ``StockAvailable`` is, refused when the
+  quantity depends on physical stock, a combination's change resets its product's total
+  (``sandbox_stock.py``).
 
 Errors are PrestaShop's shapes: ``{"errors":[{"code","message"}]}`` (JSON) or
 ``<prestashop><errors><error><code/><message/>`` (XML). Error codes other than 17/18 are this
@@ -42,6 +45,7 @@ from connectors.prestashop.sandbox_faults import Faults, RequestRecord
 from connectors.prestashop.sandbox_query import ApiError, Query, select
 from connectors.prestashop.sandbox_schema import MULTILANG, RESOURCES, WRITABLE, blank, singular
 from connectors.prestashop.sandbox_seed import seed as seed_data
+from connectors.prestashop.sandbox_stock import FORBIDDEN, after_put, check_put
 from connectors.prestashop.sandbox_store import SandboxStore
 
 __all__ = ["KEY", "NARROW_KEY", "READ_KEY", "Faults", "PrestaShopSandbox", "RequestRecord",
@@ -211,6 +215,9 @@ async def _write(request: web.Request, sb: PrestaShopSandbox, resource: str,
                  record_id: str | None, as_json: bool) -> web.Response:
     if resource not in WRITABLE:
         raise ApiError(405, 27, f"Method {request.method} is not valid for {resource}")
+    if request.method in FORBIDDEN.get(resource, ()):
+        raise ApiError(405, 101, f"Method {request.method} is not allowed for the resource "
+                                 f"{resource}")
     values = _parse_body(resource, await request.read())
     if request.method == "POST":
         if record_id is not None:
@@ -225,7 +232,9 @@ async def _write(request: web.Request, sb: PrestaShopSandbox, resource: str,
             raise ApiError(400, 89, "id in the URL and in the body differ (or is missing)")
         if await sb.store.get(resource, _id(record_id)) is None:
             raise ApiError(404, 87, f"Invalid ID: no {singular(resource)} {record_id}")
+        check_put(resource, values)
         record = await sb.store.replace(resource, _id(record_id), values)
+        await after_put(sb.store, resource, record)
         status = 200
     if sb.faults.take("lose_next_writes"):
         raise Dropped()

@@ -60,7 +60,7 @@ async def seed(store: SandboxStore) -> None:
                            "id_tax_rules_group": "2", "active": "1", "is_virtual": "0"})
     for pid, qty in ((1, "14"), (2, "120")):
         await ins("stock_availables", {"id_product": str(pid), "id_product_attribute": "0",
-                                       "id_shop": "1", "quantity": qty,
+                                       "id_shop": "1", "id_shop_group": "0", "quantity": qty,
                                        "depends_on_stock": "0", "out_of_stock": "2"})
     # Order 1: 2 x taladro (21%) + 3 x aceite (10%) + 5.00 shipping (21%); paid by transfer.
     await _order(store, 1, customer=1, address=1, reference="XKBKNABJK", module="ps_wirepayment",

@@ -120,6 +120,53 @@ async def test_writes_take_prestashop_xml(sb: PrestaShopSandbox, api: httpx.Asyn
     assert readonly.status_code == 405
 
 
+def stock_xml(**fields: str) -> bytes:
+    body = "".join(f"<{k}>{v}</{k}>" for k, v in fields.items())
+    return f"<prestashop><stock_available>{body}</stock_available></prestashop>".encode()
+
+
+def stock_fields(**over: str) -> dict[str, str]:
+    """Seeded stock record 2 (product 2's own quantity, 120) as a full PUT body."""
+    return {"id": "2", "id_product": "2", "id_product_attribute": "0", "id_shop": "1",
+            "id_shop_group": "0", "quantity": "120", "depends_on_stock": "0",
+            "out_of_stock": "2", "location": "", **over}
+
+
+async def test_stock_availables_are_set_not_created(sb: PrestaShopSandbox,
+                                                    api: httpx.AsyncClient) -> None:
+    created = await api.post("/stock_availables", params=JSON,
+                             content=stock_xml(**{**stock_fields(), "id": ""}))
+    assert created.status_code == 405 and len(await sb.store.all("stock_availables")) == 2
+    put = await api.put("/stock_availables/2", params=JSON, content=stock_xml(**stock_fields(
+        quantity="-3")))  # isInt: PrestaShop takes an oversold (negative) quantity
+    assert put.status_code == 200 and put.json()["stock_available"]["quantity"] == "-3"
+
+
+@pytest.mark.parametrize("over, status", [
+    ({"quantity": "1.5"}, 400), ({"quantity": ""}, 400), ({"out_of_stock": ""}, 400),
+    ({"id_product": "-1"}, 400), ({"depends_on_stock": "yes"}, 400),
+    ({"depends_on_stock": "1"}, 500),  # updateWs: not while it follows physical stock
+])
+async def test_a_stock_put_prestashop_refuses_changes_nothing(
+        sb: PrestaShopSandbox, api: httpx.AsyncClient, over: dict[str, str], status: int) -> None:
+    refused = await api.put("/stock_availables/2", params=JSON,
+                            content=stock_xml(**stock_fields(**over)))
+    assert refused.status_code == status, refused.text
+    assert (await sb.store.get("stock_availables", 2))["quantity"] == "120"  # type: ignore[index]
+
+
+async def test_a_combinations_quantity_resets_its_products_total(
+        sb: PrestaShopSandbox, api: httpx.AsyncClient) -> None:
+    for attribute, quantity in (("4", "3"), ("5", "6")):
+        await sb.store.insert("stock_availables", {**stock_fields(), "id": None,
+                                                   "id_product_attribute": attribute,
+                                                   "quantity": quantity})
+    put = await api.put("/stock_availables/4", params=JSON, content=stock_xml(**stock_fields(
+        id="4", id_product_attribute="5", quantity="10")))
+    assert put.status_code == 200
+    assert (await sb.store.get("stock_availables", 2))["quantity"] == "13"  # type: ignore[index]
+
+
 async def test_fault_switches_and_request_log(sb: PrestaShopSandbox, api: httpx.AsyncClient) -> None:
     sb.faults.throttle_next, sb.faults.retry_after = 1, 7
     throttled = await api.get("/customers", params=JSON)
