@@ -199,8 +199,10 @@ class SystemMap:
     # Shopify only: the key of ``taxes`` (a sales VAT) a product without its own VAT (the
     # holded_sync.tax metafield) is taken to carry; None: such a product has no VAT.
     default_product_tax: SystemCode | None = None
-    # Business Central only: the canonical warehouse an item's single stock total is counted in;
-    # None: Business Central items report no stock.
+    # Business Central and PrestaShop only: the canonical warehouse their single stock figure
+    # per product is counted in (an item's total reported; the shop's quantity for sale set
+    # from that warehouse's level). None: Business Central items report no stock, PrestaShop's
+    # stock is not written.
     stock_warehouse: str | None = None
 
     def section(self, name: str) -> CodeMap | None:

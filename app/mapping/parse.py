@@ -47,11 +47,14 @@ SYSTEM_SECTIONS = (
 # ``account_numbers`` is a code map of its own: a Holded contact names its default sales and
 # expenses accounts by account number (``defaults.salesAccountRecord``, an integer), where a
 # document line names one by id (``accountingAccountId``, the ``accounts`` map).
-# Business Central's ``stock_warehouse``: its items carry one stock total, not one per
-# location, so the total is counted in this canonical warehouse (docs/business_central.md).
+# ``stock_warehouse``: a system that keeps one stock figure per product, not one per
+# location, counts it in this canonical warehouse: Business Central items' total is reported
+# in it (docs/business_central.md), PrestaShop's quantity for sale is set from its level
+# (docs/prestashop.md, Stock).
 SYSTEM_SETTINGS: dict[str, frozenset[str]] = {"shopify": frozenset({"default_product_tax"}),
                                               "holded": frozenset({"account_numbers"}),
-                                              "business_central": frozenset({"stock_warehouse"})}
+                                              "business_central": frozenset({"stock_warehouse"}),
+                                              "prestashop": frozenset({"stock_warehouse"})}
 DOC_TYPES = ("invoice", "credit_note", "sales_receipt")
 ACCOUNT_CODE = re.compile(r"^\d{3,12}$")
 CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
@@ -295,8 +298,10 @@ def parse_systems(r: Reader, raw: Any) -> dict[str, SystemMap]:
         for key in section:
             owners = [s for s, names in SYSTEM_SETTINGS.items() if key in names and s != system]
             if owners and key not in settings:
-                r.error(join(path, key), f"{key!r} is a setting of the {owners[0]} section only",
-                        f"{key} under systems.{owners[0]}")
+                where = " and ".join(owners)
+                r.error(join(path, key), f"{key!r} is a setting of the {where} "
+                        f"section{'s' if len(owners) > 1 else ''} only",
+                        " or ".join(f"{key} under systems.{o}" for o in owners))
         r.unknown_keys({k: v for k, v in section.items()
                         if not any(k in names for names in SYSTEM_SETTINGS.values())},
                        path, {"rounding", *SYSTEM_SECTIONS, *settings})

@@ -59,11 +59,21 @@ def test_unknown_canonical_warehouses_are_reported() -> None:
     assert paths == {"systems.odoo.warehouses.3", "systems.business_central.stock_warehouse"}
 
 
-def test_stock_warehouse_is_a_business_central_setting_only() -> None:
+def test_stock_warehouse_is_a_business_central_and_prestashop_setting_only() -> None:
     data = with_warehouses()
     data["systems"]["odoo"]["stock_warehouse"] = "central"
     [issue] = issues_of(data)
-    assert "'stock_warehouse' is a setting of the business_central section only" in issue
+    assert ("'stock_warehouse' is a setting of the business_central and prestashop sections "
+            "only") in issue
+
+
+def test_prestashop_sells_from_a_canonical_warehouse() -> None:
+    data = with_warehouses()
+    data["systems"]["prestashop"] = {"stock_warehouse": "tienda"}
+    assert parse_mapping(data).systems["prestashop"].stock_warehouse == "tienda"
+    data["systems"]["prestashop"]["stock_warehouse"] = "almacen_b"
+    [issue] = issues_of(data)
+    assert "systems.prestashop.stock_warehouse" in issue and "almacen_b" in issue
 
 
 def test_resolver_names_an_unmapped_warehouse() -> None:
