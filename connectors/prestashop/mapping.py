@@ -13,7 +13,7 @@ setting of the source, applied by :func:`parse_ps_datetime`.
 
 Inbound: :func:`contact_from_ps`, :func:`product_from_ps`, :func:`invoice_from_ps`,
 :func:`payment_from_ps`. Outbound: :func:`address_tax_fields` (the sink's customer tax data).
-Stock by SKU both ways: :func:`stock_from_ps` / :func:`stock_to_ps`.
+Stock read by SKU: :func:`stock_from_ps` (not wired yet); written: ``stock.py``.
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from connectors.base import identifiers
 
 __all__ = ["HELD_FIELDS", "SYSTEM", "Catalog", "InvoiceParts", "address_tax_fields",
            "contact_from_ps", "entity_key", "invoice_from_ps", "parse_ps_datetime",
-           "payment_from_ps", "product_from_ps", "ps_datetime", "stock_from_ps", "stock_to_ps",
+           "payment_from_ps", "product_from_ps", "ps_datetime", "stock_from_ps",
            "tax_address"]
 
 SYSTEM = "prestashop"
@@ -356,7 +356,7 @@ def payment_from_ps(payment: MappingABC[str, Any], order: MappingABC[str, Any],
     }
 
 
-# ---- stock by SKU (both ways) --------------------------------------------------------------
+# ---- stock by SKU (read) ------------------------------------------------------------------
 def stock_from_ps(products: Sequence[MappingABC[str, Any]],
                   stock_availables: Sequence[MappingABC[str, Any]], *,
                   warehouse: str = "prestashop") -> dict[str, Record]:
@@ -370,31 +370,3 @@ def stock_from_ps(products: Sequence[MappingABC[str, Any]],
         if sku:
             out[sku] = {"warehouse": warehouse, "quantity": _dec(stock.get("quantity"), Q4)}
     return out
-
-
-def stock_to_ps(levels: MappingABC[str, Decimal], products: Sequence[MappingABC[str, Any]],
-                stock_availables: Sequence[MappingABC[str, Any]], *,
-                mapping_version: int | None = None) -> list[Record]:
-    """The ``stock_availables`` records to PUT so each SKU has its quantity (changed ones only).
-
-    PrestaShop stock is a whole number per product: a fractional quantity or an unknown SKU
-    makes the whole set Unmappable (nothing partial is written).
-    """
-    product_of = {_s(p.get("reference")): int(p["id"]) for p in products if _s(p.get("reference"))}
-    stock_of = {_int(s.get("id_product")): s for s in stock_availables
-                if _int(s.get("id_product_attribute")) in (0, None)}
-    reasons, updates = [], []
-    for sku, quantity in sorted(levels.items()):
-        product_id = product_of.get(sku)
-        stock = stock_of.get(product_id) if product_id is not None else None
-        if stock is None:
-            reasons.append(f"{sku}: no PrestaShop product with this reference and own stock")
-            continue
-        if Decimal(quantity) != Decimal(quantity).to_integral_value():
-            reasons.append(f"{sku}: PrestaShop stock is a whole number, not {quantity}")
-            continue
-        if _int(stock.get("quantity")) != int(quantity):
-            updates.append({**stock, "quantity": str(int(quantity))})
-    if reasons:
-        raise Unmappable(reasons, mapping_version=mapping_version)
-    return updates

@@ -3,7 +3,8 @@ option, stock by SKU. Everything else is parked with a reason.
 
 The shop is the source of orders, invoices and their payments: a Holded payment is not
 written back (it is ``parked``: "PrestaShop orders are the source..."). Products belong to the
-shop's catalogue; with ``write_stock=True`` a product command sets only the stock of its SKU.
+shop's catalogue; with ``write_stock=True`` (PRESTASHOP_WRITE_STOCK) a product command sets
+only the quantity of its SKU (``sink_stock.py``), and a product with no levels writes nothing.
 
 Idempotency, in this order, for every command:
 
@@ -28,7 +29,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -40,9 +40,8 @@ from connectors.base.unseen_change import (
     parked_for_good, remember, unseen_reason, unseen_since,
 )
 from connectors.prestashop.client import PrestaShopClient, any_of
-from connectors.prestashop.mapping import (
-    SYSTEM, address_tax_fields, parse_ps_datetime, stock_to_ps, tax_address,
-)
+from connectors.prestashop.mapping import SYSTEM, address_tax_fields, parse_ps_datetime, tax_address
+from connectors.prestashop.sink_stock import write_stock
 
 __all__ = ["PrestaShopSink"]
 
@@ -69,12 +68,12 @@ class PrestaShopSink:
     system = SYSTEM
 
     def __init__(self, client: PrestaShopClient, mapping: Mapping | Callable[[], Mapping],
-                 ledger: Ledger, *, write_stock: bool = False, stock_warehouse: str | None = None,
+                 ledger: Ledger, *, write_stock: bool = False,
                  shop_timezone: str | ZoneInfo = "Europe/Madrid",
                  now_ms: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
         self.client, self.ledger = client, ledger
         self._mapping = mapping if callable(mapping) else (lambda: mapping)
-        self.write_stock, self.stock_warehouse = write_stock, stock_warehouse
+        self.write_stock = write_stock
         self.tz = ZoneInfo(shop_timezone) if isinstance(shop_timezone, str) else shop_timezone
         self._now_ms = now_ms
 
@@ -167,27 +166,15 @@ class PrestaShopSink:
 
     # ---- stock by SKU (optional) ---------------------------------------------------------
     async def _stock(self, command: Record, mapping: Mapping) -> SinkOutcome:
-        payload = command["payload"] or {}
-        sku = payload.get("sku")
-        levels = [s for s in payload.get("stock") or []
-                  if self.stock_warehouse is None or s.get("warehouse") == self.stock_warehouse]
-        if not sku or not levels:
+        if command.get("op") == "delete" or not command.get("payload"):
             return SinkOutcome(self._result(command, "parked", None,
-                                            reason="the product command carries no stock level "
-                                                   "for PrestaShop to hold"))
-        quantity = sum((Decimal(s["quantity"]) for s in levels), Decimal(0))
-        products = [p async for p in self.client.list(
-            "products", filters={"reference": f"[{sku}]"}, display="[id,reference]")]
-        stocks = [s async for s in self.client.list(
-            "stock_availables", filters={"id_product": any_of(int(p["id"]) for p in products)})
-            ] if products else []
-        updates = stock_to_ps({sku: quantity}, products, stocks, mapping_version=mapping.version)
-        for record in updates:
-            await self.client.update("stock_availables", record["id"], record)
-        target = str(products[0]["id"]) if products else None
-        return SinkOutcome(self._result(command, "succeeded", target,
-                                        reason=None if updates else "PrestaShop already holds it",
-                                        mapping_version=mapping.version))
+                                            mapping_version=mapping.version,
+                                            reason="a deleted product's stock is not written; "
+                                                   "PrestaShop products are managed in the shop"))
+        done = await write_stock(self.client, command["payload"], mapping,
+                                 lane=command.get("lane") or "realtime")
+        return SinkOutcome(self._result(command, done.status, done.target_id, reason=done.reason,
+                                        mapping_version=mapping.version), redrive=done.redrive)
 
     def _result(self, command: Record, status: str, target_id: str | None, *,
                 reason: str | None = None, mapping_version: int | None = None) -> Record:

@@ -1,19 +1,22 @@
 """Shared builders for the PrestaShop connector tests."""
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from app.core.hashing import content_hash
-from app.mapping import load_mapping
+from app.mapping import Mapping, load_mapping, parse_mapping
+from app.mapping.yamlload import safe_load
 from connectors.base.limiter import RateLimit, TokenBucket
 from connectors.base.retry import RetryPolicy
 from connectors.prestashop.client import PrestaShopClient
 from connectors.prestashop.sandbox import KEY, PrestaShopSandbox
 
-MAPPING = load_mapping(Path(__file__).resolve().parents[3] / "docs/examples/mapping-es.yaml")
+EXAMPLE = Path(__file__).resolve().parents[3] / "docs/examples/mapping-es.yaml"
+MAPPING = load_mapping(EXAMPLE)
 
 
 def make_client(sandbox: PrestaShopSandbox, http: httpx.AsyncClient, *, key: str = KEY,
@@ -56,3 +59,25 @@ def lucia(**over: Any) -> dict[str, Any]:
                        "address": {"street": "Calle Mayor 5, 3º B", "city": "Madrid",
                                    "postal_code": "28013", "province": None,
                                    "country_code": "ES"}, **over})
+
+
+def stock_mapping(stock_warehouse: str | None = "central", *, taller: bool = False) -> Mapping:
+    """The example mapping whose PrestaShop shop sells from ``stock_warehouse`` (None: the
+    section names none); with ``taller``, a second canonical warehouse ``taller``."""
+    data = safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    if stock_warehouse is not None:
+        data["systems"]["prestashop"]["stock_warehouse"] = stock_warehouse
+    if taller:
+        data["warehouses"]["taller"] = "Taller"
+        data["systems"]["holded"]["warehouses"]["64a1f0c2e4b0a10000000e02"] = "taller"
+    return parse_mapping(data, source="mapping-es.yaml")
+
+
+def product_payload(sku: str | None, *levels: tuple[str, str]) -> dict[str, Any]:
+    """A canonical product with ``stock`` levels given as (warehouse, quantity text)."""
+    return {"kind": "product", "sku": sku, "name": f"Producto {sku}", "description": None,
+            "price": Decimal("10.000000"), "cost": None, "currency": "EUR",
+            "sales_taxes": ["iva_21"], "purchase_taxes": [], "sales_account": None,
+            "purchases_account": None, "barcode": None,
+            "stock": [{"warehouse": w, "quantity": Decimal(q)} for w, q in levels],
+            "active": True}

@@ -11,7 +11,7 @@ import pytest
 from app.mapping import TotalsMismatch, Unmappable
 from connectors.prestashop.mapping import (
     Catalog, InvoiceParts, address_tax_fields, contact_from_ps, invoice_from_ps,
-    parse_ps_datetime, payment_from_ps, product_from_ps, ps_datetime, stock_from_ps, stock_to_ps,
+    parse_ps_datetime, payment_from_ps, product_from_ps, ps_datetime, stock_from_ps,
 )
 from tests.connectors.prestashop.support import MAPPING, levante, lucia
 
@@ -179,7 +179,7 @@ def test_payment_treasury_comes_from_the_payment_module() -> None:
         payment_from_ps(payment, order(module="cheque"), "invoice/prestashop/3", CATALOG, MAPPING)
 
 
-def test_stock_by_sku_both_ways() -> None:
+def test_stock_read_by_sku() -> None:
     products = [{"id": 1, "reference": "A"}, {"id": 2, "reference": "B"}]
     stocks = [{"id": 10, "id_product": "1", "id_product_attribute": "0", "quantity": "4"},
               {"id": 11, "id_product": "2", "id_product_attribute": "0", "quantity": "7"},
@@ -187,8 +187,3 @@ def test_stock_by_sku_both_ways() -> None:
     assert stock_from_ps(products, stocks) == {
         "A": {"warehouse": "prestashop", "quantity": Decimal("4")},
         "B": {"warehouse": "prestashop", "quantity": Decimal("7")}}
-    updates = stock_to_ps({"A": Decimal(4), "B": Decimal(9)}, products, stocks)
-    assert [(u["id"], u["quantity"]) for u in updates] == [(11, "9")]
-    with pytest.raises(Unmappable) as caught:
-        stock_to_ps({"A": Decimal("1.5"), "Z": Decimal(1)}, products, stocks)
-    assert len(caught.value.reasons) == 2

@@ -162,20 +162,6 @@ async def test_sink_does_not_overwrite_an_address_the_shop_changed_since_the_eng
     assert (await sb.store.get("addresses", 1))["vat_number"] == "ESB4"  # type: ignore[index]
 
 
-async def test_sink_sets_stock_by_sku_when_enabled(sb: PrestaShopSandbox, http: httpx.AsyncClient) -> None:
-    product = {"sku": "ACE-002", "stock": [{"warehouse": "main", "quantity": Decimal("95")}]}
-    off = PrestaShopSink(make_client(sb, http), MAPPING, MemoryLedger())
-    assert (await off.execute(command("product", "product/holded/1", product))).result[
-        "status"] == "parked"
-    on = PrestaShopSink(make_client(sb, http), MAPPING, MemoryLedger(), write_stock=True)
-    result = (await on.execute(command("product", "product/holded/1", product))).result
-    assert result["status"] == "succeeded" and result["target_id"] == "2"
-    assert (await sb.store.get("stock_availables", 2))["quantity"] == "95"  # type: ignore[index]
-    fractional = {**product, "stock": [{"warehouse": "main", "quantity": Decimal("1.5")}]}
-    parked = (await on.execute(command("product", "product/holded/1", fractional))).result
-    assert parked["status"] == "parked" and "whole number" in parked["reason"]
-
-
 async def test_a_lost_put_is_repeated_harmlessly(sb: PrestaShopSandbox, http: httpx.AsyncClient) -> None:
     sb.faults.lose_next_writes = 1
     sink = PrestaShopSink(make_client(sb, http), MAPPING, MemoryLedger())
