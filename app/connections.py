@@ -388,12 +388,12 @@ def engine_policy(settings: Settings, live: LiveMapping) -> Policy:
 
 
 def stock_targets(settings: Settings) -> tuple[str, ...]:
-    """The shops products are routed to for their stock: Shopify with SHOPIFY_WRITE_STOCK.
-
-    PrestaShop's ``write_stock`` is not routed here: its sink sets a SKU's stock to the sum of
-    the command's levels, so every product with no levels (from a source that reports none)
-    would set the shop's stock to 0 (docs/prestashop.md, Missing)."""
-    return ("shopify",) if "shopify" in settings.erps and settings.shopify.write_stock else ()
+    """The shops products are routed to for their stock: Shopify with SHOPIFY_WRITE_STOCK,
+    PrestaShop with PRESTASHOP_WRITE_STOCK, each only when connected. Their sinks write
+    nothing of a product but its stock, and nothing at all of a product without levels."""
+    wanted = {"shopify": settings.shopify.write_stock,
+              "prestashop": settings.prestashop.write_stock}
+    return tuple(s for s in settings.erps if wanted.get(s))
 
 
 def check_clients(settings: Settings) -> None:

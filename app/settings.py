@@ -194,6 +194,9 @@ class PrestaShopSettings(BaseSettings):
     shop_timezone: str = "Europe/Madrid"  # PrestaShop dates are shop-local
     invoice_prefix: str = "WEB"
     requests_per_second: float = 5.0
+    # Products reach the shop, and the quantity for sale of the product with their SKU is set
+    # from their level in the mapping's systems.prestashop.stock_warehouse (docs/prestashop.md,
+    # Stock); the key needs GET products and GET/PUT stock_availables.
     write_stock: bool = False
 
 

@@ -184,10 +184,15 @@ async def test_calls_without_an_answer_are_counted_by_what_happened():
     ("holded,shopify", "false", "false", ("holded",)),
     ("holded,shopify", "true", "false", ("holded", "shopify")),
     ("holded,odoo", "true", "false", ("holded",)),            # Shopify not connected
-    ("holded,prestashop", "false", "true", ("holded",)),      # its sink would zero stockless SKUs
+    ("holded,prestashop", "false", "false", ("holded",)),
+    ("holded,prestashop", "false", "true", ("holded", "prestashop")),
+    ("holded,odoo", "false", "true", ("holded",)),            # PrestaShop not connected
+    ("holded,prestashop,shopify", "true", "true", ("holded", "prestashop", "shopify")),
+    ("holded,prestashop,shopify", "true", "false", ("holded", "shopify")),
 ])
-def test_products_reach_shopify_only_when_it_writes_stock(systems, shopify_stock, prestashop_stock,
-                                                          routed, monkeypatch):
+def test_products_reach_the_shops_only_when_they_write_stock(systems, shopify_stock,
+                                                             prestashop_stock, routed,
+                                                             monkeypatch):
     from app.connections import engine_policy
     from app.live_mapping import LiveMapping
 
@@ -195,6 +200,21 @@ def test_products_reach_shopify_only_when_it_writes_stock(systems, shopify_stock
     monkeypatch.setenv("SHOPIFY_WRITE_STOCK", shopify_stock)
     monkeypatch.setenv("PRESTASHOP_WRITE_STOCK", prestashop_stock)
     assert engine_policy(Settings(), LiveMapping()).targets("product") == routed
+
+
+def test_the_prestashop_sink_writes_stock_only_when_asked(monkeypatch):
+    from app.connections import sink_factories
+    from app.live_mapping import LiveMapping
+    from connectors.base.contracts import MemoryLedger
+
+    monkeypatch.setenv("HOLDED_SYNC_SYSTEMS", "holded,prestashop")
+    api = {"prestashop": object()}
+
+    def sink():
+        return sink_factories(Settings(), LiveMapping(), api)["prestashop"](MemoryLedger())
+    assert sink().write_stock is False
+    monkeypatch.setenv("PRESTASHOP_WRITE_STOCK", "true")
+    assert sink().write_stock is True
 
 
 def test_the_holded_poller_reads_stock_only_when_asked(monkeypatch):
