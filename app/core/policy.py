@@ -53,8 +53,8 @@ def default_policy(erps: tuple[str, ...],
     flows both ways, payments flow to every other system. ERPs own prices; Holded owns
     payment state. ``field_owners`` (``"<entity>.<field>"`` -> system, the operator's
     HOLDED_SYNC_FIELD_OWNERS) adds owners and overrides these defaults. ``stock_targets``:
-    the shops whose sink writes stock (SHOPIFY_WRITE_STOCK); products go to them too, and
-    they write nothing of a product but its stock.
+    the shops whose sink writes stock (SHOPIFY_WRITE_STOCK, PRESTASHOP_WRITE_STOCK); products
+    go to them too, and they write nothing of a product but its stock.
     """
     owners: dict[str, str] = {"invoice.payment_status": "holded", "invoice.amount_paid": "holded"}
     if len(erps) == 1:
