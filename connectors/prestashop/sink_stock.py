@@ -16,30 +16,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from app.mapping import Mapping as MappingDoc
 from connectors.base.limiter import Lane
+from connectors.base.stock_outcome import StockOutcome
 from connectors.prestashop.client import PrestaShopClient, any_of
 from connectors.prestashop.stock import FILTER_SYNTAX, own_stock_record, shop_stock
 
-__all__ = ["StockOutcome", "write_stock"]
+__all__ = ["write_stock"]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class StockOutcome:
-    """What became of a product's stock: ``parked`` with a reason, or ``succeeded``
-    (``target_id`` the PrestaShop product id, ``reason`` what was held already or left out).
-    ``redrive``: a parked command kept for `parked redrive` and counted by the parked alert;
-    False for a SKU the shop does not sell, routine when it sells part of the catalogue."""
-
-    status: str  # succeeded | parked
-    target_id: str | None = None
-    reason: str | None = None
-    redrive: bool = True
 
 
 async def write_stock(client: PrestaShopClient, payload: Mapping[str, Any], mapping: MappingDoc,

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.mapping import Mapping as MappingDoc
+from connectors.base.stock_outcome import StockOutcome
 from connectors.shopify.client import ShopifyClient
 from connectors.shopify.errors import UserErrors
 from connectors.shopify.queries import LEVELS_PAGE
@@ -35,19 +36,6 @@ logger = logging.getLogger(__name__)
 
 REASON = "correction"  # "used to correct an inventory error or as a general adjustment reason"
 STALE_ROUNDS = 3
-
-
-@dataclass(frozen=True, slots=True)
-class StockOutcome:
-    """What became of a product's stock: ``parked`` with a reason, or written (``target_id``
-    the variant's numeric id, ``note`` what was left out or already held). ``redrive``: a
-    parked command kept for `parked redrive` (and counted by the parked alert); False for a
-    SKU the shop does not sell, which is routine when it sells part of the catalogue."""
-
-    status: str  # succeeded | parked
-    target_id: str | None = None
-    reason: str | None = None
-    redrive: bool = True
 
 
 async def write_stock(client: ShopifyClient, payload: Mapping[str, Any], mapping: MappingDoc,

@@ -27,32 +27,67 @@ async def holded():
     await server.stop()
 
 
-def mapping_with_location(tmp: Path, location: str) -> Path:
-    """The example mapping, with the shop's location as the canonical warehouse central."""
-    shop_line = "    sales_channels: {online_store: web, pos: tienda}\n"
+def example_with(tmp: Path, section: str, after: str, line: str) -> Path:
+    """The example mapping with ``line`` added to ``section`` after its line ``after``."""
     text = MAPPING.read_text(encoding="utf-8")
-    assert text.count(shop_line) == 1, "the example's shopify section changed"
-    path = tmp / "mapping-stock.yaml"
-    path.write_text(text.replace(shop_line, f'{shop_line}    warehouses: {{"{location}": central}}\n'),
-                    encoding="utf-8")
+    assert text.count(after) == 1, f"the example's {section} section changed"
+    path = tmp / f"mapping-{section}-stock.yaml"
+    path.write_text(text.replace(after, f"{after}    {line}\n"), encoding="utf-8")
     return path
+
+
+async def deliver(holded, product: dict, units: int) -> None:
+    """A delivery booked in Holded: the product's level in central becomes ``units``."""
+    async with httpx.AsyncClient(headers={"key": KEY}) as http:
+        answer = await http.put(f"{holded.v1_url}/products/{product['id']}/stock",
+                                json={"stock": {CENTRAL: {product["id"]: units}}})
+        assert answer.json()["status"] == 1, answer.text
+
+
+async def stays_quiet(flow, holded, shop: str, writes) -> int:
+    """More Holded polls send nothing more: no command to either system, no stock write
+    (``writes()`` counts the shop's). Returns the writes made."""
+    await flow.wait_idle(60)
+    settled = len(await flow.commands(shop)) + len(await flow.commands("holded"))
+    made, seen = writes(), len(holded.requests)
+
+    async def more_polls():
+        return len(holded.requests) >= seen + 30 or None
+    await wait_for(more_polls, 60, "more Holded polls", flow.worker)
+    await flow.wait_idle(60)
+    assert len(await flow.commands(shop)) + len(await flow.commands("holded")) == settled
+    assert writes() == made
+    return made
+
+
+async def stock_flow(own_flow, holded, system: str, settings: dict, mapping: Path):
+    """A worker for Holded (reading stock) and the shop ``system`` (writing it), ``mapping``
+    published."""
+    flow = await own_flow(
+        systems=("holded", system), poll_interval_s=1.0,
+        holded=HoldedSettings(api_url=holded.url, api_key=KEY, requests_per_second=20,
+                              read_stock=True),
+        **{system: settings[system].model_copy(update={"write_stock": True})})
+    await publish_mapping(flow.settings, mapping)
+    return flow
+
+
+async def holded_product(flow, holded, sku: str) -> dict:
+    """The shop's product ``sku`` once it has reached Holded (the shops report no levels)."""
+    async def in_holded():
+        found = await holded.all("products", sku=sku)
+        return found[0] if found else None
+    return await wait_for(in_holded, 180, f"{sku} in Holded", flow.worker)
 
 
 async def test_a_stock_change_in_holded_reaches_the_shopify_variant(own_flow, holded, tmp_path):
     shop, settings = await start_erp_sandbox("shopify")
     location = shop.seeded["location"]["id"]
     try:
-        flow = await own_flow(
-            systems=("holded", "shopify"), poll_interval_s=1.0,
-            holded=HoldedSettings(api_url=holded.url, api_key=KEY, requests_per_second=20,
-                                  read_stock=True),
-            shopify=settings["shopify"].model_copy(update={"write_stock": True}))
-        await publish_mapping(flow.settings, mapping_with_location(tmp_path, location))
-
-        async def in_holded():  # the shop's variants reach Holded as products (no levels)
-            found = await holded.all("products", sku="GIR-500")
-            return found[0] if found else None
-        product = await wait_for(in_holded, 180, "GIR-500 in Holded", flow.worker)
+        flow = await stock_flow(own_flow, holded, "shopify", settings, example_with(
+            tmp_path, "shopify", "    sales_channels: {online_store: web, pos: tienda}\n",
+            f'warehouses: {{"{location}": central}}'))
+        product = await holded_product(flow, holded, "GIR-500")
 
         def shop_follows(units: int):
             async def check():
@@ -60,24 +95,12 @@ async def test_a_stock_change_in_holded_reaches_the_shopify_variant(own_flow, ho
             return check
         # Holded is the master: a product it holds no unit of is sold out in the shop too.
         await wait_for(shop_follows(0), 120, "GIR-500 at 0 in Shopify", flow.worker)
-        async with httpx.AsyncClient(headers={"key": KEY}) as http:  # a delivery, in Holded
-            answer = await http.put(f"{holded.v1_url}/products/{product['id']}/stock",
-                                    json={"stock": {CENTRAL: {product["id"]: 7}}})
-            assert answer.json()["status"] == 1, answer.text
+        await deliver(holded, product, 7)
         await wait_for(shop_follows(7), 120, "GIR-500 at 7 in Shopify", flow.worker)
         assert await shop.available("GIR-1000") == {location: 0}
 
-        await flow.wait_idle(60)
-        settled = len(await flow.commands("shopify")) + len(await flow.commands("holded"))
-        writes = sum(r.operation == "InventorySetQuantities" for r in shop.requests)
-        seen = len(holded.requests)
-
-        async def more_polls():
-            return len(holded.requests) >= seen + 30 or None
-        await wait_for(more_polls, 60, "more Holded polls", flow.worker)
-        await flow.wait_idle(60)
-        assert len(await flow.commands("shopify")) + len(await flow.commands("holded")) == settled
-        assert sum(r.operation == "InventorySetQuantities" for r in shop.requests) == writes
+        await stays_quiet(flow, holded, "shopify", lambda: sum(
+            r.operation == "InventorySetQuantities" for r in shop.requests))
         results = [r for r in await flow.read_results("shopify")
                    if r["entity_key"] == f"product/holded/{product['id']}"]
         assert results and all(r["status"] == "succeeded" for r in results), results
@@ -85,31 +108,13 @@ async def test_a_stock_change_in_holded_reaches_the_shopify_variant(own_flow, ho
         await shop.stop()
 
 
-def mapping_selling_from_central(tmp: Path) -> Path:
-    """The example mapping, with the PrestaShop shop selling from the warehouse central."""
-    shop_line = '    sales_channels: {"1": web}\n'
-    text = MAPPING.read_text(encoding="utf-8")
-    assert text.count(shop_line) == 1, "the example's prestashop section changed"
-    path = tmp / "mapping-ps-stock.yaml"
-    path.write_text(text.replace(shop_line, f"{shop_line}    stock_warehouse: central\n"),
-                    encoding="utf-8")
-    return path
-
-
 async def test_a_stock_change_in_holded_reaches_the_prestashop_product(own_flow, holded, tmp_path):
     shop, settings = await start_erp_sandbox("prestashop")
     try:
-        flow = await own_flow(
-            systems=("holded", "prestashop"), poll_interval_s=1.0,
-            holded=HoldedSettings(api_url=holded.url, api_key=KEY, requests_per_second=20,
-                                  read_stock=True),
-            prestashop=settings["prestashop"].model_copy(update={"write_stock": True}))
-        await publish_mapping(flow.settings, mapping_selling_from_central(tmp_path))
-
-        async def in_holded():  # the shop's products reach Holded (PrestaShop reports no levels)
-            found = await holded.all("products", sku="TAL-001")
-            return found[0] if found else None
-        product = await wait_for(in_holded, 180, "TAL-001 in Holded", flow.worker)
+        flow = await stock_flow(own_flow, holded, "prestashop", settings, example_with(
+            tmp_path, "prestashop", '    sales_channels: {"1": web}\n',
+            "stock_warehouse: central"))
+        product = await holded_product(flow, holded, "TAL-001")
 
         def shop_follows(product_id: int, units: str):
             async def check():
@@ -118,26 +123,14 @@ async def test_a_stock_change_in_holded_reaches_the_prestashop_product(own_flow,
             return check
         # Holded is the master: a product it holds no unit of is sold out in the shop too.
         await wait_for(shop_follows(1, "0"), 120, "TAL-001 at 0 in PrestaShop", flow.worker)
-        async with httpx.AsyncClient(headers={"key": KEY}) as http:  # a delivery, in Holded
-            answer = await http.put(f"{holded.v1_url}/products/{product['id']}/stock",
-                                    json={"stock": {CENTRAL: {product["id"]: 7}}})
-            assert answer.json()["status"] == 1, answer.text
+        await deliver(holded, product, 7)
         await wait_for(shop_follows(1, "7"), 120, "TAL-001 at 7 in PrestaShop", flow.worker)
         await wait_for(shop_follows(2, "0"), 60, "ACE-002 at 0 in PrestaShop", flow.worker)
 
-        def stock_puts() -> int:
-            return sum(r.method == "PUT" and r.path.startswith("/api/stock_availables")
-                       for r in shop.requests)
-        await flow.wait_idle(60)
-        settled = len(await flow.commands("prestashop")) + len(await flow.commands("holded"))
-        writes, seen = stock_puts(), len(holded.requests)
-
-        async def more_polls():
-            return len(holded.requests) >= seen + 30 or None
-        await wait_for(more_polls, 60, "more Holded polls", flow.worker)
-        await flow.wait_idle(60)
-        assert len(await flow.commands("prestashop")) + len(await flow.commands("holded")) == settled
-        assert stock_puts() == writes == 3  # TAL-001 to 0 then 7, ACE-002 to 0: each once
+        made = await stays_quiet(flow, holded, "prestashop", lambda: sum(
+            r.method == "PUT" and r.path.startswith("/api/stock_availables")
+            for r in shop.requests))
+        assert made == 3  # TAL-001 to 0 then 7, ACE-002 to 0: each once
         results = [r for r in await flow.read_results("prestashop")
                    if r["entity_key"] == f"product/holded/{product['id']}"]
         assert results and all(r["status"] == "succeeded" for r in results), results

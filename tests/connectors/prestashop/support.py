@@ -1,7 +1,6 @@
 """Shared builders for the PrestaShop connector tests."""
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -71,13 +70,3 @@ def stock_mapping(stock_warehouse: str | None = "central", *, taller: bool = Fal
         data["warehouses"]["taller"] = "Taller"
         data["systems"]["holded"]["warehouses"]["64a1f0c2e4b0a10000000e02"] = "taller"
     return parse_mapping(data, source="mapping-es.yaml")
-
-
-def product_payload(sku: str | None, *levels: tuple[str, str]) -> dict[str, Any]:
-    """A canonical product with ``stock`` levels given as (warehouse, quantity text)."""
-    return {"kind": "product", "sku": sku, "name": f"Producto {sku}", "description": None,
-            "price": Decimal("10.000000"), "cost": None, "currency": "EUR",
-            "sales_taxes": ["iva_21"], "purchase_taxes": [], "sales_account": None,
-            "purchases_account": None, "barcode": None,
-            "stock": [{"warehouse": w, "quantity": Decimal(q)} for w, q in levels],
-            "active": True}

@@ -14,9 +14,8 @@ from connectors.base.contracts import MemoryLedger, SinkOutcome
 from connectors.base.errors import RetryableError
 from connectors.prestashop.sandbox import PrestaShopSandbox, start_prestashop_sandbox
 from connectors.prestashop.sink import PrestaShopSink
-from tests.connectors.prestashop.support import (
-    command, make_client, product_payload, stock_mapping,
-)
+from tests.connectors.prestashop.support import command, make_client, stock_mapping
+from tests.support.products import product_payload
 
 CENTRAL = stock_mapping("central", taller=True)
 

@@ -5,7 +5,8 @@ import pytest
 
 from app.mapping import Unmappable
 from connectors.prestashop.stock import MAX_QUANTITY, ShopStock, own_stock_record, shop_stock
-from tests.connectors.prestashop.support import product_payload, stock_mapping
+from tests.connectors.prestashop.support import stock_mapping
+from tests.support.products import product_payload
 
 CENTRAL = stock_mapping("central", taller=True)
 

@@ -96,14 +96,3 @@ def stock_mapping(location: str, *, taller: str | None = None) -> Mapping:
         elif taller:
             data["systems"]["shopify"]["warehouses"][taller] = "taller"
     return parse_mapping(data, source="mapping-es.yaml")
-
-
-def product_payload(sku: str, *levels: tuple[str, str]) -> dict[str, Any]:
-    """A canonical product with ``stock`` levels given as (warehouse, quantity text)."""
-    from decimal import Decimal
-    return {"kind": "product", "sku": sku, "name": f"Producto {sku}", "description": None,
-            "price": Decimal("10.000000"), "cost": None, "currency": "EUR",
-            "sales_taxes": ["iva_21"], "purchase_taxes": [], "sales_account": None,
-            "purchases_account": None, "barcode": None,
-            "stock": [{"warehouse": w, "quantity": Decimal(q)} for w, q in levels],
-            "active": True}

@@ -14,7 +14,8 @@ from connectors.shopify.client import ShopifyClient
 from connectors.shopify.errors import AccessDenied, Rejected, UserErrors
 from connectors.shopify.sandbox import ShopifySandbox
 from connectors.shopify.sink import ShopifySink
-from tests.connectors.shopify.support import command, make_client, product_payload, stock_mapping
+from tests.connectors.shopify.support import command, make_client, stock_mapping
+from tests.support.products import product_payload
 
 
 def location(sandbox: ShopifySandbox) -> str:

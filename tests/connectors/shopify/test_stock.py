@@ -7,7 +7,8 @@ from app.mapping import Unmappable, parse_mapping
 from app.mapping.errors import MappingInvalid
 from app.mapping.yamlload import safe_load
 from connectors.shopify.stock import available_by_location, sku_query, stock_to_locations
-from tests.connectors.shopify.support import ROOT, product_payload, stock_mapping
+from tests.connectors.shopify.support import ROOT, stock_mapping
+from tests.support.products import product_payload
 
 CENTRAL, OTHER = "gid://shopify/Location/7001", "gid://shopify/Location/7002"
 
