@@ -289,24 +289,64 @@ def _line(r: _Inbound, line: MappingABC[str, Any], line_no: int, withholding: st
     }
 
 
-def payment_to_canonical(payment: MappingABC[str, Any], *, mapping: Mapping) -> dict[str, Any]:
-    """An IncomingPayments document applied to exactly one invoice."""
+def payment_to_canonical(payment: MappingABC[str, Any], *, mapping: Mapping
+                         ) -> dict[str, Any] | None:
+    """An IncomingPayments document applied to exactly one invoice or, applied to none, a
+    **payment on account** of its customer (``invoice_key`` None, docs/events.md): an advance
+    SAP keeps on the partner's account (``PayNoDoc``). None for a receipt with no invoice
+    that is not a customer's (``DocType`` ``rSupplier``, ``rAccount``): not money a customer
+    owes less by."""
+    lines = payment.get("PaymentInvoices") or []
+    if not lines:
+        return _on_account(payment, mapping)
     r = _Inbound(mapping)
-    applied = [p for p in payment.get("PaymentInvoices") or []
-               if p.get("InvoiceType", "it_Invoice") == "it_Invoice"]
+    applied = [p for p in lines if p.get("InvoiceType", "it_Invoice") == "it_Invoice"]
     if len(applied) != 1:
         r.reasons.append(f"PaymentInvoices: the payment is applied to {len(applied)} invoices; "
                          "a canonical payment pays exactly one")
-    method = None
-    if _dec(payment.get("TransferSum")) > 0:
-        method = r.code("payment_methods", TRANSFER_CODE, "TransferSum", "payment method")
+    method = _method(r, payment)
     r.done()
     return {
+        **_payment_common(r, payment),
         "invoice_key": entity_key("invoice", applied[0]["DocEntry"]),
+        "amount": max(_dec(applied[0].get("SumApplied")), received(payment)).quantize(_CENT),
+        "method": method,
+    }
+
+
+def _on_account(payment: MappingABC[str, Any], mapping: Mapping) -> dict[str, Any] | None:
+    # DocType is always read back by the Service Layer (default rCustomer); a receipt that
+    # lacks it cannot be told from a supplier's refund, so it is parked, not guessed.
+    kind = payment.get("DocType")
+    if kind in ("rSupplier", "rAccount"):
+        return None
+    r = _Inbound(mapping)
+    if kind != "rCustomer":
+        r.reasons.append(f"DocType: {kind!r} is not a customer's receipt (rCustomer)")
+    if not payment.get("CardCode"):
+        r.reasons.append("CardCode: a payment on account names no customer")
+    amount = received(payment).quantize(_CENT)
+    if amount <= 0:  # paid by a means not read (a bill of exchange): its amount is unknown
+        r.reasons.append(f"{amount} received in cash, transfer, checks or cards: a payment on "
+                         "account needs the amount the customer paid")
+    method = _method(r, payment)
+    r.done()
+    return {**_payment_common(r, payment), "invoice_key": None, "amount": amount,
+            "method": method}
+
+
+def _method(r: _Inbound, payment: MappingABC[str, Any]) -> str | None:
+    if _dec(payment.get("TransferSum")) > 0:
+        return r.code("payment_methods", TRANSFER_CODE, "TransferSum", "payment method")
+    return None
+
+
+def _payment_common(r: _Inbound, payment: MappingABC[str, Any]) -> dict[str, Any]:
+    """The fields an invoice payment and a payment on account read alike."""
+    return {
         "contact_key": entity_key("contact", str(payment.get("CardCode"))),
         "date": odata.parse_date(payment.get("DocDate")),
-        "amount": max(_dec(applied[0].get("SumApplied")), received(payment)).quantize(_CENT),
-        "currency": r.currency(payment.get("DocCurrency")), "method": method, "treasury": None,
+        "currency": r.currency(payment.get("DocCurrency")), "treasury": None,
         "reference": _text(payment.get("TransferReference")),
         "description": _text(payment.get("JournalRemarks")),
     }

@@ -10,7 +10,8 @@ through ``SeriesService_GetDocumentSeries``), their G/L accounts and a payment's
 account found in ``ChartOfAccounts``; IncomingPayments
 applied to invoices (``PaidToDate`` grows, ``DocumentStatus`` closes at the total; more
 applied to an invoice than its open balance, more applied than received, or a payment of
-another customer's invoice is refused). A payment may receive more than it applies: the rest
+another customer's invoice is refused; only customer receipts, ``DocType`` rCustomer of a
+cCustomer partner). A payment may receive more than it applies: the rest
 stays on the customer's account, unapplied (a "payment on account"; SAP's client offers it and
 a third-party DI API answer says the excess goes there automatically: UNVERIFIED for the
 Service Layer, see docs/sap_b1.md). The partner's ``CurrentAccountBalance`` (read-only) rises
@@ -88,8 +89,8 @@ TEMPLATES: dict[str, Record] = {
     "Invoices": dict(_DOC),
     "CreditNotes": dict(_DOC),
     "IncomingPayments": {
-        "DocEntry": None, "DocNum": None, "DocDate": None, "CardCode": None, "CardName": None,
-        "DocCurrency": "EUR", "CashSum": Decimal(0), "TransferSum": Decimal(0),
+        "DocEntry": None, "DocNum": None, "DocDate": None, "DocType": "rCustomer",
+        "CardCode": None, "CardName": None, "DocCurrency": "EUR", "CashSum": Decimal(0), "TransferSum": Decimal(0),
         "TransferAccount": None, "TransferDate": None, "TransferReference": None,
         "CounterReference": None, "Remarks": None, "JournalRemarks": None, "Cancelled": "tNO",
         "PaymentInvoices": []},
@@ -358,6 +359,12 @@ class Store:
     async def _payment(self, payment: Record) -> Decimal:
         """Apply the payment to its invoices; returns the amount received."""
         partner = await self._partner(payment.get("CardCode"))
+        # Only a customer's receipt is modelled; SAP's answer to another DocType, or to a
+        # rCustomer receipt of a supplier card, is UNVERIFIED: refused here (strict).
+        if payment.get("DocType") != "rCustomer" or partner.get("CardType") != "cCustomer":
+            raise SapError(400, -5002, f"DocType {payment.get('DocType')!r} for business "
+                           f"partner {partner['CardCode']} ({partner.get('CardType')}) is not "
+                           "supported here")
         payment["CardName"] = partner["CardName"]
         payment["DocDate"] = payment.get("DocDate") or self.now().date().isoformat()
         lines = payment.get("PaymentInvoices") or []

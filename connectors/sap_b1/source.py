@@ -12,6 +12,8 @@ Entity keys: ``contact/sap_b1/<CardCode>``, ``product/sap_b1/<ItemCode>``,
 (SAP numbers the two DocEntry sequences separately, so a bare number would collide) and
 ``payment/sap_b1/<DocEntry>`` (but a payment our sink wrote, whose ``reference_field`` holds
 the entity key of a payment born elsewhere, keeps that key: reading it back is our echo).
+An incoming payment of a customer applied to no invoice is a payment on account
+(``invoice_key`` None); one of a supplier or a G/L account is no event.
 
 IncomingPayments have no update time: they are read by a ``DocEntry`` high-water mark
 (``DocEntry gt <mark>``), with the highest DocEntry at the run's start as the signpost. Their
@@ -52,7 +54,8 @@ logger = logging.getLogger(__name__)
 
 SYSTEM = sapmap.SYSTEM
 Record = dict[str, Any]
-Mapper = Callable[[Record, MappingDoc, sapmap.Lookups, int], Record]
+# None: a record that is not an event (a receipt of a supplier or of a G/L account)
+Mapper = Callable[[Record, MappingDoc, sapmap.Lookups, int], Record | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +206,7 @@ class SapB1Source:
                     logger.warning("parked %s: %s", key, exc)
                     self.parked.append(Parked(key, tuple(exc.reasons)))
                 continue
+            assert payload is not None  # an item always maps to a product
             reported[code] = stock.digest(payload["stock"])
             if seen.get(code) != reported[code]:
                 events.append(change_event(items.entity, code, self._source_ts(items, item),
@@ -259,6 +263,9 @@ class SapB1Source:
             key = key or sapmap.entity_key(stream.entity, record_id)
             logger.warning("parked %s: %s", key, exc)
             self.parked.append(Parked(key, tuple(exc.reasons)))
+            return None
+        if payload is None:
+            logger.debug("%s %s is not synced (not a customer's)", stream.entity_set, record_id)
             return None
         return change_event(stream.entity, record_id, source_ts, payload, lane=self.lane, key=key)
 

@@ -185,6 +185,19 @@ async def test_incoming_payments_are_applied_to_invoices(sb: SapSandbox,
     assert error_of(await sl.post("IncomingPayments", json=rest))[0] == 400  # closed now
 
 
+async def test_only_a_customers_receipt_is_taken_and_it_reads_back_its_doc_type(
+        sb: SapSandbox, sl: httpx.AsyncClient) -> None:
+    """SAP's answer to a supplier's or a G/L account's receipt is UNVERIFIED: refused."""
+    body = {"CardCode": "C0001", "TransferSum": 50, "TransferAccount": "57200000"}
+    assert error_of(await sl.post("IncomingPayments", json={**body, "DocType": "rSupplier"})
+                    )[0] == 400
+    assert error_of(await sl.post("IncomingPayments", json={**body, "CardCode": "P0001"})
+                    )[0] == 400  # a supplier's card
+    created = await sl.post("IncomingPayments", json=body)
+    assert created.status_code == 201 and created.json()["DocType"] == "rCustomer"
+    assert created.json()["PaymentInvoices"] == []
+
+
 async def test_a_payment_may_leave_money_on_account_but_never_over_apply(
         sb: SapSandbox, sl: httpx.AsyncClient) -> None:
     """Received above what it applies: the rest stays on the customer's account (the balance

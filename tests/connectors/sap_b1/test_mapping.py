@@ -159,6 +159,41 @@ def test_incoming_payment_must_pay_exactly_one_invoice() -> None:
         sapmap.payment_to_canonical(two, mapping=MAPPING)
 
 
+ON_ACCOUNT = {"DocEntry": 9, "DocType": "rCustomer", "CardCode": "C0003",
+              "DocDate": "2026-11-06", "DocCurrency": "EUR", "TransferSum": Decimal("300"),
+              "TransferReference": "ANTICIPO-12", "JournalRemarks": "Anticipo pedido 12",
+              "PaymentInvoices": []}
+
+
+def test_an_incoming_payment_applied_to_no_invoice_is_a_payment_on_account() -> None:
+    canonical = sapmap.payment_to_canonical(ON_ACCOUNT, mapping=MAPPING)
+    assert canonical == {
+        "invoice_key": None, "contact_key": "contact/sap_b1/C0003",
+        "date": dt.date(2026, 11, 6), "amount": Decimal("300.00"), "currency": "EUR",
+        "method": "transferencia", "treasury": None, "reference": "ANTICIPO-12",
+        "description": "Anticipo pedido 12"}
+    codec("Payment").dumps(canonical)
+    cash = {**ON_ACCOUNT, "TransferSum": 0, "CashSum": Decimal("40.5")}
+    assert sapmap.payment_to_canonical(cash, mapping=MAPPING)["amount"] == Decimal("40.50")
+
+
+@pytest.mark.parametrize("doc_type", ["rSupplier", "rAccount"])
+def test_a_receipt_on_account_that_is_not_a_customers_is_no_payment(doc_type: str) -> None:
+    assert sapmap.payment_to_canonical({**ON_ACCOUNT, "DocType": doc_type},
+                                       mapping=MAPPING) is None
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"DocType": None}, "is not a customer's receipt"),  # cannot tell: parked, not guessed
+    ({"CardCode": None}, "names no customer"),
+    ({"TransferSum": 0}, "needs the amount the customer paid"),  # a means not read
+])
+def test_a_payment_on_account_that_cannot_be_read_is_unmappable(change: dict, reason: str
+                                                                 ) -> None:
+    with pytest.raises(Unmappable, match=reason):
+        sapmap.payment_to_canonical({**ON_ACCOUNT, **change}, mapping=MAPPING)
+
+
 @pytest.mark.parametrize(("means", "amount"), [
     ({"TransferSum": Decimal("950")}, "950.00"),  # 15 left on account: the customer paid 950
     ({"CashSum": Decimal("900"), "PaymentChecks": [{"CheckSum": Decimal("40")}],

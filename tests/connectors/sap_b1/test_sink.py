@@ -405,3 +405,26 @@ async def test_a_payment_on_account_of_a_customer_sap_does_not_have_is_refused(
     # as a payment of an invoice SAP does not have: failed with the reason (dead letters)
     assert unknown["status"] == "failed" and "C9999 does not exist" in unknown["reason"]
     assert posts(sandbox) == []
+
+
+async def test_a_payment_on_account_we_wrote_comes_back_as_the_echo_not_a_new_payment(
+        sandbox: SapSandbox, http: httpx.AsyncClient) -> None:
+    """Read back, the receipt keeps the Holded payment's key and its held fields: the engine
+    takes it as its own write, so it never returns to Holded as a new SAP advance."""
+    from connectors.sap_b1.mapping import HELD_FIELDS
+    from connectors.sap_b1.source import SapB1Source
+
+    source = SapB1Source(make_client(sandbox, http), mapping=MAPPING,
+                         streams=("IncomingPayments",))
+    state, _ = await source.poll(None, dt.datetime.now(dt.UTC))
+    cmd = command("payment", KEY, on_account("contact/sap_b1/C0001"))
+    result = (await sink(sandbox, http).execute(cmd)).result
+    assert result["status"] == "succeeded", result
+    _, events = await source.poll(state, dt.datetime.now(dt.UTC))
+    assert [e["entity_key"] for e in events] == [KEY]  # no payment/sap_b1/<DocEntry>
+    [echo] = events
+    assert echo["source_id"] == result["target_id"]
+    assert echo["payload"]["invoice_key"] is None
+    assert echo["payload"]["contact_key"] == "contact/sap_b1/C0001"
+    held = HELD_FIELDS["payment"]  # what the engine compares to recognise the echo
+    assert {f: echo["payload"][f] for f in held} == {f: cmd["payload"][f] for f in held}

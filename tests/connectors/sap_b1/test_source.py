@@ -77,6 +77,25 @@ async def test_a_changed_partner_and_a_new_payment_are_reported_once(
     assert again == []
 
 
+async def test_a_customers_receipt_applied_to_nothing_is_reported_on_account(
+        sandbox: SapSandbox, http: httpx.AsyncClient, clock: FakeClock) -> None:
+    src = source(sandbox, http, streams=("IncomingPayments",))
+    state, _ = await src.poll(None, clock.advance(60))
+    created = await sandbox.create("IncomingPayments", {
+        "CardCode": "C0002", "TransferSum": Decimal("120"), "TransferAccount": "57200000",
+        "DocDate": "2026-11-21", "TransferReference": "ANTICIPO-12"})
+    state, events = await src.poll(state, clock.advance(30))
+    [event] = events
+    assert event["entity_key"] == f"payment/sap_b1/{created['DocEntry']}"
+    payload = event["payload"]
+    assert (payload["invoice_key"], payload["contact_key"], payload["amount"]) == (
+        None, "contact/sap_b1/C0002", Decimal("120.00"))
+    assert payload["date"] == dt.date(2026, 11, 21) and payload["method"] == "transferencia"
+    assert src.parked == []
+    _, again = await src.poll(state, clock.advance(30))
+    assert again == []
+
+
 async def test_records_written_after_the_signpost_wait_for_the_next_run(
         sandbox: SapSandbox, http: httpx.AsyncClient, clock: FakeClock) -> None:
     src = source(sandbox, http, streams=("BusinessPartners",))
