@@ -4,7 +4,7 @@
 :mod:`connectors.base.polling` and returns ChangeEvent dicts for contacts (commercial
 ``res.partner`` records), products (``product.product`` variants, walked by variant and by
 template), customer invoices and refunds (``account.move``, each with its commercial partner)
-and customer payments (``account.payment``). ``state`` is an :class:`OdooPollState` (``None`` on
+and customer payments (``account.payment``; a payment on account with its commercial partner). ``state`` is an :class:`OdooPollState` (``None`` on
 the first run, which is then a ``bulk`` backfill); a failed run raises and the caller keeps
 the old state.
 
@@ -262,7 +262,9 @@ class OdooSource:
             event = self._event(ENTITIES[entity].entity, row["id"], modified, payload, lane,
                                 row.get("ref"), key=key)
             record: Any = event
-            if entity == "invoice":
+            if entity == "invoice" or (entity == "payment" and payload["invoice_key"] is None):
+                # The partner first: an advance's payer may be in no contact walk (a partner
+                # never invoiced keeps customer_rank 0), and its payment waits for it.
                 record = [*self._contact_with(row, extra, catalog, lane), event]
             out.append(Observed(row["id"], modified, content_hash(payload), record))
         return out
@@ -343,8 +345,8 @@ class OdooSource:
 
     async def _partners(self, entity: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
         """The commercial partners of invoices or payments: ``partner_keys`` (the contact key
-        each record's partner goes under) and, for invoices, ``contacts`` (their rows and bank
-        accounts, reported with the invoices)."""
+        each record's partner goes under) and ``contacts`` (their rows and bank accounts,
+        reported with the invoices and with the payments on account)."""
         named = sorted({m2o_id(r.get("partner_id")) for r in rows} - {None})  # type: ignore[type-var]
         if entity == "invoice":
             commercial = {r["id"]: m2o_id(r.get("commercial_partner_id"))
@@ -354,17 +356,14 @@ class OdooSource:
             of = {p["id"]: m2o_id(p.get("commercial_partner_id")) or p["id"] for p in found}
             commercial = {r["id"]: of.get(m2o_id(r.get("partner_id")) or 0) for r in rows}
         ids = sorted({c for c in commercial.values() if c is not None})
-        fields = list(ENTITIES["contact"].fields) if entity == "invoice" else ["ref"]
+        fields = list(ENTITIES["contact"].fields)
         partners = {p["id"]: p for p in await self.client.read("res.partner", ids, fields)}
         keys = {rid: _born_elsewhere("contact", partners[c].get("ref"))
                 or entity_key("contact", c) for rid, c in commercial.items()
                 if c is not None and c in partners}
-        extra: dict[str, Any] = {"partner_keys": keys}
-        if entity == "invoice":
-            related = await self._related("contact", list(partners.values()), Catalog())
-            extra["contacts"] = {pid: (p, related) for pid, p in partners.items()}
-            extra["commercial"] = commercial
-        return extra
+        related = await self._related("contact", list(partners.values()), Catalog())
+        return {"partner_keys": keys, "commercial": commercial,
+                "contacts": {pid: (p, related) for pid, p in partners.items()}}
 
     def _contact_with(self, row: dict[str, Any], extra: dict[str, Any], catalog: Catalog,
                       lane: str) -> list[dict[str, Any]]:

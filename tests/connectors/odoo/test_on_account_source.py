@@ -90,3 +90,29 @@ def test_a_payment_on_account_without_a_partner_is_refused_with_the_reason() -> 
     # one reconciled with an invoice still pays it, partner or not (as before)
     assert payment_from_odoo(odoo_payment(partner_id=False, reconciled_invoice_ids=[4]),
                              CATALOG, MAPPING) is not None
+
+
+async def test_the_partner_of_an_advance_is_reported_with_it_though_never_invoiced(
+        sb: OdooSandbox, http: httpx.AsyncClient) -> None:
+    """A partner never invoiced keeps customer_rank 0, so no contact walk reports it; its
+    payment on account would wait for a contact that never comes. It comes with the payment,
+    before it, under the key the payment names (as an invoice's partner does)."""
+    client = make_client(sb, http)
+    payer = await client.create("res.partner", {"name": "Comercial Nueva S.L.",
+                                                "is_company": True, "vat": "ESB11223344"})
+    advance = await received(sb, http, partner_id=payer)
+    walked = OdooSource(make_client(sb, http), MAPPING, entities=("contact",))
+    _, contacts = await walked.poll(None, now())
+    assert f"contact/odoo/{payer}" not in [e["entity_key"] for e in contacts]  # rank 0
+
+    source = OdooSource(make_client(sb, http), MAPPING)
+    state, events = await source.poll(None, now())
+    keys = [e["entity_key"] for e in events]
+    payment = payments(events)[f"payment/odoo/{advance}"]
+    assert payment["payload"]["contact_key"] == f"contact/odoo/{payer}"
+    assert keys.index(f"contact/odoo/{payer}") < keys.index(f"payment/odoo/{advance}")
+    [contact] = [e for e in events if e["entity_key"] == f"contact/odoo/{payer}"]
+    assert contact["payload"]["name"] == "Comercial Nueva S.L."
+    assert contact["payload"]["tax_id"] == "ESB11223344"
+    _, again = await source.poll(state, now())
+    assert again == []
