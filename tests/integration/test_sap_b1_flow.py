@@ -1,7 +1,7 @@
 """SAP Business One <-> Kafka <-> Holded end to end: open SAP invoices reach Holded once with
 their totals; a payment registered in Holded becomes an IncomingPayment applied to the SAP
 invoice; then no ping-pong. Stock per mapped SAP warehouse, and a delivery that moves only
-the warehouse row, reach Holded once each."""
+the warehouse row, reach Holded once each. Payments on account cross once each way."""
 from __future__ import annotations
 
 import time
@@ -112,3 +112,64 @@ async def test_sap_stock_per_warehouse_and_a_delivery_reach_holded_once(own_flow
     stock_writes = [r for r in holded.requests if r.method == "PUT" and r.path.endswith(writes)]
     assert len(stock_writes) == 2  # +120, then -5: each level once, nothing re-sent
     assert len(await holded.all("products", sku="A0001")) == 1
+
+
+async def test_payments_on_account_cross_between_sap_and_holded_once(own_flow, sandboxes):
+    """A customer's advance entered in SAP (an incoming payment applied to no invoice) reaches
+    Holded as a payment of the contact (no document), and one booked in Holded reaches SAP
+    as an incoming payment of the partner applied to nothing; each once, and each side's
+    read-back of the other's write is the engine's echo: more polls send no command."""
+    holded, sap, sap_settings = sandboxes
+    flow = await own_flow(
+        systems=("holded", "sap_b1"),
+        holded=HoldedSettings(api_url=holded.url, api_key="sandbox-key", requests_per_second=20),
+        poll_interval_s=1.0, **sap_settings)
+    await publish_mapping(flow.settings, MAPPING)
+
+    async def customer_in_holded():
+        return {c.get("customId"): c for c in await holded.all("contacts")}.get(
+            "contact/sap_b1/C0001")
+    contact = await wait_for(customer_in_holded, 120, "partner C0001 in Holded", flow.worker)
+    advance = await sap.create("IncomingPayments", {
+        "CardCode": "C0001", "TransferSum": Decimal("120"), "TransferAccount": "57200000",
+        "TransferReference": "ANTICIPO-12"})
+    marker = f"hs:payment/sap_b1/{advance['DocEntry']}"
+
+    async def in_holded():
+        return [p for p in await holded.all("payments") if marker in str(p.get("desc")).split()]
+    [paid] = await wait_for(in_holded, 120, "the SAP advance in Holded", flow.worker)
+    assert (paid["contactId"], paid["bankId"], paid["amount"]) == (
+        contact["id"], "64a1f0c2e4b0a10000000b01", 120.0)  # TRANSF -> transferencia -> banco
+    assert not paid.get("documentId")
+
+    async with httpx.AsyncClient(base_url=holded.url, headers={"key": "sandbox-key"}) as http:
+        made = await http.post("/invoicing/v1/payments", json={
+            "contactId": contact["id"], "bankId": "64a1f0c2e4b0a10000000b01", "amount": 250.0,
+            "date": int(time.time()), "desc": "anticipo pedido 13"})
+        assert made.status_code in (200, 201), made.text
+    holded_key = f"payment/holded/{made.json()['id']}"
+
+    async def in_sap():
+        return await sap.find("IncomingPayments", Remarks=holded_key) or None
+    [receipt] = await wait_for(in_sap, 120, "the Holded advance in SAP", flow.worker)
+    assert receipt["CardCode"] == "C0001" and receipt["PaymentInvoices"] == []
+    assert Decimal(str(receipt["TransferSum"])) == Decimal("250")
+
+    await flow.wait_idle(60)
+    settled = len(await flow.commands("sap_b1")) + len(await flow.commands("holded"))
+    receipts = len(await sap.all("IncomingPayments"))
+    seen = len(sap.requests)
+    listed = sum(1 for r in holded.requests if r.method == "GET" and r.path.endswith("/payments"))
+
+    async def more_polls():
+        now_listed = sum(1 for r in holded.requests
+                         if r.method == "GET" and r.path.endswith("/payments"))
+        return len(sap.requests) >= seen + 10 and now_listed >= listed + 2
+    await wait_for(more_polls, 60, "more polls of SAP and Holded", flow.worker)
+    await flow.wait_idle(60)
+    assert len(await flow.commands("sap_b1")) + len(await flow.commands("holded")) == settled
+    assert len(await sap.all("IncomingPayments")) == receipts  # nothing came back to SAP
+    assert len(await in_holded()) == 1
+    on_account = [p for p in await holded.all("payments")
+                  if p.get("contactId") == contact["id"] and not p.get("documentId")]
+    assert len(on_account) == 2  # the SAP advance, and the Holded one not sent back to it
