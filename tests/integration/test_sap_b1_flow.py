@@ -29,13 +29,20 @@ async def sandboxes():
     await holded.stop()
 
 
-async def test_sap_invoices_reach_holded_and_holded_payments_reach_sap(own_flow, sandboxes):
-    holded, sap, sap_settings = sandboxes
+async def start_with_mapping(own_flow, holded, sap_settings):
+    """A worker for Holded and the SAP sandbox, polling every second, with the example
+    mapping published."""
     flow = await own_flow(
         systems=("holded", "sap_b1"),
         holded=HoldedSettings(api_url=holded.url, api_key="sandbox-key", requests_per_second=20),
         poll_interval_s=1.0, **sap_settings)
     await publish_mapping(flow.settings, MAPPING)
+    return flow
+
+
+async def test_sap_invoices_reach_holded_and_holded_payments_reach_sap(own_flow, sandboxes):
+    holded, sap, sap_settings = sandboxes
+    flow = await start_with_mapping(own_flow, holded, sap_settings)
     invoices = {f"invoice/sap_b1/{i['DocEntry']}": i for i in await sap.all("Invoices")}
     assert invoices
 
@@ -80,11 +87,7 @@ async def test_sap_stock_per_warehouse_and_a_delivery_reach_holded_once(own_flow
     leaves the item's update time alone, follows through the stock sweep; each level once."""
     holded, sap, sap_settings = sandboxes
     sap_settings = {"sap_b1": sap_settings["sap_b1"].model_copy(update={"stock_interval_s": 0})}
-    flow = await own_flow(
-        systems=("holded", "sap_b1"),
-        holded=HoldedSettings(api_url=holded.url, api_key="sandbox-key", requests_per_second=20),
-        poll_interval_s=1.0, **sap_settings)
-    await publish_mapping(flow.settings, MAPPING)
+    flow = await start_with_mapping(own_flow, holded, sap_settings)
 
     def level_is(units: int):
         async def check():
@@ -120,11 +123,7 @@ async def test_payments_on_account_cross_between_sap_and_holded_once(own_flow, s
     as an incoming payment of the partner applied to nothing; each once, and each side's
     read-back of the other's write is the engine's echo: more polls send no command."""
     holded, sap, sap_settings = sandboxes
-    flow = await own_flow(
-        systems=("holded", "sap_b1"),
-        holded=HoldedSettings(api_url=holded.url, api_key="sandbox-key", requests_per_second=20),
-        poll_interval_s=1.0, **sap_settings)
-    await publish_mapping(flow.settings, MAPPING)
+    flow = await start_with_mapping(own_flow, holded, sap_settings)
 
     async def customer_in_holded():
         return {c.get("customId"): c for c in await holded.all("contacts")}.get(
