@@ -39,7 +39,7 @@ from connectors.holded.errors import (
 )
 from connectors.holded.paginators import v1_pages, v2_cursor
 
-__all__ = ["DOC_TYPES", "HoldedClient", "V1_RATE", "V2_RATE", "dumps_json"]
+__all__ = ["DOC_TYPES", "HoldedClient", "V1_RATE", "V2_RATE", "dumps_json", "stock_units"]
 
 logger = logging.getLogger(__name__)
 
@@ -354,13 +354,22 @@ class Warehouses(Resource):
         return levels
 
 
-def _units(value: Any, url: str) -> Decimal:
+def stock_units(value: Any) -> Decimal | None:
+    """A stock quantity as Holded reads it (a float through its shortest repr), exactly; None
+    when it is not a number (bool, text, absent)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
-        raise UnexpectedContent(f"a stock level that is not a number from {url}: {value!r:.50}")
+        return None
     try:
         return Decimal(repr(value) if isinstance(value, float) else str(value))
-    except ArithmeticError as exc:
-        raise UnexpectedContent(f"a stock level that is not a number from {url}: {value!r:.50}") from exc
+    except ArithmeticError:
+        return None
+
+
+def _units(value: Any, url: str) -> Decimal:
+    units = stock_units(value)
+    if units is None:
+        raise UnexpectedContent(f"a stock level that is not a number from {url}: {value!r:.50}")
+    return units
 
 
 class BankAccounts(Resource):

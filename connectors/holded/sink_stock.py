@@ -30,7 +30,7 @@ from app.mapping import Mapping
 from app.mapping.resolve import Resolver
 from connectors.base.errors import ConnectorError, Fault, RateLimited, RetryableError
 from connectors.base.limiter import Lane
-from connectors.holded.client import HoldedClient
+from connectors.holded.client import HoldedClient, stock_units
 from connectors.holded.sink_verify import Mismatch
 
 if TYPE_CHECKING:
@@ -102,8 +102,10 @@ async def write_stock(writer: StockWriter, product_id: str, levels: list[StockLe
     if not levels:
         return [], None
     policy = writer.policy
+    # Listed once per command: a warehouse created while it runs is not one its levels name.
+    warehouses = [str(w["id"]) async for w in writer.client.warehouses.list(lane=lane)]
     for attempt in range(1, policy.write_rounds + 1):
-        held, product = await _held_levels(writer.client, product_id, lane)
+        held, product = await _held_levels(writer.client, product_id, warehouses, lane)
         missing = sorted({level.warehouse_id for level in levels} - held.keys())
         if missing:
             raise StockUnreadable(
@@ -126,7 +128,7 @@ async def write_stock(writer: StockWriter, product_id: str, levels: list[StockLe
                            error.message, delay)
             await writer.clock.sleep(delay)
             continue
-        after, product = await _held_levels(writer.client, product_id, lane)
+        after, product = await _held_levels(writer.client, product_id, warehouses, lane)
         return [Mismatch(f"stock[{'+'.join(level.canonical)}]", level.quantity,
                          after.get(level.warehouse_id)) for level in levels
                 if after.get(level.warehouse_id) != level.quantity], product
@@ -135,31 +137,31 @@ async def write_stock(writer: StockWriter, product_id: str, levels: list[StockLe
 
 async def _adjust(client: HoldedClient, product_id: str, level: StockLevel,
                   held: dict[str, Decimal], lane: Lane) -> None:
-    delta = level.quantity - held.get(level.warehouse_id, Decimal(0))
+    delta = level.quantity - held[level.warehouse_id]  # write_stock checked it is listed
     if delta != delta.to_integral_value():
         raise StockUnreadable(
-            f"Holded product {product_id} holds {held.get(level.warehouse_id)} units in "
+            f"Holded product {product_id} holds {held[level.warehouse_id]} units in "
             f"warehouse {level.warehouse_id}, not a whole number: a whole-unit adjustment "
             f"cannot reach {level.quantity}; not adjusted")
-    await client.products.adjust_stock(product_id, level.warehouse_id, product_id,
-                                               int(delta), lane=lane)
+    await client.products.adjust_stock(product_id, level.warehouse_id, product_id, int(delta),
+                                       lane=lane)
 
 
-async def _held_levels(client: HoldedClient, product_id: str, lane: Lane
-                       ) -> tuple[dict[str, Decimal], dict[str, Any]]:
+async def _held_levels(client: HoldedClient, product_id: str, warehouses: list[str],
+                       lane: Lane) -> tuple[dict[str, Decimal], dict[str, Any]]:
     """Warehouse id -> the product's units there (0 where it has none), checked against the
     product's own ``stock`` total; and the product as read for that total."""
-    warehouses = [str(w["id"]) async for w in client.warehouses.list(lane=lane)]
     levels: dict[str, Decimal] = {}
     for warehouse_id in warehouses:
         levels[warehouse_id] = (await client.warehouses.levels(warehouse_id, lane=lane)).get(
             product_id, Decimal(0))
     product = await client.products.get(product_id, lane=lane)
-    total = product.get("stock")
-    if isinstance(total, bool) or not isinstance(total, (int, float, str, Decimal)):
+    total = stock_units(product.get("stock"))
+    if total is None:
         raise StockUnreadable(f"Holded product {product_id} reads without a stock total: "
-                              f"{total!r:.50}; its levels cannot be checked, not adjusted")
-    if Decimal(repr(total) if isinstance(total, float) else str(total)) != sum(levels.values()):
+                              f"{product.get('stock')!r:.50}; its levels cannot be checked, "
+                              "not adjusted")
+    if total != sum(levels.values()):
         raise StockUnreadable(
             f"Holded product {product_id}: its warehouses' levels add up to "
             f"{sum(levels.values())}, its own stock total is {total}; a level may be missing "
