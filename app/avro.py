@@ -35,7 +35,8 @@ from fastavro.schema import fingerprint, to_parsing_canonical_form
 from app.core import provenance
 
 __all__ = ["SCHEMA_DIR", "AvroCodec", "DecodeError", "by_name_fingerprint", "codec",
-           "fingerprint_of", "load_schemas", "named_types", "use_registry"]
+           "fingerprint_of", "load_schemas", "named_types", "self_contained",
+           "use_registry"]
 
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
 MARKER = b"\xc3\x01"
@@ -129,11 +130,36 @@ def _crc(canonical: str) -> bytes:
     return bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO"))[::-1]
 
 
+def self_contained(schema: Any, named: dict[str, Any], defined: set[str] | None = None) -> Any:
+    """``schema`` with each named type it uses defined inline at its first use, as a registry
+    needs it (ours reference types of other .avsc files by name). fastavro's own keys go."""
+    defined = set() if defined is None else defined
+    if isinstance(schema, str):
+        if schema in named and schema not in defined:
+            return self_contained(named[schema], named, defined)
+        return schema
+    if isinstance(schema, list):
+        return [self_contained(branch, named, defined) for branch in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: v for k, v in schema.items() if not k.startswith("__")}
+    if out.get("type") in ("record", "enum", "fixed") and "name" in out:
+        defined.add(out["name"])
+    if "fields" in out:
+        out["fields"] = [{**{k: v for k, v in f.items() if not k.startswith("__")},
+                          "type": self_contained(f["type"], named, defined)}
+                         for f in out["fields"]]
+    for key in ("items", "values"):
+        if key in out:
+            out[key] = self_contained(out[key], named, defined)
+    if isinstance(out.get("type"), (dict, list)):
+        out["type"] = self_contained(out["type"], named, defined)
+    return out
+
+
 def fingerprint_of(parsed: Any, directory: Path = SCHEMA_DIR) -> bytes:
     """CRC-64-AVRO of the schema's Parsing Canonical Form, every named type it uses written
     out: a change anywhere in the layout changes it."""
-    from app.schema_registry import self_contained
-
     return _crc(to_parsing_canonical_form(
         fastavro.parse_schema(self_contained(parsed, named_types(directory)))))
 
@@ -180,8 +206,6 @@ def use_registry(registry: Any, directory: Path = SCHEMA_DIR) -> None:
     """Write every record in the Confluent wire format with ``registry``'s ids (None: back to
     single-object encoding). Registers each current schema under its full record name now, so
     no write waits on the registry later."""
-    from app.schema_registry import self_contained
-
     ids: dict[str, int] = {}
     writers: dict[int, tuple[str, Any]] = {}
     if registry is not None:

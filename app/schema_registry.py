@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from app.avro import self_contained
 from app.settings import Settings
 
 __all__ = ["Registry", "RegistryError", "connect", "self_contained"]
@@ -99,30 +100,3 @@ def connect(settings: Settings) -> Registry | None:
     registry = Registry(settings.schema_registry_url, auth=auth)
     use_registry(registry)
     return registry
-
-
-def self_contained(schema: Any, named: dict[str, Any], defined: set[str] | None = None) -> Any:
-    """``schema`` with each named type it uses defined inline at its first use, as a registry
-    needs it (ours reference types of other .avsc files by name). fastavro's own keys go."""
-    defined = set() if defined is None else defined
-    if isinstance(schema, str):
-        if schema in named and schema not in defined:
-            return self_contained(named[schema], named, defined)
-        return schema
-    if isinstance(schema, list):
-        return [self_contained(branch, named, defined) for branch in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {k: v for k, v in schema.items() if not k.startswith("__")}
-    if out.get("type") in ("record", "enum", "fixed") and "name" in out:
-        defined.add(out["name"])
-    if "fields" in out:
-        out["fields"] = [{**{k: v for k, v in f.items() if not k.startswith("__")},
-                          "type": self_contained(f["type"], named, defined)}
-                         for f in out["fields"]]
-    for key in ("items", "values"):
-        if key in out:
-            out[key] = self_contained(out[key], named, defined)
-    if isinstance(out.get("type"), (dict, list)):
-        out["type"] = self_contained(out["type"], named, defined)
-    return out
