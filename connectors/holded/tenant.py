@@ -36,7 +36,20 @@ __all__ = ["read_tenant"]
 async def read_tenant(client: HoldedClient, sections: Collection[str], *,
                       on_read: Callable[[str], None] = lambda section: None) -> Tenant:
     """What the tenant holds for each of ``sections`` (the ones the mapping fills)."""
-    readers = {"taxes": _taxes, "accounts": _account_ids, "account_numbers": _account_numbers,
+    lists: list[list[dict[str, Any]]] = []
+
+    async def accounts(client: HoldedClient) -> list[list[dict[str, Any]]]:
+        if not lists:  # once for `accounts` and `account_numbers`: the same two lists
+            lists.extend([await _chart(client), await _expense_accounts(client)])
+        return lists
+
+    async def account_ids(client: HoldedClient) -> Codes:
+        return _account_ids(*await accounts(client))
+
+    async def account_numbers(client: HoldedClient) -> Codes:
+        return _account_numbers(*await accounts(client))
+
+    readers = {"taxes": _taxes, "accounts": account_ids, "account_numbers": account_numbers,
                "payment_methods": _payment_methods, "treasuries": _treasuries, "series": _series,
                "sales_channels": _sales_channels, "warehouses": _warehouses}
     return await read_sections("holded", "Holded", sections,
@@ -66,24 +79,23 @@ async def _expense_accounts(client: HoldedClient) -> list[dict[str, Any]]:
     return [a async for a in client.expense_accounts.list()]
 
 
-async def _account_ids(client: HoldedClient) -> Codes:
-    chart = await _chart(client)
+def _account_ids(chart: list[dict[str, Any]], expense: list[dict[str, Any]]) -> Codes:
     if chart and not any(a.get("id") for a in chart):
         raise Unreadable("Holded's chart of accounts shows no account ids (its read shape is "
                      "UNVERIFIED); compare them with a document line's account in Holded")
     held = {str(a["id"]): Held(f"{a.get('num', '')} {a.get('name', '')}".strip())
             for a in chart if a.get("id")}
-    for account in await _expense_accounts(client):
+    for account in expense:
         if account.get("id"):
             held.setdefault(str(account["id"]), Held(
                 f"{account.get('accountNum', '')} {account.get('name', '')}".strip()))
     return held
 
 
-async def _account_numbers(client: HoldedClient) -> Codes:
-    held = {_number(a["num"]): Held(str(a.get("name") or "")) for a in await _chart(client)
+def _account_numbers(chart: list[dict[str, Any]], expense: list[dict[str, Any]]) -> Codes:
+    held = {_number(a["num"]): Held(str(a.get("name") or "")) for a in chart
             if _is_number(a.get("num"))}
-    for account in await _expense_accounts(client):
+    for account in expense:
         if _is_number(account.get("accountNum")):
             held.setdefault(_number(account["accountNum"]), Held(str(account.get("name") or "")))
     return held
