@@ -57,7 +57,8 @@ class NotReadyRecheck:
         if not self.probing:
             return 0
         waiting = sorted(self._waiting(), key=lambda w: self._asked.get(w[1], float("-inf")))
-        self._asked = {cid: t for cid, t in self._asked.items() if cid in {w[1] for w in waiting}}
+        still = {w[1] for w in waiting}
+        self._asked = {cid: t for cid, t in self._asked.items() if cid in still}
         sent = 0
         for key, cid, raw, state in waiting[:self.max_probes]:
             probe = getattr(self.make_sink(state), "ready", None)

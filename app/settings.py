@@ -16,7 +16,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["BusinessCentralSettings", "HoldedSettings", "OdooSettings", "PrestaShopSettings",
-           "SYSTEMS", "SapB1Settings", "Settings", "ShopifySettings", "load_settings",
+           "SYSTEMS", "SapB1Settings", "Settings", "ShopifySettings", "comma_list", "load_settings",
            "settings_error", "system_name"]
 
 # The systems HOLDED_SYNC_SYSTEMS may name: Holded, the connectors, and "file", the source fed
@@ -58,6 +58,13 @@ def _unknown_system(name: str) -> str:
                                                      or s.startswith(squashed))][:1]
     hint = f" (did you mean {near[0]}?)" if near else ""
     return f"unknown system {name!r}{hint}; the systems are {', '.join(SYSTEMS)}"
+
+
+def comma_list(value: Any) -> Any:
+    """A setting given as ``a, b,c`` in the environment: its non-blank items, as a tuple."""
+    if isinstance(value, str):
+        return tuple(s.strip() for s in value.split(",") if s.strip())
+    return value
 
 
 class HoldedSettings(BaseSettings):
@@ -129,9 +136,7 @@ class HoldedSettings(BaseSettings):
     @field_validator("approve_documents", mode="before")
     @classmethod
     def _doc_types(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = tuple(s.strip() for s in value.split(",") if s.strip())
-        return value
+        return comma_list(value)
 
     @field_validator("webhook_timestamp_header", mode="before")
     @classmethod
@@ -318,9 +323,7 @@ class Settings(BaseSettings):
     @field_validator("systems", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return tuple(s.strip() for s in value.split(",") if s.strip())
-        return value
+        return comma_list(value)
 
     @field_validator("systems")
     @classmethod
