@@ -44,6 +44,10 @@ class EntityKey:
     def __str__(self) -> str:
         return f"{self.entity}/{self.origin}/{self.origin_id}"
 
+    def id_in(self, system: str) -> str | None:
+        """The record's id in ``system`` when it was born there (its origin id), else None."""
+        return self.origin_id if self.origin == system else None
+
 
 def valid_system(name: str) -> bool:
     return bool(_SYSTEM.match(name))

@@ -16,9 +16,9 @@ __all__ = ["customer_born_in"]
 def customer_born_in(contact_key: str, system: str, label: str, shape: str,
                      mapping: Mapping) -> str:
     """The ERP id in ``contact_key`` (``contact/<system>/<id>``); Unmappable otherwise."""
-    key = EntityKey.parse(contact_key)
-    if key.origin != system:
+    born = EntityKey.parse(contact_key).id_in(system)
+    if born is None:
         raise Unmappable([f"contact_key: {contact_key} was not born in {label}; the sink "
                           f"creates no customers, so a payment on account goes only to a "
                           f"customer born there ({shape})"], mapping_version=mapping.version)
-    return key.origin_id
+    return born

@@ -282,8 +282,7 @@ class BusinessCentralSink:
         linked = command.get("target_id") or (command.get("links") or {}).get(SYSTEM)
         if linked:
             return str(linked)
-        key = EntityKey.parse(command["entity_key"])
-        return key.origin_id if key.origin == SYSTEM else None
+        return EntityKey.parse(command["entity_key"]).id_in(SYSTEM)
 
     async def _changed_meanwhile(self, command: Record, customer_id: str, desired: Record,
                                  mapping: MappingDoc) -> SinkOutcome:

@@ -67,10 +67,9 @@ class DocumentRef:
 
 def _born_in_holded(entity_key: str) -> str | None:
     try:
-        key = EntityKey.parse(entity_key)
+        return EntityKey.parse(entity_key).id_in(SYSTEM)
     except KeyError_:
         return None
-    return key.origin_id if key.origin == SYSTEM else None
 
 
 def sync_key_of(document: dict[str, Any]) -> str | None:

@@ -279,8 +279,7 @@ class SapB1Sink:
         linked = command.get("target_id") or (command.get("links") or {}).get(SYSTEM)
         if linked:
             return str(linked)
-        key = EntityKey.parse(command["entity_key"])
-        return key.origin_id if key.origin == SYSTEM else None
+        return EntityKey.parse(command["entity_key"]).id_in(SYSTEM)
 
     async def _changed_meanwhile(self, command: Record, card_code: str, desired: Record,
                                  mapping: MappingDoc) -> SinkOutcome:
