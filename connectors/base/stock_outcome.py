@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["StockOutcome"]
+__all__ = ["StockOutcome", "join_notes"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,3 +18,8 @@ class StockOutcome:
     target_id: str | None = None
     reason: str | None = None
     redrive: bool = True
+
+
+def join_notes(*parts: str | None) -> str | None:
+    """A result's reason from the notes that apply (``;``-separated), None when none does."""
+    return "; ".join(p for p in parts if p) or None

@@ -30,7 +30,7 @@ from app.mapping.totals import AppliedTax, TaxedLine, check_totals, compute_tota
 from connectors.base import identifiers
 
 __all__ = ["HELD_FIELDS", "SYSTEM", "Catalog", "InvoiceParts", "address_tax_fields",
-           "contact_from_ps", "entity_key", "invoice_from_ps", "parse_ps_datetime",
+           "contact_from_ps", "entity_key", "int_or_none", "invoice_from_ps", "parse_ps_datetime",
            "payment_from_ps", "product_from_ps", "ps_datetime", "stock_from_ps",
            "tax_address"]
 
@@ -70,7 +70,7 @@ class Catalog:
     language_id: int = 1
 
     def currency(self, value: Any, default: str) -> str:
-        return self.currency_codes.get(_int(value) or 0, default)
+        return self.currency_codes.get(int_or_none(value) or 0, default)
 
 
 def entity_key(entity: str, ps_id: int | str) -> str:
@@ -89,7 +89,7 @@ def ps_datetime(value: dt.datetime, tz: ZoneInfo) -> str:
     return value.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _int(value: Any) -> int | None:
+def int_or_none(value: Any) -> int | None:
     try:
         return int(str(value))
     except (TypeError, ValueError):
@@ -116,7 +116,7 @@ def _date(value: Any) -> dt.date | None:
 def _lang(value: Any, language_id: int) -> str:
     """A multilang field's text in ``language_id`` (else the first language)."""
     if isinstance(value, list):
-        chosen = next((v for v in value if _int(v.get("id")) == language_id), None)
+        chosen = next((v for v in value if int_or_none(v.get("id")) == language_id), None)
         chosen = chosen or (value[0] if value else {})
         return str(chosen.get("value") or "")
     return str(value or "")
@@ -141,7 +141,7 @@ class _Reasons:
         return found
 
     def tax_group(self, value: Any, where: str) -> list[AppliedTax]:
-        group = _int(value) or 0
+        group = int_or_none(value) or 0
         if group == 0:
             return []  # "no tax" in PrestaShop
         code = self.code("taxes", group, where, "tax rule group")
@@ -184,7 +184,7 @@ def contact_from_ps(customer: MappingABC[str, Any], addresses: Sequence[MappingA
                        if p) or None
     postal = {"street": street, "city": _s(address.get("city")),
               "postal_code": _s(address.get("postcode")), "province": None,
-              "country_code": catalog.country_codes.get(_int(address.get("id_country")) or 0)}
+              "country_code": catalog.country_codes.get(int_or_none(address.get("id_country")) or 0)}
     return {
         "kind": "customer", "name": company or person or str(customer.get("email") or ""),
         "trade_name": None,
@@ -262,7 +262,7 @@ def invoice_from_ps(parts: InvoiceParts, catalog: Catalog, mapping: Mapping, *,
         quantity = _dec(detail.get("product_quantity"), Q4)
         # unit_price_tax_excl is after the product's own reductions: no discount on top.
         price = _dec(detail.get("unit_price_tax_excl"), Q6)
-        product_id = _int(detail.get("product_id"))
+        product_id = int_or_none(detail.get("product_id"))
         lines.append({"line_no": no, "sku": _s(detail.get("product_reference")),
                       "product_key": entity_key("product", product_id) if product_id else None,
                       "description": str(detail.get("product_name") or ""),
@@ -284,7 +284,7 @@ def invoice_from_ps(parts: InvoiceParts, catalog: Catalog, mapping: Mapping, *,
         r.fail("total_discount_tax_excl", "order-level discounts (cart rules) are not mapped yet")
     module = _s(order.get("module"))
     method = r.code("payment_methods", module, "module", "payment module") if module else None
-    number = _int(invoice.get("number"))
+    number = int_or_none(invoice.get("number"))
     series = r.code("series", invoice_prefix, "invoice prefix", "invoice prefix")
     currency = catalog.currency(order.get("id_currency"), mapping.base_currency)
     exchange_rate = None
@@ -309,7 +309,7 @@ def invoice_from_ps(parts: InvoiceParts, catalog: Catalog, mapping: Mapping, *,
                   "total": incl}, totals, mapping_version=mapping.version)
     paid = min(_dec(order.get("total_paid_real"), Q2), totals.total).quantize(Q2)
     address = parts.address or {}
-    customer = _int(order.get("id_customer"))
+    customer = int_or_none(order.get("id_customer"))
     return {
         "doc_type": "invoice",
         "number": f"{invoice_prefix}{number:06d}" if number else None, "series": series,
@@ -343,7 +343,7 @@ def payment_from_ps(payment: MappingABC[str, Any], order: MappingABC[str, Any],
     if amount <= 0:
         r.fail("amount", f"{amount} is not a positive payment (refunds are not mapped)")
     r.raise_if_any()
-    customer = _int(order.get("id_customer"))
+    customer = int_or_none(order.get("id_customer"))
     return {
         "invoice_key": invoice_key,
         "contact_key": entity_key("contact", customer) if customer else None,
@@ -364,9 +364,9 @@ def stock_from_ps(products: Sequence[MappingABC[str, Any]],
     sku_of = {int(p["id"]): _s(p.get("reference")) for p in products}
     out: dict[str, Record] = {}
     for stock in stock_availables:
-        if _int(stock.get("id_product_attribute")) not in (0, None):
+        if int_or_none(stock.get("id_product_attribute")) not in (0, None):
             continue
-        sku = sku_of.get(_int(stock.get("id_product")) or 0)
+        sku = sku_of.get(int_or_none(stock.get("id_product")) or 0)
         if sku:
             out[sku] = {"warehouse": warehouse, "quantity": _dec(stock.get("quantity"), Q4)}
     return out

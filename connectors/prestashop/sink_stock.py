@@ -20,7 +20,7 @@ from typing import Any
 
 from app.mapping import Mapping as MappingDoc
 from connectors.base.limiter import Lane
-from connectors.base.stock_outcome import StockOutcome
+from connectors.base.stock_outcome import StockOutcome, join_notes
 from connectors.prestashop.client import PrestaShopClient, any_of
 from connectors.prestashop.stock import FILTER_SYNTAX, own_stock_record, shop_stock
 
@@ -70,14 +70,10 @@ async def write_stock(client: PrestaShopClient, payload: Mapping[str, Any], mapp
             f"sells from {wanted.warehouse!r} (systems.prestashop.stock_warehouse)"
             if wanted.left_out else None)
     if str(record.get("quantity")) == str(wanted.quantity):
-        return StockOutcome("succeeded", target, _join("PrestaShop already holds "
+        return StockOutcome("succeeded", target, join_notes("PrestaShop already holds "
                                                        f"{wanted.quantity}", note))
     logger.info("prestashop stock of %s (product %s): %s -> %d", sku, product_id,
                 record.get("quantity"), wanted.quantity)
     await client.update("stock_availables", record["id"],
                         {**record, "quantity": str(wanted.quantity)}, lane=lane)
     return StockOutcome("succeeded", target, note)
-
-
-def _join(*parts: str | None) -> str | None:
-    return "; ".join(p for p in parts if p) or None

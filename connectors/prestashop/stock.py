@@ -24,6 +24,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from app.mapping import Mapping, Unmappable
+from connectors.prestashop.mapping import int_or_none
 
 __all__ = ["MAX_QUANTITY", "FILTER_SYNTAX", "ShopStock", "own_stock_record", "shop_stock"]
 
@@ -96,8 +97,8 @@ def own_stock_record(product_id: int, stock_availables: Sequence[MappingABC[str,
     with no record or with several (one per shop or shop group: which one is not guessed),
     and one whose quantity follows the physical stock (``depends_on_stock``: PrestaShop refuses
     the write)."""
-    mine = [s for s in stock_availables if _int(s.get("id_product")) == product_id]
-    own = [s for s in mine if _int(s.get("id_product_attribute")) == 0]
+    mine = [s for s in stock_availables if int_or_none(s.get("id_product")) == product_id]
+    own = [s for s in mine if int_or_none(s.get("id_product_attribute")) == 0]
     combinations = len(mine) - len(own)
     if combinations:
         return (f"PrestaShop product {product_id} has {combinations} combination stock "
@@ -113,10 +114,3 @@ def own_stock_record(product_id: int, stock_availables: Sequence[MappingABC[str,
         return (f"the quantity of PrestaShop product {product_id} depends on its physical stock "
                 "(depends_on_stock=1): PrestaShop refuses to set it")
     return own[0]
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(str(value))
-    except (TypeError, ValueError):
-        return None

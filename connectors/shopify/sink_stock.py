@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.mapping import Mapping as MappingDoc
-from connectors.base.stock_outcome import StockOutcome
+from connectors.base.stock_outcome import StockOutcome, join_notes
 from connectors.shopify.client import ShopifyClient
 from connectors.shopify.errors import UserErrors
 from connectors.shopify.queries import LEVELS_PAGE
@@ -63,7 +63,7 @@ async def write_stock(client: ShopifyClient, payload: Mapping[str, Any], mapping
                 "activate the item there in Shopify (or map another location), then redrive"))
         pending = [level for level in levels if held[level.location_id] != level.quantity]
         if not pending:
-            return StockOutcome("succeeded", variant_id, _join(
+            return StockOutcome("succeeded", variant_id, join_notes(
                 "Shopify already holds these levels" if attempt == 1 else None, note))
         try:
             await client.mutate("InventorySetQuantities", {"input": _input(item_id, pending, held)},
@@ -119,8 +119,3 @@ def _input(item_id: str, pending: list[LocationLevel], held: dict[str, int]) -> 
 
 def _stale(error: UserErrors) -> bool:
     return any(e.get("code") == "COMPARE_QUANTITY_STALE" for e in error.errors)
-
-
-def _join(*parts: str | None) -> str | None:
-    text = "; ".join(p for p in parts if p)
-    return text or None
