@@ -25,7 +25,7 @@ from app.mapping import Mapping
 from connectors.holded.mapping import ERP_NUMBER_FIELD, HoldedRequest
 from connectors.holded.sink_verify import Mismatch, check_document
 
-__all__ = ["APPROVABLE", "ApprovalPolicy", "Parked", "create_hold", "is_approved",
+__all__ = ["APPROVABLE", "ApprovalPolicy", "Parked", "create_hold", "is_approved", "status_of",
            "locked_changes", "locked_reason", "draft_in_holded_reason", "number_note"]
 
 # Canonical document types that may be created approved (all the sink writes).
@@ -61,7 +61,7 @@ class ApprovalPolicy:
         return invoice.get("doc_type") in self.doc_types
 
 
-def _status(invoice: MappingABC[str, Any]) -> str:
+def status_of(invoice: MappingABC[str, Any]) -> str:
     return str(invoice.get("status") or "issued")  # the schema's default
 
 
@@ -70,7 +70,7 @@ def create_hold(invoice: MappingABC[str, Any], policy: ApprovalPolicy) -> Parked
     if not policy.approves(invoice):
         return None
     number = invoice.get("number") or "(no number)"
-    status = _status(invoice)
+    status = status_of(invoice)
     if status == "draft":
         return Parked(
             f"{invoice['doc_type']} {number} is a draft in the ERP: not created in Holded while "
@@ -111,8 +111,8 @@ def locked_changes(request: HoldedRequest, stored: MappingABC[str, Any], invoice
         found.append(Mismatch("dueDate", body.get("dueDate"), stored.get("dueDate")))
     if (stored.get("notes") or None) != (body.get("notes") or None):
         found.append(Mismatch("notes", body.get("notes"), stored.get("notes")))
-    if _status(invoice) != "issued":
-        found.append(Mismatch("status", _status(invoice), "approved"))
+    if status_of(invoice) != "issued":
+        found.append(Mismatch("status", status_of(invoice), "approved"))
     return found
 
 

@@ -22,7 +22,7 @@ from connectors.base.contracts import DependencyPending
 from connectors.base.errors import ConnectorError
 from connectors.holded.approval import (
     Parked, create_hold, draft_in_holded_reason, is_approved, locked_changes, locked_reason,
-    number_note,
+    number_note, status_of,
 )
 from connectors.holded.errors import NotFound
 from connectors.holded.lookup import DocumentRef
@@ -71,7 +71,7 @@ async def write_document(w: Writers, ctx: WriteContext) -> Written:
         if stored is not None and is_approved(stored):
             return _unwritten(w, ctx, request, stored)
         if stored is not None:
-            if approves and (document.get("status") or "issued") == "issued":
+            if approves and status_of(document) == "issued":
                 raise Parked(draft_in_holded_reason(stored, document["doc_type"]),
                              kind="review", redrive=True)
             target = str(stored["id"])

@@ -68,6 +68,9 @@ def _odoo_id(key: str, entity: str) -> int | None:
     return int(rest) if rest.isdigit() else None
 
 
+# What a written payment is compared on, read again after its post when that was lost.
+_WRITTEN_PAYMENT_FIELDS = ["amount", "date", "state", "reconciled_invoice_ids", "name"]
+
 class OdooSink:
     system = SYSTEM
 
@@ -173,15 +176,13 @@ class OdooSink:
         if payload is None or command.get("op") == "delete":
             return SinkOutcome(self._result(command, "parked", str(payment_id),
                                             reason=deleted_reason(what, key)))
-        rows = await self.client.read("account.payment", [payment_id], [
-            "amount", "date", "state", "reconciled_invoice_ids", "name"])
+        rows = await self.client.read("account.payment", [payment_id], _WRITTEN_PAYMENT_FIELDS)
         if rows and _never_posted(rows[0]) and not payload.get("invoice_key") \
                 and not differences(payload, amount=rows[0].get("amount"), date=rows[0].get("date")):
             # Our payment on account, created but its post lost: finish that write (a draft
             # somebody reset keeps its name, and is not posted again here).
             await self.client.call("account.payment", "action_post", [payment_id])
-            rows = await self.client.read("account.payment", [payment_id], [
-                "amount", "date", "state", "reconciled_invoice_ids", "name"])
+            rows = await self.client.read("account.payment", [payment_id], _WRITTEN_PAYMENT_FIELDS)
         if not rows:
             diffs = ["it no longer exists in Odoo"]
         else:

@@ -149,7 +149,7 @@ class SapB1Sink:
                                      mapping)
         try:
             return await self.client.get("BusinessPartners", card_code,
-                                         select=("CardCode", "CardType", "Currency"))
+                                         select=("CardCode", "Currency"))
         except NotFound:
             raise SkipRecord(f"{contact_key}: business partner {card_code} does not exist "
                              "in SAP B1") from None
