@@ -71,6 +71,7 @@ def _odoo_id(key: str, entity: str) -> int | None:
 # What a written payment is compared on, read again after its post when that was lost.
 _WRITTEN_PAYMENT_FIELDS = ["amount", "date", "state", "reconciled_invoice_ids", "name"]
 
+
 class OdooSink:
     system = SYSTEM
 
