@@ -180,17 +180,12 @@ def _expected_rate(mapping: Mapping, entry: SystemEntry) -> Decimal | None:
 
 def _rate_problems(mapping: Mapping, label: str, path: str, entry: SystemEntry, found: Held,
                    held: MappingABC[str, Held]) -> list[Problem]:
-    if found.rate is None:
+    expected = _expected_rate(mapping, entry)
+    if found.rate is None or expected is None or found.rate == expected:
         return []
-    if entry.rate is not None:
-        if found.rate == entry.rate:
-            return []
-        expected = entry.rate
-    else:  # no rate of its own: the canonical rate, or its negative for a withholding (Odoo)
-        tax = mapping.taxes.get(entry.canonical[0])
-        if tax is None or found.rate == tax.rate or (tax.is_withholding and found.rate == -tax.rate):
-            return []
-        expected = tax.rate
+    if entry.rate is None and mapping.taxes[entry.canonical[0]].is_withholding \
+            and found.rate == -expected:  # the canonical rate negated, as Odoo keeps withholdings
+        return []
     same = [h.show(c) for c, h in sorted(held.items()) if h.rate == expected]
     holds = (f"at {show_number(expected)} % {label} holds " + ", ".join(same[:_LIST_ALL])) if same \
         else f"{label} holds no tax at {show_number(expected)} %"
