@@ -20,20 +20,18 @@ from decimal import Decimal
 from typing import Any
 
 from app.mapping import Mapping
+from connectors.base.warehouse_levels import canonical_stock, zero_levels
+from connectors.base.warehouse_levels import mapped_warehouses as warehouse_map
 from connectors.odoo.mapping import m2o_id
 
 __all__ = ["QUANT_FIELDS", "levels_by_variant", "mapped_warehouses", "read_levels"]
 
 QUANT_FIELDS = ("product_id", "location_id", "quantity", "write_date")
-Q4 = Decimal("0.0001")
 
 
 def mapped_warehouses(mapping: Mapping) -> dict[int, str]:
     """Odoo ``stock.warehouse`` id -> canonical warehouse, for the warehouses the mapping reads."""
-    odoo = mapping.system("odoo")
-    if odoo is None:
-        return {}
-    return {int(e.code): e.canonical[0] for e in odoo.warehouses.entries}
+    return warehouse_map(mapping, "odoo", int)
 
 
 def levels_by_variant(quants: Iterable[MappingABC[str, Any]], locations: MappingABC[int, int],
@@ -45,8 +43,7 @@ def levels_by_variant(quants: Iterable[MappingABC[str, Any]], locations: Mapping
     A mapped warehouse where the variant has no quant is a level of 0, so stock that left a
     warehouse (its quant emptied or removed) is reported as 0 there, not left unsaid.
     """
-    totals: dict[int, dict[str, Decimal]] = {
-        vid: {code: Decimal(0) for code in sorted(set(warehouses.values()))} for vid in variant_ids}
+    totals: dict[int, dict[str, Decimal]] = {vid: zero_levels(warehouses) for vid in variant_ids}
     for quant in quants:
         variant, location = m2o_id(quant.get("product_id")), m2o_id(quant.get("location_id"))
         warehouse = locations.get(location or 0)
@@ -54,8 +51,7 @@ def levels_by_variant(quants: Iterable[MappingABC[str, Any]], locations: Mapping
             continue
         code = warehouses[warehouse]
         totals[variant][code] += Decimal(str(quant.get("quantity") or 0))
-    return {vid: [{"warehouse": code, "quantity": qty.quantize(Q4).normalize()}
-                  for code, qty in by_code.items()] for vid, by_code in totals.items()}
+    return {vid: canonical_stock(by_code) for vid, by_code in totals.items()}
 
 
 async def read_levels(client: Any, mapping: Mapping, variant_ids: Iterable[int]

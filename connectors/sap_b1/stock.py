@@ -29,6 +29,8 @@ from typing import Any
 from app.core.hashing import content_hash
 from app.mapping import Mapping
 from connectors.base.polling import PollState, Seen
+from connectors.base.warehouse_levels import canonical_stock, zero_levels
+from connectors.base.warehouse_levels import mapped_warehouses as warehouse_map
 
 __all__ = ["COLLECTION", "ITEM_FIELDS", "SWEEP", "SWEEP_FILTER", "after_sweep", "digest",
            "item_levels", "levels_of", "mapped_warehouses", "noted", "remembered", "sweep_due"]
@@ -42,15 +44,11 @@ ITEM_FIELDS = ("ItemCode", "ItemName", "BarCode", "SalesVATGroup", "IncomeAccoun
                "InventoryItem", "ItemPrices", "Valid", "Frozen", "CreateDate", "CreateTime",
                "UpdateDate", "UpdateTime")
 SWEEP_FILTER = "InventoryItem eq 'tYES'"  # services have no stock: the sweep skips them
-Q4 = Decimal("0.0001")  # the canonical scale of quantities
 
 
 def mapped_warehouses(mapping: Mapping) -> dict[str, str]:
     """SAP ``WarehouseCode`` -> canonical warehouse, for the warehouses the mapping reads."""
-    sap = mapping.system(SYSTEM)
-    if sap is None:
-        return {}
-    return {str(e.code): e.canonical[0] for e in sap.warehouses.entries}
+    return warehouse_map(mapping, SYSTEM, str)
 
 
 def item_levels(item: MappingABC[str, Any], warehouses: MappingABC[str, str]
@@ -63,7 +61,7 @@ def item_levels(item: MappingABC[str, Any], warehouses: MappingABC[str, str]
     rows = item.get(COLLECTION)
     if not isinstance(rows, list):
         raise ValueError(f"item {item.get('ItemCode')!r} was read without its {COLLECTION}")
-    totals = {code: Decimal(0) for code in sorted(set(warehouses.values()))}
+    totals = zero_levels(warehouses)
     reasons = []
     for row in rows:
         code = warehouses.get(str(row.get("WarehouseCode")))
@@ -77,8 +75,7 @@ def item_levels(item: MappingABC[str, Any], warehouses: MappingABC[str, str]
                            f"{row.get('WarehouseCode')!r} is not a number")
     if reasons:
         return [], reasons
-    return [{"warehouse": code, "quantity": qty.quantize(Q4).normalize()}
-            for code, qty in totals.items()], []
+    return canonical_stock(totals), []
 
 
 def digest(value: Any) -> str:
