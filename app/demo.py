@@ -255,11 +255,8 @@ async def _run_erp(broker_url: str, tmp: Path, erp: str) -> None:
         paid_key = invoice_to_pay(invoices, await read_table(settings, "entities"))
         if system in ("prestashop", "shopify"):
             await _settle(settings, worker)
-            results = [r.value for r in await read_topic(
-                settings, TopicNames(settings).results("holded"), codec("CommandResult").loads)]
-            payments = [r for r in results if r["entity_key"].startswith("payment/")]
-            say(f"6/6 the shop's payments: {sum(r['status'] == 'succeeded' for r in payments)} "
-                "registered on their Holded invoices")
+            say_shop_payments(await _wait_decided(settings, worker, f"payment/{system}/",
+                                                  "every payment to reach Holded", required=False))
         elif paid_key:
             holded_id = links[paid_key]["ids"]["holded"]
             doc = next(d for d in await holded.all("documents") if d["id"] == holded_id)
@@ -304,20 +301,43 @@ def invoice_to_pay(results: dict[str, dict], entities: dict[str, dict]) -> str |
 
 async def _wait_invoices_decided(settings: Settings, worker: WorkerProcess) -> dict[str, dict]:
     """Every ERP invoice has an outcome in Holded (sent, or parked with its reason)."""
+    outcomes = await _wait_decided(settings, worker, "invoice/", "every invoice to reach Holded")
+    say_outcomes(outcomes)
+    return outcomes
+
+
+async def _wait_decided(settings: Settings, worker: WorkerProcess, prefix: str, what: str,
+                        required: bool = True) -> dict[str, dict]:
+    """The latest result in Holded of every entity whose key starts with ``prefix``, once each
+    has one; ``required``: wait until there is at least one such entity."""
     names = TopicNames(settings)
 
-    async def decided() -> dict[str, dict] | None:
+    async def decided() -> tuple[dict[str, dict]] | None:
         entities = await read_table(settings, "entities")
-        wanted = {k for k in entities if k.startswith("invoice/")}
+        wanted = {k for k in entities if k.startswith(prefix)}
         results = {r.value["entity_key"]: r.value for r in await read_topic(
             settings, names.results("holded"), codec("CommandResult").loads)}
         got = {k: results[k] for k in wanted if k in results}
-        return got if wanted and len(got) == len(wanted) else None
-    outcome = await wait_for(decided, 180, "every invoice to reach Holded", worker)
-    for key, result in sorted(outcome.items()):
+        return (got,) if len(got) == len(wanted) and (wanted or not required) else None
+    [outcomes] = await wait_for(decided, 180, what, worker)
+    return outcomes
+
+
+def say_outcomes(outcomes: dict[str, dict]) -> None:
+    """One line per entity: its status, and the reason when it was not sent."""
+    for key, result in sorted(outcomes.items()):
         note = "" if result["status"] == "succeeded" else f": {result['reason']}"
         say(f"    {key}: {result['status']}{note}", fg=None if result["status"] == "succeeded" else "yellow")
-    return outcome
+
+
+def say_shop_payments(outcomes: dict[str, dict]) -> None:
+    """How many of the shop's payments reached their Holded invoices, of how many, and what
+    became of each: a bare count of succeeded results hid a payment parked or never sent,
+    and would count twice a payment whose command ran twice (delivery is at-least-once)."""
+    registered = sum(r["status"] == "succeeded" for r in outcomes.values())
+    say(f"6/6 the shop's payments: {registered} of {len(outcomes)} registered on their Holded "
+        "invoices", **({} if registered == len(outcomes) else {"fg": "yellow"}))
+    say_outcomes(outcomes)
 
 
 def entity_label(record: dict) -> str:

@@ -177,3 +177,37 @@ def test_no_java_is_exit_3_as_the_readme_says(broker_calls, monkeypatch):
     assert result.exit_code == 3
     assert "error: `java` is not on PATH: install a Java 17+ runtime" in result.output
     assert broker_calls == []
+
+
+async def test_the_shops_payments_line_counts_each_payment_once_and_names_one_not_sent(
+        monkeypatch, capsys):
+    # The line once summed every succeeded result: a payment parked went unnamed, and one
+    # whose command ran twice (at-least-once delivery) counted twice.
+    from types import SimpleNamespace
+
+    from app.settings import Settings
+
+    entities = {"invoice/shopify/1": {}, "payment/shopify/1": {}, "payment/shopify/2": {}}
+    results = [{"entity_key": "payment/shopify/1", "status": "succeeded", "reason": None},
+               {"entity_key": "payment/shopify/2", "status": "parked", "reason": "no currency XYZ"},
+               {"entity_key": "payment/shopify/1", "status": "succeeded", "reason": None}]
+
+    async def read_table(settings, table):
+        return entities
+
+    async def read_topic(settings, topic, loads):
+        return [SimpleNamespace(value=r) for r in results]
+
+    async def wait_for(check, timeout, what, worker):
+        return await check()
+
+    monkeypatch.setattr(demo_module, "read_table", read_table)
+    monkeypatch.setattr(demo_module, "read_topic", read_topic)
+    monkeypatch.setattr(demo_module, "wait_for", wait_for)
+    outcomes = await demo_module._wait_decided(Settings(topic_prefix="t."), None,
+                                               "payment/shopify/", "payments", required=False)
+    demo_module.say_shop_payments(outcomes)
+    assert capsys.readouterr().out.splitlines() == [
+        "6/6 the shop's payments: 1 of 2 registered on their Holded invoices",
+        "    payment/shopify/1: succeeded",
+        "    payment/shopify/2: parked: no currency XYZ"]

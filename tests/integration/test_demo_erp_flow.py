@@ -121,9 +121,10 @@ def dec(value: Any) -> Decimal:
     return Decimal(str(value or 0))
 
 
-def outcome_lines(out: str) -> dict[str, str]:
-    """Step 5's line per invoice: key -> status (and the reason when not sent)."""
-    return dict(re.findall(r"^    (invoice/\S+): (\w+(?:: .+)?)$", out, re.M))
+def outcome_lines(out: str, entity: str = "invoice") -> dict[str, str]:
+    """The demo's line per invoice (step 5) or shop payment (step 6): key -> status (and the
+    reason when not sent)."""
+    return dict(re.findall(rf"^    ({entity}/\S+): (\w+(?:: .+)?)$", out, re.M))
 
 
 async def suggested_entity_keys(out: str) -> list[str]:
@@ -195,8 +196,10 @@ async def test_a_shops_payments_are_registered_on_their_holded_invoices(
     docs = {f["value"]: d for d in await holded.all("documents") for f in d.get("customFields", [])
             if f.get("field") == "holded_sync_key"}
     assert {k: dec(d["paymentsTotal"]) for k, d in docs.items()} == expected
-    payments = sum(1 for paid in expected.values() if paid)
-    assert len([k for k in keys if k.startswith("payment/")]) == payments
-    assert await holded.count("payments") == payments  # each once
-    assert f"6/6 the shop's payments: {payments} registered on their Holded invoices\n" in out
+    payments = [k for k in keys if k.startswith("payment/")]
+    assert len(payments) == sum(1 for paid in expected.values() if paid)
+    assert await holded.count("payments") == len(payments)  # each once
+    assert (f"6/6 the shop's payments: {len(payments)} of {len(payments)} registered on their "
+            "Holded invoices\n") in out
+    assert outcome_lines(out, "payment") == dict.fromkeys(payments, "succeeded"), out
     assert f"\nHolded now holds {SHOP_HOLDED_HOLDS[shop]}.\n" in out
