@@ -146,21 +146,27 @@ async def _run(broker_url: str, tmp: Path) -> None:
         await holded.stop()
 
 
-async def _check_mapping(mapping: Mapping, settings: Settings) -> None:
-    """`holded-sync mappings check` of the published mapping against the Holded sandbox, in
-    one line: what an accountant runs against the real tenant before going live."""
+async def _check_mapping(mapping: Mapping, settings: Settings, systems: tuple[str, ...] = ("holded",)
+                         ) -> None:
+    """`holded-sync mappings check` of the published mapping against each system's sandbox,
+    one line each, its problems beneath: what an accountant runs against the real tenants
+    before going live. A list the connector does not read is said, not coloured: the check
+    itself exits 0 for it."""
+    from app.mapping.resolve import SYSTEM_NAMES
     from app.tenant_check import Unreachable, check_tenants
 
-    [outcome] = await check_tenants(mapping, settings, ["holded"])
-    if isinstance(outcome, Unreachable):
-        say(f"    mapping not checked against Holded: {outcome.reason}", fg="yellow")
-        return
-    codes = sum(n for _, n in outcome.checked)
-    found = len(outcome.problems)
-    unread = f", {len(outcome.unchecked)} list(s) not checked" if outcome.unchecked else ""
-    say(f"    checked against the Holded sandbox: {codes} codes, {found} problem(s){unread}"
-        + (f" (holded-sync mappings check {MAPPING.relative_to(ROOT)} lists them)" if found else ""),
-        **({"fg": "yellow"} if found or unread else {}))
+    for outcome in await check_tenants(mapping, settings, list(systems)):
+        name = SYSTEM_NAMES.get(outcome.system, outcome.system)
+        if isinstance(outcome, Unreachable):
+            say(f"    mapping not checked against {name}: {outcome.reason}", fg="yellow")
+            continue
+        codes = sum(n for _, n in outcome.checked)
+        found = len(outcome.problems)
+        unread = f", {len(outcome.unchecked)} list(s) not checked" if outcome.unchecked else ""
+        say(f"    checked against the {name} sandbox: {codes} codes, {found} problem(s){unread}",
+            **({"fg": "yellow"} if found else {}))
+        for problem in outcome.problems:
+            say(f"      {problem}", fg="yellow")
 
 
 async def _progress(settings: Settings, holded, worker: WorkerProcess, expect_documents: int) -> None:
@@ -245,7 +251,7 @@ async def _run_erp(broker_url: str, tmp: Path, erp: str) -> None:
         await ensure_topics(settings)
         mapping = await publish_mapping(settings, MAPPING)
         say(f"3/6 published mapping v{mapping.version} ({MAPPING.name})")
-        await _check_mapping(mapping, settings)
+        await _check_mapping(mapping, settings, settings.systems)
         say(f"4/6 starting a worker (pollers for Holded and {erp}, canonical agent, sinks)...")
         worker.start()
         await wait_ready(settings, worker, 120)
