@@ -239,7 +239,11 @@ async def _run_erp(broker_url: str, tmp: Path, erp: str) -> None:
     say(f"2/6 starting the Holded and {erp} sandboxes (strict API contracts)...")
     holded = await start_sandbox(port=0, db_path=str(tmp / "holded.sqlite"),
                                  rate_limit=RateLimit(requests=20, per_seconds=1.0))
-    sandbox, extra = await start_erp_sandbox(system)
+    try:
+        sandbox, extra = await start_erp_sandbox(system)
+    except BaseException:
+        await holded.stop()  # started first: nothing else would stop it
+        raise
     settings = Settings(
         broker=broker_url, topic_prefix=f"demo-{uuid.uuid4().hex[:6]}.", partitions=4,
         store="memory://", data_dir=tmp / "worker", web_port=devkafka.free_port(),
