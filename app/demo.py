@@ -278,13 +278,18 @@ async def _run_erp(broker_url: str, tmp: Path, erp: str) -> None:
                 raise click.ClickException(f"Holded refused the payment of {paid_key}: "
                                            f"HTTP {paid.status_code} {paid.text[:200]}")
 
-            async def back_in_erp() -> bool:
+            async def back_in_erp() -> dict | None:
+                # Succeeded, or parked (final until a person acts): a failure may still be retried.
                 results = [r.value for r in await read_topic(
                     settings, TopicNames(settings).results(system), codec("CommandResult").loads)]
-                return any(r["entity_key"].startswith("payment/") and r["status"] == "succeeded"
-                           for r in results)
-            await wait_for(back_in_erp, 120, f"the payment to reach {erp}", worker)
-            say(f"    the payment is registered in {erp} against the invoice (reconciled)")
+                return next((r for r in results if r["entity_key"].startswith("payment/")
+                             and r["status"] in ("succeeded", "parked")), None)
+            outcome = await wait_for(back_in_erp, 120, f"the payment to reach {erp}", worker)
+            if outcome["status"] == "succeeded":
+                say(f"    the payment is registered in {erp} against the invoice (reconciled)")
+            else:
+                say(f"    the payment was not registered in {erp}: parked: {outcome['reason']}",
+                    fg="yellow")
         else:
             say("6/6 no issued, unpaid invoice reached Holded, so there is no payment to show",
                 fg="yellow")
