@@ -1,4 +1,5 @@
-"""v1 invoicing catalogue routes: contacts, contact groups, products, services, warehouses.
+"""v1 invoicing catalogue routes: contacts, contact groups, products, services, warehouses
+(the stock handlers and products with variants: connectors.holded.sandbox_stock).
 
 Field asymmetries of the real API are kept on purpose: ``CustomId`` is written and
 ``customId`` read; contact ``defaults`` are written in one shape and read in another;
@@ -13,9 +14,10 @@ from typing import Any
 
 from aiohttp import web
 
-from connectors.holded.sandbox_crud import Resource, add_resource, load, pick
-from connectors.holded.sandbox_http import STATE, BadRequest, SandboxState, ok, read_json
+from connectors.holded.sandbox_crud import Resource, add_resource, pick
+from connectors.holded.sandbox_http import BadRequest, SandboxState
 from connectors.holded.sandbox_seed import default_of
+from connectors.holded.sandbox_stock import total_stock, update_stock, view_variant, warehouse_stock
 from connectors.holded.sandbox_taxes import TAX_BY_KEY, default_vat_key, round2
 
 __all__ = ["INVOICING", "add_catalogue_routes"]
@@ -168,11 +170,12 @@ def view_product(r: dict[str, Any]) -> dict[str, Any]:
         "id": r["id"], "kind": r.get("kind", "simple"), "name": r.get("name", ""), "desc": r.get("desc", ""),
         "typeId": "", "contactId": "", "contactName": "", "price": r.get("price", 0.0),
         "taxes": r.get("taxes", []), "total": r.get("total", 0.0), "rate": 0, "hasStock": True,
-        "stock": sum(r.get("stockByWarehouse", {}).values()), "barcode": r.get("barcode", ""),
+        "stock": total_stock(r), "barcode": r.get("barcode", ""),
         "sku": r.get("sku", ""), "cost": r.get("cost", 0), "purchasePrice": r.get("purchasePrice", 0),
         "weight": r.get("weight", 0), "tags": r.get("tags", []), "categoryId": "", "factoryCode": "",
         "forSale": 1, "forPurchase": 1, "salesChannelId": "", "expAccountId": "", "warehouseId": None,
-        "translations": [], "attributes": [], "variants": [],
+        "translations": [], "attributes": [],
+        "variants": [view_variant(v) for v in r.get("variants") or []],
     }
 
 
@@ -213,54 +216,6 @@ def _viewer(defaults: dict[str, Any]):  # type: ignore[no-untyped-def]
     def view(r: dict[str, Any]) -> dict[str, Any]:
         return {"id": r["id"], **defaults, **{k: v for k, v in r.items() if not k.startswith("_")}}
     return view
-
-
-async def update_stock(request: web.Request) -> web.Response:
-    """``PUT /products/{id}/stock`` ``{"stock": {<warehouseId>: {<itemId>: n}}}``: adds n units.
-
-    Shape and meaning (n is added to the level: an adjustment, not the new level) are what
-    integrators' code sends and expects (docs/holded.md section 9); Holded's reference is not
-    at hand, so both are UNVERIFIED. Kept strict, nothing written on refusal: another body
-    shape, an unknown warehouse, an item that is neither the product nor one of its variants,
-    or a quantity that is not a whole JSON number (whether Holded keeps fractional units is
-    undocumented) is HTTP 400.
-    """
-    state = request.app[STATE]
-    body = await read_json(request)
-    stock = body.get("stock")
-    if not isinstance(stock, dict) or not stock:
-        raise BadRequest("Wrong stock")
-    async with state.store.lock:
-        product = await load(state, "products", request.match_info["id"])
-        adds: list[tuple[str, int]] = []
-        for warehouse_id, by_item in stock.items():
-            if await state.store.get("warehouses", str(warehouse_id)) is None:
-                raise BadRequest("not found")
-            if not isinstance(by_item, dict) or not by_item:
-                raise BadRequest("Wrong stock")
-            for item_id, units in by_item.items():
-                # the sandbox's products have no variants: the product is the only item
-                if item_id != product["id"] or isinstance(units, bool) or not isinstance(units, int):
-                    raise BadRequest("Wrong stock")
-                adds.append((str(warehouse_id), units))
-        by_wh = product.setdefault("stockByWarehouse", {})
-        for warehouse_id, units in adds:
-            by_wh[warehouse_id] = by_wh.get(warehouse_id, 0) + units
-        await state.store.put("products", product)
-    return ok({"status": 1, "info": "Updated", "id": product["id"]})
-
-
-async def warehouse_stock(request: web.Request) -> web.Response:
-    """``GET /warehouses/{id}/stock`` in the shape one integrator's code reads (UNVERIFIED):
-    ``{"warehouse": {"id", "name", "products": [{"product_id", "name", "sku", "stock",
-    "variants": {}}]}}``, every product that has a level there."""
-    state = request.app[STATE]
-    warehouse = await load(state, "warehouses", request.match_info["id"])
-    products = await state.store.list("products", lambda p: warehouse["id"] in p.get("stockByWarehouse", {}))
-    rows = [{"product_id": p["id"], "name": p.get("name", ""), "sku": p.get("sku", ""),
-             "stock": p["stockByWarehouse"][warehouse["id"]], "variants": {}} for p in products]
-    return ok({"warehouse": {"id": warehouse["id"], "name": warehouse.get("name", ""),
-                             "products": rows}})
 
 
 def add_catalogue_routes(app: web.Application) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from connectors.holded.sandbox_http import STATE, BadRequest, SandboxState, ok
+from connectors.holded.sandbox_stock import total_stock
 from connectors.holded.sandbox_store import is_object_id
 from connectors.holded.sandbox_taxes import TAX_BY_KEY, TAXES, round2
 
@@ -169,7 +170,7 @@ def view_product(r: dict[str, Any]) -> dict[str, Any]:
     return {"id": r["id"], "name": r.get("name", ""), "description": r.get("desc", ""), "sku": r.get("sku", ""),
             "barcode": r.get("barcode", ""), "kind": r.get("kind", "simple"), "price": r.get("price", 0.0),
             "cost": r.get("cost", 0), "taxes": r.get("taxes", []), "total": r.get("total", 0.0),
-            "stock": sum(r.get("stockByWarehouse", {}).values())}
+            "stock": total_stock(r)}
 
 
 _PRODUCT_FIELDS = ("name", "description", "sku", "barcode", "kind", "price", "cost", "taxes")

@@ -200,6 +200,53 @@ async def test_stock_moves_are_added_per_warehouse(v1: httpx.AsyncClient) -> Non
     assert (await v1.get(f"/products/{pid}")).json()["stock"] == 3
 
 
+SHIRT, SHIRT_M, SHIRT_L = "5f1a0000000000000000aa01", "5f1a0000000000000000aa02", "5f1a0000000000000000aa03"
+
+
+async def shirt_with_variants(sandbox: SandboxServer, warehouse: str) -> None:
+    """A product of kind ``variants`` as Holded's app makes it (the API creates none)."""
+    await sandbox.insert("products", [{
+        "id": SHIRT, "kind": "variants", "name": "Camiseta", "sku": "", "price": 20.0,
+        "taxes": ["s_iva_21"], "variants": [
+            {"id": SHIRT_M, "sku": "CAM-M", "barcode": "841", "price": 20.0, "cost": 8.0,
+             "stockByWarehouse": {warehouse: 4}},
+            {"id": SHIRT_L, "sku": "CAM-L", "price": 21.0, "stockByWarehouse": {}}]}])
+
+
+async def test_a_product_with_variants_reads_and_lists_each_variants_stock(
+        sandbox: SandboxServer, v1: httpx.AsyncClient) -> None:
+    warehouse = (await v1.get("/warehouses")).json()[0]["id"]
+    await shirt_with_variants(sandbox, warehouse)
+    read = (await v1.get(f"/products/{SHIRT}")).json()
+    assert (read["kind"], read["stock"]) == ("variants", 4)
+    assert [(v["id"], v["sku"], v["price"], v["stock"]) for v in read["variants"]] == [
+        (SHIRT_M, "CAM-M", 20.0, 4), (SHIRT_L, "CAM-L", 21.0, 0)]
+    assert set(read["variants"][0]) == {"id", "barcode", "sku", "price", "cost", "purchasePrice", "stock"}
+    response = await v1.put(f"/products/{SHIRT}/stock", json={"stock": {warehouse: {SHIRT_L: 3}}})
+    assert response.json()["status"] == 1
+    [row] = (await v1.get(f"/warehouses/{warehouse}/stock")).json()["warehouse"]["products"]
+    assert (row["product_id"], row["stock"], row["variants"]) == (SHIRT, 7, {SHIRT_M: 4, SHIRT_L: 3})
+    assert [v["stock"] for v in (await v1.get(f"/products/{SHIRT}")).json()["variants"]] == [4, 3]
+
+
+async def test_a_variants_stock_is_adjusted_only_by_its_id_under_its_own_product(
+        sandbox: SandboxServer, v1: httpx.AsyncClient) -> None:
+    """A product with variants holds no units of its own; a variant is no product of its
+    own and no item of another product. Nothing is written on a refusal."""
+    warehouse = (await v1.get("/warehouses")).json()[0]["id"]
+    await shirt_with_variants(sandbox, warehouse)
+    other = (await v1.post("/products", json={"name": "Widget", "sku": "W", "price": 1})).json()["id"]
+    refused = [
+        await v1.put(f"/products/{SHIRT}/stock", json={"stock": {warehouse: {SHIRT: 1}}}),
+        await v1.put(f"/products/{other}/stock", json={"stock": {warehouse: {SHIRT_M: 1}}}),
+        await v1.put(f"/products/{SHIRT_M}/stock", json={"stock": {warehouse: {SHIRT_M: 1}}}),
+        await v1.put(f"/products/{SHIRT}/stock", json={"stock": {warehouse: {SHIRT_M: 1, SHIRT_L: 0.5}}}),
+    ]
+    assert [r.status_code for r in refused] == [400, 400, 400, 400]
+    assert (await v1.get(f"/products/{SHIRT_M}")).status_code == 400  # not a product
+    assert [v["stock"] for v in (await v1.get(f"/products/{SHIRT}")).json()["variants"]] == [4, 0]
+
+
 async def test_services_and_contact_groups_crud(v1: httpx.AsyncClient) -> None:
     sid = (await v1.post("/services", json={"name": "Consulting", "subtotal": 80, "tax": 21})).json()["id"]
     assert (await v1.get(f"/services/{sid}")).json()["taxes"] == ["s_iva_21"]
