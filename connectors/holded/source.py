@@ -9,7 +9,8 @@ date*, not on modification time (reference §3, §5). So a run:
 - re-reads the document of every payment it saw, so a payment on an old invoice also
   brings that invoice's new payment state,
 - with ``read_stock``, lists every product and reads every warehouse's stock once
-  (connectors.holded.source_stock), so each product is reported with its levels,
+  (connectors.holded.source_stock), so each product, and each variant of a product with
+  variants, is reported with its levels,
 - and every ``rescan_every`` (default 1 day), and on the first run, lists everything (a full
   re-scan, lane ``bulk``) to catch edits to records outside the window; a payment it knew and
   no longer lists was deleted, and becomes a delete event.
@@ -31,6 +32,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping as MappingABC, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -289,15 +291,27 @@ class _Reader:
             return None
         return _observed(CONTACTS, str(record["id"]), "contact", inbound.contact_key(record), payload)
 
-    def map_product(self, record: dict[str, Any], table: StockTable) -> Observed | None:
+    def map_product(self, record: dict[str, Any], table: StockTable,
+                    variant: dict[str, Any] | None = None) -> Observed | None:
+        """A product of kind ``simple``, or one ``variant`` of a product with variants."""
+        source_id = inbound_products.source_id(record, variant)
         try:
-            stock = inbound_products.stock_of(record, table, mapping=self.mapping)
-            payload = inbound_products.product_from_holded(record, stock=stock, mapping=self.mapping)
+            stock = inbound_products.stock_of(record, table, mapping=self.mapping, variant=variant)
+            payload = inbound_products.product_from_holded(record, stock=stock,
+                                                           mapping=self.mapping, variant=variant)
+        except Unmappable as exc:
+            self.park(PRODUCTS, source_id, exc.reasons)
+            return None
+        return _observed(PRODUCTS, source_id, "product",
+                         inbound_products.product_key(record, variant), payload)
+
+    def variants(self, record: dict[str, Any]) -> list[dict[str, Any]]:
+        """The variants of a product of kind ``variants``; none when they cannot be read."""
+        try:
+            return [dict(v) for v in inbound_products.variants_of(record)]
         except Unmappable as exc:
             self.park(PRODUCTS, str(record["id"]), exc.reasons)
-            return None
-        return _observed(PRODUCTS, str(record["id"]), "product",
-                         inbound_products.product_key(record), payload)
+            return []
 
     async def map_document(self, doc_type: str, record: dict[str, Any]) -> Observed | None:
         contact = await self.contact(record.get("contact"))
@@ -393,19 +407,27 @@ async def poll_once(client: Any, state: PollState, mapping: Mapping, now: dt.dat
 
 async def _products(client: Any, reader: _Reader, lane: Lane, listed: set[str]
                     ) -> list[Observed | None]:
-    """Every product of kind ``simple`` with its levels; the stock is read once per run."""
+    """Every product of kind ``simple`` and every variant of a product of kind ``variants``,
+    with its levels; the stock is read once per run. ``listed`` gets every source id read
+    (a variant's is ``<product id>.<variant id>``), so a full re-scan keeps their hashes."""
     table = await read_stock_table(client, reader.mapping, lane)
     out: list[Observed | None] = []
-    skipped = 0
+    skipped: Counter[str] = Counter()
     async for product in client.products.list(lane=lane):
         listed.add(str(product["id"]))
-        if inbound_products.is_simple(product):
+        kind = inbound_products.kind_of(product)
+        if kind == "simple":
             out.append(reader.map_product(product, table))
+        elif kind == "variants":  # each variant is a product of its own
+            variants = reader.variants(product)
+            listed.update(inbound_products.source_id(product, v) for v in variants)
+            out.extend(reader.map_product(product, table, v) for v in variants)
         else:
-            skipped += 1
+            skipped[kind] += 1
     if skipped:
-        logger.info("holded poll: %d product(s) with variants or packs not read (their stock "
-                    "is not synced, docs/holded.md section 9)", skipped)
+        logger.info("holded poll: product(s) not read, their stock is not synced (a pack's "
+                    "stock is derived from its components', docs/holded.md section 9): %s",
+                    ", ".join(f"{n} of kind {kind}" for kind, n in sorted(skipped.items())))
     return out
 
 
