@@ -117,6 +117,7 @@ class HoldedLookup:
         self._client = client
         self._contacts: dict[str, str] = _Recent(remembered)
         self._skus = _SkuIndex()
+        self._not_simple: dict[str, str] = {}  # item id -> what it is, when no simple product
         self._documents: dict[str, DocumentRef] = _Recent(remembered)
         self._catalogue = SingleFlight(self._scan_products)
         self._services = _SkuIndex()
@@ -173,6 +174,13 @@ class HoldedLookup:
             return None
         self._contacts[entity_key] = found = str(contact["id"])
         return found
+
+    def not_simple(self, item_id: str) -> str | None:
+        """What the catalogue scan found ``item_id`` to be when it is no product of kind
+        ``simple`` (``variant V of product P``, ``product P of kind pack``), else None. The
+        product writer writes simple products only: its update body would make such an item
+        simple, or name a variant as a product."""
+        return self._not_simple.get(item_id)
 
     async def product_id(self, sku: str, lane: Lane, *, cached: bool = True) -> str | None:
         if cached and sku in self._skus:
@@ -252,10 +260,17 @@ class HoldedLookup:
 
     async def _scan_products(self, lane: Lane) -> None:
         seen: dict[str, str] = {}
+        not_simple: dict[str, str] = {}
         async for product in self._client.products.list(lane=lane):
+            product_id, kind = str(product["id"]), str(product.get("kind") or "simple")
+            if kind != "simple":
+                not_simple[product_id] = f"product {product_id} of kind {kind}"
             for item in [product, *(product.get("variants") or [])]:
+                if item is not product and item.get("id"):
+                    not_simple[str(item["id"])] = f"variant {item['id']} of product {product_id}"
                 if item.get("sku"):
-                    seen.setdefault(str(item["sku"]), str(item.get("id") or product["id"]))
+                    seen.setdefault(str(item["sku"]), str(item.get("id") or product_id))
+        self._not_simple = not_simple
         skus_per_id = Counter(seen.values())
         for sku, product_id in seen.items():
             if skus_per_id[product_id] == 1:

@@ -203,7 +203,7 @@ class Writers:
         request = map_product(ctx.payload, mapping=ctx.mapping)
         levels = stock_levels(ctx.payload, mapping=ctx.mapping)  # parks before any call
         products, lane, sku = self.client.products, ctx.lane, str(request.body["sku"])
-        target = ctx.known_target or await self.lookup.product_id(sku, lane)
+        target = self._simple(sku, ctx.known_target or await self.lookup.product_id(sku, lane))
         if target is not None:
             body = dict(request.body)
             body["subtotal"] = body.pop("price")  # Holded's update body calls the price subtotal
@@ -213,7 +213,7 @@ class Writers:
                 # Deleted in Holded since it was linked: searched again by sku, then created.
                 logger.warning("%s: Holded product %s is gone; searching by sku", ctx.key, target)
                 self.lookup.forget_product(sku)
-                target = await self.lookup.product_id(sku, lane, cached=False)
+                target = self._simple(sku, await self.lookup.product_id(sku, lane, cached=False))
                 if target is not None:
                     await products.update(target, body, lane=lane)
         if target is None:
@@ -225,6 +225,19 @@ class Writers:
         mismatches, stored = await write_stock(stock, target, levels, lane)
         stored = stored if stored is not None else await products.get(target, lane=lane)
         return Written(target, check_product(request, stored) + mismatches)
+
+    def _simple(self, sku: str, target: str | None) -> str | None:
+        """``target``, unless Holded holds ``sku`` on a variant or on a product of another
+        kind: then the command is parked, nothing written. Writing it would send a variant
+        id as a product's, or turn a product with variants (or a pack) into a simple one, and
+        creating a product beside it would give the sku two items whose levels both reach
+        the shops (docs/holded.md section 8). Running it again can only park it again."""
+        what = self.lookup.not_simple(target) if target is not None else None
+        if what is None:
+            return target
+        raise Parked(f"Holded holds sku {sku!r} on {what}: the sink writes products of kind "
+                     "simple only, so nothing is written to it and no product is created "
+                     "beside it (docs/holded.md section 8)", kind="review", redrive=False)
 
     # -- invoices, credit notes, receipts -----------------------------------------------------
     async def invoice(self, ctx: WriteContext) -> Written:
