@@ -1,7 +1,8 @@
 """Inventory kept in Holded reaches the shop, end to end through the real Kafka worker: a
 level changed in the Holded sandbox becomes the variant's available quantity in the Shopify
 sandbox, or the product's quantity for sale in the PrestaShop sandbox, once, and further polls
-of both systems send nothing more (no ping-pong)."""
+of both systems send nothing more (no ping-pong). A Holded product of kind variants reaches
+Shopify variant by variant, by SKU."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -36,12 +37,28 @@ def example_with(tmp: Path, section: str, after: str, line: str) -> Path:
     return path
 
 
-async def deliver(holded, product: dict, units: int) -> None:
-    """A delivery booked in Holded: the product's level in central becomes ``units``."""
+async def deliver(holded, product: dict, units: int, item: str | None = None) -> None:
+    """A delivery of ``units`` booked in Holded into central, for the product or for its
+    variant ``item``."""
     async with httpx.AsyncClient(headers={"key": KEY}) as http:
         answer = await http.put(f"{holded.v1_url}/products/{product['id']}/stock",
-                                json={"stock": {CENTRAL: {product["id"]: units}}})
+                                json={"stock": {CENTRAL: {item or product["id"]: units}}})
         assert answer.json()["status"] == 1, answer.text
+
+
+SHIRT, SHIRT_M, SHIRT_L = "5f1a0000000000000000aa01", "5f1a0000000000000000aa02", "5f1a0000000000000000aa03"
+
+
+async def shirt_with_variants(holded) -> dict:
+    """A shirt kept in Holded with variants, as Holded's app makes it (the API creates no
+    variants): size M is the shop's CAM-001, with 5 units in central; size L (CAM-002) the
+    shop does not sell."""
+    [shirt] = await holded.insert("products", [{
+        "id": SHIRT, "kind": "variants", "name": "Camiseta Holded", "sku": "", "price": 16.446281,
+        "taxes": ["s_iva_21"], "variants": [
+            {"id": SHIRT_M, "sku": "CAM-001", "price": 16.446281, "stockByWarehouse": {CENTRAL: 5}},
+            {"id": SHIRT_L, "sku": "CAM-002", "price": 16.446281, "stockByWarehouse": {CENTRAL: 2}}]}])
+    return shirt
 
 
 async def stays_quiet(flow, holded, shop: str, writes) -> int:
@@ -83,6 +100,7 @@ async def holded_product(flow, holded, sku: str) -> dict:
 async def test_a_stock_change_in_holded_reaches_the_shopify_variant(own_flow, holded, tmp_path):
     shop, settings = await start_erp_sandbox("shopify")
     location = shop.seeded["location"]["id"]
+    shirt = await shirt_with_variants(holded)
     try:
         flow = await stock_flow(own_flow, holded, "shopify", settings, example_with(
             tmp_path, "shopify", "    sales_channels: {online_store: web, pos: tienda}\n",
@@ -99,11 +117,33 @@ async def test_a_stock_change_in_holded_reaches_the_shopify_variant(own_flow, ho
         await wait_for(shop_follows(7), 120, "GIR-500 at 7 in Shopify", flow.worker)
         assert await shop.available("GIR-1000") == {location: 0}
 
+        # The shirt's variant M is the shop's CAM-001 (seeded at 12): Holded's 5, then 5 + 4.
+        def variant_follows(units: int):
+            async def check():
+                return (await shop.available("CAM-001")) == {location: units} or None
+            return check
+        await wait_for(variant_follows(5), 120, "CAM-001 at 5 in Shopify", flow.worker)
+        await deliver(holded, shirt, 4, item=SHIRT_M)
+        await wait_for(variant_follows(9), 120, "CAM-001 at 9 in Shopify", flow.worker)
+
         await stays_quiet(flow, holded, "shopify", lambda: sum(
             r.operation == "InventorySetQuantities" for r in shop.requests))
         results = [r for r in await flow.read_results("shopify")
                    if r["entity_key"] == f"product/holded/{product['id']}"]
         assert results and all(r["status"] == "succeeded" for r in results), results
+        medium = [r["status"] for r in await flow.read_results("shopify")
+                  if r["entity_key"] == f"product/holded/{SHIRT}.{SHIRT_M}"]
+        assert medium and set(medium) == {"succeeded"}, medium
+        large = [r["reason"] for r in await flow.read_results("shopify")
+                 if r["entity_key"] == f"product/holded/{SHIRT}.{SHIRT_L}"]
+        assert large and all("does not sell it" in why for why in large), large
+        # The shop's CAM-001 reached Holded, which holds that sku on the variant: parked,
+        # nothing written, no simple product created beside it.
+        assert await holded.all("products", sku="CAM-001") == []
+        assert await holded.get("products", SHIRT) == shirt | {"variants": [
+            {**shirt["variants"][0], "stockByWarehouse": {CENTRAL: 9}}, shirt["variants"][1]]}
+        cam = [r for r in await flow.read_results("holded") if "CAM-001" in (r.get("reason") or "")]
+        assert cam and {r["status"] for r in cam} == {"parked"}, cam
     finally:
         await shop.stop()
 
