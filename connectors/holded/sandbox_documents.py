@@ -164,7 +164,9 @@ async def resolve_contact(state: SandboxState, body: dict[str, Any], doc_type: s
 
 
 async def assign_number(state: SandboxState, doc: dict[str, Any], body: dict[str, Any]) -> None:
-    """Approve at creation: take the next number of the chosen (or default) series.
+    """Approve: take the next number of the chosen (or default) series. At creation
+    (``approveDoc``), and when a draft is paid or approved by hand (an empty ``body``: the
+    default series).
 
     ``invoiceNum`` is kept on purchases (the supplier's number); on sales documents only when
     ``state.sales_invoice_num`` is "kept", and then a number another document of the type

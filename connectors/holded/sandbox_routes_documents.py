@@ -157,6 +157,11 @@ async def delete_document(request: web.Request) -> web.Response:
 
 
 async def pay_document(request: web.Request) -> web.Response:
+    """A payment of the document. Paying a draft approves it first, as creating it with
+    ``approveDoc`` would (its series' next number, locked): Holded has no approve call, and
+    its ``/pay`` approves a draft as a side effect that the API cannot undo (UNVERIFIED
+    against Holded's reference; nubiia-dev/mcp-holded's pay tool says so, [MCP-NUB]): the
+    strict reading, so a client that pays drafts sees what it costs."""
     state = request.app[STATE]
     body = await read_json(request)
     date = epoch_field(body, "date", "Wrong date")
@@ -171,6 +176,8 @@ async def pay_document(request: web.Request) -> web.Response:
                 raise BadRequest("Treasury not found")
         else:
             treasury = default_of(await state.store.list("treasury"))
+        if doc.get("draft"):
+            await assign_number(state, doc, {})
         payment_id = state.store.new_id()
         doc["_payments"].append({"paymentId": payment_id, "date": date, "amount": amount,
                                  "treasury": treasury["id"] if treasury else None, "desc": body.get("desc", "")})

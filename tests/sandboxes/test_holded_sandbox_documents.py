@@ -312,6 +312,27 @@ async def test_each_pay_adds_a_payment_and_moves_the_status(sandbox: SandboxServ
     assert payments[1]["bankId"] == treasury
 
 
+async def test_paying_a_draft_approves_it_with_the_default_series_next_number(
+        sandbox: SandboxServer, v1: httpx.AsyncClient) -> None:
+    # [MCP-NUB]: Holded's /pay approves a draft as a side effect (status 0 -> 1), for good.
+    # UNVERIFIED against Holded's reference; the strict reading.
+    cid = await new_contact(v1)
+    issued = (await create(v1, contactId=cid, approveDoc=True)).json()["invoiceNum"]
+    draft_id = (await create(v1, contactId=cid, items=[{"name": "a", "subtotal": 100, "tax": 21}])).json()["id"]
+    paid = (await v1.post(f"/documents/invoice/{draft_id}/pay", json={"date": DATE, "amount": 21})).json()
+    assert issued == "F260001" and paid["invoiceNum"] == "F260002"  # the default series, as approveDoc
+    doc = await get(v1, draft_id)
+    assert (doc["draft"], doc["docNumber"], doc["status"]) == (None, "F260002", 2) and doc["approvedAt"]
+    assert (doc["paymentsTotal"], doc["paymentsPending"]) == (21, 100)
+    await v1.put(f"/documents/invoice/{draft_id}", json={"notes": "edited"})
+    assert (await get(v1, draft_id))["notes"] == ""  # approved: locked like any other
+    again = (await v1.post(f"/documents/invoice/{draft_id}/pay", json={"date": DATE, "amount": 100})).json()
+    assert again["invoiceNum"] == "F260002" and (await get(v1, draft_id))["status"] == 3  # numbered once
+    refused = await v1.post(f"/documents/invoice/{(await create(v1)).json()['id']}/pay", json={"amount": 1})
+    assert refused.status_code == 400  # a refused payment approves nothing
+    assert [d["docNumber"] for d in await sandbox.all("documents")][-1] is None
+
+
 async def test_standalone_payments_crud_and_date_filter(v1: httpx.AsyncClient) -> None:
     bank = (await v1.get("/treasury")).json()[0]["id"]
     assert (await v1.post("/payments", json={"amount": 5, "bankId": bank})).json() == {
