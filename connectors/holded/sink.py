@@ -20,7 +20,9 @@ Outcomes, all recorded in the ledger before returning:
   type is created approved (kind ``not_ready`` / ``review``, not re-driven), a change to a
   document approved in Holded, which Holded does not let us edit (``review``), or a payment
   already in Holded that differs from the command (``review``, re-driven: a written payment
-  is never corrected automatically, connectors/holded/sink_on_account.py);
+  is never corrected automatically, connectors/holded/sink_on_account.py), or a payment of a
+  Holded draft, which paying would approve (``review``, re-driven; unless
+  ``HOLDED_PAY_DRAFTS``, connectors/holded/draft_payments.py);
 - ``failed``: a read-back mismatch (with Conflict records), a rejected record, a fatal
   error, or transient errors that outlived every retry. ``reason`` says which, in full.
 
@@ -45,14 +47,15 @@ from connectors.base.errors import ConnectorError, Fault
 from connectors.base.key_locks import KeyLocks
 from connectors.holded.approval import ApprovalPolicy, Parked
 from connectors.holded.client import HoldedClient
+from connectors.holded.draft_payments import DraftPayments
 from connectors.holded.lookup import HoldedLookup
 from connectors.holded.sink_verify import conflicts
 from connectors.holded.sink_writers import (
     SinkClock, SinkPolicy, UnseenEdit, WriteContext, Writers, Written,
 )
 
-__all__ = ["DONE", "ApprovalPolicy", "DependencyPending", "HoldedSink", "Ledger", "MemoryLedger",
-           "SinkClock", "SinkOutcome", "SinkPolicy", "SystemSinkClock"]
+__all__ = ["DONE", "ApprovalPolicy", "DependencyPending", "DraftPayments", "HoldedSink", "Ledger",
+           "MemoryLedger", "SinkClock", "SinkOutcome", "SinkPolicy", "SystemSinkClock"]
 
 logger = logging.getLogger(__name__)
 
@@ -76,14 +79,15 @@ class HoldedSink:
                  ledger: Ledger, clock: SinkClock | None = None, *,
                  policy: SinkPolicy | None = None, lookup: HoldedLookup | None = None,
                  rand: Callable[[], float] = random.random,
-                 approval: ApprovalPolicy | None = None) -> None:
+                 approval: ApprovalPolicy | None = None,
+                 drafts: DraftPayments | None = None) -> None:
         self.client = client
         self.lookup = lookup or HoldedLookup(client)
         self._mapping_provider = mapping_provider
         self._ledger = ledger
         self._clock = clock or SystemSinkClock()
         self._writers = Writers(client, self.lookup, self._clock, policy or SinkPolicy(), rand,
-                                approval or ApprovalPolicy())
+                                approval or ApprovalPolicy(), drafts)
         # one instance may run several commands at once (backfill chunks, tests)
         self._locks = KeyLocks()
 

@@ -27,7 +27,8 @@ from connectors.holded.mapping import (
     DOC_TYPES, PaymentRefs, contact_unsent_note, contact_update_body, map_contact, map_payment,
     map_product,
 )
-from connectors.holded.approval import ApprovalPolicy, Parked
+from connectors.holded.approval import ApprovalPolicy, Parked, is_approved
+from connectors.holded.draft_payments import DraftPayments
 from connectors.holded.service_mapping import is_service
 from connectors.holded.sink_documents import write_document
 from connectors.holded.sink_on_account import on_document_reason, write_on_account
@@ -103,8 +104,10 @@ class Written:
 class Writers:
     def __init__(self, client: HoldedClient, lookup: HoldedLookup, clock: SinkClock,
                  policy: SinkPolicy, rand: Callable[[], float],
-                 approval: ApprovalPolicy = ApprovalPolicy()) -> None:
+                 approval: ApprovalPolicy = ApprovalPolicy(),
+                 drafts: DraftPayments | None = None) -> None:
         self.client, self.lookup, self.approval = client, lookup, approval
+        self.drafts = drafts if drafts is not None else DraftPayments()
         self._clock, self._policy, self._rand = clock, policy, rand
         self._unsent_logged = False  # the price-list gap is logged once per sink, not per contact
 
@@ -261,10 +264,18 @@ class Writers:
             note = "payment already registered in Holded; payments are not registered twice"
         else:
             api = self.client.documents(ref.doc_type)
+            # Read now, by id (the lookup caches ids, never states): paying a draft approves it.
+            document = await api.get(ref.document_id, lane=lane)
+            hold = self.drafts.hold(payment["invoice_key"], document)
+            if hold is not None:
+                raise hold
             target = await self.create_safely(
                 lambda: api.pay(ref.document_id, date=body["date"], amount=body["amount"],
                                 treasury=body.get("treasury"), desc=body.get("desc"), lane=lane),
                 lambda: self.lookup.payment_id(ctx.key, body["date"], lane), id_field="paymentId")
+            if not is_approved(document):
+                note = self.drafts.approved(ctx.key, payment["invoice_key"],
+                                            await api.get(ref.document_id, lane=lane))
         stored = await self.client.payments.get(target, lane=lane)
         if note is not None and not stored.get("documentId"):
             # Written on account (the ERP booked it so first), now it names its invoice.
