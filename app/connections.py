@@ -302,16 +302,17 @@ def sink_factories(settings: Settings, live: LiveMapping, api: dict[str, Any]) -
     mapping = _provider(live)
     if "holded" in api:
         from connectors.holded.lookup import HoldedLookup
-        from connectors.holded.sink import ApprovalPolicy, HoldedSink, SinkPolicy
+        from connectors.holded.sink import ApprovalPolicy, DraftPayments, HoldedSink, SinkPolicy
 
         policy = SinkPolicy(settle_seconds=settings.holded.unknown_outcome_settle_s)
         approval = ApprovalPolicy(frozenset(settings.holded.approve_documents))
+        drafts = DraftPayments(settings.holded.pay_drafts)  # one per worker: it logs once
         # One lookup per credential, not per command: the ids it found stay known, so an
         # invoice does not scan the whole catalogue and search its contact again.
         lookup = HoldedLookup(api["holded"])
         factories["holded"] = lambda ledger: HoldedSink(api["holded"], mapping, ledger,
                                                         policy=policy, lookup=lookup,
-                                                        approval=approval)
+                                                        approval=approval, drafts=drafts)
     if "odoo" in api:
         from connectors.odoo.sink import OdooSink
 

@@ -92,6 +92,10 @@ class HoldedSettings(BaseSettings):
     # document is never written again (docs/holded.md, "Approved documents").
     approve_documents: Annotated[tuple[Literal["invoice", "credit_note", "sales_receipt"], ...],
                                  NoDecode] = ()
+    # Paying a Holded draft approves it with Holded's next number, for good (UNVERIFIED,
+    # docs/holded.md §4). False: a payment of a draft is parked for review, nothing paid;
+    # true: it is paid, and its result names the number Holded gave.
+    pay_drafts: bool = False
     # A Holded payment that names a customer and no document is a payment on account, written
     # to the ERPs as an unapplied customer payment (docs/holded.md §4). False: skipped.
     payments_on_account: bool = True

@@ -160,6 +160,14 @@ def test_a_system_named_as_demo_and_sandbox_spell_it_is_the_topics_spelling(text
     assert system_name(text) == name
 
 
+def test_pay_drafts_is_off_unless_set(monkeypatch):
+    monkeypatch.delenv("HOLDED_SYNC_CONFIG", raising=False)
+    monkeypatch.delenv("HOLDED_PAY_DRAFTS", raising=False)
+    assert load_settings(None).holded.pay_drafts is False  # a payment of a draft is parked
+    monkeypatch.setenv("HOLDED_PAY_DRAFTS", "true")
+    assert load_settings(None).holded.pay_drafts is True
+
+
 def test_approve_documents_is_a_list_of_canonical_document_types(tmp_path, monkeypatch):
     monkeypatch.delenv("HOLDED_SYNC_CONFIG", raising=False)
     monkeypatch.delenv("HOLDED_APPROVE_DOCUMENTS", raising=False)

@@ -7,6 +7,7 @@ scans the whole catalogue and searches its contact again: requests the rate limi
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,9 @@ from app.live_mapping import DOC, LiveMapping
 from app.settings import HoldedSettings, Settings
 from connectors.holded.sandbox import SandboxServer
 from connectors.holded.sink import MemoryLedger
-from tests.connectors.holded.sink_support import contact_command, invoice_commands, product_command
+from tests.connectors.holded.sink_support import (
+    command, contact_command, invoice_commands, payment, product_command,
+)
 
 MAPPING = Path(__file__).resolve().parents[3] / "docs" / "examples" / "mapping-es.yaml"
 
@@ -29,13 +32,17 @@ def live_mapping() -> LiveMapping:
     return live
 
 
+def holded_factory(sandbox: SandboxServer, tmp_path: Path, **holded: object) -> SinkFactory:
+    settings = Settings(systems=("holded", "odoo"), data_dir=tmp_path, holded=HoldedSettings(
+        api_url=sandbox.url, api_key="sandbox-key", requests_per_second=1000, **holded))
+    return sink_factories(settings, live_mapping(), clients(settings))["holded"]
+
+
 @pytest.fixture
 def make_holded_sink(sandbox: SandboxServer, tmp_path) -> SinkFactory:
     """The worker's Holded sink factory against the sandbox: call it with each command's
     ledger (the sink runner builds a sink per command)."""
-    settings = Settings(systems=("holded", "odoo"), data_dir=tmp_path, holded=HoldedSettings(
-        api_url=sandbox.url, api_key="sandbox-key", requests_per_second=1000))
-    return sink_factories(settings, live_mapping(), clients(settings))["holded"]
+    return holded_factory(sandbox, tmp_path)
 
 
 async def run(sink_factory: SinkFactory, command: dict) -> dict:
@@ -44,8 +51,8 @@ async def run(sink_factory: SinkFactory, command: dict) -> dict:
 
 
 async def seed(sink_factory: SinkFactory, *commands: dict) -> None:
-    for command in commands:
-        assert (await run(sink_factory, command))["status"] == "succeeded"
+    for cmd in commands:
+        assert (await run(sink_factory, cmd))["status"] == "succeeded"
 
 
 async def test_invoices_reuse_the_ids_earlier_commands_found(make_holded_sink, sandbox) -> None:
@@ -89,3 +96,19 @@ async def test_an_invoice_deleted_in_holded_is_searched_again_then_created_anew(
     written = await run(make_holded_sink, edit)
     [new] = await sandbox.all("documents", docType="invoice")
     assert written["status"] == "succeeded" and written["target_id"] == new["id"] != old["id"]
+
+
+@pytest.mark.parametrize("pay_drafts", [False, True])
+async def test_holded_pay_drafts_reaches_the_sinks_and_is_logged_once_per_worker(
+        sandbox, tmp_path, caplog, pay_drafts: bool) -> None:
+    factory = holded_factory(sandbox, tmp_path, pay_drafts=pay_drafts)
+    await seed(factory, contact_command(1), product_command(1),
+               *(invoice_commands(n, contact_n=1, product_ns=[1]) for n in (1, 2)))  # drafts
+    with caplog.at_level(logging.WARNING, logger="connectors.holded.draft_payments"):
+        results = [await run(factory, command("payment", f"payment/odoo/P-{n}",
+                                              payment(f"invoice/odoo/INV-{n}", "1.00")))
+                   for n in (1, 2)]  # a sink per command, as the sink runner builds them
+    assert [r["status"] for r in results] == ["succeeded" if pay_drafts else "parked"] * 2
+    assert await sandbox.count("payments") == (2 if pay_drafts else 0)
+    logged = [r for r in caplog.records if r.name == "connectors.holded.draft_payments"]
+    assert len(logged) == (1 if pay_drafts else 0)
