@@ -17,7 +17,7 @@ import pytest
 
 from app.devrun.sandboxes import start_erp_sandbox
 from app.live_mapping import publish_mapping
-from app.operator_cli import read_parked
+from app.operator_cli import read_parked, redrive_parked
 from app.settings import HoldedSettings
 from connectors.holded.sandbox import RateLimit, start_sandbox
 from tests.support.kafka import wait_for
@@ -158,6 +158,59 @@ async def test_a_concurrent_edit_in_odoo_and_holded_is_a_conflict_and_both_conve
     # Odoo's value won): the merge decided again instead.
     await flow.wait_idle(60)
     assert await read_parked(flow.settings, ["odoo"]) == []
+
+
+async def test_an_odoo_payment_of_an_invoice_that_is_a_draft_in_holded_is_parked_not_paid(
+        own_flow, sandboxes):
+    """Odoo's invoices reach Holded as drafts (the default), and Holded's /pay approves a draft
+    with Holded's own number, for good (UNVERIFIED, [MCP-NUB]; the sandbox models it). So a
+    payment registered in Odoo is parked for review in Holded's ledger with what to do, and
+    nothing is paid; once the accountant approves the draft in Holded, `parked redrive`
+    registers it, once."""
+    holded, odoo, odoo_settings = sandboxes
+    flow = await start_with_mapping(own_flow, holded, odoo_settings)
+    [first, *_] = await odoo.search_read("account.move", [["move_type", "=", "out_invoice"]], ["id"])
+    key = f"invoice/odoo/{first['id']}"
+
+    async def in_holded():
+        return (await holded_docs(holded)).get(key)
+    doc = await wait_for(in_holded, 180, "the Odoo invoice in Holded", flow.worker)
+    assert (doc["draft"], doc["docNumber"]) == (True, None)
+    wizard = await odoo.call("account.payment.register", "create", [{"amount": 100.0}],
+                             context={"active_model": "account.move", "active_ids": [first["id"]]})
+    action = await odoo.call("account.payment.register", "action_create_payments", wizard)
+    payment_key = f"payment/odoo/{action['res_id']}"
+
+    async def parked():
+        rows = [r for r in await read_parked(flow.settings, ["holded"])
+                if r["entity_key"] == payment_key and r["reason"]]
+        return rows or None
+    [row] = await wait_for(parked, 120, "the payment parked in Holded's ledger", flow.worker)
+    assert row["kind"] == "review"
+    assert row["reason"].startswith(f"{key} (Holded document {doc['id']}, ")
+    assert "is a draft in Holded: paying it would approve it with Holded's next number" in row["reason"]
+    assert "holded-sync parked redrive --system holded" in row["reason"]
+    assert not [r for r in holded.requests if r.method == "POST" and r.path.endswith("/pay")]
+    assert await holded.count("payments") == 0
+    stored = await holded.get("documents", doc["id"])
+    assert stored is not None and (stored["draft"], stored["docNumber"]) == (True, None)
+
+    # The accountant approves the draft in Holded, then re-drives: the payment is registered.
+    approved = await holded.approve(doc["id"])
+    assert [r["command_id"] for r in await redrive_parked(flow.settings, ["holded"])
+            if r["entity_key"] == payment_key] == [row["command_id"]]
+    marker = f"hs:{payment_key}"
+
+    async def paid():
+        return [p for p in await holded.all("payments") if marker in str(p.get("desc")).split()] or None
+    [payment] = await wait_for(paid, 120, "the payment in Holded", flow.worker)
+    assert (payment["documentId"], payment["amount"]) == (doc["id"], 100.0)
+    await flow.wait_idle(60)
+    assert await holded.count("payments") == 1  # once
+    stored = await holded.get("documents", doc["id"])
+    assert stored is not None and stored["docNumber"] == approved["docNumber"]
+    assert stored["paymentsTotal"] == 100.0
+    assert [r for r in await read_parked(flow.settings, ["holded"]) if r["entity_key"] == payment_key] == []
 
 
 async def test_an_iban_edited_on_an_odoo_bank_account_reaches_holded(own_flow, sandboxes):
