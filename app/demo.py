@@ -265,8 +265,10 @@ async def _run_erp(broker_url: str, tmp: Path, erp: str) -> None:
         paid_key = invoice_to_pay(invoices, await read_table(settings, "entities"))
         if system in ("prestashop", "shopify"):
             await _settle(settings, worker)
-            say_shop_payments(await _wait_decided(settings, worker, f"payment/{system}/",
-                                                  "every payment to reach Holded", required=False))
+            payments = await _wait_decided(settings, worker, f"payment/{system}/",
+                                           "every payment to reach Holded", required=False)
+            say_shop_payments(payments)
+            _say_draft_payments(list(payments.values()), erp)
         elif paid_key:
             holded_id = links[paid_key]["ids"]["holded"]
             doc = next(d for d in await holded.all("documents") if d["id"] == holded_id)
@@ -277,6 +279,10 @@ async def _run_erp(broker_url: str, tmp: Path, erp: str) -> None:
             if paid.status_code != 200:
                 raise click.ClickException(f"Holded refused the payment of {paid_key}: "
                                            f"HTTP {paid.status_code} {paid.text[:200]}")
+            if doc.get("draft"):
+                say(f"    it was a draft in Holded: the payment approved it as "
+                    f"{paid.json()['invoiceNum']}, Holded's next number (Holded's /pay does; "
+                    "docs/holded.md §4)")
 
             async def back_in_erp() -> dict | None:
                 # Succeeded, or parked (final until a person acts): a failure may still be retried.
@@ -294,11 +300,33 @@ async def _run_erp(broker_url: str, tmp: Path, erp: str) -> None:
             say("6/6 no issued, unpaid invoice reached Holded, so there is no payment to show",
                 fg="yellow")
         await _settle(settings, worker)
+        if system not in ("prestashop", "shopify"):  # the ERP's own payments of its invoices
+            _say_draft_payments(await _holded_payment_results(settings), erp)
         await _summary(settings, holded)
     finally:
         worker.stop()
         await sandbox.stop()
         await holded.stop()
+
+
+async def _holded_payment_results(settings: Settings) -> list[dict]:
+    """The Holded sink's results for payments (an ERP's or a shop's, of their invoices)."""
+    results = [r.value for r in await read_topic(
+        settings, TopicNames(settings).results("holded"), codec("CommandResult").loads)]
+    return [r for r in results if r["entity_key"].startswith("payment/")]
+
+
+def _say_draft_payments(payments: list[dict], source: str) -> None:
+    """Payments parked because their invoice is a draft in Holded (the default: Holded's /pay
+    would approve it with Holded's own number; docs/holded.md §4), so that the summary's
+    payments without a Holded id are explained."""
+    parked = {r["entity_key"] for r in payments if r["status"] == "parked"
+              and "is a draft in Holded" in (r.get("reason") or "")}
+    if parked:
+        say(f"    {len(parked)} {source} payment(s) parked for review: their invoices are drafts "
+            "in Holded, and paying a draft approves it with Holded's next number; "
+            "HOLDED_PAY_DRAFTS=true lets payments do that, HOLDED_APPROVE_DOCUMENTS creates "
+            "invoices approved (docs/holded.md §4, §10)", fg="yellow")
 
 
 def invoice_to_pay(results: dict[str, dict], entities: dict[str, dict]) -> str | None:

@@ -74,6 +74,21 @@ def test_the_paid_invoice_is_the_first_issued_unpaid_invoice_that_reached_holded
     assert demo_module.invoice_to_pay(results, entities) is None
 
 
+def test_payments_parked_for_a_draft_are_counted_once_with_why(capsys):
+    # A shop's invoices reach Holded as drafts, and Holded's /pay approves a draft: by default
+    # the sink parks those payments (docs/holded.md §4); the demo once said only "0 registered".
+    parked = {"entity_key": "payment/shopify/1", "status": "parked",
+              "reason": "invoice/shopify/1 (Holded document x, A, total 1) is a draft in Holded: ..."}
+    demo_module._say_draft_payments([parked, dict(parked), {"entity_key": "payment/shopify/2",
+                                                            "status": "succeeded", "reason": None}],
+                                    "shopify")
+    out = capsys.readouterr().out
+    assert out.startswith("    1 shopify payment(s) parked for review: their invoices are drafts in Holded")
+    assert "HOLDED_PAY_DRAFTS=true" in out
+    demo_module._say_draft_payments([{"entity_key": "payment/shopify/2", "status": "succeeded"}], "shopify")
+    assert capsys.readouterr().out == ""
+
+
 def test_ctrl_c_says_what_is_left_running_and_exits_130(broker_calls, monkeypatch, tmp_path):
     # Interrupted, the demo once printed only click's "Aborted!" (exit 1): a user who kept the
     # Kafka was not told it still ran, nor how to stop it.
