@@ -260,7 +260,8 @@ class Writers:
                               refs=PaymentRefs(ref.document_id, ref.doc_type))
         body, note = request.body, None
         target = ctx.known_target or await self.lookup.payment_id(ctx.key, body["date"], lane)
-        if target is not None:
+        found = target is not None
+        if found:
             note = "payment already registered in Holded; payments are not registered twice"
         else:
             api = self.client.documents(ref.doc_type)
@@ -277,7 +278,7 @@ class Writers:
                 note = self.drafts.approved(ctx.key, payment["invoice_key"],
                                             await api.get(ref.document_id, lane=lane))
         stored = await self.client.payments.get(target, lane=lane)
-        if note is not None and not stored.get("documentId"):
+        if found and not stored.get("documentId"):
             # Written on account (the ERP booked it so first), now it names its invoice.
             # UNVERIFIED like the source's rule (docs/holded.md §4): relies on documentId.
             raise Parked(on_document_reason(target, ctx.key, payment["invoice_key"]),

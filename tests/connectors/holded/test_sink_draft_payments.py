@@ -4,6 +4,7 @@ the payment for review and pays nothing; with the setting on it pays, and says w
 
 from __future__ import annotations
 
+import json
 import logging
 
 import httpx
@@ -116,3 +117,32 @@ async def test_a_payment_already_in_holded_is_found_by_its_marker_without_readin
     assert again["status"] == "succeeded" and "not registered twice" in again["reason"]
     assert not [r for r in sandbox.requests[before:] if r.path.endswith(f"/invoice/{doc_id}")]
     assert pays(sandbox, before) == 0 and await sandbox.count("payments") == 1
+
+
+class NoDocumentInPaymentReads(httpx.AsyncBaseTransport):
+    """A tenant whose payment reads never name their document: the documented v1 shape has no
+    ``documentId`` (docs/holded.md §4, UNVERIFIED whether Holded's do)."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.method != "GET" or "/payments/" not in request.url.path:
+            return response
+        body = json.loads(await response.aread())
+        body.pop("documentId", None)
+        body.pop("docType", None)
+        return httpx.Response(response.status_code, json=body)
+
+
+async def test_a_draft_paid_on_a_tenant_whose_payments_name_no_document_is_not_taken_for_on_account(
+        sandbox: SandboxServer) -> None:
+    # Only a payment found already in Holded is checked for being on account; the note of a
+    # payment that approved a draft once set that check off.
+    async with httpx.AsyncClient(transport=NoDocumentInPaymentReads(), timeout=10) as http:
+        sink = make_sink(make_client(sandbox, http), drafts=DraftPayments(allowed=True))
+        await erp_draft(sink)
+        result = (await sink.execute(pay_command())).result
+    assert result["status"] == "succeeded" and "this payment approved it as 'F260001'" in result["reason"]
+    assert await sandbox.count("payments") == 1
