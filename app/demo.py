@@ -35,6 +35,11 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "docs" / "examples" / "sample-odoo.jsonl"
 MAPPING = ROOT / "docs" / "examples" / "mapping-es.yaml"
 POLL_S = 3.0  # the Holded poller's interval in the file demo (its story waits for one poll)
+SHOPS = ("prestashop", "shopify")
+# A shop's orders are sales already made, and a shop's books are usually kept in Holded: the
+# shop demo has Holded create their documents issued (HOLDED_APPROVE_DOCUMENTS), so their
+# payments are registered; on drafts they would be parked (docs/holded.md §4, §10).
+SHOP_DOCUMENTS = ("invoice", "sales_receipt", "credit_note")
 
 
 def say(text: str = "", **style: object) -> None:
@@ -236,6 +241,7 @@ async def _run_erp(broker_url: str, tmp: Path, erp: str) -> None:
     from connectors.holded.sandbox import RateLimit, start_sandbox
 
     system = erp.replace("-", "_")
+    shop = system in SHOPS
     say(f"2/6 starting the Holded and {erp} sandboxes (strict API contracts)...")
     holded = await start_sandbox(port=0, db_path=str(tmp / "holded.sqlite"),
                                  rate_limit=RateLimit(requests=20, per_seconds=1.0))
@@ -248,7 +254,8 @@ async def _run_erp(broker_url: str, tmp: Path, erp: str) -> None:
         broker=broker_url, topic_prefix=f"demo-{uuid.uuid4().hex[:6]}.", partitions=4,
         store="memory://", data_dir=tmp / "worker", web_port=devkafka.free_port(),
         systems=("holded", system), session_timeout_s=6.0, poll_interval_s=2.0,
-        holded=HoldedSettings(api_url=holded.url, api_key="sandbox-key", requests_per_second=10),
+        holded=HoldedSettings(api_url=holded.url, api_key="sandbox-key", requests_per_second=10,
+                              approve_documents=SHOP_DOCUMENTS if shop else ()),
         **extra)
     worker = WorkerProcess(settings, tmp / "worker.log")
     try:
@@ -257,13 +264,16 @@ async def _run_erp(broker_url: str, tmp: Path, erp: str) -> None:
         say(f"3/6 published mapping v{mapping.version} ({MAPPING.name})")
         await _check_mapping(mapping, settings, settings.systems)
         say(f"4/6 starting a worker (pollers for Holded and {erp}, canonical agent, sinks)...")
+        if shop:
+            say(f"    the shop's documents are created issued in Holded, with {erp}'s numbers "
+                f"(HOLDED_APPROVE_DOCUMENTS={','.join(SHOP_DOCUMENTS)})")
         worker.start()
         await wait_ready(settings, worker, 120)
         say(f"5/6 the {erp} connector reads its customers, products and invoices...")
         invoices = await _wait_invoices_decided(settings, worker)
         links = await read_table(settings, "links")
         paid_key = invoice_to_pay(invoices, await read_table(settings, "entities"))
-        if system in ("prestashop", "shopify"):
+        if shop:
             await _settle(settings, worker)
             payments = await _wait_decided(settings, worker, f"payment/{system}/",
                                            "every payment to reach Holded", required=False)
@@ -300,7 +310,7 @@ async def _run_erp(broker_url: str, tmp: Path, erp: str) -> None:
             say("6/6 no issued, unpaid invoice reached Holded, so there is no payment to show",
                 fg="yellow")
         await _settle(settings, worker)
-        if system not in ("prestashop", "shopify"):  # the ERP's own payments of its invoices
+        if not shop:  # the ERP's own payments of its invoices
             _say_draft_payments(await _holded_payment_results(settings), erp)
         await _summary(settings, holded)
     finally:

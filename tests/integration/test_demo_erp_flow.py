@@ -210,6 +210,8 @@ async def test_a_shops_payments_are_registered_on_their_holded_invoices(
     docs = {f["value"]: d for d in await holded.all("documents") for f in d.get("customFields", [])
             if f.get("field") == "holded_sync_key"}
     assert {k: dec(d["paymentsTotal"]) for k, d in docs.items()} == expected
+    # Created issued (the demo's HOLDED_APPROVE_DOCUMENTS): a draft's payment would be parked.
+    assert all(d["docNumber"] and not d.get("draft") for d in docs.values()), docs
     payments = [k for k in keys if k.startswith("payment/")]
     assert len(payments) == sum(1 for paid in expected.values() if paid)
     assert await holded.count("payments") == len(payments)  # each once
