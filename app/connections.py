@@ -301,18 +301,21 @@ def sink_factories(settings: Settings, live: LiveMapping, api: dict[str, Any]) -
     factories: dict[str, SinkFactory] = {}
     mapping = _provider(live)
     if "holded" in api:
+        from connectors.base.log_once import LogOnce
         from connectors.holded.lookup import HoldedLookup
         from connectors.holded.sink import ApprovalPolicy, DraftPayments, HoldedSink, SinkPolicy
 
         policy = SinkPolicy(settle_seconds=settings.holded.unknown_outcome_settle_s)
         approval = ApprovalPolicy(frozenset(settings.holded.approve_documents))
         drafts = DraftPayments(settings.holded.pay_drafts)  # one per worker: it logs once
+        notices = LogOnce()  # likewise: a sink is built per command
         # One lookup per credential, not per command: the ids it found stay known, so an
         # invoice does not scan the whole catalogue and search its contact again.
         lookup = HoldedLookup(api["holded"])
         factories["holded"] = lambda ledger: HoldedSink(api["holded"], mapping, ledger,
                                                         policy=policy, lookup=lookup,
-                                                        approval=approval, drafts=drafts)
+                                                        approval=approval, drafts=drafts,
+                                                        notices=notices)
     if "odoo" in api:
         from connectors.odoo.sink import OdooSink
 

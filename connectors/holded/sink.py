@@ -45,6 +45,7 @@ from app.mapping import Mapping, Unmappable
 from connectors.base.contracts import DONE, DependencyPending, Ledger, MemoryLedger, SinkOutcome, result
 from connectors.base.errors import ConnectorError, Fault
 from connectors.base.key_locks import KeyLocks
+from connectors.base.log_once import LogOnce
 from connectors.holded.approval import ApprovalPolicy, Parked
 from connectors.holded.client import HoldedClient
 from connectors.holded.draft_payments import DraftPayments
@@ -80,14 +81,14 @@ class HoldedSink:
                  policy: SinkPolicy | None = None, lookup: HoldedLookup | None = None,
                  rand: Callable[[], float] = random.random,
                  approval: ApprovalPolicy | None = None,
-                 drafts: DraftPayments | None = None) -> None:
+                 drafts: DraftPayments | None = None, notices: LogOnce | None = None) -> None:
         self.client = client
         self.lookup = lookup or HoldedLookup(client)
         self._mapping_provider = mapping_provider
         self._ledger = ledger
         self._clock = clock or SystemSinkClock()
         self._writers = Writers(client, self.lookup, self._clock, policy or SinkPolicy(), rand,
-                                approval or ApprovalPolicy(), drafts)
+                                approval or ApprovalPolicy(), drafts, notices)
         # one instance may run several commands at once (backfill chunks, tests)
         self._locks = KeyLocks()
 

@@ -18,6 +18,7 @@ from app.mapping import Mapping
 from connectors.base.contracts import DependencyPending
 from connectors.base.errors import RateLimited, RetryableError
 from connectors.base.limiter import Lane
+from connectors.base.log_once import LogOnce
 from connectors.base.retry import RetryPolicy
 from connectors.holded.client import HoldedClient
 from connectors.holded.errors import NotFound, UnexpectedContent
@@ -105,11 +106,11 @@ class Writers:
     def __init__(self, client: HoldedClient, lookup: HoldedLookup, clock: SinkClock,
                  policy: SinkPolicy, rand: Callable[[], float],
                  approval: ApprovalPolicy = ApprovalPolicy(),
-                 drafts: DraftPayments | None = None) -> None:
+                 drafts: DraftPayments | None = None, notices: LogOnce | None = None) -> None:
         self.client, self.lookup, self.approval = client, lookup, approval
         self.drafts = drafts if drafts is not None else DraftPayments()
+        self.notices = notices if notices is not None else LogOnce()  # the worker's, shared
         self._clock, self._policy, self._rand = clock, policy, rand
-        self._unsent_logged = False  # the price-list gap is logged once per sink, not per contact
 
     async def write(self, ctx: WriteContext) -> Written:
         writer = {"contact": self.contact, "product": self.product, "invoice": self.invoice,
@@ -165,10 +166,10 @@ class Writers:
                 lambda: self.lookup.contact_id(ctx.key, lane))
         self.lookup.remember_contact(ctx.key, target)
         note = contact_unsent_note(ctx.payload)
-        if note is not None and not self._unsent_logged:
-            self._unsent_logged = True
-            logger.warning("%s: %s; logged once, each such contact's result says it too",
-                           ctx.key, note)
+        if note is not None:
+            self.notices.warning(logger, "contact fields not sent",
+                                 "%s: %s; logged once, each such contact's result says it too",
+                                 ctx.key, note)
         return Written(target, check_contact(request, await contacts.get(target, lane=lane)), note)
 
     async def _unseen_edit_guard(self, ctx: WriteContext, target: str) -> None:

@@ -112,3 +112,15 @@ async def test_holded_pay_drafts_reaches_the_sinks_and_is_logged_once_per_worker
     assert await sandbox.count("payments") == (2 if pay_drafts else 0)
     logged = [r for r in caplog.records if r.name == "connectors.holded.draft_payments"]
     assert len(logged) == (1 if pay_drafts else 0)
+
+
+async def test_a_contact_field_holded_cannot_take_is_logged_once_per_worker(
+        make_holded_sink, caplog) -> None:
+    with caplog.at_level(logging.WARNING, logger="connectors.holded.sink_writers"):
+        for n in (1, 2):  # a sink per command: a flag kept on the sink logged each contact
+            cmd = contact_command(n)
+            cmd["payload"]["price_list"] = "Mayoristas"
+            result = await run(make_holded_sink, cmd)
+            assert result["status"] == "succeeded" and "price_list" in result["reason"]
+    logged = [r for r in caplog.records if "price_list" in r.getMessage()]
+    assert len(logged) == 1 and "contact/odoo/1" in logged[0].getMessage()
