@@ -121,7 +121,7 @@ def start_py_spy() -> subprocess.Popen | None:
     if not out:
         return None
     spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--pid",
-                            str(os.getpid()), "-r", "200", "--nonblocking", "--nolineno",
+                            str(os.getpid()), "-r", "100", "--nolineno",
                             "-f", "raw", "-o", out], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
     time.sleep(0.5)  # attached before the first pack is decided
