@@ -177,5 +177,7 @@ async def canonical(stream: faust.StreamT) -> None:
 
 
 if __name__ == "__main__":
+    from app.cli import quiet_worker  # the worker's way: faust's spinner put the root logger at DEBUG
+
     tune_gc()
-    app.main()
+    quiet_worker(app, "warning").execute_from_commandline()

@@ -142,8 +142,7 @@ def run_packed(settings: Settings, topic: str, n: int, folder: Path,
     result = folder / "packed.json"
     env = dict(settings_env(settings), HS_PACKED_TOPIC=topic, HS_PACKED_RECORDS=str(n),
                HS_PACKED_RESULT=str(result))
-    cmd = [sys.executable, str(ROOT / "bench" / "_packed_app.py"), "worker", "-l", "warn",
-           "--without-web"]
+    cmd = [sys.executable, str(ROOT / "bench" / "_packed_app.py")]
     if profile is not None:
         env["HS_PACKED_PROFILE"] = str(profile)
     with (folder / "packed.log").open("w") as log:
