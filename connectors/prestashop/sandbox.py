@@ -24,6 +24,8 @@ Keys (``server.keys``): ``KEY`` (all resources, GET/POST/PUT/HEAD), ``READ_KEY``
 - ``stock_availables``: no POST, PUT validated as ``StockAvailable`` is, refused when the
   quantity depends on physical stock, a combination's change resets its product's total
   (``sandbox_stock.py``).
+- ``combinations``: read only here (the seed makes them: a shirt in three sizes, each with its
+  reference and its own ``stock_availables`` record), filtered like any list.
 
 Errors are PrestaShop's shapes: ``{"errors":[{"code","message"}]}`` (JSON) or
 ``<prestashop><errors><error><code/><message/>`` (XML). Error codes other than 17/18 are this

@@ -55,10 +55,18 @@ RESOURCES: dict[str, tuple[str, ...]] = {
     "tax_rules": ("id", "id_tax_rules_group", "id_state", "id_country", "zipcode_from",
                   "zipcode_to", "id_tax", "behavior", "description"),
     "taxes": ("id", "rate", "active", "deleted", "name"),
+    # A product's sizes / colours (PS 8 docs, Resources for Combinations; associations left
+    # out). ``quantity`` is the old column, not the stock (stock_availables is): the seed
+    # leaves it at 0 so a client that read it would be caught.
+    "combinations": ("id", "id_product", "location", "ean13", "isbn", "upc", "mpn", "quantity",
+                     "reference", "supplier_reference", "wholesale_price", "price", "ecotax",
+                     "weight", "unit_price_impact", "minimal_quantity", "low_stock_threshold",
+                     "low_stock_alert", "default_on", "available_date"),
     "stock_availables": ("id", "id_product", "id_product_attribute", "id_shop", "id_shop_group",
                          "quantity", "depends_on_stock", "out_of_stock", "location"),
 }
-# Resources the webservice lets a key write (with the permission); the rest are read-only here.
+# Resources the webservice lets a key write (with the permission); the rest are read-only here
+# (``combinations`` too, though PrestaShop takes POST / PUT there: nothing here writes them).
 WRITABLE = frozenset({"customers", "addresses", "products", "stock_availables", "order_payments"})
 MULTILANG = frozenset({("products", "name"), ("products", "description_short"),
                        ("countries", "name"), ("taxes", "name")})

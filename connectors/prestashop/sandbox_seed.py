@@ -1,5 +1,6 @@
-"""Spanish seed data: customers with NIF, products with IVA 21/10, invoiced orders with
-payments, one order not invoiced yet. Totals are consistent (rounded per line, half up)."""
+"""Spanish seed data: customers with NIF, products with IVA 21/10 (one sold in sizes, as
+combinations), invoiced orders with payments, one order not invoiced yet. Totals are
+consistent (rounded per line, half up)."""
 from __future__ import annotations
 
 from connectors.prestashop.sandbox_store import SandboxStore
@@ -58,9 +59,24 @@ async def seed(store: SandboxStore) -> None:
     await ins("products", {"reference": "ACE-002", "name": _name("Aceite de girasol 1L"),
                            "price": "8.500000", "wholesale_price": "0.000000",
                            "id_tax_rules_group": "2", "active": "1", "is_virtual": "0"})
-    for pid, qty in ((1, "14"), (2, "120")):
-        await ins("stock_availables", {"id_product": str(pid), "id_product_attribute": "0",
-                                       "id_shop": "1", "id_shop_group": "0", "quantity": qty,
+    # A shirt sold in sizes: each size a combination with its own reference (the SKU) and
+    # its own stock record; the product's own record holds their sum, as PrestaShop keeps it.
+    await ins("products", {"reference": "CAM", "name": _name("Camiseta algodón"),
+                           "price": "16.446281", "wholesale_price": "6.000000",
+                           "id_tax_rules_group": "1", "active": "1", "is_virtual": "0"})
+    sizes = (("CAM-001", "8412345000011", "4"), ("CAM-002", "8412345000028", "6"),
+             ("CAM-003", "8412345000035", "2"))
+    for n, (reference, ean13, _) in enumerate(sizes, 1):
+        await ins("combinations", {"id_product": "3", "reference": reference, "ean13": ean13,
+                                   "quantity": "0", "price": "0.000000",
+                                   "minimal_quantity": "1", "default_on": "1" if n == 1 else "",
+                                   "available_date": "0000-00-00"})
+    stock = [(1, 0, "14"), (2, 0, "120"), (3, 0, str(sum(int(q) for *_, q in sizes)))]
+    stock += [(3, n, q) for n, (*_, q) in enumerate(sizes, 1)]
+    for pid, attribute, qty in stock:
+        await ins("stock_availables", {"id_product": str(pid),
+                                       "id_product_attribute": str(attribute), "id_shop": "1",
+                                       "id_shop_group": "0", "quantity": qty,
                                        "depends_on_stock": "0", "out_of_stock": "2"})
     # Order 1: 2 x taladro (21%) + 3 x aceite (10%) + 5.00 shipping (21%); paid by transfer.
     await _order(store, 1, customer=1, address=1, reference="XKBKNABJK", module="ps_wirepayment",

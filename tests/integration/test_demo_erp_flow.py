@@ -189,7 +189,7 @@ SHOPS = {
                    "invoice/prestashop/2": Decimal("50.00")},
 }
 SHOP_HOLDED_HOLDS = {"shopify": "3 contacts, 3 products, 0 services, 4 documents",
-                     "prestashop": "2 contacts, 2 products, 0 services, 2 documents"}
+                     "prestashop": "2 contacts, 3 products, 0 services, 2 documents"}
 SHOP_CHECKED = {"shopify": "Shopify sandbox: 3 codes, 0 problem(s), 2 list(s) not checked\n",
                 "prestashop": "PrestaShop sandbox: 5 codes, 0 problem(s), 2 list(s) not checked\n"}
 

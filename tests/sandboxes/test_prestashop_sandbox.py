@@ -136,7 +136,7 @@ async def test_stock_availables_are_set_not_created(sb: PrestaShopSandbox,
                                                     api: httpx.AsyncClient) -> None:
     created = await api.post("/stock_availables", params=JSON,
                              content=stock_xml(**{**stock_fields(), "id": ""}))
-    assert created.status_code == 405 and len(await sb.store.all("stock_availables")) == 2
+    assert created.status_code == 405 and len(await sb.store.all("stock_availables")) == 6
     put = await api.put("/stock_availables/2", params=JSON, content=stock_xml(**stock_fields(
         quantity="-3")))  # isInt: PrestaShop takes an oversold (negative) quantity
     assert put.status_code == 200 and put.json()["stock_available"]["quantity"] == "-3"
@@ -157,14 +157,30 @@ async def test_a_stock_put_prestashop_refuses_changes_nothing(
 
 async def test_a_combinations_quantity_resets_its_products_total(
         sb: PrestaShopSandbox, api: httpx.AsyncClient) -> None:
-    for attribute, quantity in (("4", "3"), ("5", "6")):
-        await sb.store.insert("stock_availables", {**stock_fields(), "id": None,
-                                                   "id_product_attribute": attribute,
-                                                   "quantity": quantity})
-    put = await api.put("/stock_availables/4", params=JSON, content=stock_xml(**stock_fields(
-        id="4", id_product_attribute="5", quantity="10")))
+    # Seeded: product 3 (own record 3, 12 units) in sizes CAM-001/2/3 (records 4-6: 4, 6, 2).
+    put = await api.put("/stock_availables/5", params=JSON, content=stock_xml(**stock_fields(
+        id="5", id_product="3", id_product_attribute="2", quantity="10")))
     assert put.status_code == 200
-    assert (await sb.store.get("stock_availables", 2))["quantity"] == "13"  # type: ignore[index]
+    assert [r["quantity"] for r in await sb.store.all("stock_availables")] == [
+        "14", "120", "16", "4", "10", "2"]
+
+
+async def test_combinations_are_listed_by_reference_and_not_written(
+        sb: PrestaShopSandbox, api: httpx.AsyncClient) -> None:
+    found = (await api.get("/combinations", params={
+        **JSON, "filter[reference]": "[cam-002]", "display": "[id,id_product,reference]"})).json()
+    assert found == {"combinations": [{"id": 2, "id_product": "3", "reference": "CAM-002"}]}
+    full = (await api.get("/combinations/1", params=JSON)).json()["combination"]
+    assert full["quantity"] == "0" and full["minimal_quantity"] == "1"  # not the stock
+    bad = await api.get("/combinations", params={**JSON, "filter[size]": "[M]"})
+    assert bad.status_code == 400
+    body = b"<prestashop><combination><id>1</id><id_product>3</id_product></combination></prestashop>"
+    assert (await api.put("/combinations/1", params=JSON, content=body)).status_code == 405
+    assert (await api.post("/combinations", params=JSON, content=body)).status_code == 405
+    xml = await api.get("/combinations", params={"filter[reference]": "[CAM-003]",
+                                                 "display": "full"})
+    assert ElementTree.fromstring(xml.content).findtext("combinations/combination/reference") \
+        == "CAM-003"
 
 
 async def test_fault_switches_and_request_log(sb: PrestaShopSandbox, api: httpx.AsyncClient) -> None:

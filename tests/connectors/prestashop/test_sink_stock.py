@@ -123,7 +123,7 @@ async def test_a_duplicated_sku_waits_for_review(sb: PrestaShopSandbox,
                                                  http: httpx.AsyncClient) -> None:
     await sb.store.insert("products", {"reference": "ACE-002", "active": "1", "is_virtual": "0"})
     outcome = await park(sb, http, stock_command("ACE-002", ("central", "3")))
-    assert "several PrestaShop products have reference 'ACE-002' (2, 3)" in outcome.result["reason"]
+    assert "several PrestaShop products have reference 'ACE-002' (2, 4)" in outcome.result["reason"]
     assert outcome.redrive is True and outcome.parked_kind == "review"
 
 

@@ -33,7 +33,8 @@ async def test_first_poll_reports_the_seeded_shop(sb: PrestaShopSandbox, http: h
     assert keys(events) == ["contact/prestashop/1", "contact/prestashop/2",
                             "invoice/prestashop/1", "invoice/prestashop/2",
                             "payment/prestashop/1", "payment/prestashop/2",
-                            "product/prestashop/1", "product/prestashop/2"]  # order 3: no invoice
+                            "product/prestashop/1", "product/prestashop/2",
+                            "product/prestashop/3"]  # order 3: no invoice; no combinations
     by_key = {e["entity_key"]: e for e in events}
     invoice = by_key["invoice/prestashop/1"]["payload"]
     assert invoice["totals"]["total"] == Decimal("276.10") and invoice["payment_status"] == "paid"
@@ -94,7 +95,7 @@ async def test_unmappable_records_are_skipped_with_reasons(sb: PrestaShopSandbox
     await sb.store.patch("products", 2, {"id_tax_rules_group": "9"})
     source = PrestaShopSource(make_client(sb, http), MAPPING, streams=("products",))
     _, events = await source.poll(None, now())
-    assert keys(events) == ["product/prestashop/1"]
+    assert keys(events) == ["product/prestashop/1", "product/prestashop/3"]
     assert source.skipped[0][:2] == ("products", 2) and "tax rule group 9" in source.skipped[0][2]
 
 
@@ -205,7 +206,7 @@ async def test_a_record_changed_mid_walk_does_not_shift_the_pages(sb: PrestaShop
 async def test_the_worker_poller_keeps_its_state_as_json(sb: PrestaShopSandbox, http: httpx.AsyncClient) -> None:
     poller = PrestaShopPoller(make_client(sb, http), lambda: MAPPING)
     state, events = await poller.poll(None, now())
-    assert isinstance(state, str) and len(events) == 8
+    assert isinstance(state, str) and len(events) == 9
     assert (await poller.poll(state, now()))[1] == []
 
 
