@@ -3,6 +3,7 @@ warehouse becomes the quantity for sale of the product with its SKU, exactly, wh
 or retried; what cannot be written is parked with its reason."""
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,6 +15,7 @@ from connectors.base.contracts import MemoryLedger, SinkOutcome
 from connectors.base.errors import RetryableError
 from connectors.prestashop.sandbox import PrestaShopSandbox, start_prestashop_sandbox
 from connectors.prestashop.sink import PrestaShopSink
+from connectors.prestashop.source import PrestaShopSource
 from tests.connectors.prestashop.support import command, make_client, stock_mapping
 from tests.support.products import product_payload
 
@@ -123,7 +125,8 @@ async def test_a_duplicated_sku_waits_for_review(sb: PrestaShopSandbox,
                                                  http: httpx.AsyncClient) -> None:
     await sb.store.insert("products", {"reference": "ACE-002", "active": "1", "is_virtual": "0"})
     outcome = await park(sb, http, stock_command("ACE-002", ("central", "3")))
-    assert "several PrestaShop products have reference 'ACE-002' (2, 4)" in outcome.result["reason"]
+    assert ("several PrestaShop records have reference 'ACE-002' (product 2, product 4)"
+            in outcome.result["reason"])
     assert outcome.redrive is True and outcome.parked_kind == "review"
 
 
@@ -160,3 +163,103 @@ async def test_a_product_with_combinations_or_tied_to_physical_stock_is_not_set(
 async def test_a_deleted_product_is_parked(sb: PrestaShopSandbox, http: httpx.AsyncClient) -> None:
     outcome = await park(sb, http, stock_command("ACE-002", ("central", "3"), op="delete"))
     assert "deleted product" in outcome.result["reason"]
+
+
+# ---- combinations: the seeded shirt, product 3 (own record 3: 12 units) in sizes CAM-001,
+# CAM-002 and CAM-003 (combinations 1-3, records 4-6: 4, 6 and 2 units) ------------------------
+async def quantities(sb: PrestaShopSandbox) -> list[str]:
+    return [r["quantity"] for r in await sb.store.all("stock_availables")]
+
+
+SEEDED = ["14", "120", "12", "4", "6", "2"]
+
+
+async def test_a_combinations_reference_gets_the_level_and_its_product_the_sum(
+        sb: PrestaShopSandbox, http: httpx.AsyncClient) -> None:
+    outcome = (await sink(sb, http).execute(stock_command("CAM-002", ("central", "9")))).result
+    assert outcome["status"] == "succeeded" and outcome["target_id"] == "3-2", outcome
+    assert await quantities(sb) == ["14", "120", "15", "4", "9", "2"]  # PrestaShop's sum
+    # Its own record, PUT whole (shop as read) and read back.
+    written = [(r.method, r.path) for r in sb.requests if r.path.startswith("/api/stock_av")]
+    assert written[-2:] == [("PUT", "/api/stock_availables/5"), ("GET", "/api/stock_availables/5")]
+    record = await sb.store.get("stock_availables", 5)
+    assert record is not None and (record["id_product"], record["id_product_attribute"],
+                                   record["id_shop"]) == ("3", "2", "1")
+
+
+async def test_a_combinations_level_already_held_costs_no_write(
+        sb: PrestaShopSandbox, http: httpx.AsyncClient) -> None:
+    outcome = (await sink(sb, http).execute(stock_command("CAM-001", ("central", "4")))).result
+    assert outcome["status"] == "succeeded" and "already holds 4" in outcome["reason"]
+    assert outcome["target_id"] == "3-1" and puts(sb) == [] and await quantities(sb) == SEEDED
+
+
+async def test_a_combination_tied_to_physical_stock_is_not_set(
+        sb: PrestaShopSandbox, http: httpx.AsyncClient) -> None:
+    await sb.store.patch("stock_availables", 6, {"depends_on_stock": "1"})
+    outcome = (await sink(sb, http).execute(stock_command("CAM-003", ("central", "7")))).result
+    assert outcome["status"] == "parked" and "depends_on_stock=1" in outcome["reason"]
+    assert "combination 3 of PrestaShop product 3" in outcome["reason"]
+    assert puts(sb) == [] and await quantities(sb) == SEEDED
+
+
+async def test_a_product_with_combinations_is_not_set_and_raises_no_alert(
+        sb: PrestaShopSandbox, http: httpx.AsyncClient) -> None:
+    outcome = await sink(sb, http).execute(stock_command("CAM", ("central", "30")))
+    assert outcome.result["status"] == "parked" and outcome.result["target_id"] == "3"
+    assert "sum of its combinations'" in outcome.result["reason"]
+    assert outcome.redrive is False  # its combinations' references are what the shop sells
+    assert puts(sb) == [] and await quantities(sb) == SEEDED
+
+
+async def test_a_reference_of_a_product_and_a_combination_waits_for_review(
+        sb: PrestaShopSandbox, http: httpx.AsyncClient) -> None:
+    await sb.store.patch("combinations", 1, {"reference": "ACE-002"})
+    outcome = await sink(sb, http).execute(stock_command("ACE-002", ("central", "3")))
+    assert outcome.result["status"] == "parked" and outcome.redrive is True
+    assert ("several PrestaShop records have reference 'ACE-002' (product 2, combination 1 of "
+            "product 3)") in outcome.result["reason"]
+    assert puts(sb) == [] and await quantities(sb) == SEEDED
+
+
+async def test_a_combination_lost_answer_and_redelivery_leave_one_number(
+        sb: PrestaShopSandbox, http: httpx.AsyncClient) -> None:
+    ledger = MemoryLedger()
+    cmd = stock_command("CAM-001", ("central", "11"))
+    sb.faults.lose_next_writes = 3
+    with pytest.raises(RetryableError):
+        await sink(sb, http, ledger).execute(cmd)
+    again = (await sink(sb, http, ledger).execute(cmd)).result
+    assert again["status"] == "succeeded" and "already holds 11" in again["reason"]
+    assert puts(sb) == ["dropped"] * 3 and await quantities(sb) == [
+        "14", "120", "19", "11", "6", "2"]
+
+
+async def test_a_quantity_that_does_not_read_back_is_not_reported_written(
+        sb: PrestaShopSandbox) -> None:
+    async def sale(response: httpx.Response) -> None:  # one unit sold right after our PUT
+        if response.request.method == "PUT":
+            await sb.store.patch("stock_availables", 4, {"quantity": "6"})
+
+    async with httpx.AsyncClient(timeout=10, event_hooks={"response": [sale]}) as http:
+        outcome = await sink(sb, http).execute(stock_command("CAM-001", ("central", "7")))
+    assert outcome.result["status"] == "parked" and outcome.redrive is True
+    assert outcome.result["target_id"] == "3-1"
+    assert "sent quantity 7" in outcome.result["reason"]
+    assert "PrestaShop holds 6 when read back" in outcome.result["reason"]
+
+
+async def test_a_written_combination_does_not_come_back_from_the_shop(
+        sb: PrestaShopSandbox, http: httpx.AsyncClient) -> None:
+    """No ping-pong: the source reports products, not combinations, and no stock; the
+    product whose combination changed comes back unchanged if at all (same event)."""
+    source = PrestaShopSource(make_client(sb, http), CENTRAL)
+    state, before = await source.poll(None, dt.datetime.now(dt.UTC))
+    done = (await sink(sb, http).execute(stock_command("CAM-002", ("central", "1")))).result
+    assert done["status"] == "succeeded"
+    # Whether PrestaShop touches the product's date_upd on a stock change is UNVERIFIED: say
+    # it does. The product is read again, unchanged: no event.
+    await sb.store.patch("products", 3, {})
+    _, after = await source.poll(state, dt.datetime.now(dt.UTC))
+    assert after == [] and not any(e["payload"].get("sku", "").startswith("CAM-")
+                                   for e in before if e["entity"] == "product")

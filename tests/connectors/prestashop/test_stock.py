@@ -4,7 +4,9 @@ from __future__ import annotations
 import pytest
 
 from app.mapping import Unmappable
-from connectors.prestashop.stock import MAX_QUANTITY, ShopStock, own_stock_record, shop_stock
+from connectors.prestashop.stock import (
+    MAX_QUANTITY, NotSet, ShopStock, StockTarget, shop_stock, stock_record, stock_target,
+)
 from tests.connectors.prestashop.support import stock_mapping
 from tests.support.products import product_payload
 
@@ -55,15 +57,65 @@ def record(rid: int, product: int, attribute: int = 0, **over: str) -> dict[str,
 
 def test_the_products_own_record_is_the_one_set() -> None:
     own = record(10, 1)
-    assert own_stock_record(1, [record(9, 2), own]) == own
+    assert stock_record(StockTarget(1), [record(9, 2), own]) == own
 
 
-@pytest.mark.parametrize("records, reason", [
-    ([record(10, 1), record(11, 1, 4)], "combination stock record"),
-    ([], "no stock_availables record"),
-    ([record(10, 1), record(11, 1, id_shop="2")], "which shop's quantity"),
-    ([record(10, 1, depends_on_stock="1")], "depends_on_stock=1"),
+def test_a_combinations_record_is_the_one_of_its_id_not_its_products() -> None:
+    mine = record(12, 1, 5)
+    records = [record(10, 1), record(11, 1, 4), mine, record(13, 2, 5)]
+    assert stock_record(StockTarget(1, 5), records) == mine
+
+
+@pytest.mark.parametrize("target, records, reason, redrive", [
+    (StockTarget(1), [record(10, 1), record(11, 1, 4)], "sum of its combinations'", False),
+    (StockTarget(1), [], "no stock_availables record", True),
+    (StockTarget(1), [record(10, 1), record(11, 1, id_shop="2")], "which shop's quantity", True),
+    (StockTarget(1), [record(10, 1, depends_on_stock="1")], "depends_on_stock=1", True),
+    (StockTarget(1, 4), [record(10, 1), record(11, 1, 5)], "combination 4 of PrestaShop product "
+     "1 has no stock_availables record", True),
+    (StockTarget(1, 4), [record(11, 1, 4), record(12, 1, 4, id_shop="2")], "2 stock records",
+     True),
+    (StockTarget(1, 4), [record(10, 1), record(11, 1, 4, depends_on_stock="1")],
+     "depends_on_stock=1", True),
 ])
-def test_a_record_that_cannot_be_set_says_why(records: list, reason: str) -> None:
-    found = own_stock_record(1, records)
-    assert isinstance(found, str) and reason in found
+def test_a_record_that_cannot_be_set_says_why(target: StockTarget, records: list, reason: str,
+                                             redrive: bool) -> None:
+    found = stock_record(target, records)
+    assert isinstance(found, NotSet) and reason in found.reason, found
+    assert found.redrive is redrive
+
+
+def product(pid: int, reference: str) -> dict[str, str | int]:
+    return {"id": pid, "reference": reference}
+
+
+def combination(cid: int, pid: int, reference: str) -> dict[str, str | int]:
+    return {"id": cid, "id_product": str(pid), "reference": reference}
+
+
+def test_a_sku_is_a_products_or_a_combinations_reference() -> None:
+    assert stock_target("TAL-001", [product(1, "TAL-001")], []) == StockTarget(1)
+    assert stock_target("CAM-002", [], [combination(2, 3, "CAM-002")]) == StockTarget(3, 2)
+    assert StockTarget(3, 2).target_id == "3-2" and StockTarget(1).target_id == "1"
+    # The filter compares without case: only the exact reference counts.
+    assert stock_target("cam-002", [product(4, "CAM-002")], [combination(2, 3, "CAM-002")]) \
+        == NotSet(stock_target("cam-002", [], []).reason, redrive=False)
+
+
+def test_a_sku_nobody_sells_is_routine() -> None:
+    found = stock_target("GIR-500", [], [])
+    assert isinstance(found, NotSet) and found.redrive is False
+    assert "the shop does not sell it" in found.reason
+
+
+@pytest.mark.parametrize("products, combinations, named", [
+    ([product(1, "X"), product(2, "X")], [], "product 1, product 2"),
+    ([], [combination(1, 3, "X"), combination(7, 4, "X")],
+     "combination 1 of product 3, combination 7 of product 4"),
+    ([product(1, "X")], [combination(2, 3, "X")], "product 1, combination 2 of product 3"),
+])
+def test_a_reference_several_records_share_waits_for_review(products: list, combinations: list,
+                                                           named: str) -> None:
+    found = stock_target("X", products, combinations)
+    assert isinstance(found, NotSet) and found.redrive is True
+    assert f"several PrestaShop records have reference 'X' ({named})" in found.reason
