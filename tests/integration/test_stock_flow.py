@@ -2,7 +2,7 @@
 level changed in the Holded sandbox becomes the variant's available quantity in the Shopify
 sandbox, or the product's quantity for sale in the PrestaShop sandbox, once, and further polls
 of both systems send nothing more (no ping-pong). A Holded product of kind variants reaches
-Shopify variant by variant, by SKU."""
+Shopify variant by variant, and PrestaShop combination by combination, by SKU."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -150,15 +150,16 @@ async def test_a_stock_change_in_holded_reaches_the_shopify_variant(own_flow, ho
 
 async def test_a_stock_change_in_holded_reaches_the_prestashop_product(own_flow, holded, tmp_path):
     shop, settings = await start_erp_sandbox("prestashop")
+    shirt = await shirt_with_variants(holded)
     try:
         flow = await stock_flow(own_flow, holded, "prestashop", settings, example_with(
             tmp_path, "prestashop", '    sales_channels: {"1": web}\n',
             "stock_warehouse: central"))
         product = await holded_product(flow, holded, "TAL-001")
 
-        def shop_follows(product_id: int, units: str):
+        def shop_follows(record_id: int, units: str):
             async def check():
-                record = await shop.store.get("stock_availables", product_id)
+                record = await shop.store.get("stock_availables", record_id)
                 return (record or {}).get("quantity") == units or None
             return check
         # Holded is the master: a product it holds no unit of is sold out in the shop too.
@@ -167,12 +168,31 @@ async def test_a_stock_change_in_holded_reaches_the_prestashop_product(own_flow,
         await wait_for(shop_follows(1, "7"), 120, "TAL-001 at 7 in PrestaShop", flow.worker)
         await wait_for(shop_follows(2, "0"), 60, "ACE-002 at 0 in PrestaShop", flow.worker)
 
+        # The shop sells the shirt (product 3, reference CAM) in sizes: combinations CAM-001
+        # (record 4, seeded at 4), CAM-002 (record 5, 6) and CAM-003 (record 6, 2). Holded's
+        # variants M and L are CAM-001 and CAM-002: 5 then 5 + 4, and 2.
+        await wait_for(shop_follows(4, "5"), 120, "CAM-001 at 5 in PrestaShop", flow.worker)
+        await deliver(holded, shirt, 4, item=SHIRT_M)
+        await wait_for(shop_follows(4, "9"), 120, "CAM-001 at 9 in PrestaShop", flow.worker)
+        await wait_for(shop_follows(5, "2"), 60, "CAM-002 at 2 in PrestaShop", flow.worker)
+        # The shop's own product CAM reached Holded as a product; its level is not written over
+        # the sum PrestaShop keeps of the sizes.
+        cam = await holded_product(flow, holded, "CAM")
+
         made = await stays_quiet(flow, holded, "prestashop", lambda: sum(
             r.method == "PUT" and r.path.startswith("/api/stock_availables")
             for r in shop.requests))
-        assert made == 3  # TAL-001 to 0 then 7, ACE-002 to 0: each once
-        results = [r for r in await flow.read_results("prestashop")
-                   if r["entity_key"] == f"product/holded/{product['id']}"]
-        assert results and all(r["status"] == "succeeded" for r in results), results
+        assert made == 6  # TAL-001 to 0 then 7, ACE-002 to 0, CAM-001 to 5 then 9, CAM-002 to 2
+        assert [r["quantity"] for r in await shop.store.all("stock_availables")] == [
+            "7", "0", "13", "9", "2", "2"]  # the shirt's own record: the sum, by PrestaShop
+        results = await flow.read_results("prestashop")
+        simple = [r for r in results if r["entity_key"] == f"product/holded/{product['id']}"]
+        assert simple and all(r["status"] == "succeeded" for r in simple), simple
+        medium = [(r["status"], r["target_id"]) for r in results
+                  if r["entity_key"] == f"product/holded/{SHIRT}.{SHIRT_M}"]
+        assert medium and set(medium) == {("succeeded", "3-1")}, medium
+        parent = [r for r in results if r["entity_key"] == f"product/holded/{cam['id']}"]
+        assert parent and all(r["status"] == "parked" and "sum of its combinations'" in r["reason"]
+                              for r in parent), parent
     finally:
         await shop.stop()
