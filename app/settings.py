@@ -205,7 +205,7 @@ class PrestaShopSettings(BaseSettings):
     requests_per_second: float = 5.0
     # Products reach the shop, and the quantity for sale of the product with their SKU is set
     # from their level in the mapping's systems.prestashop.stock_warehouse (docs/prestashop.md,
-    # Stock); the key needs GET products and GET/PUT stock_availables.
+    # Stock); the key needs GET products and combinations, GET/PUT stock_availables.
     write_stock: bool = False
 
 
