@@ -8,7 +8,8 @@ unless it is of kind ``variants``. Then its units are its variants': each entry 
 (UNVERIFIED: the reference lists a product ``stock`` and a variant ``stock`` without saying
 how they relate). Holded's documented create and update bodies carry no variants, so the
 sandbox makes none through the API: tests load such products with ``SandboxServer.insert``.
-Packs are not modelled (a pack here holds units of its own, like a simple product).
+Packs are not modelled beyond this: a pack may be loaded with units of its own (the poller
+must skip them), but its stock is not adjusted (below).
 """
 from __future__ import annotations
 
@@ -51,8 +52,10 @@ async def update_stock(request: web.Request) -> web.Response:
     variants one of its variants (a variant's level is keyed by its id under its product's
     path). Kept strict, nothing written on refusal: another body shape, an unknown warehouse,
     an item that is not one of the product's items (a product with variants holds no units
-    of its own, so its own id is refused too; UNVERIFIED), or a quantity that is not a whole
-    JSON number (whether Holded keeps fractional units is undocumented) is HTTP 400.
+    of its own, so its own id is refused too; UNVERIFIED), a product of kind ``pack`` (its
+    stock is derived from its components'; what Holded does with an adjustment of one is
+    undocumented, so the strict reading), or a quantity that is not a whole JSON number
+    (whether Holded keeps fractional units is undocumented) is HTTP 400.
     """
     state = request.app[STATE]
     body = await read_json(request)
@@ -61,6 +64,8 @@ async def update_stock(request: web.Request) -> web.Response:
         raise BadRequest("Wrong stock")
     async with state.store.lock:
         product = await load(state, "products", request.match_info["id"])
+        if product.get("kind") == "pack":
+            raise BadRequest("Wrong stock")
         items = {str(item["id"]): item for item in stock_items(product)}
         adds: list[tuple[dict[str, Any], str, int]] = []
         for warehouse_id, by_item in stock.items():

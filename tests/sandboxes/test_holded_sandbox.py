@@ -247,6 +247,17 @@ async def test_a_variants_stock_is_adjusted_only_by_its_id_under_its_own_product
     assert [v["stock"] for v in (await v1.get(f"/products/{SHIRT}")).json()["variants"]] == [4, 0]
 
 
+async def test_a_packs_stock_is_not_adjusted(sandbox: SandboxServer, v1: httpx.AsyncClient) -> None:
+    """A pack's stock is derived from its components': an adjustment of it is refused, by
+    its own id, with nothing written (the strict reading of an undocumented case)."""
+    warehouse = (await v1.get("/warehouses")).json()[0]["id"]
+    [pack] = await sandbox.insert("products", [{"kind": "pack", "name": "Lote", "sku": "LOTE-1",
+                                                "price": 30.0, "stockByWarehouse": {warehouse: 2}}])
+    refused = await v1.put(f"/products/{pack['id']}/stock", json={"stock": {warehouse: {pack["id"]: 1}}})
+    assert (refused.status_code, refused.json()["status"]) == (400, 0)
+    assert (await v1.get(f"/products/{pack['id']}")).json()["stock"] == 2
+
+
 async def test_services_and_contact_groups_crud(v1: httpx.AsyncClient) -> None:
     sid = (await v1.post("/services", json={"name": "Consulting", "subtotal": 80, "tax": 21})).json()["id"]
     assert (await v1.get(f"/services/{sid}")).json()["taxes"] == ["s_iva_21"]
