@@ -34,7 +34,7 @@ from connectors.holded.service_mapping import is_service
 from connectors.holded.sink_documents import write_document
 from connectors.holded.sink_on_account import on_document_reason, write_on_account
 from connectors.holded.sink_services import write_service
-from connectors.holded.sink_stock import StockWriter, stock_levels, write_stock
+from connectors.holded.sink_stock import StockItem, StockWriter, stock_levels, write_stock
 from connectors.holded.sink_verify import Mismatch, cents, check_contact, check_product
 
 __all__ = ["SinkClock", "SinkPolicy", "UnseenEdit", "WriteContext", "Writers", "Written"]
@@ -226,7 +226,7 @@ class Writers:
                 lambda: self.lookup.product_id(sku, lane))
         self.lookup.remember_product(sku, target)
         stock = StockWriter(self.client, self._clock, self._policy, self._rand)
-        mismatches, stored = await write_stock(stock, target, levels, lane)
+        mismatches, stored = await write_stock(stock, StockItem.product(target), levels, lane)
         stored = stored if stored is not None else await products.get(target, lane=lane)
         return Written(target, check_product(request, stored) + mismatches)
 
