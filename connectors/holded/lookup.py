@@ -118,6 +118,7 @@ class HoldedLookup:
         self._contacts: dict[str, str] = _Recent(remembered)
         self._skus = _SkuIndex()
         self._not_simple: dict[str, str] = {}  # item id -> what it is, when no simple product
+        self._variants: dict[str, str] = {}  # variant id -> its product of kind variants
         self._documents: dict[str, DocumentRef] = _Recent(remembered)
         self._catalogue = SingleFlight(self._scan_products)
         self._services = _SkuIndex()
@@ -139,6 +140,13 @@ class HoldedLookup:
         """``sku`` is now the sku of ``product_id``: any other sku cached for that id is its
         old one (renamed in the ERP), and must not find this product again."""
         self._skus.remember(sku, product_id)
+
+    def remember_variant(self, sku: str, product_id: str, variant_id: str) -> None:
+        """``sku`` is held by variant ``variant_id`` of ``product_id`` (read from it, as a
+        link names it): a later command of the sku finds the variant without a scan."""
+        self._skus.remember(sku, variant_id)
+        self._variants[variant_id] = product_id
+        self._not_simple[variant_id] = f"variant {variant_id} of product {product_id}"
 
     def remember_document(self, entity_key: str, ref: DocumentRef) -> None:
         self._documents[entity_key] = ref
@@ -178,9 +186,15 @@ class HoldedLookup:
     def not_simple(self, item_id: str) -> str | None:
         """What the catalogue scan found ``item_id`` to be when it is no product of kind
         ``simple`` (``variant V of product P``, ``product P of kind pack``), else None. The
-        product writer writes simple products only: its update body would make such an item
-        simple, or name a variant as a product."""
+        product writer updates simple products only: its update body would make such an item
+        simple, or name a variant as a product (a variant of a product of kind ``variants``
+        gets its stock alone written: :meth:`variant_of`)."""
         return self._not_simple.get(item_id)
+
+    def variant_of(self, item_id: str) -> str | None:
+        """The product of kind ``variants`` whose variant ``item_id`` is, as last read (the
+        catalogue scan, or :meth:`remember_variant`); None for any other item."""
+        return self._variants.get(item_id)
 
     async def product_id(self, sku: str, lane: Lane, *, cached: bool = True) -> str | None:
         if cached and sku in self._skus:
@@ -261,6 +275,7 @@ class HoldedLookup:
     async def _scan_products(self, lane: Lane) -> None:
         seen: dict[str, str] = {}
         not_simple: dict[str, str] = {}
+        variants: dict[str, str] = {}
         async for product in self._client.products.list(lane=lane):
             product_id, kind = str(product["id"]), str(product.get("kind") or "simple")
             if kind != "simple":
@@ -268,9 +283,11 @@ class HoldedLookup:
             for item in [product, *(product.get("variants") or [])]:
                 if item is not product and item.get("id"):
                     not_simple[str(item["id"])] = f"variant {item['id']} of product {product_id}"
+                    if kind == "variants":
+                        variants[str(item["id"])] = product_id
                 if item.get("sku"):
                     seen.setdefault(str(item["sku"]), str(item.get("id") or product_id))
-        self._not_simple = not_simple
+        self._not_simple, self._variants = not_simple, variants
         skus_per_id = Counter(seen.values())
         for sku, product_id in seen.items():
             if skus_per_id[product_id] == 1:

@@ -34,7 +34,10 @@ from connectors.holded.service_mapping import is_service
 from connectors.holded.sink_documents import write_document
 from connectors.holded.sink_on_account import on_document_reason, write_on_account
 from connectors.holded.sink_services import write_service
-from connectors.holded.sink_stock import StockItem, StockWriter, stock_levels, write_stock
+from connectors.holded.sink_stock import (
+    StockItem, StockLevel, StockWriter, stock_levels, write_stock,
+)
+from connectors.holded.sink_variants import VariantMoved, VariantRef, write_variant
 from connectors.holded.sink_verify import Mismatch, cents, check_contact, check_product
 
 __all__ = ["SinkClock", "SinkPolicy", "UnseenEdit", "WriteContext", "Writers", "Written"]
@@ -116,6 +119,9 @@ class Writers:
         writer = {"contact": self.contact, "product": self.product, "invoice": self.invoice,
                   "payment": self.payment}[ctx.command["entity"]]
         return await writer(ctx)
+
+    def stock_writer(self) -> StockWriter:
+        return StockWriter(self.client, self._clock, self._policy, self._rand)
 
     async def create_safely(self, create: Callable[[], Awaitable[Any]],
                             find: Callable[[], Awaitable[str | None]], id_field: str = "id") -> str:
@@ -203,11 +209,16 @@ class Writers:
 
     async def simple_product(self, ctx: WriteContext) -> Written:
         """A Holded product of kind ``simple``: every product, and the services an older
-        version wrote as products (see :mod:`connectors.holded.sink_services`)."""
+        version wrote as products (see :mod:`connectors.holded.sink_services`). A SKU Holded
+        holds on a variant gets only its stock written (:mod:`connectors.holded.sink_variants`)."""
         request = map_product(ctx.payload, mapping=ctx.mapping)
         levels = stock_levels(ctx.payload, mapping=ctx.mapping)  # parks before any call
         products, lane, sku = self.client.products, ctx.lane, str(request.body["sku"])
-        target = self._simple(sku, ctx.known_target or await self.lookup.product_id(sku, lane))
+        found = await self._variant_or_item(
+            ctx, sku, levels, ctx.known_target or await self.lookup.product_id(sku, lane))
+        if isinstance(found, Written):
+            return found
+        target = self._simple(sku, found)
         if target is not None:
             body = dict(request.body)
             body["subtotal"] = body.pop("price")  # Holded's update body calls the price subtotal
@@ -217,7 +228,12 @@ class Writers:
                 # Deleted in Holded since it was linked: searched again by sku, then created.
                 logger.warning("%s: Holded product %s is gone; searching by sku", ctx.key, target)
                 self.lookup.forget_product(sku)
-                target = self._simple(sku, await self.lookup.product_id(sku, lane, cached=False))
+                found = await self._variant_or_item(
+                    ctx, sku, levels, await self.lookup.product_id(sku, lane, cached=False),
+                    searched=True)
+                if isinstance(found, Written):
+                    return found
+                target = self._simple(sku, found)
                 if target is not None:
                     await products.update(target, body, lane=lane)
         if target is None:
@@ -225,23 +241,53 @@ class Writers:
                 lambda: products.create(request.body, lane=lane),
                 lambda: self.lookup.product_id(sku, lane))
         self.lookup.remember_product(sku, target)
-        stock = StockWriter(self.client, self._clock, self._policy, self._rand)
-        mismatches, stored = await write_stock(stock, StockItem.product(target), levels, lane)
+        mismatches, stored = await write_stock(self.stock_writer(), StockItem.product(target),
+                                               levels, lane)
         stored = stored if stored is not None else await products.get(target, lane=lane)
         return Written(target, check_product(request, stored) + mismatches)
 
+    async def _variant_or_item(self, ctx: WriteContext, sku: str, levels: list[StockLevel],
+                               found: str | None, *, searched: bool = False) -> Written | str | None:
+        """``found`` (a link, or the search's answer) unless it is a variant of a product of
+        kind ``variants``: then that variant's stock, written. A variant that no longer holds
+        ``sku`` sends the command back to a fresh search by sku, once."""
+        ref = self._variant_ref(found)
+        if ref is None:
+            return found
+        written = await write_variant(self, ctx, sku, ref, levels)
+        if written is not None:
+            return written
+        if searched:
+            raise VariantMoved(f"Holded's variant {ref.target} no longer holds sku {sku!r} "
+                               "though a search just found it there; nothing written")
+        logger.warning("%s: Holded variant %s no longer holds sku %r; searching by sku",
+                       ctx.key, ref.target, sku)
+        self.lookup.forget_product(sku)
+        return await self._variant_or_item(
+            ctx, sku, levels, await self.lookup.product_id(sku, ctx.lane, cached=False),
+            searched=True)
+
+    def _variant_ref(self, found: str | None) -> VariantRef | None:
+        if found is None:
+            return None
+        parent = self.lookup.variant_of(found)
+        return VariantRef(parent, found) if parent is not None else VariantRef.parse(found)
+
     def _simple(self, sku: str, target: str | None) -> str | None:
-        """``target``, unless Holded holds ``sku`` on a variant or on a product of another
-        kind: then the command is parked, nothing written. Writing it would send a variant
-        id as a product's, or turn a product with variants (or a pack) into a simple one, and
-        creating a product beside it would give the sku two items whose levels both reach
-        the shops (docs/holded.md section 8). Running it again can only park it again."""
+        """``target``, unless Holded holds ``sku`` on a product of another kind (a pack, a
+        product of kind variants) or on a variant of one that is no product of kind variants:
+        then the command is parked, nothing written. Writing it would turn such a product
+        into a simple one (a pack's stock is its components'), and creating a product beside
+        it would give the sku two items whose levels both reach the shops (docs/holded.md
+        section 8). Running it again can only park it again. Variants of a product of kind
+        ``variants`` never come here (:meth:`_variant_or_item`)."""
         what = self.lookup.not_simple(target) if target is not None else None
         if what is None:
             return target
         raise Parked(f"Holded holds sku {sku!r} on {what}: the sink writes products of kind "
-                     "simple only, so nothing is written to it and no product is created "
-                     "beside it (docs/holded.md section 8)", kind="review", redrive=False)
+                     "simple, and the stock of variants, only, so nothing is written to it and "
+                     "no product is created beside it (docs/holded.md section 8)",
+                     kind="review", redrive=False)
 
     # -- invoices, credit notes, receipts -----------------------------------------------------
     async def invoice(self, ctx: WriteContext) -> Written:

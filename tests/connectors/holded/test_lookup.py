@@ -94,3 +94,17 @@ async def test_a_service_remembered_under_a_new_sku_is_not_found_by_its_old_one(
     assert await lookup.service_id("OLD", "realtime") is None
     lookup.forget_service("NEW")
     assert await lookup.service_id("NEW", "realtime") is None
+
+
+async def test_only_a_variant_of_a_product_of_kind_variants_is_a_variant_to_write_stock_to() -> None:
+    """The sink writes a variant's stock under its product; any other kind stays unwritten."""
+    lookup = catalogue_lookup(Catalogue(products=[
+        {"id": "shirt", "kind": "variants", "sku": "", "variants": [{"id": "m", "sku": "CAM-M"}]},
+        {"id": "odd", "kind": "pack", "sku": "LOTE", "variants": [{"id": "x", "sku": "LOTE-X"}]},
+        {"id": "p1", "kind": "simple", "sku": "SKU-1"}], services=[]))
+    assert [await lookup.product_id(s, "bulk") for s in ("CAM-M", "LOTE-X", "LOTE", "SKU-1")] == [
+        "m", "x", "odd", "p1"]
+    assert [lookup.variant_of(i) for i in ("m", "x", "odd", "p1", "shirt")] == [
+        "shirt", None, None, None, None]
+    assert [lookup.not_simple(i) for i in ("x", "odd", "p1")] == [
+        "variant x of product odd", "product odd of kind pack", None]

@@ -588,26 +588,6 @@ async def test_a_linked_product_deleted_in_holded_is_created_again(
     assert stored["id"] == result["target_id"] != first["target_id"]
 
 
-@pytest.mark.parametrize("held_as", ["variant", "pack"])
-async def test_a_sku_holded_holds_on_a_variant_or_a_pack_is_parked_not_written(
-        sink: HoldedSink, sandbox: SandboxServer, held_as: str) -> None:
-    """A shop's (or an ERP's) product whose sku is a Holded variant: no PUT naming the
-    variant as a product, no simple product created beside it, no product turned simple."""
-    shirt, variant = "5f1a0000000000000000aa01", "5f1a0000000000000000aa02"
-    stored = {"id": shirt, "kind": "variants", "name": "Camiseta", "sku": "", "price": 20.0,
-              "variants": [{"id": variant, "sku": "SKU-4", "price": 20.0, "stockByWarehouse": {}}]}
-    if held_as == "pack":
-        stored = {"id": shirt, "kind": "pack", "name": "Lote", "sku": "SKU-4", "price": 20.0}
-    await sandbox.insert("products", [stored])
-    sandbox.requests.clear()
-    result = (await sink.execute(product_command(4))).result
-    assert result["status"] == "parked", result
-    assert "Holded holds sku 'SKU-4' on" in result["reason"]
-    assert f"of product {shirt}" in result["reason"] or f"product {shirt} of kind" in result["reason"]
-    assert {r.method for r in sandbox.requests} == {"GET"}  # the catalogue scan, nothing written
-    assert await sandbox.all("products") == [stored]
-
-
 def test_contact_read_back_tolerates_holded_grouping_the_iban() -> None:
     from connectors.holded.mapping import map_contact
     from connectors.holded.sink_verify import check_contact
