@@ -2,7 +2,8 @@
 level changed in the Holded sandbox becomes the variant's available quantity in the Shopify
 sandbox, or the product's quantity for sale in the PrestaShop sandbox, once, and further polls
 of both systems send nothing more (no ping-pong). A Holded product of kind variants reaches
-Shopify variant by variant, and PrestaShop combination by combination, by SKU."""
+Shopify variant by variant, and PrestaShop combination by combination, by SKU; an SAP item
+whose SKU Holded keeps as a variant gets its levels written to that variant."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -137,13 +138,15 @@ async def test_a_stock_change_in_holded_reaches_the_shopify_variant(own_flow, ho
         large = [r["reason"] for r in await flow.read_results("shopify")
                  if r["entity_key"] == f"product/holded/{SHIRT}.{SHIRT_L}"]
         assert large and all("does not sell it" in why for why in large), large
-        # The shop's CAM-001 reached Holded, which holds that sku on the variant: parked,
-        # nothing written, no simple product created beside it.
+        # The shop's CAM-001 reached Holded, which holds that sku on the variant: linked to
+        # it, nothing written (a shop reports no levels), no simple product created beside it.
         assert await holded.all("products", sku="CAM-001") == []
         assert await holded.get("products", SHIRT) == shirt | {"variants": [
             {**shirt["variants"][0], "stockByWarehouse": {CENTRAL: 9}}, shirt["variants"][1]]}
         cam = [r for r in await flow.read_results("holded") if "CAM-001" in (r.get("reason") or "")]
-        assert cam and {r["status"] for r in cam} == {"parked"}, cam
+        assert cam and {(r["status"], r["target_id"]) for r in cam} == {
+            ("succeeded", f"{SHIRT}.{SHIRT_M}")}, cam
+        assert all("only its stock is written" in r["reason"] for r in cam), cam
     finally:
         await shop.stop()
 
@@ -196,3 +199,62 @@ async def test_a_stock_change_in_holded_reaches_the_prestashop_product(own_flow,
                               for r in parent), parent
     finally:
         await shop.stop()
+
+
+BOX, BOX_100, BOX_500 = "5f1a0000000000000000bb01", "5f1a0000000000000000bb02", "5f1a0000000000000000bb03"
+
+
+async def test_an_sap_items_levels_reach_the_holded_variant_holding_its_sku(
+        own_flow, holded, tmp_path):
+    """SAP's A0001 (120 units in warehouse 01, canonical central) is, in Holded, the box of
+    100 of a product with variants. Its level reaches that variant, a delivery in SAP follows,
+    the variant's name and price stay Holded's, and the variant Holded reads back (with
+    HOLDED_READ_STOCK) goes nowhere: no shop writes stock here, and neither SAP nor Holded
+    gets a product born in Holded. Each level once."""
+    sap, settings = await start_erp_sandbox("sap_b1")
+    [box] = await holded.insert("products", [{
+        "id": BOX, "kind": "variants", "name": "Tornillos M8", "sku": "", "price": 9.0,
+        "taxes": ["s_iva_21"], "variants": [
+            {"id": BOX_100, "sku": "A0001", "price": 9.0, "stockByWarehouse": {CENTRAL: 3}},
+            {"id": BOX_500, "sku": "A0001-500", "price": 40.0, "stockByWarehouse": {CENTRAL: 1}}]}])
+    try:
+        flow = await own_flow(
+            systems=("holded", "sap_b1"), poll_interval_s=1.0,
+            holded=HoldedSettings(api_url=holded.url, api_key=KEY, requests_per_second=20,
+                                  read_stock=True),
+            sap_b1=settings["sap_b1"].model_copy(update={"stock_interval_s": 0}))
+        await publish_mapping(flow.settings, MAPPING)
+
+        def variant_holds(units: int):
+            async def check():
+                held = (await holded.get("products", BOX))["variants"][0]["stockByWarehouse"]
+                return held == {CENTRAL: units} or None
+            return check
+        await wait_for(variant_holds(120), 180, "120 units of A0001 on Holded's variant", flow.worker)
+        await sap.move_stock("A0001", "01", -5)  # a delivery posted in SAP
+        await wait_for(variant_holds(115), 120, "115 units of A0001 on the variant", flow.worker)
+
+        await flow.wait_idle(60)
+        settled = len(await flow.commands("holded")) + len(await flow.commands("sap_b1"))
+        seen = len(sap.requests)
+
+        async def more_polls():
+            return len(sap.requests) >= seen + 20 or None
+        await wait_for(more_polls, 60, "more SAP polls and stock sweeps", flow.worker)
+        await flow.wait_idle(60)
+        assert len(await flow.commands("holded")) + len(await flow.commands("sap_b1")) == settled
+        born_in_holded = [c["entity_key"] for s in ("holded", "sap_b1") for c in await flow.commands(s)
+                          if c["entity_key"].startswith("product/holded/")]
+        assert born_in_holded == []
+        puts = [r for r in holded.requests if r.method == "PUT" and r.path.endswith(f"{BOX}/stock")]
+        assert len(puts) == 2  # +117, then -5: each level once, nothing re-sent
+        assert not [r for r in holded.requests if r.method == "PUT" and r.path.endswith(BOX)]
+        assert await holded.get("products", BOX) == box | {"variants": [
+            {**box["variants"][0], "stockByWarehouse": {CENTRAL: 115}}, box["variants"][1]]}
+        assert await holded.all("products", sku="A0001") == []  # no simple product beside it
+        results = [r for r in await flow.read_results("holded")
+                   if r["entity_key"] == "product/sap_b1/A0001"]
+        assert results and {(r["status"], r["target_id"]) for r in results} == {
+            ("succeeded", f"{BOX}.{BOX_100}")}, results
+    finally:
+        await sap.stop()

@@ -357,3 +357,35 @@ async def test_a_variant_read_from_holded_goes_to_the_shops_never_back_to_holded
     decided = apply_change(variant, None, None, None, policy)
     assert sorted(c["target_system"] for c in decided.commands) == ["prestashop", "shopify"]
     assert all(c["payload"]["sku"] == "CAM-M" for c in decided.commands)
+
+
+async def test_erp_stock_written_to_a_variant_and_read_back_goes_to_the_shops_only(
+        sandbox: SandboxServer, http: httpx.AsyncClient) -> None:
+    """Odoo's CAM-M, which Holded keeps as the shirt's variant M: the sink writes its level
+    to the variant, the poller reads the variant back as a product born in Holded, and that
+    goes on to the shop that writes stock, never back to Holded or to Odoo; the next poll
+    reports nothing and the one adjustment is all that was written."""
+    await insert_shirt(sandbox, m={CENTRAL: 4}, l={CENTRAL: 3})
+    policy = default_policy(("odoo", "shopify"), stock_targets=("shopify",))
+    cmd = product_command(4)
+    cmd["payload"] |= {"sku": "CAM-M", "stock": [{"warehouse": "central", "quantity": D("6")}]}
+    erp = apply_change({"event_id": "e-odoo", "entity_key": cmd["entity_key"],
+                        "entity": "product", "source_system": "odoo", "source_id": "4",
+                        "source_ts": 1, "op": "upsert", "payload": cmd["payload"],
+                        "content_hash": content_hash(cmd["payload"]), "lane": "realtime"},
+                       None, None, None, policy)
+    [to_holded] = [c for c in erp.commands if c["target_system"] == "holded"]
+    outcome = await make_sink(make_client(sandbox, http), MAPPING).execute(to_holded)
+    assert (outcome.result["status"], outcome.result["target_id"]) == ("succeeded", f"{SHIRT}.{SHIRT_M}")
+    apply_result(outcome.result, erp.replicas, erp.links)
+
+    client = make_client(sandbox, http)
+    state, events = await poll_once(client, PollState(), MAPPING, T0, config=STOCK)
+    medium = by_key(events)[f"product/holded/{SHIRT}.{SHIRT_M}"]
+    assert medium["payload"]["stock"] == [{"warehouse": "central", "quantity": D("6.0000")}]
+    twin = apply_change(medium, None, None, None, policy)
+    assert [c["target_system"] for c in twin.commands] == ["shopify"]  # never Holded, never Odoo
+    _, events = await poll_once(client, state, MAPPING, T0 + MINUTE, config=STOCK)
+    assert products_of(events) == []
+    puts = [r for r in sandbox.requests if r.method == "PUT" and r.path.endswith("/stock")]
+    assert [r.path for r in puts] == [f"/api/invoicing/v1/products/{SHIRT}/stock"]
