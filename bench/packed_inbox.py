@@ -36,7 +36,6 @@ import collections
 import json
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -53,7 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench._common import publish  # noqa: E402
-from bench.pipeline import raw_copy, run_workers  # noqa: E402
+from bench.pipeline import raw_copy, run_workers, summarize  # noqa: E402
 from app.avro import codec  # noqa: E402
 from app.devkafka import broker as devkafka  # noqa: E402
 from app.devrun.process import settings_env  # noqa: E402
@@ -266,15 +265,6 @@ async def one_round(args: argparse.Namespace, broker: str, tmp: Path) -> tuple[d
     return numbers, same, (sb, packed_topic)
 
 
-def summarize(rounds: list[dict[str, float]]) -> None:
-    print(f"\n{len(rounds)} rounds: median (min-max)")
-    for name in rounds[0]:
-        values = [r[name] for r in rounds]
-        fmt = "{:.2f}x" if name.startswith("ratio") else "{:,.0f}"
-        print(f"  {name:36s} {fmt.format(statistics.median(values))} "
-              f"({fmt.format(min(values))}-{fmt.format(max(values))})")
-
-
 # Where (b)'s time goes: frames (function and file, as py-spy names them) whose samples count
 # inclusively, in this order; a sample is attributed to the first that is on its stack.
 PARTS = [
@@ -346,7 +336,7 @@ async def main() -> None:
             rounds.append(numbers)
             ok = ok and same
         if args.rounds > 1:
-            summarize(rounds)
+            summarize(rounds, width=36)
         if args.profile:
             sb, packed_topic = last
             again = sb.model_copy(update={"topic_prefix": f"b{uuid.uuid4().hex[:6]}.",

@@ -140,14 +140,14 @@ async def one_round(args: argparse.Namespace, broker: str, tmp: Path) -> dict[st
             "ratio": steady / raw_rate, "ratio per CPU second": per_cpu_ratio}
 
 
-def summarize(rounds: list[dict[str, float]]) -> None:
+def summarize(rounds: list[dict[str, float]], width: int = 26) -> None:
     """Median and range of each number over the rounds: one run's spread on a shared machine
     (about ±10 %) hides smaller changes."""
     print(f"\n{len(rounds)} rounds: median (min-max)")
     for name in rounds[0]:
         values = [r[name] for r in rounds]
         fmt = "{:.2f}x" if name.startswith("ratio") else "{:,.0f}"
-        print(f"  {name:26s} {fmt.format(statistics.median(values))} "
+        print(f"  {name:{width}s} {fmt.format(statistics.median(values))} "
               f"({fmt.format(min(values))}-{fmt.format(max(values))})")
 
 
