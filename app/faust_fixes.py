@@ -70,6 +70,7 @@ class _SeekLog:
         self.warned: set[tuple[TP, int]] = set()
         self.settled: asyncio.Event | None = None  # set when the seek under way is done
         self.gap_audits: dict[TP, set[int]] = {}  # gap offsets not processed yet
+        self.rereads: dict[tuple[TP, int], int] = defaultdict(int)  # (tp, seek target) -> times
         # acks (and the committed offset) faust dropped at the start of a revocation
         self.revoked_acks: dict[TP, tuple[list[int], int | None]] = {}
 
@@ -210,6 +211,8 @@ async def _drop_moved(consumer: Any, seeks: _SeekLog, stale: set[TP]) -> None:
 
 
 async def _add_gap(self: Any, tp: TP, offset_from: int, offset_to: int) -> None:
+    if _read_again_after_seek(self, tp, offset_from, offset_to):
+        return
     # The original starts a gap at committed + 1; the committed offset is the next one to read,
     # so a record missing from the log at exactly that offset is a gap too.
     committed = self._committed_offset[tp]
@@ -221,6 +224,35 @@ async def _add_gap(self: Any, tp: TP, offset_from: int, offset_to: int) -> None:
                 tp, offset_from, offset_to - 1, len(acked))
     _audit_gap(self, tp, set(range(offset_from, offset_to)) - acked)
     await _ORIGINAL["_add_gap"](self, tp, offset_from, offset_to)
+
+
+REREADS_PER_SEEK = 3  # then a range still missing after a seek is taken for a real gap
+
+
+def _read_again_after_seek(consumer: Any, tp: TP, offset_from: int, offset_to: int) -> bool:
+    """A "gap" that starts at the offset the partition was just sought to: the first record
+    delivered after the seek is ``offset_to``, not the target. Seen in the scale-out test
+    under load, on a command partition never committed, right after a rebalance: the
+    records between were delivered before the seek and were still queued for the sink, and
+    the commit then passed them before they were processed (the audit below logged it). The
+    flow topics (``changes.*``, ``inbox``, ``commands.*``, ``results.*``) are never compacted
+    and kept forever, so such a range is not missing from the log: the partition is sought to
+    the target again (as a seek during a batch is: the rest of the batch dropped, the read
+    offset put back) and read again; records read twice are duplicates every agent drops.
+    Only a few times per seek target, so a range that really is gone (another topic's
+    retention) ends as a gap after all."""
+    seeks = _seeks(consumer)
+    target = seeks.targets.get(tp)
+    if target is None or offset_from != target or not _acking(consumer, tp):
+        return False
+    if seeks.rereads[(tp, target)] >= REREADS_PER_SEEK:
+        return False
+    seeks.rereads[(tp, target)] += 1
+    seeks.sought(tp, target)  # the next record of this batch is stale: _drop_moved seeks again
+    log.warning("%s: the first record after the seek to %d is %d; reading the partition again "
+                "from %d instead of committing past %d..%d", tp, target, offset_to, target,
+                target, offset_to - 1)
+    return True
 
 
 def _audit_gap(consumer: Any, tp: TP, offsets: set[int]) -> None:
@@ -308,8 +340,12 @@ def _new_offset(self: Any, tp: TP) -> int | None:
             seeks = _seeks(self)
             if (tp, committed) not in seeks.warned:
                 seeks.warned.add((tp, committed))
-                log.warning("%s: offset %d was never processed; not committing past it "
-                            "(acked from %d)", tp, committed, lowest)
+                if seeks.rereads.get((tp, committed)):  # being read again (above): expected
+                    log.info("%s: offset %d is being read again; not committing past it yet "
+                             "(acked from %d)", tp, committed, lowest)
+                else:
+                    log.warning("%s: offset %d was never processed; not committing past it "
+                                "(acked from %d)", tp, committed, lowest)
             return None
     new_offset = _ORIGINAL["_new_offset"](self, tp)
     _check_gap(self, tp, new_offset)

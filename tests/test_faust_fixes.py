@@ -284,3 +284,43 @@ def test_the_end_of_a_batch_waits_for_a_seek_under_way(consumer):
         await asyncio.gather(fetching, *seeking)
         return order
     assert asyncio.run(run()) == [("delivered", 1), "seek done", "batch over"]
+
+
+def test_records_missing_right_after_a_seek_are_read_again_not_committed_past(consumer, caplog):
+    # Seen in the scale-out test: a command partition never committed is sought to 0 after a
+    # rebalance, and the first record the fetch loop delivers after it is 6. Offsets 0..5 were
+    # delivered before the seek, still queued for the sink; taken for a gap, the commit passed
+    # them before the sink had processed them.
+    async def run():
+        await consumer.seek(SRC, 0)  # the read offset says -1 was the last delivered
+        consumer._committed_offset[SRC] = 0
+        batch(consumer, {SRC: [6, 7], OTHER: [20]})  # the fetch loop's next batch
+        delivered = []
+        consumer.sought.clear()
+        async for tp, message in consumer.getmany(timeout=0.1):
+            delivered.append((tp.partition, message.offset))
+            if (tp, message.offset) == (SRC, 6):  # what faust's fetch loop does with it
+                await consumer._add_gap(SRC, consumer._read_offset[SRC] + 1, 6)
+                consumer._read_offset[SRC] = 6
+        return delivered
+    delivered = asyncio.run(run())
+    assert delivered == [(0, 6), (1, 20)]  # the rest of SRC's batch is dropped...
+    assert consumer.sought == [(SRC, 0)] and consumer._read_offset[SRC] == -1  # ...read again
+    assert not consumer._gap[SRC]  # no gap: the commit waits for 0..5 to be processed
+    ack(consumer, SRC, 6)
+    assert consumer._new_offset(SRC) is None
+    ack(consumer, SRC, 0, 1, 2, 3, 4, 5)
+    assert consumer._new_offset(SRC) == 7
+    assert not [r for r in caplog.records if "never processed" in r.getMessage()
+                or "has not processed" in r.getMessage()]
+
+
+def test_a_range_still_missing_after_reading_again_is_a_gap_in_the_end(consumer):
+    async def run():
+        await consumer.seek(SRC, 0)
+        for _ in range(faust_fixes.REREADS_PER_SEEK):
+            await consumer._add_gap(SRC, 0, 6)
+        assert not consumer._gap[SRC]
+        await consumer._add_gap(SRC, 0, 6)  # gone from the log after all (retention)
+    asyncio.run(run())
+    assert consumer._gap[SRC]
