@@ -19,6 +19,7 @@ import logging
 from collections.abc import Mapping as MappingABC
 from typing import Any
 
+from connectors.base.log_once import LogOnce
 from connectors.holded.approval import SETTING as APPROVE_SETTING
 from connectors.holded.approval import Parked, is_approved
 
@@ -36,7 +37,7 @@ class DraftPayments:
 
     def __init__(self, allowed: bool = False) -> None:
         self.allowed = allowed
-        self._logged = False
+        self._notices = LogOnce()
 
     def hold(self, invoice_key: str, document: MappingABC[str, Any]) -> Parked | None:
         """Why the payment of ``document`` (read just now, not from a cache) is not registered
@@ -48,10 +49,9 @@ class DraftPayments:
     def approved(self, entity_key: str, invoice_key: str, document: MappingABC[str, Any]) -> str:
         """The result's note for a payment that approved a draft (``document`` read after it)."""
         note = approved_by_payment_note(invoice_key, document)
-        if not self._logged:
-            self._logged = True
-            logger.warning("%s: %s; logged once per run, each such payment's result says it too",
-                           entity_key, note)
+        self._notices.warning(logger, "draft approved by a payment",
+                              "%s: %s; logged once per run, each such payment's result says "
+                              "it too", entity_key, note)
         return note
 
 
