@@ -22,7 +22,6 @@ import asyncio
 import datetime as dt
 import logging
 import os
-import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from typing import Any
 
 from aiohttp import web
 
+from connectors.base.sandbox_serving import HOST, listen, run_until_signal
 from connectors.business_central.sandbox_auth import TokenIssuer
 from connectors.business_central.sandbox_faults import Faults, RequestRecord
 from connectors.business_central.sandbox_odata import ODataError
@@ -43,7 +43,6 @@ __all__ = ["BCSandbox", "Faults", "RequestRecord", "SandboxState", "serve", "sta
 
 logger = logging.getLogger(__name__)
 
-HOST = "127.0.0.1"
 TENANT = "sandbox-tenant"
 ENVIRONMENT = "production"
 CLIENT_ID = "sandbox-client"
@@ -277,12 +276,7 @@ async def start_bc_sandbox(
         tokens=TokenIssuer(clients or {CLIENT_ID: CLIENT_SECRET}, ttl=token_ttl),
         subscriptions=Subscriptions(store, collection_threshold=collection_threshold),
         faults=faults or Faults(), tenant=tenant, environment=environment, page_size=page_size)
-    runner = web.AppRunner(build_app(state), access_log=None, handle_signals=False,
-                           shutdown_timeout=0.5)
-    await runner.setup()
-    site = web.TCPSite(runner, HOST, port)
-    await site.start()
-    bound = int(runner.addresses[0][1])
+    runner, bound = await listen(build_app(state), port)
     state.base_url = f"http://{HOST}:{bound}"
     logger.info("business central sandbox listening on %s", state.api_root)
     return BCSandbox(url=state.base_url, port=bound, state=state, _runner=runner)
@@ -295,22 +289,10 @@ def serve(port: int = 8791, *, notify_every: float = 30.0, **options: Any) -> No
         from app.devrun.sandboxes import worker_env
 
         server = await start_bc_sandbox(port, **options)
-        done = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, done.set)
-        # The handlers first: a Ctrl-C right after the banner must stop it cleanly too.
-        print(f"Business Central sandbox: API {server.company_url}\n"
-              f"  token endpoint {server.token_url} (client {server.client_id})\n"
-              f"  a worker uses it with {worker_env('business_central', server)}\n"
-              "  it runs until Ctrl-C (or SIGTERM)", flush=True)
-        try:
-            while not done.is_set():
-                try:
-                    await asyncio.wait_for(done.wait(), timeout=notify_every)
-                except TimeoutError:
-                    await server.flush_notifications()
-        finally:
-            await server.stop()
+        await run_until_signal(
+            f"Business Central sandbox: API {server.company_url}\n"
+            f"  token endpoint {server.token_url} (client {server.client_id})\n"
+            f"  a worker uses it with {worker_env('business_central', server)}",
+            server.stop, every=notify_every, tick=server.flush_notifications)
 
     asyncio.run(main())

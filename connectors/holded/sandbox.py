@@ -20,12 +20,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
+from connectors.base.sandbox_serving import HOST, listen, run_until_signal
 from connectors.holded.sandbox_documents import apply_payments, assign_number
 from connectors.holded.sandbox_faults import Faults, RateLimit, RequestRecord, SlidingWindowLimiter
 from connectors.holded.sandbox_http import STATE, SandboxState
@@ -40,8 +40,6 @@ from connectors.holded.sandbox_store import SandboxStore
 __all__ = ["Faults", "RateLimit", "RequestRecord", "SandboxServer", "start_sandbox", "serve", "build_app"]
 
 logger = logging.getLogger(__name__)
-
-HOST = "127.0.0.1"
 
 
 def build_app(state: SandboxState) -> web.Application:
@@ -150,11 +148,7 @@ async def start_sandbox(
         limiter=SlidingWindowLimiter(rate_limit) if rate_limit is not None else None,
         api_keys={key: key_id_of(key) for key in api_keys},
     )
-    runner = web.AppRunner(build_app(state), access_log=None, handle_signals=False, shutdown_timeout=0.5)
-    await runner.setup()
-    site = web.TCPSite(runner, HOST, port)
-    await site.start()
-    bound = int(runner.addresses[0][1])
+    runner, bound = await listen(build_app(state), port)
     logger.info("holded sandbox listening on http://%s:%d/api", HOST, bound)
     return SandboxServer(url=f"http://{HOST}:{bound}/api", port=bound, state=state, _runner=runner)
 
@@ -164,18 +158,10 @@ def serve(port: int = 8790, **options: Any) -> None:
 
     async def main() -> None:
         server = await start_sandbox(port=port, **options)
-        done = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, done.set)
-        # The handlers first: a Ctrl-C right after the banner must stop it cleanly too.
-        print(f"Holded sandbox at {server.url}  (v1: {server.v1_url}, v2: {server.v2_url})\n"
-              f"  a worker uses it with HOLDED_API_URL={server.url} "
-              f"HOLDED_API_KEY={next(iter(options.get('api_keys') or ('sandbox-key',)))}\n"
-              "  it runs until Ctrl-C (or SIGTERM)", flush=True)
-        try:
-            await done.wait()
-        finally:
-            await server.stop()
+        await run_until_signal(
+            f"Holded sandbox at {server.url}  (v1: {server.v1_url}, v2: {server.v2_url})\n"
+            f"  a worker uses it with HOLDED_API_URL={server.url} "
+            f"HOLDED_API_KEY={next(iter(options.get('api_keys') or ('sandbox-key',)))}",
+            server.stop)
 
     asyncio.run(main())

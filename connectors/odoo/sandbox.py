@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import signal
 import traceback
 import xmlrpc.client
 from collections.abc import Awaitable, Callable
@@ -31,6 +30,7 @@ from typing import Any
 
 from aiohttp import web
 
+from connectors.base.sandbox_serving import HOST, listen, run_until_signal
 from connectors.odoo.sandbox_accounting import install
 from connectors.odoo.sandbox_partners import install as install_partners
 from connectors.odoo.sandbox_products import install as install_products
@@ -44,7 +44,6 @@ __all__ = ["DB", "Faults", "OdooSandbox", "RequestRecord", "serve", "start_odoo_
 
 logger = logging.getLogger(__name__)
 
-HOST = "127.0.0.1"
 DB = "sandbox"
 VERSION = {"server_version": "17.0", "server_version_info": [17, 0, 0, "final", 0, ""],
            "server_serie": "17.0", "protocol_version": 1}
@@ -310,11 +309,7 @@ async def start_odoo_sandbox(*, port: int = 0, db_path: str = ":memory:",
         await seed_data(orm)
     sb = OdooSandbox(url="", port=0, orm=orm, faults=faults or Faults(),
                      users=users or {"admin": (2, "sandbox-key"), "reader": (6, "reader-key")})
-    runner = web.AppRunner(build_app(sb), access_log=None, handle_signals=False,
-                           shutdown_timeout=0.5)
-    await runner.setup()
-    await web.TCPSite(runner, HOST, port).start()
-    sb.port = int(runner.addresses[0][1])
+    runner, sb.port = await listen(build_app(sb), port)
     sb.url = f"http://{HOST}:{sb.port}"
     sb._runner = runner
     logger.info("odoo sandbox listening on %s (db %s)", sb.url, sb.db)
@@ -328,17 +323,9 @@ def serve(port: int = 8069, **options: Any) -> None:
         from app.devrun.sandboxes import worker_env
 
         server = await start_odoo_sandbox(port=port, **options)
-        done = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, done.set)
-        # The handlers first: a Ctrl-C right after the banner must stop it cleanly too.
-        print(f"Odoo sandbox at {server.url}  (db {server.db}, admin key sandbox-key)\n"
-              f"  a worker uses it with {worker_env('odoo', server)}\n"
-              "  it runs until Ctrl-C (or SIGTERM)", flush=True)
-        try:
-            await done.wait()
-        finally:
-            await server.stop()
+        await run_until_signal(
+            f"Odoo sandbox at {server.url}  (db {server.db}, admin key sandbox-key)\n"
+            f"  a worker uses it with {worker_env('odoo', server)}",
+            server.stop)
 
     asyncio.run(main())

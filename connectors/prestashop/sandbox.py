@@ -36,13 +36,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-import signal
 from dataclasses import dataclass, field
 from typing import Any
 from xml.etree import ElementTree
 
 from aiohttp import web
 
+from connectors.base.sandbox_serving import HOST, listen, run_until_signal
 from connectors.prestashop.sandbox_faults import Faults, RequestRecord
 from connectors.prestashop.sandbox_query import ApiError, Query, select
 from connectors.prestashop.sandbox_schema import MULTILANG, RESOURCES, WRITABLE, blank, singular
@@ -55,7 +55,6 @@ __all__ = ["KEY", "NARROW_KEY", "READ_KEY", "Faults", "PrestaShopSandbox", "Requ
 
 logger = logging.getLogger(__name__)
 
-HOST = "127.0.0.1"
 KEY = "SANDBOXKEY0123456789ABCDEFGHIJKLM"
 READ_KEY = "READONLYKEY0123456789ABCDEFGHIJK"
 NARROW_KEY = "NARROWKEY0123456789ABCDEFGHIJKLM"
@@ -294,11 +293,7 @@ async def start_prestashop_sandbox(*, port: int = 0, db_path: str = ":memory:",
         await seed_data(store)
     sb = PrestaShopSandbox(url="", port=0, store=store, faults=faults or Faults(),
                            keys=keys or default_keys())
-    runner = web.AppRunner(build_app(sb), access_log=None, handle_signals=False,
-                           shutdown_timeout=0.5)
-    await runner.setup()
-    await web.TCPSite(runner, HOST, port).start()
-    sb.port = int(runner.addresses[0][1])
+    runner, sb.port = await listen(build_app(sb), port)
     sb.url = f"http://{HOST}:{sb.port}"
     sb._runner = runner
     logger.info("prestashop sandbox listening on %s", sb.url)
@@ -312,17 +307,9 @@ def serve(port: int = 8080, **options: Any) -> None:
         from app.devrun.sandboxes import worker_env
 
         server = await start_prestashop_sandbox(port=port, **options)
-        done = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, done.set)
-        # The handlers first: a Ctrl-C right after the banner must stop it cleanly too.
-        print(f"PrestaShop sandbox at {server.url}/api  (key {KEY})\n"
-              f"  a worker uses it with {worker_env('prestashop', server)}\n"
-              "  it runs until Ctrl-C (or SIGTERM)", flush=True)
-        try:
-            await done.wait()
-        finally:
-            await server.stop()
+        await run_until_signal(
+            f"PrestaShop sandbox at {server.url}/api  (key {KEY})\n"
+            f"  a worker uses it with {worker_env('prestashop', server)}",
+            server.stop)
 
     asyncio.run(main())

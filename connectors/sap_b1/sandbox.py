@@ -24,7 +24,6 @@ import datetime as dt
 import json
 import logging
 import re
-import signal
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from connectors.base.sandbox_serving import HOST, listen, run_until_signal
 from connectors.sap_b1.sandbox_faults import Faults, RequestRecord
 from connectors.sap_b1.sandbox_query import QueryError, parse_filter, parse_orderby, parse_select
 from connectors.sap_b1.sandbox_seed import seed as seed_data
@@ -46,7 +46,6 @@ __all__ = ["COMPANY_DB", "PASSWORD", "USER", "Faults", "RequestRecord", "SapSand
 
 logger = logging.getLogger(__name__)
 
-HOST = "127.0.0.1"
 ROOT = "/b1s/v1"
 COMPANY_DB, USER, PASSWORD = "SBODEMOES", "manager", "sandbox-pass"
 DEFAULT_PAGE = 20
@@ -353,11 +352,7 @@ async def start_sap_sandbox(*, port: int = 0, db_path: str = ":memory:",
         await seed_data(store)
     sb = SapSandbox(url="", port=0, store=store, faults=faults or Faults(), zone=tz,
                     session_timeout=session_timeout)
-    runner = web.AppRunner(build_app(sb), access_log=None, handle_signals=False,
-                           shutdown_timeout=0.5)
-    await runner.setup()
-    await web.TCPSite(runner, HOST, port).start()
-    sb.port = int(runner.addresses[0][1])
+    runner, sb.port = await listen(build_app(sb), port)
     sb.url = f"http://{HOST}:{sb.port}{ROOT}"
     sb._runner = runner
     logger.info("sap b1 sandbox listening on %s (company %s)", sb.url, sb.company_db)
@@ -371,18 +366,10 @@ def serve(port: int = 50000, **options: Any) -> None:
         from app.devrun.sandboxes import worker_env
 
         server = await start_sap_sandbox(port=port, **options)
-        done = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, done.set)
-        # The handlers first: a Ctrl-C right after the banner must stop it cleanly too.
-        print(f"SAP B1 Service Layer sandbox at {server.url}  (CompanyDB {server.company_db}, "
-              f"user {USER} / {PASSWORD})\n"
-              f"  a worker uses it with {worker_env('sap_b1', server)}\n"
-              "  it runs until Ctrl-C (or SIGTERM)", flush=True)
-        try:
-            await done.wait()
-        finally:
-            await server.stop()
+        await run_until_signal(
+            f"SAP B1 Service Layer sandbox at {server.url}  (CompanyDB {server.company_db}, "
+            f"user {USER} / {PASSWORD})\n"
+            f"  a worker uses it with {worker_env('sap_b1', server)}",
+            server.stop)
 
     asyncio.run(main())

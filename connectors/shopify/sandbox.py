@@ -27,7 +27,6 @@ import datetime as dt
 import json
 import logging
 import os
-import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from typing import Any
 
 from aiohttp import web
 
+from connectors.base.sandbox_serving import HOST, listen, run_until_signal
 from connectors.shopify.queries import MUTATIONS
 from connectors.shopify.sandbox_faults import Faults, RequestRecord
 from connectors.shopify.sandbox_graphql import CostBucket, GraphQLError, Resolvers, price
@@ -47,7 +47,6 @@ __all__ = ["ACCESS_TOKEN", "API_VERSIONS", "APP_SECRET", "Faults", "RequestRecor
 
 logger = logging.getLogger(__name__)
 
-HOST = "127.0.0.1"
 ACCESS_TOKEN = "shpat_sandbox_token"
 APP_SECRET = "sandbox-app-secret"
 API_VERSIONS = frozenset({"2024-10", "2025-01", "2025-04", "2025-07", "2025-10"})
@@ -303,12 +302,7 @@ async def start_shopify_sandbox(
         resolvers=Resolvers(store, ignore_cursor=lambda: faults.ignore_cursor,
                             on_change=webhooks.changed),
         bucket=CostBucket(bucket_size, restore_rate, clock=loop.time))
-    runner = web.AppRunner(build_app(state), access_log=None, handle_signals=False,
-                           shutdown_timeout=0.5)
-    await runner.setup()
-    site = web.TCPSite(runner, HOST, port)
-    await site.start()
-    bound = int(runner.addresses[0][1])
+    runner, bound = await listen(build_app(state), port)
     url = f"http://{HOST}:{bound}"
     logger.info("shopify sandbox listening on %s", url)
     return ShopifySandbox(url=url, port=bound, state=state, _runner=runner,
@@ -327,23 +321,11 @@ def serve(port: int = 8793, *, webhook_url: str | None = None, flush_every: floa
         if webhook_url:
             for topic in ("orders/updated", "customers/update", "products/update"):
                 server.webhooks.subscribe(topic, webhook_url)
-        done = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, done.set)
-        # The handlers first: a Ctrl-C right after the banner must stop it cleanly too.
-        print(f"Shopify sandbox: GraphQL {server.graphql_url}\n"
-              f"  X-Shopify-Access-Token {server.access_token}; webhook secret "
-              f"{server.app_secret}\n"
-              f"  a worker uses it with {worker_env('shopify', server)}\n"
-              "  it runs until Ctrl-C (or SIGTERM)", flush=True)
-        try:
-            while not done.is_set():
-                try:
-                    await asyncio.wait_for(done.wait(), timeout=flush_every)
-                except TimeoutError:
-                    await server.webhooks.flush()
-        finally:
-            await server.stop()
+        await run_until_signal(
+            f"Shopify sandbox: GraphQL {server.graphql_url}\n"
+            f"  X-Shopify-Access-Token {server.access_token}; webhook secret "
+            f"{server.app_secret}\n"
+            f"  a worker uses it with {worker_env('shopify', server)}",
+            server.stop, every=flush_every, tick=server.webhooks.flush)
 
     asyncio.run(main())

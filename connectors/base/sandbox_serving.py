@@ -1,0 +1,42 @@
+"""How every sandbox binds and runs: one place for the loopback address, the bind, and the
+run-until-signal loop of ``holded-sync sandbox <name>``, so the six sandboxes cannot drift
+apart on them (a sandbox bound to another interface, or one that leaves its store open on
+Ctrl-C)."""
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+HOST = "127.0.0.1"  # sandboxes are for this machine only
+
+
+async def listen(app: web.Application, port: int) -> tuple[web.AppRunner, int]:
+    """Serve ``app`` on HOST:``port`` (0 = a free port); returns the runner and the bound port."""
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
+    await runner.setup()
+    await web.TCPSite(runner, HOST, port).start()
+    return runner, int(runner.addresses[0][1])
+
+
+async def run_until_signal(banner: str, stop: Callable[[], Awaitable[object]], *,
+                           every: float | None = None,
+                           tick: Callable[[], Awaitable[object]] | None = None) -> None:
+    """Print ``banner``, then wait for SIGINT/SIGTERM, calling ``tick`` every ``every`` seconds
+    (webhook deliveries), and ``stop`` the sandbox in any case."""
+    done = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, done.set)
+    # The handlers first: a Ctrl-C right after the banner must stop it cleanly too.
+    print(f"{banner}\n  it runs until Ctrl-C (or SIGTERM)", flush=True)
+    try:
+        while not done.is_set():
+            try:
+                await asyncio.wait_for(done.wait(), timeout=every if tick else None)
+            except TimeoutError:
+                await tick()
+    finally:
+        await stop()
