@@ -35,6 +35,7 @@ How to subclass (tests/connectors/<system>/test_conformance.py)::
 
         @pytest.fixture
         def client_factory(self, sandbox, http):   # () -> client; >= 3 attempts, fast limiter
+                                                   # (`http`: tests/connectors/conftest.py)
             return lambda: AcmeClient(http, base_url=sandbox.url, ...)
 
         @pytest.fixture

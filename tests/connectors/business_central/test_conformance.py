@@ -72,11 +72,6 @@ class TestBusinessCentralConformance(ConnectorConformance):
         await server.stop()
 
     @pytest.fixture
-    async def http(self) -> AsyncIterator[httpx.AsyncClient]:
-        async with httpx.AsyncClient(timeout=10) as client:
-            yield client
-
-    @pytest.fixture
     def control(self, sandbox: BCSandbox) -> BCControl:
         return BCControl(sandbox)
 

@@ -63,11 +63,6 @@ class OdooConformance(ConnectorConformance):
         await server.stop()
 
     @pytest.fixture
-    async def http(self) -> AsyncIterator[httpx.AsyncClient]:
-        async with httpx.AsyncClient(timeout=10) as client:
-            yield client
-
-    @pytest.fixture
     def control(self, sandbox: OdooSandbox) -> OdooControl:
         return OdooControl(sandbox)
 

@@ -66,11 +66,6 @@ class TestPrestaShopConformance(ConnectorConformance):
         await server.stop()
 
     @pytest.fixture
-    async def http(self) -> AsyncIterator[httpx.AsyncClient]:
-        async with httpx.AsyncClient(timeout=10) as client:
-            yield client
-
-    @pytest.fixture
     def control(self, sandbox: PrestaShopSandbox) -> PrestaShopControl:
         return PrestaShopControl(sandbox)
 

@@ -67,11 +67,6 @@ class TestSapB1Conformance(ConnectorConformance):
         await server.stop()
 
     @pytest.fixture
-    async def http(self) -> AsyncIterator[httpx.AsyncClient]:
-        async with httpx.AsyncClient(timeout=10) as client:
-            yield client
-
-    @pytest.fixture
     def control(self, sandbox: SapSandbox) -> SapControl:
         return SapControl(sandbox)
 

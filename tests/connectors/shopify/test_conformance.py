@@ -69,11 +69,6 @@ class TestShopifyConformance(ConnectorConformance):
         await server.stop()
 
     @pytest.fixture
-    async def http(self) -> AsyncIterator[httpx.AsyncClient]:
-        async with httpx.AsyncClient(timeout=10) as client:
-            yield client
-
-    @pytest.fixture
     def control(self, sandbox: ShopifySandbox) -> ShopifyControl:
         return ShopifyControl(sandbox)
 
