@@ -21,12 +21,13 @@ import faust
 from app import faust_fetch_wait, faust_fixes, faust_handoff, faust_livelock
 from app.avro import DecodeError, codec
 from app.canonical_step import CanonicalStep
-from app.core.decide import BadEvent, Decision
+from app.core.decide import BadEvent
 from app.core.keys import KeyError_
 from app.core.policy import Policy
 from app.connections import (
     clients, configured, engine_policy, limiter_of, pollers, sink_factories, what_runs,
 )
+from app.decision_publisher import DecisionPublisher
 from app.direct_table import DirectTable
 from app.jsonform import JsonFormError
 from app.lag import Progress
@@ -47,8 +48,7 @@ __all__ = ["FLOW_OPTIONS", "REJECTED", "create_app", "dead_letter_value"]
 
 log = logging.getLogger(__name__)
 
-COMMAND = codec("Command")
-CONFLICT, AUDIT, DEAD = codec("Conflict"), codec("AuditRecord"), codec("DeadLetter")
+DEAD = codec("DeadLetter")
 # How records flow through faust: the guarantee, commits, batching. The benches that measure
 # faust alone (bench/_floor_app.py, bench/_rebalance_app.py) use the same, so they measure
 # the worker's configuration.
@@ -64,13 +64,6 @@ FLOW_OPTIONS: dict[str, Any] = dict(
     broker_max_poll_records=2000,
 )
 REJECTED = (DecodeError, BadEvent, KeyError_, JsonFormError, KeyError, TypeError, ValueError)
-
-
-def _report_undelivered(delivery: asyncio.Future) -> None:
-    """A record the producer gave up on (its retries spent). A lost command is emitted again
-    by app/resend.py once its partition is idle; the log says why it was late."""
-    if not delivery.cancelled() and delivery.exception() is not None:
-        log.error("a record was not delivered to Kafka: %r", delivery.exception())
 
 
 def dead_letter_value(topic: str, partition: int, offset: int, headers: Any, key: bytes | None,
@@ -159,12 +152,7 @@ def create_app(settings: Settings, policy: Policy | None = None,
     inbox = topic(names.inbox)
     commands = {(s, lane): topic(names.commands(s, lane))
                 for s in settings.systems for lane in ("realtime", "bulk")}
-    # Counters bound once: a labels() lookup on every record costs more than the increment.
-    sent = {target: METRICS.events.labels(topic=names.logical(names.commands(*target)),
-                                          direction="out") for target in commands}
-    conflicts_out, audit_out = (METRICS.events.labels(topic=t, direction="out")
-                                for t in ("conflicts", "audit"))
-    conflicts, audit, dlq = topic(names.conflicts), topic(names.audit), topic(names.dlq)
+    dlq = topic(names.dlq)
 
     def table(name: str) -> faust.Table:
         # bytes types make faust use the raw codec: values are our own Avro records.
@@ -181,31 +169,7 @@ def create_app(settings: Settings, policy: Policy | None = None,
         await dlq.send(key=event.key, value=dead_letter_value(
             msg.topic, msg.partition, msg.offset, msg.headers, event.key, event.value, reason, error))
 
-    command_topics = {target: t.get_topic_name() for target, t in commands.items()}
-    conflicts_topic, audit_topic = conflicts.get_topic_name(), audit.get_topic_name()
-
-    async def emit(topic_name: str, key: bytes, value: bytes) -> None:
-        """Hand one record to the producer. Straight to it rather than through faust's
-        Topic.send, whose futures and sensors cost as much as the send itself; at-least-once
-        holds the same way: faust flushes the producer before it commits an offset."""
-        delivery = await app.producer.send(topic_name, key, value, None, None, None)
-        delivery.add_done_callback(_report_undelivered)
-
-    async def publish(key: bytes, decision: Decision) -> None:
-        for cmd in decision.commands:
-            # The mapping in force when the command was decided; the sink's result records the
-            # version it actually mapped with (a newer one may have arrived in between).
-            cmd["mapping_version"] = live.version
-            target = cmd["target_system"], cmd["lane"]
-            sent[target].inc()
-            await emit(command_topics[target], key, COMMAND.dumps(cmd))
-        for conflict in decision.conflicts:
-            METRICS.conflicts.labels(outcome=conflict["decision"]).inc()
-            conflicts_out.inc()
-            await emit(conflicts_topic, key, CONFLICT.dumps(conflict))
-        for record in decision.audit:
-            audit_out.inc()
-            await emit(audit_topic, key, AUDIT.dumps(record))
+    publish = DecisionPublisher(app, names, commands, live).publish
 
     step = CanonicalStep(policy, settings.decoded_cache)
     inbox_in = METRICS.events.labels(topic="inbox", direction="in")

@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app import faust_fetch_wait, faust_fixes, faust_handoff, faust_livelock  # noqa: E402
 from app.canonical_step import CanonicalStep  # noqa: E402
 from app.connections import engine_policy  # noqa: E402
+from app.decision_publisher import DecisionPublisher  # noqa: E402
 from app.direct_table import DirectTable  # noqa: E402
 from app.live_mapping import LiveMapping  # noqa: E402
 from app.metrics import METRICS  # noqa: E402
@@ -43,9 +44,7 @@ from app.sequencer import SOURCE_HEADER  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from app.table_manager import TablesDeclaredUpFront  # noqa: E402
 from app.topics import CANONICAL_TABLE, TopicNames  # noqa: E402
-from app.worker import (  # noqa: E402
-    AUDIT, COMMAND, CONFLICT, FLOW_OPTIONS, REJECTED, _report_undelivered, dead_letter_value, tune_gc,
-)
+from app.worker import FLOW_OPTIONS, REJECTED, dead_letter_value, tune_gc  # noqa: E402
 
 faust_fixes.install()
 faust_handoff.install()
@@ -75,35 +74,11 @@ entries = DirectTable(app, canonical_table)
 live = LiveMapping()  # nothing is published to `mappings` in the bench: version None, as the worker's
 policy = engine_policy(settings, live)
 step = CanonicalStep(policy, settings.decoded_cache)
-command_topics = {(s, lane): names.commands(s, lane) for s in settings.systems
-                  for lane in ("realtime", "bulk")}
-sent = {target: METRICS.events.labels(topic=names.logical(t), direction="out")
-        for target, t in command_topics.items()}
-conflicts_out, audit_out = (METRICS.events.labels(topic=t, direction="out")
-                            for t in ("conflicts", "audit"))
+publisher = DecisionPublisher(app, names, [(s, lane) for s in settings.systems
+                                           for lane in ("realtime", "bulk")], live)
+publish, emit = publisher.publish, publisher.emit  # the worker's, record for record
 inbox_in = METRICS.events.labels(topic="inbox", direction="in")
 decided_counters: dict[str, Any] = {}
-
-
-async def emit(topic_name: str, key: bytes, value: bytes) -> None:
-    delivery = await app.producer.send(topic_name, key, value, None, None, None)
-    delivery.add_done_callback(_report_undelivered)
-
-
-async def publish(key: bytes, decision: Any) -> None:
-    """The worker's publish (app/worker.py), record for record."""
-    for cmd in decision.commands:
-        cmd["mapping_version"] = live.version
-        target = cmd["target_system"], cmd["lane"]
-        sent[target].inc()
-        await emit(command_topics[target], key, COMMAND.dumps(cmd))
-    for conflict in decision.conflicts:
-        METRICS.conflicts.labels(outcome=conflict["decision"]).inc()
-        conflicts_out.inc()
-        await emit(names.conflicts, key, CONFLICT.dumps(conflict))
-    for record in decision.audit:
-        audit_out.inc()
-        await emit(names.audit, key, AUDIT.dumps(record))
 
 
 async def dead_letter(event: faust.EventT, key: bytes | None, value: bytes, origin: bytes,
