@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from app.mapping import Mapping, Unmappable
+from app.mapping import Mapping
 from app.mapping.decimals import net_of_tax
+from app.mapping.inbound import InboundResolver
 from app.mapping.resolve import Resolver
 from connectors.base import identifiers
 
@@ -85,41 +86,14 @@ class Lookups:
         return next((i for i, m in self.payment_methods.items() if m.get("code") == code), None)
 
 
-class _Inbound:
-    """Collects every reason a BC record cannot be read into canonical terms."""
+class _Inbound(InboundResolver):
+    """Every reason a BC record cannot be read into canonical terms."""
 
     def __init__(self, mapping: Mapping) -> None:
-        self.mapping = mapping
-        self.map = mapping.system(SYSTEM)
-        self.reasons: list[str] = []
-        if self.map is None:
-            self.reasons.append(f"mapping v{mapping.version} has no section for Business Central")
-
-    def code(self, section: str, code: str, where: str, what: str) -> str | None:
-        canonical = self.map.section(section).to_canonical(code) if self.map else None
-        if canonical is None and self.map is not None:
-            self.reasons.append(f"{where}: Business Central {what} {code!r} is not mapped in "
-                                f"mapping v{self.mapping.version}")
-        return canonical
-
-    def taxes(self, code: str, where: str) -> tuple[list[str], str | None]:
-        """(VAT / surcharge codes, withholding code) for one BC tax code."""
-        entry = self.map.taxes.entry(code) if self.map else None
-        if entry is None:
-            if self.map is not None:
-                self.reasons.append(f"{where}: Business Central tax code {code!r} is not mapped "
-                                    f"in mapping v{self.mapping.version}")
-            return [], None
-        taxes = [c for c in entry.canonical if not self.mapping.taxes[c].is_withholding]
-        withholding = [c for c in entry.canonical if self.mapping.taxes[c].is_withholding]
-        return taxes, withholding[0] if withholding else None
+        super().__init__(mapping, SYSTEM)
 
     def currency(self, code: str | None) -> str:
         return code or self.mapping.base_currency  # BC writes "" for the local currency
-
-    def done(self) -> None:
-        if self.reasons:
-            raise Unmappable(self.reasons, mapping_version=self.mapping.version)
 
 
 def _dec(value: Any) -> Decimal:
@@ -172,7 +146,7 @@ def _party(record: MappingABC[str, Any], kind: str, mapping: Mapping, lookups: L
         "sales_account": None, "purchases_account": None, "default_taxes": [],
         "withholding": None, "tags": [],
     }
-    r.done()
+    r.raise_if_any()
     return contact
 
 
@@ -204,7 +178,7 @@ def item_to_product(record: MappingABC[str, Any], *, mapping: Mapping) -> dict[s
         "sales_account": None, "purchases_account": None, "barcode": _text(record.get("gtin")),
         "stock": _stock(record, mapping), "active": not bool(record.get("blocked")),
     }
-    r.done()
+    r.raise_if_any()
     return product
 
 
@@ -259,7 +233,7 @@ def invoice_to_canonical(record: MappingABC[str, Any], *, mapping: Mapping,
         "payment_method": None, "corrects": corrects, "status": status,
         "payment_status": payment_status, "amount_paid": paid, "notes": None,
     }
-    r.done()
+    r.raise_if_any()
     return invoice
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from app.mapping import Mapping, TaxKind
 from app.mapping.errors import Unmappable
+from app.mapping.inbound import InboundResolver
 from app.mapping.totals import AppliedTax, TaxedLine, check_totals, compute_totals
 from connectors.base import identifiers
 
@@ -111,27 +112,11 @@ def _date(value: Any) -> dt.date | None:
     return dt.date.fromisoformat(value) if isinstance(value, str) and value else None
 
 
-class _Reasons:
+class _Reasons(InboundResolver):
+    """Every reason an Odoo record cannot be read into canonical terms."""
+
     def __init__(self, mapping: Mapping) -> None:
-        self.mapping, self.reasons = mapping, []  # type: list[str]
-        self.system = mapping.system(SYSTEM)
-        if self.system is None:
-            self.reasons.append(f"mapping v{mapping.version} has no section for Odoo")
-
-    def fail(self, where: str, reason: str) -> None:
-        self.reasons.append(f"{where}: {reason}")
-
-    def code(self, section: str, odoo_code: Any, where: str) -> str | None:
-        code_map = self.system.section(section) if self.system else None
-        found = code_map.to_canonical(odoo_code) if code_map is not None else None
-        if found is None:
-            self.fail(where, f"Odoo {section[:-1].replace('_', ' ')} {odoo_code!r} is not in the "
-                      f"odoo section of mapping v{self.mapping.version}")
-        return found
-
-    def raise_if_any(self) -> None:
-        if self.reasons:
-            raise Unmappable(self.reasons, mapping_version=self.mapping.version)
+        super().__init__(mapping, SYSTEM)
 
 
 def _taxes(r: _Reasons, tax_ids: list[int], catalog: Catalog, where: str
@@ -139,11 +124,11 @@ def _taxes(r: _Reasons, tax_ids: list[int], catalog: Catalog, where: str
     """Canonical (VAT/surcharge codes, withholding code, applied taxes) of Odoo tax ids."""
     codes, withholding, applied = [], None, []
     for tax_id in tax_ids:
-        code = r.code("taxes", tax_id, where)
+        code = r.code("taxes", tax_id, where, "tax")
         if code is None:
             continue
         tax = r.mapping.taxes[code]
-        entry = r.system.taxes.entry(tax_id) if r.system else None
+        entry = r.map.taxes.entry(tax_id) if r.map else None
         rate = catalog.tax_rates.get(tax_id)
         expected = entry.rate if entry is not None else None
         if rate is not None and expected is not None and rate != expected:
@@ -167,7 +152,7 @@ def _account(r: _Reasons, value: Any, catalog: Catalog, where: str) -> str | Non
     if code is None:
         r.fail(where, f"Odoo account id {account_id} is unknown")
         return None
-    return r.code("accounts", code, where)
+    return r.code("accounts", code, where, "account")
 
 
 def contact_from_odoo(partner: MappingABC[str, Any], banks: list[MappingABC[str, Any]],
@@ -266,7 +251,7 @@ def invoice_from_odoo(move: MappingABC[str, Any], lines: list[MappingABC[str, An
         r.fail("move_type", f"{move.get('move_type')!r} is not a customer invoice or refund")
     posted = move.get("state") == "posted"
     name = _s(move.get("name")) if posted else None
-    series = r.code("series", name.split("/")[0], "name") if name and "/" in name else None
+    series = r.code("series", name.split("/")[0], "name", "journal sequence") if name and "/" in name else None
     canonical_lines, taxed = [], []
     product_lines = [ln for ln in lines if (ln.get("display_type") or "product") == "product"]
     for no, line in enumerate(product_lines, start=1):
@@ -344,7 +329,7 @@ def payment_from_odoo(payment: MappingABC[str, Any], catalog: Catalog, mapping: 
         return None
     r = _Reasons(mapping)
     journal = catalog.journal_codes.get(m2o_id(payment.get("journal_id")) or 0)
-    treasury = r.code("treasuries", journal, "journal_id") if journal else None
+    treasury = r.code("treasuries", journal, "journal_id", "journal") if journal else None
     partner = m2o_id(payment.get("partner_id"))
     contact_key = catalog.partner_keys.get(payment.get("id", 0)) or (
         entity_key("contact", partner) if partner else None)
@@ -404,7 +389,7 @@ def _payment_journal(payment: MappingABC[str, Any], catalog: Catalog, mapping: M
     journal_id = None
     treasury = payment.get("treasury")
     if treasury:
-        code_map = r.system.treasuries if r.system else None
+        code_map = r.map.treasuries if r.map else None
         code = code_map.to_system(treasury) if code_map is not None else None
         journal_id = catalog.journal_for_code(str(code)) if code is not None else None
         if journal_id is None:

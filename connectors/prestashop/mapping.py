@@ -26,6 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from app.mapping import Mapping, Unmappable
+from app.mapping.inbound import InboundResolver
 from app.mapping.totals import AppliedTax, TaxedLine, check_totals, compute_totals
 from connectors.base import identifiers
 
@@ -122,23 +123,11 @@ def _lang(value: Any, language_id: int) -> str:
     return str(value or "")
 
 
-class _Reasons:
+class _Reasons(InboundResolver):
+    """Every reason a PrestaShop record cannot be read into canonical terms."""
+
     def __init__(self, mapping: Mapping) -> None:
-        self.mapping, self.reasons = mapping, []  # type: list[str]
-        self.system = mapping.system(SYSTEM)
-        if self.system is None:
-            self.reasons.append(f"mapping v{mapping.version} has no section for PrestaShop")
-
-    def fail(self, where: str, reason: str) -> None:
-        self.reasons.append(f"{where}: {reason}")
-
-    def code(self, section: str, ps_code: Any, where: str, what: str) -> str | None:
-        code_map = self.system.section(section) if self.system else None
-        found = code_map.to_canonical(ps_code) if code_map is not None else None
-        if found is None and self.system is not None:
-            self.fail(where, f"PrestaShop {what} {ps_code!r} is not in the prestashop section "
-                      f"of mapping v{self.mapping.version}")
-        return found
+        super().__init__(mapping, SYSTEM)
 
     def tax_group(self, value: Any, where: str) -> list[AppliedTax]:
         group = int_or_none(value) or 0
@@ -153,17 +142,13 @@ class _Reasons:
     def tax_by_rate(self, rate: Decimal, where: str) -> list[AppliedTax]:
         if rate == 0:
             return []
-        for entry in self.system.taxes.entries if self.system else ():
+        for entry in self.map.taxes.entries if self.map else ():
             if entry.rate is not None and entry.rate == rate and entry.canonical:
                 tax = self.mapping.taxes[entry.canonical[0]]
                 return [AppliedTax(tax.code, tax.rate, tax.is_withholding)]
         self.fail(where, f"no tax rule group of rate {rate}% in the prestashop section of "
                   f"mapping v{self.mapping.version}")
         return []
-
-    def raise_if_any(self) -> None:
-        if self.reasons:
-            raise Unmappable(self.reasons, mapping_version=self.mapping.version)
 
 
 # ---- contacts ------------------------------------------------------------------------------

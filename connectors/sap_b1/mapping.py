@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from app.mapping import Mapping, TaxKind, TaxScope, Unmappable
+from app.mapping import Mapping, TaxKind, TaxScope
+from app.mapping.inbound import InboundResolver
 from app.mapping.resolve import Resolver
 from connectors.base import identifiers
 from connectors.sap_b1 import odata
@@ -79,43 +80,18 @@ class Lookups:
         return min((g for g, d in self.term_days.items() if d == days), default=None)
 
 
-class _Inbound:
-    """Collects every reason an SAP record cannot be read into canonical terms."""
+class _Inbound(InboundResolver):
+    """Every reason an SAP record cannot be read into canonical terms."""
 
     def __init__(self, mapping: Mapping) -> None:
-        self.mapping = mapping
-        self.map = mapping.system(SYSTEM)
-        self.reasons: list[str] = []
-        if self.map is None:
-            self.reasons.append(f"mapping v{mapping.version} has no section for SAP B1")
+        super().__init__(mapping, SYSTEM)
 
     def code(self, section: str, code: Any, where: str, what: str) -> str | None:
-        code_map = self.map.section(section) if self.map else None
-        canonical = code_map.to_canonical(str(code)) if code_map is not None else None
-        if canonical is None and self.map is not None:
-            self.reasons.append(f"{where}: SAP B1 {what} {code!r} is not mapped in mapping "
-                                f"v{self.mapping.version}")
-        return canonical
-
-    def taxes(self, code: str, where: str) -> tuple[list[str], str | None]:
-        """(VAT / surcharge codes, withholding code) for one VatGroup or WTCode."""
-        entry = self.map.taxes.entry(code) if self.map else None
-        if entry is None:
-            if self.map is not None:
-                self.reasons.append(f"{where}: SAP B1 tax code {code!r} is not mapped in "
-                                    f"mapping v{self.mapping.version}")
-            return [], None
-        taxes = [c for c in entry.canonical if not self.mapping.taxes[c].is_withholding]
-        withholding = [c for c in entry.canonical if self.mapping.taxes[c].is_withholding]
-        return taxes, withholding[0] if withholding else None
+        return super().code(section, str(code), where, what)  # the mapping's SAP codes are text
 
     def currency(self, code: Any) -> str:
         text = str(code or "").strip()
         return self.mapping.base_currency if text in ("", "##") else text  # "##": all currencies
-
-    def done(self) -> None:
-        if self.reasons:
-            raise Unmappable(self.reasons, mapping_version=self.mapping.version)
 
 
 def _dec(value: Any) -> Decimal:
@@ -167,7 +143,7 @@ def partner_to_contact(bp: MappingABC[str, Any], *, mapping: Mapping,
         "purchases_account": None, "default_taxes": default_taxes, "withholding": withholding,
         "tags": [],
     }
-    r.done()
+    r.raise_if_any()
     return contact
 
 
@@ -196,7 +172,7 @@ def item_to_product(item: MappingABC[str, Any], *, mapping: Mapping,
         "barcode": _text(item.get("BarCode")), "stock": stock,
         "active": _yes(item.get("Valid", "tYES")) and not _yes(item.get("Frozen")),
     }
-    r.done()
+    r.raise_if_any()
     return product
 
 
@@ -248,7 +224,7 @@ def document_to_invoice(doc: MappingABC[str, Any], *, mapping: Mapping,
         "payment_status": "paid" if paid >= total > 0 else "partial" if paid > 0 else "unpaid",
         "amount_paid": paid.quantize(_CENT), "notes": _text(doc.get("Comments")),
     }
-    r.done()
+    r.raise_if_any()
     return invoice
 
 
@@ -305,7 +281,7 @@ def payment_to_canonical(payment: MappingABC[str, Any], *, mapping: Mapping
         r.reasons.append(f"PaymentInvoices: the payment is applied to {len(applied)} invoices; "
                          "a canonical payment pays exactly one")
     method = _method(r, payment)
-    r.done()
+    r.raise_if_any()
     return {
         **_payment_common(r, payment),
         "invoice_key": entity_key("invoice", applied[0]["DocEntry"]),
@@ -330,7 +306,7 @@ def _on_account(payment: MappingABC[str, Any], mapping: Mapping) -> dict[str, An
         r.reasons.append(f"{amount} received in cash, transfer, checks or cards: a payment on "
                          "account needs the amount the customer paid")
     method = _method(r, payment)
-    r.done()
+    r.raise_if_any()
     return {**_payment_common(r, payment), "invoice_key": None, "amount": amount,
             "method": method}
 

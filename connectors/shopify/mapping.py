@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from app.mapping import Mapping, Tax, TaxKind, TaxScope, Unmappable
 from app.mapping.decimals import net_of_tax
+from app.mapping.inbound import InboundResolver
 from connectors.base import identifiers
 from connectors.shopify.client import numeric_id
 
@@ -77,18 +78,11 @@ def _text(value: Any) -> str | None:
     return (str(value).strip() or None) if value is not None else None
 
 
-class _Inbound:
-    """Collects every reason a Shopify record cannot be read into canonical terms."""
+class _Inbound(InboundResolver):
+    """Every reason a Shopify record cannot be read into canonical terms."""
 
     def __init__(self, mapping: Mapping) -> None:
-        self.mapping = mapping
-        self.map = mapping.system(SYSTEM)
-        self.reasons: list[str] = []
-        if self.map is None:
-            self.reasons.append(f"mapping v{mapping.version} has no section for Shopify")
-
-    def fail(self, reason: str) -> None:
-        self.reasons.append(reason)
+        super().__init__(mapping, SYSTEM)
 
     def tax(self, title: str, rate: Any, where: str) -> str | None:
         percent = (Decimal(str(rate)) * 100).normalize()
@@ -97,21 +91,9 @@ class _Inbound:
                     and entry.rate == percent and entry.canonical:
                 return entry.canonical[0]
         if self.map is not None:
-            self.fail(f"{where}: Shopify tax line {title!r} at {percent}% is not mapped in "
-                      f"mapping v{self.mapping.version}")
+            self.fail(where, f"Shopify tax line {title!r} at {percent}% is not in the shopify "
+                      f"section of mapping v{self.mapping.version}")
         return None
-
-    def code(self, section: str, code: str, where: str, what: str) -> str | None:
-        section_map = self.map.section(section) if self.map else None
-        canonical = section_map.to_canonical(code) if section_map is not None else None
-        if canonical is None and self.map is not None:
-            self.fail(f"{where}: Shopify {what} {code!r} is not mapped in mapping "
-                      f"v{self.mapping.version}")
-        return canonical
-
-    def done(self) -> None:
-        if self.reasons:
-            raise Unmappable(self.reasons, mapping_version=self.mapping.version)
 
 
 def _address(node: MappingABC[str, Any] | None) -> dict[str, Any] | None:
@@ -172,7 +154,7 @@ def _product_vat(r: _Inbound, product: MappingABC[str, Any], where: str) -> Tax 
     code = r.code("taxes", value, f"{where}: {source}", "tax")
     tax = r.mapping.taxes.get(code) if code is not None else None
     if tax is not None and (tax.kind is not TaxKind.VAT or tax.scope is not TaxScope.SALES):
-        r.fail(f"{where}: {source} {value!r} maps to {tax.code!r}, which is not a sales VAT")
+        r.fail(where, f"{source} {value!r} maps to {tax.code!r}, which is not a sales VAT")
         return None
     return tax
 
@@ -205,7 +187,7 @@ def variant_to_product(product: MappingABC[str, Any], variant: MappingABC[str, A
             price = net_of_tax(price, vat.rate)
         elif not r.reasons:
             keys = ", ".join(repr(e.code) for e in r.map.taxes.entries) if r.map else ""
-            r.fail(f"{where}: the shop's prices include VAT (taxesIncluded) and the product has "
+            r.fail(where, "the shop's prices include VAT (taxesIncluded) and the product has "
                    f"no VAT code to take it out by; set the product metafield "
                    f"{'.'.join(PRODUCT_TAX_METAFIELD)} to a key of shopify.taxes in mapping "
                    f"v{mapping.version} ({keys}), or publish a mapping version whose shopify "
@@ -223,7 +205,7 @@ def variant_to_product(product: MappingABC[str, Any], variant: MappingABC[str, A
         "active": product.get("status") == "ACTIVE",
     }
     if taxable and (taxes_included or (product.get("metafield") or {}).get("value")):
-        r.done()  # the mapping was consulted: a missing Shopify section parks as well
+        r.raise_if_any()  # the mapping was consulted: a missing Shopify section parks as well
     return result
 
 
@@ -247,7 +229,7 @@ def _net(price: Decimal, rate_sum: Decimal, included: bool) -> Decimal:
 def _customer_key(r: _Inbound, order: MappingABC[str, Any]) -> str:
     customer = order.get("customer") or {}
     if not customer.get("id"):
-        r.fail(f"order {order.get('name')}: a guest order has no customer to invoice")
+        r.fail(f"order {order.get('name')}", "a guest order has no customer to invoice")
         return ""
     return entity_key("contact", customer["id"])
 
@@ -310,7 +292,7 @@ def order_to_invoice(order: MappingABC[str, Any], *, mapping: Mapping,
         "partial" if status == "PARTIALLY_PAID" else "unpaid",
         "amount_paid": paid.quantize(_CENT), "notes": _text(order.get("note")),
     }
-    r.done()
+    r.raise_if_any()
     return invoice
 
 
@@ -322,7 +304,7 @@ def refund_to_credit_note(order: MappingABC[str, Any], refund: MappingABC[str, A
     lines, subtotal, tax = [], _ZERO, _ZERO
     items = (refund.get("refundLineItems") or {}).get("nodes") or []
     if not items:
-        r.fail(f"refund {numeric_id(refund['id'])}: an amount-only refund has no lines to "
+        r.fail(f"refund {numeric_id(refund['id'])}", "an amount-only refund has no lines to "
                "split into taxes; enter it as a credit note by hand")
     for number, item in enumerate(items, start=1):
         original = by_id.get((item.get("lineItem") or {}).get("id"), {})
@@ -345,7 +327,7 @@ def refund_to_credit_note(order: MappingABC[str, Any], refund: MappingABC[str, A
     if items and refunded != subtotal + tax:
         # Shipping refunds, order adjustments and amounts typed by hand are not in the refund's
         # lines: a credit note of the lines alone would not be what the customer got back.
-        r.fail(f"refund {numeric_id(refund['id'])}: {refunded} was refunded but the refunded "
+        r.fail(f"refund {numeric_id(refund['id'])}", f"{refunded} was refunded but the refunded "
                f"lines come to {subtotal + tax} (a shipping refund, an adjustment or a changed "
                "amount); enter it as a credit note by hand")
     credit = {
@@ -361,7 +343,7 @@ def refund_to_credit_note(order: MappingABC[str, Any], refund: MappingABC[str, A
         "amount_paid": refunded.quantize(_CENT),
         "notes": _text(refund.get("note")),
     }
-    r.done()
+    r.raise_if_any()
     return credit
 
 
@@ -383,7 +365,7 @@ def transaction_to_payment(order: MappingABC[str, Any], transaction: MappingABC[
         "method": method, "treasury": None, "reference": numeric_id(transaction["id"]),
         "description": f"Shopify {order.get('name')}",
     }
-    r.done()
+    r.raise_if_any()
     return payment
 
 

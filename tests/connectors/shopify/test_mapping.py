@@ -257,13 +257,13 @@ def test_a_price_including_vat_of_no_known_rate_is_parked_not_written_gross() ->
                                  taxes_included=True)
     assert "CAM-001-M" in str(parked.value)
     assert "default_product_tax" in str(parked.value)  # both ways out are named
-    with pytest.raises(Unmappable, match="'IVA 7%' is not mapped"):
+    with pytest.raises(Unmappable, match="'IVA 7%' is not in the shopify section"):
         shmap.variant_to_product({**SHIRT, "metafield": {"value": "IVA 7%"}}, SHIRT_M,
                                  mapping=MAPPING, taxes_included=True)
 
 
 def test_an_unmapped_vat_metafield_parks_even_when_prices_exclude_vat() -> None:
-    with pytest.raises(Unmappable, match="'IVA 7%' is not mapped"):
+    with pytest.raises(Unmappable, match="'IVA 7%' is not in the shopify section"):
         shmap.variant_to_product({**SHIRT, "metafield": {"value": "IVA 7%"}}, SHIRT_M,
                                  mapping=MAPPING, taxes_included=False)
 
@@ -289,6 +289,6 @@ def test_a_products_own_metafield_wins_over_the_default_even_when_it_is_wrong() 
                                    {**SHIRT_M, "price": "8.95"}, mapping=mapping,
                                    taxes_included=True)
     assert (oil["price"], oil["sales_taxes"]) == (Decimal("8.136364"), ["iva_10"])
-    with pytest.raises(Unmappable, match="'IVA 7%' is not mapped"):  # never replaced by 21 %
+    with pytest.raises(Unmappable, match="'IVA 7%' is not in the shopify section"):  # never replaced by 21 %
         shmap.variant_to_product({**SHIRT, "metafield": {"value": "IVA 7%"}}, SHIRT_M,
                                  mapping=mapping, taxes_included=True)
