@@ -5,33 +5,17 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from app.live_mapping import publish_mapping
 from app.settings import HoldedSettings
-from app.topics import TopicNames, kafka_client_options
 from connectors.holded.sandbox import start_sandbox
 from tests.core.factories import change, contact
 from tests.support.flow import unique_key
-from tests.support.kafka import WorkerProcess, wait_for
+from tests.support.kafka import WorkerProcess, skip_unread_commands, wait_for
 
 pytestmark = pytest.mark.kafka
 MAPPING = Path(__file__).resolve().parents[2] / "docs" / "examples" / "mapping-es.yaml"
 T0 = 1_790_000_000_000
-
-
-async def skip_unread_commands(settings, system: str) -> None:
-    """Move the (empty) worker group past every command: a consumer that skipped them."""
-    names = TopicNames(settings)
-    tps = [TopicPartition(names.commands(system), p) for p in range(settings.partitions)]
-    consumer = AIOKafkaConsumer(**kafka_client_options(settings), group_id=names.app_id,
-                                enable_auto_commit=False)
-    await consumer.start()
-    try:
-        consumer.assign(tps)
-        await consumer.commit(await consumer.end_offsets(tps))
-    finally:
-        await consumer.stop()
 
 
 @pytest.fixture

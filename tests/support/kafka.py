@@ -6,11 +6,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
 from app.devkafka.broker import free_port
 from app.devrun.process import WorkerProcess, settings_env, wait_for
 from app.settings import Settings
+from app.topics import TopicNames, kafka_client_options
 
-__all__ = ["KafkaBroker", "WorkerProcess", "settings_env", "wait_for"]
+__all__ = ["KafkaBroker", "WorkerProcess", "settings_env", "skip_unread_commands", "wait_for"]
 
 
 @dataclass(frozen=True)
@@ -27,3 +30,18 @@ class KafkaBroker:
         return Settings(**base)
 
 
+
+
+async def skip_unread_commands(settings: Settings, system: str) -> None:
+    """Move the worker group past every real-time command of ``system``: a consumer that
+    skipped them (docs/scaling.md), or a kill that lost them. Run it with no worker up."""
+    names = TopicNames(settings)
+    tps = [TopicPartition(names.commands(system), p) for p in range(settings.partitions)]
+    consumer = AIOKafkaConsumer(**kafka_client_options(settings), group_id=names.app_id,
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(tps)
+        await consumer.commit(await consumer.end_offsets(tps))
+    finally:
+        await consumer.stop()
