@@ -10,16 +10,17 @@ import asyncio
 import os
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.devrun.process import WaitFailed
 from app.ingest import ingest_file
 from app.live_mapping import publish_mapping
 from app.settings import HoldedSettings
 from app.topics import ensure_topics
 from connectors.holded.sandbox import RateLimit, SandboxServer, start_sandbox
-from tests.chaos.invariants import Snapshot, snapshot
+from tests.chaos.invariants import Snapshot, outstanding_writes, snapshot
 from tests.chaos.workload import Workload
 from tests.support.flow import Flow
 from tests.support.kafka import KafkaBroker, WorkerProcess, wait_for
@@ -43,6 +44,9 @@ class ChaosRun:
     flow: Flow | None = None
     restarts: int = 0
     ingested: int = 0
+    # Entities whose write was still outstanding once Kafka had nothing left to read (a
+    # command lost in a kill, waiting for its resend): settle() waited for them.
+    outstanding_while_settling: set[str] = field(default_factory=set)
 
     async def start(self, **overrides: Any) -> ChaosRun:
         self.sandbox = await start_sandbox(port=0, rate_limit=RateLimit(requests=100, per_seconds=1.0))
@@ -102,21 +106,38 @@ class ChaosRun:
         await self.flow.send_raw(self.flow.names.changes("odoo"), b"contact/odoo/POISON", b"\x00not avro")
 
     async def settle(self, timeout: float = 150.0) -> Snapshot:
-        """Wait until every entity is in Holded, nothing is left to process, and two
-        consecutive snapshots agree; return the last one."""
+        """Wait until every entity is in Holded, nothing is left to process, no write is
+        outstanding, and two consecutive snapshots agree; return the last one.
+
+        "Nothing left to read" is not enough: a decision whose command a kill lost is in the
+        canonical table with nothing in Kafka to carry it; the resend timer emits it again
+        ``resend_after_s`` later. A snapshot taken before shows Holded one version behind:
+        the likely end of test_worker_kills seed 772958563 (tests/chaos/test_settle.py)."""
         assert self.flow and self.sandbox
-        wl, previous = self.workload, [None]
+        wl, previous, waiting = self.workload, [None], [""]
 
         async def settled() -> Snapshot | None:
             if await self.flow.lag() != 0:
+                waiting[0] = "records left to read"
                 return None
             snap = await snapshot(self.flow, self.sandbox, wl)
             if not snap.complete(wl):
+                waiting[0] = f"entities missing from Holded: {snap.lost(wl)}"
+                return None
+            pending = await outstanding_writes(self.flow)
+            if pending:
+                self.outstanding_while_settling.update(pending)
+                waiting[0] = f"outstanding writes: {pending}"
+                previous[0] = None
                 return None
             stable = snap == previous[0]
             previous[0] = snap
+            waiting[0] = "two snapshots that agree"
             return snap if stable else None
-        return await wait_for(settled, timeout, f"{self.name}: the flow to settle", self.worker)
+        try:
+            return await wait_for(settled, timeout, f"{self.name}: the flow to settle", self.worker)
+        except WaitFailed as exc:
+            raise WaitFailed(f"{exc}\nstill waiting for {waiting[0]}", exc.what) from None
 
     async def close(self) -> None:
         if self.flow and self.flow.worker:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from app.core.resend import outstanding
 from connectors.holded.sandbox import SandboxServer
 from connectors.holded.sandbox_routes_v1 import view_contact
 from connectors.holded.service_mapping import sku_of_service
@@ -101,6 +102,19 @@ async def snapshot(flow: Flow, sandbox: SandboxServer, wl: Workload) -> Snapshot
     return Snapshot(entities=await flow.table("entities"), contacts=contacts, products=products,
                     documents=documents, dlq=sorted(letters),
                     dlq_redeliveries=sum(n - 1 for n in letters.values()))
+
+
+async def outstanding_writes(flow: Flow, sinks: frozenset[str] = frozenset({"holded"})) -> list[str]:
+    """Entity keys with a write to one of ``sinks`` whose outcome has not come back.
+
+    Kafka can have nothing left to read while the engine still has work: a SIGKILL can save a
+    decision's table record but not its command (both sit in the producer's buffer), and a
+    redelivered change then meets the state it produced and is dropped as a duplicate. Only
+    the resend timer (app/resend.py, after ``resend_after_s``) emits that command again; the
+    canonical replica shows it as outstanding until its result is read (app/core/resend.py).
+    """
+    replicas = await flow.table("replicas")
+    return sorted(k for k, r in replicas.items() if sinks & set(outstanding(r)))
 
 
 def diff(reference: Snapshot, got: Snapshot, wl: Workload, extra_dlq: list[tuple] = ()) -> list[str]:
