@@ -3,12 +3,16 @@
 test_worker_kills failed once (seed 772958563, CI) with invoices at their first version in
 Holded: INV-018 total 308.00 where the input's last version says 709.40. The edits of
 INV-018, INV-023 and INV-031 are the input's last chunk, whose kill comes right after a
-Holded write. A SIGKILL can save a decision's table record and lose its command (both wait
-in the producer's buffer); the redelivered change then meets the state it produced and is
-dropped as a duplicate, so nothing in Kafka carries the write, and the resend timer
-(app/resend.py) emits it ``resend_after_s`` (10 s) later. ``settle`` returned about 4 s after
-the last restart: lag 0 and two equal snapshots, Holded one version behind. The failed run's
-logs were not kept; the replays of the seed passed, as the kill's timing is not seeded.
+Holded write. A SIGKILL can save a decision's table record and lose its command: both are
+separate producer batches, and aiokafka sends a batch whose linger is over while the other
+still lingers, or waits for the request in flight to that broker. The redelivered change
+then meets the state it produced and is dropped as a duplicate, so nothing in Kafka carries
+the write; the resend timer (app/resend.py) emits it ``resend_after_s`` (10 s) later. But
+``settle`` returns about 4-6 s after the last restart (settle_s in replays of the seed): lag
+0 and two equal snapshots, Holded one version behind. The failed run's logs were not kept
+and replays of the seed passed (the kill's timing is not seeded), so this is the likely
+mechanism, not a proven one; no stale write can pass this way unseen (an older write
+landing last leaves no outstanding write, and ``diff`` still reports it).
 
 Here the lost command is made on purpose, without a kill to time: a worker with no sinks
 decides the edit, then the worker group is moved past its command (what such a kill, or the
