@@ -5,12 +5,48 @@ Ctrl-C)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
 HOST = "127.0.0.1"  # sandboxes are for this machine only
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RunningSandbox:
+    """A sandbox serving on HOST. ``state`` is the one its handlers share (its ``faults``,
+    ``requests`` log and ``store`` are live: tests flip fault switches between requests)."""
+
+    url: str
+    port: int
+    state: Any
+    _runner: web.AppRunner
+
+    @property
+    def faults(self) -> Any:
+        return self.state.faults
+
+    @property
+    def requests(self) -> list[Any]:
+        return self.state.requests
+
+    @property
+    def store(self) -> Any:
+        return self.state.store
+
+    async def stop(self) -> None:
+        """Stop serving and close the store (idempotent)."""
+        if self.state.stopping.is_set():
+            return
+        self.state.stopping.set()
+        await self._runner.cleanup()
+        await self.state.store.close()
+        logger.info("%s on port %d stopped", type(self).__name__, self.port)
 
 
 async def listen(app: web.Application, port: int) -> tuple[web.AppRunner, int]:

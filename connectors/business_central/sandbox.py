@@ -29,7 +29,7 @@ from typing import Any
 
 from aiohttp import web
 
-from connectors.base.sandbox_serving import HOST, listen, run_until_signal
+from connectors.base.sandbox_serving import HOST, RunningSandbox, listen, run_until_signal
 from connectors.business_central.sandbox_auth import TokenIssuer
 from connectors.business_central.sandbox_faults import Faults, RequestRecord
 from connectors.business_central.sandbox_odata import ODataError
@@ -168,28 +168,12 @@ async def _pipeline(state: SandboxState, request: web.Request, handler: Handler,
 
 
 @dataclass
-class BCSandbox:
-    """A running sandbox. ``faults`` is live: tests flip switches between requests."""
+class BCSandbox(RunningSandbox):
+    """The running Business Central sandbox."""
 
-    url: str
-    port: int
-    state: SandboxState
-    _runner: web.AppRunner
     client_id: str = CLIENT_ID
     client_secret: str = CLIENT_SECRET
     company_id: str = COMPANY_ID
-
-    @property
-    def faults(self) -> Faults:
-        return self.state.faults
-
-    @property
-    def requests(self) -> list[RequestRecord]:
-        return self.state.requests
-
-    @property
-    def store(self) -> SandboxStore:
-        return self.state.store
 
     @property
     def tenant(self) -> str:
@@ -237,14 +221,6 @@ class BCSandbox:
 
     async def get(self, collection: str, record_id: str) -> dict[str, Any] | None:
         return await self.state.store.get(collection, record_id)
-
-    async def stop(self) -> None:
-        """Stop serving and close the store (idempotent)."""
-        if self.state.stopping.is_set():
-            return
-        self.state.stopping.set()
-        await self._runner.cleanup()
-        await self.state.store.close()
 
 
 async def start_bc_sandbox(

@@ -25,7 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
-from connectors.base.sandbox_serving import HOST, listen, run_until_signal
+from connectors.base.sandbox_serving import HOST, RunningSandbox, listen, run_until_signal
 from connectors.holded.sandbox_documents import apply_payments, assign_number
 from connectors.holded.sandbox_faults import Faults, RateLimit, RequestRecord, SlidingWindowLimiter
 from connectors.holded.sandbox_http import STATE, SandboxState
@@ -53,25 +53,8 @@ def build_app(state: SandboxState) -> web.Application:
 
 
 @dataclass
-class SandboxServer:
-    """A running sandbox. ``faults`` is live: tests flip switches between requests."""
-
-    url: str
-    port: int
-    state: SandboxState
-    _runner: web.AppRunner
-
-    @property
-    def faults(self) -> Faults:
-        return self.state.faults
-
-    @property
-    def requests(self) -> list[RequestRecord]:
-        return self.state.requests
-
-    @property
-    def store(self) -> SandboxStore:
-        return self.state.store
+class SandboxServer(RunningSandbox):
+    """The running Holded sandbox."""
 
     @property
     def v1_url(self) -> str:
@@ -113,15 +96,6 @@ class SandboxServer:
             apply_payments(doc)
             await self.state.store.put("documents", doc)
         return doc
-
-    async def stop(self) -> None:
-        """Stop serving and close the store (idempotent)."""
-        if self.state.stopping.is_set():
-            return
-        self.state.stopping.set()
-        await self._runner.cleanup()
-        await self.state.store.close()
-        logger.info("holded sandbox on port %d stopped", self.port)
 
 
 async def start_sandbox(

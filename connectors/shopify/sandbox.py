@@ -34,7 +34,7 @@ from typing import Any
 
 from aiohttp import web
 
-from connectors.base.sandbox_serving import HOST, listen, run_until_signal
+from connectors.base.sandbox_serving import HOST, RunningSandbox, listen, run_until_signal
 from connectors.shopify.queries import MUTATIONS
 from connectors.shopify.sandbox_faults import Faults, RequestRecord
 from connectors.shopify.sandbox_graphql import CostBucket, GraphQLError, Resolvers, price
@@ -197,21 +197,13 @@ def _rest_customers(state: SandboxState) -> Handler:
 
 
 @dataclass
-class ShopifySandbox:
-    """A running sandbox. ``faults`` and ``bucket`` are live: tests change them in between."""
+class ShopifySandbox(RunningSandbox):
+    """The running Shopify sandbox. ``bucket`` is live too: tests change it in between."""
 
-    url: str
-    port: int
-    state: SandboxState
-    _runner: web.AppRunner
     access_token: str = ACCESS_TOKEN
     app_secret: str = APP_SECRET
     api_version: str = "2025-01"
     seeded: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    @property
-    def faults(self) -> Faults:
-        return self.state.faults
 
     @property
     def bucket(self) -> CostBucket:
@@ -243,14 +235,6 @@ class ShopifySandbox:
         return self.state.webhooks
 
     @property
-    def requests(self) -> list[RequestRecord]:
-        return self.state.requests
-
-    @property
-    def store(self) -> SandboxStore:
-        return self.state.store
-
-    @property
     def graphql_url(self) -> str:
         return f"{self.url}/admin/api/{self.api_version}/graphql.json"
 
@@ -266,14 +250,6 @@ class ShopifySandbox:
 
     async def get(self, kind: str, record_id: str | int) -> dict[str, Any] | None:
         return await self.state.store.get(kind, record_id)
-
-    async def stop(self) -> None:
-        """Stop serving and close the store (idempotent)."""
-        if self.state.stopping.is_set():
-            return
-        self.state.stopping.set()
-        await self._runner.cleanup()
-        await self.state.store.close()
 
 
 async def start_shopify_sandbox(
