@@ -68,7 +68,8 @@ class _SeekLog:
         self.at_fetch: dict[TP, int] = {}  # epochs when the batch being delivered was fetched
         self.count_at_fetch = 0
         self.warned: set[tuple[TP, int]] = set()
-        self.settled: asyncio.Event | None = None  # set when the seek under way is done
+        self.settled: asyncio.Event | None = None  # set when the seeks under way are done
+        self.under_way = 0  # seeks under way: faust's fetch loop and its recovery may overlap
         self.gap_audits: dict[TP, set[int]] = {}  # gap offsets not processed yet
         self.rereads: dict[tuple[TP, int], int] = defaultdict(int)  # (tp, seek target) -> times
         # acks (and the committed offset) faust dropped at the start of a revocation
@@ -133,14 +134,23 @@ async def _seeking(consumer: Any) -> AsyncIterator[_SeekLog]:
     """Hold the fetch loop's deliveries while a seek is under way. The aiokafka seek and the
     numbering of the seek (``sought``) are separate steps; a record delivered between them
     would pass as fetched after the seek, move the read offset back past records already
-    delivered, and open a gap the commit passes before they are processed."""
+    delivered, and open a gap the commit passes before they are processed.
+
+    Until every seek under way is done: after a rebalance the fetch loop (a batch fetched while
+    the flow was stopped) and the recovery both run ``perform_seek``, and they overlap under
+    load. The first to end released the deliveries while the other was half-way, after faust's
+    part of it had set the read offsets to None (seen in the scale-out test)."""
     seeks = _seeks(consumer)
-    settled = seeks.settled = asyncio.Event()
+    if seeks.settled is None:
+        seeks.settled = asyncio.Event()
+    seeks.under_way += 1
     try:
         yield seeks
     finally:
-        seeks.settled = None
-        settled.set()
+        seeks.under_way -= 1
+        if not seeks.under_way:
+            settled, seeks.settled = seeks.settled, None
+            settled.set()
 
 
 async def perform_seek(self: Any) -> None:

@@ -324,3 +324,30 @@ def test_a_range_still_missing_after_reading_again_is_a_gap_in_the_end(consumer)
         await consumer._add_gap(SRC, 0, 6)  # gone from the log after all (retention)
     asyncio.run(run())
     assert consumer._gap[SRC]
+
+
+def test_deliveries_wait_for_the_last_of_two_overlapping_seeks(consumer):
+    # After a rebalance the fetch loop (a batch fetched while the flow was stopped) and the
+    # recovery both run perform_seek. Under load they overlap (the scale-out test), and the
+    # first to end let records through while faust's part of the other had set the read
+    # offsets to None: no gap could be seen in what the fetch loop delivered next.
+    async def run():
+        seeks = faust_fixes._seeks(consumer)
+        order = []
+        first, second = faust_fixes._seeking(consumer), faust_fixes._seeking(consumer)
+        await first.__aenter__()
+        await second.__aenter__()
+
+        async def deliver():
+            await faust_fixes._after_seeks(consumer, seeks, set())
+            order.append("delivered")
+        delivering = asyncio.ensure_future(deliver())
+        await first.__aexit__(None, None, None)
+        for _ in range(10):
+            await asyncio.sleep(0)
+        order.append("second seek done")
+        await second.__aexit__(None, None, None)
+        await delivering
+        return order
+    assert asyncio.run(run()) == ["second seek done", "delivered"]
+
