@@ -50,7 +50,7 @@ from typing import Any, AsyncIterator
 from faust.transport import consumer as faust_consumer
 from faust.types import TP
 
-__all__ = ["install"]
+__all__ = ["acking", "install", "read_again"]
 
 log = logging.getLogger(__name__)
 Consumer = faust_consumer.Consumer
@@ -70,6 +70,7 @@ class _SeekLog:
         self.warned: set[tuple[TP, int]] = set()
         self.settled: asyncio.Event | None = None  # set when the seeks under way are done
         self.under_way = 0  # seeks under way: faust's fetch loop and its recovery may overlap
+        self.pending: set[TP] = set()  # numbered by read_again, not sought yet
         self.gap_audits: dict[TP, set[int]] = {}  # gap offsets not processed yet
         self.rereads: dict[tuple[TP, int], int] = defaultdict(int)  # (tp, seek target) -> times
         # acks (and the committed offset) faust dropped at the start of a revocation
@@ -105,6 +106,9 @@ def _acking(consumer: Any, tp: TP) -> bool:
     """A partition an agent consumes and commits (not a table changelog: recovery seeks those)."""
     return consumer.app.topics.acks_enabled_for(tp.topic) and \
         tp.topic not in consumer.app.tables.changelog_topics
+
+
+acking = _acking
 
 
 async def _seek_in_thread(consumer: Any, tp: TP, offset: int) -> None:
@@ -179,9 +183,30 @@ async def seek(self: Any, partition: Any, offset: int) -> None:
 
 
 async def _wait_next_records(self: Any, timeout: float) -> Any:
+    seeks = _seeks(self)
+    await _seek_pending(self, seeks)
     # Noted before the fetch: a seek while the fetch is under way makes its batch stale too.
-    _seeks(self).fetched()
+    seeks.fetched()
     return await _ORIGINAL["_wait_next_records"](self, timeout)
+
+
+def read_again(consumer: Any, tp: TP, offset: int) -> None:
+    """Read ``tp`` again from ``offset``: records from there on were handed to faust's fetch
+    loop but will never reach an agent. The rest of a batch being delivered is stale from now
+    on (``_drop_moved`` seeks it back); between batches the next fetch seeks first."""
+    seeks = _seeks(consumer)
+    seeks.sought(tp, offset)
+    _set_read_offset(consumer, tp, offset)
+    seeks.pending.add(tp)
+
+
+async def _seek_pending(consumer: Any, seeks: _SeekLog) -> None:
+    assigned = consumer.assignment() if seeks.pending else ()
+    while seeks.pending:
+        tp = seeks.pending.pop()
+        if tp in assigned:  # a revoked partition is read again by its next owner
+            _set_read_offset(consumer, tp, seeks.targets[tp])
+            await _seek_in_thread(consumer, tp, seeks.targets[tp])
 
 
 async def getmany(self: Any, timeout: float) -> AsyncIterator[tuple[TP, Any]]:
@@ -213,6 +238,7 @@ async def _drop_moved(consumer: Any, seeks: _SeekLog, stale: set[TP]) -> None:
         # The record delivered while the seek happened has moved the read offset past the
         # seek: put it back, and fetch from there again.
         stale.add(moved)
+        seeks.pending.discard(moved)
         target = seeks.targets[moved]
         _set_read_offset(consumer, moved, target)
         await _seek_in_thread(consumer, moved, target)

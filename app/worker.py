@@ -18,7 +18,7 @@ from typing import Any
 
 import faust
 
-from app import faust_fetch_wait, faust_fixes, faust_handoff, faust_livelock
+from app import faust_cleared, faust_fetch_wait, faust_fixes, faust_handoff, faust_livelock
 from app.avro import DecodeError, codec
 from app.canonical_step import CanonicalStep
 from app.core.decide import BadEvent
@@ -105,6 +105,7 @@ def _faust_options(settings: Settings) -> dict[str, Any]:
 def create_app(settings: Settings, policy: Policy | None = None,
                replay: Progress | None = None) -> faust.App:
     faust_fixes.install()  # faust's consumer can skip records around a rebalance without it
+    faust_cleared.install()  # faust's flow resume threw away records fetched after its seek
     faust_handoff.install()  # a cheaper per-record hand-off in faust's fetch loop
     faust_fetch_wait.install()  # requests of faust's consumer queue behind its long-poll
     faust_livelock.install()  # faust took its tables' changelogs for stalled streams

@@ -2,7 +2,7 @@
 
 Configured like the holded-sync worker (its FLOW_OPTIONS, one table), with a little CPU per
 record so a backlog is being fetched when a rebalance comes.
-``HS_FAUST_FIXES=0`` runs faust as released, without app/faust_fixes.py.
+``HS_FAUST_FIXES=0`` runs faust as released, without app/faust_fixes.py and app/faust_cleared.py.
 """
 import os
 import sys
@@ -14,8 +14,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app.worker import FLOW_OPTIONS  # noqa: E402  (importing it installs no fix)
 
 if os.environ.get("HS_FAUST_FIXES", "1") == "1":
-    from app.faust_fixes import install
-    install()
+    from app import faust_cleared, faust_fixes
+    faust_fixes.install()
+    faust_cleared.install()
 
 PARTITIONS = int(os.environ["HS_PARTITIONS"])
 app = faust.App(os.environ["HS_APP_ID"], broker=os.environ["HS_BROKER"], store="memory://",

@@ -11,10 +11,11 @@ from types import SimpleNamespace
 import faust
 import pytest
 
-from app import faust_fixes
+from app import faust_cleared, faust_fixes
 from faust.types import TP
 
 faust_fixes.install()
+faust_cleared.install()
 
 SRC, OTHER = TP("src", 0), TP("src", 1)
 
@@ -351,3 +352,47 @@ def test_deliveries_wait_for_the_last_of_two_overlapping_seeks(consumer):
         return order
     assert asyncio.run(run()) == ["second seek done", "delivered"]
 
+
+def queued(consumer, tp: TP, offset: int) -> faust.Event:
+    """A record the fetch loop handed to an agent's stream queue, not read by the agent yet."""
+    message = faust_fixes.faust_consumer.ConsumerMessage(
+        tp.topic, tp.partition, offset, 0.0, 0, [], b"k", b"v", None, 1, 1, tp,
+        generation_id=consumer.app.consumer_generation_id)
+    return faust.Event(consumer.app, b"k", b"v", {}, message)
+
+
+def test_records_the_resume_of_the_flow_clears_from_the_queues_are_read_again(consumer):
+    # Seen in the scale-out test under load: the recovery seeks the partitions, the fetch loop
+    # hands records from the new position to the agents' queues, then the recovery resumes
+    # the flow, and faust's resume empties those queues. Offset 0 was never processed, 1 and
+    # on were: "offset 0 was never processed; not committing past it (acked from 1)".
+    app = consumer.app
+
+    async def run():
+        await consumer.seek(SRC, 0)
+        queue = app.FlowControlQueue(maxsize=10, clear_on_resume=True)
+        queue.put_nowait(queued(consumer, SRC, 0))
+        queue.put_nowait(queued(consumer, SRC, 1))
+        consumer._read_offset[SRC] = 1  # the fetch loop delivered both
+        consumer.sought.clear()
+        app.flow_control.resume()
+        assert queue.empty()  # what faust's resume does
+        batch(consumer, {SRC: [0, 1, 2]})  # the fetch loop's next batch, sought back first
+        return [m.offset async for _tp, m in consumer.getmany(timeout=0.1)]
+    assert asyncio.run(run()) == [0, 1, 2]
+    assert consumer.sought == [(SRC, 0)] and consumer._read_offset[SRC] == -1
+
+
+def test_records_cleared_from_before_the_rebalance_are_left_to_its_seek(consumer):
+    app = consumer.app
+
+    async def run():
+        queue = app.FlowControlQueue(maxsize=10, clear_on_resume=True)
+        queue.put_nowait(queued(consumer, SRC, 5))
+        app.consumer_generation_id += 1  # a rebalance since the record was fetched
+        consumer.sought.clear()
+        app.flow_control.resume()
+        batch(consumer, {})
+        return [m async for m in consumer.getmany(timeout=0.1)]
+    assert asyncio.run(run()) == []
+    assert consumer.sought == []
