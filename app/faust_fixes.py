@@ -217,9 +217,19 @@ async def getmany(self: Any, timeout: float) -> AsyncIterator[tuple[TP, Any]]:
         await _after_seeks(self, seeks, stale)
         if tp in stale:
             continue
+        await _gap_after_offset_zero(self, tp, message.offset)
         yield tp, message
     # The batch's last record may be the one that was in flight during the seek.
     await _after_seeks(self, seeks, stale)
+
+
+async def _gap_after_offset_zero(consumer: Any, tp: TP, offset: int) -> None:
+    """The gap faust's fetch loop cannot see: it checks ``gap > 1 and r_offset``, so after it
+    delivered offset 0 (read offset 0, falsy) a next record at 2 or later opens no gap. The
+    missing offsets then hold the commit for good (never acked, not a gap): the partition
+    stalls until the next rebalance. Reported here the way faust reports any other gap."""
+    if offset > 1 and consumer._read_offset.get(tp) == 0 and _acking(consumer, tp):
+        await consumer._add_gap(tp, 1, offset)
 
 
 async def _after_seeks(consumer: Any, seeks: _SeekLog, stale: set[TP]) -> None:

@@ -214,6 +214,22 @@ def test_a_commit_passing_gap_offsets_not_processed_yet_is_reported(consumer, ca
         in error.getMessage()
 
 
+def test_a_gap_right_after_offset_0_is_a_gap_too(consumer, caplog):
+    # faust checks ``gap > 1 and r_offset``: after delivering offset 0 it saw no gap at all,
+    # and the commit then waited for offsets 1 and 2 forever.
+    consumer._committed_offset[SRC] = 0
+    consumer._read_offset[SRC] = 0  # offset 0 delivered
+    ack(consumer, SRC, 0)
+    batch(consumer, {SRC: [3]})
+
+    async def run():
+        return [message.offset async for _, message in consumer.getmany(timeout=0.1)]
+    assert asyncio.run(run()) == [3]
+    consumer.ack(Delivered(SRC, 3))
+    assert consumer._new_offset(SRC) == 4
+    assert any("offsets 1..2 are not in the log" in r.getMessage() for r in caplog.records)
+
+
 def test_gap_offsets_processed_before_the_commit_are_not_reported(consumer, caplog):
     consumer._committed_offset[SRC] = 100
     asyncio.run(consumer._add_gap(SRC, 100, 102))
