@@ -44,7 +44,7 @@ from app.replay import REPLAY_CLIENT_ID, WORKER_CLIENT_ID
 from app.resend import register_resender
 from app.topics import CANONICAL_TABLE, TopicNames, kafka_client_options
 
-__all__ = ["FLOW_OPTIONS", "REJECTED", "create_app", "dead_letter_value"]
+__all__ = ["FLOW_OPTIONS", "REJECTED", "create_app", "dead_letter_value", "install_faust_patches"]
 
 log = logging.getLogger(__name__)
 
@@ -102,13 +102,19 @@ def _faust_options(settings: Settings) -> dict[str, Any]:
     return {"broker_credentials": broker_credentials} if broker_credentials else {}
 
 
-def create_app(settings: Settings, policy: Policy | None = None,
-               replay: Progress | None = None) -> faust.App:
+def install_faust_patches() -> None:
+    """faust-streaming as the worker runs it (idempotent); bench/_packed_app.py installs the
+    same, so it measures the worker's faust."""
     faust_fixes.install()  # faust's consumer can skip records around a rebalance without it
     faust_cleared.install()  # faust's flow resume threw away records fetched after its seek
     faust_handoff.install()  # a cheaper per-record hand-off in faust's fetch loop
     faust_fetch_wait.install()  # requests of faust's consumer queue behind its long-poll
     faust_livelock.install()  # faust took its tables' changelogs for stalled streams
+
+
+def create_app(settings: Settings, policy: Policy | None = None,
+               replay: Progress | None = None) -> faust.App:
+    install_faust_patches()
     names = TopicNames(settings)
     live = LiveMapping()
     policy = policy or engine_policy(settings, live)

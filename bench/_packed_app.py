@@ -33,7 +33,6 @@ import faust
 import msgpack
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from app import faust_fetch_wait, faust_fixes, faust_handoff, faust_livelock  # noqa: E402
 from app.canonical_step import CanonicalStep  # noqa: E402
 from app.connections import engine_policy  # noqa: E402
 from app.decision_publisher import DecisionPublisher  # noqa: E402
@@ -44,12 +43,11 @@ from app.sequencer import SOURCE_HEADER  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from app.table_manager import TablesDeclaredUpFront  # noqa: E402
 from app.topics import CANONICAL_TABLE, TopicNames  # noqa: E402
-from app.worker import FLOW_OPTIONS, REJECTED, dead_letter_value, tune_gc  # noqa: E402
+from app.worker import (  # noqa: E402
+    FLOW_OPTIONS, REJECTED, dead_letter_value, install_faust_patches, tune_gc,
+)
 
-faust_fixes.install()
-faust_handoff.install()
-faust_fetch_wait.install()
-faust_livelock.install()
+install_faust_patches()
 
 settings = Settings()
 names = TopicNames(settings)
