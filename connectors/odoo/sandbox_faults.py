@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from connectors.base.fault_counters import FaultCounters
 from connectors.base.write_gate import WriteGate
 
 __all__ = ["Faults", "RequestRecord", "WRITE_METHODS"]
@@ -13,7 +14,7 @@ WRITE_METHODS = frozenset({"create", "write", "unlink", "action_post", "action_c
 
 
 @dataclass
-class Faults:
+class Faults(FaultCounters):
     """Mutable switches; ``*_next`` counters are consumed one per affected call.
 
     ``throttle_next``: HTTP 429 with ``Retry-After: retry_after`` (a proxy in front of Odoo;
@@ -36,13 +37,6 @@ class Faults:
     revoked: set[str] = field(default_factory=set)
     ignore_paging: bool = False
     writes: WriteGate = field(default_factory=WriteGate, repr=False, compare=False)
-
-    def take(self, counter: str) -> bool:
-        remaining = getattr(self, counter)
-        if remaining > 0:
-            setattr(self, counter, remaining - 1)
-            return True
-        return False
 
     def clear(self) -> None:
         self.latency_ms = self.throttle_next = self.error_next = 0

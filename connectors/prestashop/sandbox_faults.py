@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from connectors.base.fault_counters import FaultCounters
+
 __all__ = ["Faults", "RequestRecord"]
 
 
 @dataclass
-class Faults:
+class Faults(FaultCounters):
     """Mutable switches; ``*_next`` counters are consumed one per affected request.
 
     ``throttle_next``: HTTP 429 with ``Retry-After: retry_after`` (a proxy or security module in
@@ -26,13 +28,6 @@ class Faults:
     lose_next_writes: int = 0
     revoked: set[str] = field(default_factory=set)
     ignore_paging: bool = False
-
-    def take(self, counter: str) -> bool:
-        remaining = getattr(self, counter)
-        if remaining > 0:
-            setattr(self, counter, remaining - 1)
-            return True
-        return False
 
     def clear(self) -> None:
         self.latency_ms = self.throttle_next = self.error_next = self.lose_next_writes = 0

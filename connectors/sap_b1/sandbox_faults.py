@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from connectors.base.fault_counters import FaultCounters
+
 __all__ = ["Faults", "RequestRecord"]
 
 
 @dataclass
-class Faults:
+class Faults(FaultCounters):
     """Mutable switches; ``*_next`` counters are consumed one per affected request.
 
     ``latency_ms``: added to every request. ``throttle_next``: HTTP 429 with ``Retry-After``
@@ -27,13 +29,6 @@ class Faults:
     expire_next: int = 0
     revoked: bool = False
     ignore_paging: bool = False
-
-    def take(self, counter: str) -> bool:
-        remaining = getattr(self, counter)
-        if remaining > 0:
-            setattr(self, counter, remaining - 1)
-            return True
-        return False
 
     def clear(self) -> None:
         self.latency_ms = self.throttle_next = self.error_next = 0
