@@ -102,13 +102,10 @@ def _seeks(consumer: Any) -> _SeekLog:
     return seeks
 
 
-def _acking(consumer: Any, tp: TP) -> bool:
+def acking(consumer: Any, tp: TP) -> bool:
     """A partition an agent consumes and commits (not a table changelog: recovery seeks those)."""
     return consumer.app.topics.acks_enabled_for(tp.topic) and \
         tp.topic not in consumer.app.tables.changelog_topics
-
-
-acking = _acking
 
 
 async def _seek_in_thread(consumer: Any, tp: TP, offset: int) -> None:
@@ -161,7 +158,7 @@ async def perform_seek(self: Any) -> None:
     """Seek to committed offsets; partitions never committed go to their earliest offset."""
     async with _seeking(self) as seeks:
         await _ORIGINAL["perform_seek"](self)
-        assigned = {tp for tp in self.assignment() if _acking(self, tp)}
+        assigned = {tp for tp in self.assignment() if acking(self, tp)}
         never = [tp for tp in assigned if not self._committed_offset.get(tp)]
         earliest = await self.earliest_offsets(*never) if never else {}
         for tp in assigned:
@@ -177,7 +174,7 @@ async def seek(self: Any, partition: Any, offset: int) -> None:
     async with _seeking(self) as seeks:
         await _ORIGINAL["seek"](self, partition, offset)
         tp = faust_consumer.ensure_TP(partition)
-        if _acking(self, tp):
+        if acking(self, tp):
             seeks.sought(tp, offset)
             _set_read_offset(self, tp, offset)
 
@@ -228,7 +225,7 @@ async def _gap_after_offset_zero(consumer: Any, tp: TP, offset: int) -> None:
     delivered offset 0 (read offset 0, falsy) a next record at 2 or later opens no gap. The
     missing offsets then hold the commit for good (never acked, not a gap): the partition
     stalls until the next rebalance. Reported here the way faust reports any other gap."""
-    if offset > 1 and consumer._read_offset.get(tp) == 0 and _acking(consumer, tp):
+    if offset > 1 and consumer._read_offset.get(tp) == 0 and acking(consumer, tp):
         await consumer._add_gap(tp, 1, offset)
 
 
@@ -289,7 +286,7 @@ def _read_again_after_seek(consumer: Any, tp: TP, offset_from: int, offset_to: i
     retention) ends as a gap after all."""
     seeks = _seeks(consumer)
     target = seeks.targets.get(tp)
-    if target is None or offset_from != target or not _acking(consumer, tp):
+    if target is None or offset_from != target or not acking(consumer, tp):
         return False
     if seeks.rereads[(tp, target)] >= REREADS_PER_SEEK:
         return False
