@@ -251,7 +251,8 @@ def invoice_from_odoo(move: MappingABC[str, Any], lines: list[MappingABC[str, An
         r.fail("move_type", f"{move.get('move_type')!r} is not a customer invoice or refund")
     posted = move.get("state") == "posted"
     name = _s(move.get("name")) if posted else None
-    series = r.code("series", name.split("/")[0], "name", "journal sequence") if name and "/" in name else None
+    series = (r.code("series", name.split("/")[0], "name", "journal sequence")
+              if name and "/" in name else None)
     canonical_lines, taxed = [], []
     product_lines = [ln for ln in lines if (ln.get("display_type") or "product") == "product"]
     for no, line in enumerate(product_lines, start=1):

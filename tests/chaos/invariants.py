@@ -104,7 +104,8 @@ async def snapshot(flow: Flow, sandbox: SandboxServer, wl: Workload) -> Snapshot
                     dlq_redeliveries=sum(n - 1 for n in letters.values()))
 
 
-async def outstanding_writes(flow: Flow, sinks: frozenset[str] = frozenset({"holded"})) -> list[str]:
+async def outstanding_writes(flow: Flow, sinks: frozenset[str] = frozenset({"holded"})
+                             ) -> list[str]:
     """Entity keys with a write to one of ``sinks`` whose outcome has not come back.
 
     Kafka can have nothing left to read while the engine still has work: a SIGKILL can save a

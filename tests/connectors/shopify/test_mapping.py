@@ -289,6 +289,7 @@ def test_a_products_own_metafield_wins_over_the_default_even_when_it_is_wrong() 
                                    {**SHIRT_M, "price": "8.95"}, mapping=mapping,
                                    taxes_included=True)
     assert (oil["price"], oil["sales_taxes"]) == (Decimal("8.136364"), ["iva_10"])
-    with pytest.raises(Unmappable, match="'IVA 7%' is not in the shopify section"):  # never replaced by 21 %
+    # never replaced by 21 %
+    with pytest.raises(Unmappable, match="'IVA 7%' is not in the shopify section"):
         shmap.variant_to_product({**SHIRT, "metafield": {"value": "IVA 7%"}}, SHIRT_M,
                                  mapping=mapping, taxes_included=True)
