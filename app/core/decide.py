@@ -8,7 +8,9 @@ Base dominating the canonical vector fast-forwards; otherwise the change is conc
 merged field by field, a field changed on both sides being settled by its owner, else by
 last-writer-wins on the source timestamp with a deterministic tie-break. A change equal to a
 write we made to S is our echo; equal to what S already holds, a duplicate; older than what
-S last reported, stale. Those emit nothing.
+S last reported, stale. Those emit nothing, but for one case: the very change the current
+state came from, read again, emits again the writes still outstanding (a crash may have lost
+them).
 """
 from __future__ import annotations
 
@@ -17,9 +19,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.core.dependencies import dependencies
 from app.core.hashing import Fingerprint, canonical_json
 from app.core.keys import EntityKey, KeyError_
 from app.core.policy import Policy
+from app.core.resend import lost_commands
 from app.core.vectors import command_id, dominates, increment, merge
 
 __all__ = ["BadEvent", "Decision", "apply_change", "apply_result", "check_payment",
@@ -143,7 +147,11 @@ def apply_change(event: Record, state: Record | None, replicas: Record | None,
     if rep["content_hash"] == digest:
         rep["source_ts"] = max(rep["source_ts"], ts)
         systems[system] = rep
-        return _dropped("duplicate", event, state, systems, "the system already holds this content")
+        dropped = _dropped("duplicate", event, state, systems,
+                           "the system already holds this content")
+        if state is not None and _came_from(state, event):
+            _send_outstanding_again(dropped, event, links, policy)
+        return dropped
 
     if event["op"] == "delete":
         return _delete(event, state, systems, rep, links, policy)
@@ -340,18 +348,6 @@ def view(record: Record | None, fields: frozenset[str] | None) -> Record | None:
     return {f: v for f, v in record.items() if f in fields}
 
 
-def dependencies(entity: str, record: Record | None) -> list[str]:
-    """Entity keys that must exist in a target before this record can be written there."""
-    if not record:
-        return []
-    if entity == "invoice":
-        keys = [record["customer_key"], *(l["product_key"] for l in record["lines"] if l.get("product_key"))]
-        return list(dict.fromkeys(keys))
-    if entity == "payment":  # on account (no document): the customer it lowers the balance of
-        return [record.get("invoice_key") or record["contact_key"]]
-    return []
-
-
 def apply_result(result: Record, replicas: Record | None, links: Record | None) -> Decision:
     """Record what a sink did: the target's id, and the version it now holds."""
     systems = _copy_systems(replicas)
@@ -378,6 +374,32 @@ def apply_result(result: Record, replicas: Record | None, links: Record | None) 
 def _copy_systems(replicas: Record | None) -> dict[str, Record]:
     """Copy-on-write: replica entries are replaced, never mutated below their top level."""
     return {name: dict(rep) for name, rep in (replicas or {}).get("systems", {}).items()}
+
+
+def _came_from(state: Record, event: Record) -> bool:
+    """Is ``event`` a change the entity's current state took a field from?"""
+    event_id = event["event_id"]
+    return any(p.get("event_id") == event_id for p in (state.get("provenance") or {}).values())
+
+
+def _send_outstanding_again(decision: Decision, event: Record, links: Record | None,
+                            policy: Policy) -> None:
+    """A change read again after the state it made was saved: its commands may be lost.
+
+    A worker killed outright can save a decision (its table record) and lose its commands
+    (separate producer batches); the change, read again since its offset was never committed,
+    meets its own decision. Its outstanding writes are emitted again now, with their original
+    command ids, instead of when the resend timer finds them (app/resend.py): a sink's ledger
+    makes a repeat of a write that did happen ``already_done``.
+    """
+    commands = lost_commands(event["entity_key"], decision.state, decision.replicas, links,
+                             frozenset(policy.targets(event["entity"])),
+                             lane=event.get("lane", "realtime"), caused_by=event["event_id"])
+    if commands:
+        decision.commands = commands
+        decision.audit[-1]["detail"] += (
+            "; read again after its decision was saved: outstanding write(s) to "
+            + ", ".join(c["target_system"] for c in commands) + " emitted again")
 
 
 def _dropped(outcome: str, event: Record, state: Record | None, systems: dict, detail: str) -> Decision:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.core.decide import dependencies
+from app.core.dependencies import dependencies
 from app.core.vectors import command_id, dominates
 
 __all__ = ["OutstandingWrites", "lost_commands", "outstanding"]
@@ -36,8 +36,10 @@ def outstanding(replicas: Record | None) -> dict[str, dict[str, int]]:
 
 
 def lost_commands(key: str, state: Record | None, replicas: Record | None,
-                  links: Record | None, targets: frozenset[str]) -> list[Record]:
-    """The commands to emit again for ``key``: its outstanding writes that can be rebuilt."""
+                  links: Record | None, targets: frozenset[str], *, lane: str = "realtime",
+                  caused_by: str | None = None) -> list[Record]:
+    """The commands to emit again for ``key``: its outstanding writes that can be rebuilt.
+    ``caused_by`` defaults to ``resend:<command id>`` (the resend timer's mark)."""
     if not state:
         return []
     ids = (links or {}).get("ids") or {}
@@ -54,8 +56,9 @@ def lost_commands(key: str, state: Record | None, replicas: Record | None,
             "op": "delete" if state.get("deleted") else "upsert", "vector": dict(vector),
             "payload": record, "content_hash": rep.get("pending_hash") or "",
             "target_id": ids.get(target), "links": dict(ids),
-            "depends_on": dependencies(state["entity"], record), "lane": "realtime",
-            "mapping_version": None, "caused_by": f"resend:{command_id(key, target, vector)}",
+            "depends_on": dependencies(state["entity"], record), "lane": lane,
+            "mapping_version": None,
+            "caused_by": caused_by or f"resend:{command_id(key, target, vector)}",
             "base_ts": rep.get("source_ts") or 0, "base_hash": rep.get("content_hash")})
     return commands
 

@@ -108,11 +108,12 @@ async def outstanding_writes(flow: Flow, sinks: frozenset[str] = frozenset({"hol
                              ) -> list[str]:
     """Entity keys with a write to one of ``sinks`` whose outcome has not come back.
 
-    Kafka can have nothing left to read while the engine still has work: a SIGKILL can save a
-    decision's table record but not its command (both sit in the producer's buffer), and a
-    redelivered change then meets the state it produced and is dropped as a duplicate. Only
-    the resend timer (app/resend.py, after ``resend_after_s``) emits that command again; the
-    canonical replica shows it as outstanding until its result is read (app/core/resend.py).
+    Kafka can have nothing left to read while the engine still has work: a consumer can skip
+    a command (docs/scaling.md), or a SIGKILL can save a decision's table record but not its
+    command (both sit in the producer's buffer) where the change read again cannot emit it
+    again (app/core/decide.py: a decision that took no field from it). Only the resend timer
+    (app/resend.py, after ``resend_after_s``) emits that command again; the canonical replica
+    shows it as outstanding until its result is read (app/core/resend.py).
     """
     replicas = await flow.table("replicas")
     return sorted(k for k, r in replicas.items() if sinks & set(outstanding(r)))

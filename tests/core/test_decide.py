@@ -67,11 +67,29 @@ def test_first_change_creates_and_commands_the_other_system():
 def test_redelivery_is_a_duplicate_and_changes_nothing():
     e = Engine()
     ev = change("odoo", contact())
-    e.change(ev)
-    state, commands = e.state, len(e.outbox)
+    [first] = e.change(ev).commands
+    state, replicas = e.state, e.replicas
     d = e.change(ev)
-    assert d.outcome == "duplicate" and not d.commands
-    assert e.state == state and len(e.outbox) == commands
+    assert d.outcome == "duplicate" and e.state == state and e.replicas == replicas
+    # Its write has no outcome yet: a crash may have lost it, so it is emitted again, as the
+    # same command (the sink's ledger knows its id) with the same content.
+    [again] = d.commands
+    assert again["command_id"] == first["command_id"]
+    assert {k: again[k] for k in ("payload", "content_hash", "vector", "target_system", "lane")} \
+        == {k: first[k] for k in ("payload", "content_hash", "vector", "target_system", "lane")}
+    assert "emitted again" in d.audit[0]["detail"]
+    e.deliver_all(T0 + 1)
+    assert e.change(ev).commands == []  # written and confirmed: nothing is outstanding
+
+
+def test_only_the_change_the_state_came_from_sends_outstanding_writes_again():
+    e = Engine()
+    ev = change("odoo", contact(), event_id="e1")
+    e.change(ev)
+    # The same content under another event id (a system reporting it twice) is no redelivery
+    # of the decision: its write may simply still be queued.
+    d = e.change(change("odoo", contact(), ts=T0 + 1, event_id="e2"))
+    assert d.outcome == "duplicate" and d.commands == []
 
 
 def test_older_change_is_stale():
@@ -251,11 +269,11 @@ def test_redelivering_any_event_changes_nothing(history):
     events = [change(s, contact(**f), ts=T0 + 100 + i * 10 + d) for i, (s, f, d) in enumerate(history)]
     for ev in events:
         e.change(ev)
-    state, replicas, sent = e.state, e.replicas, len(e.outbox)
+    state, sent = e.state, {c["command_id"] for c in e.outbox}
     for ev in events:
         assert e.change(ev).outcome in ("duplicate", "stale", "echo")
-    assert e.state == state and len(e.outbox) == sent
-    del replicas
+    # Nothing new is decided: a redelivery may only emit again a write already sent.
+    assert e.state == state and {c["command_id"] for c in e.outbox} == sent
 
 
 HELD = Policy(routes={"contact": ("holded", "odoo")},

@@ -1,4 +1,5 @@
-"""A command the consumer skipped is emitted again, and written once (app/resend.py)."""
+"""A lost command is emitted again, and written once: by the resend timer (app/resend.py)
+when the consumer skipped it, at once when its change is read again (app/core/decide.py)."""
 from __future__ import annotations
 
 import asyncio
@@ -11,7 +12,7 @@ from app.settings import HoldedSettings
 from connectors.holded.sandbox import start_sandbox
 from tests.core.factories import change, contact
 from tests.support.flow import unique_key
-from tests.support.kafka import WorkerProcess, skip_unread_commands, wait_for
+from tests.support.kafka import WorkerProcess, rewind_inbox, skip_unread_commands, wait_for
 
 pytestmark = pytest.mark.kafka
 MAPPING = Path(__file__).resolve().parents[2] / "docs" / "examples" / "mapping-es.yaml"
@@ -51,4 +52,30 @@ async def test_a_command_the_consumer_skipped_is_resent_and_written_once(own_flo
     await flow.wait_idle(60)
     resent = [c for c in await flow.commands("holded", key) if c["caused_by"].startswith("resend:")]
     assert len(resent) == 1  # once settled, nothing is outstanding and nothing is resent
+    assert len(await holded.all("contacts", customId=key)) == 1
+
+
+async def test_a_change_read_again_after_its_command_was_lost_sends_it_at_once(own_flow, holded):
+    flow = await own_flow()  # no Holded credentials yet: its commands wait unread
+    await publish_mapping(flow.settings, MAPPING)
+    key = unique_key()
+    await flow.send_changes("odoo", change("odoo", contact(), key=key, ts=T0))
+    [cmd] = await flow.wait_commands("holded", 1, key=key)
+    await asyncio.to_thread(flow.worker.stop)
+    # What a SIGKILL can leave: the decision saved, its command lost, the change not committed.
+    await skip_unread_commands(flow.settings, "holded")
+    await rewind_inbox(flow.settings)
+
+    flow.settings = flow.settings.model_copy(update={
+        "holded": HoldedSettings(api_url=holded.url, api_key="sandbox-key"), "resend_after_s": 0})
+    flow.worker = WorkerProcess(flow.settings, flow.worker.log_path.with_name("again.log")).start()
+    await flow.wait_ready()
+
+    async def succeeded():
+        results = await flow.read_results("holded", key)
+        return [r for r in results if r["status"] == "succeeded"] or None
+    [done] = await wait_for(succeeded, 60, "the command emitted again", flow.worker)
+    assert done["command_id"] == cmd["command_id"]  # the same command, not a new decision
+    [_, again] = await flow.commands("holded", key)
+    assert again["caused_by"] == cmd["caused_by"]  # the change read again, not the timer (off)
     assert len(await holded.all("contacts", customId=key)) == 1

@@ -13,7 +13,8 @@ from app.devrun.process import WorkerProcess, settings_env, wait_for
 from app.settings import Settings
 from app.topics import TopicNames, kafka_client_options
 
-__all__ = ["KafkaBroker", "WorkerProcess", "settings_env", "skip_unread_commands", "wait_for"]
+__all__ = ["KafkaBroker", "WorkerProcess", "rewind_inbox", "settings_env", "skip_unread_commands",
+           "wait_for"]
 
 
 @dataclass(frozen=True)
@@ -35,13 +36,24 @@ class KafkaBroker:
 async def skip_unread_commands(settings: Settings, system: str) -> None:
     """Move the worker group past every real-time command of ``system``: a consumer that
     skipped them (docs/scaling.md), or a kill that lost them. Run it with no worker up."""
+    await _commit_worker_group(settings, TopicNames(settings).commands(system), end=True)
+
+
+async def rewind_inbox(settings: Settings) -> None:
+    """Move the worker group back to the start of the inbox: what a kill leaves when it came
+    before the commit of the records decided (they are read again). Run it with no worker up."""
+    await _commit_worker_group(settings, TopicNames(settings).inbox, end=False)
+
+
+async def _commit_worker_group(settings: Settings, topic: str, *, end: bool) -> None:
     names = TopicNames(settings)
-    tps = [TopicPartition(names.commands(system), p) for p in range(settings.partitions)]
+    tps = [TopicPartition(topic, p) for p in range(settings.partitions)]
     consumer = AIOKafkaConsumer(**kafka_client_options(settings), group_id=names.app_id,
                                 enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign(tps)
-        await consumer.commit(await consumer.end_offsets(tps))
+        offsets = await (consumer.end_offsets(tps) if end else consumer.beginning_offsets(tps))
+        await consumer.commit(offsets)
     finally:
         await consumer.stop()
