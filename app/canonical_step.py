@@ -66,10 +66,12 @@ class CanonicalStep:
         self.policy = policy
         self.cache = EntryCache(cache_size)
 
-    def __call__(self, key: bytes | None, value: bytes, stored: bytes | None) -> Step:
+    def __call__(self, key: bytes | None, value: bytes, stored: bytes | None, *,
+                 read_again: bool = False) -> Step:
+        """``read_again``: the record may have been decided before (app.core.decide)."""
         inbound = read(key, value)
         known = self.cache.get(key, stored)
-        decision = decide(inbound, known, self.policy)
+        decision = decide(inbound, known, self.policy, read_again=read_again)
         parts = encoded_parts(decision)
         if parts["state"] is None and parts["replicas"] is None and parts["links"] is None:
             if stored is not None:
@@ -98,12 +100,13 @@ def read(key: bytes | None, value: bytes | None) -> Inbound:
     return result
 
 
-def decide(inbound: Inbound, entry: Entry, policy: Policy) -> Decision:
+def decide(inbound: Inbound, entry: Entry, policy: Policy, *,
+           read_again: bool = False) -> Decision:
     """The decision on one decoded inbox record against the entity's entry."""
     if inbound.is_result:
         return apply_result(inbound.record, entry.record("replicas"), entry.record("links"))
     return apply_change(inbound.record, entry.record("state"), entry.record("replicas"),
-                        entry.record("links"), policy)
+                        entry.record("links"), policy, read_again=read_again)
 
 
 def _check_key(key: bytes, entity_key: str) -> None:

@@ -148,9 +148,17 @@ def create_app(settings: Settings, policy: Policy | None = None,
         **_faust_options(settings),
     )
 
+    # Records written to the inbox before the last assignment may have been decided already,
+    # by a worker killed before it committed them (or this one, before a restart): a change
+    # among them that meets the decision it made emits that decision's outstanding writes
+    # again (app/core/decide.py). Inbox timestamps are the sequencer's clock; a skew between
+    # hosts only moves a few records to the other side (an extra copy, or the resend timer).
+    assigned_at = [0.0]
+
     @app.on_partitions_assigned.connect
     async def _count_assignment(sender: Any, assigned: Any, **_: Any) -> None:
         METRICS.assignments.inc()  # rebalances show per worker (see group_instance_id)
+        assigned_at[0] = time.time()
 
     def topic(*topic_names: str) -> faust.TopicT:
         return app.topic(*topic_names, key_type=bytes, value_type=bytes, key_serializer="raw",
@@ -189,7 +197,8 @@ def create_app(settings: Settings, policy: Policy | None = None,
             key = event.key
             inbox_in.inc()
             try:
-                done = step(key, event.value, entries.get(key) if key is not None else None)
+                done = step(key, event.value, entries.get(key) if key is not None else None,
+                            read_again=(event.message.timestamp or 0.0) < assigned_at[0])
             except REJECTED as exc:
                 await dead_letter(event, str(exc), exc.__class__.__name__)
                 continue

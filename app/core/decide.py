@@ -9,8 +9,8 @@ merged field by field, a field changed on both sides being settled by its owner,
 last-writer-wins on the source timestamp with a deterministic tie-break. A change equal to a
 write we made to S is our echo; equal to what S already holds, a duplicate; older than what
 S last reported, stale. Those emit nothing, but for one case: the very change the current
-state came from, read again, emits again the writes still outstanding (a crash may have lost
-them).
+state came from, read again after its partition moved or its worker restarted, emits again
+the writes still outstanding (a crash may have lost them).
 """
 from __future__ import annotations
 
@@ -110,8 +110,12 @@ def check_payment(payment: Record) -> None:
 
 
 def apply_change(event: Record, state: Record | None, replicas: Record | None,
-                 links: Record | None, policy: Policy) -> Decision:
-    """Decide what a ChangeEvent from ``event['source_system']`` does to one entity."""
+                 links: Record | None, policy: Policy, *, read_again: bool = False) -> Decision:
+    """Decide what a ChangeEvent from ``event['source_system']`` does to one entity.
+
+    ``read_again``: the record may have been decided before (it was in the inbox before its
+    partition was last assigned, so the worker that held it may have died before committing).
+    """
     fingerprint = validate_change(event)
     system, ts = event["source_system"], _ms(event["source_ts"])
     systems = _copy_systems(replicas)
@@ -149,7 +153,7 @@ def apply_change(event: Record, state: Record | None, replicas: Record | None,
         systems[system] = rep
         dropped = _dropped("duplicate", event, state, systems,
                            "the system already holds this content")
-        if state is not None and _came_from(state, event):
+        if read_again and state is not None and _came_from(state, event):
             _send_outstanding_again(dropped, event, links, policy)
         return dropped
 
@@ -390,7 +394,9 @@ def _send_outstanding_again(decision: Decision, event: Record, links: Record | N
     (separate producer batches); the change, read again since its offset was never committed,
     meets its own decision. Its outstanding writes are emitted again now, with their original
     command ids, instead of when the resend timer finds them (app/resend.py): a sink's ledger
-    makes a repeat of a write that did happen ``already_done``.
+    makes a repeat of a write that did happen ``already_done``. Only for a record read again:
+    a source reporting the same content anew (a poller's overlap) would only add copies of a
+    write still on its way.
     """
     commands = lost_commands(event["entity_key"], decision.state, decision.replicas, links,
                              frozenset(policy.targets(event["entity"])),

@@ -122,8 +122,8 @@ async def test_worker_restart_restores_tables_from_changelogs(own_flow, store):
     [new] = await wait_for(renamed, 60, "the new change's command", flow.worker)
     # The restored state knew this entity at {odoo: 1}: the new change builds on it.
     assert new["vector"] == {"odoo": 2}
-    # The redelivery decided nothing new. (It sends again, under their own ids, the writes
-    # with no outcome yet: here every write but five, as no sink runs.)
+    # The redelivery decided nothing new. (A record read again after a rebalance sends again,
+    # under its id, a write with no outcome yet: here every write but five, as no sink runs.)
     await flow.wait_idle()
     assert {c["command_id"] for c in await flow.commands("holded")} == \
         ids_before | {new["command_id"]}
