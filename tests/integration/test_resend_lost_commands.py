@@ -26,27 +26,40 @@ async def holded():
     await server.stop()
 
 
-async def test_a_command_the_consumer_skipped_is_resent_and_written_once(own_flow, holded):
-    flow = await own_flow()  # no Holded credentials yet: its commands wait unread
+async def decide_unsent(own_flow):
+    """A worker decides a new contact for Holded, then stops with its command unsent (no
+    Holded credentials yet); the worker group is moved past that command: it is lost."""
+    flow = await own_flow()
     await publish_mapping(flow.settings, MAPPING)
     key = unique_key()
     await flow.send_changes("odoo", change("odoo", contact(), key=key, ts=T0))
     [cmd] = await flow.wait_commands("holded", 1, key=key)
     await asyncio.to_thread(flow.worker.stop)
     await skip_unread_commands(flow.settings, "holded")
+    return flow, key, cmd
 
+
+async def restart_with_holded(flow, holded, resend_after_s: float) -> None:
     flow.settings = flow.settings.model_copy(update={
-        "holded": HoldedSettings(api_url=holded.url, api_key="sandbox-key"), "resend_after_s": 2.0})
+        "holded": HoldedSettings(api_url=holded.url, api_key="sandbox-key"),
+        "resend_after_s": resend_after_s})
     flow.worker = WorkerProcess(flow.settings, flow.worker.log_path.with_name("again.log")).start()
     await flow.wait_ready()
 
-    async def written():
-        return await holded.all("contacts", customId=key) or None
-    await wait_for(written, 60, "the skipped contact written to Holded", flow.worker)
 
-    async def succeeded():
-        return [r for r in await flow.read_results("holded", key) if r["status"] == "succeeded"] or None
-    [done] = await wait_for(succeeded, 60, "the resent command's result", flow.worker)
+async def succeeded(flow, key: str, what: str) -> dict:
+    async def found():
+        results = await flow.read_results("holded", key)
+        return [r for r in results if r["status"] == "succeeded"] or None
+    [done] = await wait_for(found, 60, what, flow.worker)
+    return done
+
+
+async def test_a_command_the_consumer_skipped_is_resent_and_written_once(own_flow, holded):
+    flow, key, cmd = await decide_unsent(own_flow)  # the change itself is not read again
+    await restart_with_holded(flow, holded, resend_after_s=2.0)
+
+    done = await succeeded(flow, key, "the resent command's result")
     assert done["command_id"] == cmd["command_id"]  # the same command, not a new decision
     assert "resending " + key in flow.worker.log()
     await flow.wait_idle(60)
@@ -56,26 +69,13 @@ async def test_a_command_the_consumer_skipped_is_resent_and_written_once(own_flo
 
 
 async def test_a_change_read_again_after_its_command_was_lost_sends_it_at_once(own_flow, holded):
-    flow = await own_flow()  # no Holded credentials yet: its commands wait unread
-    await publish_mapping(flow.settings, MAPPING)
-    key = unique_key()
-    await flow.send_changes("odoo", change("odoo", contact(), key=key, ts=T0))
-    [cmd] = await flow.wait_commands("holded", 1, key=key)
-    await asyncio.to_thread(flow.worker.stop)
+    flow, key, cmd = await decide_unsent(own_flow)
     # What a SIGKILL can leave: the decision saved, its command lost, the change not committed.
-    await skip_unread_commands(flow.settings, "holded")
     await rewind_inbox(flow.settings)
+    await restart_with_holded(flow, holded, resend_after_s=0)  # no resend timer
 
-    flow.settings = flow.settings.model_copy(update={
-        "holded": HoldedSettings(api_url=holded.url, api_key="sandbox-key"), "resend_after_s": 0})
-    flow.worker = WorkerProcess(flow.settings, flow.worker.log_path.with_name("again.log")).start()
-    await flow.wait_ready()
-
-    async def succeeded():
-        results = await flow.read_results("holded", key)
-        return [r for r in results if r["status"] == "succeeded"] or None
-    [done] = await wait_for(succeeded, 60, "the command emitted again", flow.worker)
+    done = await succeeded(flow, key, "the command emitted again")
     assert done["command_id"] == cmd["command_id"]  # the same command, not a new decision
     [_, again] = await flow.commands("holded", key)
-    assert again["caused_by"] == cmd["caused_by"]  # the change read again, not the timer (off)
+    assert again["caused_by"] == cmd["caused_by"]  # the change read again, not the timer
     assert len(await holded.all("contacts", customId=key)) == 1
