@@ -23,9 +23,10 @@ demo: $(STAMP)
 
 # Two test processes by default: the integration tests mostly wait (workers, polls, commits),
 # so two of them share a 2-core machine well. TEST_PROCESSES=0 runs everything in one process.
+# The 20 slowest tests are listed at the end: the suite must stay well under CI's 15 minutes.
 TEST_PROCESSES ?= 2
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_PROCESSES)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_PROCESSES) --durations=20
 
 # The operator page's browser test drives Debian's chromium through chromium-driver. Install
 # them when missing and we can (root with apt-get); otherwise that test skips (fails under CI).
