@@ -62,7 +62,8 @@ class Metrics:
                                    registry=r)
         self.resent_commands = Counter("holded_sync_resent_commands",
                                        "Commands emitted again: their outcome never came back "
-                                       "(app/resend.py)", ["system"], registry=r)
+                                       "(app/resend.py), or their change was read again after "
+                                       "a crash (app/core/decide.py)", ["system"], registry=r)
         self.api_calls = Counter("holded_sync_api_calls", "External API calls by status",
                                  ["system", "status"], registry=r)
         self.api_rate_limited = Counter("holded_sync_api_rate_limited", "429 answers",

@@ -207,6 +207,9 @@ def create_app(settings: Settings, policy: Policy | None = None,
             if counter is None:
                 counter = decided[decision.outcome] = METRICS.decisions.labels(outcome=decision.outcome)
             counter.inc()
+            if decision.commands and decision.outcome == "duplicate":  # read again: a crash
+                for cmd in decision.commands:  # may have lost these (app/core/decide.py)
+                    METRICS.resent_commands.labels(system=cmd["target_system"]).inc()
             if done.entry is not None:
                 await entries.set(key, done.entry.raw, event)
             await publish(key, decision)

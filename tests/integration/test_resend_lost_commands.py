@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import httpx
 import pytest
 
 from app.live_mapping import publish_mapping
@@ -79,3 +80,6 @@ async def test_a_change_read_again_after_its_command_was_lost_sends_it_at_once(o
     [_, again] = await flow.commands("holded", key)
     assert again["caused_by"] == cmd["caused_by"]  # the change read again, not the timer
     assert len(await holded.all("contacts", customId=key)) == 1
+    async with httpx.AsyncClient(timeout=5) as http:
+        metrics = (await http.get(f"http://127.0.0.1:{flow.settings.web_port}/metrics")).text
+    assert 'holded_sync_resent_commands_total{system="holded"} 1.0' in metrics
