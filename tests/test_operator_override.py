@@ -18,8 +18,8 @@ class Entity:
         self.conflicts: list[dict] = []
         self.commands: list[dict] = []
 
-    def apply(self, event: dict):
-        d = apply_change(event, self.state, self.replicas, None, POLICY)
+    def apply(self, event: dict, read_again: bool = False):
+        d = apply_change(event, self.state, self.replicas, None, POLICY, read_again=read_again)
         if d.outcome not in ("duplicate", "stale", "echo"):
             self.state = d.state
         self.replicas = d.replicas
@@ -60,7 +60,13 @@ def test_an_override_changes_only_its_field_even_after_a_change_it_had_not_seen(
     # The same override again (a second `resolve`, a redelivery) changes nothing.
     again = build_override(c, "canonical", e.state, T0 + 90)
     assert again == ""
-    assert e.apply(event).outcome == "duplicate"
+    assert e.apply(event).outcome == "duplicate" and e.commands[-2:] == d.commands
+    # Read again after a crash, it sends its writes again (they have no outcome yet), under
+    # their ids: the crash may have lost them.
+    reread = e.apply(event, read_again=True)
+    assert reread.outcome == "duplicate"
+    assert sorted(x["command_id"] for x in reread.commands) == \
+        sorted(x["command_id"] for x in d.commands)
 
 
 def test_a_value_an_operator_set_can_be_chosen_again():

@@ -8,9 +8,9 @@ Base dominating the canonical vector fast-forwards; otherwise the change is conc
 merged field by field, a field changed on both sides being settled by its owner, else by
 last-writer-wins on the source timestamp with a deterministic tie-break. A change equal to a
 write we made to S is our echo; equal to what S already holds, a duplicate; older than what
-S last reported, stale. Those emit nothing, but for one case: the very change the current
-state came from, read again after its partition moved or its worker restarted, emits again
-the writes still outstanding (a crash may have lost them).
+S last reported, stale. Those emit nothing, but for one case: a duplicate read again after
+its partition moved or its worker restarted emits again the entity's writes still
+outstanding (a crash may have lost them).
 """
 from __future__ import annotations
 
@@ -116,6 +116,14 @@ def apply_change(event: Record, state: Record | None, replicas: Record | None,
     ``read_again``: the record may have been decided before (it was in the inbox before its
     partition was last assigned, so the worker that held it may have died before committing).
     """
+    decision = _decide_change(event, state, replicas, links, policy)
+    if read_again and decision.outcome == "duplicate" and state is not None:
+        _send_outstanding_again(decision, event, links, policy)
+    return decision
+
+
+def _decide_change(event: Record, state: Record | None, replicas: Record | None,
+                   links: Record | None, policy: Policy) -> Decision:
     fingerprint = validate_change(event)
     system, ts = event["source_system"], _ms(event["source_ts"])
     systems = _copy_systems(replicas)
@@ -151,11 +159,7 @@ def apply_change(event: Record, state: Record | None, replicas: Record | None,
     if rep["content_hash"] == digest:
         rep["source_ts"] = max(rep["source_ts"], ts)
         systems[system] = rep
-        dropped = _dropped("duplicate", event, state, systems,
-                           "the system already holds this content")
-        if read_again and state is not None and _came_from(state, event):
-            _send_outstanding_again(dropped, event, links, policy)
-        return dropped
+        return _dropped("duplicate", event, state, systems, "the system already holds this content")
 
     if event["op"] == "delete":
         return _delete(event, state, systems, rep, links, policy)
@@ -380,23 +384,19 @@ def _copy_systems(replicas: Record | None) -> dict[str, Record]:
     return {name: dict(rep) for name, rep in (replicas or {}).get("systems", {}).items()}
 
 
-def _came_from(state: Record, event: Record) -> bool:
-    """Is ``event`` a change the entity's current state took a field from?"""
-    event_id = event["event_id"]
-    return any(p.get("event_id") == event_id for p in (state.get("provenance") or {}).values())
-
-
 def _send_outstanding_again(decision: Decision, event: Record, links: Record | None,
                             policy: Policy) -> None:
-    """A change read again after the state it made was saved: its commands may be lost.
+    """A change read again meets the state it made: that decision's commands may be lost.
 
     A worker killed outright can save a decision (its table record) and lose its commands
     (separate producer batches); the change, read again since its offset was never committed,
-    meets its own decision. Its outstanding writes are emitted again now, with their original
-    command ids, instead of when the resend timer finds them (app/resend.py): a sink's ledger
-    makes a repeat of a write that did happen ``already_done``. Only for a record read again:
-    a source reporting the same content anew (a poller's overlap) would only add copies of a
-    write still on its way.
+    meets its own decision. The entity's outstanding writes are emitted again now, with their
+    original command ids, instead of when the resend timer finds them (app/resend.py): a
+    sink's ledger makes a repeat of a write that did happen ``already_done``. Any duplicate
+    read again does it, not only one the state took a field from: a change that lost every
+    conflict still made a command (its own system gets the canonical values back). Only for a
+    record read again: a source reporting the same content anew (a poller's overlap) would only
+    add copies of a write still on its way.
     """
     commands = lost_commands(event["entity_key"], decision.state, decision.replicas, links,
                              frozenset(policy.targets(event["entity"])),

@@ -109,11 +109,11 @@ async def outstanding_writes(flow: Flow, sinks: frozenset[str] = frozenset({"hol
     """Entity keys with a write to one of ``sinks`` whose outcome has not come back.
 
     Kafka can have nothing left to read while the engine still has work: a consumer can skip
-    a command (docs/scaling.md), or a SIGKILL can save a decision's table record but not its
-    command (both sit in the producer's buffer) where the change read again cannot emit it
-    again (app/core/decide.py: a decision that took no field from it). Only the resend timer
-    (app/resend.py, after ``resend_after_s``) emits that command again; the canonical replica
-    shows it as outstanding until its result is read (app/core/resend.py).
+    a command (docs/scaling.md), and its change is not read again (a SIGKILL that saves a
+    decision but not its command leaves the change to be read again, and that emits the
+    command again: app/core/decide.py). Only the resend timer (app/resend.py, after
+    ``resend_after_s``) emits a skipped command again; the canonical replica shows it as
+    outstanding until its result is read (app/core/resend.py).
     """
     replicas = await flow.table("replicas")
     return sorted(k for k, r in replicas.items() if sinks & set(outstanding(r)))

@@ -87,14 +87,17 @@ def test_redelivery_is_a_duplicate_and_changes_nothing():
     assert e.change(ev, read_again=True).commands == []  # written and confirmed
 
 
-def test_only_the_change_the_state_came_from_sends_outstanding_writes_again():
-    e = Engine()
-    ev = change("odoo", contact(), event_id="e1")
-    e.change(ev)
-    # The same content under another event id (a system reporting it twice) is no redelivery
-    # of the decision: its write may simply still be queued.
-    d = e.change(change("odoo", contact(), ts=T0 + 1, event_id="e2"), read_again=True)
-    assert d.outcome == "duplicate" and d.commands == []
+def test_a_change_that_lost_every_conflict_read_again_sends_its_command_again():
+    e = synced()
+    e.change(change("odoo", contact(payment_due_days=60), ts=T0 + 50))
+    e.outbox.clear()
+    ev = change("holded", contact(payment_due_days=15), ts=T0 + 90)
+    d = e.change(ev)  # the owner's 60 stays: the state takes no field from this change ...
+    assert d.state["record"]["payment_due_days"] == 60
+    [back] = d.commands  # ... but it sends Holded the owner's value
+    again = e.change(ev, read_again=True)
+    assert again.outcome == "duplicate"
+    assert [c["command_id"] for c in again.commands] == [back["command_id"]]
 
 
 def test_older_change_is_stale():
