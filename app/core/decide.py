@@ -117,7 +117,7 @@ def apply_change(event: Record, state: Record | None, replicas: Record | None,
     partition was last assigned, so the worker that held it may have died before committing).
     """
     decision = _decide_change(event, state, replicas, links, policy)
-    if read_again and decision.outcome == "duplicate" and state is not None:
+    if read_again and decision.outcome == "duplicate":
         _send_outstanding_again(decision, event, links, policy)
     return decision
 

@@ -31,8 +31,6 @@ class KafkaBroker:
         return Settings(**base)
 
 
-
-
 async def skip_unread_commands(settings: Settings, system: str) -> None:
     """Move the worker group past every real-time command of ``system``: a consumer that
     skipped them (docs/scaling.md), or a kill that lost them. Run it with no worker up."""
