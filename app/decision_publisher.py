@@ -42,25 +42,30 @@ class DecisionPublisher:
         self._conflicts_out, self._audit_out = (METRICS.events.labels(topic=t, direction="out")
                                                 for t in ("conflicts", "audit"))
 
-    async def emit(self, topic_name: str, key: bytes | None, value: bytes) -> None:
+    async def emit(self, topic_name: str, key: bytes | None, value: bytes) -> asyncio.Future:
         """Hand one record to the producer. Straight to it rather than through faust's
         Topic.send, whose futures and sensors cost as much as the send itself; at-least-once
         holds the same way: faust flushes the producer before it commits an offset."""
         delivery = await self._app.producer.send(topic_name, key, value, None, None, None)
         delivery.add_done_callback(report_undelivered)
+        return delivery
 
-    async def publish(self, key: bytes, decision: Decision) -> None:
+    async def publish(self, key: bytes, decision: Decision) -> list[asyncio.Future]:
+        """Send the decision's records; returns their deliveries, which its table value waits
+        for (app/direct_table.py)."""
+        deliveries = []
         for cmd in decision.commands:
             # The mapping in force when the command was decided; the sink's result records the
             # version it actually mapped with (a newer one may have arrived in between).
             cmd["mapping_version"] = self._live.version
             target = cmd["target_system"], cmd["lane"]
             self._sent[target].inc()
-            await self.emit(self._command_topics[target], key, COMMAND.dumps(cmd))
+            deliveries.append(await self.emit(self._command_topics[target], key, COMMAND.dumps(cmd)))
         for conflict in decision.conflicts:
             METRICS.conflicts.labels(outcome=conflict["decision"]).inc()
             self._conflicts_out.inc()
-            await self.emit(self._conflicts_topic, key, CONFLICT.dumps(conflict))
+            deliveries.append(await self.emit(self._conflicts_topic, key, CONFLICT.dumps(conflict)))
         for record in decision.audit:
             self._audit_out.inc()
-            await self.emit(self._audit_topic, key, AUDIT.dumps(record))
+            deliveries.append(await self.emit(self._audit_topic, key, AUDIT.dumps(record)))
+        return deliveries

@@ -18,7 +18,7 @@ from typing import Any
 
 import faust
 
-from app import faust_cleared, faust_fetch_wait, faust_fixes, faust_handoff, faust_livelock
+from app import direct_table, faust_cleared, faust_fetch_wait, faust_fixes, faust_handoff, faust_livelock
 from app.avro import DecodeError, codec
 from app.canonical_step import CanonicalStep
 from app.core.decide import BadEvent
@@ -28,7 +28,6 @@ from app.connections import (
     clients, configured, engine_policy, limiter_of, pollers, sink_factories, what_runs,
 )
 from app.decision_publisher import DecisionPublisher
-from app.direct_table import DirectTable
 from app.jsonform import JsonFormError
 from app.lag import Progress
 from app.live_mapping import LiveMapping
@@ -110,6 +109,7 @@ def install_faust_patches() -> None:
     faust_handoff.install()  # a cheaper per-record hand-off in faust's fetch loop
     faust_fetch_wait.install()  # requests of faust's consumer queue behind its long-poll
     faust_livelock.install()  # faust took its tables' changelogs for stalled streams
+    direct_table.install()  # a commit first writes the table values held for their records
 
 
 def create_app(settings: Settings, policy: Policy | None = None,
@@ -175,7 +175,7 @@ def create_app(settings: Settings, policy: Policy | None = None,
                          partitions=settings.partitions, options=settings.table_options)
 
     canonical_table = table(CANONICAL_TABLE)  # state, replicas and links: one record per key
-    entries = DirectTable(app, canonical_table)  # the agent's reads and writes of it
+    entries = direct_table.DirectTable(app, canonical_table)  # the agent's reads and writes of it
 
     async def dead_letter(event: faust.EventT, reason: str, error: str) -> None:
         msg = event.message
@@ -210,9 +210,9 @@ def create_app(settings: Settings, policy: Policy | None = None,
             if decision.commands and decision.outcome == "duplicate":  # read again: a crash
                 for cmd in decision.commands:  # may have lost these (app/core/decide.py)
                     METRICS.resent_commands.labels(system=cmd["target_system"]).inc()
-            if done.entry is not None:
-                await entries.set(key, done.entry.raw, event)
-            await publish(key, decision)
+            sent = await publish(key, decision)
+            if done.entry is not None:  # stored once ``sent`` is in Kafka (app/direct_table.py)
+                await entries.set(key, done.entry.raw, event, after=sent)
 
     sequencer = Sequencer(settings)
 

@@ -1,8 +1,10 @@
 """DirectTable (app/direct_table.py) does what faust's ``table.get(key)`` and
 ``table[key] = value`` do, by hand: the value in the store of the event's partition, the same
 changelog record, and the store's note of the changelog offset it holds once the record is
-acknowledged (where a restart resumes its recovery). A real faust table on RocksDB; only the
-producer is a stand-in."""
+acknowledged (where a restart resumes its recovery). A value waits for the records its
+decision emitted: until they are acknowledged it is in neither the store nor the changelog, so
+a worker killed then decides the change again instead of dropping it as a duplicate. A real
+faust table on RocksDB; only the producer is a stand-in."""
 from __future__ import annotations
 
 import asyncio
@@ -16,6 +18,7 @@ from aiokafka.structs import RecordMetadata, TopicPartition
 from faust.streams import _current_event
 from faust.types import TP
 
+from app import direct_table
 from app.direct_table import DirectTable
 
 
@@ -117,3 +120,118 @@ async def test_get_reads_the_events_partition_and_a_missing_key_is_none(table, d
     # Another partition's store does not hold it (the event is held: faust keeps a weak ref).
     _held = processing(2)
     assert direct.get(b"k") is None and table.get(b"k") is None
+
+
+async def test_a_value_waits_for_the_records_of_its_decision(table, producer, direct):
+    event = processing(2)
+    audit_line = asyncio.get_running_loop().create_future()
+    changelog = table.changelog_topic.get_topic_name()
+
+    await direct.set(b"k", b"v1", event, after=[audit_line])
+
+    # What a SIGKILL now would leave: neither the store nor the changelog holds the value, so
+    # the change is decided again (and its records sent again) instead of being a duplicate.
+    assert producer.sent == [] and table.data._db_for_partition(2).get(b"k") is None
+    assert direct.get(b"k") == b"v1" and direct.held == 1  # the agent reads its own decision
+    acknowledged(audit_line, "audit", 2, 5)
+    await direct.set(b"other", b"w", event)  # the next write writes what is ready first
+
+    assert producer.sent == [(changelog, b"k", b"v1", 2), (changelog, b"other", b"w", 2)]
+    assert table.data._db_for_partition(2).get(b"k") == b"v1" and direct.held == 0
+
+
+async def test_values_are_written_in_the_order_they_were_set(table, producer, direct):
+    event = processing(1)
+    first, later = (asyncio.get_running_loop().create_future() for _ in range(2))
+    changelog = table.changelog_topic.get_topic_name()
+
+    await direct.set(b"k", b"v1", event, after=[first])
+    await direct.set(b"k", b"v2", event, after=[later])
+    await direct.set(b"x", b"x1", event)  # waits for nothing, but is set after them
+    acknowledged(later, "audit", 1, 9)  # acknowledged out of order
+    await direct.set(b"y", b"y1", event, after=[later])
+    assert producer.sent == [] and direct.get(b"k") == b"v2"
+
+    acknowledged(first, "audit", 1, 8)
+    await direct.set(b"z", b"z1", event)
+
+    assert [(key, value) for _, key, value, _ in producer.sent] == [
+        (b"k", b"v1"), (b"k", b"v2"), (b"x", b"x1"), (b"y", b"y1"), (b"z", b"z1")]
+    assert {p for *_, p in producer.sent} == {1} and changelog == producer.sent[0][0]
+    assert table.get(b"k") == b"v2" and direct.get(b"k") == b"v2"
+
+
+async def test_a_record_given_up_on_does_not_hold_the_value_forever(table, producer, direct):
+    event = processing(0)
+    lost = asyncio.get_running_loop().create_future()
+    await direct.set(b"k", b"v", event, after=[lost])
+
+    lost.set_exception(RuntimeError("retries spent"))  # the publisher logs it
+    await direct.set(b"k2", b"v2", event)
+
+    assert table.get(b"k") == b"v" and direct.held == 0
+
+
+async def test_settle_writes_every_value_held_when_it_starts(table, producer, direct):
+    """What a commit waits for (``install``): the producer's flush brings the deliveries, and
+    every value held until then is written before the offsets are committed."""
+    loop = asyncio.get_running_loop()
+    records = [loop.create_future() for _ in range(3)]
+    flushed = []
+    for i, record in enumerate(records):
+        await direct.set(b"k%d" % i, b"v%d" % i, processing(i), after=[record])
+
+    async def flush():  # the producer's flush: every record sent so far is acknowledged
+        flushed.append(len(producer.sent))
+        for i, record in enumerate(records):
+            if not record.done():
+                acknowledged(record, "audit", i, 1)
+
+    await direct.settle(flush)
+
+    assert flushed == [0] and direct.held == 0
+    assert [(key, p) for _, key, _, p in producer.sent] == [(b"k0", 0), (b"k1", 1), (b"k2", 2)]
+    for i in range(3):
+        assert table.data._db_for_partition(i).get(b"k%d" % i) == b"v%d" % i
+    await direct.settle(flush)  # nothing held: no flush
+    assert flushed == [0]
+
+
+async def test_settle_waits_for_a_record_the_flush_has_not_brought_yet(table, producer, direct):
+    record = asyncio.get_running_loop().create_future()
+    await direct.set(b"k", b"v", processing(3), after=[record])
+
+    async def flush():
+        pass
+
+    settling = asyncio.ensure_future(direct.settle(flush))
+    await asyncio.sleep(0.01)
+    assert not settling.done() and producer.sent == []
+    acknowledged(record, "audit", 3, 1)
+    await asyncio.wait_for(settling, 5)
+    assert producer.sent[0][1:] == (b"k", b"v", 3)
+
+
+async def test_faust_producer_flush_settles_the_apps_direct_tables_first(table, producer, direct):
+    """``install`` patches faust's aiokafka producer: its flush (before a commit, at a
+    revocation, at a stop) writes the held values, then flushes their changelog records too."""
+    from faust.transport.drivers.aiokafka import Producer
+
+    direct_table.install()
+    direct_table.install()  # idempotent
+    record = asyncio.get_running_loop().create_future()
+    await direct.set(b"k", b"v", processing(1), after=[record])
+    calls = []
+
+    class Buffer:
+        async def flush(self):
+            calls.append(("flush", len(producer.sent)))
+            if not record.done():
+                acknowledged(record, "audit", 1, 1)
+
+    faust_producer = SimpleNamespace(app=direct.app, buffer=Buffer(), _producer=None,
+                                     _transaction_producers={})
+    await Producer.flush(faust_producer)
+
+    assert calls == [("flush", 0), ("flush", 1)]  # records, then the changelog record
+    assert table.get(b"k") == b"v" and direct.held == 0
