@@ -153,12 +153,13 @@ def _cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
-def _server_properties(data: Path, port: int, controller_port: int) -> str:
+def _server_properties(data: Path, port: int, controller_port: int,
+                       advertised_port: int | None = None) -> str:
     return f"""process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:{controller_port}
 listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
-advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+advertised.listeners=PLAINTEXT://127.0.0.1:{advertised_port or port}
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
@@ -224,8 +225,10 @@ def _java_cmd(lib: Path, *args: str, heap: str = "-Xmx512m") -> list[str]:
 
 
 def start(data_dir: Path | None = None, port: int | None = None,
-          timeout: float = READY_TIMEOUT_S) -> BrokerInfo:
-    """Start (or find running) the broker of ``data_dir`` and wait until it serves metadata."""
+          timeout: float = READY_TIMEOUT_S, advertised_port: int | None = None) -> BrokerInfo:
+    """Start (or find running) the broker of ``data_dir`` and wait until it serves metadata.
+    ``advertised_port``: the port clients are told to connect to, if not ``port`` (a proxy in
+    front of the broker, as tests/support/kafka_proxy.py is; it must listen already)."""
     data = Path(data_dir or default_data_dir())
     running = status(data)
     if running:
@@ -239,7 +242,7 @@ def start(data_dir: Path | None = None, port: int | None = None,
     attempt = 1
     while True:
         try:
-            return _start(lib, data, port or free_port(), timeout)
+            return _start(lib, data, port or free_port(), timeout, advertised_port)
         except _PortTaken as exc:
             if attempt == BIND_ATTEMPTS or chosen is not None:
                 raise DevKafkaError(f"Kafka could not bind its ports:\n{exc}") from None
@@ -251,11 +254,12 @@ class _PortTaken(Exception):
     """The broker exited at start-up because a port it was to listen on was in use."""
 
 
-def _start(lib: Path, data: Path, port: int, timeout: float) -> BrokerInfo:
+def _start(lib: Path, data: Path, port: int, timeout: float,
+           advertised_port: int | None = None) -> BrokerInfo:
     """One start of the broker on ``port`` and a new controller port, until it serves metadata."""
     controller_port = free_port()
     props = data / "server.properties"
-    props.write_text(_server_properties(data, port, controller_port))
+    props.write_text(_server_properties(data, port, controller_port, advertised_port))
     if not (data / "kraft-logs" / "meta.properties").exists():
         fmt = subprocess.run(
             # "=": a url-safe base64 id may start with "-", which the tool would read as a flag.
