@@ -14,6 +14,11 @@ except for what legitimately differs between two runs:
 The entities table is compared whole: its event ids and ``source_ts`` come from the input,
 its vectors count distinct source changes, so a redelivered or replayed event that changed
 any of them would be a bug, not noise.
+
+So is the change log, as a set: every ``applied`` and ``merged`` audit line and every conflict
+of the fault-free run, and no other. A worker killed after its decision's table value was
+saved and before its audit line reached Kafka lost that line for good (app/direct_table.py);
+a line written twice (a change decided again after a kill) is the same line, so a set.
 """
 from __future__ import annotations
 
@@ -56,6 +61,7 @@ class Snapshot:
     products: dict[str, list[Any]]    # sku -> records
     documents: dict[str, list[Any]]   # holded_sync_key -> records
     dlq: list[tuple]                  # distinct dead letters, run-independent fields
+    changelog: frozenset[tuple] = frozenset()  # distinct decisions of the change log
     dlq_redeliveries: int = field(default=0, compare=False)
 
     def holded(self) -> dict[str, dict[str, list[Any]]]:
@@ -100,8 +106,20 @@ async def snapshot(flow: Flow, sandbox: SandboxServer, wl: Workload) -> Snapshot
         (r["source_topic"].removeprefix(prefix), r["partition"], r["key"], r["value"], r["error"], r["reason"])
         for r in await flow.dlq())
     return Snapshot(entities=await flow.table("entities"), contacts=contacts, products=products,
-                    documents=documents, dlq=sorted(letters),
+                    documents=documents, dlq=sorted(letters), changelog=await change_log(flow),
                     dlq_redeliveries=sum(n - 1 for n in letters.values()))
+
+
+async def change_log(flow: Flow) -> frozenset[tuple]:
+    """The decisions that changed canonical state, as audit lines and conflicts record them.
+    Lines of records dropped as duplicates, and their count, legitimately differ after a kill."""
+    lines = {("audit", a["entity_key"], a["kind"], a["event_id"], a["detail"],
+              tuple(sorted(a["vector"].items())))
+             for a in await flow.audit() if a["kind"] in ("applied", "merged")}
+    conflicts = {("conflict", c["conflict_id"], c["entity_key"], c["field"], c["decision"],
+                  c["canonical_value"], c["incoming_value"])
+                 for c in await flow.conflicts()}
+    return frozenset(lines | conflicts)
 
 
 async def outstanding_writes(flow: Flow, sinks: frozenset[str] = frozenset({"holded"})
@@ -145,6 +163,12 @@ def diff(reference: Snapshot, got: Snapshot, wl: Workload, extra_dlq: list[tuple
         if got.entities[key] != reference.entities[key]:
             problems.append(f"canonical state of {key} differs from the fault-free run: "
                             f"vector {got.entities[key].get('vector')} vs {reference.entities[key].get('vector')}")
+    if got.changelog != reference.changelog:
+        problems.append(f"change log differs from the fault-free run: missing "
+                        f"{sorted(reference.changelog - got.changelog)[:5]} "
+                        f"({len(reference.changelog - got.changelog)} in all), extra "
+                        f"{sorted(got.changelog - reference.changelog)[:5]} "
+                        f"({len(got.changelog - reference.changelog)} in all)")
     want = sorted([*reference.dlq, *extra_dlq])
     if got.dlq != want:
         def brief(letters):
