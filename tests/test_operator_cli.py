@@ -152,10 +152,13 @@ def test_conflicts_list_filters_by_entity_and_since_and_show_gives_both_values(s
     # Listed by time, then partition: a shared millisecond would order them by their random
     # keys' partitions.
     now = int(time.time() * 1000)
+    # c1 is recorded twice: its change decided again after a kill (app/direct_table.py).
     publish(settings, (names.conflicts, k1, codec("Conflict").dumps(c1), now - 1),
-            (names.conflicts, k2, codec("Conflict").dumps(c2), now))
+            (names.conflicts, k2, codec("Conflict").dumps(c2), now),
+            (names.conflicts, k1, codec("Conflict").dumps(c1), now + 1))
     every = cli(settings, "conflicts", "list", "--json")
     assert every.exit_code == 0 and [j["conflict_id"] for j in lines(every)] == [c1["conflict_id"], c2["conflict_id"]]
+    assert lines(every)[0]["recorded_at"] == _iso_ms(now - 1)  # its first record
     one = cli(settings, "conflicts", "list", "--entity", k2)
     assert one.exit_code == 0 and len(one.stdout.splitlines()) == 2 and k2 in one.stdout and k1 not in one.stdout
     assert len(lines(cli(settings, "conflicts", "list", "--since", "1h", "--json"))) == 2

@@ -20,12 +20,18 @@ __all__ = ["build_override", "conflicts", "find_conflict", "from_canonical_json"
 
 
 async def read_conflicts(settings, key: str | None = None):
+    """Each conflict once, oldest first. A worker killed after sending a decision's records and
+    before storing its state decides the change again and records its conflicts again, under
+    the same ids (app/direct_table.py): the first record of an id is kept."""
     from app.inspect import read_topic
     from app.topics import TopicNames
 
     recs = await read_topic(settings, TopicNames(settings).conflicts, decoder("Conflict"), key)
     recs = [r for r in recs if r.value is not None and "_undecodable" not in r.value]
-    return sorted(recs, key=lambda r: (r.timestamp, r.partition, r.offset))
+    first: dict[str, Any] = {}
+    for r in sorted(recs, key=lambda r: (r.timestamp, r.partition, r.offset)):
+        first.setdefault(r.value["conflict_id"], r)
+    return list(first.values())
 
 
 def find_conflict(recs, conflict_id: str):
