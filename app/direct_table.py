@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(slots=True)
 class _Held:
+    seq: int  # the how-manieth value set
     key: bytes
     value: bytes
     event: Any  # faust's event the value was decided on: its partition is the value's
@@ -58,6 +59,7 @@ class DirectTable:
         self.topic = table.changelog_topic.get_topic_name()
         self._held: deque[_Held] = deque()  # in the order set
         self._newest: dict[bytes, bytes] = {}  # key -> its newest held value
+        self._set = 0  # values set so far
         self._writing = asyncio.Lock()  # one writer at a time keeps the order of the writes
         tables = getattr(app, "direct_tables", None)
         if tables is None:
@@ -79,7 +81,8 @@ class DirectTable:
         """Store ``value`` under ``key`` once every delivery in ``after`` is done (acknowledged
         or given up on, which the sender logs). The table is co-partitioned with ``event``'s
         stream: the value goes to the event's partition, in the store as in the changelog."""
-        self._held.append(_Held(key, value, event, after))
+        self._set += 1
+        self._held.append(_Held(self._set, key, value, event, after))
         self._newest[key] = value
         if not self._writing.locked():  # else a settle is writing: the agent does not wait
             await self._write_held()
@@ -89,15 +92,18 @@ class DirectTable:
         deliveries they wait for (the caller flushes again for the changelog records)."""
         if not self._held:
             return
+        until = self._set  # not the values set meanwhile: a busy agent would keep it going
         await flush()
-        await self._write_held(until=self._held[-1])
+        await self._write_held(until)
 
-    async def _write_held(self, until: _Held | None = None) -> None:
+    async def _write_held(self, until: int | None = None) -> None:
         """Write held values in order: those whose deliveries are done, or, with ``until``,
-        every one up to it, waiting for their deliveries."""
+        every one set up to that count, waiting for their deliveries."""
         async with self._writing:
             while self._held:
                 held = self._held[0]
+                if until is not None and held.seq > until:
+                    return
                 waiting = [d for d in held.after if not d.done()]
                 if waiting:
                     if until is None:
@@ -105,8 +111,6 @@ class DirectTable:
                     await asyncio.wait(waiting)
                 self._held.popleft()
                 await self._write(held)
-                if held is until:
-                    return
 
     async def _write(self, held: _Held) -> None:
         # The store finds the partition in faust's current event, as in faust's own writes.

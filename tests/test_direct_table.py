@@ -235,3 +235,22 @@ async def test_faust_producer_flush_settles_the_apps_direct_tables_first(table, 
 
     assert calls == [("flush", 0), ("flush", 1)]  # records, then the changelog record
     assert table.get(b"k") == b"v" and direct.held == 0
+
+
+async def test_settle_does_not_wait_for_values_set_while_it_runs(table, producer, direct):
+    """A busy agent keeps setting values during a commit's settle: the commit covers the
+    offsets it started with, so it must not chase the values set after."""
+    loop = asyncio.get_running_loop()
+    first, meanwhile = loop.create_future(), loop.create_future()
+    event = processing(0)
+    await direct.set(b"k1", b"v1", event, after=[first])
+
+    async def flush():
+        acknowledged(first, "audit", 0, 1)
+        # The agent's next value writes k1 itself, then waits for a record never acknowledged.
+        await direct.set(b"k2", b"v2", event, after=[meanwhile])
+
+    await asyncio.wait_for(direct.settle(flush), 5)
+
+    assert [key for _, key, _, _ in producer.sent] == [b"k1"]
+    assert direct.held == 1 and direct.get(b"k2") == b"v2" and table.get(b"k2") is None
