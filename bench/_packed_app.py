@@ -12,7 +12,8 @@ partition, in order: a MessagePack list of ``[key, value, origin]`` (origin is t
   value the pack has for it so far (a pack-local overlay);
 - sends its commands, conflicts and audit records as the worker's ``publish`` does, and
   dead-letters what the worker would dead-letter;
-- at the end of the pack, writes one table value per distinct entity (``DirectTable.set``).
+- at the end of the pack, writes one table value per distinct entity (``DirectTable.set``),
+  once the pack's records are in Kafka, as the worker does.
 
 Settings come from the environment (HOLDED_SYNC_*, as app/devrun/process.py passes them);
 ``HS_PACKED_TOPIC`` names the packed topic, ``HS_PACKED_RECORDS`` the inbox records to expect.
@@ -112,6 +113,7 @@ async def canonical(stream: faust.StreamT) -> None:
             start, cpu = time.perf_counter(), time.process_time()
         records = msgpack.unpackb(event.value, use_list=False)
         overlay: dict[bytes, bytes] = {}  # entity key -> its value after this pack's records so far
+        sent: list = []  # the pack's records in flight, which its table values wait for
         for key, value, origin in records:
             stored = overlay.get(key)
             if stored is None and key is not None:
@@ -125,9 +127,9 @@ async def canonical(stream: faust.StreamT) -> None:
             for_outcome[decision.outcome] = for_outcome.get(decision.outcome, 0) + 1
             if done.entry is not None:
                 overlay[key] = done.entry.raw
-            await publish(key, decision)
+            sent += await publish(key, decision)
         for key, raw in overlay.items():
-            await entries.set(key, raw, event)
+            await entries.set(key, raw, event, after=sent)
         # Metrics per pack rather than per record: what a product would do.
         inbox_in.inc(len(records))
         for outcome, count in for_outcome.items():
