@@ -388,10 +388,12 @@ def _send_outstanding_again(decision: Decision, event: Record, links: Record | N
                             policy: Policy) -> None:
     """A change read again meets the state it made: that decision's commands may be lost.
 
-    A worker killed outright can save a decision (its table record) and lose its commands
+    A worker killed outright could save a decision (its table record) and lose its commands
     (separate producer batches); the change, read again since its offset was never committed,
-    meets its own decision. The entity's outstanding writes are emitted again now, with their
-    original command ids, instead of when the resend timer finds them (app/resend.py): a
+    met its own decision. The worker now stores a decision only once its records are in Kafka
+    (app/direct_table.py), so that needs a worker of older code, or a command the producer gave
+    up on before a rebalance. Either way the entity's outstanding writes are emitted again now,
+    with their original command ids, instead of when the resend timer finds them (app/resend.py): a
     sink's ledger makes a repeat of a write that did happen ``already_done``. Any duplicate
     read again does it, not only one the state took a field from: a change that lost every
     conflict still made a command (its own system gets the canonical values back). Only for a

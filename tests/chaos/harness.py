@@ -59,9 +59,9 @@ class ChaosRun:
                                 requests_per_second=40, unknown_outcome_settle_s=1.0)
         base = dict(holded=holded, session_timeout_s=SESSION_TIMEOUT_S, poll_interval_s=3600.0,
                     api_timeout_s=3.0, dependency_wait_s=300.0,
-                    # A kill can save a decision's table record but not its command (both are
-                    # buffered by the producer): the resend timer recovers it, here within the
-                    # scenario rather than after the production default of 300 s.
+                    # A command lost all the same (a consumer skipped it, the producer gave up
+                    # on it) is recovered by the resend timer: here within the scenario rather
+                    # than after the production default of 300 s.
                     resend_after_s=10.0)
         base.update(overrides)
         settings = self.kafka.settings(self.tmp / "w", **base)
@@ -109,8 +109,9 @@ class ChaosRun:
         """Wait until every entity is in Holded, nothing is left to process, no write is
         outstanding, and two consecutive snapshots agree; return the last one.
 
-        "Nothing left to read" is not enough: a decision whose command a kill lost is in the
-        canonical table with nothing in Kafka to carry it; the resend timer emits it again
+        "Nothing left to read" is not enough: a decision whose command was lost is in the
+        canonical table with nothing in Kafka to carry it (a consumer skipped it; before
+        app/direct_table.py held table values, a kill could too); the resend timer emits it again
         ``resend_after_s`` later. A snapshot taken before shows Holded one version behind:
         the likely end of test_worker_kills seed 772958563 (tests/chaos/test_settle.py)."""
         assert self.flow and self.sandbox

@@ -127,9 +127,9 @@ async def outstanding_writes(flow: Flow, sinks: frozenset[str] = frozenset({"hol
     """Entity keys with a write to one of ``sinks`` whose outcome has not come back.
 
     Kafka can have nothing left to read while the engine still has work: a consumer can skip
-    a command (docs/scaling.md), and its change is not read again (a SIGKILL that saves a
-    decision but not its command leaves the change to be read again, and that emits the
-    command again: app/core/decide.py). Only the resend timer (app/resend.py, after
+    a command (docs/scaling.md), and its change is not read again (a SIGKILL cannot save a
+    decision without its command: app/direct_table.py stores it only once its records are in
+    Kafka). Only the resend timer (app/resend.py, after
     ``resend_after_s``) emits a skipped command again; the canonical replica shows it as
     outstanding until its result is read (app/core/resend.py).
     """

@@ -15,7 +15,9 @@ mechanism, not a proven one; no stale write can pass this way unseen (an older w
 landing last leaves no outstanding write, and ``diff`` still reports it).
 
 Since then a change read again emits the outstanding writes of the decision it made
-(app/core/decide.py), so that kill no longer needs the timer; a skipped command still does.
+(app/core/decide.py), and a decision's table record is stored only once its command is in
+Kafka (app/direct_table.py), so that kill no longer needs the timer; a skipped command still
+does.
 Here the lost command is made on purpose, without a kill to time: a worker with no sinks
 decides the edit, then the worker group is moved past its command (what such a kill, or the
 consumer race of docs/scaling.md, leaves). Without waiting for outstanding writes, ``settle``
