@@ -61,6 +61,7 @@ class DirectTable:
         self._newest: dict[bytes, bytes] = {}  # key -> its newest held value
         self._set = 0  # values set so far
         self._writing = asyncio.Lock()  # one writer at a time keeps the order of the writes
+        self._drain: asyncio.Future | None = None  # writes what the last deliveries released
         tables = getattr(app, "direct_tables", None)
         if tables is None:
             tables = app.direct_tables = []
@@ -84,6 +85,9 @@ class DirectTable:
         self._set += 1
         self._held.append(_Held(self._set, key, value, event, after))
         self._newest[key] = value
+        for delivery in after:  # written as soon as they are in, not at the next commit
+            if not delivery.done():
+                delivery.add_done_callback(self._delivered)
         if not self._writing.locked():  # else a settle is writing: the agent does not wait
             await self._write_held()
 
@@ -95,6 +99,18 @@ class DirectTable:
         until = self._set  # not the values set meanwhile: a busy agent would keep it going
         await flush()
         await self._write_held(until)
+
+    def _delivered(self, _: asyncio.Future) -> None:
+        # One task at a time writes what became ready: readers of the changelog see a value
+        # a produce round trip after its decision's records, also when no record follows.
+        if self._held and (self._drain is None or self._drain.done()):
+            self._drain = asyncio.ensure_future(self._write_held())
+            self._drain.add_done_callback(self._drained)
+
+    def _drained(self, drain: asyncio.Future) -> None:
+        if not drain.cancelled() and drain.exception() is not None:
+            log.error("table %s: held values were not written: %r", self.table.name,
+                      drain.exception())
 
     async def _write_held(self, until: int | None = None) -> None:
         """Write held values in order: those whose deliveries are done, or, with ``until``,

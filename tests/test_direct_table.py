@@ -254,3 +254,22 @@ async def test_settle_does_not_wait_for_values_set_while_it_runs(table, producer
 
     assert [key for _, key, _, _ in producer.sent] == [b"k1"]
     assert direct.held == 1 and direct.get(b"k2") == b"v2" and table.get(b"k2") is None
+
+
+async def test_a_value_is_written_once_its_records_are_in_with_nothing_set_after(
+        table, producer, direct):
+    """An idle agent sets nothing more: the value follows its records a round trip later, not
+    at the next commit (readers of the changelog, such as `holded-sync tables`, see it)."""
+    records = [asyncio.get_running_loop().create_future() for _ in range(2)]
+    await direct.set(b"k", b"v", processing(2), after=records)
+    acknowledged(records[1], "commands.holded", 2, 3)
+    await asyncio.sleep(0.01)
+    assert producer.sent == []  # one of its records is still on its way
+
+    acknowledged(records[0], "audit", 2, 4)
+
+    async def written():
+        while not producer.sent:
+            await asyncio.sleep(0.001)
+    await asyncio.wait_for(written(), 5)
+    assert producer.sent[0][1:] == (b"k", b"v", 2) and table.get(b"k") == b"v"
