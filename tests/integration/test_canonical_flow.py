@@ -39,8 +39,8 @@ async def test_ingest_reaches_the_canonical_agent_and_becomes_commands(shared_fl
     assert c_cmd["payload"]["tax_id"] == "B12345678" and c_cmd["vector"] == {"odoo": 1}
     assert i_cmd["depends_on"] == [cust]
     assert i_cmd["payload"]["totals"]["total"] == pytest.approx(121) and i_cmd["op"] == "upsert"
-    entities = await flow.table("entities")
-    assert entities[inv]["record"]["lines"][0]["taxes"] == ["iva_21"]
+    state = await flow.wait_entity(inv, "the invoice's state")
+    assert state["record"]["lines"][0]["taxes"] == ["iva_21"]
     assert await flow.commands("odoo", key=cust) == []  # nothing goes back to the origin
 
 

@@ -151,7 +151,7 @@ async def test_an_edit_made_in_holded_before_its_poll_is_merged_not_overwritten(
         return now if now.get("mobile") == "600111222" else None
     final = await wait_for(merged, 90, "the merged contact in Holded", flow.worker)
     assert final["name"] == "Talleres Gómez Editado SL"
-    state = (await flow.table("entities"))[key]["record"]
+    state = (await flow.wait_entity(key, "the merged state", lambda s: s["record"]["mobile"]))["record"]
     assert (state["name"], state["mobile"]) == ("Talleres Gómez Editado SL", "600111222")
 
 

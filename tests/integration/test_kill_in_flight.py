@@ -66,10 +66,7 @@ async def test_a_decision_killed_in_flight_is_decided_again_with_its_conflict_an
         key = unique_key()
         first = change("odoo", contact(name="Cliente Odoo", email="a@odoo.es"), key=key, ts=T0)
         await flow.send_changes("odoo", first)
-
-        async def first_decided():
-            return key in await flow.table("entities")
-        await wait_for(first_decided, 60, "the first change decided", flow.worker)
+        await flow.wait_entity(key, "the first change decided")
 
         # Holded changes the name too, not having seen Odoo's change: a conflict.
         proxy.hold_produce(WORKER_CLIENT_ID)
@@ -92,11 +89,8 @@ async def test_a_decision_killed_in_flight_is_decided_again_with_its_conflict_an
         [line] = await wait_for(lambda: _lines(flow, key, concurrent["event_id"]), 60,
                                 "the concurrent change's change-log line after the restart",
                                 flow.worker)
-
-        async def stored():
-            entity = (await flow.table("entities")).get(key, {})
-            return entity if entity.get("vector") == {"odoo": 1, "holded": 1} else None
-        entity = await wait_for(stored, 60, "the merged state in the table", flow.worker)
+        entity = await flow.wait_entity(key, "the merged state in the table",
+                                        lambda s: s["vector"] == {"odoo": 1, "holded": 1})
     finally:
         await asyncio.to_thread(flow.worker.kill)
     assert line["kind"] == "merged"

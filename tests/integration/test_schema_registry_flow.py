@@ -38,7 +38,8 @@ async def test_a_worker_with_a_registry_writes_its_records_with_the_registrys_id
             assert (await ingest_file(data, "odoo", flow.settings)).published == 1
             [command] = await flow.wait_commands("holded", 1, key=key)
             assert command["payload"]["tax_id"] == "B12345678"
-            assert (await flow.table("entities"))[key]["record"]["name"] == "Talleres Gómez SL"
+            state = await flow.wait_entity(key, "the contact's state")
+            assert state["record"]["name"] == "Talleres Gómez SL"
 
             written = {
                 topic: [r.value for r in await read_topic(flow.settings, topic, None, key)]

@@ -68,6 +68,16 @@ class Flow:
     async def table(self, name: str) -> dict[str, Any]:
         return await read_table(self.settings, name)
 
+    async def wait_entity(self, key: str, what: str, check: Any = None,
+                          timeout: float = 60.0) -> dict[str, Any]:
+        """The entity's canonical state once the table has it (and ``check(state)`` holds). A
+        state is stored a produce round trip after the records of its decision
+        (app/direct_table.py), so seeing a command does not mean the table has its state yet."""
+        async def stored():
+            state = (await self.table("entities")).get(key)
+            return state if state is not None and (check is None or check(state)) else None
+        return await wait_for(stored, timeout, what, self.worker)
+
     async def wait_commands(self, system: str, count: int, key: str | None = None,
                             timeout: float = 60.0) -> list[dict[str, Any]]:
         async def enough():
