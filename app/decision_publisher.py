@@ -64,7 +64,8 @@ class DecisionPublisher:
         for conflict in decision.conflicts:
             METRICS.conflicts.labels(outcome=conflict["decision"]).inc()
             self._conflicts_out.inc()
-            deliveries.append(await self.emit(self._conflicts_topic, key, CONFLICT.dumps(conflict)))
+            deliveries.append(
+                await self.emit(self._conflicts_topic, key, CONFLICT.dumps(conflict)))
         for record in decision.audit:
             self._audit_out.inc()
             deliveries.append(await self.emit(self._audit_topic, key, AUDIT.dumps(record)))

@@ -18,7 +18,9 @@ from typing import Any
 
 import faust
 
-from app import direct_table, faust_cleared, faust_fetch_wait, faust_fixes, faust_handoff, faust_livelock
+from app import (
+    direct_table, faust_cleared, faust_fetch_wait, faust_fixes, faust_handoff, faust_livelock,
+)
 from app.avro import DecodeError, codec
 from app.canonical_step import CanonicalStep
 from app.core.decide import BadEvent
@@ -175,7 +177,7 @@ def create_app(settings: Settings, policy: Policy | None = None,
                          partitions=settings.partitions, options=settings.table_options)
 
     canonical_table = table(CANONICAL_TABLE)  # state, replicas and links: one record per key
-    entries = direct_table.DirectTable(app, canonical_table)  # the agent's reads and writes of it
+    entries = direct_table.DirectTable(app, canonical_table)  # the agent's reads and writes
 
     async def dead_letter(event: faust.EventT, reason: str, error: str) -> None:
         msg = event.message

@@ -392,13 +392,13 @@ def _send_outstanding_again(decision: Decision, event: Record, links: Record | N
     (separate producer batches); the change, read again since its offset was never committed,
     met its own decision. The worker now stores a decision only once its records are in Kafka
     (app/direct_table.py), so that needs a worker of older code, or a command the producer gave
-    up on before a rebalance. Either way the entity's outstanding writes are emitted again now,
-    with their original command ids, instead of when the resend timer finds them (app/resend.py): a
-    sink's ledger makes a repeat of a write that did happen ``already_done``. Any duplicate
-    read again does it, not only one the state took a field from: a change that lost every
-    conflict still made a command (its own system gets the canonical values back). Only for a
-    record read again: a source reporting the same content anew (a poller's overlap) would only
-    add copies of a write still on its way.
+    up on before a rebalance. Either way the entity's outstanding writes are emitted again
+    now, with their original command ids, instead of when the resend timer finds them
+    (app/resend.py): a sink's ledger makes a repeat of a write that did happen
+    ``already_done``. Any duplicate read again does it, not only one the state took a field
+    from: a change that lost every conflict still made a command (its own system gets the
+    canonical values back). Only for a record read again: a source reporting the same content
+    anew (a poller's overlap) would only add copies of a write still on its way.
     """
     commands = lost_commands(event["entity_key"], decision.state, decision.replicas, links,
                              frozenset(policy.targets(event["entity"])),

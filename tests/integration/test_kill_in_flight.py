@@ -41,7 +41,8 @@ async def proxied_kafka():
             await asyncio.to_thread(broker.start, data_dir, port, advertised_port=proxy_port)
         except broker.DevKafkaError as exc:
             pytest.fail(f"the test's own Kafka broker could not start: {exc}")
-        yield KafkaBroker(url=f"kafka://127.0.0.1:{proxy_port}", bootstrap=f"127.0.0.1:{proxy_port}"), proxy
+        through = f"127.0.0.1:{proxy_port}"
+        yield KafkaBroker(url=f"kafka://{through}", bootstrap=through), proxy
     finally:
         await asyncio.to_thread(broker.stop, data_dir)
         await proxy.stop()
