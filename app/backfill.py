@@ -28,7 +28,7 @@ import click
 from aiokafka import AIOKafkaProducer
 
 from app.avro import codec
-from app.connections import clients, pollers
+from app.connections import Clients, clients, pollers
 from app.inspect import read_topic
 from app.live_mapping import LiveMapping
 from app.metrics import METRICS, system_total
@@ -167,6 +167,14 @@ async def run_backfill(settings: Settings, system: str, entities: set[str] | Non
     api = clients(settings)  # settings first (IncompleteSettings): a half-configured system
     if system not in api:    # is refused before anything connects to Kafka
         raise LookupError(f"{system} has no credentials configured (see README, Configuration)")
+    try:
+        return await _backfill(settings, system, api, entities, since)
+    finally:
+        await api.aclose()
+
+
+async def _backfill(settings: Settings, system: str, api: Clients, entities: set[str] | None,
+                    since: dt.datetime | None) -> Counter:
     await ensure_topics(settings)
     live = LiveMapping()
     for rec in await read_topic(settings, TopicNames(settings).mappings):

@@ -158,14 +158,27 @@ CREDENTIAL_SETTING = {"holded": "HOLDED_API_KEY", "odoo": "ODOO_API_KEY",
                       "prestashop": "PRESTASHOP_API_KEY", "shopify": "SHOPIFY_ACCESS_TOKEN"}
 
 
-def clients(settings: Settings) -> dict[str, Any]:
+class Clients(dict):
+    """System -> API client. :meth:`aclose` closes the HTTP connections they hold: a client
+    left open keeps its idle keep-alive sockets until the garbage collector finds them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.http: list[httpx.AsyncClient] = []
+
+    async def aclose(self) -> None:
+        for http in self.http:
+            await http.aclose()
+
+
+def clients(settings: Settings) -> Clients:
     """One API client per configured system, shared by its sink and its poller (and so one
     limiter per credential). A system whose credential is set but whose other settings do not
     make a client raises IncompleteSettings, naming the settings it reads."""
-    out: dict[str, Any] = {}
+    out = Clients()
     for system in settings.systems:
         try:
-            client = _client(system, settings)
+            client = _client(system, settings, out.http)
         except ValueError as exc:
             raise IncompleteSettings(f"{system} is not fully configured: {exc} (its settings: "
                                      f"{SETTINGS_OF[system]})") from exc
@@ -174,8 +187,13 @@ def clients(settings: Settings) -> dict[str, Any]:
     return out
 
 
-def _client(system: str, settings: Settings) -> Any:
-    """``system``'s API client, or None when its credential is not set."""
+def _client(system: str, settings: Settings, opened: list[httpx.AsyncClient]) -> Any:
+    """``system``'s API client, or None when its credential is not set; ``opened`` gets the
+    HTTP client it is built on."""
+    def http() -> httpx.AsyncClient:
+        opened.append(_http(system, settings.api_timeout_s))
+        return opened[-1]
+
     if system == "holded" and settings.holded.api_key:
         from connectors.holded.client import HoldedClient
 
@@ -188,27 +206,27 @@ def _client(system: str, settings: Settings) -> Any:
         bucket = TokenBucket(RateLimit(h.requests_per_second, per_window,
                                        window=h.rate_window_s, jitter=h.rate_jitter_s,
                                        shrink=0.8, recovery=20.0))
-        return HoldedClient(_http("holded", settings.api_timeout_s), api_key=h.api_key,
+        return HoldedClient(http(), api_key=h.api_key,
                             base_url=h.api_url, version=h.api_version, limiter=bucket)
     if system == "odoo" and settings.odoo.api_key:
         from connectors.odoo.client import OdooClient
 
         o = settings.odoo
-        return OdooClient(_http("odoo", settings.api_timeout_s), base_url=o.url,
+        return OdooClient(http(), base_url=o.url,
                           db=o.db, login=o.login, api_key=o.api_key, protocol=o.protocol)
     if system == "business_central" and settings.business_central.client_secret:
         from connectors.business_central.client import BusinessCentralClient
 
         b = settings.business_central
         return BusinessCentralClient(
-            _http("business_central", settings.api_timeout_s), tenant=b.tenant, environment=b.environment,
+            http(), tenant=b.tenant, environment=b.environment,
             company_id=b.company_id, client_id=b.client_id, client_secret=b.client_secret,
             api_url=b.api_url, token_url=b.token_url)
     if system == "sap_b1" and settings.sap_b1.password:
         from connectors.sap_b1.client import SapB1Client
 
         sap = settings.sap_b1
-        return SapB1Client(_http("sap_b1", settings.api_timeout_s), base_url=sap.base_url,
+        return SapB1Client(http(), base_url=sap.base_url,
                            company_db=sap.company_db, username=sap.username,
                            password=sap.password)
     if system == "prestashop" and settings.prestashop.api_key:
@@ -216,13 +234,13 @@ def _client(system: str, settings: Settings) -> Any:
 
         ps = settings.prestashop
         return PrestaShopClient(
-            _http("prestashop", settings.api_timeout_s), base_url=ps.url, api_key=ps.api_key,
+            http(), base_url=ps.url, api_key=ps.api_key,
             limiter=TokenBucket(RateLimit(ps.requests_per_second, max(1.0, ps.requests_per_second))))
     if system == "shopify" and settings.shopify.access_token:
         from connectors.shopify.client import ShopifyClient
 
         sh = settings.shopify
-        return ShopifyClient(_http("shopify", settings.api_timeout_s), shop_url=sh.shop_url,
+        return ShopifyClient(http(), shop_url=sh.shop_url,
                              access_token=sh.access_token, api_version=sh.api_version)
     return None
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from app.connections import SinkFactory, clients, sink_factories
+from app.connections import Clients, SinkFactory, clients, sink_factories
 from app.live_mapping import DOC, LiveMapping
 from app.settings import HoldedSettings, Settings
 from connectors.holded.sandbox import SandboxServer
@@ -32,17 +32,28 @@ def live_mapping() -> LiveMapping:
     return live
 
 
-def holded_factory(sandbox: SandboxServer, tmp_path: Path, **holded: object) -> SinkFactory:
-    settings = Settings(systems=("holded", "odoo"), data_dir=tmp_path, holded=HoldedSettings(
-        api_url=sandbox.url, api_key="sandbox-key", requests_per_second=1000, **holded))
-    return sink_factories(settings, live_mapping(), clients(settings))["holded"]
+@pytest.fixture
+async def holded_factory(sandbox: SandboxServer, tmp_path: Path):
+    """holded_factory(**Holded settings): the worker's Holded sink factory against the
+    sandbox. Its API clients are closed after the test (their keep-alive sockets otherwise
+    wait for the garbage collector, and warn in whichever test it runs)."""
+    made: list[Clients] = []
+
+    def make(**holded: object) -> SinkFactory:
+        settings = Settings(systems=("holded", "odoo"), data_dir=tmp_path, holded=HoldedSettings(
+            api_url=sandbox.url, api_key="sandbox-key", requests_per_second=1000, **holded))
+        made.append(clients(settings))
+        return sink_factories(settings, live_mapping(), made[-1])["holded"]
+    yield make
+    for api in made:
+        await api.aclose()
 
 
 @pytest.fixture
-def make_holded_sink(sandbox: SandboxServer, tmp_path) -> SinkFactory:
+def make_holded_sink(holded_factory) -> SinkFactory:
     """The worker's Holded sink factory against the sandbox: call it with each command's
     ledger (the sink runner builds a sink per command)."""
-    return holded_factory(sandbox, tmp_path)
+    return holded_factory()
 
 
 async def run(sink_factory: SinkFactory, command: dict) -> dict:
@@ -100,8 +111,8 @@ async def test_an_invoice_deleted_in_holded_is_searched_again_then_created_anew(
 
 @pytest.mark.parametrize("pay_drafts", [False, True])
 async def test_holded_pay_drafts_reaches_the_sinks_and_is_logged_once_per_worker(
-        sandbox, tmp_path, caplog, pay_drafts: bool) -> None:
-    factory = holded_factory(sandbox, tmp_path, pay_drafts=pay_drafts)
+        sandbox, holded_factory, caplog, pay_drafts: bool) -> None:
+    factory = holded_factory(pay_drafts=pay_drafts)
     await seed(factory, contact_command(1), product_command(1),
                *(invoice_commands(n, contact_n=1, product_ns=[1]) for n in (1, 2)))  # drafts
     with caplog.at_level(logging.WARNING, logger="connectors.holded.draft_payments"):
