@@ -16,9 +16,10 @@ its vectors count distinct source changes, so a redelivered or replayed event th
 any of them would be a bug, not noise.
 
 So is the change log, as a set: every ``applied`` and ``merged`` audit line and every conflict
-of the fault-free run, and no other. A worker killed after its decision's table value was
-saved and before its audit line reached Kafka lost that line for good (app/direct_table.py);
-a line written twice (a change decided again after a kill) is the same line, so a set.
+of the fault-free run, and no other. Before app/direct_table.py held each table value until
+its decision's records were in Kafka, a worker killed in between kept the state and lost the
+line for good. A line written twice (a change decided again after a kill) is the same line,
+so a set.
 """
 from __future__ import annotations
 
