@@ -109,8 +109,8 @@ class DirectTable:
 
     def _drained(self, drain: asyncio.Future) -> None:
         if not drain.cancelled() and drain.exception() is not None:
-            log.error("table %s: held values were not written: %r", self.table.name,
-                      drain.exception())
+            log.error("table %s: held values were not written (tried again by the next write "
+                      "or commit): %r", self.table.name, drain.exception())
 
     async def _write_held(self, until: int | None = None) -> None:
         """Write held values in order: those whose deliveries are done, or, with ``until``,
@@ -125,8 +125,8 @@ class DirectTable:
                     if until is None:
                         return
                     await asyncio.wait(waiting)
+                await self._write(held)  # raises: the value stays held, to be written again
                 self._held.popleft()
-                await self._write(held)
 
     async def _write(self, held: _Held) -> None:
         # The store finds the partition in faust's current event, as in faust's own writes.

@@ -273,3 +273,26 @@ async def test_a_value_is_written_once_its_records_are_in_with_nothing_set_after
             await asyncio.sleep(0.001)
     await asyncio.wait_for(written(), 5)
     assert producer.sent[0][1:] == (b"k", b"v", 2) and table.get(b"k") == b"v"
+
+
+async def test_a_write_that_fails_keeps_the_value_held_and_is_tried_again(table, producer, direct):
+    """A changelog send that raises (the producer refusing a record) does not drop the value:
+    it stays first in line, so no commit passes it, and the next write tries it again."""
+    event = processing(1)
+    send = producer.send
+    refusals = [RuntimeError("producer refused the record")]
+
+    async def refusing(*args):
+        if refusals:
+            raise refusals.pop()
+        return await send(*args)
+    producer.send = refusing
+
+    with pytest.raises(RuntimeError, match="refused"):
+        await direct.set(b"k", b"v1", event)
+    assert direct.held == 1 and direct.get(b"k") == b"v1"
+
+    await direct.set(b"k2", b"v2", event)
+
+    assert [(key, value) for _, key, value, _ in producer.sent] == [(b"k", b"v1"), (b"k2", b"v2")]
+    assert direct.held == 0
