@@ -84,6 +84,7 @@ async def test_a_decision_killed_in_flight_is_decided_again_with_its_conflict_an
         proxy.hold_produce(None)
         assert await flow.conflicts(key) == []  # the kill lost the records in flight
         assert await _lines(flow, key, concurrent["event_id"]) == []
+        assert await flow.commands("odoo", key) == []  # Odoo was to get Holded's name
 
         flow.worker = WorkerProcess(settings, tmp_path / "again.log").start()
         await flow.wait_ready()
@@ -92,6 +93,7 @@ async def test_a_decision_killed_in_flight_is_decided_again_with_its_conflict_an
                                 flow.worker)
         entity = await flow.wait_entity(key, "the merged state in the table",
                                         lambda s: s["vector"] == {"odoo": 1, "holded": 1})
+        [to_odoo] = await flow.wait_commands("odoo", 1, key=key)
     finally:
         await asyncio.to_thread(flow.worker.kill)
     assert line["kind"] == "merged"
@@ -101,6 +103,8 @@ async def test_a_decision_killed_in_flight_is_decided_again_with_its_conflict_an
     assert (conflict["canonical_value"], conflict["incoming_value"]) == (
         '"Cliente Odoo"', '"Cliente Holded"')
     assert entity["record"]["name"] == "Cliente Holded"
+    assert (to_odoo["vector"], to_odoo["payload"]["name"]) == ({"odoo": 1, "holded": 1},
+                                                               "Cliente Holded")
 
 
 async def _lines(flow: Flow, key: str, event_id: str) -> list[dict]:
