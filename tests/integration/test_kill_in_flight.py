@@ -15,14 +15,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import httpx
 import pytest
 
 from app.devkafka import broker
 from app.replay import WORKER_CLIENT_ID
 from app.topics import ensure_topics
 from tests.core.factories import change, contact
-from tests.support.flow import Flow, unique_key
+from tests.support.flow import Flow, metric_value, unique_key
 from tests.support.kafka import KafkaBroker, WorkerProcess, wait_for
 from tests.support.kafka_proxy import KafkaProxy
 
@@ -49,13 +48,6 @@ async def proxied_kafka():
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-async def decisions(flow: Flow, outcome: str) -> float:
-    async with httpx.AsyncClient(timeout=5) as http:
-        text = (await http.get(f"http://127.0.0.1:{flow.settings.web_port}/metrics")).text
-    line = f'holded_sync_decisions_total{{outcome="{outcome}"}} '
-    return sum(float(row.split()[-1]) for row in text.splitlines() if row.startswith(line))
-
-
 async def test_a_decision_killed_in_flight_is_decided_again_with_its_conflict_and_change_log(
         proxied_kafka, tmp_path):
     kafka, proxy = proxied_kafka
@@ -76,7 +68,9 @@ async def test_a_decision_killed_in_flight_is_decided_again_with_its_conflict_an
         await flow.send_changes("holded", concurrent)
 
         async def decided_and_held():
-            return proxy.held and await decisions(flow, "merged") >= 1
+            merged = metric_value(await flow.metrics(),
+                                  'holded_sync_decisions_total{outcome="merged"}', 0.0)
+            return proxy.held and merged >= 1
         await wait_for(decided_and_held, 60, "the concurrent change decided, its records held",
                        flow.worker)
         await asyncio.to_thread(flow.worker.kill)

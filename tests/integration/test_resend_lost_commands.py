@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import httpx
 import pytest
 
 from app.live_mapping import publish_mapping
@@ -84,6 +83,4 @@ async def test_a_change_read_again_after_its_command_was_lost_sends_it_at_once(o
     assert first == cmd and again
     assert {(c["command_id"], c["caused_by"]) for c in again} == {(cmd["command_id"], cmd["caused_by"])}
     assert len(await holded.all("contacts", customId=key)) == 1
-    async with httpx.AsyncClient(timeout=5) as http:
-        metrics = (await http.get(f"http://127.0.0.1:{flow.settings.web_port}/metrics")).text
-    assert f'holded_sync_resent_commands_total{{system="holded"}} {len(again)}.0' in metrics
+    assert f'holded_sync_resent_commands_total{{system="holded"}} {len(again)}.0' in await flow.metrics()

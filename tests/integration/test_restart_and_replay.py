@@ -13,7 +13,7 @@ from app.inspect import read_topic
 from app.topics import CANONICAL_TABLE, TopicNames
 
 from tests.core.factories import change, contact, invoice, result_for
-from tests.support.flow import unique_key
+from tests.support.flow import metric_value, unique_key
 from tests.support.kafka import WorkerProcess, wait_for
 
 pytestmark = pytest.mark.kafka
@@ -217,20 +217,6 @@ async def _invoke(args: list[str], env: dict[str, str]):
     return await asyncio.to_thread(CliRunner().invoke, cli, args, env=env)
 
 
-async def _scrape(flow) -> str:
-    import httpx
-
-    async with httpx.AsyncClient(timeout=5) as http:
-        return (await http.get(f"http://127.0.0.1:{flow.settings.web_port}/metrics")).text
-
-
-def _gauge(text: str, name: str) -> float | None:
-    import re
-
-    match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.M)
-    return float(match.group(1)) if match else None
-
-
 async def test_replay_since_re_decides_the_inbox_from_a_time_and_emits_no_new_command(own_flow):
     import datetime as dt
     import time
@@ -283,11 +269,11 @@ async def test_replay_since_re_decides_the_inbox_from_a_time_and_emits_no_new_co
         {c["command_id"] for c in commands}
 
     async def replay_done():
-        text = await _scrape(flow)
-        return text if _gauge(text, "holded_sync_replay_progress_ratio") == 1.0 else None
+        text = await flow.metrics()
+        return text if metric_value(text, "holded_sync_replay_progress_ratio") == 1.0 else None
     text = await wait_for(replay_done, 30, "the replay gauge to reach 1", flow.worker)
-    assert _gauge(text, "holded_sync_replay_planned_records") == len(after)
-    assert _gauge(text, "holded_sync_replay_done_records") == len(after)
+    assert metric_value(text, "holded_sync_replay_planned_records") == len(after)
+    assert metric_value(text, "holded_sync_replay_done_records") == len(after)
 
     bad = await _invoke(["replay", "--since", "last tuesday"], env)
     assert bad.exit_code == 2 and "is not a time" in bad.output

@@ -13,6 +13,7 @@ from app.settings import HoldedSettings
 from connectors.holded.sandbox import RateLimit, start_sandbox
 from connectors.shopify.webhooks import sign
 from tests.integration.test_odoo_flow import MAPPING
+from tests.support.flow import metric_value
 from tests.support.kafka import wait_for
 
 pytestmark = pytest.mark.kafka
@@ -52,10 +53,9 @@ async def test_signed_deliveries_are_accepted_forged_replayed_and_oversized_are_
         assert unknown.status_code == 404
 
         key = f"contact/shopify/{numeric}"
-        await wait_for(lambda: _has(flow, key), 60, "the webhook's change", flow.worker)
+        await flow.wait_entity(key, "the webhook's change")
 
-        async with httpx.AsyncClient() as http:
-            text = (await http.get(f"http://127.0.0.1:{flow.settings.web_port}/metrics")).text
+        text = await flow.metrics()
         assert _value(text, 'holded_sync_webhooks_total{outcome="accepted",system="shopify"}') == 1
         assert _value(text, 'holded_sync_webhooks_total{outcome="forged",system="shopify"}') == 1
         assert _value(text, 'holded_sync_webhooks_total{outcome="replayed",system="shopify"}') == 1
@@ -68,13 +68,8 @@ async def test_signed_deliveries_are_accepted_forged_replayed_and_oversized_are_
         await holded.stop()
 
 
-async def _has(flow, key: str):
-    return key in await flow.table("entities")
-
-
 def _value(text: str, series: str) -> float:
-    match = re.search(rf"^{re.escape(series)} (\S+)$", text, re.M)
-    return float(match.group(1)) if match else 0.0
+    return metric_value(text, series, 0.0)
 
 
 async def test_holded_webhooks_are_verified_and_refetched(own_flow):
@@ -105,7 +100,7 @@ async def test_holded_webhooks_are_verified_and_refetched(own_flow):
         assert forged.status_code == 401 and unsigned.status_code == 401
         assert wrong_type.status_code == 415
         key = f"contact/holded/{contact_id}"
-        await wait_for(lambda: _has(flow, key), 60, "the contact born in Holded", flow.worker)
+        await flow.wait_entity(key, "the contact born in Holded")
     finally:
         await holded.stop()
 
@@ -124,12 +119,10 @@ async def test_gauges_count_lag_parked_commands_dead_letters_and_limiter_tokens(
     try:
         flow = await own_flow(metrics_interval_s=0.5, poll_interval_s=3600.0,
                               holded=HoldedSettings(api_url=holded.url, api_key="sandbox-key"))
-        url = f"http://127.0.0.1:{flow.settings.web_port}/metrics"
 
         async def scrape_until(check, what: str) -> str:
             async def ok():
-                async with httpx.AsyncClient(timeout=5) as http:
-                    text = (await http.get(url)).text
+                text = await flow.metrics()
                 return text if check(text) else None
             return await wait_for(ok, 60, what, flow.worker)
 

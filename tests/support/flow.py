@@ -1,8 +1,11 @@
 """Drive a running worker through Kafka: publish events and results, read what came out."""
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
+
+import httpx
 
 from aiokafka import AIOKafkaProducer
 
@@ -85,6 +88,11 @@ class Flow:
             return got if len(got) >= count else None
         return await wait_for(enough, timeout, f"{count} command(s) on commands.{system}", self.worker)
 
+    async def metrics(self) -> str:
+        """The worker's /metrics page (Prometheus text)."""
+        async with httpx.AsyncClient(timeout=5) as http:
+            return (await http.get(f"http://127.0.0.1:{self.settings.web_port}/metrics")).text
+
     async def lag(self) -> int:
         return await pipeline_lag(self.settings)
 
@@ -93,6 +101,13 @@ class Flow:
 
     async def wait_ready(self, timeout: float = 90.0) -> None:
         await wait_ready(self.settings, self.worker, timeout)
+
+
+def metric_value(text: str, series: str, default: float | None = None) -> float | None:
+    """The value of one series of a /metrics page, as printed (``name{labels}``), or
+    ``default`` when the page does not have it."""
+    match = re.search(rf"^{re.escape(series)} (\S+)$", text, re.M)
+    return float(match.group(1)) if match else default
 
 
 def unique_key(entity: str = "contact", system: str = "odoo") -> str:
