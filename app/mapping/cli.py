@@ -1,6 +1,6 @@
 """``mappings`` CLI group: validate a mapping document before it is published.
 
-The lead wires this group into the main CLI (``app/cli.py``); it can also run on its own with
+app/cli.py loads this group as ``holded-sync mappings``; it can also run on its own with
 ``python -m app.mapping.cli validate FILE``.
 """
 

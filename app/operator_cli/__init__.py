@@ -3,7 +3,8 @@
 Everything is read straight from Kafka (topics, and tables through their changelogs), so the
 commands work without asking a worker. Output is a readable table by default and JSON lines
 with ``--json``. Exit codes follow app/cli.py (see common.py). One module per command group;
-the lead wires them in with ``register(cli)``, and app/cli.py loads each group lazily from here.
+app/cli.py loads each group lazily from here, and ``register(cli)`` adds them all to a group at
+once (tests build their own).
 """
 from __future__ import annotations
 

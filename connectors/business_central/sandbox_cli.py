@@ -1,7 +1,7 @@
-"""``holded-sync sandbox business_central``: run the strict BC sandbox from the command line.
+"""``holded-sync sandbox business-central``: run the strict BC sandbox from the command line.
 
-The lead wires ``sandbox_bc_command`` into the ``sandbox`` group (e.g.
-``sandbox.add_command(sandbox_bc_command, "business_central")``).
+app/cli.py loads ``sandbox_bc_command`` into its ``sandbox`` group only when it runs,
+so other commands do not import the sandbox.
 """
 from __future__ import annotations
 

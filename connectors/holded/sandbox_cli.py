@@ -1,7 +1,7 @@
 """``holded-sync sandbox holded``: run the strict Holded sandbox from the command line.
 
-The lead wires ``sandbox_holded_command`` into app/cli.py (e.g. ``sandbox.add_command(
-sandbox_holded_command, "holded")``).
+app/cli.py loads ``sandbox_holded_command`` into its ``sandbox`` group only when it runs,
+so other commands do not import the sandbox.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """``holded-sync sandbox odoo``: run the strict Odoo sandbox from the command line.
 
-The lead wires ``sandbox_odoo_command`` into the sandbox group (e.g.
-``sandbox.add_command(sandbox_odoo_command, "odoo")``).
+app/cli.py loads ``sandbox_odoo_command`` into its ``sandbox`` group only when it runs,
+so other commands do not import the sandbox.
 """
 from __future__ import annotations
 

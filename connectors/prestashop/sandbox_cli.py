@@ -1,7 +1,7 @@
 """``holded-sync sandbox prestashop``: run the strict PrestaShop webservice sandbox.
 
-The lead wires ``sandbox_prestashop_command`` into the sandbox group (e.g.
-``sandbox.add_command(sandbox_prestashop_command, "prestashop")``).
+app/cli.py loads ``sandbox_prestashop_command`` into its ``sandbox`` group only when it runs,
+so other commands do not import the sandbox.
 """
 from __future__ import annotations
 

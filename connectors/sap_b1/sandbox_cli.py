@@ -1,7 +1,7 @@
-"""``holded-sync sandbox sap``: run the strict SAP B1 Service Layer sandbox from the command line.
+"""``holded-sync sandbox sap-b1``: run the strict SAP B1 Service Layer sandbox.
 
-The lead wires ``sandbox_sap_command`` into the sandbox group (e.g.
-``sandbox.add_command(sandbox_sap_command, "sap")``).
+app/cli.py loads ``sandbox_sap_command`` into its ``sandbox`` group only when it runs,
+so other commands do not import the sandbox.
 """
 from __future__ import annotations
 

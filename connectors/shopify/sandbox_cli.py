@@ -1,7 +1,7 @@
 """``holded-sync sandbox shopify``: run the strict Shopify sandbox from the command line.
 
-The lead wires ``sandbox_shopify_command`` into the ``sandbox`` group (e.g.
-``sandbox.add_command(sandbox_shopify_command, "shopify")``).
+app/cli.py loads ``sandbox_shopify_command`` into its ``sandbox`` group only when it runs,
+so other commands do not import the sandbox.
 """
 from __future__ import annotations
 

@@ -174,7 +174,7 @@ async def test_5xx_timeouts_and_429_storms_lose_nothing_and_duplicate_nothing(
         commands = ([contact_command(n) for n in range(10)] + [product_command(n) for n in range(5)]
                     + [invoice_commands(n, contact_n=n % 10, product_ns=[n % 5]) for n in range(60)])
         pending = commands
-        for _ in range(4):  # the lead re-drives failed commands; a few passes are plenty
+        for _ in range(4):  # failed commands are re-driven; a few passes are plenty
             results = await asyncio.gather(*(sink.execute(c) for c in pending),
                                            return_exceptions=True)
             pending = [c for c, r in zip(pending, results, strict=True)
