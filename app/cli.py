@@ -31,13 +31,15 @@ def _settings(ctx: click.Context) -> Settings:
 @contextlib.contextmanager
 def _broker_errors(settings: Settings) -> Iterator[None]:
     """Turn 'no broker' into one clear line and exit code 3, and topics that do not match the
-    settings into one clear line and exit code 2."""
+    settings into one clear line and exit code 2. aiokafka's own lines about the broker it
+    cannot reach are left out meanwhile (shown with -v)."""
     from aiokafka.errors import KafkaConnectionError
 
     from app.topics import PartitionMismatch
 
     try:
-        yield
+        with _quiet_connection_errors(click.get_current_context(silent=True)):
+            yield
     except PartitionMismatch as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -55,11 +57,11 @@ class _NoConnectionErrors(logging.Filter):
 
 
 @contextlib.contextmanager
-def quiet_connection_errors(ctx: click.Context) -> Iterator[None]:
-    """For a one-shot command: aiokafka logs a broker it cannot reach as ERROR lines before
-    the command says so in one `error:` line; keep them out unless -v was given. (The worker
-    does not use this: its logging is unchanged.)"""
-    if (ctx.obj or {}).get("verbose", 0):
+def _quiet_connection_errors(ctx: click.Context | None) -> Iterator[None]:
+    """aiokafka logs a broker it cannot reach as ERROR lines before the command says so in one
+    `error:` line; keep them out unless -v was given. Only around a command's broker calls
+    (``_broker_errors``): a running worker's logging is unchanged."""
+    if ctx is not None and (ctx.obj or {}).get("verbose", 0):
         yield
         return
     logger, drop = logging.getLogger("aiokafka"), _NoConnectionErrors()
@@ -447,7 +449,7 @@ def tables(ctx: click.Context, table: str) -> None:
     from app.replay import switched_generation
 
     settings = _settings(ctx)
-    with _broker_errors(settings), quiet_connection_errors(ctx):
+    with _broker_errors(settings):
         content = asyncio.run(read_table(settings, table))
         if not content:
             _explain_empty_table(settings, table)

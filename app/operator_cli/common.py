@@ -47,10 +47,8 @@ def broker(settings) -> contextlib.AbstractContextManager[None]:
 
 
 def run(ctx: click.Context, coro_fn: Callable[[], Any]) -> Any:
-    from app.cli import quiet_connection_errors
-
     settings = settings_of(ctx)
-    with broker(settings), quiet_connection_errors(ctx):
+    with broker(settings):
         try:
             return asyncio.run(coro_fn())
         except OperatorError as exc:
@@ -60,10 +58,10 @@ def run(ctx: click.Context, coro_fn: Callable[[], Any]) -> Any:
 def note_empty(ctx: click.Context, what: str, topic: str, present: str | None = "") -> None:
     """Nothing to list: say why on stderr (the topic is missing: a mistyped prefix? or empty),
     as `tables` does; stdout stays empty for pipes."""
-    from app.cli import explain_empty, quiet_connection_errors
+    from app.cli import explain_empty
 
     settings = settings_of(ctx)
-    with broker(settings), quiet_connection_errors(ctx):
+    with broker(settings):
         explain_empty(settings, what, topic, present)
 
 
