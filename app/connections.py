@@ -19,7 +19,7 @@ from app.live_mapping import LiveMapping
 from app.metrics import METRICS
 from app.system_health import HEALTH
 from app.mapping import Mapping, Unmappable
-from app.settings import Settings
+from app.settings import HoldedSettings, Settings
 from connectors.base.contracts import Ledger, Sink
 from connectors.base.limiter import RateLimit, TokenBucket
 
@@ -90,20 +90,29 @@ class Poller(Protocol):
     async def poll(self, state: str | None, now: dt.datetime) -> tuple[str, list[dict]]: ...
 
 
+def holded_poll_config(holded: HoldedSettings) -> Any:
+    """The Holded source's PollConfig, from the ``HOLDED_`` settings (docs/holded.md §3)."""
+    from connectors.holded.mapping import DOC_TYPES
+    from connectors.holded.source import PollConfig
+
+    return PollConfig(doc_types=tuple(DOC_TYPES[kind] for kind in holded.poll_documents),
+                      document_overlap=holded.document_overlap,
+                      payment_overlap=holded.payment_overlap, rescan_every=holded.rescan_every,
+                      payments_on_account=holded.payments_on_account, read_stock=holded.read_stock)
+
+
 @dataclass
 class _HoldedPoller:
     client: Any
     mapping: Callable[[], Mapping]
+    config: Any  # connectors.holded.source.PollConfig (holded_poll_config)
     system: str = "holded"
-    payments_on_account: bool = True  # HOLDED_PAYMENTS_ON_ACCOUNT
-    read_stock: bool = False  # HOLDED_READ_STOCK: products with their stock per warehouse
 
     async def poll(self, state: str | None, now: dt.datetime) -> tuple[str, list[dict]]:
-        from connectors.holded.source import PollConfig, PollState, poll_once
+        from connectors.holded.source import PollState, poll_once
 
-        config = PollConfig(payments_on_account=self.payments_on_account, read_stock=self.read_stock)
         new, events = await poll_once(self.client, PollState.from_json(state), self.mapping(), now,
-                                      config=config)
+                                      config=self.config)
         return new.to_json(), events
 
 
@@ -283,9 +292,7 @@ def pollers(settings: Settings, live: LiveMapping, api: dict[str, Any]) -> dict[
     mapping = _provider(live)
     out: dict[str, Poller] = {}
     if "holded" in api:
-        out["holded"] = _HoldedPoller(api["holded"], mapping,
-                                      payments_on_account=settings.holded.payments_on_account,
-                                      read_stock=settings.holded.read_stock)
+        out["holded"] = _HoldedPoller(api["holded"], mapping, holded_poll_config(settings.holded))
     if "odoo" in api:
         out["odoo"] = _OdooPoller(api["odoo"], mapping)
     if "business_central" in api:

@@ -103,6 +103,16 @@ class HoldedSettings(BaseSettings):
     # companies whose inventory lives in Holded: a product listing and one stock read per
     # warehouse every poll, which tenants without inventory do not want to pay for.
     read_stock: bool = False
+    # The poller (docs/holded.md §3). Holded filters documents and payments by their date, not
+    # by when they changed: each run re-reads the last ``*_overlap`` of them by date, and every
+    # ``rescan_every`` it lists everything, which also finds payments deleted in Holded.
+    # ``poll_documents``: the canonical document types it reads (as approve_documents names
+    # them); webhooks of other types are ignored.
+    poll_documents: Annotated[tuple[Literal["invoice", "credit_note", "sales_receipt"], ...],
+                              NoDecode] = Field(("invoice", "credit_note"), min_length=1)
+    document_overlap: dt.timedelta = dt.timedelta(days=2)  # seconds, or ISO 8601 (P2D)
+    payment_overlap: dt.timedelta = dt.timedelta(days=2)
+    rescan_every: dt.timedelta = dt.timedelta(days=1)
     # v2 webhooks (docs/holded.md §5-6): the signing secret shown when the webhook is created
     # in Holded (unset: no webhook receiver). How Holded signs and names a delivery is
     # UNVERIFIED, hence the settings: the header carrying the HMAC-SHA256, its encoding, a
@@ -120,7 +130,8 @@ class HoldedSettings(BaseSettings):
     # not set.
     webhook_header: str | None = Field(None, min_length=1)
 
-    @field_validator("webhook_tolerance", mode="before")
+    @field_validator("webhook_tolerance", "document_overlap", "payment_overlap", "rescan_every",
+                     mode="before")
     @classmethod
     def _seconds(cls, value: Any) -> Any:
         if isinstance(value, str):  # "300" from the environment: seconds, as a number would be
@@ -130,14 +141,21 @@ class HoldedSettings(BaseSettings):
                 return value
         return value
 
-    @field_validator("webhook_tolerance")
+    @field_validator("webhook_tolerance", "rescan_every")
     @classmethod
     def _positive(cls, value: dt.timedelta) -> dt.timedelta:
         if value <= dt.timedelta(0):
             raise ValueError("must be more than 0 seconds")
         return value
 
-    @field_validator("approve_documents", mode="before")
+    @field_validator("document_overlap", "payment_overlap")
+    @classmethod
+    def _not_negative(cls, value: dt.timedelta) -> dt.timedelta:
+        if value < dt.timedelta(0):
+            raise ValueError("must be 0 seconds or more")
+        return value
+
+    @field_validator("approve_documents", "poll_documents", mode="before")
     @classmethod
     def _doc_types(cls, value: Any) -> Any:
         return comma_list(value)

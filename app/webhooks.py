@@ -119,12 +119,14 @@ def _refused(exc: Exception) -> Reply:
 
 
 def _holded(settings: Settings, client: Any, live: LiveMapping) -> Receive:
+    from app.connections import holded_poll_config
     from connectors.holded import webhooks as hw
     from connectors.holded.source import fetch_change
 
     seen = hw.DeliveryLog()
     config = settings.holded
     secret = config.webhook_secret
+    doc_types = holded_poll_config(config).doc_types
 
     async def receive(headers: Mapping[str, str], query: Mapping[str, str], body: bytes) -> Reply:
         try:
@@ -145,6 +147,7 @@ def _holded(settings: Settings, client: Any, live: LiveMapping) -> Receive:
         events = []
         for resource, record_id in targets:
             event = await fetch_change(client, live.current, resource, record_id, _now(),
+                                       doc_types=doc_types,
                                        payments_on_account=config.payments_on_account)
             if event is not None:
                 events.append(event)

@@ -223,6 +223,6 @@ def test_the_holded_poller_reads_stock_only_when_asked(monkeypatch):
 
     monkeypatch.setenv("HOLDED_SYNC_SYSTEMS", "holded")
     api = {"holded": object()}
-    assert pollers(Settings(), LiveMapping(), api)["holded"].read_stock is False
+    assert pollers(Settings(), LiveMapping(), api)["holded"].config.read_stock is False
     monkeypatch.setenv("HOLDED_READ_STOCK", "true")
-    assert pollers(Settings(), LiveMapping(), api)["holded"].read_stock is True
+    assert pollers(Settings(), LiveMapping(), api)["holded"].config.read_stock is True

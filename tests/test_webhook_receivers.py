@@ -25,7 +25,10 @@ from connectors.holded.sandbox import SandboxServer
 from connectors.shopify.client import ShopifyClient
 from connectors.shopify.sandbox import ShopifySandbox, start_shopify_sandbox
 from connectors.shopify.webhooks import sign
-from tests.connectors.holded.test_inbound import MAPPING, make_client, seeded_sandbox
+from tests.connectors.holded.test_inbound import (
+    MAPPING, contact, create_contact, create_invoice, make_client, priced, seeded_sandbox,
+)
+from tests.mapping.factories import line
 
 SECRET = "whsec-receivers"
 STATE = "bc-state-xyz"
@@ -244,6 +247,23 @@ async def test_encoding_size_and_delivery_header_settings_apply(serve, holded):
     big = json.dumps({"resource": "contact", "id": "0" * 24, "pad": "x" * 3000}).encode()
     assert (await hooks.post("holded", big, holded_headers(big)))[0] == 413
     assert counts() == {"forged": 2, "accepted": 1, "replayed": 1, "toolarge": 1}
+
+
+async def test_a_sales_receipt_is_read_only_when_the_poll_documents_name_it(serve, holded):
+    """HOLDED_POLL_DOCUMENTS (docs/holded.md §6) holds for webhooks as for the poller."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        client = make_client(holded, http)
+        contact_id = await create_contact(client, contact(), "contact/odoo/7")
+        receipt = priced([line(1, unit_price="30.00", taxes=("iva_21",))],
+                         doc_type="sales_receipt", customer_key="contact/odoo/7")
+        receipt_id = await create_invoice(client, receipt, "invoice/odoo/TK-1", contact_id)
+    for n, (documents, published) in enumerate([
+            ((), []), (("invoice", "sales_receipt"), ["invoice/odoo/TK-1"])]):
+        hooks = await serve(**({"poll_documents": documents} if documents else {}))
+        body = json.dumps({"event_id": f"sr-{n}", "resource": "salesreceipt.updated",
+                           "id": receipt_id}).encode()
+        assert (await hooks.post("holded", body, holded_headers(body)))[0] == 202
+        assert [e["entity_key"] for e in hooks.published] == published
 
 
 def test_the_documented_holded_webhook_settings_are_read(monkeypatch) -> None:

@@ -62,8 +62,12 @@ RESOURCES = {
     "invoice": "invoice", "invoices": "invoice",
     "creditnote": "creditnote", "credit_note": "creditnote", "credit-note": "creditnote",
     "credit-notes": "creditnote", "creditnotes": "creditnote",
+    "salesreceipt": "salesreceipt", "sales_receipt": "salesreceipt",
+    "sales-receipt": "salesreceipt", "sales-receipts": "salesreceipt",
+    "salesreceipts": "salesreceipt",
     "payment": "payment", "payments": "payment",
 }
+# Documents are read only if HOLDED_POLL_DOCUMENTS names their type (app/webhooks.py).
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

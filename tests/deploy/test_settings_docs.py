@@ -6,6 +6,7 @@ HOLDED_SYNC_FIELD_OWNERS, SHOPIFY_SHOP_TIMEZONE, SAP_B1_DIRECT_RATE...) went unn
 the only check was on the Grafana dashboard's metric names."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 import typing
 from pathlib import Path
@@ -55,6 +56,11 @@ def _rows() -> list[tuple[list[str], str, str]]:
 
 
 def _same(doc: str, default: object) -> bool:
+    if isinstance(default, dt.timedelta):  # documented in seconds
+        try:
+            return float(doc) == default.total_seconds()
+        except ValueError:
+            return False
     if isinstance(default, bool):
         return doc == str(default).lower()
     if isinstance(default, (int, float)):
