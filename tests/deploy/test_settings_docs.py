@@ -1,5 +1,5 @@
-"""Every setting an operator may set is in docs/deploy.md's configuration tables, and what the
-deployment files set is a setting. The variable names are derived from the settings models
+"""Every setting an operator may set is in docs/deploy.md's configuration tables, what the
+deployment files set is a setting, and every variable and repository file the docs name exists. The variable names are derived from the settings models
 (app/settings.py), so a new setting without a row, or a ConfigMap key with a typo (read by
 nothing, silently), fails here. Settings added without docs (HOLDED_SYNC_NOT_READY_WAIT_S,
 HOLDED_SYNC_FIELD_OWNERS, SHOPIFY_SHOP_TIMEZONE, SAP_B1_DIRECT_RATE...) went unnoticed before:
@@ -127,6 +127,33 @@ def test_every_variable_the_deployment_sets_is_a_setting():
     known = set(settings_env()) | EXTRA | POD_ONLY
     unknown = {where: sorted(keys - known) for where, keys in _deployment_keys().items() if keys - known}
     assert unknown == {}
+
+
+# Read by the test suite only (tests/chaos), named in README's table of the tests.
+TEST_ONLY = {"HOLDED_SYNC_CHAOS_SEED", "HOLDED_SYNC_SOAK"}
+
+
+def _user_docs() -> list[Path]:
+    return [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+
+
+def test_every_variable_the_docs_name_is_read():
+    """Anywhere in README.md and docs/, not only deploy.md's tables: docs/holded.md once listed
+    five "proposed" HOLDED_ variables that nothing read, and a user setting one saw no effect."""
+    known = set(settings_env()) | EXTRA | POD_ONLY | TEST_ONLY
+    prefixes = sorted({name.split("_", 1)[0] for name in known} | {"HOLDED_SYNC"}, key=len)
+    pattern = re.compile(r"\b((?:" + "|".join(prefixes) + r")_[A-Z0-9_]*[A-Z0-9])\b")
+    unknown = sorted({f"{path.relative_to(ROOT)}: {name}" for path in _user_docs()
+                      for name in pattern.findall(path.read_text()) if name not in known})
+    assert unknown == []
+
+
+def test_every_file_the_docs_name_exists():
+    pattern = re.compile(r"(?<![\w/.-])((?:app|bench|connectors|deploy|docs|k8s|schemas|tests)"
+                         r"/[\w./-]*\w)")
+    missing = sorted({f"{path.relative_to(ROOT)}: {name}" for path in _user_docs()
+                      for name in pattern.findall(path.read_text()) if not (ROOT / name).exists()})
+    assert missing == []
 
 
 def test_no_secret_setting_is_in_a_configmap_or_written_in_compose():
