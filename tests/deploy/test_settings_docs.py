@@ -1,9 +1,10 @@
 """Every setting an operator may set is in docs/deploy.md's configuration tables, what the
-deployment files set is a setting, and every variable and repository file the docs name
-exists. The variable names are derived from the settings models (app/settings.py), so a new
-setting without a row, or a ConfigMap key with a typo (read by nothing, silently), fails here. Settings added without docs (HOLDED_SYNC_NOT_READY_WAIT_S,
-HOLDED_SYNC_FIELD_OWNERS, SHOPIFY_SHOP_TIMEZONE, SAP_B1_DIRECT_RATE...) went unnoticed before:
-the only check was on the Grafana dashboard's metric names."""
+deployment files set is a setting, and every variable and repository file the docs name exists.
+The variable names are derived from the settings models (app/settings.py), so a new setting
+without a row, or a ConfigMap key with a typo (read by nothing, silently), fails here. Settings
+added without docs (HOLDED_SYNC_NOT_READY_WAIT_S, HOLDED_SYNC_FIELD_OWNERS,
+SHOPIFY_SHOP_TIMEZONE, SAP_B1_DIRECT_RATE...) went unnoticed before: the only check was on the
+Grafana dashboard's metric names."""
 from __future__ import annotations
 
 import datetime as dt
