@@ -360,7 +360,7 @@ async def start_sap_sandbox(*, port: int = 0, db_path: str = ":memory:",
 
 
 def serve(port: int = 50000, **options: Any) -> None:
-    """Run the sandbox until SIGINT/SIGTERM (``holded-sync sandbox sap``)."""
+    """Run the sandbox until SIGINT/SIGTERM (``holded-sync sandbox sap-b1``)."""
 
     async def main() -> None:
         from app.devrun.sandboxes import worker_env
