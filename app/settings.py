@@ -225,6 +225,9 @@ class PrestaShopSettings(BaseSettings):
     # from their level in the mapping's systems.prestashop.stock_warehouse (docs/prestashop.md,
     # Stock); the key needs GET products and combinations, GET/PUT stock_availables.
     write_stock: bool = False
+    # Shared token a shop module sends as X-Holded-Sync-Token with its push to
+    # /webhooks/prestashop (PrestaShop signs nothing); unset: no push receiver, polls only.
+    webhook_token: SecretStr | None = None
 
 
 class ShopifySettings(BaseSettings):

@@ -12,6 +12,7 @@ is caught by the next poll.
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import json
 import logging
 from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
@@ -23,11 +24,12 @@ from prometheus_client import Counter
 from app.live_mapping import LiveMapping
 from app.metrics import METRICS
 from app.settings import Settings
+from connectors.base.errors import SkipRecord
 
 __all__ = ["MAX_BYTES", "Receiver", "Reply", "deliver", "receivers"]
 
 log = logging.getLogger(__name__)
-MAX_BYTES = 256 * 1024  # BC's and Odoo's limit; Holded's is a setting, Shopify's 512 KiB
+MAX_BYTES = 256 * 1024  # BC's, Odoo's and PrestaShop's; Holded's is a setting, Shopify's 512 KiB
 WEBHOOKS = Counter("holded_sync_webhooks", "Webhook deliveries by system and outcome",
                    ["system", "outcome"], registry=METRICS.registry)
 
@@ -71,6 +73,8 @@ def receivers(settings: Settings, api: Mapping[str, Any], live: LiveMapping) -> 
             _business_central(settings, api["business_central"], live))
     if "odoo" in api and settings.odoo.webhook_token:
         out["odoo"] = Receiver(_odoo(settings, api["odoo"], live))
+    if "prestashop" in api and settings.prestashop.webhook_token:
+        out["prestashop"] = Receiver(_prestashop(settings, api["prestashop"], live))
     return out
 
 
@@ -216,23 +220,52 @@ def _bc_refusal(exc: ValueError) -> tuple[int, str, tuple, str]:
     return 400, "a notice is not in Business Central's shape", (), "malformed"
 
 
-def _odoo(settings: Settings, client: Any, live: LiveMapping) -> Receive:
-    import hmac
+TOKEN_HEADER = "X-Holded-Sync-Token"  # Odoo and PrestaShop sign nothing: a shared token
 
+
+def _token_refused(headers: Mapping[str, str], token: str) -> Reply | None:
+    given = {k.lower(): v for k, v in headers.items()}.get(TOKEN_HEADER.lower(), "")
+    if hmac.compare_digest(given.encode(), token.encode()):
+        return None
+    return Reply(401, f"bad or missing {TOKEN_HEADER}", outcome="forged")
+
+
+def _odoo(settings: Settings, client: Any, live: LiveMapping) -> Receive:
+    """An Odoo automation rule's "Send Webhook Notification" (docs/odoo.md, Webhooks)."""
     from connectors.odoo.source import OdooSource
     from connectors.odoo.webhook_refs import parse_webhook
 
     token = settings.odoo.webhook_token.get_secret_value()
 
     async def receive(headers: Mapping[str, str], query: Mapping[str, str], body: bytes) -> Reply:
-        # An Odoo server action posts with a shared token (Odoo signs nothing itself).
-        given = {k.lower(): v for k, v in headers.items()}.get("x-holded-sync-token", "")
-        if not hmac.compare_digest(given.encode(), token.encode()):
-            return Reply(401, "bad or missing X-Holded-Sync-Token", outcome="forged")
+        refused = _token_refused(headers, token)
+        if refused is not None:
+            return refused
         try:
             refs = parse_webhook(body)
-        except ValueError as exc:
+        except (ValueError, SkipRecord) as exc:  # not JSON, or no _model / _id: never retried
             return Reply(400, str(exc)[:200], outcome="malformed")
         events = await OdooSource(client, live.current).fetch(refs)
         return Reply(202, "accepted", tuple(events))
+    return receive
+
+
+def _prestashop(settings: Settings, client: Any, live: LiveMapping) -> Receive:
+    """A shop module's push of changed records (docs/prestashop.md, Push)."""
+    from connectors.prestashop.source import PrestaShopSource, parse_push
+
+    shop = settings.prestashop
+    token = shop.webhook_token.get_secret_value()
+
+    async def receive(headers: Mapping[str, str], query: Mapping[str, str], body: bytes) -> Reply:
+        refused = _token_refused(headers, token)
+        if refused is not None:
+            return refused
+        try:
+            refs = parse_push(body)
+        except (ValueError, SkipRecord) as exc:  # not JSON, or no resource and id we read
+            return Reply(400, str(exc)[:200], outcome="malformed")
+        source = PrestaShopSource(client, live.current, shop_timezone=shop.shop_timezone,
+                                  invoice_prefix=shop.invoice_prefix)
+        return Reply(202, "accepted", tuple(await source.fetch(refs)))
     return receive

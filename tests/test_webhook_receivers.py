@@ -19,15 +19,23 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from app.metrics import METRICS
-from app.settings import BusinessCentralSettings, HoldedSettings, Settings, ShopifySettings
+from app.settings import (
+    BusinessCentralSettings, HoldedSettings, OdooSettings, PrestaShopSettings, Settings,
+    ShopifySettings,
+)
 from app.webhooks import deliver, receivers
 from connectors.holded.sandbox import SandboxServer
+from connectors.odoo.sandbox import OdooSandbox, start_odoo_sandbox
+from connectors.prestashop.sandbox import PrestaShopSandbox, start_prestashop_sandbox
 from connectors.shopify.client import ShopifyClient
 from connectors.shopify.sandbox import ShopifySandbox, start_shopify_sandbox
 from connectors.shopify.webhooks import sign
 from tests.connectors.holded.test_inbound import (
     MAPPING, contact, create_contact, create_invoice, make_client, priced, seeded_sandbox,
 )
+from tests.connectors.odoo.support import MAPPING as ERP_MAPPING
+from tests.connectors.odoo.support import make_client as odoo_client
+from tests.connectors.prestashop.support import make_client as shop_client
 from tests.mapping.factories import line
 
 SECRET = "whsec-receivers"
@@ -93,6 +101,35 @@ def settings(shop: ShopifySandbox, shopify: dict[str, Any] | None = None,
         business_central=BusinessCentralSettings(client_state=STATE, company_id=COMPANY))
 
 
+async def start_hooks(chosen: dict[str, Any], opened: list[Any]) -> Hooks:
+    """The receivers ``chosen`` on an in-process server, as app/web.py serves them."""
+    app = web.Application()
+    client = TestClient(TestServer(app))
+    hooks = Hooks(client)
+
+    async def view(request: web.Request) -> web.Response:  # as app/web.py's view
+        system = request.match_info["system"]
+
+        async def publish(event: dict) -> None:
+            if hooks.fail_publish:
+                hooks.fail_publish -= 1
+                raise ConnectionError("the broker is away")
+            hooks.published.append(event)
+        body = request.content.iter_chunked(64 * 1024) if request.method == "POST" else b""
+        status, text = await deliver(system, chosen[system], dict(request.headers),
+                                     dict(request.query), request.content_length, body, publish)
+        return web.Response(status=status, text=text)
+    app.router.add_route("*", "/webhooks/{system}", view)
+    await client.start_server()
+    opened.append(client)
+    return hooks
+
+
+async def close_all(opened: list[Any]) -> None:
+    for thing in reversed(opened):
+        await (thing.aclose() if isinstance(thing, httpx.AsyncClient) else thing.close())
+
+
 @pytest.fixture
 async def serve(holded: SandboxServer, shop: ShopifySandbox):
     """serve(**holded settings) -> Hooks: the receivers on an in-process server."""
@@ -107,29 +144,9 @@ async def serve(holded: SandboxServer, shop: ShopifySandbox):
                "business_central": object()}  # a refused notice reads nothing
         chosen = receivers(settings(shop, shopify, **holded_settings), api,
                            SimpleNamespace(current=MAPPING))
-        app = web.Application()
-        client = TestClient(TestServer(app))
-        hooks = Hooks(client)
-
-        async def view(request: web.Request) -> web.Response:  # as app/web.py's view
-            system = request.match_info["system"]
-
-            async def publish(event: dict) -> None:
-                if hooks.fail_publish:
-                    hooks.fail_publish -= 1
-                    raise ConnectionError("the broker is away")
-                hooks.published.append(event)
-            body = request.content.iter_chunked(64 * 1024) if request.method == "POST" else b""
-            status, text = await deliver(system, chosen[system], dict(request.headers),
-                                         dict(request.query), request.content_length, body, publish)
-            return web.Response(status=status, text=text)
-        app.router.add_route("*", "/webhooks/{system}", view)
-        await client.start_server()
-        opened.append(client)
-        return hooks
+        return await start_hooks(chosen, opened)
     yield start
-    for thing in reversed(opened):
-        await (thing.aclose() if isinstance(thing, httpx.AsyncClient) else thing.close())
+    await close_all(opened)
 
 
 def holded_headers(body: bytes, *, encoding: str = "hex", stamp: str | None = None,
@@ -326,3 +343,67 @@ async def test_a_holded_delivery_naming_an_odd_id_is_malformed_an_unknown_one_ac
     assert await hooks.post("holded", unknown, holded_headers(unknown)) == (202, "accepted")
     assert not hooks.published
     assert counts() == {"malformed": 1, "accepted": 1}
+
+
+# -- Odoo and PrestaShop: a shared token, and ids to re-read --------------------------------------
+
+ODOO_TOKEN, SHOP_TOKEN = "odoo-hook-token", "shop-hook-token"
+
+
+@pytest.fixture
+async def token_hooks() -> AsyncIterator[tuple[Hooks, OdooSandbox, PrestaShopSandbox]]:
+    """Odoo's and PrestaShop's receivers, with their tokens set, against their sandboxes."""
+    odoo, shop = await start_odoo_sandbox(port=0), await start_prestashop_sandbox(port=0)
+    opened: list[Any] = []
+    try:
+        http = httpx.AsyncClient(timeout=10)
+        opened.append(http)
+        chosen = receivers(
+            Settings(systems=("odoo", "prestashop"),
+                     odoo=OdooSettings(webhook_token=ODOO_TOKEN),
+                     prestashop=PrestaShopSettings(webhook_token=SHOP_TOKEN)),
+            {"odoo": odoo_client(odoo, http), "prestashop": shop_client(shop, http)},
+            SimpleNamespace(current=ERP_MAPPING))
+        yield await start_hooks(chosen, opened), odoo, shop
+    finally:
+        await close_all(opened)
+        await odoo.stop()
+        await shop.stop()
+
+
+def with_token(token: str | None) -> dict[str, str]:
+    return {"Content-Type": "application/json", **({"X-Holded-Sync-Token": token} if token else {})}
+
+
+async def test_an_odoo_webhook_is_re_read_with_its_token_and_a_body_without_ids_is_malformed(
+        token_hooks) -> None:
+    hooks, _odoo, _shop = token_hooks
+    counts = Counts("odoo")
+    move = b'{"_action": "Sync(#12)", "_model": "account.move", "_id": 1, "name": "x"}'
+    assert (await hooks.post("odoo", move, with_token("wrong")))[0] == 401
+    assert (await hooks.post("odoo", move, with_token(None)))[0] == 401
+    assert (await hooks.post("odoo", move, with_token(ODOO_TOKEN)))[0] == 202
+    assert [e["entity_key"] for e in hooks.published] == ["contact/odoo/1", "invoice/odoo/1"]
+    # Odoo retries what is answered 500: a body it will always send the same way is a 400.
+    for body in (b'{"name": "no id"}', b"not json", b'["a list of text"]'):
+        status, text = await hooks.post("odoo", body, with_token(ODOO_TOKEN))
+        assert status == 400 and "Traceback" not in text, body
+    other = b'{"_model": "sale.order", "_id": 3}'  # a model we do not sync: read, ignored
+    assert (await hooks.post("odoo", other, with_token(ODOO_TOKEN)))[0] == 202
+    assert len(hooks.published) == 2
+    assert counts() == {"forged": 2, "accepted": 2, "malformed": 3}
+
+
+async def test_a_prestashop_push_is_re_read_with_its_token(token_hooks) -> None:
+    hooks, _odoo, _shop = token_hooks
+    counts = Counts("prestashop")
+    push = b'[{"object": "Order", "id": "1"}, {"resource": "customers", "id": 2}]'
+    assert (await hooks.post("prestashop", push, with_token(ODOO_TOKEN)))[0] == 401
+    assert (await hooks.post("prestashop", push, with_token(SHOP_TOKEN)))[0] == 202
+    assert sorted(e["entity_key"] for e in hooks.published) == [
+        "contact/prestashop/2", "invoice/prestashop/1", "payment/prestashop/1"]
+    for body in (b'{"object": "Cart", "id": 1}', b'{"resource": "orders"}', b"{"):
+        status, text = await hooks.post("prestashop", body, with_token(SHOP_TOKEN))
+        assert status == 400 and "Traceback" not in text, body
+    assert len(hooks.published) == 3
+    assert counts() == {"forged": 1, "accepted": 1, "malformed": 3}
