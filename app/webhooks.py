@@ -203,6 +203,8 @@ def _business_central(settings: Settings, client: Any, live: LiveMapping) -> Rec
                                           company_id=settings.business_central.company_id)
         except ValueError as exc:  # BadNotification, or a field that is not what BC sends
             return Reply(*_bc_refusal(exc))
+        if not notices:  # nothing to re-read: no lookups fetched for it
+            return Reply(202, "accepted")
         source = BusinessCentralSource(client, mapping=lambda: live.current)
         events = await source.events_for(notices)
         return Reply(202, "accepted", tuple(events))

@@ -407,3 +407,43 @@ async def test_a_prestashop_push_is_re_read_with_its_token(token_hooks) -> None:
         assert status == 400 and "Traceback" not in text, body
     assert len(hooks.published) == 3
     assert counts() == {"forged": 1, "accepted": 1, "malformed": 3}
+
+
+# -- 6. no authentic body makes a receiver answer 500 -------------------------------------------
+# A 500 asks the sender to retry, and a body that cannot be read is sent again the same way:
+# each is a 400 (or 202 with nothing read). Found by this test: a Shopify id beyond 64 bits
+# (it crashed the Shopify sandbox, so the re-read failed every time), an Odoo body with no
+# _model/_id, and an empty BC notification list (its lookups were read for nothing).
+
+ODD_BODIES = [b"", b"{", b"null", b"1", b'"x"', b"[]", b"{}", b"[1, 2]", b"[null]", b"\xf1",
+              b'{"id": null}', b'{"id": {"x": 1}}', b'{"id": "abc"}', b'{"id": 1.5}',
+              b'{"id": true}', b'{"id": 123456789012345678901234567890}', b'{"id": 0}',
+              b'{"id": "\xd9\xa1\xd9\xa2"}', b'{"resource": "contact"}',
+              b'{"resource": 5, "id": 5}', b'{"resource": "contact", "id": "' + b"a" * 24 + b'"}',
+              b'{"_model": 5, "_id": "x"}', b'{"_model": "res.partner", "_id": 999999}',
+              b'{"value": []}', b'{"value": [1]}', b'{"value": "x"}', b'{"data": [{"id": 1}]}',
+              b'{"object": "Order", "id": -1}', b'{"resource": "orders", "id": 99999}']
+
+
+async def test_no_authentic_body_makes_a_receiver_answer_500(serve, shop, token_hooks) -> None:
+    hooks = await serve()
+    token_hooks_, _odoo, _shop = token_hooks
+
+    def shopify(topic: str, body: bytes) -> dict[str, str]:
+        return {"Content-Type": "application/json", "X-Shopify-Topic": topic,
+                "X-Shopify-Event-Id": f"{topic}-{ODD_BODIES.index(body)}",
+                "X-Shopify-Hmac-Sha256": sign(body, shop.app_secret)}
+    answers = {}
+    for body in ODD_BODIES:
+        for system, to, headers in [
+                ("holded", hooks, holded_headers(body)),
+                ("shopify", hooks, shopify("customers/update", body)),
+                ("shopify", hooks, shopify("orders/updated", body)),
+                ("business_central", hooks, {"Content-Type": "application/json"}),
+                ("odoo", token_hooks_, with_token(ODOO_TOKEN)),
+                ("prestashop", token_hooks_, with_token(SHOP_TOKEN))]:
+            status, text = await to.post(system, body, headers)
+            answers[system, headers.get("X-Shopify-Topic"), body] = status
+            assert status < 500 and "Traceback" not in text, (system, body, status, text)
+    assert not hooks.published and not token_hooks_.published
+    assert answers["shopify", "customers/update", b'{"id": 123456789012345678901234567890}'] == 400

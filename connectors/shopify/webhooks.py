@@ -33,6 +33,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +59,7 @@ TOPIC_HEADER = "X-Shopify-Topic"
 EVENT_HEADER = "X-Shopify-Event-Id"
 SHOP_HEADER = "X-Shopify-Shop-Domain"
 MAX_BYTES = 512 * 1024  # an order with hundreds of lines stays well under this
+_ID = re.compile(r"[0-9]{1,19}")  # ASCII digits: str.isdigit() takes "١٢" too
 # topic -> (GraphQL type to re-fetch, payload field holding its numeric id)
 TOPICS: Mapping[str, tuple[str, str]] = {
     "orders/create": ("Order", "id"),
@@ -142,8 +144,10 @@ def parse(headers: Mapping[str, str], raw_body: bytes) -> Delivery:
     resource, field = TOPICS[topic]
     value = body.get(field) if isinstance(body, dict) else None
     if isinstance(value, bool) or not isinstance(value, (int, str)) or \
-            not str(value).strip().isdigit():
+            not _ID.fullmatch(str(value).strip()):
         raise Malformed(f"{topic} delivery without a numeric {field}")
+    if not 0 < int(value) < 1 << 63:  # Shopify's ids are 64-bit: asking for it fails each retry
+        raise Malformed(f"{topic} delivery: {field} {str(value)[:40]} is not a Shopify id")
     event_id = (_header(headers, EVENT_HEADER) or "").strip() or None
     return Delivery(topic, resource, str(value).strip(), event_id, _header(headers, SHOP_HEADER))
 

@@ -75,6 +75,17 @@ async def test_unknown_or_undeclared_operations_are_graphql_errors(http: httpx.A
     assert "Invalid cursor" in bad_cursor.json()["errors"][0]["message"]
 
 
+async def test_an_id_beyond_64_bits_is_an_invalid_global_id_not_a_crash(
+        http: httpx.AsyncClient) -> None:
+    # It reached SQLite and answered 500, which the client retries as a server fault.
+    for number in ("9223372036854775808", "123456789012345678901234567890", "0"):
+        answer = await gql(http, "Nodes", {"ids": [f"gid://shopify/Customer/{number}"]})
+        assert answer.status_code == 200, number
+        assert answer.json()["errors"][0]["extensions"]["code"] == "INVALID_VARIABLE"
+    largest = await gql(http, "Nodes", {"ids": ["gid://shopify/Customer/9223372036854775807"]})
+    assert largest.json()["data"]["nodes"] == [None]  # a well-formed id nobody has
+
+
 async def test_cursors_walk_every_record_once(http: httpx.AsyncClient) -> None:
     seen, after = [], None
     while True:
