@@ -91,7 +91,7 @@ class Poller(Protocol):
 
 
 def holded_poll_config(holded: HoldedSettings) -> Any:
-    """The Holded source's PollConfig, from the ``HOLDED_`` settings (docs/holded.md §3)."""
+    """The Holded source's PollConfig, from the ``HOLDED_`` settings (docs/holded.md §4, §6)."""
     from connectors.holded.mapping import DOC_TYPES
     from connectors.holded.source import PollConfig
 

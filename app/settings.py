@@ -103,11 +103,11 @@ class HoldedSettings(BaseSettings):
     # companies whose inventory lives in Holded: a product listing and one stock read per
     # warehouse every poll, which tenants without inventory do not want to pay for.
     read_stock: bool = False
-    # The poller (docs/holded.md §3). Holded filters documents and payments by their date, not
-    # by when they changed: each run re-reads the last ``*_overlap`` of them by date, and every
-    # ``rescan_every`` it lists everything, which also finds payments deleted in Holded.
-    # ``poll_documents``: the canonical document types it reads (as approve_documents names
-    # them); webhooks of other types are ignored.
+    # The poller (docs/holded.md §4 and §6). Holded filters documents and payments by their
+    # date, not by when they changed: each run re-reads the last ``*_overlap`` of them by date,
+    # and every ``rescan_every`` it lists everything, which also finds payments deleted in
+    # Holded. ``poll_documents``: the canonical document types it reads (as approve_documents
+    # names them); webhooks of other types are ignored.
     poll_documents: Annotated[tuple[Literal["invoice", "credit_note", "sales_receipt"], ...],
                               NoDecode] = Field(("invoice", "credit_note"), min_length=1)
     document_overlap: dt.timedelta = dt.timedelta(days=2)  # seconds, or ISO 8601 (P2D)
