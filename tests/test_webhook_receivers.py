@@ -422,7 +422,10 @@ ODD_BODIES = [b"", b"{", b"null", b"1", b'"x"', b"[]", b"{}", b"[1, 2]", b"[null
               b'{"resource": 5, "id": 5}', b'{"resource": "contact", "id": "' + b"a" * 24 + b'"}',
               b'{"_model": 5, "_id": "x"}', b'{"_model": "res.partner", "_id": 999999}',
               b'{"value": []}', b'{"value": [1]}', b'{"value": "x"}', b'{"data": [{"id": 1}]}',
-              b'{"object": "Order", "id": -1}', b'{"resource": "orders", "id": 99999}']
+              b'{"object": "Order", "id": -1}', b'{"resource": "orders", "id": 99999}',
+              b'{"resource": "orders", "id": 123456789012345678901234567890}',
+              b'{"_model": "res.partner", "_id": 123456789012345678901234567890}',
+              b'{"_model": "res.partner", "_id": -3}']
 
 
 async def test_no_authentic_body_makes_a_receiver_answer_500(serve, shop, token_hooks) -> None:
@@ -446,4 +449,7 @@ async def test_no_authentic_body_makes_a_receiver_answer_500(serve, shop, token_
             answers[system, headers.get("X-Shopify-Topic"), body] = status
             assert status < 500 and "Traceback" not in text, (system, body, status, text)
     assert not hooks.published and not token_hooks_.published
-    assert answers["shopify", "customers/update", b'{"id": 123456789012345678901234567890}'] == 400
+    huge = b"123456789012345678901234567890"
+    assert answers["shopify", "customers/update", b'{"id": ' + huge + b"}"] == 400
+    assert answers["prestashop", None, b'{"resource": "orders", "id": ' + huge + b"}"] == 400
+    assert answers["odoo", None, b'{"_model": "res.partner", "_id": ' + huge + b"}"] == 400

@@ -38,6 +38,8 @@ def parse_webhook(body: bytes | str | MappingABC[str, Any] | list[Any]) -> list[
         model, rid = item.get("_model"), item.get("_id", item.get("id"))
         if not isinstance(model, str) or isinstance(rid, bool) or not isinstance(rid, int):
             raise SkipRecord("webhook body lacks _model / _id")
+        if not 0 < rid < 1 << 31:  # Odoo's ids are PostgreSQL integers
+            raise SkipRecord(f"webhook body names _id {str(rid)[:40]}, which no Odoo record has")
         found.setdefault(model, [])
         if rid not in found[model]:
             found[model].append(rid)

@@ -103,6 +103,8 @@ def parse_push(body: bytes | str | MappingABC[str, Any] | list[Any]) -> list[Pus
             rid = int(rid)
         if resource not in STREAMS or isinstance(rid, bool) or not isinstance(rid, int):
             raise SkipRecord(f"push body names no known resource and id: {dict(item)!r}")
+        if not 0 < rid < 1 << 32:  # PrestaShop's ids are unsigned 32-bit (INT(10) UNSIGNED)
+            raise SkipRecord(f"push body names id {str(rid)[:40]}, which no PrestaShop record has")
         ids = found.setdefault(str(resource), [])
         if rid not in ids:
             ids.append(rid)
