@@ -156,10 +156,16 @@ def _epoch(now: dt.datetime) -> int:
 
 
 def begin_run(state: PollState, now: dt.datetime, config: PollConfig = PollConfig()) -> Run:
-    """Plan a run that starts at ``now``: full re-scan when due (or first), else windows."""
+    """Plan a run that starts at ``now``: full re-scan when due (or first), else windows.
+
+    A dated resource the state has no watermark for (a document type just added to
+    HOLDED_POLL_DOCUMENTS) is listed from the beginning: that run is a full re-scan too, so its
+    backlog goes to the bulk lane, not ahead of real-time work."""
     started = _epoch(now)
     every = int(config.rescan_every.total_seconds())
-    full = state.last_full_scan is None or started - state.last_full_scan >= every
+    unread = any(config.overlap(r) is not None and r not in state.watermarks
+                 for r in config.resources())
+    full = state.last_full_scan is None or started - state.last_full_scan >= every or unread
     windows: dict[str, int | None] = {}
     for resource in config.resources():
         overlap, mark = config.overlap(resource), state.watermarks.get(resource)

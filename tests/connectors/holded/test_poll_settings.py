@@ -57,6 +57,17 @@ def test_the_environment_sets_the_types_the_windows_and_the_rescan(monkeypatch) 
     assert begin_run(state, T0 + 7 * HOUR, config).full  # six hours between full re-scans
 
 
+def test_a_document_type_added_later_is_read_whole_in_the_bulk_lane_once(monkeypatch) -> None:
+    state = after_first_run(holded_poll_config(env_settings(monkeypatch).holded))
+    wider = holded_poll_config(env_settings(
+        monkeypatch, HOLDED_POLL_DOCUMENTS="invoice,credit_note,sales_receipt").holded)
+    run = begin_run(state, T0 + HOUR, wider)
+    assert run.full and run.lane == "bulk"  # its backlog waits behind real-time work
+    assert run.windows["salesreceipt"] is None
+    state = commit(state, run, resources=wider.resources())
+    assert not begin_run(state, T0 + 2 * HOUR, wider).full
+
+
 @pytest.mark.parametrize(("name", "value", "says"), [
     ("HOLDED_POLL_DOCUMENTS", "invoice,creditnote", "'credit_note'"),  # Holded's name, not ours
     ("HOLDED_POLL_DOCUMENTS", " , ", "at least 1 item"),
