@@ -53,7 +53,12 @@ class TokenIssuer:
             return aad_error(400, "invalid_request", 900144,
                              "The request body must contain the following parameter: "
                              "'grant_type'.")
-        form = await request.post()
+        try:
+            form = await request.post()
+        except (UnicodeDecodeError, LookupError):  # bytes not in its charset, or no such charset
+            return aad_error(400, "invalid_request", 900144,
+                             "The request body must contain the following parameter: "
+                             "'grant_type'.")
         grant = form.get("grant_type")
         if grant != "client_credentials":
             return aad_error(400, "unsupported_grant_type", 70003,

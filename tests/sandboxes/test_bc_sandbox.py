@@ -245,3 +245,15 @@ async def test_concurrent_renewals_with_one_etag_let_exactly_one_through(bc_sand
             assert sorted(r.status_code for r in renewals) == [200, 412, 412, 412, 412]
     finally:
         await runner.cleanup()
+
+
+# ---- malformed requests are 4xx, never the sandbox's 500 ("Server got itself in trouble") ----
+@pytest.mark.parametrize("body, content_type", [
+    (b"grant_type=client_credentials&client_id=\xff\xfe", "application/x-www-form-urlencoded"),
+    (b"grant_type=client_credentials", "application/x-www-form-urlencoded; charset=bogus")])
+async def test_a_token_request_in_no_readable_text_is_invalid_request(
+        bc_sandbox: BCSandbox, body: bytes, content_type: str) -> None:
+    async with httpx.AsyncClient() as http:
+        response = await http.post(bc_sandbox.token_url, content=body,
+                                   headers={"Content-Type": content_type})
+    assert response.status_code == 400 and response.json()["error"] == "invalid_request"
