@@ -79,9 +79,14 @@ def _tokens(text: str) -> list[tuple[str, str]]:
     return out
 
 
+# ODataLib refuses an expression nested deeper than its limit (800); Python's stack is
+# shallower, so the sandbox refuses at 100 levels of parentheses and ``not`` (stricter).
+MAX_DEPTH = 100
+
+
 class _Parser:
     def __init__(self, text: str, types: Mapping[str, str], entity: str) -> None:
-        self.tokens, self.pos = _tokens(text), 0
+        self.tokens, self.pos, self.depth = _tokens(text), 0, 0
         self.types, self.entity, self.text = types, entity, text
 
     def peek(self) -> tuple[str, str] | None:
@@ -120,17 +125,23 @@ class _Parser:
         return parts[0] if len(parts) == 1 else (lambda r: all(p(r) for p in parts))
 
     def unary(self) -> Predicate:
-        if self.word("not"):
-            inner = self.unary()
-            return lambda r: not inner(r)
-        token = self.peek()
-        if token is not None and token[0] == "lp":
-            self.take()
-            inner = self.or_expr()
-            if self.take()[0] != "rp":
-                raise bad(f"')' expected in '{self.text}'.")
-            return inner
-        return self.comparison()
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise bad("The recursion limit has been exceeded.")
+        try:
+            if self.word("not"):
+                inner = self.unary()
+                return lambda r: not inner(r)
+            token = self.peek()
+            if token is not None and token[0] == "lp":
+                self.take()
+                inner = self.or_expr()
+                if self.take()[0] != "rp":
+                    raise bad(f"')' expected in '{self.text}'.")
+                return inner
+            return self.comparison()
+        finally:
+            self.depth -= 1
 
     def comparison(self) -> Predicate:
         kind, name = self.take()

@@ -257,3 +257,11 @@ async def test_a_token_request_in_no_readable_text_is_invalid_request(
         response = await http.post(bc_sandbox.token_url, content=body,
                                    headers={"Content-Type": content_type})
     assert response.status_code == 400 and response.json()["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize("nested", ["not " * 400 + "number eq 'a'",
+                                    "(" * 400 + "number eq 'a'" + ")" * 400])
+async def test_a_filter_nested_too_deeply_is_a_400(api: httpx.AsyncClient, nested: str) -> None:
+    response = await api.get("customers", params={"$filter": nested})
+    assert odata_error(response) == (400, "BadRequest")
+    assert "recursion limit" in response.json()["error"]["message"]
