@@ -165,12 +165,16 @@ class _Parser:
         kind, text = self.take()
         if kind == "str":
             return _Lit("s", text[1:-1].replace("''", "'"))
-        if kind == "dt":
-            return _Lit("t", parse_datetime(text))
+        if kind in ("dt", "date"):
+            edm = "Edm.DateTimeOffset" if kind == "dt" else "Edm.Date"
+            try:
+                if kind == "dt":
+                    return _Lit("t", parse_datetime(text))
+                return _Lit("d", dt.date.fromisoformat(text))
+            except ValueError:  # 2024-13-45, 0000-01-01, 2024-02-30: no day of the calendar
+                raise bad(f"Unrecognized '{edm}' literal '{text}' in '{self.text}'.") from None
         if kind == "guid":
             return _Lit("g", text.lower())
-        if kind == "date":
-            return _Lit("d", dt.date.fromisoformat(text))
         if kind == "num":
             return _Lit("i" if "." not in text else "n", Decimal(text))
         if kind == "word" and text in ("true", "false"):

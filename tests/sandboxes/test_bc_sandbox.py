@@ -265,3 +265,12 @@ async def test_a_filter_nested_too_deeply_is_a_400(api: httpx.AsyncClient, neste
     response = await api.get("customers", params={"$filter": nested})
     assert odata_error(response) == (400, "BadRequest")
     assert "recursion limit" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("literal", ["lastModifiedDateTime gt 2024-13-45T00:00:00Z",
+                                     "lastModifiedDateTime gt 0000-01-01T00:00:00Z",
+                                     "dueDate lt 2024-02-30"])
+async def test_a_filter_date_that_is_no_date_is_a_400(api: httpx.AsyncClient, literal: str) -> None:
+    entity_set = "salesInvoices" if literal.startswith("dueDate") else "customers"
+    response = await api.get(entity_set, params={"$filter": literal})
+    assert odata_error(response) == (400, "BadRequest")
