@@ -306,8 +306,10 @@ async def _body(request: web.Request) -> Any:
         raise ODataError(415, "UnsupportedMediaType",
                          "The content type must be application/json.")
     try:
-        return loads_json(raw)
-    except ValueError:
+        body = loads_json(raw)
+        dumps_json(body).encode("utf-8")  # a lone surrogate (\ud800) is no text to store
+    except (ValueError, RecursionError):  # RecursionError: nested thousands of levels deep
         raise bad("The request body is not valid JSON.") from None
+    return body
 
 

@@ -274,3 +274,16 @@ async def test_a_filter_date_that_is_no_date_is_a_400(api: httpx.AsyncClient, li
     entity_set = "salesInvoices" if literal.startswith("dueDate") else "customers"
     response = await api.get(entity_set, params={"$filter": literal})
     assert odata_error(response) == (400, "BadRequest")
+
+
+@pytest.mark.parametrize("body", [b"[" * 5000 + b"]" * 5000, b'{"a":' * 5000 + b"1" + b"}" * 5000,
+                                  b'{"displayName": "\\ud800"}', b'{"\\udfff": "x"}'],
+                         ids=["deep-array", "deep-object", "lone-surrogate", "surrogate-key"])
+async def test_a_body_json_cannot_carry_is_a_400(bc_sandbox: BCSandbox, api: httpx.AsyncClient,
+                                                 body: bytes) -> None:
+    headers = {"Content-Type": "application/json"}
+    response = await api.post("customers", content=body, headers=headers)
+    assert odata_error(response) == (400, "BadRequest")
+    subscription = await api.post(f"{bc_sandbox.api_root}/subscriptions", content=body,
+                                  headers=headers)
+    assert odata_error(subscription) == (400, "BadRequest")
