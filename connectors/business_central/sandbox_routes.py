@@ -180,7 +180,9 @@ async def _collection(state: SandboxState, request: web.Request, spec: EntitySpe
 def _max_page_size(prefer: str) -> int | None:
     for part in prefer.split(","):
         name, _, value = part.strip().partition("=")
-        if name.strip().lower() == "odata.maxpagesize" and value.strip().isdigit():
+        # ASCII digits only ("²".isdigit() is true, int("²") fails), and few enough for int()
+        if name.strip().lower() == "odata.maxpagesize" and re.fullmatch(r"[0-9]{1,9}",
+                                                                         value.strip()):
             return max(1, int(value))
     return None
 

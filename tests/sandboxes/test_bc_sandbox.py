@@ -287,3 +287,12 @@ async def test_a_body_json_cannot_carry_is_a_400(bc_sandbox: BCSandbox, api: htt
     subscription = await api.post(f"{bc_sandbox.api_root}/subscriptions", content=body,
                                   headers=headers)
     assert odata_error(subscription) == (400, "BadRequest")
+
+
+@pytest.mark.parametrize("prefer", ["odata.maxpagesize=\u00b2".encode(),
+                                    b"odata.maxpagesize=" + b"9" * 5000])
+async def test_a_page_size_preference_that_is_no_number_is_not_applied(
+        api: httpx.AsyncClient, prefer: bytes) -> None:
+    response = await api.get("customers", headers={"Prefer": prefer})
+    assert response.status_code == 200 and len(response.json()["value"]) == 2
+    assert "Preference-Applied" not in response.headers
