@@ -25,6 +25,8 @@ Record = dict[str, Any]
 CENT = Decimal("0.01")
 EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
 ZERO = Decimal(0)
+# BC keeps a Decimal in SQL as decimal(38,20): fewer than 18 digits before the point.
+MAX_DECIMAL = Decimal(10) ** 18
 # Code fields: BC stores them upper case.
 CODE_FIELDS = frozenset({"number", "code", "documentNumber", "externalDocumentNumber",
                          "taxCode", "taxGroupCode", "currencyCode", "customerNumber",
@@ -99,6 +101,9 @@ def _typed(spec: EntitySpec, name: str, value: Any) -> Any:
     if kind == "g":
         return value.lower()
     if kind == "n":
+        if abs(Decimal(value)) >= MAX_DECIMAL:
+            raise bad(f"Cannot convert the literal '{value}' to the expected type '{expected}' "
+                      f"of property '{name}': the value is out of range.")
         return Decimal(value)
     if kind == "d":
         try:
@@ -384,7 +389,10 @@ class Rules:
                           "BadRequest_NotFound")
             rate = Decimal(group.get("_rate", 0))
         gross = record["quantity"] * record["unitPrice"]
-        discount = money(gross * record["discountPercent"] / 100)
+        discounted = gross * record["discountPercent"] / 100
+        if abs(gross) >= MAX_DECIMAL or abs(discounted) >= MAX_DECIMAL:
+            raise bad("Arithmetic overflow: the amount of the line is out of range.")
+        discount = money(discounted)
         net = money(gross) - discount
         tax = money(net * rate / 100)
         record.update(discountAmount=discount, amountExcludingTax=net, netAmount=net,

@@ -296,3 +296,18 @@ async def test_a_page_size_preference_that_is_no_number_is_not_applied(
     response = await api.get("customers", headers={"Prefer": prefer})
     assert response.status_code == 200 and len(response.json()["value"]) == 2
     assert "Preference-Applied" not in response.headers
+
+
+async def test_decimals_beyond_bcs_range_are_a_400(api: httpx.AsyncClient) -> None:
+    item = await api.post("items", content=b'{"displayName": "X", "unitPrice": 1e30}',
+                          headers={"Content-Type": "application/json"})
+    assert odata_error(item) == (400, "BadRequest")
+    invoice = (await api.post("salesInvoices", json={"customerNumber": "C00001"})).json()
+    lines = f"salesInvoices({invoice['id']})/salesInvoiceLines"
+    for line in ('{"lineObjectNumber": "ART-001", "quantity": 10000000000000000000000000}',
+                 '{"lineObjectNumber": "ART-001", "quantity": 1, "discountPercent": 1e30}',
+                 '{"lineObjectNumber": "ART-001", "quantity": 999999999999999999, '
+                 '"unitPrice": 999999999999999999}'):
+        response = await api.post(lines, content=line.encode(),
+                                  headers={"Content-Type": "application/json"})
+        assert odata_error(response) == (400, "BadRequest"), line
