@@ -330,7 +330,11 @@ class Rules:
                 term = await self.ref("paymentTerms", company, record["paymentTermsId"],
                                       "payment term")
             start = dt.date.fromisoformat(record[date_field])
-            record["dueDate"] = (start + dt.timedelta(days=due_days(term))).isoformat()
+            try:
+                record["dueDate"] = (start + dt.timedelta(days=due_days(term))).isoformat()
+            except OverflowError:  # past 9999-12-31, or more days than a timedelta holds
+                raise bad(f"The due date calculated from {date_field} {start.isoformat()} "
+                          "and the payment terms is not a valid date.") from None
 
     async def _prepare_salesInvoiceLines(self, company: str, record: Record,
                                          current: Record | None, parent: Record | None) -> None:

@@ -311,3 +311,15 @@ async def test_decimals_beyond_bcs_range_are_a_400(api: httpx.AsyncClient) -> No
         response = await api.post(lines, content=line.encode(),
                                   headers={"Content-Type": "application/json"})
         assert odata_error(response) == (400, "BadRequest"), line
+
+
+async def test_a_due_date_beyond_the_calendar_is_a_400(api: httpx.AsyncClient) -> None:
+    late = await api.post("salesInvoices", json={"customerNumber": "C00001",
+                                                 "invoiceDate": "9999-12-31"})
+    assert odata_error(late) == (400, "BadRequest")
+    term = await api.post("paymentTerms", json={"code": "EONS",
+                                                "dueDateCalculation": "9999999999D"})
+    assert term.status_code == 201, term.text
+    eons = await api.post("salesInvoices", json={"customerNumber": "C00001",
+                                                 "paymentTermsId": term.json()["id"]})
+    assert odata_error(eons) == (400, "BadRequest")
