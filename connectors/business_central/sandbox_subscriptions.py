@@ -37,6 +37,15 @@ _RESOURCE = re.compile(r"^/?api/v2\.0/companies\(([0-9a-fA-F-]{36})\)/([A-Za-z]+
 _KEEP = {408, 429}
 
 
+def _is_url(url: str) -> bool:
+    """httpx can call it: it parses, names a host, and its port is a TCP port."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        return False
+    return bool(parsed.host) and (parsed.port is None or 0 < parsed.port < 65536)
+
+
 @dataclass
 class Subscriptions:
     store: SandboxStore
@@ -69,7 +78,8 @@ class Subscriptions:
                       "'Microsoft.NAV.subscription'.")
         url, resource = body.get("notificationUrl"), body.get("resource")
         client_state = body.get("clientState", "")
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")) \
+                or not _is_url(url):
             raise bad("notificationUrl must be an absolute http(s) URL.")
         if not isinstance(client_state, str) or len(client_state) > 2048:
             raise bad("clientState must be a string of at most 2048 characters.")

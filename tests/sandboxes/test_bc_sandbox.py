@@ -323,3 +323,13 @@ async def test_a_due_date_beyond_the_calendar_is_a_400(api: httpx.AsyncClient) -
     eons = await api.post("salesInvoices", json={"customerNumber": "C00001",
                                                  "paymentTermsId": term.json()["id"]})
     assert odata_error(eons) == (400, "BadRequest")
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://127.0.0.1:99999/hook",
+                                 "http://host\u0000.invalid/"])
+async def test_a_notification_url_that_is_no_url_is_a_400(bc_sandbox: BCSandbox,
+                                                          api: httpx.AsyncClient, url: str) -> None:
+    response = await api.post(f"{bc_sandbox.api_root}/subscriptions", json={
+        "notificationUrl": url,
+        "resource": f"/api/v2.0/companies({bc_sandbox.company_id})/customers"})
+    assert odata_error(response) == (400, "BadRequest")
