@@ -154,6 +154,22 @@ def _number(value: Any) -> Any:
     raise TypeError(type(value).__name__)
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+async def _read_json(request: web.Request) -> Any:
+    """The body as JSON, or a 400: bytes not in the request's charset (or no such charset),
+    NaN / Infinity, nesting too deep to parse, a lone surrogate (\ud800) that is no text."""
+    try:
+        text = (await request.read()).decode(request.charset or "utf-8")
+        body = json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
+        json.dumps(body, default=_number, ensure_ascii=False).encode("utf-8")
+    except (ValueError, LookupError, RecursionError):
+        raise SapError(400, -1000, "The request body is not valid JSON") from None
+    return body
+
+
 def _error(error: SapError) -> web.Response:
     return _json(error.body(), status=error.status)
 
@@ -231,10 +247,7 @@ async def _api(request: web.Request) -> web.Response:
         record = await sb.store.get(entity_set, key)
         headers = {"ETag": etag(record)} if entity_set in VERSIONED else None
         return _json(_out(entity_set, record, select), headers=headers)
-    try:
-        body = await request.json(loads=lambda s: json.loads(s, parse_float=Decimal))
-    except json.JSONDecodeError:
-        raise SapError(400, -1000, "The request body is not valid JSON") from None
+    body = await _read_json(request)
     if not isinstance(body, dict):
         raise SapError(400, -1000, "The request body must be a JSON object")
     if request.method == "POST" and key is None:
@@ -256,10 +269,7 @@ async def _document_series(request: web.Request) -> web.Response:
     an ``Edm.String`` in the metadata: a number is refused here (what SL does with one is
     UNVERIFIED), as is an object the sandbox keeps no series for."""
     sb: SapSandbox = request.app[STATE]  # type: ignore[assignment]
-    try:
-        body = await request.json()
-    except json.JSONDecodeError:
-        raise SapError(400, -1000, "The request body is not valid JSON") from None
+    body = await _read_json(request)
     params = body.get("DocumentTypeParams") if isinstance(body, dict) else None
     if not isinstance(params, dict) or set(params) - {"Document", "DocumentSubType"} \
             or not isinstance(params.get("Document"), str):
@@ -275,8 +285,8 @@ async def _document_series(request: web.Request) -> web.Response:
 async def _login(request: web.Request) -> web.Response:
     sb: SapSandbox = request.app[STATE]  # type: ignore[assignment]
     try:
-        body = await request.json()
-    except json.JSONDecodeError:
+        body = await _read_json(request)
+    except SapError:
         body = None
     session = sb.login(body)
     response = _json({"odata.metadata": f"{sb.url}/$metadata#B1Sessions/@Element",

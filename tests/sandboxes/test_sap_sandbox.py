@@ -390,3 +390,25 @@ async def test_a_posting_moves_in_stock_but_not_the_items_update_time(sb: SapSan
         assert caught.value.status == 400, (item, warehouse, units)
     assert (await sb.get("Items", "A0002"))["ItemWarehouseInfoCollection"] == \
         after["ItemWarehouseInfoCollection"]   # a refused posting changed nothing
+
+
+# ---- malformed requests are 4xx, never the sandbox's 500 ("Server got itself in trouble") ----
+@pytest.mark.parametrize("body, content_type", [
+    (b'{"CardCode": "N1", "CardName": "\xff\xfe"}', "application/json"),
+    (b'{"CardCode": "N1"}', "application/json; charset=bogus"),
+    (b"[" * 5000 + b"]" * 5000, "application/json"),
+    (b'{"CardCode": "N1", "CardName": "\\ud800"}', "application/json"),
+    (b'{"CardCode": "N1", "CardName": NaN}', "application/json")],
+    ids=["not-utf8", "no-such-charset", "nested-deep", "lone-surrogate", "nan"])
+async def test_a_body_that_is_no_json_text_is_a_400(sb: SapSandbox, sl: httpx.AsyncClient,
+                                                    body: bytes, content_type: str) -> None:
+    headers = {"Content-Type": content_type}
+    for path in ("BusinessPartners", "BusinessPartners('C0001')",
+                 "SeriesService_GetDocumentSeries"):
+        response = await sl.request("PATCH" if "(" in path else "POST", path, content=body,
+                                    headers=headers)
+        assert error_of(response)[:2] == (400, -1000), path
+    async with httpx.AsyncClient(base_url=sb.url + "/") as anonymous:
+        login = await anonymous.post("Login", content=body, headers=headers)
+    assert error_of(login)[0] == 400
+    assert await sb.find("BusinessPartners", CardCode="N1") == []
