@@ -186,7 +186,8 @@ def _target(request: web.Request) -> tuple[str, Any]:
         if KEYS[entity_set] == "DocEntry":
             raise SapError(400, -1000, "Key of type Int32 given a string")
         return entity_set, raw[1:-1].replace("''", "'")
-    if not raw.isdigit():
+    # An Edm.Int32 in ASCII digits ("²".isdigit() is true, and int("²") fails)
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10 or int(raw) > 2**31 - 1:
         raise SapError(400, -1000, f"Invalid key {raw!r}")
     return entity_set, int(raw)
 

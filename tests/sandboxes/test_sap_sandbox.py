@@ -412,3 +412,8 @@ async def test_a_body_that_is_no_json_text_is_a_400(sb: SapSandbox, sl: httpx.As
         login = await anonymous.post("Login", content=body, headers=headers)
     assert error_of(login)[0] == 400
     assert await sb.find("BusinessPartners", CardCode="N1") == []
+
+
+@pytest.mark.parametrize("key", ["\u00b2", "99999999999999999999"])
+async def test_a_key_that_is_no_int32_is_a_400(sl: httpx.AsyncClient, key: str) -> None:
+    assert error_of(await sl.get(f"Invoices({key})"))[:2] == (400, -1000)
