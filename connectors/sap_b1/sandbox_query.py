@@ -49,9 +49,14 @@ def _tokens(text: str) -> list[tuple[str, Any]]:
     return out
 
 
+# Levels of parentheses and ``not`` a $filter may nest (SL's own limit is UNVERIFIED; deeper
+# than Python's stack allows is refused, the strict reading).
+MAX_DEPTH = 100
+
+
 class _Parser:
     def __init__(self, text: str, fields: Collection[str]) -> None:
-        self.toks, self.i, self.fields = _tokens(text), 0, fields
+        self.toks, self.i, self.fields, self.depth = _tokens(text), 0, fields, 0
 
     def peek(self) -> tuple[str, Any] | None:
         return self.toks[self.i] if self.i < len(self.toks) else None
@@ -85,14 +90,20 @@ class _Parser:
 
     def unary(self) -> Predicate:
         tok = self.take()
-        if tok == ("word", "not"):
-            inner = self.unary()
-            return lambda r: not inner(r)
-        if tok[0] == "(":
-            inner = self.disjunction()
-            if self.take()[0] != ")":
-                raise QueryError("Syntax error in $filter: missing ')'")
-            return inner
+        if tok == ("word", "not") or tok[0] == "(":
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise QueryError(f"$filter is nested deeper than {MAX_DEPTH} levels")
+            try:
+                if tok[0] != "(":
+                    inner = self.unary()
+                    return lambda r: not inner(r)
+                inner = self.disjunction()
+                if self.take()[0] != ")":
+                    raise QueryError("Syntax error in $filter: missing ')'")
+                return inner
+            finally:
+                self.depth -= 1
         if tok[0] != "word":
             raise QueryError(f"Syntax error in $filter near {tok[1]!r}")
         name = tok[1]

@@ -417,3 +417,10 @@ async def test_a_body_that_is_no_json_text_is_a_400(sb: SapSandbox, sl: httpx.As
 @pytest.mark.parametrize("key", ["\u00b2", "99999999999999999999"])
 async def test_a_key_that_is_no_int32_is_a_400(sl: httpx.AsyncClient, key: str) -> None:
     assert error_of(await sl.get(f"Invoices({key})"))[:2] == (400, -1000)
+
+
+@pytest.mark.parametrize("nested", ["not " * 400 + "CardCode eq 'a'",
+                                    "(" * 400 + "CardCode eq 'a'" + ")" * 400])
+async def test_a_filter_nested_too_deeply_is_a_400(sl: httpx.AsyncClient, nested: str) -> None:
+    assert error_of(await sl.get("BusinessPartners", params={"$filter": nested}))[:2] == (
+        400, -1000)
