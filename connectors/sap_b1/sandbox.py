@@ -201,10 +201,13 @@ def _out(entity_set: str, record: dict[str, Any], select: Any = None) -> dict[st
 
 async def _collection(request: web.Request, sb: SapSandbox, entity_set: str) -> web.Response:
     fields = TEMPLATES[entity_set]
+    # Collections (DocumentLines, ...) are no values to compare or sort by: $select only.
+    scalars = [name for name, default in fields.items()
+               if not isinstance(default, list) and name != "ItemWarehouseInfoCollection"]
     query = request.query
     try:
-        predicate = parse_filter(query.get("$filter"), fields)
-        order = parse_orderby(query.get("$orderby"), fields)
+        predicate = parse_filter(query.get("$filter"), scalars)
+        order = parse_orderby(query.get("$orderby"), scalars)
         select = parse_select(query.get("$select"), fields)
         rows = [r for r in await sb.store.all(entity_set) if predicate(r)]
     except QueryError as exc:

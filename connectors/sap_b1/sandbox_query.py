@@ -124,7 +124,8 @@ def _compare(name: str, op: str, literal: Any) -> Predicate:
         if literal is _NULL or value is None:
             same = (value is None) == (literal is _NULL)
             return same if op == "eq" else (not same) if op == "ne" else False
-        if isinstance(literal, Decimal) != isinstance(value, int | float | Decimal):
+        if isinstance(literal, Decimal) != isinstance(value, int | float | Decimal) \
+                or isinstance(literal, bool) != isinstance(value, bool):
             raise QueryError(f"Property '{name}' compared with a literal of another type")
         if isinstance(literal, Decimal):
             value = Decimal(str(value))

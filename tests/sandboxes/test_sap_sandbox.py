@@ -424,3 +424,13 @@ async def test_a_key_that_is_no_int32_is_a_400(sl: httpx.AsyncClient, key: str) 
 async def test_a_filter_nested_too_deeply_is_a_400(sl: httpx.AsyncClient, nested: str) -> None:
     assert error_of(await sl.get("BusinessPartners", params={"$filter": nested}))[:2] == (
         400, -1000)
+
+
+@pytest.mark.parametrize("entity_set, params", [
+    ("Invoices", {"$filter": "DocumentLines gt 'x'"}), ("Invoices", {"$orderby": "DocumentLines"}),
+    ("Items", {"$orderby": "ItemWarehouseInfoCollection"}),
+    ("BusinessPartners", {"$filter": "CardName gt true"}),
+    ("Items", {"$filter": "Valid lt false"})])
+async def test_a_query_on_a_collection_or_text_against_a_boolean_is_a_400(
+        sl: httpx.AsyncClient, entity_set: str, params: dict[str, str]) -> None:
+    assert error_of(await sl.get(entity_set, params=params))[:2] == (400, -1000)
