@@ -142,6 +142,25 @@ def _dec(value: Any) -> Decimal:
     return Decimal(str(value if value is not None else 0))
 
 
+def _num(value: Any, what: str) -> Decimal:
+    """A number the client sent (absent: 0); text, a boolean or a collection is a 400."""
+    if value is None:
+        return Decimal(0)
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise SapError(400, -1000, f"{what}: {value!r} is not a number")
+    return Decimal(str(value))
+
+
+def _rows(record: Record, name: str) -> list[Record]:
+    """A collection the client sent (absent: empty): a JSON array of objects, or a 400."""
+    rows = record.get(name)
+    if rows is None:
+        return []
+    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+        raise SapError(400, -1000, f"Property '{name}' must be a collection of objects")
+    return rows
+
+
 class Store:
     def __init__(self, db: aiosqlite.Connection, now: Callable[[], dt.datetime]) -> None:
         self.db, self.now = db, now
@@ -304,23 +323,25 @@ class Store:
                     for w in await self.all("WithholdingTaxCodes")}
         accounts = {a["Code"] for a in await self.all("ChartOfAccounts")}
         net = vat = wt_base = Decimal(0)
-        for number, line in enumerate(doc.get("DocumentLines") or []):
+        for number, line in enumerate(_rows(doc, "DocumentLines")):
             unknown = set(line) - _LINE
             if unknown:
                 raise SapError(400, -1000, f"Property '{sorted(unknown)[0]}' of "
                                "'DocumentLine' is invalid")
             group = line.get("VatGroup") or line.get("TaxCode")
-            rate = vat_rates.get(group)
+            rate = vat_rates.get(group) if isinstance(group, str) else None
             if rate is None:  # no such group, or no rate in force on the document date
                 raise SapError(400, -5002, f"Line {number}: tax code {group!r} is not defined")
-            if line.get("AccountCode") and line["AccountCode"] not in accounts:
+            account = line.get("AccountCode")
+            if account and (not isinstance(account, str) or account not in accounts):
                 raise SapError(400, -5002, f"Line {number}: invalid G/L account "
                                f"{line['AccountCode']!r}")
             # As the Service Layer reads them back: UnitPrice (PriceBefDi) before the line
             # discount, Price after it. A line posted with Price only is taken as its list price.
-            price = _dec(line.get("UnitPrice", line.get("Price")))
-            discount = _dec(line.get("DiscountPercent"))
-            total = _money(_dec(line.get("Quantity", 1)) * price * (100 - discount) / 100)
+            price = _num(line.get("UnitPrice", line.get("Price")), f"Line {number}: price")
+            discount = _num(line.get("DiscountPercent"), f"Line {number}: DiscountPercent")
+            quantity = _num(line.get("Quantity", 1), f"Line {number}: Quantity")
+            total = _money(quantity * price * (100 - discount) / 100)
             tax = _money(total * rate / 100)
             after = (price * (100 - discount) / 100).quantize(Decimal("0.000001"))
             line.update({"LineNum": number, "Price": after, "UnitPrice": price,
@@ -330,8 +351,9 @@ class Store:
             if line["WTLiable"] == "tYES":
                 wt_base += total
         wt_total = Decimal(0)
-        for wt in doc.get("WithholdingTaxDataCollection") or []:
-            wt_rate = wt_rates.get(wt.get("WTCode"))
+        for wt in _rows(doc, "WithholdingTaxDataCollection"):
+            code = wt.get("WTCode")
+            wt_rate = wt_rates.get(code) if isinstance(code, str) else None
             if wt_rate is None:
                 raise SapError(400, -5002, f"Withholding code {wt.get('WTCode')!r} is not "
                                "defined")
@@ -367,15 +389,17 @@ class Store:
                            "supported here")
         payment["CardName"] = partner["CardName"]
         payment["DocDate"] = payment.get("DocDate") or self.now().date().isoformat()
-        lines = payment.get("PaymentInvoices") or []
-        applied = sum((_dec(p.get("SumApplied")) for p in lines), Decimal(0))
-        received = _dec(payment.get("CashSum")) + _dec(payment.get("TransferSum"))
+        lines = _rows(payment, "PaymentInvoices")
+        applied = sum((_num(p.get("SumApplied"), "SumApplied") for p in lines), Decimal(0))
+        transfer = _num(payment.get("TransferSum"), "TransferSum")
+        received = _num(payment.get("CashSum"), "CashSum") + transfer
         if received <= 0:
             raise SapError(400, -5002, "Enter a payment amount (cash or transfer)")
-        if _dec(payment.get("TransferSum")) > 0 and not payment.get("TransferAccount"):
+        if transfer > 0 and not payment.get("TransferAccount"):
             raise SapError(400, -5002, "Enter a G/L account for the bank transfer")
-        if payment.get("TransferAccount") and payment["TransferAccount"] not in {
-                a["Code"] for a in await self.all("ChartOfAccounts")}:
+        account = payment.get("TransferAccount")
+        if account and (not isinstance(account, str) or account not in {
+                a["Code"] for a in await self.all("ChartOfAccounts")}):
             raise SapError(400, -5002, f"Invalid G/L account {payment['TransferAccount']!r} "
                            "for the bank transfer")
         if applied > received:
@@ -383,7 +407,8 @@ class Store:
         invoices: list[tuple[str, Record, Decimal]] = []
         for number, line in enumerate(lines):
             kind = line.get("InvoiceType", "it_Invoice")
-            entity_set = {"it_Invoice": "Invoices", "it_CredItnote": "CreditNotes"}.get(kind)
+            entity_set = {"it_Invoice": "Invoices", "it_CredItnote": "CreditNotes"}.get(kind) \
+                if isinstance(kind, str) else None
             if entity_set is None:
                 raise SapError(400, -5002, f"Invoice type {kind!r} is not supported here")
             doc = await self.get(entity_set, line.get("DocEntry"))
@@ -391,7 +416,7 @@ class Store:
                 raise SapError(400, -5002, f"Document {doc['DocNum']} belongs to another BP")
             if doc["DocumentStatus"] != "bost_Open" or doc["Cancelled"] == "tYES":
                 raise SapError(400, -5002, f"Document {doc['DocNum']} is closed")
-            amount = _dec(line.get("SumApplied"))
+            amount = _num(line.get("SumApplied"), "SumApplied")
             if amount <= 0 or amount > _dec(doc["DocTotal"]) - _dec(doc["PaidToDate"]):
                 raise SapError(400, -5002, f"Amount applied to document {doc['DocNum']} "
                                "exceeds its open balance")

@@ -434,3 +434,34 @@ async def test_a_filter_nested_too_deeply_is_a_400(sl: httpx.AsyncClient, nested
 async def test_a_query_on_a_collection_or_text_against_a_boolean_is_a_400(
         sl: httpx.AsyncClient, entity_set: str, params: dict[str, str]) -> None:
     assert error_of(await sl.get(entity_set, params=params))[:2] == (400, -1000)
+
+
+LINE = {"ItemCode": "A0001", "Quantity": 2, "UnitPrice": 12.5, "VatGroup": "R3"}
+
+
+@pytest.mark.parametrize("change", [
+    {"DocumentLines": 1}, {"DocumentLines": [None]}, {"DocumentLines": [{**LINE, "Quantity": "x"}]},
+    {"DocumentLines": [{**LINE, "UnitPrice": True}]},
+    {"DocumentLines": [{**LINE, "VatGroup": ["R3"]}]},
+    {"DocumentLines": [{**LINE, "AccountCode": {"a": 1}}]}, {"WithholdingTaxDataCollection": [1]},
+    {"WithholdingTaxDataCollection": [{"WTCode": ["IR15"]}]}])
+async def test_a_document_with_values_of_the_wrong_type_is_a_400(
+        sb: SapSandbox, sl: httpx.AsyncClient, change: dict[str, Any]) -> None:
+    before = len(await sb.all("Invoices"))
+    response = await sl.post("Invoices", json={"CardCode": "C0001", "DocumentLines": [LINE],
+                                               **change})
+    assert error_of(response)[0] == 400
+    assert len(await sb.all("Invoices")) == before
+
+
+@pytest.mark.parametrize("change", [
+    {"PaymentInvoices": True}, {"PaymentInvoices": [1]}, {"CashSum": "10"}, {"TransferSum": [10]},
+    {"TransferAccount": ["57200000"]},
+    {"PaymentInvoices": [{"DocEntry": 1, "SumApplied": "5", "InvoiceType": "it_Invoice"}]},
+    {"PaymentInvoices": [{"DocEntry": 1, "SumApplied": 5, "InvoiceType": ["it_Invoice"]}]}])
+async def test_a_payment_with_values_of_the_wrong_type_is_a_400(
+        sb: SapSandbox, sl: httpx.AsyncClient, change: dict[str, Any]) -> None:
+    response = await sl.post("IncomingPayments", json={
+        "CardCode": "C0001", "TransferSum": 10, "TransferAccount": "57200000", **change})
+    assert error_of(response)[0] == 400
+    assert len(await sb.all("IncomingPayments")) == 1
