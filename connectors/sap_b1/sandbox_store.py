@@ -39,6 +39,8 @@ __all__ = ["ACCOUNTS", "KEYS", "SERIES", "TEMPLATES", "SapError", "Store", "VAT_
 
 Record = dict[str, Any]
 CENT = Decimal("0.01")
+# SAP keeps amounts, prices and quantities as numeric(19,6): fewer than 13 integer digits.
+MAX_AMOUNT = Decimal(10) ** 13
 VAT_GROUPS = {"R3": Decimal(21), "R2": Decimal(10), "R1": Decimal(4), "R0": Decimal(0),
               "RX": Decimal(0), "RIC": Decimal(0), "RIS": Decimal(0), "RISP": Decimal(0),
               "REX": Decimal(0), "RE3": Decimal("5.2"), "RE2": Decimal("1.4"),
@@ -148,7 +150,10 @@ def _num(value: Any, what: str) -> Decimal:
         return Decimal(0)
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         raise SapError(400, -1000, f"{what}: {value!r} is not a number")
-    return Decimal(str(value))
+    number = Decimal(str(value))
+    if abs(number) >= MAX_AMOUNT:
+        raise SapError(400, -1000, f"{what}: {value} is out of range")
+    return number
 
 
 def _rows(record: Record, name: str) -> list[Record]:
@@ -341,7 +346,10 @@ class Store:
             price = _num(line.get("UnitPrice", line.get("Price")), f"Line {number}: price")
             discount = _num(line.get("DiscountPercent"), f"Line {number}: DiscountPercent")
             quantity = _num(line.get("Quantity", 1), f"Line {number}: Quantity")
-            total = _money(quantity * price * (100 - discount) / 100)
+            total = quantity * price * (100 - discount) / 100
+            if abs(total) >= MAX_AMOUNT:
+                raise SapError(400, -1000, f"Line {number}: the line total is out of range")
+            total = _money(total)
             tax = _money(total * rate / 100)
             after = (price * (100 - discount) / 100).quantize(Decimal("0.000001"))
             line.update({"LineNum": number, "Price": after, "UnitPrice": price,

@@ -465,3 +465,15 @@ async def test_a_payment_with_values_of_the_wrong_type_is_a_400(
         "CardCode": "C0001", "TransferSum": 10, "TransferAccount": "57200000", **change})
     assert error_of(response)[0] == 400
     assert len(await sb.all("IncomingPayments")) == 1
+
+
+@pytest.mark.parametrize("line", [{**LINE, "Quantity": 10**30}, {**LINE, "UnitPrice": 1e30},
+                                  {**LINE, "Quantity": 9999999999999, "UnitPrice": 9999999999999},
+                                  {**LINE, "Quantity": 10**6, "DiscountPercent": -10**12}])
+async def test_amounts_beyond_saps_range_are_a_400(sl: httpx.AsyncClient,
+                                                   line: dict[str, Any]) -> None:
+    response = await sl.post("Invoices", json={"CardCode": "C0001", "DocumentLines": [line]})
+    assert error_of(response)[0] == 400
+    payment = await sl.post("IncomingPayments", json={
+        "CardCode": "C0001", "TransferSum": 10**30, "TransferAccount": "57200000"})
+    assert error_of(payment)[0] == 400
