@@ -118,7 +118,8 @@ NUMBERED = frozenset({"Invoices", "CreditNotes", "IncomingPayments"})
 VERSIONED = frozenset({"BusinessPartners", "Items", "Invoices", "CreditNotes"})
 # Kept by SAP from the postings, never written by a client (refusing is the strict choice:
 # what the real Service Layer answers to a write of it is UNVERIFIED).
-READ_ONLY = frozenset({"CurrentAccountBalance"})
+# DataVersion (the ETag) and DocNum (the series' next number) are kept the same way.
+READ_ONLY = frozenset({"CurrentAccountBalance", "DataVersion", "DocNum"})
 _LINE = frozenset({"LineNum", "ItemCode", "ItemDescription", "Quantity", "Price", "UnitPrice",
                    "DiscountPercent", "AccountCode", "VatGroup", "TaxCode", "TaxTotal",
                    "LineTotal", "WTLiable", "PriceAfterVAT"})

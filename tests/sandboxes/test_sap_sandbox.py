@@ -477,3 +477,12 @@ async def test_amounts_beyond_saps_range_are_a_400(sl: httpx.AsyncClient,
     payment = await sl.post("IncomingPayments", json={
         "CardCode": "C0001", "TransferSum": 10**30, "TransferAccount": "57200000"})
     assert error_of(payment)[0] == 400
+
+
+@pytest.mark.parametrize("change", [{"DataVersion": "x"}, {"DataVersion": None},
+                                    {"DocNum": "x"}])
+async def test_the_numbers_sap_keeps_cannot_be_written(sl: httpx.AsyncClient,
+                                                       change: dict[str, Any]) -> None:
+    assert error_of(await sl.patch("Invoices(1)", json=change))[:2] == (400, -5006)
+    created = await sl.post("Invoices", json={"CardCode": "C0001", "DocumentLines": [LINE]})
+    assert created.status_code == 201, created.text
