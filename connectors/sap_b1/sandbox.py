@@ -52,7 +52,8 @@ DEFAULT_PAGE = 20
 STATE = web.AppKey("sap_sandbox", object)
 _PATH = re.compile(r"^(\w+)(?:\((.+)\))?$")
 _SAFE = "$,'()"  # SL writes nextLinks with bare $ options (as in "?$skip=20")
-_PREFER = re.compile(r"odata\.maxpagesize\s*=\s*(\d+)")
+# ASCII digits, few enough for int(): a longer number is no page size, and is not applied
+_PREFER = re.compile(r"odata\.maxpagesize\s*=\s*([0-9]{1,9})(?![0-9])")
 
 
 class Dropped(Exception):

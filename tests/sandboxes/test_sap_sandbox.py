@@ -486,3 +486,10 @@ async def test_the_numbers_sap_keeps_cannot_be_written(sl: httpx.AsyncClient,
     assert error_of(await sl.patch("Invoices(1)", json=change))[:2] == (400, -5006)
     created = await sl.post("Invoices", json={"CardCode": "C0001", "DocumentLines": [LINE]})
     assert created.status_code == 201, created.text
+
+
+async def test_a_page_size_preference_of_thousands_of_digits_is_not_applied(
+        sl: httpx.AsyncClient) -> None:
+    prefer = "odata.maxpagesize=" + "9" * 5000
+    response = await sl.get("BusinessPartners", headers={"Prefer": prefer})
+    assert response.status_code == 200 and "Preference-Applied" not in response.headers
