@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ from connectors.holded.sandbox_store import SandboxStore
 __all__ = [
     "STATE", "SandboxState", "BadRequest", "NotARoute", "HTML_PAGE",
     "ok", "created", "envelope_error", "html_page", "problem", "read_json", "page_of", "query_int",
+    "loads_json",
 ]
 
 logger = logging.getLogger(__name__)
@@ -94,6 +96,25 @@ def problem(status: int, title: str, detail: str, headers: dict[str, str] | None
     )
 
 
+def _finite(text: str) -> float | int:
+    """A JSON number Holded's JavaScript can hold: one that reads as Infinity is refused."""
+    if not math.isfinite(float(text)):
+        raise ValueError(f"number out of range: {text[:20]}")
+    return float(text) if any(c in text for c in ".eE") else int(text)
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def loads_json(raw: bytes) -> Any:
+    """Strict JSON, as a JavaScript server parses it: ``NaN`` and ``Infinity`` are not JSON,
+    and a number beyond a double (``1e400``) is refused rather than read as infinity (which
+    JavaScript would do; UNVERIFIED what Holded does next: refused, the strict reading).
+    Raises ValueError."""
+    return json.loads(raw, parse_float=_finite, parse_int=_finite, parse_constant=_not_json)
+
+
 async def read_json(request: web.Request, *, allow_empty: bool = False) -> dict[str, Any]:
     """The JSON object body. Holded requires ``Content-Type: application/json`` on writes."""
     raw = await request.read()
@@ -104,7 +125,7 @@ async def read_json(request: web.Request, *, allow_empty: bool = False) -> dict[
     if request.content_type != "application/json":
         raise BadRequest("Content-Type must be application/json")
     try:
-        body = json.loads(raw)
+        body = loads_json(raw)
     except ValueError as exc:
         raise BadRequest("Invalid JSON") from exc
     if not isinstance(body, dict):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
 from collections.abc import Callable
 from decimal import Decimal
@@ -17,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from connectors.holded.sandbox_http import STATE, BadRequest, SandboxState, ok
+from connectors.holded.sandbox_http import STATE, BadRequest, SandboxState, loads_json, ok
 from connectors.holded.sandbox_stock import total_stock
 from connectors.holded.sandbox_store import is_object_id
 from connectors.holded.sandbox_taxes import TAX_BY_KEY, TAXES, round2
@@ -75,7 +74,7 @@ async def read_body(request: web.Request, allowed: tuple[str, ...], required: tu
     if request.content_type != "application/json":
         raise BadRequest("Content-Type must be application/json")
     try:
-        body = json.loads(await request.read())
+        body = loads_json(await request.read())
     except ValueError as exc:
         raise BadRequest("body is not valid JSON") from exc
     if not isinstance(body, dict):

@@ -68,6 +68,20 @@ async def test_writes_need_a_json_content_type(v1: httpx.AsyncClient) -> None:
     assert response.status_code == 400 and response.json()["status"] == 0
 
 
+@pytest.mark.parametrize("body", [
+    b'{"name": "W", "price": 10, "tax": NaN}', b'{"name": "W", "price": Infinity}',
+    b'{"name": "W", "price": 10, "tax": 1e400}', b'{"name": "W", "price": -Infinity}',
+])
+async def test_a_number_json_cannot_hold_is_400_invalid_json(
+        sandbox: SandboxServer, v1: httpx.AsyncClient, body: bytes) -> None:
+    """NaN and Infinity are not JSON, and 1e400 is none a double holds: a JavaScript server
+    refuses the first two (it crashed the sandbox: 500, retried forever)."""
+    response = await v1.post("/products", content=body,
+                             headers={"Content-Type": "application/json"})
+    assert response.status_code == 400 and response.json() == {"status": 0, "info": "Invalid JSON"}
+    assert await sandbox.count("products") == 0
+
+
 # --- contacts --------------------------------------------------------------------------------
 async def test_contact_create_returns_created_envelope_with_object_id(v1: httpx.AsyncClient) -> None:
     response = await v1.post("/contacts", json={"name": "ACME SL", "CustomId": "contact/odoo/7"})

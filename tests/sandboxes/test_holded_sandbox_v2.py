@@ -47,6 +47,15 @@ async def test_bad_limit_or_cursor_is_a_400_problem(v2: httpx.AsyncClient, param
     assert_problem(await v2.get("/contacts", params=params), 400)
 
 
+@pytest.mark.parametrize("body", [b'{"name": "W", "price": Infinity}',
+                                  b'{"name": "W", "price": 1e400}', b'{"name": "W", "price": NaN}'])
+async def test_a_number_json_cannot_hold_is_a_400_problem(v2: httpx.AsyncClient,
+                                                          body: bytes) -> None:
+    response = await v2.post("/products", content=body,
+                             headers={"Content-Type": "application/json"})
+    assert_problem(response, 400)
+
+
 async def test_unknown_v2_route_is_a_404_problem(v2: httpx.AsyncClient) -> None:
     assert_problem(await v2.get("/unicorns"), 404)
     assert_problem(await v2.get("/contacts/5f0c0c0c0c0c0c0c0c0c0c0c"), 404)
