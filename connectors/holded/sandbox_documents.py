@@ -24,7 +24,7 @@ from connectors.holded.sandbox_store import is_object_id
 from connectors.holded.sandbox_taxes import TAX_BY_KEY, compute_totals, default_vat_key, line_rates, round2
 
 __all__ = ["build_lines", "resolve_contact", "assign_number", "apply_totals", "apply_payments",
-           "view_document", "day_of", "epoch_field"]
+           "view_document", "day_of", "epoch_field", "MAX_EPOCH"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,9 +36,15 @@ def scope_of(doc_type: str) -> str:
     return "sales" if doc_type in SALES_DOC_TYPES else "purchases"
 
 
+# Dates are epoch seconds from 1970 up to the last whole day a calendar shows in every time
+# zone (9999-12-30 UTC): a later one has no day in Madrid to round to. What Holded answers to
+# a date out of that range is UNVERIFIED; refused like any other wrong date.
+MAX_EPOCH = 253402214400
+
+
 def epoch_field(body: dict[str, Any], name: str, error: str) -> int:
     value = body.get(name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < MAX_EPOCH:
         raise BadRequest(error)
     return value
 

@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from connectors.holded.sandbox_documents import (
-    apply_totals, assign_number, build_lines, day_of,
+    MAX_EPOCH, apply_totals, assign_number, build_lines, day_of,
 )
 from connectors.holded.sandbox_http import STATE, BadRequest, ok
 from connectors.holded.sandbox_routes_v2 import V2, cursor_page, load_v2, read_body
@@ -43,7 +43,13 @@ def parse_date(value: Any, name: str) -> int:
         if "T" in value:
             raise BadRequest(f"{name} needs a time zone offset")
         parsed = parsed.replace(tzinfo=dt.UTC)
-    return int(parsed.timestamp())
+    try:
+        epoch = int(parsed.timestamp())
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is in year 0 in UTC
+        epoch = -1
+    if not 0 <= epoch < MAX_EPOCH:  # the range of v1's epoch dates (same store)
+        raise BadRequest(f"{name} is out of range")
+    return epoch
 
 
 def view_document(d: dict[str, Any]) -> dict[str, Any]:

@@ -24,7 +24,8 @@ async def get(v1: httpx.AsyncClient, doc_id: str, doc_type: str = "invoice") -> 
 
 
 # --- validation --------------------------------------------------------------------------------
-@pytest.mark.parametrize("date", [None, "1767268800", "2026-01-01", 1.5, -1, True])
+@pytest.mark.parametrize("date", [None, "1767268800", "2026-01-01", 1.5, -1, True,
+                                  10**30, 2**63, 253402214400])  # the last: 9999-12-31 UTC
 async def test_missing_or_invalid_date_is_wrong_date(sandbox: SandboxServer, v1: httpx.AsyncClient,
                                                      date: object) -> None:
     body = {} if date is None else {"date": date}
@@ -350,6 +351,19 @@ async def test_standalone_payments_crud_and_date_filter(v1: httpx.AsyncClient) -
     await v1.put(f"/payments/{pid}", json={"amount": 7})
     assert (await v1.get(f"/payments/{pid}")).json()["amount"] == 7
     assert (await v1.delete(f"/payments/{pid}")).json()["status"] == 1
+
+
+@pytest.mark.parametrize("date", [10**30, 253402214400])
+async def test_a_payment_dated_beyond_the_calendar_is_wrong_date(
+        sandbox: SandboxServer, v1: httpx.AsyncClient, v2: httpx.AsyncClient, date: int) -> None:
+    """Stored, such a payment made every later v2 payment list a 500."""
+    bank = (await v1.get("/treasury")).json()[0]["id"]
+    response = await v1.post("/payments", json={"amount": 5, "date": date, "bankId": bank})
+    assert response.json() == {"status": 0, "info": "Wrong date"} and response.status_code == 400
+    pid = (await v1.post("/payments", json={"amount": 5, "date": DATE,
+                                            "bankId": bank})).json()["id"]
+    assert (await v1.put(f"/payments/{pid}", json={"date": date})).status_code == 400
+    assert (await v2.get("/payments")).status_code == 200
 
 
 async def test_send_and_pdf(v1: httpx.AsyncClient) -> None:

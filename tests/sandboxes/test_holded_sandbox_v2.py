@@ -107,6 +107,19 @@ async def test_v2_invoice_validation(v1: httpx.AsyncClient, v2: httpx.AsyncClien
                                                     "date": "2026-01-15", "lines": []}), 422)
 
 
+@pytest.mark.parametrize("date", ["0001-01-01", "0001-01-01T00:00:00+01:00",
+                                  "9999-12-31T23:59:59Z"])
+async def test_a_date_beyond_the_calendar_is_a_400_problem(
+        v1: httpx.AsyncClient, v2: httpx.AsyncClient, date: str) -> None:
+    cid = await new_contact(v1)
+    assert_problem(await v2.post("/invoices", json={"contact_id": cid, "date": date,
+                                                    "lines": []}), 400)
+    assert_problem(await v2.post("/invoices", json={"contact_id": cid, "date": "2026-01-15",
+                                                    "due_date": date, "lines": []}), 400)
+    assert_problem(await v2.post("/payments", json={"amount": 5, "date": date}), 400)
+    assert (await v2.get("/payments")).status_code == 200
+
+
 async def test_bank_accounts_show_v1_payments_as_movements(v1: httpx.AsyncClient, v2: httpx.AsyncClient) -> None:
     doc = (await v1.post("/documents/invoice", json={"date": 1767268800, "approveDoc": True,
                                                      "items": [{"name": "a", "subtotal": 10}]})).json()
