@@ -124,12 +124,21 @@ async def list_series(request: web.Request) -> web.Response:
     return ok([_view_series(s) for s in await state.store.find("numberingseries", type=_series_type(request))])
 
 
+def _series_last(body: dict[str, Any]) -> None:
+    """``last`` is the number the series gave last, which the next approval counts on from:
+    a whole number (what Holded does with another is UNVERIFIED; refused, the strict reading)."""
+    last = body.get("last", 0)
+    if isinstance(last, bool) or not isinstance(last, int) or last < 0:
+        raise BadRequest("Wrong last")
+
+
 async def create_series(request: web.Request) -> web.Response:
     state = request.app[STATE]
     series_type = _series_type(request)
     body = await read_json(request)
     if not body.get("name"):
         raise BadRequest("Wrong name")
+    _series_last(body)
     fields = pick(body, ("name", "format", "last", "prefix"))
     fields.setdefault("prefix", str(fields.get("format", "")).split("%")[0])
     record = await state.store.insert("numberingseries", {"last": 0, **fields, "type": series_type,
@@ -147,6 +156,7 @@ async def _series(request: web.Request) -> tuple[SandboxState, dict[str, Any]]:
 
 async def update_series(request: web.Request) -> web.Response:
     body = await read_json(request)
+    _series_last(body)
     state = request.app[STATE]
     async with state.store.lock:  # an approval numbers from the series meanwhile
         state, series = await _series(request)

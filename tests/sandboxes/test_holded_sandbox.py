@@ -342,6 +342,20 @@ async def test_numbering_series_by_type(v1: httpx.AsyncClient) -> None:
     assert response.status_code == 400 and response.json() == {"status": 0, "info": "Undefined type series"}
 
 
+@pytest.mark.parametrize("last", ["7", 1.5, True, -1, None, [3]])
+async def test_a_series_last_number_that_is_no_whole_number_is_refused(v1: httpx.AsyncClient,
+                                                                      last: object) -> None:
+    """Stored, it made every later approval with the series a 500."""
+    created = await v1.post("/numberingseries/invoice",
+                            json={"name": "Web", "format": "W%", "last": last})
+    assert created.status_code == 400 and created.json() == {"status": 0, "info": "Wrong last"}
+    series = (await v1.get("/numberingseries/invoice")).json()[0]["id"]
+    updated = await v1.put(f"/numberingseries/invoice/{series}", json={"last": last})
+    assert updated.status_code == 400 and updated.json() == {"status": 0, "info": "Wrong last"}
+    approved = await v1.post("/documents/invoice", json={"date": 1767268800, "approveDoc": True})
+    assert approved.status_code == 201 and approved.json()["invoiceNum"] == "F260001"
+
+
 @pytest.mark.parametrize("path", ["/saleschannels", "/expensesaccounts", "/paymentmethods", "/treasury",
                                   "/remittances", "/warehouses"])
 async def test_reference_lists_answer_json_arrays(v1: httpx.AsyncClient, path: str) -> None:
