@@ -38,7 +38,7 @@ def _decode_cursor(cursor: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         tag, _, seq = text.partition(":")
-        if tag != "o":
+        if tag != "o" or not 0 <= int(seq) < 2**63:  # a position the store can hold
             raise ValueError(cursor)
         return int(seq)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:

@@ -42,7 +42,11 @@ async def test_cursor_paging_walks_every_contact_once(sandbox: SandboxServer, v2
     assert seen == [f"C{i:03d}" for i in range(250)]
 
 
-@pytest.mark.parametrize("params", [{"limit": 101}, {"limit": 0}, {"limit": "ten"}, {"cursor": "!!garbage"}])
+@pytest.mark.parametrize("params", [
+    {"limit": 101}, {"limit": 0}, {"limit": "ten"}, {"cursor": "!!garbage"},
+    {"cursor": "bzo5OTk5OTk5OTk5OTk5OTk5OTk5OTk5"},  # o:9999999999999999999999: it crashed
+    {"cursor": "bzotMQ"},  # o:-1
+])
 async def test_bad_limit_or_cursor_is_a_400_problem(v2: httpx.AsyncClient, params: dict[str, Any]) -> None:
     assert_problem(await v2.get("/contacts", params=params), 400)
 
