@@ -8,6 +8,10 @@ taxes where it gives none (as a ``sku`` line does; UNVERIFIED for services) and 
 with ``kind: "service"``; ``date`` is rounded to the day (Europe/Madrid) and kept exact in
 ``accountingDate``; drafts have ``docNumber: null`` and ``draft: true``, approved documents
 ``draft: null``.
+
+Amounts are counted to the cent in decimals of 28 digits: lines or payments whose amounts
+reach 10**26 cannot be, and are refused (``Wrong items``, ``Wrong amount``; what Holded does
+with such amounts is UNVERIFIED: refused, the strict reading).
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ import datetime as dt
 import logging
 import time
 import zoneinfo
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from connectors.holded.sandbox_http import BadRequest, SandboxState
@@ -24,7 +28,7 @@ from connectors.holded.sandbox_store import is_object_id
 from connectors.holded.sandbox_taxes import TAX_BY_KEY, compute_totals, default_vat_key, line_rates, round2
 
 __all__ = ["build_lines", "resolve_contact", "assign_number", "apply_totals", "apply_payments",
-           "view_document", "day_of", "epoch_field", "MAX_EPOCH"]
+           "check_payments", "view_document", "day_of", "epoch_field", "MAX_EPOCH"]
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +133,10 @@ async def build_lines(state: SandboxState, items: Any, doc_type: str) -> list[di
             "productId": product_id, "projectid": None, "account": item.get("accountingAccountId", ""),
             "kind": kind, "supplied": item.get("supplied", "No"), "tags": item.get("tags", []),
         })
+    try:  # nothing is written yet: the totals of lines that cannot be counted are refused now
+        apply_totals({"products": lines, "_payments": []}, tax_base=state.line_tax_base)
+    except InvalidOperation as exc:
+        raise BadRequest("Wrong items") from exc
     return lines
 
 
@@ -207,6 +215,14 @@ def apply_totals(doc: dict[str, Any], *, tax_base: str = "exact") -> None:
     doc.update(subtotal=totals.subtotal, discount=totals.discount, tax=totals.tax, total=totals.total)
     doc["_retention"] = totals.retention
     apply_payments(doc)
+
+
+def check_payments(doc: dict[str, Any], payments: list[dict[str, Any]]) -> None:
+    """Refuse payments whose sum with the document's total cannot be counted to the cent."""
+    try:
+        apply_payments({**doc, "_payments": payments})
+    except InvalidOperation as exc:
+        raise BadRequest("Wrong amount") from exc
 
 
 def apply_payments(doc: dict[str, Any]) -> None:

@@ -13,8 +13,8 @@ from aiohttp import web
 
 from connectors.holded.sandbox_crud import load, pick
 from connectors.holded.sandbox_documents import (
-    WAREHOUSE_DOC_TYPES, apply_payments, apply_totals, assign_number, build_lines, day_of, epoch_field,
-    resolve_contact, view_document,
+    WAREHOUSE_DOC_TYPES, apply_payments, apply_totals, assign_number, build_lines, check_payments,
+    day_of, epoch_field, resolve_contact, view_document,
 )
 from connectors.holded.sandbox_http import (
     STATE, BadRequest, NotARoute, SandboxState, ok, page_of, query_int, read_json,
@@ -176,6 +176,7 @@ async def pay_document(request: web.Request) -> web.Response:
                 raise BadRequest("Treasury not found")
         else:
             treasury = default_of(await state.store.list("treasury"))
+        check_payments(doc, [*doc["_payments"], {"amount": amount}])
         if doc.get("draft"):
             await assign_number(state, doc, {})
         payment_id = state.store.new_id()

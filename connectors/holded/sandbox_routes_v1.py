@@ -9,7 +9,7 @@ products take ``price`` on create but ``subtotal`` on update, ``tax`` (a number)
 from __future__ import annotations
 
 import logging
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from aiohttp import web
@@ -156,7 +156,10 @@ async def write_product(state: SandboxState, body: dict[str, Any], old: dict[str
     price = _number(body, price_field, (old or {}).get("price", 0.0))
     fields["price"] = price
     rate = sum(Decimal(TAX_BY_KEY[k]["amount"]) for k in fields["taxes"])
-    fields["total"] = round2(Decimal(str(price)) * (1 + rate / 100))
+    try:
+        fields["total"] = round2(Decimal(str(price)) * (1 + rate / 100))
+    except InvalidOperation as exc:  # too large to count to the cent (see sandbox_documents)
+        raise BadRequest(f"Wrong {price_field}") from exc
     if old is None:
         warehouse = default_of(await state.store.list("warehouses"))
         stock = _number(body, "stock", 0)

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from connectors.holded.sandbox_crud import Resource, add_resource, load, pick
-from connectors.holded.sandbox_documents import apply_payments, epoch_field
+from connectors.holded.sandbox_documents import apply_payments, check_payments, epoch_field
 from connectors.holded.sandbox_http import (
     STATE, BadRequest, SandboxState, created, ok, page_of, query_int, read_json,
 )
@@ -80,6 +80,7 @@ async def _edit_document_payment(state: SandboxState, old: dict[str, Any],
             entry.update({k: fields[k] for k in ("amount", "date", "desc") if k in fields})
             if "bankId" in fields:
                 entry["treasury"] = fields["bankId"]
+    check_payments(doc, doc["_payments"])
     apply_payments(doc)
     await state.store.put("documents", doc)
 

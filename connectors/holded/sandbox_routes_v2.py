@@ -11,7 +11,7 @@ import base64
 import binascii
 import logging
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from aiohttp import web
@@ -183,9 +183,12 @@ def _product_fields(body: dict[str, Any]) -> dict[str, Any]:
     if isinstance(price, bool) or not isinstance(price, (int, float)):
         raise BadRequest("price must be a number")
     rate = sum(Decimal(TAX_BY_KEY[k]["amount"]) for k in taxes)
+    try:
+        total = round2(Decimal(str(price)) * (1 + rate / 100))
+    except InvalidOperation as exc:  # too large to count to the cent (see sandbox_documents)
+        raise BadRequest("price is out of range") from exc
     fields = {k: body[k] for k in ("name", "sku", "barcode", "kind", "cost") if k in body}
-    fields.update(desc=body.get("description", ""), price=float(price), taxes=taxes,
-                  total=round2(Decimal(str(price)) * (1 + rate / 100)))
+    fields.update(desc=body.get("description", ""), price=float(price), taxes=taxes, total=total)
     return fields
 
 

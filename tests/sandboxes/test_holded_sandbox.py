@@ -191,6 +191,17 @@ async def test_product_update_takes_subtotal_not_price(v1: httpx.AsyncClient) ->
     assert (await v1.get(f"/products/{pid}")).json()["price"] == 12.5
 
 
+@pytest.mark.parametrize("price", [10**30, -1e30])
+async def test_a_product_price_too_large_to_count_to_the_cent_is_refused(
+        sandbox: SandboxServer, v1: httpx.AsyncClient, price: float) -> None:
+    created = await v1.post("/products", json={"name": "Widget", "price": price})
+    assert created.status_code == 400 and created.json() == {"status": 0, "info": "Wrong price"}
+    pid = (await v1.post("/products", json={"name": "Widget", "price": 10})).json()["id"]
+    updated = await v1.put(f"/products/{pid}", json={"subtotal": price})
+    assert updated.status_code == 400 and updated.json() == {"status": 0, "info": "Wrong subtotal"}
+    assert [p["price"] for p in (await v1.get("/products")).json()] == [10]
+
+
 async def test_product_tax_that_is_no_vat_rate_is_rejected(v1: httpx.AsyncClient) -> None:
     response = await v1.post("/products", json={"name": "Widget", "price": 10, "tax": 17})
     assert response.status_code == 400 and response.json()["status"] == 0

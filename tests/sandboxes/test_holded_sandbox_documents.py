@@ -249,6 +249,36 @@ async def test_a_line_is_taxed_on_its_exact_amount_unless_switched_to_cents(
     assert (doc["subtotal"], doc["tax"], doc["total"]) == (8.26, 1.73, 9.99)
 
 
+@pytest.mark.parametrize("item", [{"subtotal": 10**30}, {"subtotal": -1e30},
+                                  {"units": 10**15, "subtotal": 10**15},
+                                  {"subtotal": 1e13, "discount": 1e15}])
+async def test_lines_too_large_to_count_to_the_cent_are_wrong_items(
+        sandbox: SandboxServer, v1: httpx.AsyncClient, item: dict[str, Any]) -> None:
+    """They crashed the sandbox (decimal.InvalidOperation rounding the totals): a 500."""
+    for approve in (False, True):
+        response = await create(v1, approveDoc=approve, items=[{"name": "a", **item}])
+        assert response.status_code == 400
+        assert response.json() == {"status": 0, "info": "Wrong items"}
+    draft = (await create(v1, items=[{"name": "a", "subtotal": 1}])).json()["id"]
+    response = await v1.put(f"/documents/invoice/{draft}", json={"items": [{"name": "a", **item}]})
+    assert response.status_code == 400 and response.json() == {"status": 0, "info": "Wrong items"}
+    assert await sandbox.count("documents") == 1
+    assert (await v1.get("/numberingseries/invoice")).json()[0]["last"] == 0
+
+
+@pytest.mark.parametrize("amount", [10**30, 1e30])
+async def test_a_payment_too_large_to_count_to_the_cent_is_wrong_amount(
+        sandbox: SandboxServer, v1: httpx.AsyncClient, amount: float) -> None:
+    doc = (await create(v1, items=[{"name": "a", "subtotal": 10}])).json()["id"]
+    response = await v1.post(f"/documents/invoice/{doc}/pay", json={"date": DATE, "amount": amount})
+    assert response.status_code == 400 and response.json() == {"status": 0, "info": "Wrong amount"}
+    assert (await get(v1, doc))["draft"] is True and await sandbox.count("payments") == 0
+    paid = (await v1.post(f"/documents/invoice/{doc}/pay", json={"date": DATE, "amount": 1})).json()
+    response = await v1.put(f"/payments/{paid['paymentId']}", json={"amount": amount})
+    assert response.status_code == 400 and response.json() == {"status": 0, "info": "Wrong amount"}
+    assert (await get(v1, doc))["paymentsTotal"] == 1
+
+
 async def test_purchase_documents_use_purchase_taxes(v1: httpx.AsyncClient) -> None:
     supplier = await new_contact(v1, type="supplier")
     response = await create(v1, "purchase", contactId=supplier, approveDoc=True, invoiceNum="PROV-77",

@@ -124,6 +124,17 @@ async def test_a_date_beyond_the_calendar_is_a_400_problem(
     assert (await v2.get("/payments")).status_code == 200
 
 
+@pytest.mark.parametrize("price", [10**30, -1e30])
+async def test_amounts_too_large_to_count_to_the_cent_are_a_400_problem(
+        v1: httpx.AsyncClient, v2: httpx.AsyncClient, price: float) -> None:
+    assert_problem(await v2.post("/products", json={"name": "W", "price": price}), 400)
+    product = (await v2.post("/products", json={"name": "W", "price": 10})).json()
+    assert_problem(await v2.put(f"/products/{product['id']}", json={"price": price}), 400)
+    cid = await new_contact(v1)
+    assert_problem(await v2.post("/invoices", json={"contact_id": cid, "date": "2026-01-15",
+                                                    "lines": [{"name": "x", "price": price}]}), 400)
+
+
 async def test_bank_accounts_show_v1_payments_as_movements(v1: httpx.AsyncClient, v2: httpx.AsyncClient) -> None:
     doc = (await v1.post("/documents/invoice", json={"date": 1767268800, "approveDoc": True,
                                                      "items": [{"name": "a", "subtotal": 10}]})).json()
