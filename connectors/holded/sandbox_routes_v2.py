@@ -177,8 +177,11 @@ _PRODUCT_FIELDS = ("name", "description", "sku", "barcode", "kind", "price", "co
 
 def _product_fields(body: dict[str, Any]) -> dict[str, Any]:
     taxes = body.get("taxes", ["s_iva_21"])
-    if not isinstance(taxes, list) or any(k not in TAX_BY_KEY or not k.startswith("s_") for k in taxes):
-        raise BadRequest("taxes must be a list of sales tax keys")
+    # None (as v1, where a product always has its VAT key, s_iva_0 for none): UNVERIFIED
+    # whether v2 takes a product without taxes; refused, the strict reading.
+    if not isinstance(taxes, list) or not taxes or any(
+            k not in TAX_BY_KEY or not k.startswith("s_") for k in taxes):
+        raise BadRequest("taxes must be a non-empty list of sales tax keys")
     price = body.get("price", 0)
     if isinstance(price, bool) or not isinstance(price, (int, float)):
         raise BadRequest("price must be a number")

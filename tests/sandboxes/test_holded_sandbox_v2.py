@@ -124,6 +124,14 @@ async def test_a_date_beyond_the_calendar_is_a_400_problem(
     assert (await v2.get("/payments")).status_code == 200
 
 
+async def test_a_product_without_taxes_is_a_400_problem(v2: httpx.AsyncClient) -> None:
+    """``taxes: []`` crashed the sandbox (a 500); v1 gives every product a VAT key."""
+    assert_problem(await v2.post("/products", json={"name": "W", "price": 10, "taxes": []}), 400)
+    product = (await v2.post("/products", json={"name": "W", "price": 10})).json()
+    assert_problem(await v2.put(f"/products/{product['id']}", json={"taxes": []}), 400)
+    assert (await v2.get(f"/products/{product['id']}")).json()["taxes"] == ["s_iva_21"]
+
+
 @pytest.mark.parametrize("price", [10**30, -1e30])
 async def test_amounts_too_large_to_count_to_the_cent_are_a_400_problem(
         v1: httpx.AsyncClient, v2: httpx.AsyncClient, price: float) -> None:
