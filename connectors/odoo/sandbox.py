@@ -20,7 +20,6 @@ validation error, 3 AccessDenied, 4 AccessError), JSON-2 an HTTP status (401, 40
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import traceback
 import xmlrpc.client
@@ -121,6 +120,8 @@ class OdooSandbox:
     async def execute(self, record: RequestRecord, user: User, model: str, method: str,
                       args: list[Any], kwargs: dict[str, Any]) -> Any:
         record.call = f"{model}.{method}"
+        if not isinstance(method, str):
+            raise ServerError(f"The method '{method}' does not exist on the model '{model}'")
         if self.faults.ignore_paging and method in ("search", "search_read"):
             kwargs = {k: v for k, v in kwargs.items() if k != "offset"}
             if method == "search_read" and len(args) > 2:
@@ -147,14 +148,19 @@ def _fault_data(error: OdooError) -> dict[str, Any]:
 async def _jsonrpc(request: web.Request, sb: OdooSandbox, record: RequestRecord) -> web.Response:
     try:
         body = await request.json()
-    except json.JSONDecodeError:
+    except ValueError:  # not JSON, or not UTF-8
         return web.json_response({"jsonrpc": "2.0", "id": None, "error": {
             "code": -32700, "message": "Parse error"}})
+    params = (body.get("params") or {}) if isinstance(body, dict) else None
+    if not isinstance(params, dict):  # a JSON-RPC request is an object, its params too
+        return web.json_response({"jsonrpc": "2.0", "id": None, "error": {
+            "code": -32600, "message": "Invalid Request"}})
     rid = body.get("id")
-    params = body.get("params") or {}
     service, method, args = params.get("service"), params.get("method"), params.get("args") or []
     record.call = f"{service}.{method}"
     try:
+        if not isinstance(args, list):
+            raise ServerError(f"{service}.{method}() takes a list of arguments, got {args!r}")
         result = await _dispatch(sb, record, service, method, list(args))
     except OdooError as error:
         record.outcome, record.fault = "fault", error.name
@@ -188,9 +194,9 @@ async def _dispatch(sb: OdooSandbox, record: RequestRecord, service: Any, method
     if service == "common":
         if method == "version":
             return VERSION
-        if method == "login":
-            return sb.authenticate(*args[:3])
-        if method == "authenticate":
+        if method in ("login", "authenticate"):
+            if len(args) < 3:
+                raise ServerError(f"{method}() missing arguments (db, login, password)")
             return sb.authenticate(*args[:3])
         raise ServerError(f"No such RPC method: common.{method}")
     if service == "object":
@@ -229,7 +235,7 @@ async def _json2(request: web.Request, sb: OdooSandbox, record: RequestRecord) -
         user = sb.user_for_key(key.strip())
         try:
             body = await request.json() if request.can_read_body else {}
-        except json.JSONDecodeError as exc:
+        except ValueError as exc:  # not JSON, or not UTF-8
             raise ServerError(f"Invalid JSON body: {exc}") from exc
         if not isinstance(body, dict):
             raise ServerError("the body must be a JSON object")

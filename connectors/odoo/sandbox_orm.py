@@ -116,7 +116,7 @@ class Orm:
 
     # ---- dispatch -------------------------------------------------------------------
     def model(self, name: str) -> Model:
-        if name not in MODELS:
+        if not isinstance(name, str) or name not in MODELS:
             raise ServerError(f"Object {name} doesn't exist")
         return MODELS[name]
 

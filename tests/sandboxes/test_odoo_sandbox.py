@@ -90,6 +90,42 @@ async def test_json2_statuses(http: httpx.AsyncClient) -> None:
     assert invalid.status_code == 422 and invalid.json()["name"] == "odoo.exceptions.ValidationError"
 
 
+@pytest.mark.parametrize("body", [b"[]", b"null", b'"s"', b"1", b'{"params": 5}',
+                                  b'{"params": "x"}'])
+async def test_jsonrpc_that_is_no_request_object_is_an_invalid_request_error(
+        http: httpx.AsyncClient, body: bytes) -> None:
+    response = await http.post("/jsonrpc", content=body,
+                               headers={"Content-Type": "application/json"})
+    assert response.status_code == 200
+    assert response.json()["error"] == {"code": -32600, "message": "Invalid Request"}
+
+
+async def test_bodies_that_are_not_utf8_are_parse_errors(http: httpx.AsyncClient) -> None:
+    headers = {"Content-Type": "application/json"}
+    response = await http.post("/jsonrpc", content=b'"\xff"', headers=headers)
+    assert response.status_code == 200 and response.json()["error"]["code"] == -32700
+    response = await http.post("/json/2/res.partner/search", content=b'"\xff"',
+                               headers={**headers, "Authorization": "bearer sandbox-key"})
+    assert response.status_code == 500 and response.json()["name"] == "builtins.ValueError"
+
+
+@pytest.mark.parametrize(("service", "method", "args"), [
+    ("common", "login", ["sandbox", "admin"]), ("common", "authenticate", []),
+    ("object", "execute_kw", 5),
+    ("object", "execute", ["sandbox", 2, "sandbox-key", "res.partner", None]),
+    ("object", "execute_kw", ["sandbox", 2, "sandbox-key", "res.partner", ["search"], [[]]]),
+    ("object", "execute", ["sandbox", 2, "sandbox-key", ["res.partner"], "search"]),
+    ("object", "execute_kw", ["sandbox", 2, "sandbox-key", {}, "search", [[]]]),
+])
+async def test_rpc_arguments_of_the_wrong_shape_are_faults(
+        http: httpx.AsyncClient, service: str, method: str, args: Any) -> None:
+    body = {"jsonrpc": "2.0", "method": "call", "id": 1,
+            "params": {"service": service, "method": method, "args": args}}
+    response = await http.post("/jsonrpc", json=body)
+    assert response.status_code == 200
+    assert response.json()["error"]["data"]["name"] == "builtins.ValueError"
+
+
 async def test_posted_invoice_is_locked_and_payment_register_reconciles(sb: OdooSandbox) -> None:
     from connectors.odoo.sandbox_domain import UserError
 
