@@ -62,6 +62,16 @@ class ServerError(OdooError):
     fault_code = 1
     http_status = 500
 
+    @classmethod
+    def of(cls, exc: Exception, where: str) -> ServerError:
+        """Any other exception of a method, as Odoo reports one: named after its class (a
+        builtin's, ``builtins.KeyError``; the store's own errors stand for PostgreSQL's and
+        read as ``builtins.ValueError``)."""
+        error = cls(f"{where}: {exc}")
+        if type(exc).__module__ == "builtins":
+            error.name = f"builtins.{type(exc).__name__}"
+        return error
+
 
 Getter = Callable[[dict[str, Any], str], Any]
 _OPS = ("=", "!=", ">", ">=", "<", "<=", "in", "not in", "like", "ilike", "not like",

@@ -20,7 +20,7 @@ from typing import Any
 import aiosqlite
 
 from connectors.odoo.sandbox_domain import (
-    AccessError, MissingError, ServerError, ValidationError, evaluate, normalize_domain,
+    AccessError, MissingError, OdooError, ServerError, ValidationError, evaluate, normalize_domain,
 )
 from connectors.odoo.sandbox_models import MODELS, Field, Model
 
@@ -145,6 +145,12 @@ class Orm:
             except TypeError as exc:
                 await self.db.rollback()
                 raise ServerError(f"{model}.{method}() {exc}") from exc
+            except OdooError:
+                await self.db.rollback()
+                raise
+            except Exception as exc:  # noqa: BLE001 - Odoo answers any exception with a fault
+                await self.db.rollback()
+                raise ServerError.of(exc, f"{model}.{method}()") from exc
             except BaseException:
                 await self.db.rollback()
                 raise

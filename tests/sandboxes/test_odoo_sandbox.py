@@ -126,6 +126,27 @@ async def test_rpc_arguments_of_the_wrong_shape_are_faults(
     assert response.json()["error"]["data"]["name"] == "builtins.ValueError"
 
 
+@pytest.mark.parametrize(("model", "method", "args", "kwargs"), [
+    ("res.partner", "read", [[[1]]], {}), ("res.partner", "read", [[{"id": 1}]], {}),
+    ("res.partner", "read", [[2**63]], {}), ("res.partner", "search", [[]], {"order": 5}),
+    ("account.move", "create", ["abc"], {}), ("account.move", "action_post", [[[1]]], {}),
+    ("account.move", "create", [[{"move_type": "out_invoice", "partner_id": 1, "invoice_line_ids": [
+        [0, 0, {"name": "x", "tax_ids": [[6]]}]]}]], {}),
+    ("res.partner", "write", [[1], {"child_ids": [[0, 0]]}], {}),
+    ("res.partner", "create", [[{"name": "X"}, {"name": "Y", "country_id": 2**63}]], {}),
+    ("account.payment.register", "create", [[{}]],
+     {"context": {"active_model": "account.move", "active_ids": [[1]]}}),
+])
+async def test_arguments_a_method_cannot_take_are_faults_named_after_the_exception(
+        sb: OdooSandbox, http: httpx.AsyncClient, model: str, method: str, args: list[Any],
+        kwargs: dict[str, Any]) -> None:
+    """Odoo reports any exception of a method as a fault with its class; here they crashed."""
+    before = await sb.count(model)
+    error = (await ex(http, model, method, args, kwargs))["error"]
+    assert error["code"] == 200 and error["data"]["name"].startswith("builtins.")
+    assert await sb.count(model) == before  # rolled back
+
+
 async def test_posted_invoice_is_locked_and_payment_register_reconciles(sb: OdooSandbox) -> None:
     from connectors.odoo.sandbox_domain import UserError
 
