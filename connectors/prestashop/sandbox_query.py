@@ -86,10 +86,13 @@ class Query:
 
 
 def _number(value: str) -> Decimal | None:
+    """A finite number, else None: ``nan`` is text (Decimal("nan") refuses to be compared; an
+    interval or a sort on it answered 500)."""
     try:
-        return Decimal(value)
+        number = Decimal(value)
     except (InvalidOperation, ValueError):
         return None
+    return number if number.is_finite() else None
 
 
 def _cmp_key(value: Any) -> tuple[int, Any]:
