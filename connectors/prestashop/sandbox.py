@@ -44,7 +44,7 @@ from aiohttp import web
 
 from connectors.base.sandbox_serving import HOST, listen, run_until_signal
 from connectors.prestashop.sandbox_faults import Faults, RequestRecord
-from connectors.prestashop.sandbox_query import ApiError, Query, select
+from connectors.prestashop.sandbox_query import ApiError, Query, php_int, select
 from connectors.prestashop.sandbox_schema import MULTILANG, RESOURCES, WRITABLE, blank, singular
 from connectors.prestashop.sandbox_seed import seed as seed_data
 from connectors.prestashop.sandbox_stock import FORBIDDEN, after_put, check_put
@@ -207,9 +207,11 @@ async def _handle(request: web.Request) -> web.Response:
 
 
 def _id(text: str) -> int:
-    if not text.isdigit():
+    """The URL's id: ASCII digits ("²" or "١" are digits to str.isdigit, not to PrestaShop);
+    a huge one is cast as PHP does, an id no record has (404)."""
+    if not (text.isascii() and text.isdigit()):
         raise ApiError(400, 20, f"Invalid ID: {text}")
-    return int(text)
+    return php_int(text)
 
 
 async def _write(request: web.Request, sb: PrestaShopSandbox, resource: str,

@@ -11,12 +11,20 @@ from typing import Any
 
 from connectors.prestashop.sandbox_schema import RESOURCES
 
-__all__ = ["ApiError", "Query", "select"]
+__all__ = ["ApiError", "Query", "php_int", "select"]
 
 DATE_FIELDS = frozenset({"date_add", "date_upd", "invoice_date", "delivery_date"})
 _FILTER = re.compile(r"^filter\[(\w+)\]$")
 _SORT = re.compile(r"^(\w+)_(ASC|DESC)$")
 _LIMIT = re.compile(r"^(?:(\d+),)?(\d+)$")
+PHP_INT_MAX = (1 << 63) - 1
+
+
+def php_int(digits: str) -> int:
+    """ASCII digits as PHP's ``(int)`` reads them: beyond PHP_INT_MAX, PHP_INT_MAX (Python's
+    int() refuses over 4,300 digits, SQLite over 64 bits: both answered 500)."""
+    digits = digits.lstrip("0") or "0"
+    return PHP_INT_MAX if len(digits) > 19 else min(int(digits), PHP_INT_MAX)
 
 
 class ApiError(Exception):

@@ -219,3 +219,18 @@ async def test_a_nan_bound_or_value_is_text_not_a_crash(api: httpx.AsyncClient) 
     assert created.status_code == 201
     by_alias = await api.get("/addresses", params={**JSON, "sort": "[alias_ASC]"})
     assert by_alias.status_code == 200 and len(by_alias.json()["addresses"]) == 3
+
+
+@pytest.mark.parametrize("record_id, status", [
+    ("10000000000000000000", 404), ("9" * 5000, 404),  # PHP's (int): an id no record has
+    ("²", 400), ("١", 400),  # digits to str.isdigit, not to PrestaShop
+])
+async def test_an_odd_id_in_the_url_is_refused_not_a_crash(
+        api: httpx.AsyncClient, record_id: str, status: int) -> None:
+    # Beyond 64 bits it reached SQLite, "²" reached int(): 500s the client retried.
+    got = await api.get(f"/customers/{record_id}", params=JSON)
+    assert got.status_code == status and got.json()["errors"][0]["code"] in (20, 87)
+    put = await api.put(f"/addresses/{record_id}", params=JSON, content=(
+        f"<prestashop><address><id>{record_id}</id><alias>x</alias></address>"
+        "</prestashop>").encode())
+    assert put.status_code == status, put.text
