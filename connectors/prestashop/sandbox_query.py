@@ -16,7 +16,7 @@ __all__ = ["ApiError", "Query", "php_int", "select"]
 DATE_FIELDS = frozenset({"date_add", "date_upd", "invoice_date", "delivery_date"})
 _FILTER = re.compile(r"^filter\[(\w+)\]$")
 _SORT = re.compile(r"^(\w+)_(ASC|DESC)$")
-_LIMIT = re.compile(r"^(?:(\d+),)?(\d+)$")
+_LIMIT = re.compile(r"^(?:([0-9]+),)?([0-9]+)$")
 PHP_INT_MAX = (1 << 63) - 1
 
 
@@ -89,7 +89,7 @@ class Query:
             match = _LIMIT.match(query["limit"].strip())
             if match is None:
                 raise ApiError(400, 40, 'The "limit" value has to be formed as N or offset,N')
-            offset, limit = int(match.group(1) or 0), int(match.group(2))
+            offset, limit = php_int(match.group(1) or "0"), php_int(match.group(2))
         return cls(display, tuple(filters), tuple(sort), 0 if ignore_offset else offset, limit)
 
 

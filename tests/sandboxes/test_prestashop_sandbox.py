@@ -234,3 +234,12 @@ async def test_an_odd_id_in_the_url_is_refused_not_a_crash(
         f"<prestashop><address><id>{record_id}</id><alias>x</alias></address>"
         "</prestashop>").encode())
     assert put.status_code == status, put.text
+
+
+async def test_a_limit_beyond_php_ints_is_clamped_not_a_crash(api: httpx.AsyncClient) -> None:
+    # PrestaShop casts each part with (int); a 5000-digit part crashed int() here.
+    huge = await api.get("/customers", params={**JSON, "limit": "9" * 5000})
+    assert huge.status_code == 200 and len(huge.json()["customers"]) == 2
+    past = await api.get("/customers", params={**JSON, "limit": f"{'9' * 5000},1"})
+    assert past.status_code == 200 and past.json() == []
+    assert (await api.get("/customers", params={**JSON, "limit": "١"})).status_code == 400
