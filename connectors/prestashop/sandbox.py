@@ -156,7 +156,9 @@ def _error(error: ApiError, as_json: bool) -> web.Response:
 def _parse_body(resource: str, raw: bytes) -> dict[str, Any]:
     try:
         root = ElementTree.fromstring(raw)
-    except ElementTree.ParseError as exc:
+    except (ElementTree.ParseError, LookupError, ValueError) as exc:
+        # LookupError / ValueError (UnicodeError too): a declared encoding expat cannot read
+        # (encoding='bogus', 'rot13', 'utf-32'), once a 500.
         raise ApiError(400, 127, f"XML error : {exc}") from None
     node = root.find(singular(resource))
     if root.tag != "prestashop" or node is None:

@@ -243,3 +243,12 @@ async def test_a_limit_beyond_php_ints_is_clamped_not_a_crash(api: httpx.AsyncCl
     past = await api.get("/customers", params={**JSON, "limit": f"{'9' * 5000},1"})
     assert past.status_code == 200 and past.json() == []
     assert (await api.get("/customers", params={**JSON, "limit": "١"})).status_code == 400
+
+
+@pytest.mark.parametrize("encoding", ["bogus", "rot13", "utf-32", "idna"])
+async def test_a_body_in_an_unknown_encoding_is_an_xml_error(
+        api: httpx.AsyncClient, encoding: str) -> None:
+    body = (f"<?xml version='1.0' encoding='{encoding}'?><prestashop><address>"
+            "<alias>x</alias></address></prestashop>").encode()
+    refused = await api.post("/addresses", params=JSON, content=body)
+    assert refused.status_code == 400 and refused.json()["errors"][0]["code"] == 127
