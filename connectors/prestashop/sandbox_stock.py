@@ -29,8 +29,9 @@ __all__ = ["FORBIDDEN", "after_put", "check_put"]
 
 # resource -> methods its webservice entry forbids
 FORBIDDEN: dict[str, frozenset[str]] = {"stock_availables": frozenset({"POST", "DELETE"})}
-_INT = re.compile(r"^-?\d+$")
-_UNSIGNED = re.compile(r"^\d+$")
+_INT = re.compile(r"^-?[0-9]+$")
+_UNSIGNED = re.compile(r"^[0-9]+$")
+_PHP_INT = range(-(1 << 63), 1 << 63)  # isInt: (string)(int)$v === (string)$v
 _RULES = {"id_product": (_UNSIGNED, True), "id_product_attribute": (_UNSIGNED, True),
           "id_shop": (_UNSIGNED, False), "id_shop_group": (_UNSIGNED, False),
           "quantity": (_INT, True), "depends_on_stock": (re.compile(r"^[01]$"), True),
@@ -48,12 +49,18 @@ def check_put(resource: str, values: dict[str, Any]) -> None:
                 raise ApiError(400, 85, f'Validation error: "Property StockAvailable->{name} '
                                         'is empty."')
             continue
-        if not pattern.match(value):
+        if not pattern.match(value) or (pattern is _INT and not _fits(value)):
             raise ApiError(400, 85, f'Validation error: "Property StockAvailable->{name} is '
                                     f'not valid" ({value!r})')
     if str(values["depends_on_stock"]).strip() == "1":
         raise ApiError(500, 133, "You cannot update the available stock when it depends on "
                                  "stock.")
+
+
+def _fits(value: str) -> bool:
+    """A PHP int (a 5000-digit quantity crashed int() summing a product's combinations)."""
+    digits = value.lstrip("-").lstrip("0")
+    return len(digits) <= 19 and int(value) in _PHP_INT
 
 
 async def after_put(store: SandboxStore, resource: str, record: dict[str, Any]) -> None:

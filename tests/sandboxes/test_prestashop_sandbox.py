@@ -252,3 +252,15 @@ async def test_a_body_in_an_unknown_encoding_is_an_xml_error(
             "<alias>x</alias></address></prestashop>").encode()
     refused = await api.post("/addresses", params=JSON, content=body)
     assert refused.status_code == 400 and refused.json()["errors"][0]["code"] == 127
+
+
+async def test_a_stock_quantity_beyond_php_ints_is_refused(sb: PrestaShopSandbox,
+                                                           api: httpx.AsyncClient) -> None:
+    # isInt fails beyond PHP_INT_MAX; a 5000-digit quantity crashed the combination's sum.
+    for quantity in ("9" * 5000, "9223372036854775808", "١٢"):
+        refused = await api.put("/stock_availables/5", params=JSON, content=stock_xml(
+            **stock_fields(id="5", id_product="3", id_product_attribute="2",
+                           quantity=quantity)))
+        assert refused.status_code == 400, quantity
+        assert refused.json()["errors"][0]["code"] == 85
+    assert (await sb.store.get("stock_availables", 5))["quantity"] == "6"  # type: ignore[index]
