@@ -74,6 +74,10 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
                         content_type="application/json")
 
 
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
 async def _hold(state: SandboxState, seconds: float) -> None:
     try:
         await asyncio.wait_for(state.stopping.wait(), timeout=seconds)
@@ -124,8 +128,10 @@ def _graphql(state: SandboxState) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         record = request[RECORD]
         try:
-            body = await request.json()
-        except (ValueError, UnicodeDecodeError):
+            body = json.loads(await request.text(), parse_constant=_not_json)
+        except (ValueError, LookupError, RecursionError):
+            # Not JSON, not in its charset (charset=bogus: LookupError), nested beyond the
+            # parser (RecursionError) or holding NaN / Infinity: each once a 500 here.
             return _json({"errors": "Bad Request: invalid JSON"}, 400)
         if not isinstance(body, dict) or not isinstance(body.get("query"), str):
             return _json({"errors": {"query": "Required parameter missing or invalid"}}, 400)

@@ -180,3 +180,20 @@ def test_cli_help_lists_the_fault_switches() -> None:
     assert result.exit_code == 0
     for option in ("--bucket-size", "--restore-rate", "--webhook-url", "--lose-responses"):
         assert option in result.output
+
+
+@pytest.mark.parametrize("body, content_type", [
+    (b"[" * 100_000, "application/json"),  # RecursionError in json.loads
+    (b'{"a":' * 50_000, "application/json"),
+    (b'{"query": "query Shop { shop { name } }", "operationName": "Shop"}',
+     "application/json; charset=bogus"),  # LookupError decoding the body
+    (b'{"query": "query Shop { shop { name } }", "operationName": "Shop"}',
+     "application/json; charset=rot13"),
+    (b'{"query": "query Customers { x }", "operationName": "Customers", '
+     b'"variables": {"first": NaN}}', "application/json"),  # not JSON; Python reads it
+])
+async def test_a_body_that_is_not_json_is_a_400_not_a_crash(
+        http: httpx.AsyncClient, body: bytes, content_type: str) -> None:
+    answer = await http.post("/admin/api/2025-01/graphql.json", content=body,
+                             headers={"Content-Type": content_type})
+    assert answer.status_code == 400 and "errors" in answer.json()
