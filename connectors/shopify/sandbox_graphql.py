@@ -258,4 +258,13 @@ class Resolvers:
 
 
 def price(operation: str, variables: dict[str, Any]) -> int:
-    return requested_cost(operation, variables)
+    """The requested cost. Ill-typed ``first`` / ``ids`` cost 1: the resolver refuses them
+    (INVALID_VARIABLE) before anything runs. Pricing them read int() / len() of them (a 500),
+    and a huge negative ``first`` priced below zero drained the bucket for good."""
+    first, ids = variables.get("first"), variables.get("ids")
+    if first is not None and (not isinstance(first, int) or isinstance(first, bool)
+                              or first < 0):
+        return 1
+    if ids is not None and not isinstance(ids, list):
+        return 1
+    return max(1, requested_cost(operation, variables))

@@ -197,3 +197,19 @@ async def test_a_body_that_is_not_json_is_a_400_not_a_crash(
     answer = await http.post("/admin/api/2025-01/graphql.json", content=body,
                              headers={"Content-Type": content_type})
     assert answer.status_code == 400 and "errors" in answer.json()
+
+
+@pytest.mark.parametrize("operation, variables", [
+    ("Customers", {"first": "abc"}), ("Orders", {"first": [1]}), ("Products", {"first": {}}),
+    ("Locations", {"first": 1e300}), ("VariantsBySku", {"first": "9" * 5000, "query": "sku:\"a\""}),
+    ("Nodes", {"ids": 5}), ("Nodes", {"ids": True}),
+    ("Customers", {"first": -10**30}),  # priced below zero, it emptied the bucket for good
+])
+async def test_a_variable_of_the_wrong_type_is_invalid_not_a_crash(
+        http: httpx.AsyncClient, operation: str, variables: dict[str, Any]) -> None:
+    # Pricing the query read int(first) / len(ids) before the resolver checked them: 500.
+    answer = await gql(http, operation, variables)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["errors"][0]["extensions"]["code"] == "INVALID_VARIABLE"
+    assert answer.json()["extensions"]["cost"]["requestedQueryCost"] >= 1
+    assert "data" in (await gql(http, "Shop")).json()  # the bucket still holds points
