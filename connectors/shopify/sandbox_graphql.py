@@ -170,6 +170,9 @@ class Resolvers:
         if after is not None and not isinstance(after, str):
             raise GraphQLError("Variable $after of type String must be a string",
                                "INVALID_VARIABLE")
+        if query is not None and not isinstance(query, str):  # it reached re.sub: a 500
+            raise GraphQLError("Variable $query of type String must be a string",
+                               "INVALID_VARIABLE")
         field_name, kind = _LISTINGS[operation]
         records = [r for r in await self.store.list(kind) if _matches(r, query)]
         if after and not self._ignore_cursor():

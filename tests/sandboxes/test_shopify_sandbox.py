@@ -213,3 +213,12 @@ async def test_a_variable_of_the_wrong_type_is_invalid_not_a_crash(
     assert answer.json()["errors"][0]["extensions"]["code"] == "INVALID_VARIABLE"
     assert answer.json()["extensions"]["cost"]["requestedQueryCost"] >= 1
     assert "data" in (await gql(http, "Shop")).json()  # the bucket still holds points
+
+
+@pytest.mark.parametrize("query", [5, 1.5, True, ["updated_at:>'2020-01-01'"], {"a": 1}])
+async def test_a_listing_query_that_is_not_a_string_is_invalid(http: httpx.AsyncClient,
+                                                               query: Any) -> None:
+    # It reached re.sub: TypeError, 500.
+    answer = await gql(http, "Orders", {"first": 5, "query": query})
+    assert answer.status_code == 200
+    assert answer.json()["errors"][0]["extensions"]["code"] == "INVALID_VARIABLE"
