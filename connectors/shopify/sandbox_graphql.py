@@ -116,7 +116,7 @@ def _after(cursor: str) -> tuple[str, int]:
     try:
         stamp, gid = json.loads(base64.b64decode(cursor, validate=True))
         return str(stamp), int(str(gid).rsplit("/", 1)[1])
-    except (ValueError, TypeError, IndexError):
+    except (ValueError, TypeError, IndexError, RecursionError):  # [[[[...: once a 500
         raise GraphQLError("Invalid cursor for current pagination sort.") from None
 
 

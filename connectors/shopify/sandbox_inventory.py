@@ -74,9 +74,11 @@ class Inventory:
                               "INVALID_VARIABLE")
         records = sorted(await self.store.list("Location"), key=lambda r: _number(r["id"]))
         if after is not None:
+            # A forged cursor: {} (KeyError), [Infinity] (OverflowError), [[[[... (RecursionError)
+            # each answered 500.
             try:
                 last = int(json.loads(base64.b64decode(after, validate=True))[0])
-            except (ValueError, TypeError, IndexError):
+            except (ValueError, TypeError, LookupError, OverflowError, RecursionError):
                 raise self._error("Invalid cursor for current pagination sort.") from None
             records = [r for r in records if _number(r["id"]) > last]
         page = [{k: r.get(k) for k in ("id", "name", "isActive")} for r in records[:first]]

@@ -1,6 +1,7 @@
 """The Shopify sandbox itself, through plain httpx: strictness, costs, faults, REST, CLI."""
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -222,3 +223,16 @@ async def test_a_listing_query_that_is_not_a_string_is_invalid(http: httpx.Async
     answer = await gql(http, "Orders", {"first": 5, "query": query})
     assert answer.status_code == 200
     assert answer.json()["errors"][0]["extensions"]["code"] == "INVALID_VARIABLE"
+
+
+@pytest.mark.parametrize("operation, decoded", [
+    ("Customers", b"[" * 100_000), ("Locations", b"[" * 100_000),  # RecursionError
+    ("Locations", b"{}"), ("Locations", b'{"a": 1}'),  # KeyError: 0
+    ("Locations", b"[Infinity]"), ("Locations", b"[1e400]"),  # OverflowError
+])
+async def test_a_forged_cursor_is_invalid_not_a_crash(http: httpx.AsyncClient, operation: str,
+                                                      decoded: bytes) -> None:
+    after = base64.b64encode(decoded).decode()
+    answer = await gql(http, operation, {"first": 5, "after": after})
+    assert answer.status_code == 200
+    assert "Invalid cursor" in answer.json()["errors"][0]["message"]
