@@ -95,9 +95,12 @@ class Inventory:
             raise self._error("Variable $first of type Int! must be between 1 and 250",
                               "INVALID_VARIABLE")
         match = _SKU_QUERY.match(query) if isinstance(query, str) else None
-        if match is None:
+        try:  # the pattern lets a bad escape through (sku:"\uZZZZ": once a 500)
+            sku = json.loads(match.group(1)) if match else None
+        except ValueError:
+            sku = None
+        if sku is None:
             raise self._error(f"the sandbox only understands sku:\"<sku>\" here, got {query!r}")
-        sku = json.loads(match.group(1))
         nodes = []
         for product in await self.store.list("Product"):
             for variant in (product.get("variants") or {}).get("nodes") or []:

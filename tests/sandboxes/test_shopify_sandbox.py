@@ -236,3 +236,11 @@ async def test_a_forged_cursor_is_invalid_not_a_crash(http: httpx.AsyncClient, o
     answer = await gql(http, operation, {"first": 5, "after": after})
     assert answer.status_code == 200
     assert "Invalid cursor" in answer.json()["errors"][0]["message"]
+
+
+async def test_a_sku_query_with_a_bad_escape_is_an_error_not_a_crash(
+        http: httpx.AsyncClient) -> None:
+    # The regex let sku:"\uZZZZ" through to json.loads: JSONDecodeError, 500.
+    answer = await gql(http, "VariantsBySku", {"first": 5, "query": 'sku:"\\uZZZZ"'})
+    assert answer.status_code == 200
+    assert "only understands sku" in answer.json()["errors"][0]["message"]
