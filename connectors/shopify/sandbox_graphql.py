@@ -42,6 +42,16 @@ def _gid(value: Any) -> re.Match[str] | None:
     return match if match and 0 < int(match.group(2)) < 1 << 63 else None
 
 
+def _nullable_str(value: Any) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def _metafield_input(value: Any) -> bool:
+    """A MetafieldInput: an object of these String / ID fields."""
+    return (isinstance(value, dict) and set(value) <= {"id", "namespace", "key", "value", "type"}
+            and all(_nullable_str(v) for v in value.values()))
+
+
 class GraphQLError(Exception):
     def __init__(self, message: str, code: str = "BAD_REQUEST") -> None:
         super().__init__(message)
@@ -209,6 +219,18 @@ class Resolvers:
         if unknown:
             raise GraphQLError(f"CustomerInput has no field(s) {sorted(unknown)}",
                                "INVALID_VARIABLE")
+        # Coerced as GraphQL does (null is taken): a number as firstName crashed joining the
+        # displayName, metafields [1] reading them, tags [1] the next tagsAdd (a 500 each).
+        tags, metafields = data.get("tags"), data.get("metafields")
+        if (not all(_nullable_str(data.get(n)) for n in ("firstName", "lastName", "email",
+                                                         "phone", "note"))
+                or not (tags is None or isinstance(tags, list)
+                        and all(isinstance(t, str) for t in tags))
+                or not (metafields is None or isinstance(metafields, list)
+                        and all(_metafield_input(m) for m in metafields))):
+            raise GraphQLError("Variable $input of type CustomerInput! was provided invalid "
+                               "value (String fields, tags: [String!], metafields: "
+                               "[MetafieldInput!])", "INVALID_VARIABLE")
         async with self.store.lock:  # read-modify-write: one at a time
             record = await self.store.get("Customer", data["id"])
             if record is None:
@@ -221,9 +243,11 @@ class Resolvers:
                 errors.append({"field": ["phone"], "message": "Phone is invalid"})
             if errors:
                 return {"customerUpdate": {"customer": None, "userErrors": errors}}
-            for name in ("firstName", "lastName", "email", "phone", "note", "tags"):
+            for name in ("firstName", "lastName", "email", "phone", "note"):
                 if name in data:
                     record[name] = data[name]
+            if "tags" in data:  # Customer.tags is [String!]!: null reads as no tags
+                record["tags"] = data["tags"] or []
             record["displayName"] = " ".join(p for p in (record.get("firstName"),
                                                          record.get("lastName")) if p)
             for metafield in data.get("metafields") or []:

@@ -244,3 +244,33 @@ async def test_a_sku_query_with_a_bad_escape_is_an_error_not_a_crash(
     answer = await gql(http, "VariantsBySku", {"first": 5, "query": 'sku:"\\uZZZZ"'})
     assert answer.status_code == 200
     assert "only understands sku" in answer.json()["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("field, value", [
+    ("firstName", 5), ("lastName", ["Pérez"]), ("email", {"a": 1}), ("note", True),
+    ("metafields", "abc"), ("metafields", [1]), ("metafields", [None]),
+    ("metafields", [{"namespace": "holded_sync", "key": "tax_id", "value": 5}]),
+    ("tags", 5), ("tags", [1]), ("tags", [None]),
+])
+async def test_a_customer_input_field_of_the_wrong_type_is_invalid(
+        shop: ShopifySandbox, http: httpx.AsyncClient, field: str, value: Any) -> None:
+    # firstName 5 crashed joining displayName, metafields [1] reading .get, and tags [1]
+    # were stored, then crashed the next tagsAdd on the customer (sorted() of int and str).
+    lucia = shop.seeded["lucia"]["id"]
+    before = await shop.get("Customer", lucia)
+    answer = await gql(http, "CustomerUpdate", {"input": {"id": lucia, field: value}})
+    assert answer.status_code == 200
+    assert answer.json()["errors"][0]["extensions"]["code"] == "INVALID_VARIABLE"
+    assert await shop.get("Customer", lucia) == before
+    tagged = await gql(http, "TagsAdd", {"id": lucia, "tags": ["vip"]})
+    assert tagged.json()["data"]["tagsAdd"]["userErrors"] == []
+
+
+async def test_null_tags_read_as_no_tags(shop: ShopifySandbox, http: httpx.AsyncClient) -> None:
+    # tags: null was stored as null, and the next tagsAdd crashed on it.
+    lucia = shop.seeded["lucia"]["id"]
+    answer = await gql(http, "CustomerUpdate", {"input": {"id": lucia, "tags": None}})
+    assert answer.json()["data"]["customerUpdate"]["userErrors"] == []
+    tagged = await gql(http, "TagsAdd", {"id": lucia, "tags": ["vip"]})
+    assert tagged.json()["data"]["tagsAdd"]["userErrors"] == []
+    assert (await shop.get("Customer", lucia))["tags"] == ["vip"]  # type: ignore[index]
