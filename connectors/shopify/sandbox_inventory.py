@@ -141,9 +141,11 @@ class Inventory:
         """GraphQL variable coercion: a wrong shape or type never reaches the resolver."""
         bad = self._error
         if not isinstance(data, dict) or set(data) - _INPUT_KEYS:
+            # set() of a number or of [[1]] once crashed naming the unknown fields here
+            what = (f"unknown fields {sorted(set(data) - _INPUT_KEYS)}"
+                    if isinstance(data, dict) else "not an object")
             raise bad("Variable $input of type InventorySetQuantitiesInput! was provided invalid "
-                      f"value (unknown fields {sorted(set(data or {}) - _INPUT_KEYS)})",
-                      "INVALID_VARIABLE")
+                      f"value ({what})", "INVALID_VARIABLE")
         if not isinstance(data.get("name"), str) or not isinstance(data.get("reason"), str):
             raise bad("Variable $input: name and reason are String!", "INVALID_VARIABLE")
         if not isinstance(data.get("ignoreCompareQuantity", False), bool):

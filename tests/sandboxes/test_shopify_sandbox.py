@@ -274,3 +274,13 @@ async def test_null_tags_read_as_no_tags(shop: ShopifySandbox, http: httpx.Async
     tagged = await gql(http, "TagsAdd", {"id": lucia, "tags": ["vip"]})
     assert tagged.json()["data"]["tagsAdd"]["userErrors"] == []
     assert (await shop.get("Customer", lucia))["tags"] == ["vip"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("value", [5, True, [[1]], [{}], "abc"])
+async def test_an_inventory_input_that_is_not_an_object_is_invalid(http: httpx.AsyncClient,
+                                                                   value: Any) -> None:
+    # Naming its unknown fields called set() on it: TypeError, 500.
+    answer = await gql(http, "InventorySetQuantities", {"input": value})
+    assert answer.status_code == 200
+    assert answer.json()["errors"][0]["extensions"]["code"] == "INVALID_VARIABLE"
+
