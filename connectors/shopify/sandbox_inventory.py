@@ -38,14 +38,20 @@ REASONS = frozenset({"correction", "cycle_count_available", "damaged", "other", 
                      "received", "restock", "shrinkage", "quality_control", "safety_stock"})
 MAX_QUANTITY = 1_000_000_000
 _SKU_QUERY = re.compile(r'^sku:("(?:[^"\\]|\\.)*")$')
-_ITEM, _LOCATION = re.compile(r"^gid://shopify/InventoryItem/\d+$"), re.compile(
-    r"^gid://shopify/Location/\d+$")
+_ITEM, _LOCATION = re.compile(r"^gid://shopify/InventoryItem/([0-9]{1,19})\Z"), re.compile(
+    r"^gid://shopify/Location/([0-9]{1,19})\Z")
 _INPUT_KEYS = {"name", "reason", "quantities", "ignoreCompareQuantity", "referenceDocumentUri"}
 _QUANTITY_KEYS = {"inventoryItemId", "locationId", "quantity", "compareQuantity"}
 
 
 def _number(gid: str) -> int:
     return int(gid.rsplit("/", 1)[1])
+
+
+def _id_of(pattern: re.Pattern[str], gid: str) -> bool:
+    """A well-formed 64-bit id (a larger one reached SQLite and answered 500)."""
+    match = pattern.match(gid)
+    return match is not None and int(match.group(1)) < 1 << 63
 
 
 def _int(value: Any) -> bool:
@@ -185,13 +191,14 @@ class Inventory:
             item_id, location, quantity = (entry["inventoryItemId"], entry["locationId"],
                                            entry["quantity"])
             item = items.get(item_id) or (await self.store.get("InventoryItem", item_id)
-                                          if _ITEM.match(item_id) else None)
+                                          if _id_of(_ITEM, item_id) else None)
             if item is None:
                 fail([*path, "inventoryItemId"], "INVALID_INVENTORY_ITEM",
                      "The specified inventory item could not be found.")
                 continue
             items[item_id] = item
-            if not _LOCATION.match(location) or await self.store.get("Location", location) is None:
+            if (not _id_of(_LOCATION, location)
+                    or await self.store.get("Location", location) is None):
                 fail([*path, "locationId"], "INVALID_LOCATION",
                      "The specified location could not be found.")
                 continue

@@ -284,3 +284,20 @@ async def test_an_inventory_input_that_is_not_an_object_is_invalid(http: httpx.A
     assert answer.status_code == 200
     assert answer.json()["errors"][0]["extensions"]["code"] == "INVALID_VARIABLE"
 
+
+async def test_inventory_ids_beyond_64_bits_are_unknown_not_a_crash(
+        shop: ShopifySandbox, http: httpx.AsyncClient) -> None:
+    # They reached SQLite: OverflowError, 500.
+    item = (await shop.all("InventoryItem"))[0]
+    location = next(iter(item["levels"]))
+    huge = "9" * 30
+    for path, entry in ((["inventoryItemId"], {"inventoryItemId":
+                                                f"gid://shopify/InventoryItem/{huge}"}),
+                        (["locationId"], {"locationId": f"gid://shopify/Location/{huge}"})):
+        answer = await gql(http, "InventorySetQuantities", {"input": {
+            "name": "available", "reason": "correction", "ignoreCompareQuantity": True,
+            "quantities": [{"inventoryItemId": item["id"], "locationId": location,
+                            "quantity": 1, **entry}]}})
+        assert answer.status_code == 200, answer.text
+        errors = answer.json()["data"]["inventorySetQuantities"]["userErrors"]
+        assert errors[0]["field"] == ["input", "quantities", "0", *path]
