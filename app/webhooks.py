@@ -225,11 +225,20 @@ def _bc_refusal(exc: ValueError) -> tuple[int, str, tuple, str]:
 TOKEN_HEADER = "X-Holded-Sync-Token"  # Odoo and PrestaShop sign nothing: a shared token
 
 
-def _token_refused(headers: Mapping[str, str], token: str) -> Reply | None:
-    given = {k.lower(): v for k, v in headers.items()}.get(TOKEN_HEADER.lower(), "")
-    if hmac.compare_digest(given.encode(), token.encode()):
-        return None
-    return Reply(401, f"bad or missing {TOKEN_HEADER}", outcome="forged")
+def _token_receiver(token: str, parse: Callable[[bytes], Any],
+                    fetch: Callable[[Any], Awaitable[list[dict]]]) -> Receive:
+    """Check the shared token, ``parse`` the body into what to re-read (ValueError or
+    SkipRecord: a body that would come back the same way, 400), ``fetch`` those records."""
+    async def receive(headers: Mapping[str, str], query: Mapping[str, str], body: bytes) -> Reply:
+        given = {k.lower(): v for k, v in headers.items()}.get(TOKEN_HEADER.lower(), "")
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            return Reply(401, f"bad or missing {TOKEN_HEADER}", outcome="forged")
+        try:
+            refs = parse(body)
+        except (ValueError, SkipRecord) as exc:
+            return Reply(400, str(exc)[:200], outcome="malformed")
+        return Reply(202, "accepted", tuple(await fetch(refs)))
+    return receive
 
 
 def _odoo(settings: Settings, client: Any, live: LiveMapping) -> Receive:
@@ -237,19 +246,8 @@ def _odoo(settings: Settings, client: Any, live: LiveMapping) -> Receive:
     from connectors.odoo.source import OdooSource
     from connectors.odoo.webhook_refs import parse_webhook
 
-    token = settings.odoo.webhook_token.get_secret_value()
-
-    async def receive(headers: Mapping[str, str], query: Mapping[str, str], body: bytes) -> Reply:
-        refused = _token_refused(headers, token)
-        if refused is not None:
-            return refused
-        try:
-            refs = parse_webhook(body)
-        except (ValueError, SkipRecord) as exc:  # not JSON, or no _model / _id: never retried
-            return Reply(400, str(exc)[:200], outcome="malformed")
-        events = await OdooSource(client, live.current).fetch(refs)
-        return Reply(202, "accepted", tuple(events))
-    return receive
+    return _token_receiver(settings.odoo.webhook_token.get_secret_value(), parse_webhook,
+                           lambda refs: OdooSource(client, live.current).fetch(refs))
 
 
 def _prestashop(settings: Settings, client: Any, live: LiveMapping) -> Receive:
@@ -257,17 +255,7 @@ def _prestashop(settings: Settings, client: Any, live: LiveMapping) -> Receive:
     from connectors.prestashop.source import PrestaShopSource, parse_push
 
     shop = settings.prestashop
-    token = shop.webhook_token.get_secret_value()
-
-    async def receive(headers: Mapping[str, str], query: Mapping[str, str], body: bytes) -> Reply:
-        refused = _token_refused(headers, token)
-        if refused is not None:
-            return refused
-        try:
-            refs = parse_push(body)
-        except (ValueError, SkipRecord) as exc:  # not JSON, or no resource and id we read
-            return Reply(400, str(exc)[:200], outcome="malformed")
-        source = PrestaShopSource(client, live.current, shop_timezone=shop.shop_timezone,
-                                  invoice_prefix=shop.invoice_prefix)
-        return Reply(202, "accepted", tuple(await source.fetch(refs)))
-    return receive
+    return _token_receiver(
+        shop.webhook_token.get_secret_value(), parse_push,
+        lambda refs: PrestaShopSource(client, live.current, shop_timezone=shop.shop_timezone,
+                                      invoice_prefix=shop.invoice_prefix).fetch(refs))
