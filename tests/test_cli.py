@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -481,3 +482,28 @@ def test_an_unknown_command_names_the_one_meant(typed, line):
     res = CliRunner().invoke(cli, [typed, "list"])
     assert res.exit_code == 2
     assert res.output.strip().splitlines()[-1] == line
+
+
+def _shown_commands(text: str) -> list[str]:
+    """``holded-sync <command> [<subcommand>]`` as code in a Markdown text: at the start of a
+    code span or code line, or after ``$ ``, ``-- ``, ``&& ``, ``; `` or ``| ``."""
+    spans = re.findall(r"`([^`]+)`", re.sub(r"```.*?```", "", text, flags=re.S))
+    code = "\n".join([*re.findall(r"```.*?```", text, re.S),
+                      *(span.replace("\n", " ") for span in spans)])  # a span is one line
+    return re.findall(r"(?:^|\$ |-- |&& |; |\| )\s*holded-sync ([a-z][\w-]*(?: [a-z][\w-]*)?)",
+                      code, re.M)
+
+
+def test_every_command_the_docs_show_exists():
+    """docs/sap_b1.md showed `holded-sync sandbox sap`, a command that never existed (it is
+    `sandbox sap-b1`)."""
+    root = Path(__file__).resolve().parents[1]
+    missing, shown = [], 0
+    for path in [root / "README.md", *sorted((root / "docs").rglob("*.md"))]:
+        for words in map(str.split, _shown_commands(path.read_text())):
+            shown += 1
+            command = cli.get_command(click.Context(cli), words[0])
+            if command is None or (isinstance(command, click.Group) and len(words) > 1 and
+                                   command.get_command(click.Context(command), words[1]) is None):
+                missing.append(f"{path.relative_to(root)}: holded-sync {' '.join(words)}")
+    assert shown > 50 and missing == []
