@@ -1,6 +1,7 @@
 """The worker's webhook receivers (app/webhooks.py) behind an in-process aiohttp server, as
-app/web.py serves them, against the Holded and Shopify sandboxes: what a failed delivery's retry
-gets, each system's size limit, Holded's webhook settings, and what every answer is counted as."""
+app/web.py serves them, against the Holded, Shopify, Odoo and PrestaShop sandboxes: what a
+failed delivery's retry gets, each system's size limit, Holded's webhook settings, the shared
+tokens, that no odd body is answered 500, and what every answer is counted as."""
 from __future__ import annotations
 
 import base64
