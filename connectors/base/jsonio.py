@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-__all__ = ["ExactJson", "dumps_json", "loads_json"]
+__all__ = ["ExactJson", "dumps_json", "loads_json", "strict_loads"]
 
 
 def dumps_json(value: Any, *, default: Callable[[Any], Any] | None = None) -> str:
@@ -39,6 +39,20 @@ def dumps_json(value: Any, *, default: Callable[[Any], Any] | None = None) -> st
 def loads_json(data: bytes | str) -> Any:
     """JSON with every non-integer number as ``Decimal`` (amounts stay exact)."""
     return json.loads(data, parse_float=Decimal)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def strict_loads(data: bytes | str, **options: Any) -> Any:
+    """A request body as a strict server reads it (the sandboxes): ``NaN`` and ``Infinity`` are
+    no JSON, and nesting too deep for Python's parser is a ValueError like any other bad body,
+    not a RecursionError that answers 500. ``options``: json.loads's (``parse_float``...)."""
+    try:
+        return json.loads(data, parse_constant=_no_constant, **options)
+    except RecursionError:
+        raise ValueError("JSON nested too deep to parse") from None
 
 
 class ExactJson:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 
 from connectors.business_central import sandbox_posting as posting
-from connectors.base.jsonio import dumps_json, loads_json
+from connectors.base.jsonio import dumps_json, strict_loads
 from connectors.business_central.sandbox_entities import ENTITY_SETS, EntitySpec
 from connectors.business_central.sandbox_odata import GUID_RE, ODataError, bad, parse_query
 from connectors.business_central.sandbox_odata import sort_records
@@ -308,9 +309,9 @@ async def _body(request: web.Request) -> Any:
         raise ODataError(415, "UnsupportedMediaType",
                          "The content type must be application/json.")
     try:
-        body = loads_json(raw)
+        body = strict_loads(raw, parse_float=Decimal)  # nested too deep: a ValueError
         dumps_json(body).encode("utf-8")  # a lone surrogate (\ud800) is no text to store
-    except (ValueError, RecursionError):  # RecursionError: nested thousands of levels deep
+    except ValueError:
         raise bad("The request body is not valid JSON.") from None
     return body
 

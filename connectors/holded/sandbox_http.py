@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from connectors.base.jsonio import strict_loads
 from connectors.holded.sandbox_faults import Faults, RequestRecord, SlidingWindowLimiter
 from connectors.holded.sandbox_store import SandboxStore
 
@@ -103,16 +104,12 @@ def _finite(text: str) -> float | int:
     return float(text) if any(c in text for c in ".eE") else int(text)
 
 
-def _not_json(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def loads_json(raw: bytes) -> Any:
     """Strict JSON, as a JavaScript server parses it: ``NaN`` and ``Infinity`` are not JSON,
     and a number beyond a double (``1e400``) is refused rather than read as infinity (which
     JavaScript would do; UNVERIFIED what Holded does next: refused, the strict reading).
     Raises ValueError."""
-    return json.loads(raw, parse_float=_finite, parse_int=_finite, parse_constant=_not_json)
+    return strict_loads(raw, parse_float=_finite, parse_int=_finite)
 
 
 async def read_json(request: web.Request, *, allow_empty: bool = False) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from connectors.base.jsonio import strict_loads
 from connectors.base.sandbox_serving import HOST, listen, run_until_signal
 from connectors.sap_b1.sandbox_faults import Faults, RequestRecord
 from connectors.sap_b1.sandbox_query import QueryError, parse_filter, parse_orderby, parse_select
@@ -155,18 +156,14 @@ def _number(value: Any) -> Any:
     raise TypeError(type(value).__name__)
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
 async def _read_json(request: web.Request) -> Any:
     """The body as JSON, or a 400: bytes not in the request's charset (or no such charset),
     NaN / Infinity, nesting too deep to parse, a lone surrogate (\ud800) that is no text."""
     try:
         text = (await request.read()).decode(request.charset or "utf-8")
-        body = json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
+        body = strict_loads(text, parse_float=Decimal)
         json.dumps(body, default=_number, ensure_ascii=False).encode("utf-8")
-    except (ValueError, LookupError, RecursionError):
+    except (ValueError, LookupError):
         raise SapError(400, -1000, "The request body is not valid JSON") from None
     return body
 

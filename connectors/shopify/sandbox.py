@@ -34,6 +34,7 @@ from typing import Any
 
 from aiohttp import web
 
+from connectors.base.jsonio import strict_loads
 from connectors.base.sandbox_serving import HOST, RunningSandbox, listen, run_until_signal
 from connectors.shopify.queries import MUTATIONS
 from connectors.shopify.sandbox_faults import Faults, RequestRecord
@@ -72,10 +73,6 @@ class SandboxState:
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(text=json.dumps(body), status=status, headers=headers,
                         content_type="application/json")
-
-
-def _not_json(constant: str) -> Any:
-    raise ValueError(f"{constant} is not JSON")
 
 
 async def _hold(state: SandboxState, seconds: float) -> None:
@@ -128,10 +125,10 @@ def _graphql(state: SandboxState) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         record = request[RECORD]
         try:
-            body = json.loads(await request.text(), parse_constant=_not_json)
-        except (ValueError, LookupError, RecursionError):
+            body = strict_loads(await request.text())
+        except (ValueError, LookupError):
             # Not JSON, not in its charset (charset=bogus: LookupError), nested beyond the
-            # parser (RecursionError) or holding NaN / Infinity: each once a 500 here.
+            # parser or holding NaN / Infinity (strict_loads): each once a 500 here.
             return _json({"errors": "Bad Request: invalid JSON"}, 400)
         if not isinstance(body, dict) or not isinstance(body.get("query"), str):
             return _json({"errors": {"query": "Required parameter missing or invalid"}}, 400)
