@@ -148,7 +148,7 @@ def _fault_data(error: OdooError) -> dict[str, Any]:
 async def _jsonrpc(request: web.Request, sb: OdooSandbox, record: RequestRecord) -> web.Response:
     try:
         body = await request.json()
-    except ValueError:  # not JSON, or not UTF-8
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested too deep to parse
         return web.json_response({"jsonrpc": "2.0", "id": None, "error": {
             "code": -32700, "message": "Parse error"}})
     params = (body.get("params") or {}) if isinstance(body, dict) else None
@@ -235,7 +235,7 @@ async def _json2(request: web.Request, sb: OdooSandbox, record: RequestRecord) -
         user = sb.user_for_key(key.strip())
         try:
             body = await request.json() if request.can_read_body else {}
-        except ValueError as exc:  # not JSON, or not UTF-8
+        except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8, or too deep
             raise ServerError(f"Invalid JSON body: {exc}") from exc
         if not isinstance(body, dict):
             raise ServerError("the body must be a JSON object")

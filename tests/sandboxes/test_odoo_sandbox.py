@@ -100,11 +100,13 @@ async def test_jsonrpc_that_is_no_request_object_is_an_invalid_request_error(
     assert response.json()["error"] == {"code": -32600, "message": "Invalid Request"}
 
 
-async def test_bodies_that_are_not_utf8_are_parse_errors(http: httpx.AsyncClient) -> None:
+@pytest.mark.parametrize("body", [b'"\xff"', b"[" * 100_000 + b"]" * 100_000])
+async def test_bodies_not_utf8_or_nested_too_deep_are_parse_errors(http: httpx.AsyncClient,
+                                                                   body: bytes) -> None:
     headers = {"Content-Type": "application/json"}
-    response = await http.post("/jsonrpc", content=b'"\xff"', headers=headers)
+    response = await http.post("/jsonrpc", content=body, headers=headers)
     assert response.status_code == 200 and response.json()["error"]["code"] == -32700
-    response = await http.post("/json/2/res.partner/search", content=b'"\xff"',
+    response = await http.post("/json/2/res.partner/search", content=body,
                                headers={**headers, "Authorization": "bearer sandbox-key"})
     assert response.status_code == 500 and response.json()["name"] == "builtins.ValueError"
 
