@@ -196,7 +196,7 @@ def _business_central(settings: Settings, client: Any, live: LiveMapping) -> Rec
             return Reply(answer[0], answer[1], outcome="handshake")
         try:
             parsed = json.loads(body or b"null")
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
             return Reply(400, "body is not JSON", outcome="malformed")
         try:
             notices = parse_notifications(parsed, state,
@@ -227,15 +227,16 @@ TOKEN_HEADER = "X-Holded-Sync-Token"  # Odoo and PrestaShop sign nothing: a shar
 
 def _token_receiver(token: str, parse: Callable[[bytes], Any],
                     fetch: Callable[[Any], Awaitable[list[dict]]]) -> Receive:
-    """Check the shared token, ``parse`` the body into what to re-read (ValueError or
-    SkipRecord: a body that would come back the same way, 400), ``fetch`` those records."""
+    """Check the shared token, ``parse`` the body into what to re-read (ValueError,
+    RecursionError or SkipRecord: a body that would come back the same way, 400), ``fetch``
+    those records."""
     async def receive(headers: Mapping[str, str], query: Mapping[str, str], body: bytes) -> Reply:
         given = {k.lower(): v for k, v in headers.items()}.get(TOKEN_HEADER.lower(), "")
         if not hmac.compare_digest(given.encode(), token.encode()):
             return Reply(401, f"bad or missing {TOKEN_HEADER}", outcome="forged")
         try:
             refs = parse(body)
-        except (ValueError, SkipRecord) as exc:
+        except (ValueError, RecursionError, SkipRecord) as exc:
             return Reply(400, str(exc)[:200], outcome="malformed")
         return Reply(202, "accepted", tuple(await fetch(refs)))
     return receive

@@ -414,7 +414,8 @@ async def test_a_prestashop_push_is_re_read_with_its_token(token_hooks) -> None:
 # A 500 asks the sender to retry, and a body that cannot be read is sent again the same way:
 # each is a 400 (or 202 with nothing read). Found by this test: a Shopify id beyond 64 bits
 # (it crashed the Shopify sandbox, so the re-read failed every time), an Odoo body with no
-# _model/_id, and an empty BC notification list (its lookups were read for nothing).
+# _model/_id, an empty BC notification list (its lookups were read for nothing), and a body
+# nested too deep for the JSON parser (a RecursionError in every receiver).
 
 ODD_BODIES = [b"", b"{", b"null", b"1", b'"x"', b"[]", b"{}", b"[1, 2]", b"[null]", b"\xf1",
               b'{"id": null}', b'{"id": {"x": 1}}', b'{"id": "abc"}', b'{"id": 1.5}',
@@ -426,7 +427,7 @@ ODD_BODIES = [b"", b"{", b"null", b"1", b'"x"', b"[]", b"{}", b"[1, 2]", b"[null
               b'{"object": "Order", "id": -1}', b'{"resource": "orders", "id": 99999}',
               b'{"resource": "orders", "id": 123456789012345678901234567890}',
               b'{"_model": "res.partner", "_id": 123456789012345678901234567890}',
-              b'{"_model": "res.partner", "_id": -3}']
+              b'{"_model": "res.partner", "_id": -3}', b"[" * 100_000 + b"]" * 100_000]
 
 
 async def test_no_authentic_body_makes_a_receiver_answer_500(serve, shop, token_hooks) -> None:

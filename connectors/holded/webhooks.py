@@ -176,7 +176,7 @@ def delivery_id(headers: Mapping[str, str], body: Any = None, *,
 def load(raw_body: bytes) -> Any:
     try:
         return json.loads(raw_body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
         raise Malformed("body is not JSON") from None
 
 

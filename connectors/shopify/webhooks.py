@@ -139,7 +139,7 @@ def parse(headers: Mapping[str, str], raw_body: bytes) -> Delivery:
         raise Ignored(f"topic {topic[:64]!r} is not synced")
     try:
         body: Any = json.loads(raw_body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
         raise Malformed("body is not JSON") from None
     resource, field = TOPICS[topic]
     value = body.get(field) if isinstance(body, dict) else None
