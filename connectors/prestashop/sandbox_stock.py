@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from connectors.prestashop.sandbox_query import ApiError
+from connectors.prestashop.sandbox_query import PHP_INT_MAX, ApiError
 from connectors.prestashop.sandbox_store import SandboxStore
 
 __all__ = ["FORBIDDEN", "after_put", "check_put"]
@@ -31,7 +31,7 @@ __all__ = ["FORBIDDEN", "after_put", "check_put"]
 FORBIDDEN: dict[str, frozenset[str]] = {"stock_availables": frozenset({"POST", "DELETE"})}
 _INT = re.compile(r"^-?[0-9]+$")
 _UNSIGNED = re.compile(r"^[0-9]+$")
-_PHP_INT = range(-(1 << 63), 1 << 63)  # isInt: (string)(int)$v === (string)$v
+_PHP_INT = range(-PHP_INT_MAX - 1, PHP_INT_MAX + 1)  # isInt: (string)(int)$v === (string)$v
 _RULES = {"id_product": (_UNSIGNED, True), "id_product_attribute": (_UNSIGNED, True),
           "id_shop": (_UNSIGNED, False), "id_shop_group": (_UNSIGNED, False),
           "quantity": (_INT, True), "depends_on_stock": (re.compile(r"^[01]$"), True),
