@@ -23,10 +23,12 @@ version (404) -> ``X-Shopify-Access-Token`` (401) -> 429 storm -> 5xx fault -> c
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -52,6 +54,7 @@ ACCESS_TOKEN = "shpat_sandbox_token"
 APP_SECRET = "sandbox-app-secret"
 API_VERSIONS = frozenset({"2024-10", "2025-01", "2025-04", "2025-07", "2025-10"})
 REST_BUCKET, REST_LEAK = 40, 2.0
+_REST_LIMIT = re.compile(r"[0-9]{1,3}")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 RECORD = web.RequestKey("record", RequestRecord)
 
@@ -169,8 +172,34 @@ def _graphql(state: SandboxState) -> Handler:
     return handle
 
 
+def _page_info(last_id: int) -> str:
+    """An opaque cursor, base64url JSON as Shopify's look: the last id served."""
+    raw = json.dumps({"last_id": last_id, "direction": "next"}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _after_page_info(text: str) -> int | None:
+    """The last id of a ``page_info`` this sandbox issued, None for any other value: Shopify
+    answers a forged or edited one 400 ``{"page_info": "Invalid value."}`` (page_info=-1 once
+    read as an offset here and served a page)."""
+    try:
+        body = json.loads(base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_",
+                                           validate=True))
+    except (ValueError, RecursionError):
+        return None
+    last = body.get("last_id") if isinstance(body, dict) else None
+    if (not isinstance(last, int) or isinstance(last, bool) or not 0 < last < 1 << 63
+            or body.get("direction") != "next"):
+        return None
+    return last
+
+
 def _rest_customers(state: SandboxState) -> Handler:
-    """Legacy REST ``customers.json``: ``limit`` + opaque ``page_info``, leaky bucket 40/2."""
+    """Legacy REST ``customers.json``: ``limit`` + opaque ``page_info``, leaky bucket 40/2.
+
+    Customers are listed by id, ascending (Shopify's default order is UNVERIFIED; its
+    ``since_id`` walk is by id). ``limit`` is ASCII digits, 1..250: int() took " 5" and "+5",
+    which a real shop's validation is not known to take (UNVERIFIED, so refused)."""
     async def handle(request: web.Request) -> web.StreamResponse:
         now = time.monotonic()
         state.rest_level = max(0.0, state.rest_level - (now - state.rest_at) * REST_LEAK) + 1
@@ -179,24 +208,32 @@ def _rest_customers(state: SandboxState) -> Handler:
             state.rest_level -= 1
             return _json({"errors": "Exceeded 2 calls per second for api client."}, 429,
                          {"Retry-After": "1.0"})
-        try:
-            limit = int(request.query.get("limit", "50"))
-            start = int(request.query.get("page_info", "0") or 0)
-        except ValueError:
-            return _json({"errors": "invalid limit or page_info"}, 400)
-        if not 1 <= limit <= 250:
-            return _json({"errors": {"limit": "must be between 1 and 250"}}, 400)
-        records = await state.store.list("Customer")
-        page = records[start:start + limit]
+        raw_limit = request.query.get("limit", "50")
+        if not _REST_LIMIT.fullmatch(raw_limit) or not 1 <= int(raw_limit) <= 250:
+            return _json({"errors": {"limit": "must be an integer between 1 and 250"}}, 400)
+        limit, after = int(raw_limit), 0
+        if "page_info" in request.query:
+            found = _after_page_info(request.query["page_info"])
+            if found is None:
+                return _json({"errors": {"page_info": "Invalid value."}}, 400)
+            after = found
+        records = sorted(await state.store.list("Customer"), key=_customer_id)
+        records = [r for r in records if _customer_id(r) > after]
+        page = records[:limit]
         headers = {"X-Shopify-Shop-Api-Call-Limit": f"{int(state.rest_level)}/{REST_BUCKET}"}
-        if start + limit < len(records):
-            headers["Link"] = (f'<{request.url.with_query(limit=limit, page_info=start + limit)}>'
+        if len(records) > limit:
+            cursor = _page_info(_customer_id(page[-1]))
+            headers["Link"] = (f'<{request.url.with_query(limit=limit, page_info=cursor)}>'
                                '; rel="next"')
-        customers = [{"id": int(r["id"].rsplit("/", 1)[1]), "email": r.get("email"),
+        customers = [{"id": _customer_id(r), "email": r.get("email"),
                       "first_name": r.get("firstName"), "last_name": r.get("lastName"),
                       "updated_at": r.get("updatedAt")} for r in page]
         return _json({"customers": customers}, 200, headers)
     return handle
+
+
+def _customer_id(record: dict[str, Any]) -> int:
+    return int(record["id"].rsplit("/", 1)[1])
 
 
 @dataclass

@@ -176,6 +176,28 @@ async def test_rest_customers_page_by_link_with_the_call_limit(http: httpx.Async
     assert len(second.json()["customers"]) == 1 and "Link" not in second.headers
 
 
+REST = "/admin/api/2025-01/customers.json"
+
+
+@pytest.mark.parametrize("params", [
+    {"limit": " 5"}, {"limit": "5 "}, {"limit": "+5"}, {"limit": "\u0665"}, {"limit": "0"},
+    {"limit": "251"}, {"limit": "abc"},
+])
+async def test_rest_customers_limit_is_ascii_digits_1_to_250(http: httpx.AsyncClient,
+                                                             params: dict[str, str]) -> None:
+    answer = await http.get(REST, params=params)
+    assert answer.status_code == 400 and "limit" in answer.json()["errors"]
+
+
+@pytest.mark.parametrize("page_info", ["-1", "0", "2", "nope", "e30=", "W10=",
+                                       base64.b64encode(b"[" * 5000).decode()])
+async def test_rest_customers_refuse_a_page_info_they_did_not_issue(
+        http: httpx.AsyncClient, page_info: str) -> None:
+    answer = await http.get(REST, params={"limit": 1, "page_info": page_info})
+    assert answer.status_code == 400
+    assert answer.json() == {"errors": {"page_info": "Invalid value."}}
+
+
 def test_cli_help_lists_the_fault_switches() -> None:
     result = CliRunner().invoke(sandbox_shopify_command, ["--help"])
     assert result.exit_code == 0
