@@ -55,6 +55,11 @@ APP_SECRET = "sandbox-app-secret"
 API_VERSIONS = frozenset({"2024-10", "2025-01", "2025-04", "2025-07", "2025-10"})
 REST_BUCKET, REST_LEAK = 40, 2.0
 _REST_LIMIT = re.compile(r"[0-9]{1,3}")
+_REST_ID = re.compile(r"[0-9]{1,19}")
+# customers.json's documented filters; with page_info only limit and fields may be sent.
+_REST_FILTERS = ("since_id", "ids", "created_at_min", "created_at_max", "updated_at_min",
+                 "updated_at_max")
+_PAGINATION_DOC = "https://shopify.dev/api/usage/pagination-rest"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 RECORD = web.RequestKey("record", RequestRecord)
 
@@ -194,8 +199,46 @@ def _after_page_info(text: str) -> int | None:
     return last
 
 
+class _Refused(Exception):
+    """A REST request Shopify answers 400 ``{"errors": errors}``."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.errors = {name: message}
+
+
+def _rest_window(query: Any) -> tuple[int, int]:
+    """(limit, the id the page starts after) of a customers.json query; raises _Refused."""
+    raw_limit = query.get("limit", "50")
+    if not _REST_LIMIT.fullmatch(raw_limit) or not 1 <= int(raw_limit) <= 250:
+        raise _Refused("limit", "must be an integer between 1 and 250")
+    if "page" in query:  # page-based paging is gone since 2019-07
+        raise _Refused("page", "page cannot be passed.")
+    filters = [name for name in _REST_FILTERS if name in query]
+    if "page_info" in query:
+        if filters:
+            raise _Refused(filters[0], f"{filters[0]} cannot be passed when page_info is "
+                           f"present. See {_PAGINATION_DOC} for more information.")
+        after = _after_page_info(query["page_info"])
+        if after is None:
+            raise _Refused("page_info", "Invalid value.")
+        return int(raw_limit), after
+    if set(filters) - {"since_id"}:
+        raise _Refused(filters[-1], "the sandbox does not implement this filter (only "
+                       "since_id)")
+    since = query.get("since_id", "0")
+    if not _REST_ID.fullmatch(since):  # UNVERIFIED: Shopify may read it as 0 and list all
+        raise _Refused("since_id", "Invalid value.")
+    return int(raw_limit), int(since)
+
+
 def _rest_customers(state: SandboxState) -> Handler:
-    """Legacy REST ``customers.json``: ``limit`` + opaque ``page_info``, leaky bucket 40/2.
+    """Legacy REST ``customers.json``: ``limit``, ``fields``, ``since_id`` (the ids after it,
+    as documented) and the opaque ``page_info`` of its ``Link`` header, which takes no other
+    parameter but ``limit`` and ``fields`` (Shopify's 400 "since_id cannot be passed when
+    page_info is present"); leaky bucket 40/2. The other documented filters (``ids``,
+    ``created_at_*``, ``updated_at_*``) are refused: not implemented here, and ignoring them
+    would list customers Shopify leaves out.
 
     Customers are listed by id, ascending (Shopify's default order is UNVERIFIED; its
     ``since_id`` walk is by id). ``limit`` is ASCII digits, 1..250: int() took " 5" and "+5",
@@ -208,26 +251,25 @@ def _rest_customers(state: SandboxState) -> Handler:
             state.rest_level -= 1
             return _json({"errors": "Exceeded 2 calls per second for api client."}, 429,
                          {"Retry-After": "1.0"})
-        raw_limit = request.query.get("limit", "50")
-        if not _REST_LIMIT.fullmatch(raw_limit) or not 1 <= int(raw_limit) <= 250:
-            return _json({"errors": {"limit": "must be an integer between 1 and 250"}}, 400)
-        limit, after = int(raw_limit), 0
-        if "page_info" in request.query:
-            found = _after_page_info(request.query["page_info"])
-            if found is None:
-                return _json({"errors": {"page_info": "Invalid value."}}, 400)
-            after = found
+        try:
+            limit, after = _rest_window(request.query)
+        except _Refused as refused:
+            return _json({"errors": refused.errors}, 400)
         records = sorted(await state.store.list("Customer"), key=_customer_id)
         records = [r for r in records if _customer_id(r) > after]
         page = records[:limit]
         headers = {"X-Shopify-Shop-Api-Call-Limit": f"{int(state.rest_level)}/{REST_BUCKET}"}
+        fields = request.query.get("fields")
         if len(records) > limit:
-            cursor = _page_info(_customer_id(page[-1]))
-            headers["Link"] = (f'<{request.url.with_query(limit=limit, page_info=cursor)}>'
-                               '; rel="next"')
+            query = {"limit": limit, "page_info": _page_info(_customer_id(page[-1])),
+                     **({"fields": fields} if fields is not None else {})}
+            headers["Link"] = f'<{request.url.with_query(query)}>; rel="next"'
         customers = [{"id": _customer_id(r), "email": r.get("email"),
                       "first_name": r.get("firstName"), "last_name": r.get("lastName"),
                       "updated_at": r.get("updatedAt")} for r in page]
+        if fields is not None:  # an unknown name is left out (UNVERIFIED)
+            wanted = {name.strip() for name in fields.split(",")}
+            customers = [{k: v for k, v in c.items() if k in wanted} for c in customers]
         return _json({"customers": customers}, 200, headers)
     return handle
 

@@ -198,6 +198,34 @@ async def test_rest_customers_refuse_a_page_info_they_did_not_issue(
     assert answer.json() == {"errors": {"page_info": "Invalid value."}}
 
 
+async def test_rest_customers_since_id_lists_the_ids_after_it(http: httpx.AsyncClient) -> None:
+    everyone = [c["id"] for c in (await http.get(REST)).json()["customers"]]
+    assert everyone == sorted(everyone) and len(everyone) == 3
+    after = await http.get(REST, params={"since_id": everyone[0], "limit": 1})
+    assert [c["id"] for c in after.json()["customers"]] == [everyone[1]]
+    second = await http.get(after.headers["Link"].split(">")[0].lstrip("<"))
+    assert [c["id"] for c in second.json()["customers"]] == [everyone[2]]
+    assert (await http.get(REST, params={"since_id": everyone[2]})).json() == {"customers": []}
+    not_an_id = await http.get(REST, params={"since_id": " 1"})
+    assert not_an_id.status_code == 400 and "since_id" in not_an_id.json()["errors"]
+    unimplemented = await http.get(REST, params={"updated_at_min": "2026-01-01T00:00:00Z"})
+    assert unimplemented.status_code == 400  # not silently ignored
+
+
+async def test_rest_customers_page_info_takes_only_limit_and_fields(
+        http: httpx.AsyncClient) -> None:
+    first = await http.get(REST, params={"limit": 1})
+    next_url = httpx.URL(first.headers["Link"].split(">")[0].lstrip("<"))
+    fields = await http.get(next_url.copy_merge_params({"fields": "id,email"}))
+    assert fields.status_code == 200 and set(fields.json()["customers"][0]) == {"id", "email"}
+    mixed = await http.get(next_url.copy_merge_params({"since_id": "1"}))
+    assert mixed.status_code == 400
+    assert mixed.json()["errors"]["since_id"].startswith("since_id cannot be passed when "
+                                                         "page_info is present")
+    paged = await http.get(REST, params={"page": 2})
+    assert paged.status_code == 400 and paged.json()["errors"] == {"page": "page cannot be passed."}
+
+
 def test_cli_help_lists_the_fault_switches() -> None:
     result = CliRunner().invoke(sandbox_shopify_command, ["--help"])
     assert result.exit_code == 0
