@@ -171,7 +171,9 @@ def _parse_body(resource: str, raw: bytes) -> dict[str, Any]:
             values[child.tag] = [{"id": str(lang.get("id")), "value": lang.text or ""}
                                  for lang in child.findall("language")]
         else:
-            values[child.tag] = (child.text or "").strip()
+            # As is: PrestaShop sets each field from the XML text untrimmed ("(string)
+            # $attributes->$fieldName"), so " 7" fails its isInt as "007" does.
+            values[child.tag] = child.text or ""
     return values
 
 
@@ -233,7 +235,7 @@ async def _write(request: web.Request, sb: PrestaShopSandbox, resource: str,
     else:
         if record_id is None:
             raise ApiError(400, 90, "id is required when modifying a resource")
-        if str(values.get("id", "")) != record_id:
+        if str(values.get("id", "")).strip() != record_id:
             raise ApiError(400, 89, "id in the URL and in the body differ (or is missing)")
         if await sb.store.get(resource, _id(record_id)) is None:
             raise ApiError(404, 87, f"Invalid ID: no {singular(resource)} {record_id}")

@@ -6,8 +6,10 @@
   a product's record is made by PrestaShop with the product, a combination's with it.
 - PUT validates the object's fields (``StockAvailable::$definition``): ``id_product``,
   ``id_product_attribute``, ``quantity``, ``depends_on_stock`` and ``out_of_stock`` are
-  required; ids are unsigned, ``quantity`` and ``out_of_stock`` integers (``isInt``: a
-  negative quantity is taken, a fractional one is not), ``depends_on_stock`` a boolean.
+  required; ids are unsigned (``isUnsignedId``: below 2^32), ``quantity`` and
+  ``out_of_stock`` integers (``isInt``: a negative quantity is taken; a fractional one, or
+  one spelt "007" or " 7", is not), ``depends_on_stock`` a boolean. Read in PrestaShop's
+  ``classes/Validate.php`` and ``StockAvailable::$definition``.
 - PUT of a record whose ``depends_on_stock`` is set is refused (``updateWs``: HTTP 500, code
   133, "You cannot update the available stock when it depends on stock."). Read in the
   1.6.1 source; that 8.x keeps the check is UNVERIFIED, so the sandbox keeps it (strict).
@@ -29,38 +31,50 @@ __all__ = ["FORBIDDEN", "after_put", "check_put"]
 
 # resource -> methods its webservice entry forbids
 FORBIDDEN: dict[str, frozenset[str]] = {"stock_availables": frozenset({"POST", "DELETE"})}
-_INT = re.compile(r"^-?[0-9]+$")
-_UNSIGNED = re.compile(r"^[0-9]+$")
-_PHP_INT = range(-PHP_INT_MAX - 1, PHP_INT_MAX + 1)  # isInt: (string)(int)$v === (string)$v
-_RULES = {"id_product": (_UNSIGNED, True), "id_product_attribute": (_UNSIGNED, True),
-          "id_shop": (_UNSIGNED, False), "id_shop_group": (_UNSIGNED, False),
-          "quantity": (_INT, True), "depends_on_stock": (re.compile(r"^[01]$"), True),
-          "out_of_stock": (_INT, True)}
+# isInt is ``(string)(int)$v === (string)$v``: only an int's canonical spelling passes, so
+# "007", "-0", "+5" and " 7" fail (the webservice sets each field from the XML text as is).
+_CANONICAL_INT = re.compile(r"0|-?[1-9][0-9]{0,18}")
+_PHP_INT = range(-PHP_INT_MAX - 1, PHP_INT_MAX + 1)
+_UNSIGNED_ID = range(0, 1 << 32)  # isUnsignedInt: isInt's test, then 0 <= $v < 4294967296
+
+
+def _is_int(value: str) -> bool:
+    """Validate::isInt of a string, within PHP's ints (a 5000-digit quantity once crashed
+    int() summing a product's combinations)."""
+    return _CANONICAL_INT.fullmatch(value) is not None and int(value) in _PHP_INT
+
+
+def _is_unsigned_id(value: str) -> bool:
+    return _is_int(value) and int(value) in _UNSIGNED_ID
+
+
+def _is_bool(value: str) -> bool:
+    return re.match(r"^(0|1)$", value) is not None  # PHP's $ also takes a final newline
+
+
+_RULES = {"id_product": (_is_unsigned_id, True), "id_product_attribute": (_is_unsigned_id, True),
+          "id_shop": (_is_unsigned_id, False), "id_shop_group": (_is_unsigned_id, False),
+          "quantity": (_is_int, True), "depends_on_stock": (_is_bool, True),
+          "out_of_stock": (_is_int, True)}
 
 
 def check_put(resource: str, values: dict[str, Any]) -> None:
     """Raise ApiError as PrestaShop refuses this PUT body of ``resource`` (stock only)."""
     if resource != "stock_availables":
         return
-    for name, (pattern, required) in _RULES.items():
-        value = str(values.get(name, "") or "").strip()
-        if not value:
+    for name, (valid, required) in _RULES.items():
+        value = str(values.get(name) or "")
+        if not value:  # ObjectModel: empty($v) && $v !== '0'
             if required:
                 raise ApiError(400, 85, f'Validation error: "Property StockAvailable->{name} '
                                         'is empty."')
             continue
-        if not pattern.match(value) or (pattern is _INT and not _fits(value)):
+        if not valid(value):
             raise ApiError(400, 85, f'Validation error: "Property StockAvailable->{name} is '
                                     f'not valid" ({value!r})')
-    if str(values["depends_on_stock"]).strip() == "1":
+    if values["depends_on_stock"].strip() == "1":
         raise ApiError(500, 133, "You cannot update the available stock when it depends on "
                                  "stock.")
-
-
-def _fits(value: str) -> bool:
-    """A PHP int (a 5000-digit quantity crashed int() summing a product's combinations)."""
-    digits = value.lstrip("-").lstrip("0")
-    return len(digits) <= 19 and int(value) in _PHP_INT
 
 
 async def after_put(store: SandboxStore, resource: str, record: dict[str, Any]) -> None:

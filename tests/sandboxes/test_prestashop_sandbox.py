@@ -146,6 +146,12 @@ async def test_stock_availables_are_set_not_created(sb: PrestaShopSandbox,
     ({"quantity": "1.5"}, 400), ({"quantity": ""}, 400), ({"out_of_stock": ""}, 400),
     ({"id_product": "-1"}, 400), ({"depends_on_stock": "yes"}, 400),
     ({"depends_on_stock": "1"}, 500),  # updateWs: not while it follows physical stock
+    # isInt is (string)(int)$v === (string)$v: only the canonical spelling of an int passes
+    ({"quantity": "007"}, 400), ({"quantity": "-0"}, 400), ({"quantity": "+5"}, 400),
+    ({"quantity": " 7"}, 400), ({"quantity": "7 "}, 400), ({"out_of_stock": "02"}, 400),
+    # isUnsignedId: the same, and below 2^32
+    ({"id_product": "02"}, 400), ({"id_product": "4294967296"}, 400),
+    ({"id_shop": "01"}, 400),
 ])
 async def test_a_stock_put_prestashop_refuses_changes_nothing(
         sb: PrestaShopSandbox, api: httpx.AsyncClient, over: dict[str, str], status: int) -> None:
