@@ -11,12 +11,13 @@ from typing import Any
 
 from connectors.prestashop.sandbox_schema import RESOURCES
 
-__all__ = ["ApiError", "Query", "php_int", "select"]
+__all__ = ["ApiError", "Query", "php_cast", "php_int", "select"]
 
 DATE_FIELDS = frozenset({"date_add", "date_upd", "invoice_date", "delivery_date"})
 _FILTER = re.compile(r"^filter\[(\w+)\]$")
 _SORT = re.compile(r"^(\w+)_(ASC|DESC)$")
-_LIMIT = re.compile(r"^(?:([0-9]+),)?([0-9]+)$")
+# The number PHP's (int) reads at the start of a string, after blanks ("1e3" is 1000).
+_PHP_NUMBER = re.compile(r"[ \t\n\r\v\f]*([+-]?)([0-9]+(?:\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 PHP_INT_MAX = (1 << 63) - 1
 
 
@@ -25,6 +26,21 @@ def php_int(digits: str) -> int:
     int() refuses over 4,300 digits, SQLite over 64 bits: both answered 500)."""
     digits = digits.lstrip("0") or "0"
     return PHP_INT_MAX if len(digits) > 19 else min(int(digits), PHP_INT_MAX)
+
+
+def php_cast(text: str) -> int:
+    """PHP's ``(int)`` of a string: its leading number, 0 when there is none ("abc", "١"),
+    truncated ("1.9" is 1), clamped to PHP's ints (UNVERIFIED for a float beyond them)."""
+    match = _PHP_NUMBER.match(text)
+    if match is None:
+        return 0
+    sign, number, exponent = match.groups()
+    if exponent is None and "." not in number:
+        return -php_int(number) if sign == "-" else php_int(number)
+    value = float(sign + number + (exponent or ""))  # inf past a float's range
+    if abs(value) >= 2.0 ** 63:
+        return PHP_INT_MAX if value > 0 else -PHP_INT_MAX - 1
+    return int(value)
 
 
 class ApiError(Exception):
@@ -86,10 +102,17 @@ class Query:
                 sort.append((match.group(1), match.group(2) == "DESC"))
         offset, limit = 0, None
         if "limit" in query:
-            match = _LIMIT.match(query["limit"].strip())
-            if match is None:
+            # WebserviceRequest::manageFilters: more than two parts is error 39, else each
+            # part goes to SQL as (int) (limit=abc lists nothing, as LIMIT 0 does).
+            parts = query["limit"].split(",")
+            if len(parts) > 2:
+                raise ApiError(400, 39, 'The "limit" value has to be formed as this example: '
+                               '"5,25" or "10"')
+            numbers = [php_cast(part) for part in parts]
+            if min(numbers) < 0:  # MySQL refuses a negative LIMIT; PrestaShop's answer to
+                # that failed query is UNVERIFIED: refused here
                 raise ApiError(400, 40, 'The "limit" value has to be formed as N or offset,N')
-            offset, limit = php_int(match.group(1) or "0"), php_int(match.group(2))
+            offset, limit = (0, numbers[0]) if len(numbers) == 1 else numbers
         return cls(display, tuple(filters), tuple(sort), 0 if ignore_offset else offset, limit)
 
 
