@@ -30,15 +30,16 @@ SHOP: dict[str, Any] = {"name": "Tienda Demo Holded", "currencyCode": "EUR",
 
 TAX_ID_METAFIELD = ("holded_sync", "tax_id")
 _FILTER = re.compile(r"updated_at:(>=|<=|>|<)'([^']+)'")
-_GID = re.compile(r"^gid://shopify/(\w+)/([0-9]{1,19})$")
+_GID = re.compile(r"gid://shopify/(\w+)/([0-9]{1,19})")
 _LISTINGS = {"Customers": ("customers", "Customer"), "Orders": ("orders", "Order"),
              "Products": ("products", "Product")}
 
 
 def _gid(value: Any) -> re.Match[str] | None:
     """A global id Shopify takes: a type and a positive 64-bit id. A larger id is as invalid
-    as a word (it once reached SQLite and crashed the request: a 500 the client retried)."""
-    match = _GID.match(str(value))
+    as a word (it once reached SQLite and crashed the request: a 500 the client retried), and
+    so is one with a trailing newline (``$`` once let it through to read and write)."""
+    match = _GID.fullmatch(value) if isinstance(value, str) else None
     return match if match and 0 < int(match.group(2)) < 1 << 63 else None
 
 

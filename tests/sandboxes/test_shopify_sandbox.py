@@ -87,6 +87,21 @@ async def test_an_id_beyond_64_bits_is_an_invalid_global_id_not_a_crash(
     assert largest.json()["data"]["nodes"] == [None]  # a well-formed id nobody has
 
 
+async def test_an_id_with_a_trailing_newline_is_an_invalid_global_id(
+        shop: ShopifySandbox, http: httpx.AsyncClient) -> None:
+    # ``$`` matched before a final newline: Nodes read the customer, TagsAdd and
+    # CustomerUpdate wrote it, as the inventory ids no longer do (\Z).
+    customer, order = shop.seeded["lucia"]["id"], shop.seeded["order_paid"]["id"]
+    nodes = await gql(http, "Nodes", {"ids": [customer + "\n"]})
+    assert nodes.json()["errors"][0]["extensions"]["code"] == "INVALID_VARIABLE"
+    tags = await gql(http, "TagsAdd", {"id": order + "\n", "tags": ["x"]})
+    assert tags.json()["errors"][0]["extensions"]["code"] == "INVALID_VARIABLE"
+    update = await gql(http, "CustomerUpdate", {"input": {"id": customer + "\n", "note": "x"}})
+    assert update.json()["errors"][0]["extensions"]["code"] == "INVALID_VARIABLE"
+    assert (await shop.get("Customer", customer))["note"] is None  # type: ignore[index]
+    assert "x" not in (await shop.get("Order", order))["tags"]  # type: ignore[index]
+
+
 async def test_cursors_walk_every_record_once(http: httpx.AsyncClient) -> None:
     seen, after = [], None
     while True:
