@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from xml.etree import ElementTree
@@ -45,7 +46,9 @@ from aiohttp import web
 from connectors.base.sandbox_serving import HOST, listen, run_until_signal
 from connectors.prestashop.sandbox_faults import Faults, RequestRecord
 from connectors.prestashop.sandbox_query import ApiError, Query, php_int, select
-from connectors.prestashop.sandbox_schema import MULTILANG, RESOURCES, WRITABLE, blank, singular
+from connectors.prestashop.sandbox_schema import (
+    CLASSES, MULTILANG, REQUIRED, RESOURCES, WRITABLE, blank, singular,
+)
 from connectors.prestashop.sandbox_seed import seed as seed_data
 from connectors.prestashop.sandbox_stock import FORBIDDEN, after_put, check_put
 from connectors.prestashop.sandbox_store import SandboxStore
@@ -60,6 +63,7 @@ READ_KEY = "READONLYKEY0123456789ABCDEFGHIJK"
 NARROW_KEY = "NARROWKEY0123456789ABCDEFGHIJKLM"
 ALL = frozenset({"GET", "POST", "PUT", "HEAD"})
 STATE = web.AppKey("prestashop_sandbox", object)
+_DNI_LITE = re.compile(r"^[0-9A-Za-z-.]{1,16}$")  # Validate::isDniLite (PHP's $ as Python's)
 REALM = ('Basic realm="Welcome to PrestaShop Webservice, please enter the authentication key '
          'as the login. No password required."')
 
@@ -230,6 +234,7 @@ async def _write(request: web.Request, sb: PrestaShopSandbox, resource: str,
         if record_id is not None:
             raise ApiError(400, 45, "id is forbidden when adding a new resource")
         values.pop("id", None)
+        check_fields(resource, values)
         record = await sb.store.insert(resource, values)
         status = 201
     else:
@@ -239,6 +244,7 @@ async def _write(request: web.Request, sb: PrestaShopSandbox, resource: str,
             raise ApiError(400, 89, "id in the URL and in the body differ (or is missing)")
         if await sb.store.get(resource, _id(record_id)) is None:
             raise ApiError(404, 87, f"Invalid ID: no {singular(resource)} {record_id}")
+        check_fields(resource, values)
         check_put(resource, values)
         record = await sb.store.replace(resource, _id(record_id), values)
         await after_put(sb.store, resource, record)
@@ -246,6 +252,21 @@ async def _write(request: web.Request, sb: PrestaShopSandbox, resource: str,
     if sb.faults.take("lose_next_writes"):
         raise Dropped()
     return _render({singular(resource): record}, as_json, status)
+
+
+def check_fields(resource: str, values: dict[str, Any]) -> None:
+    """Raise ApiError as PrestaShop refuses a POST / PUT body missing a required field, leaving
+    one empty, or an address whose ``dni`` fails isDniLite (these were all stored)."""
+    for name in REQUIRED.get(resource, ()):
+        if name not in values:
+            raise ApiError(400, 41, f'parameter "{name}" required')
+    for name in REQUIRED.get(resource, ()):
+        if values[name] == "":  # ObjectModel: empty($v) && $v !== '0'
+            raise ApiError(400, 85, f'Validation error: "Property {CLASSES[resource]}->{name} '
+                                    'is empty."')
+    dni = values.get("dni") if resource == "addresses" else None
+    if dni and not _DNI_LITE.match(dni):
+        raise ApiError(400, 85, 'Validation error: "Property Address->dni is not valid"')
 
 
 @web.middleware

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["MULTILANG", "RESOURCES", "WRITABLE", "blank", "singular"]
+__all__ = ["CLASSES", "MULTILANG", "REQUIRED", "RESOURCES", "WRITABLE", "blank", "singular"]
 
 RESOURCES: dict[str, tuple[str, ...]] = {
     "customers": ("id", "id_default_group", "id_lang", "newsletter_date_add", "last_passwd_gen",
@@ -68,6 +68,16 @@ RESOURCES: dict[str, tuple[str, ...]] = {
 # Resources the webservice lets a key write (with the permission); the rest are read-only here
 # (``combinations`` too, though PrestaShop takes POST / PUT there: nothing here writes them).
 WRITABLE = frozenset({"customers", "addresses", "products", "stock_availables", "order_payments"})
+# Each written resource's PHP class and the non-multilang fields its ``$definition`` marks
+# required (Address and StockAvailable, PrestaShop's ``classes/``): a body without one is
+# 400 code 41 (WebserviceRequest::saveEntityFromXml), one left empty is code 85 (ObjectModel's
+# validateField). The other writable resources' rules are not modelled (UNVERIFIED).
+CLASSES = {"addresses": "Address", "stock_availables": "StockAvailable"}
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "addresses": ("id_country", "alias", "lastname", "firstname", "address1", "city"),
+    "stock_availables": ("id_product", "id_product_attribute", "quantity", "depends_on_stock",
+                         "out_of_stock"),
+}
 MULTILANG = frozenset({("products", "name"), ("products", "description_short"),
                        ("countries", "name"), ("taxes", "name")})
 _SINGULAR = {"addresses": "address", "countries": "country", "currencies": "currency",

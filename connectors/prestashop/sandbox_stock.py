@@ -52,24 +52,19 @@ def _is_bool(value: str) -> bool:
     return re.match(r"^(0|1)$", value) is not None  # PHP's $ also takes a final newline
 
 
-_RULES = {"id_product": (_is_unsigned_id, True), "id_product_attribute": (_is_unsigned_id, True),
-          "id_shop": (_is_unsigned_id, False), "id_shop_group": (_is_unsigned_id, False),
-          "quantity": (_is_int, True), "depends_on_stock": (_is_bool, True),
-          "out_of_stock": (_is_int, True)}
+_RULES = {"id_product": _is_unsigned_id, "id_product_attribute": _is_unsigned_id,
+          "id_shop": _is_unsigned_id, "id_shop_group": _is_unsigned_id, "quantity": _is_int,
+          "depends_on_stock": _is_bool, "out_of_stock": _is_int}
 
 
 def check_put(resource: str, values: dict[str, Any]) -> None:
-    """Raise ApiError as PrestaShop refuses this PUT body of ``resource`` (stock only)."""
+    """Raise ApiError as PrestaShop refuses this PUT body of ``resource`` (stock only); a
+    missing or empty required field was refused before (``sandbox.check_fields``)."""
     if resource != "stock_availables":
         return
-    for name, (valid, required) in _RULES.items():
+    for name, valid in _RULES.items():
         value = str(values.get(name) or "")
-        if not value:  # ObjectModel: empty($v) && $v !== '0'
-            if required:
-                raise ApiError(400, 85, f'Validation error: "Property StockAvailable->{name} '
-                                        'is empty."')
-            continue
-        if not valid(value):
+        if value and not valid(value):
             raise ApiError(400, 85, f'Validation error: "Property StockAvailable->{name} is '
                                     f'not valid" ({value!r})')
     if values["depends_on_stock"].strip() == "1":

@@ -114,25 +114,51 @@ async def test_blank_schema_and_xml_output(api: httpx.AsyncClient) -> None:
     assert missing.status_code == 404 and missing.json()["errors"][0]["code"] == 87
 
 
+def address_xml(**fields: str) -> bytes:
+    """An address body: the fields Address::$definition requires, then ``fields``."""
+    required = {"id_country": "1", "alias": "x", "lastname": "Sanz", "firstname": "Ana",
+                "address1": "Calle 1", "city": "Paterna"}
+    body = "".join(f"<{k}>{v}</{k}>" for k, v in {**required, **fields}.items())
+    return f"<prestashop><address>{body}</address></prestashop>".encode()
+
+
 async def test_writes_take_prestashop_xml(sb: PrestaShopSandbox, api: httpx.AsyncClient) -> None:
-    created = await api.post("/addresses", params=JSON, content=(
-        "<prestashop><address><id_customer>1</id_customer><id_country>1</id_country>"
-        "<alias>Almacén</alias><address1>Polígono 3</address1><city>Paterna</city>"
-        "</address></prestashop>").encode())
+    created = await api.post("/addresses", params=JSON, content=address_xml(
+        id_customer="1", alias="Almacén", address1="Polígono 3", address2="Nave 2"))
     assert created.status_code == 201 and created.json()["address"]["id"] == 3
     assert created.json()["address"]["date_upd"] != ""
     no_id = await api.put("/addresses/3", params=JSON,
                           content=b"<prestashop><address><alias>x</alias></address></prestashop>")
     assert no_id.status_code == 400
-    put = await api.put("/addresses/3", params=JSON, content=(
-        b"<prestashop><address><id>3</id><id_customer>1</id_customer><alias>Nave</alias>"
-        b"</address></prestashop>"))
-    assert put.status_code == 200 and put.json()["address"]["city"] == ""  # PUT replaces
+    put = await api.put("/addresses/3", params=JSON, content=address_xml(
+        id="3", id_customer="1", alias="Nave"))
+    assert put.status_code == 200 and put.json()["address"]["address2"] == ""  # PUT replaces
     unknown = await api.put("/addresses/3", params=JSON, content=(
         b"<prestashop><address><id>3</id><iban>ES1</iban></address></prestashop>"))
     assert unknown.status_code == 400
     readonly = await api.post("/orders", params=JSON, content=b"<prestashop><order/></prestashop>")
     assert readonly.status_code == 405
+
+
+@pytest.mark.parametrize("method, path, body, code", [
+    ("POST", "/addresses", b"<prestashop><address><id_country>1</id_country><alias>x</alias>"
+     b"<address1>C 1</address1><city>V</city></address></prestashop>", 41),  # no names
+    ("PUT", "/addresses/1", b"<prestashop><address><id>1</id><id_customer>1</id_customer>"
+     b"<alias>x</alias></address></prestashop>", 41),
+    ("PUT", "/addresses/1", address_xml(id="1", lastname=""), 85),
+    ("PUT", "/addresses/1", address_xml(id="1", dni="ES B12345678"), 85),  # isDniLite
+    ("PUT", "/addresses/1", address_xml(id="1", dni="X" * 17), 85),
+])
+async def test_an_address_prestashop_refuses_writes_nothing(
+        sb: PrestaShopSandbox, api: httpx.AsyncClient, method: str, path: str, body: bytes,
+        code: int) -> None:
+    before = await sb.store.all("addresses")
+    refused = await api.request(method, path, params=JSON, content=body)
+    assert refused.status_code == 400 and refused.json()["errors"][0]["code"] == code
+    assert await sb.store.all("addresses") == before
+    taken = await api.put("/addresses/1", params=JSON, content=address_xml(
+        id="1", dni="X-7654321.B"))
+    assert taken.status_code == 200, taken.text
 
 
 def stock_xml(**fields: str) -> bytes:
@@ -212,9 +238,8 @@ async def test_fault_switches_and_request_log(sb: PrestaShopSandbox, api: httpx.
     assert (await api.get("/customers", params=JSON)).status_code == 503
     sb.faults.lose_next_writes = 1
     with pytest.raises(httpx.RemoteProtocolError):
-        await api.put("/addresses/1", params=JSON, content=(
-            b"<prestashop><address><id>1</id><id_customer>1</id_customer><alias>Lost</alias>"
-            b"</address></prestashop>"))
+        await api.put("/addresses/1", params=JSON, content=address_xml(
+            id="1", id_customer="1", alias="Lost"))
     assert (await sb.store.get("addresses", 1))["alias"] == "Lost"  # type: ignore[index]  # committed
     sb.faults.ignore_paging = True
     first = (await api.get("/customers", params={**JSON, "limit": "1,1"})).json()
@@ -234,9 +259,8 @@ async def test_a_nan_bound_or_value_is_text_not_a_crash(api: httpx.AsyncClient) 
     for spec in ("[nan,1]", "[1,nan]", "[snan,9]"):
         bad = await api.get("/customers", params={**JSON, "filter[id]": spec})
         assert bad.status_code == 400 and bad.json()["errors"][0]["code"] == 36, spec
-    created = await api.post("/addresses", params=JSON, content=(
-        b"<prestashop><address><id_customer>1</id_customer><alias>NaN</alias></address>"
-        b"</prestashop>"))
+    created = await api.post("/addresses", params=JSON, content=address_xml(
+        id_customer="1", alias="NaN"))
     assert created.status_code == 201
     by_alias = await api.get("/addresses", params={**JSON, "sort": "[alias_ASC]"})
     assert by_alias.status_code == 200 and len(by_alias.json()["addresses"]) == 3

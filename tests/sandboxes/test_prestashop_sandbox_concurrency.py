@@ -35,7 +35,8 @@ async def test_concurrent_creates_get_unique_ids_and_are_all_kept(
     before = len(await sb.store.all("addresses"))
     responses = await asyncio.gather(*(api.post("/addresses", params=JSON, content=(
         "<prestashop><address><id_customer>1</id_customer><id_country>1</id_country>"
-        f"<alias>Parallel {i}</alias><address1>Calle {i}</address1><city>Paterna</city>"
+        f"<alias>Parallel {i}</alias><lastname>Sanz</lastname><firstname>Ana</firstname>"
+        f"<address1>Calle {i}</address1><city>Paterna</city>"
         "</address></prestashop>").encode()) for i in range(N)))
     assert [r.status_code for r in responses] == [201] * N
     ids = [r.json()["address"]["id"] for r in responses]
