@@ -18,6 +18,7 @@ Stock read by SKU: :func:`stock_from_ps` (not wired yet); written: ``stock.py``.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping as MappingABC
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -52,6 +53,8 @@ Q2, Q4, Q6 = Decimal("0.01"), Decimal("0.0001"), Decimal("0.000001")
 Q8 = Decimal("0.00000001")  # the canonical scale of exchange rates
 ZERO_DATE = "0000-00-00"
 DNI_MAX = 16  # PrestaShop Address::$dni (docs: max 16)
+# Address::$dni's Validate::isDniLite: letters, digits, '-' and '.' only (else 400 code 85).
+_DNI_LITE = re.compile(r"[0-9A-Za-z.-]+")
 VAT_MAX = 32
 # PS_ROUND_TYPE: 1 round each item, 2 round each line, 3 round the total. Per line PrestaShop
 # rounds quantity x unit price without tax and, separately, with tax, the taxed price computed
@@ -198,6 +201,10 @@ def address_tax_fields(contact: MappingABC[str, Any], address: MappingABC[str, A
     if len(tax_id) > limit:
         raise Unmappable([f"tax_id: {tax_id!r} is longer than PrestaShop's {limit} characters "
                           f"for {field_name}"], mapping_version=mapping.version)
+    if field_name == "dni" and tax_id and not _DNI_LITE.fullmatch(tax_id):
+        raise Unmappable([f"tax_id: {tax_id!r} has characters PrestaShop refuses in dni "
+                          "(isDniLite: letters, digits, '-' and '.' only)"],
+                         mapping_version=mapping.version)
     if (address.get(field_name) or "") == tax_id:
         return {}
     return {field_name: tax_id}

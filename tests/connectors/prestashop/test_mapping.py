@@ -82,6 +82,11 @@ def test_tax_id_goes_to_vat_number_for_companies_and_dni_for_people() -> None:
     assert address_tax_fields(lucia(tax_id="X1"), {"dni": "X1"}, MAPPING) == {}
     with pytest.raises(Unmappable, match="16 characters"):
         address_tax_fields(lucia(tax_id="X" * 17), {}, MAPPING)
+    # PrestaShop refuses such a dni (isDniLite): parked with the reason, not a failed write
+    with pytest.raises(Unmappable, match="isDniLite"):
+        address_tax_fields(lucia(tax_id="12345678/Z"), {}, MAPPING)
+    assert address_tax_fields(lucia(tax_id="X-1.2"), {}, MAPPING) == {"dni": "X-1.2"}
+    assert address_tax_fields(levante(tax_id="ESB1/2"), {}, MAPPING) == {"vat_number": "ESB1/2"}
 
 
 def test_product_needs_a_reference_and_a_mapped_tax_rule_group() -> None:
