@@ -375,14 +375,17 @@ def contact_to_customer_input(contact: MappingABC[str, Any], customer_gid: str
 
     The name is split at its first blank into first and last name, which the source joins
     back; the tax id goes to the ``holded_sync.tax_id`` metafield (Customer has no VAT field;
-    a B2B company location's ``taxRegistrationId`` still wins when present)."""
+    a B2B company location's ``taxRegistrationId`` still wins when present). A metafield holds
+    no blank value, so a contact without a tax id sends none: the sink deletes the metafield
+    (``MetafieldsDelete``)."""
     first, _, last = (contact.get("name") or "").strip().partition(" ")
     namespace, key = TAX_ID_METAFIELD
+    tax_id = (contact.get("tax_id") or "").strip()
     return {
         "id": customer_gid, "firstName": first, "lastName": last.strip(),
         "email": contact.get("email") or None, "phone": contact.get("phone") or None,
-        "metafields": [{"namespace": namespace, "key": key, "type": "single_line_text_field",
-                        "value": contact.get("tax_id") or ""}],
+        **({"metafields": [{"namespace": namespace, "key": key, "type": "single_line_text_field",
+                            "value": tax_id}]} if tax_id else {}),
     }
 
 

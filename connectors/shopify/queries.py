@@ -91,8 +91,12 @@ DOCUMENTS: Mapping[str, str] = {
                   "nodes { id name isActive } pageInfo { hasNextPage endCursor } } }"),
     "TagsAdd": ("mutation TagsAdd($id: ID!, $tags: [String!]!) { tagsAdd(id: $id, tags: $tags) "
                 "{ node { id } userErrors { field message } } }"),
+    # A metafield cannot hold a blank value: clearing one deletes it.
+    "MetafieldsDelete": ("mutation MetafieldsDelete($metafields: [MetafieldIdentifierInput!]!) { "
+                         "metafieldsDelete(metafields: $metafields) { deletedMetafields { "
+                         "ownerId namespace key } userErrors { field message } } }"),
 }
-MUTATIONS = frozenset({"CustomerUpdate", "TagsAdd", "InventorySetQuantities"})
+MUTATIONS = frozenset({"CustomerUpdate", "TagsAdd", "InventorySetQuantities", "MetafieldsDelete"})
 
 # Points per node of each listing: the node itself plus its nested pages (an estimate).
 NODE_COST: Mapping[str, int] = {"Customers": 3, "Orders": 8, "Products": 3, "Locations": 1}

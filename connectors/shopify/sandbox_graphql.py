@@ -169,6 +169,8 @@ class Resolvers:
             return await self.inventory.set_quantities(variables), 10
         if operation == "CustomerUpdate":
             return await self._customer_update(variables), 10
+        if operation == "MetafieldsDelete":
+            return await self._metafields_delete(variables), 10
         return await self._tags_add(variables), 10
 
     async def _listing(self, operation: str, variables: dict[str, Any]
@@ -242,6 +244,11 @@ class Resolvers:
                 errors.append({"field": ["email"], "message": "Email is invalid"})
             if data.get("phone") and not re.fullmatch(r"\+?[0-9 ]{6,20}", str(data["phone"])):
                 errors.append({"field": ["phone"], "message": "Phone is invalid"})
+            # A metafield holds no blank value (MetafieldsSetUserErrorCode BLANK; the message
+            # is UNVERIFIED): clearing one is metafieldsDelete. This one was once taken.
+            errors += [{"field": ["metafields", str(n), "value"], "message": "Value can't be blank"}
+                       for n, m in enumerate(data.get("metafields") or [])
+                       if not (m.get("value") or "").strip()]
             if errors:
                 return {"customerUpdate": {"customer": None, "userErrors": errors}}
             for name in ("firstName", "lastName", "email", "phone", "note"):
@@ -253,14 +260,41 @@ class Resolvers:
                                                          record.get("lastName")) if p)
             for metafield in data.get("metafields") or []:
                 if (metafield.get("namespace"), metafield.get("key")) == TAX_ID_METAFIELD:
-                    record["metafield"] = {"value": metafield.get("value")} if metafield.get(
-                        "value") else None
+                    record["metafield"] = {"value": metafield["value"]}
             record = await self.store.put("Customer", record)
         if self._on_change:
             await self._on_change("customers/update", record)
         return {"customerUpdate": {"customer": {"id": record["id"],
                                                 "updatedAt": record["updatedAt"]},
                                    "userErrors": []}}
+
+    async def _metafields_delete(self, variables: dict[str, Any]) -> dict[str, Any]:
+        """``metafieldsDelete``: each identifier back when its metafield was deleted, null when
+        there was none (as documented). Only customers' ``holded_sync.tax_id`` is kept here.
+        Whether a delete moves the customer's ``updatedAt`` is UNVERIFIED: it does not here."""
+        ids = variables.get("metafields")
+        if (not isinstance(ids, list) or not ids or not all(
+                isinstance(i, dict) and set(i) == {"ownerId", "namespace", "key"}
+                and all(isinstance(v, str) for v in i.values()) for i in ids)):
+            raise GraphQLError("Variable $metafields of type [MetafieldIdentifierInput!]! was "
+                               "provided invalid value (at least one {ownerId, namespace, key})",
+                               "INVALID_VARIABLE")
+        deleted: list[dict[str, str] | None] = []
+        async with self.store.lock:  # read-modify-write: one at a time
+            for identifier in ids:
+                match = _gid(identifier["ownerId"])
+                if match is None:
+                    raise GraphQLError(f"Invalid global id '{identifier['ownerId']}'",
+                                       "INVALID_VARIABLE")
+                record = await self.store.get(match.group(1), match.group(2))
+                if (record is None or match.group(1) != "Customer" or not record.get("metafield")
+                        or (identifier["namespace"], identifier["key"]) != TAX_ID_METAFIELD):
+                    deleted.append(None)
+                    continue
+                record["metafield"] = None
+                await self.store.put("Customer", record, touch=False)
+                deleted.append(dict(identifier))
+        return {"metafieldsDelete": {"deletedMetafields": deleted, "userErrors": []}}
 
     async def _tags_add(self, variables: dict[str, Any]) -> dict[str, Any]:
         match = _gid(variables.get("id", ""))

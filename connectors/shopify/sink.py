@@ -104,6 +104,13 @@ class ShopifySink:
             return SinkOutcome(self._result(command, "succeeded", target_id=customer_id,
                                             reason="Shopify already holds it",
                                             mapping_version=mapping.version))
+        if "tax_id" in fields and have.get("tax_id") and not want.get("tax_id"):
+            # Cleared: a metafield cannot be set blank, it is deleted. Before the update, whose
+            # new updatedAt makes the source read the customer again: it finds it cleared.
+            namespace, key = shmap.TAX_ID_METAFIELD
+            await self.client.mutate("MetafieldsDelete", {"metafields": [{
+                "ownerId": gid("Customer", customer_id), "namespace": namespace, "key": key}]},
+                field="metafieldsDelete")
         await self.client.mutate("CustomerUpdate", {"input": desired}, field="customerUpdate")
         return SinkOutcome(self._result(command, "succeeded", target_id=customer_id,
                                         mapping_version=mapping.version))

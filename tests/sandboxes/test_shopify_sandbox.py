@@ -182,6 +182,29 @@ async def test_user_errors_for_bad_input(shop: ShopifySandbox, http: httpx.Async
     assert "too long" in long_tag["data"]["tagsAdd"]["userErrors"][0]["message"]
 
 
+async def test_a_metafield_is_never_blank_and_is_cleared_by_deleting_it(
+        shop: ShopifySandbox, http: httpx.AsyncClient) -> None:
+    lucia = shop.seeded["lucia"]["id"]
+    blank = {"namespace": "holded_sync", "key": "tax_id", "type": "single_line_text_field"}
+    for value in ("", "  ", None):
+        answer = (await gql(http, "CustomerUpdate", {"input": {
+            "id": lucia, "firstName": "Otra", "metafields": [{**blank, "value": value}]}})).json()
+        assert answer["data"]["customerUpdate"]["userErrors"] == [
+            {"field": ["metafields", "0", "value"], "message": "Value can't be blank"}]
+    stored = await shop.get("Customer", lucia)
+    assert stored["metafield"] == {"value": "12345678Z"} and stored["firstName"] == "Lucía"
+    identifier = {"ownerId": lucia, "namespace": "holded_sync", "key": "tax_id"}
+    gone = (await gql(http, "MetafieldsDelete", {"metafields": [identifier]})).json()
+    assert gone["data"]["metafieldsDelete"] == {"deletedMetafields": [identifier],
+                                                "userErrors": []}
+    assert (await shop.get("Customer", lucia))["metafield"] is None
+    again = (await gql(http, "MetafieldsDelete", {"metafields": [identifier]})).json()
+    assert again["data"]["metafieldsDelete"]["deletedMetafields"] == [None]  # none: null
+    for bad in ([], [{"ownerId": lucia}], [{**identifier, "ownerId": "gid://shopify/Customer/x"}]):
+        refused = (await gql(http, "MetafieldsDelete", {"metafields": bad})).json()
+        assert refused["errors"][0]["extensions"]["code"] == "INVALID_VARIABLE"
+
+
 async def test_rest_customers_page_by_link_with_the_call_limit(http: httpx.AsyncClient) -> None:
     first = await http.get("/admin/api/2025-01/customers.json", params={"limit": 2})
     assert first.headers["X-Shopify-Shop-Api-Call-Limit"].endswith("/40")

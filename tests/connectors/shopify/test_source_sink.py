@@ -279,6 +279,25 @@ async def test_a_b2b_customer_gets_only_email_and_phone(sandbox: ShopifySandbox,
     assert (stored["firstName"], stored["metafield"]) == ("Marta", None)
 
 
+async def test_a_cleared_tax_id_deletes_the_metafield(sandbox: ShopifySandbox,
+                                                      http: httpx.AsyncClient) -> None:
+    """Shopify keeps no blank metafield value, so clearing the tax id deletes the metafield;
+    read again, the customer already holds the contact and nothing more is sent."""
+    lucia = numeric(sandbox.seeded["lucia"])
+    assert (await sandbox.get("Customer", lucia))["metafield"]  # seeded with a tax id
+    sink = ShopifySink(make_client(sandbox, http), mapping=MAPPING, ledger=MemoryLedger())
+    cmd = command("contact", "contact/holded/7", contact_payload(tax_id=None),
+                  links={"shopify": lucia})
+    assert (await sink.execute(cmd)).result["status"] == "succeeded"
+    assert (await sandbox.get("Customer", lucia))["metafield"] is None
+    assert [r.operation for r in sandbox.requests if r.operation in (
+        "CustomerUpdate", "MetafieldsDelete")] == ["MetafieldsDelete", "CustomerUpdate"]
+    again = dict(cmd, command_id="another-command")
+    result = (await ShopifySink(make_client(sandbox, http), mapping=MAPPING,
+                                ledger=MemoryLedger()).execute(again)).result
+    assert (result["status"], result["reason"]) == ("succeeded", "Shopify already holds it")
+
+
 async def test_shopify_refusing_the_data_fails_the_command(sandbox: ShopifySandbox,
                                                            http: httpx.AsyncClient) -> None:
     lucia = numeric(sandbox.seeded["lucia"])
