@@ -238,13 +238,17 @@ class Query:
     skiptoken: int = 0
 
 
+# What .NET's long.TryParse takes, which ODataLib reads $top and $skip with: ASCII digits
+# with an optional sign and blanks around them, within Int64. Python's int() also takes "1_0"
+# and digits of other scripts ("\u0661"), and any size; BC answers 400 to those.
+_NET_LONG = re.compile(r"[\t\n\v\f\r ]*([+-]?)0*([0-9]{1,20})[\t\n\v\f\r ]*")
+_INT64 = 2 ** 63
+
+
 def _int(value: str, option: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise bad(f"Invalid value '{value}' for {option}: a non-negative integer is expected."
-                  ) from None
-    if number < 0:
+    match = _NET_LONG.fullmatch(value)
+    number = int(match.group(1) + match.group(2)) if match else None
+    if number is None or not 0 <= number < _INT64:
         raise bad(f"Invalid value '{value}' for {option}: a non-negative integer is expected.")
     return number
 
@@ -269,10 +273,12 @@ def parse_query(params: Mapping[str, str], types: Mapping[str, str], entity: str
         if name not in expandable:
             raise bad(f"Could not find a property named '{name}' on type "
                       f"'Microsoft.NAV.{entity}'.")
-    try:
-        skiptoken = int(params.get("$skiptoken", "0"))
-    except ValueError:
-        raise bad("The skip token is not valid.") from None
+    skiptoken_text = params.get("$skiptoken", "0")
+    # Only a token this sandbox issues (a count of records already sent) is valid; a forged
+    # negative one would move the page start backwards.
+    if not re.fullmatch(r"[0-9]{1,18}", skiptoken_text):
+        raise bad("The skip token is not valid.")
+    skiptoken = int(skiptoken_text)
     return Query(predicate, _int(params["$top"], "$top") if "$top" in params else None,
                  _int(params.get("$skip", "0"), "$skip"), tuple(orderby), expand, skiptoken)
 

@@ -333,3 +333,35 @@ async def test_a_notification_url_that_is_no_url_is_a_400(bc_sandbox: BCSandbox,
         "notificationUrl": url,
         "resource": f"/api/v2.0/companies({bc_sandbox.company_id})/customers"})
     assert odata_error(response) == (400, "BadRequest")
+
+
+@pytest.mark.parametrize("option", ["$top", "$skip"])
+@pytest.mark.parametrize("value", ["1_0", "\u0661", "\uff15", "9" * 19 + "0"],
+                         ids=["underscore", "arabic-indic", "fullwidth", "beyond-int64"])
+async def test_top_and_skip_take_only_what_net_reads_as_a_long(
+        api: httpx.AsyncClient, option: str, value: str) -> None:
+    """ODataLib reads $top/$skip with long.TryParse: no digit group separators, no digits
+    of other scripts, nothing beyond Int64 (Python's int() takes all three)."""
+    response = await api.get("customers", params={option: value})
+    assert odata_error(response) == (400, "BadRequest")
+
+
+async def test_top_and_skip_take_a_sign_and_surrounding_blanks_as_net_does(
+        api: httpx.AsyncClient) -> None:
+    response = await api.get("customers", params={"$top": " +1 ", "$skip": "-0"})
+    assert response.status_code == 200 and len(response.json()["value"]) == 1
+
+
+@pytest.mark.parametrize("token", ["-2", "1_0", "\u0661"])
+async def test_a_skip_token_the_sandbox_never_issued_is_a_400(
+        api: httpx.AsyncClient, token: str) -> None:
+    response = await api.get("customers", params={"$skiptoken": token})
+    assert odata_error(response) == (400, "BadRequest")
+
+
+async def test_a_top_of_many_digits_is_a_400_and_leading_zeros_are_read(
+        api: httpx.AsyncClient) -> None:
+    assert odata_error(await api.get("customers", params={"$top": "9" * 5000})) == (
+        400, "BadRequest")
+    padded = await api.get("customers", params={"$top": "0" * 5000 + "1"})
+    assert padded.status_code == 200 and len(padded.json()["value"]) == 1
