@@ -255,9 +255,16 @@ def _int(value: str, option: str) -> int:
 
 def parse_query(params: Mapping[str, str], types: Mapping[str, str], entity: str,
                 expandable: tuple[str, ...] = ()) -> Query:
-    for name in params:
-        if name.startswith("$") and name not in _KNOWN_OPTIONS:
+    seen: set[str] = set()
+    for name, _ in params.items():  # a MultiDict (request.query) yields every pair
+        if not name.startswith("$"):
+            continue
+        if name not in _KNOWN_OPTIONS:
             raise bad(f"The query parameter '{name}' is not supported.")
+        if name in seen:  # ODataLib's QueryOptionUtils_QueryParameterMustBeSpecifiedOnce
+            raise bad(f"Query option '{name}' was specified more than once, but it must be "
+                      "specified at most once.")
+        seen.add(name)
     predicate = compile_filter(params["$filter"], types, entity) if params.get("$filter") else None
     orderby = []
     for part in filter(None, (p.strip() for p in params.get("$orderby", "").split(","))):

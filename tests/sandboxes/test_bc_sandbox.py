@@ -365,3 +365,16 @@ async def test_a_top_of_many_digits_is_a_400_and_leading_zeros_are_read(
         400, "BadRequest")
     padded = await api.get("customers", params={"$top": "0" * 5000 + "1"})
     assert padded.status_code == 200 and len(padded.json()["value"]) == 1
+
+
+@pytest.mark.parametrize("option,values", [("$top", ("1", "2")),
+                                           ("$filter", ("number eq 'C00001'", "number eq 'X'")),
+                                           ("$expand", ("salesInvoiceLines",) * 2)])
+async def test_a_system_query_option_given_twice_is_a_400(
+        api: httpx.AsyncClient, option: str, values: tuple[str, str]) -> None:
+    """ODataLib: "Query option '$top' was specified more than once, but it must be
+    specified at most once." (QueryOptionUtils_QueryParameterMustBeSpecifiedOnce)."""
+    entity_set = "salesInvoices" if option == "$expand" else "customers"
+    response = await api.get(entity_set, params=[(option, v) for v in values])
+    assert odata_error(response) == (400, "BadRequest")
+    assert "more than once" in response.json()["error"]["message"]
