@@ -130,8 +130,12 @@ async def _load(state: SandboxState, spec: EntitySpec, company: str, key: str | 
 
 
 async def _shape(state: SandboxState, spec: EntitySpec, company: str, record: Record,
-                 expand: tuple[str, ...]) -> Record:
+                 expand: tuple[str, ...], select: tuple[str, ...] = ()) -> Record:
+    """The record as returned: ``$select``ed properties only (the etag always), plus the
+    ``$expand``ed children."""
     out = public(record)
+    if select:
+        out = {k: v for k, v in out.items() if k == "@odata.etag" or k in select}
     for name in expand:
         if name == "customerFinancialDetails":
             out[name] = await posting.financial_details(state.rules, company, record)
@@ -169,8 +173,8 @@ async def _collection(state: SandboxState, request: web.Request, spec: EntitySpe
     end = len(records) if query.top is None else min(len(records), query.skip + query.top)
     page = records[start:min(end, start + page_size)]
     body: Record = {"@odata.context": f"{state.api_root}/$metadata#{spec.name}",
-                    "value": [await _shape(state, spec, company or "", r, query.expand)
-                              for r in page]}
+                    "value": [await _shape(state, spec, company or "", r, query.expand,
+                                           query.select) for r in page]}
     if start + len(page) < end:
         params = {k: v for k, v in request.query.items() if k != "$skiptoken"}
         params["$skiptoken"] = str(query.skiptoken + len(page))
@@ -234,7 +238,8 @@ async def _entity(state: SandboxState, request: web.Request, spec: EntitySpec, c
                   record: Record, parent: Record | None) -> web.Response:
     if request.method == "GET":
         query = parse_query(request.query, spec.types, spec.type_name, spec.expandable)
-        return json_response(await _shape(state, spec, company, record, query.expand))
+        return json_response(await _shape(state, spec, company, record, query.expand,
+                                          query.select))
     if request.method == "PATCH":
         if not spec.updatable:
             raise bad(f"{spec.name} cannot be changed.", "BadRequest_MethodNotAllowed")

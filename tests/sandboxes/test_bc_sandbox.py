@@ -378,3 +378,27 @@ async def test_a_system_query_option_given_twice_is_a_400(
     response = await api.get(entity_set, params=[(option, v) for v in values])
     assert odata_error(response) == (400, "BadRequest")
     assert "more than once" in response.json()["error"]["message"]
+
+
+async def test_select_names_properties_of_the_type_and_returns_only_those(
+        api: httpx.AsyncClient) -> None:
+    unknown = await api.get("customers", params={"$select": "number,nickname"})
+    assert odata_error(unknown) == (400, "BadRequest")
+    assert "nickname" in unknown.json()["error"]["message"]
+    some = (await api.get("customers", params={"$select": "id, displayName",
+                                                "$top": 1})).json()["value"][0]
+    assert set(some) == {"@odata.etag", "id", "displayName"}
+    invoice = (await api.get("salesInvoices", params={
+        "$select": "number", "$expand": "salesInvoiceLines", "$top": 1})).json()["value"][0]
+    assert set(invoice) == {"@odata.etag", "number", "salesInvoiceLines"}
+    one = (await api.get(f"customers({some['id']})", params={"$select": "email"})).json()
+    assert set(one) == {"@odata.etag", "email"}
+    every = (await api.get("customers", params={"$select": "*", "$top": 1})).json()["value"][0]
+    assert "lastModifiedDateTime" in every
+
+
+@pytest.mark.parametrize("value", ["yes", "1", "True"])
+async def test_count_takes_only_true_or_false(api: httpx.AsyncClient, value: str) -> None:
+    """ODataLib's ParseCount: "'yes' is not a valid count option." """
+    response = await api.get("customers", params={"$count": value})
+    assert odata_error(response) == (400, "BadRequest")
