@@ -80,7 +80,9 @@ def _typed(spec: EntitySpec, name: str, value: Any) -> Any:
         "g": isinstance(value, str) and bool(GUID_RE.match(value)),
         "d": isinstance(value, str) and bool(_DATE.match(value)),
         "n": isinstance(value, int | Decimal) and not isinstance(value, bool),
-        "i": isinstance(value, int) and not isinstance(value, bool),
+        # Edm.Int32 (an AL Integer): a wider number cannot be converted to the type
+        "i": isinstance(value, int) and not isinstance(value, bool)
+             and -2 ** 31 <= value < 2 ** 31,
         "b": isinstance(value, bool),
         "t": isinstance(value, str),
     }[kind]

@@ -402,3 +402,22 @@ async def test_count_takes_only_true_or_false(api: httpx.AsyncClient, value: str
     """ODataLib's ParseCount: "'yes' is not a valid count option." """
     response = await api.get("customers", params={"$count": value})
     assert odata_error(response) == (400, "BadRequest")
+
+
+@pytest.mark.parametrize("value", [2 ** 31, -(2 ** 31) - 1])
+async def test_an_int32_property_beyond_32_bits_is_a_400(api: httpx.AsyncClient,
+                                                         value: int) -> None:
+    """sequence and lineNumber are Edm.Int32 (AL Integer): a value beyond 32 bits cannot
+    be converted to the type."""
+    invoice = (await api.post("salesInvoices", json={"customerNumber": "C00001"})).json()
+    line = await api.post(f"salesInvoices({invoice['id']})/salesInvoiceLines",
+                          json={"lineObjectNumber": "ART-001", "quantity": 1, "sequence": value})
+    assert odata_error(line) == (400, "BadRequest")
+    journal = (await api.get("customerPaymentJournals")).json()["value"][0]
+    payment = await api.post(f"customerPaymentJournals({journal['id']})/customerPayments",
+                             json={"customerNumber": "C00001", "amount": 5, "lineNumber": value})
+    assert odata_error(payment) == (400, "BadRequest")
+    widest = await api.post(f"salesInvoices({invoice['id']})/salesInvoiceLines",
+                            json={"lineObjectNumber": "ART-001", "quantity": 1,
+                                  "sequence": 2 ** 31 - 1})
+    assert widest.status_code == 201, widest.text
