@@ -192,6 +192,13 @@ class Rules:
             record["number"] = await self.next_number(collection, company, prefix)
         await self.unique(collection, company, "number", record["number"],
                           current["id"] if current else None)
+        # The tables' "Phone No." OnValidate refuses any letter (DotNet Char.IsLetter, which
+        # str.isalpha matches): FieldError 'must not contain letters'. It runs on a change only.
+        phone = record.get("phoneNumber") or ""
+        if (current is None or phone != current.get("phoneNumber")) and any(
+                char.isalpha() for char in phone):
+            what = "Customer" if collection == "customers" else "Vendor"
+            raise bad(f"Phone No. must not contain letters in {what} No.='{record['number']}'.")
         # The empty GUID clears a reference (UNVERIFIED against a live tenant).
         if record.get("paymentTermsId") and record["paymentTermsId"] != EMPTY_GUID:
             await self.ref("paymentTerms", company, record["paymentTermsId"], "payment term")

@@ -421,3 +421,21 @@ async def test_an_int32_property_beyond_32_bits_is_a_400(api: httpx.AsyncClient,
                             json={"lineObjectNumber": "ART-001", "quantity": 1,
                                   "sequence": 2 ** 31 - 1})
     assert widest.status_code == 201, widest.text
+
+
+@pytest.mark.parametrize("entity_set", ["customers", "vendors"])
+async def test_a_phone_number_with_letters_is_a_400(api: httpx.AsyncClient,
+                                                    entity_set: str) -> None:
+    """Customer and Vendor "Phone No." OnValidate: FieldError 'must not contain letters' when
+    any character is a letter (DotNet Char.IsLetter), digits of any script aside."""
+    record = (await api.get(entity_set, params={"$top": 1})).json()["value"][0]
+    path = f"{entity_set}({record['id']})"
+    etag = {"If-Match": record["@odata.etag"]}
+    for phone in ("600 123 ext 4", "+34 6OO 123 456", "tel\u00e9fono 600"):
+        refused = await api.patch(path, json={"phoneNumber": phone}, headers=etag)
+        assert odata_error(refused) == (400, "BadRequest"), phone
+        assert "must not contain letters" in refused.json()["error"]["message"]
+    fine = await api.patch(path, json={"phoneNumber": "+34 (600) 12-34-56"}, headers=etag)
+    assert fine.status_code == 200, fine.text
+    created = await api.post(entity_set, json={"displayName": "X", "phoneNumber": "call me"})
+    assert odata_error(created) == (400, "BadRequest")
