@@ -43,6 +43,17 @@ def _enum(body: dict[str, Any], name: str, allowed: tuple[str, ...]) -> None:
 
 LANGUAGES = ("es", "en", "fr", "de", "it", "ca", "eu")
 _ACCOUNT_RECORDS = ("salesAccountRecord", "expensesAccountRecord")
+# The contact's own ledger sub-accounts, documented as integers too (holded-api.md 2.1).
+_LEDGER_RECORDS = ("clientRecord", "supplierRecord")
+
+
+def _account_numbers(body: dict[str, Any], names: tuple[str, ...]) -> None:
+    """Documented integer account numbers: a text, a float, a boolean or a 24-hex account id
+    is refused (the real API's answer to one is UNVERIFIED)."""
+    for name in names:
+        value = body.get(name)
+        if name in body and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise BadRequest(f"Invalid {name}")
 
 
 def _read_defaults(written: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
@@ -54,10 +65,7 @@ def _read_defaults(written: dict[str, Any], old: dict[str, Any]) -> dict[str, An
     refused; the real API's answer to one is UNVERIFIED). Whether Holded checks the number
     against the chart of accounts is undocumented, so the sandbox does not."""
     _enum(written, "language", LANGUAGES)
-    for name in _ACCOUNT_RECORDS:
-        value = written.get(name)
-        if name in written and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-            raise BadRequest(f"Invalid {name}")
+    _account_numbers(written, _ACCOUNT_RECORDS)
     currency = written.get("currency")
     if "currency" in written and not (isinstance(currency, str) and len(currency) == 3
                                       and currency.isalpha() and currency.islower()):
@@ -75,6 +83,7 @@ def _read_defaults(written: dict[str, Any], old: dict[str, Any]) -> dict[str, An
 async def write_contact(state: SandboxState, body: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
     _enum(body, "type", CONTACT_TYPES)
     _enum(body, "taxOperation", TAX_OPERATIONS)
+    _account_numbers(body, _LEDGER_RECORDS)
     fields = pick(body, _CONTACT_FIELDS)
     if "CustomId" in body:  # only the capitalised name writes it; "customId" is dropped
         fields["customId"] = body["CustomId"]

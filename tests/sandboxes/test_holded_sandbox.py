@@ -166,6 +166,20 @@ async def test_contact_defaults_outside_the_documented_values_are_rejected(
     assert response.status_code == 400 and response.json()["status"] == 0
 
 
+@pytest.mark.parametrize("field", ["clientRecord", "supplierRecord"])
+@pytest.mark.parametrize("value", ["43000001", 4.3e7, True, -1, "64a1f0c2e4b0a10000004300"])
+async def test_contact_ledger_records_are_whole_numbers(
+        sandbox: SandboxServer, v1: httpx.AsyncClient, field: str, value: object) -> None:
+    """clientRecord / supplierRecord are documented as integers (ledger sub-accounts), as
+    defaults' salesAccountRecord is: another type is refused on create and on update."""
+    created = await v1.post("/contacts", json={"name": "X", field: value})
+    assert created.status_code == 400 and created.json()["status"] == 0
+    cid = await new_contact(v1, CustomId="rec", **{field: 43000001})
+    updated = await v1.put(f"/contacts/{cid}", json={field: value})
+    assert updated.status_code == 400 and updated.json()["status"] == 0
+    assert (await v1.get(f"/contacts/{cid}")).json()[field] == 43000001
+
+
 # --- v1 paging: fixed 500 per page, ends with an empty array ---------------------------------
 async def test_contacts_paginate_500_per_page_then_empty(sandbox: SandboxServer, v1: httpx.AsyncClient) -> None:
     await sandbox.insert("contacts", [{"name": f"C{i:04d}", "customId": f"c/{i}"} for i in range(1200)])
