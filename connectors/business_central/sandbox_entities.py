@@ -46,6 +46,15 @@ _LINE = ("id:g documentId:g sequence:i itemId:g accountId:g lineType:s lineObjec
 _LINE_WRITABLE = frozenset({"sequence", "itemId", "accountId", "lineType", "lineObjectNumber",
                             "description", "unitOfMeasureCode", "quantity", "unitPrice",
                             "discountPercent", "taxCode"})
+# String lengths are the BaseApp table fields' (Customer/Vendor, Sales Header/Line, Item,
+# Gen. Journal Line): Text[50] "Address 2", Code[10] "Currency Code", Code[20] "No."...
+_PARTY_LENGTHS = {"addressLine1": 100, "addressLine2": 50, "city": 30, "state": 30,
+                  "country": 10, "postalCode": 20, "phoneNumber": 30, "email": 80,
+                  "currencyCode": 10}
+_DOC_LENGTHS = {"externalDocumentNumber": 35, "customerNumber": 20, "currencyCode": 10,
+                "phoneNumber": 30, "email": 80}
+_LINE_LENGTHS = {"description": 100, "lineObjectNumber": 20, "unitOfMeasureCode": 10,
+                 "taxCode": 20}
 _DOC_WRITABLE = {"externalDocumentNumber", "customerId", "customerNumber", "currencyCode",
                  "paymentTermsId", "postingDate", "dueDate", "phoneNumber", "email",
                  "pricesIncludeTax"}
@@ -66,8 +75,7 @@ def _specs() -> dict[str, EntitySpec]:
                        "taxLiable", "taxRegistrationNumber", "currencyCode", "paymentTermsId",
                        "paymentMethodId", "blocked"}),
             lengths={"number": 20, "displayName": 100, "taxRegistrationNumber": 20,
-                     "email": 80, "phoneNumber": 30, "addressLine1": 100, "city": 30,
-                     "postalCode": 20, "country": 10, "state": 30},
+                     **_PARTY_LENGTHS},
             defaults={"type": "Company", "blocked": " ", "taxLiable": False, "currencyCode": "",
                       "displayName": "", "taxRegistrationNumber": ""},
             expandable=("customerFinancialDetails",)),
@@ -79,7 +87,8 @@ def _specs() -> dict[str, EntitySpec]:
                        "country", "postalCode", "phoneNumber", "email", "website",
                        "taxRegistrationNumber", "currencyCode", "paymentTermsId",
                        "paymentMethodId", "taxLiable", "blocked"}),
-            lengths={"number": 20, "displayName": 100, "taxRegistrationNumber": 20},
+            lengths={"number": 20, "displayName": 100, "taxRegistrationNumber": 20,
+                     **_PARTY_LENGTHS},
             defaults={"blocked": " ", "taxLiable": False, "currencyCode": "", "balance": 0,
                       "displayName": "", "taxRegistrationNumber": ""}),
         EntitySpec("items", "item", _types(
@@ -90,31 +99,32 @@ def _specs() -> dict[str, EntitySpec]:
             frozenset({"number", "displayName", "type", "itemCategoryCode", "blocked", "gtin",
                        "unitPrice", "priceIncludesTax", "unitCost", "taxGroupId", "taxGroupCode",
                        "baseUnitOfMeasureCode"}),
-            lengths={"number": 20, "displayName": 100, "gtin": 14},
+            lengths={"number": 20, "displayName": 100, "gtin": 14, "itemCategoryCode": 20,
+                     "baseUnitOfMeasureCode": 10, "taxGroupCode": 20},
             defaults={"type": "Inventory", "blocked": False, "inventory": 0, "unitPrice": 0,
                       "priceIncludesTax": False, "unitCost": 0, "baseUnitOfMeasureCode": "UDS",
                       "gtin": "", "displayName": ""}),
         EntitySpec("salesInvoices", "salesInvoice", _types(
             f"{_DOC} invoiceDate:d remainingAmount:n"),
             frozenset(_DOC_WRITABLE | {"invoiceDate"}),
-            lengths={"externalDocumentNumber": 35},
+            lengths=_DOC_LENGTHS,
             expandable=("salesInvoiceLines",)),
         EntitySpec("salesInvoiceLines", "salesInvoiceLine", _types(_LINE), _LINE_WRITABLE,
                    parent="salesInvoices", parent_field="documentId", top_level=False,
-                   lengths={"description": 100}),
+                   lengths=_LINE_LENGTHS),
         EntitySpec("salesCreditMemos", "salesCreditMemo", _types(
             f"{_DOC} creditMemoDate:d invoiceId:g invoiceNumber:s"),
             frozenset(_DOC_WRITABLE | {"creditMemoDate", "invoiceId"}),
-            lengths={"externalDocumentNumber": 35},
+            lengths=_DOC_LENGTHS,
             expandable=("salesCreditMemoLines",)),
         EntitySpec("salesCreditMemoLines", "salesCreditMemoLine", _types(_LINE), _LINE_WRITABLE,
                    parent="salesCreditMemos", parent_field="documentId", top_level=False,
-                   lengths={"description": 100}),
+                   lengths=_LINE_LENGTHS),
         EntitySpec("customerPaymentJournals", "customerPaymentJournal", _types(
             "id:g code:s displayName:s balancingAccountId:g balancingAccountNumber:s "
             "lastModifiedDateTime:t"),
             frozenset({"code", "displayName", "balancingAccountNumber"}),
-            lengths={"code": 10, "displayName": 100},
+            lengths={"code": 10, "displayName": 100, "balancingAccountNumber": 20},
             defaults={"balancingAccountNumber": "5720001", "displayName": ""}),
         EntitySpec("customerPayments", "customerPayment", _types(
             "id:g journalId:g journalDisplayName:s lineNumber:i customerId:g customerNumber:s "
@@ -125,6 +135,7 @@ def _specs() -> dict[str, EntitySpec]:
                        "documentNumber", "externalDocumentNumber", "amount", "appliesToInvoiceId",
                        "appliesToInvoiceNumber", "description", "comment"}),
             lengths={"documentNumber": 20, "externalDocumentNumber": 35, "description": 100,
+                     "customerNumber": 20, "appliesToInvoiceNumber": 20,
                      "comment": 250},
             parent="customerPaymentJournals", parent_field="journalId",
             defaults={"externalDocumentNumber": "", "description": "", "comment": ""}),

@@ -439,3 +439,34 @@ async def test_a_phone_number_with_letters_is_a_400(api: httpx.AsyncClient,
     assert fine.status_code == 200, fine.text
     created = await api.post(entity_set, json={"displayName": "X", "phoneNumber": "call me"})
     assert odata_error(created) == (400, "BadRequest")
+
+
+@pytest.mark.parametrize("entity_set,field,limit", [
+    ("customers", "addressLine2", 50), ("customers", "currencyCode", 10),
+    ("vendors", "addressLine1", 100), ("vendors", "addressLine2", 50), ("vendors", "city", 30),
+    ("vendors", "state", 30), ("vendors", "country", 10), ("vendors", "postalCode", 20),
+    ("vendors", "phoneNumber", 30), ("vendors", "email", 80),
+    ("items", "itemCategoryCode", 20), ("items", "baseUnitOfMeasureCode", 10),
+    ("items", "taxGroupCode", 20),
+    ("salesInvoices", "customerNumber", 20), ("salesInvoices", "currencyCode", 10),
+    ("salesInvoices", "phoneNumber", 30), ("salesInvoices", "email", 80),
+    ("salesCreditMemos", "customerNumber", 20),
+    ("salesInvoiceLines", "lineObjectNumber", 20), ("salesInvoiceLines", "unitOfMeasureCode", 10),
+    ("salesInvoiceLines", "taxCode", 20),
+    ("customerPayments", "customerNumber", 20), ("customerPayments", "appliesToInvoiceNumber", 20),
+    ("customerPaymentJournals", "balancingAccountNumber", 20),
+])
+async def test_a_string_longer_than_its_table_field_is_a_400(
+        api: httpx.AsyncClient, entity_set: str, field: str, limit: int) -> None:
+    """Each property's length is its BaseApp table field's (Code[20], Text[50]...): one more
+    character is 'The length of the string is ..., but it must be less than or equal to'."""
+    path = entity_set
+    if entity_set == "salesInvoiceLines":
+        invoice = (await api.post("salesInvoices", json={"customerNumber": "C00001"})).json()
+        path = f"salesInvoices({invoice['id']})/salesInvoiceLines"
+    elif entity_set == "customerPayments":
+        journal = (await api.get("customerPaymentJournals")).json()["value"][0]
+        path = f"customerPaymentJournals({journal['id']})/customerPayments"
+    response = await api.post(path, json={field: "9" * (limit + 1)})
+    assert odata_error(response) == (400, "BadRequest_InvalidValue"), response.text
+    assert f"less than or equal to {limit}" in response.json()["error"]["message"]
