@@ -28,7 +28,8 @@ from connectors.holded.sandbox_store import is_object_id
 from connectors.holded.sandbox_taxes import TAX_BY_KEY, compute_totals, default_vat_key, line_rates, round2
 
 __all__ = ["build_lines", "resolve_contact", "assign_number", "apply_totals", "apply_payments",
-           "check_payments", "view_document", "day_of", "epoch_field", "MAX_EPOCH"]
+           "check_custom_fields", "check_payments", "view_document", "day_of", "epoch_field",
+           "MAX_EPOCH"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,14 @@ def epoch_field(body: dict[str, Any], name: str, error: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < MAX_EPOCH:
         raise BadRequest(error)
     return value
+
+
+def check_custom_fields(fields: Any, error: str) -> None:
+    """A document's custom fields: absent, or a list of ``{field, value}`` objects (reference
+    2.3). v1 and v2 write the same stored list, so both refuse any other shape."""
+    if fields is not None and (not isinstance(fields, list) or not all(
+            isinstance(f, dict) and "field" in f for f in fields)):
+        raise BadRequest(error)
 
 
 def day_of(epoch: int) -> int:

@@ -13,8 +13,8 @@ from aiohttp import web
 
 from connectors.holded.sandbox_crud import load, pick
 from connectors.holded.sandbox_documents import (
-    WAREHOUSE_DOC_TYPES, apply_payments, apply_totals, assign_number, build_lines, check_payments,
-    day_of, epoch_field, resolve_contact, view_document,
+    WAREHOUSE_DOC_TYPES, apply_payments, apply_totals, assign_number, build_lines,
+    check_custom_fields, check_payments, day_of, epoch_field, resolve_contact, view_document,
 )
 from connectors.holded.sandbox_http import (
     STATE, BadRequest, NotARoute, SandboxState, ok, page_of, query_int, read_json,
@@ -50,20 +50,13 @@ async def _load_doc(state: SandboxState, request: web.Request) -> dict[str, Any]
     return doc
 
 
-def _custom_fields(body: dict[str, Any]) -> None:
-    fields = body.get("customFields")
-    if fields is not None and (not isinstance(fields, list) or not all(
-            isinstance(f, dict) and "field" in f for f in fields)):
-        raise BadRequest("Wrong customFields")
-
-
 async def create_document(request: web.Request) -> web.Response:
     state = request.app[STATE]
     doc_type = _doc_type(request)
     body = await read_json(request)
     date = epoch_field(body, "date", "Wrong date")
     due = epoch_field(body, "dueDate", "Wrong dueDate") if body.get("dueDate") is not None else None
-    _custom_fields(body)
+    check_custom_fields(body.get("customFields"), "Wrong customFields")
     async with state.store.lock:
         lines = await build_lines(state, body["items"] if "items" in body else body.get("products"), doc_type)
         contact = await resolve_contact(state, body, doc_type)
@@ -126,7 +119,7 @@ async def update_document(request: web.Request) -> web.Response:
     """
     state = request.app[STATE]
     body = await read_json(request)
-    _custom_fields(body)
+    check_custom_fields(body.get("customFields"), "Wrong customFields")
     async with state.store.lock:
         doc = await _load_doc(state, request)
         if not doc.get("draft"):

@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from connectors.holded.sandbox_documents import (
-    MAX_EPOCH, apply_totals, assign_number, build_lines, day_of,
+    MAX_EPOCH, apply_totals, assign_number, build_lines, check_custom_fields, day_of,
 )
 from connectors.holded.sandbox_http import STATE, BadRequest, ok
 from connectors.holded.sandbox_routes_v2 import V2, cursor_page, load_v2, read_body
@@ -101,6 +101,8 @@ def _documents(path: str):  # type: ignore[no-untyped-def]
         body = await read_body(request, ("contact_id", "date", "due_date", "notes", "custom_fields", "lines",
                                          "approve", "currency"), ("contact_id", "date", "lines"))
         date = parse_date(body["date"], "date")
+        check_custom_fields(body.get("custom_fields"),
+                            "custom_fields must be a list of {field, value} objects")
         async with state.store.lock:
             contact = await state.store.get("contacts", str(body["contact_id"]))
             if contact is None:

@@ -112,6 +112,18 @@ async def test_v2_invoice_validation(v1: httpx.AsyncClient, v2: httpx.AsyncClien
                                                     "date": "2026-01-15", "lines": []}), 422)
 
 
+@pytest.mark.parametrize("custom_fields", ["erp", {"field": "erp"}, [{"value": "1"}], ["erp"]])
+async def test_v2_invoice_custom_fields_v1_would_refuse_are_a_400_problem(
+        sandbox: SandboxServer, v1: httpx.AsyncClient, v2: httpx.AsyncClient,
+        custom_fields: Any) -> None:
+    """One store: a v2 invoice is read by v1 as customFields, which v1 takes only as a list
+    of {field, value}; v2 may not store what v1 never could."""
+    cid = await new_contact(v1)
+    assert_problem(await v2.post("/invoices", json={
+        "contact_id": cid, "date": "2026-01-15", "lines": [], "custom_fields": custom_fields}), 400)
+    assert await sandbox.count("documents", doc_type="invoice") == 0
+
+
 @pytest.mark.parametrize("date", ["0001-01-01", "0001-01-01T00:00:00+01:00",
                                   "9999-12-31T23:59:59Z"])
 async def test_a_date_beyond_the_calendar_is_a_400_problem(
