@@ -157,9 +157,19 @@ def _number(body: dict[str, Any], name: str, default: float = 0.0) -> float:
     return float(value)
 
 
+_PRODUCT_AMOUNTS = ("cost", "purchasePrice", "weight")
+
+
 async def write_product(state: SandboxState, body: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
-    common = ("kind", "name", "desc", "barcode", "sku", "cost", "purchasePrice", "weight")
+    """Create (``price``) or update (``subtotal``) a product. ``cost``, ``purchasePrice`` and
+    ``weight`` read back as numbers (holded-api.md 2.2), so another type is refused rather
+    than served (whether Holded refuses or coerces one is UNVERIFIED; a null is not given)."""
+    common = ("kind", "name", "desc", "barcode", "sku")
     fields = pick(body, common + (("tags", "calculatecost") if old is None else ()))
+    for name in _PRODUCT_AMOUNTS:
+        if body.get(name) is not None:
+            _number(body, name)
+            fields[name] = body[name]
     fields["taxes"] = _tax_keys(body, old)
     price_field = "price" if old is None else "subtotal"  # the update body calls the price subtotal
     price = _number(body, price_field, (old or {}).get("price", 0.0))

@@ -185,6 +185,9 @@ def _product_fields(body: dict[str, Any]) -> dict[str, Any]:
     price = body.get("price", 0)
     if isinstance(price, bool) or not isinstance(price, (int, float)):
         raise BadRequest("price must be a number")
+    cost = body.get("cost")  # v1 reads it as a number (sandbox_routes_v1.write_product)
+    if cost is not None and (isinstance(cost, bool) or not isinstance(cost, (int, float))):
+        raise BadRequest("cost must be a number")
     rate = sum(Decimal(TAX_BY_KEY[k]["amount"]) for k in taxes)
     try:
         total = round2(Decimal(str(price)) * (1 + rate / 100))

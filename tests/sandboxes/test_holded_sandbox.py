@@ -206,6 +206,20 @@ async def test_product_update_takes_subtotal_not_price(v1: httpx.AsyncClient) ->
     assert (await v1.get(f"/products/{pid}")).json()["price"] == 12.5
 
 
+@pytest.mark.parametrize("field", ["cost", "purchasePrice", "weight"])
+@pytest.mark.parametrize("value", ["12.5", True, [1], {"eur": 1}])
+async def test_a_product_amount_that_is_no_number_is_refused(
+        v1: httpx.AsyncClient, field: str, value: object) -> None:
+    """Reads show cost, purchasePrice and weight as numbers; the sandbox never serves one
+    that is not (nothing written)."""
+    created = await v1.post("/products", json={"name": "Widget", field: value})
+    assert created.status_code == 400 and created.json()["status"] == 0
+    pid = (await v1.post("/products", json={"name": "Widget", field: 2.5})).json()["id"]
+    updated = await v1.put(f"/products/{pid}", json={field: value})
+    assert updated.status_code == 400 and updated.json()["status"] == 0
+    assert (await v1.get(f"/products/{pid}")).json()[field] == 2.5
+
+
 @pytest.mark.parametrize("price", [10**30, -1e30])
 async def test_a_product_price_too_large_to_count_to_the_cent_is_refused(
         sandbox: SandboxServer, v1: httpx.AsyncClient, price: float) -> None:

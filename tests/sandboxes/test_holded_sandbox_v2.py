@@ -137,6 +137,16 @@ async def test_a_date_beyond_the_calendar_is_a_400_problem(
     assert (await v2.get("/payments")).status_code == 200
 
 
+@pytest.mark.parametrize("cost", ["12.5", True, [1]])
+async def test_a_product_cost_that_is_no_number_is_a_400_problem(
+        v1: httpx.AsyncClient, v2: httpx.AsyncClient, cost: object) -> None:
+    """v1 reads the same product's cost as a number: v2 may not store another type."""
+    assert_problem(await v2.post("/products", json={"name": "W", "cost": cost}), 400)
+    product = (await v2.post("/products", json={"name": "W", "cost": 3})).json()
+    assert_problem(await v2.put(f"/products/{product['id']}", json={"cost": cost}), 400)
+    assert (await v1.get(f"/products/{product['id']}")).json()["cost"] == 3
+
+
 async def test_a_product_without_taxes_is_a_400_problem(v2: httpx.AsyncClient) -> None:
     """``taxes: []`` crashed the sandbox (a 500); v1 gives every product a VAT key."""
     assert_problem(await v2.post("/products", json={"name": "W", "price": 10, "taxes": []}), 400)
