@@ -24,6 +24,7 @@ class EntitySpec:
     types: dict[str, str]
     writable: frozenset[str]
     lengths: dict[str, int] = field(default_factory=dict)
+    ranges: dict[str, tuple[int, int]] = field(default_factory=dict)  # a field's MinValue/MaxValue
     defaults: dict[str, Any] = field(default_factory=dict)
     parent: str | None = None      # the entity set this one is nested under
     parent_field: str | None = None
@@ -55,6 +56,8 @@ _DOC_LENGTHS = {"externalDocumentNumber": 35, "customerNumber": 20, "currencyCod
                 "phoneNumber": 30, "email": 80}
 _LINE_LENGTHS = {"description": 100, "lineObjectNumber": 20, "unitOfMeasureCode": 10,
                  "taxCode": 20}
+# Sales Line "Line Discount %": MinValue = 0, MaxValue = 100.
+_LINE_RANGES = {"discountPercent": (0, 100)}
 _DOC_WRITABLE = {"externalDocumentNumber", "customerId", "customerNumber", "currencyCode",
                  "paymentTermsId", "postingDate", "dueDate", "phoneNumber", "email",
                  "pricesIncludeTax"}
@@ -111,7 +114,7 @@ def _specs() -> dict[str, EntitySpec]:
             expandable=("salesInvoiceLines",)),
         EntitySpec("salesInvoiceLines", "salesInvoiceLine", _types(_LINE), _LINE_WRITABLE,
                    parent="salesInvoices", parent_field="documentId", top_level=False,
-                   lengths=_LINE_LENGTHS),
+                   lengths=_LINE_LENGTHS, ranges=_LINE_RANGES),
         EntitySpec("salesCreditMemos", "salesCreditMemo", _types(
             f"{_DOC} creditMemoDate:d invoiceId:g invoiceNumber:s"),
             frozenset(_DOC_WRITABLE | {"creditMemoDate", "invoiceId"}),
@@ -119,7 +122,7 @@ def _specs() -> dict[str, EntitySpec]:
             expandable=("salesCreditMemoLines",)),
         EntitySpec("salesCreditMemoLines", "salesCreditMemoLine", _types(_LINE), _LINE_WRITABLE,
                    parent="salesCreditMemos", parent_field="documentId", top_level=False,
-                   lengths=_LINE_LENGTHS),
+                   lengths=_LINE_LENGTHS, ranges=_LINE_RANGES),
         EntitySpec("customerPaymentJournals", "customerPaymentJournal", _types(
             "id:g code:s displayName:s balancingAccountId:g balancingAccountNumber:s "
             "lastModifiedDateTime:t"),

@@ -106,6 +106,13 @@ def _typed(spec: EntitySpec, name: str, value: Any) -> Any:
         if abs(Decimal(value)) >= MAX_DECIMAL:
             raise bad(f"Cannot convert the literal '{value}' to the expected type '{expected}' "
                       f"of property '{name}': the value is out of range.")
+        low, high = spec.ranges.get(name, (None, None))
+        if low is not None and value < low:
+            raise bad(f"The value must be greater than or equal to {low}. Value: {value}",
+                      "BadRequest_InvalidValue")
+        if high is not None and value > high:
+            raise bad(f"The value must be less than or equal to {high}. Value: {value}",
+                      "BadRequest_InvalidValue")
         return Decimal(value)
     if kind == "d":
         try:

@@ -470,3 +470,19 @@ async def test_a_string_longer_than_its_table_field_is_a_400(
     response = await api.post(path, json={field: "9" * (limit + 1)})
     assert odata_error(response) == (400, "BadRequest_InvalidValue"), response.text
     assert f"less than or equal to {limit}" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("percent,message", [(-5, "greater than or equal to 0"),
+                                             (100.5, "less than or equal to 100")])
+async def test_a_line_discount_percent_outside_0_to_100_is_a_400(
+        api: httpx.AsyncClient, percent: float, message: str) -> None:
+    """Sales Line "Line Discount %": MinValue = 0, MaxValue = 100."""
+    invoice = (await api.post("salesInvoices", json={"customerNumber": "C00001"})).json()
+    lines = f"salesInvoices({invoice['id']})/salesInvoiceLines"
+    refused = await api.post(lines, json={"lineObjectNumber": "ART-001", "quantity": 1,
+                                          "discountPercent": percent})
+    assert odata_error(refused) == (400, "BadRequest_InvalidValue")
+    assert message in refused.json()["error"]["message"]
+    whole = await api.post(lines, json={"lineObjectNumber": "ART-001", "quantity": 1,
+                                        "discountPercent": 100})
+    assert whole.status_code == 201 and whole.json()["amountExcludingTax"] == 0
