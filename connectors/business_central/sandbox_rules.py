@@ -128,6 +128,29 @@ def not_found(spec_name: str, detail: str = "") -> ODataError:
                       f"The {what} does not exist. {detail}".strip())
 
 
+def _changed(name: str, record: Record, current: Record | None) -> bool:
+    return current is None or record.get(name) != current.get(name)
+
+
+def _check_phone_and_email(record: Record, current: Record | None, what: str) -> None:
+    """The Customer and Vendor tables' OnValidate triggers, which run when a field changes.
+    "Phone No." refuses any letter (DotNet Char.IsLetter, as str.isalpha): FieldError 'must
+    not contain letters'. "E-Mail", unless empty, goes through Mail Management's
+    CheckValidEmailAddresses: each ';'-separated address, trimmed, holds exactly one '@', not
+    at either end, and no blank (the least every BC version checks; newer ones also match a
+    pattern, UNVERIFIED which, so only this much is refused)."""
+    phone = record.get("phoneNumber") or ""
+    if _changed("phoneNumber", record, current) and any(char.isalpha() for char in phone):
+        raise bad(f"Phone No. must not contain letters in {what} No.='{record['number']}'.")
+    email = record.get("email") or ""
+    if email and _changed("email", record, current):
+        for address in email.strip(";").split(";"):
+            address = address.strip(" ")
+            if (address.count("@") != 1 or address.startswith("@") or address.endswith("@")
+                    or " " in address):
+                raise bad(f'The email address "{address}" is not valid.')
+
+
 def due_days(term: Record | None) -> int:
     match = _DAYS.match(str((term or {}).get("dueDateCalculation") or "0D"))
     return int(match.group(1)) if match else 0
@@ -199,13 +222,8 @@ class Rules:
             record["number"] = await self.next_number(collection, company, prefix)
         await self.unique(collection, company, "number", record["number"],
                           current["id"] if current else None)
-        # The tables' "Phone No." OnValidate refuses any letter (DotNet Char.IsLetter, which
-        # str.isalpha matches): FieldError 'must not contain letters'. It runs on a change only.
-        phone = record.get("phoneNumber") or ""
-        if (current is None or phone != current.get("phoneNumber")) and any(
-                char.isalpha() for char in phone):
-            what = "Customer" if collection == "customers" else "Vendor"
-            raise bad(f"Phone No. must not contain letters in {what} No.='{record['number']}'.")
+        _check_phone_and_email(record, current, "Customer" if collection == "customers"
+                               else "Vendor")
         # The empty GUID clears a reference (UNVERIFIED against a live tenant).
         if record.get("paymentTermsId") and record["paymentTermsId"] != EMPTY_GUID:
             await self.ref("paymentTerms", company, record["paymentTermsId"], "payment term")

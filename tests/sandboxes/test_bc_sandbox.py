@@ -486,3 +486,22 @@ async def test_a_line_discount_percent_outside_0_to_100_is_a_400(
     whole = await api.post(lines, json={"lineObjectNumber": "ART-001", "quantity": 1,
                                         "discountPercent": 100})
     assert whole.status_code == 201 and whole.json()["amountExcludingTax"] == 0
+
+
+@pytest.mark.parametrize("entity_set", ["customers", "vendors"])
+async def test_an_email_that_is_no_address_is_a_400(api: httpx.AsyncClient,
+                                                    entity_set: str) -> None:
+    """The tables' "E-Mail" OnValidate (Mail Management's CheckValidEmailAddresses): each
+    ';'-separated address has exactly one '@', not at either end, and no blank; empty is
+    allowed."""
+    record = (await api.get(entity_set, params={"$top": 1})).json()["value"][0]
+    path = f"{entity_set}({record['id']})"
+    etag = {"If-Match": record["@odata.etag"]}
+    for email in ("ventas", "a@b@c.es", "@b.es", "ventas@", "ana ruiz@b.es", "a@b.es;x"):
+        refused = await api.patch(path, json={"email": email}, headers=etag)
+        assert odata_error(refused) == (400, "BadRequest"), email
+        assert "is not valid" in refused.json()["error"]["message"]
+    for email in ("ana@b.es;luis@b.es", " ana@b.es ", ""):
+        fine = await api.patch(path, json={"email": email}, headers=etag)
+        assert fine.status_code == 200, (email, fine.text)
+        etag = {"If-Match": fine.json()["@odata.etag"]}
