@@ -267,6 +267,27 @@ def _line(r: _Inbound, line: MappingABC[str, Any], line_no: int, includes_tax: b
     }
 
 
+# What the Customer table takes (BaseApp field lengths and OnValidate checks): a value it
+# refuses parks the contact with the reason, before any call, instead of failing the write.
+_CUSTOMER_LENGTHS = {"email": ("email", 80), "phoneNumber": ("phone", 30),
+                     "addressLine1": ("address.street", 100), "city": ("address.city", 30),
+                     "postalCode": ("address.postal_code", 20),
+                     "state": ("address.province", 30), "country": ("address.country_code", 10)}
+
+
+def _check_customer_fields(body: dict[str, Any], r: Resolver) -> None:
+    for name, (canonical, length) in _CUSTOMER_LENGTHS.items():
+        if len(body[name]) > length:
+            r.fail(canonical, f"{body[name]!r} is longer than BC's {length} characters")
+    if any(char.isalpha() for char in body["phoneNumber"]):
+        r.fail("phone", f"{body['phoneNumber']!r}: BC's Phone No. must not contain letters")
+    for address in filter(None, (a.strip() for a in body["email"].split(";"))):
+        if address.count("@") != 1 or address[0] == "@" or address[-1] == "@" or " " in address:
+            r.fail("email", f"{body['email']!r} is no e-mail address BC takes (several are "
+                   "separated by ';')")
+            break
+
+
 def contact_to_customer(contact: MappingABC[str, Any], *, mapping: Mapping,
                         lookups: Lookups) -> dict[str, Any]:
     """The customer fields BC should hold for ``contact`` (a PATCH body, compared first)."""
@@ -283,6 +304,7 @@ def contact_to_customer(contact: MappingABC[str, Any], *, mapping: Mapping,
     }
     if len(body["taxRegistrationNumber"]) > 20:
         r.fail("tax_id", f"{contact['tax_id']!r} is longer than BC's 20 characters")
+    _check_customer_fields(body, r)
     currency = r.currency(contact.get("currency") or mapping.base_currency, "currency")
     if currency is not None:
         body["currencyCode"] = "" if currency == mapping.base_currency else currency

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
@@ -152,6 +153,22 @@ def test_contact_to_customer_resolves_terms_and_methods_or_parks() -> None:
         bcmap.contact_to_customer(contact_payload(payment_due_days=45, payment_method="tarjeta"),
                                   mapping=MAPPING, lookups=LOOKUPS)
     assert len(caught.value.reasons) == 2
+
+
+@pytest.mark.parametrize("changes, reason", [
+    ({"phone": "600 123 ext 4"}, "phone: '600 123 ext 4': BC's Phone No. must not contain letters"),
+    ({"phone": "6" * 31}, "longer than BC's 30 characters"),
+    ({"email": "ventas"}, "email: 'ventas' is no e-mail address BC takes"),
+    ({"email": "a@b.es, c@d.es"}, "is no e-mail address BC takes"),
+    ({"email": "x" * 75 + "@b.es.es"}, "longer than BC's 80 characters"),
+])
+def test_a_contact_bc_would_refuse_is_parked_with_the_reason(changes, reason) -> None:
+    """BC's Customer table refuses these (the sandbox does too): parked before any call."""
+    with pytest.raises(Unmappable, match=re.escape(reason)):
+        bcmap.contact_to_customer(contact_payload(**changes), mapping=MAPPING, lookups=LOOKUPS)
+    fine = contact_payload(phone="+34 600 123 456", email="a@b.es; c@d.es")
+    assert bcmap.contact_to_customer(fine, mapping=MAPPING, lookups=LOOKUPS)["email"] == \
+        "a@b.es; c@d.es"
 
 
 def test_payment_line_carries_the_sync_code_and_checks_currency() -> None:
