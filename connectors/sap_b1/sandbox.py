@@ -197,6 +197,20 @@ def _out(entity_set: str, record: dict[str, Any], select: Any = None) -> dict[st
     return body
 
 
+def _count(query: Any, option: str) -> int | None:
+    """``$top`` / ``$skip`` as OData writes them (MS-ODATA 2.2.3.6.1.7/8: ``1*DIGIT``, below 0
+    the URI is malformed): ASCII digits only, no sign, no blanks; None when absent."""
+    if option not in query:
+        return None
+    value = query[option]
+    try:
+        if not (value.isascii() and value.isdigit()):
+            raise ValueError(value)
+        return int(value)
+    except ValueError:
+        raise SapError(400, -1000, f"{option} must be a non-negative integer") from None
+
+
 async def _collection(request: web.Request, sb: SapSandbox, entity_set: str) -> web.Response:
     fields = TEMPLATES[entity_set]
     # Collections (DocumentLines, ...) are no values to compare or sort by: $select only.
@@ -212,11 +226,8 @@ async def _collection(request: web.Request, sb: SapSandbox, entity_set: str) -> 
         raise SapError(400, exc.code, str(exc)) from None
     for name, descending in reversed(order):
         rows.sort(key=lambda r: (r.get(name) is not None, r.get(name)), reverse=descending)
-    try:
-        skip = 0 if sb.faults.ignore_paging else int(query.get("$skip", 0))
-        top = int(query["$top"]) if "$top" in query else None
-    except ValueError:
-        raise SapError(400, -1000, "$skip and $top must be integers") from None
+    skip, top = _count(query, "$skip"), _count(query, "$top")
+    skip = 0 if sb.faults.ignore_paging or skip is None else skip
     prefer = _PREFER.search(request.headers.get("Prefer", ""))
     size = int(prefer.group(1)) if prefer else DEFAULT_PAGE
     limit = size if top is None else min(size, top)

@@ -493,3 +493,12 @@ async def test_a_page_size_preference_of_thousands_of_digits_is_not_applied(
     prefer = "odata.maxpagesize=" + "9" * 5000
     response = await sl.get("BusinessPartners", headers={"Prefer": prefer})
     assert response.status_code == 200 and "Preference-Applied" not in response.headers
+
+
+@pytest.mark.parametrize("params", [{"$top": "-1"}, {"$skip": "-1"}, {"$top": "+2"},
+                                    {"$skip": " 1"}, {"$top": "\u0665"}, {"$top": ""}])
+async def test_top_and_skip_are_unsigned_ascii_digits_or_a_400(
+        sl: httpx.AsyncClient, params: dict[str, str]) -> None:
+    """MS-ODATA 2.2.3.6.1.7/8: ``"$top=" 1*DIGIT``, a value below 0 makes the URI malformed."""
+    assert error_of(await sl.get("BusinessPartners", params=params))[:2] == (400, -1000)
+    assert len((await sl.get("BusinessPartners", params={"$top": "0"})).json()["value"]) == 0
