@@ -114,6 +114,8 @@ KEYS = {"BusinessPartners": "CardCode", "Items": "ItemCode", "Invoices": "DocEnt
         "CreditNotes": "DocEntry", "IncomingPayments": "DocEntry",
         "PaymentTermsTypes": "GroupNumber", "VatGroups": "Code", "WithholdingTaxCodes": "WTCode",
         "ChartOfAccounts": "Code", "Warehouses": "WarehouseCode"}
+# Edm.Int32 properties whose template default (None) does not say so.
+INT32 = frozenset({"DocEntry", "DocNum", "Series", "GroupNumber"})
 NUMBERED = frozenset({"Invoices", "CreditNotes", "IncomingPayments"})
 VERSIONED = frozenset({"BusinessPartners", "Items", "Invoices", "CreditNotes"})
 # Kept by SAP from the postings, never written by a client (refusing is the strict choice:
@@ -453,11 +455,36 @@ def _series(entity_set: str, doc: Record) -> None:
 
 
 def _known(entity_set: str, body: Record, template: Record) -> None:
-    for name in body:
+    """Every property of a POST or PATCH body is one of the entity's, writable, and of its
+    type (:func:`_typed`), before anything is written."""
+    for name, value in body.items():
         if name in READ_ONLY:
             raise SapError(400, -5006, f"Property '{name}' of '{entity_set}' is read-only")
         if name not in template:
             raise SapError(400, -1000, f"Property '{name}' of '{entity_set}' is invalid")
+        _typed(entity_set, name, value, template[name])
+
+
+def _typed(entity_set: str, name: str, value: Any, default: Any) -> None:
+    """A value of the property's Edm type, as the metadata declares it (SAPB1-v1.edmx): a
+    collection is a JSON array of objects, Edm.Double a number (:func:`_num`), Edm.Int32 a
+    whole number in range, anything else (Edm.String, an enum member's name, Edm.DateTime /
+    Edm.Time as text) a string; null for any (the properties are Nullable). A number for a
+    string or text for a number is refused as SL refuses a property of the wrong type; SL's
+    wording and whether it takes an Int32 written 2.0 are UNVERIFIED (refused: strict)."""
+    if value is None:
+        return
+    what = f"Property '{name}' of '{entity_set}'"
+    if isinstance(default, list) or name == "ItemWarehouseInfoCollection":
+        _rows({name: value}, name)
+    elif isinstance(default, Decimal):
+        _num(value, what)
+    elif name in INT32 or (isinstance(default, int) and not isinstance(default, bool)):
+        if isinstance(value, bool) or not isinstance(value, int) \
+                or not -2**31 <= value < 2**31:
+            raise SapError(400, -1000, f"{what}: {value!r} is not an Edm.Int32")
+    elif not isinstance(value, str):
+        raise SapError(400, -1000, f"{what}: {value!r} is not an Edm.String")
 
 
 def _encode(value: Any) -> Any:

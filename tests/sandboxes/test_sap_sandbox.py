@@ -502,3 +502,54 @@ async def test_top_and_skip_are_unsigned_ascii_digits_or_a_400(
     """MS-ODATA 2.2.3.6.1.7/8: ``"$top=" 1*DIGIT``, a value below 0 makes the URI malformed."""
     assert error_of(await sl.get("BusinessPartners", params=params))[:2] == (400, -1000)
     assert len((await sl.get("BusinessPartners", params={"$top": "0"})).json()["value"]) == 0
+
+
+@pytest.mark.parametrize("path, body", [
+    ("BusinessPartners", {"CardCode": 123, "CardName": "Numérica"}),
+    ("BusinessPartners", {"CardCode": ["N1"], "CardName": "Lista"}),
+    ("BusinessPartners", {"CardCode": "N1", "CardName": 5}),
+    ("BusinessPartners", {"CardCode": "N1", "PayTermsGrpCode": "2"}),
+    ("BusinessPartners", {"CardCode": "N1", "PriceListNum": 1.5}),
+    ("BusinessPartners", {"CardCode": "N1", "PayTermsGrpCode": 2**31}),
+    ("BusinessPartners", {"CardCode": "N1", "Valid": True}),
+    ("BusinessPartners", {"CardCode": "N1", "BPBankAccounts": {"IBAN": "ES00"}}),
+    ("Invoices", {"CardCode": 1, "DocumentLines": [LINE]}),
+    ("Invoices", {"CardCode": ["C0001"], "DocumentLines": [LINE]}),
+    ("Invoices", {"CardCode": "C0001", "DocumentLines": [LINE], "DocTotal": "12"}),
+    ("Invoices", {"CardCode": "C0001", "DocumentLines": [LINE], "Series": "1"}),
+    ("Invoices", {"CardCode": "C0001", "DocumentLines": [LINE], "DocDate": 20260101}),
+    ("CreditNotes", {"CardCode": 1, "DocumentLines": [LINE]}),
+    ("IncomingPayments", {"CardCode": 1, "TransferSum": 10, "TransferAccount": "57200000"}),
+    ("IncomingPayments", {"CardCode": {"c": 1}, "TransferSum": 10,
+                          "TransferAccount": "57200000"}),
+    ("IncomingPayments", {"CardCode": "C0001", "TransferSum": 10,
+                          "TransferAccount": "57200000", "Remarks": ["x"]}),
+], ids=lambda v: v if isinstance(v, str) else "")
+async def test_a_post_with_a_property_of_the_wrong_type_is_a_400(
+        sb: SapSandbox, sl: httpx.AsyncClient, path: str, body: dict[str, Any]) -> None:
+    """A value must be of its property's type in the metadata: Edm.String is JSON text,
+    Edm.Int32 a whole number in range, Edm.Double a number, a collection an array."""
+    before = len(await sb.all(path))
+    assert error_of(await sl.post(path, json=body))[:2] == (400, -1000)
+    assert len(await sb.all(path)) == before
+
+
+@pytest.mark.parametrize("path, body", [
+    ("Invoices(1)", {"DocTotal": "abc"}), ("Invoices(1)", {"DocTotal": True}),
+    ("Invoices(1)", {"DocRate": [1]}), ("Invoices(1)", {"PaymentGroupCode": "1"}),
+    ("Invoices(1)", {"Comments": 5}), ("Invoices(1)", {"CardCode": 1}),
+    ("CreditNotes(1)", {"VatSum": "0"}),
+    ("BusinessPartners('C0001')", {"CardCode": 1}),
+    ("BusinessPartners('C0001')", {"CardName": ["x"]}),
+    ("BusinessPartners('C0001')", {"PayTermsGrpCode": "1"}),
+    ("BusinessPartners('C0001')", {"CurrentAccountBalance": "x"}),
+    ("Items('A0001')", {"ItemName": 7}),
+])
+async def test_a_patch_with_a_property_of_the_wrong_type_is_a_400(
+        sb: SapSandbox, sl: httpx.AsyncClient, path: str, body: dict[str, Any]) -> None:
+    entity_set, key = path.rstrip(")").split("(")
+    key = int(key) if key.isdigit() else key.strip("'")
+    before = await sb.get(entity_set, key)
+    status, code, _ = error_of(await sl.patch(path, json=body))
+    assert status == 400 and code in (-1000, -5006)
+    assert await sb.get(entity_set, key) == before
