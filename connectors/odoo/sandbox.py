@@ -20,6 +20,7 @@ validation error, 3 AccessDenied, 4 AccessError), JSON-2 an HTTP status (401, 40
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import traceback
 import xmlrpc.client
@@ -145,17 +146,42 @@ def _fault_data(error: OdooError) -> dict[str, Any]:
             "context": {}}
 
 
+# Odoo 17 (odoo/http.py) serves /jsonrpc, a type='json' route, only to these mimetypes
+# (Request._set_request_dispatcher: BadRequest otherwise).
+_JSON_MIMETYPES = ("application/json", "application/json-rpc")
+
+
+def _jsonrpc_error(rid: Any, error: OdooError) -> web.Response:
+    return web.json_response({"jsonrpc": "2.0", "id": rid, "error": {
+        "code": 200, "message": "Odoo Server Error", "data": _fault_data(error)}})
+
+
 async def _jsonrpc(request: web.Request, sb: OdooSandbox, record: RequestRecord) -> web.Response:
+    """As Odoo 17's JsonRPCDispatcher.dispatch: the body is read as UTF-8 with bad bytes
+    replaced (werkzeug's get_data(as_text=True)); what json.loads refuses, or JSON that is no
+    object, is a plain 400 before any JSON-RPC envelope; ``dict(params)`` failing, or a body
+    nested past the parser (RecursionError, which its ``except ValueError`` lets through), is
+    an Odoo Server Error (HTTP 200) like any exception of the call."""
+    if request.content_type not in _JSON_MIMETYPES:
+        return web.Response(status=400, content_type="text/html", text=(
+            "<!doctype html>\n<html lang=en>\n<title>400 Bad Request</title>\n<h1>Bad "
+            "Request</h1>\n<p>Request inferred type is compatible with ['http'] but "
+            "'/jsonrpc' is type='json'.</p>\n"))
+    text = (await request.read()).decode("utf-8", errors="replace")
     try:
-        body = await request.json()
-    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested too deep to parse
-        return web.json_response({"jsonrpc": "2.0", "id": None, "error": {
-            "code": -32700, "message": "Parse error"}})
-    params = (body.get("params") or {}) if isinstance(body, dict) else None
-    if not isinstance(params, dict):  # a JSON-RPC request is an object, its params too
-        return web.json_response({"jsonrpc": "2.0", "id": None, "error": {
-            "code": -32600, "message": "Invalid Request"}})
+        body = json.loads(text)
+    except ValueError:
+        return web.Response(status=400, content_type="text/html", text="Invalid JSON data")
+    except RecursionError as exc:
+        return _jsonrpc_error(None, ServerError.of(exc, "jsonrpc"))
+    if not isinstance(body, dict):
+        return web.Response(status=400, content_type="text/html",
+                            text="Invalid JSON-RPC data")
     rid = body.get("id")
+    try:
+        params = dict(body.get("params", {}))
+    except (TypeError, ValueError) as exc:
+        return _jsonrpc_error(rid, ServerError.of(exc, "jsonrpc"))
     service, method, args = params.get("service"), params.get("method"), params.get("args") or []
     record.call = f"{service}.{method}"
     try:
@@ -164,8 +190,7 @@ async def _jsonrpc(request: web.Request, sb: OdooSandbox, record: RequestRecord)
         result = await _dispatch(sb, record, service, method, list(args))
     except OdooError as error:
         record.outcome, record.fault = "fault", error.name
-        return web.json_response({"jsonrpc": "2.0", "id": rid, "error": {
-            "code": 200, "message": "Odoo Server Error", "data": _fault_data(error)}})
+        return _jsonrpc_error(rid, error)
     return web.json_response({"jsonrpc": "2.0", "id": rid, "result": result})
 
 

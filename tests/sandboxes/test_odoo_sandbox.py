@@ -90,24 +90,63 @@ async def test_json2_statuses(http: httpx.AsyncClient) -> None:
     assert invalid.status_code == 422 and invalid.json()["name"] == "odoo.exceptions.ValidationError"
 
 
-@pytest.mark.parametrize("body", [b"[]", b"null", b'"s"', b"1", b'{"params": 5}',
-                                  b'{"params": "x"}'])
-async def test_jsonrpc_that_is_no_request_object_is_an_invalid_request_error(
-        http: httpx.AsyncClient, body: bytes) -> None:
+# Odoo 17's odoo/http.py: Request._set_request_dispatcher refuses a type='json' route a body
+# not sent as application/json(-rpc) (BadRequest); JsonRPCDispatcher.dispatch reads the body as
+# UTF-8 with bad bytes replaced (werkzeug get_data(as_text=True)) and aborts with a plain 400
+# "Invalid JSON data" / "Invalid JSON-RPC data" before any JSON-RPC envelope is built.
+@pytest.mark.parametrize(("body", "text"), [
+    (b"{", "Invalid JSON data"), (b"", "Invalid JSON data"),
+    (b'{"params": {}', "Invalid JSON data"), (b"[]", "Invalid JSON-RPC data"),
+    (b"null", "Invalid JSON-RPC data"), (b'"s"', "Invalid JSON-RPC data"),
+    (b"1", "Invalid JSON-RPC data"), (b'"\xff"', "Invalid JSON-RPC data")])
+async def test_jsonrpc_that_is_no_json_or_no_object_is_a_plain_400(
+        http: httpx.AsyncClient, body: bytes, text: str) -> None:
+    response = await http.post("/jsonrpc", content=body,
+                               headers={"Content-Type": "application/json"})
+    assert (response.status_code, response.text) == (400, text)
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
+async def test_jsonrpc_not_sent_as_json_is_a_400(http: httpx.AsyncClient,
+                                                 content_type: str) -> None:
+    body = b'{"jsonrpc": "2.0", "params": {"service": "common", "method": "version"}}'
+    response = await http.post("/jsonrpc", content=body, headers={"Content-Type": content_type})
+    assert response.status_code == 400
+    ok = await http.post("/jsonrpc", content=body,
+                         headers={"Content-Type": "application/json-rpc"})
+    assert ok.json()["result"]["server_version"] == "17.0"
+
+
+@pytest.mark.parametrize(("body", "name"), [
+    (b'{"id": 7, "params": 5}', "builtins.TypeError"),
+    (b'{"id": 7, "params": null}', "builtins.TypeError"),
+    (b'{"id": 7, "params": "x"}', "builtins.ValueError"),
+    (b"[" * 100_000 + b"]" * 100_000, "builtins.RecursionError")])
+async def test_jsonrpc_params_dict_refuses_or_nesting_too_deep_are_server_errors(
+        http: httpx.AsyncClient, body: bytes, name: str) -> None:
+    """Raised past the JSON reader, they reach JsonRPCDispatcher.handle_error: HTTP 200."""
     response = await http.post("/jsonrpc", content=body,
                                headers={"Content-Type": "application/json"})
     assert response.status_code == 200
-    assert response.json()["error"] == {"code": -32600, "message": "Invalid Request"}
+    error = response.json()["error"]
+    assert (error["code"], error["message"], error["data"]["name"]) == (
+        200, "Odoo Server Error", name)
+
+
+async def test_jsonrpc_bytes_not_utf8_are_replaced_as_werkzeug_does(
+        http: httpx.AsyncClient) -> None:
+    body = (b'{"id": 1, "params": {"service": "common", "method": "authenticate", '
+            b'"args": ["sandbox", "admin\xff", "sandbox-key", {}]}}')
+    response = await http.post("/jsonrpc", content=body,
+                               headers={"Content-Type": "application/json"})
+    assert response.status_code == 200 and response.json()["result"] is False
 
 
 @pytest.mark.parametrize("body", [b'"\xff"', b"[" * 100_000 + b"]" * 100_000])
-async def test_bodies_not_utf8_or_nested_too_deep_are_parse_errors(http: httpx.AsyncClient,
+async def test_json2_bodies_not_utf8_or_nested_too_deep_are_faults(http: httpx.AsyncClient,
                                                                    body: bytes) -> None:
-    headers = {"Content-Type": "application/json"}
-    response = await http.post("/jsonrpc", content=body, headers=headers)
-    assert response.status_code == 200 and response.json()["error"]["code"] == -32700
-    response = await http.post("/json/2/res.partner/search", content=body,
-                               headers={**headers, "Authorization": "bearer sandbox-key"})
+    headers = {"Content-Type": "application/json", "Authorization": "bearer sandbox-key"}
+    response = await http.post("/json/2/res.partner/search", content=body, headers=headers)
     assert response.status_code == 500 and response.json()["name"] == "builtins.ValueError"
 
 
