@@ -161,6 +161,8 @@ class Orm:
     async def m_search(self, model: str, domain: Any = None, offset: int = 0,
                        limit: int | None = None, order: str | None = None,
                        context: Any = None) -> list[int]:
+        _check_row_count("LIMIT", limit)
+        _check_row_count("OFFSET", offset)
         recs = [r for r in await self.rows(model) if await self._match(model, domain, r)]
         if _active_test(self.model(model), domain, context):
             recs = [r for r in recs if r.get("active", True) is not False]
@@ -467,6 +469,16 @@ class Orm:
                           else (1, r[n][0] if isinstance(r[n], list) and r[n] else r[n]),
                           reverse=desc)
         return recs
+
+
+def _check_row_count(clause: str, value: Any) -> None:
+    """Odoo 17 hands ``limit`` / ``offset`` to PostgreSQL as LIMIT / OFFSET parameters
+    (odoo/tools/query.py) when they are truthy: PostgreSQL refuses a negative count and
+    ``true`` (no cast to bigint); False, 0 and None mean no clause."""
+    if value is True:
+        raise ServerError(f"argument of {clause} must be type bigint, not type boolean")
+    if isinstance(value, int) and value < 0:
+        raise ServerError(f"{clause} must not be negative")
 
 
 def _active_test(spec: Model, domain: Any, context: Any) -> bool:

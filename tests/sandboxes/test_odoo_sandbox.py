@@ -265,3 +265,18 @@ async def test_bank_accounts_are_polled_by_write_date_and_archiving_hides_them(
     # A field the model does not have is refused, as Odoo does.
     bad = await ex(http, "res.partner.bank", "search_read", [[]], {"fields": ["iban"]})
     assert "iban" in bad["error"]["data"]["message"]
+
+
+@pytest.mark.parametrize(("kwargs", "name"), [
+    ({"limit": -1}, "builtins.ValueError"), ({"offset": -1}, "builtins.ValueError"),
+    ({"limit": True}, "builtins.ValueError"), ({"offset": True}, "builtins.ValueError")])
+async def test_a_negative_or_boolean_limit_or_offset_is_a_fault(
+        http: httpx.AsyncClient, kwargs: dict[str, Any], name: str) -> None:
+    """Odoo 17 passes them to PostgreSQL as LIMIT / OFFSET parameters (tools/query.py), which
+    refuses a value below 0 and a boolean; the store's errors read as builtins.ValueError."""
+    for method, args in (("search", [[]]), ("search_read", [[]])):
+        error = (await ex(http, "res.partner", method, args, kwargs))["error"]
+        assert error["data"]["name"] == name, method
+    for nothing in ({"limit": 0}, {"limit": False, "offset": False}, {"limit": None}):
+        assert len((await ex(http, "res.partner", "search", [[]], nothing))["result"]) == 2
+
