@@ -317,10 +317,7 @@ class Orm:
                 raise ValidationError(f"Wrong value for {spec.name}.{name}: {value!r}")
             return value
         if fld.kind == "date":
-            try:
-                return dt.date.fromisoformat(str(value)).isoformat()
-            except ValueError as exc:
-                raise ValidationError(f"'{value}' is not a valid date for {name}") from exc
+            return _to_date(value)
         if fld.kind == "datetime":
             return str(value)
         if fld.kind == "many2one":
@@ -469,6 +466,17 @@ class Orm:
                           else (1, r[n][0] if isinstance(r[n], list) and r[n] else r[n]),
                           reverse=desc)
         return recs
+
+
+def _to_date(value: Any) -> str | None:
+    """A date as Odoo 17 reads one (fields.Date.to_date): falsy is no date; text is cut to 10
+    characters and read with strptime('%Y-%m-%d'), so '2026-1-2' and a datetime's text pass
+    and '20261102' or an ISO week do not (ValueError); a number or list is a TypeError."""
+    if not value:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"'{type(value).__name__}' object is not subscriptable")
+    return dt.datetime.strptime(value[:10], "%Y-%m-%d").date().isoformat()
 
 
 def _check_row_count(clause: str, value: Any) -> None:

@@ -280,3 +280,26 @@ async def test_a_negative_or_boolean_limit_or_offset_is_a_fault(
     for nothing in ({"limit": 0}, {"limit": False, "offset": False}, {"limit": None}):
         assert len((await ex(http, "res.partner", "search", [[]], nothing))["result"]) == 2
 
+
+@pytest.mark.parametrize("value", [20261102, "20261102", "2026-W45-1", "2026-11-32", "ayer"])
+async def test_a_date_odoo_cannot_read_is_a_fault(sb: OdooSandbox, http: httpx.AsyncClient,
+                                                  value: Any) -> None:
+    """fields.Date.to_date: text cut to 10 characters and read with strptime('%Y-%m-%d')."""
+    before = await sb.count("account.payment")
+    error = (await ex(http, "account.payment", "create", [{
+        "payment_type": "inbound", "partner_type": "customer", "partner_id": 1,
+        "amount": 10.0, "date": value}]))["error"]
+    assert error["data"]["name"] in ("builtins.ValueError", "builtins.TypeError")
+    assert await sb.count("account.payment") == before
+
+
+@pytest.mark.parametrize(("value", "stored"), [("2026-11-02", "2026-11-02"),
+                                               ("2026-1-2", "2026-01-02"),
+                                               ("2026-11-02 10:30:00", "2026-11-02")])
+async def test_a_date_is_read_as_odoo_reads_it(sb: OdooSandbox, http: httpx.AsyncClient,
+                                               value: str, stored: str) -> None:
+    created = (await ex(http, "account.payment", "create", [{
+        "payment_type": "inbound", "partner_type": "customer", "partner_id": 1,
+        "amount": 10.0, "date": value}]))["result"]
+    rows = await sb.search_read("account.payment", [("id", "=", created)], ["date"])
+    assert rows[0]["date"] == stored
