@@ -303,3 +303,24 @@ async def test_a_date_is_read_as_odoo_reads_it(sb: OdooSandbox, http: httpx.Asyn
         "amount": 10.0, "date": value}]))["result"]
     rows = await sb.search_read("account.payment", [("id", "=", created)], ["date"])
     assert rows[0]["date"] == stored
+
+
+@pytest.mark.parametrize("order", ["name asc desc", "name,", ", name", "name,,id", "name asc x",
+                                   "name nulls", "name asc nulls  first"])
+async def test_an_order_odoo_does_not_match_is_a_fault(http: httpx.AsyncClient,
+                                                       order: str) -> None:
+    """BaseModel._check_qorder: each term is a field, then asc/desc, then 'nulls first' or
+    'nulls last', separated by commas, no empty term (regex_order)."""
+    error = (await ex(http, "res.partner", "search", [[]], {"order": order}))["error"]
+    assert 'Invalid "order"' in error["data"]["message"]
+
+
+async def test_an_order_may_say_where_nulls_go(sb: OdooSandbox, http: httpx.AsyncClient) -> None:
+    await sb.call("res.partner", "write", [1], {"ref": "B"})
+    first = (await ex(http, "res.partner", "search", [[]],
+                      {"order": "ref desc nulls first, id"}))["result"]
+    last = (await ex(http, "res.partner", "search", [[]],
+                     {"order": " ref ASC NULLS LAST , id asc"}))["result"]
+    assert first == [2, 1] and last == [1, 2]
+    quoted = (await ex(http, "res.partner", "search", [[]], {"order": '"id" desc'}))["result"]
+    assert quoted == [2, 1]
