@@ -122,9 +122,22 @@ VERSIONED = frozenset({"BusinessPartners", "Items", "Invoices", "CreditNotes"})
 # what the real Service Layer answers to a write of it is UNVERIFIED).
 # DataVersion (the ETag) and DocNum (the series' next number) are kept the same way.
 READ_ONLY = frozenset({"CurrentAccountBalance", "DataVersion", "DocNum"})
-_LINE = frozenset({"LineNum", "ItemCode", "ItemDescription", "Quantity", "Price", "UnitPrice",
-                   "DiscountPercent", "AccountCode", "VatGroup", "TaxCode", "TaxTotal",
-                   "LineTotal", "WTLiable", "PriceAfterVAT"})
+# The rows of the collections the store's rules read: the row type's name in the metadata and
+# the properties the sandbox models (a subset of the type's, as TEMPLATES are), with their
+# Edm types as :func:`_check` reads them.
+ROWS: dict[str, tuple[str, dict[str, str]]] = {
+    "DocumentLines": ("DocumentLine", {
+        "LineNum": "Int32", "ItemCode": "String", "ItemDescription": "String",
+        "Quantity": "Double", "Price": "Double", "UnitPrice": "Double",
+        "DiscountPercent": "Double", "AccountCode": "String", "VatGroup": "String",
+        "TaxCode": "String", "TaxTotal": "Double", "LineTotal": "Double", "WTLiable": "String",
+        "PriceAfterVAT": "Double"}),
+    "WithholdingTaxDataCollection": ("WithholdingTaxData", {
+        "WTCode": "String", "WTAmount": "Double", "TaxableAmount": "Double"}),
+    "PaymentInvoices": ("PaymentInvoice", {
+        "LineNum": "Int32", "DocEntry": "Int32", "SumApplied": "Double",
+        "InvoiceType": "String"}),
+}
 
 
 def rate_on(lines: list[Record], day: str) -> Decimal | None:
@@ -160,12 +173,19 @@ def _num(value: Any, what: str) -> Decimal:
 
 
 def _rows(record: Record, name: str) -> list[Record]:
-    """A collection the client sent (absent: empty): a JSON array of objects, or a 400."""
+    """A collection the client sent (absent: empty): a JSON array of objects whose rows, when
+    :data:`ROWS` declares them, hold only its properties, each of its type; else a 400."""
     rows = record.get(name)
     if rows is None:
         return []
     if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
         raise SapError(400, -1000, f"Property '{name}' must be a collection of objects")
+    row_type, props = ROWS.get(name, ("", {}))
+    for row in rows if row_type else ():
+        for prop, value in row.items():
+            if prop not in props:
+                raise SapError(400, -1000, f"Property '{prop}' of '{row_type}' is invalid")
+            _check(f"Property '{prop}' of '{row_type}'", props[prop], value)
     return rows
 
 
@@ -332,10 +352,6 @@ class Store:
         accounts = {a["Code"] for a in await self.all("ChartOfAccounts")}
         net = vat = wt_base = Decimal(0)
         for number, line in enumerate(_rows(doc, "DocumentLines")):
-            unknown = set(line) - _LINE
-            if unknown:
-                raise SapError(400, -1000, f"Property '{sorted(unknown)[0]}' of "
-                               "'DocumentLine' is invalid")
             group = line.get("VatGroup") or line.get("TaxCode")
             rate = vat_rates.get(group) if isinstance(group, str) else None
             if rate is None:  # no such group, or no rate in force on the document date
@@ -466,20 +482,29 @@ def _known(entity_set: str, body: Record, template: Record) -> None:
 
 
 def _typed(entity_set: str, name: str, value: Any, default: Any) -> None:
-    """A value of the property's Edm type, as the metadata declares it (SAPB1-v1.edmx): a
-    collection is a JSON array of objects, Edm.Double a number (:func:`_num`), Edm.Int32 a
-    whole number in range, anything else (Edm.String, an enum member's name, Edm.DateTime /
-    Edm.Time as text) a string; null for any (the properties are Nullable). A number for a
-    string or text for a number is refused as SL refuses a property of the wrong type; SL's
-    wording and whether it takes an Int32 written 2.0 are UNVERIFIED (refused: strict)."""
-    if value is None:
-        return
-    what = f"Property '{name}' of '{entity_set}'"
+    """A value of the property's Edm type, as the metadata declares it (SAPB1-v1.edmx); the
+    template's default tells the type: a list is a collection, a Decimal Edm.Double, an int
+    (or a name in :data:`INT32`) Edm.Int32; anything else (Edm.String, an enum member's name,
+    Edm.DateTime / Edm.Time as text) is a string."""
     if isinstance(default, list) or name == "ItemWarehouseInfoCollection":
         _rows({name: value}, name)
-    elif isinstance(default, Decimal):
+        return
+    whole = name in INT32 or (isinstance(default, int) and not isinstance(default, bool))
+    kind = "Double" if isinstance(default, Decimal) else "Int32" if whole else "String"
+    _check(f"Property '{name}' of '{entity_set}'", kind, value)
+
+
+def _check(what: str, kind: str, value: Any) -> None:
+    """``value`` is of Edm type ``kind`` (``String``, ``Int32``, ``Double``) or null (the
+    properties are Nullable): text for a string, a whole number in range for an Int32, a number
+    for a Double (:func:`_num`). A number for a string or text for a number is refused as SL
+    refuses a property of the wrong type; SL's wording and whether it takes an Int32 written
+    2.0 are UNVERIFIED (refused: the strict reading)."""
+    if value is None:
+        return
+    if kind == "Double":
         _num(value, what)
-    elif name in INT32 or (isinstance(default, int) and not isinstance(default, bool)):
+    elif kind == "Int32":
         if isinstance(value, bool) or not isinstance(value, int) \
                 or not -2**31 <= value < 2**31:
             raise SapError(400, -1000, f"{what}: {value!r} is not an Edm.Int32")

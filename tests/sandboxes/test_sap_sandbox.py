@@ -553,3 +553,37 @@ async def test_a_patch_with_a_property_of_the_wrong_type_is_a_400(
     status, code, _ = error_of(await sl.patch(path, json=body))
     assert status == 400 and code in (-1000, -5006)
     assert await sb.get(entity_set, key) == before
+
+
+@pytest.mark.parametrize("change", [
+    {"DocumentLines": [{**LINE, "ItemCode": 5}]},
+    {"DocumentLines": [{**LINE, "ItemDescription": ["x"]}]},
+    {"DocumentLines": [{**LINE, "WTLiable": 5}]},
+    {"DocumentLines": [{**LINE, "PriceAfterVAT": "x"}]},
+    {"DocumentLines": [{**LINE, "AccountCode": 0}]},
+    {"DocumentLines": [{**LINE, "LineNum": "0"}]},
+    {"WithholdingTaxDataCollection": [{"WTCode": "IR15", "Foo": 1}]},
+    {"WithholdingTaxDataCollection": [{"WTCode": "IR15", "WTAmount": "9"}]}])
+async def test_a_document_row_with_an_unknown_or_ill_typed_property_is_a_400(
+        sb: SapSandbox, sl: httpx.AsyncClient, change: dict[str, Any]) -> None:
+    before = len(await sb.all("Invoices"))
+    response = await sl.post("Invoices", json={"CardCode": "C0001", "DocumentLines": [LINE],
+                                               **change})
+    assert error_of(response)[:2] == (400, -1000)
+    assert len(await sb.all("Invoices")) == before
+
+
+@pytest.mark.parametrize("line", [
+    {"DocEntry": "1", "SumApplied": 5, "InvoiceType": "it_Invoice"},
+    {"DocEntry": 1.0, "SumApplied": 5, "InvoiceType": "it_Invoice"},
+    {"DocEntry": 1, "SumApplied": 5, "InvoiceType": "it_Invoice", "Foo": 1},
+    {"DocEntry": 1, "SumApplied": 5, "InvoiceType": "it_Invoice", "LineNum": "0"}])
+async def test_a_payment_row_with_an_unknown_or_ill_typed_property_is_a_400(
+        sb: SapSandbox, sl: httpx.AsyncClient, line: dict[str, Any]) -> None:
+    invoice = await sb.get("Invoices", 1)
+    response = await sl.post("IncomingPayments", json={
+        "CardCode": "C0001", "TransferSum": 10, "TransferAccount": "57200000",
+        "PaymentInvoices": [line]})
+    assert error_of(response)[:2] == (400, -1000)
+    assert len(await sb.all("IncomingPayments")) == 1
+    assert await sb.get("Invoices", 1) == invoice
