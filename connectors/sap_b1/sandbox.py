@@ -57,6 +57,14 @@ _SAFE = "$,'()"  # SL writes nextLinks with bare $ options (as in "?$skip=20")
 _PREFER = re.compile(r"odata\.maxpagesize\s*=\s*([0-9]{1,9})(?![0-9])")
 
 
+# The system query options of OData v3 (MS-ODATA 2.2.3.6.1) and v4 (URL Conventions, 5).
+_SYSTEM_OPTIONS = frozenset({
+    "$apply", "$compute", "$count", "$deltatoken", "$expand", "$filter", "$format", "$id",
+    "$index", "$inlinecount", "$levels", "$orderby", "$schemaversion", "$search", "$select",
+    "$skip", "$skiptoken", "$top"})
+_COLLECTION_OPTIONS = frozenset({"$top", "$skip", "$orderby", "$inlinecount", "$skiptoken"})
+
+
 class Dropped(Exception):
     """The write committed; the client must never hear of it."""
 
@@ -247,10 +255,23 @@ async def _collection(request: web.Request, sb: SapSandbox, entity_set: str) -> 
     return _json(body, headers=headers)
 
 
+def _check_options(query: Any, single: bool) -> None:
+    """System query options as MS-ODATA 2.2.3.6.1 defines them: names are case-sensitive, a
+    name beginning with $ that OData (v3 or v4) does not define is no custom option but a
+    malformed URI, and so is an option incompatible with the resource: $top, $skip, $orderby,
+    $inlinecount and $skiptoken pick from a collection, not one entity. Options OData defines
+    and the sandbox does not serve ($expand, $inlinecount, ...) are ignored, as before."""
+    for name in query:
+        if name.startswith("$") and (name not in _SYSTEM_OPTIONS
+                                     or single and name in _COLLECTION_OPTIONS):
+            raise SapError(400, -1000, f"Query option '{name}' is not valid for this resource")
+
+
 async def _api(request: web.Request) -> web.Response:
     sb: SapSandbox = request.app[STATE]  # type: ignore[assignment]
     entity_set, key = _target(request)
     if request.method == "GET":
+        _check_options(request.query, single=key is not None)
         if key is None:
             return await _collection(request, sb, entity_set)
         try:

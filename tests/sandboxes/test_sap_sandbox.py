@@ -587,3 +587,21 @@ async def test_a_payment_row_with_an_unknown_or_ill_typed_property_is_a_400(
     assert error_of(response)[:2] == (400, -1000)
     assert len(await sb.all("IncomingPayments")) == 1
     assert await sb.get("Invoices", 1) == invoice
+
+
+@pytest.mark.parametrize("path, params", [
+    ("Invoices", {"$bogus": "1"}), ("Invoices", {"$TOP": "1"}), ("Invoices", {"$": "1"}),
+    ("Invoices(1)", {"$top": "1"}), ("Invoices(1)", {"$skip": "0"}),
+    ("Invoices(1)", {"$orderby": "DocEntry"}), ("Invoices(1)", {"$bogus": "1"})])
+async def test_a_query_option_odata_does_not_define_for_the_resource_is_a_400(
+        sl: httpx.AsyncClient, path: str, params: dict[str, str]) -> None:
+    """MS-ODATA 2.2.3.6.1: option names are case-sensitive, a custom option must not begin
+    with $, and an option the resource (one entity) is incompatible with makes the URI
+    malformed ($top / $skip / $orderby pick from a collection)."""
+    assert error_of(await sl.get(path, params=params))[:2] == (400, -1000)
+
+
+async def test_options_defined_but_not_served_are_still_ignored(sl: httpx.AsyncClient) -> None:
+    for params in ({"$inlinecount": "allpages"}, {"$expand": "DocumentLines"},
+                   {"$format": "json"}, {"custom": "1"}):
+        assert (await sl.get("Invoices", params=params)).status_code == 200, params
