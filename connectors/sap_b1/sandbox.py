@@ -238,7 +238,9 @@ async def _collection(request: web.Request, sb: SapSandbox, entity_set: str) -> 
     skip = 0 if sb.faults.ignore_paging or skip is None else skip
     prefer = _PREFER.search(request.headers.get("Prefer", ""))
     size = int(prefer.group(1)) if prefer else DEFAULT_PAGE
-    limit = size if top is None else min(size, top)
+    # A page size of 0 turns paging off (SL manual, "Paginate the Selected Orders").
+    page_size = size or len(rows)
+    limit = page_size if top is None else min(page_size, top)
     page = rows[skip:skip + limit]
     body: dict[str, Any] = {"odata.metadata": f"{sb.url}/$metadata#{entity_set}",
                             "value": [_out(entity_set, r, select) for r in page]}

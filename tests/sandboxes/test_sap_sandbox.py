@@ -605,3 +605,17 @@ async def test_options_defined_but_not_served_are_still_ignored(sl: httpx.AsyncC
     for params in ({"$inlinecount": "allpages"}, {"$expand": "DocumentLines"},
                    {"$format": "json"}, {"custom": "1"}):
         assert (await sl.get("Invoices", params=params)).status_code == 200, params
+
+
+async def test_a_page_size_of_zero_turns_paging_off(sb: SapSandbox, sl: httpx.AsyncClient) -> None:
+    """SL manual 3.7.6: PageSize or odata.maxpagesize 0 turns the pagination mechanism off."""
+    for i in range(25):
+        await sb.create("BusinessPartners", {"CardCode": f"X{i:03d}", "CardName": f"P {i}"})
+    response = await sl.get("BusinessPartners", headers={"Prefer": "odata.maxpagesize=0"})
+    body = response.json()
+    assert len(body["value"]) == len(await sb.all("BusinessPartners")) > 20
+    assert "odata.nextLink" not in body
+    top = (await sl.get("BusinessPartners", params={"$top": "3"},
+                        headers={"Prefer": "odata.maxpagesize=0"})).json()
+    assert len(top["value"]) == 3 and "odata.nextLink" not in top
+
