@@ -154,7 +154,9 @@ def parse_orderby(text: str | None, fields: Collection[str]) -> list[tuple[str, 
 
 
 def parse_select(text: str | None, fields: Collection[str]) -> Sequence[str] | None:
-    if not text:
+    """The properties to answer, None for all (no $select, or ``$select=*`` as the SL manual
+    shows it)."""
+    if not text or text.strip() == "*":
         return None
     names = [n.strip() for n in text.split(",") if n.strip()]
     for name in names:

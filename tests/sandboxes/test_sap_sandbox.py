@@ -619,3 +619,10 @@ async def test_a_page_size_of_zero_turns_paging_off(sb: SapSandbox, sl: httpx.As
                         headers={"Prefer": "odata.maxpagesize=0"})).json()
     assert len(top["value"]) == 3 and "odata.nextLink" not in top
 
+
+async def test_select_star_is_every_property(sl: httpx.AsyncClient) -> None:
+    """SL manual 3.7.1: GET /Items?$select=* gets all entity records, as GET /Items."""
+    assert (await sl.get("Items", params={"$select": "*"})).json()["value"] == (
+        await sl.get("Items")).json()["value"]
+    one = await sl.get("Items('A0001')", params={"$select": "*"})
+    assert one.json() == (await sl.get("Items('A0001')")).json()
