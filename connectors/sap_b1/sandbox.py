@@ -12,9 +12,10 @@ Start it in a test::
 
 ``server.url`` is the Service Layer root (``http://127.0.0.1:<port>/b1s/v1``). Errors come
 back as ``{"error": {"code": .., "message": {"lang": "en-us", "value": ..}}}``; paging via
-``odata.nextLink`` honours ``Prefer: odata.maxpagesize=N`` (default 20, the documented b1s.conf
-default, UNVERIFIED); ``$filter`` / ``$select`` / ``$orderby`` / ``$top`` / ``$skip`` as in
-:mod:`sandbox_query`. Sessions time out after ``session_timeout`` seconds of inactivity.
+``odata.nextLink`` honours ``Prefer: odata.maxpagesize=N`` (default 20, b1s.conf's ``PageSize``
+default; 0 turns paging off: SL manual, "Paginate the Selected Orders"); ``$filter`` /
+``$select`` / ``$orderby`` as in :mod:`sandbox_query`, ``$top`` / ``$skip`` / ``$inlinecount`` as
+the manual's "Query Options" describe them. Sessions time out after ``session_timeout`` seconds of inactivity.
 Binds 127.0.0.1 only.
 """
 from __future__ import annotations
@@ -234,6 +235,9 @@ async def _collection(request: web.Request, sb: SapSandbox, entity_set: str) -> 
         raise SapError(400, exc.code, str(exc)) from None
     for name, descending in reversed(order):
         rows.sort(key=lambda r: (r.get(name) is not None, r.get(name)), reverse=descending)
+    inlinecount = query.get("$inlinecount", "none")
+    if inlinecount not in ("allpages", "none"):  # the SL manual: anything else is a 400
+        raise SapError(400, -1000, "$inlinecount must be allpages or none")
     skip, top = _count(query, "$skip"), _count(query, "$top")
     skip = 0 if sb.faults.ignore_paging or skip is None else skip
     prefer = _PREFER.search(request.headers.get("Prefer", ""))
@@ -242,8 +246,10 @@ async def _collection(request: web.Request, sb: SapSandbox, entity_set: str) -> 
     page_size = size or len(rows)
     limit = page_size if top is None else min(page_size, top)
     page = rows[skip:skip + limit]
-    body: dict[str, Any] = {"odata.metadata": f"{sb.url}/$metadata#{entity_set}",
-                            "value": [_out(entity_set, r, select) for r in page]}
+    body: dict[str, Any] = {"odata.metadata": f"{sb.url}/$metadata#{entity_set}"}
+    if inlinecount == "allpages":  # every match, before $skip / $top; a string, as SL writes it
+        body["odata.count"] = str(len(rows))
+    body["value"] = [_out(entity_set, r, select) for r in page]
     remaining = len(rows) - skip - len(page)
     if top is not None:
         remaining = min(remaining, top - len(page))
@@ -262,7 +268,7 @@ def _check_options(query: Any, single: bool) -> None:
     name beginning with $ that OData (v3 or v4) does not define is no custom option but a
     malformed URI, and so is an option incompatible with the resource: $top, $skip, $orderby,
     $inlinecount and $skiptoken pick from a collection, not one entity. Options OData defines
-    and the sandbox does not serve ($expand, $inlinecount, ...) are ignored, as before."""
+    and the sandbox does not serve ($expand, $format, $apply, ...) are ignored, as before."""
     for name in query:
         if name.startswith("$") and (name not in _SYSTEM_OPTIONS
                                      or single and name in _COLLECTION_OPTIONS):

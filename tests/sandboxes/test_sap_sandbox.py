@@ -602,8 +602,7 @@ async def test_a_query_option_odata_does_not_define_for_the_resource_is_a_400(
 
 
 async def test_options_defined_but_not_served_are_still_ignored(sl: httpx.AsyncClient) -> None:
-    for params in ({"$inlinecount": "allpages"}, {"$expand": "DocumentLines"},
-                   {"$format": "json"}, {"custom": "1"}):
+    for params in ({"$expand": "DocumentLines"}, {"$format": "json"}, {"custom": "1"}):
         assert (await sl.get("Invoices", params=params)).status_code == 200, params
 
 
@@ -626,3 +625,17 @@ async def test_select_star_is_every_property(sl: httpx.AsyncClient) -> None:
         await sl.get("Items")).json()["value"]
     one = await sl.get("Items('A0001')", params={"$select": "*"})
     assert one.json() == (await sl.get("Items('A0001')")).json()
+
+
+async def test_inlinecount_is_allpages_or_none_and_counts_every_match(
+        sl: httpx.AsyncClient) -> None:
+    """SL manual 3.7.7.7: $inlinecount=allpages adds odata.count (a string) of every match,
+    none (or no option) adds nothing, any other value is 400 Bad Request."""
+    body = (await sl.get("Invoices", params={"$inlinecount": "allpages", "$top": "1",
+                                             "$filter": "DocEntry gt 1"})).json()
+    assert body["odata.count"] == "2" and len(body["value"]) == 1
+    assert "odata.count" not in (await sl.get("Invoices", params={
+        "$inlinecount": "none"})).json()
+    for bad in ("AllPages", "", "yes"):
+        assert error_of(await sl.get("Invoices", params={"$inlinecount": bad}))[:2] == (
+            400, -1000)
