@@ -122,6 +122,7 @@ VERSIONED = frozenset({"BusinessPartners", "Items", "Invoices", "CreditNotes"})
 # what the real Service Layer answers to a write of it is UNVERIFIED).
 # DataVersion (the ETag) and DocNum (the series' next number) are kept the same way.
 READ_ONLY = frozenset({"CurrentAccountBalance", "DataVersion", "DocNum"})
+_YES_NO = "BoYesNoEnum"
 # The rows of the collections the store's rules read: the row type's name in the metadata and
 # the properties the sandbox models (a subset of the type's, as TEMPLATES are), with their
 # Edm types as :func:`_check` reads them.
@@ -130,13 +131,29 @@ ROWS: dict[str, tuple[str, dict[str, str]]] = {
         "LineNum": "Int32", "ItemCode": "String", "ItemDescription": "String",
         "Quantity": "Double", "Price": "Double", "UnitPrice": "Double",
         "DiscountPercent": "Double", "AccountCode": "String", "VatGroup": "String",
-        "TaxCode": "String", "TaxTotal": "Double", "LineTotal": "Double", "WTLiable": "String",
+        "TaxCode": "String", "TaxTotal": "Double", "LineTotal": "Double", "WTLiable": _YES_NO,
         "PriceAfterVAT": "Double"}),
     "WithholdingTaxDataCollection": ("WithholdingTaxData", {
         "WTCode": "String", "WTAmount": "Double", "TaxableAmount": "Double"}),
     "PaymentInvoices": ("PaymentInvoice", {
         "LineNum": "Int32", "DocEntry": "Int32", "SumApplied": "Double",
         "InvoiceType": "String"}),
+}
+# Enumerations of the properties the rules read or keep, {member name: value}: SL takes either
+# ("cCustomer" or "C", SL manual "Creating Entities") and answers the name; anything else is
+# refused. BoCardTypes' values are the manual's; the others' are the database's one-letter
+# codes (OCRD.validFor, OINV.DocType), UNVERIFIED as SL enum values.
+ENUMS: dict[str, dict[str, str]] = {
+    "BoCardTypes": {"cCustomer": "C", "cSupplier": "S", "cLid": "L"},
+    "BoYesNoEnum": {"tNO": "N", "tYES": "Y"},
+    "BoDocumentTypes": {"dDocument_Items": "I", "dDocument_Service": "S"},
+}
+_DOC_ENUMS = {"DocType": "BoDocumentTypes", "Cancelled": _YES_NO}
+ENUM_PROPS: dict[str, dict[str, str]] = {
+    "BusinessPartners": {"CardType": "BoCardTypes", "Valid": _YES_NO, "Frozen": _YES_NO},
+    "Items": {name: _YES_NO for name in ("VatLiable", "WTLiable", "SalesItem", "InventoryItem",
+                                         "Valid", "Frozen")},
+    "Invoices": _DOC_ENUMS, "CreditNotes": _DOC_ENUMS, "IncomingPayments": {"Cancelled": _YES_NO},
 }
 
 
@@ -185,7 +202,7 @@ def _rows(record: Record, name: str) -> list[Record]:
         for prop, value in row.items():
             if prop not in props:
                 raise SapError(400, -1000, f"Property '{prop}' of '{row_type}' is invalid")
-            _check(f"Property '{prop}' of '{row_type}'", props[prop], value)
+            row[prop] = _check(f"Property '{prop}' of '{row_type}'", props[prop], value)
     return rows
 
 
@@ -257,9 +274,10 @@ class Store:
         template = TEMPLATES.get(entity_set)
         if template is None:
             raise SapError(404, -1000, f"Invalid entity set '{entity_set}'")
+        body = copy.deepcopy(body)
         _known(entity_set, body, template)
         record = copy.deepcopy(template)
-        record.update(copy.deepcopy(body))
+        record.update(body)
         key_name = KEYS[entity_set]
         if entity_set in NUMBERED:
             rows = await self.all(entity_set)
@@ -307,6 +325,7 @@ class Store:
         if entity_set not in VERSIONED:
             raise SapError(400, -5006, f"Updating {entity_set} is not supported")
         record = await self.get(entity_set, key)
+        body = copy.deepcopy(body)
         _known(entity_set, body, TEMPLATES[entity_set])
         if KEYS[entity_set] in body and str(body[KEYS[entity_set]]) != str(key):
             raise SapError(400, -5006, f"'{KEYS[entity_set]}' cannot be changed")
@@ -315,7 +334,7 @@ class Store:
         if if_match is not None and if_match != "*" and if_match != etag(record):
             raise SapError(412, -2039, "Another user or another operation modified data; to "
                            "continue, open the window again")
-        record.update(copy.deepcopy(body))
+        record.update(body)
         if entity_set in ("Invoices", "CreditNotes") and "Series" in body:
             _series(entity_set, record)
         if entity_set in ("Invoices", "CreditNotes") and "DocumentLines" in body:
@@ -472,36 +491,38 @@ def _series(entity_set: str, doc: Record) -> None:
 
 def _known(entity_set: str, body: Record, template: Record) -> None:
     """Every property of a POST or PATCH body is one of the entity's, writable, and of its
-    type (:func:`_typed`), before anything is written."""
+    type (:func:`_typed`), before anything is written; ``body`` (the store's own copy) is left
+    as SL reads it (an enumeration's value becomes its member's name)."""
     for name, value in body.items():
         if name in READ_ONLY:
             raise SapError(400, -5006, f"Property '{name}' of '{entity_set}' is read-only")
         if name not in template:
             raise SapError(400, -1000, f"Property '{name}' of '{entity_set}' is invalid")
-        _typed(entity_set, name, value, template[name])
+        body[name] = _typed(entity_set, name, value, template[name])
 
 
-def _typed(entity_set: str, name: str, value: Any, default: Any) -> None:
-    """A value of the property's Edm type, as the metadata declares it (SAPB1-v1.edmx); the
-    template's default tells the type: a list is a collection, a Decimal Edm.Double, an int
-    (or a name in :data:`INT32`) Edm.Int32; anything else (Edm.String, an enum member's name,
-    Edm.DateTime / Edm.Time as text) is a string."""
+def _typed(entity_set: str, name: str, value: Any, default: Any) -> Any:
+    """``value`` as a value of the property's type in the metadata (SAPB1-v1.edmx): an
+    enumeration of :data:`ENUM_PROPS`, else the template's default tells: a list is a
+    collection, a Decimal Edm.Double, an int (or a name in :data:`INT32`) Edm.Int32; anything
+    else (Edm.String, Edm.DateTime / Edm.Time as text) is a string."""
     if isinstance(default, list) or name == "ItemWarehouseInfoCollection":
-        _rows({name: value}, name)
-        return
+        return _rows({name: value}, name) if value is not None else None
     whole = name in INT32 or (isinstance(default, int) and not isinstance(default, bool))
-    kind = "Double" if isinstance(default, Decimal) else "Int32" if whole else "String"
-    _check(f"Property '{name}' of '{entity_set}'", kind, value)
+    kind = ENUM_PROPS.get(entity_set, {}).get(name) or (
+        "Double" if isinstance(default, Decimal) else "Int32" if whole else "String")
+    return _check(f"Property '{name}' of '{entity_set}'", kind, value)
 
 
-def _check(what: str, kind: str, value: Any) -> None:
-    """``value`` is of Edm type ``kind`` (``String``, ``Int32``, ``Double``) or null (the
-    properties are Nullable): text for a string, a whole number in range for an Int32, a number
-    for a Double (:func:`_num`). A number for a string or text for a number is refused as SL
-    refuses a property of the wrong type; SL's wording and whether it takes an Int32 written
-    2.0 are UNVERIFIED (refused: the strict reading)."""
+def _check(what: str, kind: str, value: Any) -> Any:
+    """``value`` if it is of type ``kind`` (``String``, ``Int32``, ``Double`` or an
+    enumeration of :data:`ENUMS`, as its member's name) or null (the properties are
+    Nullable): text for a string, a whole number in range for an Int32, a number for a Double
+    (:func:`_num`), a member's name or value for an enumeration. A number for a string or text
+    for a number is refused as SL refuses a property of the wrong type; SL's wording and
+    whether it takes an Int32 written 2.0 are UNVERIFIED (refused: the strict reading)."""
     if value is None:
-        return
+        return None
     if kind == "Double":
         _num(value, what)
     elif kind == "Int32":
@@ -510,6 +531,14 @@ def _check(what: str, kind: str, value: Any) -> None:
             raise SapError(400, -1000, f"{what}: {value!r} is not an Edm.Int32")
     elif not isinstance(value, str):
         raise SapError(400, -1000, f"{what}: {value!r} is not an Edm.String")
+    elif kind in ENUMS:
+        members = ENUMS[kind]
+        name = value if value in members else next(
+            (member for member, code in members.items() if code == value), None)
+        if name is None:
+            raise SapError(400, -1000, f"{what}: {value!r} is not a member of {kind}")
+        return name
+    return value
 
 
 def _encode(value: Any) -> Any:

@@ -639,3 +639,40 @@ async def test_inlinecount_is_allpages_or_none_and_counts_every_match(
     for bad in ("AllPages", "", "yes"):
         assert error_of(await sl.get("Invoices", params={"$inlinecount": bad}))[:2] == (
             400, -1000)
+
+
+@pytest.mark.parametrize("path, body", [
+    ("BusinessPartners", {"CardCode": "N1", "CardType": "cFoo"}),
+    ("BusinessPartners", {"CardCode": "N1", "CardType": "customer"}),
+    ("BusinessPartners", {"CardCode": "N1", "Valid": "maybe"}),
+    ("Items", {"ItemCode": "N1", "InventoryItem": "yes"}),
+    ("Invoices", {"CardCode": "C0001", "DocType": "dFoo", "DocumentLines": [LINE]}),
+    ("Invoices", {"CardCode": "C0001", "DocumentLines": [{**LINE, "WTLiable": "true"}]}),
+    ("IncomingPayments", {"CardCode": "C0001", "TransferSum": 10,
+                          "TransferAccount": "57200000", "Cancelled": "no"})])
+async def test_an_enumeration_takes_only_its_members(
+        sb: SapSandbox, sl: httpx.AsyncClient, path: str, body: dict[str, Any]) -> None:
+    before = len(await sb.all(path))
+    assert error_of(await sl.post(path, json=body))[:2] == (400, -1000)
+    assert error_of(await sl.patch("BusinessPartners('C0001')",
+                                   json={"CardType": "cFoo"}))[:2] == (400, -1000)
+    assert len(await sb.all(path)) == before
+
+
+async def test_an_enumeration_takes_a_members_value_and_answers_its_name(
+        sb: SapSandbox, sl: httpx.AsyncClient) -> None:
+    """SL manual 3.5.1: {"CardType": "C"} is {"CardType": "cCustomer"}."""
+    created = await sl.post("BusinessPartners", json={"CardCode": "N1", "CardType": "C",
+                                                      "Frozen": "N"})
+    assert created.status_code == 201, created.text
+    assert (created.json()["CardType"], created.json()["Frozen"]) == ("cCustomer", "tNO")
+    paid = await sl.post("IncomingPayments", json={
+        "CardCode": "N1", "TransferSum": 10, "TransferAccount": "57200000"})
+    assert paid.status_code == 201, paid.text
+    invoice = await sl.post("Invoices", json={"CardCode": "C0002", "DocType": "I",
+                                              "DocumentLines": [{**LINE, "WTLiable": "Y"}],
+                                              "WithholdingTaxDataCollection": [
+                                                  {"WTCode": "IR15"}]})
+    assert invoice.json()["DocType"] == "dDocument_Items"
+    assert invoice.json()["DocumentLines"][0]["WTLiable"] == "tYES"
+    assert invoice.json()["WTAmount"] > 0
