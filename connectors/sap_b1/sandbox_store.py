@@ -119,9 +119,14 @@ INT32 = frozenset({"DocEntry", "DocNum", "Series", "GroupNumber"})
 NUMBERED = frozenset({"Invoices", "CreditNotes", "IncomingPayments"})
 VERSIONED = frozenset({"BusinessPartners", "Items", "Invoices", "CreditNotes"})
 # Kept by SAP from the postings, never written by a client (refusing is the strict choice:
-# what the real Service Layer answers to a write of it is UNVERIFIED).
-# DataVersion (the ETag) and DocNum (the series' next number) are kept the same way.
-READ_ONLY = frozenset({"CurrentAccountBalance", "DataVersion", "DocNum"})
+# the SL manual says read-only properties are "ignored silently" in a PATCH; which of these
+# SL counts as read-only is UNVERIFIED). DataVersion (the ETag) and DocNum (the series' next
+# number) are kept the same way.
+READ_ONLY = frozenset({"CurrentAccountBalance", "DataVersion", "DocNum", "PaidToDate",
+                       "DocumentStatus"})
+# A document's totals follow its lines (a POST's are computed, whatever it sent); a PATCH of
+# them without the lines is refused the same way (UNVERIFIED, as above).
+TOTALS = frozenset({"DocTotal", "VatSum", "WTAmount", "WTApplied"})
 _YES_NO = "BoYesNoEnum"
 # The rows of the collections the store's rules read: the row type's name in the metadata and
 # the properties the sandbox models (a subset of the type's, as TEMPLATES are), with their
@@ -329,6 +334,9 @@ class Store:
         _known(entity_set, body, TEMPLATES[entity_set])
         if KEYS[entity_set] in body and str(body[KEYS[entity_set]]) != str(key):
             raise SapError(400, -5006, f"'{KEYS[entity_set]}' cannot be changed")
+        totals = sorted(TOTALS & set(body)) if entity_set in OBJECT_CODES else []
+        if totals:
+            raise SapError(400, -5006, f"Property '{totals[0]}' of '{entity_set}' is read-only")
         if "ItemWarehouseInfoCollection" in body:  # the strict reading, see sandbox_stock.py
             raise SapError(400, -5006, "Updating ItemWarehouseInfoCollection is not supported")
         if if_match is not None and if_match != "*" and if_match != etag(record):

@@ -676,3 +676,23 @@ async def test_an_enumeration_takes_a_members_value_and_answers_its_name(
     assert invoice.json()["DocType"] == "dDocument_Items"
     assert invoice.json()["DocumentLines"][0]["WTLiable"] == "tYES"
     assert invoice.json()["WTAmount"] > 0
+
+
+@pytest.mark.parametrize("change", [
+    {"DocTotal": 5}, {"VatSum": 0}, {"WTAmount": 1}, {"WTApplied": 1}, {"PaidToDate": 9999},
+    {"DocumentStatus": "bost_Close"}])
+async def test_a_documents_totals_and_postings_cannot_be_patched(
+        sb: SapSandbox, sl: httpx.AsyncClient, change: dict[str, Any]) -> None:
+    """They follow the lines and the payments: a PATCH stored them, so a 636 invoice could
+    read 5, or closed with nothing paid."""
+    before = await sb.get("Invoices", 2)
+    assert error_of(await sl.patch("Invoices(2)", json=change))[:2] == (400, -5006)
+    assert await sb.get("Invoices", 2) == before
+
+
+@pytest.mark.parametrize("change", [{"PaidToDate": 9999}, {"DocumentStatus": "bost_Close"}])
+async def test_a_new_document_cannot_say_what_was_paid(sl: httpx.AsyncClient,
+                                                       change: dict[str, Any]) -> None:
+    response = await sl.post("Invoices", json={"CardCode": "C0001", "DocumentLines": [LINE],
+                                               **change})
+    assert error_of(response)[:2] == (400, -5006)
