@@ -65,6 +65,9 @@ SERIES = (
      "Locked": "tNO", "PeriodIndicator": "Default", "IsManual": "tNO"},
 )
 OBJECT_CODES = {"Invoices": "13", "CreditNotes": "14"}
+# The tables SAP names in its errors: a document's header and lines, a partner.
+TABLES = {"Invoices": ("OINV", "INV1"), "CreditNotes": ("ORIN", "RIN1"),
+          "BusinessPartners": ("OCRD", "")}
 
 _STAMPS = {"CreateDate": None, "CreateTime": None, "UpdateDate": None, "UpdateTime": None,
            "DataVersion": 1}
@@ -300,9 +303,11 @@ class Store:
                                f"tables ({entity_set}) (ODBC -2035)")
         if entity_set == "Items":
             record["ItemWarehouseInfoCollection"] = item_rows(record, await self._warehouses())
+        if entity_set in ("Invoices", "CreditNotes", "BusinessPartners"):
+            await self._terms(entity_set, record)
         if entity_set in ("Invoices", "CreditNotes"):
             _series(entity_set, record)
-            await self._document(record)
+            await self._document(entity_set, record)
             sign = 1 if entity_set == "Invoices" else -1
             await self._move_balance(record["CardCode"], sign * _dec(record["DocTotal"]))
         elif entity_set == "IncomingPayments":
@@ -345,8 +350,10 @@ class Store:
         record.update(body)
         if entity_set in ("Invoices", "CreditNotes") and "Series" in body:
             _series(entity_set, record)
+        if entity_set in TABLES and set(body) & {"PaymentGroupCode", "PayTermsGrpCode"}:
+            await self._terms(entity_set, record)
         if entity_set in ("Invoices", "CreditNotes") and "DocumentLines" in body:
-            await self._document(record)
+            await self._document(entity_set, record)
         record["DataVersion"] += 1
         self._stamp(record, created=False)
         await self._save(entity_set, record, new=False)
@@ -366,7 +373,19 @@ class Store:
     async def _warehouses(self) -> list[str]:
         return [w["WarehouseCode"] for w in await self.all("Warehouses")]
 
-    async def _document(self, doc: Record) -> None:
+    async def _terms(self, entity_set: str, record: Record) -> None:
+        """Payment terms that exist: -1 (none, "Cash Basic") or a PaymentTermsTypes' number;
+        else -2028 as KB 2693418 shows a DI error for it: [OINV.GroupNum] , 'No matching
+        records found (ODBC -2028)'."""
+        name = "PayTermsGrpCode" if entity_set == "BusinessPartners" else "PaymentGroupCode"
+        group = record.get(name)
+        if group in (None, -1) or group in {t["GroupNumber"]
+                                            for t in await self.all("PaymentTermsTypes")}:
+            return
+        raise SapError(400, -2028, f"[{TABLES[entity_set][0]}.GroupNum] , 'No matching "
+                       "records found (ODBC -2028)'")
+
+    async def _document(self, entity_set: str, doc: Record) -> None:
         partner = await self._partner(doc.get("CardCode"))
         doc["CardName"] = doc.get("CardName") or partner["CardName"]
         doc["FederalTaxID"] = doc.get("FederalTaxID") or partner["FederalTaxID"]

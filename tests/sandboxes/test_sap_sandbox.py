@@ -696,3 +696,26 @@ async def test_a_new_document_cannot_say_what_was_paid(sl: httpx.AsyncClient,
     response = await sl.post("Invoices", json={"CardCode": "C0001", "DocumentLines": [LINE],
                                                **change})
     assert error_of(response)[:2] == (400, -5006)
+
+
+
+@pytest.mark.parametrize("change", [{"PaymentGroupCode": 99}, {"PaymentGroupCode": 0}])
+async def test_a_document_names_payment_terms_that_exist(
+        sb: SapSandbox, sl: httpx.AsyncClient, change: dict[str, Any]) -> None:
+    """KB 2693418: a PaymentGroupCode of no payment terms is -2028 [OINV.GroupNum] 'No matching
+    records found (ODBC -2028)'."""
+    before = len(await sb.all("Invoices"))
+    response = await sl.post("Invoices", json={"CardCode": "C0001", "DocumentLines": [LINE],
+                                               **change})
+    assert error_of(response)[:2] == (400, -2028)
+    assert len(await sb.all("Invoices")) == before
+    assert error_of(await sl.patch("Invoices(1)", json=change))[:2] == (400, -2028)
+
+async def test_a_partner_names_payment_terms_that_exist(sl: httpx.AsyncClient) -> None:
+    for body in ({"CardCode": "N1", "PayTermsGrpCode": 99}, ):
+        assert error_of(await sl.post("BusinessPartners", json=body))[:2] == (400, -2028)
+    assert error_of(await sl.patch("BusinessPartners('C0001')",
+                                   json={"PayTermsGrpCode": 99}))[:2] == (400, -2028)
+    for terms in (-1, 3):
+        assert (await sl.patch("BusinessPartners('C0001')",
+                               json={"PayTermsGrpCode": terms})).status_code == 204
