@@ -385,8 +385,40 @@ class Store:
         raise SapError(400, -2028, f"[{TABLES[entity_set][0]}.GroupNum] , 'No matching "
                        "records found (ODBC -2028)'")
 
-    async def _document(self, entity_set: str, doc: Record) -> None:
+    async def _named(self, entity_set: str, doc: Record) -> Record:
+        """The document's partner, once what the document names is known to exist: a
+        customer's active card (KB 2693418: '(-10) 10001071 - Customer 123 is inactive'; a
+        supplier's card is refused, SAP's wording UNVERIFIED), at least one line (wording
+        UNVERIFIED) and, on an items document, each line's active item (the SDK's Documents:
+        ItemCode is mandatory; KB 2693418: '(-10) 10001069 - Item XYZ is inactive'; an unknown
+        one is -2028 here, UNVERIFIED). Inactive is Frozen tYES, as the client's Inactive
+        button sets it; Valid tNO alone is not taken as inactive (UNVERIFIED)."""
         partner = await self._partner(doc.get("CardCode"))
+        if partner.get("CardType") == "cSupplier":
+            raise SapError(400, -5002, f"Business partner {partner['CardCode']} is a supplier; "
+                           "a sales document needs a customer")
+        if partner.get("Frozen") == "tYES":
+            raise SapError(400, -10, f"10001071 - Customer {partner['CardCode']} is inactive")
+        lines = _rows(doc, "DocumentLines")
+        if not lines:
+            raise SapError(400, -5002, "A document needs at least one line (DocumentLines)")
+        if doc.get("DocType") != "dDocument_Items":
+            return partner
+        items = {i["ItemCode"]: i for i in await self.all("Items")}
+        for number, line in enumerate(lines):
+            item = items.get(line.get("ItemCode"))
+            if not line.get("ItemCode"):
+                raise SapError(400, -5002, f"Line {number}: enter an item code")
+            if item is None:
+                raise SapError(400, -2028, f"[{TABLES[entity_set][1]}.ItemCode][line: "
+                               f"{number + 1}] , 'No matching records found (ODBC -2028)'")
+            if item.get("Frozen") == "tYES":
+                raise SapError(400, -10, f"10001069 - Item {item['ItemCode']} is inactive")
+        return partner
+
+    async def _document(self, entity_set: str, doc: Record) -> None:
+        """Total ``doc`` from its lines, once :meth:`_named` found what it names."""
+        partner = await self._named(entity_set, doc)
         doc["CardName"] = doc.get("CardName") or partner["CardName"]
         doc["FederalTaxID"] = doc.get("FederalTaxID") or partner["FederalTaxID"]
         doc["DocDate"] = doc.get("DocDate") or self.now().date().isoformat()

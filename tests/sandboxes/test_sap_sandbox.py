@@ -711,6 +711,37 @@ async def test_a_document_names_payment_terms_that_exist(
     assert len(await sb.all("Invoices")) == before
     assert error_of(await sl.patch("Invoices(1)", json=change))[:2] == (400, -2028)
 
+@pytest.mark.parametrize("change, code", [
+    ({"DocumentLines": [{**LINE, "ItemCode": "NOPE"}]}, -2028),
+    ({"DocumentLines": [{k: v for k, v in LINE.items() if k != "ItemCode"}]}, -5002),
+    ({"DocumentLines": []}, -5002), ({"DocumentLines": None}, -5002),
+    ({"CardCode": "P0001"}, -5002)])
+async def test_a_document_names_what_exists(sb: SapSandbox, sl: httpx.AsyncClient,
+                                            change: dict[str, Any], code: int) -> None:
+    """The SDK's Documents: CardCode and the lines' ItemCode are mandatory."""
+    before = len(await sb.all("Invoices"))
+    response = await sl.post("Invoices", json={"CardCode": "C0001", "DocumentLines": [LINE],
+                                               **change})
+    assert error_of(response)[:2] == (400, code)
+    assert len(await sb.all("Invoices")) == before
+
+
+@pytest.mark.parametrize("entity_set, key, change, message", [
+    ("BusinessPartners", "C0001", {"Frozen": "tYES"}, "Customer C0001 is inactive"),
+    ("BusinessPartners", "C0001", {"Valid": "tNO", "Frozen": "tYES"},
+     "Customer C0001 is inactive"),
+    ("Items", "A0001", {"Frozen": "tYES"}, "Item A0001 is inactive")])
+async def test_an_inactive_customer_or_item_takes_no_document(
+        sb: SapSandbox, sl: httpx.AsyncClient, entity_set: str, key: str,
+        change: dict[str, Any], message: str) -> None:
+    """KB 2693418: '(-10) 10001071 - Customer 123 is inactive', '(-10) 10001069 - Item XYZ is
+    inactive'."""
+    await sb.patch(entity_set, key, change)
+    response = await sl.post("Invoices", json={"CardCode": "C0001", "DocumentLines": [LINE]})
+    status, code, value = error_of(response)
+    assert (status, code) == (400, -10) and message in value
+
+
 async def test_a_partner_names_payment_terms_that_exist(sl: httpx.AsyncClient) -> None:
     for body in ({"CardCode": "N1", "PayTermsGrpCode": 99}, ):
         assert error_of(await sl.post("BusinessPartners", json=body))[:2] == (400, -2028)
