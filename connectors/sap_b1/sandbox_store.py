@@ -130,6 +130,17 @@ READ_ONLY = frozenset({"CurrentAccountBalance", "DataVersion", "DocNum", "PaidTo
 # A document's totals follow its lines (a POST's are computed, whatever it sent); a PATCH of
 # them without the lines is refused the same way (UNVERIFIED, as above).
 TOTALS = frozenset({"DocTotal", "VatSum", "WTAmount", "WTApplied"})
+# Columns of limited length, as SAP's tables declare them (OCRD: CardCode nvarchar(15),
+# CardName 100, Address 100, ZipCode 20, Phone1 20, LicTradNum 32; a document's or payment's
+# CardCode is the same 15; 3rd-party copies of the B1 schema, sap.erpref.com) and the type SL
+# names in "Value too long in property 'CardCode' of 'Document'" (the DI wording; SL's code
+# for it is UNVERIFIED, -1000 here).
+LENGTHS: dict[str, tuple[str, dict[str, int]]] = {
+    "BusinessPartners": ("BusinessPartner", {"CardCode": 15, "CardName": 100, "Address": 100,
+                                             "ZipCode": 20, "Phone1": 20, "FederalTaxID": 32}),
+    "Invoices": ("Document", {"CardCode": 15}), "CreditNotes": ("Document", {"CardCode": 15}),
+    "IncomingPayments": ("Payment", {"CardCode": 15}),
+}
 _YES_NO = "BoYesNoEnum"
 # The rows of the collections the store's rules read: the row type's name in the metadata and
 # the properties the sandbox models (a subset of the type's, as TEMPLATES are), with their
@@ -570,7 +581,11 @@ def _typed(entity_set: str, name: str, value: Any, default: Any) -> Any:
     whole = name in INT32 or (isinstance(default, int) and not isinstance(default, bool))
     kind = ENUM_PROPS.get(entity_set, {}).get(name) or (
         "Double" if isinstance(default, Decimal) else "Int32" if whole else "String")
-    return _check(f"Property '{name}' of '{entity_set}'", kind, value)
+    value = _check(f"Property '{name}' of '{entity_set}'", kind, value)
+    type_name, lengths = LENGTHS.get(entity_set, ("", {}))
+    if isinstance(value, str) and len(value) > lengths.get(name, len(value)):
+        raise SapError(400, -1000, f"Value too long in property '{name}' of '{type_name}'")
+    return value
 
 
 def _check(what: str, kind: str, value: Any) -> Any:

@@ -750,3 +750,29 @@ async def test_a_partner_names_payment_terms_that_exist(sl: httpx.AsyncClient) -
     for terms in (-1, 3):
         assert (await sl.patch("BusinessPartners('C0001')",
                                json={"PayTermsGrpCode": terms})).status_code == 204
+
+
+@pytest.mark.parametrize("path, body", [
+    ("BusinessPartners", {"CardCode": "C" * 16}),
+    ("BusinessPartners", {"CardCode": "N1", "CardName": "x" * 101}),
+    ("BusinessPartners", {"CardCode": "N1", "FederalTaxID": "B" * 33}),
+    ("BusinessPartners", {"CardCode": "N1", "Phone1": "6" * 21}),
+    ("BusinessPartners", {"CardCode": "N1", "ZipCode": "4" * 21}),
+    ("BusinessPartners", {"CardCode": "N1", "Address": "c" * 101}),
+    ("Invoices", {"CardCode": "C" * 16, "DocumentLines": [LINE]}),
+    ("IncomingPayments", {"CardCode": "C" * 16, "TransferSum": 10,
+                          "TransferAccount": "57200000"})])
+async def test_a_value_longer_than_its_column_is_a_400(
+        sb: SapSandbox, sl: httpx.AsyncClient, path: str, body: dict[str, Any]) -> None:
+    """OCRD: CardCode nvarchar(15), CardName 100, Address 100, ZipCode 20, Phone1 20,
+    LicTradNum (FederalTaxID) 32; the DI answer is "Value too long in property 'CardCode' of
+    'Document'"."""
+    before = len(await sb.all(path))
+    status, code, value = error_of(await sl.post(path, json=body))
+    assert (status, code) == (400, -1000) and "Value too long in property" in value
+    assert len(await sb.all(path)) == before
+    exact = {**body, "CardCode": "N1"} if path == "BusinessPartners" else None
+    if exact:  # at the limit it fits
+        exact = {k: v[:-1] if isinstance(v, str) and k != "CardCode" else v
+                 for k, v in exact.items()}
+        assert (await sl.post(path, json=exact)).status_code == 201
