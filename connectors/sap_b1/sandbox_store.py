@@ -25,6 +25,7 @@ import asyncio
 import copy
 import datetime as dt
 import json
+import re
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -119,6 +120,12 @@ KEYS = {"BusinessPartners": "CardCode", "Items": "ItemCode", "Invoices": "DocEnt
         "ChartOfAccounts": "Code", "Warehouses": "WarehouseCode"}
 # Edm.Int32 properties whose template default (None) does not say so.
 INT32 = frozenset({"DocEntry", "DocNum", "Series", "GroupNumber"})
+# Edm.DateTime properties: a date, read in the forms the SL manual's "Query Properties of the
+# Datetime Type" lists (2014-04-23, 20140423, 2014-04-23T12:21:21, 20140423000000; the time
+# is ignored) and kept as YYYY-MM-DD. Whether a body takes other forms is UNVERIFIED.
+DATES = frozenset({"DocDate", "DocDueDate", "TaxDate", "TransferDate", "CreateDate",
+                   "UpdateDate"})
+_DATE = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})(?:T?\d{2}:?\d{2}(?::?\d{2}(?:\.\d+)?)?Z?)?")
 NUMBERED = frozenset({"Invoices", "CreditNotes", "IncomingPayments"})
 VERSIONED = frozenset({"BusinessPartners", "Items", "Invoices", "CreditNotes"})
 # Kept by SAP from the postings, never written by a client (refusing is the strict choice:
@@ -579,8 +586,8 @@ def _typed(entity_set: str, name: str, value: Any, default: Any) -> Any:
     if isinstance(default, list) or name == "ItemWarehouseInfoCollection":
         return _rows({name: value}, name) if value is not None else None
     whole = name in INT32 or (isinstance(default, int) and not isinstance(default, bool))
-    kind = ENUM_PROPS.get(entity_set, {}).get(name) or (
-        "Double" if isinstance(default, Decimal) else "Int32" if whole else "String")
+    kind = ENUM_PROPS.get(entity_set, {}).get(name) or ("DateTime" if name in DATES else (
+        "Double" if isinstance(default, Decimal) else "Int32" if whole else "String"))
     value = _check(f"Property '{name}' of '{entity_set}'", kind, value)
     type_name, lengths = LENGTHS.get(entity_set, ("", {}))
     if isinstance(value, str) and len(value) > lengths.get(name, len(value)):
@@ -589,10 +596,11 @@ def _typed(entity_set: str, name: str, value: Any, default: Any) -> Any:
 
 
 def _check(what: str, kind: str, value: Any) -> Any:
-    """``value`` if it is of type ``kind`` (``String``, ``Int32``, ``Double`` or an
-    enumeration of :data:`ENUMS`, as its member's name) or null (the properties are
-    Nullable): text for a string, a whole number in range for an Int32, a number for a Double
-    (:func:`_num`), a member's name or value for an enumeration. A number for a string or text
+    """``value`` if it is of type ``kind`` (``String``, ``Int32``, ``Double``, ``DateTime``
+    as YYYY-MM-DD or an enumeration of :data:`ENUMS`, as its member's name) or null (the
+    properties are Nullable): text for a string, a whole number in range for an Int32, a
+    number for a Double (:func:`_num`), a date in a form of :data:`DATES` for a DateTime, a
+    member's name or value for an enumeration. A number for a string or text
     for a number is refused as SL refuses a property of the wrong type; SL's wording and
     whether it takes an Int32 written 2.0 are UNVERIFIED (refused: the strict reading)."""
     if value is None:
@@ -605,6 +613,14 @@ def _check(what: str, kind: str, value: Any) -> Any:
             raise SapError(400, -1000, f"{what}: {value!r} is not an Edm.Int32")
     elif not isinstance(value, str):
         raise SapError(400, -1000, f"{what}: {value!r} is not an Edm.String")
+    elif kind == "DateTime":
+        match = _DATE.fullmatch(value)
+        try:
+            if match is None:
+                raise ValueError(value)
+            return dt.date(*map(int, match.groups())).isoformat()
+        except ValueError:
+            raise SapError(400, -1000, f"{what}: {value!r} is not a date") from None
     elif kind in ENUMS:
         members = ENUMS[kind]
         name = value if value in members else next(

@@ -776,3 +776,30 @@ async def test_a_value_longer_than_its_column_is_a_400(
         exact = {k: v[:-1] if isinstance(v, str) and k != "CardCode" else v
                  for k, v in exact.items()}
         assert (await sl.post(path, json=exact)).status_code == 201
+
+
+@pytest.mark.parametrize("path, body", [
+    ("IncomingPayments", {"CardCode": "C0001", "TransferSum": 10, "TransferAccount": "57200000",
+                          "DocDate": "yesterday"}),
+    ("IncomingPayments", {"CardCode": "C0001", "TransferSum": 10, "TransferAccount": "57200000",
+                          "TransferDate": "2026-02-30"}),
+    ("Invoices", {"CardCode": "C0001", "DocumentLines": [LINE], "DocDate": "05/09/2026"}),
+    ("Invoices", {"CardCode": "C0001", "DocumentLines": [LINE], "DocDueDate": "soon"}),
+    ("Invoices", {"CardCode": "C0001", "DocumentLines": [LINE], "TaxDate": "2026-11"})])
+async def test_a_date_that_is_no_date_is_a_400(sb: SapSandbox, sl: httpx.AsyncClient,
+                                              path: str, body: dict[str, Any]) -> None:
+    before = len(await sb.all(path))
+    assert error_of(await sl.post(path, json=body))[:2] == (400, -1000)
+    assert len(await sb.all(path)) == before
+
+
+@pytest.mark.parametrize("written", ["2026-11-20", "20261120", "2026-11-20T00:00:00",
+                                     "20261120000000", "2026-11-20T10:30:00Z"])
+async def test_a_date_is_read_in_the_forms_sl_reads_and_answered_as_iso(
+        sl: httpx.AsyncClient, written: str) -> None:
+    """SL manual, 'Query Properties of the Datetime Type': 2014-04-23, 20140423,
+    2014-04-23T12:21:21 and 20140423000000 are all that date (the time is ignored)."""
+    created = await sl.post("Invoices", json={"CardCode": "C0001", "DocumentLines": [LINE],
+                                              "DocDate": written})
+    assert created.status_code == 201, created.text
+    assert created.json()["DocDate"] == "2026-11-20"
