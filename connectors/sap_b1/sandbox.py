@@ -40,8 +40,8 @@ from connectors.base.sandbox_serving import HOST, listen, run_until_signal
 from connectors.sap_b1.sandbox_faults import Faults, RequestRecord
 from connectors.sap_b1.sandbox_query import QueryError, parse_filter, parse_orderby, parse_select
 from connectors.sap_b1.sandbox_seed import seed as seed_data
-from connectors.sap_b1.sandbox_store import (KEYS, SERIES, TEMPLATES, VERSIONED, SapError, Store,
-                                             etag)
+from connectors.sap_b1.sandbox_store import (KEYS, OBJECT_CODES, SERIES, TEMPLATES, VERSIONED,
+                                             SapError, Store, etag)
 
 __all__ = ["COMPANY_DB", "PASSWORD", "USER", "Faults", "RequestRecord", "SapSandbox", "serve",
            "start_sap_sandbox"]
@@ -289,6 +289,9 @@ async def _api(request: web.Request) -> web.Response:
         record = await sb.store.get(entity_set, key)
         headers = {"ETag": etag(record)} if entity_set in VERSIONED else None
         return _json(_out(entity_set, record, select), headers=headers)
+    if request.method == "DELETE" and key is not None and entity_set in OBJECT_CODES:
+        # SL manual, "Deleting Entities": a document cannot be removed, only cancelled.
+        raise SapError(400, -5006, "The requested action is not supported for this object.")
     body = await _read_json(request)
     if not isinstance(body, dict):
         raise SapError(400, -1000, "The request body must be a JSON object")

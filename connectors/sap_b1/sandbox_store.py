@@ -35,8 +35,8 @@ import aiosqlite
 from connectors.sap_b1.sandbox_errors import SapError
 from connectors.sap_b1.sandbox_stock import item_rows, move_row
 
-__all__ = ["ACCOUNTS", "KEYS", "SERIES", "TEMPLATES", "SapError", "Store", "VAT_GROUPS",
-           "WAREHOUSES", "WT_CODES", "rate_on"]
+__all__ = ["ACCOUNTS", "KEYS", "OBJECT_CODES", "SERIES", "TEMPLATES", "SapError", "Store",
+           "VAT_GROUPS", "WAREHOUSES", "WT_CODES", "rate_on"]
 
 Record = dict[str, Any]
 CENT = Decimal("0.01")

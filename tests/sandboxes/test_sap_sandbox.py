@@ -803,3 +803,13 @@ async def test_a_date_is_read_in_the_forms_sl_reads_and_answered_as_iso(
                                               "DocDate": written})
     assert created.status_code == 201, created.text
     assert created.json()["DocDate"] == "2026-11-20"
+
+
+@pytest.mark.parametrize("path", ["Invoices(1)", "CreditNotes(1)"])
+async def test_a_document_cannot_be_deleted(sb: SapSandbox, sl: httpx.AsyncClient,
+                                            path: str) -> None:
+    """SL manual, 'Deleting Entities': DELETE /Orders(22) is 400 -5006 'The requested action is
+    not supported for this object.' (the SDK's Documents.Remove: not supported)."""
+    assert error_of(await sl.delete(path)) == (
+        400, -5006, "The requested action is not supported for this object.")
+    assert len(await sb.all(path.split("(")[0])) >= 1
