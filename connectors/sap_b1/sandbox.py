@@ -41,7 +41,7 @@ from connectors.sap_b1.sandbox_faults import Faults, RequestRecord
 from connectors.sap_b1.sandbox_query import QueryError, parse_filter, parse_orderby, parse_select
 from connectors.sap_b1.sandbox_seed import seed as seed_data
 from connectors.sap_b1.sandbox_store import (KEYS, OBJECT_CODES, SERIES, TEMPLATES, VERSIONED,
-                                             SapError, Store, etag)
+                                             SapError, Store, etag, filter_literal)
 
 __all__ = ["COMPANY_DB", "PASSWORD", "USER", "Faults", "RequestRecord", "SapSandbox", "serve",
            "start_sap_sandbox"]
@@ -227,7 +227,8 @@ async def _collection(request: web.Request, sb: SapSandbox, entity_set: str) -> 
                if not isinstance(default, list) and name != "ItemWarehouseInfoCollection"]
     query = request.query
     try:
-        predicate = parse_filter(query.get("$filter"), scalars)
+        predicate = parse_filter(query.get("$filter"), scalars,
+                                 lambda name, value: filter_literal(entity_set, name, value))
         order = parse_orderby(query.get("$orderby"), scalars)
         select = parse_select(query.get("$select"), fields)
         rows = [r for r in await sb.store.all(entity_set) if predicate(r)]

@@ -3,7 +3,8 @@
 Strict on purpose: an unknown property or an operator outside ``eq ne gt ge lt le and or not``
 and parentheses is an error in SAP's shape (code -1000 is the sandbox's choice; the codes the
 real Service Layer uses for a bad query are UNVERIFIED). Dates and times are strings
-(``'2026-11-20'``, ``'14:05:09'``) compared as text, numbers as Decimal.
+(``'2026-11-20'`` or ``datetime'2026-11-20'``, ``'14:05:09'``) compared as text once the
+caller's ``literal`` has read them, numbers as Decimal.
 """
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from typing import Any
 __all__ = ["QueryError", "parse_filter", "parse_orderby", "parse_select"]
 
 Predicate = Callable[[dict[str, Any]], bool]
-_TOKEN = re.compile(r"\s*(?:(?P<paren>[()])|(?P<str>'(?:[^']|'')*')|(?P<num>-?\d+(?:\.\d+)?)"
+_TOKEN = re.compile(r"\s*(?:(?P<paren>[()])|(?P<str>(?:datetime)?'(?:[^']|'')*')"
+                    r"|(?P<num>-?\d+(?:\.\d+)?)"
                     r"|(?P<word>[A-Za-z_][A-Za-z0-9_]*))")
 _OPS = {"eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "gt": lambda a, b: a > b,
         "ge": lambda a, b: a >= b, "lt": lambda a, b: a < b, "le": lambda a, b: a <= b}
@@ -36,8 +38,8 @@ def _tokens(text: str) -> list[tuple[str, Any]]:
         pos = match.end()
         kind = match.lastgroup
         value = match.group(kind)
-        if kind == "str":
-            out.append(("lit", value[1:-1].replace("''", "'")))
+        if kind == "str":  # 'text', or datetime'...' (the SL manual's date literal)
+            out.append(("lit", value[value.index("'") + 1:-1].replace("''", "'")))
         elif kind == "num":
             out.append(("lit", Decimal(value)))
         elif kind == "paren":
@@ -54,9 +56,13 @@ def _tokens(text: str) -> list[tuple[str, Any]]:
 MAX_DEPTH = 100
 
 
+Literal = Callable[[str, Any], Any]
+
+
 class _Parser:
-    def __init__(self, text: str, fields: Collection[str]) -> None:
+    def __init__(self, text: str, fields: Collection[str], literal: Literal) -> None:
         self.toks, self.i, self.fields, self.depth = _tokens(text), 0, fields, 0
+        self.literal = literal
 
     def peek(self) -> tuple[str, Any] | None:
         return self.toks[self.i] if self.i < len(self.toks) else None
@@ -115,7 +121,7 @@ class _Parser:
         lit = self.take()
         if lit[0] != "lit":
             raise QueryError(f"Syntax error in $filter: expected a literal after {op[1]}")
-        return _compare(name, op[1], lit[1])
+        return _compare(name, op[1], self.literal(name, lit[1]))
 
 
 def _compare(name: str, op: str, literal: Any) -> Predicate:
@@ -133,10 +139,13 @@ def _compare(name: str, op: str, literal: Any) -> Predicate:
     return test
 
 
-def parse_filter(text: str | None, fields: Collection[str]) -> Predicate:
+def parse_filter(text: str | None, fields: Collection[str],
+                 literal: Literal = lambda name, value: value) -> Predicate:
+    """``literal(property, value)`` reads a literal as the property's values are kept (an
+    enumeration's value as its name, a date's other forms as YYYY-MM-DD)."""
     if not text:
         return lambda record: True
-    return _Parser(text, fields).parse()
+    return _Parser(text, fields, literal).parse()
 
 
 def parse_orderby(text: str | None, fields: Collection[str]) -> list[tuple[str, bool]]:

@@ -36,7 +36,7 @@ from connectors.sap_b1.sandbox_errors import SapError
 from connectors.sap_b1.sandbox_stock import item_rows, move_row
 
 __all__ = ["ACCOUNTS", "KEYS", "OBJECT_CODES", "SERIES", "TEMPLATES", "SapError", "Store",
-           "VAT_GROUPS", "WAREHOUSES", "WT_CODES", "rate_on"]
+           "VAT_GROUPS", "WAREHOUSES", "WT_CODES", "filter_literal", "rate_on"]
 
 Record = dict[str, Any]
 CENT = Decimal("0.01")
@@ -564,6 +564,19 @@ def _series(entity_set: str, doc: Record) -> None:
     elif doc["Series"] not in [s["Series"] for s in mine]:
         raise SapError(400, -5002, f"Series {doc['Series']!r} is not defined for this document "
                        "type")
+
+
+def filter_literal(entity_set: str, name: str, value: Any) -> Any:
+    """A $filter literal as SL reads it for the property (SL manual, "Query Properties of the
+    Enumeration Type" / "... of the Datetime Type"): an enumeration's value as its member's
+    name, a date in a form of :data:`DATES` as YYYY-MM-DD; anything else as written."""
+    kind = ENUM_PROPS.get(entity_set, {}).get(name) or ("DateTime" if name in DATES else None)
+    if kind is None or not isinstance(value, str):
+        return value
+    try:
+        return _check(name, kind, value)
+    except SapError:
+        return value
 
 
 def _known(entity_set: str, body: Record, template: Record) -> None:

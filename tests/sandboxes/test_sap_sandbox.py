@@ -813,3 +813,20 @@ async def test_a_document_cannot_be_deleted(sb: SapSandbox, sl: httpx.AsyncClien
     assert error_of(await sl.delete(path)) == (
         400, -5006, "The requested action is not supported for this object.")
     assert len(await sb.all(path.split("(")[0])) >= 1
+
+
+@pytest.mark.parametrize("path, flt, expected", [
+    ("BusinessPartners", "CardType eq 'C'", ["C0001", "C0002", "C0003"]),
+    ("BusinessPartners", "CardType eq 'cCustomer'", ["C0001", "C0002", "C0003"]),
+    ("BusinessPartners", "CardType ne 'S'", ["C0001", "C0002", "C0003"]),
+    ("Invoices", "DocDate eq '20261105'", [2]),
+    ("Invoices", "DocDate eq datetime'2026-11-05'", [2]),
+    ("Invoices", "DocDate ge '2026-11-05T12:21:21'", [2, 3]),
+    ("Invoices", "DocDate le '20261105000000'", [1, 2])])
+async def test_a_filter_reads_enum_values_and_date_forms_as_sl_does(
+        sl: httpx.AsyncClient, path: str, flt: str, expected: list[Any]) -> None:
+    """SL manual, 'Query Properties of the Enumeration Type' ('C' is 'cCustomer') and '... of
+    the Datetime Type' (2014-04-23, 20140423, datetime'...', a time that is ignored)."""
+    key = "CardCode" if path == "BusinessPartners" else "DocEntry"
+    body = (await sl.get(path, params={"$filter": flt, "$select": key})).json()
+    assert [r[key] for r in body["value"]] == expected
