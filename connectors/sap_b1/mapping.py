@@ -351,8 +351,13 @@ def contact_to_partner(contact: MappingABC[str, Any], *, mapping: Mapping,
         "City": address.get("city") or None, "County": address.get("province") or None,
         "Country": address.get("country_code") or None,
     }
-    if body["FederalTaxID"] and len(body["FederalTaxID"]) > 32:
-        r.fail("tax_id", f"{contact['tax_id']!r} is longer than SAP's 32 characters")
+    # OCRD's column lengths: a longer value parks the contact with the reason, before any call,
+    # instead of failing the PATCH (SAP answers it 400).
+    for name, canonical, length in (("FederalTaxID", "tax_id", 32), ("Phone1", "phone", 20),
+                                    ("ZipCode", "address.postal_code", 20),
+                                    ("Address", "address.street", 100)):
+        if body[name] and len(body[name]) > length:
+            r.fail(canonical, f"{body[name]!r} is longer than SAP's {length} characters")
     if contact.get("payment_due_days") is not None:
         group = lookups.group_for_days(int(contact["payment_due_days"]))
         if group is None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
@@ -228,6 +229,21 @@ def test_contact_to_partner_terms_and_withholding() -> None:
     with pytest.raises(Unmappable, match="45 days"):
         sapmap.contact_to_partner(contact_payload(payment_due_days=45), mapping=MAPPING,
                                   lookups=LOOKUPS)
+
+
+@pytest.mark.parametrize("changes, reason", [
+    ({"phone": "+34 600 123 456 / 7890"}, "phone: '+34 600 123 456 / 7890' is longer than "
+                                          "SAP's 20 characters"),
+    ({"tax_id": "X" * 33}, "longer than SAP's 32 characters"),
+    ({"address": {"street": "C" * 101, "postal_code": "46001"}}, "address.street: "),
+    ({"address": {"street": "Calle Mayor 1", "postal_code": "4" * 21}}, "address.postal_code: "),
+])
+def test_a_contact_longer_than_sap_takes_is_parked_with_the_reason(changes, reason) -> None:
+    """SAP refuses a value longer than its OCRD column (the sandbox does too): parked first."""
+    from tests.connectors.sap_b1.support import contact_payload
+
+    with pytest.raises(Unmappable, match=re.escape(reason)):
+        sapmap.contact_to_partner(contact_payload(**changes), mapping=MAPPING, lookups=LOOKUPS)
 
 
 def test_payment_to_incoming_applies_to_the_invoice_and_carries_the_key() -> None:
