@@ -63,7 +63,9 @@ def demo(erp: str, keep_kafka: bool) -> None:
     else:
         say("1/6 starting a local Apache Kafka (the first run fetches it from Maven Central)...")
     try:
-        info = running or devkafka.start(data_dir)  # interrupted, it stops what it started
+        # Interrupted, it stops what it started; killed outright, the kernel stops the broker
+        # it started, unless it is to outlive the demo (--keep-kafka).
+        info = running or devkafka.start(data_dir, die_with_parent=not keep_kafka)
     except devkafka.DevKafkaError as exc:  # no Java, no Maven: exit 3, as `dev kafka start`
         click.echo(f"error: {exc}", err=True)
         sys.exit(3)

@@ -1,5 +1,6 @@
 """Shared fixtures. The Kafka broker is real: one local Apache Kafka per test session,
-started by the project's own `app.devkafka` and stopped by PID when the session ends.
+started by the project's own `app.devkafka` and stopped by PID when the session ends (or by
+the kernel, with the workers the tests start, if pytest itself is killed: app/parent_death.py).
 
 `make test` runs the suite in two processes (pytest-xdist): the integration tests spend most
 of their time waiting on workers, polls and commits, not on the CPU. Each process is a
@@ -35,7 +36,7 @@ def kafka() -> KafkaBroker:
 
     data_dir = Path(tempfile.mkdtemp(prefix="holded-sync-kafka-"))
     try:
-        info = broker.start(data_dir)
+        info = broker.start(data_dir, die_with_parent=True)  # even if pytest is killed
     except broker.DevKafkaError as exc:
         pytest.fail(f"the local Kafka broker could not start: {exc}")
     try:

@@ -23,8 +23,9 @@ def broker_calls(monkeypatch, tmp_path):
         calls.append(f"flow {url}")
 
     monkeypatch.setattr(demo_module, "_run", flow)
-    monkeypatch.setattr(demo_module.devkafka, "start",
-                        lambda data_dir: calls.append("start") or BrokerInfo(1, 9092, data_dir))
+    monkeypatch.setattr(demo_module.devkafka, "start", lambda data_dir, die_with_parent: calls.append(
+        "start" + ("" if die_with_parent else " to outlive the demo"))
+        or BrokerInfo(1, 9092, data_dir))
     monkeypatch.setattr(demo_module.devkafka, "stop", lambda data_dir: calls.append("stop"))
     return calls
 
@@ -49,7 +50,7 @@ def test_keep_kafka_leaves_the_demos_own_broker_running(broker_calls, monkeypatc
     monkeypatch.setattr(demo_module.devkafka, "status", lambda data_dir: None)
     result = CliRunner().invoke(demo_module.demo, ["--keep-kafka"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert broker_calls == ["start", "flow kafka://127.0.0.1:9092"]
+    assert broker_calls == ["start to outlive the demo", "flow kafka://127.0.0.1:9092"]
 
 
 def _invoice(doc_type="invoice", status="issued", payment_status="unpaid"):
@@ -104,7 +105,7 @@ def test_ctrl_c_says_what_is_left_running_and_exits_130(broker_calls, monkeypatc
         in own.output
     broker_calls.clear()
     kept = CliRunner().invoke(demo_module.demo, ["--keep-kafka"])
-    assert kept.exit_code == 130 and broker_calls == ["start"]
+    assert kept.exit_code == 130 and broker_calls == ["start to outlive the demo"]
     assert "Kafka keeps running (`holded-sync dev kafka stop` stops it)" in kept.output
     broker_calls.clear()
     monkeypatch.setattr(demo_module.devkafka, "status", lambda data_dir: BrokerInfo(7, 42515, tmp_path))
@@ -132,7 +133,7 @@ def test_a_wait_that_times_out_is_an_error_line_not_a_traceback(broker_calls, mo
 
 
 def test_ctrl_c_while_kafka_starts_exits_130(broker_calls, monkeypatch):
-    def start(data_dir):
+    def start(data_dir, die_with_parent):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(demo_module.devkafka, "status", lambda data_dir: None)
@@ -183,7 +184,7 @@ async def test_progress_written_to_a_file_is_one_final_line(monkeypatch, capsys)
 
 def test_no_java_is_exit_3_as_the_readme_says(broker_calls, monkeypatch):
     # Something the environment lacks is exit 3 (README); the demo once exited 1 for it.
-    def start(data_dir):
+    def start(data_dir, die_with_parent):
         raise demo_module.devkafka.DevKafkaError("`java` is not on PATH: install a Java 17+ runtime")
 
     monkeypatch.setattr(demo_module.devkafka, "status", lambda data_dir: None)

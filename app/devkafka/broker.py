@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app import parent_death
+
 log = logging.getLogger(__name__)
 
 KAFKA_VERSION = "3.9.1"
@@ -225,10 +227,13 @@ def _java_cmd(lib: Path, *args: str, heap: str = "-Xmx512m") -> list[str]:
 
 
 def start(data_dir: Path | None = None, port: int | None = None,
-          timeout: float = READY_TIMEOUT_S, advertised_port: int | None = None) -> BrokerInfo:
+          timeout: float = READY_TIMEOUT_S, advertised_port: int | None = None, *,
+          die_with_parent: bool = False) -> BrokerInfo:
     """Start (or find running) the broker of ``data_dir`` and wait until it serves metadata.
     ``advertised_port``: the port clients are told to connect to, if not ``port`` (a proxy in
-    front of the broker, as tests/support/kafka_proxy.py is; it must listen already)."""
+    front of the broker, as tests/support/kafka_proxy.py is; it must listen already).
+    ``die_with_parent``: the broker is stopped when this process dies, however it dies (the
+    tests' and the demo's; ``dev kafka start``'s outlives the command, app/parent_death.py)."""
     data = Path(data_dir or default_data_dir())
     running = status(data)
     if running:
@@ -242,7 +247,8 @@ def start(data_dir: Path | None = None, port: int | None = None,
     attempt = 1
     while True:
         try:
-            return _start(lib, data, port or free_port(), timeout, advertised_port)
+            return _start(lib, data, port or free_port(), timeout, advertised_port,
+                          die_with_parent)
         except _PortTaken as exc:
             if attempt == BIND_ATTEMPTS or chosen is not None:
                 raise DevKafkaError(f"Kafka could not bind its ports:\n{exc}") from None
@@ -255,7 +261,7 @@ class _PortTaken(Exception):
 
 
 def _start(lib: Path, data: Path, port: int, timeout: float,
-           advertised_port: int | None = None) -> BrokerInfo:
+           advertised_port: int | None = None, die_with_parent: bool = False) -> BrokerInfo:
     """One start of the broker on ``port`` and a new controller port, until it serves metadata."""
     controller_port = free_port()
     props = data / "server.properties"
@@ -273,7 +279,8 @@ def _start(lib: Path, data: Path, port: int, timeout: float,
     logfile = open(log_path, "ab")  # noqa: SIM115 - handed to the child
     proc = subprocess.Popen(
         _java_cmd(lib, "kafka.Kafka", str(props)), stdout=logfile, stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL, start_new_session=True, cwd=data)
+        stdin=subprocess.DEVNULL, start_new_session=True, cwd=data,
+        preexec_fn=parent_death.die_with_parent() if die_with_parent else None)
     logfile.close()
     (data / "broker.pid").write_text(str(proc.pid))
     (data / "broker.port").write_text(str(port))

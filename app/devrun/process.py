@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings
 
+from app.parent_death import die_with_parent
 from app.settings import Settings
 
 __all__ = ["WaitFailed", "WorkerProcess", "pipeline_lag", "settings_env", "wait_for", "wait_idle", "wait_ready"]
@@ -50,7 +51,8 @@ def _env_value(value: Any) -> str:
 
 @dataclass
 class WorkerProcess:
-    """`holded-sync worker` in a child process, killed by PID at the end of the test."""
+    """`holded-sync worker` in a child process, killed by PID at the end of the test (or
+    by the kernel when the process that started it dies: app/parent_death.py)."""
 
     settings: Settings
     log_path: Path
@@ -61,7 +63,8 @@ class WorkerProcess:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "app", "worker"], env=settings_env(self.settings), cwd=ROOT,
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            preexec_fn=die_with_parent())
         log.close()
         return self
 
