@@ -23,9 +23,11 @@ def broker_calls(monkeypatch, tmp_path):
         calls.append(f"flow {url}")
 
     monkeypatch.setattr(demo_module, "_run", flow)
-    monkeypatch.setattr(demo_module.devkafka, "start", lambda data_dir, die_with_parent: calls.append(
-        "start" + ("" if die_with_parent else " to outlive the demo"))
-        or BrokerInfo(1, 9092, data_dir))
+    def start(data_dir: Path, die_with_parent: bool) -> BrokerInfo:
+        calls.append("start" + ("" if die_with_parent else " to outlive the demo"))
+        return BrokerInfo(1, 9092, data_dir)
+
+    monkeypatch.setattr(demo_module.devkafka, "start", start)
     monkeypatch.setattr(demo_module.devkafka, "stop", lambda data_dir: calls.append("stop"))
     return calls
 

@@ -14,9 +14,9 @@ Start it in a test::
 back as ``{"error": {"code": .., "message": {"lang": "en-us", "value": ..}}}``; paging via
 ``odata.nextLink`` honours ``Prefer: odata.maxpagesize=N`` (default 20, b1s.conf's ``PageSize``
 default; 0 turns paging off: SL manual, "Paginate the Selected Orders"); ``$filter`` /
-``$select`` / ``$orderby`` as in :mod:`sandbox_query`, ``$top`` / ``$skip`` / ``$inlinecount`` as
-the manual's "Query Options" describe them. Sessions time out after ``session_timeout`` seconds of inactivity.
-Binds 127.0.0.1 only.
+``$select`` / ``$orderby`` as in :mod:`sandbox_query`, ``$top`` / ``$skip`` / ``$inlinecount``
+as the manual's "Query Options" describe them. Sessions time out after ``session_timeout``
+seconds of inactivity. Binds 127.0.0.1 only.
 """
 from __future__ import annotations
 
