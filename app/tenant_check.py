@@ -58,18 +58,21 @@ async def check_tenants(mapping: Mapping, settings: Settings, systems: Sequence[
     except IncompleteSettings as exc:
         return [Unreachable(s, str(exc)) for s in systems]
     outcomes: list[Outcome] = []
-    for system in systems:
-        section = mapping.system(system)
-        if section is None:
-            outcomes.append(SystemReport(system, problems=(Problem(
-                f"systems.{system}", f"the mapping has no section for {system}, which the "
-                "settings connect: every record of it would park"),)))
-        elif system not in READERS:
-            outcomes.append(not_covered(mapping, system, f"no tenant check for {system} yet"))
-        elif system not in api:
-            outcomes.append(Unreachable(system, f"{CREDENTIAL_SETTING[system]} is not set"))
-        else:
-            outcomes.append(await _check_one(mapping, system, api[system], on_read))
+    try:
+        for system in systems:
+            section = mapping.system(system)
+            if section is None:
+                outcomes.append(SystemReport(system, problems=(Problem(
+                    f"systems.{system}", f"the mapping has no section for {system}, which the "
+                    "settings connect: every record of it would park"),)))
+            elif system not in READERS:
+                outcomes.append(not_covered(mapping, system, f"no tenant check for {system} yet"))
+            elif system not in api:
+                outcomes.append(Unreachable(system, f"{CREDENTIAL_SETTING[system]} is not set"))
+            else:
+                outcomes.append(await _check_one(mapping, system, api[system], on_read))
+    finally:
+        await api.aclose()  # its keep-alive sockets were left to the garbage collector
     return outcomes
 
 
