@@ -192,7 +192,7 @@ def test_no_broker_is_one_clear_line_and_exit_3(tmp_path):
 def test_mappings_diff_shows_what_a_new_version_changes(tmp_path):
     import yaml
 
-    example = yaml.safe_load(open("docs/examples/mapping-es.yaml", encoding="utf-8"))
+    example = yaml.safe_load(Path("docs/examples/mapping-es.yaml").read_text(encoding="utf-8"))
     new = dict(example, version=example["version"] + 1)
     new["taxes"] = {**example["taxes"], "iva_10": {**example["taxes"]["iva_10"], "name": "IVA reducido"}}
     path = tmp_path / "v4.yaml"
@@ -379,6 +379,7 @@ def test_the_holded_sandbox_prints_settings_a_worker_can_use(tmp_path):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(10)
+        proc.stdout.close()
 
 
 def test_a_data_dir_the_worker_cannot_use_is_one_clear_line_before_anything_starts(tmp_path, monkeypatch):

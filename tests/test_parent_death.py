@@ -55,6 +55,7 @@ def test_a_child_asked_to_die_with_its_parent_does_when_the_parent_is_killed(ask
         parent.wait(10)
         assert _gone(child, 10 if asked else 1) is asked
     finally:
+        parent.stdout.close()
         if not _gone(child, 0):
             os.kill(child, signal.SIGKILL)
 
@@ -73,4 +74,5 @@ def test_the_tests_broker_stops_when_its_starter_is_killed(tmp_path: Path) -> No
         parent.wait(10)
         assert _gone(pid), "the broker outlived the process that started it"
     finally:
+        parent.stdout.close()
         broker.stop(tmp_path, timeout=1.0)

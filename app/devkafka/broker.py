@@ -256,6 +256,11 @@ def start(data_dir: Path | None = None, port: int | None = None,
             attempt, port = attempt + 1, None
 
 
+# The Popen of each broker this process started, until it is seen to end: dropped while the
+# broker runs, a Popen warns "subprocess ... is still running" (the broker is stopped by PID).
+_started: dict[int, subprocess.Popen] = {}
+
+
 class _PortTaken(Exception):
     """The broker exited at start-up because a port it was to listen on was in use."""
 
@@ -282,6 +287,7 @@ def _start(lib: Path, data: Path, port: int, timeout: float,
         stdin=subprocess.DEVNULL, start_new_session=True, cwd=data,
         preexec_fn=parent_death.die_with_parent() if die_with_parent else None)
     logfile.close()
+    _started[proc.pid] = proc
     (data / "broker.pid").write_text(str(proc.pid))
     (data / "broker.port").write_text(str(port))
     info = BrokerInfo(proc.pid, port, data)
@@ -355,7 +361,7 @@ def stop(data_dir: Path | None = None, timeout: float = STOP_TIMEOUT_S) -> bool:
             time.sleep(0.1)
         if _pid_alive(pid):
             _signal_group(pid, signal.SIGKILL)
-        _reap(pid)
+    _reap(pid)  # also a broker that had exited by itself: a zombie until then
     pid_file.unlink(missing_ok=True)
     return was_running
 
@@ -371,6 +377,11 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
 
 
 def _reap(pid: int) -> None:
+    proc = _started.get(pid)
+    if proc is not None:  # through its Popen, which then knows it has ended
+        if proc.poll() is not None:
+            del _started[pid]
+        return
     try:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:

@@ -34,3 +34,4 @@ def test_a_sandbox_says_how_it_stops_and_stops_on_ctrl_c(system):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        proc.stdout.close()
