@@ -1,7 +1,8 @@
-"""How every sandbox binds and runs: one place for the loopback address, the bind, and the
-run-until-signal loop of ``holded-sync sandbox <name>``, so the six sandboxes cannot drift
-apart on them (a sandbox bound to another interface, or one that leaves its store open on
-Ctrl-C)."""
+"""How every sandbox binds and runs: one place for the loopback address, the bind, the
+run-until-signal loop of ``holded-sync sandbox <name>``, a held request's wait and the lost
+response of a committed write, so the six sandboxes cannot drift apart on them (a sandbox
+bound to another interface, one that leaves its store open on Ctrl-C, or a held request that
+blocks its shutdown)."""
 from __future__ import annotations
 
 import asyncio
@@ -47,6 +48,25 @@ class RunningSandbox:
         await self._runner.cleanup()
         await self.state.store.close()
         logger.info("%s on port %d stopped", type(self).__name__, self.port)
+
+
+async def hold(stopping: asyncio.Event, seconds: float) -> None:
+    """Wait ``seconds`` (a slow or held request), but wake up when the sandbox stops, so a
+    held request never blocks its shutdown."""
+    try:
+        await asyncio.wait_for(stopping.wait(), timeout=seconds)
+    except TimeoutError:
+        pass
+
+
+class Dropped(Exception):
+    """Raised by a handler whose write committed: the client must never hear of it."""
+
+
+def drop_connection(request: web.Request) -> None:
+    """Close a committed write's connection without an answer: the lost response."""
+    if request.transport is not None:
+        request.transport.abort()
 
 
 async def listen(app: web.Application, port: int) -> tuple[web.AppRunner, int]:

@@ -29,7 +29,9 @@ from typing import Any
 
 from aiohttp import web
 
-from connectors.base.sandbox_serving import HOST, RunningSandbox, listen, run_until_signal
+from connectors.base.sandbox_serving import (
+    HOST, RunningSandbox, drop_connection, hold, listen, run_until_signal,
+)
 from connectors.business_central.sandbox_auth import TokenIssuer
 from connectors.business_central.sandbox_faults import Faults, RequestRecord
 from connectors.business_central.sandbox_odata import ODataError
@@ -76,13 +78,6 @@ class SandboxState:
 
 def _error(exc: ODataError) -> web.Response:
     return json_response(exc.body(), exc.status, exc.headers)
-
-
-async def _hold(state: SandboxState, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(state.stopping.wait(), timeout=seconds)
-    except TimeoutError:
-        pass
 
 
 def build_app(state: SandboxState) -> web.Application:
@@ -142,7 +137,7 @@ async def _pipeline(state: SandboxState, request: web.Request, handler: Handler,
                     record: RequestRecord) -> web.StreamResponse:
     faults = state.faults
     if faults.latency_ms > 0:
-        await _hold(state, faults.latency_ms / 1000)
+        await hold(state.stopping, faults.latency_ms / 1000)
     if record.client is None:
         return json_response({"error": {"code": "Authentication_InvalidCredentials",
                                         "message": "The server has rejected the client "
@@ -163,7 +158,7 @@ async def _pipeline(state: SandboxState, request: web.Request, handler: Handler,
     if request.method in _WRITES and response.status < 400 and faults.take_lose():
         if request.transport is not None:
             record.outcome = "dropped"
-            request.transport.abort()  # committed; the client never hears of it
+            drop_connection(request)
     return response
 
 

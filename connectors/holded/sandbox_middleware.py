@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from connectors.base.sandbox_serving import drop_connection, hold
 from connectors.holded.sandbox_faults import RateLimitDecision, RequestRecord
 from connectors.holded.sandbox_http import (
     STATE, BadRequest, NotARoute, SandboxState, envelope_error, html_page, problem,
@@ -38,14 +39,6 @@ def _credential(request: web.Request, v2: bool) -> str | None:
         return request.headers.get("key") or None
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
-
-
-async def _hold(state: SandboxState, seconds: float) -> None:
-    """Sleep, but wake up when the server stops so held requests never block shutdown."""
-    try:
-        await asyncio.wait_for(state.stopping.wait(), timeout=seconds)
-    except TimeoutError:
-        pass
 
 
 def _error(v2: bool, status: int, info: str, title: str) -> web.Response:
@@ -77,7 +70,7 @@ async def _pipeline(request: web.Request, handler: Handler, state: SandboxState,
     faults = state.faults
     v2 = request.path.startswith(V2_PREFIX)
     if faults.latency_ms > 0:
-        await _hold(state, faults.latency_ms / 1000)
+        await hold(state.stopping, faults.latency_ms / 1000)
     unmatched = request.match_info.http_exception is not None
     if unmatched and not v2:
         return html_page()
@@ -112,10 +105,10 @@ async def _faulty(request: web.Request, handler: Handler, state: SandboxState,
     if faults.take_timeout():
         record.outcome = "held"
         if not faults.timeout_commits:
-            await _hold(state, faults.timeout_seconds)
+            await hold(state.stopping, faults.timeout_seconds)
             return _error(v2, 504, "Gateway timeout", "Gateway Timeout")
         response = await _run(request, handler, v2)
-        await _hold(state, faults.timeout_seconds)
+        await hold(state.stopping, faults.timeout_seconds)
         return response
     if request.method in _WRITES and not faults.writes.is_open:
         record.outcome = "held"
@@ -128,7 +121,7 @@ async def _faulty(request: web.Request, handler: Handler, state: SandboxState,
             and request.path.endswith(faults.lose_path) and faults.take_lose()):
         if faults.lose_mode == "drop" and request.transport is not None:
             record.outcome = "dropped"
-            request.transport.abort()  # the write is committed; the client never hears of it
+            drop_connection(request)
             return response
         return _error(v2, faults.lose_status, "Bad gateway", "Bad Gateway")
     return response

@@ -30,7 +30,9 @@ from typing import Any
 
 from aiohttp import web
 
-from connectors.base.sandbox_serving import HOST, listen, run_until_signal
+from connectors.base.sandbox_serving import (
+    HOST, Dropped, drop_connection, hold, listen, run_until_signal,
+)
 from connectors.odoo.sandbox_accounting import install
 from connectors.odoo.sandbox_partners import install as install_partners
 from connectors.odoo.sandbox_products import install as install_products
@@ -49,10 +51,6 @@ VERSION = {"server_version": "17.0", "server_version_info": [17, 0, 0, "final", 
            "server_serie": "17.0", "protocol_version": 1}
 STATE = web.AppKey("odoo_sandbox", object)
 RECORD = web.RequestKey("odoo_record", RequestRecord) if hasattr(web, "RequestKey") else "odoo_record"
-
-
-class Dropped(Exception):
-    """The write committed; the client must never hear of it."""
 
 
 @dataclass
@@ -290,10 +288,7 @@ async def _pipeline(request: web.Request, handler: Any) -> web.StreamResponse:
     sb.requests.append(record)
     request[RECORD] = record
     if sb.faults.latency_ms:
-        try:
-            await asyncio.wait_for(sb._stopping.wait(), sb.faults.latency_ms / 1000)
-        except TimeoutError:
-            pass
+        await hold(sb._stopping, sb.faults.latency_ms / 1000)
     if sb.faults.take("throttle_next"):
         record.status = 429
         return web.Response(status=429, text="Too Many Requests",
@@ -306,8 +301,7 @@ async def _pipeline(request: web.Request, handler: Any) -> web.StreamResponse:
         response = await handler(request)
     except Dropped:
         record.outcome = "dropped"
-        if request.transport is not None:
-            request.transport.abort()
+        drop_connection(request)
         return web.Response(status=500)
     record.status = response.status
     return response

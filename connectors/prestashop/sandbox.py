@@ -43,7 +43,9 @@ from xml.etree import ElementTree
 
 from aiohttp import web
 
-from connectors.base.sandbox_serving import HOST, listen, run_until_signal
+from connectors.base.sandbox_serving import (
+    HOST, Dropped, drop_connection, hold, listen, run_until_signal,
+)
 from connectors.prestashop.sandbox_faults import Faults, RequestRecord
 from connectors.prestashop.sandbox_query import ApiError, Query, php_int, select
 from connectors.prestashop.sandbox_schema import (
@@ -66,10 +68,6 @@ STATE = web.AppKey("prestashop_sandbox", object)
 _DNI_LITE = re.compile(r"^[0-9A-Za-z-.]{1,16}$")  # Validate::isDniLite (PHP's $ as Python's)
 REALM = ('Basic realm="Welcome to PrestaShop Webservice, please enter the authentication key '
          'as the login. No password required."')
-
-
-class Dropped(Exception):
-    """The write committed; the client must never hear of it."""
 
 
 def default_keys() -> dict[str, dict[str, frozenset[str]]]:
@@ -276,10 +274,7 @@ async def _pipeline(request: web.Request, handler: Any) -> web.StreamResponse:
                            request.query_string)
     sb.requests.append(record)
     if sb.faults.latency_ms:
-        try:
-            await asyncio.wait_for(sb._stopping.wait(), sb.faults.latency_ms / 1000)
-        except TimeoutError:
-            pass
+        await hold(sb._stopping, sb.faults.latency_ms / 1000)
     if sb.faults.take("throttle_next"):
         record.status = 429
         return web.Response(status=429, text="Too Many Requests",
@@ -292,8 +287,7 @@ async def _pipeline(request: web.Request, handler: Any) -> web.StreamResponse:
         response = await handler(request)
     except Dropped:
         record.outcome = "dropped"
-        if request.transport is not None:
-            request.transport.abort()
+        drop_connection(request)
         return web.Response(status=500)
     record.status = response.status
     record.outcome = "response" if response.status < 400 else "error"

@@ -36,7 +36,9 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from connectors.base.jsonio import strict_loads
-from connectors.base.sandbox_serving import HOST, listen, run_until_signal
+from connectors.base.sandbox_serving import (
+    HOST, Dropped, drop_connection, hold, listen, run_until_signal,
+)
 from connectors.sap_b1.sandbox_faults import Faults, RequestRecord
 from connectors.sap_b1.sandbox_query import QueryError, parse_filter, parse_orderby, parse_select
 from connectors.sap_b1.sandbox_seed import seed as seed_data
@@ -64,10 +66,6 @@ _SYSTEM_OPTIONS = frozenset({
     "$index", "$inlinecount", "$levels", "$orderby", "$schemaversion", "$search", "$select",
     "$skip", "$skiptoken", "$top"})
 _COLLECTION_OPTIONS = frozenset({"$top", "$skip", "$orderby", "$inlinecount", "$skiptoken"})
-
-
-class Dropped(Exception):
-    """The write committed; the client must never hear of it."""
 
 
 @dataclass
@@ -355,10 +353,7 @@ async def _pipeline(request: web.Request, handler: Any) -> web.StreamResponse:
     record = RequestRecord(_clock(), request.method, request.path, request.query_string)
     sb.requests.append(record)
     if sb.faults.latency_ms:
-        try:
-            await asyncio.wait_for(sb._stopping.wait(), sb.faults.latency_ms / 1000)
-        except TimeoutError:
-            pass
+        await hold(sb._stopping, sb.faults.latency_ms / 1000)
     try:
         if not record.auth:
             if sb.faults.take("throttle_next"):
@@ -377,8 +372,7 @@ async def _pipeline(request: web.Request, handler: Any) -> web.StreamResponse:
         response = _error(error)
     except Dropped:
         record.outcome = "dropped"
-        if request.transport is not None:
-            request.transport.abort()
+        drop_connection(request)
         return web.Response(status=500)
     record.status = response.status
     return response

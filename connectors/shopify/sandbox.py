@@ -37,7 +37,9 @@ from typing import Any
 from aiohttp import web
 
 from connectors.base.jsonio import strict_loads
-from connectors.base.sandbox_serving import HOST, RunningSandbox, listen, run_until_signal
+from connectors.base.sandbox_serving import (
+    HOST, RunningSandbox, drop_connection, hold, listen, run_until_signal,
+)
 from connectors.shopify.queries import MUTATIONS
 from connectors.shopify.sandbox_faults import Faults, RequestRecord
 from connectors.shopify.sandbox_graphql import CostBucket, GraphQLError, Resolvers, price
@@ -83,13 +85,6 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
                         content_type="application/json")
 
 
-async def _hold(state: SandboxState, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(state.stopping.wait(), timeout=seconds)
-    except TimeoutError:
-        pass
-
-
 def build_app(state: SandboxState) -> web.Application:
     app = web.Application(middlewares=[_middleware(state)], client_max_size=1024 * 1024)
     app.router.add_post("/admin/api/{version}/graphql.json", _graphql(state))
@@ -106,7 +101,7 @@ def _middleware(state: SandboxState) -> Any:
         request[RECORD] = record
         faults = state.faults
         if faults.latency_ms > 0:
-            await _hold(state, faults.latency_ms / 1000)
+            await hold(state.stopping, faults.latency_ms / 1000)
         version = request.match_info.get("version")
         if version is not None and version not in API_VERSIONS:
             response: web.StreamResponse = _json({"errors": "Not Found"}, 404)
@@ -172,7 +167,7 @@ def _graphql(state: SandboxState) -> Handler:
         response = _json({"data": data, "extensions": {"cost": cost}})
         if operation in MUTATIONS and state.faults.take_lose() and request.transport is not None:
             record.outcome = "dropped"
-            request.transport.abort()  # committed; the client never hears of it
+            drop_connection(request)
         return response
     return handle
 
