@@ -69,6 +69,20 @@ def drop_connection(request: web.Request) -> None:
         request.transport.abort()
 
 
+def proxy_fault(faults: Any, record: Any, page: str) -> web.Response | None:
+    """The answer of a proxy in front of the server, before the request reaches it (nothing
+    runs): a 429 with ``Retry-After`` while ``faults.throttle_next`` lasts, else the
+    ``error_status`` page ``page`` while ``faults.error_next`` does; None otherwise."""
+    if faults.take("throttle_next"):
+        record.status = 429
+        return web.Response(status=429, text="Too Many Requests",
+                            headers={"Retry-After": str(faults.retry_after)})
+    if faults.take("error_next"):
+        record.status = faults.error_status
+        return web.Response(status=faults.error_status, content_type="text/html", text=page)
+    return None
+
+
 async def listen(app: web.Application, port: int) -> tuple[web.AppRunner, int]:
     """Serve ``app`` on HOST:``port`` (0 = a free port); returns the runner and the bound port."""
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)

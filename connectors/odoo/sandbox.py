@@ -31,7 +31,7 @@ from typing import Any
 from aiohttp import web
 
 from connectors.base.sandbox_serving import (
-    HOST, Dropped, drop_connection, hold, listen, run_until_signal,
+    HOST, Dropped, drop_connection, hold, listen, proxy_fault, run_until_signal,
 )
 from connectors.odoo.sandbox_accounting import install
 from connectors.odoo.sandbox_partners import install as install_partners
@@ -289,14 +289,10 @@ async def _pipeline(request: web.Request, handler: Any) -> web.StreamResponse:
     request[RECORD] = record
     if sb.faults.latency_ms:
         await hold(sb._stopping, sb.faults.latency_ms / 1000)
-    if sb.faults.take("throttle_next"):
-        record.status = 429
-        return web.Response(status=429, text="Too Many Requests",
-                            headers={"Retry-After": str(sb.faults.retry_after)})
-    if sb.faults.take("error_next"):
-        record.status = sb.faults.error_status
-        return web.Response(status=sb.faults.error_status, content_type="text/html",
-                            text="<html><body><h1>503 Service Unavailable</h1></body></html>")
+    refused = proxy_fault(sb.faults, record,
+                          "<html><body><h1>503 Service Unavailable</h1></body></html>")
+    if refused is not None:
+        return refused
     try:
         response = await handler(request)
     except Dropped:

@@ -44,7 +44,7 @@ from xml.etree import ElementTree
 from aiohttp import web
 
 from connectors.base.sandbox_serving import (
-    HOST, Dropped, drop_connection, hold, listen, run_until_signal,
+    HOST, Dropped, drop_connection, hold, listen, proxy_fault, run_until_signal,
 )
 from connectors.prestashop.sandbox_faults import Faults, RequestRecord
 from connectors.prestashop.sandbox_query import ApiError, Query, php_int, select
@@ -275,14 +275,10 @@ async def _pipeline(request: web.Request, handler: Any) -> web.StreamResponse:
     sb.requests.append(record)
     if sb.faults.latency_ms:
         await hold(sb._stopping, sb.faults.latency_ms / 1000)
-    if sb.faults.take("throttle_next"):
-        record.status = 429
-        return web.Response(status=429, text="Too Many Requests",
-                            headers={"Retry-After": str(sb.faults.retry_after)})
-    if sb.faults.take("error_next"):
-        record.status = sb.faults.error_status
-        return web.Response(status=sb.faults.error_status, content_type="text/html",
-                            text="<html><body><h1>Service Unavailable</h1></body></html>")
+    refused = proxy_fault(sb.faults, record,
+                          "<html><body><h1>Service Unavailable</h1></body></html>")
+    if refused is not None:
+        return refused
     try:
         response = await handler(request)
     except Dropped:
