@@ -236,6 +236,8 @@ def map_contact(contact: MappingABC[str, Any], *, entity_key: str, mapping: Mapp
     if contact.get("tax_regime"):
         body["taxOperation"] = r.code("tax_regimes", contact["tax_regime"], "tax_regime")
     body["defaults"] = _contact_defaults(r, contact)
+    if not (contact.get("name") or "").strip():  # Holded refuses a contact without a name
+        r.fail("name", "Holded needs a contact name; the contact has none")
     r.raise_if_any()
     return HoldedRequest("POST", "/contacts", _compact(body), mapping.version)
 

@@ -81,6 +81,13 @@ def _read_defaults(written: dict[str, Any], old: dict[str, Any]) -> dict[str, An
 
 
 async def write_contact(state: SandboxState, body: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
+    """Create or update a contact. A create needs a ``name`` and a name is text: Holded's
+    reference page is not at hand, third-party clients of the API (Pipedream's and Composio's
+    Create Contact) mark it required; refused here, UNVERIFIED (a nameless contact was stored)."""
+    name = body.get("name")
+    if (old is None and not (isinstance(name, str) and name.strip())) or (
+            "name" in body and not isinstance(name, str)):
+        raise BadRequest("Wrong name")
     _enum(body, "type", CONTACT_TYPES)
     _enum(body, "taxOperation", TAX_OPERATIONS)
     _account_numbers(body, _LEDGER_RECORDS)

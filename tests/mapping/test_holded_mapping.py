@@ -198,6 +198,12 @@ def test_contact_with_unmapped_codes() -> None:
     assert len(caught.value.reasons) == 3
 
 
+@pytest.mark.parametrize("name", ["", "   "])
+def test_a_contact_without_a_name_is_parked_before_holded_refuses_it(name: str) -> None:
+    with pytest.raises(Unmappable, match="name: Holded needs a contact name"):
+        map_contact(contact(name=name), entity_key="k", mapping=example_mapping())
+
+
 def test_contact_accounts_are_sent_as_holded_account_numbers() -> None:
     request = map_contact(contact(sales_account="705", purchases_account="600"),
                           entity_key="k", mapping=example_mapping())

@@ -91,6 +91,17 @@ async def test_contact_create_returns_created_envelope_with_object_id(v1: httpx.
     assert body["status"] == 1 and body["info"] == "Created" and OBJECT_ID.match(body["id"])
 
 
+@pytest.mark.parametrize("body", [{}, {"name": ""}, {"name": "  "}, {"name": 7},
+                                  {"name": None, "code": "B1"}])
+async def test_a_contact_is_created_with_a_name_of_text_only(v1: httpx.AsyncClient, body) -> None:
+    response = await v1.post("/contacts", json={"CustomId": "contact/odoo/9", **body})
+    assert response.status_code == 400 and response.json()["info"] == "Wrong name"
+    assert (await v1.get("/contacts", params={"customId[]": "contact/odoo/9"})).json() == []
+    made = await new_contact(v1)
+    assert (await v1.put(f"/contacts/{made}", json={"name": ["x"]})).status_code == 400
+    assert (await v1.put(f"/contacts/{made}", json={"email": "a@b.es"})).status_code == 200
+
+
 async def test_custom_id_is_written_capitalised_and_read_lower_case(v1: httpx.AsyncClient) -> None:
     written = await new_contact(v1, CustomId="contact/odoo/1")
     lower = await new_contact(v1, customId="contact/odoo/2")
