@@ -9,12 +9,14 @@ overrides rows with :meth:`ClassificationTable.override`, e.g. Holded's 402
 from __future__ import annotations
 
 import email.utils
+import json
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType
+from typing import Any
 
 import httpx
 
@@ -38,6 +40,8 @@ __all__ = [
     "invalid_url",
     "parse_retry_after",
     "raise_for_response",
+    "response_context",
+    "response_json",
     "translate_httpx_errors",
 ]
 
@@ -170,14 +174,7 @@ def raise_for_response(
     if response.is_success:
         return
     rule = table.lookup(response.status_code)
-    context = ErrorContext.build(
-        system,
-        response.request.method,
-        str(response.request.url),
-        response.status_code,
-        _body_text(response),
-        secrets,
-    )
+    context = response_context(system, response, secrets)
     retry_after = parse_retry_after(
         response.headers.get("retry-after"), response.headers.get("date")
     )
@@ -220,6 +217,23 @@ def invalid_url(
     """The error for a URL httpx cannot send to (``UnsupportedProtocol``, ``InvalidURL``)."""
     context = ErrorContext.build(system, url=url, secrets=secrets)
     return error_for(table.lookup(INVALID_URL), context, detail=f"{type(exc).__name__}: {exc}")
+
+
+def response_context(system: str, response: httpx.Response, secrets: Iterable[str] = (), *,
+                     body: str | None = None) -> ErrorContext:
+    """The :class:`ErrorContext` of an answer: its request, status and body (``body`` when
+    given, e.g. the part of it that was read), secrets redacted."""
+    return ErrorContext.build(system, response.request.method, str(response.request.url),
+                              response.status_code, _body_text(response) if body is None
+                              else body, secrets)
+
+
+def response_json(response: httpx.Response) -> Any:
+    """An answer's body as JSON, None when it is empty or no JSON (an HTML error page)."""
+    try:
+        return json.loads(response.content) if response.content else None
+    except ValueError:  # UnicodeDecodeError included
+        return None
 
 
 def _body_text(response: httpx.Response) -> str:

@@ -16,10 +16,9 @@ from typing import Any
 import httpx
 
 from connectors.base.classify import DEFAULT_TABLE, ClassificationTable, raise_for_response
-from connectors.base.classify import invalid_url, translate_httpx_errors
+from connectors.base.classify import invalid_url, response_context, translate_httpx_errors
 from connectors.base.errors import (
     AuthExpired,
-    ErrorContext,
     FatalError,
     Fault,
     RateLimited,
@@ -146,9 +145,6 @@ class ApiTransport:
         try:
             return response.json()
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            context = ErrorContext.build(
-                self.system, response.request.method, str(response.request.url),
-                response.status_code, response.text, self._secrets,
-            )
+            context = response_context(self.system, response, self._secrets)
             raise RetryableError("response is not valid JSON", fault=Fault.REMOTE,
                                  context=context) from exc

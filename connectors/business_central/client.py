@@ -30,7 +30,6 @@ from pydantic import SecretStr
 
 from connectors.base.errors import (
     AuthExpired,
-    ErrorContext,
     FatalError,
     Fault,
     RetryableError,
@@ -38,7 +37,7 @@ from connectors.base.errors import (
 from connectors.base.http import ApiTransport
 from connectors.base.jsonio import ExactJson, loads_json
 from connectors.base.limiter import Clock, Lane, RateLimit, SystemClock, TokenBucket
-from connectors.base.classify import translate_httpx_errors
+from connectors.base.classify import response_context, translate_httpx_errors
 from connectors.base.paginators import ODataPaginator, Page
 from connectors.base.retry import NoBlindRepeat, Retrier, RetryPolicy
 from connectors.business_central import errors, odata
@@ -324,9 +323,7 @@ def _decode(response: httpx.Response) -> Any:
     try:
         return loads_json(response.content)
     except (ValueError, UnicodeDecodeError) as exc:
-        context = ErrorContext.build(errors.SYSTEM, response.request.method,
-                                     str(response.request.url), response.status_code,
-                                     response.text)
+        context = response_context(errors.SYSTEM, response)
         raise RetryableError("response is not valid JSON", fault=Fault.REMOTE,
                              context=context) from exc
 

@@ -18,17 +18,15 @@ transports call on every answer; BC's error ``code`` is kept on the exception as
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
 import httpx
 
 from connectors.base.classify import DEFAULT_TABLE, Action, ClassificationTable, Rule, error_for
-from connectors.base.classify import parse_retry_after
+from connectors.base.classify import parse_retry_after, response_context, response_json
 from connectors.base.errors import (
     ConnectorError,
-    ErrorContext,
     FatalError,
     Fault,
     SkipRecord,
@@ -95,27 +93,16 @@ def odata_error(body: Any) -> tuple[str, str]:
     return "", ""
 
 
-def _json(response: httpx.Response) -> Any:
-    try:
-        return json.loads(response.content) if response.content else None
-    except ValueError:
-        return None
-
-
-def _context(response: httpx.Response, secrets: Iterable[str]) -> ErrorContext:
-    return ErrorContext.build(SYSTEM, response.request.method, str(response.request.url),
-                              response.status_code, response.text, secrets)
-
-
 def check_response(response: httpx.Response, table: ClassificationTable = TABLE, *,
                    secrets: Iterable[str] = ()) -> None:
     """Return on success; raise the taxonomy error for a failed BC API answer."""
     if response.is_success:
         return
     secrets = tuple(secrets)
-    code, message = odata_error(_json(response))
+    code, message = odata_error(response_json(response))
     detail = ": ".join(p for p in (code, message) if p)
-    error = error_for(table.lookup(response.status_code), _context(response, secrets),
+    context = response_context(SYSTEM, response, secrets)
+    error = error_for(table.lookup(response.status_code), context,
                       detail=detail,
                       retry_after=parse_retry_after(response.headers.get("retry-after"),
                                                     response.headers.get("date")))
@@ -128,8 +115,8 @@ def check_token_response(response: httpx.Response, *, secrets: Iterable[str] = (
     if response.is_success:
         return
     secrets = tuple(secrets)
-    body = _json(response)
-    context = _context(response, secrets)
+    body = response_json(response)
+    context = response_context(SYSTEM, response, secrets)
     retry_after = parse_retry_after(response.headers.get("retry-after"))
     if response.status_code == 429 or response.status_code >= 500:
         error: ConnectorError = error_for(DEFAULT_TABLE.lookup(response.status_code), context,

@@ -24,8 +24,8 @@ from typing import Any
 import httpx
 
 from connectors.base.classify import DEFAULT_TABLE, Action, ClassificationTable, Rule, error_for
-from connectors.base.classify import parse_retry_after
-from connectors.base.errors import ErrorContext, FatalError, Fault, SkipRecord
+from connectors.base.classify import parse_retry_after, response_context
+from connectors.base.errors import FatalError, Fault, SkipRecord
 
 __all__ = [
     "AccountBlocked",
@@ -115,8 +115,7 @@ def check_response(
     """Raise the taxonomy error for a failed or quirky Holded answer; return on success."""
     secrets = tuple(secrets)
     body = _json_or_none(response)
-    context = ErrorContext.build(SYSTEM, response.request.method, str(response.request.url),
-                                 response.status_code, response.text, secrets)
+    context = response_context(SYSTEM, response, secrets)
     retry_after = parse_retry_after(response.headers.get("retry-after"),
                                     response.headers.get("date"))
     info = _envelope_info(body)

@@ -31,7 +31,7 @@ from xml.etree import ElementTree
 import httpx
 from pydantic import SecretStr
 
-from connectors.base.classify import translate_httpx_errors
+from connectors.base.classify import response_context, translate_httpx_errors
 from connectors.base.errors import ErrorContext, Fault, RateLimited, RetryableError
 from connectors.base.http import ApiTransport
 from connectors.base.limiter import Clock, Lane, RateLimit, SystemClock, TokenBucket
@@ -234,8 +234,7 @@ class PrestaShopClient:
                 logger.warning("prestashop printed %d bytes before its JSON (PHP notices?)",
                                start)
                 return body
-        context = ErrorContext.build(SYSTEM, response.request.method, str(response.request.url),
-                                     response.status_code, text, self._secrets)
+        context = response_context(SYSTEM, response, self._secrets, body=text)
         raise RetryableError("response is not JSON: is output_format=JSON honoured?",
                              fault=Fault.REMOTE, context=context)
 

@@ -34,8 +34,8 @@ from xml.etree import ElementTree
 import httpx
 
 from connectors.base.classify import DEFAULT_TABLE, Action, ClassificationTable, Rule, error_for
-from connectors.base.classify import parse_retry_after
-from connectors.base.errors import ErrorContext, FatalError, Fault, SkipRecord
+from connectors.base.classify import parse_retry_after, response_context
+from connectors.base.errors import FatalError, Fault, SkipRecord
 
 __all__ = ["SYSTEM", "TABLE", "KeyRejected", "NotFound", "PermissionDenied", "Rejected",
            "check_response", "parse_errors"]
@@ -111,8 +111,7 @@ def check_response(response: httpx.Response, *, secrets: Iterable[str] = ()) -> 
     status = response.status_code
     if status == 401 and _RESOURCE_DENIED.search(detail):
         status = 403
-    context = ErrorContext.build(SYSTEM, response.request.method, str(response.request.url),
-                                 response.status_code, response.text, tuple(secrets))
+    context = response_context(SYSTEM, response, tuple(secrets))
     error = error_for(TABLE.lookup(status), context, detail=detail,
                       retry_after=parse_retry_after(response.headers.get("retry-after"),
                                                     response.headers.get("date")))

@@ -19,15 +19,14 @@ exception as ``code``) and raises by HTTP status::
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
 import httpx
 
 from connectors.base.classify import DEFAULT_TABLE, Action, ClassificationTable, Rule, error_for
-from connectors.base.classify import parse_retry_after
-from connectors.base.errors import ErrorContext, FatalError, Fault, SkipRecord
+from connectors.base.classify import parse_retry_after, response_context, response_json
+from connectors.base.errors import FatalError, Fault, SkipRecord
 
 __all__ = ["SYSTEM", "TABLE", "EtagConflict", "LoginRejected", "NotFound", "PermissionDenied",
            "Rejected", "check_login_response", "check_response", "sap_error"]
@@ -78,26 +77,15 @@ def sap_error(body: Any) -> tuple[str, str]:
     return "", ""
 
 
-def _json(response: httpx.Response) -> Any:
-    try:
-        return json.loads(response.content) if response.content else None
-    except ValueError:
-        return None
-
-
-def _context(response: httpx.Response, secrets: Iterable[str]) -> ErrorContext:
-    return ErrorContext.build(SYSTEM, response.request.method, str(response.request.url),
-                              response.status_code, response.text, secrets)
-
-
 def check_response(response: httpx.Response, table: ClassificationTable = TABLE, *,
                    secrets: Iterable[str] = ()) -> None:
     """Return on success; raise the taxonomy error for a failed Service Layer answer."""
     if response.is_success:
         return
-    code, message = sap_error(_json(response))
+    code, message = sap_error(response_json(response))
     detail = " ".join(p for p in (f"[{code}]" if code else "", message) if p)
-    error = error_for(table.lookup(response.status_code), _context(response, tuple(secrets)),
+    context = response_context(SYSTEM, response, tuple(secrets))
+    error = error_for(table.lookup(response.status_code), context,
                       detail=detail,
                       retry_after=parse_retry_after(response.headers.get("retry-after"),
                                                     response.headers.get("date")))
@@ -110,8 +98,8 @@ def check_login_response(response: httpx.Response, *, secrets: Iterable[str] = (
     if response.is_success or response.status_code == 429 or response.status_code >= 500:
         check_response(response, secrets=secrets)
         return
-    code, message = sap_error(_json(response))
+    code, message = sap_error(response_json(response))
     raise LoginRejected(
         f"SAP B1 login refused ({code or response.status_code}): {message or 'no message'}; "
         "check CompanyDB, UserName and Password", fault=Fault.CONFIG,
-        context=_context(response, tuple(secrets)))
+        context=response_context(SYSTEM, response, tuple(secrets)))

@@ -18,14 +18,13 @@ payload by :meth:`client.ShopifyClient.mutate`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import httpx
 
 from connectors.base.classify import DEFAULT_TABLE, Action, ClassificationTable, Rule, error_for
-from connectors.base.classify import parse_retry_after
+from connectors.base.classify import parse_retry_after, response_context, response_json
 from connectors.base.errors import (
     ErrorContext,
     FatalError,
@@ -77,18 +76,6 @@ TABLE: ClassificationTable = DEFAULT_TABLE.override({
 })
 
 
-def _json(response: httpx.Response) -> Any:
-    try:
-        return json.loads(response.content) if response.content else None
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
-def _context(response: httpx.Response, secrets: Iterable[str]) -> ErrorContext:
-    return ErrorContext.build(SYSTEM, response.request.method, str(response.request.url),
-                              response.status_code, response.text, secrets)
-
-
 def throttle_wait(body: Any, requested: float | None = None) -> float | None:
     """Seconds until the bucket holds the requested cost again, from ``extensions.cost``."""
     cost = ((body or {}).get("extensions") or {}).get("cost") if isinstance(body, dict) else None
@@ -112,12 +99,13 @@ def check_response(response: httpx.Response, table: ClassificationTable = TABLE,
                    secrets: Iterable[str] = ()) -> None:
     """Return on success; raise the taxonomy error for a failed HTTP or GraphQL answer."""
     secrets = tuple(secrets)
-    body = _json(response)
+    body = response_json(response)
     if not response.is_success:
         detail = ""
         if isinstance(body, dict) and body.get("errors"):
             detail = redact(str(body["errors"]), secrets)[:200]
-        raise error_for(table.lookup(response.status_code), _context(response, secrets),
+        raise error_for(table.lookup(response.status_code),
+                        response_context(SYSTEM, response, secrets),
                         detail=detail,
                         retry_after=parse_retry_after(response.headers.get("retry-after"),
                                                       response.headers.get("date")))
@@ -127,7 +115,7 @@ def check_response(response: httpx.Response, table: ClassificationTable = TABLE,
     codes = _codes(errors)
     message = redact("; ".join(str(e.get("message", e)) for e in errors
                                if isinstance(e, dict)), secrets)[:300]
-    context = _context(response, secrets)
+    context = response_context(SYSTEM, response, secrets)
     if "THROTTLED" in codes:
         raise RateLimited(f"query cost budget exhausted: {message}",
                           retry_after=throttle_wait(body), fault=Fault.TRANSIENT, context=context)
