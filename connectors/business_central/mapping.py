@@ -269,7 +269,10 @@ def _line(r: _Inbound, line: MappingABC[str, Any], line_no: int, includes_tax: b
 
 # What the Customer table takes (BaseApp field lengths and OnValidate checks): a value it
 # refuses parks the contact with the reason, before any call, instead of failing the write.
-_CUSTOMER_LENGTHS = {"email": ("email", 80), "phoneNumber": ("phone", 30),
+# A name is not cut to fit either: BC would report the cut name back as an edit of its own,
+# and the engine would take it for the name everywhere.
+_CUSTOMER_LENGTHS = {"displayName": ("name", 100), "email": ("email", 80),
+                     "phoneNumber": ("phone", 30),
                      "addressLine1": ("address.street", 100), "city": ("address.city", 30),
                      "postalCode": ("address.postal_code", 20),
                      "state": ("address.province", 30), "country": ("address.country_code", 10)}
@@ -294,7 +297,7 @@ def contact_to_customer(contact: MappingABC[str, Any], *, mapping: Mapping,
     r = Resolver(mapping, SYSTEM)
     address = contact.get("address") or {}
     body: dict[str, Any] = {
-        "displayName": (contact.get("name") or "")[:100],
+        "displayName": contact.get("name") or "",
         "type": "Person" if contact.get("is_person") else "Company",
         "taxRegistrationNumber": contact.get("tax_id") or "",
         "email": contact.get("email") or "", "phoneNumber": contact.get("phone") or "",

@@ -344,7 +344,7 @@ def contact_to_partner(contact: MappingABC[str, Any], *, mapping: Mapping,
     r = Resolver(mapping, SYSTEM)
     address = contact.get("address") or {}
     body: dict[str, Any] = {
-        "CardName": (contact.get("name") or "")[:100],
+        "CardName": contact.get("name") or "",
         "FederalTaxID": contact.get("tax_id") or None,
         "EmailAddress": contact.get("email") or None, "Phone1": contact.get("phone") or None,
         "Address": address.get("street") or None, "ZipCode": address.get("postal_code") or None,
@@ -352,8 +352,10 @@ def contact_to_partner(contact: MappingABC[str, Any], *, mapping: Mapping,
         "Country": address.get("country_code") or None,
     }
     # OCRD's column lengths: a longer value parks the contact with the reason, before any call,
-    # instead of failing the PATCH (SAP answers it 400).
-    for name, canonical, length in (("FederalTaxID", "tax_id", 32), ("Phone1", "phone", 20),
+    # instead of failing the PATCH (SAP answers it 400). A name is not cut to fit either: SAP
+    # would report the cut name back as an edit of its own, taken for the name everywhere.
+    for name, canonical, length in (("CardName", "name", 100), ("FederalTaxID", "tax_id", 32),
+                                    ("Phone1", "phone", 20),
                                     ("ZipCode", "address.postal_code", 20),
                                     ("Address", "address.street", 100)):
         if body[name] and len(body[name]) > length:

@@ -158,6 +158,7 @@ def test_contact_to_customer_resolves_terms_and_methods_or_parks() -> None:
 @pytest.mark.parametrize("changes, reason", [
     ({"phone": "600 123 ext 4"}, "phone: '600 123 ext 4': BC's Phone No. must not contain letters"),
     ({"phone": "6" * 31}, "longer than BC's 30 characters"),
+    ({"name": "N" * 101}, "longer than BC's 100 characters"),
     ({"email": "ventas"}, "email: 'ventas' is no e-mail address BC takes"),
     ({"email": "a@b.es, c@d.es"}, "is no e-mail address BC takes"),
     ({"email": "x" * 75 + "@b.es.es"}, "longer than BC's 80 characters"),

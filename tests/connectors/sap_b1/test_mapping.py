@@ -235,6 +235,7 @@ def test_contact_to_partner_terms_and_withholding() -> None:
     ({"phone": "+34 600 123 456 / 7890"}, "phone: '+34 600 123 456 / 7890' is longer than "
                                           "SAP's 20 characters"),
     ({"tax_id": "X" * 33}, "longer than SAP's 32 characters"),
+    ({"name": "N" * 101}, "name: 'NNN"),
     ({"address": {"street": "C" * 101, "postal_code": "46001"}}, "address.street: "),
     ({"address": {"street": "Calle Mayor 1", "postal_code": "4" * 21}}, "address.postal_code: "),
 ])
