@@ -56,6 +56,14 @@ def _account_numbers(body: dict[str, Any], names: tuple[str, ...]) -> None:
             raise BadRequest(f"Invalid {name}")
 
 
+def _check_name(body: dict[str, Any], old: dict[str, Any] | None) -> None:
+    """A create (``old`` None) needs a name that is not blank, and a name given is text."""
+    name = body.get("name")
+    if (old is None and not (isinstance(name, str) and name.strip())) or (
+            "name" in body and not isinstance(name, str)):
+        raise BadRequest("Wrong name")
+
+
 def _read_defaults(written: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
     """Map the write shape of ``defaults`` to the (different) read shape.
 
@@ -84,10 +92,7 @@ async def write_contact(state: SandboxState, body: dict[str, Any], old: dict[str
     """Create or update a contact. A create needs a ``name`` and a name is text: Holded's
     reference page is not at hand, third-party clients of the API (Pipedream's and Composio's
     Create Contact) mark it required; refused here, UNVERIFIED (a nameless contact was stored)."""
-    name = body.get("name")
-    if (old is None and not (isinstance(name, str) and name.strip())) or (
-            "name" in body and not isinstance(name, str)):
-        raise BadRequest("Wrong name")
+    _check_name(body, old)
     _enum(body, "type", CONTACT_TYPES)
     _enum(body, "taxOperation", TAX_OPERATIONS)
     _account_numbers(body, _LEDGER_RECORDS)
@@ -214,9 +219,8 @@ async def write_service(state: SandboxState, body: dict[str, Any], old: dict[str
     a create without a ``name`` is refused here (a nameless catalogue item cannot be chosen
     on a document line; third-party clients mark it required), and a wrong type is refused
     where Holded might coerce it. Both are UNVERIFIED and kept strict on purpose."""
-    if old is None and not (isinstance(body.get("name"), str) and body["name"].strip()):
-        raise BadRequest("Wrong name")
-    for name in ("name", "desc", "salesChannelId"):
+    _check_name(body, old)
+    for name in ("desc", "salesChannelId"):
         if name in body and not isinstance(body[name], str):
             raise BadRequest(f"Wrong {name}")
     tags = body.get("tags", [])
