@@ -9,7 +9,7 @@ products take ``price`` on create but ``subtotal`` on update, ``tax`` (a number)
 from __future__ import annotations
 
 import logging
-from decimal import Decimal, InvalidOperation
+from decimal import InvalidOperation
 from typing import Any
 
 from aiohttp import web
@@ -18,7 +18,7 @@ from connectors.holded.sandbox_crud import Resource, add_resource, pick
 from connectors.holded.sandbox_http import BadRequest, SandboxState
 from connectors.holded.sandbox_seed import default_of
 from connectors.holded.sandbox_stock import total_stock, update_stock, view_variant, warehouse_stock
-from connectors.holded.sandbox_taxes import TAX_BY_KEY, default_vat_key, round2
+from connectors.holded.sandbox_taxes import default_vat_key, product_total
 
 __all__ = ["INVOICING", "add_catalogue_routes"]
 
@@ -186,9 +186,8 @@ async def write_product(state: SandboxState, body: dict[str, Any], old: dict[str
     price_field = "price" if old is None else "subtotal"  # the update body calls the price subtotal
     price = _number(body, price_field, (old or {}).get("price", 0.0))
     fields["price"] = price
-    rate = sum(Decimal(TAX_BY_KEY[k]["amount"]) for k in fields["taxes"])
     try:
-        fields["total"] = round2(Decimal(str(price)) * (1 + rate / 100))
+        fields["total"] = product_total(price, fields["taxes"])
     except InvalidOperation as exc:  # too large to count to the cent (see sandbox_documents)
         raise BadRequest(f"Wrong {price_field}") from exc
     if old is None:

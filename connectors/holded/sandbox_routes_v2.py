@@ -11,7 +11,7 @@ import base64
 import binascii
 import logging
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from decimal import InvalidOperation
 from typing import Any
 
 from aiohttp import web
@@ -19,7 +19,7 @@ from aiohttp import web
 from connectors.holded.sandbox_http import STATE, BadRequest, SandboxState, loads_json, ok
 from connectors.holded.sandbox_stock import total_stock
 from connectors.holded.sandbox_store import is_object_id
-from connectors.holded.sandbox_taxes import TAX_BY_KEY, TAXES, round2
+from connectors.holded.sandbox_taxes import TAX_BY_KEY, TAXES, product_total
 
 __all__ = ["V2", "add_v2_routes", "cursor_page", "read_body", "load_v2"]
 
@@ -188,9 +188,8 @@ def _product_fields(body: dict[str, Any]) -> dict[str, Any]:
     cost = body.get("cost")  # v1 reads it as a number (sandbox_routes_v1.write_product)
     if cost is not None and (isinstance(cost, bool) or not isinstance(cost, (int, float))):
         raise BadRequest("cost must be a number")
-    rate = sum(Decimal(TAX_BY_KEY[k]["amount"]) for k in taxes)
     try:
-        total = round2(Decimal(str(price)) * (1 + rate / 100))
+        total = product_total(price, taxes)
     except InvalidOperation as exc:  # too large to count to the cent (see sandbox_documents)
         raise BadRequest("price is out of range") from exc
     fields = {k: body[k] for k in ("name", "sku", "barcode", "kind", "cost") if k in body}

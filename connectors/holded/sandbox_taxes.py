@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-__all__ = ["TAXES", "TAX_BY_KEY", "TAX_BASES", "Totals", "compute_totals", "default_vat_key", "line_rates", "round2"]
+__all__ = ["TAXES", "TAX_BY_KEY", "TAX_BASES", "Totals", "compute_totals", "default_vat_key", "line_rates",
+           "product_total", "round2"]
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +73,13 @@ TAX_BASES = ("exact", "cent")  # what a line's tax is taken from (compute_totals
 
 def round2(value: Decimal) -> float:
     return float(value.quantize(_CENT, rounding=ROUND_HALF_UP))
+
+
+def product_total(price: float, taxes: list[str]) -> float:
+    """A product's ``total``: its price with its taxes, to the cent (v1 and v2 share the
+    store). Raises InvalidOperation for a price too large to count to the cent."""
+    rate = sum(Decimal(TAX_BY_KEY[k]["amount"]) for k in taxes)
+    return round2(Decimal(str(price)) * (1 + rate / 100))
 
 
 def default_vat_key(rate: Any, scope: str) -> str | None:
