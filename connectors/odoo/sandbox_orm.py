@@ -461,9 +461,9 @@ class Orm:
         keys = []
         for part in (order or "id").split(","):
             match = _ORDER_TERM.fullmatch(part)
-            if match is None or match["field"].strip('"') not in spec.fields:
+            field = match["field"].strip('"') if match else None
+            if field not in spec.fields:
                 raise ServerError(f"Invalid \"order\" specified ({order}).")
-            field = match["field"].strip('"')
             desc = (match["direction"] or "asc").lower() == "desc"
             nulls = match["nulls"].lower() == "first" if match["nulls"] else not desc
             keys.append((field, desc, nulls))
