@@ -448,12 +448,11 @@ class Store:
         accounts = {a["Code"] for a in await self.all("ChartOfAccounts")}
         net = vat = wt_base = Decimal(0)
         for number, line in enumerate(_rows(doc, "DocumentLines")):
-            group = line.get("VatGroup") or line.get("TaxCode")
-            rate = vat_rates.get(group) if isinstance(group, str) else None
+            group = line.get("VatGroup") or line.get("TaxCode")  # text: _rows typed the row
+            rate = vat_rates.get(group)
             if rate is None:  # no such group, or no rate in force on the document date
                 raise SapError(400, -5002, f"Line {number}: tax code {group!r} is not defined")
-            account = line.get("AccountCode")
-            if account and (not isinstance(account, str) or account not in accounts):
+            if line.get("AccountCode") and line["AccountCode"] not in accounts:
                 raise SapError(400, -5002, f"Line {number}: invalid G/L account "
                                f"{line['AccountCode']!r}")
             # As the Service Layer reads them back: UnitPrice (PriceBefDi) before the line
@@ -475,8 +474,7 @@ class Store:
                 wt_base += total
         wt_total = Decimal(0)
         for wt in _rows(doc, "WithholdingTaxDataCollection"):
-            code = wt.get("WTCode")
-            wt_rate = wt_rates.get(code) if isinstance(code, str) else None
+            wt_rate = wt_rates.get(wt.get("WTCode"))
             if wt_rate is None:
                 raise SapError(400, -5002, f"Withholding code {wt.get('WTCode')!r} is not "
                                "defined")
@@ -530,8 +528,7 @@ class Store:
         invoices: list[tuple[str, Record, Decimal]] = []
         for number, line in enumerate(lines):
             kind = line.get("InvoiceType", "it_Invoice")
-            entity_set = {"it_Invoice": "Invoices", "it_CredItnote": "CreditNotes"}.get(kind) \
-                if isinstance(kind, str) else None
+            entity_set = {"it_Invoice": "Invoices", "it_CredItnote": "CreditNotes"}.get(kind)
             if entity_set is None:
                 raise SapError(400, -5002, f"Invoice type {kind!r} is not supported here")
             doc = await self.get(entity_set, line.get("DocEntry"))
