@@ -563,11 +563,17 @@ def _series(entity_set: str, doc: Record) -> None:
                        "type")
 
 
+def _declared_kind(entity_set: str, name: str) -> str | None:
+    """The type a property is declared with beyond its template default: an enumeration of
+    :data:`ENUM_PROPS`, or DateTime for a name in :data:`DATES`; None otherwise."""
+    return ENUM_PROPS.get(entity_set, {}).get(name) or ("DateTime" if name in DATES else None)
+
+
 def filter_literal(entity_set: str, name: str, value: Any) -> Any:
     """A $filter literal as SL reads it for the property (SL manual, "Query Properties of the
     Enumeration Type" / "... of the Datetime Type"): an enumeration's value as its member's
     name, a date in a form of :data:`DATES` as YYYY-MM-DD; anything else as written."""
-    kind = ENUM_PROPS.get(entity_set, {}).get(name) or ("DateTime" if name in DATES else None)
+    kind = _declared_kind(entity_set, name)
     if kind is None or not isinstance(value, str):
         return value
     try:
@@ -596,8 +602,8 @@ def _typed(entity_set: str, name: str, value: Any, default: Any) -> Any:
     if isinstance(default, list) or name == "ItemWarehouseInfoCollection":
         return _rows({name: value}, name) if value is not None else None
     whole = name in INT32 or (isinstance(default, int) and not isinstance(default, bool))
-    kind = ENUM_PROPS.get(entity_set, {}).get(name) or ("DateTime" if name in DATES else (
-        "Double" if isinstance(default, Decimal) else "Int32" if whole else "String"))
+    kind = _declared_kind(entity_set, name) or (
+        "Double" if isinstance(default, Decimal) else "Int32" if whole else "String")
     value = _check(f"Property '{name}' of '{entity_set}'", kind, value)
     type_name, lengths = LENGTHS.get(entity_set, ("", {}))
     if isinstance(value, str) and len(value) > lengths.get(name, len(value)):
